@@ -1,0 +1,122 @@
+//! Command-line definitions (the contract in DESIGN.md, "The command line") and one module
+//! per subcommand. Every subcommand returns the exit code the contract gives it; an `Err` is
+//! an unexpected failure and exits 2 with the report.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub mod apply;
+pub mod check;
+pub mod demo;
+pub mod discover;
+pub mod render;
+pub mod status;
+pub mod wizard;
+
+/// From bare-metal Ubuntu hosts over SSH to a verified Kubernetes cluster.
+///
+/// With no command, opens the interactive wizard.
+#[derive(Debug, Parser)]
+#[command(name = "rackstrap", version, about, long_about = None)]
+pub struct Cli {
+    /// Reopen a saved plan in the wizard (recovery / reinstall)
+    #[arg(long, value_name = "FILE", global = false)]
+    pub plan: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the wizard on a built-in simulated lab; touches nothing
+    Demo(DemoArgs),
+    /// Find SSH hosts in address ranges and gather their facts
+    Discover(DiscoverArgs),
+    /// Check a plan and print every finding
+    Check(CheckArgs),
+    /// Write the Kubespray inventory and extras for a plan
+    Render(RenderArgs),
+    /// Provision the hosts of a plan, stage by stage (resumable)
+    Apply(ApplyArgs),
+    /// Show the stage x host state of a plan's saved run
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Which simulated lab to open
+    #[arg(long, default_value = "akash", value_parser = ["akash", "homelab", "ais"])]
+    pub lab: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiscoverArgs {
+    /// Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames;
+    /// comma or space separated
+    #[arg(required = true, value_name = "RANGE")]
+    pub ranges: Vec<String>,
+    /// Login user
+    #[arg(long, default_value = "root")]
+    pub user: String,
+    /// SSH port
+    #[arg(long, default_value_t = 22)]
+    pub port: u16,
+    /// Private key file (default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// rackstrap's known_hosts file (default: ~/.config/rackstrap/known_hosts)
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Pin host keys seen for the first time without asking
+    #[arg(long)]
+    pub accept_new: bool,
+    /// Scan more than 65,536 addresses
+    #[arg(long)]
+    pub force: bool,
+    /// Print one JSON object per host instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The plan file
+    pub plan: PathBuf,
+    /// Output format
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The plan file
+    pub plan: PathBuf,
+    /// Directory to write hosts.yaml, group_vars/ and extras into
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file
+    pub plan: PathBuf,
+    /// Run only these stages (preflight, host-prep, storage, kubespray, verify, load-balancer)
+    #[arg(long = "stage", value_name = "S")]
+    pub stages: Vec<String>,
+    /// Run only on these hosts (plan host names)
+    #[arg(long = "host", value_name = "H")]
+    pub hosts: Vec<String>,
+    /// Print every command each stage would run on each host; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Consent to destructive stages without asking (headless)
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The plan file
+    pub plan: PathBuf,
+}

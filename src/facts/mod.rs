@@ -1,0 +1,128 @@
+//! What a host reports about itself, parsed into plain data.
+//!
+//! The SSH layer runs one gathering script per host and hands its raw sections to the
+//! parsers here; the parsers are pure functions (text in, data out) so they are tested on
+//! fixtures of real shapes. The checks, the wizard and the stages only ever see `HostFacts`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Facts for the hosts of a plan, keyed by the plan's host name.
+pub type Facts = BTreeMap<String, HostFacts>;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HostFacts {
+    pub hostname: String,
+    pub os: OsRelease,
+    pub kernel: String,
+    pub arch: String,
+    pub cpus: u32,
+    pub cpu_model: String,
+    pub mem_bytes: u64,
+    pub swap_bytes: u64,
+    /// True when `/sys/fs/cgroup` is the unified (v2) hierarchy.
+    pub cgroup_v2: bool,
+    /// Top-level block devices from `lsblk`, children nested.
+    pub disks: Vec<BlockDevice>,
+    pub md_arrays: Vec<MdArray>,
+    pub interfaces: Vec<Interface>,
+    pub default_route: Option<Route>,
+    /// `timedatectl`'s "System clock synchronized", when it could be read.
+    pub time_synced: Option<bool>,
+    pub installed: Installed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct OsRelease {
+    /// `ID` (`ubuntu`, `debian`).
+    pub id: String,
+    /// `VERSION_ID` (`22.04`).
+    pub version_id: String,
+    /// `PRETTY_NAME` (`Ubuntu 22.04.4 LTS`).
+    pub pretty_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BlockDevice {
+    /// Kernel name (`nvme0n1`, `sda1`, `md0`).
+    pub name: String,
+    /// `disk`, `part`, `raid0`, `raid1`, `lvm`, `loop`, `rom`, `crypt`, ...
+    pub kind: String,
+    pub size_bytes: u64,
+    pub rotational: bool,
+    /// `nvme`, `sata`, `usb`, `sas`, ... when the kernel knows.
+    pub transport: Option<String>,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    /// Filesystem or signature type (`ext4`, `xfs`, `linux_raid_member`, `LVM2_member`).
+    pub fstype: Option<String>,
+    pub mountpoints: Vec<String>,
+    pub children: Vec<BlockDevice>,
+}
+
+impl BlockDevice {
+    /// This device or anything below it is mounted at `/`.
+    pub fn holds_root(&self) -> bool {
+        self.mountpoints.iter().any(|m| m == "/") || self.children.iter().any(|c| c.holds_root())
+    }
+
+    /// This device or anything below it is mounted somewhere (swap counts).
+    pub fn is_mounted(&self) -> bool {
+        !self.mountpoints.is_empty() || self.children.iter().any(|c| c.is_mounted())
+    }
+
+    /// Carries partitions, a filesystem or another signature (md member, LVM PV): data that
+    /// a layout would destroy.
+    pub fn is_in_use(&self) -> bool {
+        self.fstype.is_some() || !self.children.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MdArray {
+    /// `md0`
+    pub name: String,
+    /// `raid0`, `raid1`, ...
+    pub level: String,
+    /// Member device names (`nvme0n1`).
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    pub mtu: u32,
+    /// Addresses with prefix (`10.0.10.136/24`).
+    pub addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Route {
+    pub gateway: Option<String>,
+    pub interface: String,
+}
+
+/// Kubernetes pieces already on the host: a node that is already part of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Installed {
+    pub kubelet: bool,
+    pub containerd: bool,
+    pub kubeadm: bool,
+}
+
+impl HostFacts {
+    /// Look up a device by kernel name anywhere in the tree.
+    pub fn device(&self, name: &str) -> Option<&BlockDevice> {
+        fn find<'a>(list: &'a [BlockDevice], name: &str) -> Option<&'a BlockDevice> {
+            list.iter().find_map(|d| {
+                if d.name == name {
+                    Some(d)
+                } else {
+                    find(&d.children, name)
+                }
+            })
+        }
+        find(&self.disks, name)
+    }
+}

@@ -1,0 +1,31 @@
+//! The `rackstrap` command line: parse, install error hooks, dispatch. Each subcommand lives
+//! in `rackstrap::cli::<name>` so that this file stays a table of contents.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rackstrap::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    if let Err(err) = color_eyre::install() {
+        eprintln!("rackstrap: {err}");
+        return ExitCode::from(2);
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => rackstrap::cli::wizard::run(cli.plan.as_deref()),
+        Some(Command::Demo(args)) => rackstrap::cli::demo::run(args),
+        Some(Command::Discover(args)) => rackstrap::cli::discover::run(args),
+        Some(Command::Check(args)) => rackstrap::cli::check::run(args),
+        Some(Command::Render(args)) => rackstrap::cli::render::run(args),
+        Some(Command::Apply(args)) => rackstrap::cli::apply::run(args),
+        Some(Command::Status(args)) => rackstrap::cli::status::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(report) => {
+            eprintln!("rackstrap: {report:?}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! IP ranges, CIDR math and overlap checks.

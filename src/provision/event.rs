@@ -1,0 +1,111 @@
+//! The typed line protocol between the provisioning runner and whoever watches it: the
+//! wizard's Provision screen, `rackstrap apply`'s one-line-per-event output, and the demo
+//! lab's scripted runs all speak these events.
+
+use serde::{Deserialize, Serialize};
+
+/// The provisioning stages, in the order they run. The order is declared here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageId {
+    Preflight,
+    HostPrep,
+    Storage,
+    Kubespray,
+    Verify,
+    LoadBalancer,
+}
+
+impl StageId {
+    pub const ALL: [StageId; 6] = [
+        StageId::Preflight,
+        StageId::HostPrep,
+        StageId::Storage,
+        StageId::Kubespray,
+        StageId::Verify,
+        StageId::LoadBalancer,
+    ];
+
+    /// The name used on the command line (`--stage host-prep`) and in state files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageId::Preflight => "preflight",
+            StageId::HostPrep => "host-prep",
+            StageId::Storage => "storage",
+            StageId::Kubespray => "kubespray",
+            StageId::Verify => "verify",
+            StageId::LoadBalancer => "load-balancer",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            StageId::Preflight => "Preflight",
+            StageId::HostPrep => "Host prep",
+            StageId::Storage => "Storage",
+            StageId::Kubespray => "Kubespray",
+            StageId::Verify => "Verify",
+            StageId::LoadBalancer => "Load balancer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StageId> {
+        StageId::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for StageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where one stage stands on one host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    #[default]
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Pending => "pending",
+            StepState::Running => "running",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+        }
+    }
+}
+
+/// One thing that happened during a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The plan's host name.
+    pub host: String,
+    pub stage: StageId,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventKind {
+    /// The stage began on this host.
+    Started,
+    /// A line of output (ANSI colour kept, no trailing newline).
+    Log { line: String, stderr: bool },
+    /// Progress within the stage, e.g. Ansible tasks seen so far for this host.
+    Progress {
+        done: u32,
+        total: Option<u32>,
+        text: String,
+    },
+    /// The stage ended on this host; `message` says why when it failed or was skipped,
+    /// or "nothing to do" when it was already done.
+    Finished { state: StepState, message: String },
+}
