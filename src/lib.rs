@@ -22,3 +22,5 @@ pub mod facts;
 pub mod net;
 pub mod plan;
 pub mod provision;
+pub mod lab;
+pub mod tui;

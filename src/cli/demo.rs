@@ -1,7 +1,26 @@
-//! `rackstrap demo`.
+//! `rackstrap demo`: the wizard on a built-in simulated lab. Nothing is touched.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-pub fn run(_args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
-    Err(color_eyre::eyre::eyre!("`demo` is not built yet"))
+use crate::lab::Lab;
+use crate::tui::app::{Mode, Model, TEST_PANIC_ENV};
+
+pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
+    let lab = Arc::new(Lab::builtin(&args.lab)?);
+    let mut model = Model::new(
+        Mode::Demo {
+            lab: lab.name.clone(),
+            title: lab.title.clone(),
+        },
+        lab.seed_plan(),
+        &lab.targets,
+    );
+    model.suggested_roles = lab.roles.clone();
+    model.test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
+    let model = crate::tui::run(model, crate::tui::demo_backend(lab))?;
+    if let Some(p) = &model.review.saved {
+        println!("plan saved: {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,25 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn run(_plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
-    Err(color_eyre::eyre::eyre!("the wizard is not built yet"))
+use color_eyre::eyre::Context;
+
+use crate::plan::Plan;
+use crate::tui::app::{Mode, Model, TEST_PANIC_ENV, empty_plan};
+use crate::tui::effects::Backend;
+
+pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
+    let mut model = match plan {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let plan: Plan = serde_yaml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+            Model::reopen(Mode::Live, plan, path.to_path_buf())
+        }
+        None => Model::new(Mode::Live, empty_plan("cluster"), ""),
+    };
+    model.test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
+    let model = crate::tui::run(model, Backend::Live)?;
+    if let Some(p) = &model.review.saved {
+        println!("plan saved: {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

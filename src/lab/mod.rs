@@ -1,0 +1,529 @@
+//! The simulated demo lab behind `rackstrap demo`.
+//!
+//! A lab is a YAML file under `assets/labs/` compiled into the binary: the hosts (their
+//! facts, in a compact form turned into `HostFacts` here), a few addresses that answer badly,
+//! the plan defaults the lab suggests, and per-stage scripts of timed output lines with
+//! scripted failures. The wizard asks the lab instead of the network:
+//!
+//! ```text
+//! Effect::Discover ──► Lab::discover ──► Discovered (timed) ──► Msg::Discovered
+//! Effect::RunStages ─► LabRunner::run ──► provision::Event (timed) ──► Msg::Provision
+//! ```
+//!
+//! Nothing here opens a connection or touches a file: the demo only pretends.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use color_eyre::eyre::{Context, Result, eyre};
+use serde::Deserialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::discover::{Discovered, HostState};
+use crate::facts::{BlockDevice, HostFacts, Installed, Interface, OsRelease, Route};
+use crate::plan::{Level, Plan, Pool, Profile, Role};
+use crate::provision::{Event, EventKind, StageId, StepState};
+use crate::tui::domain::{Entry, parse_entries};
+
+/// The built-in labs, by the name `--lab` takes.
+pub const LABS: [(&str, &str); 3] = [
+    ("akash", include_str!("../../assets/labs/akash.yaml")),
+    ("homelab", include_str!("../../assets/labs/homelab.yaml")),
+    ("ais", include_str!("../../assets/labs/ais.yaml")),
+];
+
+/// Environment variable that speeds the lab's clock up (2 = twice as fast); tests use it.
+pub const SPEED_ENV: &str = "RACKSTRAP_DEMO_SPEED";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    pub name: String,
+    pub title: String,
+    /// What the Discover screen is prefilled with.
+    pub targets: String,
+    pub cluster: LabCluster,
+    #[serde(default)]
+    pub network: LabNetwork,
+    pub hosts: Vec<LabHost>,
+    #[serde(default)]
+    pub others: Vec<LabOther>,
+    pub stages: BTreeMap<StageId, Vec<LabLine>>,
+    #[serde(default)]
+    pub failures: Vec<LabFailure>,
+    /// Roles the lab suggests by host name (the operator may change them).
+    #[serde(default)]
+    pub roles: BTreeMap<String, Vec<Role>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabCluster {
+    pub name: String,
+    #[serde(default)]
+    pub profile: Option<Profile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabNetwork {
+    #[serde(default)]
+    pub pools: Vec<Pool>,
+    #[serde(default)]
+    pub upstream_dns: Vec<String>,
+    #[serde(default)]
+    pub mtu: Option<u32>,
+    #[serde(default)]
+    pub vip: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabHost {
+    pub address: String,
+    pub hostname: String,
+    pub fingerprint: String,
+    /// How long the host takes to answer discovery, in milliseconds at speed 1.
+    pub answer_ms: u64,
+    pub os: String,
+    pub version_id: String,
+    pub kernel: String,
+    pub cpus: u32,
+    pub cpu_model: String,
+    pub mem_gib: f64,
+    #[serde(default)]
+    pub swap_gib: f64,
+    #[serde(default = "default_iface")]
+    pub iface: String,
+    #[serde(default = "default_mtu")]
+    pub mtu: u32,
+    pub disks: Vec<LabDisk>,
+}
+
+fn default_iface() -> String {
+    "eno1".into()
+}
+fn default_mtu() -> u32 {
+    1500
+}
+fn default_kind() -> String {
+    "disk".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabDisk {
+    pub name: String,
+    /// `lsblk` style size: `1.5T`, `476.9G`.
+    pub size: String,
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    #[serde(default)]
+    pub rota: bool,
+    #[serde(default)]
+    pub tran: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub fstype: Option<String>,
+    #[serde(default)]
+    pub mounts: Vec<String>,
+    #[serde(default)]
+    pub children: Vec<LabDisk>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabOther {
+    pub address: String,
+    pub state: HostState,
+    pub answer_ms: u64,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// One line of scripted output, printed `ms` milliseconds after the previous one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabLine {
+    pub ms: u64,
+    pub line: String,
+    #[serde(default)]
+    pub stderr: bool,
+}
+
+/// A stage that fails on a host for its first `attempts` runs, then behaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabFailure {
+    pub host: String,
+    pub stage: StageId,
+    pub attempts: u32,
+    pub lines: Vec<LabLine>,
+    pub message: String,
+}
+
+/// Parses an `lsblk` style size (binary units).
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let value: f64 = num.parse().with_context(|| format!("size {text:?}"))?;
+    let shift = match unit {
+        "" | "B" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        "P" => 50,
+        other => return Err(eyre!("size {text:?}: unknown unit {other:?}")),
+    };
+    Ok((value * (1u64 << shift) as f64) as u64)
+}
+
+impl LabDisk {
+    fn to_device(&self) -> Result<BlockDevice> {
+        Ok(BlockDevice {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            size_bytes: parse_size(&self.size)?,
+            rotational: self.rota,
+            transport: self.tran.clone(),
+            model: self.model.clone(),
+            serial: None,
+            fstype: self.fstype.clone(),
+            mountpoints: self.mounts.clone(),
+            children: self.children.iter().map(LabDisk::to_device).collect::<Result<_>>()?,
+        })
+    }
+}
+
+impl LabHost {
+    pub fn facts(&self) -> Result<HostFacts> {
+        let prefix = 24;
+        Ok(HostFacts {
+            hostname: self.hostname.clone(),
+            os: OsRelease {
+                id: self.os.split_whitespace().next().unwrap_or("").to_lowercase(),
+                version_id: self.version_id.clone(),
+                pretty_name: self.os.clone(),
+            },
+            kernel: self.kernel.clone(),
+            arch: "x86_64".into(),
+            cpus: self.cpus,
+            cpu_model: self.cpu_model.clone(),
+            mem_bytes: (self.mem_gib * (1u64 << 30) as f64) as u64,
+            swap_bytes: (self.swap_gib * (1u64 << 30) as f64) as u64,
+            cgroup_v2: true,
+            disks: self.disks.iter().map(LabDisk::to_device).collect::<Result<_>>()?,
+            md_arrays: vec![],
+            interfaces: vec![Interface {
+                name: self.iface.clone(),
+                mtu: self.mtu,
+                addresses: vec![format!("{}/{prefix}", self.address)],
+            }],
+            default_route: Some(Route {
+                gateway: None,
+                interface: self.iface.clone(),
+            }),
+            time_synced: Some(true),
+            installed: Installed::default(),
+        })
+    }
+}
+
+impl Lab {
+    /// Loads a built-in lab by name.
+    pub fn builtin(name: &str) -> Result<Lab> {
+        let (_, text) = LABS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .ok_or_else(|| eyre!("no lab named {name:?} (try akash, homelab or ais)"))?;
+        Lab::from_yaml(text).with_context(|| format!("lab {name}"))
+    }
+
+    pub fn from_yaml(text: &str) -> Result<Lab> {
+        let lab: Lab = serde_yaml::from_str(text)?;
+        for h in &lab.hosts {
+            h.facts().with_context(|| format!("host {}", h.address))?;
+        }
+        Ok(lab)
+    }
+
+    /// The speed factor from the environment (1 when unset or unreadable).
+    pub fn speed_from_env() -> f64 {
+        std::env::var(SPEED_ENV)
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| *v > 0.0)
+            .unwrap_or(1.0)
+    }
+
+    /// What discovery would report for these targets, in answer order with the delay
+    /// (ms at speed 1) after which each answers.
+    pub fn answers(&self, targets: &str) -> Vec<(u64, Discovered)> {
+        let entries: Vec<Entry> = parse_entries(targets)
+            .map(|v| v.into_iter().map(|(_, e)| e).collect())
+            .unwrap_or_default();
+        let names: Vec<&str> = targets.split(',').map(str::trim).collect();
+        let wanted = |address: &str, hostname: &str| {
+            names.contains(&hostname)
+                || address
+                    .parse::<std::net::IpAddr>()
+                    .map(|a| {
+                        let (x, _) = Entry::Single(a).bounds();
+                        entries.iter().any(|e| {
+                            let (lo, hi) = e.bounds();
+                            lo <= x && x <= hi
+                        })
+                    })
+                    .unwrap_or(false)
+        };
+        let mut out = Vec::new();
+        for h in &self.hosts {
+            if wanted(&h.address, &h.hostname) {
+                out.push((
+                    h.answer_ms,
+                    Discovered {
+                        address: h.address.clone(),
+                        state: HostState::Ok,
+                        fingerprint: Some(h.fingerprint.clone()),
+                        newly_pinned: false,
+                        facts: h.facts().ok(),
+                        message: String::new(),
+                    },
+                ));
+            }
+        }
+        for o in &self.others {
+            if wanted(&o.address, "") {
+                out.push((
+                    o.answer_ms,
+                    Discovered {
+                        address: o.address.clone(),
+                        state: o.state.clone(),
+                        fingerprint: None,
+                        newly_pinned: false,
+                        facts: None,
+                        message: o.message.clone(),
+                    },
+                ));
+            }
+        }
+        out.sort_by_key(|(ms, _)| *ms);
+        out
+    }
+
+    /// Plays discovery: each answer is sent when its time comes.
+    pub async fn discover(&self, targets: &str, speed: f64, tx: UnboundedSender<Discovered>) {
+        let mut clock = 0;
+        for (ms, d) in self.answers(targets) {
+            sleep_scaled(ms.saturating_sub(clock), speed).await;
+            clock = ms;
+            if tx.send(d).is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The plan the lab starts from: its cluster name, network defaults and nothing else.
+    pub fn seed_plan(&self) -> Plan {
+        let mut plan = crate::tui::app::empty_plan(&self.cluster.name);
+        plan.cluster.profile = self.cluster.profile;
+        plan.network.load_balancer.pools = self.network.pools.clone();
+        plan.network.upstream_dns = self.network.upstream_dns.clone();
+        if let Some(mtu) = self.network.mtu {
+            plan.network.mtu = mtu;
+        }
+        plan.network.vip = self.network.vip.clone();
+        plan
+    }
+}
+
+async fn sleep_scaled(ms: u64, speed: f64) {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_secs_f64(ms as f64 / 1000.0 / speed)).await;
+    }
+}
+
+/// Plays the provisioning stages of a plan from the lab's scripts.
+#[derive(Debug, Clone)]
+pub struct LabRunner {
+    lab: Arc<Lab>,
+    speed: f64,
+    attempts: Arc<Mutex<HashMap<(String, StageId), u32>>>,
+}
+
+impl LabRunner {
+    pub fn new(lab: Arc<Lab>, speed: f64) -> Self {
+        Self {
+            lab,
+            speed,
+            attempts: Arc::default(),
+        }
+    }
+
+    /// Runs `from` and every later stage. On the first stage only `hosts` run (all when
+    /// empty); a stage that fails anywhere ends the run there, as the real runner does.
+    pub async fn run(&self, plan: Plan, from: StageId, hosts: Vec<String>, tx: UnboundedSender<Event>) {
+        let all: Vec<String> = plan.hosts.iter().map(|h| h.name.clone()).collect();
+        for stage in StageId::ALL.into_iter().filter(|s| *s >= from) {
+            let targets = if stage == from && !hosts.is_empty() { hosts.clone() } else { all.clone() };
+            let runs = targets.iter().map(|h| self.run_one(&plan, stage, h, tx.clone()));
+            let results = futures::future::join_all(runs).await;
+            if results.iter().any(|ok| !ok) || tx.is_closed() {
+                return;
+            }
+        }
+    }
+
+    async fn run_one(&self, plan: &Plan, stage: StageId, host: &str, tx: UnboundedSender<Event>) -> bool {
+        let send = |kind: EventKind| {
+            let _ = tx.send(Event {
+                host: host.to_string(),
+                stage,
+                kind,
+            });
+        };
+        let attempt = {
+            let mut map = match self.attempts.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let n = map.entry((host.to_string(), stage)).or_insert(0);
+            *n += 1;
+            *n
+        };
+        send(EventKind::Started);
+        let address = plan
+            .hosts
+            .iter()
+            .find(|h| h.name == host)
+            .map(|h| h.address.clone())
+            .unwrap_or_default();
+        let fill = |s: &str| s.replace("{host}", host).replace("{address}", &address);
+        if let Some(f) = self
+            .lab
+            .failures
+            .iter()
+            .find(|f| f.host == host && f.stage == stage && attempt <= f.attempts)
+        {
+            for l in &f.lines {
+                sleep_scaled(l.ms, self.speed).await;
+                send(EventKind::Log {
+                    line: fill(&l.line),
+                    stderr: l.stderr,
+                });
+            }
+            send(EventKind::Finished {
+                state: StepState::Failed,
+                message: fill(&f.message),
+            });
+            return false;
+        }
+        let lines: Vec<LabLine> = if stage == StageId::Storage {
+            storage_script(plan, host)
+        } else {
+            self.lab.stages.get(&stage).cloned().unwrap_or_default()
+        };
+        let total = lines.iter().filter(|l| l.line.starts_with("TASK")).count() as u32;
+        let mut done = 0;
+        for l in &lines {
+            sleep_scaled(l.ms, self.speed).await;
+            if l.line.starts_with("TASK") {
+                done += 1;
+                send(EventKind::Progress {
+                    done,
+                    total: Some(total),
+                    text: l.line.clone(),
+                });
+            }
+            send(EventKind::Log {
+                line: fill(&l.line),
+                stderr: l.stderr,
+            });
+        }
+        let nothing = lines.is_empty();
+        send(EventKind::Finished {
+            state: StepState::Done,
+            message: if nothing { "nothing to do".into() } else { String::new() },
+        });
+        true
+    }
+}
+
+/// The storage stage's output follows the layouts the operator picked (seed 001 step 7).
+fn storage_script(plan: &Plan, host: &str) -> Vec<LabLine> {
+    let Some(h) = plan.hosts.iter().find(|h| h.name == host) else {
+        return vec![];
+    };
+    let line = |ms: u64, s: String| LabLine { ms, line: s, stderr: false };
+    let mut out = Vec::new();
+    for (i, l) in h.storage.iter().enumerate() {
+        let devs: Vec<String> = l.devices.iter().map(|d| format!("/dev/{d}")).collect();
+        let fs = l.filesystem.as_str();
+        let targets: Vec<(String, String)> = match l.level {
+            Level::PerDisk => l
+                .devices
+                .iter()
+                .map(|d| (format!("/dev/{d}"), format!("{}/{d}", l.mount.trim_end_matches('/'))))
+                .collect(),
+            Level::Single => vec![(devs.join(" "), l.mount.clone())],
+            level => {
+                let md = format!("/dev/md{i}");
+                out.push(line(
+                    300,
+                    format!(
+                        "\x1b[36m$\x1b[0m mdadm --create {md} --level={} --raid-devices={} --metadata=1.2 {}",
+                        level.as_str().trim_start_matches("raid"),
+                        devs.len(),
+                        devs.join(" ")
+                    ),
+                ));
+                out.push(line(900, format!("mdadm: array {md} started.")));
+                vec![(md, l.mount.clone())]
+            }
+        };
+        for (dev, mount) in targets {
+            out.push(line(400, format!("\x1b[36m$\x1b[0m mkfs.{fs} {dev}")));
+            out.push(line(700, format!("Creating filesystem on {dev}: done")));
+            out.push(line(200, format!("\x1b[36m$\x1b[0m mkdir -p {mount} && mount {mount}")));
+            out.push(line(150, format!("fstab: UUID entry for {mount} added (backup /etc/fstab.rackstrap.bak)")));
+        }
+        if l.level.is_md() {
+            out.push(line(200, "\x1b[36m$\x1b[0m /usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf".into()));
+            out.push(line(1200, "\x1b[36m$\x1b[0m update-initramfs -u".into()));
+            out.push(line(300, "update-initramfs: Generating /boot/initrd.img-5.15.0-91-generic".into()));
+        }
+        for r in &l.relocate {
+            let (svc, dir) = match r {
+                crate::plan::Relocate::Kubelet => ("kubelet", "/var/lib/kubelet"),
+                crate::plan::Relocate::Containerd => ("containerd", "/var/lib/containerd"),
+            };
+            out.push(line(250, format!("\x1b[36m$\x1b[0m systemctl disable --now {svc} 2>/dev/null || true")));
+            out.push(line(250, format!("{dir} -> {}/{svc}", l.mount.trim_end_matches('/'))));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_lab_loads() {
+        for (name, _) in LABS {
+            let lab = Lab::builtin(name).unwrap();
+            assert!(!lab.hosts.is_empty(), "{name}");
+            assert!(!lab.failures.is_empty(), "{name}: a scripted failure shows retry");
+            assert!(!lab.answers(&lab.targets).is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn sizes_read_like_lsblk() {
+        assert_eq!(parse_size("1.5T").unwrap(), 1_649_267_441_664);
+        assert!(parse_size("12Q").is_err());
+    }
+}

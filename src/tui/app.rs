@@ -1,0 +1,1643 @@
+//! The wizard's state and its one transition function.
+//!
+//! `Model` holds everything the screens show; `Msg` is everything that can happen (a key, a
+//! resize, a host answering, a stage printing a line, a file saved); `update` applies one
+//! message and may return one `Effect` for the event loop to run. Drawing (`super::view`)
+//! only reads the model. Nothing here does IO.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+use super::domain::{self, Finding, Severity};
+use super::effects::{Action, Effect};
+use super::text;
+use crate::discover::{Discovered, HostState};
+use crate::facts::{BlockDevice, Facts, HostFacts};
+use crate::plan::{
+    Discard, Filesystem, Host, Level, Plan, Pool, Relocate, Role, StorageLayout, PLAN_VERSION,
+};
+use crate::provision::{Event, EventKind, StageId, StepState};
+
+/// Lines kept in memory per log pane; older lines drop off the top.
+pub const SCROLLBACK_LINES: usize = 2_000;
+/// Smallest terminal the frame is laid out for (DESIGN: "Works at 80x24 and larger").
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+/// Environment variable that makes `update` panic on the first key (tests of the panic path).
+pub const TEST_PANIC_ENV: &str = "RACKSTRAP_TEST_PANIC";
+
+/// The wizard's steps, in order. A step advances only when its checks have no errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Access,
+    Discover,
+    Hosts,
+    Roles,
+    Storage,
+    Network,
+    Review,
+    Provision,
+    Done,
+}
+
+impl Step {
+    pub const ALL: [Step; 9] = [
+        Step::Access,
+        Step::Discover,
+        Step::Hosts,
+        Step::Roles,
+        Step::Storage,
+        Step::Network,
+        Step::Review,
+        Step::Provision,
+        Step::Done,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Step::Access => "Access",
+            Step::Discover => "Discover",
+            Step::Hosts => "Hosts",
+            Step::Roles => "Roles",
+            Step::Storage => "Storage",
+            Step::Network => "Network",
+            Step::Review => "Review",
+            Step::Provision => "Provision",
+            Step::Done => "Done",
+        }
+    }
+
+    fn index(self) -> usize {
+        Step::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> Step {
+        Step::ALL.get(self.index() + 1).copied().unwrap_or(self)
+    }
+
+    pub fn prev(self) -> Step {
+        self.index().checked_sub(1).map(|i| Step::ALL[i]).unwrap_or(self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Real hosts over SSH.
+    Live,
+    /// The simulated lab: nothing is touched.
+    Demo { lab: String, title: String },
+}
+
+/// Everything that can happen.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Discovered(Discovered),
+    DiscoveryDone,
+    DiscoveryFailed(String),
+    /// A batch of runner events (the event loop batches them, ~100 ms).
+    Provision(Vec<Event>),
+    RunEnded,
+    Saved(Result<PathBuf, String>),
+}
+
+/// One discovered address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub found: Discovered,
+    /// The operator accepted this host (and pinned its key when new).
+    pub accepted: bool,
+}
+
+impl Row {
+    pub fn is_ok(&self) -> bool {
+        self.found.state == HostState::Ok && self.found.facts.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessField {
+    Cluster,
+    User,
+    Port,
+    Identity,
+}
+
+impl AccessField {
+    pub const ALL: [AccessField; 4] = [
+        AccessField::Cluster,
+        AccessField::User,
+        AccessField::Port,
+        AccessField::Identity,
+    ];
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessForm {
+    pub cluster: Input,
+    pub user: Input,
+    pub port: Input,
+    pub identity: Input,
+    pub focus: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverState {
+    pub targets: Input,
+    /// Focus on the table instead of the targets field.
+    pub table_focus: bool,
+    pub selected: usize,
+    pub scanning: bool,
+    /// The targets the current table was scanned from.
+    pub scanned: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageState {
+    pub host: usize,
+    pub cursor: usize,
+    pub selected: BTreeSet<String>,
+    pub wipe: BTreeSet<String>,
+    pub level: Level,
+    pub filesystem: Filesystem,
+    pub mount: Input,
+    pub discard: Discard,
+    pub relocate: bool,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetField {
+    PoolName,
+    PoolAddresses,
+    AutoAssign,
+    ServiceCidr,
+    PodCidr,
+    NodePrefix,
+    UpstreamDns,
+    Mtu,
+    Vip,
+}
+
+impl NetField {
+    pub const ALL: [NetField; 9] = [
+        NetField::PoolName,
+        NetField::PoolAddresses,
+        NetField::AutoAssign,
+        NetField::ServiceCidr,
+        NetField::PodCidr,
+        NetField::NodePrefix,
+        NetField::UpstreamDns,
+        NetField::Mtu,
+        NetField::Vip,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            NetField::PoolName => "MetalLB pool",
+            NetField::PoolAddresses => "Pool addresses",
+            NetField::AutoAssign => "Auto-assign",
+            NetField::ServiceCidr => "Service CIDR",
+            NetField::PodCidr => "Pod CIDR",
+            NetField::NodePrefix => "Node prefix",
+            NetField::UpstreamDns => "Upstream DNS",
+            NetField::Mtu => "Host MTU",
+            NetField::Vip => "Control-plane VIP",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkForm {
+    pub inputs: BTreeMap<usize, Input>,
+    pub auto_assign: bool,
+    pub focus: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewTab {
+    Findings,
+    Files,
+    Commands,
+}
+
+impl ReviewTab {
+    pub const ALL: [ReviewTab; 3] = [ReviewTab::Findings, ReviewTab::Files, ReviewTab::Commands];
+    pub fn title(self) -> &'static str {
+        match self {
+            ReviewTab::Findings => "Findings",
+            ReviewTab::Files => "Files",
+            ReviewTab::Commands => "Commands",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReviewState {
+    pub tab: ReviewTab,
+    pub scroll: u16,
+    pub saved: Option<PathBuf>,
+    pub save_error: Option<String>,
+}
+
+/// One host's log: bounded in memory.
+#[derive(Debug, Clone, Default)]
+pub struct LogPane {
+    pub host: String,
+    pub lines: VecDeque<String>,
+    /// Lines dropped off the top since the run began.
+    pub dropped: usize,
+    /// Follow the tail; scrolling pauses it.
+    pub follow: bool,
+    /// Lines above the tail the view is scrolled to (when not following).
+    pub offset: usize,
+    /// Task progress parsed from the runner (Ansible tasks seen).
+    pub progress: Option<(u32, Option<u32>)>,
+}
+
+impl LogPane {
+    pub fn push(&mut self, line: String) {
+        if self.lines.len() == SCROLLBACK_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(line);
+        if !self.follow {
+            self.offset = (self.offset + 1).min(self.lines.len().saturating_sub(1));
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProvisionState {
+    pub grid: BTreeMap<(String, StageId), StepState>,
+    pub messages: BTreeMap<(String, StageId), String>,
+    pub panes: Vec<LogPane>,
+    pub focus: usize,
+    pub running: bool,
+    pub started: bool,
+    pub search: Option<String>,
+    /// The stage the next retry starts from.
+    pub failed_stage: Option<StageId>,
+}
+
+impl ProvisionState {
+    pub fn state(&self, host: &str, stage: StageId) -> StepState {
+        self.grid.get(&(host.to_string(), stage)).copied().unwrap_or_default()
+    }
+
+    pub fn failed_hosts(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .grid
+            .iter()
+            .filter(|(_, s)| **s == StepState::Failed)
+            .map(|((h, _), _)| h.clone())
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// Every stage on every host ended Done or Skipped.
+    pub fn finished(&self) -> bool {
+        !self.panes.is_empty()
+            && self.panes.iter().all(|p| {
+                StageId::ALL
+                    .iter()
+                    .all(|s| matches!(self.state(&p.host, *s), StepState::Done | StepState::Skipped))
+            })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Popup {
+    Help,
+    Quit,
+    SavePath(Input),
+    Search(Input),
+    Mount(Input),
+    /// A destructive action waits for the operator to type each host's name.
+    Confirm {
+        action: Action,
+        hosts: Vec<String>,
+        what: String,
+        input: Input,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Theme {
+    pub color: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub mode: Mode,
+    pub step: Step,
+    /// Furthest step reached (the step bar marks steps before it as done).
+    pub reached: Step,
+    pub plan: Plan,
+    /// Facts by plan host name.
+    pub facts: Facts,
+    pub rows: Vec<Row>,
+    /// Hosts the operator left out on the Hosts screen (by address).
+    pub excluded: BTreeSet<String>,
+    /// Roles suggested for new hosts (by hostname), e.g. by a demo lab.
+    pub suggested_roles: BTreeMap<String, Vec<Role>>,
+    pub access: AccessForm,
+    pub discover: DiscoverState,
+    pub hosts_cursor: usize,
+    pub roles_cursor: (usize, usize),
+    pub storage: StorageState,
+    pub network: NetworkForm,
+    pub review: ReviewState,
+    pub provision: ProvisionState,
+    pub popup: Option<Popup>,
+    pub size: (u16, u16),
+    pub theme: Theme,
+    pub plan_path: Option<PathBuf>,
+    pub quit: bool,
+    pub test_panic: bool,
+    pub status: Option<String>,
+}
+
+/// A plan with defaults and no hosts.
+pub fn empty_plan(name: &str) -> Plan {
+    let yaml = format!("version: {PLAN_VERSION}\ncluster: {{ name: {name} }}\n");
+    let mut plan: Plan = match serde_yaml::from_str(&yaml) {
+        Ok(p) => p,
+        Err(_) => serde_yaml::from_str("version: 1\ncluster: { name: cluster }\n")
+            .unwrap_or_else(|_| unreachable_plan()),
+    };
+    // Seed 001 step 9: the sysctl values an Akash provider sets.
+    for (k, v) in [
+        ("fs.inotify.max_user_instances", 512),
+        ("fs.inotify.max_user_watches", 1_048_576),
+        ("vm.max_map_count", 1_000_000),
+    ] {
+        plan.tuning.sysctl.insert(k.into(), crate::plan::SysctlValue::Int(v));
+    }
+    plan
+}
+
+fn unreachable_plan() -> Plan {
+    Plan {
+        version: PLAN_VERSION,
+        cluster: crate::plan::Cluster {
+            name: "cluster".into(),
+            domain: "cluster.local".into(),
+            kubespray: Default::default(),
+            network_plugin: "calico".into(),
+            container_manager: "containerd".into(),
+            profile: None,
+        },
+        access: Default::default(),
+        hosts: vec![],
+        network: Default::default(),
+        tuning: Default::default(),
+    }
+}
+
+fn input(s: &str) -> Input {
+    Input::new(s.to_string())
+}
+
+impl Model {
+    pub fn new(mode: Mode, plan: Plan, targets: &str) -> Model {
+        let net = &plan.network;
+        let pool = net.load_balancer.pools.first();
+        let mut inputs = BTreeMap::new();
+        let values = [
+            pool.map(|p| p.name.clone()).unwrap_or_else(|| "default".into()),
+            pool.map(|p| p.addresses.join(", ")).unwrap_or_default(),
+            String::new(),
+            net.service_cidr.clone(),
+            net.pod_cidr.clone(),
+            net.node_prefix.to_string(),
+            net.upstream_dns.join(", "),
+            net.mtu.to_string(),
+            net.vip.clone().unwrap_or_default(),
+        ];
+        for (i, v) in values.iter().enumerate() {
+            inputs.insert(i, input(v));
+        }
+        let access = AccessForm {
+            cluster: input(&plan.cluster.name),
+            user: input(&plan.access.user),
+            port: input(&plan.access.port.to_string()),
+            identity: input(&plan.access.identity),
+            focus: 0,
+        };
+        Model {
+            mode,
+            step: Step::Access,
+            reached: Step::Access,
+            network: NetworkForm {
+                inputs,
+                auto_assign: pool.map(|p| p.auto_assign).unwrap_or(true),
+                focus: 0,
+            },
+            plan,
+            facts: Facts::new(),
+            rows: vec![],
+            excluded: BTreeSet::new(),
+            suggested_roles: BTreeMap::new(),
+            access,
+            discover: DiscoverState {
+                targets: input(targets),
+                ..Default::default()
+            },
+            hosts_cursor: 0,
+            roles_cursor: (0, 0),
+            storage: StorageState {
+                host: 0,
+                cursor: 0,
+                selected: BTreeSet::new(),
+                wipe: BTreeSet::new(),
+                level: Level::Raid0,
+                filesystem: Filesystem::Ext4,
+                mount: input("/data"),
+                discard: Discard::Auto,
+                relocate: true,
+                message: None,
+            },
+            review: ReviewState {
+                tab: ReviewTab::Findings,
+                scroll: 0,
+                saved: None,
+                save_error: None,
+            },
+            provision: ProvisionState::default(),
+            popup: None,
+            size: (MIN_WIDTH, MIN_HEIGHT),
+            theme: Theme {
+                color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            },
+            plan_path: None,
+            quit: false,
+            test_panic: false,
+            status: None,
+        }
+    }
+
+    /// Reopens a saved plan at Review (recovery / reinstall).
+    pub fn reopen(mode: Mode, plan: Plan, path: PathBuf) -> Model {
+        let targets = plan
+            .hosts
+            .iter()
+            .map(|h| h.address.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut m = Model::new(mode, plan, &targets);
+        for h in &m.plan.hosts {
+            m.rows.push(Row {
+                found: Discovered {
+                    address: h.address.clone(),
+                    state: HostState::Ok,
+                    fingerprint: None,
+                    newly_pinned: false,
+                    facts: None,
+                    message: "from the plan".into(),
+                },
+                accepted: true,
+            });
+        }
+        m.plan_path = Some(path.clone());
+        m.review.saved = Some(path);
+        m.step = Step::Review;
+        m.reached = Step::Review;
+        m
+    }
+
+    pub fn is_demo(&self) -> bool {
+        matches!(self.mode, Mode::Demo { .. })
+    }
+
+    /// The findings of the whole plan.
+    pub fn plan_findings(&self) -> Vec<Finding> {
+        domain::findings(&self.plan, &self.facts)
+    }
+
+    /// The findings that matter on the current step: its own problems, and on Review all.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let field_error = |code: &'static str, path: &str, message: String| Finding {
+            severity: Severity::Error,
+            code,
+            path: path.into(),
+            message,
+        };
+        match self.step {
+            Step::Access => {
+                if self.access.cluster.value().trim().is_empty() {
+                    out.push(field_error("empty-name", "cluster.name", text::NEED_CLUSTER_NAME.into()));
+                }
+                if self.access.user.value().trim().is_empty() {
+                    out.push(field_error("empty-user", "access.user", text::NEED_USER.into()));
+                }
+                if self.access.port.value().parse::<u16>().map(|p| p == 0).unwrap_or(true) {
+                    out.push(field_error("bad-port", "access.port", text::BAD_PORT.into()));
+                }
+            }
+            Step::Discover => {
+                if let Some(e) = self.targets_error() {
+                    out.push(field_error("bad-target", "targets", e));
+                }
+                if !self.rows.iter().any(|r| r.is_ok() && r.accepted) {
+                    out.push(Finding {
+                        severity: Severity::Hint,
+                        code: "no-hosts",
+                        path: "targets".into(),
+                        message: text::NEED_ACCEPTED_HOST.into(),
+                    });
+                }
+            }
+            Step::Hosts => {
+                if self.plan.hosts.is_empty() {
+                    out.push(field_error("no-hosts", "hosts", text::NEED_HOST.into()));
+                }
+                out.extend(self.plan_findings().into_iter().filter(|f| f.code == "below-minimum"));
+            }
+            Step::Roles => out.extend(self.plan_findings().into_iter().filter(|f| {
+                matches!(
+                    f.code,
+                    "no-control-plane" | "no-worker" | "no-etcd" | "etcd-even" | "two-control-planes" | "third-etcd" | "below-minimum"
+                )
+            })),
+            Step::Storage => out.extend(
+                self.plan_findings()
+                    .into_iter()
+                    .filter(|f| f.path.contains(".storage")),
+            ),
+            Step::Network => {
+                for (i, f) in NetField::ALL.iter().enumerate() {
+                    if let Some(e) = self.net_field_error(i) {
+                        out.push(field_error("bad-field", "network", format!("{}: column {}: {}", f.label(), e.pos + 1, e.message)));
+                    }
+                }
+                out.extend(
+                    self.plan_findings()
+                        .into_iter()
+                        .filter(|f| f.path.starts_with("network") && f.code != "bad-address" && f.code != "bad-cidr"),
+                );
+            }
+            Step::Review => out = self.plan_findings(),
+            Step::Provision => {
+                for ((h, s), st) in &self.provision.grid {
+                    if *st == StepState::Failed {
+                        let msg = self.provision.messages.get(&(h.clone(), *s)).cloned().unwrap_or_default();
+                        out.push(field_error("stage-failed", h, format!("{h}: {} failed: {msg}", s.title())));
+                    }
+                }
+            }
+            Step::Done => {}
+        }
+        out.sort_by_key(|f| f.severity);
+        out
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.findings().iter().any(|f| f.severity == Severity::Error)
+    }
+
+    pub fn targets_error(&self) -> Option<String> {
+        let text = self.discover.targets.value();
+        if text.trim().is_empty() {
+            return Some(text::NEED_TARGETS.into());
+        }
+        // Hostnames are allowed; only entries that look like addresses are parsed strictly.
+        let mut offset = 0;
+        for raw in text.split(',') {
+            let item = raw.trim();
+            let lead = raw.len() - raw.trim_start().len();
+            let looks_ip = item.chars().next().is_some_and(|c| c.is_ascii_digit());
+            if looks_ip {
+                if let Err(e) = domain::parse_entries(item) {
+                    return Some(format!("column {}: {}", offset + lead + e.pos + 1, e.message));
+                }
+            } else if item.is_empty() || !item.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+                return Some(format!("column {}: not an address, range or hostname", offset + lead + 1));
+            }
+            offset += raw.len() + 1;
+        }
+        None
+    }
+
+    /// A Network field's own parse error, with the character position.
+    pub fn net_field_error(&self, i: usize) -> Option<domain::EntryError> {
+        let v = self.network.inputs.get(&i).map(|x| x.value()).unwrap_or("");
+        let err = |pos: usize, m: &str| {
+            Some(domain::EntryError {
+                pos,
+                message: m.to_string(),
+            })
+        };
+        match NetField::ALL[i] {
+            NetField::PoolName => {
+                if v.is_empty() && !self.network.inputs[&1].value().trim().is_empty() {
+                    return err(0, "a pool needs a name");
+                }
+                v.char_indices()
+                    .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+                    .and_then(|(p, _)| err(p, "lowercase letters, digits and '-' only"))
+            }
+            NetField::PoolAddresses => domain::parse_entries(v).err(),
+            NetField::AutoAssign => None,
+            NetField::ServiceCidr | NetField::PodCidr => domain::parse_cidr(v).err(),
+            NetField::NodePrefix => match v.parse::<u8>() {
+                Ok(p) if (16..=30).contains(&p) => None,
+                _ => err(0, "a prefix length 16-30"),
+            },
+            NetField::UpstreamDns => {
+                let mut offset = 0;
+                for raw in v.split(',') {
+                    let lead = raw.len() - raw.trim_start().len();
+                    if !raw.trim().is_empty() {
+                        if let Err(e) = domain::parse_entries(raw.trim()) {
+                            return err(offset + lead + e.pos, &e.message);
+                        }
+                    }
+                    offset += raw.len() + 1;
+                }
+                None
+            }
+            NetField::Mtu => match v.parse::<u32>() {
+                Ok(m) if (1280..=9216).contains(&m) => None,
+                _ => err(0, "an MTU 1280-9216"),
+            },
+            NetField::Vip => {
+                if v.trim().is_empty() {
+                    None
+                } else {
+                    match domain::parse_entries(v) {
+                        Ok(e) if matches!(e.as_slice(), [(_, domain::Entry::Single(_))]) => None,
+                        Ok(_) => err(0, "a single address"),
+                        Err(e) => Some(e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Devices of the Storage screen's host, flattened with their depth.
+    pub fn storage_devices(&self) -> Vec<(usize, &BlockDevice)> {
+        fn walk<'a>(list: &'a [BlockDevice], depth: usize, out: &mut Vec<(usize, &'a BlockDevice)>) {
+            for d in list {
+                out.push((depth, d));
+                walk(&d.children, depth + 1, out);
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(f) = self.storage_facts() {
+            walk(&f.disks, 0, &mut out);
+        }
+        out
+    }
+
+    pub fn storage_host(&self) -> Option<&Host> {
+        self.plan.hosts.get(self.storage.host)
+    }
+
+    pub fn storage_facts(&self) -> Option<&HostFacts> {
+        self.storage_host().and_then(|h| self.facts.get(&h.name))
+    }
+
+    /// Devices already in a layout on the Storage screen's host.
+    pub fn used_devices(&self) -> BTreeSet<String> {
+        self.storage_host()
+            .map(|h| h.storage.iter().flat_map(|l| l.devices.iter().cloned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The capacity preview of the selection with the current level.
+    pub fn storage_preview(&self) -> Option<(u64, u64)> {
+        let f = self.storage_facts()?;
+        let sizes: Vec<u64> = self
+            .storage
+            .selected
+            .iter()
+            .filter_map(|d| f.device(d).map(|d| d.size_bytes))
+            .collect();
+        if sizes.is_empty() {
+            return None;
+        }
+        Some((sizes.iter().sum(), domain::usable_bytes(self.storage.level, &sizes)))
+    }
+
+    fn sync_access(&mut self) {
+        self.plan.cluster.name = self.access.cluster.value().trim().to_string();
+        self.plan.access.user = self.access.user.value().trim().to_string();
+        if let Ok(p) = self.access.port.value().parse() {
+            self.plan.access.port = p;
+        }
+        self.plan.access.identity = self.access.identity.value().trim().to_string();
+    }
+
+    fn sync_network(&mut self) {
+        let v = |i: usize| self.network.inputs.get(&i).map(|x| x.value().to_string()).unwrap_or_default();
+        let list = |s: String| -> Vec<String> {
+            s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+        };
+        let addresses = list(v(1));
+        self.plan.network.load_balancer.pools = if addresses.is_empty() {
+            vec![]
+        } else {
+            vec![Pool {
+                name: v(0).trim().to_string(),
+                addresses,
+                auto_assign: self.network.auto_assign,
+            }]
+        };
+        self.plan.network.service_cidr = v(3).trim().to_string();
+        self.plan.network.pod_cidr = v(4).trim().to_string();
+        if let Ok(p) = v(5).parse() {
+            self.plan.network.node_prefix = p;
+        }
+        self.plan.network.upstream_dns = list(v(6));
+        if let Ok(m) = v(7).parse() {
+            self.plan.network.mtu = m;
+        }
+        let vip = v(8).trim().to_string();
+        self.plan.network.vip = (!vip.is_empty()).then_some(vip);
+    }
+
+    /// Rebuilds the plan's hosts from the accepted, included rows, keeping what the operator
+    /// already chose for hosts that stay (Esc and back never loses input).
+    fn sync_hosts(&mut self) {
+        let mut old: BTreeMap<String, Host> =
+            self.plan.hosts.drain(..).map(|h| (h.address.clone(), h)).collect();
+        let mut names = BTreeSet::new();
+        let mut facts = Facts::new();
+        let first = old.is_empty();
+        for row in self.rows.iter().filter(|r| r.is_ok() && r.accepted) {
+            if self.excluded.contains(&row.found.address) {
+                continue;
+            }
+            let Some(f) = row.found.facts.clone() else { continue };
+            let host = old.remove(&row.found.address).unwrap_or_else(|| {
+                let mut name = f.hostname.clone();
+                if name.is_empty() || names.contains(&name) {
+                    name = format!("node{}", names.len() + 1);
+                }
+                Host {
+                    name,
+                    address: row.found.address.clone(),
+                    roles: vec![],
+                    labels: BTreeMap::new(),
+                    storage: vec![],
+                }
+            });
+            names.insert(host.name.clone());
+            facts.insert(host.name.clone(), f);
+            self.plan.hosts.push(host);
+        }
+        if first {
+            // Seed 001's default: the first host runs the control plane and etcd; all work.
+            for (i, h) in self.plan.hosts.iter_mut().enumerate() {
+                h.roles = match self.suggested_roles.get(&h.name) {
+                    Some(r) => r.clone(),
+                    None if i == 0 => vec![Role::ControlPlane, Role::Etcd, Role::Worker],
+                    None => vec![Role::Worker],
+                };
+            }
+        }
+        if !self.facts.is_empty() || !facts.is_empty() {
+            self.facts = facts;
+        }
+        self.storage.host = self.storage.host.min(self.plan.hosts.len().saturating_sub(1));
+    }
+}
+
+/// What a key means on the current step, decided before any state changes.
+fn is_text_focus(m: &Model) -> bool {
+    match m.step {
+        Step::Access => true,
+        Step::Discover => !m.discover.table_focus,
+        Step::Network => NetField::ALL[m.network.focus] != NetField::AutoAssign,
+        _ => false,
+    }
+}
+
+fn handle_input(input: &mut Input, key: KeyEvent) -> bool {
+    input.handle_event(&TermEvent::Key(key)).is_some()
+}
+
+/// Applies one message. Returns the side effect to run, if any.
+pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
+    match msg {
+        Msg::Key(key) => {
+            if key.kind == KeyEventKind::Release {
+                return None;
+            }
+            if m.test_panic {
+                panic!("{TEST_PANIC_ENV} is set: panicking inside update on purpose");
+            }
+            m.status = None;
+            on_key(m, key)
+        }
+        Msg::Resize(w, h) => {
+            m.size = (w, h);
+            None
+        }
+        Msg::Discovered(d) => {
+            let accepted = m
+                .rows
+                .iter()
+                .find(|r| r.found.address == d.address)
+                .map(|r| r.accepted)
+                .unwrap_or(false);
+            m.rows.retain(|r| r.found.address != d.address);
+            m.rows.push(Row { found: d, accepted });
+            m.rows.sort_by_key(|r| address_key(&r.found.address));
+            None
+        }
+        Msg::DiscoveryDone => {
+            m.discover.scanning = false;
+            m.discover.table_focus = true;
+            None
+        }
+        Msg::DiscoveryFailed(e) => {
+            m.discover.scanning = false;
+            m.discover.error = Some(e);
+            None
+        }
+        Msg::Provision(events) => {
+            for e in events {
+                apply_event(m, e);
+            }
+            None
+        }
+        Msg::RunEnded => {
+            m.provision.running = false;
+            if m.provision.finished() {
+                m.status = Some(text::RUN_FINISHED.into());
+            }
+            None
+        }
+        Msg::Saved(r) => {
+            match r {
+                Ok(p) => {
+                    m.status = Some(format!("{} {}", text::SAVED, p.display()));
+                    m.plan_path = Some(p.clone());
+                    m.review.saved = Some(p);
+                    m.review.save_error = None;
+                }
+                Err(e) => m.review.save_error = Some(e),
+            }
+            None
+        }
+    }
+}
+
+fn address_key(a: &str) -> (u8, u128, String) {
+    match a.parse::<std::net::IpAddr>() {
+        Ok(ip) => (0, domain::Entry::Single(ip).bounds().0, String::new()),
+        Err(_) => (1, 0, a.to_string()),
+    }
+}
+
+fn apply_event(m: &mut Model, e: Event) {
+    let p = &mut m.provision;
+    let pane = match p.panes.iter_mut().find(|x| x.host == e.host) {
+        Some(x) => x,
+        None => {
+            p.panes.push(LogPane {
+                host: e.host.clone(),
+                follow: true,
+                ..Default::default()
+            });
+            let Some(x) = p.panes.last_mut() else { return };
+            x
+        }
+    };
+    match e.kind {
+        EventKind::Started => {
+            p.grid.insert((e.host.clone(), e.stage), StepState::Running);
+            pane.push(format!("\x1b[1m── {} ──\x1b[0m", e.stage.title()));
+        }
+        EventKind::Log { line, .. } => pane.push(line),
+        EventKind::Progress { done, total, .. } => pane.progress = Some((done, total)),
+        EventKind::Finished { state, message } => {
+            if state == StepState::Failed {
+                pane.push(format!("\x1b[31m✗ {} failed: {message}\x1b[0m", e.stage.title()));
+                p.failed_stage = Some(p.failed_stage.map_or(e.stage, |s| s.min(e.stage)));
+            }
+            p.grid.insert((e.host.clone(), e.stage), state);
+            p.messages.insert((e.host, e.stage), message);
+        }
+    }
+}
+
+fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if let Some(popup) = m.popup.take() {
+        return on_popup_key(m, popup, key);
+    }
+    if ctrl && key.code == KeyCode::Char('c') {
+        m.popup = Some(Popup::Quit);
+        return None;
+    }
+    if key.code == KeyCode::F(1) {
+        m.popup = Some(Popup::Help);
+        return None;
+    }
+    if !is_text_focus(m) {
+        match key.code {
+            KeyCode::Char('q') => {
+                m.popup = Some(Popup::Quit);
+                return None;
+            }
+            KeyCode::Char('?') => {
+                m.popup = Some(Popup::Help);
+                return None;
+            }
+            _ => {}
+        }
+    }
+    if key.code == KeyCode::Esc {
+        return back(m);
+    }
+    match m.step {
+        Step::Access => key_access(m, key),
+        Step::Discover => key_discover(m, key),
+        Step::Hosts => key_hosts(m, key),
+        Step::Roles => key_roles(m, key),
+        Step::Storage => key_storage(m, key),
+        Step::Network => key_network(m, key),
+        Step::Review => key_review(m, key),
+        Step::Provision => key_provision(m, key),
+        Step::Done => {
+            if key.code == KeyCode::Enter {
+                m.quit = true;
+            }
+            None
+        }
+    }
+}
+
+fn back(m: &mut Model) -> Option<Effect> {
+    match m.step {
+        Step::Discover if m.discover.table_focus => m.discover.table_focus = false,
+        Step::Provision if m.provision.running => {
+            m.popup = Some(Popup::Confirm {
+                action: Action::Abort,
+                hosts: vec![],
+                what: text::ABORT_QUESTION.into(),
+                input: Input::default(),
+            })
+        }
+        Step::Done | Step::Access => {}
+        Step::Provision if m.provision.started => {}
+        _ => m.step = m.step.prev(),
+    }
+    None
+}
+
+/// Moves to the next step when the current one has no errors.
+fn next(m: &mut Model) -> Option<Effect> {
+    if m.has_errors() {
+        m.status = Some(text::FIX_ERRORS.into());
+        return None;
+    }
+    match m.step {
+        Step::Discover | Step::Hosts => m.sync_hosts(),
+        Step::Access => m.sync_access(),
+        _ => {}
+    }
+    m.step = m.step.next();
+    if m.step > m.reached {
+        m.reached = m.step;
+    }
+    if m.step == Step::Provision && m.provision.panes.is_empty() {
+        m.provision.panes = m
+            .plan
+            .hosts
+            .iter()
+            .map(|h| LogPane {
+                host: h.name.clone(),
+                follow: true,
+                ..Default::default()
+            })
+            .collect();
+    }
+    None
+}
+
+fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let f = &mut m.access;
+    match key.code {
+        KeyCode::Enter => return next(m),
+        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % AccessField::ALL.len(),
+        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + AccessField::ALL.len() - 1) % AccessField::ALL.len(),
+        _ => {
+            let target = match AccessField::ALL[f.focus] {
+                AccessField::Cluster => &mut f.cluster,
+                AccessField::User => &mut f.user,
+                AccessField::Port => &mut f.port,
+                AccessField::Identity => &mut f.identity,
+            };
+            handle_input(target, key);
+            m.sync_access();
+        }
+    }
+    None
+}
+
+fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let d = &mut m.discover;
+    if key.code == KeyCode::Tab || key.code == KeyCode::BackTab {
+        d.table_focus = !d.table_focus && !m.rows.is_empty();
+        return None;
+    }
+    if !d.table_focus {
+        if key.code == KeyCode::Enter {
+            if m.targets_error().is_some() || m.discover.scanning {
+                return None;
+            }
+            let targets = m.discover.targets.value().to_string();
+            if m.discover.scanned.as_deref() == Some(targets.as_str()) && !m.rows.is_empty() {
+                m.discover.table_focus = true;
+                return None;
+            }
+            m.rows.clear();
+            m.discover.scanning = true;
+            m.discover.error = None;
+            m.discover.scanned = Some(targets.clone());
+            m.discover.selected = 0;
+            return Some(Effect::Discover {
+                targets,
+                access: m.plan.access.clone(),
+            });
+        }
+        handle_input(&mut m.discover.targets, key);
+        return None;
+    }
+    let n = m.rows.len();
+    match key.code {
+        KeyCode::Up => d.selected = d.selected.saturating_sub(1),
+        KeyCode::Down => d.selected = (d.selected + 1).min(n.saturating_sub(1)),
+        KeyCode::Char(' ') => {
+            if let Some(r) = m.rows.get_mut(d.selected) {
+                if r.is_ok() {
+                    r.accepted = !r.accepted;
+                }
+            }
+        }
+        KeyCode::Char('a') => {
+            for r in m.rows.iter_mut().filter(|r| r.is_ok()) {
+                r.accepted = true;
+            }
+        }
+        KeyCode::Char('r') => {
+            d.table_focus = false;
+            d.scanned = None;
+            return key_discover(m, KeyEvent::from(KeyCode::Enter));
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
+}
+
+fn key_hosts(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let list: Vec<String> = m
+        .rows
+        .iter()
+        .filter(|r| r.is_ok() && r.accepted)
+        .map(|r| r.found.address.clone())
+        .collect();
+    match key.code {
+        KeyCode::Up => m.hosts_cursor = m.hosts_cursor.saturating_sub(1),
+        KeyCode::Down => m.hosts_cursor = (m.hosts_cursor + 1).min(list.len().saturating_sub(1)),
+        KeyCode::Char(' ') => {
+            if let Some(a) = list.get(m.hosts_cursor) {
+                if !m.excluded.remove(a) {
+                    m.excluded.insert(a.clone());
+                }
+                m.sync_hosts();
+            }
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
+}
+
+pub const ROLE_COLUMNS: [Role; 3] = [Role::ControlPlane, Role::Etcd, Role::Worker];
+
+fn toggle_role(host: &mut Host, role: Role) {
+    if let Some(i) = host.roles.iter().position(|r| *r == role) {
+        host.roles.remove(i);
+    } else {
+        host.roles.push(role);
+        host.roles.sort();
+    }
+}
+
+fn key_roles(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let (row, col) = &mut m.roles_cursor;
+    let n = m.plan.hosts.len();
+    match key.code {
+        KeyCode::Up => *row = row.saturating_sub(1),
+        KeyCode::Down => *row = (*row + 1).min(n.saturating_sub(1)),
+        KeyCode::Left => *col = col.saturating_sub(1),
+        KeyCode::Right => *col = (*col + 1).min(2),
+        KeyCode::Char(' ') => {
+            let role = ROLE_COLUMNS[*col];
+            if let Some(h) = m.plan.hosts.get_mut(*row) {
+                toggle_role(h, role);
+            }
+        }
+        KeyCode::Char(c @ ('c' | 'e' | 'w')) => {
+            let role = match c {
+                'c' => Role::ControlPlane,
+                'e' => Role::Etcd,
+                _ => Role::Worker,
+            };
+            if let Some(h) = m.plan.hosts.get_mut(*row) {
+                toggle_role(h, role);
+            }
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
+}
+
+fn cycle<T: Copy + PartialEq>(all: &[T], v: T) -> T {
+    let i = all.iter().position(|x| *x == v).unwrap_or(0);
+    all[(i + 1) % all.len()]
+}
+
+fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let devices: Vec<(String, Option<&'static str>)> = m
+        .storage_devices()
+        .iter()
+        .map(|(_, d)| (d.name.clone(), domain::unsafe_reason(d)))
+        .collect();
+    let used = m.used_devices();
+    let s = &mut m.storage;
+    match key.code {
+        KeyCode::Tab | KeyCode::BackTab => {
+            let n = m.plan.hosts.len().max(1);
+            s.host = if key.code == KeyCode::Tab { (s.host + 1) % n } else { (s.host + n - 1) % n };
+            s.cursor = 0;
+            s.selected.clear();
+            s.wipe.clear();
+            s.message = None;
+        }
+        KeyCode::Up => s.cursor = s.cursor.saturating_sub(1),
+        KeyCode::Down => s.cursor = (s.cursor + 1).min(devices.len().saturating_sub(1)),
+        KeyCode::Char(' ') => {
+            if let Some((name, why)) = devices.get(s.cursor) {
+                if s.selected.remove(name) {
+                    return None;
+                }
+                if used.contains(name) {
+                    s.message = Some(format!("{name} {}", text::IN_A_LAYOUT));
+                } else if *why == Some("holds /") {
+                    s.message = Some(format!("{name} {}", text::HOLDS_ROOT));
+                } else if let (Some(why), false) = (why, s.wipe.contains(name)) {
+                    s.message = Some(format!("{name} {why}: {}", text::MARK_WIPE));
+                } else {
+                    s.selected.insert(name.clone());
+                    s.message = None;
+                }
+            }
+        }
+        KeyCode::Char('w') => {
+            if let Some((name, why)) = devices.get(s.cursor) {
+                if *why == Some("holds /") || *why == Some("mounted") {
+                    s.message = Some(format!("{name} {}: {}", why.unwrap_or(""), text::NEVER_WIPE));
+                } else if !s.wipe.remove(name) {
+                    s.wipe.insert(name.clone());
+                    s.message = Some(format!("{name} {}", text::WIPE_MARKED));
+                } else {
+                    s.selected.remove(name);
+                }
+            }
+        }
+        KeyCode::Char('l') => s.level = cycle(&Level::ALL, s.level),
+        KeyCode::Char('f') => s.filesystem = cycle(&[Filesystem::Ext4, Filesystem::Xfs], s.filesystem),
+        KeyCode::Char('d') => s.discard = cycle(&[Discard::Auto, Discard::On, Discard::Off], s.discard),
+        KeyCode::Char('r') => s.relocate = !s.relocate,
+        KeyCode::Char('m') => m.popup = Some(Popup::Mount(s.mount.clone())),
+        KeyCode::Char('a') => add_layout(m),
+        KeyCode::Char('x') => {
+            if let Some(h) = m.plan.hosts.get_mut(m.storage.host) {
+                h.storage.pop();
+            }
+        }
+        KeyCode::Char('A') => apply_to_same(m),
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
+}
+
+fn add_layout(m: &mut Model) {
+    let s = &m.storage;
+    let devices: Vec<String> = m
+        .storage_devices()
+        .iter()
+        .map(|(_, d)| d.name.clone())
+        .filter(|n| s.selected.contains(n))
+        .collect();
+    let mount = s.mount.value().trim().to_string();
+    let message = if devices.len() < s.level.min_devices() {
+        Some(format!("{} {} {}", s.level.as_str(), text::NEEDS_AT_LEAST, s.level.min_devices()))
+    } else if !mount.starts_with('/') {
+        Some(text::MOUNT_ABSOLUTE.to_string())
+    } else {
+        None
+    };
+    if let Some(msg) = message {
+        m.storage.message = Some(msg);
+        return;
+    }
+    let layout = StorageLayout {
+        level: s.level,
+        wipe: devices.iter().any(|d| s.wipe.contains(d)),
+        devices,
+        filesystem: s.filesystem,
+        mount,
+        discard: s.discard,
+        relocate: if s.relocate { vec![Relocate::Kubelet, Relocate::Containerd] } else { vec![] },
+    };
+    let host = m.storage.host;
+    if let Some(h) = m.plan.hosts.get_mut(host) {
+        h.storage.push(layout);
+    }
+    m.storage.selected.clear();
+    m.storage.message = Some(text::LAYOUT_ADDED.into());
+}
+
+/// Copies this host's layouts to every other host whose devices of the same names have the
+/// same sizes and are as safe to use (DESIGN: "Apply to all hosts with the same disks").
+fn apply_to_same(m: &mut Model) {
+    let Some(src) = m.storage_host().cloned() else { return };
+    let Some(src_facts) = m.facts.get(&src.name).cloned() else { return };
+    let mut applied = Vec::new();
+    let mut differ = Vec::new();
+    for i in 0..m.plan.hosts.len() {
+        if i == m.storage.host {
+            continue;
+        }
+        let name = m.plan.hosts[i].name.clone();
+        let Some(f) = m.facts.get(&name) else { continue };
+        let same = src.storage.iter().all(|l| {
+            l.devices.iter().all(|d| match (src_facts.device(d), f.device(d)) {
+                (Some(a), Some(b)) => {
+                    a.size_bytes == b.size_bytes
+                        && a.rotational == b.rotational
+                        && (l.wipe || domain::unsafe_reason(b).is_none())
+                }
+                _ => false,
+            })
+        });
+        if same {
+            m.plan.hosts[i].storage = src.storage.clone();
+            applied.push(name);
+        } else {
+            differ.push(name);
+        }
+    }
+    m.storage.message = Some(match (applied.is_empty(), differ.is_empty()) {
+        (true, true) => text::NO_OTHER_HOSTS.into(),
+        (false, true) => format!("{} {}", text::APPLIED_TO, applied.join(", ")),
+        (true, false) => format!("{} {}", text::DISKS_DIFFER, differ.join(", ")),
+        (false, false) => format!(
+            "{} {}; {} {}",
+            text::APPLIED_TO,
+            applied.join(", "),
+            text::DISKS_DIFFER,
+            differ.join(", ")
+        ),
+    });
+}
+
+fn key_network(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let n = NetField::ALL.len();
+    let f = &mut m.network;
+    match key.code {
+        KeyCode::Enter => return next(m),
+        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % n,
+        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + n - 1) % n,
+        KeyCode::Char(' ') if NetField::ALL[f.focus] == NetField::AutoAssign => f.auto_assign = !f.auto_assign,
+        _ => {
+            if let Some(i) = f.inputs.get_mut(&f.focus) {
+                if NetField::ALL[f.focus] != NetField::AutoAssign {
+                    handle_input(i, key);
+                }
+            }
+        }
+    }
+    m.sync_network();
+    None
+}
+
+fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let r = &mut m.review;
+    match key.code {
+        KeyCode::Tab | KeyCode::Right => {
+            r.tab = cycle(&ReviewTab::ALL, r.tab);
+            r.scroll = 0;
+        }
+        KeyCode::BackTab | KeyCode::Left => {
+            r.tab = cycle(&[ReviewTab::Commands, ReviewTab::Files, ReviewTab::Findings], r.tab);
+            r.scroll = 0;
+        }
+        KeyCode::Up => r.scroll = r.scroll.saturating_sub(1),
+        KeyCode::Down => r.scroll = r.scroll.saturating_add(1),
+        KeyCode::PageUp => r.scroll = r.scroll.saturating_sub(10),
+        KeyCode::PageDown => r.scroll = r.scroll.saturating_add(10),
+        KeyCode::Char('s') => {
+            let default = m
+                .plan_path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{}.yaml", m.plan.cluster.name)));
+            m.popup = Some(Popup::SavePath(input(&default.display().to_string())));
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
+}
+
+/// Hosts whose layouts would destroy data: the run asks for each host's name first.
+fn wipe_hosts(plan: &Plan) -> Vec<String> {
+    plan.hosts
+        .iter()
+        .filter(|h| h.storage.iter().any(|l| l.wipe))
+        .map(|h| h.name.clone())
+        .collect()
+}
+
+fn start(m: &mut Model, action: Action) -> Option<Effect> {
+    let wipes = wipe_hosts(&m.plan);
+    let touches_storage = match &action {
+        Action::RunStages { from, .. } => *from <= StageId::Storage,
+        Action::Abort => false,
+    };
+    if touches_storage && !wipes.is_empty() {
+        m.popup = Some(Popup::Confirm {
+            action,
+            what: text::CONFIRM_WIPE.into(),
+            hosts: wipes,
+            input: Input::default(),
+        });
+        return None;
+    }
+    confirmed(m, action)
+}
+
+/// The second step of a destructive action: the operator has confirmed.
+fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
+    match action {
+        Action::RunStages { from, hosts } => {
+            let p = &mut m.provision;
+            p.running = true;
+            p.started = true;
+            p.failed_stage = None;
+            for h in m.plan.hosts.iter() {
+                if hosts.is_empty() || hosts.contains(&h.name) {
+                    for s in StageId::ALL.into_iter().filter(|s| *s >= from) {
+                        p.grid.insert((h.name.clone(), s), StepState::Pending);
+                    }
+                }
+            }
+            Some(Effect::RunStages {
+                plan: m.plan.clone(),
+                from,
+                hosts,
+            })
+        }
+        Action::Abort => {
+            m.provision.running = false;
+            m.status = Some(text::ABORTED.into());
+            Some(Effect::AbortRun)
+        }
+    }
+}
+
+fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let p = &mut m.provision;
+    let n = p.panes.len().max(1);
+    let page = (m.size.1 / 3).max(1) as usize;
+    match key.code {
+        KeyCode::Enter if !p.started => {
+            return start(
+                m,
+                Action::RunStages {
+                    from: StageId::Preflight,
+                    hosts: vec![],
+                },
+            );
+        }
+        KeyCode::Enter if p.finished() && !p.running => return next(m),
+        KeyCode::Char('r') if !p.running => {
+            let hosts = p.failed_hosts();
+            if let (Some(from), false) = (p.failed_stage, hosts.is_empty()) {
+                return start(m, Action::RunStages { from, hosts });
+            }
+        }
+        KeyCode::Char('s') if !p.running => {
+            // Skip: the failed stage counts as skipped and the run goes on with the next one.
+            if let Some(stage) = p.failed_stage {
+                for st in p.grid.values_mut().filter(|s| **s == StepState::Failed) {
+                    *st = StepState::Skipped;
+                }
+                if let Some(next_stage) = StageId::ALL.into_iter().find(|s| *s > stage) {
+                    return confirmed(
+                        m,
+                        Action::RunStages {
+                            from: next_stage,
+                            hosts: vec![],
+                        },
+                    );
+                }
+            }
+        }
+        KeyCode::Char('a') if p.running => {
+            m.popup = Some(Popup::Confirm {
+                action: Action::Abort,
+                hosts: vec![],
+                what: text::ABORT_QUESTION.into(),
+                input: Input::default(),
+            });
+        }
+        KeyCode::Tab => p.focus = (p.focus + 1) % n,
+        KeyCode::BackTab => p.focus = (p.focus + n - 1) % n,
+        KeyCode::Char('f') => {
+            if let Some(pane) = p.panes.get_mut(p.focus) {
+                pane.follow = !pane.follow;
+                pane.offset = 0;
+            }
+        }
+        KeyCode::Up | KeyCode::PageUp | KeyCode::Down | KeyCode::PageDown | KeyCode::Home | KeyCode::End => {
+            if let Some(pane) = p.panes.get_mut(p.focus) {
+                let max = pane.lines.len().saturating_sub(1);
+                let step = if matches!(key.code, KeyCode::PageUp | KeyCode::PageDown) { page } else { 1 };
+                match key.code {
+                    KeyCode::Up | KeyCode::PageUp => {
+                        pane.follow = false;
+                        pane.offset = (pane.offset + step).min(max);
+                    }
+                    KeyCode::Home => {
+                        pane.follow = false;
+                        pane.offset = max;
+                    }
+                    KeyCode::End => {
+                        pane.follow = true;
+                        pane.offset = 0;
+                    }
+                    _ => {
+                        pane.offset = pane.offset.saturating_sub(step);
+                        if pane.offset == 0 {
+                            pane.follow = true;
+                        }
+                    }
+                }
+            }
+        }
+        KeyCode::Char('/') => m.popup = Some(Popup::Search(Input::default())),
+        KeyCode::Char('n') => search_next(m),
+        _ => {}
+    }
+    None
+}
+
+/// Scrolls the focused pane up to the next older line containing the search text.
+fn search_next(m: &mut Model) {
+    let Some(needle) = m.provision.search.clone().filter(|s| !s.is_empty()) else { return };
+    let focus = m.provision.focus;
+    let Some(pane) = m.provision.panes.get_mut(focus) else { return };
+    let len = pane.lines.len();
+    let start = if pane.follow { 0 } else { pane.offset + 1 };
+    for off in start..len {
+        let line = &pane.lines[len - 1 - off];
+        if strip_ansi(line).to_lowercase().contains(&needle.to_lowercase()) {
+            pane.follow = false;
+            pane.offset = off;
+            m.status = None;
+            return;
+        }
+    }
+    m.status = Some(format!("{} {needle:?}", text::NOT_FOUND));
+}
+
+/// Text without ANSI escape sequences (for search).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
+    match popup {
+        Popup::Help => None,
+        Popup::Quit => {
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter) {
+                m.quit = true;
+                if m.provision.running {
+                    return Some(Effect::AbortRun);
+                }
+            }
+            None
+        }
+        Popup::SavePath(mut i) => match key.code {
+            KeyCode::Esc => None,
+            KeyCode::Enter => {
+                let path = PathBuf::from(i.value().trim());
+                Some(Effect::SavePlan {
+                    path,
+                    plan: m.plan.clone(),
+                })
+            }
+            _ => {
+                handle_input(&mut i, key);
+                m.popup = Some(Popup::SavePath(i));
+                None
+            }
+        },
+        Popup::Mount(mut i) => match key.code {
+            KeyCode::Esc => None,
+            KeyCode::Enter => {
+                m.storage.mount = i;
+                None
+            }
+            _ => {
+                handle_input(&mut i, key);
+                m.popup = Some(Popup::Mount(i));
+                None
+            }
+        },
+        Popup::Search(mut i) => match key.code {
+            KeyCode::Esc => None,
+            KeyCode::Enter => {
+                m.provision.search = Some(i.value().to_string());
+                search_next(m);
+                None
+            }
+            _ => {
+                handle_input(&mut i, key);
+                m.popup = Some(Popup::Search(i));
+                None
+            }
+        },
+        Popup::Confirm {
+            action,
+            mut hosts,
+            what,
+            mut input,
+        } => match key.code {
+            KeyCode::Esc => None,
+            KeyCode::Char('n') if hosts.is_empty() => None,
+            KeyCode::Char('y') | KeyCode::Enter if hosts.is_empty() => confirmed(m, action),
+            KeyCode::Enter => {
+                if hosts.first().map(String::as_str) == Some(input.value().trim()) {
+                    hosts.remove(0);
+                    if hosts.is_empty() {
+                        return confirmed(m, action);
+                    }
+                    input = Input::default();
+                } else {
+                    m.status = Some(text::NAME_MISMATCH.into());
+                }
+                m.popup = Some(Popup::Confirm {
+                    action,
+                    hosts,
+                    what,
+                    input,
+                });
+                None
+            }
+            _ => {
+                handle_input(&mut input, key);
+                m.popup = Some(Popup::Confirm {
+                    action,
+                    hosts,
+                    what,
+                    input,
+                });
+                None
+            }
+        },
+    }
+}

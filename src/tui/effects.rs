@@ -1,0 +1,179 @@
+//! Side effects as data. `update` returns an `Effect`; the event loop hands it to the
+//! `Executor`, which runs it on a task and answers with `Msg`s over the loop's channel.
+//! Nothing here touches the model.
+//!
+//! ```text
+//! Effect::Discover  ─► lab or SSH discovery ─► Msg::Discovered … Msg::DiscoveryDone
+//! Effect::RunStages ─► lab or provisioning runner ─► Event ─► batch (~100 ms) ─► Msg::Provision
+//! Effect::SavePlan  ─► atomic write ─► Msg::Saved
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+
+use super::app::Msg;
+use crate::lab::{Lab, LabRunner};
+use crate::plan::{Access, Plan};
+use crate::provision::{Event, StageId};
+
+/// Runner events are delivered to the model at most this often (kdash batches the same way).
+pub const LOG_FLUSH: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Discover { targets: String, access: Access },
+    RunStages { plan: Plan, from: StageId, hosts: Vec<String> },
+    AbortRun,
+    SavePlan { path: PathBuf, plan: Plan },
+}
+
+/// Actions that need a confirmation first (gitui's `Confirm(Action)` -> `Confirmed(Action)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    RunStages { from: StageId, hosts: Vec<String> },
+    Abort,
+}
+
+/// Where effects go: the demo lab or the real hosts.
+pub enum Backend {
+    Demo { lab: Arc<Lab>, runner: LabRunner, speed: f64 },
+    Live,
+}
+
+pub struct Executor {
+    backend: Backend,
+    tx: UnboundedSender<Msg>,
+    run: Option<JoinHandle<()>>,
+    scan: Option<JoinHandle<()>>,
+}
+
+impl Executor {
+    pub fn new(backend: Backend, tx: UnboundedSender<Msg>) -> Self {
+        Self {
+            backend,
+            tx,
+            run: None,
+            scan: None,
+        }
+    }
+
+    pub fn execute(&mut self, effect: Effect) {
+        let tx = self.tx.clone();
+        match effect {
+            Effect::SavePlan { path, plan } => {
+                tokio::spawn(async move {
+                    let result = tokio::task::spawn_blocking(move || save_plan(&path, &plan).map(|()| path))
+                        .await
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r);
+                    let _ = tx.send(Msg::Saved(result));
+                });
+            }
+            Effect::Discover { targets, access } => {
+                if let Some(h) = self.scan.take() {
+                    h.abort();
+                }
+                self.scan = Some(match &self.backend {
+                    Backend::Demo { lab, speed, .. } => {
+                        let (lab, speed) = (lab.clone(), *speed);
+                        tokio::spawn(async move {
+                            let (dtx, mut drx) = unbounded_channel();
+                            let play = tokio::spawn(async move { lab.discover(&targets, speed, dtx).await });
+                            while let Some(d) = drx.recv().await {
+                                let _ = tx.send(Msg::Discovered(d));
+                            }
+                            let _ = play.await;
+                            let _ = tx.send(Msg::DiscoveryDone);
+                        })
+                    }
+                    Backend::Live => tokio::spawn(live_discover(targets, access, tx)),
+                });
+            }
+            Effect::RunStages { plan, from, hosts } => {
+                if let Some(h) = self.run.take() {
+                    h.abort();
+                }
+                let (etx, erx) = unbounded_channel::<Event>();
+                let forward = tokio::spawn(batch_events(erx, tx.clone()));
+                self.run = Some(match &self.backend {
+                    Backend::Demo { runner, .. } => {
+                        let runner = runner.clone();
+                        tokio::spawn(async move {
+                            runner.run(plan, from, hosts, etx).await;
+                            let _ = forward.await;
+                            let _ = tx.send(Msg::RunEnded);
+                        })
+                    }
+                    Backend::Live => tokio::spawn(async move {
+                        drop(etx);
+                        let _ = forward.await;
+                        let _ = tx.send(Msg::DiscoveryFailed(LIVE_RUN_MISSING.into()));
+                        let _ = tx.send(Msg::RunEnded);
+                    }),
+                });
+            }
+            Effect::AbortRun => {
+                if let Some(h) = self.run.take() {
+                    h.abort();
+                }
+                let _ = tx.send(Msg::RunEnded);
+            }
+        }
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        for h in [self.run.take(), self.scan.take()].into_iter().flatten() {
+            h.abort();
+        }
+    }
+}
+
+const LIVE_RUN_MISSING: &str = "this build cannot provision real hosts from the wizard yet: use `rackstrap apply`";
+
+async fn live_discover(_targets: String, _access: Access, tx: UnboundedSender<Msg>) {
+    let _ = tx.send(Msg::DiscoveryFailed(
+        "this build has no SSH discovery in the wizard yet: try `rackstrap demo`".into(),
+    ));
+}
+
+/// Collects runner events and hands them over in batches, at most every `LOG_FLUSH`.
+async fn batch_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>, tx: UnboundedSender<Msg>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let deadline = tokio::time::Instant::now() + LOG_FLUSH;
+        loop {
+            tokio::select! {
+                e = rx.recv() => match e {
+                    Some(e) => batch.push(e),
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline) => break,
+            }
+        }
+        if tx.send(Msg::Provision(batch)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes the plan atomically: a temporary file in the same directory, then a rename.
+pub fn save_plan(path: &std::path::Path, plan: &Plan) -> Result<(), String> {
+    use std::io::Write;
+    let yaml = serde_yaml::to_string(plan).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    tmp.write_all(yaml.as_bytes())
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    tmp.persist(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(())
+}

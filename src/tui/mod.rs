@@ -1,0 +1,118 @@
+//! The interactive wizard (ratatui), in the Elm architecture.
+//!
+//! ```text
+//!  crossterm EventStream ─► Msg::Key / Msg::Resize ─┐
+//!  effect tasks (discovery, stages, saving) ─► Msg ─┼─► app::update(&mut Model, Msg) ─► Option<Effect>
+//!                                                   │            │                          │
+//!                                                   │            ▼                          ▼
+//!                                                   │      view::render(&Model)       effects::Executor
+//!                                                   └──────────────────────────────── (answers with Msg)
+//! ```
+//!
+//! * `app`: the model, the messages and `update`; no IO.
+//! * `view` with `screens/` and `widgets/`: pure drawing from the model.
+//! * `effects`: side effects as data and the executor that runs them on tasks.
+//! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
+//! * `domain`: quorum, capacity, address parsing and the findings the screens show.
+//! * `text`: the user-facing strings.
+//!
+//! The loop draws only after something happened (a key, a resize, a message); runner output
+//! arrives in batches so a chatty stage cannot make it redraw more than ~10 times a second.
+
+pub mod app;
+pub mod domain;
+pub mod effects;
+pub mod screens;
+pub mod terminal;
+pub mod text;
+pub mod view;
+pub mod widgets;
+
+use std::sync::Arc;
+
+use color_eyre::eyre::{Context, Result};
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures::StreamExt;
+use tokio::sync::mpsc::unbounded_channel;
+
+use app::{Model, Msg, update};
+use effects::{Backend, Executor};
+
+/// Runs the wizard until the operator quits. The terminal is restored on every path.
+pub fn run(model: Model, backend: Backend) -> Result<Model> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let result = rt.block_on(event_loop(model, backend));
+    rt.shutdown_background();
+    result
+}
+
+async fn event_loop(mut model: Model, backend: Backend) -> Result<Model> {
+    let mut tui = terminal::Tui::enter().context("opening the terminal")?;
+    let (tx, mut rx) = unbounded_channel::<Msg>();
+    let mut exec = Executor::new(backend, tx);
+    let mut events = EventStream::new();
+    let size = tui.terminal.size().context("reading the terminal size")?;
+    model.size = (size.width, size.height);
+    tui.terminal.draw(|f| view::render(&model, f)).context("drawing")?;
+    loop {
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) => Msg::Key(k),
+                Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e).context("reading the terminal"),
+                None => break,
+            },
+            Some(msg) = rx.recv() => msg,
+        };
+        if let Some(effect) = update(&mut model, msg) {
+            exec.execute(effect);
+        }
+        // Take whatever else is already waiting before drawing once.
+        while let Ok(msg) = rx.try_recv() {
+            if let Some(effect) = update(&mut model, msg) {
+                exec.execute(effect);
+            }
+        }
+        if model.quit {
+            break;
+        }
+        tui.terminal.draw(|f| view::render(&model, f)).context("drawing")?;
+    }
+    drop(exec);
+    drop(tui);
+    Ok(model)
+}
+
+/// The demo backend for a built-in lab.
+pub fn demo_backend(lab: Arc<crate::lab::Lab>) -> Backend {
+    let speed = crate::lab::Lab::speed_from_env();
+    Backend::Demo {
+        runner: crate::lab::LabRunner::new(lab.clone(), speed),
+        lab,
+        speed,
+    }
+}
+
+/// Draws the model into a test backend and returns the screen as text, one line per row
+/// (trailing spaces trimmed). Used by the snapshot tests.
+pub fn render_to_string(model: &Model, width: u16, height: u16) -> String {
+    let backend = ratatui::backend::TestBackend::new(width, height);
+    let Ok(mut terminal) = ratatui::Terminal::new(backend);
+    let mut m = model.clone();
+    m.size = (width, height);
+    if terminal.draw(|f| view::render(&m, f)).is_err() {
+        return String::new();
+    }
+    let buf = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..height {
+        let mut line = String::new();
+        for x in 0..width {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

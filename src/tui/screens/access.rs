@@ -1,0 +1,46 @@
+//! Access: the cluster name and how rackstrap logs in.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::tui::app::Model;
+use crate::tui::widgets::{Look, style};
+
+const LABEL: u16 = 22;
+
+pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let a = &m.access;
+    let fields = [
+        ("Cluster name", &a.cluster, "inventory/<name> in Kubespray"),
+        ("SSH user", &a.user, "needs passwordless sudo"),
+        ("SSH port", &a.port, ""),
+        ("Private key", &a.identity, "ssh-agent is tried first"),
+    ];
+    let mut lines = vec![
+        Line::from("rackstrap logs in over SSH with a key; passwords are never stored."),
+        Line::from(""),
+    ];
+    for (i, (label, input, note)) in fields.iter().enumerate() {
+        let focus = i == a.focus;
+        let mark = if focus { "▸ " } else { "  " };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{mark}{label:<w$}", w = LABEL as usize - 2), style(m.theme, if focus { Look::Key } else { Look::Dim })),
+            Span::styled(format!("{:<28}", input.value()), if focus { style(m.theme, Look::Focus) } else { Default::default() }),
+            Span::styled(format!("  {note}"), style(m.theme, Look::Dim)),
+        ]));
+        lines.push(Line::from(""));
+        if focus {
+            let x = area.x + LABEL + input.visual_cursor() as u16;
+            f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y + 2 + 2 * i as u16));
+        }
+    }
+    if m.is_demo() {
+        lines.push(Line::from(Span::styled(
+            "In the demo these are only shown: the simulated hosts answer any key.",
+            style(m.theme, Look::Warn),
+        )));
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}

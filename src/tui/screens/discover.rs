@@ -1,0 +1,121 @@
+//! Discover: targets typed as CIDR, ranges, addresses or hostnames; a live table fills as
+//! hosts answer.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table};
+
+use crate::discover::HostState;
+use crate::tui::app::Model;
+use crate::tui::domain::human_bytes;
+use crate::tui::widgets::{Look, fit, style};
+
+pub fn state_text(s: &HostState) -> &'static str {
+    match s {
+        HostState::NoAnswer => "no answer",
+        HostState::PortClosed => "no SSH",
+        HostState::NotSsh => "not SSH",
+        HostState::AuthFailed => "auth failed",
+        HostState::HostKeyChanged { .. } => "KEY CHANGED",
+        HostState::SudoNeedsPassword => "sudo asks",
+        HostState::Ok => "ok",
+    }
+}
+
+pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let d = &m.discover;
+    let [input_area, caret, _, table_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let prefix = "Targets: ";
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(prefix, style(m.theme, Look::Key)),
+            Span::styled(d.targets.value().to_string(), if d.table_focus { Default::default() } else { style(m.theme, Look::Focus) }),
+        ])),
+        input_area,
+    );
+    if !d.table_focus {
+        let x = input_area.x + prefix.len() as u16 + d.targets.visual_cursor() as u16;
+        f.set_cursor_position((x.min(input_area.right().saturating_sub(1)), input_area.y));
+    }
+    let status = if let Some(e) = m.targets_error().filter(|_| !d.targets.value().is_empty()) {
+        let col: usize = e
+            .strip_prefix("column ")
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        Line::from(vec![
+            Span::raw(" ".repeat(prefix.len() + col - 1)),
+            Span::styled(format!("^ {e}"), style(m.theme, Look::Error)),
+        ])
+    } else if d.scanning {
+        Line::from(Span::styled(format!("scanning… {} answered", m.rows.len()), style(m.theme, Look::Warn)))
+    } else if let Some(e) = &d.error {
+        Line::from(Span::styled(e.clone(), style(m.theme, Look::Error)))
+    } else if d.scanned.is_some() {
+        let ok = m.rows.iter().filter(|r| r.is_ok()).count();
+        let acc = m.rows.iter().filter(|r| r.is_ok() && r.accepted).count();
+        Line::from(Span::styled(format!("{} answered, {ok} with SSH and facts, {acc} accepted", m.rows.len()), style(m.theme, Look::Dim)))
+    } else {
+        Line::from(Span::styled("e.g. 10.0.10.0/28, 10.0.10.5-10.0.10.20, node7", style(m.theme, Look::Dim)))
+    };
+    f.render_widget(Paragraph::new(status), caret);
+
+    let wide = area.width >= 110;
+    let mut header = vec!["", "Address", "State", "Hostname", "OS", "CPU", "RAM", "Disks"];
+    if wide {
+        header.push("Host key");
+    }
+    let rows = m.rows.iter().enumerate().map(|(i, r)| {
+        let facts = r.found.facts.as_ref();
+        let acc = if !r.is_ok() { " " } else if r.accepted { "✓" } else { "?" };
+        let mut cells = vec![
+            acc.to_string(),
+            r.found.address.clone(),
+            state_text(&r.found.state).to_string(),
+            facts.map(|f| f.hostname.clone()).unwrap_or_default(),
+            facts.map(|f| fit(&f.os.pretty_name.replace(" LTS", ""), 14)).unwrap_or_else(|| fit(&r.found.message, 14)),
+            facts.map(|f| f.cpus.to_string()).unwrap_or_default(),
+            facts.map(|f| human_bytes(f.mem_bytes)).unwrap_or_default(),
+            facts.map(|f| f.disks.len().to_string()).unwrap_or_default(),
+        ];
+        if wide {
+            let fp = r.found.fingerprint.clone().unwrap_or_default();
+            cells.push(if r.accepted { format!("pinned {}", fit(&fp, 24)) } else { format!("new {}", fit(&fp, 27)) });
+        }
+        let look = match (&r.found.state, i == d.selected && d.table_focus) {
+            (_, true) => style(m.theme, Look::Focus),
+            (HostState::Ok, _) => Default::default(),
+            (HostState::HostKeyChanged { .. }, _) => style(m.theme, Look::Error),
+            _ => style(m.theme, Look::Dim),
+        };
+        Row::new(cells).style(look)
+    });
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(15),
+        Constraint::Length(11),
+        Constraint::Length(10),
+        Constraint::Length(14),
+        Constraint::Length(3),
+        Constraint::Length(6),
+        Constraint::Length(5),
+    ];
+    if wide {
+        widths.push(Constraint::Min(20));
+    }
+    let table = Table::new(rows, widths).header(Row::new(header).style(style(m.theme, Look::Title)));
+    f.render_widget(table, table_area);
+    if !wide {
+        if let Some(r) = m.rows.get(d.selected).filter(|r| r.is_ok() && d.table_focus) {
+            let fp = r.found.fingerprint.clone().unwrap_or_default();
+            let y = table_area.bottom().saturating_sub(1);
+            let line = Line::from(Span::styled(
+                format!("{} key {fp}", if r.accepted { "pinned" } else { "new" }),
+                style(m.theme, Look::Dim),
+            ));
+            f.render_widget(Paragraph::new(line), Rect::new(table_area.x, y, table_area.width, 1));
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! Done: where the kubeconfig is and what was verified.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::provision::{StageId, StepState};
+use crate::tui::app::Model;
+use crate::tui::widgets::{Look, style};
+
+pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let p = &m.provision;
+    let kubeconfig = format!(
+        "{}/inventory/{}/artifacts/admin.conf",
+        m.plan.cluster.kubespray.path.trim_end_matches('/'),
+        m.plan.cluster.name
+    );
+    let mut lines = vec![
+        Line::from(Span::styled(format!("Cluster {} is up.", m.plan.cluster.name), style(m.theme, Look::Ok))),
+        Line::from(""),
+    ];
+    if m.is_demo() {
+        lines.push(Line::from(Span::styled(
+            "This was the demo: nothing was written and no host was touched.",
+            style(m.theme, Look::Warn),
+        )));
+        lines.push(Line::from(format!("On real hosts the kubeconfig would be at {kubeconfig}")));
+    } else {
+        lines.push(Line::from(format!("kubeconfig: {kubeconfig}")));
+    }
+    if let Some(path) = &m.review.saved {
+        lines.push(Line::from(format!("plan: {}  (rackstrap --plan {} reopens it)", path.display(), path.display())));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("Verified:", style(m.theme, Look::Title))));
+    for h in &m.plan.hosts {
+        let v = p.state(&h.name, StageId::Verify);
+        let mark = if v == StepState::Done { "✓" } else { "–" };
+        lines.push(Line::from(format!("  {mark} {:<10} node Ready, kube-system pods Running, CoreDNS upstream, etcd health", h.name)));
+    }
+    let lb = m.plan.network.load_balancer.pools.iter().map(|p| format!("{} ({})", p.name, p.addresses.join(", "))).collect::<Vec<_>>().join("; ");
+    if !lb.is_empty() {
+        lines.push(Line::from(format!("  ✓ MetalLB pools: {lb}")));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from("Next: kubectl --kubeconfig <that file> get nodes"));
+    f.render_widget(Paragraph::new(lines), area);
+}

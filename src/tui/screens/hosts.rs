@@ -1,0 +1,97 @@
+//! Hosts: facts per host with requirement badges and a capacity estimate.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table};
+
+use crate::facts::HostFacts;
+use crate::tui::app::Model;
+use crate::tui::domain::{CONTROL_PLANE_MIN, CONTROL_PLANE_RECOMMENDED, WORKER_MIN, human_bytes};
+use crate::tui::widgets::{Look, fit, style};
+
+const GIB: u64 = 1 << 30;
+
+/// CPUs a worker keeps for the system and Kubernetes itself (kubelet, containerd, calico).
+const SYSTEM_RESERVED_CPUS: u32 = 2;
+/// Memory each 1-CPU deployment is assumed to take alongside its CPU, GiB.
+const GIB_PER_DEPLOYMENT: u64 = 2;
+
+fn root_disk_bytes(f: &HostFacts) -> u64 {
+    f.disks.iter().filter(|d| d.holds_root()).map(|d| d.size_bytes).sum()
+}
+
+/// (badge, look) for a role's requirements: "rec" meets the recommendation, "min" only the
+/// minimum, "low" misses it.
+fn badge(f: &HostFacts, min: (u32, u64, u64), rec: Option<(u32, u64, u64)>) -> (&'static str, Look) {
+    let mem = (f.mem_bytes + GIB / 2) / GIB;
+    let disk = root_disk_bytes(f) / GIB;
+    let meets = |r: (u32, u64, u64)| f.cpus >= r.0 && mem >= r.1 && disk >= r.2;
+    match rec {
+        Some(r) if meets(r) => ("rec", Look::Ok),
+        _ if meets(min) => ("min", if rec.is_some() { Look::Warn } else { Look::Ok }),
+        _ => ("low", Look::Error),
+    }
+}
+
+/// How many 1-CPU deployments a worker can take: CPUs left after the system reserve,
+/// bounded by memory.
+pub fn deployments(f: &HostFacts) -> u64 {
+    let cpu = f.cpus.saturating_sub(SYSTEM_RESERVED_CPUS) as u64;
+    let mem = (f.mem_bytes / GIB).saturating_sub(4) / GIB_PER_DEPLOYMENT;
+    cpu.min(mem)
+}
+
+pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let [table_area, legend] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
+    let rows = m.rows.iter().filter(|r| r.is_ok() && r.accepted).enumerate().map(|(i, r)| {
+        let Some(facts) = r.found.facts.as_ref() else { return Row::new(Vec::<String>::new()) };
+        let included = !m.excluded.contains(&r.found.address);
+        let (cp, cp_look) = badge(facts, CONTROL_PLANE_MIN, Some(CONTROL_PLANE_RECOMMENDED));
+        let (wk, wk_look) = badge(facts, WORKER_MIN, None);
+        let row = Row::new(vec![
+            Line::from(if included { "✓" } else { "–" }),
+            Line::from(facts.hostname.clone()),
+            Line::from(r.found.address.clone()),
+            Line::from(fit(&format!("{} {}", facts.os.id, facts.os.version_id), 12)),
+            Line::from(facts.cpus.to_string()),
+            Line::from(human_bytes(facts.mem_bytes)),
+            Line::from(human_bytes(root_disk_bytes(facts))),
+            Line::from(Span::styled(cp, style(m.theme, cp_look))),
+            Line::from(Span::styled(wk, style(m.theme, wk_look))),
+            Line::from(format!("~{}", deployments(facts))),
+        ]);
+        if i == m.hosts_cursor {
+            row.style(style(m.theme, Look::Focus))
+        } else if !included {
+            row.style(style(m.theme, Look::Dim))
+        } else {
+            row
+        }
+    });
+    let widths = [
+        Constraint::Length(1),
+        Constraint::Length(10),
+        Constraint::Length(14),
+        Constraint::Length(12),
+        Constraint::Length(3),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Length(4),
+        Constraint::Length(6),
+        Constraint::Length(6),
+    ];
+    let header = Row::new(vec!["", "Host", "Address", "OS", "CPU", "RAM", "Root", "CP", "Worker", "Deploy"])
+        .style(style(m.theme, Look::Title));
+    f.render_widget(Table::new(rows, widths).header(header), table_area);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(Span::styled(
+                "CP: control plane min 2 CPU/4 GB/30 GB, rec 4/8/40   Worker: min 4 CPU/8 GB/100 GB",
+                style(m.theme, Look::Dim),
+            )),
+            Line::from(Span::styled("Deploy: 1-CPU deployments a worker can take (2 CPU kept for the system)", style(m.theme, Look::Dim))),
+        ]),
+        legend,
+    );
+}

@@ -1,0 +1,57 @@
+//! Network: MetalLB pool, cluster CIDRs, DNS, MTU and VIP, validated as typed; a parse
+//! error points at the column of the bad character.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::tui::app::{Model, NetField};
+use crate::tui::domain::parse_entries;
+use crate::tui::widgets::{Look, style};
+
+const LABEL: usize = 20;
+
+pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = Vec::new();
+    for (i, field) in NetField::ALL.iter().enumerate() {
+        let focus = i == m.network.focus;
+        let mark = if focus { "▸ " } else { "  " };
+        let label = Span::styled(format!("{mark}{:<w$}", field.label(), w = LABEL - 2), style(m.theme, if focus { Look::Key } else { Look::Dim }));
+        let value = if *field == NetField::AutoAssign {
+            if m.network.auto_assign { "[x] services get pool addresses automatically".to_string() } else { "[ ] only on request".to_string() }
+        } else {
+            m.network.inputs.get(&i).map(|x| x.value().to_string()).unwrap_or_default()
+        };
+        let mut note = String::new();
+        if *field == NetField::PoolAddresses {
+            if let Ok(entries) = parse_entries(&value) {
+                let total: u128 = entries.iter().map(|(_, e)| e.len()).sum();
+                if total > 0 {
+                    note = format!("  {total} addresses");
+                }
+            }
+        }
+        if *field == NetField::Mtu {
+            note = format!("  calico_mtu {}", m.plan.network.effective_calico_mtu());
+        }
+        lines.push(Line::from(vec![
+            label,
+            Span::styled(value, if focus { style(m.theme, Look::Focus) } else { Default::default() }),
+            Span::styled(note, style(m.theme, Look::Dim)),
+        ]));
+        if focus {
+            if let Some(input) = m.network.inputs.get(&i).filter(|_| *field != NetField::AutoAssign) {
+                let x = area.x + LABEL as u16 + input.visual_cursor() as u16;
+                f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y + lines.len() as u16 - 1));
+            }
+        }
+        if let Some(e) = m.net_field_error(i) {
+            lines.push(Line::from(vec![
+                Span::raw(" ".repeat(LABEL + e.pos)),
+                Span::styled(format!("^ column {}: {}", e.pos + 1, e.message), style(m.theme, Look::Error)),
+            ]));
+        }
+    }
+    f.render_widget(Paragraph::new(lines), area);
+}

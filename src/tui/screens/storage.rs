@@ -1,0 +1,119 @@
+//! Storage: each host's `lsblk` tree, a layout being built with its capacity preview, and
+//! the layouts the host already has.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use crate::plan::{Discard, Level};
+use crate::tui::app::Model;
+use crate::tui::domain::human_bytes;
+use crate::tui::widgets::{Look, fit, lsblk, style};
+
+pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let [top, bottom] = Layout::vertical([Constraint::Min(5), Constraint::Length(7)]).areas(area);
+    let [hosts, tree] = Layout::horizontal([Constraint::Length(14), Constraint::Min(40)]).areas(top);
+    let s = &m.storage;
+
+    let host_lines: Vec<Line> = m
+        .plan
+        .hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let n = h.storage.len();
+            let text = format!("{} {}", fit(&h.name, 9), if n > 0 { format!("[{n}]") } else { String::new() });
+            if i == s.host {
+                Line::from(Span::styled(format!("▸{text}"), style(m.theme, Look::Focus)))
+            } else {
+                Line::from(format!(" {text}"))
+            }
+        })
+        .collect();
+    f.render_widget(Paragraph::new(host_lines).block(Block::default().borders(Borders::RIGHT).title(" Hosts ")), hosts);
+
+    let devices = m.storage_devices();
+    let used = m.used_devices();
+    let width = tree.width.saturating_sub(1) as usize;
+    let mut lines = vec![Line::from(Span::styled(fit(lsblk::HEADER, width), style(m.theme, Look::Title)))];
+    let rows = tree.height.saturating_sub(1) as usize;
+    let start = s.cursor.saturating_sub(rows.saturating_sub(1));
+    for (i, (depth, d)) in devices.iter().enumerate().skip(start).take(rows) {
+        let last = devices.get(i + 1).is_none_or(|(nd, _)| nd < depth);
+        lines.push(lsblk::row(
+            m.theme,
+            *depth,
+            last,
+            d,
+            s.selected.contains(&d.name),
+            s.wipe.contains(&d.name),
+            used.contains(&d.name),
+            i == s.cursor,
+            width,
+        ));
+    }
+    if devices.is_empty() {
+        lines.push(Line::from(Span::styled("no facts for this host: rediscover it", style(m.theme, Look::Warn))));
+    }
+    f.render_widget(Paragraph::new(lines), Rect::new(tree.x + 1, tree.y, tree.width.saturating_sub(1), tree.height));
+
+    let [draft, existing] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    let all_ssd = m.storage_facts().is_some_and(|fa| {
+        s.selected.iter().all(|d| fa.device(d).is_some_and(|d| !d.rotational))
+    });
+    let discard = match s.discard {
+        Discard::Auto if all_ssd && !s.selected.is_empty() => "auto (on: all SSD/NVMe)",
+        Discard::Auto => "auto",
+        Discard::On => "on",
+        Discard::Off => "off",
+    };
+    let preview = match m.storage_preview() {
+        Some((raw, usable)) => {
+            let n = s.selected.len();
+            let ok = n >= s.level.min_devices();
+            let text = format!("{n} disks, {} raw → {} usable", human_bytes(raw), human_bytes(usable));
+            Line::from(Span::styled(
+                if ok { text } else { format!("{text} (needs {})", s.level.min_devices()) },
+                style(m.theme, if ok { Look::Ok } else { Look::Warn }),
+            ))
+        }
+        None => Line::from(Span::styled("select disks with Space", style(m.theme, Look::Dim))),
+    };
+    let mount_note = if s.level == Level::PerDisk { "/<disk>" } else { "" };
+    let draft_lines = vec![
+        Line::from(format!("level {:<8} fs {:<4} discard {discard}", s.level.as_str(), s.filesystem.as_str())),
+        Line::from(format!("mount {}{mount_note}", s.mount.value())),
+        Line::from(format!("move kubelet+containerd data: {}", if s.relocate { "yes" } else { "no" })),
+        preview,
+        Line::from(Span::styled(s.message.clone().unwrap_or_default(), style(m.theme, Look::Warn))),
+    ];
+    f.render_widget(Paragraph::new(draft_lines).block(Block::default().borders(Borders::TOP).title(" New layout ")), draft);
+
+    let mut have: Vec<Line> = Vec::new();
+    if let (Some(h), Some(fa)) = (m.storage_host(), m.storage_facts()) {
+        for l in &h.storage {
+            let sizes: Vec<u64> = l.devices.iter().filter_map(|d| fa.device(d).map(|d| d.size_bytes)).collect();
+            let usable = crate::tui::domain::usable_bytes(l.level, &sizes);
+            have.push(Line::from(fit(
+                &format!(
+                    "{} {} {} {} {}{}",
+                    l.level.as_str(),
+                    l.filesystem.as_str(),
+                    l.mount,
+                    human_bytes(usable),
+                    l.devices.join(","),
+                    if l.wipe { " WIPE" } else { "" }
+                ),
+                existing.width.saturating_sub(2) as usize,
+            )));
+        }
+    }
+    if have.is_empty() {
+        have.push(Line::from(Span::styled("none yet (a adds one)", style(m.theme, Look::Dim))));
+    }
+    f.render_widget(
+        Paragraph::new(have).block(Block::default().borders(Borders::TOP | Borders::LEFT).title(" Layouts on this host ")),
+        existing,
+    );
+}

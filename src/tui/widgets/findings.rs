@@ -1,0 +1,41 @@
+//! The findings strip: errors (which block Next), warnings and hints, most severe first.
+
+use ratatui::text::{Line, Span};
+
+use super::{Look, fit, style};
+use crate::tui::app::Theme;
+use crate::tui::domain::{Finding, Severity};
+
+/// At most `rows` lines; the last says how many more there are.
+pub fn strip(theme: Theme, status: Option<&str>, findings: &[Finding], rows: usize, width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    if let Some(s) = status {
+        out.push(Line::from(Span::styled(fit(&format!("» {s}"), width), style(theme, Look::Key))));
+    }
+    if findings.is_empty() && out.is_empty() {
+        out.push(Line::from(Span::styled("✓ no findings", style(theme, Look::Ok))));
+    }
+    let room = rows.saturating_sub(out.len());
+    for (i, f) in findings.iter().enumerate() {
+        if i + 1 == room && findings.len() > room {
+            out.push(Line::from(Span::styled(
+                format!("  … and {} more (Review lists all)", findings.len() - i),
+                style(theme, Look::Dim),
+            )));
+            break;
+        }
+        if i >= room {
+            break;
+        }
+        let (mark, look) = match f.severity {
+            Severity::Error => ("✗ error", Look::Error),
+            Severity::Warning => ("! warning", Look::Warn),
+            Severity::Hint => ("› hint", Look::Hint),
+        };
+        out.push(Line::from(vec![
+            Span::styled(mark.to_string(), style(theme, look)),
+            Span::raw(fit(&format!(" {}", f.message), width.saturating_sub(mark.len()))),
+        ]));
+    }
+    out
+}

@@ -1,0 +1,62 @@
+//! Reusable pieces of the frame. Each is a pure function from model data to widgets.
+
+pub mod findings;
+pub mod footer;
+pub mod log_pane;
+pub mod lsblk;
+pub mod quorum;
+pub mod step_bar;
+
+use ratatui::style::{Color, Modifier, Style};
+
+use super::app::Theme;
+
+/// The few looks the wizard uses; with `NO_COLOR` they keep only bold/reverse/dim.
+#[derive(Debug, Clone, Copy)]
+pub enum Look {
+    Title,
+    Ok,
+    Warn,
+    Error,
+    Hint,
+    Dim,
+    Key,
+    Selected,
+    Focus,
+}
+
+pub fn style(theme: Theme, look: Look) -> Style {
+    let base = Style::default();
+    if !theme.color {
+        return match look {
+            Look::Title | Look::Key | Look::Error => base.add_modifier(Modifier::BOLD),
+            Look::Selected | Look::Focus => base.add_modifier(Modifier::REVERSED),
+            Look::Dim => base.add_modifier(Modifier::DIM),
+            _ => base,
+        };
+    }
+    match look {
+        Look::Title => base.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        Look::Ok => base.fg(Color::Green),
+        Look::Warn => base.fg(Color::Yellow),
+        Look::Error => base.fg(Color::Red).add_modifier(Modifier::BOLD),
+        Look::Hint => base.fg(Color::Blue),
+        Look::Dim => base.fg(Color::DarkGray),
+        Look::Key => base.fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        Look::Selected => base.bg(Color::Blue).fg(Color::White),
+        Look::Focus => base.add_modifier(Modifier::REVERSED),
+    }
+}
+
+/// Cuts a string to `width` characters, marking the cut with `…`.
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_string()
+    } else if width == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(width - 1).collect();
+        out.push('…');
+        out
+    }
+}

@@ -1,0 +1,34 @@
+//! The quorum panel: etcd members, quorum size and failures tolerated, live.
+
+use ratatui::text::{Line, Span};
+
+use super::{Look, style};
+use crate::plan::{Plan, Role};
+use crate::tui::app::Theme;
+use crate::tui::domain::quorum;
+
+pub fn panel(theme: Theme, plan: &Plan) -> Vec<Line<'static>> {
+    let q = quorum(plan);
+    let cps = plan.hosts.iter().filter(|h| h.has_role(Role::ControlPlane)).count();
+    let workers = plan.hosts.iter().filter(|h| h.has_role(Role::Worker)).count();
+    let tol_look = if q.members == 0 || q.members % 2 == 0 {
+        Look::Error
+    } else if q.tolerated == 0 {
+        Look::Warn
+    } else {
+        Look::Ok
+    };
+    vec![
+        Line::from(vec![Span::raw("etcd members      "), Span::styled(q.members.to_string(), style(theme, Look::Title))]),
+        Line::from(format!("quorum            {}", q.quorum)),
+        Line::from(vec![
+            Span::raw("failures tolerated "),
+            Span::styled(q.tolerated.to_string(), style(theme, tol_look)),
+        ]),
+        Line::from(""),
+        Line::from(format!("control planes    {cps}")),
+        Line::from(format!("workers           {workers}")),
+        Line::from(""),
+        Line::from(Span::styled("quorum = n/2 + 1", style(theme, Look::Dim))),
+    ]
+}
