@@ -853,7 +853,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
                 .unwrap_or(false);
             m.rows.retain(|r| r.found.address != d.address);
             m.rows.push(Row { found: d, accepted });
-            m.rows.sort_by_key(|r| address_key(&r.found.address));
+            let targets = m.discover.scanned.clone().unwrap_or_default();
+            m.rows.sort_by_key(|r| (target_index(&targets, &r.found.address), address_key(&r.found.address)));
             None
         }
         Msg::DiscoveryDone => {
@@ -892,6 +893,25 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             None
         }
     }
+}
+
+/// Which typed entry an address came from, so the table (and the plan) keep the operator's order.
+fn target_index(targets: &str, address: &str) -> usize {
+    let ip = address.parse::<std::net::IpAddr>().ok().map(|ip| domain::Entry::Single(ip).bounds().0);
+    targets
+        .split(',')
+        .position(|t| {
+            let t = t.trim();
+            t == address
+                || match (ip, domain::parse_entries(t)) {
+                    (Some(x), Ok(e)) => e.iter().any(|(_, e)| {
+                        let (lo, hi) = e.bounds();
+                        lo <= x && x <= hi
+                    }),
+                    _ => false,
+                }
+        })
+        .unwrap_or(usize::MAX)
 }
 
 fn address_key(a: &str) -> (u8, u128, String) {

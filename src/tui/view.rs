@@ -51,7 +51,7 @@ pub fn render(m: &Model, f: &mut Frame) {
 
     let lines = findings::strip(m.theme, m.status.as_deref(), &list, strip_rows as usize, area.width as usize);
     f.render_widget(Paragraph::new(lines), strip);
-    f.render_widget(Paragraph::new(footer::footer(m.theme, &screens::keys(m))), keys);
+    f.render_widget(Paragraph::new(footer::footer(m.theme, &screens::keys(m), area.width as usize)), keys);
 
     if let Some(p) = &m.popup {
         popup(m, p, f, area);

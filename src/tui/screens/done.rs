@@ -22,7 +22,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     ];
     if m.is_demo() {
         lines.push(Line::from(Span::styled(
-            "This was the demo: nothing was written and no host was touched.",
+            "This was the demo: no host was touched (only a plan you saved was written).",
             style(m.theme, Look::Warn),
         )));
         lines.push(Line::from(format!("On real hosts the kubeconfig would be at {kubeconfig}")));

@@ -29,7 +29,8 @@ fn badge(f: &HostFacts, min: (u32, u64, u64), rec: Option<(u32, u64, u64)>) -> (
     let meets = |r: (u32, u64, u64)| f.cpus >= r.0 && mem >= r.1 && disk >= r.2;
     match rec {
         Some(r) if meets(r) => ("rec", Look::Ok),
-        _ if meets(min) => ("min", if rec.is_some() { Look::Warn } else { Look::Ok }),
+        _ if meets(min) && rec.is_none() => ("ok", Look::Ok),
+        _ if meets(min) => ("min", Look::Warn),
         _ => ("low", Look::Error),
     }
 }

@@ -64,7 +64,7 @@ pub fn keys(m: &Model) -> Vec<(&'static str, &'static str)> {
         Step::Done => vec![("Enter", "quit")],
     };
     let text_focus = matches!(m.step, Step::Access | Step::Network) || (m.step == Step::Discover && !m.discover.table_focus);
-    if !matches!(m.step, Step::Access | Step::Done) {
+    if !matches!(m.step, Step::Access | Step::Done) && !(m.step == Step::Provision && m.provision.started) {
         k.push(("Esc", "back"));
     }
     if text_focus {

@@ -51,7 +51,23 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 Span::raw(" ".repeat(LABEL + e.pos)),
                 Span::styled(format!("^ column {}: {}", e.pos + 1, e.message), style(m.theme, Look::Error)),
             ]));
+        } else if *field == NetField::PoolAddresses {
+            // Overlaps are plan findings; point at the first offending entry here too.
+            let overlap = m.plan_findings().into_iter().find(|x| x.code == "pool-overlap");
+            if let Some((col, what)) = overlap.as_ref().and_then(|x| column_of(&x.message)) {
+                lines.push(Line::from(vec![
+                    Span::raw(" ".repeat(LABEL + col - 1)),
+                    Span::styled(format!("^ column {col}: {what}"), style(m.theme, Look::Error)),
+                ]));
+            }
         }
     }
     f.render_widget(Paragraph::new(lines), area);
+}
+
+/// Splits "pool x: column N: rest" into (N, rest).
+fn column_of(message: &str) -> Option<(usize, String)> {
+    let (_, rest) = message.split_once("column ")?;
+    let (n, what) = rest.split_once(": ")?;
+    Some((n.parse().ok()?, what.to_string()))
 }

@@ -139,10 +139,11 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let mut t = Vec::new();
     let list = m.plan_findings();
     for tab in ReviewTab::ALL {
-        let label = match tab {
-            ReviewTab::Findings => format!(" Findings ({}) ", list.len()),
-            other => format!(" {} ", other.title()),
+        let name = match tab {
+            ReviewTab::Findings => format!("Findings ({})", list.len()),
+            other => other.title().to_string(),
         };
+        let label = if tab == m.review.tab { format!("[{name}]") } else { format!(" {name} ") };
         t.push(Span::styled(label, if tab == m.review.tab { style(m.theme, Look::Focus) } else { style(m.theme, Look::Dim) }));
         t.push(Span::raw(" "));
     }

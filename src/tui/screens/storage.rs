@@ -63,7 +63,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         s.selected.iter().all(|d| fa.device(d).is_some_and(|d| !d.rotational))
     });
     let discard = match s.discard {
-        Discard::Auto if all_ssd && !s.selected.is_empty() => "auto (on: all SSD/NVMe)",
+        Discard::Auto if all_ssd && !s.selected.is_empty() => "auto (on: SSD)",
         Discard::Auto => "auto",
         Discard::On => "on",
         Discard::Off => "off",
