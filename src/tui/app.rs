@@ -208,7 +208,7 @@ impl NetField {
             NetField::NodePrefix => "Node prefix",
             NetField::UpstreamDns => "Upstream DNS",
             NetField::Mtu => "Host MTU",
-            NetField::Vip => "Control-plane VIP",
+            NetField::Vip => "VIP (optional)",
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::tui::app::{Model, NetField};
 use crate::tui::domain::parse_entries;
 use crate::tui::widgets::{Look, style};
 
-const LABEL: usize = 20;
+const LABEL: usize = 17;
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let mut lines: Vec<Line> = Vec::new();
@@ -23,6 +23,13 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         } else {
             m.network.inputs.get(&i).map(|x| x.value().to_string()).unwrap_or_default()
         };
+        // Long values scroll sideways so the cursor, or the bad character, stays visible.
+        let room = (area.width as usize).saturating_sub(LABEL + 2);
+        let err_pos = m.net_field_error(i).map(|e| e.pos);
+        let input_cursor = m.network.inputs.get(&i).map(|x| x.visual_cursor()).unwrap_or(0);
+        let anchor = if focus { input_cursor } else { err_pos.unwrap_or(0) };
+        let shift = anchor.saturating_sub(room.saturating_sub(8)).min(value.chars().count().saturating_sub(1));
+        let value: String = value.chars().skip(shift).collect();
         let mut note = String::new();
         if *field == NetField::PoolAddresses {
             if let Ok(entries) = parse_entries(&value) {
@@ -42,13 +49,13 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         ]));
         if focus {
             if let Some(input) = m.network.inputs.get(&i).filter(|_| *field != NetField::AutoAssign) {
-                let x = area.x + LABEL as u16 + input.visual_cursor() as u16;
+                let x = area.x + LABEL as u16 + input.visual_cursor().saturating_sub(shift) as u16;
                 f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y + lines.len() as u16 - 1));
             }
         }
         if let Some(e) = m.net_field_error(i) {
             lines.push(Line::from(vec![
-                Span::raw(" ".repeat(LABEL + e.pos)),
+                Span::raw(" ".repeat(LABEL + e.pos.saturating_sub(shift))),
                 Span::styled(format!("^ column {}: {}", e.pos + 1, e.message), style(m.theme, Look::Error)),
             ]));
         } else if *field == NetField::PoolAddresses {
@@ -56,8 +63,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             let overlap = m.plan_findings().into_iter().find(|x| x.code == "pool-overlap");
             if let Some((col, what)) = overlap.as_ref().and_then(|x| column_of(&x.message)) {
                 lines.push(Line::from(vec![
-                    Span::raw(" ".repeat(LABEL + col - 1)),
-                    Span::styled(format!("^ column {col}: {what}"), style(m.theme, Look::Error)),
+                    Span::raw(" ".repeat(LABEL + (col - 1).saturating_sub(shift))),
+                    Span::styled(format!("^ column {col}: {}", what.split(" overlaps ").nth(1).map(|o| format!("overlaps {o}")).unwrap_or(what.clone())), style(m.theme, Look::Error)),
                 ]));
             }
         }

@@ -23,16 +23,16 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let header = Row::new(vec!["Host", "Address", "Control plane", "etcd", "Worker"]).style(style(m.theme, Look::Title));
     let widths = [
         Constraint::Length(10),
-        Constraint::Length(15),
         Constraint::Length(14),
+        Constraint::Length(13),
+        Constraint::Length(5),
         Constraint::Length(6),
-        Constraint::Length(7),
     ];
     let [table, note] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(left);
     f.render_widget(Table::new(rows, widths).header(header), table);
     f.render_widget(
         Paragraph::new(vec![Line::from(Span::styled(
-            "etcd wants an odd count; 2 control planes survive no more than 1",
+            "etcd wants an odd member count",
             style(m.theme, Look::Dim),
         ))]),
         note,

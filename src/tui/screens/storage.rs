@@ -12,7 +12,7 @@ use crate::tui::domain::human_bytes;
 use crate::tui::widgets::{Look, fit, lsblk, style};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
-    let [top, bottom] = Layout::vertical([Constraint::Min(5), Constraint::Length(7)]).areas(area);
+    let [top, bottom, message] = Layout::vertical([Constraint::Min(5), Constraint::Length(6), Constraint::Length(1)]).areas(area);
     let [hosts, tree] = Layout::horizontal([Constraint::Length(14), Constraint::Min(40)]).areas(top);
     let s = &m.storage;
 
@@ -58,7 +58,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
     f.render_widget(Paragraph::new(lines), Rect::new(tree.x + 1, tree.y, tree.width.saturating_sub(1), tree.height));
 
-    let [draft, existing] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    let [draft, existing] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     let all_ssd = m.storage_facts().is_some_and(|fa| {
         s.selected.iter().all(|d| fa.device(d).is_some_and(|d| !d.rotational))
     });
@@ -82,12 +82,15 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     };
     let mount_note = if s.level == Level::PerDisk { "/<disk>" } else { "" };
     let draft_lines = vec![
-        Line::from(format!("level {:<8} fs {:<4} discard {discard}", s.level.as_str(), s.filesystem.as_str())),
-        Line::from(format!("mount {}{mount_note}", s.mount.value())),
+        Line::from(format!("level {:<8}  filesystem {}", s.level.as_str(), s.filesystem.as_str())),
+        Line::from(format!("mount {}{mount_note}  discard {discard}", s.mount.value())),
         Line::from(format!("move kubelet+containerd data: {}", if s.relocate { "yes" } else { "no" })),
         preview,
-        Line::from(Span::styled(s.message.clone().unwrap_or_default(), style(m.theme, Look::Warn))),
     ];
+    f.render_widget(
+        Paragraph::new(Line::from(Span::styled(s.message.clone().unwrap_or_default(), style(m.theme, Look::Warn)))),
+        message,
+    );
     f.render_widget(Paragraph::new(draft_lines).block(Block::default().borders(Borders::TOP).title(" New layout ")), draft);
 
     let mut have: Vec<Line> = Vec::new();

@@ -1,0 +1,258 @@
+//! Every wizard screen drawn into ratatui's TestBackend at 80x24 and 120x40, snapshotted
+//! with insta. The model is driven with keys exactly as the event loop would.
+
+mod wizard_support;
+
+use crossterm::event::KeyCode::{self, *};
+use rackstrap::tui::app::Step;
+use wizard_support::Driver;
+
+fn snap(name: &str, d: &Driver) {
+    for (w, h) in [(80, 24), (120, 40)] {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), d.screen(w, h));
+    }
+}
+
+fn akash_at(step: Step) -> Driver {
+    let mut d = Driver::demo("akash");
+    if step == Step::Access {
+        return d;
+    }
+    d.key(Enter);
+    if step == Step::Discover {
+        return d;
+    }
+    d.key(Enter).key(Char('a')).key(Enter);
+    while d.m.step < step {
+        if d.m.step == Step::Storage && d.m.plan.hosts.iter().all(|h| h.storage.is_empty()) {
+            // node2's two NVMe disks as RAID0 at /data, applied to node3 (same disks).
+            d.key(Tab).keys(&[Down, Down, Down, Char(' '), Down, Char(' '), Char('a'), Char('A')]);
+        }
+        let before = d.m.step;
+        d.key(Enter);
+        assert_ne!(before, d.m.step, "stuck at {before:?}: {:?}", d.m.findings());
+    }
+    d
+}
+
+#[test]
+fn access() {
+    snap("access", &akash_at(Step::Access));
+}
+
+#[test]
+fn discover_before_and_after_scan() {
+    let mut d = akash_at(Step::Discover);
+    snap("discover_ready", &d);
+    d.key(Enter);
+    snap("discover_scanned", &d);
+    d.key(Down).key(Char(' '));
+    snap("discover_one_accepted", &d);
+}
+
+#[test]
+fn discover_points_at_a_bad_target() {
+    let mut d = akash_at(Step::Discover);
+    d.times(Backspace, 100).chars("10.0.10.0/28, 10.0.1O.7");
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("column 21: unexpected character 'O'"), "{screen}");
+    snap("discover_bad_target", &d);
+}
+
+#[test]
+fn hosts() {
+    snap("hosts", &akash_at(Step::Hosts));
+}
+
+#[test]
+fn roles_default_one_control_plane() {
+    snap("roles", &akash_at(Step::Roles));
+}
+
+#[test]
+fn roles_two_control_planes_warn_and_suggest_a_third_etcd() {
+    let mut d = Driver::demo("homelab");
+    d.to_hosts().key(Enter);
+    assert_eq!(d.m.step, Step::Roles);
+    // The homelab suggestion: cp1 and cp2 run the control plane and etcd (seed 003's first try).
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("2 control planes tolerate no more failures than 1"), "{screen}");
+    assert!(screen.contains("Kubespray refuses an even count"), "{screen}");
+    snap("roles_two_control_planes", &d);
+    // Seed 003's fix: a third etcd member on a worker.
+    d.keys(&[Down, Down, Char('e')]);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("failures tolerated 1"), "{screen}");
+    assert!(!screen.contains("even count"), "{screen}");
+    snap("roles_third_etcd_on_worker", &d);
+}
+
+#[test]
+fn storage_capacity_preview_and_unsafe_disks() {
+    let mut d = akash_at(Step::Roles);
+    d.key(Enter);
+    assert_eq!(d.m.step, Step::Storage);
+    d.key(Tab).keys(&[Down, Down, Down, Char(' '), Down, Char(' ')]);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("2 disks, 3T raw → 3T usable"), "{screen}");
+    snap("storage_preview_raid0", &d);
+    d.key(Char('l'));
+    assert!(d.screen(80, 24).contains("2 disks, 3T raw → 1.5T usable"));
+    d.keys(&[Char('l'), Char('l'), Char('l'), Char('l'), Char('l'), Char('l')]);
+    // Root disk: refused, and never wipeable.
+    d.keys(&[Up, Up, Up, Up, Char(' ')]);
+    assert!(d.screen(80, 24).contains("holds the root filesystem"));
+    snap("storage_root_refused", &d);
+    d.keys(&[Down, Down, Down, Char('a'), Char('A')]);
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("applied to node3; disks differ on node1, node4"), "{screen}");
+    snap("storage_applied_to_same_disks", &d);
+}
+
+#[test]
+fn storage_ais_per_disk_xfs() {
+    let mut d = Driver::demo("ais");
+    d.to_hosts().keys(&[Enter, Enter]);
+    assert_eq!(d.m.step, Step::Storage);
+    d.key(Down);
+    for _ in 0..10 {
+        d.keys(&[Down, Down]).key(Char(' '));
+        d.key(Up);
+    }
+    // l cycles raid0 -> ... -> per-disk (6 presses), f ext4 -> xfs, r off, m /ais.
+    d.times(Char('l'), 6).key(Char('f')).key(Char('r')).key(Char('m')).times(Backspace, 10).chars("/ais").key(Enter);
+    snap("storage_ais_per_disk", &d);
+}
+
+fn network(d: &mut Driver) {
+    while d.m.step < Step::Network {
+        d.key(Enter);
+    }
+}
+
+fn akash_network() -> Driver {
+    akash_at(Step::Network)
+}
+
+#[test]
+fn network_overlapping_pool_points_at_the_entry() {
+    let mut d = akash_network();
+    d.key(Down).key(End).chars(", 10.0.10.0/28");
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("column 49: 10.0.10.0/28 overlaps node node4 (10.0.10.9)"), "{screen}");
+    snap("network_pool_overlap", &d);
+    // Errors block Next.
+    d.key(Enter);
+    assert_eq!(d.m.step, Step::Network);
+}
+
+#[test]
+fn network_parse_error_points_at_the_character() {
+    let mut d = akash_network();
+    d.keys(&[Down, Down, Down]).times(Backspace, 20).chars("10.233.0.0/18x");
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("^ column 12: prefix must be 0-32"), "{screen}");
+    snap("network_bad_character", &d);
+}
+
+#[test]
+fn review_tabs() {
+    let mut d = akash_at(Step::Review);
+    snap("review_findings", &d);
+    d.key(Tab);
+    snap("review_files", &d);
+    d.key(Tab).times(Down, 30);
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("mdadm --create /dev/md0 --level=0 --raid-devices=2 --metadata=1.2 /dev/nvme0n1 /dev/nvme1n1"), "{screen}");
+    snap("review_commands", &d);
+}
+
+#[test]
+fn provision_four_live_panes() {
+    let mut d = akash_at(Step::Provision);
+    snap("provision_ready", &d);
+    d.key(Enter);
+    assert!(d.m.provision.running);
+    d.play_runs_limited(14);
+    snap("provision_four_panes_running", &d);
+}
+
+#[test]
+fn provision_failure_then_retry_then_done() {
+    let mut d = akash_at(Step::Provision);
+    d.key(Enter);
+    d.play_runs();
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("node3: Preflight failed: clock not synchronised"), "{screen}");
+    snap("provision_failed", &d);
+    d.key(Char('r'));
+    d.play_runs();
+    assert!(d.m.provision.finished(), "{:?}", d.m.provision.grid);
+    snap("provision_finished", &d);
+    d.key(Enter);
+    assert_eq!(d.m.step, Step::Done);
+    snap("done", &d);
+}
+
+#[test]
+fn provision_scroll_and_search() {
+    let mut d = akash_at(Step::Provision);
+    d.key(Enter);
+    d.play_runs();
+    d.key(Char('r'));
+    d.play_runs();
+    d.key(Char('/')).chars("strictarp").key(Enter);
+    assert!(!d.m.provision.panes[0].follow);
+    d.key(Char('/')).chars("Download item").key(Enter);
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("paused"), "{screen}");
+    snap("provision_search", &d);
+}
+
+#[test]
+fn destructive_storage_asks_for_the_host_name() {
+    let mut d = akash_at(Step::Roles);
+    d.key(Enter);
+    // node4's nvme1n1 carries an old ext4: refused until marked for wiping.
+    d.keys(&[Tab, Tab, Tab, Down, Down, Down, Char(' '), Down, Char(' ')]);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("press w to mark it for wiping first"), "{screen}");
+    d.keys(&[Char('w'), Char(' '), Char('a')]);
+    assert!(d.m.plan.hosts[3].storage[0].wipe);
+    network(&mut d);
+    d.keys(&[Enter, Enter, Enter]);
+    assert_eq!(d.m.step, Step::Provision);
+    d.key(Enter);
+    snap("confirm_wipe", &d);
+    d.chars("node3").key(Enter);
+    assert!(!d.m.provision.started, "a wrong name must not start");
+    d.times(Backspace, 5).chars("node4").key(Enter);
+    assert!(d.m.provision.started);
+    assert_eq!(d.pending_runs.len(), 1);
+}
+
+#[test]
+fn help_quit_and_too_small() {
+    let mut d = akash_at(Step::Roles);
+    d.key(Char('?'));
+    snap("help_roles", &d);
+    d.key(Esc).key(Char('q'));
+    snap("quit_asks", &d);
+    d.key(Char('n'));
+    assert!(!d.m.quit);
+    insta::assert_snapshot!("too_small_60x20", d.screen(60, 20));
+    d.key(Char('q')).key(Char('y'));
+    assert!(d.m.quit);
+}
+
+#[test]
+fn esc_goes_back_without_losing_input() {
+    let mut d = akash_network();
+    d.keys(&[Down]).chars(", 203.0.113.7");
+    d.key(KeyCode::Esc).key(KeyCode::Esc);
+    assert_eq!(d.m.step, Step::Roles);
+    d.keys(&[Enter, Enter]);
+    assert_eq!(d.m.step, Step::Network);
+    assert!(d.screen(120, 40).contains("194.28.98.219-194.28.98.222, 203.0.113.7"));
+    assert_eq!(d.m.plan.hosts[1].storage.len(), 1, "node2's layout survived going back");
+}

@@ -1,0 +1,137 @@
+//! Drives the wizard's model the way the event loop does, with the demo lab answering the
+//! effects synchronously, so tests walk the journey key by key.
+#![allow(dead_code)]
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use rackstrap::lab::{Lab, LabRunner};
+use rackstrap::provision::{Event, StageId};
+use rackstrap::tui::app::{Mode, Model, Msg, update};
+use rackstrap::tui::effects::{Effect, save_plan};
+use std::sync::Arc;
+
+pub struct Driver {
+    pub m: Model,
+    pub lab: Arc<Lab>,
+    pub runner: LabRunner,
+    /// Stage runs asked for, not yet played.
+    pub pending_runs: Vec<Effect>,
+}
+
+impl Driver {
+    pub fn demo(name: &str) -> Driver {
+        let lab = Arc::new(Lab::builtin(name).unwrap());
+        let mut m = Model::new(
+            Mode::Demo {
+                lab: lab.name.clone(),
+                title: lab.title.clone(),
+            },
+            lab.seed_plan(),
+            &lab.targets,
+        );
+        m.suggested_roles = lab.roles.clone();
+        m.theme.color = false;
+        Driver {
+            runner: LabRunner::new(lab.clone(), 1e6),
+            m,
+            lab,
+            pending_runs: vec![],
+        }
+    }
+
+    pub fn send(&mut self, msg: Msg) {
+        if let Some(e) = update(&mut self.m, msg) {
+            self.effect(e);
+        }
+    }
+
+    fn effect(&mut self, e: Effect) {
+        match e {
+            Effect::Discover { targets, .. } => {
+                for (_, d) in self.lab.answers(&targets) {
+                    self.send(Msg::Discovered(d));
+                }
+                self.send(Msg::DiscoveryDone);
+            }
+            Effect::SavePlan { path, plan } => {
+                let r = save_plan(&path, &plan).map(|()| path);
+                self.send(Msg::Saved(r));
+            }
+            run @ Effect::RunStages { .. } => self.pending_runs.push(run),
+            Effect::AbortRun => self.send(Msg::RunEnded),
+        }
+    }
+
+    pub fn key(&mut self, code: KeyCode) -> &mut Self {
+        self.send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        self
+    }
+
+    pub fn keys(&mut self, codes: &[KeyCode]) -> &mut Self {
+        for c in codes {
+            self.key(*c);
+        }
+        self
+    }
+
+    pub fn chars(&mut self, s: &str) -> &mut Self {
+        for c in s.chars() {
+            self.key(KeyCode::Char(c));
+        }
+        self
+    }
+
+    pub fn times(&mut self, code: KeyCode, n: usize) -> &mut Self {
+        for _ in 0..n {
+            self.key(code);
+        }
+        self
+    }
+
+    /// Plays the pending stage runs to their end, all events delivered (per host in order).
+    pub fn play_runs(&mut self) {
+        self.play_runs_limited(usize::MAX);
+    }
+
+    /// Plays the pending runs but delivers only the first `per_host` events of each host,
+    /// leaving the run "in progress".
+    pub fn play_runs_limited(&mut self, per_host: usize) {
+        let runs = std::mem::take(&mut self.pending_runs);
+        for run in runs {
+            let Effect::RunStages { plan, from, hosts } = run else { continue };
+            let events = collect_events(&self.runner, plan.clone(), from, hosts);
+            let mut grouped: Vec<Event> = Vec::new();
+            for h in &plan.hosts {
+                grouped.extend(events.iter().filter(|e| e.host == h.name).take(per_host).cloned());
+            }
+            self.send(Msg::Provision(grouped));
+            if per_host == usize::MAX {
+                self.send(Msg::RunEnded);
+            }
+        }
+    }
+
+    pub fn screen(&self, w: u16, h: u16) -> String {
+        rackstrap::tui::render_to_string(&self.m, w, h)
+    }
+
+    /// Access -> Discover, scan, accept all, on to Hosts.
+    pub fn to_hosts(&mut self) -> &mut Self {
+        self.key(KeyCode::Enter); // Access -> Discover
+        self.key(KeyCode::Enter); // scan
+        self.key(KeyCode::Char('a')); // accept every host that answered
+        self.key(KeyCode::Enter) // -> Hosts
+    }
+}
+
+pub fn collect_events(runner: &LabRunner, plan: rackstrap::plan::Plan, from: StageId, hosts: Vec<String>) -> Vec<Event> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        runner.run(plan, from, hosts, tx).await;
+        let mut out = vec![];
+        while let Ok(e) = rx.try_recv() {
+            out.push(e);
+        }
+        out
+    })
+}
