@@ -352,7 +352,7 @@ mod tests {
         assert_eq!(e.position, 8);
         assert_eq!(e.message, "octet 300 is over 255 in `10.0.10.300`");
         let e = parse_entry("10.0.10.5-10.0.1x.20").unwrap_err();
-        assert_eq!(e.position, 15);
+        assert_eq!(e.position, 16);
         let e = parse_entry("10.0.10.9-10.0.10.5").unwrap_err();
         assert_eq!(e.position, 10);
         assert!(e.message.contains("starts after it ends"));
