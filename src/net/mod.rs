@@ -303,10 +303,9 @@ pub fn parse_range(text: &str) -> Result<AddrRange, ParseError> {
 /// character offset in `text`, for callers that report positions over the whole line.
 pub fn split_list(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
-    let mut char_pos = 0;
     let mut start_byte = 0;
     let mut start_char = 0;
-    for (byte, c) in text.char_indices() {
+    for (char_pos, (byte, c)) in text.char_indices().enumerate() {
         if c == ',' || c.is_whitespace() {
             if byte > start_byte {
                 out.push((start_char, &text[start_byte..byte]));
@@ -314,7 +313,6 @@ pub fn split_list(text: &str) -> Vec<(usize, &str)> {
             start_byte = byte + c.len_utf8();
             start_char = char_pos + 1;
         }
-        char_pos += 1;
     }
     if start_byte < text.len() {
         out.push((start_char, &text[start_byte..]));

@@ -88,13 +88,14 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             }
         }
     }
-    if let Some(etcd) = group("etcd") {
-        if etcd.len() % 2 == 0 && !etcd.is_empty() {
-            problems.push(format!(
-                "Stop if even number of etcd hosts ({})",
-                etcd.len()
-            ));
-        }
+    if let Some(etcd) = group("etcd")
+        && etcd.len() % 2 == 0
+        && !etcd.is_empty()
+    {
+        problems.push(format!(
+            "Stop if even number of etcd hosts ({})",
+            etcd.len()
+        ));
     }
     let k8s_children: BTreeSet<String> = all["children"]["k8s_cluster"]["children"]
         .as_mapping()
@@ -120,13 +121,12 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
         }
         let host = &all["hosts"][name.as_str()];
         for key in ["ip", "access_ip"] {
-            if let Some(ip) = host.get(key) {
-                if ip
+            if let Some(ip) = host.get(key)
+                && ip
                     .as_str()
                     .is_none_or(|s| s.parse::<std::net::IpAddr>().is_err())
-                {
-                    problems.push(format!("{name}: {key} is not an IP address"));
-                }
+            {
+                problems.push(format!("{name}: {key} is not an IP address"));
             }
         }
     }
@@ -141,13 +141,12 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     if pods.is_none() {
         problems.push("kube_pods_subnet is not a valid network range".into());
     }
-    if let (Some(sv), Some(pd)) = (service, pods) {
-        if sv.contains(&pd.network()) || pd.contains(&sv.network()) {
-            problems.push(
-                "kube_pods_subnet cannot be the same network segment as kube_service_addresses"
-                    .into(),
-            );
-        }
+    if let (Some(sv), Some(pd)) = (service, pods)
+        && (sv.contains(&pd.network()) || pd.contains(&sv.network()))
+    {
+        problems.push(
+            "kube_pods_subnet cannot be the same network segment as kube_service_addresses".into(),
+        );
     }
     let plugin = s("kube_network_plugin").unwrap_or_else(|| "calico".into());
     if !crate::plan::NETWORK_PLUGINS.contains(&plugin.as_str()) {
@@ -260,10 +259,10 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             None => problems.push("upstream_dns_servers must be a list".into()),
         }
     }
-    if let Some(mtu) = vars.get("calico_mtu") {
-        if mtu.as_u64().is_none() {
-            problems.push("calico_mtu must be a number".into());
-        }
+    if let Some(mtu) = vars.get("calico_mtu")
+        && mtu.as_u64().is_none()
+    {
+        problems.push("calico_mtu must be a number".into());
     }
     problems
 }
