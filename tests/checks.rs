@@ -182,6 +182,14 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         },
     ),
     (
+        "E_NO_HOSTS",
+        |p, f| {
+            p.hosts.clear();
+            f.clear()
+        },
+        |p, _| p.hosts.truncate(1),
+    ),
+    (
         "E_NO_CONTROL_PLANE",
         |p, _| strip_role(p, Role::ControlPlane),
         noop,

@@ -206,3 +206,18 @@ fn plans_with_errors_are_not_rendered() {
         Ok(_) => panic!("rendered a plan with an even etcd count"),
     }
 }
+
+#[test]
+fn saved_plan_reads_like_the_contract() {
+    let p = plan::load(&root().join("assets/examples/homelab.yaml")).unwrap();
+    let text = plan::to_yaml(&p);
+    assert!(
+        text.starts_with("version: 1\ncluster:\n  name: homelab\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n  vip: 192.168.1.10\n"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.yaml");
+    plan::save(&p, &path).unwrap();
+    assert_eq!(plan::load(&path).unwrap(), p);
+}

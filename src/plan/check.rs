@@ -428,6 +428,13 @@ fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
         .filter(|h| h.has_role(Role::Worker))
         .count();
     let q = quorum(plan);
+    if plan.hosts.is_empty() {
+        out.push(
+            Finding::new(Severity::Error, "E_NO_HOSTS", "hosts", msg::NO_HOSTS.into())
+                .hint("add hosts; `rackstrap discover RANGE` finds them"),
+        );
+        return;
+    }
     if control_planes == 0 {
         out.push(
             Finding::new(
@@ -1280,6 +1287,7 @@ pub fn human_bytes(bytes: u64) -> String {
 mod msg {
     use super::*;
 
+    pub const NO_HOSTS: &str = "the plan has no hosts";
     pub const NO_CONTROL_PLANE: &str = "no host has the `control_plane` role";
     pub const NO_WORKER: &str = "no host has the `worker` role";
     pub const NO_ETCD: &str = "no host has the `etcd` role; Kubespray needs etcd members";
