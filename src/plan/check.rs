@@ -764,7 +764,7 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
         ));
     }
     if let Some(cm) = n.calico_mtu
-        && cm + CALICO_MTU_OVERHEAD > n.mtu
+        && cm.saturating_add(CALICO_MTU_OVERHEAD) > n.mtu
     {
         out.push(
             Finding::new(
