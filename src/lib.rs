@@ -22,5 +22,6 @@ pub mod facts;
 pub mod net;
 pub mod plan;
 pub mod provision;
+pub mod render;
 pub mod lab;
 pub mod tui;

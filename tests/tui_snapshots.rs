@@ -73,17 +73,18 @@ fn roles_default_one_control_plane() {
 fn roles_two_control_planes_warn_and_suggest_a_third_etcd() {
     let mut d = Driver::demo("homelab");
     d.to_hosts().key(Enter);
-    assert_eq!(d.m.step, Step::Roles);
+    assert_eq!(d.m.step, Step::Roles, "{}", d.screen(120, 40));
     // The homelab suggestion: cp1 and cp2 run the control plane and etcd (seed 003's first try).
     let screen = d.screen(80, 24);
     assert!(screen.contains("2 control planes tolerate no more failures than 1"), "{screen}");
-    assert!(screen.contains("Kubespray refuses an even count"), "{screen}");
+    assert!(screen.contains("is an even number: Kubespray refuses it"), "{screen}");
+    assert!(screen.contains("add `etcd` to one worker"), "{screen}");
     snap("roles_two_control_planes", &d);
     // Seed 003's fix: a third etcd member on a worker.
     d.keys(&[Down, Down, Char('e')]);
     let screen = d.screen(80, 24);
     assert!(screen.contains("failures tolerated 1"), "{screen}");
-    assert!(!screen.contains("even count"), "{screen}");
+    assert!(!screen.contains("even number"), "{screen}");
     snap("roles_third_etcd_on_worker", &d);
 }
 
@@ -137,10 +138,17 @@ fn akash_network() -> Driver {
 #[test]
 fn network_overlapping_pool_points_at_the_entry() {
     let mut d = akash_network();
-    d.key(Down).key(End).chars(", 10.0.10.0/28");
-    let screen = d.screen(80, 24);
-    assert!(screen.contains("column 49: 10.0.10.0/28 overlaps node node4 (10.0.10.9)"), "{screen}");
+    // A third entry that overlaps the first one.
+    d.key(Down).key(End).chars(", 144.217.30.200-144.217.30.210");
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("^ column 49: 144.217.30.200-144.217.30.210 overlaps"), "{screen}");
+    assert!(screen.contains("error pool default: column 49:"), "{screen}");
     snap("network_pool_overlap", &d);
+    // An entry holding a node's own address, pointed at too.
+    d.times(Backspace, 31).chars(", 10.0.10.0/28");
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("^ column 49: 10.0.10.0-10.0.10.15 contains node4"), "{screen}");
+    snap("network_pool_has_node", &d);
     // Errors block Next.
     d.key(Enter);
     assert_eq!(d.m.step, Step::Network);

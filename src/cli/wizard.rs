@@ -12,8 +12,7 @@ use crate::tui::effects::Backend;
 pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
     let mut model = match plan {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            let plan: Plan = serde_yaml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+            let plan: Plan = crate::plan::load(path).with_context(|| format!("reopening {}", path.display()))?;
             Model::reopen(Mode::Live, plan, path.to_path_buf())
         }
         None => Model::new(Mode::Live, empty_plan("cluster"), ""),

@@ -30,6 +30,35 @@ pub const MIN_HEIGHT: u16 = 24;
 /// Environment variable that makes `update` panic on the first key (tests of the panic path).
 pub const TEST_PANIC_ENV: &str = "RACKSTRAP_TEST_PANIC";
 
+/// Core finding codes each screen shows in its strip (Review shows all).
+const ROLE_CODES: [&str; 7] = [
+    "E_NO_CONTROL_PLANE",
+    "E_NO_WORKER",
+    "E_NO_ETCD",
+    "E_EVEN_ETCD",
+    "W_TWO_CONTROL_PLANES",
+    "W_ETCD_OVER_SEVEN",
+    "W_HOST_NO_ROLES",
+];
+const HARDWARE_CODES: [&str; 6] = [
+    "E_CPU_BELOW_MIN",
+    "E_RAM_BELOW_MIN",
+    "E_DISK_BELOW_MIN",
+    "W_CPU_BELOW_RECOMMENDED",
+    "W_RAM_BELOW_RECOMMENDED",
+    "W_DISK_BELOW_RECOMMENDED",
+];
+/// Parse errors the Network screen already shows under the field itself.
+const PARSE_CODES: [&str; 7] = [
+    "E_BAD_POOL_ENTRY",
+    "E_BAD_SERVICE_CIDR",
+    "E_BAD_POD_CIDR",
+    "E_BAD_DNS",
+    "E_BAD_VIP",
+    "E_BAD_MTU",
+    "E_BAD_POOL_NAME",
+];
+
 /// The wizard's steps, in order. A step advances only when its checks have no errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Step {
@@ -561,18 +590,21 @@ impl Model {
                 if self.plan.hosts.is_empty() {
                     out.push(field_error("no-hosts", "hosts", text::NEED_HOST.into()));
                 }
-                out.extend(self.plan_findings().into_iter().filter(|f| f.code == "below-minimum"));
+                out.extend(
+                    self.plan_findings()
+                        .into_iter()
+                        .filter(|f| HARDWARE_CODES.contains(&f.code) && f.severity != Severity::Info),
+                );
             }
-            Step::Roles => out.extend(self.plan_findings().into_iter().filter(|f| {
-                matches!(
-                    f.code,
-                    "no-control-plane" | "no-worker" | "no-etcd" | "etcd-even" | "two-control-planes" | "third-etcd" | "below-minimum"
-                )
-            })),
+            Step::Roles => out.extend(
+                self.plan_findings()
+                    .into_iter()
+                    .filter(|f| (ROLE_CODES.contains(&f.code) || HARDWARE_CODES.contains(&f.code)) && f.severity != Severity::Info),
+            ),
             Step::Storage => out.extend(
                 self.plan_findings()
                     .into_iter()
-                    .filter(|f| f.path.contains(".storage")),
+                    .filter(|f| f.path.contains(".storage") && f.severity != Severity::Info),
             ),
             Step::Network => {
                 for (i, f) in NetField::ALL.iter().enumerate() {
@@ -583,10 +615,10 @@ impl Model {
                 out.extend(
                     self.plan_findings()
                         .into_iter()
-                        .filter(|f| f.path.starts_with("network") && f.code != "bad-address" && f.code != "bad-cidr"),
+                        .filter(|f| f.path.starts_with("network") && f.severity != Severity::Info && !PARSE_CODES.contains(&f.code)),
                 );
             }
-            Step::Review => out = self.plan_findings(),
+            Step::Review => out = self.plan_findings().into_iter().filter(|f| f.severity != Severity::Info).collect(),
             Step::Provision => {
                 for ((h, s), st) in &self.provision.grid {
                     if *st == StepState::Failed {

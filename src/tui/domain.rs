@@ -5,18 +5,21 @@
 //! functions here; nothing here knows about the terminal. `findings` is the single place the
 //! wizard turns a plan into errors (which block "Next") and warnings (which do not).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use ipnet::IpNet;
 
 use crate::facts::{BlockDevice, Facts};
-use crate::plan::{Level, Plan, Role};
+use crate::plan::Plan;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
     Error,
     Warning,
+    /// A suggestion that goes with a warning or error.
     Hint,
+    /// A fact worth seeing (quorum, capacity, pool size); listed on Review only.
+    Info,
 }
 
 impl Severity {
@@ -25,6 +28,7 @@ impl Severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
             Severity::Hint => "hint",
+            Severity::Info => "info",
         }
     }
 }
@@ -50,40 +54,7 @@ impl Finding {
     }
 }
 
-/// etcd membership: how many members, how many must agree, how many may fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quorum {
-    pub members: usize,
-    pub quorum: usize,
-    pub tolerated: usize,
-}
-
-/// Raft needs a strict majority: quorum = n/2 + 1, so failures tolerated = n - quorum
-/// (etcd FAQ "What is failure tolerance?").
-pub fn quorum(plan: &Plan) -> Quorum {
-    let members = plan.hosts.iter().filter(|h| h.has_role(Role::Etcd)).count();
-    let quorum = if members == 0 { 0 } else { members / 2 + 1 };
-    Quorum {
-        members,
-        quorum,
-        tolerated: members.saturating_sub(quorum),
-    }
-}
-
-/// Usable bytes of a layout over member devices of the given sizes (mdadm semantics: members
-/// are cut to the smallest one; raid10 as mirrored pairs).
-pub fn usable_bytes(level: Level, sizes: &[u64]) -> u64 {
-    let n = sizes.len() as u64;
-    let min = sizes.iter().copied().min().unwrap_or(0);
-    match level {
-        Level::Single | Level::PerDisk => sizes.iter().sum(),
-        Level::Raid0 => min * n,
-        Level::Raid1 => min,
-        Level::Raid5 => min * n.saturating_sub(1),
-        Level::Raid6 => min * n.saturating_sub(2),
-        Level::Raid10 => min * (n / 2),
-    }
-}
+pub use crate::plan::{Quorum, quorum, usable_bytes};
 
 /// Sizes the way `lsblk` prints them: binary units, one decimal below 10.
 pub fn human_bytes(bytes: u64) -> String {
@@ -260,9 +231,6 @@ pub fn parse_cidr(text: &str) -> Result<IpNet, EntryError> {
     }
 }
 
-fn overlaps(a: (u128, u128), b: (u128, u128)) -> bool {
-    a.0 <= b.1 && b.0 <= a.1
-}
 
 /// A disk the wizard must not offer unless it is marked for wiping, and why.
 pub fn unsafe_reason(dev: &BlockDevice) -> Option<&'static str> {
@@ -281,196 +249,52 @@ pub fn unsafe_reason(dev: &BlockDevice) -> Option<&'static str> {
 pub const CONTROL_PLANE_MIN: (u32, u64, u64) = (2, 4, 30);
 pub const CONTROL_PLANE_RECOMMENDED: (u32, u64, u64) = (4, 8, 40);
 pub const WORKER_MIN: (u32, u64, u64) = (4, 8, 100);
-const GIB: u64 = 1 << 30;
 
-/// Every finding for the plan, most severe first.
+/// Every finding for the plan from the core checks (the same list `rackstrap check`
+/// prints), most severe first. A core hint becomes its own `Hint` line so the strip shows
+/// the suggestion (seed 003's third etcd member) next to the warning; pool findings say
+/// the column of the entry they are about, so the Network screen can point at it.
 pub fn findings(plan: &Plan, facts: &Facts) -> Vec<Finding> {
+    let facts = (!facts.is_empty()).then_some(facts);
     let mut out = Vec::new();
-    let cps: Vec<usize> = (0..plan.hosts.len())
-        .filter(|&i| plan.hosts[i].has_role(Role::ControlPlane))
-        .collect();
-    if plan.hosts.is_empty() {
-        out.push(Finding::new(Severity::Error, "no-hosts", "hosts", "no hosts in the plan".into()));
-    } else {
-        if cps.is_empty() {
-            out.push(Finding::new(Severity::Error, "no-control-plane", "hosts", "no host has the control plane role".into()));
-        }
-        if !plan.hosts.iter().any(|h| h.has_role(Role::Worker)) {
-            out.push(Finding::new(Severity::Error, "no-worker", "hosts", "no host has the worker role".into()));
-        }
-    }
-    let q = quorum(plan);
-    if !cps.is_empty() && q.members == 0 {
-        out.push(Finding::new(Severity::Error, "no-etcd", "hosts", "no host runs etcd".into()));
-    }
-    if q.members > 0 && q.members % 2 == 0 {
-        out.push(Finding::new(
-            Severity::Error,
-            "etcd-even",
-            "hosts",
-            format!(
-                "{} etcd members: Kubespray refuses an even count, and {} tolerate no more failures than {}",
-                q.members,
-                q.members,
-                q.members - 1
-            ),
-        ));
-    }
-    if cps.len() == 2 {
-        out.push(Finding::new(
-            Severity::Warning,
-            "two-control-planes",
-            "hosts",
-            "2 control planes tolerate no more failures than 1".into(),
-        ));
-        if q.members < 3 {
-            if let Some(w) = plan.hosts.iter().find(|h| h.has_role(Role::Worker) && !h.has_role(Role::Etcd)) {
-                out.push(Finding::new(
-                    Severity::Hint,
-                    "third-etcd",
-                    "hosts",
-                    format!("run a third etcd member on worker {} to survive one failure", w.name),
-                ));
-            }
+    for f in crate::plan::check(plan, facts) {
+        let severity = match f.severity {
+            crate::plan::Severity::Error => Severity::Error,
+            crate::plan::Severity::Warning => Severity::Warning,
+            crate::plan::Severity::Info => Severity::Info,
+        };
+        let message = match pool_entry_column(plan, &f.path) {
+            Some((pool, col)) => format!("pool {pool}: column {col}: {}", f.message),
+            None => f.message.clone(),
+        };
+        let hint = f.hint.clone().filter(|_| SUGGESTIONS.contains(&f.code));
+        out.push(Finding::new(severity, f.code, f.path.clone(), message));
+        if let Some(h) = hint {
+            out.push(Finding::new(Severity::Hint, f.code, f.path, h));
         }
     }
-    for (i, host) in plan.hosts.iter().enumerate() {
-        let Some(f) = facts.get(&host.name) else { continue };
-        let mem_gib = f.mem_bytes / GIB;
-        if host.has_role(Role::ControlPlane) && (f.cpus < CONTROL_PLANE_MIN.0 || mem_gib + 1 < CONTROL_PLANE_MIN.1) {
-            out.push(Finding::new(
-                Severity::Warning,
-                "below-minimum",
-                format!("hosts[{i}]"),
-                format!("{}: {} CPU / {} GiB is below the control plane minimum 2 CPU / 4 GB", host.name, f.cpus, mem_gib),
-            ));
-        } else if host.has_role(Role::Worker) && (f.cpus < WORKER_MIN.0 || mem_gib + 1 < WORKER_MIN.1) {
-            out.push(Finding::new(
-                Severity::Warning,
-                "below-minimum",
-                format!("hosts[{i}]"),
-                format!("{}: {} CPU / {} GiB is below the worker minimum 4 CPU / 8 GB", host.name, f.cpus, mem_gib),
-            ));
-        }
-        for (j, layout) in host.storage.iter().enumerate() {
-            let path = format!("hosts[{i}].storage[{j}]");
-            if layout.devices.len() < layout.level.min_devices() {
-                out.push(Finding::new(
-                    Severity::Error,
-                    "too-few-devices",
-                    path.clone(),
-                    format!("{}: {} needs at least {} devices", host.name, layout.level.as_str(), layout.level.min_devices()),
-                ));
-            }
-            for d in &layout.devices {
-                match f.device(d) {
-                    None => out.push(Finding::new(Severity::Error, "unknown-device", path.clone(), format!("{}: no device {d}", host.name))),
-                    Some(dev) => {
-                        if let Some(why) = unsafe_reason(dev) {
-                            if dev.holds_root() || !layout.wipe {
-                                out.push(Finding::new(
-                                    Severity::Error,
-                                    "unsafe-device",
-                                    path.clone(),
-                                    format!("{}: {d} {why}; mark it for wiping to use it", host.name),
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    network_findings(plan, &mut out);
     out.sort_by_key(|f| f.severity);
     out
 }
 
-fn network_findings(plan: &Plan, out: &mut Vec<Finding>) {
-    let net = &plan.network;
-    let mut named: Vec<(String, (u128, u128))> = Vec::new();
-    for (label, path, text) in [
-        ("service CIDR", "network.service_cidr", &net.service_cidr),
-        ("pod CIDR", "network.pod_cidr", &net.pod_cidr),
-    ] {
-        match parse_cidr(text) {
-            Ok(n) => named.push((label.to_string(), Entry::Cidr(n).bounds())),
-            Err(e) => out.push(Finding::new(Severity::Error, "bad-cidr", path, format!("{label}: column {}: {}", e.pos + 1, e.message))),
-        }
-    }
-    if named.len() == 2 && overlaps(named[0].1, named[1].1) {
-        out.push(Finding::new(Severity::Error, "cidr-overlap", "network.pod_cidr", "service and pod CIDRs overlap".into()));
-    }
-    for host in &plan.hosts {
-        if let Ok(a) = host.address.parse::<IpAddr>() {
-            named.push((format!("node {} ({})", host.name, host.address), Entry::Single(a).bounds()));
-        }
-    }
-    let mut seen: Vec<(String, (u128, u128))> = Vec::new();
-    for (p, pool) in plan.network.load_balancer.pools.iter().enumerate() {
-        let text = pool.addresses.join(", ");
-        let path = format!("network.load_balancer.pools[{p}].addresses");
-        match parse_entries(&text) {
-            Err(e) => out.push(Finding::new(
-                Severity::Error,
-                "bad-address",
-                path,
-                format!("pool {}: column {}: {}", pool.name, e.pos + 1, e.message),
-            )),
-            Ok(entries) => {
-                for (pos, entry) in entries {
-                    let b = entry.bounds();
-                    for (what, ob) in named.iter().chain(seen.iter()) {
-                        if overlaps(b, *ob) {
-                            out.push(Finding::new(
-                                Severity::Error,
-                                "pool-overlap",
-                                path.clone(),
-                                format!("pool {}: column {}: {} overlaps {what}", pool.name, pos + 1, text_at(&text, pos)),
-                            ));
-                        }
-                    }
-                    seen.push((format!("pool {}", pool.name), b));
-                }
-            }
-        }
-    }
-    if let Some(vip) = &net.vip {
-        if vip.parse::<Ipv4Addr>().is_err() && vip.parse::<IpAddr>().is_err() {
-            out.push(Finding::new(Severity::Error, "bad-vip", "network.vip", format!("VIP {vip:?} is not an address")));
-        }
-    }
-    if net.mtu < 1280 {
-        out.push(Finding::new(Severity::Error, "bad-mtu", "network.mtu", format!("MTU {} is below 1280", net.mtu)));
-    }
-    if plan.network.load_balancer.pools.is_empty() {
-        out.push(Finding::new(Severity::Warning, "no-pool", "network.load_balancer", "no MetalLB pool: LoadBalancer services stay pending".into()));
-    }
-}
+/// Findings whose hint is a suggestion worth its own line.
+const SUGGESTIONS: [&str; 2] = ["W_TWO_CONTROL_PLANES", "E_EVEN_ETCD"];
 
-fn text_at(text: &str, pos: usize) -> &str {
-    let rest = &text[pos.min(text.len())..];
-    rest.split(',').next().unwrap_or(rest).trim()
+/// `network.load_balancer.pools[P].addresses[E]` -> (pool name, 1-based column of entry E
+/// in the addresses as the Network screen shows them, joined by ", ").
+fn pool_entry_column(plan: &Plan, path: &str) -> Option<(String, usize)> {
+    let rest = path.strip_prefix("network.load_balancer.pools[")?;
+    let (p, rest) = rest.split_once(']')?;
+    let e = rest.strip_prefix(".addresses[")?.strip_suffix(']')?;
+    let pool = plan.network.load_balancer.pools.get(p.parse::<usize>().ok()?)?;
+    let e: usize = e.parse().ok()?;
+    let col = pool.addresses.iter().take(e).map(|a| a.chars().count() + 2).sum::<usize>() + 1;
+    Some((pool.name.clone(), col))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quorum_of_three_tolerates_one() {
-        let mut plan: Plan = serde_yaml::from_str("version: 1\ncluster: {name: t}\n").unwrap();
-        for i in 0..3 {
-            plan.hosts.push(crate::plan::Host {
-                name: format!("n{i}"),
-                address: format!("10.0.0.{i}"),
-                roles: vec![Role::Etcd],
-                labels: Default::default(),
-                storage: vec![],
-            });
-        }
-        assert_eq!(quorum(&plan), Quorum { members: 3, quorum: 2, tolerated: 1 });
-    }
 
     #[test]
     fn bad_character_position() {
@@ -480,11 +304,4 @@ mod tests {
         assert_eq!(e.pos, 7);
     }
 
-    #[test]
-    fn raid_capacity() {
-        let t = 1_500_000_000_000;
-        assert_eq!(usable_bytes(Level::Raid0, &[t, t]), 2 * t);
-        assert_eq!(usable_bytes(Level::Raid1, &[t, t]), t);
-        assert_eq!(usable_bytes(Level::Raid6, &[t; 5]), 3 * t);
-    }
 }

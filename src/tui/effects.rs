@@ -162,18 +162,7 @@ async fn batch_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>, tx: U
     }
 }
 
-/// Writes the plan atomically: a temporary file in the same directory, then a rename.
+/// Writes the plan atomically (the core's `plan::save`: temporary file, then rename).
 pub fn save_plan(path: &std::path::Path, plan: &Plan) -> Result<(), String> {
-    use std::io::Write;
-    let yaml = serde_yaml::to_string(plan).map_err(|e| format!("{}: {e}", path.display()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    tmp.write_all(yaml.as_bytes())
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    tmp.persist(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(())
+    crate::plan::save(plan, path).map_err(|e| e.to_string())
 }

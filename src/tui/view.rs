@@ -22,7 +22,7 @@ pub fn render(m: &Model, f: &mut Frame) {
         return;
     }
     let list = m.findings();
-    let strip_rows = (list.len() + usize::from(m.status.is_some())).clamp(1, 3) as u16;
+    let strip_rows = (list.len() + usize::from(m.status.is_some())).clamp(1, 4) as u16;
     let [title, steps, body, strip, keys] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),

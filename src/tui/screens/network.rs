@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::tui::app::{Model, NetField};
 use crate::tui::domain::parse_entries;
-use crate::tui::widgets::{Look, style};
+use crate::tui::widgets::{Look, fit, style};
 
 const LABEL: usize = 17;
 
@@ -60,17 +60,22 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             ]));
         } else if *field == NetField::PoolAddresses {
             // Overlaps are plan findings; point at the first offending entry here too.
-            let overlap = m.plan_findings().into_iter().find(|x| x.code == "pool-overlap");
+            let overlap = m.plan_findings().into_iter().find(|x| POOL_CODES.contains(&x.code));
             if let Some((col, what)) = overlap.as_ref().and_then(|x| column_of(&x.message)) {
+                let pad = LABEL + (col - 1).saturating_sub(shift);
+                let room = (area.width as usize).saturating_sub(pad + 1);
                 lines.push(Line::from(vec![
-                    Span::raw(" ".repeat(LABEL + (col - 1).saturating_sub(shift))),
-                    Span::styled(format!("^ column {col}: {}", what.split(" overlaps ").nth(1).map(|o| format!("overlaps {o}")).unwrap_or(what.clone())), style(m.theme, Look::Error)),
+                    Span::raw(" ".repeat(pad)),
+                    Span::styled(fit(&format!("^ column {col}: {what}"), room), style(m.theme, Look::Error)),
                 ]));
             }
         }
     }
     f.render_widget(Paragraph::new(lines), area);
 }
+
+/// Core findings about one pool entry (their message carries the entry's column).
+const POOL_CODES: [&str; 3] = ["E_POOL_OVERLAP", "E_POOL_HAS_NODE_ADDRESS", "E_POOL_IN_CLUSTER_CIDR"];
 
 /// Splits "pool x: column N: rest" into (N, rest).
 fn column_of(message: &str) -> Option<(usize, String)> {

@@ -14,12 +14,13 @@ use crate::tui::widgets::{Look, style};
 
 /// The files provisioning writes, with their contents.
 pub fn files(plan: &Plan) -> Vec<(String, String)> {
-    let mut out = vec![(
-        format!("{}.yaml (the plan)", plan.cluster.name),
-        serde_yaml::to_string(plan).unwrap_or_default(),
-    )];
-    let sysctl: String = plan.tuning.sysctl.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
-    out.push(("/etc/sysctl.d/90-rackstrap.conf (every host)".into(), sysctl));
+    let mut out = vec![(format!("{}.yaml (the plan)", plan.cluster.name), crate::plan::to_yaml(plan))];
+    match crate::render::render(plan) {
+        Ok(files) => out.extend(files.into_iter().map(|f| {
+            (format!("inventory/{}/{}", plan.cluster.name, f.path.display()), f.contents)
+        })),
+        Err(e) => out.push(("(inventory not rendered)".into(), e.to_string())),
+    }
     out
 }
 
@@ -45,7 +46,7 @@ pub fn commands(plan: &Plan) -> Vec<(StageId, String, Vec<String>)> {
             StageId::HostPrep,
             h.name.clone(),
             vec![
-                "install -m 0644 /dev/stdin /etc/sysctl.d/90-rackstrap.conf".into(),
+                format!("install -m 0644 /dev/stdin {}", crate::render::SYSCTL_REMOTE_PATH),
                 "sysctl --system".into(),
                 "apt-get install -y mdadm xfsprogs chrony".into(),
             ],
@@ -158,7 +159,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                         let look = match x.severity {
                             Severity::Error => Look::Error,
                             Severity::Warning => Look::Warn,
-                            Severity::Hint => Look::Hint,
+                            Severity::Hint | Severity::Info => Look::Hint,
                         };
                         Line::from(vec![
                             Span::styled(format!("{:<8}", x.severity.as_str()), style(m.theme, look)),

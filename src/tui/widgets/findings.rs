@@ -31,6 +31,7 @@ pub fn strip(theme: Theme, status: Option<&str>, findings: &[Finding], rows: usi
             Severity::Error => ("✗ error", Look::Error),
             Severity::Warning => ("! warning", Look::Warn),
             Severity::Hint => ("› hint", Look::Hint),
+            Severity::Info => ("· info", Look::Dim),
         };
         out.push(Line::from(vec![
             Span::styled(mark.to_string(), style(theme, look)),
