@@ -579,7 +579,12 @@ impl Model {
                 }
                 if !self.rows.iter().any(|r| r.is_ok() && r.accepted) {
                     out.push(Finding {
-                        severity: Severity::Hint,
+                        // Before the first scan it is only a hint; after it, it blocks.
+                        severity: if self.discover.scanned.is_some() && !self.discover.scanning {
+                            Severity::Error
+                        } else {
+                            Severity::Hint
+                        },
                         code: "no-hosts",
                         path: "targets".into(),
                         message: text::NEED_ACCEPTED_HOST.into(),
