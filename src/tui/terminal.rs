@@ -4,6 +4,7 @@
 //! out of scope, and restoring twice is harmless.
 
 use std::io::{Stdout, stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::{
     cursor,
@@ -24,6 +25,7 @@ impl Tui {
     pub fn enter() -> std::io::Result<Tui> {
         install_panic_hook();
         enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
         let mut out = stdout();
         if let Err(e) = execute!(out, EnterAlternateScreen, EnableBracketedPaste, cursor::Hide) {
             restore();
@@ -45,11 +47,17 @@ impl Drop for Tui {
     }
 }
 
-/// Leaves raw mode and the alternate screen. Errors are ignored: there is nothing better to
-/// do on the way out, and this must never panic.
+/// Whether the terminal is currently ours (raw, alternate screen).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen, once: a second "leave" after the panic report
+/// was printed would move the cursor back over the report. Errors are ignored: there is
+/// nothing better to do on the way out, and this must never panic.
 pub fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, cursor::Show);
+    }
 }
 
 fn install_panic_hook() {

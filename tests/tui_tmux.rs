@@ -1,0 +1,166 @@
+//! End to end: the real binary in tmux on the demo lab, through every screen to a finished
+//! Provision, reading the screen at each step; then quit and find the terminal restored.
+//! A second test makes `update` panic and finds the terminal restored and the report printed.
+//!
+//! Each test runs its own tmux server (`tmux -L <unique>`) at a fixed 100x30 and kills it
+//! at the end, also when the test fails.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, cmd: &str, dir: &std::path::Path) -> Tmux {
+        let socket = format!("rackstrap-{name}-{}", std::process::id());
+        let t = Tmux { socket };
+        let ok = t
+            .cmd(&["new-session", "-d", "-x", "100", "-y", "30", "-c", dir.to_str().unwrap(), "-s", "main", "bash", "--norc", "--noprofile"])
+            .status
+            .success();
+        assert!(ok, "tmux new-session failed");
+        t.run("export PS1='prompt> ' TERM=xterm-256color");
+        t.run(cmd);
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("tmux runs")
+    }
+
+    fn run(&self, line: &str) {
+        self.cmd(&["send-keys", "-t", "main", "-l", line]);
+        self.cmd(&["send-keys", "-t", "main", "Enter"]);
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.cmd(&["send-keys", "-t", "main", k]);
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(20) {
+                panic!("timed out waiting for {text:?}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
+    assert!(tmux_available(), "tmux is required (tests/ci.sh installs it)");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_rackstrap");
+    let t = Tmux::start("e2e", &format!("RACKSTRAP_DEMO_SPEED=40 {bin} demo; echo rackstrap-exit=$?"), dir.path());
+
+    let s = t.wait_for("1/9 Access");
+    assert!(s.contains("DEMO: simulated lab, nothing is touched"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("2/9 Discover");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("6 answered, 4 with SSH and facts");
+    assert!(s.contains("auth failed") && s.contains("no SSH"), "{s}");
+    t.keys(&["a", "Enter"]);
+    let s = t.wait_for("3/9 Hosts");
+    for host in ["node1", "node2", "node3", "node4"] {
+        assert!(s.contains(host), "{s}");
+    }
+    t.keys(&["Enter"]);
+    let s = t.wait_for("4/9 Roles");
+    assert!(s.contains("etcd members      1"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("5/9 Storage");
+    t.keys(&["Tab", "Down", "Down", "Down", "Space", "Down", "Space"]);
+    t.wait_for("2 disks, 3T raw → 3T usable");
+    t.keys(&["a", "A"]);
+    t.wait_for("applied to node3");
+    t.keys(&["Enter"]);
+    t.wait_for("6/9 Network");
+    t.keys(&["Down", "End"]);
+    t.run(", 10.0.10.x");
+    let s = t.wait_for("unexpected character");
+    assert!(s.contains("6/9 Network"), "Enter must not pass an error: {s}");
+    t.keys(&["BSpace"; 11]);
+    t.wait_for("20 addresses");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("7/9 Review");
+    assert!(s.contains("not saved yet"), "{s}");
+    t.keys(&["s"]);
+    t.wait_for("Save the plan to:");
+    t.keys(&["Enter"]);
+    t.wait_for("saved: akash.yaml");
+    assert!(dir.path().join("akash.yaml").exists());
+    t.keys(&["Enter"]);
+    t.wait_for("8/9 Provision");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Preflight failed: clock not synchronised");
+    assert!(s.contains("r retry"), "{s}");
+    t.keys(&["r"]);
+    let s = t.wait_for("every stage finished");
+    assert!(s.contains("PLAY RECAP") || s.contains("MetalLB"), "{s}");
+    assert!(!s.contains('✗'), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("9/9 Done");
+    assert!(s.contains("Cluster akash is up."), "{s}");
+    t.keys(&["q", "y"]);
+    let s = t.wait_for("rackstrap-exit=0");
+    assert!(s.contains("plan saved: akash.yaml"), "{s}");
+    assert_terminal_restored(&t);
+    t.run("echo shell-is-back");
+    t.wait_for("shell-is-back");
+}
+
+#[test]
+fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
+    assert!(tmux_available(), "tmux is required (tests/ci.sh installs it)");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_rackstrap");
+    let t = Tmux::start(
+        "panic",
+        &format!("RUST_BACKTRACE=0 RACKSTRAP_TEST_PANIC=1 {bin} demo; echo rackstrap-exit=$?"),
+        dir.path(),
+    );
+    t.wait_for("1/9 Access");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("rackstrap-exit=");
+    assert!(s.contains("panicking inside update on purpose"), "{s}");
+    assert!(!s.contains("rackstrap-exit=0"), "{s}");
+    assert!(!s.contains("1/9 Access"), "the alternate screen must be gone: {s}");
+    assert_terminal_restored(&t);
+}
+
+/// `stty -a` in the pane shows canonical mode and echo again (raw mode turns both off).
+fn assert_terminal_restored(t: &Tmux) {
+    // The quotes keep the marker out of the echoed command line.
+    t.run("echo \"mo\"\"des=$(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo -e -icanon -e -echo | tr '\\n' ' ')\"");
+    let s = t.wait_for("modes=");
+    let line = s.lines().find(|l| l.starts_with("modes=")).unwrap_or_default();
+    assert!(line.contains("icanon") && !line.contains("-icanon"), "terminal left in raw mode: {s}");
+    assert!(line.contains("echo") && !line.contains("-echo"), "terminal left without echo: {s}");
+}
