@@ -1,7 +1,9 @@
 //! Gathering facts over SSH: one exec of one script whose output has named sections, then the
 //! pure parsers of [`super::parse`]. One round trip per host, whatever the number of facts.
 
-use super::parse::{self, ParseError, SECTION_MARKER};
+#[cfg(test)]
+use super::parse::SECTION_MARKER;
+use super::parse::{self, ParseError};
 use super::{HostFacts, Installed};
 use crate::ssh::{Session, SshError};
 
@@ -54,7 +56,9 @@ pub async fn gather(session: &Session) -> Result<HostFacts, FactsError> {
 }
 
 /// Build `HostFacts` from the script's sections (pure; tested on captured output).
-pub fn from_sections(sections: &std::collections::BTreeMap<String, String>) -> Result<HostFacts, FactsError> {
+pub fn from_sections(
+    sections: &std::collections::BTreeMap<String, String>,
+) -> Result<HostFacts, FactsError> {
     let get = |name: &str| sections.get(name).map(String::as_str).unwrap_or("");
     let (mem_bytes, swap_bytes) = parse::parse_meminfo(get("meminfo"));
     let mut disks = parse::parse_lsblk(get("lsblk"))?;
@@ -108,7 +112,14 @@ mod tests {
         assert_eq!(facts.mem_bytes, 1024 * 1024);
         assert!(facts.cgroup_v2);
         assert_eq!(facts.time_synced, Some(true));
-        assert_eq!(facts.installed, Installed { kubelet: false, containerd: true, kubeadm: false });
+        assert_eq!(
+            facts.installed,
+            Installed {
+                kubelet: false,
+                containerd: true,
+                kubeadm: false
+            }
+        );
         assert_eq!(facts.root_disk().map(|d| d.name.as_str()), Some("nvme0n1"));
         assert_eq!(facts.os.version_id, "22.04");
     }

@@ -97,7 +97,8 @@ pub fn parse_cpu_model(text: &str) -> String {
 
 /// `lsblk -J -b -o NAME,TYPE,SIZE,ROTA,TRAN,MODEL,SERIAL,FSTYPE,MOUNTPOINTS` (or `MOUNTPOINT`).
 pub fn parse_lsblk(json: &str) -> Result<Vec<BlockDevice>, ParseError> {
-    let value: Value = serde_json::from_str(json).map_err(|e| error("lsblk", format!("not JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| error("lsblk", format!("not JSON: {e}")))?;
     let devices = value
         .get("blockdevices")
         .and_then(Value::as_array)
@@ -119,7 +120,12 @@ fn block_device(v: &Value) -> Result<BlockDevice, ParseError> {
         Some(Value::String(s)) => s.trim().parse().ok(),
         _ => None,
     }
-    .ok_or_else(|| error("lsblk", format!("{name}: size is not a byte count (was -b given?)")))?;
+    .ok_or_else(|| {
+        error(
+            "lsblk",
+            format!("{name}: size is not a byte count (was -b given?)"),
+        )
+    })?;
     let rotational = match v.get("rota") {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => s.trim() == "1",
@@ -162,7 +168,9 @@ pub fn apply_blkid(devices: &mut [BlockDevice], export: &str) {
         let mut kind = None;
         for line in block.lines() {
             match line.split_once('=') {
-                Some(("DEVNAME", v)) => name = Some(v.trim().trim_start_matches("/dev/").to_string()),
+                Some(("DEVNAME", v)) => {
+                    name = Some(v.trim().trim_start_matches("/dev/").to_string())
+                }
                 Some(("TYPE", v)) => kind = Some(v.trim().to_string()),
                 _ => {}
             }
@@ -219,8 +227,11 @@ pub fn parse_mdstat(text: &str) -> Vec<MdArray> {
 
 /// `ip -j addr`: interfaces with MTU and addresses (`addr/prefix`), loopback included.
 pub fn parse_ip_addr(json: &str) -> Result<Vec<Interface>, ParseError> {
-    let value: Value = serde_json::from_str(json).map_err(|e| error("ip addr", format!("not JSON: {e}")))?;
-    let list = value.as_array().ok_or_else(|| error("ip addr", "not a list"))?;
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| error("ip addr", format!("not JSON: {e}")))?;
+    let list = value
+        .as_array()
+        .ok_or_else(|| error("ip addr", "not a list"))?;
     Ok(list
         .iter()
         .filter_map(|link| {
@@ -240,7 +251,11 @@ pub fn parse_ip_addr(json: &str) -> Result<Vec<Interface>, ParseError> {
                         .collect()
                 })
                 .unwrap_or_default();
-            Some(Interface { name, mtu, addresses })
+            Some(Interface {
+                name,
+                mtu,
+                addresses,
+            })
         })
         .collect())
 }
@@ -250,8 +265,15 @@ pub fn parse_default_route(json: &str) -> Option<Route> {
     let value: Value = serde_json::from_str(json).ok()?;
     let route = value.as_array()?.first()?;
     Some(Route {
-        gateway: route.get("gateway").and_then(Value::as_str).map(str::to_string),
-        interface: route.get("dev").and_then(Value::as_str).unwrap_or_default().to_string(),
+        gateway: route
+            .get("gateway")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        interface: route
+            .get("dev")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
     })
 }
 
@@ -284,13 +306,20 @@ mod tests {
         assert_eq!(names, ["loop0", "nvme0n1", "nvme1n1", "nvme2n1"]);
         let boot = find(&disks, "nvme0n1");
         assert_eq!(boot.size_bytes, 1_920_383_410_176);
-        assert_eq!(boot.model.as_deref(), Some("SAMSUNG MZQL21T9HCJR-00A07"), "trailing blanks trimmed");
+        assert_eq!(
+            boot.model.as_deref(),
+            Some("SAMSUNG MZQL21T9HCJR-00A07"),
+            "trailing blanks trimmed"
+        );
         assert_eq!(boot.transport.as_deref(), Some("nvme"));
         assert!(!boot.rotational);
         assert!(boot.holds_root(), "/ is on an LV inside nvme0n1p3");
         assert!(boot.is_in_use());
         let lv = &boot.children[2].children[0];
-        assert_eq!((lv.kind.as_str(), lv.mountpoints.clone()), ("lvm", vec!["/".to_string()]));
+        assert_eq!(
+            (lv.kind.as_str(), lv.mountpoints.clone()),
+            ("lvm", vec!["/".to_string()])
+        );
         let data = find(&disks, "nvme1n1");
         assert!(!data.holds_root() && !data.is_mounted() && !data.is_in_use());
         assert_eq!(data.serial.as_deref(), Some("S64HNE0T800001"));
@@ -338,7 +367,12 @@ mod tests {
         assert_eq!(parse_lsblk("nope").unwrap_err().section, "lsblk");
         let e = parse_lsblk(r#"{"blockdevices":[{"name":"sda","size":"1.8T"}]}"#).unwrap_err();
         assert!(e.message.contains("sda: size"), "{e}");
-        assert!(parse_lsblk(r#"{"x":1}"#).unwrap_err().message.contains("blockdevices"));
+        assert!(
+            parse_lsblk(r#"{"x":1}"#)
+                .unwrap_err()
+                .message
+                .contains("blockdevices")
+        );
     }
 
     #[test]
@@ -349,9 +383,16 @@ mod tests {
                 {"name":"loop5","type":"loop","size":1}]}"#,
         )
         .unwrap();
-        apply_blkid(&mut disks, include_str!("../../tests/fixtures/facts/blkid.txt"));
+        apply_blkid(
+            &mut disks,
+            include_str!("../../tests/fixtures/facts/blkid.txt"),
+        );
         assert_eq!(disks[0].fstype.as_deref(), Some("ext4"));
-        assert_eq!(disks[1].fstype.as_deref(), Some("btrfs"), "lsblk's answer wins");
+        assert_eq!(
+            disks[1].fstype.as_deref(),
+            Some("btrfs"),
+            "lsblk's answer wins"
+        );
         assert_eq!(disks[2].fstype, None);
     }
 
@@ -361,9 +402,21 @@ mod tests {
         assert_eq!(
             arrays,
             [
-                MdArray { name: "md1".into(), level: "raid0".into(), members: vec!["nvme2n1".into(), "nvme1n1".into()] },
-                MdArray { name: "md0".into(), level: "raid1".into(), members: vec!["sdb1".into(), "sda1".into()] },
-                MdArray { name: "md127".into(), level: "inactive".into(), members: vec!["sdc".into()] },
+                MdArray {
+                    name: "md1".into(),
+                    level: "raid0".into(),
+                    members: vec!["nvme2n1".into(), "nvme1n1".into()]
+                },
+                MdArray {
+                    name: "md0".into(),
+                    level: "raid1".into(),
+                    members: vec!["sdb1".into(), "sda1".into()]
+                },
+                MdArray {
+                    name: "md127".into(),
+                    level: "inactive".into(),
+                    members: vec!["sdc".into()]
+                },
             ]
         );
         assert!(parse_mdstat("Personalities : \nunused devices: <none>\n").is_empty());
@@ -371,29 +424,59 @@ mod tests {
 
     #[test]
     fn network() {
-        let interfaces = parse_ip_addr(include_str!("../../tests/fixtures/facts/ip-addr.json")).unwrap();
+        let interfaces =
+            parse_ip_addr(include_str!("../../tests/fixtures/facts/ip-addr.json")).unwrap();
         assert_eq!(interfaces.len(), 3);
         assert_eq!(interfaces[1].name, "eno1");
         assert_eq!(interfaces[1].mtu, 9000);
-        assert_eq!(interfaces[1].addresses, ["10.0.10.136/24", "fe80::3eec:efff:fe12:3456/64"]);
+        assert_eq!(
+            interfaces[1].addresses,
+            ["10.0.10.136/24", "fe80::3eec:efff:fe12:3456/64"]
+        );
         assert!(interfaces[2].addresses.is_empty());
-        let route = parse_default_route(include_str!("../../tests/fixtures/facts/ip-route.json")).unwrap();
-        assert_eq!(route, Route { gateway: Some("10.0.10.1".into()), interface: "eno1".into() });
+        let route =
+            parse_default_route(include_str!("../../tests/fixtures/facts/ip-route.json")).unwrap();
+        assert_eq!(
+            route,
+            Route {
+                gateway: Some("10.0.10.1".into()),
+                interface: "eno1".into()
+            }
+        );
         assert_eq!(parse_default_route("[]"), None);
         assert!(parse_ip_addr("{").is_err());
     }
 
     #[test]
     fn small_files() {
-        let os = parse_os_release("NAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\nPRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\n");
-        assert_eq!(os, OsRelease { id: "ubuntu".into(), version_id: "22.04".into(), pretty_name: "Ubuntu 22.04.4 LTS".into() });
-        let (mem, swap) = parse_meminfo("MemTotal:       65747632 kB\nMemFree:  1 kB\nSwapTotal:       8388604 kB\n");
+        let os = parse_os_release(
+            "NAME=\"Ubuntu\"\nVERSION_ID=\"22.04\"\nID=ubuntu\nPRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\n",
+        );
+        assert_eq!(
+            os,
+            OsRelease {
+                id: "ubuntu".into(),
+                version_id: "22.04".into(),
+                pretty_name: "Ubuntu 22.04.4 LTS".into()
+            }
+        );
+        let (mem, swap) = parse_meminfo(
+            "MemTotal:       65747632 kB\nMemFree:  1 kB\nSwapTotal:       8388604 kB\n",
+        );
         assert_eq!((mem, swap), (65_747_632 * 1024, 8_388_604 * 1024));
-        assert_eq!(parse_cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7443P 24-Core Processor\n"), "AMD EPYC 7443P 24-Core Processor");
-        assert_eq!(parse_cpu_model("Model name:            Neoverse-N1\n"), "Neoverse-N1");
+        assert_eq!(
+            parse_cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7443P 24-Core Processor\n"),
+            "AMD EPYC 7443P 24-Core Processor"
+        );
+        assert_eq!(
+            parse_cpu_model("Model name:            Neoverse-N1\n"),
+            "Neoverse-N1"
+        );
         assert_eq!(parse_time_synced("yes\n"), Some(true));
         assert_eq!(parse_time_synced(""), None);
-        let sections = parse_sections("junk\n::rackstrap:: a\n\none\ntwo\n::rackstrap:: b\n::rackstrap:: c\nx");
+        let sections = parse_sections(
+            "junk\n::rackstrap:: a\n\none\ntwo\n::rackstrap:: b\n::rackstrap:: c\nx",
+        );
         assert_eq!(sections["a"], "one\ntwo");
         assert_eq!(sections["b"], "");
         assert_eq!(sections["c"], "x");
