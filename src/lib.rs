@@ -23,5 +23,6 @@ pub mod net;
 pub mod plan;
 pub mod provision;
 pub mod render;
+pub mod ssh;
 pub mod lab;
 pub mod tui;
