@@ -18,7 +18,7 @@ pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
         None => Model::new(Mode::Live, empty_plan("cluster"), ""),
     };
     model.test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
-    let model = crate::tui::run(model, Backend::Live)?;
+    let model = crate::tui::run(model, Backend::Live { known_hosts: None })?;
     if let Some(p) = &model.review.saved {
         println!("plan saved: {}", p.display());
     }

@@ -185,6 +185,8 @@ pub struct DiscoverState {
     /// The targets the current table was scanned from.
     pub scanned: Option<String>,
     pub error: Option<String>,
+    /// Addresses whose new host keys the operator accepted; they are being pinned.
+    pub pinning: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -805,7 +807,7 @@ impl Model {
 
     /// Rebuilds the plan's hosts from the accepted, included rows, keeping what the operator
     /// already chose for hosts that stay (Esc and back never loses input).
-    fn sync_hosts(&mut self) {
+    pub fn sync_hosts(&mut self) {
         let mut old: BTreeMap<String, Host> =
             self.plan.hosts.drain(..).map(|h| (h.address.clone(), h)).collect();
         let mut names = BTreeSet::new();
@@ -882,12 +884,14 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             None
         }
         Msg::Discovered(d) => {
-            let accepted = m
-                .rows
-                .iter()
-                .find(|r| r.found.address == d.address)
-                .map(|r| r.accepted)
-                .unwrap_or(false);
+            let pinned_now = m.discover.pinning.remove(&d.address) && d.state == HostState::Ok;
+            let accepted = pinned_now
+                || m
+                    .rows
+                    .iter()
+                    .find(|r| r.found.address == d.address)
+                    .map(|r| r.accepted)
+                    .unwrap_or(false);
             m.rows.retain(|r| r.found.address != d.address);
             m.rows.push(Row { found: d, accepted });
             let targets = m.discover.scanned.clone().unwrap_or_default();
@@ -1129,6 +1133,7 @@ fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             return Some(Effect::Discover {
                 targets,
                 access: m.plan.access.clone(),
+                pin: false,
             });
         }
         handle_input(&mut m.discover.targets, key);
@@ -1142,12 +1147,24 @@ fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             if let Some(r) = m.rows.get_mut(d.selected) {
                 if r.is_ok() {
                     r.accepted = !r.accepted;
+                } else if r.found.state == HostState::UnknownHostKey {
+                    let address = r.found.address.clone();
+                    return pin(m, vec![address]);
                 }
             }
         }
         KeyCode::Char('a') => {
             for r in m.rows.iter_mut().filter(|r| r.is_ok()) {
                 r.accepted = true;
+            }
+            let new: Vec<String> = m
+                .rows
+                .iter()
+                .filter(|r| r.found.state == HostState::UnknownHostKey)
+                .map(|r| r.found.address.clone())
+                .collect();
+            if !new.is_empty() {
+                return pin(m, new);
             }
         }
         KeyCode::Char('r') => {
@@ -1159,6 +1176,17 @@ fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         _ => {}
     }
     None
+}
+
+/// The operator accepted these fingerprints: scan the hosts again, pinning their keys.
+fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
+    m.discover.pinning.extend(addresses.iter().cloned());
+    m.discover.scanning = true;
+    Some(Effect::Discover {
+        targets: addresses.join(", "),
+        access: m.plan.access.clone(),
+        pin: true,
+    })
 }
 
 fn key_hosts(m: &mut Model, key: KeyEvent) -> Option<Effect> {

@@ -25,7 +25,9 @@ pub const LOG_FLUSH: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Discover { targets: String, access: Access },
+    /// Scan targets; with `pin`, keys seen for the first time are pinned (the operator has
+    /// accepted their fingerprints).
+    Discover { targets: String, access: Access, pin: bool },
     RunStages { plan: Plan, from: StageId, hosts: Vec<String> },
     AbortRun,
     SavePlan { path: PathBuf, plan: Plan },
@@ -41,7 +43,8 @@ pub enum Action {
 /// Where effects go: the demo lab or the real hosts.
 pub enum Backend {
     Demo { lab: Arc<Lab>, runner: LabRunner, speed: f64 },
-    Live,
+    /// Real hosts over SSH; `known_hosts` overrides rackstrap's default pin file.
+    Live { known_hosts: Option<PathBuf> },
 }
 
 pub struct Executor {
@@ -73,7 +76,7 @@ impl Executor {
                     let _ = tx.send(Msg::Saved(result));
                 });
             }
-            Effect::Discover { targets, access } => {
+            Effect::Discover { targets, access, pin } => {
                 if let Some(h) = self.scan.take() {
                     h.abort();
                 }
@@ -90,7 +93,9 @@ impl Executor {
                             let _ = tx.send(Msg::DiscoveryDone);
                         })
                     }
-                    Backend::Live => tokio::spawn(live_discover(targets, access, tx)),
+                    Backend::Live { known_hosts } => {
+                        tokio::spawn(live_discover(targets, access, pin, known_hosts.clone(), tx))
+                    }
                 });
             }
             Effect::RunStages { plan, from, hosts } => {
@@ -108,7 +113,7 @@ impl Executor {
                             let _ = tx.send(Msg::RunEnded);
                         })
                     }
-                    Backend::Live => tokio::spawn(async move {
+                    Backend::Live { .. } => tokio::spawn(async move {
                         drop(etx);
                         let _ = forward.await;
                         let _ = tx.send(Msg::DiscoveryFailed(LIVE_RUN_MISSING.into()));
@@ -136,10 +141,50 @@ impl Drop for Executor {
 
 const LIVE_RUN_MISSING: &str = "this build cannot provision real hosts from the wizard yet: use `rackstrap apply`";
 
-async fn live_discover(_targets: String, _access: Access, tx: UnboundedSender<Msg>) {
-    let _ = tx.send(Msg::DiscoveryFailed(
-        "this build has no SSH discovery in the wizard yet: try `rackstrap demo`".into(),
-    ));
+/// Discovery over SSH with the plan's access settings. Passwords never pass through here:
+/// keys come from the identity file or the ssh-agent.
+async fn live_discover(
+    targets: String,
+    access: Access,
+    pin: bool,
+    known_hosts: Option<PathBuf>,
+    tx: UnboundedSender<Msg>,
+) {
+    let list = match crate::discover::parse_targets(&targets, false) {
+        Ok(list) => list,
+        Err(e) => {
+            let _ = tx.send(Msg::DiscoveryFailed(e.to_string()));
+            return;
+        }
+    };
+    let identity = expand_home(&access.identity).filter(|p| p.exists());
+    let explicit_key = identity.is_some();
+    let mut opts = crate::ssh::ConnectOptions::new(access.user, access.port, identity);
+    // A key file the operator named is the one to use; the agent is the fallback.
+    opts.use_agent = !explicit_key;
+    if let Some(k) = known_hosts {
+        opts.known_hosts = k;
+        opts.extra_known_hosts.clear();
+    }
+    opts.accept_new = pin;
+    let (dtx, mut drx) = unbounded_channel();
+    let scan = tokio::spawn(crate::discover::discover(list, opts, crate::discover::DEFAULT_CONCURRENCY, dtx));
+    while let Some(d) = drx.recv().await {
+        let _ = tx.send(Msg::Discovered(d));
+    }
+    let _ = scan.await;
+    let _ = tx.send(Msg::DiscoveryDone);
+}
+
+/// `~/x` -> `$HOME/x`; other paths as they are.
+fn expand_home(path: &str) -> Option<PathBuf> {
+    if path.trim().is_empty() {
+        return None;
+    }
+    match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(rest)),
+        None => Some(PathBuf::from(path)),
+    }
 }
 
 /// Collects runner events and hands them over in batches, at most every `LOG_FLUSH`.

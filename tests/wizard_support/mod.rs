@@ -47,6 +47,7 @@ impl Driver {
     fn effect(&mut self, e: Effect) {
         match e {
             Effect::Discover { targets, .. } => {
+                // The lab's hosts answer as already known; pinning has nothing to add.
                 for (_, d) in self.lab.answers(&targets) {
                     self.send(Msg::Discovered(d));
                 }

@@ -19,6 +19,7 @@ pub fn state_text(s: &HostState) -> &'static str {
         HostState::AuthFailed => "auth failed",
         HostState::HostKeyChanged { .. } => "KEY CHANGED",
         HostState::SudoNeedsPassword => "sudo asks",
+        HostState::UnknownHostKey => "new key",
         HostState::Ok => "ok",
     }
 }
@@ -69,7 +70,13 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
     let rows = m.rows.iter().enumerate().map(|(i, r)| {
         let facts = r.found.facts.as_ref();
-        let acc = if !r.is_ok() { " " } else if r.accepted { "✓" } else { "?" };
+        let acc = if r.found.state == HostState::UnknownHostKey || (r.is_ok() && !r.accepted) {
+            "?"
+        } else if r.accepted {
+            "✓"
+        } else {
+            " "
+        };
         let mut cells = vec![
             acc.to_string(),
             r.found.address.clone(),
@@ -108,7 +115,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let table = Table::new(rows, widths).header(Row::new(header).style(style(m.theme, Look::Title)));
     f.render_widget(table, table_area);
     if !wide {
-        if let Some(r) = m.rows.get(d.selected).filter(|r| r.is_ok() && d.table_focus) {
+        if let Some(r) = m.rows.get(d.selected).filter(|r| r.found.fingerprint.is_some() && d.table_focus) {
             let fp = r.found.fingerprint.clone().unwrap_or_default();
             let y = table_area.bottom().saturating_sub(1);
             let line = Line::from(Span::styled(
