@@ -19,10 +19,10 @@
 pub mod cli;
 pub mod discover;
 pub mod facts;
+pub mod lab;
 pub mod net;
 pub mod plan;
 pub mod provision;
 pub mod render;
 pub mod ssh;
-pub mod lab;
 pub mod tui;

@@ -16,13 +16,20 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     let mut d = Driver::demo("akash");
 
     // Access: a user of our own; the cluster name stays "akash".
-    d.keys(&[Down]).times(Backspace, 10).chars("ubuntu").key(Enter);
+    d.keys(&[Down])
+        .times(Backspace, 10)
+        .chars("ubuntu")
+        .key(Enter);
     assert_eq!(d.m.step, Step::Discover);
     // Discover: scan the lab's targets, accept every host that answered.
     d.key(Enter);
     assert_eq!(d.m.rows.len(), 6);
     d.key(Enter);
-    assert_eq!(d.m.step, Step::Discover, "Next is blocked until a host is accepted");
+    assert_eq!(
+        d.m.step,
+        Step::Discover,
+        "Next is blocked until a host is accepted"
+    );
     d.key(Char('a')).key(Enter);
     // Hosts: all four.
     assert_eq!(d.m.step, Step::Hosts);
@@ -33,29 +40,64 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     // Storage: node2's NVMe pair as RAID0 on /data with kubelet+containerd moved (seed 001
     // step 7), applied to node3 which has the same disks.
     assert_eq!(d.m.step, Step::Storage);
-    d.key(Tab).keys(&[Down, Down, Down, Char(' '), Down, Char(' '), Char('a'), Char('A')]);
+    d.key(Tab).keys(&[
+        Down,
+        Down,
+        Down,
+        Char(' '),
+        Down,
+        Char(' '),
+        Char('a'),
+        Char('A'),
+    ]);
     // node4: only its clean NVMe (the other carries an old filesystem), single, xfs at
     // /scratch, no relocation.
     d.keys(&[Tab, Tab, Up, Up, Down, Down, Down, Char(' ')]);
     d.times(Char('l'), 6).key(Char('f')).key(Char('r'));
-    d.key(Char('m')).times(Backspace, 10).chars("/scratch").key(Enter).key(Char('a'));
+    d.key(Char('m'))
+        .times(Backspace, 10)
+        .chars("/scratch")
+        .key(Enter)
+        .key(Char('a'));
     d.key(Enter);
     // Network: the akash pool as seeded, plus the MTU raised to 9000.
     assert_eq!(d.m.step, Step::Network);
-    d.times(Down, 7).times(Backspace, 4).chars("9000").key(Enter);
+    d.times(Down, 7)
+        .times(Backspace, 4)
+        .chars("9000")
+        .key(Enter);
     // Review: save.
     assert_eq!(d.m.step, Step::Review);
-    d.key(Char('s')).times(Backspace, 40).chars(path.to_str().unwrap()).key(Enter);
-    assert_eq!(d.m.review.saved.as_deref(), Some(path.as_path()), "{:?}", d.m.review.save_error);
+    d.key(Char('s'))
+        .times(Backspace, 40)
+        .chars(path.to_str().unwrap())
+        .key(Enter);
+    assert_eq!(
+        d.m.review.saved.as_deref(),
+        Some(path.as_path()),
+        "{:?}",
+        d.m.review.save_error
+    );
 
     let saved = std::fs::read_to_string(&path).unwrap();
     if std::env::var_os("WRITE_EXPECTED").is_some() {
-        std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wizard-akash.yaml"), &saved).unwrap();
+        std::fs::write(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/wizard-akash.yaml"
+            ),
+            &saved,
+        )
+        .unwrap();
     }
     let expected = include_str!("fixtures/wizard-akash.yaml");
     pretty_assertions::assert_eq!(saved, expected);
 
-    let out = Command::new(env!("CARGO_BIN_EXE_rackstrap")).arg("check").arg(&path).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "rackstrap check: {}\n{}",
@@ -65,7 +107,11 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
 
     // Reopening the plan lands on Review with the same plan.
     let plan = rackstrap::plan::load(&path).unwrap();
-    let m = rackstrap::tui::app::Model::reopen(rackstrap::tui::app::Mode::Live, plan.clone(), path.clone());
+    let m = rackstrap::tui::app::Model::reopen(
+        rackstrap::tui::app::Mode::Live,
+        plan.clone(),
+        path.clone(),
+    );
     assert_eq!(m.step, Step::Review);
     assert_eq!(m.plan, plan);
 }

@@ -22,7 +22,12 @@ fn key(m: &mut Model, exec: &mut Executor, code: KeyCode) {
 }
 
 /// Feeds messages to the model until discovery has finished.
-fn pump(rt: &tokio::runtime::Runtime, m: &mut Model, exec: &mut Executor, rx: &mut UnboundedReceiver<Msg>) {
+fn pump(
+    rt: &tokio::runtime::Runtime,
+    m: &mut Model,
+    exec: &mut Executor,
+    rx: &mut UnboundedReceiver<Msg>,
+) {
     loop {
         let msg = rt
             .block_on(async { tokio::time::timeout(Duration::from_secs(150), rx.recv()).await })
@@ -69,8 +74,18 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
     pump(&rt, &mut m, &mut exec, &mut rx);
     assert_eq!(m.rows.len(), 2, "{:?}", m.rows);
     for r in &m.rows {
-        assert_eq!(r.found.state, HostState::UnknownHostKey, "first contact asks: {:?}", r.found);
-        assert!(r.found.fingerprint.as_deref().is_some_and(|f| f.starts_with("SHA256:")));
+        assert_eq!(
+            r.found.state,
+            HostState::UnknownHostKey,
+            "first contact asks: {:?}",
+            r.found
+        );
+        assert!(
+            r.found
+                .fingerprint
+                .as_deref()
+                .is_some_and(|f| f.starts_with("SHA256:"))
+        );
     }
     let screen = rackstrap::tui::render_to_string(&m, 120, 40);
     assert!(screen.contains("new key"), "{screen}");
@@ -91,25 +106,43 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
     // this test is about, so go straight to Storage with the accepted hosts.
     m.sync_hosts();
     m.step = Step::Storage;
-    assert_eq!(m.plan.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["alpha", "beta"]);
+    assert_eq!(
+        m.plan
+            .hosts
+            .iter()
+            .map(|h| h.name.as_str())
+            .collect::<Vec<_>>(),
+        ["alpha", "beta"]
+    );
     for (i, host) in lab.hosts().iter().enumerate() {
         assert_eq!(m.storage.host, i);
         let screen = rackstrap::tui::render_to_string(&m, 120, 40);
         assert!(screen.contains(&format!("▸{}", host.name)), "{screen}");
         for d in &host.disks {
             let size = rackstrap::tui::domain::human_bytes(d.size);
-            let row = screen.lines().find(|l| l.contains(&format!(" {} ", d.name)));
+            let row = screen
+                .lines()
+                .find(|l| l.contains(&format!(" {} ", d.name)));
             let row = row.unwrap_or_else(|| panic!("{}: {} missing:\n{screen}", host.name, d.name));
             assert!(row.contains(&size), "{row}");
             if d.spec.fs.is_some() {
-                assert!(row.contains("xfs") && row.contains(" ✗ "), "a formatted disk is refused: {row}");
+                assert!(
+                    row.contains("xfs") && row.contains(" ✗ "),
+                    "a formatted disk is refused: {row}"
+                );
             } else {
                 assert!(row.contains("[ ]"), "a blank disk can be chosen: {row}");
             }
         }
         for other in lab.hosts().iter().filter(|o| o.name != host.name) {
             for d in &other.disks {
-                assert!(!screen.contains(&format!(" {} ", d.name)), "{}'s {} shown on {}:\n{screen}", other.name, d.name, host.name);
+                assert!(
+                    !screen.contains(&format!(" {} ", d.name)),
+                    "{}'s {} shown on {}:\n{screen}",
+                    other.name,
+                    d.name,
+                    host.name
+                );
             }
         }
         key(&mut m, &mut exec, KeyCode::Tab);

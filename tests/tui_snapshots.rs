@@ -26,11 +26,25 @@ fn akash_at(step: Step) -> Driver {
     while d.m.step < step {
         if d.m.step == Step::Storage && d.m.plan.hosts.iter().all(|h| h.storage.is_empty()) {
             // node2's two NVMe disks as RAID0 at /data, applied to node3 (same disks).
-            d.key(Tab).keys(&[Down, Down, Down, Char(' '), Down, Char(' '), Char('a'), Char('A')]);
+            d.key(Tab).keys(&[
+                Down,
+                Down,
+                Down,
+                Char(' '),
+                Down,
+                Char(' '),
+                Char('a'),
+                Char('A'),
+            ]);
         }
         let before = d.m.step;
         d.key(Enter);
-        assert_ne!(before, d.m.step, "stuck at {before:?}: {:?}", d.m.findings());
+        assert_ne!(
+            before,
+            d.m.step,
+            "stuck at {before:?}: {:?}",
+            d.m.findings()
+        );
     }
     d
 }
@@ -55,7 +69,10 @@ fn discover_points_at_a_bad_target() {
     let mut d = akash_at(Step::Discover);
     d.times(Backspace, 100).chars("10.0.10.0/28, 10.0.1O.7");
     let screen = d.screen(80, 24);
-    assert!(screen.contains("column 21: unexpected character 'O'"), "{screen}");
+    assert!(
+        screen.contains("column 21: unexpected character 'O'"),
+        "{screen}"
+    );
     snap("discover_bad_target", &d);
 }
 
@@ -72,12 +89,18 @@ fn roles_default_one_control_plane() {
 #[test]
 fn roles_two_control_planes_warn_and_suggest_a_third_etcd() {
     let mut d = Driver::demo("homelab");
-    d.to_hosts().key(Enter);
+    d.walk_to_hosts().key(Enter);
     assert_eq!(d.m.step, Step::Roles, "{}", d.screen(120, 40));
     // The homelab suggestion: cp1 and cp2 run the control plane and etcd (seed 003's first try).
     let screen = d.screen(80, 24);
-    assert!(screen.contains("2 control planes tolerate no more failures than 1"), "{screen}");
-    assert!(screen.contains("is an even number: Kubespray refuses it"), "{screen}");
+    assert!(
+        screen.contains("2 control planes tolerate no more failures than 1"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("is an even number: Kubespray refuses it"),
+        "{screen}"
+    );
     assert!(screen.contains("add `etcd` to one worker"), "{screen}");
     snap("roles_two_control_planes", &d);
     // Seed 003's fix: a third etcd member on a worker.
@@ -93,27 +116,38 @@ fn storage_capacity_preview_and_unsafe_disks() {
     let mut d = akash_at(Step::Roles);
     d.key(Enter);
     assert_eq!(d.m.step, Step::Storage);
-    d.key(Tab).keys(&[Down, Down, Down, Char(' '), Down, Char(' ')]);
+    d.key(Tab)
+        .keys(&[Down, Down, Down, Char(' '), Down, Char(' ')]);
     let screen = d.screen(80, 24);
     assert!(screen.contains("2 disks, 3T raw → 3T usable"), "{screen}");
     snap("storage_preview_raid0", &d);
     d.key(Char('l'));
     assert!(d.screen(80, 24).contains("2 disks, 3T raw → 1.5T usable"));
-    d.keys(&[Char('l'), Char('l'), Char('l'), Char('l'), Char('l'), Char('l')]);
+    d.keys(&[
+        Char('l'),
+        Char('l'),
+        Char('l'),
+        Char('l'),
+        Char('l'),
+        Char('l'),
+    ]);
     // Root disk: refused, and never wipeable.
     d.keys(&[Up, Up, Up, Up, Char(' ')]);
     assert!(d.screen(80, 24).contains("holds the root filesystem"));
     snap("storage_root_refused", &d);
     d.keys(&[Down, Down, Down, Char('a'), Char('A')]);
     let screen = d.screen(120, 40);
-    assert!(screen.contains("applied to node3; disks differ on node1, node4"), "{screen}");
+    assert!(
+        screen.contains("applied to node3; disks differ on node1, node4"),
+        "{screen}"
+    );
     snap("storage_applied_to_same_disks", &d);
 }
 
 #[test]
 fn storage_ais_per_disk_xfs() {
     let mut d = Driver::demo("ais");
-    d.to_hosts().keys(&[Enter, Enter]);
+    d.walk_to_hosts().keys(&[Enter, Enter]);
     assert_eq!(d.m.step, Step::Storage);
     d.key(Down);
     for _ in 0..10 {
@@ -121,7 +155,13 @@ fn storage_ais_per_disk_xfs() {
         d.key(Up);
     }
     // l cycles raid0 -> ... -> per-disk (6 presses), f ext4 -> xfs, r off, m /ais.
-    d.times(Char('l'), 6).key(Char('f')).key(Char('r')).key(Char('m')).times(Backspace, 10).chars("/ais").key(Enter);
+    d.times(Char('l'), 6)
+        .key(Char('f'))
+        .key(Char('r'))
+        .key(Char('m'))
+        .times(Backspace, 10)
+        .chars("/ais")
+        .key(Enter);
     snap("storage_ais_per_disk", &d);
 }
 
@@ -139,15 +179,26 @@ fn akash_network() -> Driver {
 fn network_overlapping_pool_points_at_the_entry() {
     let mut d = akash_network();
     // A third entry that overlaps the first one.
-    d.key(Down).key(End).chars(", 144.217.30.200-144.217.30.210");
+    d.key(Down)
+        .key(End)
+        .chars(", 144.217.30.200-144.217.30.210");
     let screen = d.screen(120, 40);
-    assert!(screen.contains("^ column 49: 144.217.30.200-144.217.30.210 overlaps"), "{screen}");
-    assert!(screen.contains("error pool default: column 49:"), "{screen}");
+    assert!(
+        screen.contains("^ column 49: 144.217.30.200-144.217.30.210 overlaps"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("error pool default: column 49:"),
+        "{screen}"
+    );
     snap("network_pool_overlap", &d);
     // An entry holding a node's own address, pointed at too.
     d.times(Backspace, 31).chars(", 10.0.10.0/28");
     let screen = d.screen(120, 40);
-    assert!(screen.contains("^ column 49: 10.0.10.0-10.0.10.15 contains node4"), "{screen}");
+    assert!(
+        screen.contains("^ column 49: 10.0.10.0-10.0.10.15 contains node4"),
+        "{screen}"
+    );
     snap("network_pool_has_node", &d);
     // Errors block Next.
     d.key(Enter);
@@ -157,9 +208,14 @@ fn network_overlapping_pool_points_at_the_entry() {
 #[test]
 fn network_parse_error_points_at_the_character() {
     let mut d = akash_network();
-    d.keys(&[Down, Down, Down]).times(Backspace, 20).chars("10.233.0.0/18x");
+    d.keys(&[Down, Down, Down])
+        .times(Backspace, 20)
+        .chars("10.233.0.0/18x");
     let screen = d.screen(80, 24);
-    assert!(screen.contains("^ column 12: prefix must be 0-32"), "{screen}");
+    assert!(
+        screen.contains("^ column 12: prefix must be 0-32"),
+        "{screen}"
+    );
     snap("network_bad_character", &d);
 }
 
@@ -191,7 +247,10 @@ fn provision_failure_then_retry_then_done() {
     d.key(Enter);
     d.play_runs();
     let screen = d.screen(80, 24);
-    assert!(screen.contains("node3: Preflight failed: clock not synchronised"), "{screen}");
+    assert!(
+        screen.contains("node3: Preflight failed: clock not synchronised"),
+        "{screen}"
+    );
     snap("provision_failed", &d);
     d.key(Char('r'));
     d.play_runs();
@@ -224,7 +283,10 @@ fn destructive_storage_asks_for_the_host_name() {
     // node4's nvme1n1 carries an old ext4: refused until marked for wiping.
     d.keys(&[Tab, Tab, Tab, Down, Down, Down, Char(' '), Down, Char(' ')]);
     let screen = d.screen(80, 24);
-    assert!(screen.contains("press w to mark it for wiping first"), "{screen}");
+    assert!(
+        screen.contains("press w to mark it for wiping first"),
+        "{screen}"
+    );
     d.keys(&[Char('w'), Char(' '), Char('a')]);
     assert!(d.m.plan.hosts[3].storage[0].wipe);
     network(&mut d);
@@ -261,6 +323,13 @@ fn esc_goes_back_without_losing_input() {
     assert_eq!(d.m.step, Step::Roles);
     d.keys(&[Enter, Enter]);
     assert_eq!(d.m.step, Step::Network);
-    assert!(d.screen(120, 40).contains("194.28.98.219-194.28.98.222, 203.0.113.7"));
-    assert_eq!(d.m.plan.hosts[1].storage.len(), 1, "node2's layout survived going back");
+    assert!(
+        d.screen(120, 40)
+            .contains("194.28.98.219-194.28.98.222, 203.0.113.7")
+    );
+    assert_eq!(
+        d.m.plan.hosts[1].storage.len(),
+        1,
+        "node2's layout survived going back"
+    );
 }

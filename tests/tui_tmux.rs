@@ -17,7 +17,21 @@ impl Tmux {
         let socket = format!("rackstrap-{name}-{}", std::process::id());
         let t = Tmux { socket };
         let ok = t
-            .cmd(&["new-session", "-d", "-x", "100", "-y", "30", "-c", dir.to_str().unwrap(), "-s", "main", "bash", "--norc", "--noprofile"])
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-x",
+                "100",
+                "-y",
+                "30",
+                "-c",
+                dir.to_str().unwrap(),
+                "-s",
+                "main",
+                "bash",
+                "--norc",
+                "--noprofile",
+            ])
             .status
             .success();
         assert!(ok, "tmux new-session failed");
@@ -27,7 +41,12 @@ impl Tmux {
     }
 
     fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("tmux runs")
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs")
     }
 
     fn run(&self, line: &str) {
@@ -43,7 +62,8 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout).into_owned()
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
     }
 
     /// Waits until the screen shows `text`; returns the screen.
@@ -69,15 +89,25 @@ impl Drop for Tmux {
 }
 
 fn tmux_available() -> bool {
-    Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 #[test]
 fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
-    assert!(tmux_available(), "tmux is required (tests/ci.sh installs it)");
+    assert!(
+        tmux_available(),
+        "tmux is required (tests/ci.sh installs it)"
+    );
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start("e2e", &format!("RACKSTRAP_DEMO_SPEED=40 {bin} demo; echo rackstrap-exit=$?"), dir.path());
+    let t = Tmux::start(
+        "e2e",
+        &format!("RACKSTRAP_DEMO_SPEED=40 {bin} demo; echo rackstrap-exit=$?"),
+        dir.path(),
+    );
 
     let s = t.wait_for("1/9 Access");
     assert!(s.contains("DEMO: simulated lab, nothing is touched"), "{s}");
@@ -105,7 +135,10 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     t.keys(&["Down", "End"]);
     t.run(", 10.0.10.x");
     let s = t.wait_for("unexpected character");
-    assert!(s.contains("6/9 Network"), "Enter must not pass an error: {s}");
+    assert!(
+        s.contains("6/9 Network"),
+        "Enter must not pass an error: {s}"
+    );
     t.keys(&["BSpace"; 11]);
     t.wait_for("20 addresses");
     t.keys(&["Enter"]);
@@ -138,7 +171,10 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
 
 #[test]
 fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
-    assert!(tmux_available(), "tmux is required (tests/ci.sh installs it)");
+    assert!(
+        tmux_available(),
+        "tmux is required (tests/ci.sh installs it)"
+    );
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_rackstrap");
     let t = Tmux::start(
@@ -151,7 +187,10 @@ fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
     let s = t.wait_for("rackstrap-exit=");
     assert!(s.contains("panicking inside update on purpose"), "{s}");
     assert!(!s.contains("rackstrap-exit=0"), "{s}");
-    assert!(!s.contains("1/9 Access"), "the alternate screen must be gone: {s}");
+    assert!(
+        !s.contains("1/9 Access"),
+        "the alternate screen must be gone: {s}"
+    );
     assert_terminal_restored(&t);
 }
 
@@ -160,7 +199,16 @@ fn assert_terminal_restored(t: &Tmux) {
     // The quotes keep the marker out of the echoed command line.
     t.run("echo \"mo\"\"des=$(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e echo -e -icanon -e -echo | tr '\\n' ' ')\"");
     let s = t.wait_for("modes=");
-    let line = s.lines().find(|l| l.starts_with("modes=")).unwrap_or_default();
-    assert!(line.contains("icanon") && !line.contains("-icanon"), "terminal left in raw mode: {s}");
-    assert!(line.contains("echo") && !line.contains("-echo"), "terminal left without echo: {s}");
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("modes="))
+        .unwrap_or_default();
+    assert!(
+        line.contains("icanon") && !line.contains("-icanon"),
+        "terminal left in raw mode: {s}"
+    );
+    assert!(
+        line.contains("echo") && !line.contains("-echo"),
+        "terminal left without echo: {s}"
+    );
 }

@@ -12,7 +12,8 @@ use crate::tui::effects::Backend;
 pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
     let mut model = match plan {
         Some(path) => {
-            let plan: Plan = crate::plan::load(path).with_context(|| format!("reopening {}", path.display()))?;
+            let plan: Plan =
+                crate::plan::load(path).with_context(|| format!("reopening {}", path.display()))?;
             Model::reopen(Mode::Live, plan, path.to_path_buf())
         }
         None => Model::new(Mode::Live, empty_plan("cluster"), ""),

@@ -193,7 +193,11 @@ impl LabDisk {
             serial: None,
             fstype: self.fstype.clone(),
             mountpoints: self.mounts.clone(),
-            children: self.children.iter().map(LabDisk::to_device).collect::<Result<_>>()?,
+            children: self
+                .children
+                .iter()
+                .map(LabDisk::to_device)
+                .collect::<Result<_>>()?,
         })
     }
 }
@@ -204,7 +208,12 @@ impl LabHost {
         Ok(HostFacts {
             hostname: self.hostname.clone(),
             os: OsRelease {
-                id: self.os.split_whitespace().next().unwrap_or("").to_lowercase(),
+                id: self
+                    .os
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_lowercase(),
                 version_id: self.version_id.clone(),
                 pretty_name: self.os.clone(),
             },
@@ -215,7 +224,11 @@ impl LabHost {
             mem_bytes: (self.mem_gib * (1u64 << 30) as f64) as u64,
             swap_bytes: (self.swap_gib * (1u64 << 30) as f64) as u64,
             cgroup_v2: true,
-            disks: self.disks.iter().map(LabDisk::to_device).collect::<Result<_>>()?,
+            disks: self
+                .disks
+                .iter()
+                .map(LabDisk::to_device)
+                .collect::<Result<_>>()?,
             md_arrays: vec![],
             interfaces: vec![Interface {
                 name: self.iface.clone(),
@@ -365,11 +378,23 @@ impl LabRunner {
 
     /// Runs `from` and every later stage. On the first stage only `hosts` run (all when
     /// empty); a stage that fails anywhere ends the run there, as the real runner does.
-    pub async fn run(&self, plan: Plan, from: StageId, hosts: Vec<String>, tx: UnboundedSender<Event>) {
+    pub async fn run(
+        &self,
+        plan: Plan,
+        from: StageId,
+        hosts: Vec<String>,
+        tx: UnboundedSender<Event>,
+    ) {
         let all: Vec<String> = plan.hosts.iter().map(|h| h.name.clone()).collect();
         for stage in StageId::ALL.into_iter().filter(|s| *s >= from) {
-            let targets = if stage == from && !hosts.is_empty() { hosts.clone() } else { all.clone() };
-            let runs = targets.iter().map(|h| self.run_one(&plan, stage, h, tx.clone()));
+            let targets = if stage == from && !hosts.is_empty() {
+                hosts.clone()
+            } else {
+                all.clone()
+            };
+            let runs = targets
+                .iter()
+                .map(|h| self.run_one(&plan, stage, h, tx.clone()));
             let results = futures::future::join_all(runs).await;
             if results.iter().any(|ok| !ok) || tx.is_closed() {
                 return;
@@ -377,7 +402,13 @@ impl LabRunner {
         }
     }
 
-    async fn run_one(&self, plan: &Plan, stage: StageId, host: &str, tx: UnboundedSender<Event>) -> bool {
+    async fn run_one(
+        &self,
+        plan: &Plan,
+        stage: StageId,
+        host: &str,
+        tx: UnboundedSender<Event>,
+    ) -> bool {
         let send = |kind: EventKind| {
             let _ = tx.send(Event {
                 host: host.to_string(),
@@ -446,7 +477,11 @@ impl LabRunner {
         let nothing = lines.is_empty();
         send(EventKind::Finished {
             state: StepState::Done,
-            message: if nothing { "nothing to do".into() } else { String::new() },
+            message: if nothing {
+                "nothing to do".into()
+            } else {
+                String::new()
+            },
         });
         true
     }
@@ -457,7 +492,11 @@ fn storage_script(plan: &Plan, host: &str) -> Vec<LabLine> {
     let Some(h) = plan.hosts.iter().find(|h| h.name == host) else {
         return vec![];
     };
-    let line = |ms: u64, s: String| LabLine { ms, line: s, stderr: false };
+    let line = |ms: u64, s: String| LabLine {
+        ms,
+        line: s,
+        stderr: false,
+    };
     let mut out = Vec::new();
     for (i, l) in h.storage.iter().enumerate() {
         let devs: Vec<String> = l.devices.iter().map(|d| format!("/dev/{d}")).collect();
@@ -466,7 +505,12 @@ fn storage_script(plan: &Plan, host: &str) -> Vec<LabLine> {
             Level::PerDisk => l
                 .devices
                 .iter()
-                .map(|d| (format!("/dev/{d}"), format!("{}/{d}", l.mount.trim_end_matches('/'))))
+                .map(|d| {
+                    (
+                        format!("/dev/{d}"),
+                        format!("{}/{d}", l.mount.trim_end_matches('/')),
+                    )
+                })
                 .collect(),
             Level::Single => vec![(devs.join(" "), l.mount.clone())],
             level => {
@@ -487,21 +531,39 @@ fn storage_script(plan: &Plan, host: &str) -> Vec<LabLine> {
         for (dev, mount) in targets {
             out.push(line(400, format!("\x1b[36m$\x1b[0m mkfs.{fs} {dev}")));
             out.push(line(700, format!("Creating filesystem on {dev}: done")));
-            out.push(line(200, format!("\x1b[36m$\x1b[0m mkdir -p {mount} && mount {mount}")));
-            out.push(line(150, format!("fstab: UUID entry for {mount} added (backup /etc/fstab.rackstrap.bak)")));
+            out.push(line(
+                200,
+                format!("\x1b[36m$\x1b[0m mkdir -p {mount} && mount {mount}"),
+            ));
+            out.push(line(
+                150,
+                format!("fstab: UUID entry for {mount} added (backup /etc/fstab.rackstrap.bak)"),
+            ));
         }
         if l.level.is_md() {
-            out.push(line(200, "\x1b[36m$\x1b[0m /usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf".into()));
+            out.push(line(
+                200,
+                "\x1b[36m$\x1b[0m /usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf".into(),
+            ));
             out.push(line(1200, "\x1b[36m$\x1b[0m update-initramfs -u".into()));
-            out.push(line(300, "update-initramfs: Generating /boot/initrd.img-5.15.0-91-generic".into()));
+            out.push(line(
+                300,
+                "update-initramfs: Generating /boot/initrd.img-5.15.0-91-generic".into(),
+            ));
         }
         for r in &l.relocate {
             let (svc, dir) = match r {
                 crate::plan::Relocate::Kubelet => ("kubelet", "/var/lib/kubelet"),
                 crate::plan::Relocate::Containerd => ("containerd", "/var/lib/containerd"),
             };
-            out.push(line(250, format!("\x1b[36m$\x1b[0m systemctl disable --now {svc} 2>/dev/null || true")));
-            out.push(line(250, format!("{dir} -> {}/{svc}", l.mount.trim_end_matches('/'))));
+            out.push(line(
+                250,
+                format!("\x1b[36m$\x1b[0m systemctl disable --now {svc} 2>/dev/null || true"),
+            ));
+            out.push(line(
+                250,
+                format!("{dir} -> {}/{svc}", l.mount.trim_end_matches('/')),
+            ));
         }
     }
     out
@@ -516,7 +578,10 @@ mod tests {
         for (name, _) in LABS {
             let lab = Lab::builtin(name).unwrap();
             assert!(!lab.hosts.is_empty(), "{name}");
-            assert!(!lab.failures.is_empty(), "{name}: a scripted failure shows retry");
+            assert!(
+                !lab.failures.is_empty(),
+                "{name}: a scripted failure shows retry"
+            );
             assert!(!lab.answers(&lab.targets).is_empty(), "{name}");
         }
     }

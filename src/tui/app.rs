@@ -18,7 +18,7 @@ use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
 use crate::plan::{
-    Discard, Filesystem, Host, Level, Plan, Pool, Relocate, Role, StorageLayout, PLAN_VERSION,
+    Discard, Filesystem, Host, Level, PLAN_VERSION, Plan, Pool, Relocate, Role, StorageLayout,
 };
 use crate::provision::{Event, EventKind, StageId, StepState};
 
@@ -109,7 +109,10 @@ impl Step {
     }
 
     pub fn prev(self) -> Step {
-        self.index().checked_sub(1).map(|i| Step::ALL[i]).unwrap_or(self)
+        self.index()
+            .checked_sub(1)
+            .map(|i| Step::ALL[i])
+            .unwrap_or(self)
     }
 }
 
@@ -122,6 +125,9 @@ pub enum Mode {
 }
 
 /// Everything that can happen.
+// A discovered host's facts make one variant large; messages are few and moved once, so
+// boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
@@ -320,7 +326,10 @@ pub struct ProvisionState {
 
 impl ProvisionState {
     pub fn state(&self, host: &str, stage: StageId) -> StepState {
-        self.grid.get(&(host.to_string(), stage)).copied().unwrap_or_default()
+        self.grid
+            .get(&(host.to_string(), stage))
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn failed_hosts(&self) -> Vec<String> {
@@ -338,9 +347,12 @@ impl ProvisionState {
     pub fn finished(&self) -> bool {
         !self.panes.is_empty()
             && self.panes.iter().all(|p| {
-                StageId::ALL
-                    .iter()
-                    .all(|s| matches!(self.state(&p.host, *s), StepState::Done | StepState::Skipped))
+                StageId::ALL.iter().all(|s| {
+                    matches!(
+                        self.state(&p.host, *s),
+                        StepState::Done | StepState::Skipped
+                    )
+                })
             })
     }
 }
@@ -411,7 +423,9 @@ pub fn empty_plan(name: &str) -> Plan {
         ("fs.inotify.max_user_watches", 1_048_576),
         ("vm.max_map_count", 1_000_000),
     ] {
-        plan.tuning.sysctl.insert(k.into(), crate::plan::SysctlValue::Int(v));
+        plan.tuning
+            .sysctl
+            .insert(k.into(), crate::plan::SysctlValue::Int(v));
     }
     plan
 }
@@ -444,7 +458,8 @@ impl Model {
         let pool = net.load_balancer.pools.first();
         let mut inputs = BTreeMap::new();
         let values = [
-            pool.map(|p| p.name.clone()).unwrap_or_else(|| "default".into()),
+            pool.map(|p| p.name.clone())
+                .unwrap_or_else(|| "default".into()),
             pool.map(|p| p.addresses.join(", ")).unwrap_or_default(),
             String::new(),
             net.service_cidr.clone(),
@@ -566,13 +581,32 @@ impl Model {
         match self.step {
             Step::Access => {
                 if self.access.cluster.value().trim().is_empty() {
-                    out.push(field_error("empty-name", "cluster.name", text::NEED_CLUSTER_NAME.into()));
+                    out.push(field_error(
+                        "empty-name",
+                        "cluster.name",
+                        text::NEED_CLUSTER_NAME.into(),
+                    ));
                 }
                 if self.access.user.value().trim().is_empty() {
-                    out.push(field_error("empty-user", "access.user", text::NEED_USER.into()));
+                    out.push(field_error(
+                        "empty-user",
+                        "access.user",
+                        text::NEED_USER.into(),
+                    ));
                 }
-                if self.access.port.value().parse::<u16>().map(|p| p == 0).unwrap_or(true) {
-                    out.push(field_error("bad-port", "access.port", text::BAD_PORT.into()));
+                if self
+                    .access
+                    .port
+                    .value()
+                    .parse::<u16>()
+                    .map(|p| p == 0)
+                    .unwrap_or(true)
+                {
+                    out.push(field_error(
+                        "bad-port",
+                        "access.port",
+                        text::BAD_PORT.into(),
+                    ));
                 }
             }
             Step::Discover => {
@@ -598,16 +632,15 @@ impl Model {
                     out.push(field_error("no-hosts", "hosts", text::NEED_HOST.into()));
                 }
                 out.extend(
-                    self.plan_findings()
-                        .into_iter()
-                        .filter(|f| HARDWARE_CODES.contains(&f.code) && f.severity != Severity::Info),
+                    self.plan_findings().into_iter().filter(|f| {
+                        HARDWARE_CODES.contains(&f.code) && f.severity != Severity::Info
+                    }),
                 );
             }
-            Step::Roles => out.extend(
-                self.plan_findings()
-                    .into_iter()
-                    .filter(|f| (ROLE_CODES.contains(&f.code) || HARDWARE_CODES.contains(&f.code)) && f.severity != Severity::Info),
-            ),
+            Step::Roles => out.extend(self.plan_findings().into_iter().filter(|f| {
+                (ROLE_CODES.contains(&f.code) || HARDWARE_CODES.contains(&f.code))
+                    && f.severity != Severity::Info
+            })),
             Step::Storage => out.extend(
                 self.plan_findings()
                     .into_iter()
@@ -616,21 +649,40 @@ impl Model {
             Step::Network => {
                 for (i, f) in NetField::ALL.iter().enumerate() {
                     if let Some(e) = self.net_field_error(i) {
-                        out.push(field_error("bad-field", "network", format!("{}: column {}: {}", f.label(), e.pos + 1, e.message)));
+                        out.push(field_error(
+                            "bad-field",
+                            "network",
+                            format!("{}: column {}: {}", f.label(), e.pos + 1, e.message),
+                        ));
                     }
                 }
-                out.extend(
-                    self.plan_findings()
-                        .into_iter()
-                        .filter(|f| f.path.starts_with("network") && f.severity != Severity::Info && !PARSE_CODES.contains(&f.code)),
-                );
+                out.extend(self.plan_findings().into_iter().filter(|f| {
+                    f.path.starts_with("network")
+                        && f.severity != Severity::Info
+                        && !PARSE_CODES.contains(&f.code)
+                }));
             }
-            Step::Review => out = self.plan_findings().into_iter().filter(|f| f.severity != Severity::Info).collect(),
+            Step::Review => {
+                out = self
+                    .plan_findings()
+                    .into_iter()
+                    .filter(|f| f.severity != Severity::Info)
+                    .collect()
+            }
             Step::Provision => {
                 for ((h, s), st) in &self.provision.grid {
                     if *st == StepState::Failed {
-                        let msg = self.provision.messages.get(&(h.clone(), *s)).cloned().unwrap_or_default();
-                        out.push(field_error("stage-failed", h, format!("{h}: {} failed: {msg}", s.title())));
+                        let msg = self
+                            .provision
+                            .messages
+                            .get(&(h.clone(), *s))
+                            .cloned()
+                            .unwrap_or_default();
+                        out.push(field_error(
+                            "stage-failed",
+                            h,
+                            format!("{h}: {} failed: {msg}", s.title()),
+                        ));
                     }
                 }
             }
@@ -641,7 +693,9 @@ impl Model {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.findings().iter().any(|f| f.severity == Severity::Error)
+        self.findings()
+            .iter()
+            .any(|f| f.severity == Severity::Error)
     }
 
     pub fn targets_error(&self) -> Option<String> {
@@ -657,10 +711,21 @@ impl Model {
             let looks_ip = item.chars().next().is_some_and(|c| c.is_ascii_digit());
             if looks_ip {
                 if let Err(e) = domain::parse_entries(item) {
-                    return Some(format!("column {}: {}", offset + lead + e.pos + 1, e.message));
+                    return Some(format!(
+                        "column {}: {}",
+                        offset + lead + e.pos + 1,
+                        e.message
+                    ));
                 }
-            } else if item.is_empty() || !item.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
-                return Some(format!("column {}: not an address, range or hostname", offset + lead + 1));
+            } else if item.is_empty()
+                || !item
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            {
+                return Some(format!(
+                    "column {}: not an address, range or hostname",
+                    offset + lead + 1
+                ));
             }
             offset += raw.len() + 1;
         }
@@ -696,10 +761,10 @@ impl Model {
                 let mut offset = 0;
                 for raw in v.split(',') {
                     let lead = raw.len() - raw.trim_start().len();
-                    if !raw.trim().is_empty() {
-                        if let Err(e) = domain::parse_entries(raw.trim()) {
-                            return err(offset + lead + e.pos, &e.message);
-                        }
+                    if !raw.trim().is_empty()
+                        && let Err(e) = domain::parse_entries(raw.trim())
+                    {
+                        return err(offset + lead + e.pos, &e.message);
                     }
                     offset += raw.len() + 1;
                 }
@@ -725,7 +790,11 @@ impl Model {
 
     /// Devices of the Storage screen's host, flattened with their depth.
     pub fn storage_devices(&self) -> Vec<(usize, &BlockDevice)> {
-        fn walk<'a>(list: &'a [BlockDevice], depth: usize, out: &mut Vec<(usize, &'a BlockDevice)>) {
+        fn walk<'a>(
+            list: &'a [BlockDevice],
+            depth: usize,
+            out: &mut Vec<(usize, &'a BlockDevice)>,
+        ) {
             for d in list {
                 out.push((depth, d));
                 walk(&d.children, depth + 1, out);
@@ -749,7 +818,12 @@ impl Model {
     /// Devices already in a layout on the Storage screen's host.
     pub fn used_devices(&self) -> BTreeSet<String> {
         self.storage_host()
-            .map(|h| h.storage.iter().flat_map(|l| l.devices.iter().cloned()).collect())
+            .map(|h| {
+                h.storage
+                    .iter()
+                    .flat_map(|l| l.devices.iter().cloned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -765,7 +839,10 @@ impl Model {
         if sizes.is_empty() {
             return None;
         }
-        Some((sizes.iter().sum(), domain::usable_bytes(self.storage.level, &sizes)))
+        Some((
+            sizes.iter().sum(),
+            domain::usable_bytes(self.storage.level, &sizes),
+        ))
     }
 
     fn sync_access(&mut self) {
@@ -778,9 +855,18 @@ impl Model {
     }
 
     fn sync_network(&mut self) {
-        let v = |i: usize| self.network.inputs.get(&i).map(|x| x.value().to_string()).unwrap_or_default();
+        let v = |i: usize| {
+            self.network
+                .inputs
+                .get(&i)
+                .map(|x| x.value().to_string())
+                .unwrap_or_default()
+        };
         let list = |s: String| -> Vec<String> {
-            s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()
+            s.split(',')
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect()
         };
         let addresses = list(v(1));
         self.plan.network.load_balancer.pools = if addresses.is_empty() {
@@ -808,8 +894,12 @@ impl Model {
     /// Rebuilds the plan's hosts from the accepted, included rows, keeping what the operator
     /// already chose for hosts that stay (Esc and back never loses input).
     pub fn sync_hosts(&mut self) {
-        let mut old: BTreeMap<String, Host> =
-            self.plan.hosts.drain(..).map(|h| (h.address.clone(), h)).collect();
+        let mut old: BTreeMap<String, Host> = self
+            .plan
+            .hosts
+            .drain(..)
+            .map(|h| (h.address.clone(), h))
+            .collect();
         let mut names = BTreeSet::new();
         let mut facts = Facts::new();
         let first = old.is_empty();
@@ -817,7 +907,9 @@ impl Model {
             if self.excluded.contains(&row.found.address) {
                 continue;
             }
-            let Some(f) = row.found.facts.clone() else { continue };
+            let Some(f) = row.found.facts.clone() else {
+                continue;
+            };
             let host = old.remove(&row.found.address).unwrap_or_else(|| {
                 let mut name = f.hostname.clone();
                 if name.is_empty() || names.contains(&name) {
@@ -848,7 +940,10 @@ impl Model {
         if !self.facts.is_empty() || !facts.is_empty() {
             self.facts = facts;
         }
-        self.storage.host = self.storage.host.min(self.plan.hosts.len().saturating_sub(1));
+        self.storage.host = self
+            .storage
+            .host
+            .min(self.plan.hosts.len().saturating_sub(1));
     }
 }
 
@@ -886,8 +981,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::Discovered(d) => {
             let pinned_now = m.discover.pinning.remove(&d.address) && d.state == HostState::Ok;
             let accepted = pinned_now
-                || m
-                    .rows
+                || m.rows
                     .iter()
                     .find(|r| r.found.address == d.address)
                     .map(|r| r.accepted)
@@ -895,7 +989,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             m.rows.retain(|r| r.found.address != d.address);
             m.rows.push(Row { found: d, accepted });
             let targets = m.discover.scanned.clone().unwrap_or_default();
-            m.rows.sort_by_key(|r| (target_index(&targets, &r.found.address), address_key(&r.found.address)));
+            m.rows.sort_by_key(|r| {
+                (
+                    target_index(&targets, &r.found.address),
+                    address_key(&r.found.address),
+                )
+            });
             None
         }
         Msg::DiscoveryDone => {
@@ -938,7 +1037,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
 
 /// Which typed entry an address came from, so the table (and the plan) keep the operator's order.
 fn target_index(targets: &str, address: &str) -> usize {
-    let ip = address.parse::<std::net::IpAddr>().ok().map(|ip| domain::Entry::Single(ip).bounds().0);
+    let ip = address
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| domain::Entry::Single(ip).bounds().0);
     targets
         .split(',')
         .position(|t| {
@@ -985,7 +1087,10 @@ fn apply_event(m: &mut Model, e: Event) {
         EventKind::Progress { done, total, .. } => pane.progress = Some((done, total)),
         EventKind::Finished { state, message } => {
             if state == StepState::Failed {
-                pane.push(format!("\x1b[31m✗ {} failed: {message}\x1b[0m", e.stage.title()));
+                pane.push(format!(
+                    "\x1b[31m✗ {} failed: {message}\x1b[0m",
+                    e.stage.title()
+                ));
                 p.failed_stage = Some(p.failed_stage.map_or(e.stage, |s| s.min(e.stage)));
             }
             p.grid.insert((e.host.clone(), e.stage), state);
@@ -1094,7 +1199,9 @@ fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     match key.code {
         KeyCode::Enter => return next(m),
         KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % AccessField::ALL.len(),
-        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + AccessField::ALL.len() - 1) % AccessField::ALL.len(),
+        KeyCode::BackTab | KeyCode::Up => {
+            f.focus = (f.focus + AccessField::ALL.len() - 1) % AccessField::ALL.len()
+        }
         _ => {
             let target = match AccessField::ALL[f.focus] {
                 AccessField::Cluster => &mut f.cluster,
@@ -1270,7 +1377,11 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     match key.code {
         KeyCode::Tab | KeyCode::BackTab => {
             let n = m.plan.hosts.len().max(1);
-            s.host = if key.code == KeyCode::Tab { (s.host + 1) % n } else { (s.host + n - 1) % n };
+            s.host = if key.code == KeyCode::Tab {
+                (s.host + 1) % n
+            } else {
+                (s.host + n - 1) % n
+            };
             s.cursor = 0;
             s.selected.clear();
             s.wipe.clear();
@@ -1298,7 +1409,11 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Char('w') => {
             if let Some((name, why)) = devices.get(s.cursor) {
                 if *why == Some("holds /") || *why == Some("mounted") {
-                    s.message = Some(format!("{name} {}: {}", why.unwrap_or(""), text::NEVER_WIPE));
+                    s.message = Some(format!(
+                        "{name} {}: {}",
+                        why.unwrap_or(""),
+                        text::NEVER_WIPE
+                    ));
                 } else if !s.wipe.remove(name) {
                     s.wipe.insert(name.clone());
                     s.message = Some(format!("{name} {}", text::WIPE_MARKED));
@@ -1308,8 +1423,12 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             }
         }
         KeyCode::Char('l') => s.level = cycle(&Level::ALL, s.level),
-        KeyCode::Char('f') => s.filesystem = cycle(&[Filesystem::Ext4, Filesystem::Xfs], s.filesystem),
-        KeyCode::Char('d') => s.discard = cycle(&[Discard::Auto, Discard::On, Discard::Off], s.discard),
+        KeyCode::Char('f') => {
+            s.filesystem = cycle(&[Filesystem::Ext4, Filesystem::Xfs], s.filesystem)
+        }
+        KeyCode::Char('d') => {
+            s.discard = cycle(&[Discard::Auto, Discard::On, Discard::Off], s.discard)
+        }
         KeyCode::Char('r') => s.relocate = !s.relocate,
         KeyCode::Char('m') => m.popup = Some(Popup::Mount(s.mount.clone())),
         KeyCode::Char('a') => add_layout(m),
@@ -1335,7 +1454,12 @@ fn add_layout(m: &mut Model) {
         .collect();
     let mount = s.mount.value().trim().to_string();
     let message = if devices.len() < s.level.min_devices() {
-        Some(format!("{} {} {}", s.level.as_str(), text::NEEDS_AT_LEAST, s.level.min_devices()))
+        Some(format!(
+            "{} {} {}",
+            s.level.as_str(),
+            text::NEEDS_AT_LEAST,
+            s.level.min_devices()
+        ))
     } else if !mount.starts_with('/') {
         Some(text::MOUNT_ABSOLUTE.to_string())
     } else {
@@ -1352,7 +1476,11 @@ fn add_layout(m: &mut Model) {
         filesystem: s.filesystem,
         mount,
         discard: s.discard,
-        relocate: if s.relocate { vec![Relocate::Kubelet, Relocate::Containerd] } else { vec![] },
+        relocate: if s.relocate {
+            vec![Relocate::Kubelet, Relocate::Containerd]
+        } else {
+            vec![]
+        },
     };
     let host = m.storage.host;
     if let Some(h) = m.plan.hosts.get_mut(host) {
@@ -1365,8 +1493,12 @@ fn add_layout(m: &mut Model) {
 /// Copies this host's layouts to every other host whose devices of the same names have the
 /// same sizes and are as safe to use (DESIGN: "Apply to all hosts with the same disks").
 fn apply_to_same(m: &mut Model) {
-    let Some(src) = m.storage_host().cloned() else { return };
-    let Some(src_facts) = m.facts.get(&src.name).cloned() else { return };
+    let Some(src) = m.storage_host().cloned() else {
+        return;
+    };
+    let Some(src_facts) = m.facts.get(&src.name).cloned() else {
+        return;
+    };
     let mut applied = Vec::new();
     let mut differ = Vec::new();
     for i in 0..m.plan.hosts.len() {
@@ -1374,16 +1506,20 @@ fn apply_to_same(m: &mut Model) {
             continue;
         }
         let name = m.plan.hosts[i].name.clone();
-        let Some(f) = m.facts.get(&name) else { continue };
+        let Some(f) = m.facts.get(&name) else {
+            continue;
+        };
         let same = src.storage.iter().all(|l| {
-            l.devices.iter().all(|d| match (src_facts.device(d), f.device(d)) {
-                (Some(a), Some(b)) => {
-                    a.size_bytes == b.size_bytes
-                        && a.rotational == b.rotational
-                        && (l.wipe || domain::unsafe_reason(b).is_none())
-                }
-                _ => false,
-            })
+            l.devices
+                .iter()
+                .all(|d| match (src_facts.device(d), f.device(d)) {
+                    (Some(a), Some(b)) => {
+                        a.size_bytes == b.size_bytes
+                            && a.rotational == b.rotational
+                            && (l.wipe || domain::unsafe_reason(b).is_none())
+                    }
+                    _ => false,
+                })
         });
         if same {
             m.plan.hosts[i].storage = src.storage.clone();
@@ -1413,12 +1549,14 @@ fn key_network(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Enter => return next(m),
         KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % n,
         KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + n - 1) % n,
-        KeyCode::Char(' ') if NetField::ALL[f.focus] == NetField::AutoAssign => f.auto_assign = !f.auto_assign,
+        KeyCode::Char(' ') if NetField::ALL[f.focus] == NetField::AutoAssign => {
+            f.auto_assign = !f.auto_assign
+        }
         _ => {
-            if let Some(i) = f.inputs.get_mut(&f.focus) {
-                if NetField::ALL[f.focus] != NetField::AutoAssign {
-                    handle_input(i, key);
-                }
+            if let Some(i) = f.inputs.get_mut(&f.focus)
+                && NetField::ALL[f.focus] != NetField::AutoAssign
+            {
+                handle_input(i, key);
             }
         }
     }
@@ -1434,7 +1572,10 @@ fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             r.scroll = 0;
         }
         KeyCode::BackTab | KeyCode::Left => {
-            r.tab = cycle(&[ReviewTab::Commands, ReviewTab::Files, ReviewTab::Findings], r.tab);
+            r.tab = cycle(
+                &[ReviewTab::Commands, ReviewTab::Files, ReviewTab::Findings],
+                r.tab,
+            );
             r.scroll = 0;
         }
         KeyCode::Up => r.scroll = r.scroll.saturating_sub(1),
@@ -1564,10 +1705,19 @@ fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 pane.offset = 0;
             }
         }
-        KeyCode::Up | KeyCode::PageUp | KeyCode::Down | KeyCode::PageDown | KeyCode::Home | KeyCode::End => {
+        KeyCode::Up
+        | KeyCode::PageUp
+        | KeyCode::Down
+        | KeyCode::PageDown
+        | KeyCode::Home
+        | KeyCode::End => {
             if let Some(pane) = p.panes.get_mut(p.focus) {
                 let max = pane.lines.len().saturating_sub(1);
-                let step = if matches!(key.code, KeyCode::PageUp | KeyCode::PageDown) { page } else { 1 };
+                let step = if matches!(key.code, KeyCode::PageUp | KeyCode::PageDown) {
+                    page
+                } else {
+                    1
+                };
                 match key.code {
                     KeyCode::Up | KeyCode::PageUp => {
                         pane.follow = false;
@@ -1599,14 +1749,21 @@ fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
 
 /// Scrolls the focused pane up to the next older line containing the search text.
 fn search_next(m: &mut Model) {
-    let Some(needle) = m.provision.search.clone().filter(|s| !s.is_empty()) else { return };
+    let Some(needle) = m.provision.search.clone().filter(|s| !s.is_empty()) else {
+        return;
+    };
     let focus = m.provision.focus;
-    let Some(pane) = m.provision.panes.get_mut(focus) else { return };
+    let Some(pane) = m.provision.panes.get_mut(focus) else {
+        return;
+    };
     let len = pane.lines.len();
     let start = if pane.follow { 0 } else { pane.offset + 1 };
     for off in start..len {
         let line = &pane.lines[len - 1 - off];
-        if strip_ansi(line).to_lowercase().contains(&needle.to_lowercase()) {
+        if strip_ansi(line)
+            .to_lowercase()
+            .contains(&needle.to_lowercase())
+        {
             pane.follow = false;
             pane.offset = off;
             m.status = None;

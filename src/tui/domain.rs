@@ -44,7 +44,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(severity: Severity, code: &'static str, path: impl Into<String>, message: String) -> Self {
+    fn new(
+        severity: Severity,
+        code: &'static str,
+        path: impl Into<String>,
+        message: String,
+    ) -> Self {
         Self {
             severity,
             code,
@@ -67,7 +72,7 @@ pub fn human_bytes(bytes: u64) -> String {
     }
     if unit == 0 {
         format!("{bytes}B")
-    } else if value < 10.0 && (value.fract() * 10.0).round() as u64 % 10 != 0 {
+    } else if value < 10.0 && !((value.fract() * 10.0).round() as u64).is_multiple_of(10) {
         format!("{value:.1}{}", UNITS[unit])
     } else {
         format!("{value:.0}{}", UNITS[unit])
@@ -115,122 +120,39 @@ pub struct EntryError {
     pub message: String,
 }
 
-/// Parses a comma separated list of entries. Every entry remembers where it starts so that
-/// overlap findings can point at it too.
+/// Parses a comma separated list of entries with the core's `net` parser. Every entry
+/// remembers where it starts so that findings can point at it too.
 pub fn parse_entries(text: &str) -> Result<Vec<(usize, Entry)>, EntryError> {
     let mut out = Vec::new();
+    if text.trim().is_empty() {
+        return Ok(out);
+    }
     let mut offset = 0;
     for raw in text.split(',') {
-        let lead = raw.len() - raw.trim_start().len();
-        let item = raw.trim();
+        let lead = raw.chars().take_while(|c| c.is_whitespace()).count();
         let start = offset + lead;
-        if item.is_empty() {
-            if text.trim().is_empty() {
-                return Ok(out);
-            }
-            return Err(EntryError {
-                pos: start,
-                message: "empty entry".into(),
-            });
-        }
-        out.push((start, parse_entry(item).map_err(|e| EntryError {
-            pos: start + e.pos,
+        let (range, form) = crate::net::parse_entry(raw).map_err(|e| EntryError {
+            pos: offset + e.position,
             message: e.message,
-        })?));
-        offset += raw.len() + 1;
+        })?;
+        let entry = match form {
+            crate::net::EntryForm::Cidr(net) => Entry::Cidr(net),
+            crate::net::EntryForm::Range => Entry::Range(range.start, range.end),
+            crate::net::EntryForm::Single => Entry::Single(range.start),
+        };
+        out.push((start, entry));
+        offset += raw.chars().count() + 1;
     }
     Ok(out)
 }
 
-fn bad_char(item: &str, allowed: impl Fn(char) -> bool) -> Option<usize> {
-    item.char_indices().find(|&(_, c)| !allowed(c)).map(|(i, _)| i)
-}
-
-fn parse_addr(text: &str, base: usize) -> Result<IpAddr, EntryError> {
-    if let Some(i) = bad_char(text, |c| c.is_ascii_hexdigit() || c == '.' || c == ':') {
-        return Err(EntryError {
-            pos: base + i,
-            message: format!("unexpected character {:?}", &text[i..].chars().next().unwrap_or(' ')),
-        });
-    }
-    if !text.contains(':') {
-        // Point at the first octet that is out of range or the place a dot is missing.
-        let mut pos = 0;
-        let parts: Vec<&str> = text.split('.').collect();
-        for (k, part) in parts.iter().enumerate() {
-            if part.is_empty() || part.parse::<u16>().map(|v| v > 255).unwrap_or(true) {
-                return Err(EntryError {
-                    pos: base + pos,
-                    message: format!("octet {} must be 0-255", k + 1),
-                });
-            }
-            pos += part.len() + 1;
-        }
-        if parts.len() != 4 {
-            return Err(EntryError {
-                pos: base + text.len(),
-                message: "an IPv4 address has four octets".into(),
-            });
-        }
-    }
-    text.parse::<IpAddr>().map_err(|_| EntryError {
-        pos: base,
-        message: "not an IP address".into(),
-    })
-}
-
-fn parse_entry(item: &str) -> Result<Entry, EntryError> {
-    if let Some((addr, prefix)) = item.split_once('/') {
-        let ip = parse_addr(addr, 0)?;
-        let at = addr.len() + 1;
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        let p: u8 = match prefix.parse() {
-            Ok(p) if p <= max => p,
-            _ => {
-                return Err(EntryError {
-                    pos: at,
-                    message: format!("prefix must be 0-{max}"),
-                });
-            }
-        };
-        let net = IpNet::new(ip, p).map_err(|_| EntryError {
-            pos: at,
-            message: "bad prefix".into(),
-        })?;
-        if net.network() != ip {
-            return Err(EntryError {
-                pos: 0,
-                message: format!("host bits set: the network is {}", net.trunc()),
-            });
-        }
-        return Ok(Entry::Cidr(net));
-    }
-    if let Some((a, b)) = item.split_once('-') {
-        let lo = parse_addr(a.trim_end(), 0)?;
-        let b_at = a.len() + 1 + (b.len() - b.trim_start().len());
-        let hi = parse_addr(b.trim(), b_at)?;
-        if Entry::Single(lo).bounds().0 > Entry::Single(hi).bounds().0 || lo.is_ipv4() != hi.is_ipv4() {
-            return Err(EntryError {
-                pos: b_at,
-                message: "range end is before its start".into(),
-            });
-        }
-        return Ok(Entry::Range(lo, hi));
-    }
-    parse_addr(item, 0).map(Entry::Single)
-}
-
 /// Parses one CIDR field (service or pod network).
 pub fn parse_cidr(text: &str) -> Result<IpNet, EntryError> {
-    match parse_entry(text.trim())? {
-        Entry::Cidr(net) => Ok(net),
-        _ => Err(EntryError {
-            pos: text.trim().len(),
-            message: "expected a CIDR like 10.233.0.0/18".into(),
-        }),
-    }
+    crate::net::parse_cidr(text).map_err(|e| EntryError {
+        pos: e.position,
+        message: e.message,
+    })
 }
-
 
 /// A disk the wizard must not offer unless it is marked for wiping, and why.
 pub fn unsafe_reason(dev: &BlockDevice) -> Option<&'static str> {
@@ -286,9 +208,19 @@ fn pool_entry_column(plan: &Plan, path: &str) -> Option<(String, usize)> {
     let rest = path.strip_prefix("network.load_balancer.pools[")?;
     let (p, rest) = rest.split_once(']')?;
     let e = rest.strip_prefix(".addresses[")?.strip_suffix(']')?;
-    let pool = plan.network.load_balancer.pools.get(p.parse::<usize>().ok()?)?;
+    let pool = plan
+        .network
+        .load_balancer
+        .pools
+        .get(p.parse::<usize>().ok()?)?;
     let e: usize = e.parse().ok()?;
-    let col = pool.addresses.iter().take(e).map(|a| a.chars().count() + 2).sum::<usize>() + 1;
+    let col = pool
+        .addresses
+        .iter()
+        .take(e)
+        .map(|a| a.chars().count() + 2)
+        .sum::<usize>()
+        + 1;
     Some((pool.name.clone(), col))
 }
 
@@ -299,9 +231,9 @@ mod tests {
     #[test]
     fn bad_character_position() {
         let e = parse_entries("10.0.0.0/28, 10.0.x.5").unwrap_err();
-        assert_eq!(e.pos, 17);
-        let e = parse_entries("10.0.0.300").unwrap_err();
-        assert_eq!(e.pos, 7);
+        assert_eq!(e.pos, 18);
+        // Inside the octet that is out of range (the core parser decides the exact digit).
+        let e = parse_entries("10.0.0.0/28,10.0.0.300").unwrap_err();
+        assert_eq!(e.pos, 19);
     }
-
 }

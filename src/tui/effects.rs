@@ -27,10 +27,21 @@ pub const LOG_FLUSH: Duration = Duration::from_millis(100);
 pub enum Effect {
     /// Scan targets; with `pin`, keys seen for the first time are pinned (the operator has
     /// accepted their fingerprints).
-    Discover { targets: String, access: Access, pin: bool },
-    RunStages { plan: Plan, from: StageId, hosts: Vec<String> },
+    Discover {
+        targets: String,
+        access: Access,
+        pin: bool,
+    },
+    RunStages {
+        plan: Plan,
+        from: StageId,
+        hosts: Vec<String>,
+    },
     AbortRun,
-    SavePlan { path: PathBuf, plan: Plan },
+    SavePlan {
+        path: PathBuf,
+        plan: Plan,
+    },
 }
 
 /// Actions that need a confirmation first (gitui's `Confirm(Action)` -> `Confirmed(Action)`).
@@ -42,7 +53,11 @@ pub enum Action {
 
 /// Where effects go: the demo lab or the real hosts.
 pub enum Backend {
-    Demo { lab: Arc<Lab>, runner: LabRunner, speed: f64 },
+    Demo {
+        lab: Arc<Lab>,
+        runner: LabRunner,
+        speed: f64,
+    },
     /// Real hosts over SSH; `known_hosts` overrides rackstrap's default pin file.
     Live { known_hosts: Option<PathBuf> },
 }
@@ -69,14 +84,19 @@ impl Executor {
         match effect {
             Effect::SavePlan { path, plan } => {
                 tokio::spawn(async move {
-                    let result = tokio::task::spawn_blocking(move || save_plan(&path, &plan).map(|()| path))
-                        .await
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| r);
+                    let result =
+                        tokio::task::spawn_blocking(move || save_plan(&path, &plan).map(|()| path))
+                            .await
+                            .map_err(|e| e.to_string())
+                            .and_then(|r| r);
                     let _ = tx.send(Msg::Saved(result));
                 });
             }
-            Effect::Discover { targets, access, pin } => {
+            Effect::Discover {
+                targets,
+                access,
+                pin,
+            } => {
                 if let Some(h) = self.scan.take() {
                     h.abort();
                 }
@@ -85,7 +105,10 @@ impl Executor {
                         let (lab, speed) = (lab.clone(), *speed);
                         tokio::spawn(async move {
                             let (dtx, mut drx) = unbounded_channel();
-                            let play = tokio::spawn(async move { lab.discover(&targets, speed, dtx).await });
+                            let play =
+                                tokio::spawn(
+                                    async move { lab.discover(&targets, speed, dtx).await },
+                                );
                             while let Some(d) = drx.recv().await {
                                 let _ = tx.send(Msg::Discovered(d));
                             }
@@ -139,7 +162,8 @@ impl Drop for Executor {
     }
 }
 
-const LIVE_RUN_MISSING: &str = "this build cannot provision real hosts from the wizard yet: use `rackstrap apply`";
+const LIVE_RUN_MISSING: &str =
+    "this build cannot provision real hosts from the wizard yet: use `rackstrap apply`";
 
 /// Discovery over SSH with the plan's access settings. Passwords never pass through here:
 /// keys come from the identity file or the ssh-agent.
@@ -168,7 +192,12 @@ async fn live_discover(
     }
     opts.accept_new = pin;
     let (dtx, mut drx) = unbounded_channel();
-    let scan = tokio::spawn(crate::discover::discover(list, opts, crate::discover::DEFAULT_CONCURRENCY, dtx));
+    let scan = tokio::spawn(crate::discover::discover(
+        list,
+        opts,
+        crate::discover::DEFAULT_CONCURRENCY,
+        dtx,
+    ));
     while let Some(d) = drx.recv().await {
         let _ = tx.send(Msg::Discovered(d));
     }
@@ -188,7 +217,10 @@ fn expand_home(path: &str) -> Option<PathBuf> {
 }
 
 /// Collects runner events and hands them over in batches, at most every `LOG_FLUSH`.
-async fn batch_events(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>, tx: UnboundedSender<Msg>) {
+async fn batch_events(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>,
+    tx: UnboundedSender<Msg>,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + LOG_FLUSH;

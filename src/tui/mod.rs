@@ -53,7 +53,9 @@ async fn event_loop(mut model: Model, backend: Backend) -> Result<Model> {
     let mut events = EventStream::new();
     let size = tui.terminal.size().context("reading the terminal size")?;
     model.size = (size.width, size.height);
-    tui.terminal.draw(|f| view::render(&model, f)).context("drawing")?;
+    tui.terminal
+        .draw(|f| view::render(&model, f))
+        .context("drawing")?;
     loop {
         let msg = tokio::select! {
             ev = events.next() => match ev {
@@ -77,7 +79,9 @@ async fn event_loop(mut model: Model, backend: Backend) -> Result<Model> {
         if model.quit {
             break;
         }
-        tui.terminal.draw(|f| view::render(&model, f)).context("drawing")?;
+        tui.terminal
+            .draw(|f| view::render(&model, f))
+            .context("drawing")?;
     }
     drop(exec);
     drop(tui);

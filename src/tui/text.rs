@@ -42,14 +42,30 @@ q       quit, asks first (Ctrl+C inside text fields)";
 pub fn help(step: super::app::Step) -> &'static str {
     use super::app::Step::*;
     match step {
-        Access => "How rackstrap logs in: user, port and private key (ssh-agent is tried first).\nPasswords are never stored. The cluster name becomes inventory/<name> in Kubespray.",
-        Discover => "Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames,\ncomma separated. Enter scans. New host keys are shown by SHA256 fingerprint;\nSpace accepts one host (its key is pinned), a accepts every host that answered.",
-        Hosts => "Facts per host with requirement badges: control plane min 2 CPU / 4 GB / 30 GB\n(recommended 4 / 8 / 40), worker min 4 / 8 / 100. Space leaves a host out.",
-        Roles => "Space toggles the role under the cursor; c, e, w toggle control plane, etcd, worker.\netcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum.",
-        Storage => "Space selects a disk, w marks one for wiping. l level, f filesystem, d discard,\nr move kubelet+containerd data, m mount point, a add the layout, x remove the last,\nA apply this host's layouts to every host with the same disks. Tab: next host.",
-        Network => "MetalLB pool, service and pod CIDRs, node prefix, DNS, MTU and VIP.\nErrors point at the column of the bad character.",
-        Review => "Tab switches between findings, the files that will be written and the commands\nevery stage runs per host. s saves the plan. Enter goes on to provisioning.",
-        Provision => "Enter starts. Tab focuses a log pane; Up/Down/PgUp/PgDn scroll (pauses follow),\nf toggles follow, / searches, n finds the next match. r retries failed hosts,\ns skips the failed stage, a aborts.",
+        Access => {
+            "How rackstrap logs in: user, port and private key (ssh-agent is tried first).\nPasswords are never stored. The cluster name becomes inventory/<name> in Kubespray."
+        }
+        Discover => {
+            "Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames,\ncomma separated. Enter scans. New host keys are shown by SHA256 fingerprint;\nSpace accepts one host (its key is pinned), a accepts every host that answered."
+        }
+        Hosts => {
+            "Facts per host with requirement badges: control plane min 2 CPU / 4 GB / 30 GB\n(recommended 4 / 8 / 40), worker min 4 / 8 / 100. Space leaves a host out."
+        }
+        Roles => {
+            "Space toggles the role under the cursor; c, e, w toggle control plane, etcd, worker.\netcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum."
+        }
+        Storage => {
+            "Space selects a disk, w marks one for wiping. l level, f filesystem, d discard,\nr move kubelet+containerd data, m mount point, a add the layout, x remove the last,\nA apply this host's layouts to every host with the same disks. Tab: next host."
+        }
+        Network => {
+            "MetalLB pool, service and pod CIDRs, node prefix, DNS, MTU and VIP.\nErrors point at the column of the bad character."
+        }
+        Review => {
+            "Tab switches between findings, the files that will be written and the commands\nevery stage runs per host. s saves the plan. Enter goes on to provisioning."
+        }
+        Provision => {
+            "Enter starts. Tab focuses a log pane; Up/Down/PgUp/PgDn scroll (pauses follow),\nf toggles follow, / searches, n finds the next match. r retries failed hosts,\ns skips the failed stage, a aborts."
+        }
         Done => "The cluster is up. Enter or q quits.",
     }
 }

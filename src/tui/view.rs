@@ -16,7 +16,10 @@ pub fn render(m: &Model, f: &mut Frame) {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let msg = Text::from(vec![
             Line::from(text::TOO_SMALL),
-            Line::from(format!("this one is {}x{}: make it larger", area.width, area.height)),
+            Line::from(format!(
+                "this one is {}x{}: make it larger",
+                area.width, area.height
+            )),
         ]);
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
@@ -37,21 +40,38 @@ pub fn render(m: &Model, f: &mut Frame) {
         Span::raw(format!(" cluster {} ", m.plan.cluster.name)),
     ];
     if let Mode::Demo { lab, .. } = &m.mode {
-        t.push(Span::styled(format!(" {} ({lab}) ", text::DEMO_BANNER), style(m.theme, Look::Warn)));
+        t.push(Span::styled(
+            format!(" {} ({lab}) ", text::DEMO_BANNER),
+            style(m.theme, Look::Warn),
+        ));
     }
     f.render_widget(Paragraph::new(Line::from(t)), title);
     f.render_widget(Paragraph::new(step_bar::step_bar(m)), steps);
 
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(Span::styled(format!(" {} ", screens::title(m)), style(m.theme, Look::Title)));
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(
+        format!(" {} ", screens::title(m)),
+        style(m.theme, Look::Title),
+    ));
     let inner = block.inner(body);
     f.render_widget(block, body);
     screens::render(m, f, inner);
 
-    let lines = findings::strip(m.theme, m.status.as_deref(), &list, strip_rows as usize, area.width as usize);
+    let lines = findings::strip(
+        m.theme,
+        m.status.as_deref(),
+        &list,
+        strip_rows as usize,
+        area.width as usize,
+    );
     f.render_widget(Paragraph::new(lines), strip);
-    f.render_widget(Paragraph::new(footer::footer(m.theme, &screens::keys(m), area.width as usize)), keys);
+    f.render_widget(
+        Paragraph::new(footer::footer(
+            m.theme,
+            &screens::keys(m),
+            area.width as usize,
+        )),
+        keys,
+    );
 
     if let Some(p) = &m.popup {
         popup(m, p, f, area);
@@ -61,17 +81,29 @@ pub fn render(m: &Model, f: &mut Frame) {
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
-    let (title, lines, cursor_input): (&str, Vec<Line>, Option<(&tui_input::Input, u16)>) = match p {
+    let (title, lines, cursor_input): (&str, Vec<Line>, Option<(&tui_input::Input, u16)>) = match p
+    {
         Popup::Help => {
-            let mut l: Vec<Line> = text::help(m.step).lines().map(|s| Line::from(s.to_string())).collect();
+            let mut l: Vec<Line> = text::help(m.step)
+                .lines()
+                .map(|s| Line::from(s.to_string()))
+                .collect();
             l.push(Line::from(""));
             l.extend(text::HELP_GLOBAL.lines().map(|s| Line::from(s.to_string())));
             l.push(Line::from(""));
-            l.push(Line::from(Span::styled("any key closes this help", style(m.theme, Look::Dim))));
+            l.push(Line::from(Span::styled(
+                "any key closes this help",
+                style(m.theme, Look::Dim),
+            )));
             ("Help", l, None)
         }
         Popup::Quit => (
@@ -90,12 +122,21 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
         ),
         Popup::SavePath(i) => (
             "Save plan",
-            vec![Line::from("Save the plan to:"), Line::from(format!("> {}", i.value())), Line::from(""), Line::from("Enter save   Esc cancel")],
+            vec![
+                Line::from("Save the plan to:"),
+                Line::from(format!("> {}", i.value())),
+                Line::from(""),
+                Line::from("Enter save   Esc cancel"),
+            ],
             Some((i, 1)),
         ),
         Popup::Search(i) => (
             "Search the log",
-            vec![Line::from(format!("/ {}", i.value())), Line::from(""), Line::from("Enter find   n next match   Esc cancel")],
+            vec![
+                Line::from(format!("/ {}", i.value())),
+                Line::from(""),
+                Line::from("Enter find   n next match   Esc cancel"),
+            ],
             Some((i, 0)),
         ),
         Popup::Mount(i) => (
@@ -108,23 +149,41 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
             ],
             Some((i, 1)),
         ),
-        Popup::Confirm { hosts, what, input, .. } => {
+        Popup::Confirm {
+            hosts, what, input, ..
+        } => {
             if hosts.is_empty() {
-                ("Confirm", vec![Line::from(what.clone()), Line::from(""), Line::from("y yes   n/Esc no")], None)
+                (
+                    "Confirm",
+                    vec![
+                        Line::from(what.clone()),
+                        Line::from(""),
+                        Line::from("y yes   n/Esc no"),
+                    ],
+                    None,
+                )
             } else {
                 let wipes: Vec<String> = m
                     .plan
                     .hosts
                     .iter()
                     .filter(|h| h.name == hosts[0])
-                    .flat_map(|h| h.storage.iter().filter(|l| l.wipe).flat_map(|l| l.devices.clone()))
+                    .flat_map(|h| {
+                        h.storage
+                            .iter()
+                            .filter(|l| l.wipe)
+                            .flat_map(|l| l.devices.clone())
+                    })
                     .collect();
                 (
                     "Destroy data?",
                     vec![
                         Line::from(what.clone()),
                         Line::from(format!("{}: {} will be wiped.", hosts[0], wipes.join(", "))),
-                        Line::from(Span::styled(format!("Type the host name ({}) to go on:", hosts[0]), style(m.theme, Look::Warn))),
+                        Line::from(Span::styled(
+                            format!("Type the host name ({}) to go on:", hosts[0]),
+                            style(m.theme, Look::Warn),
+                        )),
                         Line::from(format!("> {}", input.value())),
                         Line::from(""),
                         Line::from("Enter confirm   Esc cancel"),
@@ -137,7 +196,9 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
     let width = lines.iter().map(|l| l.width()).max().unwrap_or(20).max(30) as u16 + 4;
     let rect = centered(area, width, lines.len() as u16 + 2);
     f.render_widget(Clear, rect);
-    let block = Block::default().borders(Borders::ALL).title(format!(" {title} "));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {title} "));
     let inner = block.inner(rect);
     f.render_widget(Paragraph::new(lines).block(block), rect);
     if let Some((input, row)) = cursor_input {

@@ -98,11 +98,19 @@ impl Driver {
     pub fn play_runs_limited(&mut self, per_host: usize) {
         let runs = std::mem::take(&mut self.pending_runs);
         for run in runs {
-            let Effect::RunStages { plan, from, hosts } = run else { continue };
+            let Effect::RunStages { plan, from, hosts } = run else {
+                continue;
+            };
             let events = collect_events(&self.runner, plan.clone(), from, hosts);
             let mut grouped: Vec<Event> = Vec::new();
             for h in &plan.hosts {
-                grouped.extend(events.iter().filter(|e| e.host == h.name).take(per_host).cloned());
+                grouped.extend(
+                    events
+                        .iter()
+                        .filter(|e| e.host == h.name)
+                        .take(per_host)
+                        .cloned(),
+                );
             }
             self.send(Msg::Provision(grouped));
             if per_host == usize::MAX {
@@ -116,7 +124,7 @@ impl Driver {
     }
 
     /// Access -> Discover, scan, accept all, on to Hosts.
-    pub fn to_hosts(&mut self) -> &mut Self {
+    pub fn walk_to_hosts(&mut self) -> &mut Self {
         self.key(KeyCode::Enter); // Access -> Discover
         self.key(KeyCode::Enter); // scan
         self.key(KeyCode::Char('a')); // accept every host that answered
@@ -124,8 +132,16 @@ impl Driver {
     }
 }
 
-pub fn collect_events(runner: &LabRunner, plan: rackstrap::plan::Plan, from: StageId, hosts: Vec<String>) -> Vec<Event> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+pub fn collect_events(
+    runner: &LabRunner,
+    plan: rackstrap::plan::Plan,
+    from: StageId,
+    hosts: Vec<String>,
+) -> Vec<Event> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         runner.run(plan, from, hosts, tx).await;

@@ -26,14 +26,27 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let focus = i == a.focus;
         let mark = if focus { "▸ " } else { "  " };
         lines.push(Line::from(vec![
-            Span::styled(format!("{mark}{label:<w$}", w = LABEL as usize - 2), style(m.theme, if focus { Look::Key } else { Look::Dim })),
-            Span::styled(format!("{:<28}", input.value()), if focus { style(m.theme, Look::Focus) } else { Default::default() }),
+            Span::styled(
+                format!("{mark}{label:<w$}", w = LABEL as usize - 2),
+                style(m.theme, if focus { Look::Key } else { Look::Dim }),
+            ),
+            Span::styled(
+                format!("{:<28}", input.value()),
+                if focus {
+                    style(m.theme, Look::Focus)
+                } else {
+                    Default::default()
+                },
+            ),
             Span::styled(format!("  {note}"), style(m.theme, Look::Dim)),
         ]));
         lines.push(Line::from(""));
         if focus {
             let x = area.x + LABEL + input.visual_cursor() as u16;
-            f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y + 2 + 2 * i as u16));
+            f.set_cursor_position((
+                x.min(area.right().saturating_sub(1)),
+                area.y + 2 + 2 * i as u16,
+            ));
         }
     }
     if m.is_demo() {

@@ -26,13 +26,25 @@ pub fn state_text(s: &HostState) -> &'static str {
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let d = &m.discover;
-    let [input_area, caret, _, table_area] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Length(1), Constraint::Min(3)]).areas(area);
+    let [input_area, caret, _, table_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(3),
+    ])
+    .areas(area);
     let prefix = "Targets: ";
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(prefix, style(m.theme, Look::Key)),
-            Span::styled(d.targets.value().to_string(), if d.table_focus { Default::default() } else { style(m.theme, Look::Focus) }),
+            Span::styled(
+                d.targets.value().to_string(),
+                if d.table_focus {
+                    Default::default()
+                } else {
+                    style(m.theme, Look::Focus)
+                },
+            ),
         ])),
         input_area,
     );
@@ -51,20 +63,34 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             Span::styled(format!("^ {e}"), style(m.theme, Look::Error)),
         ])
     } else if d.scanning {
-        Line::from(Span::styled(format!("scanning… {} answered", m.rows.len()), style(m.theme, Look::Warn)))
+        Line::from(Span::styled(
+            format!("scanning… {} answered", m.rows.len()),
+            style(m.theme, Look::Warn),
+        ))
     } else if let Some(e) = &d.error {
         Line::from(Span::styled(e.clone(), style(m.theme, Look::Error)))
     } else if d.scanned.is_some() {
         let ok = m.rows.iter().filter(|r| r.is_ok()).count();
         let acc = m.rows.iter().filter(|r| r.is_ok() && r.accepted).count();
-        Line::from(Span::styled(format!("{} answered, {ok} with SSH and facts, {acc} accepted", m.rows.len()), style(m.theme, Look::Dim)))
+        Line::from(Span::styled(
+            format!(
+                "{} answered, {ok} with SSH and facts, {acc} accepted",
+                m.rows.len()
+            ),
+            style(m.theme, Look::Dim),
+        ))
     } else {
-        Line::from(Span::styled("e.g. 10.0.10.0/28, 10.0.10.5-10.0.10.20, node7", style(m.theme, Look::Dim)))
+        Line::from(Span::styled(
+            "e.g. 10.0.10.0/28, 10.0.10.5-10.0.10.20, node7",
+            style(m.theme, Look::Dim),
+        ))
     };
     f.render_widget(Paragraph::new(status), caret);
 
     let wide = area.width >= 110;
-    let mut header = vec!["", "Address", "State", "Hostname", "OS", "CPU", "RAM", "Disks"];
+    let mut header = vec![
+        "", "Address", "State", "Hostname", "OS", "CPU", "RAM", "Disks",
+    ];
     if wide {
         header.push("Host key");
     }
@@ -82,14 +108,20 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             r.found.address.clone(),
             state_text(&r.found.state).to_string(),
             facts.map(|f| f.hostname.clone()).unwrap_or_default(),
-            facts.map(|f| fit(&f.os.pretty_name.replace(" LTS", ""), 14)).unwrap_or_else(|| fit(&r.found.message, 14)),
+            facts
+                .map(|f| fit(&f.os.pretty_name.replace(" LTS", ""), 14))
+                .unwrap_or_else(|| fit(&r.found.message, 14)),
             facts.map(|f| f.cpus.to_string()).unwrap_or_default(),
             facts.map(|f| human_bytes(f.mem_bytes)).unwrap_or_default(),
             facts.map(|f| f.disks.len().to_string()).unwrap_or_default(),
         ];
         if wide {
             let fp = r.found.fingerprint.clone().unwrap_or_default();
-            cells.push(if r.accepted { format!("pinned {}", fit(&fp, 24)) } else { format!("new {}", fit(&fp, 27)) });
+            cells.push(if r.accepted {
+                format!("pinned {}", fit(&fp, 24))
+            } else {
+                format!("new {}", fit(&fp, 27))
+            });
         }
         let look = match (&r.found.state, i == d.selected && d.table_focus) {
             (_, true) => style(m.theme, Look::Focus),
@@ -112,17 +144,24 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     if wide {
         widths.push(Constraint::Min(20));
     }
-    let table = Table::new(rows, widths).header(Row::new(header).style(style(m.theme, Look::Title)));
+    let table =
+        Table::new(rows, widths).header(Row::new(header).style(style(m.theme, Look::Title)));
     f.render_widget(table, table_area);
-    if !wide {
-        if let Some(r) = m.rows.get(d.selected).filter(|r| r.found.fingerprint.is_some() && d.table_focus) {
-            let fp = r.found.fingerprint.clone().unwrap_or_default();
-            let y = table_area.bottom().saturating_sub(1);
-            let line = Line::from(Span::styled(
-                format!("{} key {fp}", if r.accepted { "pinned" } else { "new" }),
-                style(m.theme, Look::Dim),
-            ));
-            f.render_widget(Paragraph::new(line), Rect::new(table_area.x, y, table_area.width, 1));
-        }
+    if !wide
+        && let Some(r) = m
+            .rows
+            .get(d.selected)
+            .filter(|r| r.found.fingerprint.is_some() && d.table_focus)
+    {
+        let fp = r.found.fingerprint.clone().unwrap_or_default();
+        let y = table_area.bottom().saturating_sub(1);
+        let line = Line::from(Span::styled(
+            format!("{} key {fp}", if r.accepted { "pinned" } else { "new" }),
+            style(m.theme, Look::Dim),
+        ));
+        f.render_widget(
+            Paragraph::new(line),
+            Rect::new(table_area.x, y, table_area.width, 1),
+        );
     }
 }

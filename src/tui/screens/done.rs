@@ -17,7 +17,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         m.plan.cluster.name
     );
     let mut lines = vec![
-        Line::from(Span::styled(format!("Cluster {} is up.", m.plan.cluster.name), style(m.theme, Look::Ok))),
+        Line::from(Span::styled(
+            format!("Cluster {} is up.", m.plan.cluster.name),
+            style(m.theme, Look::Ok),
+        )),
         Line::from(""),
     ];
     if m.is_demo() {
@@ -25,25 +28,47 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             "This was the demo: no host was touched (only a plan you saved was written).",
             style(m.theme, Look::Warn),
         )));
-        lines.push(Line::from(format!("On real hosts the kubeconfig would be at {kubeconfig}")));
+        lines.push(Line::from(format!(
+            "On real hosts the kubeconfig would be at {kubeconfig}"
+        )));
     } else {
         lines.push(Line::from(format!("kubeconfig: {kubeconfig}")));
     }
     if let Some(path) = &m.review.saved {
-        lines.push(Line::from(format!("plan: {}  (rackstrap --plan {} reopens it)", path.display(), path.display())));
+        lines.push(Line::from(format!(
+            "plan: {}  (rackstrap --plan {} reopens it)",
+            path.display(),
+            path.display()
+        )));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("Verified:", style(m.theme, Look::Title))));
+    lines.push(Line::from(Span::styled(
+        "Verified:",
+        style(m.theme, Look::Title),
+    )));
     for h in &m.plan.hosts {
         let v = p.state(&h.name, StageId::Verify);
         let mark = if v == StepState::Done { "✓" } else { "–" };
-        lines.push(Line::from(format!("  {mark} {:<10} node Ready, kube-system pods Running, CoreDNS upstream, etcd health", h.name)));
+        lines.push(Line::from(format!(
+            "  {mark} {:<10} node Ready, kube-system pods Running, CoreDNS upstream, etcd health",
+            h.name
+        )));
     }
-    let lb = m.plan.network.load_balancer.pools.iter().map(|p| format!("{} ({})", p.name, p.addresses.join(", "))).collect::<Vec<_>>().join("; ");
+    let lb = m
+        .plan
+        .network
+        .load_balancer
+        .pools
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.addresses.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ");
     if !lb.is_empty() {
         lines.push(Line::from(format!("  ✓ MetalLB pools: {lb}")));
     }
     lines.push(Line::from(""));
-    lines.push(Line::from("Next: kubectl --kubeconfig <that file> get nodes"));
+    lines.push(Line::from(
+        "Next: kubectl --kubeconfig <that file> get nodes",
+    ));
     f.render_widget(Paragraph::new(lines), area);
 }

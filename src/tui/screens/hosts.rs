@@ -18,12 +18,20 @@ const SYSTEM_RESERVED_CPUS: u32 = 2;
 const GIB_PER_DEPLOYMENT: u64 = 2;
 
 fn root_disk_bytes(f: &HostFacts) -> u64 {
-    f.disks.iter().filter(|d| d.holds_root()).map(|d| d.size_bytes).sum()
+    f.disks
+        .iter()
+        .filter(|d| d.holds_root())
+        .map(|d| d.size_bytes)
+        .sum()
 }
 
 /// (badge, look) for a role's requirements: "rec" meets the recommendation, "min" only the
 /// minimum, "low" misses it.
-fn badge(f: &HostFacts, min: (u32, u64, u64), rec: Option<(u32, u64, u64)>) -> (&'static str, Look) {
+fn badge(
+    f: &HostFacts,
+    min: (u32, u64, u64),
+    rec: Option<(u32, u64, u64)>,
+) -> (&'static str, Look) {
     let mem = (f.mem_bytes + GIB / 2) / GIB;
     let disk = root_disk_bytes(f) / GIB;
     let meets = |r: (u32, u64, u64)| f.cpus >= r.0 && mem >= r.1 && disk >= r.2;
@@ -44,32 +52,40 @@ pub fn deployments(f: &HostFacts) -> u64 {
 }
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
-    let [table_area, legend] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
-    let rows = m.rows.iter().filter(|r| r.is_ok() && r.accepted).enumerate().map(|(i, r)| {
-        let Some(facts) = r.found.facts.as_ref() else { return Row::new(Vec::<String>::new()) };
-        let included = !m.excluded.contains(&r.found.address);
-        let (cp, cp_look) = badge(facts, CONTROL_PLANE_MIN, Some(CONTROL_PLANE_RECOMMENDED));
-        let (wk, wk_look) = badge(facts, WORKER_MIN, None);
-        let row = Row::new(vec![
-            Line::from(if included { "✓" } else { "–" }),
-            Line::from(facts.hostname.clone()),
-            Line::from(r.found.address.clone()),
-            Line::from(fit(&format!("{} {}", facts.os.id, facts.os.version_id), 12)),
-            Line::from(facts.cpus.to_string()),
-            Line::from(human_bytes(facts.mem_bytes)),
-            Line::from(human_bytes(root_disk_bytes(facts))),
-            Line::from(Span::styled(cp, style(m.theme, cp_look))),
-            Line::from(Span::styled(wk, style(m.theme, wk_look))),
-            Line::from(format!("~{}", deployments(facts))),
-        ]);
-        if i == m.hosts_cursor {
-            row.style(style(m.theme, Look::Focus))
-        } else if !included {
-            row.style(style(m.theme, Look::Dim))
-        } else {
-            row
-        }
-    });
+    let [table_area, legend] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
+    let rows = m
+        .rows
+        .iter()
+        .filter(|r| r.is_ok() && r.accepted)
+        .enumerate()
+        .map(|(i, r)| {
+            let Some(facts) = r.found.facts.as_ref() else {
+                return Row::new(Vec::<String>::new());
+            };
+            let included = !m.excluded.contains(&r.found.address);
+            let (cp, cp_look) = badge(facts, CONTROL_PLANE_MIN, Some(CONTROL_PLANE_RECOMMENDED));
+            let (wk, wk_look) = badge(facts, WORKER_MIN, None);
+            let row = Row::new(vec![
+                Line::from(if included { "✓" } else { "–" }),
+                Line::from(facts.hostname.clone()),
+                Line::from(r.found.address.clone()),
+                Line::from(fit(&format!("{} {}", facts.os.id, facts.os.version_id), 12)),
+                Line::from(facts.cpus.to_string()),
+                Line::from(human_bytes(facts.mem_bytes)),
+                Line::from(human_bytes(root_disk_bytes(facts))),
+                Line::from(Span::styled(cp, style(m.theme, cp_look))),
+                Line::from(Span::styled(wk, style(m.theme, wk_look))),
+                Line::from(format!("~{}", deployments(facts))),
+            ]);
+            if i == m.hosts_cursor {
+                row.style(style(m.theme, Look::Focus))
+            } else if !included {
+                row.style(style(m.theme, Look::Dim))
+            } else {
+                row
+            }
+        });
     let widths = [
         Constraint::Length(1),
         Constraint::Length(10),
@@ -82,8 +98,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         Constraint::Length(6),
         Constraint::Length(6),
     ];
-    let header = Row::new(vec!["", "Host", "Address", "OS", "CPU", "RAM", "Root", "CP", "Worker", "Deploy"])
-        .style(style(m.theme, Look::Title));
+    let header = Row::new(vec![
+        "", "Host", "Address", "OS", "CPU", "RAM", "Root", "CP", "Worker", "Deploy",
+    ])
+    .style(style(m.theme, Look::Title));
     f.render_widget(Table::new(rows, widths).header(header), table_area);
     f.render_widget(
         Paragraph::new(vec![

@@ -51,20 +51,67 @@ pub fn keys(m: &Model) -> Vec<(&'static str, &'static str)> {
     let mut k: Vec<(&str, &str)> = match m.step {
         Step::Access => vec![("Tab/↑↓", "field"), ("Enter", "next")],
         Step::Discover if !m.discover.table_focus => vec![("Enter", "scan"), ("Tab", "table")],
-        Step::Discover => vec![("↑↓", "host"), ("Space", "accept"), ("a", "accept all"), ("r", "rescan"), ("Enter", "next")],
+        Step::Discover => vec![
+            ("↑↓", "host"),
+            ("Space", "accept"),
+            ("a", "accept all"),
+            ("r", "rescan"),
+            ("Enter", "next"),
+        ],
         Step::Hosts => vec![("↑↓", "host"), ("Space", "include"), ("Enter", "next")],
-        Step::Roles => vec![("↑↓←→", "move"), ("Space", "toggle"), ("c/e/w", "role"), ("Enter", "next")],
-        Step::Storage => vec![("Tab", "host"), ("Space", "select"), ("w", "wipe"), ("l/f/d/r/m", "set"), ("a", "add"), ("A", "all same"), ("Enter", "next")],
+        Step::Roles => vec![
+            ("↑↓←→", "move"),
+            ("Space", "toggle"),
+            ("c/e/w", "role"),
+            ("Enter", "next"),
+        ],
+        Step::Storage => vec![
+            ("Tab", "host"),
+            ("Space", "select"),
+            ("w", "wipe"),
+            ("l/f/d/r/m", "set"),
+            ("a", "add"),
+            ("A", "all same"),
+            ("Enter", "next"),
+        ],
         Step::Network => vec![("Tab/↑↓", "field"), ("Space", "toggle"), ("Enter", "next")],
-        Step::Review => vec![("Tab", "tab"), ("↑↓", "scroll"), ("s", "save"), ("Enter", "provision")],
+        Step::Review => vec![
+            ("Tab", "tab"),
+            ("↑↓", "scroll"),
+            ("s", "save"),
+            ("Enter", "provision"),
+        ],
         Step::Provision if !m.provision.started => vec![("Enter", "start")],
-        Step::Provision if m.provision.running => vec![("Tab", "pane"), ("↑↓", "scroll"), ("f", "follow"), ("/", "search"), ("a", "abort")],
-        Step::Provision if m.provision.finished() => vec![("Tab", "pane"), ("↑↓", "scroll"), ("/", "search"), ("Enter", "done")],
-        Step::Provision => vec![("Tab", "pane"), ("↑↓", "scroll"), ("/", "search"), ("r", "retry"), ("s", "skip")],
+        Step::Provision if m.provision.running => vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("f", "follow"),
+            ("/", "search"),
+            ("a", "abort"),
+        ],
+        Step::Provision if m.provision.finished() => vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("/", "search"),
+            ("Enter", "done"),
+        ],
+        Step::Provision => vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("/", "search"),
+            ("r", "retry"),
+            ("s", "skip"),
+        ],
         Step::Done => vec![("Enter", "quit")],
     };
-    let text_focus = matches!(m.step, Step::Access | Step::Network) || (m.step == Step::Discover && !m.discover.table_focus);
-    if !matches!(m.step, Step::Access | Step::Done) && !(m.step == Step::Provision && m.provision.started) {
+    let text_focus = matches!(m.step, Step::Access | Step::Network)
+        || (m.step == Step::Discover && !m.discover.table_focus);
+    let can_go_back = match m.step {
+        Step::Access | Step::Done => false,
+        Step::Provision => !m.provision.started,
+        _ => true,
+    };
+    if can_go_back {
         k.push(("Esc", "back"));
     }
     if text_focus {

@@ -17,26 +17,48 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     for (i, field) in NetField::ALL.iter().enumerate() {
         let focus = i == m.network.focus;
         let mark = if focus { "▸ " } else { "  " };
-        let label = Span::styled(format!("{mark}{:<w$}", field.label(), w = LABEL - 2), style(m.theme, if focus { Look::Key } else { Look::Dim }));
+        let label = Span::styled(
+            format!("{mark}{:<w$}", field.label(), w = LABEL - 2),
+            style(m.theme, if focus { Look::Key } else { Look::Dim }),
+        );
         let value = if *field == NetField::AutoAssign {
-            if m.network.auto_assign { "[x] services get pool addresses automatically".to_string() } else { "[ ] only on request".to_string() }
+            if m.network.auto_assign {
+                "[x] services get pool addresses automatically".to_string()
+            } else {
+                "[ ] only on request".to_string()
+            }
         } else {
-            m.network.inputs.get(&i).map(|x| x.value().to_string()).unwrap_or_default()
+            m.network
+                .inputs
+                .get(&i)
+                .map(|x| x.value().to_string())
+                .unwrap_or_default()
         };
         // Long values scroll sideways so the cursor, or the bad character, stays visible.
         let room = (area.width as usize).saturating_sub(LABEL + 2);
         let err_pos = m.net_field_error(i).map(|e| e.pos);
-        let input_cursor = m.network.inputs.get(&i).map(|x| x.visual_cursor()).unwrap_or(0);
-        let anchor = if focus { input_cursor } else { err_pos.unwrap_or(0) };
-        let shift = anchor.saturating_sub(room.saturating_sub(8)).min(value.chars().count().saturating_sub(1));
+        let input_cursor = m
+            .network
+            .inputs
+            .get(&i)
+            .map(|x| x.visual_cursor())
+            .unwrap_or(0);
+        let anchor = if focus {
+            input_cursor
+        } else {
+            err_pos.unwrap_or(0)
+        };
+        let shift = anchor
+            .saturating_sub(room.saturating_sub(8))
+            .min(value.chars().count().saturating_sub(1));
         let value: String = value.chars().skip(shift).collect();
         let mut note = String::new();
-        if *field == NetField::PoolAddresses {
-            if let Ok(entries) = parse_entries(&value) {
-                let total: u128 = entries.iter().map(|(_, e)| e.len()).sum();
-                if total > 0 {
-                    note = format!("  {total} addresses");
-                }
+        if *field == NetField::PoolAddresses
+            && let Ok(entries) = parse_entries(&value)
+        {
+            let total: u128 = entries.iter().map(|(_, e)| e.len()).sum();
+            if total > 0 {
+                note = format!("  {total} addresses");
             }
         }
         if *field == NetField::Mtu {
@@ -44,29 +66,52 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         }
         lines.push(Line::from(vec![
             label,
-            Span::styled(value, if focus { style(m.theme, Look::Focus) } else { Default::default() }),
+            Span::styled(
+                value,
+                if focus {
+                    style(m.theme, Look::Focus)
+                } else {
+                    Default::default()
+                },
+            ),
             Span::styled(note, style(m.theme, Look::Dim)),
         ]));
-        if focus {
-            if let Some(input) = m.network.inputs.get(&i).filter(|_| *field != NetField::AutoAssign) {
-                let x = area.x + LABEL as u16 + input.visual_cursor().saturating_sub(shift) as u16;
-                f.set_cursor_position((x.min(area.right().saturating_sub(1)), area.y + lines.len() as u16 - 1));
-            }
+        if focus
+            && let Some(input) = m
+                .network
+                .inputs
+                .get(&i)
+                .filter(|_| *field != NetField::AutoAssign)
+        {
+            let x = area.x + LABEL as u16 + input.visual_cursor().saturating_sub(shift) as u16;
+            f.set_cursor_position((
+                x.min(area.right().saturating_sub(1)),
+                area.y + lines.len() as u16 - 1,
+            ));
         }
         if let Some(e) = m.net_field_error(i) {
             lines.push(Line::from(vec![
                 Span::raw(" ".repeat(LABEL + e.pos.saturating_sub(shift))),
-                Span::styled(format!("^ column {}: {}", e.pos + 1, e.message), style(m.theme, Look::Error)),
+                Span::styled(
+                    format!("^ column {}: {}", e.pos + 1, e.message),
+                    style(m.theme, Look::Error),
+                ),
             ]));
         } else if *field == NetField::PoolAddresses {
             // Overlaps are plan findings; point at the first offending entry here too.
-            let overlap = m.plan_findings().into_iter().find(|x| POOL_CODES.contains(&x.code));
+            let overlap = m
+                .plan_findings()
+                .into_iter()
+                .find(|x| POOL_CODES.contains(&x.code));
             if let Some((col, what)) = overlap.as_ref().and_then(|x| column_of(&x.message)) {
                 let pad = LABEL + (col - 1).saturating_sub(shift);
                 let room = (area.width as usize).saturating_sub(pad + 1);
                 lines.push(Line::from(vec![
                     Span::raw(" ".repeat(pad)),
-                    Span::styled(fit(&format!("^ column {col}: {what}"), room), style(m.theme, Look::Error)),
+                    Span::styled(
+                        fit(&format!("^ column {col}: {what}"), room),
+                        style(m.theme, Look::Error),
+                    ),
                 ]));
             }
         }
@@ -75,7 +120,11 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
 }
 
 /// Core findings about one pool entry (their message carries the entry's column).
-const POOL_CODES: [&str; 3] = ["E_POOL_OVERLAP", "E_POOL_HAS_NODE_ADDRESS", "E_POOL_IN_CLUSTER_CIDR"];
+const POOL_CODES: [&str; 3] = [
+    "E_POOL_OVERLAP",
+    "E_POOL_HAS_NODE_ADDRESS",
+    "E_POOL_IN_CLUSTER_CIDR",
+];
 
 /// Splits "pool x: column N: rest" into (N, rest).
 fn column_of(message: &str) -> Option<(usize, String)> {

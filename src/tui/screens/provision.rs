@@ -23,24 +23,41 @@ fn mark(s: StepState) -> (&'static str, Look) {
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let p = &m.provision;
     let grid_rows = (p.panes.len().min(4) + 1) as u16;
-    let [grid, panes_area] = Layout::vertical([Constraint::Length(grid_rows), Constraint::Min(4)]).areas(area);
+    let [grid, panes_area] =
+        Layout::vertical([Constraint::Length(grid_rows), Constraint::Min(4)]).areas(area);
     let col = if area.width >= 110 { 14 } else { 10 };
     let mut lines = Vec::new();
-    let mut head = vec![Span::styled(format!("{:<10}", "host"), style(m.theme, Look::Title))];
+    let mut head = vec![Span::styled(
+        format!("{:<10}", "host"),
+        style(m.theme, Look::Title),
+    )];
     for s in StageId::ALL {
-        head.push(Span::styled(format!("{:<col$}", fit(s.title(), col - 1)), style(m.theme, Look::Title)));
+        head.push(Span::styled(
+            format!("{:<col$}", fit(s.title(), col - 1)),
+            style(m.theme, Look::Title),
+        ));
     }
     lines.push(Line::from(head));
-    let start = p.focus.saturating_sub(3).min(p.panes.len().saturating_sub(4));
+    let start = p
+        .focus
+        .saturating_sub(3)
+        .min(p.panes.len().saturating_sub(4));
     for pane in p.panes.iter().skip(start).take(4) {
         let mut row = vec![Span::raw(format!("{:<10}", fit(&pane.host, 9)))];
         for s in StageId::ALL {
             let (sym, look) = mark(p.state(&pane.host, s));
             let extra = match (s, pane.progress) {
-                (StageId::Kubespray, Some((d, Some(t)))) if p.state(&pane.host, s) == StepState::Running => format!(" {d}/{t}"),
+                (StageId::Kubespray, Some((d, Some(t))))
+                    if p.state(&pane.host, s) == StepState::Running =>
+                {
+                    format!(" {d}/{t}")
+                }
                 _ => String::new(),
             };
-            row.push(Span::styled(format!("{:<col$}", format!("{sym}{extra}")), style(m.theme, look)));
+            row.push(Span::styled(
+                format!("{:<col$}", format!("{sym}{extra}")),
+                style(m.theme, look),
+            ));
         }
         lines.push(Line::from(row));
     }
@@ -49,10 +66,19 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     if !p.started {
         let mut l = vec![
             Line::from("Nothing has run yet. Enter starts every stage on every host:"),
-            Line::from(StageId::ALL.iter().map(|s| s.title()).collect::<Vec<_>>().join(" → ")),
+            Line::from(
+                StageId::ALL
+                    .iter()
+                    .map(|s| s.title())
+                    .collect::<Vec<_>>()
+                    .join(" → "),
+            ),
         ];
         if m.is_demo() {
-            l.push(Line::from(Span::styled("Demo: the lab plays recorded output; nothing is touched.", style(m.theme, Look::Warn))));
+            l.push(Line::from(Span::styled(
+                "Demo: the lab plays recorded output; nothing is touched.",
+                style(m.theme, Look::Warn),
+            )));
         }
         f.render_widget(Paragraph::new(l), panes_area);
         return;
@@ -68,10 +94,19 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let pane = &p.panes[*idx];
         let focused = *idx == p.focus;
         let state = if pane.follow { "follow" } else { "paused" };
-        let title = format!(" {} · {} · {} lines ", pane.host, state, pane.lines.len() + pane.dropped);
+        let title = format!(
+            " {} · {} · {} lines ",
+            pane.host,
+            state,
+            pane.lines.len() + pane.dropped
+        );
         let block = Block::default()
             .borders(Borders::ALL)
-            .border_style(if focused { style(m.theme, Look::Key) } else { style(m.theme, Look::Dim) })
+            .border_style(if focused {
+                style(m.theme, Look::Key)
+            } else {
+                style(m.theme, Look::Dim)
+            })
             .title(title);
         let inner = block.inner(cell);
         let text = log_pane::visible(m.theme, pane, inner.height as usize, p.search.as_deref());

@@ -14,10 +14,16 @@ use crate::tui::widgets::{Look, style};
 
 /// The files provisioning writes, with their contents.
 pub fn files(plan: &Plan) -> Vec<(String, String)> {
-    let mut out = vec![(format!("{}.yaml (the plan)", plan.cluster.name), crate::plan::to_yaml(plan))];
+    let mut out = vec![(
+        format!("{}.yaml (the plan)", plan.cluster.name),
+        crate::plan::to_yaml(plan),
+    )];
     match crate::render::render(plan) {
         Ok(files) => out.extend(files.into_iter().map(|f| {
-            (format!("inventory/{}/{}", plan.cluster.name, f.path.display()), f.contents)
+            (
+                format!("inventory/{}/{}", plan.cluster.name, f.path.display()),
+                f.contents,
+            )
         })),
         Err(e) => out.push(("(inventory not rendered)".into(), e.to_string())),
     }
@@ -27,7 +33,11 @@ pub fn files(plan: &Plan) -> Vec<(String, String)> {
 /// What each stage runs on each host, in order.
 pub fn commands(plan: &Plan) -> Vec<(StageId, String, Vec<String>)> {
     let mut out = Vec::new();
-    let first_cp = plan.hosts.iter().find(|h| h.has_role(Role::ControlPlane)).map(|h| h.name.clone());
+    let first_cp = plan
+        .hosts
+        .iter()
+        .find(|h| h.has_role(Role::ControlPlane))
+        .map(|h| h.name.clone());
     for h in &plan.hosts {
         out.push((
             StageId::Preflight,
@@ -36,7 +46,8 @@ pub fn commands(plan: &Plan) -> Vec<(StageId, String, Vec<String>)> {
                 "sudo -n true".into(),
                 "cat /etc/os-release; uname -r; stat -fc %T /sys/fs/cgroup".into(),
                 "swapon --show; timedatectl show -p NTPSynchronized".into(),
-                "ss -ltnH '( sport = :2379 or sport = :2380 or sport = :6443 or sport = :10250 )'".into(),
+                "ss -ltnH '( sport = :2379 or sport = :2380 or sport = :6443 or sport = :10250 )'"
+                    .into(),
                 "lsblk -J -b -O".into(),
             ],
         ));
@@ -46,7 +57,10 @@ pub fn commands(plan: &Plan) -> Vec<(StageId, String, Vec<String>)> {
             StageId::HostPrep,
             h.name.clone(),
             vec![
-                format!("install -m 0644 /dev/stdin {}", crate::render::SYSCTL_REMOTE_PATH),
+                format!(
+                    "install -m 0644 /dev/stdin {}",
+                    crate::render::SYSCTL_REMOTE_PATH
+                ),
                 "sysctl --system".into(),
                 "apt-get install -y mdadm xfsprogs chrony".into(),
             ],
@@ -61,7 +75,16 @@ pub fn commands(plan: &Plan) -> Vec<(StageId, String, Vec<String>)> {
             }
             let fs = l.filesystem.as_str();
             let targets: Vec<(String, String)> = match l.level {
-                Level::PerDisk => l.devices.iter().map(|d| (format!("/dev/{d}"), format!("{}/{d}", l.mount.trim_end_matches('/')))).collect(),
+                Level::PerDisk => l
+                    .devices
+                    .iter()
+                    .map(|d| {
+                        (
+                            format!("/dev/{d}"),
+                            format!("{}/{d}", l.mount.trim_end_matches('/')),
+                        )
+                    })
+                    .collect(),
                 Level::Single => vec![(devs.join(" "), l.mount.clone())],
                 level => {
                     let md = format!("/dev/md{i}");
@@ -136,7 +159,12 @@ pub fn commands(plan: &Plan) -> Vec<(StageId, String, Vec<String>)> {
 }
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
-    let [tabs, body, saved] = Layout::vertical([Constraint::Length(2), Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let [tabs, body, saved] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     let mut t = Vec::new();
     let list = m.plan_findings();
     for tab in ReviewTab::ALL {
@@ -144,15 +172,29 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             ReviewTab::Findings => format!("Findings ({})", list.len()),
             other => other.title().to_string(),
         };
-        let label = if tab == m.review.tab { format!("[{name}]") } else { format!(" {name} ") };
-        t.push(Span::styled(label, if tab == m.review.tab { style(m.theme, Look::Focus) } else { style(m.theme, Look::Dim) }));
+        let label = if tab == m.review.tab {
+            format!("[{name}]")
+        } else {
+            format!(" {name} ")
+        };
+        t.push(Span::styled(
+            label,
+            if tab == m.review.tab {
+                style(m.theme, Look::Focus)
+            } else {
+                style(m.theme, Look::Dim)
+            },
+        ));
         t.push(Span::raw(" "));
     }
     f.render_widget(Paragraph::new(Line::from(t)), tabs);
     let lines: Vec<Line> = match m.review.tab {
         ReviewTab::Findings => {
             if list.is_empty() {
-                vec![Line::from(Span::styled("✓ no findings: the plan is ready", style(m.theme, Look::Ok)))]
+                vec![Line::from(Span::styled(
+                    "✓ no findings: the plan is ready",
+                    style(m.theme, Look::Ok),
+                ))]
             } else {
                 list.iter()
                     .map(|x| {
@@ -162,7 +204,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                             Severity::Hint | Severity::Info => Look::Hint,
                         };
                         Line::from(vec![
-                            Span::styled(format!("{:<8}", x.severity.as_str()), style(m.theme, look)),
+                            Span::styled(
+                                format!("{:<8}", x.severity.as_str()),
+                                style(m.theme, look),
+                            ),
                             Span::styled(format!("{:<20}", x.code), style(m.theme, Look::Dim)),
                             Span::raw(format!("{}  ", x.message)),
                             Span::styled(x.path.clone(), style(m.theme, Look::Dim)),
@@ -174,7 +219,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         ReviewTab::Files => files(&m.plan)
             .into_iter()
             .flat_map(|(name, body)| {
-                let mut l = vec![Line::from(Span::styled(format!("── {name}"), style(m.theme, Look::Title)))];
+                let mut l = vec![Line::from(Span::styled(
+                    format!("── {name}"),
+                    style(m.theme, Look::Title),
+                ))];
                 l.extend(body.lines().map(|s| Line::from(format!("  {s}"))));
                 l
             })
@@ -182,7 +230,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         ReviewTab::Commands => commands(&m.plan)
             .into_iter()
             .flat_map(|(stage, host, cmds)| {
-                let mut l = vec![Line::from(Span::styled(format!("── {} on {host}", stage.title()), style(m.theme, Look::Title)))];
+                let mut l = vec![Line::from(Span::styled(
+                    format!("── {} on {host}", stage.title()),
+                    style(m.theme, Look::Title),
+                ))];
                 l.extend(cmds.into_iter().map(|c| Line::from(format!("  $ {c}"))));
                 l
             })
@@ -190,9 +241,18 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     };
     f.render_widget(Paragraph::new(lines).scroll((m.review.scroll, 0)), body);
     let s = match (&m.review.saved, &m.review.save_error) {
-        (_, Some(e)) => Line::from(Span::styled(format!("save failed: {e}"), style(m.theme, Look::Error))),
-        (Some(p), None) => Line::from(Span::styled(format!("saved: {}", p.display()), style(m.theme, Look::Ok))),
-        (None, None) => Line::from(Span::styled("not saved yet: s saves the plan", style(m.theme, Look::Warn))),
+        (_, Some(e)) => Line::from(Span::styled(
+            format!("save failed: {e}"),
+            style(m.theme, Look::Error),
+        )),
+        (Some(p), None) => Line::from(Span::styled(
+            format!("saved: {}", p.display()),
+            style(m.theme, Look::Ok),
+        )),
+        (None, None) => Line::from(Span::styled(
+            "not saved yet: s saves the plan",
+            style(m.theme, Look::Warn),
+        )),
     };
     f.render_widget(Paragraph::new(s), saved);
 }

@@ -9,18 +9,24 @@ use crate::tui::app::{Model, ROLE_COLUMNS};
 use crate::tui::widgets::{Look, quorum, style};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
-    let [left, right] = Layout::horizontal([Constraint::Min(40), Constraint::Length(26)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(40), Constraint::Length(26)]).areas(area);
     let (cr, cc) = m.roles_cursor;
     let rows = m.plan.hosts.iter().enumerate().map(|(i, h)| {
         let mut cells = vec![Line::from(h.name.clone()), Line::from(h.address.clone())];
         for (j, role) in ROLE_COLUMNS.iter().enumerate() {
             let on = if h.has_role(*role) { "[x]" } else { "[ ]" };
-            let s = if i == cr && j == cc { style(m.theme, Look::Focus) } else { Default::default() };
+            let s = if i == cr && j == cc {
+                style(m.theme, Look::Focus)
+            } else {
+                Default::default()
+            };
             cells.push(Line::from(Span::styled(on, s)));
         }
         Row::new(cells)
     });
-    let header = Row::new(vec!["Host", "Address", "Control plane", "etcd", "Worker"]).style(style(m.theme, Look::Title));
+    let header = Row::new(vec!["Host", "Address", "Control plane", "etcd", "Worker"])
+        .style(style(m.theme, Look::Title));
     let widths = [
         Constraint::Length(10),
         Constraint::Length(14),

@@ -12,8 +12,14 @@ use crate::tui::domain::human_bytes;
 use crate::tui::widgets::{Look, fit, lsblk, style};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
-    let [top, bottom, message] = Layout::vertical([Constraint::Min(5), Constraint::Length(6), Constraint::Length(1)]).areas(area);
-    let [hosts, tree] = Layout::horizontal([Constraint::Length(14), Constraint::Min(40)]).areas(top);
+    let [top, bottom, message] = Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(6),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [hosts, tree] =
+        Layout::horizontal([Constraint::Length(14), Constraint::Min(40)]).areas(top);
     let s = &m.storage;
 
     let host_lines: Vec<Line> = m
@@ -23,20 +29,37 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         .enumerate()
         .map(|(i, h)| {
             let n = h.storage.len();
-            let text = format!("{} {}", fit(&h.name, 9), if n > 0 { format!("[{n}]") } else { String::new() });
+            let text = format!(
+                "{} {}",
+                fit(&h.name, 9),
+                if n > 0 {
+                    format!("[{n}]")
+                } else {
+                    String::new()
+                }
+            );
             if i == s.host {
-                Line::from(Span::styled(format!("▸{text}"), style(m.theme, Look::Focus)))
+                Line::from(Span::styled(
+                    format!("▸{text}"),
+                    style(m.theme, Look::Focus),
+                ))
             } else {
                 Line::from(format!(" {text}"))
             }
         })
         .collect();
-    f.render_widget(Paragraph::new(host_lines).block(Block::default().borders(Borders::RIGHT).title(" Hosts ")), hosts);
+    f.render_widget(
+        Paragraph::new(host_lines).block(Block::default().borders(Borders::RIGHT).title(" Hosts ")),
+        hosts,
+    );
 
     let devices = m.storage_devices();
     let used = m.used_devices();
     let width = tree.width.saturating_sub(1) as usize;
-    let mut lines = vec![Line::from(Span::styled(fit(lsblk::HEADER, width), style(m.theme, Look::Title)))];
+    let mut lines = vec![Line::from(Span::styled(
+        fit(lsblk::HEADER, width),
+        style(m.theme, Look::Title),
+    ))];
     let rows = tree.height.saturating_sub(1) as usize;
     let start = s.cursor.saturating_sub(rows.saturating_sub(1));
     for (i, (depth, d)) in devices.iter().enumerate().skip(start).take(rows) {
@@ -54,13 +77,27 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         ));
     }
     if devices.is_empty() {
-        lines.push(Line::from(Span::styled("no facts for this host: rediscover it", style(m.theme, Look::Warn))));
+        lines.push(Line::from(Span::styled(
+            "no facts for this host: rediscover it",
+            style(m.theme, Look::Warn),
+        )));
     }
-    f.render_widget(Paragraph::new(lines), Rect::new(tree.x + 1, tree.y, tree.width.saturating_sub(1), tree.height));
+    f.render_widget(
+        Paragraph::new(lines),
+        Rect::new(
+            tree.x + 1,
+            tree.y,
+            tree.width.saturating_sub(1),
+            tree.height,
+        ),
+    );
 
-    let [draft, existing] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+    let [draft, existing] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     let all_ssd = m.storage_facts().is_some_and(|fa| {
-        s.selected.iter().all(|d| fa.device(d).is_some_and(|d| !d.rotational))
+        s.selected
+            .iter()
+            .all(|d| fa.device(d).is_some_and(|d| !d.rotational))
     });
     let discard = match s.discard {
         Discard::Auto if all_ssd && !s.selected.is_empty() => "auto (on: SSD)",
@@ -72,31 +109,67 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         Some((raw, usable)) => {
             let n = s.selected.len();
             let ok = n >= s.level.min_devices();
-            let text = format!("{n} disks, {} raw → {} usable", human_bytes(raw), human_bytes(usable));
+            let text = format!(
+                "{n} disks, {} raw → {} usable",
+                human_bytes(raw),
+                human_bytes(usable)
+            );
             Line::from(Span::styled(
-                if ok { text } else { format!("{text} (needs {})", s.level.min_devices()) },
+                if ok {
+                    text
+                } else {
+                    format!("{text} (needs {})", s.level.min_devices())
+                },
                 style(m.theme, if ok { Look::Ok } else { Look::Warn }),
             ))
         }
-        None => Line::from(Span::styled("select disks with Space", style(m.theme, Look::Dim))),
+        None => Line::from(Span::styled(
+            "select disks with Space",
+            style(m.theme, Look::Dim),
+        )),
     };
-    let mount_note = if s.level == Level::PerDisk { "/<disk>" } else { "" };
+    let mount_note = if s.level == Level::PerDisk {
+        "/<disk>"
+    } else {
+        ""
+    };
     let draft_lines = vec![
-        Line::from(format!("level {:<8}  filesystem {}", s.level.as_str(), s.filesystem.as_str())),
-        Line::from(format!("mount {}{mount_note}  discard {discard}", s.mount.value())),
-        Line::from(format!("move kubelet+containerd data: {}", if s.relocate { "yes" } else { "no" })),
+        Line::from(format!(
+            "level {:<8}  filesystem {}",
+            s.level.as_str(),
+            s.filesystem.as_str()
+        )),
+        Line::from(format!(
+            "mount {}{mount_note}  discard {discard}",
+            s.mount.value()
+        )),
+        Line::from(format!(
+            "move kubelet+containerd data: {}",
+            if s.relocate { "yes" } else { "no" }
+        )),
         preview,
     ];
     f.render_widget(
-        Paragraph::new(Line::from(Span::styled(s.message.clone().unwrap_or_default(), style(m.theme, Look::Warn)))),
+        Paragraph::new(Line::from(Span::styled(
+            s.message.clone().unwrap_or_default(),
+            style(m.theme, Look::Warn),
+        ))),
         message,
     );
-    f.render_widget(Paragraph::new(draft_lines).block(Block::default().borders(Borders::TOP).title(" New layout ")), draft);
+    f.render_widget(
+        Paragraph::new(draft_lines)
+            .block(Block::default().borders(Borders::TOP).title(" New layout ")),
+        draft,
+    );
 
     let mut have: Vec<Line> = Vec::new();
     if let (Some(h), Some(fa)) = (m.storage_host(), m.storage_facts()) {
         for l in &h.storage {
-            let sizes: Vec<u64> = l.devices.iter().filter_map(|d| fa.device(d).map(|d| d.size_bytes)).collect();
+            let sizes: Vec<u64> = l
+                .devices
+                .iter()
+                .filter_map(|d| fa.device(d).map(|d| d.size_bytes))
+                .collect();
             let usable = crate::tui::domain::usable_bytes(l.level, &sizes);
             have.push(Line::from(fit(
                 &format!(
@@ -113,10 +186,17 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         }
     }
     if have.is_empty() {
-        have.push(Line::from(Span::styled("none yet (a adds one)", style(m.theme, Look::Dim))));
+        have.push(Line::from(Span::styled(
+            "none yet (a adds one)",
+            style(m.theme, Look::Dim),
+        )));
     }
     f.render_widget(
-        Paragraph::new(have).block(Block::default().borders(Borders::TOP | Borders::LEFT).title(" Layouts on this host ")),
+        Paragraph::new(have).block(
+            Block::default()
+                .borders(Borders::TOP | Borders::LEFT)
+                .title(" Layouts on this host "),
+        ),
         existing,
     );
 }

@@ -7,13 +7,25 @@ use crate::tui::app::Theme;
 use crate::tui::domain::{Finding, Severity};
 
 /// At most `rows` lines; the last says how many more there are.
-pub fn strip(theme: Theme, status: Option<&str>, findings: &[Finding], rows: usize, width: usize) -> Vec<Line<'static>> {
+pub fn strip(
+    theme: Theme,
+    status: Option<&str>,
+    findings: &[Finding],
+    rows: usize,
+    width: usize,
+) -> Vec<Line<'static>> {
     let mut out = Vec::new();
     if let Some(s) = status {
-        out.push(Line::from(Span::styled(fit(&format!("» {s}"), width), style(theme, Look::Key))));
+        out.push(Line::from(Span::styled(
+            fit(&format!("» {s}"), width),
+            style(theme, Look::Key),
+        )));
     }
     if findings.is_empty() && out.is_empty() {
-        out.push(Line::from(Span::styled("✓ no findings", style(theme, Look::Ok))));
+        out.push(Line::from(Span::styled(
+            "✓ no findings",
+            style(theme, Look::Ok),
+        )));
     }
     let room = rows.saturating_sub(out.len());
     for (i, f) in findings.iter().enumerate() {
@@ -35,7 +47,10 @@ pub fn strip(theme: Theme, status: Option<&str>, findings: &[Finding], rows: usi
         };
         out.push(Line::from(vec![
             Span::styled(mark.to_string(), style(theme, look)),
-            Span::raw(fit(&format!(" {}", f.message), width.saturating_sub(mark.len()))),
+            Span::raw(fit(
+                &format!(" {}", f.message),
+                width.saturating_sub(mark.len()),
+            )),
         ]));
     }
     out

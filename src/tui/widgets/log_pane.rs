@@ -7,9 +7,18 @@ use ratatui::text::{Line, Span};
 use crate::tui::app::{LogPane, Theme, strip_ansi};
 
 /// The lines visible in a pane of `height` rows.
-pub fn visible(theme: Theme, pane: &LogPane, height: usize, search: Option<&str>) -> Vec<Line<'static>> {
+pub fn visible(
+    theme: Theme,
+    pane: &LogPane,
+    height: usize,
+    search: Option<&str>,
+) -> Vec<Line<'static>> {
     let len = pane.lines.len();
-    let end = if pane.follow { len } else { len.saturating_sub(pane.offset) };
+    let end = if pane.follow {
+        len
+    } else {
+        len.saturating_sub(pane.offset)
+    };
     let start = end.saturating_sub(height);
     pane.lines
         .range(start..end)
@@ -17,7 +26,9 @@ pub fn visible(theme: Theme, pane: &LogPane, height: usize, search: Option<&str>
         .map(|(i, raw)| {
             let hit = !pane.follow
                 && i + start + 1 == end
-                && search.is_some_and(|s| !s.is_empty() && strip_ansi(raw).to_lowercase().contains(&s.to_lowercase()));
+                && search.is_some_and(|s| {
+                    !s.is_empty() && strip_ansi(raw).to_lowercase().contains(&s.to_lowercase())
+                });
             let mut line = if theme.color {
                 raw.as_bytes()
                     .into_text()
@@ -28,7 +39,10 @@ pub fn visible(theme: Theme, pane: &LogPane, height: usize, search: Option<&str>
                 Line::from(Span::raw(strip_ansi(raw)))
             };
             if hit {
-                line = line.style(ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::REVERSED));
+                line = line.style(
+                    ratatui::style::Style::default()
+                        .add_modifier(ratatui::style::Modifier::REVERSED),
+                );
             }
             line
         })

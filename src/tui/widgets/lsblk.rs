@@ -36,7 +36,11 @@ pub fn row(
     let branch = if depth == 0 {
         String::new()
     } else {
-        format!("{}{}", "  ".repeat(depth - 1), if last { "└─" } else { "├─" })
+        format!(
+            "{}{}",
+            "  ".repeat(depth - 1),
+            if last { "└─" } else { "├─" }
+        )
     };
     let name = format!("{branch}{}", d.name);
     let text = format!(
@@ -58,5 +62,8 @@ pub fn row(
         ratatui::style::Style::default()
     };
     let body = fit(&text, width.saturating_sub(3));
-    Line::from(vec![Span::styled(mark.to_string(), style(theme, look)), Span::styled(body, body_style)])
+    Line::from(vec![
+        Span::styled(mark.to_string(), style(theme, look)),
+        Span::styled(body, body_style),
+    ])
 }

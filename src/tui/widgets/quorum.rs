@@ -9,9 +9,17 @@ use crate::tui::domain::quorum;
 
 pub fn panel(theme: Theme, plan: &Plan) -> Vec<Line<'static>> {
     let q = quorum(plan);
-    let cps = plan.hosts.iter().filter(|h| h.has_role(Role::ControlPlane)).count();
-    let workers = plan.hosts.iter().filter(|h| h.has_role(Role::Worker)).count();
-    let tol_look = if q.members == 0 || q.members % 2 == 0 {
+    let cps = plan
+        .hosts
+        .iter()
+        .filter(|h| h.has_role(Role::ControlPlane))
+        .count();
+    let workers = plan
+        .hosts
+        .iter()
+        .filter(|h| h.has_role(Role::Worker))
+        .count();
+    let tol_look = if q.members == 0 || q.members.is_multiple_of(2) {
         Look::Error
     } else if q.tolerated == 0 {
         Look::Warn
@@ -19,7 +27,10 @@ pub fn panel(theme: Theme, plan: &Plan) -> Vec<Line<'static>> {
         Look::Ok
     };
     vec![
-        Line::from(vec![Span::raw("etcd members      "), Span::styled(q.members.to_string(), style(theme, Look::Title))]),
+        Line::from(vec![
+            Span::raw("etcd members      "),
+            Span::styled(q.members.to_string(), style(theme, Look::Title)),
+        ]),
         Line::from(format!("quorum            {}", q.quorum)),
         Line::from(vec![
             Span::raw("failures tolerated "),

@@ -18,7 +18,10 @@ pub fn step_bar(m: &Model) -> Line<'static> {
         if i > 0 {
             spans.push(Span::raw(" "));
         }
-        spans.push(Span::styled(format!("{mark}{}", step.title()), style(m.theme, look)));
+        spans.push(Span::styled(
+            format!("{mark}{}", step.title()),
+            style(m.theme, look),
+        ));
     }
     Line::from(spans)
 }
