@@ -22,3 +22,4 @@ pub mod facts;
 pub mod net;
 pub mod plan;
 pub mod provision;
+pub mod render;
