@@ -125,7 +125,11 @@ impl Parser {
         }
         if let Some((status, host, rest)) = host_result(line) {
             // Loop items report per item and then once for the task; count the task once.
-            let is_item = rest.trim_start().starts_with("(item=");
+            let is_item = rest
+                .trim_start()
+                .trim_start_matches("=>")
+                .trim_start()
+                .starts_with("(item=");
             if !is_item {
                 let n = self.tasks_done.entry(host.clone()).or_default();
                 *n += 1;

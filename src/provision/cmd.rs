@@ -54,6 +54,12 @@ impl std::fmt::Display for Cmd {
 /// dropped (no plan or fact value legitimately holds one).
 pub fn quote(word: &str) -> String {
     let clean: String = word.chars().filter(|c| *c != '\0').collect();
+    // Words of only these characters mean the same quoted or not; leaving them bare keeps
+    // commands readable (`--level=raid0`, `defaults,discard`).
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !clean.is_empty() && clean.chars().all(plain) {
+        return clean;
+    }
     match shlex::try_quote(&clean) {
         Ok(q) => q.into_owned(),
         // Unreachable after removing NULs, but never panic on data.

@@ -2,9 +2,8 @@
 //! output line by line as it comes. The SSH layer provides it (`ssh::Session`); keeping the
 //! stages behind this small trait keeps them readable and lets the runner own connecting.
 //!
-//! Commands handed to `exec` are the exact strings shown by the dry run: they are written as
-//! root runs them. A login that is not root gets them wrapped in `sudo -n sh -c '...'` by the
-//! adapter, never by the stages.
+//! Commands handed to `exec` are the exact strings shown by the dry run, written as root runs
+//! them; the SSH layer runs them through `sh -c`, wrapped in sudo for a login that is not root.
 
 use async_trait::async_trait;
 
@@ -81,26 +80,58 @@ pub trait Connector: Send + Sync {
     ) -> Result<std::sync::Arc<dyn Remote>, RemoteError>;
 }
 
-/// Wraps a root command for a login that is not root: `sudo -n` never prompts, so a sudo that
-/// wants a password fails at once with its own message instead of hanging the run.
-pub fn as_root(user: &str, command: &str) -> String {
-    if user == "root" {
-        command.to_string()
-    } else {
-        format!("sudo -n sh -c {}", crate::provision::cmd::quote(command))
+/// Opens real SSH sessions (`ssh::Session`) with the plan's access settings on top of
+/// `base` (known_hosts, timeouts, sudo password).
+pub struct SshConnector {
+    pub base: crate::ssh::ConnectOptions,
+}
+
+#[async_trait]
+impl Connector for SshConnector {
+    async fn connect(
+        &self,
+        host: &crate::plan::Host,
+        access: &crate::plan::Access,
+    ) -> Result<std::sync::Arc<dyn Remote>, RemoteError> {
+        let mut opts = self.base.clone();
+        opts.user = access.user.clone();
+        opts.port = access.port;
+        opts.identity = Some(crate::provision::stages::kubespray::expand_tilde(
+            &access.identity,
+        ));
+        let session = crate::ssh::Session::connect(&host.address, &opts)
+            .await
+            .map_err(ssh_error)?;
+        Ok(std::sync::Arc::new(session))
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn ssh_error(e: crate::ssh::SshError) -> RemoteError {
+    use crate::ssh::SshError as E;
+    match e {
+        E::NoAnswer(_) | E::PortClosed | E::Disconnected(_) | E::Timeout(_) | E::Io(_) => {
+            RemoteError::Connection(e.to_string())
+        }
+        other => RemoteError::Other(other.to_string()),
+    }
+}
 
-    #[test]
-    fn non_root_commands_are_wrapped_in_sudo_with_quoting() {
-        assert_eq!(as_root("root", "mount /data"), "mount /data");
-        assert_eq!(
-            as_root("ubuntu", "echo 'a b' >> /etc/fstab"),
-            r#"sudo -n sh -c 'echo '"'"'a b'"'"' >> /etc/fstab'"#
-        );
+#[async_trait]
+impl Remote for crate::ssh::Session {
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        on_line: &mut (dyn FnMut(OutLine) + Send),
+    ) -> Result<u32, RemoteError> {
+        crate::ssh::Session::exec(self, command, stdin, |line| match line {
+            crate::ssh::Line::Stdout(text) => on_line(OutLine {
+                text,
+                stderr: false,
+            }),
+            crate::ssh::Line::Stderr(text) => on_line(OutLine { text, stderr: true }),
+        })
+        .await
+        .map_err(ssh_error)
     }
 }

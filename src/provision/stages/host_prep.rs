@@ -15,23 +15,19 @@ use crate::provision::stage::{Ctx, Stage};
 
 pub struct HostPrep;
 
-/// The sysctl file's path on the host (seed 001: `/etc/sysctl.d/90-akash.conf`, named after
-/// the cluster).
-pub fn sysctl_path(plan: &Plan) -> String {
-    format!("/etc/sysctl.d/90-{}.conf", plan.cluster.name)
+/// The sysctl file's path on the host (the renderer's; seed 001 names it after the cluster).
+pub fn sysctl_path(_plan: &Plan) -> String {
+    crate::render::SYSCTL_REMOTE_PATH.to_string()
 }
 
-/// The sysctl file's contents, `key = value` per line as seed 001 writes it; `None` when the
-/// plan sets no kernel parameters.
+/// The sysctl file's contents (rendered, seed 001 step 9's `key = value` lines); `None` when
+/// the plan sets no kernel parameters.
 pub fn sysctl_contents(plan: &Plan) -> Option<String> {
     if plan.tuning.sysctl.is_empty() {
-        return None;
+        None
+    } else {
+        Some(crate::render::sysctl(plan))
     }
-    let mut s = String::from("# Written by rackstrap from the plan's tuning.sysctl\n");
-    for (k, v) in &plan.tuning.sysctl {
-        s.push_str(&format!("{k} = {v}\n"));
-    }
-    Some(s)
 }
 
 /// Packages (Debian names) and the command each provides, needed by this host's layouts.
@@ -151,9 +147,9 @@ mod tests {
         let cmds = sysctl_cmds(&plan);
         assert_eq!(
             cmds[0].shell,
-            "cat > /etc/sysctl.d/90-akash.conf <<'RACKSTRAP_EOF'\n# Written by rackstrap from the plan's tuning.sysctl\n\
+            "cat > /etc/sysctl.d/99-rackstrap.conf <<'RACKSTRAP_EOF'\n# Written by rackstrap for cluster `akash`. Applied with `sysctl --system`.\n\
              fs.inotify.max_user_instances = 512\nfs.inotify.max_user_watches = 1048576\nvm.max_map_count = 1000000\nRACKSTRAP_EOF"
         );
-        assert_eq!(cmds[1].shell, "sysctl -p /etc/sysctl.d/90-akash.conf");
+        assert_eq!(cmds[1].shell, "sysctl -p /etc/sysctl.d/99-rackstrap.conf");
     }
 }

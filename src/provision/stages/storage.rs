@@ -367,7 +367,7 @@ fn parse_lsblk(json: &str, view: &mut HostView) -> Result<(), String> {
 
 /// One filesystem the plan wants: the device it is made on, where it is mounted, and the
 /// plan devices underneath it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Target<'a> {
     pub layout: &'a StorageLayout,
     /// `/dev/md0`, `/dev/sdb`.
@@ -889,7 +889,8 @@ mod tests {
         let mut l = layout(Level::Single, &["sdb"], Filesystem::Ext4, "/data");
         let rot = blank(&["sdb"], true);
         let ssd = blank(&["sdb"], false);
-        let t = targets(&host(vec![l.clone()]))[0].clone();
+        let h0 = host(vec![l.clone()]);
+        let t = targets(&h0)[0].clone();
         assert_eq!(mount_options(&t, &rot), "defaults");
         assert_eq!(mount_options(&t, &ssd), "defaults,discard");
         l.discard = Discard::On;
