@@ -11,7 +11,7 @@ use async_trait::async_trait;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RemoteError {
     /// Could not connect, or the connection went away while the command ran.
-    #[error("connection lost: {0}")]
+    #[error("{0}")]
     Connection(String),
     /// Anything else the transport reported.
     #[error("{0}")]

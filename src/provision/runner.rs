@@ -1,8 +1,7 @@
 //! The runner: stages in order, hosts in parallel with a bound, every step recorded.
 //!
 //! For each stage of `StageId::ALL` (filtered by `--stage`), per host (filtered by `--host`):
-//! a step already done in an earlier run is not run again unless that stage was asked for by
-//! name; a host that failed an earlier stage in this run waits; otherwise the stage's `check`
+//! a step already done in an earlier run is not run again (unless `rerun_done`); a host that failed an earlier stage in this run waits; otherwise the stage's `check`
 //! looks at the host, and the commands it returns are applied (or, in a dry run, only
 //! listed) and verified. Destructive stages with work to do need the operator's consent for
 //! that host (`Consent`). Kubespray, verify and load balancer run only when no host failed
@@ -56,8 +55,11 @@ impl Consent {
 }
 
 pub struct RunOptions {
-    /// Only these stages (empty: all). A stage named here reruns even where it is done.
+    /// Only these stages (empty: all).
     pub stages: Vec<StageId>,
+    /// Run steps again even where an earlier run finished them (their checks then find
+    /// nothing to do). Off: resume, running only what failed or was not done.
+    pub rerun_done: bool,
     /// Only these plan hosts (empty: all).
     pub hosts: Vec<String>,
     pub dry_run: bool,
@@ -74,6 +76,7 @@ impl RunOptions {
     pub fn new(connector: Arc<dyn Connector>) -> Self {
         Self {
             stages: Vec::new(),
+            rerun_done: false,
             hosts: Vec::new(),
             dry_run: false,
             consent: Consent::None,
@@ -313,7 +316,7 @@ pub async fn run(
         if !opts.stages.is_empty() && !opts.stages.contains(&id) {
             continue;
         }
-        let explicit = opts.stages.contains(&id);
+        let explicit = opts.rerun_done;
         match st.scope() {
             Scope::EachHost => {
                 let results: Vec<(String, StepState, String)> =

@@ -224,6 +224,17 @@ pub fn probe_script(host: &Host) -> String {
     }
     let mut s = String::new();
     s.push_str(&format!("echo '{SECTION}lsblk'; lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINTS || exit 1; "));
+    // lsblk takes FSTYPE and UUID from udev's database, which lags behind a fresh mkfs (or
+    // is absent): the signatures of the devices that matter are read from the disk itself.
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for t in targets(host) {
+        names.insert(t.name.clone());
+        names.extend(t.members.iter().cloned());
+    }
+    s.push_str(&format!(
+        "echo '{SECTION}blkid'; for d in {}; do echo \"#dev=$d\"; blkid -p -o export \"/dev/$d\" 2>/dev/null; done; ",
+        names.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
+    ));
     s.push_str(&format!("echo '{SECTION}fstab'; cat /etc/fstab 2>/dev/null; "));
     s.push_str(&format!("echo '{SECTION}mounts'; findmnt -rn -o TARGET,SOURCE; "));
     s.push_str(&format!("echo '{SECTION}units'; "));
@@ -263,6 +274,9 @@ pub fn parse_probe(out: &str) -> Result<HostView, String> {
     let mut view = HostView::default();
     let lsblk = sections.get("lsblk").ok_or("the probe printed no lsblk section")?;
     parse_lsblk(lsblk, &mut view)?;
+    if let Some(blkid) = sections.get("blkid") {
+        apply_blkid(blkid, &mut view);
+    }
     view.fstab = sections.get("fstab").cloned().unwrap_or_default();
     for line in sections.get("mounts").map(String::as_str).unwrap_or("").lines() {
         let mut it = line.split_whitespace();
@@ -282,6 +296,32 @@ pub fn parse_probe(out: &str) -> Result<HostView, String> {
         }
     }
     Ok(view)
+}
+
+/// `blkid -p -o export` per device, each introduced by `#dev=<name>`: the on-disk truth
+/// about signatures replaces what lsblk said for those devices.
+fn apply_blkid(text: &str, view: &mut HostView) {
+    let mut current: Option<(String, BTreeMap<String, String>)> = None;
+    let mut flush = |cur: Option<(String, BTreeMap<String, String>)>, view: &mut HostView| {
+        if let Some((name, kv)) = cur
+            && let Some(dev) = view.devices.get_mut(&name)
+        {
+            dev.fstype = kv
+                .get("TYPE")
+                .cloned()
+                .or_else(|| kv.get("PTTYPE").map(|p| format!("{p} partition table")));
+            dev.uuid = kv.get("UUID").cloned();
+        }
+    };
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("#dev=") {
+            flush(current.take(), view);
+            current = Some((name.to_string(), BTreeMap::new()));
+        } else if let (Some((_, kv)), Some((k, v))) = (current.as_mut(), line.split_once('=')) {
+            kv.insert(k.to_string(), v.to_string());
+        }
+    }
+    flush(current.take(), view);
 }
 
 /// findmnt -r escapes blanks and backslashes as `\x20`-style sequences.
@@ -995,6 +1035,12 @@ mod tests {
  {"name":"sda","type":"disk","rota":"1","fstype":null,"uuid":null,"mountpoints":[null],
   "children":[{"name":"sda1","type":"part","rota":"1","fstype":"ext4","uuid":"r","mountpoints":["/"]}]}
 ]}
+@@rackstrap:blkid
+#dev=loop3
+UUID=u-3
+TYPE=ext4
+#dev=sda
+PTTYPE=gpt
 @@rackstrap:fstab
 UUID=u-3 /data ext4 defaults,discard 0 0
 @@rackstrap:mounts
@@ -1011,6 +1057,8 @@ kubelet
         assert_eq!(v.devices["sda"].rotational, Some(true));
         assert!(v.devices["sda"].holds_root);
         assert_eq!(v.devices["sda"].children, vec!["sda1"]);
+        assert_eq!(v.devices["sda"].fstype.as_deref(), Some("gpt partition table"));
+        assert_eq!(v.devices["loop3"].uuid.as_deref(), Some("u-3"));
         assert_eq!(v.mounts["/data"], "/dev/loop3");
         assert_eq!(v.mounts["/mnt/a b"], "/dev/x");
         assert!(v.units.contains("kubelet"));
