@@ -221,7 +221,7 @@ fn review_tabs() {
     snap("review_files", &d);
     d.key(Tab).times(Down, 30);
     let screen = d.screen(120, 40);
-    assert!(screen.contains("mdadm --create /dev/md0 --level=0 --raid-devices=2 --metadata=1.2 /dev/nvme0n1 /dev/nvme1n1"), "{screen}");
+    assert!(screen.contains("mdadm --create /dev/md0 --level=raid0 --metadata=1.2 --raid-devices=2 /dev/nvme0n1 /dev/nvme1n1"), "{screen}");
     snap("review_commands", &d);
 }
 

@@ -134,7 +134,7 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     t.wait_for("6/9 Network");
     t.keys(&["Down", "End"]);
     t.run(", 10.0.10.x");
-    let s = t.wait_for("unexpected character");
+    let s = t.wait_for("column 57: unexpected `x`");
     assert!(
         s.contains("6/9 Network"),
         "Enter must not pass an error: {s}"

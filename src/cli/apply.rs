@@ -1,7 +1,108 @@
-//! `rackstrap apply`.
+//! `rackstrap apply PLAN [--stage S]... [--host H]... [--dry-run] [--yes]`: headless
+//! provisioning. One line per event, `host stage message`; resumable (run state beside the
+//! plan, see `provision::state`).
+//!
+//! Exit codes (DESIGN.md): 0 every step done, 1 a step failed or is left waiting (a refused
+//! disk, a missing confirmation, an unreachable host), 2 the plan could not be read.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-pub fn run(_args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
-    Err(color_eyre::eyre::eyre!("`apply` is not built yet"))
+use color_eyre::eyre::{Context, eyre};
+
+use crate::plan;
+use crate::provision::event::{Event, EventKind, StageId};
+use crate::provision::remote::SshConnector;
+use crate::provision::{Consent, RunOptions, state};
+
+pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
+    let plan = match plan::load(&args.plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let findings = plan::check(&plan, None);
+    if findings.iter().any(|f| f.is_error()) {
+        eprint!("{}", super::check::format_text(&findings));
+        eprintln!("rackstrap: the plan has errors; nothing was run");
+        return Ok(ExitCode::from(1));
+    }
+    let mut stages = Vec::new();
+    for s in &args.stages {
+        stages.push(StageId::parse(s).ok_or_else(|| {
+            eyre!(
+                "--stage {s}: no such stage (stages: {})",
+                StageId::ALL.map(|s| s.as_str()).join(", ")
+            )
+        })?);
+    }
+    let mut base = crate::ssh::ConnectOptions::default();
+    if let Some(k) = &args.known_hosts {
+        base.known_hosts = k.clone();
+    }
+    base.accept_new = args.accept_new;
+    let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
+    opts.stages = stages;
+    opts.hosts = args.hosts.clone();
+    opts.dry_run = args.dry_run;
+    opts.consent = if args.yes {
+        Consent::All
+    } else {
+        Consent::None
+    };
+    opts.state_dir = Some(state::state_dir(&args.plan));
+
+    let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
+    let summary = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let printer = tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                println!("{}", headless_line(&ev));
+            }
+        });
+        let summary = crate::provision::run(&plan, opts, tx).await;
+        let _ = printer.await;
+        summary
+    })?;
+    let failed: Vec<_> = summary.failed().collect();
+    if args.dry_run {
+        println!("dry run: nothing was changed");
+    }
+    if summary.all_done() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        if !failed.is_empty() {
+            eprintln!("rackstrap: {} step(s) failed:", failed.len());
+            for (stage, host, _, msg) in failed {
+                eprintln!("  {host} {stage}: {msg}");
+            }
+        }
+        eprintln!(
+            "rackstrap: `rackstrap status {}` shows where each host stands; `rackstrap apply` again resumes",
+            args.plan.display()
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `host stage message`: the headless form of an event.
+pub fn headless_line(ev: &Event) -> String {
+    let msg = match &ev.kind {
+        EventKind::Started => "started".to_string(),
+        EventKind::Log { line, .. } => line.clone(),
+        EventKind::Progress { done, total, text } => match total {
+            Some(t) => format!("[{done}/{t}] {text}"),
+            None => format!("[{done}] {text}"),
+        },
+        EventKind::Finished { state, message } => {
+            if message.is_empty() {
+                state.as_str().to_string()
+            } else {
+                format!("{}: {message}", state.as_str())
+            }
+        }
+    };
+    format!("{} {} {msg}", ev.host, ev.stage)
 }

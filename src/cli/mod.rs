@@ -113,6 +113,12 @@ pub struct ApplyArgs {
     /// Consent to destructive stages without asking (headless)
     #[arg(long)]
     pub yes: bool,
+    /// rackstrap's known_hosts file (default: ~/.config/rackstrap/known_hosts)
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Pin host keys seen for the first time without asking
+    #[arg(long)]
+    pub accept_new: bool,
 }
 
 #[derive(Debug, Args)]

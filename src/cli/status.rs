@@ -1,7 +1,28 @@
-//! `rackstrap status`.
+//! `rackstrap status PLAN`: the stage x host table from the plan's saved run state, then the
+//! reason (and log file) of every step that failed or was skipped.
 
 use std::process::ExitCode;
 
-pub fn run(_args: super::StatusArgs) -> color_eyre::Result<ExitCode> {
-    Err(color_eyre::eyre::eyre!("`status` is not built yet"))
+use crate::plan;
+use crate::provision::state::{self, RunState};
+
+pub fn run(args: super::StatusArgs) -> color_eyre::Result<ExitCode> {
+    let plan = match plan::load(&args.plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let path = state::state_dir(&args.plan).join("state.yaml");
+    let st = RunState::load(&path)?;
+    if st.steps.is_empty() {
+        println!("no run yet ({} does not exist)", path.display());
+    }
+    if let Some(run) = &st.last_run {
+        println!("last run: {run}");
+    }
+    let hosts: Vec<String> = plan.hosts.iter().map(|h| h.name.clone()).collect();
+    print!("{}", st.table(&hosts));
+    Ok(ExitCode::SUCCESS)
 }

@@ -22,7 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, HostFacts, Installed, Interface, OsRelease, Route};
-use crate::plan::{Level, Plan, Pool, Profile, Role};
+use crate::plan::{Plan, Pool, Profile, Role};
 use crate::provision::{Event, EventKind, StageId, StepState};
 use crate::tui::domain::{Entry, parse_entries};
 
@@ -487,83 +487,35 @@ impl LabRunner {
     }
 }
 
-/// The storage stage's output follows the layouts the operator picked (seed 001 step 7).
+/// The storage stage's output is the provisioning runner's own dry run for this host (the
+/// commands the real stage would run), played with plausible timings.
 fn storage_script(plan: &Plan, host: &str) -> Vec<LabLine> {
-    let Some(h) = plan.hosts.iter().find(|h| h.name == host) else {
-        return vec![];
-    };
-    let line = |ms: u64, s: String| LabLine {
-        ms,
-        line: s,
-        stderr: false,
-    };
     let mut out = Vec::new();
-    for (i, l) in h.storage.iter().enumerate() {
-        let devs: Vec<String> = l.devices.iter().map(|d| format!("/dev/{d}")).collect();
-        let fs = l.filesystem.as_str();
-        let targets: Vec<(String, String)> = match l.level {
-            Level::PerDisk => l
-                .devices
+    for step in crate::provision::runner::dry_run(plan, None) {
+        if step.stage != StageId::Storage || step.host != host {
+            continue;
+        }
+        for cmd in step.commands.unwrap_or_default() {
+            let first = cmd.lines().next().unwrap_or("").to_string();
+            // mkfs, mdadm and initramfs take a while on real disks; the rest is quick.
+            let ms = if ["mkfs", "mdadm --create", "update-initramfs"]
                 .iter()
-                .map(|d| {
-                    (
-                        format!("/dev/{d}"),
-                        format!("{}/{d}", l.mount.trim_end_matches('/')),
-                    )
-                })
-                .collect(),
-            Level::Single => vec![(devs.join(" "), l.mount.clone())],
-            level => {
-                let md = format!("/dev/md{i}");
-                out.push(line(
-                    300,
-                    format!(
-                        "\x1b[36m$\x1b[0m mdadm --create {md} --level={} --raid-devices={} --metadata=1.2 {}",
-                        level.as_str().trim_start_matches("raid"),
-                        devs.len(),
-                        devs.join(" ")
-                    ),
-                ));
-                out.push(line(900, format!("mdadm: array {md} started.")));
-                vec![(md, l.mount.clone())]
-            }
-        };
-        for (dev, mount) in targets {
-            out.push(line(400, format!("\x1b[36m$\x1b[0m mkfs.{fs} {dev}")));
-            out.push(line(700, format!("Creating filesystem on {dev}: done")));
-            out.push(line(
-                200,
-                format!("\x1b[36m$\x1b[0m mkdir -p {mount} && mount {mount}"),
-            ));
-            out.push(line(
-                150,
-                format!("fstab: UUID entry for {mount} added (backup /etc/fstab.rackstrap.bak)"),
-            ));
-        }
-        if l.level.is_md() {
-            out.push(line(
-                200,
-                "\x1b[36m$\x1b[0m /usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf".into(),
-            ));
-            out.push(line(1200, "\x1b[36m$\x1b[0m update-initramfs -u".into()));
-            out.push(line(
-                300,
-                "update-initramfs: Generating /boot/initrd.img-5.15.0-91-generic".into(),
-            ));
-        }
-        for r in &l.relocate {
-            let (svc, dir) = match r {
-                crate::plan::Relocate::Kubelet => ("kubelet", "/var/lib/kubelet"),
-                crate::plan::Relocate::Containerd => ("containerd", "/var/lib/containerd"),
+                .any(|p| first.starts_with(p))
+            {
+                1200
+            } else {
+                250
             };
-            out.push(line(
-                250,
-                format!("\x1b[36m$\x1b[0m systemctl disable --now {svc} 2>/dev/null || true"),
-            ));
-            out.push(line(
-                250,
-                format!("{dir} -> {}/{svc}", l.mount.trim_end_matches('/')),
-            ));
+            out.push(LabLine {
+                ms: 150,
+                line: format!("\x1b[36m$\x1b[0m {first}"),
+                stderr: false,
+            });
+            out.push(LabLine {
+                ms,
+                line: "ok".into(),
+                stderr: false,
+            });
         }
     }
     out

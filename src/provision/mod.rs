@@ -1,5 +1,33 @@
-//! Provisioning: stages, the runner, run state and resume, and the Kubespray/Ansible runner.
+//! Provisioning: a checked plan becomes a cluster.
+//!
+//! Data flow:
+//!
+//! ```text
+//! plan ──► runner::run ──► for each stage (StageId::ALL order)
+//!                             EachHost: per host, in parallel (bounded), over a Remote (ssh)
+//!                               check (read-only: commands still needed, or a refusal)
+//!                               -> apply (cmd::execute: runs them, or only says them)
+//!                               -> verify
+//!                             Cluster: Kubespray from this machine (ansible-playbook),
+//!                               output parsed by `ansible` into per-host progress/results
+//!                             FirstControlPlane: kubectl on the first control plane
+//!          every line ──► log (file per host per run) + Event ──► wizard panes / headless lines
+//!          every step ──► state (saved atomically beside the plan) ──► resume, `status`
+//! ```
+//!
+//! `dry_run(plan, facts)` renders, without touching any host, the exact commands each stage
+//! would run per host; `rackstrap apply --dry-run` does the same after a read-only look at
+//! the live hosts, so its listing is exact for their current state.
 
+pub mod ansible;
+pub mod cmd;
 pub mod event;
+pub mod log;
+pub mod remote;
+pub mod runner;
+pub mod stage;
+pub mod stages;
+pub mod state;
 
 pub use event::{Event, EventKind, StageId, StepState};
+pub use runner::{Consent, DryRunStep, RunOptions, RunSummary, dry_run, run};

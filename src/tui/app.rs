@@ -138,6 +138,8 @@ pub enum Msg {
     /// A batch of runner events (the event loop batches them, ~100 ms).
     Provision(Vec<Event>),
     RunEnded,
+    /// The run could not start or stopped as a whole (not a host failure).
+    RunFailed(String),
     Saved(Result<PathBuf, String>),
 }
 
@@ -322,6 +324,8 @@ pub struct ProvisionState {
     pub search: Option<String>,
     /// The stage the next retry starts from.
     pub failed_stage: Option<StageId>,
+    /// Hosts whose names the operator typed to consent to destroying data.
+    pub consent: Vec<String>,
 }
 
 impl ProvisionState {
@@ -1013,6 +1017,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             }
             None
         }
+        Msg::RunFailed(e) => {
+            m.status = Some(e);
+            None
+        }
         Msg::RunEnded => {
             m.provision.running = false;
             if m.provision.finished() {
@@ -1611,6 +1619,7 @@ fn start(m: &mut Model, action: Action) -> Option<Effect> {
         Action::Abort => false,
     };
     if touches_storage && !wipes.is_empty() {
+        m.provision.consent = wipes.clone();
         m.popup = Some(Popup::Confirm {
             action,
             what: text::CONFIRM_WIPE.into(),
@@ -1641,6 +1650,9 @@ fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
                 plan: m.plan.clone(),
                 from,
                 hosts,
+                consent: p.consent.clone(),
+                plan_path: m.plan_path.clone(),
+                facts: m.facts.clone(),
             })
         }
         Action::Abort => {

@@ -32,10 +32,15 @@ pub enum Effect {
         access: Access,
         pin: bool,
     },
+    /// Run `from` and every later stage (on the first of them only `hosts`, all when empty).
+    /// `consent`: hosts whose names the operator typed for destructive stages.
     RunStages {
         plan: Plan,
         from: StageId,
         hosts: Vec<String>,
+        consent: Vec<String>,
+        plan_path: Option<PathBuf>,
+        facts: crate::facts::Facts,
     },
     AbortRun,
     SavePlan {
@@ -67,6 +72,8 @@ pub struct Executor {
     tx: UnboundedSender<Msg>,
     run: Option<JoinHandle<()>>,
     scan: Option<JoinHandle<()>>,
+    /// Dropping it stops a live run.
+    cancel: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Executor {
@@ -76,6 +83,7 @@ impl Executor {
             tx,
             run: None,
             scan: None,
+            cancel: None,
         }
     }
 
@@ -121,7 +129,14 @@ impl Executor {
                     }
                 });
             }
-            Effect::RunStages { plan, from, hosts } => {
+            Effect::RunStages {
+                plan,
+                from,
+                hosts,
+                consent,
+                plan_path,
+                facts,
+            } => {
                 if let Some(h) = self.run.take() {
                     h.abort();
                 }
@@ -136,15 +151,41 @@ impl Executor {
                             let _ = tx.send(Msg::RunEnded);
                         })
                     }
-                    Backend::Live { .. } => tokio::spawn(async move {
-                        drop(etx);
-                        let _ = forward.await;
-                        let _ = tx.send(Msg::DiscoveryFailed(LIVE_RUN_MISSING.into()));
-                        let _ = tx.send(Msg::RunEnded);
-                    }),
+                    Backend::Live { known_hosts } => {
+                        let known_hosts = known_hosts.clone();
+                        let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
+                        self.cancel = Some(cancel_tx);
+                        // The runner's future is not `Send`; it runs on a blocking thread
+                        // driven by this runtime, and stops when the cancel sender is dropped.
+                        let handle = tokio::runtime::Handle::current();
+                        tokio::task::spawn_blocking(move || {
+                            let opts = live_run_options(
+                                from,
+                                hosts,
+                                consent,
+                                plan_path,
+                                facts,
+                                known_hosts,
+                            );
+                            let result = handle.block_on(async {
+                                tokio::select! {
+                                    r = crate::provision::run(&plan, opts, etx) => r.map(|_| ()),
+                                    _ = cancel_rx => Ok(()),
+                                }
+                            });
+                            handle.block_on(async {
+                                let _ = forward.await;
+                            });
+                            if let Err(e) = result {
+                                let _ = tx.send(Msg::RunFailed(format!("{e:#}")));
+                            }
+                            let _ = tx.send(Msg::RunEnded);
+                        })
+                    }
                 });
             }
             Effect::AbortRun => {
+                self.cancel = None;
                 if let Some(h) = self.run.take() {
                     h.abort();
                 }
@@ -156,14 +197,39 @@ impl Executor {
 
 impl Drop for Executor {
     fn drop(&mut self) {
+        self.cancel = None;
         for h in [self.run.take(), self.scan.take()].into_iter().flatten() {
             h.abort();
         }
     }
 }
 
-const LIVE_RUN_MISSING: &str =
-    "this build cannot provision real hosts from the wizard yet: use `rackstrap apply`";
+/// The provisioning runner's options for a run started from the wizard: the stages from
+/// `from` on, state and logs next to the saved plan, consent for the hosts whose names
+/// were typed.
+fn live_run_options(
+    from: StageId,
+    hosts: Vec<String>,
+    consent: Vec<String>,
+    plan_path: Option<PathBuf>,
+    facts: crate::facts::Facts,
+    known_hosts: Option<PathBuf>,
+) -> crate::provision::runner::RunOptions {
+    use crate::provision::runner::{Consent, RunOptions};
+    let mut base = crate::ssh::ConnectOptions::default();
+    if let Some(k) = known_hosts {
+        base.known_hosts = k;
+        base.extra_known_hosts.clear();
+    }
+    let connector = Arc::new(crate::provision::remote::SshConnector { base });
+    let mut opts = RunOptions::new(connector);
+    opts.stages = StageId::ALL.into_iter().filter(|s| *s >= from).collect();
+    opts.hosts = hosts;
+    opts.consent = Consent::Hosts(consent.into_iter().collect());
+    opts.state_dir = plan_path.as_deref().map(crate::provision::state::state_dir);
+    opts.facts = (!facts.is_empty()).then_some(facts);
+    opts
+}
 
 /// Discovery over SSH with the plan's access settings. Passwords never pass through here:
 /// keys come from the identity file or the ssh-agent.

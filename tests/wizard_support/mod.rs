@@ -98,7 +98,10 @@ impl Driver {
     pub fn play_runs_limited(&mut self, per_host: usize) {
         let runs = std::mem::take(&mut self.pending_runs);
         for run in runs {
-            let Effect::RunStages { plan, from, hosts } = run else {
+            let Effect::RunStages {
+                plan, from, hosts, ..
+            } = run
+            else {
                 continue;
             };
             let events = collect_events(&self.runner, plan.clone(), from, hosts);

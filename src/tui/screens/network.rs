@@ -90,10 +90,12 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             ));
         }
         if let Some(e) = m.net_field_error(i) {
+            let pad = LABEL + e.pos.saturating_sub(shift);
+            let room = (area.width as usize).saturating_sub(pad + 1);
             lines.push(Line::from(vec![
-                Span::raw(" ".repeat(LABEL + e.pos.saturating_sub(shift))),
+                Span::raw(" ".repeat(pad)),
                 Span::styled(
-                    format!("^ column {}: {}", e.pos + 1, e.message),
+                    fit(&format!("^ column {}: {}", e.pos + 1, e.message), room),
                     style(m.theme, Look::Error),
                 ),
             ]));

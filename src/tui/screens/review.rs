@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::plan::{Level, Plan, Role};
+use crate::plan::Plan;
 use crate::provision::StageId;
 use crate::tui::app::{Model, ReviewTab};
 use crate::tui::domain::Severity;
@@ -30,132 +30,20 @@ pub fn files(plan: &Plan) -> Vec<(String, String)> {
     out
 }
 
-/// What each stage runs on each host, in order.
-pub fn commands(plan: &Plan) -> Vec<(StageId, String, Vec<String>)> {
-    let mut out = Vec::new();
-    let first_cp = plan
-        .hosts
-        .iter()
-        .find(|h| h.has_role(Role::ControlPlane))
-        .map(|h| h.name.clone());
-    for h in &plan.hosts {
-        out.push((
-            StageId::Preflight,
-            h.name.clone(),
-            vec![
-                "sudo -n true".into(),
-                "cat /etc/os-release; uname -r; stat -fc %T /sys/fs/cgroup".into(),
-                "swapon --show; timedatectl show -p NTPSynchronized".into(),
-                "ss -ltnH '( sport = :2379 or sport = :2380 or sport = :6443 or sport = :10250 )'"
-                    .into(),
-                "lsblk -J -b -O".into(),
-            ],
-        ));
-    }
-    for h in &plan.hosts {
-        out.push((
-            StageId::HostPrep,
-            h.name.clone(),
-            vec![
-                format!(
-                    "install -m 0644 /dev/stdin {}",
-                    crate::render::SYSCTL_REMOTE_PATH
-                ),
-                "sysctl --system".into(),
-                "apt-get install -y mdadm xfsprogs chrony".into(),
-            ],
-        ));
-    }
-    for h in &plan.hosts {
-        let mut c = Vec::new();
-        for (i, l) in h.storage.iter().enumerate() {
-            let devs: Vec<String> = l.devices.iter().map(|d| format!("/dev/{d}")).collect();
-            if l.wipe {
-                c.push(format!("wipefs -a {}", devs.join(" ")));
-            }
-            let fs = l.filesystem.as_str();
-            let targets: Vec<(String, String)> = match l.level {
-                Level::PerDisk => l
-                    .devices
-                    .iter()
-                    .map(|d| {
-                        (
-                            format!("/dev/{d}"),
-                            format!("{}/{d}", l.mount.trim_end_matches('/')),
-                        )
-                    })
-                    .collect(),
-                Level::Single => vec![(devs.join(" "), l.mount.clone())],
-                level => {
-                    let md = format!("/dev/md{i}");
-                    c.push(format!(
-                        "mdadm --create {md} --level={} --raid-devices={} --metadata=1.2 {}",
-                        level.as_str().trim_start_matches("raid"),
-                        devs.len(),
-                        devs.join(" ")
-                    ));
-                    vec![(md, l.mount.clone())]
-                }
+/// What each stage runs on each host, in order: the provisioning runner's own dry run.
+pub fn commands(m: &Model) -> Vec<(StageId, String, Vec<String>)> {
+    let facts = (!m.facts.is_empty()).then_some(&m.facts);
+    crate::provision::runner::dry_run(&m.plan, facts)
+        .into_iter()
+        .map(|step| {
+            let cmds = match step.commands {
+                Ok(c) if c.is_empty() => vec!["(nothing to do)".to_string()],
+                Ok(c) => c,
+                Err(why) => vec![format!("(refused: {why})")],
             };
-            for (dev, mount) in targets {
-                c.push(format!("mkfs.{fs} {dev}"));
-                c.push("cp /etc/fstab /etc/fstab.rackstrap.bak".into());
-                c.push(format!("echo \"UUID=$(blkid -s UUID -o value {dev}) {mount} {fs} defaults 0 2\" >> /etc/fstab"));
-                c.push(format!("mkdir -p {mount} && mount {mount}"));
-            }
-            if l.level.is_md() {
-                c.push("/usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf".into());
-                c.push("update-initramfs -u".into());
-            }
-            for r in &l.relocate {
-                let svc = match r {
-                    crate::plan::Relocate::Kubelet => "kubelet",
-                    crate::plan::Relocate::Containerd => "containerd",
-                };
-                c.push(format!("systemctl disable --now {svc}; mv /var/lib/{svc} {}/{svc}; ln -s {}/{svc} /var/lib/{svc}", l.mount, l.mount));
-            }
-        }
-        if c.is_empty() {
-            c.push("(no layouts: nothing to do)".into());
-        }
-        out.push((StageId::Storage, h.name.clone(), c));
-    }
-    let name = &plan.cluster.name;
-    out.push((
-        StageId::Kubespray,
-        "all".into(),
-        vec![
-            format!("cp -rfp inventory/sample inventory/{name}"),
-            format!("write inventory/{name}/hosts.yaml and group_vars/"),
-            format!(
-                "ansible-playbook -i inventory/{name}/hosts.yaml -b -v --private-key={} cluster.yml",
-                plan.access.identity
-            ),
-        ],
-    ));
-    if let Some(cp) = first_cp {
-        out.push((
-            StageId::Verify,
-            cp.clone(),
-            vec![
-                "kubectl get nodes".into(),
-                "kubectl get pods -n kube-system".into(),
-                "kubectl -n kube-system get configmap coredns -o yaml".into(),
-                "etcdctl endpoint health".into(),
-            ],
-        ));
-        if !plan.network.load_balancer.pools.is_empty() {
-            out.push((
-                StageId::LoadBalancer,
-                cp,
-                vec![
-                    "kubectl apply -f metallb-pools.yaml (IPAddressPool + L2Advertisement)".into(),
-                    "kubectl -n kube-system patch configmap kube-proxy (strictARP: true)".into(),
-                ],
-            ));
-        }
-    }
-    out
+            (step.stage, step.host, cmds)
+        })
+        .collect()
 }
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
@@ -227,14 +115,17 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 l
             })
             .collect(),
-        ReviewTab::Commands => commands(&m.plan)
+        ReviewTab::Commands => commands(m)
             .into_iter()
             .flat_map(|(stage, host, cmds)| {
                 let mut l = vec![Line::from(Span::styled(
                     format!("── {} on {host}", stage.title()),
                     style(m.theme, Look::Title),
                 ))];
-                l.extend(cmds.into_iter().map(|c| Line::from(format!("  $ {c}"))));
+                l.extend(
+                    cmds.into_iter()
+                        .map(|c| Line::from(format!("  $ {}", first_line(&c)))),
+                );
                 l
             })
             .collect(),
@@ -255,4 +146,14 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         )),
     };
     f.render_widget(Paragraph::new(s), saved);
+}
+
+/// A command's first line; a here-document says how many lines follow (Files shows them).
+fn first_line(cmd: &str) -> String {
+    let mut lines = cmd.lines();
+    let first = lines.next().unwrap_or("").to_string();
+    match lines.count() {
+        0 => first,
+        n => format!("{first} … ({n} more lines)"),
+    }
 }

@@ -1,0 +1,137 @@
+//! What a stage needs from a host: run one shell command as root, feed it stdin, and see its
+//! output line by line as it comes. The SSH layer provides it (`ssh::Session`); keeping the
+//! stages behind this small trait keeps them readable and lets the runner own connecting.
+//!
+//! Commands handed to `exec` are the exact strings shown by the dry run, written as root runs
+//! them; the SSH layer runs them through `sh -c`, wrapped in sudo for a login that is not root.
+
+use async_trait::async_trait;
+
+/// Why a command could not be run at all (as opposed to running and exiting non-zero).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteError {
+    /// Could not connect, or the connection went away while the command ran.
+    #[error("{0}")]
+    Connection(String),
+    /// Anything else the transport reported.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// One line of a command's output, without its newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutLine {
+    pub text: String,
+    pub stderr: bool,
+}
+
+/// A command that ran to completion, with everything it printed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captured {
+    pub status: u32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Captured {
+    pub fn ok(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// A host stages can run commands on.
+#[async_trait]
+pub trait Remote: Send + Sync {
+    /// Runs `command` through the host's shell as root; streams each output line to `on_line`;
+    /// returns the exit status.
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        on_line: &mut (dyn FnMut(OutLine) + Send),
+    ) -> Result<u32, RemoteError>;
+
+    /// Runs `command` and collects its output (for probes whose output is parsed).
+    async fn capture(&self, command: &str) -> Result<Captured, RemoteError> {
+        let mut out = Captured::default();
+        let status = self
+            .exec(command, None, &mut |line: OutLine| {
+                let buf = if line.stderr {
+                    &mut out.stderr
+                } else {
+                    &mut out.stdout
+                };
+                buf.push_str(&line.text);
+                buf.push('\n');
+            })
+            .await?;
+        out.status = status;
+        Ok(out)
+    }
+}
+
+/// Opens a `Remote` for a plan host. The runner connects lazily, once per host per run.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    async fn connect(
+        &self,
+        host: &crate::plan::Host,
+        access: &crate::plan::Access,
+    ) -> Result<std::sync::Arc<dyn Remote>, RemoteError>;
+}
+
+/// Opens real SSH sessions (`ssh::Session`) with the plan's access settings on top of
+/// `base` (known_hosts, timeouts, sudo password).
+pub struct SshConnector {
+    pub base: crate::ssh::ConnectOptions,
+}
+
+#[async_trait]
+impl Connector for SshConnector {
+    async fn connect(
+        &self,
+        host: &crate::plan::Host,
+        access: &crate::plan::Access,
+    ) -> Result<std::sync::Arc<dyn Remote>, RemoteError> {
+        let mut opts = self.base.clone();
+        opts.user = access.user.clone();
+        opts.port = access.port;
+        opts.identity = Some(crate::provision::stages::kubespray::expand_tilde(
+            &access.identity,
+        ));
+        let session = crate::ssh::Session::connect(&host.address, &opts)
+            .await
+            .map_err(ssh_error)?;
+        Ok(std::sync::Arc::new(session))
+    }
+}
+
+fn ssh_error(e: crate::ssh::SshError) -> RemoteError {
+    use crate::ssh::SshError as E;
+    match e {
+        E::NoAnswer(_) | E::PortClosed | E::Disconnected(_) | E::Timeout(_) | E::Io(_) => {
+            RemoteError::Connection(e.to_string())
+        }
+        other => RemoteError::Other(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl Remote for crate::ssh::Session {
+    async fn exec(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        on_line: &mut (dyn FnMut(OutLine) + Send),
+    ) -> Result<u32, RemoteError> {
+        crate::ssh::Session::exec(self, command, stdin, |line| match line {
+            crate::ssh::Line::Stdout(text) => on_line(OutLine {
+                text,
+                stderr: false,
+            }),
+            crate::ssh::Line::Stderr(text) => on_line(OutLine { text, stderr: true }),
+        })
+        .await
+        .map_err(ssh_error)
+    }
+}

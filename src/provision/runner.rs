@@ -1,0 +1,617 @@
+//! The runner: stages in order, hosts in parallel with a bound, every step recorded.
+//!
+//! For each stage of `StageId::ALL` (filtered by `--stage`), per host (filtered by `--host`):
+//! a step already done in an earlier run is not run again (unless `rerun_done`); a host that failed an earlier stage in this run waits; otherwise the stage's `check`
+//! looks at the host, and the commands it returns are applied (or, in a dry run, only
+//! listed) and verified. Destructive stages with work to do need the operator's consent for
+//! that host (`Consent`). Kubespray, verify and load balancer run only when no host failed
+//! before them in this run.
+//!
+//! Connections are opened lazily, once per host per run, through a `Connector`; a host that
+//! cannot be reached, or whose connection drops in the middle of a stage, fails with the
+//! reason while the others carry on.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use color_eyre::eyre::{Result, eyre};
+use futures::StreamExt;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::cmd::{Cmd, StepError};
+use super::event::{Event, EventKind, StageId, StepState};
+use super::log::{LogFile, StepLog};
+use super::remote::{Connector, Remote, RemoteError};
+use super::stage::{self, Ctx, Scope, Stage};
+use super::stages::kubespray;
+use super::state::{self, RunState};
+use crate::facts::Facts;
+use crate::plan::{Host, Plan};
+
+/// How many hosts work at once (SSH sessions, disk formatting).
+pub const DEFAULT_PARALLEL: usize = 8;
+
+/// The operator's consent to destructive stages.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Consent {
+    /// Nobody agreed: destructive stages fail with "needs confirmation".
+    #[default]
+    None,
+    /// Headless `--yes`.
+    All,
+    /// The wizard: the hosts whose name the operator typed.
+    Hosts(BTreeSet<String>),
+}
+
+impl Consent {
+    pub fn covers(&self, host: &str) -> bool {
+        match self {
+            Consent::None => false,
+            Consent::All => true,
+            Consent::Hosts(h) => h.contains(host),
+        }
+    }
+}
+
+pub struct RunOptions {
+    /// Only these stages (empty: all).
+    pub stages: Vec<StageId>,
+    /// Run steps again even where an earlier run finished them (their checks then find
+    /// nothing to do). Off: resume, running only what failed or was not done.
+    pub rerun_done: bool,
+    /// Only these plan hosts (empty: all).
+    pub hosts: Vec<String>,
+    pub dry_run: bool,
+    pub consent: Consent,
+    pub parallel: usize,
+    /// Where state and logs go (`state::state_dir(plan_path)`); `None` keeps nothing.
+    pub state_dir: Option<PathBuf>,
+    pub connector: Arc<dyn Connector>,
+    /// Facts from discovery, used by dry runs for hosts that cannot be reached.
+    pub facts: Option<Facts>,
+}
+
+impl RunOptions {
+    pub fn new(connector: Arc<dyn Connector>) -> Self {
+        Self {
+            stages: Vec::new(),
+            rerun_done: false,
+            hosts: Vec::new(),
+            dry_run: false,
+            consent: Consent::None,
+            parallel: DEFAULT_PARALLEL,
+            state_dir: None,
+            connector,
+            facts: None,
+        }
+    }
+}
+
+/// What a run ended with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub run_id: String,
+    /// (stage, host, state, message) for every step this run decided, in order.
+    pub steps: Vec<(StageId, String, StepState, String)>,
+}
+
+impl RunSummary {
+    pub fn failed(&self) -> impl Iterator<Item = &(StageId, String, StepState, String)> {
+        self.steps.iter().filter(|s| s.2 == StepState::Failed)
+    }
+
+    /// No step failed and none is left waiting.
+    pub fn all_done(&self) -> bool {
+        self.steps
+            .iter()
+            .all(|s| matches!(s.2, StepState::Done | StepState::Skipped))
+    }
+}
+
+/// One entry of a dry-run listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DryRunStep {
+    pub stage: StageId,
+    /// The plan host, or `kubespray::ANSIBLE_PANE`'s "local" for the Kubespray stage.
+    pub host: String,
+    /// The commands, or why the stage would refuse this host.
+    pub commands: Result<Vec<String>, String>,
+}
+
+/// Host name used for commands that run on this machine.
+pub const LOCAL: &str = "local";
+
+/// Every command every stage would run, per host, from the plan and the known facts; touches
+/// nothing. This is what the wizard's Review screen lists. Stages with nothing planned for a
+/// host are left out.
+pub fn dry_run(plan: &Plan, facts: Option<&Facts>) -> Vec<DryRunStep> {
+    let mut out = Vec::new();
+    for st in stage::all() {
+        let hosts: Vec<&Host> = match st.scope() {
+            Scope::EachHost => plan.hosts.iter().collect(),
+            Scope::Cluster => plan.hosts.first().into_iter().collect(),
+            Scope::FirstControlPlane => stage::first_control_plane(plan).into_iter().collect(),
+        };
+        for host in hosts {
+            if !st.concerns(plan, host) {
+                continue;
+            }
+            let ctx = Ctx {
+                plan,
+                host,
+                facts: facts.and_then(|f| f.get(&host.name)),
+            };
+            let name = if st.scope() == Scope::Cluster {
+                LOCAL.to_string()
+            } else {
+                host.name.clone()
+            };
+            out.push(DryRunStep {
+                stage: st.id(),
+                host: name,
+                commands: st
+                    .dry_run(&ctx)
+                    .map(|c| c.into_iter().map(|c| c.shell).collect())
+                    .map_err(|e| e.to_string()),
+            });
+        }
+    }
+    out
+}
+
+struct Shared<'a> {
+    plan: &'a Plan,
+    opts: &'a RunOptions,
+    events: UnboundedSender<Event>,
+    state: Mutex<RunState>,
+    state_path: Option<PathBuf>,
+    run_id: String,
+    logs: BTreeMap<String, LogFile>,
+    remotes: tokio::sync::Mutex<BTreeMap<String, Arc<dyn Remote>>>,
+    summary: Mutex<RunSummary>,
+}
+
+impl Shared<'_> {
+    fn record(
+        &self,
+        stage: StageId,
+        host: &str,
+        st: StepState,
+        message: &str,
+        log: Option<PathBuf>,
+    ) {
+        if !self.opts.dry_run {
+            if let Ok(mut s) = self.state.lock() {
+                let step = s.step_mut(stage, host);
+                let now = state::now();
+                if st == StepState::Running {
+                    step.started = Some(now);
+                    step.finished = None;
+                } else {
+                    step.finished = Some(now);
+                }
+                step.state = st;
+                step.message = message.to_string();
+                step.run = Some(self.run_id.clone());
+                if log.is_some() {
+                    step.log = log;
+                }
+                if let Some(p) = &self.state_path
+                    && let Err(e) = s.save(p)
+                {
+                    let _ = self.events.send(Event {
+                        host: host.to_string(),
+                        stage,
+                        kind: EventKind::Log {
+                            line: format!("warning: could not save run state: {e:#}"),
+                            stderr: true,
+                        },
+                    });
+                }
+            }
+        }
+        if st != StepState::Running
+            && let Ok(mut s) = self.summary.lock()
+        {
+            s.steps
+                .push((stage, host.to_string(), st, message.to_string()));
+        }
+    }
+
+    fn step_log(&self, host: &str, stage: StageId) -> StepLog {
+        StepLog::new(
+            host,
+            stage,
+            self.events.clone(),
+            self.logs.get(host).cloned(),
+        )
+    }
+
+    fn finish(&self, log: &StepLog, st: StepState, message: &str) {
+        self.record(
+            log.stage,
+            &log.host,
+            st,
+            message,
+            log.log_path().map(PathBuf::from),
+        );
+        log.emit(EventKind::Finished {
+            state: st,
+            message: message.to_string(),
+        });
+    }
+
+    async fn remote(&self, host: &Host) -> Result<Arc<dyn Remote>, RemoteError> {
+        let mut map = self.remotes.lock().await;
+        if let Some(r) = map.get(&host.name) {
+            return Ok(r.clone());
+        }
+        let r = self.opts.connector.connect(host, &self.plan.access).await?;
+        map.insert(host.name.clone(), r.clone());
+        Ok(r)
+    }
+
+    async fn forget(&self, host: &str) {
+        self.remotes.lock().await.remove(host);
+    }
+}
+
+/// Runs the plan's stages. Events stream to `events` as they happen; the returned summary
+/// lists every step's outcome. Errors are only for what stops the whole run (unknown
+/// `--host`, an unreadable state file); host failures are outcomes.
+pub async fn run(
+    plan: &Plan,
+    opts: RunOptions,
+    events: UnboundedSender<Event>,
+) -> Result<RunSummary> {
+    for h in &opts.hosts {
+        if !plan.hosts.iter().any(|p| &p.name == h) {
+            return Err(eyre!(
+                "--host {h}: the plan has no such host (hosts: {})",
+                plan.hosts
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let run_id = state::run_id();
+    let state_path = opts.state_dir.as_ref().map(|d| d.join("state.yaml"));
+    let prior = match &state_path {
+        Some(p) => RunState::load(p)?,
+        None => RunState::default(),
+    };
+    let selected: Vec<&Host> = plan
+        .hosts
+        .iter()
+        .filter(|h| opts.hosts.is_empty() || opts.hosts.contains(&h.name))
+        .collect();
+    let mut logs = BTreeMap::new();
+    if let (Some(dir), false) = (&opts.state_dir, opts.dry_run) {
+        let run_dir = dir.join("logs").join(&run_id);
+        for h in selected
+            .iter()
+            .map(|h| h.name.as_str())
+            .chain([kubespray::ANSIBLE_PANE])
+        {
+            let path = run_dir.join(format!("{h}.log"));
+            let f = LogFile::create(&path)
+                .map_err(|e| eyre!("creating log file {}: {e}", path.display()))?;
+            logs.insert(h.to_string(), f);
+        }
+    }
+    let mut st = prior;
+    if !opts.dry_run {
+        st.last_run = Some(run_id.clone());
+    }
+    let shared = Shared {
+        plan,
+        opts: &opts,
+        events: events.clone(),
+        state: Mutex::new(st),
+        state_path,
+        run_id: run_id.clone(),
+        logs,
+        remotes: tokio::sync::Mutex::new(BTreeMap::new()),
+        summary: Mutex::new(RunSummary {
+            run_id,
+            steps: Vec::new(),
+        }),
+    };
+
+    // Hosts that failed (or wait) in this run: their later stages wait.
+    let mut blocked: BTreeMap<String, String> = BTreeMap::new();
+    for st in stage::all() {
+        let id = st.id();
+        if !opts.stages.is_empty() && !opts.stages.contains(&id) {
+            continue;
+        }
+        let explicit = opts.rerun_done;
+        match st.scope() {
+            Scope::EachHost => {
+                let results: Vec<(String, StepState, String)> =
+                    futures::stream::iter(selected.iter().copied())
+                        .map(|host| {
+                            let shared = &shared;
+                            let st = st.as_ref();
+                            let why = blocked.get(&host.name).cloned();
+                            async move {
+                                let (state, msg) = host_step(shared, st, host, explicit, why).await;
+                                (host.name.clone(), state, msg)
+                            }
+                        })
+                        .buffer_unordered(opts.parallel.max(1))
+                        .collect()
+                        .await;
+                for (host, state, _) in results {
+                    if matches!(state, StepState::Failed | StepState::Pending) {
+                        blocked
+                            .entry(host)
+                            .or_insert_with(|| format!("{id} did not finish"));
+                    }
+                }
+            }
+            Scope::Cluster => {
+                cluster_step(&shared, st.as_ref(), &selected, explicit, &mut blocked).await;
+            }
+            Scope::FirstControlPlane => {
+                let Some(cp) = stage::first_control_plane(plan) else {
+                    continue;
+                };
+                if !selected.iter().any(|h| h.name == cp.name) {
+                    continue;
+                }
+                let why = blocked.iter().next().map(|(h, w)| format!("{h}: {w}"));
+                let (state, _) = host_step(&shared, st.as_ref(), cp, explicit, why).await;
+                if matches!(state, StepState::Failed | StepState::Pending) {
+                    blocked
+                        .entry(cp.name.clone())
+                        .or_insert_with(|| format!("{id} did not finish"));
+                }
+            }
+        }
+    }
+    let summary = shared.summary.lock().map(|s| s.clone()).unwrap_or_default();
+    Ok(summary)
+}
+
+/// One stage on one host. Returns the state it ended in and the message.
+async fn host_step(
+    shared: &Shared<'_>,
+    st: &dyn Stage,
+    host: &Host,
+    explicit: bool,
+    blocked_by: Option<String>,
+) -> (StepState, String) {
+    let id = st.id();
+    let mut log = shared.step_log(&host.name, id);
+    let prior = shared
+        .state
+        .lock()
+        .map(|s| s.state_of(id, &host.name))
+        .unwrap_or_default();
+    if let Some(why) = blocked_by {
+        let msg = format!("waiting: {why}");
+        log.emit(EventKind::Finished {
+            state: StepState::Pending,
+            message: msg.clone(),
+        });
+        if let Ok(mut s) = shared.summary.lock() {
+            s.steps
+                .push((id, host.name.clone(), StepState::Pending, msg.clone()));
+        }
+        return (StepState::Pending, msg);
+    }
+    if !st.concerns(shared.plan, host) {
+        let msg = "nothing planned for this host".to_string();
+        shared.finish(&log, StepState::Skipped, &msg);
+        return (StepState::Skipped, msg);
+    }
+    if prior == StepState::Done && !explicit && !shared.opts.dry_run {
+        let msg = "done in an earlier run".to_string();
+        log.emit(EventKind::Finished {
+            state: StepState::Done,
+            message: msg.clone(),
+        });
+        if let Ok(mut s) = shared.summary.lock() {
+            s.steps
+                .push((id, host.name.clone(), StepState::Done, msg.clone()));
+        }
+        return (StepState::Done, msg);
+    }
+    log.emit(EventKind::Started);
+    shared.record(
+        id,
+        &host.name,
+        StepState::Running,
+        "",
+        log.log_path().map(PathBuf::from),
+    );
+    log.note(&format!("==> {} on {}", st.title(), host.name));
+    let ctx = Ctx {
+        plan: shared.plan,
+        host,
+        facts: shared.opts.facts.as_ref().and_then(|f| f.get(&host.name)),
+    };
+    let result = run_on_host(shared, st, &ctx, &mut log).await;
+    let (state, msg) = match result {
+        Ok(msg) => (StepState::Done, msg),
+        Err(e) => {
+            if matches!(e, StepError::Remote(RemoteError::Connection(_))) {
+                shared.forget(&host.name).await;
+            }
+            log.note(&format!("failed: {e}"));
+            (StepState::Failed, e.to_string())
+        }
+    };
+    let state = if shared.opts.dry_run && state == StepState::Done {
+        StepState::Skipped
+    } else {
+        state
+    };
+    shared.finish(&log, state, &msg);
+    (state, msg)
+}
+
+async fn run_on_host(
+    shared: &Shared<'_>,
+    st: &dyn Stage,
+    ctx: &Ctx<'_>,
+    log: &mut StepLog,
+) -> Result<String, StepError> {
+    let dry = shared.opts.dry_run;
+    // Verify and load balancer talk to a cluster that a dry run has not built yet: list.
+    if dry && st.scope() == Scope::FirstControlPlane {
+        let cmds = st.dry_run(ctx)?;
+        say(log, &cmds);
+        return Ok(format!("dry run: {} command(s)", cmds.len()));
+    }
+    let remote = match shared.remote(ctx.host).await {
+        Ok(r) => r,
+        Err(e) if dry => {
+            log.note(&format!(
+                "cannot reach the host ({e}); listing from the plan and known facts"
+            ));
+            let cmds = st.dry_run(ctx)?;
+            say(log, &cmds);
+            return Ok(format!(
+                "dry run (host unreachable): {} command(s)",
+                cmds.len()
+            ));
+        }
+        Err(e) => return Err(StepError::Remote(e)),
+    };
+    let cmds = st.check(ctx, remote.as_ref(), log).await?;
+    if cmds.is_empty() {
+        if dry {
+            return Ok("dry run: nothing to do".into());
+        }
+        st.verify(ctx, remote.as_ref(), log).await?;
+        return Ok("nothing to do".into());
+    }
+    if dry {
+        say(log, &cmds);
+        return Ok(format!("dry run: {} command(s)", cmds.len()));
+    }
+    if st.destructive() && !shared.opts.consent.covers(&ctx.host.name) {
+        log.note("commands that would run:");
+        for c in &cmds {
+            log.note(&format!("  {}", c.shell));
+        }
+        return Err(StepError::NeedsConsent(ctx.host.name.clone()));
+    }
+    st.apply(ctx, remote.as_ref(), &cmds, false, log).await?;
+    st.verify(ctx, remote.as_ref(), log).await?;
+    Ok(format!("done: {} command(s)", cmds.len()))
+}
+
+fn say(log: &mut StepLog, cmds: &[Cmd]) {
+    for c in cmds {
+        log.note(&format!("would run: {}", c.shell));
+    }
+}
+
+async fn cluster_step(
+    shared: &Shared<'_>,
+    st: &dyn Stage,
+    selected: &[&Host],
+    explicit: bool,
+    blocked: &mut BTreeMap<String, String>,
+) {
+    let id = st.id();
+    let plan = shared.plan;
+    // Kubespray builds the whole cluster: every plan host must be ready for it.
+    let waiting = blocked
+        .iter()
+        .next()
+        .map(|(h, w)| format!("waiting: {h}: {w}"));
+    if let Some(msg) = waiting {
+        for h in selected {
+            let log = shared.step_log(&h.name, id);
+            log.emit(EventKind::Finished {
+                state: StepState::Pending,
+                message: msg.clone(),
+            });
+            if let Ok(mut s) = shared.summary.lock() {
+                s.steps
+                    .push((id, h.name.clone(), StepState::Pending, msg.clone()));
+            }
+            blocked.insert(h.name.clone(), format!("{id} did not run"));
+        }
+        return;
+    }
+    let all_done = selected.iter().all(|h| {
+        shared
+            .state
+            .lock()
+            .map(|s| s.state_of(id, &h.name) == StepState::Done)
+            .unwrap_or(false)
+    });
+    if all_done && !explicit && !shared.opts.dry_run {
+        for h in selected {
+            let log = shared.step_log(&h.name, id);
+            log.emit(EventKind::Finished {
+                state: StepState::Done,
+                message: "done in an earlier run".into(),
+            });
+            if let Ok(mut s) = shared.summary.lock() {
+                s.steps.push((
+                    id,
+                    h.name.clone(),
+                    StepState::Done,
+                    "done in an earlier run".into(),
+                ));
+            }
+        }
+        return;
+    }
+    // Kubespray runs against every host of the plan (a partial inventory would be a
+    // different cluster); results are recorded for the selected ones.
+    let every: Vec<&Host> = plan.hosts.iter().collect();
+    let mut per_host = BTreeMap::new();
+    for h in &every {
+        let log = shared.step_log(&h.name, id);
+        log.emit(EventKind::Started);
+        shared.record(
+            id,
+            &h.name,
+            StepState::Running,
+            "",
+            shared
+                .logs
+                .get(kubespray::ANSIBLE_PANE)
+                .map(|f| f.path().to_path_buf()),
+        );
+        per_host.insert(h.name.clone(), log);
+    }
+    let mut pane = shared.step_log(kubespray::ANSIBLE_PANE, id);
+    let results = kubespray::run(plan, &every, shared.opts.dry_run, &mut pane, &per_host).await;
+    for h in &every {
+        let log = &per_host[&h.name];
+        let (state, msg) = match results.get(&h.name) {
+            Some(Ok(m)) if shared.opts.dry_run => (StepState::Skipped, m.clone()),
+            Some(Ok(m)) => (StepState::Done, m.clone()),
+            Some(Err(e)) => (StepState::Failed, e.to_string()),
+            None => (StepState::Failed, "no result from Ansible".into()),
+        };
+        shared.record(
+            id,
+            &h.name,
+            state,
+            &msg,
+            shared
+                .logs
+                .get(kubespray::ANSIBLE_PANE)
+                .map(|f| f.path().to_path_buf()),
+        );
+        log.emit(EventKind::Finished {
+            state,
+            message: msg.clone(),
+        });
+        if state == StepState::Failed {
+            blocked.insert(h.name.clone(), format!("{id} failed"));
+        }
+    }
+}

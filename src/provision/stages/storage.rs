@@ -1,0 +1,1144 @@
+//! Storage: turns the plan's layouts into mounted filesystems, the way seed 001 step 7 does
+//! by hand, and one XFS per disk at `<mount>/<device>` as seed 004 does.
+//!
+//! Data flow: the host is looked at once (`HostView`: its block devices from `lsblk`, its
+//! `/etc/fstab`, its mounts, which kube services and data directories exist), either live
+//! over SSH or from discovery facts for the dry run. `plan_host` turns the plan plus that view
+//! into the commands still needed, or a refusal. Refusals happen before any command runs on
+//! the host. A target already laid out as planned (filesystem of the planned type, mounted at
+//! the planned place, fstab entry by its UUID) produces no commands, so a second run changes
+//! nothing.
+//!
+//! Per target the commands are, in order (seed 001 step 7):
+//! `wipefs -a` (only with `wipe: true`), `mdadm --create ... --metadata=1.2` (md levels),
+//! `mkfs.ext4`/`mkfs.xfs`, `cp -p /etc/fstab /etc/fstab.1`, the fstab line by UUID
+//! (`defaults,discard` only when every member is non-rotational), `mkdir -p`, `mount`; then
+//! once per host with md arrays `/usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf` and
+//! `update-initramfs`; then the kubelet/containerd relocation: both services stopped and
+//! disabled first (Kubespray enables and starts them again with the new paths, which the
+//! renderer puts into `containerd_storage_dir` and `kubelet_custom_flags`), data moved.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::facts::{BlockDevice, HostFacts};
+use crate::plan::{Discard, Filesystem, Host, Level, Plan, Relocate, StorageLayout};
+use crate::provision::cmd::{Cmd, StepError, quote};
+use crate::provision::event::StageId;
+use crate::provision::log::StepLog;
+use crate::provision::remote::Remote;
+use crate::provision::stage::{Ctx, Stage};
+
+/// Seed 001 step 7: the fstab backup the operator can diff against.
+pub const FSTAB_BACKUP: &str = "/etc/fstab.1";
+/// Seed 001 step 7 step 9: Debian/Ubuntu's generator for mdadm.conf.
+pub const MKCONF: &str = "/usr/share/mdadm/mkconf";
+pub const MDADM_CONF: &str = "/etc/mdadm/mdadm.conf";
+/// Seed 001 runs `update-initramfs -c -k all`; `-c` fails where the image already exists
+/// (every installed system), `-u -k all` rebuilds the existing images for all kernels,
+/// which is what the step is for: the new mdadm.conf inside the initramfs.
+pub const UPDATE_INITRAMFS: &str = "update-initramfs -u -k all";
+/// Where kubelet and containerd keep their data before relocation (seed 001 step 7).
+pub const KUBELET_DIR: &str = "/var/lib/kubelet";
+pub const CONTAINERD_DIR: &str = "/var/lib/containerd";
+/// Unit directories where an installed kubelet/containerd leaves its unit file.
+const UNIT_DIRS: [&str; 3] = [
+    "/etc/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+];
+
+pub struct Storage;
+
+#[async_trait]
+impl Stage for Storage {
+    fn id(&self) -> StageId {
+        StageId::Storage
+    }
+
+    fn concerns(&self, _plan: &Plan, host: &Host) -> bool {
+        !host.storage.is_empty()
+    }
+
+    fn destructive(&self) -> bool {
+        true
+    }
+
+    fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
+        let view = match ctx.facts {
+            Some(f) => HostView::from_facts(f),
+            None => HostView::unknown(ctx.host),
+        };
+        plan_host(ctx.host, &view)
+    }
+
+    async fn check(
+        &self,
+        ctx: &Ctx<'_>,
+        remote: &dyn Remote,
+        log: &mut StepLog,
+    ) -> Result<Vec<Cmd>, StepError> {
+        let view = HostView::probe(ctx.host, remote, log).await?;
+        plan_host(ctx.host, &view)
+    }
+
+    async fn verify(
+        &self,
+        ctx: &Ctx<'_>,
+        remote: &dyn Remote,
+        log: &mut StepLog,
+    ) -> Result<(), StepError> {
+        let view = HostView::probe(ctx.host, remote, log).await?;
+        let left = plan_host(ctx.host, &view)?;
+        if left.is_empty() {
+            Ok(())
+        } else {
+            Err(StepError::Check(format!(
+                "after applying, {} command(s) would still be needed, first: {}",
+                left.len(),
+                left[0]
+            )))
+        }
+    }
+}
+
+/// What the storage stage needs to know about a host's current state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostView {
+    /// Block devices by kernel name (every node of the lsblk tree, flattened).
+    pub devices: BTreeMap<String, DeviceView>,
+    pub fstab: String,
+    /// Mount point -> source device, from the host's mount table.
+    pub mounts: BTreeMap<String, String>,
+    /// Services whose unit files exist (`kubelet`, `containerd`).
+    pub units: BTreeSet<String>,
+    /// Directories that exist among those the relocation looks at.
+    pub dirs: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceView {
+    pub kind: String,
+    /// `None` when unknown (dry run without facts).
+    pub rotational: Option<bool>,
+    pub fstype: Option<String>,
+    pub uuid: Option<String>,
+    pub mountpoints: Vec<String>,
+    /// Names of child devices (partitions, md arrays built on it).
+    pub children: Vec<String>,
+    pub holds_root: bool,
+}
+
+impl HostView {
+    /// What the dry run assumes when nothing is known: the plan's devices exist, blank,
+    /// rotation unknown (so `discard: auto` stays off), no kube services installed yet.
+    pub fn unknown(host: &Host) -> Self {
+        let mut v = HostView::default();
+        for layout in &host.storage {
+            for d in &layout.devices {
+                v.devices.insert(
+                    d.clone(),
+                    DeviceView {
+                        kind: "disk".into(),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        v
+    }
+
+    pub fn from_facts(facts: &HostFacts) -> Self {
+        let mut v = HostView::default();
+        fn walk(list: &[BlockDevice], v: &mut HostView) {
+            for d in list {
+                v.devices.insert(
+                    d.name.clone(),
+                    DeviceView {
+                        kind: d.kind.clone(),
+                        rotational: Some(d.rotational),
+                        fstype: d.fstype.clone(),
+                        uuid: None,
+                        mountpoints: d.mountpoints.clone(),
+                        children: d.children.iter().map(|c| c.name.clone()).collect(),
+                        holds_root: d.holds_root(),
+                    },
+                );
+                for m in &d.mountpoints {
+                    v.mounts.insert(m.clone(), format!("/dev/{}", d.name));
+                }
+                walk(&d.children, v);
+            }
+        }
+        walk(&facts.disks, &mut v);
+        if facts.installed.kubelet {
+            v.units.insert("kubelet".into());
+            v.dirs.insert(KUBELET_DIR.into());
+        }
+        if facts.installed.containerd {
+            v.units.insert("containerd".into());
+            v.dirs.insert(CONTAINERD_DIR.into());
+        }
+        v
+    }
+
+    /// Reads the live state with one read-only script.
+    pub async fn probe(
+        host: &Host,
+        remote: &dyn Remote,
+        log: &mut StepLog,
+    ) -> Result<Self, StepError> {
+        let script = probe_script(host);
+        let out = remote.capture(&script).await?;
+        if !out.ok() {
+            return Err(StepError::Check(format!(
+                "could not read the host's disks: {}",
+                out.stderr.trim()
+            )));
+        }
+        let view = parse_probe(&out.stdout).map_err(StepError::Check)?;
+        log.note(&format!(
+            "looked at {} block device(s), {} mount(s)",
+            view.devices.len(),
+            view.mounts.len()
+        ));
+        Ok(view)
+    }
+}
+
+const SECTION: &str = "@@rackstrap:";
+
+/// The read-only probe: lsblk as JSON, fstab, mounts, unit files and data directories, each
+/// section introduced by a marker line.
+pub fn probe_script(host: &Host) -> String {
+    let mut dirs: BTreeSet<String> = [KUBELET_DIR, CONTAINERD_DIR]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    for layout in &host.storage {
+        for r in &layout.relocate {
+            dirs.insert(relocated_dir(&layout.mount, *r));
+        }
+    }
+    let mut s = String::new();
+    s.push_str(&format!(
+        "echo '{SECTION}lsblk'; lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINTS || exit 1; "
+    ));
+    // lsblk takes FSTYPE and UUID from udev's database, which lags behind a fresh mkfs (or
+    // is absent): the signatures of the devices that matter are read from the disk itself.
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for t in targets(host) {
+        names.insert(t.name.clone());
+        names.extend(t.members.iter().cloned());
+    }
+    s.push_str(&format!(
+        "echo '{SECTION}blkid'; for d in {}; do echo \"#dev=$d\"; blkid -p -o export \"/dev/$d\" 2>/dev/null; done; ",
+        names.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
+    ));
+    s.push_str(&format!(
+        "echo '{SECTION}fstab'; cat /etc/fstab 2>/dev/null; "
+    ));
+    s.push_str(&format!(
+        "echo '{SECTION}mounts'; findmnt -rn -o TARGET,SOURCE; "
+    ));
+    s.push_str(&format!("echo '{SECTION}units'; "));
+    for unit in ["kubelet", "containerd"] {
+        let tests: Vec<String> = UNIT_DIRS
+            .iter()
+            .map(|d| format!("[ -e {d}/{unit}.service ]"))
+            .collect();
+        s.push_str(&format!(
+            "if {}; then echo {unit}; fi; ",
+            tests.join(" || ")
+        ));
+    }
+    s.push_str(&format!("echo '{SECTION}dirs'; "));
+    s.push_str(&format!(
+        "for d in {}; do [ -d \"$d\" ] && echo \"$d\"; done; true",
+        dirs.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
+    ));
+    s
+}
+
+pub fn parse_probe(out: &str) -> Result<HostView, String> {
+    let mut sections: BTreeMap<&str, String> = BTreeMap::new();
+    let mut current: Option<&str> = None;
+    for line in out.lines() {
+        if let Some(name) = line.strip_prefix(SECTION) {
+            current = Some(name);
+            sections.entry(name).or_default();
+            continue;
+        }
+        if let Some(name) = current {
+            let buf = sections.entry(name).or_default();
+            buf.push_str(line);
+            buf.push('\n');
+        }
+    }
+    let mut view = HostView::default();
+    let lsblk = sections
+        .get("lsblk")
+        .ok_or("the probe printed no lsblk section")?;
+    parse_lsblk(lsblk, &mut view)?;
+    if let Some(blkid) = sections.get("blkid") {
+        apply_blkid(blkid, &mut view);
+    }
+    view.fstab = sections.get("fstab").cloned().unwrap_or_default();
+    for line in sections
+        .get("mounts")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+    {
+        let mut it = line.split_whitespace();
+        if let (Some(target), Some(source)) = (it.next(), it.next()) {
+            view.mounts
+                .insert(unescape_mount(target), unescape_mount(source));
+        }
+    }
+    for line in sections
+        .get("units")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+    {
+        if !line.trim().is_empty() {
+            view.units.insert(line.trim().to_string());
+        }
+    }
+    for line in sections
+        .get("dirs")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+    {
+        if !line.trim().is_empty() {
+            view.dirs.insert(line.trim().to_string());
+        }
+    }
+    Ok(view)
+}
+
+/// `blkid -p -o export` per device, each introduced by `#dev=<name>`: the on-disk truth
+/// about signatures replaces what lsblk said for those devices.
+fn apply_blkid(text: &str, view: &mut HostView) {
+    let mut current: Option<(String, BTreeMap<String, String>)> = None;
+    let flush = |cur: Option<(String, BTreeMap<String, String>)>, view: &mut HostView| {
+        if let Some((name, kv)) = cur
+            && let Some(dev) = view.devices.get_mut(&name)
+        {
+            dev.fstype = kv
+                .get("TYPE")
+                .cloned()
+                .or_else(|| kv.get("PTTYPE").map(|p| format!("{p} partition table")));
+            dev.uuid = kv.get("UUID").cloned();
+        }
+    };
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("#dev=") {
+            flush(current.take(), view);
+            current = Some((name.to_string(), BTreeMap::new()));
+        } else if let (Some((_, kv)), Some((k, v))) = (current.as_mut(), line.split_once('=')) {
+            kv.insert(k.to_string(), v.to_string());
+        }
+    }
+    flush(current.take(), view);
+}
+
+/// findmnt -r escapes blanks and backslashes as `\x20`-style sequences.
+fn unescape_mount(s: &str) -> String {
+    let mut out = String::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1] == b'x'
+            && let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16)
+        {
+            out.push(v as char);
+            i += 4;
+            continue;
+        }
+        out.push(b[i] as char);
+        i += 1;
+    }
+    out
+}
+
+fn parse_lsblk(json: &str, view: &mut HostView) -> Result<(), String> {
+    let v: Value =
+        serde_json::from_str(json).map_err(|e| format!("lsblk printed unreadable JSON: {e}"))?;
+    let list = v
+        .get("blockdevices")
+        .and_then(Value::as_array)
+        .ok_or("lsblk JSON has no blockdevices")?;
+    fn text(v: &Value, key: &str) -> Option<String> {
+        v.get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    }
+    fn walk(list: &[Value], view: &mut HostView) -> bool {
+        let mut any_root = false;
+        for d in list {
+            let Some(name) = text(d, "name") else {
+                continue;
+            };
+            let mountpoints: Vec<String> = match d.get("mountpoints") {
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|m| m.as_str().map(String::from))
+                    .collect(),
+                _ => text(d, "mountpoint").into_iter().collect(),
+            };
+            // lsblk before 2.33 printed ROTA as "0"/"1".
+            let rotational = match d.get("rota") {
+                Some(Value::Bool(b)) => Some(*b),
+                Some(Value::String(s)) => Some(s == "1"),
+                Some(Value::Number(n)) => Some(n.as_u64() == Some(1)),
+                _ => None,
+            };
+            let children_json = d
+                .get("children")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let child_root = walk(&children_json, view);
+            let holds_root = child_root || mountpoints.iter().any(|m| m == "/");
+            any_root |= holds_root;
+            for m in &mountpoints {
+                view.mounts.insert(m.clone(), format!("/dev/{name}"));
+            }
+            let children = children_json
+                .iter()
+                .filter_map(|c| text(c, "name"))
+                .collect();
+            // An md array appears under each member; keep the first description.
+            view.devices.entry(name).or_insert(DeviceView {
+                kind: text(d, "type").unwrap_or_default(),
+                rotational,
+                fstype: text(d, "fstype"),
+                uuid: text(d, "uuid"),
+                mountpoints,
+                children,
+                holds_root,
+            });
+        }
+        any_root
+    }
+    walk(list, view);
+    Ok(())
+}
+
+/// One filesystem the plan wants: the device it is made on, where it is mounted, and the
+/// plan devices underneath it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target<'a> {
+    pub layout: &'a StorageLayout,
+    /// `/dev/md0`, `/dev/sdb`.
+    pub device: String,
+    /// Kernel name of `device` (`md0`, `sdb`).
+    pub name: String,
+    pub mount: String,
+    pub members: Vec<String>,
+}
+
+/// The filesystems a host's plan asks for, in plan order. md arrays are numbered in plan
+/// order: the first md layout is `/dev/md0` (seed 001), the next `/dev/md1`.
+pub fn targets(host: &Host) -> Vec<Target<'_>> {
+    let mut out = Vec::new();
+    let mut md = 0;
+    for layout in &host.storage {
+        match layout.level {
+            Level::PerDisk => {
+                for d in &layout.devices {
+                    out.push(Target {
+                        layout,
+                        device: format!("/dev/{d}"),
+                        name: d.clone(),
+                        mount: format!("{}/{}", layout.mount.trim_end_matches('/'), d),
+                        members: vec![d.clone()],
+                    });
+                }
+            }
+            Level::Single => {
+                let d = layout.devices.first().cloned().unwrap_or_default();
+                out.push(Target {
+                    layout,
+                    device: format!("/dev/{d}"),
+                    name: d.clone(),
+                    mount: layout.mount.clone(),
+                    members: vec![d],
+                });
+            }
+            _ => {
+                let name = format!("md{md}");
+                md += 1;
+                out.push(Target {
+                    layout,
+                    device: format!("/dev/{name}"),
+                    name,
+                    mount: layout.mount.clone(),
+                    members: layout.devices.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `<mount>/kubelet`, `<mount>/containerd` (seed 001: `/data/kubelet`, `/data/containerd`).
+pub fn relocated_dir(mount: &str, r: Relocate) -> String {
+    let base = mount.trim_end_matches('/');
+    match r {
+        Relocate::Kubelet => format!("{base}/kubelet"),
+        Relocate::Containerd => format!("{base}/containerd"),
+    }
+}
+
+fn mdadm_level(level: Level) -> &'static str {
+    match level {
+        Level::Raid0 => "raid0",
+        Level::Raid1 => "raid1",
+        Level::Raid5 => "raid5",
+        Level::Raid6 => "raid6",
+        Level::Raid10 => "raid10",
+        Level::Single | Level::PerDisk => "",
+    }
+}
+
+/// Mount options: `defaults,discard` only when discard is on, or auto and every member is
+/// known to be non-rotational (seed 001: "Remove ,discard ... if you are NOT using SSD/NVME").
+pub fn mount_options(target: &Target<'_>, view: &HostView) -> &'static str {
+    let discard = match target.layout.discard {
+        Discard::On => true,
+        Discard::Off => false,
+        Discard::Auto => target
+            .members
+            .iter()
+            .all(|m| view.devices.get(m).and_then(|d| d.rotational) == Some(false)),
+    };
+    if discard {
+        "defaults,discard"
+    } else {
+        "defaults"
+    }
+}
+
+/// The fstab entry (device field, options) the host has for `mount`, if any.
+fn fstab_entry<'v>(fstab: &'v str, mount: &str) -> Option<(&'v str, &'v str)> {
+    fstab.lines().find_map(|line| {
+        let line = line.trim();
+        if line.starts_with('#') {
+            return None;
+        }
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() >= 2 && f[1] == mount).then(|| (f[0], f.get(3).copied().unwrap_or("")))
+    })
+}
+
+/// Where a target stands on the host.
+#[derive(Debug, PartialEq, Eq)]
+enum Progress {
+    /// Made, in fstab by UUID, mounted: nothing to do.
+    Done,
+    /// Made and in fstab by its UUID by an earlier run, not mounted yet.
+    NeedsMount,
+    /// Nothing of it exists yet.
+    Fresh,
+}
+
+fn assess(target: &Target<'_>, view: &HostView) -> Result<Progress, StepError> {
+    let fs = target.layout.filesystem.as_str();
+    let dev = view.devices.get(&target.name);
+    let entry = fstab_entry(&view.fstab, &target.mount);
+    if let Some(dev) = dev
+        && dev.fstype.as_deref() == Some(fs)
+        && let (Some(uuid), Some((field, _))) = (&dev.uuid, entry)
+        && (field == format!("UUID={uuid}") || field == format!("UUID=\"{uuid}\""))
+    {
+        let mounted = view.mounts.get(&target.mount).map(String::as_str) == Some(&target.device)
+            || dev.mountpoints.iter().any(|m| m == &target.mount);
+        return Ok(if mounted {
+            Progress::Done
+        } else {
+            Progress::NeedsMount
+        });
+    }
+    if let Some((field, _)) = entry {
+        return Err(StepError::Refused(format!(
+            "/etc/fstab already mounts something else ({field}) at {}",
+            target.mount
+        )));
+    }
+    if let Some(source) = view.mounts.get(&target.mount) {
+        return Err(StepError::Refused(format!(
+            "{} is already a mount point (of {source})",
+            target.mount
+        )));
+    }
+    if target.layout.level.is_md() && dev.is_some() {
+        return Err(StepError::Refused(format!(
+            "{} already exists on the host; the plan wants to create it",
+            target.device
+        )));
+    }
+    Ok(Progress::Fresh)
+}
+
+/// The safety rules for one member device of a target that is about to be made.
+fn refuse_member(member: &str, layout: &StorageLayout, view: &HostView) -> Result<(), StepError> {
+    let Some(dev) = view.devices.get(member) else {
+        return Err(StepError::Refused(format!(
+            "/dev/{member} is not on this host"
+        )));
+    };
+    if dev.holds_root {
+        return Err(StepError::Refused(format!(
+            "/dev/{member} holds the root filesystem"
+        )));
+    }
+    let mounted: Vec<&String> = dev
+        .mountpoints
+        .iter()
+        .chain(dev.children.iter().flat_map(|c| {
+            view.devices
+                .get(c)
+                .map(|d| d.mountpoints.iter())
+                .into_iter()
+                .flatten()
+        }))
+        .collect();
+    if !mounted.is_empty() {
+        return Err(StepError::Refused(format!(
+            "/dev/{member} is mounted at {}; unmount it first",
+            mounted
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if !layout.wipe {
+        if let Some(fs) = &dev.fstype {
+            let what = if fs == "linux_raid_member" {
+                "is an md array member".to_string()
+            } else {
+                format!("holds a {fs} signature")
+            };
+            return Err(StepError::Refused(format!(
+                "/dev/{member} {what}; set `wipe: true` on this layout to destroy it"
+            )));
+        }
+        if !dev.children.is_empty() {
+            return Err(StepError::Refused(format!(
+                "/dev/{member} has {} ({}); set `wipe: true` on this layout to destroy them",
+                if dev.children.len() == 1 {
+                    "a child device"
+                } else {
+                    "child devices"
+                },
+                dev.children.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a member carries anything `wipefs` should clear (only asked with `wipe: true`).
+fn needs_wipe(member: &str, view: &HostView) -> bool {
+    view.devices
+        .get(member)
+        .is_some_and(|d| d.fstype.is_some() || !d.children.is_empty())
+}
+
+/// Every command the storage stage still needs on `host`, or the refusal. Pure: same plan
+/// and view, same commands (the golden tests pin them).
+pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
+    let targets = targets(host);
+    // Safety first, for every target, before a single command is produced.
+    let mut progress = Vec::with_capacity(targets.len());
+    for t in &targets {
+        validate_mount(&t.mount)?;
+        let p = assess(t, view)?;
+        if p == Progress::Fresh {
+            for m in &t.members {
+                refuse_member(m, t.layout, view)?;
+            }
+        }
+        progress.push(p);
+    }
+
+    let mut cmds = Vec::new();
+    let mut made_md = false;
+    for (t, p) in targets.iter().zip(&progress) {
+        match p {
+            Progress::Done => continue,
+            Progress::NeedsMount => {
+                cmds.push(Cmd::words(["mkdir", "-p", &t.mount]));
+                cmds.push(Cmd::words(["mount", &t.mount]));
+                continue;
+            }
+            Progress::Fresh => {}
+        }
+        if t.layout.wipe {
+            for m in &t.members {
+                if needs_wipe(m, view) {
+                    cmds.push(Cmd::words(["wipefs", "-a", &format!("/dev/{m}")]));
+                }
+            }
+        }
+        if t.layout.level.is_md() {
+            made_md = true;
+            let level = format!("--level={}", mdadm_level(t.layout.level));
+            let count = format!("--raid-devices={}", t.members.len());
+            let members: Vec<String> = t.members.iter().map(|m| format!("/dev/{m}")).collect();
+            let mut words = vec![
+                "mdadm",
+                "--create",
+                &t.device,
+                &level,
+                "--metadata=1.2",
+                &count,
+            ];
+            // mdadm asks before creating over old signatures; with consent to wipe the
+            // answer is yes, without it the refusal above already stopped us.
+            if t.layout.wipe {
+                words.push("--run");
+            }
+            words.extend(members.iter().map(String::as_str));
+            cmds.push(Cmd::words(words));
+        }
+        let mkfs = match t.layout.filesystem {
+            Filesystem::Ext4 => "mkfs.ext4",
+            Filesystem::Xfs => "mkfs.xfs",
+        };
+        cmds.push(Cmd::words([mkfs, &t.device]));
+        cmds.push(Cmd::words(["cp", "-p", "/etc/fstab", FSTAB_BACKUP]));
+        cmds.push(fstab_append(t, view));
+        cmds.push(Cmd::words(["mkdir", "-p", &t.mount]));
+        cmds.push(Cmd::words(["mount", &t.mount]));
+    }
+    if made_md {
+        cmds.push(Cmd::new(format!("{MKCONF} > {MDADM_CONF}")));
+        cmds.push(Cmd::new(UPDATE_INITRAMFS));
+    }
+    cmds.extend(relocation(host, view)?);
+    Ok(cmds)
+}
+
+/// `UUID=<uuid> <mount> <fs> <options> 0 0` appended to /etc/fstab, the UUID read from the
+/// new filesystem on the host (seed 001 uses `blkid ... -s UUID -o value` the same way).
+fn fstab_append(t: &Target<'_>, view: &HostView) -> Cmd {
+    Cmd::new(format!(
+        "uuid=\"$(blkid {dev} -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" {mount} {fs} {opts} >> /etc/fstab",
+        dev = quote(&t.device),
+        mount = quote(&t.mount),
+        fs = t.layout.filesystem.as_str(),
+        opts = mount_options(t, view),
+    ))
+}
+
+/// fstab fields are separated by blanks, and a mount point is an absolute path: refuse the
+/// rest instead of writing a broken fstab.
+fn validate_mount(mount: &str) -> Result<(), StepError> {
+    if !mount.starts_with('/') || mount == "/" {
+        return Err(StepError::Refused(format!(
+            "mount point {mount:?} must be an absolute path other than /"
+        )));
+    }
+    if mount.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(StepError::Refused(format!(
+            "mount point {mount:?} contains a blank or control character"
+        )));
+    }
+    Ok(())
+}
+
+/// Moving kubelet/containerd data onto the new filesystem (seed 001 step 7): services
+/// stopped and disabled first (kubelet, then containerd, as the seed does), then each
+/// directory moved; a directory that does not exist yet (a fresh host) is created instead.
+fn relocation(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
+    let mut moves: Vec<(&'static str, String, &'static str)> = Vec::new();
+    for layout in &host.storage {
+        for r in &layout.relocate {
+            let (from, unit) = match r {
+                Relocate::Kubelet => (KUBELET_DIR, "kubelet"),
+                Relocate::Containerd => (CONTAINERD_DIR, "containerd"),
+            };
+            if layout.level == Level::PerDisk {
+                return Err(StepError::Refused(format!(
+                    "{unit} data cannot move onto a per-disk layout; pick a single filesystem"
+                )));
+            }
+            let to = relocated_dir(&layout.mount, *r);
+            let src_exists = view.dirs.contains(from);
+            let dst_exists = view.dirs.contains(&to);
+            if !src_exists && dst_exists {
+                continue; // moved by an earlier run
+            }
+            if src_exists && dst_exists {
+                return Err(StepError::Refused(format!(
+                    "both {from} and {to} exist; move one aside before relocating {unit} data"
+                )));
+            }
+            moves.push((from, to, unit));
+        }
+    }
+    let mut cmds = Vec::new();
+    if moves.is_empty() {
+        return Ok(cmds);
+    }
+    // Seed 001: stop and disable both, kubelet first, before moving either.
+    for unit in ["kubelet", "containerd"] {
+        if view.units.contains(unit) {
+            cmds.push(Cmd::words(["systemctl", "stop", unit]));
+            cmds.push(Cmd::words(["systemctl", "disable", unit]));
+        }
+    }
+    for (from, to, _) in moves {
+        if view.dirs.contains(from) {
+            cmds.push(Cmd::words(["mv", from, &to]));
+        } else {
+            cmds.push(Cmd::words(["mkdir", "-p", &to]));
+        }
+    }
+    Ok(cmds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn host(layouts: Vec<StorageLayout>) -> Host {
+        Host {
+            name: "node1".into(),
+            address: "10.0.10.136".into(),
+            roles: vec![],
+            labels: Default::default(),
+            storage: layouts,
+        }
+    }
+
+    fn layout(level: Level, devices: &[&str], fs: Filesystem, mount: &str) -> StorageLayout {
+        StorageLayout {
+            level,
+            devices: devices.iter().map(|s| s.to_string()).collect(),
+            filesystem: fs,
+            mount: mount.into(),
+            discard: Discard::Auto,
+            relocate: vec![],
+            wipe: false,
+        }
+    }
+
+    fn blank(names: &[&str], rotational: bool) -> HostView {
+        let mut v = HostView::default();
+        v.devices.insert(
+            "sda".into(),
+            DeviceView {
+                kind: "disk".into(),
+                rotational: Some(false),
+                children: vec!["sda1".into()],
+                holds_root: true,
+                ..Default::default()
+            },
+        );
+        v.devices.insert(
+            "sda1".into(),
+            DeviceView {
+                kind: "part".into(),
+                fstype: Some("ext4".into()),
+                mountpoints: vec!["/".into()],
+                holds_root: true,
+                ..Default::default()
+            },
+        );
+        for n in names {
+            v.devices.insert(
+                n.to_string(),
+                DeviceView {
+                    kind: "disk".into(),
+                    rotational: Some(rotational),
+                    ..Default::default()
+                },
+            );
+        }
+        v.fstab = "UUID=1111 / ext4 defaults 0 1\n".into();
+        v
+    }
+
+    fn shells(cmds: &[Cmd]) -> Vec<String> {
+        cmds.iter().map(|c| c.shell.clone()).collect()
+    }
+
+    #[test]
+    fn seed_001_raid0_ext4_with_relocation_on_an_installed_node() {
+        let mut l = layout(
+            Level::Raid0,
+            &["nvme0n1", "nvme1n1"],
+            Filesystem::Ext4,
+            "/data",
+        );
+        l.relocate = vec![Relocate::Kubelet, Relocate::Containerd];
+        let h = host(vec![l]);
+        let mut v = blank(&["nvme0n1", "nvme1n1"], false);
+        v.units.insert("kubelet".into());
+        v.units.insert("containerd".into());
+        v.dirs.insert(KUBELET_DIR.into());
+        v.dirs.insert(CONTAINERD_DIR.into());
+        let cmds = plan_host(&h, &v).expect("plan");
+        assert_eq!(
+            shells(&cmds),
+            vec![
+                "mdadm --create /dev/md0 --level=raid0 --metadata=1.2 --raid-devices=2 /dev/nvme0n1 /dev/nvme1n1",
+                "mkfs.ext4 /dev/md0",
+                "cp -p /etc/fstab /etc/fstab.1",
+                "uuid=\"$(blkid /dev/md0 -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" /data ext4 defaults,discard >> /etc/fstab",
+                "mkdir -p /data",
+                "mount /data",
+                "/usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf",
+                "update-initramfs -u -k all",
+                "systemctl stop kubelet",
+                "systemctl disable kubelet",
+                "systemctl stop containerd",
+                "systemctl disable containerd",
+                "mv /var/lib/kubelet /data/kubelet",
+                "mv /var/lib/containerd /data/containerd",
+            ]
+        );
+    }
+
+    #[test]
+    fn raid1_and_raid10_golden_sequences() {
+        let h = host(vec![
+            layout(Level::Raid1, &["sdb", "sdc"], Filesystem::Xfs, "/mirror"),
+            layout(
+                Level::Raid10,
+                &["sdd", "sde", "sdf", "sdg"],
+                Filesystem::Ext4,
+                "/fast",
+            ),
+        ]);
+        let v = blank(&["sdb", "sdc", "sdd", "sde", "sdf", "sdg"], true);
+        let cmds = plan_host(&h, &v).expect("plan");
+        assert_eq!(
+            shells(&cmds),
+            vec![
+                "mdadm --create /dev/md0 --level=raid1 --metadata=1.2 --raid-devices=2 /dev/sdb /dev/sdc",
+                "mkfs.xfs /dev/md0",
+                "cp -p /etc/fstab /etc/fstab.1",
+                "uuid=\"$(blkid /dev/md0 -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" /mirror xfs defaults >> /etc/fstab",
+                "mkdir -p /mirror",
+                "mount /mirror",
+                "mdadm --create /dev/md1 --level=raid10 --metadata=1.2 --raid-devices=4 /dev/sdd /dev/sde /dev/sdf /dev/sdg",
+                "mkfs.ext4 /dev/md1",
+                "cp -p /etc/fstab /etc/fstab.1",
+                "uuid=\"$(blkid /dev/md1 -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" /fast ext4 defaults >> /etc/fstab",
+                "mkdir -p /fast",
+                "mount /fast",
+                "/usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf",
+                "update-initramfs -u -k all",
+            ]
+        );
+    }
+
+    #[test]
+    fn per_disk_xfs_mounts_each_disk_under_the_prefix() {
+        let h = host(vec![layout(
+            Level::PerDisk,
+            &["sdb", "sdc"],
+            Filesystem::Xfs,
+            "/ais",
+        )]);
+        let cmds = plan_host(&h, &blank(&["sdb", "sdc"], true)).expect("plan");
+        let s = shells(&cmds);
+        assert_eq!(s[0], "mkfs.xfs /dev/sdb");
+        assert!(s[2].contains("/ais/sdb xfs defaults >>"), "{}", s[2]);
+        assert_eq!(s[4], "mount /ais/sdb");
+        assert_eq!(s[5], "mkfs.xfs /dev/sdc");
+        assert_eq!(s[9], "mount /ais/sdc");
+        assert_eq!(s.len(), 10);
+        assert!(!s.iter().any(|c| c.contains("mdadm")));
+    }
+
+    #[test]
+    fn discard_follows_rotation_unless_forced() {
+        let mut l = layout(Level::Single, &["sdb"], Filesystem::Ext4, "/data");
+        let rot = blank(&["sdb"], true);
+        let ssd = blank(&["sdb"], false);
+        let h0 = host(vec![l.clone()]);
+        let t = targets(&h0)[0].clone();
+        assert_eq!(mount_options(&t, &rot), "defaults");
+        assert_eq!(mount_options(&t, &ssd), "defaults,discard");
+        l.discard = Discard::On;
+        let h = host(vec![l]);
+        let t = targets(&h)[0].clone();
+        assert_eq!(mount_options(&t, &rot), "defaults,discard");
+        // Unknown rotation (dry run without facts) stays off under auto.
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/d",
+        )]);
+        let t = targets(&h)[0].clone();
+        assert_eq!(mount_options(&t, &HostView::unknown(&h)), "defaults");
+    }
+
+    #[test]
+    fn refusals_name_the_device_and_the_reason() {
+        let v = blank(&["sdb"], true);
+        let root = host(vec![layout(
+            Level::Single,
+            &["sda"],
+            Filesystem::Ext4,
+            "/x",
+        )]);
+        let err = plan_host(&root, &v).expect_err("root disk");
+        assert_eq!(
+            err.to_string(),
+            "refused: /dev/sda holds the root filesystem"
+        );
+
+        let mut formatted = blank(&["sdb"], true);
+        if let Some(d) = formatted.devices.get_mut("sdb") {
+            d.fstype = Some("xfs".into());
+        }
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/x",
+        )]);
+        let err = plan_host(&h, &formatted).expect_err("formatted");
+        assert_eq!(
+            err.to_string(),
+            "refused: /dev/sdb holds a xfs signature; set `wipe: true` on this layout to destroy it"
+        );
+        let mut wipe = h.clone();
+        wipe.storage[0].wipe = true;
+        let cmds = shells(&plan_host(&wipe, &formatted).expect("wipe consented"));
+        assert_eq!(cmds[0], "wipefs -a /dev/sdb");
+
+        let mut mounted = blank(&["sdb"], true);
+        if let Some(d) = mounted.devices.get_mut("sdb") {
+            d.mountpoints = vec!["/mnt/old".into()];
+        }
+        let err = plan_host(&wipe, &mounted).expect_err("mounted even with wipe");
+        assert_eq!(
+            err.to_string(),
+            "refused: /dev/sdb is mounted at /mnt/old; unmount it first"
+        );
+
+        let missing = host(vec![layout(
+            Level::Single,
+            &["sdz"],
+            Filesystem::Ext4,
+            "/x",
+        )]);
+        assert_eq!(
+            plan_host(&missing, &v).expect_err("missing").to_string(),
+            "refused: /dev/sdz is not on this host"
+        );
+    }
+
+    #[test]
+    fn a_refusal_anywhere_means_no_command_for_the_host() {
+        let h = host(vec![
+            layout(Level::Single, &["sdb"], Filesystem::Ext4, "/ok"),
+            layout(Level::Single, &["sda"], Filesystem::Ext4, "/bad"),
+        ]);
+        assert!(plan_host(&h, &blank(&["sdb"], true)).is_err());
+    }
+
+    #[test]
+    fn done_targets_produce_nothing_and_half_done_ones_only_mount() {
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/data",
+        )]);
+        let mut v = blank(&["sdb"], true);
+        if let Some(d) = v.devices.get_mut("sdb") {
+            d.fstype = Some("ext4".into());
+            d.uuid = Some("abcd".into());
+        }
+        v.fstab.push_str("UUID=abcd  /data  ext4  defaults  0 0\n");
+        assert_eq!(
+            shells(&plan_host(&h, &v).expect("half")),
+            vec!["mkdir -p /data", "mount /data"]
+        );
+        v.mounts.insert("/data".into(), "/dev/sdb".into());
+        assert!(plan_host(&h, &v).expect("done").is_empty());
+    }
+
+    #[test]
+    fn relocation_on_a_fresh_host_creates_directories_and_is_then_done() {
+        let mut l = layout(Level::Single, &["sdb"], Filesystem::Ext4, "/data");
+        l.relocate = vec![Relocate::Kubelet];
+        let h = host(vec![l]);
+        let mut v = blank(&["sdb"], true);
+        let s = shells(&plan_host(&h, &v).expect("plan"));
+        assert_eq!(s.last().map(String::as_str), Some("mkdir -p /data/kubelet"));
+        assert!(!s.iter().any(|c| c.starts_with("systemctl")));
+        v.dirs.insert("/data/kubelet".into());
+        if let Some(d) = v.devices.get_mut("sdb") {
+            d.fstype = Some("ext4".into());
+            d.uuid = Some("u1".into());
+        }
+        v.fstab.push_str("UUID=u1 /data ext4 defaults 0 0\n");
+        v.mounts.insert("/data".into(), "/dev/sdb".into());
+        assert!(plan_host(&h, &v).expect("done").is_empty());
+    }
+
+    #[test]
+    fn probe_output_parses_lsblk_fstab_mounts_units_and_dirs() {
+        let out = r#"@@rackstrap:lsblk
+{"blockdevices": [
+ {"name":"loop3","type":"loop","rota":false,"fstype":"ext4","uuid":"u-3","mountpoints":["/data"]},
+ {"name":"sda","type":"disk","rota":"1","fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sda1","type":"part","rota":"1","fstype":"ext4","uuid":"r","mountpoints":["/"]}]}
+]}
+@@rackstrap:blkid
+#dev=loop3
+UUID=u-3
+TYPE=ext4
+#dev=sda
+PTTYPE=gpt
+@@rackstrap:fstab
+UUID=u-3 /data ext4 defaults,discard 0 0
+@@rackstrap:mounts
+/ /dev/sda1
+/data /dev/loop3
+/mnt/a\x20b /dev/x
+@@rackstrap:units
+kubelet
+@@rackstrap:dirs
+/var/lib/kubelet
+"#;
+        let v = parse_probe(out).expect("parse");
+        assert_eq!(v.devices["loop3"].rotational, Some(false));
+        assert_eq!(v.devices["sda"].rotational, Some(true));
+        assert!(v.devices["sda"].holds_root);
+        assert_eq!(v.devices["sda"].children, vec!["sda1"]);
+        assert_eq!(
+            v.devices["sda"].fstype.as_deref(),
+            Some("gpt partition table")
+        );
+        assert_eq!(v.devices["loop3"].uuid.as_deref(), Some("u-3"));
+        assert_eq!(v.mounts["/data"], "/dev/loop3");
+        assert_eq!(v.mounts["/mnt/a b"], "/dev/x");
+        assert!(v.units.contains("kubelet"));
+        assert!(v.dirs.contains("/var/lib/kubelet"));
+        assert_eq!(
+            fstab_entry(&v.fstab, "/data"),
+            Some(("UUID=u-3", "defaults,discard"))
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! Run state: where each stage stands on each host, kept beside the plan so that
+//! `rackstrap apply` resumes where it stopped and `rackstrap status` can show it.
+//!
+//! Layout, for a plan `dir/cluster.yaml`:
+//!
+//! ```text
+//! dir/.rackstrap/cluster/state.yaml          stage x host: state, times, reason, log file
+//! dir/.rackstrap/cluster/logs/<run>/<host>.log   one complete log per host per run
+//! dir/.rackstrap/cluster/logs/<run>/ansible.log  Kubespray's Ansible output
+//! ```
+//!
+//! The state file is rewritten atomically (temporary file in the same directory, then
+//! rename) after every change, so a crash leaves the previous or the next version, never half
+//! a file. A step found `running` on load was interrupted: it counts as not done.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use color_eyre::eyre::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::event::{StageId, StepState};
+
+pub const STATE_VERSION: u32 = 1;
+
+/// The directory holding state and logs for a plan file.
+pub fn state_dir(plan_path: &Path) -> PathBuf {
+    let dir = plan_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let stem = plan_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    dir.join(".rackstrap").join(stem)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Step {
+    pub state: StepState,
+    /// RFC 3339, UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// Why it failed or was skipped; what it did when done.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The log file of the run that last touched this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<String>,
+    /// stage -> host -> step.
+    #[serde(default)]
+    pub steps: BTreeMap<StageId, BTreeMap<String, Step>>,
+}
+
+impl Default for RunState {
+    fn default() -> Self {
+        Self {
+            version: STATE_VERSION,
+            last_run: None,
+            steps: BTreeMap::new(),
+        }
+    }
+}
+
+impl RunState {
+    /// Loads the state file; a missing file is an empty state.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => {
+                return Err(e).wrap_err_with(|| format!("reading run state {}", path.display()));
+            }
+        };
+        let mut state: RunState = serde_yaml::from_str(&text)
+            .wrap_err_with(|| format!("{}: not a rackstrap run state", path.display()))?;
+        for hosts in state.steps.values_mut() {
+            for step in hosts.values_mut() {
+                if step.state == StepState::Running {
+                    step.state = StepState::Failed;
+                    step.message = "interrupted: the run stopped while this step ran".into();
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// Writes the state atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir)
+            .wrap_err_with(|| format!("creating state directory {}", dir.display()))?;
+        let text = serde_yaml::to_string(self).wrap_err("serialising run state")?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            .wrap_err_with(|| format!("creating a temporary file in {}", dir.display()))?;
+        tmp.write_all(text.as_bytes())
+            .and_then(|_| tmp.as_file().sync_all())
+            .wrap_err("writing run state")?;
+        tmp.persist(path)
+            .wrap_err_with(|| format!("replacing {}", path.display()))?;
+        Ok(())
+    }
+
+    pub fn get(&self, stage: StageId, host: &str) -> Option<&Step> {
+        self.steps.get(&stage).and_then(|h| h.get(host))
+    }
+
+    pub fn state_of(&self, stage: StageId, host: &str) -> StepState {
+        self.get(stage, host).map(|s| s.state).unwrap_or_default()
+    }
+
+    pub fn step_mut(&mut self, stage: StageId, host: &str) -> &mut Step {
+        self.steps
+            .entry(stage)
+            .or_default()
+            .entry(host.to_string())
+            .or_default()
+    }
+
+    /// The stage x host table `rackstrap status` prints, then the reasons of what did not
+    /// finish.
+    pub fn table(&self, hosts: &[String]) -> String {
+        let stage_w = StageId::ALL
+            .iter()
+            .map(|s| s.as_str().len())
+            .max()
+            .unwrap_or(5)
+            .max("stage".len());
+        let col_w: Vec<usize> = hosts.iter().map(|h| h.len().max(7)).collect();
+        let mut out = format!("{:stage_w$}", "stage");
+        for (h, w) in hosts.iter().zip(&col_w) {
+            out.push_str(&format!("  {h:w$}"));
+        }
+        let mut out = out.trim_end().to_string();
+        out.push('\n');
+        let mut notes = Vec::new();
+        for stage in StageId::ALL {
+            let mut line = format!("{:stage_w$}", stage.as_str());
+            for (h, w) in hosts.iter().zip(&col_w) {
+                let step = self.get(stage, h);
+                let st = step.map(|s| s.state).unwrap_or_default();
+                line.push_str(&format!("  {:w$}", st.as_str()));
+                if let Some(step) = step
+                    && matches!(st, StepState::Failed | StepState::Skipped)
+                {
+                    let mut note = format!("{h} {stage}: {} {}", st.as_str(), step.message);
+                    if let Some(log) = &step.log {
+                        note.push_str(&format!(" (log: {})", log.display()));
+                    }
+                    notes.push(note);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if !notes.is_empty() {
+            out.push('\n');
+            for n in notes {
+                out.push_str(&n);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// Now, as RFC 3339 UTC (`2024-05-01T12:00:00Z`).
+pub fn now() -> String {
+    let t = time::OffsetDateTime::now_utc().replace_nanosecond(0);
+    let t = t.unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A run id that sorts by time and names a log directory: `20240501T120000Z`.
+pub fn run_id() -> String {
+    now().replace(['-', ':'], "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_atomically_and_interrupted_steps_are_not_done() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = state_dir(&dir.path().join("cluster.yaml")).join("state.yaml");
+        assert_eq!(
+            RunState::load(&path).expect("missing is empty"),
+            RunState::default()
+        );
+        let mut s = RunState::default();
+        s.step_mut(StageId::Storage, "node1").state = StepState::Done;
+        s.step_mut(StageId::Storage, "node2").state = StepState::Running;
+        s.save(&path).expect("save");
+        let loaded = RunState::load(&path).expect("load");
+        assert_eq!(loaded.state_of(StageId::Storage, "node1"), StepState::Done);
+        assert_eq!(
+            loaded.state_of(StageId::Storage, "node2"),
+            StepState::Failed
+        );
+        assert_eq!(
+            loaded.state_of(StageId::Verify, "node1"),
+            StepState::Pending
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
+            .expect("read dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("state.yaml")]);
+    }
+
+    #[test]
+    fn state_dir_sits_beside_the_plan() {
+        assert_eq!(
+            state_dir(Path::new("site/akash.yaml")),
+            PathBuf::from("site/.rackstrap/akash")
+        );
+        assert_eq!(
+            state_dir(Path::new("akash.yaml")),
+            PathBuf::from("./.rackstrap/akash")
+        );
+    }
+
+    #[test]
+    fn table_shows_states_and_reasons() {
+        let mut s = RunState::default();
+        s.step_mut(StageId::Preflight, "node1").state = StepState::Done;
+        let st = s.step_mut(StageId::Preflight, "node2");
+        st.state = StepState::Failed;
+        st.message = "connection lost: eof".into();
+        let t = s.table(&["node1".into(), "node2".into()]);
+        assert!(
+            t.starts_with("stage          node1    node2\npreflight      done     failed\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node2 preflight: failed connection lost: eof"),
+            "{t}"
+        );
+    }
+}
