@@ -151,15 +151,27 @@ fn storage_ais_per_disk_xfs() {
         d.keys(&[Down, Down]).key(Char(' '));
         d.key(Up);
     }
-    // l cycles raid0 -> ... -> per-disk (6 presses), f ext4 -> xfs, r off, m /ais.
-    d.times(Char('l'), 6)
+    // l cycles raid0 -> raid1 -> raid5 -> raid6 -> raid10 -> per-disk (5 presses), f ext4 ->
+    // xfs, r off, m /ais; then add the layout and apply it to the other two nodes (seed 004).
+    d.times(Char('l'), 5)
         .key(Char('f'))
         .key(Char('r'))
         .key(Char('m'))
         .times(Backspace, 10)
         .chars("/ais")
         .key(Enter);
+    let screen = d.screen(80, 24);
+    assert!(
+        screen.contains("10 disks, 91T raw → 91T usable"),
+        "{screen}"
+    );
+    assert!(screen.contains("mount /ais/<disk>"), "{screen}");
     snap("storage_ais_per_disk", &d);
+    d.key(Char('a')).key(Char('A'));
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("applied to cpu02, cpu03"), "{screen}");
+    assert!(screen.contains("per-disk xfs /ais 91T sda,sdb"), "{screen}");
+    snap("storage_ais_applied", &d);
 }
 
 fn network(d: &mut Driver) {
@@ -284,7 +296,7 @@ fn destructive_storage_asks_for_the_host_name() {
     d.keys(&[Char('w'), Char(' '), Char('a')]);
     assert!(d.m.plan.hosts[3].storage[0].wipe);
     network(&mut d);
-    d.keys(&[Enter, Enter, Enter]);
+    d.keys(&[Enter, Enter]);
     assert_eq!(d.m.step, Step::Provision);
     d.key(Enter);
     snap("confirm_wipe", &d);

@@ -193,14 +193,26 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
             }
         }
     };
-    let width = lines.iter().map(|l| l.width()).max().unwrap_or(20).max(30) as u16 + 4;
-    let rect = centered(area, width, lines.len() as u16 + 2);
+    let width =
+        (lines.iter().map(|l| l.width()).max().unwrap_or(20).max(30) as u16 + 4).min(area.width);
+    // Long lines wrap inside the popup; count the rows they take.
+    let inner_width = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .sum();
+    let rect = centered(area, width, rows as u16 + 2);
     f.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(format!(" {title} "));
     let inner = block.inner(rect);
-    f.render_widget(Paragraph::new(lines).block(block), rect);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
     if let Some((input, row)) = cursor_input {
         let x = inner.x + 2 + input.visual_cursor() as u16;
         f.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y + row));
