@@ -167,6 +167,17 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     assert_terminal_restored(&t);
     t.run("echo shell-is-back");
     t.wait_for("shell-is-back");
+
+    // The saved plan reopens at Review (recovery / reinstall).
+    t.run(&format!("clear; {bin} --plan akash.yaml; echo reopen-exit=$?"));
+    let s = t.wait_for("7/9 Review");
+    assert!(s.contains("cluster akash") && s.contains("saved: akash.yaml"), "{s}");
+    assert!(!s.contains("DEMO"), "a reopened plan is not the demo: {s}");
+    t.keys(&["Tab", "Tab"]);
+    t.wait_for("── Host prep on node2");
+    t.keys(&["q", "y"]);
+    t.wait_for("reopen-exit=0");
+    assert_terminal_restored(&t);
 }
 
 #[test]
