@@ -114,9 +114,13 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     t.keys(&["Enter"]);
     t.wait_for("2/9 Discover");
     t.keys(&["Enter"]);
-    let s = t.wait_for("6 answered, 4 with SSH and facts");
+    let s = t.wait_for("6 answered, 0 with SSH and facts");
     assert!(s.contains("auth failed") && s.contains("no SSH"), "{s}");
-    t.keys(&["a", "Enter"]);
+    // Every key is new: accepting pins them and the hosts are scanned again for facts.
+    assert!(s.contains("new key"), "{s}");
+    t.keys(&["a"]);
+    t.wait_for("4 accepted");
+    t.keys(&["Enter"]);
     let s = t.wait_for("3/9 Hosts");
     for host in ["node1", "node2", "node3", "node4"] {
         assert!(s.contains(host), "{s}");
@@ -169,9 +173,14 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     t.wait_for("shell-is-back");
 
     // The saved plan reopens at Review (recovery / reinstall).
-    t.run(&format!("clear; {bin} --plan akash.yaml; echo reopen-exit=$?"));
+    t.run(&format!(
+        "clear; {bin} --plan akash.yaml; echo reopen-exit=$?"
+    ));
     let s = t.wait_for("7/9 Review");
-    assert!(s.contains("cluster akash") && s.contains("saved: akash.yaml"), "{s}");
+    assert!(
+        s.contains("cluster akash") && s.contains("saved: akash.yaml"),
+        "{s}"
+    );
     assert!(!s.contains("DEMO"), "a reopened plan is not the demo: {s}");
     t.keys(&["Tab", "Tab"]);
     t.wait_for("── Host prep on node2");

@@ -12,7 +12,7 @@
 //!
 //! Nothing here opens a connection or touches a file: the demo only pretends.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -273,8 +273,15 @@ impl Lab {
     }
 
     /// What discovery would report for these targets, in answer order with the delay
-    /// (ms at speed 1) after which each answers.
-    pub fn answers(&self, targets: &str) -> Vec<(u64, Discovered)> {
+    /// (ms at speed 1) after which each answers. As with real hosts, a host whose key is not
+    /// in `pinned` answers "unknown host key" with its fingerprint, unless `pin` is set: then
+    /// its key is pinned (added to `pinned`) and its facts come back.
+    pub fn answers(
+        &self,
+        targets: &str,
+        pin: bool,
+        pinned: &mut BTreeSet<String>,
+    ) -> Vec<(u64, Discovered)> {
         let entries: Vec<Entry> = parse_entries(targets)
             .map(|v| v.into_iter().map(|(_, e)| e).collect())
             .unwrap_or_default();
@@ -295,17 +302,31 @@ impl Lab {
         let mut out = Vec::new();
         for h in &self.hosts {
             if wanted(&h.address, &h.hostname) {
-                out.push((
-                    h.answer_ms,
+                let known = pinned.contains(&h.address);
+                let newly_pinned = !known && pin;
+                if newly_pinned {
+                    pinned.insert(h.address.clone());
+                }
+                let found = if known || newly_pinned {
                     Discovered {
                         address: h.address.clone(),
                         state: HostState::Ok,
                         fingerprint: Some(h.fingerprint.clone()),
-                        newly_pinned: false,
+                        newly_pinned,
                         facts: h.facts().ok(),
                         message: String::new(),
-                    },
-                ));
+                    }
+                } else {
+                    Discovered {
+                        address: h.address.clone(),
+                        state: HostState::UnknownHostKey,
+                        fingerprint: Some(h.fingerprint.clone()),
+                        newly_pinned: false,
+                        facts: None,
+                        message: format!("unknown host key {}; accept it to pin it", h.fingerprint),
+                    }
+                };
+                out.push((h.answer_ms, found));
             }
         }
         for o in &self.others {
@@ -327,10 +348,25 @@ impl Lab {
         out
     }
 
-    /// Plays discovery: each answer is sent when its time comes.
-    pub async fn discover(&self, targets: &str, speed: f64, tx: UnboundedSender<Discovered>) {
+    /// Plays discovery: each answer is sent when its time comes. `pinned` is the lab's
+    /// known_hosts, kept by the caller across scans.
+    pub async fn discover(
+        &self,
+        targets: &str,
+        pin: bool,
+        pinned: Arc<Mutex<BTreeSet<String>>>,
+        speed: f64,
+        tx: UnboundedSender<Discovered>,
+    ) {
+        let answers = {
+            let mut set = match pinned.lock() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            self.answers(targets, pin, &mut set)
+        };
         let mut clock = 0;
-        for (ms, d) in self.answers(targets) {
+        for (ms, d) in answers {
             sleep_scaled(ms.saturating_sub(clock), speed).await;
             clock = ms;
             if tx.send(d).is_err() {
@@ -534,7 +570,21 @@ mod tests {
                 !lab.failures.is_empty(),
                 "{name}: a scripted failure shows retry"
             );
-            assert!(!lab.answers(&lab.targets).is_empty(), "{name}");
+            let mut pinned = BTreeSet::new();
+            let first = lab.answers(&lab.targets, false, &mut pinned);
+            assert!(
+                first.iter().all(|(_, d)| d.state != HostState::Ok),
+                "{name}: keys are new"
+            );
+            let again = lab.answers(&lab.targets, true, &mut pinned);
+            assert_eq!(
+                again
+                    .iter()
+                    .filter(|(_, d)| d.state == HostState::Ok && d.newly_pinned)
+                    .count(),
+                lab.hosts.len(),
+                "{name}"
+            );
         }
     }
 

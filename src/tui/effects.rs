@@ -62,6 +62,8 @@ pub enum Backend {
         lab: Arc<Lab>,
         runner: LabRunner,
         speed: f64,
+        /// The lab's known_hosts, across scans.
+        pinned: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     },
     /// Real hosts over SSH; `known_hosts` overrides rackstrap's default pin file.
     Live { known_hosts: Option<PathBuf> },
@@ -109,14 +111,15 @@ impl Executor {
                     h.abort();
                 }
                 self.scan = Some(match &self.backend {
-                    Backend::Demo { lab, speed, .. } => {
-                        let (lab, speed) = (lab.clone(), *speed);
+                    Backend::Demo {
+                        lab, speed, pinned, ..
+                    } => {
+                        let (lab, speed, pinned) = (lab.clone(), *speed, pinned.clone());
                         tokio::spawn(async move {
                             let (dtx, mut drx) = unbounded_channel();
-                            let play =
-                                tokio::spawn(
-                                    async move { lab.discover(&targets, speed, dtx).await },
-                                );
+                            let play = tokio::spawn(async move {
+                                lab.discover(&targets, pin, pinned, speed, dtx).await
+                            });
                             while let Some(d) = drx.recv().await {
                                 let _ = tx.send(Msg::Discovered(d));
                             }

@@ -95,6 +95,7 @@ pub fn demo_backend(lab: Arc<crate::lab::Lab>) -> Backend {
         runner: crate::lab::LabRunner::new(lab.clone(), speed),
         lab,
         speed,
+        pinned: Arc::default(),
     }
 }
 

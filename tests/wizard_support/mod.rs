@@ -15,6 +15,8 @@ pub struct Driver {
     pub runner: LabRunner,
     /// Stage runs asked for, not yet played.
     pub pending_runs: Vec<Effect>,
+    /// The lab's known_hosts.
+    pub pinned: std::collections::BTreeSet<String>,
 }
 
 impl Driver {
@@ -35,6 +37,7 @@ impl Driver {
             m,
             lab,
             pending_runs: vec![],
+            pinned: Default::default(),
         }
     }
 
@@ -46,9 +49,8 @@ impl Driver {
 
     fn effect(&mut self, e: Effect) {
         match e {
-            Effect::Discover { targets, .. } => {
-                // The lab's hosts answer as already known; pinning has nothing to add.
-                for (_, d) in self.lab.answers(&targets) {
+            Effect::Discover { targets, pin, .. } => {
+                for (_, d) in self.lab.answers(&targets, pin, &mut self.pinned) {
                     self.send(Msg::Discovered(d));
                 }
                 self.send(Msg::DiscoveryDone);

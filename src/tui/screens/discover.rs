@@ -110,7 +110,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             facts.map(|f| f.hostname.clone()).unwrap_or_default(),
             facts
                 .map(|f| fit(&f.os.pretty_name.replace(" LTS", ""), 14))
-                .unwrap_or_else(|| fit(&r.found.message, 14)),
+                .unwrap_or_else(|| match r.found.state {
+                    HostState::UnknownHostKey => "Space accepts".to_string(),
+                    _ => fit(&r.found.message, 14),
+                }),
             facts.map(|f| f.cpus.to_string()).unwrap_or_default(),
             facts.map(|f| human_bytes(f.mem_bytes)).unwrap_or_default(),
             facts.map(|f| f.disks.len().to_string()).unwrap_or_default(),
