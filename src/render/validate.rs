@@ -169,7 +169,12 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
                     "Do not schedule more pods on a node than inet addresses are available.".into(),
                 );
             }
-            let nodes = defined.len() as u128;
+            // `groups['k8s_cluster'] | length`: control planes and nodes, not etcd-only hosts.
+            let k8s_cluster: BTreeSet<String> = ["kube_control_plane", "kube_node"]
+                .iter()
+                .flat_map(|g| group(g).unwrap_or_default())
+                .collect();
+            let nodes = k8s_cluster.len() as u128;
             let blocks = 1u128 << prefix.saturating_sub(u32::from(pd.prefix_len()));
             if blocks < nodes {
                 problems.push("Not enough IPs are available for the desired node count.".into());
