@@ -67,8 +67,10 @@ pub struct ConnectOptions {
     /// Authentication plus the sudo probe.
     pub auth_timeout: Duration,
     pub keepalive: Duration,
-    /// Try the ssh-agent (`SSH_AUTH_SOCK`) when no identity file is given.
+    /// Try the ssh-agent when no identity file is given.
     pub use_agent: bool,
+    /// The agent's socket; `None`: `$SSH_AUTH_SOCK`.
+    pub agent_socket: Option<PathBuf>,
     /// Asked for the passphrase of an encrypted key.
     pub passphrase: Option<PassphraseCallback>,
     /// Sent on stdin to `sudo -S`; never logged, never on a command line.
@@ -87,6 +89,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("auth_timeout", &self.auth_timeout)
             .field("use_agent", &self.use_agent)
+            .field("agent_socket", &self.agent_socket)
             .field(
                 "passphrase",
                 &self.passphrase.as_ref().map(|_| "<callback>"),
@@ -115,6 +118,7 @@ impl Default for ConnectOptions {
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
             use_agent: true,
+            agent_socket: None,
             passphrase: None,
             sudo_password: None,
         }
@@ -614,9 +618,18 @@ async fn authenticate_with_keys(
     let files = match &opts.identity {
         Some(path) => vec![path.clone()],
         None => {
-            if opts.use_agent
-                && let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
-            {
+            let agent = match (&opts.use_agent, &opts.agent_socket) {
+                (false, _) => None,
+                (true, Some(socket)) => {
+                    russh::keys::agent::client::AgentClient::connect_uds(socket)
+                        .await
+                        .ok()
+                }
+                (true, None) => russh::keys::agent::client::AgentClient::connect_env()
+                    .await
+                    .ok(),
+            };
+            if let Some(mut agent) = agent {
                 let identities = agent.request_identities().await.unwrap_or_default();
                 for identity in identities {
                     let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else {

@@ -12,7 +12,8 @@
 //!   `sudoers.d` are its own and writes stay in the lab), its own `/sys/block` (a tmpfs of
 //!   symlinks to just its loop devices, so `lsblk` lists only its disks and never the machine's
 //!   real ones), and private tmpfs on `/mnt` and `/srv` (mount points for storage tests must live
-//!   there, the rest of the root filesystem is the machine's).
+//!   there, the rest of the root filesystem is the machine's) and on `/root` (root's home is
+//!   the host's own, empty at start).
 //! - Disks are loop devices over sparse files in the slot directory. A disk can be formatted
 //!   (`mkfs`) and mounted inside the host's namespace. A disk "mounted at `/`" is mounted on top
 //!   of the namespace's root: processes keep seeing the machine's files, but the mount table
@@ -693,6 +694,9 @@ impl Lab {
         }
         script.push_str("mount -t tmpfs -o mode=755 lab-mnt /mnt\n");
         script.push_str("mount -t tmpfs -o mode=755 lab-srv /srv\n");
+        // root's own home: login shells must not run the machine's ~/.profile (tool shims,
+        // locks), and what a stage writes under ~root stays in this host.
+        script.push_str("mount -t tmpfs -o mode=700 lab-root-home /root\n");
         for disk in disks
             .iter()
             .filter(|d| d.spec.mount.as_deref().is_some_and(|m| m != "/"))
@@ -710,8 +714,11 @@ impl Lab {
         {
             script.push_str(&format!("mount {} /\n", disk.device.display()));
         }
+        // Live until stdin closes (EOF: the test process is gone). bash, unlike dash, reaps
+        // every exited child while waiting, so orphaned sshd processes do not pile up as
+        // zombies under this PID 1.
         script.push_str(&format!(
-            "# lab {}\necho ready\nread _ || true\n",
+            "# lab {}\necho ready\nset +e\nwhile :; do read -r -t 1 _; [ $? -gt 128 ] || break; done\n",
             dir.display()
         ));
 
@@ -725,7 +732,7 @@ impl Lab {
                 "--propagation",
                 "private",
                 "--kill-child",
-                "sh",
+                "bash",
                 "-c",
                 &script,
             ])
