@@ -45,6 +45,24 @@ async fn connects_pins_and_streams_output() {
     }
     assert!(!known.exists());
 
+    // A fingerprint the operator confirmed is pinned; another one is not.
+    let fp = match Session::connect(&two, &strict).await {
+        Err(SshError::UnknownHostKey { fingerprint }) => fingerprint,
+        other => panic!("expected UnknownHostKey, got {other:?}"),
+    };
+    let confirmed = ConnectOptions {
+        accepted_fingerprints: vec![fp.clone()],
+        ..strict.clone()
+    };
+    assert!(matches!(
+        Session::connect(&one, &confirmed).await,
+        Err(SshError::UnknownHostKey { .. })
+    ));
+    let s = Session::connect(&two, &confirmed).await.unwrap();
+    assert!(s.newly_pinned());
+    assert_eq!(s.fingerprint(), fp);
+    std::fs::remove_file(&known).unwrap();
+
     // First contact with accept_new pins; the second contact trusts the pin.
     let session = Session::connect(&one, &opts).await.unwrap();
     assert!(session.newly_pinned());

@@ -62,6 +62,10 @@ pub struct ConnectOptions {
     pub extra_known_hosts: Vec<PathBuf>,
     /// Pin keys seen for the first time without asking.
     pub accept_new: bool,
+    /// SHA256 fingerprints (`SHA256:...`) the operator confirmed: a host offering one of these
+    /// for the first time is pinned even without `accept_new` (the wizard's "accept" after
+    /// showing [`SshError::UnknownHostKey`]'s fingerprint). A changed key is never accepted.
+    pub accepted_fingerprints: Vec<String>,
     /// TCP connect plus SSH greeting and key exchange.
     pub connect_timeout: Duration,
     /// Authentication plus the sudo probe.
@@ -86,6 +90,7 @@ impl std::fmt::Debug for ConnectOptions {
             .field("known_hosts", &self.known_hosts)
             .field("extra_known_hosts", &self.extra_known_hosts)
             .field("accept_new", &self.accept_new)
+            .field("accepted_fingerprints", &self.accepted_fingerprints)
             .field("connect_timeout", &self.connect_timeout)
             .field("auth_timeout", &self.auth_timeout)
             .field("use_agent", &self.use_agent)
@@ -114,6 +119,7 @@ impl Default for ConnectOptions {
                 .map(|h| vec![h.join(".ssh").join("known_hosts")])
                 .unwrap_or_default(),
             accept_new: false,
+            accepted_fingerprints: Vec::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
@@ -243,6 +249,7 @@ struct Client {
     port: u16,
     known: KnownHosts,
     accept_new: bool,
+    accepted: Vec<String>,
     outcome: Arc<Mutex<Option<KeyOutcome>>>,
 }
 
@@ -259,7 +266,9 @@ impl client::Handler for Client {
         };
         let outcome = match self.known.check(&self.host, self.port, key) {
             Verdict::Trusted => KeyOutcome::Trusted(known_hosts::fingerprint(key)),
-            Verdict::Unknown { fingerprint } if self.accept_new => {
+            Verdict::Unknown { fingerprint }
+                if self.accept_new || self.accepted.contains(&fingerprint) =>
+            {
                 match self.known.pin(&self.host, self.port, key) {
                     Ok(()) => KeyOutcome::Pinned(fingerprint),
                     Err(e) => KeyOutcome::PinFailed(format!("{}: {e}", self.known.own.display())),
@@ -327,6 +336,7 @@ impl Session {
             port: opts.port,
             known,
             accept_new: opts.accept_new,
+            accepted: opts.accepted_fingerprints.clone(),
             outcome: outcome.clone(),
         };
         let handshake = tokio::time::timeout(
