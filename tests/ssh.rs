@@ -314,6 +314,34 @@ async fn passphrase_agent_and_key_install() {
     }
     assert!(public.starts_with("ecdsa-sha2-nistp256 "));
 
+    // An RSA key (signed with SHA-2, as OpenSSH requires).
+    let rsa = dir.path().join("rsa");
+    assert!(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+            .arg(&rsa)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut keys = std::fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&std::fs::read_to_string(rsa.with_extension("pub")).unwrap());
+    std::fs::write(&authorized, keys).unwrap();
+    let with_rsa = ConnectOptions {
+        identity: Some(rsa),
+        ..opts.clone()
+    };
+    assert_eq!(
+        Session::connect(&addr, &with_rsa)
+            .await
+            .unwrap()
+            .run("hostname")
+            .await
+            .unwrap()
+            .stdout,
+        "vault\n"
+    );
+
     // ssh-agent holding the lab key.
     let socket = dir.path().join("agent.sock");
     let mut agent = std::process::Command::new("ssh-agent")

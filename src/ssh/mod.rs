@@ -313,7 +313,7 @@ impl Session {
                 .await
             {
                 Err(_) => return Err(SshError::NoAnswer(opts.connect_timeout)),
-                Ok(Err(e)) => return Err(classify_connect_error(host, e)),
+                Ok(Err(e)) => return Err(classify_connect_error(host, e, opts.connect_timeout)),
                 Ok(Ok(stream)) => stream,
             };
         let _ = stream.set_nodelay(true);
@@ -597,13 +597,13 @@ fn quote(command: &str) -> String {
     }
 }
 
-fn classify_connect_error(host: &str, e: std::io::Error) -> SshError {
+fn classify_connect_error(host: &str, e: std::io::Error, waited: Duration) -> SshError {
     use std::io::ErrorKind;
     match e.kind() {
         ErrorKind::ConnectionRefused => SshError::PortClosed,
-        ErrorKind::TimedOut | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-            SshError::NoAnswer(Duration::ZERO)
-        }
+        ErrorKind::TimedOut => SshError::NoAnswer(waited),
+        // Unreachable hosts stay an io error so the message says why; discovery counts them
+        // as "no answer".
         // tokio reports a failed name lookup as an uncategorised io error.
         _ if e.to_string().contains("lookup") || e.to_string().contains("resolve") => {
             SshError::Resolve(host.to_string())

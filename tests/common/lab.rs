@@ -337,13 +337,18 @@ fn lab_root() -> PathBuf {
     std::env::temp_dir().join("rackstrap-lab")
 }
 
-/// Take the first free slot (a `/24` of loopback and a directory), cleaning what a killed
-/// previous owner left behind.
+/// Take the first free slot (a `/24` of loopback and a directory). Every slot found unlocked
+/// on the way is swept of what a killed previous owner left behind (loop devices, processes).
 fn take_slot() -> (u8, File, PathBuf) {
     let root = lab_root();
     fs::create_dir_all(&root).expect("lab: create lab root");
+    let mut taken: Option<(u8, File, PathBuf)> = None;
     for slot in 1..=254u8 {
         let lock_path = root.join(format!("slot-{slot}.lock"));
+        let dir = root.join(format!("slot-{slot}"));
+        if taken.is_some() && !lock_path.exists() {
+            continue;
+        }
         let Ok(lock) = File::options()
             .create(true)
             .truncate(false)
@@ -355,12 +360,13 @@ fn take_slot() -> (u8, File, PathBuf) {
         if lock.try_lock().is_err() {
             continue;
         }
-        let dir = root.join(format!("slot-{slot}"));
         clean_leftovers(&dir);
-        fs::create_dir_all(&dir).expect("lab: create slot dir");
-        return (slot, lock, dir);
+        if taken.is_none() {
+            fs::create_dir_all(&dir).expect("lab: create slot dir");
+            taken = Some((slot, lock, dir));
+        }
     }
-    panic!("lab: all 254 slots are busy");
+    taken.unwrap_or_else(|| panic!("lab: all 254 slots are busy"))
 }
 
 /// Kill inits and detach loop devices that belong to `dir` from a previous, killed owner.
