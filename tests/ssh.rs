@@ -444,6 +444,23 @@ async fn signals_and_lost_hosts_end_commands() {
         .unwrap();
     assert!(matches!(ended, Err(SshError::Disconnected(_))), "{ended:?}");
     lab.restart("flaky");
+    // Dropped sessions release their sockets.
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let before = fds();
+    let sessions: Vec<Session> = futures::future::join_all(
+        (0..20).map(|_| Session::connect(&lab.host("flaky").address, &opts)),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
+    assert!(fds() >= before + 20);
+    drop(sessions);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while fds() > before + 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(fds() <= before + 2, "{before} -> {}", fds());
     let again = Session::connect(&lab.host("flaky").address, &opts)
         .await
         .unwrap();
