@@ -302,7 +302,7 @@ pub fn parse_probe(out: &str) -> Result<HostView, String> {
 /// about signatures replaces what lsblk said for those devices.
 fn apply_blkid(text: &str, view: &mut HostView) {
     let mut current: Option<(String, BTreeMap<String, String>)> = None;
-    let mut flush = |cur: Option<(String, BTreeMap<String, String>)>, view: &mut HostView| {
+    let flush = |cur: Option<(String, BTreeMap<String, String>)>, view: &mut HostView| {
         if let Some((name, kv)) = cur
             && let Some(dev) = view.devices.get_mut(&name)
         {
