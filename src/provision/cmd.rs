@@ -124,16 +124,19 @@ pub async fn execute(
 }
 
 /// Runs one command, streaming its output into the step log; non-zero exit is an error that
-/// carries the last line it printed on stderr (or stdout), which is what operators look for.
+/// carries the first line it printed on stderr (else its last stdout line): the cause.
 pub async fn run_one(remote: &dyn Remote, cmd: &Cmd, log: &mut StepLog) -> Result<(), StepError> {
     log.command(&cmd.shell);
-    let mut last_err = String::new();
+    let mut first_err = String::new();
     let mut last_out = String::new();
     let status = remote
         .exec(&cmd.shell, None, &mut |line: OutLine| {
             if !line.text.trim().is_empty() {
+                // The first complaint is the cause (mkfs, mdadm); what follows is often usage.
                 if line.stderr {
-                    last_err = line.text.clone();
+                    if first_err.is_empty() {
+                        first_err = line.text.clone();
+                    }
                 } else {
                     last_out = line.text.clone();
                 }
@@ -144,10 +147,10 @@ pub async fn run_one(remote: &dyn Remote, cmd: &Cmd, log: &mut StepLog) -> Resul
     if status == 0 {
         Ok(())
     } else {
-        let detail = if last_err.is_empty() {
+        let detail = if first_err.is_empty() {
             last_out
         } else {
-            last_err
+            first_err
         };
         Err(StepError::Command {
             command: first_line(&cmd.shell).to_string(),

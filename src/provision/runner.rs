@@ -504,7 +504,7 @@ async fn run_on_host(
     }
     st.apply(ctx, remote.as_ref(), &cmds, false, log).await?;
     st.verify(ctx, remote.as_ref(), log).await?;
-    Ok(format!("done: {} command(s)", cmds.len()))
+    Ok(format!("{} command(s) run", cmds.len()))
 }
 
 fn say(log: &mut StepLog, cmds: &[Cmd]) {
