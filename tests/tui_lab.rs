@@ -95,7 +95,7 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
     pump(&rt, &mut m, &mut exec, &mut rx);
     for r in &m.rows {
         assert_eq!(r.found.state, HostState::Ok, "{:?}", r.found);
-        assert!(r.accepted && r.found.newly_pinned);
+        assert!(r.accepted && r.found.newly_pinned, "{:?}", r.found);
     }
     let pins = std::fs::read_to_string(dir.path().join("known_hosts")).unwrap();
     for t in &targets {

@@ -274,12 +274,12 @@ impl Lab {
 
     /// What discovery would report for these targets, in answer order with the delay
     /// (ms at speed 1) after which each answers. As with real hosts, a host whose key is not
-    /// in `pinned` answers "unknown host key" with its fingerprint, unless `pin` is set: then
-    /// its key is pinned (added to `pinned`) and its facts come back.
+    /// in `pinned` answers "unknown host key" with its fingerprint, unless that fingerprint is
+    /// in `accept` (the operator confirmed it): then it is pinned and its facts come back.
     pub fn answers(
         &self,
         targets: &str,
-        pin: bool,
+        accept: &[String],
         pinned: &mut BTreeSet<String>,
     ) -> Vec<(u64, Discovered)> {
         let entries: Vec<Entry> = parse_entries(targets)
@@ -303,7 +303,7 @@ impl Lab {
         for h in &self.hosts {
             if wanted(&h.address, &h.hostname) {
                 let known = pinned.contains(&h.address);
-                let newly_pinned = !known && pin;
+                let newly_pinned = !known && accept.contains(&h.fingerprint);
                 if newly_pinned {
                     pinned.insert(h.address.clone());
                 }
@@ -353,7 +353,7 @@ impl Lab {
     pub async fn discover(
         &self,
         targets: &str,
-        pin: bool,
+        accept: &[String],
         pinned: Arc<Mutex<BTreeSet<String>>>,
         speed: f64,
         tx: UnboundedSender<Discovered>,
@@ -363,7 +363,7 @@ impl Lab {
                 Ok(s) => s,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            self.answers(targets, pin, &mut set)
+            self.answers(targets, accept, &mut set)
         };
         let mut clock = 0;
         for (ms, d) in answers {
@@ -571,12 +571,13 @@ mod tests {
                 "{name}: a scripted failure shows retry"
             );
             let mut pinned = BTreeSet::new();
-            let first = lab.answers(&lab.targets, false, &mut pinned);
+            let first = lab.answers(&lab.targets, &[], &mut pinned);
             assert!(
                 first.iter().all(|(_, d)| d.state != HostState::Ok),
                 "{name}: keys are new"
             );
-            let again = lab.answers(&lab.targets, true, &mut pinned);
+            let all: Vec<String> = lab.hosts.iter().map(|h| h.fingerprint.clone()).collect();
+            let again = lab.answers(&lab.targets, &all, &mut pinned);
             assert_eq!(
                 again
                     .iter()

@@ -1248,7 +1248,7 @@ fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             return Some(Effect::Discover {
                 targets,
                 access: m.plan.access.clone(),
-                pin: false,
+                accept: vec![],
             });
         }
         handle_input(&mut m.discover.targets, key);
@@ -1297,10 +1297,16 @@ fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
 fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
     m.discover.pinning.extend(addresses.iter().cloned());
     m.discover.scanning = true;
+    let accept = m
+        .rows
+        .iter()
+        .filter(|r| addresses.contains(&r.found.address))
+        .filter_map(|r| r.found.fingerprint.clone())
+        .collect();
     Some(Effect::Discover {
         targets: addresses.join(", "),
         access: m.plan.access.clone(),
-        pin: true,
+        accept,
     })
 }
 

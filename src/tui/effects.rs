@@ -25,12 +25,12 @@ pub const LOG_FLUSH: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Scan targets; with `pin`, keys seen for the first time are pinned (the operator has
-    /// accepted their fingerprints).
+    /// Scan targets. `accept`: fingerprints the operator confirmed; a host offering one of
+    /// them for the first time is pinned (never a changed key).
     Discover {
         targets: String,
         access: Access,
-        pin: bool,
+        accept: Vec<String>,
     },
     /// Run `from` and every later stage (on the first of them only `hosts`, all when empty).
     /// `consent`: hosts whose names the operator typed for destructive stages.
@@ -105,7 +105,7 @@ impl Executor {
             Effect::Discover {
                 targets,
                 access,
-                pin,
+                accept,
             } => {
                 if let Some(h) = self.scan.take() {
                     h.abort();
@@ -118,7 +118,7 @@ impl Executor {
                         tokio::spawn(async move {
                             let (dtx, mut drx) = unbounded_channel();
                             let play = tokio::spawn(async move {
-                                lab.discover(&targets, pin, pinned, speed, dtx).await
+                                lab.discover(&targets, &accept, pinned, speed, dtx).await
                             });
                             while let Some(d) = drx.recv().await {
                                 let _ = tx.send(Msg::Discovered(d));
@@ -127,9 +127,13 @@ impl Executor {
                             let _ = tx.send(Msg::DiscoveryDone);
                         })
                     }
-                    Backend::Live { known_hosts } => {
-                        tokio::spawn(live_discover(targets, access, pin, known_hosts.clone(), tx))
-                    }
+                    Backend::Live { known_hosts } => tokio::spawn(live_discover(
+                        targets,
+                        access,
+                        accept,
+                        known_hosts.clone(),
+                        tx,
+                    )),
                 });
             }
             Effect::RunStages {
@@ -239,7 +243,7 @@ fn live_run_options(
 async fn live_discover(
     targets: String,
     access: Access,
-    pin: bool,
+    accept: Vec<String>,
     known_hosts: Option<PathBuf>,
     tx: UnboundedSender<Msg>,
 ) {
@@ -259,7 +263,7 @@ async fn live_discover(
         opts.known_hosts = k;
         opts.extra_known_hosts.clear();
     }
-    opts.accept_new = pin;
+    opts.accepted_fingerprints = accept;
     let (dtx, mut drx) = unbounded_channel();
     let scan = tokio::spawn(crate::discover::discover(
         list,

@@ -49,8 +49,10 @@ impl Driver {
 
     fn effect(&mut self, e: Effect) {
         match e {
-            Effect::Discover { targets, pin, .. } => {
-                for (_, d) in self.lab.answers(&targets, pin, &mut self.pinned) {
+            Effect::Discover {
+                targets, accept, ..
+            } => {
+                for (_, d) in self.lab.answers(&targets, &accept, &mut self.pinned) {
                     self.send(Msg::Discovered(d));
                 }
                 self.send(Msg::DiscoveryDone);
