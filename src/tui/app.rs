@@ -1901,3 +1901,38 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_panes_keep_the_last_lines_only() {
+        let mut pane = LogPane {
+            follow: true,
+            ..Default::default()
+        };
+        for i in 0..SCROLLBACK_LINES + 500 {
+            pane.push(format!("line {i}"));
+        }
+        assert_eq!(pane.lines.len(), SCROLLBACK_LINES);
+        assert_eq!(pane.dropped, 500);
+        assert_eq!(pane.lines.front().map(String::as_str), Some("line 500"));
+    }
+
+    #[test]
+    fn a_paused_pane_stays_on_the_same_lines_while_output_arrives() {
+        let mut pane = LogPane::default();
+        for i in 0..10 {
+            pane.push(format!("{i}"));
+        }
+        pane.offset = 3;
+        pane.push("new".into());
+        assert_eq!(pane.offset, 4, "the view keeps showing the same line");
+    }
+
+    #[test]
+    fn ansi_is_stripped_for_search() {
+        assert_eq!(strip_ansi("\x1b[31mfailed=1\x1b[0m ok"), "failed=1 ok");
+    }
+}

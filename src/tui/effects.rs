@@ -316,3 +316,40 @@ async fn batch_events(
 pub fn save_plan(path: &std::path::Path, plan: &Plan) -> Result<(), String> {
     crate::plan::save(plan, path).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::{EventKind, StageId};
+
+    #[tokio::test]
+    async fn runner_events_arrive_in_batches() {
+        let (etx, erx) = unbounded_channel();
+        let (tx, mut rx) = unbounded_channel();
+        let forward = tokio::spawn(batch_events(erx, tx));
+        for i in 0..300 {
+            etx.send(Event {
+                host: "node1".into(),
+                stage: StageId::Preflight,
+                kind: EventKind::Log {
+                    line: format!("{i}"),
+                    stderr: false,
+                },
+            })
+            .unwrap();
+        }
+        drop(etx);
+        forward.await.unwrap();
+        let mut batches = 0;
+        let mut events = 0;
+        while let Ok(Msg::Provision(b)) = rx.try_recv() {
+            batches += 1;
+            events += b.len();
+        }
+        assert_eq!(events, 300);
+        assert_eq!(
+            batches, 1,
+            "300 lines sent at once make one redraw, not 300"
+        );
+    }
+}

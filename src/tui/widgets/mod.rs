@@ -60,3 +60,31 @@ pub fn fit(s: &str, width: usize) -> String {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_keeps_only_modifiers() {
+        let mono = Theme { color: false };
+        for look in [
+            Look::Title,
+            Look::Ok,
+            Look::Warn,
+            Look::Error,
+            Look::Hint,
+            Look::Dim,
+            Look::Key,
+            Look::Selected,
+            Look::Focus,
+        ] {
+            let s = style(mono, look);
+            assert_eq!((s.fg, s.bg), (None, None), "{look:?}");
+        }
+        assert_eq!(
+            style(Theme { color: true }, Look::Error).fg,
+            Some(Color::Red)
+        );
+    }
+}
