@@ -1178,6 +1178,11 @@ fn next(m: &mut Model) -> Option<Effect> {
         m.status = Some(text::FIX_ERRORS.into());
         return None;
     }
+    if m.step == Step::Review && !m.is_demo() && m.review.saved.is_none() {
+        // Real runs keep their state and full logs next to the saved plan.
+        m.status = Some(text::SAVE_FIRST.into());
+        return None;
+    }
     match m.step {
         Step::Discover | Step::Hosts => m.sync_hosts(),
         Step::Access => m.sync_access(),
