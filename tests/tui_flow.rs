@@ -114,4 +114,28 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     );
     assert_eq!(m.step, Step::Review);
     assert_eq!(m.plan, plan);
+
+    // Going back to Hosts and forward again keeps every host, layout and role, although
+    // the reopened hosts have not been scanned yet.
+    let mut m = m;
+    let press = |m: &mut rackstrap::tui::app::Model, code| {
+        rackstrap::tui::app::update(
+            m,
+            rackstrap::tui::app::Msg::Key(crossterm::event::KeyEvent::from(code)),
+        )
+    };
+    for _ in 0..4 {
+        press(&mut m, Esc);
+    }
+    assert_eq!(m.step, Step::Hosts);
+    let screen = rackstrap::tui::render_to_string(&m, 80, 24);
+    assert!(
+        screen.contains("node4") && screen.contains("no facts"),
+        "{screen}"
+    );
+    for _ in 0..4 {
+        press(&mut m, Enter);
+    }
+    assert_eq!(m.step, Step::Review, "{:?}", m.findings());
+    assert_eq!(m.plan, plan);
 }

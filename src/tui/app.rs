@@ -155,6 +155,12 @@ impl Row {
     pub fn is_ok(&self) -> bool {
         self.found.state == HostState::Ok && self.found.facts.is_some()
     }
+
+    /// Accepted and reachable: it goes into the plan. A host reopened from a saved plan
+    /// counts before it is scanned again (it has no facts yet).
+    pub fn usable(&self) -> bool {
+        self.accepted && self.found.state == HostState::Ok
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -617,7 +623,7 @@ impl Model {
                 if let Some(e) = self.targets_error() {
                     out.push(field_error("bad-target", "targets", e));
                 }
-                if !self.rows.iter().any(|r| r.is_ok() && r.accepted) {
+                if !self.rows.iter().any(|r| r.usable()) {
                     out.push(Finding {
                         // Before the first scan it is only a hint; after it, it blocks.
                         severity: if self.discover.scanned.is_some() && !self.discover.scanning {
@@ -907,28 +913,32 @@ impl Model {
         let mut names = BTreeSet::new();
         let mut facts = Facts::new();
         let first = old.is_empty();
-        for row in self.rows.iter().filter(|r| r.is_ok() && r.accepted) {
+        for row in self.rows.iter().filter(|r| r.usable()) {
             if self.excluded.contains(&row.found.address) {
                 continue;
             }
-            let Some(f) = row.found.facts.clone() else {
-                continue;
+            let f = row.found.facts.clone();
+            let host = match (old.remove(&row.found.address), &f) {
+                (Some(h), _) => h,
+                (None, None) => continue,
+                (None, Some(f)) => {
+                    let mut name = f.hostname.clone();
+                    if name.is_empty() || names.contains(&name) {
+                        name = format!("node{}", names.len() + 1);
+                    }
+                    Host {
+                        name,
+                        address: row.found.address.clone(),
+                        roles: vec![],
+                        labels: BTreeMap::new(),
+                        storage: vec![],
+                    }
+                }
             };
-            let host = old.remove(&row.found.address).unwrap_or_else(|| {
-                let mut name = f.hostname.clone();
-                if name.is_empty() || names.contains(&name) {
-                    name = format!("node{}", names.len() + 1);
-                }
-                Host {
-                    name,
-                    address: row.found.address.clone(),
-                    roles: vec![],
-                    labels: BTreeMap::new(),
-                    storage: vec![],
-                }
-            });
             names.insert(host.name.clone());
-            facts.insert(host.name.clone(), f);
+            if let Some(f) = f {
+                facts.insert(host.name.clone(), f);
+            }
             self.plan.hosts.push(host);
         }
         if first {
@@ -1319,7 +1329,7 @@ fn key_hosts(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let list: Vec<String> = m
         .rows
         .iter()
-        .filter(|r| r.is_ok() && r.accepted)
+        .filter(|r| r.usable())
         .map(|r| r.found.address.clone())
         .collect();
     match key.code {

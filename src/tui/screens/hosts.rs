@@ -57,13 +57,34 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let rows = m
         .rows
         .iter()
-        .filter(|r| r.is_ok() && r.accepted)
+        .filter(|r| r.usable())
         .enumerate()
         .map(|(i, r)| {
-            let Some(facts) = r.found.facts.as_ref() else {
-                return Row::new(Vec::<String>::new());
-            };
             let included = !m.excluded.contains(&r.found.address);
+            let Some(facts) = r.found.facts.as_ref() else {
+                // Reopened from a plan and not scanned yet.
+                let name = m
+                    .plan
+                    .hosts
+                    .iter()
+                    .find(|h| h.address == r.found.address)
+                    .map(|h| h.name.clone())
+                    .unwrap_or_default();
+                let row = Row::new(vec![
+                    Line::from(if included { "✓" } else { "–" }),
+                    Line::from(name),
+                    Line::from(r.found.address.clone()),
+                    Line::from(Span::styled(
+                        "no facts",
+                        style(m.theme, Look::Warn),
+                    )),
+                ]);
+                return if i == m.hosts_cursor {
+                    row.style(style(m.theme, Look::Focus))
+                } else {
+                    row
+                };
+            };
             let (cp, cp_look) = badge(facts, CONTROL_PLANE_MIN, Some(CONTROL_PLANE_RECOMMENDED));
             let (wk, wk_look) = badge(facts, WORKER_MIN, None);
             let row = Row::new(vec![
