@@ -148,3 +148,133 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
         key(&mut m, &mut exec, KeyCode::Tab);
     }
 }
+
+/// Feeds messages to the model until the run has ended.
+fn pump_run(
+    rt: &tokio::runtime::Runtime,
+    m: &mut Model,
+    exec: &mut Executor,
+    rx: &mut UnboundedReceiver<Msg>,
+) {
+    loop {
+        let msg = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(300), rx.recv()).await })
+            .expect("the run ends in time")
+            .expect("channel open");
+        let done = matches!(msg, Msg::RunEnded);
+        if let Some(e) = update(m, msg) {
+            exec.execute(e);
+        }
+        if done {
+            return;
+        }
+    }
+}
+
+#[test]
+fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("solo").disk(256 << 20)]);
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let (tx, mut rx) = unbounded_channel();
+    let mut exec = Executor::new(
+        Backend::Live {
+            known_hosts: Some(dir.path().join("known_hosts")),
+        },
+        tx,
+    );
+    let mut plan = empty_plan("lab");
+    plan.access.port = LAB_PORT;
+    plan.access.identity = lab.key_path().display().to_string();
+    // No kernel parameters: the lab shares this machine's kernel. No Kubespray tree: the run
+    // must stop at the Kubespray stage with that reason.
+    plan.tuning.sysctl.clear();
+    plan.cluster.kubespray.path = dir.path().join("no-kubespray").display().to_string();
+    let solo = &lab.hosts()[0];
+    let mut m = Model::new(Mode::Live, plan, &solo.address);
+    m.theme.color = false;
+    key(&mut m, &mut exec, KeyCode::Enter);
+    key(&mut m, &mut exec, KeyCode::Enter);
+    pump(&rt, &mut m, &mut exec, &mut rx);
+    key(&mut m, &mut exec, KeyCode::Char('a'));
+    pump(&rt, &mut m, &mut exec, &mut rx);
+    m.sync_hosts();
+    let disk = solo.disks[0].name.clone();
+    m.plan.hosts[0]
+        .storage
+        .push(rackstrap::plan::StorageLayout {
+            level: rackstrap::plan::Level::Single,
+            devices: vec![disk.clone()],
+            filesystem: rackstrap::plan::Filesystem::Ext4,
+            mount: "/mnt/data".into(),
+            discard: rackstrap::plan::Discard::Auto,
+            relocate: vec![],
+            wipe: false,
+        });
+    // Save (a live run keeps its state and logs next to the plan), then provision. The
+    // machine's CPUs may be below the worker minimum, so go to Provision directly.
+    m.step = Step::Review;
+    key(&mut m, &mut exec, KeyCode::Char('s'));
+    for _ in 0..20 {
+        key(&mut m, &mut exec, KeyCode::Backspace);
+    }
+    for c in dir.path().join("lab.yaml").display().to_string().chars() {
+        key(&mut m, &mut exec, KeyCode::Char(c));
+    }
+    key(&mut m, &mut exec, KeyCode::Enter);
+    let saved = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await })
+        .unwrap()
+        .unwrap();
+    update(&mut m, saved);
+    assert!(m.review.saved.is_some(), "{:?}", m.review.save_error);
+    m.step = Step::Provision;
+    m.provision.panes = vec![rackstrap::tui::app::LogPane {
+        host: "solo".into(),
+        follow: true,
+        ..Default::default()
+    }];
+    // Formatting a disk needs the host's name typed.
+    key(&mut m, &mut exec, KeyCode::Enter);
+    assert!(!m.provision.running, "asks first");
+    for c in "solo".chars() {
+        key(&mut m, &mut exec, KeyCode::Char(c));
+    }
+    key(&mut m, &mut exec, KeyCode::Enter);
+    assert!(m.provision.running);
+    pump_run(&rt, &mut m, &mut exec, &mut rx);
+
+    use rackstrap::provision::{StageId, StepState};
+    let p = &m.provision;
+    for stage in [StageId::Preflight, StageId::HostPrep, StageId::Storage] {
+        assert_eq!(
+            p.state("solo", stage),
+            StepState::Done,
+            "{stage:?}: {:?}",
+            p.messages
+        );
+    }
+    let log: Vec<String> = p.panes[0]
+        .lines
+        .iter()
+        .map(|l| rackstrap::tui::app::strip_ansi(l))
+        .collect();
+    assert!(
+        log.iter()
+            .any(|l| l.contains(&format!("mkfs.ext4 /dev/{disk}"))),
+        "the storage stage's commands stream into the host's pane: {log:#?}"
+    );
+    assert_eq!(
+        p.state("solo", StageId::Kubespray),
+        StepState::Failed,
+        "{:?}",
+        p.messages
+    );
+    let screen = rackstrap::tui::render_to_string(&m, 120, 40);
+    assert!(screen.contains("Kubespray failed"), "{screen}");
+    // The disk really carries the filesystem now (blkid reads the disk; lsblk asks udev).
+    let fs = lab.exec_ok("solo", &format!("blkid -o value -s TYPE /dev/{disk}"));
+    assert_eq!(fs.trim(), "ext4");
+}

@@ -241,7 +241,7 @@ fn review_tabs() {
 fn provision_four_live_panes() {
     let mut d = akash_at(Step::Provision);
     snap("provision_ready", &d);
-    d.key(Enter);
+    d.start_run();
     assert!(d.m.provision.running);
     d.play_runs_limited(14);
     snap("provision_four_panes_running", &d);
@@ -250,7 +250,7 @@ fn provision_four_live_panes() {
 #[test]
 fn provision_failure_then_retry_then_done() {
     let mut d = akash_at(Step::Provision);
-    d.key(Enter);
+    d.start_run();
     d.play_runs();
     let screen = d.screen(80, 24);
     assert!(
@@ -270,7 +270,7 @@ fn provision_failure_then_retry_then_done() {
 #[test]
 fn provision_scroll_and_search() {
     let mut d = akash_at(Step::Provision);
-    d.key(Enter);
+    d.start_run();
     d.play_runs();
     d.key(Char('r'));
     d.play_runs();

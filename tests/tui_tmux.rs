@@ -156,6 +156,11 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     t.keys(&["Enter"]);
     t.wait_for("8/9 Provision");
     t.keys(&["Enter"]);
+    // The storage stage formats node2's and node3's NVMe disks: each name is typed.
+    for host in ["node2", "node3"] {
+        t.wait_for(&format!("Type the host name ({host})"));
+        t.run(host);
+    }
     let s = t.wait_for("Preflight failed: clock not synchronised");
     assert!(s.contains("r retry"), "{s}");
     t.keys(&["r"]);

@@ -1624,23 +1624,28 @@ fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     None
 }
 
-/// Hosts whose layouts would destroy data: the run asks for each host's name first.
-fn wipe_hosts(plan: &Plan) -> Vec<String> {
+/// Hosts whose storage stage formats disks (every layout does; `wipe` also destroys data
+/// already there): the run asks for each host's name first, and the runner refuses the
+/// stage on hosts not confirmed this way.
+fn destructive_hosts(plan: &Plan) -> Vec<String> {
     plan.hosts
         .iter()
-        .filter(|h| h.storage.iter().any(|l| l.wipe))
+        .filter(|h| !h.storage.is_empty())
         .map(|h| h.name.clone())
         .collect()
 }
 
 fn start(m: &mut Model, action: Action) -> Option<Effect> {
-    let wipes = wipe_hosts(&m.plan);
+    // Hosts confirmed earlier in this session are not asked again (a retry, a skip).
+    let wipes: Vec<String> = destructive_hosts(&m.plan)
+        .into_iter()
+        .filter(|h| !m.provision.consent.contains(h))
+        .collect();
     let touches_storage = match &action {
         Action::RunStages { from, .. } => *from <= StageId::Storage,
         Action::Abort => false,
     };
     if touches_storage && !wipes.is_empty() {
-        m.provision.consent = wipes.clone();
         m.popup = Some(Popup::Confirm {
             action,
             what: text::CONFIRM_WIPE.into(),
@@ -1887,7 +1892,7 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
             KeyCode::Char('y') | KeyCode::Enter if hosts.is_empty() => confirmed(m, action),
             KeyCode::Enter => {
                 if hosts.first().map(String::as_str) == Some(input.value().trim()) {
-                    hosts.remove(0);
+                    m.provision.consent.push(hosts.remove(0));
                     if hosts.is_empty() {
                         return confirmed(m, action);
                     }

@@ -27,7 +27,7 @@ pub const NO_OTHER_HOSTS: &str = "no other hosts";
 
 pub const SAVED: &str = "plan saved to";
 pub const SAVE_FIRST: &str = "save the plan first (s): the run keeps its state and logs next to it";
-pub const CONFIRM_WIPE: &str = "The storage stage will destroy data on disks marked for wiping.";
+pub const CONFIRM_WIPE: &str = "The storage stage formats disks: whatever is on them is lost.";
 pub const ABORT_QUESTION: &str = "Abort the run? Stages in progress stop where they are.";
 pub const ABORTED: &str = "run aborted";
 pub const NAME_MISMATCH: &str = "that is not the host's name";

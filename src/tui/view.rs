@@ -163,23 +163,28 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
                     None,
                 )
             } else {
-                let wipes: Vec<String> = m
+                let layouts: Vec<&crate::plan::StorageLayout> = m
                     .plan
                     .hosts
                     .iter()
                     .filter(|h| h.name == hosts[0])
-                    .flat_map(|h| {
-                        h.storage
-                            .iter()
-                            .filter(|l| l.wipe)
-                            .flat_map(|l| l.devices.clone())
-                    })
+                    .flat_map(|h| h.storage.iter())
                     .collect();
+                let formats: Vec<String> = layouts.iter().flat_map(|l| l.devices.clone()).collect();
+                let wipes: Vec<String> = layouts
+                    .iter()
+                    .filter(|l| l.wipe)
+                    .flat_map(|l| l.devices.clone())
+                    .collect();
+                let mut detail = format!("{}: formats {}", hosts[0], formats.join(", "));
+                if !wipes.is_empty() {
+                    detail.push_str(&format!("; wipes the data on {}", wipes.join(", ")));
+                }
                 (
-                    "Destroy data?",
+                    "Format disks?",
                     vec![
                         Line::from(what.clone()),
-                        Line::from(format!("{}: {} will be wiped.", hosts[0], wipes.join(", "))),
+                        Line::from(detail),
                         Line::from(Span::styled(
                             format!("Type the host name ({}) to go on:", hosts[0]),
                             style(m.theme, Look::Warn),

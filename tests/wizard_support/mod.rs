@@ -126,6 +126,18 @@ impl Driver {
         }
     }
 
+    /// Enter on Provision, typing each host name the confirmation asks for.
+    pub fn start_run(&mut self) -> &mut Self {
+        self.key(KeyCode::Enter);
+        while let Some(rackstrap::tui::app::Popup::Confirm { hosts, .. }) = &self.m.popup {
+            let Some(name) = hosts.first().cloned() else {
+                break;
+            };
+            self.chars(&name).key(KeyCode::Enter);
+        }
+        self
+    }
+
     pub fn screen(&self, w: u16, h: u16) -> String {
         rackstrap::tui::render_to_string(&self.m, w, h)
     }

@@ -74,10 +74,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                     Line::from(if included { "✓" } else { "–" }),
                     Line::from(name),
                     Line::from(r.found.address.clone()),
-                    Line::from(Span::styled(
-                        "no facts",
-                        style(m.theme, Look::Warn),
-                    )),
+                    Line::from(Span::styled("no facts", style(m.theme, Look::Warn))),
                 ]);
                 return if i == m.hosts_cursor {
                     row.style(style(m.theme, Look::Focus))
