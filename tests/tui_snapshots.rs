@@ -339,3 +339,34 @@ fn esc_goes_back_without_losing_input() {
         "node2's layout survived going back"
     );
 }
+
+#[test]
+fn abort_asks_then_stops_and_retry_resumes() {
+    let mut d = akash_at(Step::Provision);
+    d.start_run();
+    d.play_runs_limited(3);
+    assert_eq!(
+        d.m.provision
+            .state("node1", rackstrap::provision::StageId::Preflight),
+        rackstrap::provision::StepState::Running
+    );
+    d.key(Char('a'));
+    assert!(d.screen(80, 24).contains("Abort the run?"));
+    d.key(Char('n'));
+    assert!(d.m.provision.running, "n keeps it running");
+    d.key(Char('a')).key(Char('y'));
+    assert!(!d.m.provision.running);
+    assert_eq!(
+        d.m.provision
+            .state("node1", rackstrap::provision::StageId::Preflight),
+        rackstrap::provision::StepState::Failed
+    );
+    snap("provision_aborted", &d);
+    d.key(Char('r'));
+    assert!(
+        d.m.popup.is_none(),
+        "names typed before are not asked again"
+    );
+    assert!(d.m.provision.running);
+    assert_eq!(d.pending_runs.len(), 1);
+}

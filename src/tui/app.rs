@@ -1682,6 +1682,16 @@ fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
             })
         }
         Action::Abort => {
+            let p = &mut m.provision;
+            // What was running stops where it is: it counts as failed, so r retries it.
+            for ((host, stage), st) in p.grid.iter_mut() {
+                if *st == StepState::Running {
+                    *st = StepState::Failed;
+                    p.messages
+                        .insert((host.clone(), *stage), text::ABORTED.into());
+                    p.failed_stage = Some(p.failed_stage.map_or(*stage, |s| s.min(*stage)));
+                }
+            }
             m.provision.running = false;
             m.status = Some(text::ABORTED.into());
             Some(Effect::AbortRun)

@@ -31,7 +31,7 @@ pub fn strip(
     for (i, f) in findings.iter().enumerate() {
         if i + 1 == room && findings.len() > room {
             out.push(Line::from(Span::styled(
-                format!("  … and {} more (Review lists all)", findings.len() - i),
+                format!("  … and {} more", findings.len() - i),
                 style(theme, Look::Dim),
             )));
             break;
