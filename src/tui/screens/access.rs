@@ -31,7 +31,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 style(m.theme, if focus { Look::Key } else { Look::Dim }),
             ),
             Span::styled(
-                format!("{:<28}", input.value()),
+                format!("{:<24}", input.value()),
                 if focus {
                     style(m.theme, Look::Focus)
                 } else {

@@ -28,9 +28,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             "This was the demo: no host was touched (only a plan you saved was written).",
             style(m.theme, Look::Warn),
         )));
-        lines.push(Line::from(format!(
-            "On real hosts the kubeconfig would be at {kubeconfig}"
-        )));
+        lines.push(Line::from("On real hosts the kubeconfig would be at"));
+        lines.push(Line::from(format!("  {kubeconfig}")));
     } else {
         lines.push(Line::from(format!("kubeconfig: {kubeconfig}")));
     }
@@ -50,9 +49,19 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let v = p.state(&h.name, StageId::Verify);
         let mark = if v == StepState::Done { "✓" } else { "–" };
         lines.push(Line::from(format!(
-            "  {mark} {:<10} node Ready, kube-system pods Running, CoreDNS upstream, etcd health",
+            "  {mark} {:<10} node Ready, its kube-system pods Running",
             h.name
         )));
+    }
+    let all_verified = m
+        .plan
+        .hosts
+        .iter()
+        .all(|h| p.state(&h.name, StageId::Verify) == StepState::Done);
+    if all_verified {
+        lines.push(Line::from(
+            "  ✓ CoreDNS forwards to the upstream DNS, etcd endpoints healthy",
+        ));
     }
     let lb = m
         .plan
