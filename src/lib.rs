@@ -22,4 +22,5 @@ pub mod facts;
 pub mod net;
 pub mod plan;
 pub mod provision;
+pub mod render;
 pub mod ssh;

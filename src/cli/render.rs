@@ -1,7 +1,35 @@
-//! `rackstrap render`.
+//! `rackstrap render PLAN --out DIR`: write the Kubespray inventory and extras.
+//!
+//! Exit codes as `check`: 0 written, 1 the plan has errors (they are printed, nothing is
+//! written), 2 the plan could not be read or the files could not be written.
 
 use std::process::ExitCode;
 
-pub fn run(_args: super::RenderArgs) -> color_eyre::Result<ExitCode> {
-    Err(color_eyre::eyre::eyre!("`render` is not built yet"))
+use color_eyre::eyre::WrapErr;
+
+use crate::plan;
+use crate::render::{self, RenderError};
+
+pub fn run(args: super::RenderArgs) -> color_eyre::Result<ExitCode> {
+    let plan = match plan::load(&args.plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let files = match render::render(&plan) {
+        Ok(files) => files,
+        Err(RenderError::PlanHasErrors(errors)) => {
+            eprint!("{}", super::check::format_text(&errors));
+            eprintln!("nothing written");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    render::write(&files, &args.out)
+        .wrap_err_with(|| format!("writing to {}", args.out.display()))?;
+    for f in &files {
+        println!("{}", args.out.join(&f.path).display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

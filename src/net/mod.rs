@@ -1,1 +1,516 @@
 //! IP ranges, CIDR math and overlap checks.
+//!
+//! Text the operator typed (a MetalLB pool entry, a service CIDR, a discovery target) comes
+//! in as `&str`; out comes either a typed value or a [`ParseError`] whose `position` is the
+//! 0-based character offset of the first bad character, so the wizard can put the cursor on
+//! it and `rackstrap check` can say "character 9". Everything after parsing is arithmetic on
+//! [`AddrRange`] (inclusive start/end), which is what overlap and size questions need; CIDR
+//! math itself is `ipnet`'s.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+/// Why a piece of text is not an address, CIDR or range, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message} (character {})", .position + 1)]
+pub struct ParseError {
+    /// 0-based character offset into the text that was parsed.
+    pub position: usize,
+    pub message: String,
+}
+
+impl ParseError {
+    fn new(position: usize, message: impl Into<String>) -> Self {
+        Self {
+            position,
+            message: message.into(),
+        }
+    }
+
+    /// The same error for text that started `by` characters further right.
+    pub fn shifted(mut self, by: usize) -> Self {
+        self.position += by;
+        self
+    }
+}
+
+/// An inclusive range of addresses of one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct AddrRange {
+    pub start: IpAddr,
+    pub end: IpAddr,
+}
+
+/// How an entry was written: the three forms DESIGN.md accepts for pools and targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryForm {
+    Cidr(IpNet),
+    Range,
+    Single,
+}
+
+impl AddrRange {
+    pub fn single(addr: IpAddr) -> Self {
+        Self {
+            start: addr,
+            end: addr,
+        }
+    }
+
+    /// Every address of the network, network and broadcast addresses included (that is how
+    /// MetalLB and Kubernetes count a CIDR).
+    pub fn from_net(net: IpNet) -> Self {
+        Self {
+            start: net.network(),
+            end: net.broadcast(),
+        }
+    }
+
+    /// Number of addresses in the range.
+    #[allow(clippy::len_without_is_empty)] // a range is never empty: start <= end
+    pub fn len(&self) -> u128 {
+        to_u128(self.end) - to_u128(self.start) + 1
+    }
+
+    pub fn is_ipv4(&self) -> bool {
+        self.start.is_ipv4()
+    }
+
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        addr.is_ipv4() == self.is_ipv4() && {
+            let a = to_u128(addr);
+            to_u128(self.start) <= a && a <= to_u128(self.end)
+        }
+    }
+
+    /// The addresses both ranges hold, if any. Ranges of different families never overlap.
+    pub fn intersection(&self, other: &AddrRange) -> Option<AddrRange> {
+        if self.is_ipv4() != other.is_ipv4() {
+            return None;
+        }
+        let start = to_u128(self.start).max(to_u128(other.start));
+        let end = to_u128(self.end).min(to_u128(other.end));
+        (start <= end).then(|| AddrRange {
+            start: from_u128(start, self.is_ipv4()),
+            end: from_u128(end, self.is_ipv4()),
+        })
+    }
+
+    pub fn overlaps(&self, other: &AddrRange) -> bool {
+        self.intersection(other).is_some()
+    }
+}
+
+impl fmt::Display for AddrRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.start == self.end {
+            write!(f, "{}", self.start)
+        } else {
+            write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
+fn to_u128(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+fn from_u128(value: u128, v4: bool) -> IpAddr {
+    if v4 {
+        // Only called with values that came from IPv4 addresses.
+        IpAddr::V4(Ipv4Addr::from(value as u32))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(value))
+    }
+}
+
+/// Parse one address. IPv4 gets character-exact errors; IPv6 is handed to the standard
+/// parser and errors point at its start.
+pub fn parse_addr(text: &str) -> Result<IpAddr, ParseError> {
+    if text.is_empty() {
+        return Err(ParseError::new(0, "expected an IP address, found nothing"));
+    }
+    if text.contains(':') {
+        return text
+            .parse::<Ipv6Addr>()
+            .map(IpAddr::V6)
+            .map_err(|_| ParseError::new(0, format!("`{text}` is not an IPv6 address")));
+    }
+    parse_ipv4(text).map(IpAddr::V4)
+}
+
+fn parse_ipv4(text: &str) -> Result<Ipv4Addr, ParseError> {
+    let mut octets = [0u8; 4];
+    let mut count = 0;
+    let mut start = 0;
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    loop {
+        // One octet: digits up to a dot or the end.
+        let octet_start = i;
+        while i < chars.len() && chars[i] != '.' {
+            if !chars[i].is_ascii_digit() {
+                return Err(ParseError::new(
+                    i,
+                    format!("unexpected `{}` in IPv4 address `{text}`", chars[i]),
+                ));
+            }
+            i += 1;
+        }
+        if count == 4 {
+            return Err(ParseError::new(
+                start.max(1) - 1,
+                format!("`{text}` has more than 4 octets"),
+            ));
+        }
+        let digits: String = chars[octet_start..i].iter().collect();
+        if digits.is_empty() {
+            return Err(ParseError::new(
+                octet_start,
+                format!("missing octet in IPv4 address `{text}`"),
+            ));
+        }
+        if digits.len() > 1 && digits.starts_with('0') {
+            return Err(ParseError::new(
+                octet_start,
+                format!("octet `{digits}` has a leading zero in `{text}`"),
+            ));
+        }
+        match digits.parse::<u16>() {
+            Ok(v) if v <= 255 => octets[count] = v as u8,
+            _ => {
+                return Err(ParseError::new(
+                    octet_start,
+                    format!("octet {digits} is over 255 in `{text}`"),
+                ));
+            }
+        }
+        count += 1;
+        if i == chars.len() {
+            break;
+        }
+        // chars[i] is a dot.
+        i += 1;
+        start = i;
+    }
+    if count < 4 {
+        return Err(ParseError::new(
+            chars.len(),
+            format!("`{text}` has {count} octets, an IPv4 address has 4"),
+        ));
+    }
+    Ok(Ipv4Addr::from(octets))
+}
+
+/// Parse `address/prefix`. The address must be the network's first address (Kubespray's
+/// `ipaddr('net')` and MetalLB both want that); the error suggests the network meant.
+pub fn parse_cidr(text: &str) -> Result<IpNet, ParseError> {
+    let Some(slash) = text.find('/') else {
+        return Err(ParseError::new(
+            text.chars().count(),
+            format!("`{text}` has no `/prefix`; a network is written like 10.233.0.0/18"),
+        ));
+    };
+    let (addr_text, prefix_text) = (&text[..slash], &text[slash + 1..]);
+    let addr = parse_addr(addr_text)?;
+    let prefix_pos = addr_text.chars().count() + 1;
+    if prefix_text.is_empty() {
+        return Err(ParseError::new(
+            prefix_pos,
+            format!("missing prefix length after `/` in `{text}`"),
+        ));
+    }
+    if let Some((i, c)) = prefix_text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !c.is_ascii_digit())
+    {
+        return Err(ParseError::new(
+            prefix_pos + i,
+            format!("unexpected `{c}` in prefix length of `{text}`"),
+        ));
+    }
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix_text.parse::<u8>() {
+        Ok(p) if p <= max => p,
+        _ => {
+            return Err(ParseError::new(
+                prefix_pos,
+                format!("prefix /{prefix_text} is longer than {max} in `{text}`"),
+            ));
+        }
+    };
+    let net = IpNet::new(addr, prefix)
+        .map_err(|_| ParseError::new(prefix_pos, format!("bad prefix in `{text}`")))?;
+    if net.network() != addr {
+        return Err(ParseError::new(
+            0,
+            format!("`{text}` has host bits set; the network is {}", net.trunc()),
+        ));
+    }
+    Ok(net)
+}
+
+/// Parse one entry: CIDR (`10.0.10.0/28`), range (`10.0.10.5-10.0.10.20`) or a single
+/// address. Surrounding spaces are allowed and positions still count from `text`'s start.
+pub fn parse_entry(text: &str) -> Result<(AddrRange, EntryForm), ParseError> {
+    let lead = text.chars().take_while(|c| c.is_whitespace()).count();
+    let body = text.trim();
+    if body.is_empty() {
+        return Err(ParseError::new(0, "empty entry"));
+    }
+    if body.contains('/') {
+        let net = parse_cidr(body).map_err(|e| e.shifted(lead))?;
+        return Ok((AddrRange::from_net(net), EntryForm::Cidr(net)));
+    }
+    if let Some(dash) = body.find('-') {
+        let (a, b) = (&body[..dash], &body[dash + 1..]);
+        let a_lead = a.chars().take_while(|c| c.is_whitespace()).count();
+        let start = parse_addr(a.trim()).map_err(|e| e.shifted(lead + a_lead))?;
+        let b_offset = lead + a.chars().count() + 1;
+        let b_lead = b.chars().take_while(|c| c.is_whitespace()).count();
+        let end = parse_addr(b.trim()).map_err(|e| e.shifted(b_offset + b_lead))?;
+        if start.is_ipv4() != end.is_ipv4() {
+            return Err(ParseError::new(
+                b_offset + b_lead,
+                format!("range `{body}` mixes IPv4 and IPv6"),
+            ));
+        }
+        if to_u128(start) > to_u128(end) {
+            return Err(ParseError::new(
+                b_offset + b_lead,
+                format!("range `{body}` starts after it ends ({start} > {end})"),
+            ));
+        }
+        return Ok((AddrRange { start, end }, EntryForm::Range));
+    }
+    let addr = parse_addr(body).map_err(|e| e.shifted(lead))?;
+    Ok((AddrRange::single(addr), EntryForm::Single))
+}
+
+/// [`parse_entry`] without the form.
+pub fn parse_range(text: &str) -> Result<AddrRange, ParseError> {
+    parse_entry(text).map(|(r, _)| r)
+}
+
+/// A discovery target: addresses, or a host name to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Addresses(AddrRange),
+    Name(String),
+}
+
+/// Parse one discovery target (DESIGN.md, Discover screen): CIDR, range, single address or
+/// host name. Text that starts with a digit and has three dots or a `/` is an address form
+/// (so `10.0.1x.5` is a typo with a position, not a host name); anything with a `:` is
+/// IPv6; the rest must be a DNS name.
+pub fn parse_target(text: &str) -> Result<Target, ParseError> {
+    let lead = text.chars().take_while(|c| c.is_whitespace()).count();
+    let body = text.trim();
+    let address_like = body.contains(':')
+        || (body.starts_with(|c: char| c.is_ascii_digit())
+            && (body.matches('.').count() >= 3 || body.contains('/')));
+    if address_like {
+        return parse_range(text).map(Target::Addresses);
+    }
+    if let Some((i, c)) = body
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
+    {
+        return Err(ParseError::new(
+            lead + i,
+            format!("unexpected `{c}` in host name `{body}`"),
+        ));
+    }
+    if body.is_empty() {
+        return Err(ParseError::new(0, "empty entry"));
+    }
+    Ok(Target::Name(body.to_string()))
+}
+
+/// Split a comma (or whitespace) separated list into its entries with each entry's
+/// character offset in `text`, for callers that report positions over the whole line.
+pub fn split_list(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start_byte = 0;
+    let mut start_char = 0;
+    for (char_pos, (byte, c)) in text.char_indices().enumerate() {
+        if c == ',' || c.is_whitespace() {
+            if byte > start_byte {
+                out.push((start_char, &text[start_byte..byte]));
+            }
+            start_byte = byte + c.len_utf8();
+            start_char = char_pos + 1;
+        }
+    }
+    if start_byte < text.len() {
+        out.push((start_char, &text[start_byte..]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn v4(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn forms() {
+        let (r, f) = parse_entry("144.217.30.192/28").unwrap();
+        assert_eq!(
+            (r.start, r.end, r.len()),
+            (v4("144.217.30.192"), v4("144.217.30.207"), 16)
+        );
+        assert!(matches!(f, EntryForm::Cidr(_)));
+        let (r, f) = parse_entry("194.28.98.219-194.28.98.222").unwrap();
+        assert_eq!((r.len(), f), (4, EntryForm::Range));
+        let (r, f) = parse_entry(" 194.28.98.217 ").unwrap();
+        assert_eq!((r.len(), f), (1, EntryForm::Single));
+        assert_eq!(parse_range("fd00::/126").unwrap().len(), 4);
+    }
+
+    #[test]
+    fn error_positions() {
+        let e = parse_entry("10.0.10.300/28").unwrap_err();
+        assert_eq!(e.position, 8);
+        assert_eq!(e.message, "octet 300 is over 255 in `10.0.10.300`");
+        let e = parse_entry("10.0.10.5-10.0.1x.20").unwrap_err();
+        assert_eq!(e.position, 16);
+        let e = parse_entry("10.0.10.9-10.0.10.5").unwrap_err();
+        assert_eq!(e.position, 10);
+        assert!(e.message.contains("starts after it ends"));
+        let e = parse_entry("10.0.10.0/3a").unwrap_err();
+        assert_eq!(e.position, 11);
+        let e = parse_entry("10.0.10.0/33").unwrap_err();
+        assert_eq!(e.position, 10);
+        let e = parse_entry("10.0.10").unwrap_err();
+        assert_eq!(e.position, 7);
+        let e = parse_entry("10.0.10.1.2").unwrap_err();
+        assert_eq!(e.position, 9);
+        let e = parse_entry("10..10.1").unwrap_err();
+        assert_eq!(e.position, 3);
+        let e = parse_entry("10.0.10.1/24").unwrap_err();
+        assert_eq!(
+            e.message,
+            "`10.0.10.1/24` has host bits set; the network is 10.0.10.0/24"
+        );
+        assert_eq!(parse_entry("").unwrap_err().message, "empty entry");
+        assert_eq!(parse_entry("010.0.0.1").unwrap_err().position, 0);
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            parse_target("10.0.10.0/30").unwrap(),
+            Target::Addresses(parse_range("10.0.10.0/30").unwrap())
+        );
+        assert_eq!(
+            parse_target("node-a.lan").unwrap(),
+            Target::Name("node-a.lan".into())
+        );
+        // A typo in an address stays an address error with its position.
+        let e = parse_target("10.0.1x.5").unwrap_err();
+        assert_eq!(e.position, 6);
+        let e = parse_target("node_a").unwrap_err();
+        assert_eq!(
+            (e.position, e.message.as_str()),
+            (4, "unexpected `_` in host name `node_a`")
+        );
+        assert!(matches!(
+            parse_target("fd00::1").unwrap(),
+            Target::Addresses(_)
+        ));
+    }
+
+    #[test]
+    fn list_offsets() {
+        assert_eq!(
+            split_list("10.0.0.1, 10.0.0.0/30,node-a"),
+            vec![(0, "10.0.0.1"), (10, "10.0.0.0/30"), (22, "node-a")]
+        );
+    }
+
+    #[test]
+    fn families_never_overlap() {
+        let a = parse_range("0.0.0.0/0").unwrap();
+        let b = parse_range("::/0").unwrap();
+        assert!(!a.overlaps(&b));
+        assert!(!a.contains(v4("::1")));
+    }
+
+    /// Plain reference: the set of addresses, enumerated.
+    fn enumerate(r: &AddrRange) -> std::collections::BTreeSet<u32> {
+        let (IpAddr::V4(s), IpAddr::V4(e)) = (r.start, r.end) else {
+            unreachable!()
+        };
+        (u32::from(s)..=u32::from(e)).collect()
+    }
+
+    /// Small ranges inside 10.0.0.0/24 written in all three forms.
+    fn small_range() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u32..256, 0u32..16).prop_map(|(a, n)| {
+                let b = (a + n).min(255);
+                format!("10.0.0.{a}-10.0.0.{b}")
+            }),
+            (24u8..=32, 0u32..256).prop_map(|(p, a)| {
+                let size = 1u32 << (32 - p);
+                format!("10.0.0.{}/{p}", a / size * size)
+            }),
+            (0u32..256).prop_map(|a| format!("10.0.0.{a}")),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn range_len_and_membership_match_enumeration(text in small_range(), probe in 0u32..256) {
+            let r = parse_range(&text).unwrap();
+            let set = enumerate(&r);
+            prop_assert_eq!(r.len(), set.len() as u128);
+            let addr = u32::from(Ipv4Addr::new(10, 0, 0, 0)) + probe;
+            prop_assert_eq!(r.contains(IpAddr::V4(Ipv4Addr::from(addr))), set.contains(&addr));
+        }
+
+        #[test]
+        fn overlap_matches_enumeration(a in small_range(), b in small_range()) {
+            let (ra, rb) = (parse_range(&a).unwrap(), parse_range(&b).unwrap());
+            let (sa, sb) = (enumerate(&ra), enumerate(&rb));
+            let common: std::collections::BTreeSet<u32> = sa.intersection(&sb).copied().collect();
+            prop_assert_eq!(ra.overlaps(&rb), !common.is_empty());
+            match ra.intersection(&rb) {
+                Some(i) => prop_assert_eq!(enumerate(&i), common),
+                None => prop_assert!(common.is_empty()),
+            }
+        }
+
+        #[test]
+        fn display_round_trips(a in 0u32.., b in 0u32..) {
+            let (s, e) = (a.min(b), a.max(b));
+            let r = AddrRange { start: IpAddr::V4(Ipv4Addr::from(s)), end: IpAddr::V4(Ipv4Addr::from(e)) };
+            prop_assert_eq!(parse_range(&r.to_string()).unwrap(), r);
+        }
+
+        #[test]
+        fn never_panics(text in "[0-9./: a-f-]{0,40}") {
+            let _ = parse_entry(&text);
+        }
+
+        #[test]
+        fn error_position_is_inside_or_at_end(text in "[0-9./-]{1,30}") {
+            if let Err(e) = parse_entry(&text) {
+                prop_assert!(e.position <= text.chars().count());
+            }
+        }
+    }
+}

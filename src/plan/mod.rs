@@ -1,5 +1,16 @@
 //! The plan: model, load/save, checks. No UI and no IO beyond reading and writing files.
+//!
+//! `load` turns a file into a [`Plan`] (or a [`PlanError`] pointing at the line), `check`
+//! turns a plan and optional host facts into [`Finding`]s. Both the wizard and the headless
+//! commands use exactly these.
 
+pub mod check;
+pub mod load;
 pub mod model;
 
+pub use check::{
+    CONTAINER_MANAGERS, Finding, NETWORK_PLUGINS, Quorum, Severity, check, human_bytes,
+    mount_points, quorum, resolve_discard, usable_bytes, worker_deployment_estimate,
+};
+pub use load::{PlanError, from_yaml, load, save, to_yaml};
 pub use model::*;

@@ -1,0 +1,853 @@
+//! Every check: a plan that triggers it and one that does not.
+//!
+//! The base is the Akash example with facts of healthy hosts; it triggers no error or
+//! warning. Each case mutates a copy so that exactly the case's code appears, and (for the
+//! "does not trigger" side) the base or a near miss lacks it. A last test makes sure every
+//! code the checker can emit has a case here.
+
+use std::collections::BTreeSet;
+
+use rackstrap::facts::{BlockDevice, Facts, HostFacts, Interface, MdArray};
+use rackstrap::plan::{self, Discard, Level, Plan, Pool, Relocate, Role, StorageLayout};
+
+const GB: u64 = 1_000_000_000;
+const GIB: u64 = 1 << 30;
+
+fn base() -> Plan {
+    plan::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/examples/akash.yaml"
+    )))
+    .unwrap()
+}
+
+fn disk(name: &str, size: u64, rotational: bool) -> BlockDevice {
+    BlockDevice {
+        name: name.into(),
+        kind: "disk".into(),
+        size_bytes: size,
+        rotational,
+        ..Default::default()
+    }
+}
+
+fn host_facts(name: &str) -> HostFacts {
+    let mut root = disk("sda", 480 * GB, false);
+    root.children = vec![BlockDevice {
+        name: "sda1".into(),
+        kind: "part".into(),
+        size_bytes: 480 * GB,
+        fstype: Some("ext4".into()),
+        mountpoints: vec!["/".into()],
+        ..Default::default()
+    }];
+    HostFacts {
+        hostname: name.into(),
+        cpus: 16,
+        mem_bytes: 64 * GIB,
+        disks: vec![
+            root,
+            disk("nvme0n1", 1_600 * GB, false),
+            disk("nvme1n1", 1_600 * GB, false),
+            disk("sdb", 4_000 * GB, true),
+        ],
+        interfaces: vec![Interface {
+            name: "eth0".into(),
+            mtu: 1500,
+            addresses: vec![],
+        }],
+        ..Default::default()
+    }
+}
+
+fn base_facts() -> Facts {
+    ["node1", "node2", "node3", "node4"]
+        .iter()
+        .map(|n| (n.to_string(), host_facts(n)))
+        .collect()
+}
+
+fn codes(plan: &Plan, facts: Option<&Facts>) -> BTreeSet<&'static str> {
+    plan::check(plan, facts)
+        .into_iter()
+        .map(|f| f.code)
+        .collect()
+}
+
+type Mutate = fn(&mut Plan, &mut Facts);
+
+fn noop(_: &mut Plan, _: &mut Facts) {}
+
+fn strip_role(p: &mut Plan, role: Role) {
+    for h in &mut p.hosts {
+        h.roles.retain(|r| *r != role);
+    }
+}
+
+fn pool(p: &mut Plan) -> &mut Pool {
+    &mut p.network.load_balancer.pools[0]
+}
+
+fn layout(p: &mut Plan) -> &mut StorageLayout {
+    &mut p.hosts[0].storage[0]
+}
+
+fn extra_host(p: &mut Plan, name: &str, addr: &str, roles: Vec<Role>) {
+    let mut h = p.hosts[3].clone();
+    h.name = name.into();
+    h.address = addr.into();
+    h.roles = roles;
+    h.storage.clear();
+    p.hosts.push(h);
+}
+
+/// (code, makes it appear, a near miss that must not make it appear)
+const CASES: &[(&str, Mutate, Mutate)] = &[
+    (
+        "E_BAD_CLUSTER_NAME",
+        |p, _| p.cluster.name = "a/b".into(),
+        |p, _| p.cluster.name = "a-b_c.d".into(),
+    ),
+    (
+        "E_BAD_DOMAIN",
+        |p, _| p.cluster.domain = "Cluster_Local".into(),
+        |p, _| p.cluster.domain = "k8s.example.org".into(),
+    ),
+    (
+        "E_UNKNOWN_NETWORK_PLUGIN",
+        |p, _| p.cluster.network_plugin = "calicoo".into(),
+        |p, _| p.cluster.network_plugin = "cilium".into(),
+    ),
+    (
+        "E_UNKNOWN_CONTAINER_MANAGER",
+        |p, _| p.cluster.container_manager = "dockerd".into(),
+        noop,
+    ),
+    (
+        "W_KUBESPRAY_VERSION",
+        |p, _| p.cluster.kubespray.version = "v2.26.0".into(),
+        |p, _| p.cluster.kubespray.version = "v2.24.0".into(),
+    ),
+    ("E_BAD_USER", |p, _| p.access.user = String::new(), noop),
+    (
+        "E_BAD_PORT",
+        |p, _| p.access.port = 0,
+        |p, _| p.access.port = 2222,
+    ),
+    (
+        "E_BAD_HOST_NAME",
+        |p, f| {
+            p.hosts[0].name = "Node1".into();
+            f.clear()
+        },
+        |p, f| {
+            p.hosts[0].name = "node-1.rack2".into();
+            f.clear()
+        },
+    ),
+    (
+        "E_DUPLICATE_HOST_NAME",
+        |p, _| p.hosts[1].name = "node1".into(),
+        noop,
+    ),
+    (
+        "E_BAD_ADDRESS",
+        |p, _| p.hosts[0].address = "10.0.10.300".into(),
+        |p, _| p.hosts[0].address = "10.0.10.30".into(),
+    ),
+    (
+        "E_DUPLICATE_ADDRESS",
+        |p, _| p.hosts[1].address = "10.0.10.136".into(),
+        noop,
+    ),
+    (
+        "W_ADDRESS_NOT_IP",
+        |p, _| p.hosts[0].address = "node1.lan".into(),
+        noop,
+    ),
+    (
+        "W_HOST_NO_ROLES",
+        |p, _| extra_host(p, "spare", "10.0.10.50", vec![]),
+        |p, _| extra_host(p, "spare", "10.0.10.50", vec![Role::Worker]),
+    ),
+    (
+        "E_BAD_LABEL",
+        |p, _| {
+            p.hosts[0].labels.insert("bad key".into(), "x".into());
+        },
+        |p, _| {
+            p.hosts[0]
+                .labels
+                .insert("nvidia.com/ais-target".into(), "demo".into());
+        },
+    ),
+    (
+        "E_NO_HOSTS",
+        |p, f| {
+            p.hosts.clear();
+            f.clear()
+        },
+        |p, _| p.hosts.truncate(1),
+    ),
+    (
+        "E_NO_CONTROL_PLANE",
+        |p, _| strip_role(p, Role::ControlPlane),
+        noop,
+    ),
+    (
+        "E_NO_WORKER",
+        |p, _| strip_role(p, Role::Worker),
+        |p, _| {
+            strip_role(p, Role::Worker);
+            p.hosts[3].roles.push(Role::Worker)
+        },
+    ),
+    ("E_NO_ETCD", |p, _| strip_role(p, Role::Etcd), noop),
+    (
+        "E_EVEN_ETCD",
+        |p, _| p.hosts[2].roles.retain(|r| *r != Role::Etcd),
+        |p, _| {
+            p.hosts[2].roles.retain(|r| *r != Role::Etcd);
+            p.hosts[1].roles.retain(|r| *r != Role::Etcd)
+        },
+    ),
+    (
+        "W_TWO_CONTROL_PLANES",
+        |p, _| p.hosts[2].roles.retain(|r| *r != Role::ControlPlane),
+        |p, _| p.hosts[3].roles.push(Role::ControlPlane),
+    ),
+    (
+        "W_ETCD_OVER_SEVEN",
+        |p, _| {
+            for i in 0..6 {
+                extra_host(
+                    p,
+                    &format!("e{i}"),
+                    &format!("10.0.10.{}", 60 + i),
+                    vec![Role::Etcd, Role::Worker],
+                )
+            }
+        },
+        |p, _| {
+            for i in 0..4 {
+                extra_host(
+                    p,
+                    &format!("e{i}"),
+                    &format!("10.0.10.{}", 60 + i),
+                    vec![Role::Etcd, Role::Worker],
+                )
+            }
+        },
+    ),
+    ("I_QUORUM", noop, |p, _| strip_role(p, Role::Etcd)),
+    (
+        "W_NO_FACTS",
+        |_, f| {
+            f.remove("node4");
+        },
+        noop,
+    ),
+    (
+        "E_CPU_BELOW_MIN",
+        |_, f| f.get_mut("node4").unwrap().cpus = 3,
+        |_, f| f.get_mut("node4").unwrap().cpus = 4,
+    ),
+    (
+        "W_CPU_BELOW_RECOMMENDED",
+        |p, f| {
+            p.hosts[0].roles = vec![Role::ControlPlane, Role::Etcd];
+            f.get_mut("node1").unwrap().cpus = 3
+        },
+        |p, f| {
+            p.hosts[0].roles = vec![Role::ControlPlane, Role::Etcd];
+            f.get_mut("node1").unwrap().cpus = 4
+        },
+    ),
+    (
+        "E_RAM_BELOW_MIN",
+        |_, f| f.get_mut("node4").unwrap().mem_bytes = 4 * GIB,
+        |_, f| f.get_mut("node4").unwrap().mem_bytes = 15 * GIB / 2,
+    ),
+    (
+        "W_RAM_BELOW_RECOMMENDED",
+        |p, f| {
+            p.hosts[0].roles = vec![Role::ControlPlane, Role::Etcd];
+            f.get_mut("node1").unwrap().mem_bytes = 6 * GIB
+        },
+        |p, f| {
+            p.hosts[0].roles = vec![Role::ControlPlane, Role::Etcd];
+            f.get_mut("node1").unwrap().mem_bytes = 8 * GIB
+        },
+    ),
+    (
+        "E_DISK_BELOW_MIN",
+        |_, f| f.get_mut("node4").unwrap().disks[0].size_bytes = 64 * GB,
+        |_, f| f.get_mut("node4").unwrap().disks[0].size_bytes = 128 * GB,
+    ),
+    (
+        "W_DISK_BELOW_RECOMMENDED",
+        |p, f| {
+            p.hosts[0].roles = vec![Role::ControlPlane, Role::Etcd];
+            f.get_mut("node1").unwrap().disks[0].size_bytes = 32 * GB
+        },
+        |p, f| {
+            p.hosts[0].roles = vec![Role::ControlPlane, Role::Etcd];
+            f.get_mut("node1").unwrap().disks[0].size_bytes = 40 * GB
+        },
+    ),
+    ("I_WORKER_CAPACITY", noop, |p, _| {
+        strip_role(p, Role::Worker)
+    }),
+    (
+        "W_HOST_MTU_BELOW_PLAN",
+        |p, _| p.network.mtu = 9000,
+        |p, f| {
+            p.network.mtu = 9000;
+            for h in f.values_mut() {
+                h.interfaces[0].mtu = 9000
+            }
+        },
+    ),
+    (
+        "E_BAD_SERVICE_CIDR",
+        |p, _| p.network.service_cidr = "10.233.0.0/1x".into(),
+        noop,
+    ),
+    (
+        "E_BAD_POD_CIDR",
+        |p, _| p.network.pod_cidr = "10.233.64.0".into(),
+        noop,
+    ),
+    (
+        "E_SERVICE_POD_OVERLAP",
+        |p, _| p.network.pod_cidr = "10.233.0.0/17".into(),
+        |p, _| p.network.pod_cidr = "10.233.128.0/17".into(),
+    ),
+    (
+        "E_BAD_NODE_PREFIX",
+        |p, _| p.network.node_prefix = 16,
+        |p, _| p.network.node_prefix = 18,
+    ),
+    (
+        "W_POD_CIDR_TOO_SMALL",
+        |p, _| p.network.pod_cidr = "10.233.64.0/23".into(),
+        |p, _| p.network.pod_cidr = "10.233.64.0/22".into(),
+    ),
+    (
+        "E_POD_CIDR_TOO_SMALL",
+        |p, _| {
+            p.cluster.network_plugin = "flannel".into();
+            p.network.pod_cidr = "10.233.64.0/23".into()
+        },
+        |p, _| p.cluster.network_plugin = "flannel".into(),
+    ),
+    (
+        "W_NODE_PREFIX_TOO_LONG",
+        |p, _| p.network.node_prefix = 26,
+        |p, _| p.network.node_prefix = 25,
+    ),
+    (
+        "E_NODE_PREFIX_TOO_LONG",
+        |p, _| {
+            p.cluster.network_plugin = "flannel".into();
+            p.network.node_prefix = 26
+        },
+        |p, _| {
+            p.cluster.network_plugin = "flannel".into();
+            p.network.node_prefix = 25
+        },
+    ),
+    (
+        "E_HOST_IN_CLUSTER_CIDR",
+        |p, _| p.hosts[3].address = "10.233.70.9".into(),
+        |p, _| p.hosts[3].address = "10.233.128.9".into(),
+    ),
+    (
+        "E_BAD_DNS",
+        |p, _| p.network.upstream_dns[1] = "8.8.4".into(),
+        |p, _| p.network.upstream_dns[1] = "2001:4860:4860::8888".into(),
+    ),
+    (
+        "E_BAD_MTU",
+        |p, _| p.network.mtu = 100,
+        |p, _| p.network.mtu = 9000,
+    ),
+    (
+        "E_CALICO_MTU",
+        |p, _| p.network.calico_mtu = Some(1490),
+        |p, _| p.network.calico_mtu = Some(1480),
+    ),
+    (
+        "E_BAD_POOL_NAME",
+        |p, _| {
+            p.cluster.profile = None;
+            pool(p).name = "Default".into()
+        },
+        |p, _| {
+            p.cluster.profile = None;
+            pool(p).name = "public-ips".into()
+        },
+    ),
+    (
+        "E_DUPLICATE_POOL",
+        |p, _| {
+            let q = Pool {
+                name: "default".into(),
+                addresses: vec!["10.1.0.1".into()],
+                auto_assign: true,
+            };
+            p.network.load_balancer.pools.push(q)
+        },
+        |p, _| {
+            let q = Pool {
+                name: "second".into(),
+                addresses: vec!["10.1.0.1".into()],
+                auto_assign: true,
+            };
+            p.network.load_balancer.pools.push(q)
+        },
+    ),
+    (
+        "E_EMPTY_POOL",
+        |p, _| pool(p).addresses.clear(),
+        |p, _| pool(p).addresses.truncate(1),
+    ),
+    (
+        "E_BAD_POOL_ENTRY",
+        |p, _| pool(p).addresses[1] = "198.50.185.112/2x".into(),
+        noop,
+    ),
+    (
+        "E_POOL_OVERLAP",
+        |p, _| {
+            pool(p)
+                .addresses
+                .push("144.217.30.200-144.217.30.210".into())
+        },
+        |p, _| {
+            pool(p)
+                .addresses
+                .push("144.217.30.208-144.217.30.210".into())
+        },
+    ),
+    (
+        "E_POOL_HAS_NODE_ADDRESS",
+        |p, _| pool(p).addresses.push("10.0.10.0/28".into()),
+        |p, _| pool(p).addresses.push("10.0.10.16/28".into()),
+    ),
+    (
+        "E_POOL_IN_CLUSTER_CIDR",
+        |p, _| pool(p).addresses.push("10.233.63.250-10.233.64.5".into()),
+        |p, _| pool(p).addresses.push("10.233.128.0/28".into()),
+    ),
+    ("I_POOL_SIZE", noop, |p, _| {
+        p.network.load_balancer.pools.clear()
+    }),
+    (
+        "E_AKASH_POOL_NAME",
+        |p, _| pool(p).name = "public".into(),
+        |p, _| {
+            pool(p).name = "public".into();
+            p.cluster.profile = None
+        },
+    ),
+    (
+        "E_BAD_VIP",
+        |p, _| p.network.vip = Some("10.0.10.1000".into()),
+        |p, _| p.network.vip = Some("10.0.10.100".into()),
+    ),
+    (
+        "E_VIP_IS_NODE",
+        |p, _| p.network.vip = Some("10.0.10.136".into()),
+        |p, _| p.network.vip = Some("10.0.10.137".into()),
+    ),
+    (
+        "E_VIP_IN_POOL",
+        |p, _| p.network.vip = Some("144.217.30.193".into()),
+        |p, _| p.network.vip = Some("144.217.30.208".into()),
+    ),
+    (
+        "E_VIP_IN_CLUSTER_CIDR",
+        |p, _| p.network.vip = Some("10.233.0.10".into()),
+        noop,
+    ),
+    (
+        "E_TOO_FEW_DEVICES",
+        |p, _| layout(p).devices.truncate(1),
+        |p, _| {
+            layout(p).devices.truncate(1);
+            layout(p).level = Level::Single
+        },
+    ),
+    (
+        "E_SINGLE_MANY_DEVICES",
+        |p, _| layout(p).level = Level::Single,
+        |p, _| layout(p).level = Level::Raid1,
+    ),
+    (
+        "E_BAD_DEVICE_NAME",
+        |p, _| layout(p).devices[1] = "/dev/nvme1n1".into(),
+        noop,
+    ),
+    (
+        "E_DEVICE_USED_TWICE",
+        |p, _| layout(p).devices[1] = "nvme0n1".into(),
+        noop,
+    ),
+    (
+        "E_UNKNOWN_DEVICE",
+        |p, _| layout(p).devices[1] = "nvme7n1".into(),
+        noop,
+    ),
+    (
+        "E_DEVICE_HOLDS_ROOT",
+        |p, _| {
+            layout(p).devices[1] = "sda".into();
+            layout(p).wipe = true
+        },
+        |p, _| {
+            layout(p).devices[1] = "sdb".into();
+            layout(p).wipe = true
+        },
+    ),
+    (
+        "E_DEVICE_MOUNTED",
+        |_, f| f.get_mut("node1").unwrap().disks[1].mountpoints = vec!["/mnt/old".into()],
+        |p, f| {
+            f.get_mut("node1").unwrap().disks[1].mountpoints = vec!["/mnt/old".into()];
+            layout(p).wipe = true
+        },
+    ),
+    (
+        "E_DEVICE_IN_USE",
+        |_, f| f.get_mut("node1").unwrap().disks[2].fstype = Some("xfs".into()),
+        |p, f| {
+            f.get_mut("node1").unwrap().disks[2].fstype = Some("xfs".into());
+            layout(p).wipe = true
+        },
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/var".into(),
+        |p, _| layout(p).mount = "/var/lib/data".into(),
+    ),
+    (
+        "E_MOUNT_COLLISION",
+        |p, _| {
+            let mut l = layout(p).clone();
+            l.devices = vec!["sdb".into()];
+            l.level = Level::Single;
+            l.relocate.clear();
+            p.hosts[0].storage.push(l)
+        },
+        |p, _| {
+            let mut l = layout(p).clone();
+            l.devices = vec!["sdb".into()];
+            l.level = Level::Single;
+            l.relocate.clear();
+            l.mount = "/data2".into();
+            p.hosts[0].storage.push(l)
+        },
+    ),
+    (
+        "E_RELOCATE_PER_DISK",
+        |p, _| layout(p).level = Level::PerDisk,
+        |p, _| {
+            layout(p).level = Level::PerDisk;
+            layout(p).relocate.clear()
+        },
+    ),
+    (
+        "E_RELOCATE_TWICE",
+        |p, _| {
+            let mut l = layout(p).clone();
+            l.devices = vec!["sdb".into()];
+            l.level = Level::Single;
+            l.mount = "/data2".into();
+            l.relocate = vec![Relocate::Kubelet];
+            p.hosts[0].storage.push(l)
+        },
+        |p, _| {
+            let mut l = layout(p).clone();
+            l.devices = vec!["sdb".into()];
+            l.level = Level::Single;
+            l.mount = "/data2".into();
+            l.relocate.clear();
+            p.hosts[0].storage.push(l)
+        },
+    ),
+    (
+        "E_RELOCATE_CONTAINERD",
+        |p, _| p.cluster.container_manager = "crio".into(),
+        |p, _| {
+            p.cluster.container_manager = "crio".into();
+            for h in &mut p.hosts {
+                for l in &mut h.storage {
+                    l.relocate.retain(|r| *r != Relocate::Containerd)
+                }
+            }
+        },
+    ),
+    (
+        "W_MIXED_SIZES",
+        |_, f| f.get_mut("node1").unwrap().disks[2].size_bytes = 1_000 * GB,
+        noop,
+    ),
+    (
+        "W_DISCARD_ROTATIONAL",
+        |p, _| {
+            layout(p).devices[1] = "sdb".into();
+            layout(p).discard = Discard::On
+        },
+        |p, _| {
+            layout(p).devices[1] = "sdb".into();
+            layout(p).discard = Discard::Auto
+        },
+    ),
+    ("I_CAPACITY", noop, |p, _| {
+        for h in &mut p.hosts {
+            h.storage.clear()
+        }
+    }),
+    (
+        "E_BAD_SYSCTL",
+        |p, _| {
+            p.tuning
+                .sysctl
+                .insert("vm.max map".into(), plan::SysctlValue::Int(1));
+        },
+        |p, _| {
+            p.tuning
+                .sysctl
+                .insert("net.ipv4.ip_forward".into(), plan::SysctlValue::Int(1));
+        },
+    ),
+];
+
+#[test]
+fn base_has_no_errors_or_warnings() {
+    let findings = plan::check(&base(), Some(&base_facts()));
+    let bad: Vec<_> = findings
+        .iter()
+        .filter(|f| f.severity != plan::Severity::Info)
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+#[test]
+fn each_check_triggers_and_its_near_miss_does_not() {
+    let mut failures = Vec::new();
+    for (code, trigger, miss) in CASES {
+        let (mut p, mut f) = (base(), base_facts());
+        trigger(&mut p, &mut f);
+        if !codes(&p, Some(&f)).contains(code) {
+            failures.push(format!(
+                "{code}: not triggered; got {:?}",
+                codes(&p, Some(&f))
+            ));
+        }
+        let (mut p, mut f) = (base(), base_facts());
+        miss(&mut p, &mut f);
+        if codes(&p, Some(&f)).contains(code) {
+            failures.push(format!("{code}: triggered by the near miss"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn every_code_has_a_case() {
+    let source = include_str!("../src/plan/check.rs");
+    let mut emitted = BTreeSet::new();
+    for part in source.split('"').skip(1).step_by(2) {
+        let is_code = part.len() > 2
+            && (part.starts_with("E_") || part.starts_with("W_") || part.starts_with("I_"))
+            && part.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+        if is_code {
+            emitted.insert(part);
+        }
+    }
+    let covered: BTreeSet<&str> = CASES.iter().map(|c| c.0).collect();
+    let missing: Vec<_> = emitted.difference(&covered).collect();
+    assert!(missing.is_empty(), "codes without a case: {missing:?}");
+}
+
+#[test]
+fn findings_are_deterministic_and_located() {
+    let (mut p, f) = (base(), base_facts());
+    p.hosts[0].storage[0].devices[1] = "nvme7n1".into();
+    let a = plan::check(&p, Some(&f));
+    assert_eq!(a, plan::check(&p, Some(&f)));
+    let unknown = a.iter().find(|x| x.code == "E_UNKNOWN_DEVICE").unwrap();
+    assert_eq!(unknown.path, "hosts[0].storage[0].devices[1]");
+    assert_eq!(unknown.message, "node1 has no device nvme7n1");
+    assert_eq!(
+        unknown.hint.as_deref(),
+        Some("node1's disks: sda, nvme0n1, nvme1n1, sdb")
+    );
+}
+
+#[test]
+fn quorum_arithmetic() {
+    let table = [
+        (0, 0, 0),
+        (1, 1, 0),
+        (2, 2, 0),
+        (3, 2, 1),
+        (4, 3, 1),
+        (5, 3, 2),
+        (6, 4, 2),
+        (7, 4, 3),
+    ];
+    for (members, quorum, tolerated) in table {
+        let q = plan::Quorum::of(members);
+        assert_eq!(
+            (q.members, q.quorum, q.tolerated),
+            (members, quorum, tolerated)
+        );
+    }
+    assert_eq!(plan::quorum(&base()).members, 3);
+}
+
+#[test]
+fn even_etcd_suggests_a_worker_and_two_control_planes_suggest_third_etcd() {
+    let mut p = base();
+    p.hosts[2].roles = vec![Role::Worker];
+    let f = plan::check(&p, None);
+    let even = f.iter().find(|x| x.code == "E_EVEN_ETCD").unwrap();
+    assert_eq!(
+        even.message,
+        "2 etcd members is an even number: Kubespray refuses it, and it tolerates no more failures (0) than 1"
+    );
+    assert_eq!(
+        even.hint.as_deref(),
+        Some("add `etcd` to one worker's roles (seed 003), or remove it from one host")
+    );
+    let two = f.iter().find(|x| x.code == "W_TWO_CONTROL_PLANES").unwrap();
+    assert!(
+        two.hint
+            .as_deref()
+            .unwrap()
+            .contains("add `etcd` to one worker's roles")
+    );
+    // With the third member on a worker (seed 003), the error is gone and no hint is needed.
+    p.hosts[3].roles.push(Role::Etcd);
+    let f = plan::check(&p, None);
+    assert!(!f.iter().any(|x| x.code == "E_EVEN_ETCD"));
+    assert!(
+        f.iter()
+            .find(|x| x.code == "W_TWO_CONTROL_PLANES")
+            .unwrap()
+            .hint
+            .is_none()
+    );
+    let q = f.iter().find(|x| x.code == "I_QUORUM").unwrap();
+    assert_eq!(q.message, "etcd: 3 members, quorum 2, tolerates 1 failure");
+}
+
+#[test]
+fn usable_capacity_per_level() {
+    let t = 1_000 * GB;
+    let four = [t, t, t, 2 * t];
+    assert_eq!(plan::usable_bytes(Level::Raid0, &four), 4 * t);
+    assert_eq!(plan::usable_bytes(Level::Raid1, &four), t);
+    assert_eq!(plan::usable_bytes(Level::Raid5, &four), 3 * t);
+    assert_eq!(plan::usable_bytes(Level::Raid6, &four), 2 * t);
+    assert_eq!(plan::usable_bytes(Level::Raid10, &four), 2 * t);
+    assert_eq!(plan::usable_bytes(Level::PerDisk, &four), 5 * t);
+    assert_eq!(plan::usable_bytes(Level::Single, &[t]), t);
+    // Below the level's minimum there is no array.
+    assert_eq!(plan::usable_bytes(Level::Raid5, &[t, t]), 0);
+    assert_eq!(plan::usable_bytes(Level::Raid6, &[t, t, t]), 0);
+}
+
+#[test]
+fn discard_auto_follows_rotational_flags() {
+    let p = base();
+    let mut f = host_facts("node1");
+    let mut l = p.hosts[0].storage[0].clone();
+    assert!(plan::resolve_discard(&l, Some(&f)));
+    assert!(
+        !plan::resolve_discard(&l, None),
+        "without facts auto stays off"
+    );
+    f.disks[2].rotational = true;
+    assert!(!plan::resolve_discard(&l, Some(&f)));
+    l.discard = Discard::On;
+    assert!(plan::resolve_discard(&l, Some(&f)));
+    l.discard = Discard::Off;
+    f.disks[2].rotational = false;
+    assert!(!plan::resolve_discard(&l, Some(&f)));
+}
+
+#[test]
+fn md_member_without_wipe_is_in_use() {
+    let (p, mut f) = (base(), base_facts());
+    f.get_mut("node2").unwrap().md_arrays = vec![MdArray {
+        name: "md127".into(),
+        level: "raid0".into(),
+        members: vec!["nvme1n1".into()],
+    }];
+    let found = plan::check(&p, Some(&f));
+    let e = found.iter().find(|x| x.code == "E_DEVICE_IN_USE").unwrap();
+    assert_eq!(e.path, "hosts[1].storage[0].devices[1]");
+    assert_eq!(
+        e.message,
+        "node2: nvme1n1 is a member of md127 and `wipe` is not set"
+    );
+}
+
+#[test]
+fn capacity_and_mixed_sizes_are_reported() {
+    let (p, mut f) = (base(), base_facts());
+    f.get_mut("node1").unwrap().disks[2].size_bytes = 1_000 * GB;
+    let found = plan::check(&p, Some(&f));
+    let mixed = found.iter().find(|x| x.code == "W_MIXED_SIZES").unwrap();
+    assert_eq!(
+        mixed.message,
+        "raid0 members differ in size (nvme0n1 1.6 TB, nvme1n1 1.0 TB): each is used only up to 1.0 TB"
+    );
+    let cap = found
+        .iter()
+        .find(|x| x.code == "I_CAPACITY" && x.path == "hosts[0].storage[0]")
+        .unwrap();
+    assert_eq!(
+        cap.message,
+        "raid0 over 2 devices: 2.0 TB usable at /data, discard on"
+    );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Whatever text lands in the address-like fields, checking reports and never panics.
+        #[test]
+        fn check_never_panics(
+            addr in "[0-9a-f.:/-]{0,20}",
+            cidr in "[0-9a-f.:/]{0,20}",
+            entry in "[0-9a-f.:/ -]{0,24}",
+            prefix in any::<u8>(),
+            mtu in any::<u32>(),
+            calico in proptest::option::of(prop_oneof![any::<u32>(), (u32::MAX - 30)..=u32::MAX]),
+            dev in "[a-z0-9/ ]{0,8}",
+            level in 0usize..7,
+        ) {
+            let (mut p, f) = (base(), base_facts());
+            p.hosts[1].address = addr;
+            p.network.pod_cidr = cidr.clone();
+            p.network.service_cidr = cidr;
+            p.network.node_prefix = prefix;
+            p.network.mtu = mtu;
+            p.network.calico_mtu = calico;
+            p.network.vip = Some(entry.clone());
+            p.network.load_balancer.pools[0].addresses.push(entry);
+            p.hosts[0].storage[0].devices.push(dev);
+            p.hosts[0].storage[0].level = Level::ALL[level];
+            let _ = plan::check(&p, Some(&f));
+            let _ = plan::check(&p, None);
+        }
+    }
+}
