@@ -181,6 +181,25 @@ async fn wrong_key_and_closed_port_and_sudo() {
         Err(SshError::AuthFailed(_))
     ));
 
+    // Something accepts but never speaks SSH.
+    let silent = tokio::net::TcpListener::bind((lab.address(201).as_str(), common::lab::LAB_PORT))
+        .await
+        .unwrap();
+    let holder = tokio::spawn(async move {
+        let held = silent.accept().await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(held);
+    });
+    let quick = ConnectOptions {
+        connect_timeout: Duration::from_millis(800),
+        ..opts.clone()
+    };
+    match Session::connect(&lab.address(201), &quick).await {
+        Err(SshError::NotSsh(message)) => assert!(message.contains("no SSH greeting"), "{message}"),
+        other => panic!("expected NotSsh, got {other:?}"),
+    }
+    holder.abort();
+
     // Nothing listens on a free lab address.
     assert!(matches!(
         Session::connect(&lab.address(200), &opts).await,

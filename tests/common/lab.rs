@@ -55,7 +55,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Why this machine cannot run the lab, if it cannot.
 pub fn skip_reason() -> Option<String> {
-    // SAFETY-free check: effective uid from /proc, no libc needed.
+    // The effective uid, read from /proc (no libc needed).
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
     let euid = status
         .lines()
