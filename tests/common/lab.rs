@@ -31,7 +31,7 @@
 //!
 //! Needs root, `unshare`/`nsenter`, `losetup`, `ssh-keygen`, `/usr/sbin/sshd`, overlayfs.
 //! Tests call [`skip_reason`] (through `require_lab!`) and skip with a printed reason when the
-//! machine cannot host a lab; CI can, so there they run.
+//! machine cannot host a lab; with `CI` set they fail instead, so CI never passes on skipped labs.
 //!
 //! For ansible or the OpenSSH client: [`Lab::ssh_args`] gives
 //! `-i <key> -p <port> -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@<addr>`.
