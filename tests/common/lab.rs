@@ -31,7 +31,7 @@
 //!
 //! Needs root, `unshare`/`nsenter`, `losetup`, `ssh-keygen`, `/usr/sbin/sshd`, overlayfs.
 //! Tests call [`skip_reason`] (through `require_lab!`) and skip with a printed reason when the
-//! machine cannot host a lab; CI can, so there they run.
+//! machine cannot host a lab; with `CI` set they fail instead, so CI never passes on skipped labs.
 //!
 //! For ansible or the OpenSSH client: [`Lab::ssh_args`] gives
 //! `-i <key> -p <port> -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@<addr>`.
@@ -91,6 +91,11 @@ pub fn skip_reason() -> Option<String> {
 macro_rules! require_lab {
     () => {
         if let Some(reason) = $crate::common::lab::skip_reason() {
+            // In CI the lab must run: a skipped lab test there would hide a broken machine
+            // set-up behind a green run.
+            if std::env::var_os("CI").is_some() {
+                panic!("the lab cannot start in CI: {reason}");
+            }
             eprintln!("SKIPPED: {reason}");
             return;
         }
