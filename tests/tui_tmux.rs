@@ -128,6 +128,12 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     t.keys(&["Enter"]);
     let s = t.wait_for("4/9 Roles");
     assert!(s.contains("etcd members      1"), "{s}");
+    // Below 80x24 the wizard says so; back at full size it redraws the screen.
+    t.cmd(&["resize-window", "-t", "main", "-x", "70", "-y", "20"]);
+    let s = t.wait_for("needs a terminal of at least 80x24");
+    assert!(s.contains("this one is 70x20"), "{s}");
+    t.cmd(&["resize-window", "-t", "main", "-x", "100", "-y", "30"]);
+    t.wait_for("4/9 Roles");
     t.keys(&["Enter"]);
     t.wait_for("5/9 Storage");
     t.keys(&["Tab", "Down", "Down", "Down", "Space", "Down", "Space"]);
