@@ -243,3 +243,33 @@ fn assert_terminal_restored(t: &Tmux) {
         "terminal left without echo: {s}"
     );
 }
+
+#[test]
+fn no_color_draws_without_colours() {
+    assert!(
+        tmux_available(),
+        "tmux is required (tests/ci.sh installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_rackstrap");
+    for (no_color, expect_colour) in [(true, false), (false, true)] {
+        let prefix = if no_color { "NO_COLOR=1 " } else { "" };
+        let t = Tmux::start(
+            if no_color { "mono" } else { "colour" },
+            &format!("{prefix}{bin} demo --lab ais"),
+            dir.path(),
+        );
+        t.wait_for("1/9 Access");
+        // -e keeps the escape sequences: foreground colours are SGR 30-37, 90-97 or 38;...
+        let out = t.cmd(&["capture-pane", "-p", "-e", "-t", "main"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let coloured = text.split("\x1b[").skip(1).any(|seq| {
+            let params = seq.split('m').next().unwrap_or("");
+            params
+                .split(';')
+                .any(|p| matches!(p.parse::<u8>(), Ok(30..=38 | 90..=97)))
+        });
+        assert_eq!(coloured, expect_colour, "NO_COLOR={no_color}: {text:?}");
+        t.keys(&["C-c", "y"]);
+    }
+}
