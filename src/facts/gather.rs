@@ -27,7 +27,7 @@ s blkid; devs=$(lsblk -pnr -o NAME 2>/dev/null); [ -n "$devs" ] && blkid -o expo
 s mdstat; cat /proc/mdstat 2>/dev/null
 s ip-addr; ip -j addr 2>/dev/null
 s ip-route; ip -j route show default 2>/dev/null
-s timesync; timedatectl show -p NTPSynchronized --value 2>/dev/null
+s timesync; timeout 5 timedatectl show -p NTPSynchronized --value 2>/dev/null
 s installed; for t in kubelet containerd kubeadm; do command -v "$t" >/dev/null 2>&1 && echo "$t"; done
 s end
 "#;
