@@ -477,6 +477,7 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
         .iter()
         .map(|h| lab.exec_ok(h, "cat /etc/fstab; findmnt -rn -o TARGET | sort"))
         .collect();
+    eprintln!("dry run");
     let out = apply(&["--dry-run"]).output().expect("dry run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -504,6 +505,7 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
 
     // h2's preflight probe blocks reading its os-release (a FIFO nobody writes), so the kill
     // lands while the stage is running on it.
+    eprintln!("apply with h2 blocked");
     lab.exec_ok("h2", "rm -f /etc/os-release && mkfifo /etc/os-release");
     let mut child = apply(&["--yes"])
         .stdout(std::process::Stdio::piped())
@@ -517,16 +519,24 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
         let mut lines = std::io::BufReader::new(stdout).lines();
         for line in lines.by_ref() {
             let line = line.expect("line");
+            eprintln!("{line}");
             seen.push_str(&line);
             seen.push('\n');
             if line == "h2 preflight started" {
-                std::thread::sleep(std::time::Duration::from_millis(300));
+                // Kill only once the probe is blocked on the FIFO: mid-command, for certain.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while !lab.exec_in("h2", "pgrep -x cat").status.success() {
+                    assert!(std::time::Instant::now() < deadline, "h2's probe never started");
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
                 lab.kill("h2");
                 break;
             }
         }
         for line in lines {
-            seen.push_str(&line.expect("line"));
+            let line = line.expect("line");
+            eprintln!("{line}");
+            seen.push_str(&line);
             seen.push('\n');
         }
     }
