@@ -47,7 +47,11 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     opts.stages = stages;
     opts.hosts = args.hosts.clone();
     opts.dry_run = args.dry_run;
-    opts.consent = if args.yes { Consent::All } else { Consent::None };
+    opts.consent = if args.yes {
+        Consent::All
+    } else {
+        Consent::None
+    };
     opts.state_dir = Some(state::state_dir(&args.plan));
 
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;

@@ -189,7 +189,11 @@ pub async fn run(
         }
     }
     for f in &files {
-        pane.note(&format!("writing inventory/{}/{}", plan.cluster.name, f.path.display()));
+        pane.note(&format!(
+            "writing inventory/{}/{}",
+            plan.cluster.name,
+            f.path.display()
+        ));
     }
     if let Err(e) = crate::render::write(&files, &inv_dir) {
         return all_fail(StepError::Check(format!(
