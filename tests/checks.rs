@@ -182,6 +182,14 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         },
     ),
     (
+        "E_NO_HOSTS",
+        |p, f| {
+            p.hosts.clear();
+            f.clear()
+        },
+        |p, _| p.hosts.truncate(1),
+    ),
+    (
         "E_NO_CONTROL_PLANE",
         |p, _| strip_role(p, Role::ControlPlane),
         noop,
@@ -807,4 +815,39 @@ fn capacity_and_mixed_sizes_are_reported() {
         cap.message,
         "raid0 over 2 devices: 2.0 TB usable at /data, discard on"
     );
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Whatever text lands in the address-like fields, checking reports and never panics.
+        #[test]
+        fn check_never_panics(
+            addr in "[0-9a-f.:/-]{0,20}",
+            cidr in "[0-9a-f.:/]{0,20}",
+            entry in "[0-9a-f.:/ -]{0,24}",
+            prefix in any::<u8>(),
+            mtu in any::<u32>(),
+            calico in proptest::option::of(prop_oneof![any::<u32>(), (u32::MAX - 30)..=u32::MAX]),
+            dev in "[a-z0-9/ ]{0,8}",
+            level in 0usize..7,
+        ) {
+            let (mut p, f) = (base(), base_facts());
+            p.hosts[1].address = addr;
+            p.network.pod_cidr = cidr.clone();
+            p.network.service_cidr = cidr;
+            p.network.node_prefix = prefix;
+            p.network.mtu = mtu;
+            p.network.calico_mtu = calico;
+            p.network.vip = Some(entry.clone());
+            p.network.load_balancer.pools[0].addresses.push(entry);
+            p.hosts[0].storage[0].devices.push(dev);
+            p.hosts[0].storage[0].level = Level::ALL[level];
+            let _ = plan::check(&p, Some(&f));
+            let _ = plan::check(&p, None);
+        }
+    }
 }

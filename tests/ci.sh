@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 for pair in sshd:openssh-server mkfs.xfs:xfsprogs mkfs.ext4:e2fsprogs tmux:tmux \
             lsblk:util-linux ip:iproute2 mdadm:mdadm unshare:util-linux nsenter:util-linux \
-            losetup:mount ssh:openssh-client ssh-keygen:openssh-client sudo:sudo; do
+            losetup:mount ssh:openssh-client ssh-keygen:openssh-client sudo:sudo \
+            python3:python3 pgrep:procps sha256sum:coreutils; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need_apt+=("${pair#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -20,6 +21,7 @@ fi
 if ! command -v ansible-playbook >/dev/null 2>&1; then
     echo "ci: installing ansible-core"
     python3 -m pip install --quiet --disable-pip-version-check 'ansible-core>=2.16,<2.19'
+    command -v pyenv >/dev/null 2>&1 && pyenv rehash
 fi
 
 cargo build --all-targets --locked

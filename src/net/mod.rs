@@ -299,14 +299,49 @@ pub fn parse_range(text: &str) -> Result<AddrRange, ParseError> {
     parse_entry(text).map(|(r, _)| r)
 }
 
+/// A discovery target: addresses, or a host name to resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Addresses(AddrRange),
+    Name(String),
+}
+
+/// Parse one discovery target (DESIGN.md, Discover screen): CIDR, range, single address or
+/// host name. Text that starts with a digit and has three dots or a `/` is an address form
+/// (so `10.0.1x.5` is a typo with a position, not a host name); anything with a `:` is
+/// IPv6; the rest must be a DNS name.
+pub fn parse_target(text: &str) -> Result<Target, ParseError> {
+    let lead = text.chars().take_while(|c| c.is_whitespace()).count();
+    let body = text.trim();
+    let address_like = body.contains(':')
+        || (body.starts_with(|c: char| c.is_ascii_digit())
+            && (body.matches('.').count() >= 3 || body.contains('/')));
+    if address_like {
+        return parse_range(text).map(Target::Addresses);
+    }
+    if let Some((i, c)) = body
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.'))
+    {
+        return Err(ParseError::new(
+            lead + i,
+            format!("unexpected `{c}` in host name `{body}`"),
+        ));
+    }
+    if body.is_empty() {
+        return Err(ParseError::new(0, "empty entry"));
+    }
+    Ok(Target::Name(body.to_string()))
+}
+
 /// Split a comma (or whitespace) separated list into its entries with each entry's
 /// character offset in `text`, for callers that report positions over the whole line.
 pub fn split_list(text: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
-    let mut char_pos = 0;
     let mut start_byte = 0;
     let mut start_char = 0;
-    for (byte, c) in text.char_indices() {
+    for (char_pos, (byte, c)) in text.char_indices().enumerate() {
         if c == ',' || c.is_whitespace() {
             if byte > start_byte {
                 out.push((start_char, &text[start_byte..byte]));
@@ -314,7 +349,6 @@ pub fn split_list(text: &str) -> Vec<(usize, &str)> {
             start_byte = byte + c.len_utf8();
             start_char = char_pos + 1;
         }
-        char_pos += 1;
     }
     if start_byte < text.len() {
         out.push((start_char, &text[start_byte..]));
@@ -373,6 +407,30 @@ mod tests {
         );
         assert_eq!(parse_entry("").unwrap_err().message, "empty entry");
         assert_eq!(parse_entry("010.0.0.1").unwrap_err().position, 0);
+    }
+
+    #[test]
+    fn targets() {
+        assert_eq!(
+            parse_target("10.0.10.0/30").unwrap(),
+            Target::Addresses(parse_range("10.0.10.0/30").unwrap())
+        );
+        assert_eq!(
+            parse_target("node-a.lan").unwrap(),
+            Target::Name("node-a.lan".into())
+        );
+        // A typo in an address stays an address error with its position.
+        let e = parse_target("10.0.1x.5").unwrap_err();
+        assert_eq!(e.position, 6);
+        let e = parse_target("node_a").unwrap_err();
+        assert_eq!(
+            (e.position, e.message.as_str()),
+            (4, "unexpected `_` in host name `node_a`")
+        );
+        assert!(matches!(
+            parse_target("fd00::1").unwrap(),
+            Target::Addresses(_)
+        ));
     }
 
     #[test]

@@ -428,6 +428,13 @@ fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
         .filter(|h| h.has_role(Role::Worker))
         .count();
     let q = quorum(plan);
+    if plan.hosts.is_empty() {
+        out.push(
+            Finding::new(Severity::Error, "E_NO_HOSTS", "hosts", msg::NO_HOSTS.into())
+                .hint("add hosts; `rackstrap discover RANGE` finds them"),
+        );
+        return;
+    }
     if control_planes == 0 {
         out.push(
             Finding::new(
@@ -455,7 +462,7 @@ fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
             Finding::new(Severity::Error, "E_NO_ETCD", "hosts", msg::NO_ETCD.into())
                 .hint("add `etcd` to the control planes' roles"),
         );
-    } else if q.members % 2 == 0 {
+    } else if q.members.is_multiple_of(2) {
         let hint = if plan
             .hosts
             .iter()
@@ -581,22 +588,23 @@ fn check_hardware(plan: &Plan, facts: &Facts, out: &mut Vec<Finding>) {
                     ),
                 ));
             }
-            if let Some(size) = root_disk {
-                if size < req.disk_gb * GB && reported.insert("disk") {
-                    out.push(Finding::new(
-                        severity,
-                        disk_code,
-                        at.clone(),
-                        msg::below(
-                            &host.name,
-                            "root disk",
-                            &human_bytes(size),
-                            role,
-                            what,
-                            &format!("{} GB", req.disk_gb),
-                        ),
-                    ));
-                }
+            if let Some(size) = root_disk
+                && size < req.disk_gb * GB
+                && reported.insert("disk")
+            {
+                out.push(Finding::new(
+                    severity,
+                    disk_code,
+                    at.clone(),
+                    msg::below(
+                        &host.name,
+                        "root disk",
+                        &human_bytes(size),
+                        role,
+                        what,
+                        &format!("{} GB", req.disk_gb),
+                    ),
+                ));
             }
         }
         if host.has_role(Role::Worker) && f.cpus > 0 {
@@ -613,15 +621,14 @@ fn check_hardware(plan: &Plan, facts: &Facts, out: &mut Vec<Finding>) {
             .filter(|i| i.name != "lo")
             .map(|i| i.mtu)
             .max()
+            && iface_mtu < plan.network.mtu
         {
-            if iface_mtu < plan.network.mtu {
-                out.push(Finding::new(
-                    Severity::Warning,
-                    "W_HOST_MTU_BELOW_PLAN",
-                    at.clone(),
-                    msg::host_mtu(&host.name, iface_mtu, plan.network.mtu),
-                ));
-            }
+            out.push(Finding::new(
+                Severity::Warning,
+                "W_HOST_MTU_BELOW_PLAN",
+                at.clone(),
+                msg::host_mtu(&host.name, iface_mtu, plan.network.mtu),
+            ));
         }
     }
 }
@@ -636,18 +643,18 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
     let n = &plan.network;
     let service = parse_net_field(&n.service_cidr, "network.service_cidr", "service CIDR", out);
     let pods = parse_net_field(&n.pod_cidr, "network.pod_cidr", "pod CIDR", out);
-    if let (Some(s), Some(p)) = (service, pods) {
-        if AddrRange::from_net(s).overlaps(&AddrRange::from_net(p)) {
-            out.push(
-                Finding::new(
-                    Severity::Error,
-                    "E_SERVICE_POD_OVERLAP",
-                    "network.pod_cidr",
-                    msg::service_pod_overlap(&s, &p),
-                )
-                .hint("Kubespray's defaults do not overlap: 10.233.0.0/18 and 10.233.64.0/18"),
-            );
-        }
+    if let (Some(s), Some(p)) = (service, pods)
+        && AddrRange::from_net(s).overlaps(&AddrRange::from_net(p))
+    {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                "E_SERVICE_POD_OVERLAP",
+                "network.pod_cidr",
+                msg::service_pod_overlap(&s, &p),
+            )
+            .hint("Kubespray's defaults do not overlap: 10.233.0.0/18 and 10.233.64.0/18"),
+        );
     }
     let k8s_nodes = plan
         .hosts
@@ -720,18 +727,18 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
         .collect();
     for &(i, addr) in &host_addrs {
         for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
-            if let Some(net) = net {
-                if net.contains(&addr) {
-                    out.push(
-                        Finding::new(
-                            Severity::Error,
-                            "E_HOST_IN_CLUSTER_CIDR",
-                            format!("hosts[{i}].address"),
-                            msg::host_in_cidr(&plan.hosts[i].name, addr, what, &net),
-                        )
-                        .hint("move the service and pod CIDRs to a range the nodes do not use"),
-                    );
-                }
+            if let Some(net) = net
+                && net.contains(&addr)
+            {
+                out.push(
+                    Finding::new(
+                        Severity::Error,
+                        "E_HOST_IN_CLUSTER_CIDR",
+                        format!("hosts[{i}].address"),
+                        msg::host_in_cidr(&plan.hosts[i].name, addr, what, &net),
+                    )
+                    .hint("move the service and pod CIDRs to a range the nodes do not use"),
+                );
             }
         }
     }
@@ -756,21 +763,21 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             msg::bad_mtu(n.mtu),
         ));
     }
-    if let Some(cm) = n.calico_mtu {
-        if cm + CALICO_MTU_OVERHEAD > n.mtu {
-            out.push(
-                Finding::new(
-                    Severity::Error,
-                    "E_CALICO_MTU",
-                    "network.calico_mtu",
-                    msg::calico_mtu(cm, n.mtu),
-                )
-                .hint(format!(
-                    "remove `calico_mtu` to get {}, or set it to at most that",
-                    n.mtu.saturating_sub(CALICO_MTU_OVERHEAD)
-                )),
-            );
-        }
+    if let Some(cm) = n.calico_mtu
+        && cm.saturating_add(CALICO_MTU_OVERHEAD) > n.mtu
+    {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                "E_CALICO_MTU",
+                "network.calico_mtu",
+                msg::calico_mtu(cm, n.mtu),
+            )
+            .hint(format!(
+                "remove `calico_mtu` to get {}, or set it to at most that",
+                n.mtu.saturating_sub(CALICO_MTU_OVERHEAD)
+            )),
+        );
     }
     // Pools.
     let pools = &n.load_balancer.pools;
@@ -845,15 +852,15 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             }
         }
         for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
-            if let Some(net) = net {
-                if let Some(common) = b.range.intersection(&AddrRange::from_net(net)) {
-                    out.push(Finding::new(
-                        Severity::Error,
-                        "E_POOL_IN_CLUSTER_CIDR",
-                        b.path.clone(),
-                        msg::pool_in_cidr(&b.range, what, &net, &common),
-                    ));
-                }
+            if let Some(net) = net
+                && let Some(common) = b.range.intersection(&AddrRange::from_net(net))
+            {
+                out.push(Finding::new(
+                    Severity::Error,
+                    "E_POOL_IN_CLUSTER_CIDR",
+                    b.path.clone(),
+                    msg::pool_in_cidr(&b.range, what, &net, &common),
+                ));
             }
         }
     }
@@ -1280,6 +1287,7 @@ pub fn human_bytes(bytes: u64) -> String {
 mod msg {
     use super::*;
 
+    pub const NO_HOSTS: &str = "the plan has no hosts";
     pub const NO_CONTROL_PLANE: &str = "no host has the `control_plane` role";
     pub const NO_WORKER: &str = "no host has the `worker` role";
     pub const NO_ETCD: &str = "no host has the `etcd` role; Kubespray needs etcd members";

@@ -124,6 +124,8 @@ fn reword(message: &str) -> String {
         .replace("missing field", "missing key")
         .replace("unknown variant", "unknown value")
         .replace("invalid type: ", "wrong type: found ")
+        .replace("invalid value: ", "wrong value: found ")
+        .replace("duplicate entry with key", "duplicate key")
         .replace(", expected u8", ", expected a whole number from 0 to 255")
         .replace(
             ", expected u16",

@@ -60,7 +60,8 @@ fn header(plan: &Plan, what: &str) -> String {
 /// Seed 001's `hosts.yaml`, plus `all.vars` for the SSH user (and port when not 22) and
 /// `node_labels` for hosts that have labels (seed 004).
 fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
-    let mut out = String::from("all:\n  vars:\n");
+    let mut out = header(plan, "the inventory (seed 001's shape)");
+    out.push_str("all:\n  vars:\n");
     let _ = writeln!(out, "    ansible_user: {}", scalar(&plan.access.user));
     if plan.access.port != 22 {
         let _ = writeln!(out, "    ansible_port: {}", plan.access.port);

@@ -95,9 +95,13 @@ pub fn sysctl(plan: &Plan) -> String {
     out
 }
 
+/// Mode of rendered files.
+const RENDERED_MODE: u32 = 0o644;
+
 /// Write the files under `dir`, creating directories; each file is written atomically.
 pub fn write(files: &[RenderedFile], dir: &Path) -> io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
     for file in files {
         let target = dir.join(&file.path);
         let parent = target.parent().unwrap_or(dir);
@@ -106,6 +110,10 @@ pub fn write(files: &[RenderedFile], dir: &Path) -> io::Result<()> {
             .prefix(".rackstrap-")
             .tempfile_in(parent)?;
         tmp.write_all(file.contents.as_bytes())?;
+        // tempfile creates 0600; an inventory holds no secrets and other tools (a CI user,
+        // a reviewer) read it, so it gets the usual 0644.
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(RENDERED_MODE))?;
         tmp.persist(&target).map_err(|e| e.error)?;
     }
     Ok(())

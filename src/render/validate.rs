@@ -88,13 +88,14 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             }
         }
     }
-    if let Some(etcd) = group("etcd") {
-        if etcd.len() % 2 == 0 && !etcd.is_empty() {
-            problems.push(format!(
-                "Stop if even number of etcd hosts ({})",
-                etcd.len()
-            ));
-        }
+    if let Some(etcd) = group("etcd")
+        && etcd.len() % 2 == 0
+        && !etcd.is_empty()
+    {
+        problems.push(format!(
+            "Stop if even number of etcd hosts ({})",
+            etcd.len()
+        ));
     }
     let k8s_children: BTreeSet<String> = all["children"]["k8s_cluster"]["children"]
         .as_mapping()
@@ -120,13 +121,12 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
         }
         let host = &all["hosts"][name.as_str()];
         for key in ["ip", "access_ip"] {
-            if let Some(ip) = host.get(key) {
-                if ip
+            if let Some(ip) = host.get(key)
+                && ip
                     .as_str()
                     .is_none_or(|s| s.parse::<std::net::IpAddr>().is_err())
-                {
-                    problems.push(format!("{name}: {key} is not an IP address"));
-                }
+            {
+                problems.push(format!("{name}: {key} is not an IP address"));
             }
         }
     }
@@ -141,13 +141,12 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     if pods.is_none() {
         problems.push("kube_pods_subnet is not a valid network range".into());
     }
-    if let (Some(sv), Some(pd)) = (service, pods) {
-        if sv.contains(&pd.network()) || pd.contains(&sv.network()) {
-            problems.push(
-                "kube_pods_subnet cannot be the same network segment as kube_service_addresses"
-                    .into(),
-            );
-        }
+    if let (Some(sv), Some(pd)) = (service, pods)
+        && (sv.contains(&pd.network()) || pd.contains(&sv.network()))
+    {
+        problems.push(
+            "kube_pods_subnet cannot be the same network segment as kube_service_addresses".into(),
+        );
     }
     let plugin = s("kube_network_plugin").unwrap_or_else(|| "calico".into());
     if !crate::plan::NETWORK_PLUGINS.contains(&plugin.as_str()) {
@@ -170,7 +169,12 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
                     "Do not schedule more pods on a node than inet addresses are available.".into(),
                 );
             }
-            let nodes = defined.len() as u128;
+            // `groups['k8s_cluster'] | length`: control planes and nodes, not etcd-only hosts.
+            let k8s_cluster: BTreeSet<String> = ["kube_control_plane", "kube_node"]
+                .iter()
+                .flat_map(|g| group(g).unwrap_or_default())
+                .collect();
+            let nodes = k8s_cluster.len() as u128;
             let blocks = 1u128 << prefix.saturating_sub(u32::from(pd.prefix_len()));
             if blocks < nodes {
                 problems.push("Not enough IPs are available for the desired node count.".into());
@@ -260,10 +264,10 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             None => problems.push("upstream_dns_servers must be a list".into()),
         }
     }
-    if let Some(mtu) = vars.get("calico_mtu") {
-        if mtu.as_u64().is_none() {
-            problems.push("calico_mtu must be a number".into());
-        }
+    if let Some(mtu) = vars.get("calico_mtu")
+        && mtu.as_u64().is_none()
+    {
+        problems.push("calico_mtu must be a number".into());
     }
     problems
 }
@@ -280,4 +284,176 @@ fn is_kubespray_hostname(name: &str) -> bool {
                 && b[0] != b'-'
                 && b[b.len() - 1] != b'-'
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Vec<RenderedFile> {
+        let p = crate::plan::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/assets/examples/akash.yaml"
+        )))
+        .unwrap();
+        crate::render::render(&p).unwrap()
+    }
+
+    /// Replace text in one rendered file and return the problems found.
+    fn broken(path: &str, from: &str, to: &str) -> Vec<String> {
+        let mut files = example();
+        let f = files
+            .iter_mut()
+            .find(|f| f.path == Path::new(path))
+            .unwrap();
+        assert!(f.contents.contains(from), "{path} lacks {from:?}");
+        f.contents = f.contents.replacen(from, to, 1);
+        validate(&files)
+    }
+
+    #[test]
+    fn the_example_passes() {
+        assert_eq!(validate(&example()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_rule_catches_its_breakage() {
+        let hosts = "hosts.yaml";
+        let k8s = "group_vars/k8s_cluster/k8s-cluster.yml";
+        let addons = "group_vars/k8s_cluster/addons.yml";
+        let cases: &[(&str, &str, &str, &str)] = &[
+            (
+                hosts,
+                "    etcd:\n      hosts:\n        node1:\n",
+                "    etcd:\n      hosts:\n",
+                "Stop if even number of etcd hosts (2)",
+            ),
+            (
+                hosts,
+                "    kube_control_plane:\n      hosts:\n        node1:\n        node2:\n        node3:\n",
+                "    kube_control_plane:\n      hosts: {}\n",
+                "Stop if kube_control_plane group is empty",
+            ),
+            (
+                hosts,
+                "        node4:\n",
+                "        node5:\n",
+                "node5 is in group kube_node but not in all.hosts",
+            ),
+            (
+                hosts,
+                "    node4:\n",
+                "    Node_4:\n",
+                "Stop if bad hostname: `Node_4` must consist of lower case alphanumeric characters, '.' or '-'",
+            ),
+            (
+                hosts,
+                "      ip: 10.0.10.9\n",
+                "      ip: ten\n",
+                "node4: ip is not an IP address",
+            ),
+            (
+                hosts,
+                "        kube_node:\n",
+                "",
+                "k8s_cluster must have child group kube_node",
+            ),
+            (
+                k8s,
+                "kube_pods_subnet: 10.233.64.0/18",
+                "kube_pods_subnet: 10.233.0.0/17",
+                "kube_pods_subnet cannot be the same network segment as kube_service_addresses",
+            ),
+            (
+                k8s,
+                "kube_service_addresses: 10.233.0.0/18",
+                "kube_service_addresses: 10.233.0.1/18",
+                "kube_service_addresses is not a valid network range",
+            ),
+            (
+                k8s,
+                "container_manager: containerd",
+                "container_manager: podman",
+                "The container manager, 'container_manager', must be docker, crio or containerd",
+            ),
+            (
+                k8s,
+                "kube_network_plugin: calico",
+                "kube_network_plugin: canal",
+                "canal is not supported",
+            ),
+            (
+                k8s,
+                "kube_proxy_strict_arp: true",
+                "kube_proxy_strict_arp: false",
+                "MetalLB require kube_proxy_strict_arp = true",
+            ),
+            (
+                k8s,
+                "kube_proxy_strict_arp: true",
+                "kube_proxy_strict_arp: \"true\"",
+                "kube_proxy_strict_arp isn't a bool",
+            ),
+            (
+                addons,
+                "  layer2:\n    - default",
+                "  layer2:\n    - other",
+                "layer2 names unknown pool String(\"other\")",
+            ),
+            (
+                addons,
+                "      auto_assign: true",
+                "      auto_assign: yes",
+                "pool default: auto_assign isn't a bool",
+            ),
+            (
+                addons,
+                "        - 66.70.218.96/28",
+                "        - 66.70.218.96/2x",
+                "pool default: bad ip_range entry String(\"66.70.218.96/2x\")",
+            ),
+            (
+                "group_vars/all/all.yml",
+                "  - 8.8.4.4",
+                "  - dns.google",
+                "upstream_dns_servers entry String(\"dns.google\") is not an address",
+            ),
+        ];
+        for (path, from, to, expected) in cases {
+            let problems = broken(path, from, to);
+            assert!(
+                problems.iter().any(|p| p == expected),
+                "{expected}: got {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn node_prefix_rules_apply_without_calico() {
+        let k8s = "group_vars/k8s_cluster/k8s-cluster.yml";
+        let mut files = example();
+        let f = files.iter_mut().find(|f| f.path == Path::new(k8s)).unwrap();
+        f.contents = f
+            .contents
+            .replace(
+                "kube_network_plugin: calico",
+                "kube_network_plugin: flannel",
+            )
+            .replace(
+                "kube_network_node_prefix: 24",
+                "kube_network_node_prefix: 26",
+            )
+            .replace(
+                "kube_pods_subnet: 10.233.64.0/18",
+                "kube_pods_subnet: 10.233.64.0/25",
+            );
+        let problems = validate(&files);
+        assert!(problems.contains(
+            &"Do not schedule more pods on a node than inet addresses are available.".to_string()
+        ));
+        assert!(
+            problems
+                .contains(&"Not enough IPs are available for the desired node count.".to_string())
+        );
+    }
 }

@@ -1,0 +1,123 @@
+//! `rackstrap check` and `rackstrap render` as a user runs them: exit codes, text and JSON
+//! output, `--help`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn rackstrap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_examples_exit_zero() {
+    for name in ["akash", "homelab", "ais"] {
+        let out = rackstrap(&["check", &format!("assets/examples/{name}.yaml")]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stdout));
+        assert!(text(&out.stdout).ends_with("no errors, no warnings\n") || name == "homelab");
+    }
+    let out = rackstrap(&["check", "assets/examples/homelab.yaml"]);
+    assert!(text(&out.stdout).contains("warning  W_TWO_CONTROL_PLANES  hosts"));
+    assert!(text(&out.stdout).ends_with("no errors, 1 warning\n"));
+}
+
+#[test]
+fn check_errors_exit_one_and_json_is_an_array() {
+    let out = rackstrap(&[
+        "check",
+        "tests/golden/bad/18_even_etcd.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr[0]["severity"], "error");
+    assert_eq!(arr[0]["code"], "E_EVEN_ETCD");
+    assert_eq!(arr[0]["path"], "hosts");
+    assert!(arr[0]["hint"].as_str().unwrap().contains("etcd"));
+    assert!(
+        arr.iter()
+            .any(|f| f["code"] == "I_QUORUM" && f.get("hint").is_none())
+    );
+}
+
+#[test]
+fn unreadable_plans_exit_two() {
+    let out = rackstrap(&["check", "tests/golden/bad/no-such-plan.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("tests/golden/bad/no-such-plan.yaml: cannot read: "));
+    let out = rackstrap(&[
+        "check",
+        "tests/golden/bad/03_misspelled_host_key.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn render_writes_files_or_refuses_with_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("inventory");
+    let out_s = out_dir.to_string_lossy().to_string();
+    let out = rackstrap(&["render", "assets/examples/ais.yaml", "--out", &out_s]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for f in [
+        "hosts.yaml",
+        "group_vars/k8s_cluster/k8s-net-calico.yml",
+        "extras/metallb.yaml",
+        "extras/99-rackstrap.conf",
+    ] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let golden =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/render/ais/hosts.yaml");
+    assert_eq!(
+        std::fs::read(out_dir.join("hosts.yaml")).unwrap(),
+        std::fs::read(golden).unwrap()
+    );
+
+    let refused = dir.path().join("refused");
+    let out = rackstrap(&[
+        "render",
+        "tests/golden/bad/14_overlapping_pools.yaml",
+        "--out",
+        &refused.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error  E_POOL_OVERLAP"));
+    assert!(text(&out.stderr).ends_with("nothing written\n"));
+    assert!(!refused.exists());
+
+    let out = rackstrap(&[
+        "render",
+        "tests/golden/bad/26_empty.yaml",
+        "--out",
+        &refused.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_on_every_command() {
+    for cmd in [
+        vec!["--help"],
+        vec!["check", "--help"],
+        vec!["render", "--help"],
+    ] {
+        let out = rackstrap(&cmd);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(text(&out.stdout).contains("Usage: rackstrap"), "{cmd:?}");
+    }
+    assert!(text(&rackstrap(&["check", "--help"]).stdout).contains("--format"));
+    assert!(text(&rackstrap(&["render", "--help"]).stdout).contains("--out <DIR>"));
+}
