@@ -693,3 +693,135 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
         "{table}"
     );
 }
+
+/// A stand-in `kubectl`/`etcdctl` pair, visible only inside one lab host (a tmpfs over
+/// `/usr/local/bin` in its mount namespace). It answers from files in that host's `/etc`, so
+/// the test can make the "cluster" healthy or not, and records what was applied.
+const FAKE_KUBECTL: &str = r#"#!/bin/sh
+s=/etc/fake-k8s
+case "$*" in
+  "get nodes --no-headers") cat $s/nodes ;;
+  "get pods -n kube-system --no-headers") cat $s/pods ;;
+  "-n kube-system get cm coredns -o yaml") cat $s/coredns ;;
+  "-n metallb-system get ipaddresspools.metallb.io -o jsonpath={.items[*].metadata.name}") cat $s/pools 2>/dev/null ;;
+  "get configmap kube-proxy -n kube-system -o yaml") cat $s/kube-proxy ;;
+  "apply -f - -n kube-system") cat > $s/kube-proxy ;;
+  "apply -f -") cat > $s/applied; grep -q 'kind: IPAddressPool' $s/applied && echo default > $s/pools ;;
+  "-n metallb-system get service controller") test -e $s/controller-service ;;
+  -n\ metallb-system\ expose\ deployment\ controller*) echo "$*" > $s/controller-service ;;
+  *) echo "fake kubectl: unexpected: $*" >&2; exit 3 ;;
+esac
+"#;
+
+const FAKE_ETCDCTL: &str = r#"#!/bin/sh
+[ "$ETCDCTL_ENDPOINTS" = "https://127.0.0.1:2379" ] || { echo "etcd.env not loaded" >&2; exit 4; }
+cat /etc/fake-k8s/etcd
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_load_balancer_drive_kubectl_on_the_first_control_plane() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("cp1"), HostSpec::new("w1")]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let script = format!(
+        "mount -t tmpfs tmpfs /usr/local/bin && mkdir -p /etc/fake-k8s && cd /etc/fake-k8s \
+         && cat > /usr/local/bin/kubectl <<'EOF'\n{FAKE_KUBECTL}EOF\n\
+         cat > /usr/local/bin/etcdctl <<'EOF'\n{FAKE_ETCDCTL}EOF\n\
+         chmod +x /usr/local/bin/kubectl /usr/local/bin/etcdctl \
+         && printf 'ETCDCTL_ENDPOINTS=https://127.0.0.1:2379\\n' > /etc/etcd.env \
+         && printf 'cp1 Ready control-plane 5m v1.28.6\\nw1 Ready <none> 4m v1.28.6\\n' > nodes \
+         && printf 'coredns-1 1/1 Running 0 4m\\nkube-proxy-a 1/1 Running 0 5m\\n' > pods \
+         && printf 'data:\\n  Corefile: |\\n    .:53 {{\\n        forward . 8.8.8.8 1.1.1.1 {{\\n' > coredns \
+         && printf 'https://127.0.0.1:2379 is healthy: successfully committed proposal: took = 2ms\\n' > etcd \
+         && printf 'mode: ipvs\\nipvs:\\n  strictARP: false\\n' > kube-proxy"
+    );
+    lab.exec_ok("cp1", &script);
+    assert_eq!(
+        lab.exec_ok("cp1", "command -v kubectl").trim(),
+        "/usr/local/bin/kubectl"
+    );
+    assert!(
+        !lab.exec_in(
+            "w1",
+            "test -e /usr/local/bin/kubectl || test -e /etc/fake-k8s"
+        )
+        .status
+        .success(),
+        "the fake kubectl exists only on cp1"
+    );
+    let mut p = plan(
+        &lab,
+        tmp.path(),
+        &[
+            ("cp1", "    roles: [control_plane, etcd, worker]\n"),
+            ("w1", "    roles: [worker]\n"),
+        ],
+    );
+    p.network.upstream_dns = vec!["8.8.8.8".into(), "1.1.1.1".into()];
+    p.network.load_balancer.expose_controller = true;
+    p.network.load_balancer.pools = vec![rackstrap::plan::Pool {
+        name: "default".into(),
+        addresses: vec!["10.10.0.240/28".into()],
+        auto_assign: true,
+    }];
+    let opts = || {
+        let mut o = RunOptions::new(connector(&lab.dir));
+        o.stages = vec![StageId::Verify, StageId::LoadBalancer];
+        o
+    };
+
+    let (s, _) = go(&p, opts()).await;
+    assert_eq!(
+        outcome(&s, StageId::Verify, "cp1"),
+        (StepState::Done, "nothing to do".into())
+    );
+    assert_eq!(
+        outcome(&s, StageId::LoadBalancer, "cp1"),
+        (StepState::Done, "3 command(s) run".into()),
+        "{:?}",
+        s.steps
+    );
+    assert!(
+        !s.steps.iter().any(|st| st.1 == "w1"),
+        "kubectl runs on the first control plane only"
+    );
+    assert_eq!(lab.exec_ok("cp1", "cat /etc/fake-k8s/pools"), "default\n");
+    assert!(
+        lab.exec_ok("cp1", "cat /etc/fake-k8s/kube-proxy")
+            .contains("strictARP: true")
+    );
+    assert!(
+        lab.exec_ok("cp1", "cat /etc/fake-k8s/applied")
+            .contains("- 10.10.0.240/28")
+    );
+    assert!(
+        lab.exec_ok("cp1", "cat /etc/fake-k8s/controller-service")
+            .contains("\"port\":7472")
+    );
+
+    // Everything in place: the load balancer has nothing to do.
+    let (s, _) = go(&p, opts()).await;
+    assert_eq!(
+        outcome(&s, StageId::LoadBalancer, "cp1"),
+        (StepState::Done, "nothing to do".into())
+    );
+
+    // A node goes NotReady and CoreDNS loses its upstream: verify says which and why.
+    lab.exec_ok(
+        "cp1",
+        "cd /etc/fake-k8s && printf 'cp1 Ready cp 5m v1\\nw1 NotReady <none> 4m v1\\n' > nodes \
+         && printf '    forward . /etc/resolv.conf\\n' > coredns",
+    );
+    let (s, _) = go(&p, opts()).await;
+    let (st, msg) = outcome(&s, StageId::Verify, "cp1");
+    assert_eq!(st, StepState::Failed);
+    assert_eq!(
+        msg,
+        "w1 is NotReady; CoreDNS does not forward to 8.8.8.8, 1.1.1.1 (forward . /etc/resolv.conf)"
+    );
+    assert_eq!(
+        outcome(&s, StageId::LoadBalancer, "cp1").0,
+        StepState::Pending,
+        "load balancer waits for a verified cluster"
+    );
+}
