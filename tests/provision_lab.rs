@@ -705,7 +705,7 @@ case "$*" in
   "-n kube-system get cm coredns -o yaml") cat $s/coredns ;;
   "-n metallb-system get ipaddresspools.metallb.io -o jsonpath={.items[*].metadata.name}") cat $s/pools 2>/dev/null ;;
   "get configmap kube-proxy -n kube-system -o yaml") cat $s/kube-proxy ;;
-  "apply -f - -n kube-system") cat > $s/kube-proxy ;;
+  "apply -f - -n kube-system") cat > $s/kube-proxy.new && mv $s/kube-proxy.new $s/kube-proxy ;;
   "apply -f -") cat > $s/applied; grep -q 'kind: IPAddressPool' $s/applied && echo default > $s/pools ;;
   "-n metallb-system get service controller") test -e $s/controller-service ;;
   -n\ metallb-system\ expose\ deployment\ controller*) echo "$*" > $s/controller-service ;;
