@@ -180,3 +180,49 @@ fn a_refusal_shows_in_the_listing_instead_of_commands() {
         Err("refused: /dev/nvme1n1 holds a xfs signature; set `wipe: true` on this layout to destroy it".into())
     );
 }
+
+#[test]
+fn apply_names_a_bad_selection_and_status_works_before_any_run() {
+    let plan = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/examples/akash.yaml");
+    let bin = env!("CARGO_BIN_EXE_rackstrap");
+    let out = std::process::Command::new(bin)
+        .args(["apply"])
+        .arg(&plan)
+        .args(["--host", "node9"])
+        .output()
+        .expect("apply");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "rackstrap: --host node9: the plan has no such host (hosts: node1, node2, node3, node4)\n"
+    );
+    let out = std::process::Command::new(bin)
+        .args(["apply"])
+        .arg(&plan)
+        .args(["--stage", "mkfs"])
+        .output()
+        .expect("apply");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--stage mkfs: no such stage (stages: preflight, host-prep, storage, kubespray, verify, load-balancer)"));
+
+    // status on a copy of the plan in a fresh directory: no state yet, every step pending.
+    let dir = tempfile::tempdir().expect("tmp");
+    let copy = dir.path().join("akash.yaml");
+    std::fs::copy(&plan, &copy).expect("copy plan");
+    let out = std::process::Command::new(bin)
+        .arg("status")
+        .arg(&copy)
+        .output()
+        .expect("status");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("no run yet ("), "{text}");
+    assert!(
+        text.contains("\nstage          node1    node2    node3    node4\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nstorage        pending  pending  pending  pending\n"),
+        "{text}"
+    );
+}

@@ -483,7 +483,13 @@ async fn run_on_host(
                 cmds.len()
             ));
         }
-        Err(e) => return Err(StepError::Remote(e)),
+        Err(e) => {
+            let reason = format!("cannot connect to {}: {e}", ctx.host.address);
+            return Err(StepError::Remote(match e {
+                RemoteError::Connection(_) => RemoteError::Connection(reason),
+                RemoteError::Other(_) => RemoteError::Other(reason),
+            }));
+        }
     };
     let cmds = st.check(ctx, remote.as_ref(), log).await?;
     if cmds.is_empty() {
