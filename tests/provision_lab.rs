@@ -144,7 +144,11 @@ async fn storage_makes_ext4_xfs_per_disk_and_relocates_then_changes_nothing() {
 
     let (s, events) = go(&p, storage_opts(&lab.dir, None)).await;
     assert!(s.all_done(), "{:#?}", s.steps);
-    assert!(outcome(&s, StageId::Storage, "store").1.ends_with(" command(s) run"));
+    assert!(
+        outcome(&s, StageId::Storage, "store")
+            .1
+            .ends_with(" command(s) run")
+    );
     assert!(
         events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line == &format!("$ mkfs.ext4 /dev/{}", d[0]))),
         "the exact command is logged"
@@ -158,7 +162,10 @@ async fn storage_makes_ext4_xfs_per_disk_and_relocates_then_changes_nothing() {
         (&d[3], format!("/mnt/ais/{}", d[3]), "xfs"),
     ] {
         let got = lab.exec_ok("store", &format!("findmnt -n -o SOURCE,FSTYPE {mount}"));
-        assert_eq!(got.split_whitespace().collect::<Vec<_>>(), vec![format!("/dev/{dev}").as_str(), fs]);
+        assert_eq!(
+            got.split_whitespace().collect::<Vec<_>>(),
+            vec![format!("/dev/{dev}").as_str(), fs]
+        );
         let uuid = lab.exec_ok("store", &format!("blkid -p -s UUID -o value /dev/{dev}"));
         let fstab = lab.exec_ok("store", "cat /etc/fstab");
         let line = fstab
@@ -178,31 +185,57 @@ async fn storage_makes_ext4_xfs_per_disk_and_relocates_then_changes_nothing() {
             "defaults"
         };
         assert_eq!(f[3], want, "discard only where it belongs: {line}");
-        assert!(!machine_fstab.contains(uuid.trim()), "machine's fstab untouched");
+        assert!(
+            !machine_fstab.contains(uuid.trim()),
+            "machine's fstab untouched"
+        );
     }
-    assert_eq!(std::fs::read_to_string("/etc/fstab").unwrap_or_default(), machine_fstab);
-    assert!(lab.exec_ok("store", "ls /etc/fstab.1").contains("/etc/fstab.1"));
-    // Relocation: data moved onto the new filesystem, old directories gone.
-    assert_eq!(lab.exec_ok("store", "cat /mnt/data/kubelet/pods/p1/data"), "pod\n");
-    assert_eq!(lab.exec_ok("store", "cat /mnt/data/containerd/io/layer"), "img\n");
     assert_eq!(
-        lab.exec_ok("store", "ls -d /var/lib/kubelet /var/lib/containerd 2>/dev/null; true"),
+        std::fs::read_to_string("/etc/fstab").unwrap_or_default(),
+        machine_fstab
+    );
+    assert!(
+        lab.exec_ok("store", "ls /etc/fstab.1")
+            .contains("/etc/fstab.1")
+    );
+    // Relocation: data moved onto the new filesystem, old directories gone.
+    assert_eq!(
+        lab.exec_ok("store", "cat /mnt/data/kubelet/pods/p1/data"),
+        "pod\n"
+    );
+    assert_eq!(
+        lab.exec_ok("store", "cat /mnt/data/containerd/io/layer"),
+        "img\n"
+    );
+    assert_eq!(
+        lab.exec_ok(
+            "store",
+            "ls -d /var/lib/kubelet /var/lib/containerd 2>/dev/null; true"
+        ),
         ""
     );
 
     // A second run changes nothing and says so.
-    let fstab_before = lab.exec_ok("store", "cat /etc/fstab; findmnt -rn -o TARGET,SOURCE | sort");
+    let fstab_before = lab.exec_ok(
+        "store",
+        "cat /etc/fstab; findmnt -rn -o TARGET,SOURCE | sort",
+    );
     let (s2, events2) = go(&p, storage_opts(&lab.dir, None)).await;
     assert_eq!(
         outcome(&s2, StageId::Storage, "store"),
         (StepState::Done, "nothing to do".into())
     );
     assert!(
-        !events2.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
+        !events2
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
         "no command ran the second time"
     );
     assert_eq!(
-        lab.exec_ok("store", "cat /etc/fstab; findmnt -rn -o TARGET,SOURCE | sort"),
+        lab.exec_ok(
+            "store",
+            "cat /etc/fstab; findmnt -rn -o TARGET,SOURCE | sort"
+        ),
         fstab_before
     );
     // The disk the plan does not name is byte-for-byte what it was.
@@ -225,8 +258,16 @@ async fn mounted_root_and_formatted_disks_are_refused_before_any_command() {
     let fresh_hash = sha256(&lab, "careful", &d[0]);
     let fstab = lab.exec_ok("careful", "cat /etc/fstab");
     for (bad, wipe, why) in [
-        (&d[1], false, format!("/dev/{} is mounted at /mnt/busy; unmount it first", d[1])),
-        (&d[2], true, format!("/dev/{} holds the root filesystem", d[2])),
+        (
+            &d[1],
+            false,
+            format!("/dev/{} is mounted at /mnt/busy; unmount it first", d[1]),
+        ),
+        (
+            &d[2],
+            true,
+            format!("/dev/{} holds the root filesystem", d[2]),
+        ),
         (
             &d[3],
             false,
@@ -252,10 +293,16 @@ async fn mounted_root_and_formatted_disks_are_refused_before_any_command() {
             (StepState::Failed, format!("refused: {why}"))
         );
         assert!(
-            !events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
+            !events
+                .iter()
+                .any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
             "no command ran: {events:?}"
         );
-        assert_eq!(sha256(&lab, "careful", &d[0]), fresh_hash, "good disk untouched");
+        assert_eq!(
+            sha256(&lab, "careful", &d[0]),
+            fresh_hash,
+            "good disk untouched"
+        );
         assert_eq!(lab.exec_ok("careful", "cat /etc/fstab"), fstab);
         // Preflight says the same, before anything.
         let mut opts = storage_opts(&lab.dir, None);
@@ -281,7 +328,11 @@ async fn mounted_root_and_formatted_disks_are_refused_before_any_command() {
     assert_eq!(st, StepState::Failed);
     assert!(msg.starts_with("needs confirmation"), "{msg}");
     assert_eq!(
-        lab.exec_ok("careful", &format!("blkid -p -s TYPE -o value /dev/{}", d[3])).trim(),
+        lab.exec_ok(
+            "careful",
+            &format!("blkid -p -s TYPE -o value /dev/{}", d[3])
+        )
+        .trim(),
         "ext4",
         "nothing ran without consent"
     );
@@ -289,9 +340,15 @@ async fn mounted_root_and_formatted_disks_are_refused_before_any_command() {
     opts.stages = vec![StageId::Storage];
     opts.consent = Consent::Hosts(["careful".to_string()].into());
     let (s, _) = go(&p, opts).await;
-    assert_eq!(outcome(&s, StageId::Storage, "careful").0, StepState::Done, "{:?}", s.steps);
     assert_eq!(
-        lab.exec_ok("careful", "findmnt -n -o FSTYPE /mnt/wiped").trim(),
+        outcome(&s, StageId::Storage, "careful").0,
+        StepState::Done,
+        "{:?}",
+        s.steps
+    );
+    assert_eq!(
+        lab.exec_ok("careful", "findmnt -n -o FSTYPE /mnt/wiped")
+            .trim(),
         "xfs"
     );
 }
@@ -371,7 +428,12 @@ async fn kubespray_runs_ansible_reports_the_failing_task_and_resumes_after_the_f
     };
 
     let (s, events) = go(&p, opts(())).await;
-    assert_eq!(outcome(&s, StageId::Kubespray, "node1").0, StepState::Done, "{:?}", s.steps);
+    assert_eq!(
+        outcome(&s, StageId::Kubespray, "node1").0,
+        StepState::Done,
+        "{:?}",
+        s.steps
+    );
     assert_eq!(outcome(&s, StageId::Kubespray, "node3").0, StepState::Done);
     assert_eq!(
         outcome(&s, StageId::Kubespray, "node2"),
@@ -390,10 +452,14 @@ async fn kubespray_runs_ansible_reports_the_failing_task_and_resumes_after_the_f
     }
     assert!(events.iter().any(|e| e.host == "ansible"
         && matches!(&e.kind, EventKind::Log { line, .. } if line.contains("PLAY RECAP"))));
-    let hosts_yaml = std::fs::read_to_string(tree.join("inventory/lab/hosts.yaml")).expect("inventory");
+    let hosts_yaml =
+        std::fs::read_to_string(tree.join("inventory/lab/hosts.yaml")).expect("inventory");
     assert!(hosts_yaml.contains(&lab.host("node2").address));
     assert!(tree.join("inventory/lab/group_vars/all/all.yml").exists());
-    assert_eq!(lab.exec_ok("node1", "cat /etc/rackstrap-fixture-done"), "node1\n");
+    assert_eq!(
+        lab.exec_ok("node1", "cat /etc/rackstrap-fixture-done"),
+        "node1\n"
+    );
     let log = std::fs::read_to_string(
         state::RunState::load(&state_dir.join("state.yaml"))
             .expect("state")
@@ -408,7 +474,10 @@ async fn kubespray_runs_ansible_reports_the_failing_task_and_resumes_after_the_f
     lab.exec_ok("node2", "rm /etc/rackstrap-fixture-fail");
     let (s, _) = go(&p, opts(())).await;
     assert!(s.all_done(), "{:?}", s.steps);
-    assert_eq!(lab.exec_ok("node2", "cat /etc/rackstrap-fixture-done"), "node2\n");
+    assert_eq!(
+        lab.exec_ok("node2", "cat /etc/rackstrap-fixture-done"),
+        "node2\n"
+    );
     // And once done, a further apply has nothing left to run.
     let (s, events) = go(&p, opts(())).await;
     assert_eq!(
@@ -456,7 +525,10 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = hosts.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = hosts
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let p = plan(&lab, tmp.path(), &refs);
     let plan_path = tmp.path().join("cluster.yaml");
     rackstrap::plan::save(&p, &plan_path).expect("save plan");
@@ -477,9 +549,14 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
         .iter()
         .map(|h| lab.exec_ok(h, "cat /etc/fstab; findmnt -rn -o TARGET | sort"))
         .collect();
+    eprintln!("dry run");
     let out = apply(&["--dry-run"]).output().expect("dry run");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for h in ["h1", "h2", "h3"] {
         let d = disk(&lab, h, 0);
         for cmd in [
@@ -504,6 +581,7 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
 
     // h2's preflight probe blocks reading its os-release (a FIFO nobody writes), so the kill
     // lands while the stage is running on it.
+    eprintln!("apply with h2 blocked");
     lab.exec_ok("h2", "rm -f /etc/os-release && mkfifo /etc/os-release");
     let mut child = apply(&["--yes"])
         .stdout(std::process::Stdio::piped())
@@ -517,22 +595,36 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
         let mut lines = std::io::BufReader::new(stdout).lines();
         for line in lines.by_ref() {
             let line = line.expect("line");
+            eprintln!("{line}");
             seen.push_str(&line);
             seen.push('\n');
             if line == "h2 preflight started" {
-                std::thread::sleep(std::time::Duration::from_millis(300));
+                // Kill only once the probe is blocked on the FIFO: mid-command, for certain.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while !lab.exec_in("h2", "pgrep -x cat").status.success() {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "h2's probe never started"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
                 lab.kill("h2");
                 break;
             }
         }
         for line in lines {
-            seen.push_str(&line.expect("line"));
+            let line = line.expect("line");
+            eprintln!("{line}");
+            seen.push_str(&line);
             seen.push('\n');
         }
     }
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(1), "{seen}");
-    assert!(seen.contains("h2 preflight failed: connection lost"), "{seen}");
+    assert!(
+        seen.contains("h2 preflight failed: connection lost"),
+        "{seen}"
+    );
     assert!(seen.contains("h1 storage done: "), "{seen}");
     assert!(seen.contains("h3 storage done: "), "{seen}");
 
@@ -552,7 +644,10 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
     };
     assert_eq!(row("preflight"), vec!["done", "failed", "done"], "{table}");
     assert_eq!(row("storage"), vec!["done", "pending", "done"], "{table}");
-    assert!(table.contains("h2 preflight: failed connection lost"), "{table}");
+    assert!(
+        table.contains("h2 preflight: failed connection lost"),
+        "{table}"
+    );
 
     // Bring h2 back, fixed; apply again runs only h2.
     lab.restart("h2");
@@ -562,12 +657,22 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
     );
     let out = apply(&["--yes"]).output().expect("apply again");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for h in ["h1", "h3"] {
         for s in ["preflight", "host-prep", "storage"] {
-            assert!(text.contains(&format!("{h} {s} done: done in an earlier run")), "{text}");
+            assert!(
+                text.contains(&format!("{h} {s} done: done in an earlier run")),
+                "{text}"
+            );
         }
-        assert!(!text.contains(&format!("{h} storage $ ")), "{h} ran commands again:\n{text}");
+        assert!(
+            !text.contains(&format!("{h} storage $ ")),
+            "{h} ran commands again:\n{text}"
+        );
     }
     assert!(text.contains("h2 storage done: "), "{text}");
     assert_eq!(
@@ -581,7 +686,142 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
         .expect("status");
     let table = String::from_utf8_lossy(&st.stdout);
     assert!(
-        !table.contains("failed") && !table.lines().any(|l| l.starts_with("storage") && l.contains("pending")),
+        !table.contains("failed")
+            && !table
+                .lines()
+                .any(|l| l.starts_with("storage") && l.contains("pending")),
         "{table}"
+    );
+}
+
+/// A stand-in `kubectl`/`etcdctl` pair, visible only inside one lab host (a tmpfs over
+/// `/usr/local/bin` in its mount namespace). It answers from files in that host's `/etc`, so
+/// the test can make the "cluster" healthy or not, and records what was applied.
+const FAKE_KUBECTL: &str = r#"#!/bin/sh
+s=/etc/fake-k8s
+case "$*" in
+  "get nodes --no-headers") cat $s/nodes ;;
+  "get pods -n kube-system --no-headers") cat $s/pods ;;
+  "-n kube-system get cm coredns -o yaml") cat $s/coredns ;;
+  "-n metallb-system get ipaddresspools.metallb.io -o jsonpath={.items[*].metadata.name}") cat $s/pools 2>/dev/null ;;
+  "get configmap kube-proxy -n kube-system -o yaml") cat $s/kube-proxy ;;
+  "apply -f - -n kube-system") cat > $s/kube-proxy.new && mv $s/kube-proxy.new $s/kube-proxy ;;
+  "apply -f -") cat > $s/applied; grep -q 'kind: IPAddressPool' $s/applied && echo default > $s/pools ;;
+  "-n metallb-system get service controller") test -e $s/controller-service ;;
+  -n\ metallb-system\ expose\ deployment\ controller*) echo "$*" > $s/controller-service ;;
+  *) echo "fake kubectl: unexpected: $*" >&2; exit 3 ;;
+esac
+"#;
+
+const FAKE_ETCDCTL: &str = r#"#!/bin/sh
+[ "$ETCDCTL_ENDPOINTS" = "https://127.0.0.1:2379" ] || { echo "etcd.env not loaded" >&2; exit 4; }
+cat /etc/fake-k8s/etcd
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_and_load_balancer_drive_kubectl_on_the_first_control_plane() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("cp1"), HostSpec::new("w1")]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let script = format!(
+        "mount -t tmpfs tmpfs /usr/local/bin && mkdir -p /etc/fake-k8s && cd /etc/fake-k8s \
+         && cat > /usr/local/bin/kubectl <<'EOF'\n{FAKE_KUBECTL}EOF\n\
+         cat > /usr/local/bin/etcdctl <<'EOF'\n{FAKE_ETCDCTL}EOF\n\
+         chmod +x /usr/local/bin/kubectl /usr/local/bin/etcdctl \
+         && printf 'ETCDCTL_ENDPOINTS=https://127.0.0.1:2379\\n' > /etc/etcd.env \
+         && printf 'cp1 Ready control-plane 5m v1.28.6\\nw1 Ready <none> 4m v1.28.6\\n' > nodes \
+         && printf 'coredns-1 1/1 Running 0 4m\\nkube-proxy-a 1/1 Running 0 5m\\n' > pods \
+         && printf 'data:\\n  Corefile: |\\n    .:53 {{\\n        forward . 8.8.8.8 1.1.1.1 {{\\n' > coredns \
+         && printf 'https://127.0.0.1:2379 is healthy: successfully committed proposal: took = 2ms\\n' > etcd \
+         && printf 'mode: ipvs\\nipvs:\\n  strictARP: false\\n' > kube-proxy"
+    );
+    lab.exec_ok("cp1", &script);
+    assert_eq!(
+        lab.exec_ok("cp1", "command -v kubectl").trim(),
+        "/usr/local/bin/kubectl"
+    );
+    assert!(
+        !lab.exec_in(
+            "w1",
+            "test -e /usr/local/bin/kubectl || test -e /etc/fake-k8s"
+        )
+        .status
+        .success(),
+        "the fake kubectl exists only on cp1"
+    );
+    let mut p = plan(
+        &lab,
+        tmp.path(),
+        &[
+            ("cp1", "    roles: [control_plane, etcd, worker]\n"),
+            ("w1", "    roles: [worker]\n"),
+        ],
+    );
+    p.network.upstream_dns = vec!["8.8.8.8".into(), "1.1.1.1".into()];
+    p.network.load_balancer.expose_controller = true;
+    p.network.load_balancer.pools = vec![rackstrap::plan::Pool {
+        name: "default".into(),
+        addresses: vec!["10.10.0.240/28".into()],
+        auto_assign: true,
+    }];
+    let opts = || {
+        let mut o = RunOptions::new(connector(&lab.dir));
+        o.stages = vec![StageId::Verify, StageId::LoadBalancer];
+        o
+    };
+
+    let (s, _) = go(&p, opts()).await;
+    assert_eq!(
+        outcome(&s, StageId::Verify, "cp1"),
+        (StepState::Done, "nothing to do".into())
+    );
+    assert_eq!(
+        outcome(&s, StageId::LoadBalancer, "cp1"),
+        (StepState::Done, "3 command(s) run".into()),
+        "{:?}",
+        s.steps
+    );
+    assert!(
+        !s.steps.iter().any(|st| st.1 == "w1"),
+        "kubectl runs on the first control plane only"
+    );
+    assert_eq!(lab.exec_ok("cp1", "cat /etc/fake-k8s/pools"), "default\n");
+    assert!(
+        lab.exec_ok("cp1", "cat /etc/fake-k8s/kube-proxy")
+            .contains("strictARP: true")
+    );
+    assert!(
+        lab.exec_ok("cp1", "cat /etc/fake-k8s/applied")
+            .contains("- 10.10.0.240/28")
+    );
+    assert!(
+        lab.exec_ok("cp1", "cat /etc/fake-k8s/controller-service")
+            .contains("\"port\":7472")
+    );
+
+    // Everything in place: the load balancer has nothing to do.
+    let (s, _) = go(&p, opts()).await;
+    assert_eq!(
+        outcome(&s, StageId::LoadBalancer, "cp1"),
+        (StepState::Done, "nothing to do".into())
+    );
+
+    // A node goes NotReady and CoreDNS loses its upstream: verify says which and why.
+    lab.exec_ok(
+        "cp1",
+        "cd /etc/fake-k8s && printf 'cp1 Ready cp 5m v1\\nw1 NotReady <none> 4m v1\\n' > nodes \
+         && printf '    forward . /etc/resolv.conf\\n' > coredns",
+    );
+    let (s, _) = go(&p, opts()).await;
+    let (st, msg) = outcome(&s, StageId::Verify, "cp1");
+    assert_eq!(st, StepState::Failed);
+    assert_eq!(
+        msg,
+        "w1 is NotReady; CoreDNS does not forward to 8.8.8.8, 1.1.1.1 (forward . /etc/resolv.conf)"
+    );
+    assert_eq!(
+        outcome(&s, StageId::LoadBalancer, "cp1").0,
+        StepState::Pending,
+        "load balancer waits for a verified cluster"
     );
 }

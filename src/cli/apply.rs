@@ -3,12 +3,13 @@
 //! plan, see `provision::state`).
 //!
 //! Exit codes (DESIGN.md): 0 every step done, 1 a step failed or is left waiting (a refused
-//! disk, a missing confirmation, an unreachable host), 2 the plan could not be read.
+//! disk, a missing confirmation, an unreachable host), 2 the plan could not be read or a
+//! `--stage`/`--host` names nothing in it.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use color_eyre::eyre::{Context, eyre};
+use color_eyre::eyre::Context;
 
 use crate::plan;
 use crate::provision::event::{Event, EventKind, StageId};
@@ -29,14 +30,32 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         eprintln!("rackstrap: the plan has errors; nothing was run");
         return Ok(ExitCode::from(1));
     }
+    // Bad selections are the operator's typing: say what and which exist, no backtrace.
     let mut stages = Vec::new();
     for s in &args.stages {
-        stages.push(StageId::parse(s).ok_or_else(|| {
-            eyre!(
-                "--stage {s}: no such stage (stages: {})",
-                StageId::ALL.map(|s| s.as_str()).join(", ")
-            )
-        })?);
+        match StageId::parse(s) {
+            Some(id) => stages.push(id),
+            None => {
+                eprintln!(
+                    "rackstrap: --stage {s}: no such stage (stages: {})",
+                    StageId::ALL.map(|s| s.as_str()).join(", ")
+                );
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    for h in &args.hosts {
+        if !plan.hosts.iter().any(|p| &p.name == h) {
+            eprintln!(
+                "rackstrap: --host {h}: the plan has no such host (hosts: {})",
+                plan.hosts
+                    .iter()
+                    .map(|h| h.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Ok(ExitCode::from(2));
+        }
     }
     let mut base = crate::ssh::ConnectOptions::default();
     if let Some(k) = &args.known_hosts {
@@ -47,7 +66,11 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     opts.stages = stages;
     opts.hosts = args.hosts.clone();
     opts.dry_run = args.dry_run;
-    opts.consent = if args.yes { Consent::All } else { Consent::None };
+    opts.consent = if args.yes {
+        Consent::All
+    } else {
+        Consent::None
+    };
     opts.state_dir = Some(state::state_dir(&args.plan));
 
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;

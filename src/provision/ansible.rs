@@ -64,8 +64,14 @@ pub enum Update {
         tasks_done: u32,
     },
     /// A host failed the current task (not ignored).
-    HostFailed { host: String, failure: Failure },
-    Recap { host: String, recap: Recap },
+    HostFailed {
+        host: String,
+        failure: Failure,
+    },
+    Recap {
+        host: String,
+        recap: Recap,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -108,8 +114,8 @@ impl Parser {
             out.push(Update::Play(name));
             return out;
         }
-        if let Some(name) = bracket_header(line, "TASK [")
-            .or_else(|| bracket_header(line, "RUNNING HANDLER ["))
+        if let Some(name) =
+            bracket_header(line, "TASK [").or_else(|| bracket_header(line, "RUNNING HANDLER ["))
         {
             self.task = name.clone();
             self.pending_fatal = None;
@@ -187,7 +193,12 @@ fn host_result(line: &str) -> Option<(&str, String, &str)> {
     let end = rest.find(']')?;
     let inner = &rest[..end];
     // Delegation shows `host -> other`; the result belongs to the first.
-    let host = inner.split(" -> ").next().unwrap_or(inner).trim().to_string();
+    let host = inner
+        .split(" -> ")
+        .next()
+        .unwrap_or(inner)
+        .trim()
+        .to_string();
     Some((status, host, &rest[end + 1..]))
 }
 
@@ -200,7 +211,11 @@ fn failure_message(rest: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(json.trim()) {
         Ok(v) => {
             let msg = v.get("msg").and_then(|m| m.as_str()).unwrap_or("").trim();
-            let stderr = v.get("stderr").and_then(|m| m.as_str()).unwrap_or("").trim();
+            let stderr = v
+                .get("stderr")
+                .and_then(|m| m.as_str())
+                .unwrap_or("")
+                .trim();
             let rc = v.get("rc").and_then(|m| m.as_i64());
             match (msg.is_empty(), stderr.is_empty()) {
                 (false, true) => msg.to_string(),

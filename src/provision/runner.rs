@@ -173,9 +173,18 @@ struct Shared<'a> {
 }
 
 impl Shared<'_> {
-    fn record(&self, stage: StageId, host: &str, st: StepState, message: &str, log: Option<PathBuf>) {
-        if !self.opts.dry_run {
-            if let Ok(mut s) = self.state.lock() {
+    fn record(
+        &self,
+        stage: StageId,
+        host: &str,
+        st: StepState,
+        message: &str,
+        log: Option<PathBuf>,
+    ) {
+        if !self.opts.dry_run
+            && let Ok(mut s) = self.state.lock()
+        {
+            {
                 let step = s.step_mut(stage, host);
                 let now = state::now();
                 if st == StepState::Running {
@@ -213,7 +222,12 @@ impl Shared<'_> {
     }
 
     fn step_log(&self, host: &str, stage: StageId) -> StepLog {
-        StepLog::new(host, stage, self.events.clone(), self.logs.get(host).cloned())
+        StepLog::new(
+            host,
+            stage,
+            self.events.clone(),
+            self.logs.get(host).cloned(),
+        )
     }
 
     fn finish(&self, log: &StepLog, st: StepState, message: &str) {
@@ -235,11 +249,7 @@ impl Shared<'_> {
         if let Some(r) = map.get(&host.name) {
             return Ok(r.clone());
         }
-        let r = self
-            .opts
-            .connector
-            .connect(host, &self.plan.access)
-            .await?;
+        let r = self.opts.connector.connect(host, &self.plan.access).await?;
         map.insert(host.name.clone(), r.clone());
         Ok(r)
     }
@@ -283,7 +293,11 @@ pub async fn run(
     let mut logs = BTreeMap::new();
     if let (Some(dir), false) = (&opts.state_dir, opts.dry_run) {
         let run_dir = dir.join("logs").join(&run_id);
-        for h in selected.iter().map(|h| h.name.as_str()).chain([kubespray::ANSIBLE_PANE]) {
+        for h in selected
+            .iter()
+            .map(|h| h.name.as_str())
+            .chain([kubespray::ANSIBLE_PANE])
+        {
             let path = run_dir.join(format!("{h}.log"));
             let f = LogFile::create(&path)
                 .map_err(|e| eyre!("creating log file {}: {e}", path.display()))?;
@@ -326,8 +340,7 @@ pub async fn run(
                             let st = st.as_ref();
                             let why = blocked.get(&host.name).cloned();
                             async move {
-                                let (state, msg) =
-                                    host_step(shared, st, host, explicit, why).await;
+                                let (state, msg) = host_step(shared, st, host, explicit, why).await;
                                 (host.name.clone(), state, msg)
                             }
                         })
@@ -352,10 +365,7 @@ pub async fn run(
                 if !selected.iter().any(|h| h.name == cp.name) {
                     continue;
                 }
-                let why = blocked
-                    .iter()
-                    .next()
-                    .map(|(h, w)| format!("{h}: {w}"));
+                let why = blocked.iter().next().map(|(h, w)| format!("{h}: {w}"));
                 let (state, _) = host_step(&shared, st.as_ref(), cp, explicit, why).await;
                 if matches!(state, StepState::Failed | StepState::Pending) {
                     blocked
@@ -365,11 +375,7 @@ pub async fn run(
             }
         }
     }
-    let summary = shared
-        .summary
-        .lock()
-        .map(|s| s.clone())
-        .unwrap_or_default();
+    let summary = shared.summary.lock().map(|s| s.clone()).unwrap_or_default();
     Ok(summary)
 }
 
@@ -418,7 +424,13 @@ async fn host_step(
         return (StepState::Done, msg);
     }
     log.emit(EventKind::Started);
-    shared.record(id, &host.name, StepState::Running, "", log.log_path().map(PathBuf::from));
+    shared.record(
+        id,
+        &host.name,
+        StepState::Running,
+        "",
+        log.log_path().map(PathBuf::from),
+    );
     log.note(&format!("==> {} on {}", st.title(), host.name));
     let ctx = Ctx {
         plan: shared.plan,
@@ -466,9 +478,18 @@ async fn run_on_host(
             ));
             let cmds = st.dry_run(ctx)?;
             say(log, &cmds);
-            return Ok(format!("dry run (host unreachable): {} command(s)", cmds.len()));
+            return Ok(format!(
+                "dry run (host unreachable): {} command(s)",
+                cmds.len()
+            ));
         }
-        Err(e) => return Err(StepError::Remote(e)),
+        Err(e) => {
+            let reason = format!("cannot connect to {}: {e}", ctx.host.address);
+            return Err(StepError::Remote(match e {
+                RemoteError::Connection(_) => RemoteError::Connection(reason),
+                RemoteError::Other(_) => RemoteError::Other(reason),
+            }));
+        }
     };
     let cmds = st.check(ctx, remote.as_ref(), log).await?;
     if cmds.is_empty() {
@@ -510,7 +531,10 @@ async fn cluster_step(
     let id = st.id();
     let plan = shared.plan;
     // Kubespray builds the whole cluster: every plan host must be ready for it.
-    let waiting = blocked.iter().next().map(|(h, w)| format!("waiting: {h}: {w}"));
+    let waiting = blocked
+        .iter()
+        .next()
+        .map(|(h, w)| format!("waiting: {h}: {w}"));
     if let Some(msg) = waiting {
         for h in selected {
             let log = shared.step_log(&h.name, id);

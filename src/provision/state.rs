@@ -198,15 +198,24 @@ mod tests {
     fn state_round_trips_atomically_and_interrupted_steps_are_not_done() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = state_dir(&dir.path().join("cluster.yaml")).join("state.yaml");
-        assert_eq!(RunState::load(&path).expect("missing is empty"), RunState::default());
+        assert_eq!(
+            RunState::load(&path).expect("missing is empty"),
+            RunState::default()
+        );
         let mut s = RunState::default();
         s.step_mut(StageId::Storage, "node1").state = StepState::Done;
         s.step_mut(StageId::Storage, "node2").state = StepState::Running;
         s.save(&path).expect("save");
         let loaded = RunState::load(&path).expect("load");
         assert_eq!(loaded.state_of(StageId::Storage, "node1"), StepState::Done);
-        assert_eq!(loaded.state_of(StageId::Storage, "node2"), StepState::Failed);
-        assert_eq!(loaded.state_of(StageId::Verify, "node1"), StepState::Pending);
+        assert_eq!(
+            loaded.state_of(StageId::Storage, "node2"),
+            StepState::Failed
+        );
+        assert_eq!(
+            loaded.state_of(StageId::Verify, "node1"),
+            StepState::Pending
+        );
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().expect("dir"))
             .expect("read dir")
             .filter_map(|e| e.ok())
@@ -235,7 +244,13 @@ mod tests {
         st.state = StepState::Failed;
         st.message = "connection lost: eof".into();
         let t = s.table(&["node1".into(), "node2".into()]);
-        assert!(t.starts_with("stage          node1    node2\npreflight      done     failed\n"), "{t}");
-        assert!(t.contains("node2 preflight: failed connection lost: eof"), "{t}");
+        assert!(
+            t.starts_with("stage          node1    node2\npreflight      done     failed\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("node2 preflight: failed connection lost: eof"),
+            "{t}"
+        );
     }
 }

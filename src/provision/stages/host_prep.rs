@@ -39,7 +39,11 @@ pub fn packages(host: &Host) -> Vec<(&'static str, &'static str)> {
     if host.storage.iter().any(|l| l.filesystem == Filesystem::Xfs) {
         p.push(("xfsprogs", "mkfs.xfs"));
     }
-    if host.storage.iter().any(|l| l.filesystem == Filesystem::Ext4) {
+    if host
+        .storage
+        .iter()
+        .any(|l| l.filesystem == Filesystem::Ext4)
+    {
         p.push(("e2fsprogs", "mkfs.ext4"));
     }
     p
@@ -99,7 +103,10 @@ impl Stage for HostPrep {
             let have = remote.capture(&format!("cat {}", quote(&path))).await?;
             let keys: Vec<&str> = ctx.plan.tuning.sysctl.keys().map(String::as_str).collect();
             let live = remote
-                .capture(&format!("sysctl -n {}", keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(" ")))
+                .capture(&format!(
+                    "sysctl -n {}",
+                    keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(" ")
+                ))
                 .await?;
             let live_ok = live.ok()
                 && live
@@ -116,7 +123,9 @@ impl Stage for HostPrep {
         let mut missing = Vec::new();
         for (pkg, tool) in packages(ctx.host) {
             let found = remote
-                .capture(&format!("command -v {tool} || [ -x /usr/sbin/{tool} ] || [ -x /sbin/{tool} ]"))
+                .capture(&format!(
+                    "command -v {tool} || [ -x /usr/sbin/{tool} ] || [ -x /sbin/{tool} ]"
+                ))
                 .await?;
             if found.ok() {
                 log.note(&format!("{tool} present"));

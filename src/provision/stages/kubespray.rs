@@ -56,39 +56,67 @@ pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
 }
 
 /// The `ansible-playbook` command line, run with the Kubespray tree as working directory.
-pub fn playbook_command(plan: &Plan) -> Vec<String> {
-    let identity = expand_tilde(&plan.access.identity);
+/// `expand`: the key path with `~` resolved (to run it) or as the plan wrote it (to show it,
+/// as seed 001 does: Ansible resolves `~` in `--private-key` itself).
+pub fn playbook_command(plan: &Plan, expand: bool) -> Vec<String> {
+    let identity = if expand {
+        expand_tilde(&plan.access.identity).display().to_string()
+    } else {
+        plan.access.identity.clone()
+    };
     vec![
         "ansible-playbook".into(),
         "-i".into(),
         format!("inventory/{}/hosts.yaml", plan.cluster.name),
         "-b".into(),
         "-v".into(),
-        format!("--private-key={}", identity.display()),
+        format!("--private-key={identity}"),
         PLAYBOOK.into(),
     ]
 }
 
+/// A path for a shell line, `~/` left unquoted so the shell still expands it.
+fn shell_path(path: &str) -> String {
+    match path.strip_prefix("~/") {
+        Some(rest) => format!("~/{}", quote(rest)),
+        None => quote(path),
+    }
+}
+
+/// `ANSIBLE_HOST_KEY_CHECKING=False ansible-playbook ...` as an operator would type it.
+fn playbook_line(words: &[String]) -> String {
+    let shown: Vec<String> = words
+        .iter()
+        .map(|w| match w.strip_prefix("--private-key=~/") {
+            Some(rest) => format!("--private-key=~/{}", quote(rest)),
+            None => quote(w),
+        })
+        .collect();
+    format!("ANSIBLE_HOST_KEY_CHECKING=False {}", shown.join(" "))
+}
+
 /// Everything the stage does, as the commands an operator would type in the tree.
 pub fn commands(plan: &Plan, inventory_exists: bool) -> Result<Vec<Cmd>, StepError> {
-    let tree = expand_tilde(&plan.cluster.kubespray.path);
     let inv = format!("inventory/{}", plan.cluster.name);
-    let mut cmds = vec![Cmd::words(["cd", &tree.to_string_lossy()])];
+    let mut cmds = vec![Cmd::new(format!(
+        "cd {}",
+        shell_path(&plan.cluster.kubespray.path)
+    ))];
     if !inventory_exists {
         cmds.push(Cmd::words(["cp", "-rfp", "inventory/sample", &inv]));
     }
+    let mut made = std::collections::BTreeSet::new();
     for f in inventory_files(plan)? {
         let path = format!("{inv}/{}", f.path.display());
-        if let Some(parent) = Path::new(&path).parent() {
+        if let Some(parent) = Path::new(&path).parent()
+            && parent != Path::new(&inv)
+            && made.insert(parent.to_path_buf())
+        {
             cmds.push(Cmd::words(["mkdir", "-p", &parent.to_string_lossy()]));
         }
         cmds.push(Cmd::write_file(&path, &f.contents));
     }
-    let words = playbook_command(plan);
-    cmds.push(Cmd::new(format!(
-        "ANSIBLE_HOST_KEY_CHECKING=False {}",
-        words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
-    )));
+    cmds.push(Cmd::new(playbook_line(&playbook_command(plan, false))));
     Ok(cmds)
 }
 
@@ -189,7 +217,11 @@ pub async fn run(
         }
     }
     for f in &files {
-        pane.note(&format!("writing inventory/{}/{}", plan.cluster.name, f.path.display()));
+        pane.note(&format!(
+            "writing inventory/{}/{}",
+            plan.cluster.name,
+            f.path.display()
+        ));
     }
     if let Err(e) = crate::render::write(&files, &inv_dir) {
         return all_fail(StepError::Check(format!(
@@ -198,11 +230,8 @@ pub async fn run(
         )));
     }
 
-    let words = playbook_command(plan);
-    pane.command(&format!(
-        "ANSIBLE_HOST_KEY_CHECKING=False {}",
-        words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
-    ));
+    let words = playbook_command(plan, true);
+    pane.command(&playbook_line(&words));
     let child = tokio::process::Command::new(&words[0])
         .args(&words[1..])
         .current_dir(&tree)

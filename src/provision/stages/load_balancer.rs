@@ -17,8 +17,7 @@ use crate::provision::stage::{Ctx, Scope, Stage};
 pub struct LoadBalancer;
 
 /// Seed 002: the pool names MetalLB knows.
-pub const POOLS: &str =
-    "kubectl -n metallb-system get ipaddresspools.metallb.io -o jsonpath='{.items[*].metadata.name}'";
+pub const POOLS: &str = "kubectl -n metallb-system get ipaddresspools.metallb.io -o jsonpath='{.items[*].metadata.name}'";
 /// Seed 002: strict ARP is on in kube-proxy's config.
 pub const STRICT_ARP_CHECK: &str =
     "kubectl get configmap kube-proxy -n kube-system -o yaml | grep -q 'strictARP: true'";
@@ -45,7 +44,9 @@ fn apply_manifests(contents: &str) -> Cmd {
     if !body.ends_with('\n') {
         body.push('\n');
     }
-    Cmd::new(format!("kubectl apply -f - <<'{delimiter}'\n{body}{delimiter}"))
+    Cmd::new(format!(
+        "kubectl apply -f - <<'{delimiter}'\n{body}{delimiter}"
+    ))
 }
 
 /// What the stage would do with nothing in place yet.

@@ -79,7 +79,11 @@ pub fn assess(out: &str) -> Report {
     } else {
         r.warnings.push(format!(
             "OS {} is not Ubuntu or Debian; the seeds were tested on Ubuntu 22.04",
-            if pretty.is_empty() { "unknown" } else { &pretty }
+            if pretty.is_empty() {
+                "unknown"
+            } else {
+                &pretty
+            }
         ));
     }
     if let Some(k) = get("kernel").first() {
@@ -209,8 +213,14 @@ mod tests {
                    /swap.img file 100 0 -2\n@@rackstrap:time\nyes\n@@rackstrap:listen\n\
                    LISTEN 0 4096 127.0.0.1:2379 0.0.0.0:*\nLISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n@@rackstrap:kube\n";
         let r = assess(out);
-        assert_eq!(r.errors, vec!["port(s) 2379 already in use; Kubernetes needs them"]);
-        assert_eq!(r.warnings, vec!["swap is on (/swap.img); Kubespray turns it off"]);
+        assert_eq!(
+            r.errors,
+            vec!["port(s) 2379 already in use; Kubernetes needs them"]
+        );
+        assert_eq!(
+            r.warnings,
+            vec!["swap is on (/swap.img); Kubespray turns it off"]
+        );
         assert!(r.ok.contains(&"OS Ubuntu 22.04.4 LTS".to_string()));
         let installed = out.replace("@@rackstrap:kube\n", "@@rackstrap:kube\ninstalled\n");
         assert!(assess(&installed).errors.is_empty());

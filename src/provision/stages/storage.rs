@@ -223,7 +223,9 @@ pub fn probe_script(host: &Host) -> String {
         }
     }
     let mut s = String::new();
-    s.push_str(&format!("echo '{SECTION}lsblk'; lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINTS || exit 1; "));
+    s.push_str(&format!(
+        "echo '{SECTION}lsblk'; lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINTS || exit 1; "
+    ));
     // lsblk takes FSTYPE and UUID from udev's database, which lags behind a fresh mkfs (or
     // is absent): the signatures of the devices that matter are read from the disk itself.
     let mut names: BTreeSet<String> = BTreeSet::new();
@@ -235,8 +237,12 @@ pub fn probe_script(host: &Host) -> String {
         "echo '{SECTION}blkid'; for d in {}; do echo \"#dev=$d\"; blkid -p -o export \"/dev/$d\" 2>/dev/null; done; ",
         names.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
     ));
-    s.push_str(&format!("echo '{SECTION}fstab'; cat /etc/fstab 2>/dev/null; "));
-    s.push_str(&format!("echo '{SECTION}mounts'; findmnt -rn -o TARGET,SOURCE; "));
+    s.push_str(&format!(
+        "echo '{SECTION}fstab'; cat /etc/fstab 2>/dev/null; "
+    ));
+    s.push_str(&format!(
+        "echo '{SECTION}mounts'; findmnt -rn -o TARGET,SOURCE; "
+    ));
     s.push_str(&format!("echo '{SECTION}units'; "));
     for unit in ["kubelet", "containerd"] {
         let tests: Vec<String> = UNIT_DIRS
@@ -272,25 +278,42 @@ pub fn parse_probe(out: &str) -> Result<HostView, String> {
         }
     }
     let mut view = HostView::default();
-    let lsblk = sections.get("lsblk").ok_or("the probe printed no lsblk section")?;
+    let lsblk = sections
+        .get("lsblk")
+        .ok_or("the probe printed no lsblk section")?;
     parse_lsblk(lsblk, &mut view)?;
     if let Some(blkid) = sections.get("blkid") {
         apply_blkid(blkid, &mut view);
     }
     view.fstab = sections.get("fstab").cloned().unwrap_or_default();
-    for line in sections.get("mounts").map(String::as_str).unwrap_or("").lines() {
+    for line in sections
+        .get("mounts")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+    {
         let mut it = line.split_whitespace();
         if let (Some(target), Some(source)) = (it.next(), it.next()) {
             view.mounts
                 .insert(unescape_mount(target), unescape_mount(source));
         }
     }
-    for line in sections.get("units").map(String::as_str).unwrap_or("").lines() {
+    for line in sections
+        .get("units")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+    {
         if !line.trim().is_empty() {
             view.units.insert(line.trim().to_string());
         }
     }
-    for line in sections.get("dirs").map(String::as_str).unwrap_or("").lines() {
+    for line in sections
+        .get("dirs")
+        .map(String::as_str)
+        .unwrap_or("")
+        .lines()
+    {
         if !line.trim().is_empty() {
             view.dirs.insert(line.trim().to_string());
         }
@@ -361,7 +384,9 @@ fn parse_lsblk(json: &str, view: &mut HostView) -> Result<(), String> {
     fn walk(list: &[Value], view: &mut HostView) -> bool {
         let mut any_root = false;
         for d in list {
-            let Some(name) = text(d, "name") else { continue };
+            let Some(name) = text(d, "name") else {
+                continue;
+            };
             let mountpoints: Vec<String> = match d.get("mountpoints") {
                 Some(Value::Array(a)) => a
                     .iter()
@@ -387,7 +412,10 @@ fn parse_lsblk(json: &str, view: &mut HostView) -> Result<(), String> {
             for m in &mountpoints {
                 view.mounts.insert(m.clone(), format!("/dev/{name}"));
             }
-            let children = children_json.iter().filter_map(|c| text(c, "name")).collect();
+            let children = children_json
+                .iter()
+                .filter_map(|c| text(c, "name"))
+                .collect();
             // An md array appears under each member; keep the first description.
             view.devices.entry(name).or_insert(DeviceView {
                 kind: text(d, "type").unwrap_or_default(),
@@ -488,11 +516,16 @@ pub fn mount_options(target: &Target<'_>, view: &HostView) -> &'static str {
     let discard = match target.layout.discard {
         Discard::On => true,
         Discard::Off => false,
-        Discard::Auto => target.members.iter().all(|m| {
-            view.devices.get(m).and_then(|d| d.rotational) == Some(false)
-        }),
+        Discard::Auto => target
+            .members
+            .iter()
+            .all(|m| view.devices.get(m).and_then(|d| d.rotational) == Some(false)),
     };
-    if discard { "defaults,discard" } else { "defaults" }
+    if discard {
+        "defaults,discard"
+    } else {
+        "defaults"
+    }
 }
 
 /// The fstab entry (device field, options) the host has for `mount`, if any.
@@ -603,7 +636,11 @@ fn refuse_member(member: &str, layout: &StorageLayout, view: &HostView) -> Resul
         if !dev.children.is_empty() {
             return Err(StepError::Refused(format!(
                 "/dev/{member} has {} ({}); set `wipe: true` on this layout to destroy them",
-                if dev.children.len() == 1 { "a child device" } else { "child devices" },
+                if dev.children.len() == 1 {
+                    "a child device"
+                } else {
+                    "child devices"
+                },
                 dev.children.join(", ")
             )));
         }
@@ -841,7 +878,12 @@ mod tests {
 
     #[test]
     fn seed_001_raid0_ext4_with_relocation_on_an_installed_node() {
-        let mut l = layout(Level::Raid0, &["nvme0n1", "nvme1n1"], Filesystem::Ext4, "/data");
+        let mut l = layout(
+            Level::Raid0,
+            &["nvme0n1", "nvme1n1"],
+            Filesystem::Ext4,
+            "/data",
+        );
         l.relocate = vec![Relocate::Kubelet, Relocate::Containerd];
         let h = host(vec![l]);
         let mut v = blank(&["nvme0n1", "nvme1n1"], false);
@@ -938,7 +980,12 @@ mod tests {
         let t = targets(&h)[0].clone();
         assert_eq!(mount_options(&t, &rot), "defaults,discard");
         // Unknown rotation (dry run without facts) stays off under auto.
-        let h = host(vec![layout(Level::Single, &["sdb"], Filesystem::Ext4, "/d")]);
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/d",
+        )]);
         let t = targets(&h)[0].clone();
         assert_eq!(mount_options(&t, &HostView::unknown(&h)), "defaults");
     }
@@ -946,15 +993,28 @@ mod tests {
     #[test]
     fn refusals_name_the_device_and_the_reason() {
         let v = blank(&["sdb"], true);
-        let root = host(vec![layout(Level::Single, &["sda"], Filesystem::Ext4, "/x")]);
+        let root = host(vec![layout(
+            Level::Single,
+            &["sda"],
+            Filesystem::Ext4,
+            "/x",
+        )]);
         let err = plan_host(&root, &v).expect_err("root disk");
-        assert_eq!(err.to_string(), "refused: /dev/sda holds the root filesystem");
+        assert_eq!(
+            err.to_string(),
+            "refused: /dev/sda holds the root filesystem"
+        );
 
         let mut formatted = blank(&["sdb"], true);
         if let Some(d) = formatted.devices.get_mut("sdb") {
             d.fstype = Some("xfs".into());
         }
-        let h = host(vec![layout(Level::Single, &["sdb"], Filesystem::Ext4, "/x")]);
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/x",
+        )]);
         let err = plan_host(&h, &formatted).expect_err("formatted");
         assert_eq!(
             err.to_string(),
@@ -975,7 +1035,12 @@ mod tests {
             "refused: /dev/sdb is mounted at /mnt/old; unmount it first"
         );
 
-        let missing = host(vec![layout(Level::Single, &["sdz"], Filesystem::Ext4, "/x")]);
+        let missing = host(vec![layout(
+            Level::Single,
+            &["sdz"],
+            Filesystem::Ext4,
+            "/x",
+        )]);
         assert_eq!(
             plan_host(&missing, &v).expect_err("missing").to_string(),
             "refused: /dev/sdz is not on this host"
@@ -993,7 +1058,12 @@ mod tests {
 
     #[test]
     fn done_targets_produce_nothing_and_half_done_ones_only_mount() {
-        let h = host(vec![layout(Level::Single, &["sdb"], Filesystem::Ext4, "/data")]);
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/data",
+        )]);
         let mut v = blank(&["sdb"], true);
         if let Some(d) = v.devices.get_mut("sdb") {
             d.fstype = Some("ext4".into());
@@ -1057,12 +1127,18 @@ kubelet
         assert_eq!(v.devices["sda"].rotational, Some(true));
         assert!(v.devices["sda"].holds_root);
         assert_eq!(v.devices["sda"].children, vec!["sda1"]);
-        assert_eq!(v.devices["sda"].fstype.as_deref(), Some("gpt partition table"));
+        assert_eq!(
+            v.devices["sda"].fstype.as_deref(),
+            Some("gpt partition table")
+        );
         assert_eq!(v.devices["loop3"].uuid.as_deref(), Some("u-3"));
         assert_eq!(v.mounts["/data"], "/dev/loop3");
         assert_eq!(v.mounts["/mnt/a b"], "/dev/x");
         assert!(v.units.contains("kubelet"));
         assert!(v.dirs.contains("/var/lib/kubelet"));
-        assert_eq!(fstab_entry(&v.fstab, "/data"), Some(("UUID=u-3", "defaults,discard")));
+        assert_eq!(
+            fstab_entry(&v.fstab, "/data"),
+            Some(("UUID=u-3", "defaults,discard"))
+        );
     }
 }

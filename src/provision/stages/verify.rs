@@ -22,7 +22,10 @@ pub const ETCD: &str =
     "export $(grep -v '^#' /etc/etcd.env | xargs -d '\\n') && etcdctl endpoint health --cluster";
 
 pub fn commands() -> Vec<Cmd> {
-    [NODES, PODS, COREDNS, ETCD].into_iter().map(Cmd::new).collect()
+    [NODES, PODS, COREDNS, ETCD]
+        .into_iter()
+        .map(Cmd::new)
+        .collect()
 }
 
 /// `kubectl get nodes --no-headers`: every plan host listed and Ready.
@@ -95,12 +98,23 @@ pub fn check_coredns(plan: &Plan, out: &str) -> Result<String, String> {
         })
         .collect();
     if missing.is_empty() {
-        Ok(format!("CoreDNS forwards to {}", plan.network.upstream_dns.join(", ")))
+        Ok(format!(
+            "CoreDNS forwards to {}",
+            plan.network.upstream_dns.join(", ")
+        ))
     } else {
         Err(format!(
             "CoreDNS does not forward to {} ({})",
-            missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-            if forwards.is_empty() { "no forward line".to_string() } else { forwards.join("; ") }
+            missing
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if forwards.is_empty() {
+                "no forward line".to_string()
+            } else {
+                forwards.join("; ")
+            }
         ))
     }
 }
@@ -224,10 +238,17 @@ mod tests {
         let cm_bad = "    forward . /etc/resolv.conf {\n";
         assert_eq!(
             check_coredns(&plan(), cm_bad),
-            Err("CoreDNS does not forward to 8.8.8.8, 1.1.1.1 (forward . /etc/resolv.conf {)".into())
+            Err(
+                "CoreDNS does not forward to 8.8.8.8, 1.1.1.1 (forward . /etc/resolv.conf {)"
+                    .into()
+            )
         );
         let etcd = "https://10.0.0.1:2379 is healthy: successfully committed proposal: took = 9.8ms\n\
                     https://10.0.0.2:2379 is unhealthy: failed to commit proposal: context deadline exceeded\n";
-        assert!(check_etcd(etcd).unwrap_err().contains("10.0.0.2:2379 is unhealthy"));
+        assert!(
+            check_etcd(etcd)
+                .unwrap_err()
+                .contains("10.0.0.2:2379 is unhealthy")
+        );
     }
 }
