@@ -95,8 +95,12 @@ pub enum TargetError {
         position: usize,
         reason: String,
     },
-    #[error("{count} addresses is more than {limit}; narrow the ranges or force the scan")]
-    TooMany { count: u128, limit: u128 },
+    #[error("{count} addresses is more than {limit}; narrow the ranges{}", if *forced { " (that is the most a scan takes, even forced)" } else { " or force the scan (--force)" })]
+    TooMany {
+        count: u128,
+        limit: u128,
+        forced: bool,
+    },
 }
 
 /// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`),
@@ -141,7 +145,11 @@ pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError
         MAX_TARGETS
     };
     if count > limit {
-        return Err(TargetError::TooMany { count, limit });
+        return Err(TargetError::TooMany {
+            count,
+            limit,
+            forced: force,
+        });
     }
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
@@ -347,9 +355,16 @@ mod tests {
             e,
             TargetError::TooMany {
                 count: 131_070,
-                limit: MAX_TARGETS
+                limit: MAX_TARGETS,
+                forced: false,
             }
         );
+        assert!(
+            e.to_string().ends_with("or force the scan (--force)"),
+            "{e}"
+        );
+        let forced = parse_targets("fd00::/64", true).unwrap_err();
+        assert!(forced.to_string().contains("even forced"), "{forced}");
         assert_eq!(parse_targets("10.0.0.0/15", true).unwrap().len(), 131_070);
         assert!(matches!(
             parse_targets("fd00::/64", true),

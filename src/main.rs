@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(report) => {
-            eprintln!("rackstrap: {report:?}");
+            eprintln!("rackstrap: {}", rackstrap::cli::error_text(&report));
             ExitCode::from(2)
         }
     }

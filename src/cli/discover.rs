@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use color_eyre::eyre::{Context, eyre};
+use color_eyre::eyre::Context;
 
 use crate::discover::{self, Discovered, HostState};
 use crate::facts::HostFacts;
@@ -14,8 +14,13 @@ use crate::ssh::{self, ConnectOptions, PassphraseCallback};
 
 pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
     let text = args.ranges.join(" ");
-    let targets =
-        discover::parse_targets(&text, args.force).map_err(|e| eyre!("targets `{text}`: {e}"))?;
+    let targets = match discover::parse_targets(&text, args.force) {
+        Ok(targets) => targets,
+        Err(err) => {
+            eprintln!("rackstrap: {}", target_error_text(&text, &err));
+            return Ok(ExitCode::from(2));
+        }
+    };
     let opts = ConnectOptions {
         user: args.user.clone(),
         port: args.port,
@@ -254,5 +259,24 @@ mod tests {
                 && lines[1].ends_with("pinned SHA256:abc")
         );
         assert!(lines[2].contains("port closed") && lines[2].ends_with("(connection refused)"));
+    }
+}
+
+/// A bad target said the way `rackstrap check` says a bad address: the reason, then the
+/// targets as typed with a caret under the offending character (counted from 1).
+fn target_error_text(text: &str, err: &discover::TargetError) -> String {
+    match err {
+        discover::TargetError::Invalid {
+            token,
+            position,
+            reason,
+        } => {
+            let caret = " ".repeat(text.chars().take(*position).count());
+            format!(
+                "bad target `{token}`: {reason}\n  {text}\n  {caret}^ character {}",
+                position + 1
+            )
+        }
+        other => format!("targets `{text}`: {other}"),
     }
 }

@@ -126,3 +126,26 @@ pub struct StatusArgs {
     /// The plan file
     pub plan: PathBuf,
 }
+
+/// What the operator reads when a command fails: the chain of causes on one line
+/// (`reopening cluster.yaml: cannot read: No such file or directory`), each cause once.
+/// Source locations and backtraces are for bugs, not for a mistyped path: they are shown
+/// only with `RACKSTRAP_DEBUG=1`.
+pub fn error_text(report: &color_eyre::Report) -> String {
+    if std::env::var_os("RACKSTRAP_DEBUG").is_some_and(|v| v == "1") {
+        return format!("{report:?}");
+    }
+    let mut text = String::new();
+    for cause in report.chain() {
+        let cause = cause.to_string();
+        // Wrapped errors often repeat their source's text at the end; say it once.
+        if text.ends_with(&cause) || text.contains(&format!(": {cause}")) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}

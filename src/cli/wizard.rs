@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use color_eyre::eyre::Context;
+use color_eyre::eyre::WrapErr;
 
 use crate::plan::Plan;
 use crate::tui::app::{Mode, Model, TEST_PANIC_ENV, empty_plan};
@@ -12,8 +12,7 @@ use crate::tui::effects::Backend;
 pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
     let mut model = match plan {
         Some(path) => {
-            let plan: Plan =
-                crate::plan::load(path).with_context(|| format!("reopening {}", path.display()))?;
+            let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;
             Model::reopen(Mode::Live, plan, path.to_path_buf())
         }
         None => Model::new(Mode::Live, empty_plan("cluster"), ""),

@@ -1,0 +1,75 @@
+//! What a person reads when a command is given bad input: one clear message that says where
+//! and what, exit 2, and no source locations or backtraces (those are for bugs).
+
+use std::process::{Command, Output};
+
+fn rackstrap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .args(args)
+        // A developer's environment often has these set; the message must not change.
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("RACKSTRAP_DEBUG")
+        .output()
+        .expect("run rackstrap")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_bad_target_points_at_its_character() {
+    let out = rackstrap(&["discover", "10.0.0.1", "10.0.0.1-10.0.0.x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "rackstrap: bad target `10.0.0.1-10.0.0.x`: unexpected `x` in IPv4 address `10.0.0.x`",
+            "  10.0.0.1 10.0.0.1-10.0.0.x",
+            "                           ^ character 26",
+        ],
+        "{text}"
+    );
+    // The caret stands under the `x`.
+    let col = lines[2].find('^').unwrap();
+    assert_eq!(&lines[1][col..col + 1], "x");
+}
+
+#[test]
+fn a_scan_too_large_says_what_to_do() {
+    let out = rackstrap(&["discover", "10.0.0.0/8"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("or force the scan (--force)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = rackstrap(&["discover", "--force", "fd00::/64"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(
+        text.contains("even forced") && !text.contains("--force"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_plan_is_one_line_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("cluster.yaml");
+    let out = rackstrap(&["--plan", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("rackstrap: cannot reopen the plan: "),
+        "{text}"
+    );
+    assert!(text.contains("cluster.yaml: cannot read"), "{text}");
+    assert!(
+        !text.contains("Location") && !text.contains("BACKTRACE"),
+        "{text}"
+    );
+}
