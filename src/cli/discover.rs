@@ -215,6 +215,25 @@ fn read_hidden(prompt: &str) -> Option<String> {
     answer
 }
 
+/// A bad target said the way `rackstrap check` says a bad address: the reason, then the
+/// targets as typed with a caret under the offending character (counted from 1).
+fn target_error_text(text: &str, err: &discover::TargetError) -> String {
+    match err {
+        discover::TargetError::Invalid {
+            token,
+            position,
+            reason,
+        } => {
+            let caret = " ".repeat(text.chars().take(*position).count());
+            format!(
+                "bad target `{token}`: {reason}\n  {text}\n  {caret}^ character {}",
+                position + 1
+            )
+        }
+        other => format!("targets `{text}`: {other}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,24 +278,5 @@ mod tests {
                 && lines[1].ends_with("pinned SHA256:abc")
         );
         assert!(lines[2].contains("port closed") && lines[2].ends_with("(connection refused)"));
-    }
-}
-
-/// A bad target said the way `rackstrap check` says a bad address: the reason, then the
-/// targets as typed with a caret under the offending character (counted from 1).
-fn target_error_text(text: &str, err: &discover::TargetError) -> String {
-    match err {
-        discover::TargetError::Invalid {
-            token,
-            position,
-            reason,
-        } => {
-            let caret = " ".repeat(text.chars().take(*position).count());
-            format!(
-                "bad target `{token}`: {reason}\n  {text}\n  {caret}^ character {}",
-                position + 1
-            )
-        }
-        other => format!("targets `{text}`: {other}"),
     }
 }
