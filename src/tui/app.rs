@@ -961,8 +961,8 @@ impl Model {
     }
 }
 
-/// What a key means on the current step, decided before any state changes.
-fn is_text_focus(m: &Model) -> bool {
+/// A text field has focus: `?` and `q` are typed into it, so F1 and Ctrl+C stand in.
+pub fn is_text_focus(m: &Model) -> bool {
     match m.step {
         Step::Access => true,
         Step::Discover => !m.discover.table_focus,

@@ -40,6 +40,17 @@ Esc     back, keeping what you typed
 F1, ?   this help (? only outside text fields)
 q       quit, asks first (Ctrl+C inside text fields)";
 
+/// A layout with too few disks for its level.
+pub fn needs_disks(level: &str, min: usize, selected: usize) -> String {
+    format!("{level} needs at least {min} disks; {selected} selected")
+}
+
+/// Said in the help popup while a text field has focus.
+pub const HELP_TEXT_FOCUS: &str = "\
+A text field has focus, so ? and q are typed into it: F1 opens this help and
+Ctrl+C quits. Outside text fields (the Discover table, Network's Auto-assign)
+? and q work as on every other screen.";
+
 pub fn help(step: super::app::Step) -> &'static str {
     use super::app::Step::*;
     match step {

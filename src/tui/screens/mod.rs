@@ -14,7 +14,7 @@ pub mod storage;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::app::{Model, Step};
+use super::app::{Model, Step, is_text_focus};
 
 pub fn title(m: &Model) -> String {
     let n = Step::ALL.iter().position(|s| *s == m.step).unwrap_or(0) + 1;
@@ -104,8 +104,8 @@ pub fn keys(m: &Model) -> Vec<(&'static str, &'static str)> {
         ],
         Step::Done => vec![("Enter", "quit")],
     };
-    let text_focus = matches!(m.step, Step::Access | Step::Network)
-        || (m.step == Step::Discover && !m.discover.table_focus);
+    // Where a text field has focus `?` and `q` are typed into it (app::is_text_focus).
+    let text_focus = is_text_focus(m);
     let can_go_back = match m.step {
         Step::Access | Step::Done => false,
         Step::Provision => !m.provision.started,
