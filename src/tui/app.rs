@@ -287,6 +287,8 @@ impl ReviewTab {
 pub struct ReviewState {
     pub tab: ReviewTab,
     pub scroll: u16,
+    /// Commands show here-document bodies in full instead of "… (N more lines)".
+    pub expand: bool,
     pub saved: Option<PathBuf>,
     pub save_error: Option<String>,
 }
@@ -525,6 +527,7 @@ impl Model {
             review: ReviewState {
                 tab: ReviewTab::Findings,
                 scroll: 0,
+                expand: false,
                 saved: None,
                 save_error: None,
             },
@@ -587,6 +590,7 @@ impl Model {
             code,
             path: path.into(),
             message,
+            hint: None,
         };
         match self.step {
             Step::Access => {
@@ -634,6 +638,7 @@ impl Model {
                         code: "no-hosts",
                         path: "targets".into(),
                         message: text::NEED_ACCEPTED_HOST.into(),
+                        hint: None,
                     });
                 }
             }
@@ -1611,6 +1616,8 @@ fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Down => r.scroll = r.scroll.saturating_add(1),
         KeyCode::PageUp => r.scroll = r.scroll.saturating_sub(10),
         KeyCode::PageDown => r.scroll = r.scroll.saturating_add(10),
+        KeyCode::Home => r.scroll = 0,
+        KeyCode::Char('e') if r.tab == ReviewTab::Commands => r.expand = !r.expand,
         KeyCode::Char('s') => {
             let default = m
                 .plan_path

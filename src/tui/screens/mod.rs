@@ -14,7 +14,7 @@ pub mod storage;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::app::{Model, Step, is_text_focus};
+use super::app::{Model, ReviewTab, Step, is_text_focus};
 
 pub fn title(m: &Model) -> String {
     let n = Step::ALL.iter().position(|s| *s == m.step).unwrap_or(0) + 1;
@@ -75,6 +75,13 @@ pub fn keys(m: &Model) -> Vec<(&'static str, &'static str)> {
             ("Enter", "next"),
         ],
         Step::Network => vec![("Tab/↑↓", "field"), ("Space", "toggle"), ("Enter", "next")],
+        Step::Review if m.review.tab == ReviewTab::Commands => vec![
+            ("Tab", "tab"),
+            ("↑↓", "scroll"),
+            ("e", if m.review.expand { "fold" } else { "expand" }),
+            ("s", "save"),
+            ("Enter", "provision"),
+        ],
         Step::Review => vec![
             ("Tab", "tab"),
             ("↑↓", "scroll"),
