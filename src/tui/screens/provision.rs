@@ -109,7 +109,13 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             })
             .title(title);
         let inner = block.inner(cell);
-        let text = log_pane::visible(m.theme, pane, inner.height as usize, p.search.as_deref());
+        let text = log_pane::visible(
+            m.theme,
+            pane,
+            inner.height as usize,
+            inner.width as usize,
+            p.search.as_deref(),
+        );
         f.render_widget(Paragraph::new(text).block(block), cell);
     }
 }
