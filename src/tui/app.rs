@@ -1488,11 +1488,10 @@ fn add_layout(m: &mut Model) {
         .collect();
     let mount = s.mount.value().trim().to_string();
     let message = if devices.len() < s.level.min_devices() {
-        Some(format!(
-            "{} {} {}",
+        Some(text::needs_disks(
             s.level.as_str(),
-            text::NEEDS_AT_LEAST,
-            s.level.min_devices()
+            s.level.min_devices(),
+            devices.len(),
         ))
     } else if !mount.starts_with('/') {
         Some(text::MOUNT_ABSOLUTE.to_string())

@@ -18,7 +18,6 @@ pub const HOLDS_ROOT: &str = "holds the root filesystem and can never be used";
 pub const MARK_WIPE: &str = "press w to mark it for wiping first";
 pub const NEVER_WIPE: &str = "rackstrap never wipes it";
 pub const WIPE_MARKED: &str = "marked for wiping: its data will be destroyed";
-pub const NEEDS_AT_LEAST: &str = "needs at least";
 pub const MOUNT_ABSOLUTE: &str = "the mount point must be an absolute path";
 pub const LAYOUT_ADDED: &str = "layout added";
 pub const APPLIED_TO: &str = "applied to";
