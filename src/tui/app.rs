@@ -1109,6 +1109,18 @@ fn apply_event(m: &mut Model, e: Event) {
         EventKind::Log { line, .. } => pane.push(line),
         EventKind::Progress { done, total, .. } => pane.progress = Some((done, total)),
         EventKind::Finished { state, message } => {
+            let ran = p.grid.get(&(e.host.clone(), e.stage)) == Some(&StepState::Running);
+            let failed_here = p
+                .grid
+                .iter()
+                .any(|((h, _), st)| *h == e.host && *st == StepState::Failed);
+            // A host that failed shows its failure last; its own waiting steps are noise.
+            let noise = state == StepState::Pending && failed_here;
+            if !ran && !message.is_empty() && state != StepState::Failed && !noise {
+                // A step that did not run here says why: it waits for a failed host, or
+                // it was done in an earlier run.
+                pane.push(format!("\x1b[2m── {}: {message}\x1b[0m", e.stage.title()));
+            }
             if state == StepState::Failed {
                 pane.push(format!(
                     "\x1b[31m✗ {} failed: {message}\x1b[0m",
