@@ -137,7 +137,7 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     t.keys(&["Enter"]);
     t.wait_for("5/9 Storage");
     t.keys(&["Tab", "Down", "Down", "Down", "Space", "Down", "Space"]);
-    t.wait_for("2 disks, 3T raw → 3T usable");
+    t.wait_for("raid0 over 2 × 1.5T → 3T usable");
     t.keys(&["a", "A"]);
     t.wait_for("applied to node3");
     t.keys(&["Enter"]);
