@@ -522,6 +522,9 @@ fn demo_failure_holds_only_the_cluster_stages() {
         "{}",
         log("node2")
     );
+    // Host prep writes the sysctl file where the real stage does.
+    let sysctl = format!("cat > {}", rackstrap::render::SYSCTL_REMOTE_PATH);
+    assert!(log("node1").contains(&sysctl), "{}", log("node1"));
 }
 
 #[test]

@@ -169,7 +169,10 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     }
     // node3 fails its preflight; the healthy hosts go on until Kubespray, which waits.
     let s = t.wait_for("r retry");
-    assert!(s.contains("Preflight failed: clock not synchronised"), "{s}");
+    assert!(
+        s.contains("Preflight failed: clock not synchronised"),
+        "{s}"
+    );
     assert!(s.contains("Kubespray: waiting: node3"), "{s}");
     t.keys(&["r"]);
     let s = t.wait_for("every stage finished");
