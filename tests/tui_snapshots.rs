@@ -271,6 +271,8 @@ fn review_tabs() {
 #[test]
 fn provision_four_live_panes() {
     let mut d = akash_at(Step::Provision);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("Verify    Load balancer"), "{screen}");
     snap("provision_ready", &d);
     d.start_run();
     assert!(d.m.provision.running);

@@ -32,8 +32,14 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         style(m.theme, Look::Title),
     )];
     for s in StageId::ALL {
+        // The last title has the rest of the row ("Load balancer" reads whole at 80).
+        let room = if s == StageId::LoadBalancer {
+            usize::from(area.width).saturating_sub(10 + col * (StageId::ALL.len() - 1))
+        } else {
+            col - 1
+        };
         head.push(Span::styled(
-            format!("{:<col$}", fit(s.title(), col - 1)),
+            format!("{:<col$}", fit(s.title(), room)),
             style(m.theme, Look::Title),
         ));
     }
