@@ -58,6 +58,12 @@ fn access() {
 #[test]
 fn discover_before_and_after_scan() {
     let mut d = akash_at(Step::Discover);
+    // A target list longer than the row scrolls so the cursor's end stays in view.
+    let screen = d.screen(80, 24);
+    assert!(
+        screen.contains("Targets: …") && screen.contains("10.0.10.20-10.0.10.21 "),
+        "{screen}"
+    );
     snap("discover_ready", &d);
     d.key(Enter);
     snap("discover_scanned", &d);

@@ -34,11 +34,34 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     ])
     .areas(area);
     let prefix = "Targets: ";
+    let error = m.targets_error().filter(|_| !d.targets.value().is_empty());
+    let error_col: Option<usize> = error.as_deref().and_then(|e| {
+        e.strip_prefix("column ")
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+    });
+    // A long target list scrolls sideways so the cursor (or the bad character) stays in
+    // view; `…` marks what is off either edge.
+    let value = d.targets.value();
+    let len = value.chars().count();
+    let room = (input_area.width as usize).saturating_sub(prefix.len());
+    let anchor = if d.table_focus {
+        error_col.map_or(0, |c| c - 1)
+    } else {
+        d.targets.visual_cursor()
+    };
+    let shift = anchor
+        .saturating_sub(room.saturating_sub(8))
+        .min(len.saturating_sub(1));
+    let mut shown: String = value.chars().skip(shift).collect();
+    if shift > 0 {
+        shown = format!("…{}", shown.chars().skip(1).collect::<String>());
+    }
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(prefix, style(m.theme, Look::Key)),
             Span::styled(
-                d.targets.value().to_string(),
+                fit(&shown, room),
                 if d.table_focus {
                     Default::default()
                 } else {
@@ -49,18 +72,15 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         input_area,
     );
     if !d.table_focus {
-        let x = input_area.x + prefix.len() as u16 + d.targets.visual_cursor() as u16;
+        let x = input_area.x + (prefix.len() + d.targets.visual_cursor() - shift) as u16;
         f.set_cursor_position((x.min(input_area.right().saturating_sub(1)), input_area.y));
     }
-    let status = if let Some(e) = m.targets_error().filter(|_| !d.targets.value().is_empty()) {
-        let col: usize = e
-            .strip_prefix("column ")
-            .and_then(|r| r.split(':').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
+    let status = if let Some(e) = error {
+        let pad = prefix.len() + error_col.unwrap_or(1).saturating_sub(1 + shift);
+        let room = (caret.width as usize).saturating_sub(pad);
         Line::from(vec![
-            Span::raw(" ".repeat(prefix.len() + col - 1)),
-            Span::styled(format!("^ {e}"), style(m.theme, Look::Error)),
+            Span::raw(" ".repeat(pad)),
+            Span::styled(fit(&format!("^ {e}"), room), style(m.theme, Look::Error)),
         ])
     } else if d.scanning {
         Line::from(Span::styled(
