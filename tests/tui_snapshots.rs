@@ -5,6 +5,7 @@ mod wizard_support;
 
 use crossterm::event::KeyCode::{self, *};
 use rackstrap::tui::app::Step;
+use rackstrap::tui::screens::storage::preview;
 use wizard_support::Driver;
 
 fn snap(name: &str, d: &Driver) {
@@ -57,6 +58,12 @@ fn access() {
 #[test]
 fn discover_before_and_after_scan() {
     let mut d = akash_at(Step::Discover);
+    // A target list longer than the row scrolls so the cursor's end stays in view.
+    let screen = d.screen(80, 24);
+    assert!(
+        screen.contains("Targets: …") && screen.contains("10.0.10.20-10.0.10.21 "),
+        "{screen}"
+    );
     snap("discover_ready", &d);
     d.key(Enter);
     snap("discover_scanned", &d);
@@ -115,11 +122,41 @@ fn storage_capacity_preview_and_unsafe_disks() {
     assert_eq!(d.m.step, Step::Storage);
     d.key(Tab)
         .keys(&[Down, Down, Down, Char(' '), Down, Char(' ')]);
+    // The preview follows the selection live, before `a` adds the layout.
+    assert_eq!(
+        preview(&d.m).0,
+        "raid0 over 2 × 1.5T → 3T usable, discard on (all non-rotational)"
+    );
     let screen = d.screen(80, 24);
-    assert!(screen.contains("2 disks, 3T raw → 3T usable"), "{screen}");
+    assert!(
+        screen.contains("raid0 over 2 × 1.5T → 3T usable,"),
+        "{screen}"
+    );
+    // The two layout boxes share one top border, joined where they meet.
+    assert!(
+        screen.contains("├ New layout ─") && screen.contains("┬ Layouts on this host"),
+        "{screen}"
+    );
+    assert!(screen.contains("┴"), "{screen}");
     snap("storage_preview_raid0", &d);
     d.key(Char('l'));
-    assert!(d.screen(80, 24).contains("2 disks, 3T raw → 1.5T usable"));
+    assert!(
+        preview(&d.m)
+            .0
+            .starts_with("raid1 over 2 × 1.5T → 1.5T usable")
+    );
+    // One disk too few: said before `a`, and `a` says it too.
+    d.key(Char(' '));
+    assert_eq!(preview(&d.m).0, "raid1 needs at least 2 disks; 1 selected");
+    d.key(Char('a'));
+    assert!(d.m.plan.hosts[1].storage.is_empty());
+    assert!(
+        d.screen(80, 24)
+            .contains("raid1 needs at least 2 disks; 1 selected"),
+        "{}",
+        d.screen(80, 24)
+    );
+    d.key(Char(' '));
     d.keys(&[
         Char('l'),
         Char('l'),
@@ -160,11 +197,11 @@ fn storage_ais_per_disk_xfs() {
         .times(Backspace, 10)
         .chars("/ais")
         .key(Enter);
-    let screen = d.screen(80, 24);
-    assert!(
-        screen.contains("10 disks, 91T raw → 91T usable"),
-        "{screen}"
+    assert_eq!(
+        preview(&d.m).0,
+        "per-disk: 10 × 9.1T → 10 filesystems, 91T usable, discard off (a rotational disk)"
     );
+    let screen = d.screen(80, 24);
     assert!(screen.contains("mount /ais/<disk>"), "{screen}");
     snap("storage_ais_per_disk", &d);
     d.key(Char('a')).key(Char('A'));
@@ -240,6 +277,8 @@ fn review_tabs() {
 #[test]
 fn provision_four_live_panes() {
     let mut d = akash_at(Step::Provision);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("Verify    Load balancer"), "{screen}");
     snap("provision_ready", &d);
     d.start_run();
     assert!(d.m.provision.running);
@@ -369,4 +408,154 @@ fn abort_asks_then_stops_and_retry_resumes() {
     );
     assert!(d.m.provision.running);
     assert_eq!(d.pending_runs.len(), 1);
+}
+
+#[test]
+fn review_reads_whole_at_80_columns() {
+    let mut d = akash_at(Step::Review);
+    // A tall screen shows every row the tab scrolls through.
+    let tall = d.screen(80, 200);
+    for f in d.m.plan_findings() {
+        let head = format!("{:<8}{}", f.severity.as_str(), f.code);
+        assert!(tall.contains(&head), "{head}\n{tall}");
+        assert!(tall.contains(&f.path), "{}\n{tall}", f.path);
+        for word in f.message.split_whitespace() {
+            assert!(tall.contains(word), "{word}\n{tall}");
+        }
+    }
+    // Files: every rendered file, not only the plan.
+    d.key(Tab);
+    let tall = d.screen(80, 600);
+    let rendered = rackstrap::render::render(&d.m.plan).unwrap();
+    assert!(rendered.len() >= 4);
+    for f in rendered {
+        let head = format!("── inventory/akash/{}", f.path.display());
+        assert!(tall.contains(&head), "{head}\n{tall}");
+    }
+    // Commands: every word of every command is on screen (wrapped, not cut).
+    d.key(Tab);
+    let tall = d.screen(80, 1000);
+    let steps = rackstrap::provision::runner::dry_run(&d.m.plan, Some(&d.m.facts));
+    let mut heredocs = 0;
+    for step in steps {
+        for cmd in step.commands.unwrap_or_default() {
+            heredocs += usize::from(cmd.lines().count() > 1);
+            for word in cmd.lines().next().unwrap_or("").split_whitespace() {
+                assert!(tall.contains(word), "{word}\n{tall}");
+            }
+        }
+    }
+    assert!(heredocs > 0);
+    assert!(tall.contains("more lines, e shows them"), "{tall}");
+    assert!(!tall.contains("  fs.inotify.max_user_watches = 1048576"));
+    // e shows the here-document bodies.
+    d.key(Char('e'));
+    let tall = d.screen(80, 1000);
+    assert!(!tall.contains("more lines"), "{tall}");
+    assert!(
+        tall.contains("      fs.inotify.max_user_watches = 1048576"),
+        "{tall}"
+    );
+    assert!(d.screen(80, 24).contains("e fold"));
+}
+
+#[test]
+fn hosts_legend_and_discover_details_read_whole() {
+    let mut d = akash_at(Step::Discover);
+    d.key(Enter);
+    // Wide enough: the detail column takes the room there is.
+    let wide = d.screen(100, 30);
+    assert!(wide.contains("publickey rejected for root"), "{wide}");
+    // At 80 columns the selected row's message is said in full under the table.
+    d.times(Down, 5);
+    let screen = d.screen(80, 24);
+    assert!(
+        screen.contains("10.0.10.21: auth failed: publickey rejected for root"),
+        "{screen}"
+    );
+    d.key(Char('a')).key(Enter);
+    assert_eq!(d.m.step, Step::Hosts);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("Worker: min 4 CPU/8 GB/100 GB"), "{screen}");
+    assert!(
+        screen.contains("CP: control plane min 2 CPU/4 GB/30 GB, recommended 4/8/40"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn demo_failure_holds_only_the_cluster_stages() {
+    use rackstrap::provision::{StageId::*, StepState::*};
+    let mut d = akash_at(Step::Provision);
+    d.start_run();
+    d.play_runs();
+    let p = &d.m.provision;
+    // Like the real runner: healthy hosts go on with the per-host stages...
+    for h in ["node1", "node2", "node4"] {
+        assert_eq!(p.state(h, HostPrep), Done, "{h}");
+        assert_ne!(p.state(h, Storage), Pending, "{h}");
+    }
+    // ...node3 waits from its failure on, and Kubespray waits for node3 everywhere.
+    assert_eq!(p.state("node3", Preflight), Failed);
+    assert_eq!(p.state("node3", HostPrep), Pending);
+    for h in ["node1", "node2", "node3", "node4"] {
+        assert_eq!(p.state(h, Kubespray), Pending, "{h}");
+    }
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("Kubespray: waiting: node3:"), "{screen}");
+    // The failure reads whole in node3's pane at 80x24 (wrapped, not cut).
+    assert!(screen.contains("✗ Preflight failed: clock not"), "{screen}");
+    assert!(
+        screen.contains("  synchronised (chrony not running)"),
+        "{screen}"
+    );
+    // Retry: node3 catches up, the others do not play their finished steps again.
+    d.key(Char('r'));
+    d.play_runs();
+    assert!(d.m.provision.finished(), "{:?}", d.m.provision.grid);
+    let log = |h: &str| -> String {
+        let pane = d.m.provision.panes.iter().find(|p| p.host == h).unwrap();
+        pane.lines.iter().cloned().collect::<Vec<_>>().join("\n")
+    };
+    assert!(log("node1").contains("Host prep: done in an earlier run"));
+    assert_eq!(log("node1").matches("── Host prep ──").count(), 1);
+    // kubectl's ROLES column follows the plan's roles.
+    assert!(
+        log("node1").contains("node1   Ready    control-plane"),
+        "{}",
+        log("node1")
+    );
+    assert!(
+        log("node2").contains("node2   Ready    <none>"),
+        "{}",
+        log("node2")
+    );
+    // Host prep writes the sysctl file where the real stage does.
+    let sysctl = format!("cat > {}", rackstrap::render::SYSCTL_REMOTE_PATH);
+    assert!(log("node1").contains(&sysctl), "{}", log("node1"));
+}
+
+#[test]
+fn text_fields_keep_q_and_the_footer_says_what_works() {
+    let mut d = akash_at(Step::Access);
+    assert!(d.screen(80, 24).contains("F1 help  ^C quit"));
+    d.key(Char('q'));
+    assert!(d.m.popup.is_none(), "q is typed into the field");
+    assert_eq!(d.m.access.cluster.value(), "akashq");
+    d.key(Backspace).key(F(1));
+    let screen = d.screen(80, 24);
+    assert!(
+        screen.contains("A text field has focus, so ? and q"),
+        "{screen}"
+    );
+    d.key(Esc);
+    // Network: on Auto-assign (no text field) ? and q work, and the footer says so.
+    let mut d = akash_network();
+    d.keys(&[Down, Down]);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("? help  q quit"), "{screen}");
+    d.key(Char('?'));
+    assert!(matches!(d.m.popup, Some(rackstrap::tui::app::Popup::Help)));
+    d.key(Esc).key(Down);
+    assert!(d.screen(80, 24).contains("F1 help  ^C quit"));
 }

@@ -401,6 +401,8 @@ pub struct LabRunner {
     lab: Arc<Lab>,
     speed: f64,
     attempts: Arc<Mutex<HashMap<(String, StageId), u32>>>,
+    /// Steps that finished in an earlier run (a retry does not play them again).
+    done: Arc<Mutex<BTreeSet<(String, StageId)>>>,
 }
 
 impl LabRunner {
@@ -409,11 +411,15 @@ impl LabRunner {
             lab,
             speed,
             attempts: Arc::default(),
+            done: Arc::default(),
         }
     }
 
-    /// Runs `from` and every later stage. On the first stage only `hosts` run (all when
-    /// empty); a stage that fails anywhere ends the run there, as the real runner does.
+    /// Runs `from` and every later stage (on the first of them only `hosts`, all when
+    /// empty) the way the provisioning runner does: a host that fails a per-host stage
+    /// waits from then on while the healthy hosts go on with the per-host stages; the
+    /// cluster-wide stages (Kubespray, then verify and load balancer on the cluster) wait
+    /// while any host has failed. A step done in an earlier run is not played again.
     pub async fn run(
         &self,
         plan: Plan,
@@ -422,18 +428,52 @@ impl LabRunner {
         tx: UnboundedSender<Event>,
     ) {
         let all: Vec<String> = plan.hosts.iter().map(|h| h.name.clone()).collect();
+        // Host -> why its later stages wait.
+        let mut blocked: BTreeMap<String, String> = BTreeMap::new();
         for stage in StageId::ALL.into_iter().filter(|s| *s >= from) {
             let targets = if stage == from && !hosts.is_empty() {
                 hosts.clone()
             } else {
                 all.clone()
             };
-            let runs = targets
-                .iter()
-                .map(|h| self.run_one(&plan, stage, h, tx.clone()));
-            let results = futures::future::join_all(runs).await;
-            if results.iter().any(|ok| !ok) || tx.is_closed() {
+            let wait = |host: &str, why: &str| {
+                let _ = tx.send(Event {
+                    host: host.to_string(),
+                    stage,
+                    kind: EventKind::Finished {
+                        state: StepState::Pending,
+                        message: format!("waiting: {why}"),
+                    },
+                });
+            };
+            if !per_host(stage)
+                && let Some((h, why)) = blocked.iter().next()
+            {
+                let why = format!("{h}: {why}");
+                for t in &targets {
+                    wait(t, &why);
+                }
                 return;
+            }
+            let mut runs = Vec::new();
+            for t in &targets {
+                match blocked.get(t) {
+                    Some(why) => wait(t, why),
+                    None => runs.push(t.clone()),
+                }
+            }
+            let results = futures::future::join_all(
+                runs.iter()
+                    .map(|h| self.run_one(&plan, stage, h, tx.clone())),
+            )
+            .await;
+            if tx.is_closed() {
+                return;
+            }
+            for (h, ok) in runs.iter().zip(results) {
+                if !ok {
+                    blocked.insert(h.clone(), format!("{} failed", stage.title()));
+                }
             }
         }
     }
@@ -452,6 +492,31 @@ impl LabRunner {
                 kind,
             });
         };
+        let key = (host.to_string(), stage);
+        let done_before = match self.done.lock() {
+            Ok(d) => d.contains(&key),
+            Err(poisoned) => poisoned.into_inner().contains(&key),
+        };
+        if done_before {
+            send(EventKind::Finished {
+                state: StepState::Done,
+                message: "done in an earlier run".into(),
+            });
+            return true;
+        }
+        let planned = plan
+            .hosts
+            .iter()
+            .find(|h| h.name == host)
+            .is_some_and(|h| crate::provision::stage::stage(stage).concerns(plan, h));
+        if !planned {
+            // The runner skips a stage the plan gives nothing to do on this host.
+            send(EventKind::Finished {
+                state: StepState::Skipped,
+                message: "nothing planned for this host".into(),
+            });
+            return true;
+        }
         let attempt = {
             let mut map = match self.attempts.lock() {
                 Ok(m) => m,
@@ -468,7 +533,21 @@ impl LabRunner {
             .find(|h| h.name == host)
             .map(|h| h.address.clone())
             .unwrap_or_default();
-        let fill = |s: &str| s.replace("{host}", host).replace("{address}", &address);
+        // kubectl's ROLES column: `control-plane` on control planes, `<none>` elsewhere.
+        let roles = if plan
+            .hosts
+            .iter()
+            .any(|h| h.name == host && h.roles.contains(&Role::ControlPlane))
+        {
+            "control-plane"
+        } else {
+            "<none>"
+        };
+        let fill = |s: &str| {
+            s.replace("{host}", host)
+                .replace("{address}", &address)
+                .replace("{roles}", roles)
+        };
         if let Some(f) = self
             .lab
             .failures
@@ -511,6 +590,10 @@ impl LabRunner {
             });
         }
         let nothing = lines.is_empty();
+        match self.done.lock() {
+            Ok(mut d) => d.insert(key),
+            Err(poisoned) => poisoned.into_inner().insert(key),
+        };
         send(EventKind::Finished {
             state: StepState::Done,
             message: if nothing {
@@ -521,6 +604,12 @@ impl LabRunner {
         });
         true
     }
+}
+
+/// Stages that run on each host on its own; the others need the whole cluster ready. The
+/// runner's own stage declarations decide, so the demo cannot drift from it.
+fn per_host(stage: StageId) -> bool {
+    crate::provision::stage::stage(stage).scope() == crate::provision::stage::Scope::EachHost
 }
 
 /// The storage stage's output is the provisioning runner's own dry run for this host (the

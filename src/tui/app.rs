@@ -287,6 +287,8 @@ impl ReviewTab {
 pub struct ReviewState {
     pub tab: ReviewTab,
     pub scroll: u16,
+    /// Commands show here-document bodies in full instead of "… (N more lines)".
+    pub expand: bool,
     pub saved: Option<PathBuf>,
     pub save_error: Option<String>,
 }
@@ -525,6 +527,7 @@ impl Model {
             review: ReviewState {
                 tab: ReviewTab::Findings,
                 scroll: 0,
+                expand: false,
                 saved: None,
                 save_error: None,
             },
@@ -587,6 +590,7 @@ impl Model {
             code,
             path: path.into(),
             message,
+            hint: None,
         };
         match self.step {
             Step::Access => {
@@ -634,6 +638,7 @@ impl Model {
                         code: "no-hosts",
                         path: "targets".into(),
                         message: text::NEED_ACCEPTED_HOST.into(),
+                        hint: None,
                     });
                 }
             }
@@ -961,8 +966,8 @@ impl Model {
     }
 }
 
-/// What a key means on the current step, decided before any state changes.
-fn is_text_focus(m: &Model) -> bool {
+/// A text field has focus: `?` and `q` are typed into it, so F1 and Ctrl+C stand in.
+pub fn is_text_focus(m: &Model) -> bool {
     match m.step {
         Step::Access => true,
         Step::Discover => !m.discover.table_focus,
@@ -1104,6 +1109,18 @@ fn apply_event(m: &mut Model, e: Event) {
         EventKind::Log { line, .. } => pane.push(line),
         EventKind::Progress { done, total, .. } => pane.progress = Some((done, total)),
         EventKind::Finished { state, message } => {
+            let ran = p.grid.get(&(e.host.clone(), e.stage)) == Some(&StepState::Running);
+            let failed_here = p
+                .grid
+                .iter()
+                .any(|((h, _), st)| *h == e.host && *st == StepState::Failed);
+            // A host that failed shows its failure last; its own waiting steps are noise.
+            let noise = state == StepState::Pending && failed_here;
+            if !ran && !message.is_empty() && state != StepState::Failed && !noise {
+                // A step that did not run here says why: it waits for a failed host, or
+                // it was done in an earlier run.
+                pane.push(format!("\x1b[2m── {}: {message}\x1b[0m", e.stage.title()));
+            }
             if state == StepState::Failed {
                 pane.push(format!(
                     "\x1b[31m✗ {} failed: {message}\x1b[0m",
@@ -1483,11 +1500,10 @@ fn add_layout(m: &mut Model) {
         .collect();
     let mount = s.mount.value().trim().to_string();
     let message = if devices.len() < s.level.min_devices() {
-        Some(format!(
-            "{} {} {}",
+        Some(text::needs_disks(
             s.level.as_str(),
-            text::NEEDS_AT_LEAST,
-            s.level.min_devices()
+            s.level.min_devices(),
+            devices.len(),
         ))
     } else if !mount.starts_with('/') {
         Some(text::MOUNT_ABSOLUTE.to_string())
@@ -1611,6 +1627,8 @@ fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Down => r.scroll = r.scroll.saturating_add(1),
         KeyCode::PageUp => r.scroll = r.scroll.saturating_sub(10),
         KeyCode::PageDown => r.scroll = r.scroll.saturating_add(10),
+        KeyCode::Home => r.scroll = 0,
+        KeyCode::Char('e') if r.tab == ReviewTab::Commands => r.expand = !r.expand,
         KeyCode::Char('s') => {
             let default = m
                 .plan_path

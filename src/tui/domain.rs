@@ -41,6 +41,8 @@ pub struct Finding {
     /// Where in the plan (`hosts[1].roles`, `network.load_balancer.pools[0].addresses[1]`).
     pub path: String,
     pub message: String,
+    /// What to do about it, when the check knows.
+    pub hint: Option<String>,
 }
 
 impl Finding {
@@ -55,6 +57,7 @@ impl Finding {
             code,
             path: path.into(),
             message,
+            hint: None,
         }
     }
 }
@@ -189,9 +192,13 @@ pub fn findings(plan: &Plan, facts: &Facts) -> Vec<Finding> {
             Some((pool, col)) => format!("pool {pool}: column {col}: {}", f.message),
             None => f.message.clone(),
         };
-        let hint = f.hint.clone().filter(|_| SUGGESTIONS.contains(&f.code));
-        out.push(Finding::new(severity, f.code, f.path.clone(), message));
-        if let Some(h) = hint {
+        let suggestion = SUGGESTIONS.contains(&f.code);
+        let mut finding = Finding::new(severity, f.code, f.path.clone(), message);
+        if !suggestion {
+            finding.hint = f.hint.clone();
+        }
+        out.push(finding);
+        if let (Some(h), true) = (f.hint, suggestion) {
             out.push(Finding::new(Severity::Hint, f.code, f.path, h));
         }
     }

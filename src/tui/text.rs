@@ -18,7 +18,6 @@ pub const HOLDS_ROOT: &str = "holds the root filesystem and can never be used";
 pub const MARK_WIPE: &str = "press w to mark it for wiping first";
 pub const NEVER_WIPE: &str = "rackstrap never wipes it";
 pub const WIPE_MARKED: &str = "marked for wiping: its data will be destroyed";
-pub const NEEDS_AT_LEAST: &str = "needs at least";
 pub const MOUNT_ABSOLUTE: &str = "the mount point must be an absolute path";
 pub const LAYOUT_ADDED: &str = "layout added";
 pub const APPLIED_TO: &str = "applied to";
@@ -39,6 +38,17 @@ Enter   next step (errors block it, warnings do not)
 Esc     back, keeping what you typed
 F1, ?   this help (? only outside text fields)
 q       quit, asks first (Ctrl+C inside text fields)";
+
+/// A layout with too few disks for its level.
+pub fn needs_disks(level: &str, min: usize, selected: usize) -> String {
+    format!("{level} needs at least {min} disks; {selected} selected")
+}
+
+/// Said in the help popup while a text field has focus.
+pub const HELP_TEXT_FOCUS: &str = "\
+A text field has focus, so ? and q are typed into it: F1 opens this help and
+Ctrl+C quits. Outside text fields (the Discover table, Network's Auto-assign)
+? and q work as on every other screen.";
 
 pub fn help(step: super::app::Step) -> &'static str {
     use super::app::Step::*;

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{MIN_HEIGHT, MIN_WIDTH, Mode, Model, Popup};
+use super::app::{MIN_HEIGHT, MIN_WIDTH, Mode, Model, Popup, is_text_focus};
 use super::screens;
 use super::text;
 use super::widgets::{Look, findings, footer, step_bar, style};
@@ -89,23 +89,35 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
+/// This screen's help, the keys every screen shares, and (while a text field has focus)
+/// why `?` and `q` are typed instead.
+fn help_lines(m: &Model) -> Vec<Line<'static>> {
+    let mut l: Vec<Line> = text::help(m.step)
+        .lines()
+        .map(|s| Line::from(s.to_string()))
+        .collect();
+    l.push(Line::from(""));
+    l.extend(text::HELP_GLOBAL.lines().map(|s| Line::from(s.to_string())));
+    if is_text_focus(m) {
+        l.push(Line::from(""));
+        l.extend(
+            text::HELP_TEXT_FOCUS
+                .lines()
+                .map(|s| Line::from(Span::styled(s.to_string(), style(m.theme, Look::Warn)))),
+        );
+    }
+    l.push(Line::from(""));
+    l.push(Line::from(Span::styled(
+        "any key closes this help",
+        style(m.theme, Look::Dim),
+    )));
+    l
+}
+
 fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
     let (title, lines, cursor_input): (&str, Vec<Line>, Option<(&tui_input::Input, u16)>) = match p
     {
-        Popup::Help => {
-            let mut l: Vec<Line> = text::help(m.step)
-                .lines()
-                .map(|s| Line::from(s.to_string()))
-                .collect();
-            l.push(Line::from(""));
-            l.extend(text::HELP_GLOBAL.lines().map(|s| Line::from(s.to_string())));
-            l.push(Line::from(""));
-            l.push(Line::from(Span::styled(
-                "any key closes this help",
-                style(m.theme, Look::Dim),
-            )));
-            ("Help", l, None)
-        }
+        Popup::Help => ("Help", help_lines(m), None),
         Popup::Quit => (
             "Quit",
             vec![

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Row, Table};
 use crate::discover::HostState;
 use crate::tui::app::Model;
 use crate::tui::domain::human_bytes;
-use crate::tui::widgets::{Look, fit, style};
+use crate::tui::widgets::{Look, fit, style, wrap};
 
 pub fn state_text(s: &HostState) -> &'static str {
     match s {
@@ -34,11 +34,34 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     ])
     .areas(area);
     let prefix = "Targets: ";
+    let error = m.targets_error().filter(|_| !d.targets.value().is_empty());
+    let error_col: Option<usize> = error.as_deref().and_then(|e| {
+        e.strip_prefix("column ")
+            .and_then(|r| r.split(':').next())
+            .and_then(|n| n.parse().ok())
+    });
+    // A long target list scrolls sideways so the cursor (or the bad character) stays in
+    // view; `…` marks what is off either edge.
+    let value = d.targets.value();
+    let len = value.chars().count();
+    let room = (input_area.width as usize).saturating_sub(prefix.len());
+    let anchor = if d.table_focus {
+        error_col.map_or(0, |c| c - 1)
+    } else {
+        d.targets.visual_cursor()
+    };
+    let shift = anchor
+        .saturating_sub(room.saturating_sub(8))
+        .min(len.saturating_sub(1));
+    let mut shown: String = value.chars().skip(shift).collect();
+    if shift > 0 {
+        shown = format!("…{}", shown.chars().skip(1).collect::<String>());
+    }
     f.render_widget(
         Paragraph::new(Line::from(vec![
             Span::styled(prefix, style(m.theme, Look::Key)),
             Span::styled(
-                d.targets.value().to_string(),
+                fit(&shown, room),
                 if d.table_focus {
                     Default::default()
                 } else {
@@ -49,18 +72,15 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         input_area,
     );
     if !d.table_focus {
-        let x = input_area.x + prefix.len() as u16 + d.targets.visual_cursor() as u16;
+        let x = input_area.x + (prefix.len() + d.targets.visual_cursor() - shift) as u16;
         f.set_cursor_position((x.min(input_area.right().saturating_sub(1)), input_area.y));
     }
-    let status = if let Some(e) = m.targets_error().filter(|_| !d.targets.value().is_empty()) {
-        let col: usize = e
-            .strip_prefix("column ")
-            .and_then(|r| r.split(':').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
+    let status = if let Some(e) = error {
+        let pad = prefix.len() + error_col.unwrap_or(1).saturating_sub(1 + shift);
+        let room = (caret.width as usize).saturating_sub(pad);
         Line::from(vec![
-            Span::raw(" ".repeat(prefix.len() + col - 1)),
-            Span::styled(format!("^ {e}"), style(m.theme, Look::Error)),
+            Span::raw(" ".repeat(pad)),
+            Span::styled(fit(&format!("^ {e}"), room), style(m.theme, Look::Error)),
         ])
     } else if d.scanning {
         Line::from(Span::styled(
@@ -88,6 +108,15 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(status), caret);
 
     let wide = area.width >= 110;
+    // The OS column also carries why a host did not answer: it takes what the fixed
+    // columns leave (and the host key column, when shown).
+    const FIXED: u16 = 1 + 15 + 11 + 10 + 3 + 6 + 5;
+    const HOST_KEY: u16 = 36;
+    let gaps = if wide { 8 } else { 7 };
+    let detail = area
+        .width
+        .saturating_sub(FIXED + gaps + if wide { HOST_KEY } else { 0 })
+        .max(14);
     let mut header = vec![
         "", "Address", "State", "Hostname", "OS", "CPU", "RAM", "Disks",
     ];
@@ -109,10 +138,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             state_text(&r.found.state).to_string(),
             facts.map(|f| f.hostname.clone()).unwrap_or_default(),
             facts
-                .map(|f| fit(&f.os.pretty_name.replace(" LTS", ""), 14))
+                .map(|f| fit(&f.os.pretty_name.replace(" LTS", ""), detail as usize))
                 .unwrap_or_else(|| match r.found.state {
                     HostState::UnknownHostKey => "Space accepts".to_string(),
-                    _ => fit(&r.found.message, 14),
+                    _ => fit(&r.found.message, detail as usize),
                 }),
             facts.map(|f| f.cpus.to_string()).unwrap_or_default(),
             facts.map(|f| human_bytes(f.mem_bytes)).unwrap_or_default(),
@@ -121,9 +150,9 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         if wide {
             let fp = r.found.fingerprint.clone().unwrap_or_default();
             cells.push(if r.accepted {
-                format!("pinned {}", fit(&fp, 24))
+                format!("pinned {}", fit(&fp, HOST_KEY as usize - 7))
             } else {
-                format!("new {}", fit(&fp, 27))
+                format!("new {}", fit(&fp, HOST_KEY as usize - 4))
             });
         }
         let look = match (&r.found.state, i == d.selected && d.table_focus) {
@@ -139,32 +168,57 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         Constraint::Length(15),
         Constraint::Length(11),
         Constraint::Length(10),
-        Constraint::Length(14),
+        Constraint::Length(detail),
         Constraint::Length(3),
         Constraint::Length(6),
         Constraint::Length(5),
     ];
     if wide {
-        widths.push(Constraint::Min(20));
+        widths.push(Constraint::Length(HOST_KEY));
     }
     let table =
         Table::new(rows, widths).header(Row::new(header).style(style(m.theme, Look::Title)));
     f.render_widget(table, table_area);
-    if !wide
-        && let Some(r) = m
-            .rows
-            .get(d.selected)
-            .filter(|r| r.found.fingerprint.is_some() && d.table_focus)
-    {
-        let fp = r.found.fingerprint.clone().unwrap_or_default();
-        let y = table_area.bottom().saturating_sub(1);
-        let line = Line::from(Span::styled(
-            format!("{} key {fp}", if r.accepted { "pinned" } else { "new" }),
-            style(m.theme, Look::Dim),
-        ));
+    // Under the table, the selected host in full: why it did not answer, or its key.
+    if let Some(r) = m.rows.get(d.selected).filter(|_| d.table_focus) {
+        let text = selected_detail(r, wide);
+        let rows: Vec<Line> = wrap(&text, table_area.width as usize, "", "  ")
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Dim))))
+            .collect();
+        let n = (rows.len() as u16).min(table_area.height.saturating_sub(1));
+        let y = table_area.bottom().saturating_sub(n);
         f.render_widget(
-            Paragraph::new(line),
-            Rect::new(table_area.x, y, table_area.width, 1),
+            Paragraph::new(rows),
+            Rect::new(table_area.x, y, table_area.width, n),
         );
+    }
+}
+
+/// The selected row said whole: its address, state and message, and the host key when the
+/// table has no column for it.
+fn selected_detail(r: &crate::tui::app::Row, wide: bool) -> String {
+    let key = r
+        .found
+        .fingerprint
+        .as_ref()
+        .filter(|_| !wide)
+        .map(|fp| format!("{} key {fp}", if r.accepted { "pinned" } else { "new" }));
+    let why = (r.found.facts.is_none()
+        && !r.found.message.is_empty()
+        && r.found.state != HostState::UnknownHostKey)
+        .then(|| {
+            format!(
+                "{}: {}: {}",
+                r.found.address,
+                state_text(&r.found.state),
+                r.found.message
+            )
+        });
+    match (why, key) {
+        (Some(w), Some(k)) => format!("{w}; {k}"),
+        (Some(w), None) => w,
+        (None, Some(k)) => k,
+        (None, None) => String::new(),
     }
 }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Row, Table};
 use crate::facts::HostFacts;
 use crate::tui::app::Model;
 use crate::tui::domain::{CONTROL_PLANE_MIN, CONTROL_PLANE_RECOMMENDED, WORKER_MIN, human_bytes};
-use crate::tui::widgets::{Look, fit, style};
+use crate::tui::widgets::{Look, fit, style, wrap};
 
 const GIB: u64 = 1 << 30;
 
@@ -53,7 +53,7 @@ pub fn deployments(f: &HostFacts) -> u64 {
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let [table_area, legend] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(area);
+        Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(area);
     let rows = m
         .rows
         .iter()
@@ -121,14 +121,36 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     ])
     .style(style(m.theme, Look::Title));
     f.render_widget(Table::new(rows, widths).header(header), table_area);
-    f.render_widget(
-        Paragraph::new(vec![
-            Line::from(Span::styled(
-                "CP: control plane min 2 CPU/4 GB/30 GB, rec 4/8/40   Worker: min 4 CPU/8 GB/100 GB",
-                style(m.theme, Look::Dim),
-            )),
-            Line::from(Span::styled("Deploy: 1-CPU deployments a worker can take (2 CPU kept for the system)", style(m.theme, Look::Dim))),
-        ]),
-        legend,
-    );
+    // The legend's parts share a row when they fit, and wrap (indented) when even one
+    // does not, so nothing is cut at 80 columns.
+    let w = legend.width as usize;
+    let [cp, worker, deploy] = legend_text();
+    let mut rows = Vec::new();
+    if cp.chars().count() + 3 + worker.chars().count() <= w {
+        rows.push(format!("{cp}   {worker}"));
+    } else {
+        rows.push(cp);
+        rows.push(worker);
+    }
+    rows.push(deploy);
+    let legend_lines: Vec<Line> = rows
+        .iter()
+        .flat_map(|l| wrap(l, w, "", "  "))
+        .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Dim))))
+        .collect();
+    f.render_widget(Paragraph::new(legend_lines), legend);
+}
+
+/// What the badges and the estimate mean, from the same constants the badges use.
+fn legend_text() -> [String; 3] {
+    let (c, r, d) = CONTROL_PLANE_MIN;
+    let (rc, rr, rd) = CONTROL_PLANE_RECOMMENDED;
+    let (wc, wr, wd) = WORKER_MIN;
+    [
+        format!("CP: control plane min {c} CPU/{r} GB/{d} GB, recommended {rc}/{rr}/{rd}"),
+        format!("Worker: min {wc} CPU/{wr} GB/{wd} GB"),
+        format!(
+            "Deploy: 1-CPU deployments a worker can take ({SYSTEM_RESERVED_CPUS} CPU kept for the system)"
+        ),
+    ]
 }

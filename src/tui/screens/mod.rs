@@ -14,7 +14,7 @@ pub mod storage;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::app::{Model, Step};
+use super::app::{Model, ReviewTab, Step, is_text_focus};
 
 pub fn title(m: &Model) -> String {
     let n = Step::ALL.iter().position(|s| *s == m.step).unwrap_or(0) + 1;
@@ -75,6 +75,13 @@ pub fn keys(m: &Model) -> Vec<(&'static str, &'static str)> {
             ("Enter", "next"),
         ],
         Step::Network => vec![("Tab/↑↓", "field"), ("Space", "toggle"), ("Enter", "next")],
+        Step::Review if m.review.tab == ReviewTab::Commands => vec![
+            ("Tab", "tab"),
+            ("↑↓", "scroll"),
+            ("e", if m.review.expand { "fold" } else { "expand" }),
+            ("s", "save"),
+            ("Enter", "provision"),
+        ],
         Step::Review => vec![
             ("Tab", "tab"),
             ("↑↓", "scroll"),
@@ -104,8 +111,8 @@ pub fn keys(m: &Model) -> Vec<(&'static str, &'static str)> {
         ],
         Step::Done => vec![("Enter", "quit")],
     };
-    let text_focus = matches!(m.step, Step::Access | Step::Network)
-        || (m.step == Step::Discover && !m.discover.table_focus);
+    // Where a text field has focus `?` and `q` are typed into it (app::is_text_focus).
+    let text_focus = is_text_focus(m);
     let can_go_back = match m.step {
         Step::Access | Step::Done => false,
         Step::Provision => !m.provision.started,

@@ -32,8 +32,14 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         style(m.theme, Look::Title),
     )];
     for s in StageId::ALL {
+        // The last title has the rest of the row ("Load balancer" reads whole at 80).
+        let room = if s == StageId::LoadBalancer {
+            usize::from(area.width).saturating_sub(10 + col * (StageId::ALL.len() - 1))
+        } else {
+            col - 1
+        };
         head.push(Span::styled(
-            format!("{:<col$}", fit(s.title(), col - 1)),
+            format!("{:<col$}", fit(s.title(), room)),
             style(m.theme, Look::Title),
         ));
     }
@@ -109,7 +115,13 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             })
             .title(title);
         let inner = block.inner(cell);
-        let text = log_pane::visible(m.theme, pane, inner.height as usize, p.search.as_deref());
+        let text = log_pane::visible(
+            m.theme,
+            pane,
+            inner.height as usize,
+            inner.width as usize,
+            p.search.as_deref(),
+        );
         f.render_widget(Paragraph::new(text).block(block), cell);
     }
 }

@@ -9,8 +9,8 @@ use ratatui::widgets::Paragraph;
 use crate::plan::Plan;
 use crate::provision::StageId;
 use crate::tui::app::{Model, ReviewTab};
-use crate::tui::domain::Severity;
-use crate::tui::widgets::{Look, style};
+use crate::tui::domain::{Finding, Severity};
+use crate::tui::widgets::{Look, style, wrap};
 
 /// The files provisioning writes, with their contents.
 pub fn files(plan: &Plan) -> Vec<(String, String)> {
@@ -76,59 +76,11 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         t.push(Span::raw(" "));
     }
     f.render_widget(Paragraph::new(Line::from(t)), tabs);
+    let width = body.width as usize;
     let lines: Vec<Line> = match m.review.tab {
-        ReviewTab::Findings => {
-            if list.is_empty() {
-                vec![Line::from(Span::styled(
-                    "✓ no findings: the plan is ready",
-                    style(m.theme, Look::Ok),
-                ))]
-            } else {
-                list.iter()
-                    .map(|x| {
-                        let look = match x.severity {
-                            Severity::Error => Look::Error,
-                            Severity::Warning => Look::Warn,
-                            Severity::Hint | Severity::Info => Look::Hint,
-                        };
-                        Line::from(vec![
-                            Span::styled(
-                                format!("{:<8}", x.severity.as_str()),
-                                style(m.theme, look),
-                            ),
-                            Span::styled(format!("{:<20}", x.code), style(m.theme, Look::Dim)),
-                            Span::raw(format!("{}  ", x.message)),
-                            Span::styled(x.path.clone(), style(m.theme, Look::Dim)),
-                        ])
-                    })
-                    .collect()
-            }
-        }
-        ReviewTab::Files => files(&m.plan)
-            .into_iter()
-            .flat_map(|(name, body)| {
-                let mut l = vec![Line::from(Span::styled(
-                    format!("── {name}"),
-                    style(m.theme, Look::Title),
-                ))];
-                l.extend(body.lines().map(|s| Line::from(format!("  {s}"))));
-                l
-            })
-            .collect(),
-        ReviewTab::Commands => commands(m)
-            .into_iter()
-            .flat_map(|(stage, host, cmds)| {
-                let mut l = vec![Line::from(Span::styled(
-                    format!("── {} on {host}", stage.title()),
-                    style(m.theme, Look::Title),
-                ))];
-                l.extend(
-                    cmds.into_iter()
-                        .map(|c| Line::from(format!("  $ {}", first_line(&c)))),
-                );
-                l
-            })
-            .collect(),
+        ReviewTab::Findings => findings_lines(m, &list, width),
+        ReviewTab::Files => files_lines(m, width),
+        ReviewTab::Commands => commands_lines(m, width),
     };
     f.render_widget(Paragraph::new(lines).scroll((m.review.scroll, 0)), body);
     let s = match (&m.review.saved, &m.review.save_error) {
@@ -148,12 +100,132 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(s), saved);
 }
 
-/// A command's first line; a here-document says how many lines follow (Files shows them).
-fn first_line(cmd: &str) -> String {
-    let mut lines = cmd.lines();
-    let first = lines.next().unwrap_or("").to_string();
-    match lines.count() {
-        0 => first,
-        n => format!("{first} … ({n} more lines)"),
+/// Indent of a finding's message and hint under its severity and code.
+const FINDING_INDENT: &str = "   ";
+
+/// Each finding as a severity and code line (the plan path after it, or below when it does
+/// not fit), then its message and hint wrapped under it with a hanging indent.
+fn findings_lines(m: &Model, list: &[Finding], width: usize) -> Vec<Line<'static>> {
+    if list.is_empty() {
+        return vec![Line::from(Span::styled(
+            "✓ no findings: the plan is ready",
+            style(m.theme, Look::Ok),
+        ))];
     }
+    let mut out = Vec::new();
+    for x in list {
+        let look = match x.severity {
+            Severity::Error => Look::Error,
+            Severity::Warning => Look::Warn,
+            Severity::Hint | Severity::Info => Look::Hint,
+        };
+        let head = format!("{:<8}{}", x.severity.as_str(), x.code);
+        let mut first = vec![
+            Span::styled(format!("{:<8}", x.severity.as_str()), style(m.theme, look)),
+            Span::styled(x.code.to_string(), style(m.theme, Look::Title)),
+        ];
+        let path_fits = head.chars().count() + 2 + x.path.chars().count() <= width;
+        if path_fits && !x.path.is_empty() {
+            first.push(Span::styled(
+                format!("  {}", x.path),
+                style(m.theme, Look::Dim),
+            ));
+        }
+        out.push(Line::from(first));
+        if !path_fits {
+            out.extend(
+                wrap(&x.path, width, FINDING_INDENT, FINDING_INDENT)
+                    .into_iter()
+                    .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Dim)))),
+            );
+        }
+        out.extend(
+            wrap(&x.message, width, FINDING_INDENT, FINDING_INDENT)
+                .into_iter()
+                .map(Line::from),
+        );
+        if let Some(h) = &x.hint {
+            let rest = format!("{FINDING_INDENT}      ");
+            out.extend(
+                wrap(&format!("hint: {h}"), width, FINDING_INDENT, &rest)
+                    .into_iter()
+                    .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Hint)))),
+            );
+        }
+    }
+    out
+}
+
+/// Every file provisioning writes: a list of them first, then each one in full.
+fn files_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
+    let all = files(&m.plan);
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    let mut out: Vec<Line> = wrap(
+        &format!("{} files: {}", all.len(), names.join(", ")),
+        width,
+        "",
+        "  ",
+    )
+    .into_iter()
+    .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Dim))))
+    .collect();
+    for (name, body) in all {
+        out.push(Line::from(Span::styled(
+            format!("── {name}"),
+            style(m.theme, Look::Title),
+        )));
+        for row in body.lines() {
+            // YAML indentation matters: continuation rows go deeper than the row itself.
+            let lead: String = row.chars().take_while(|c| *c == ' ').collect();
+            let first = format!("  {lead}");
+            let rest = format!("{first}    ");
+            out.extend(
+                wrap(row.trim_start(), width, &first, &rest)
+                    .into_iter()
+                    .map(Line::from),
+            );
+        }
+    }
+    out
+}
+
+/// Continuation rows of a wrapped command sit under its first word.
+const COMMAND_FIRST: &str = "  $ ";
+const COMMAND_REST: &str = "      ";
+
+/// Every command each stage runs per host, wrapped so none is cut; here-document bodies
+/// are folded to "… (N more lines)" unless expanded (`e`).
+fn commands_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    for (stage, host, cmds) in commands(m) {
+        out.push(Line::from(Span::styled(
+            format!("── {} on {host}", stage.title()),
+            style(m.theme, Look::Title),
+        )));
+        for c in cmds {
+            let mut rows = c.lines();
+            let first = rows.next().unwrap_or("");
+            let more: Vec<&str> = rows.collect();
+            let head = if more.is_empty() || m.review.expand {
+                first.to_string()
+            } else {
+                format!("{first} … ({} more lines, e shows them)", more.len())
+            };
+            out.extend(
+                wrap(&head, width, COMMAND_FIRST, COMMAND_REST)
+                    .into_iter()
+                    .map(Line::from),
+            );
+            if m.review.expand {
+                for row in more {
+                    out.extend(
+                        wrap(row, width, COMMAND_REST, COMMAND_REST)
+                            .into_iter()
+                            .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Dim)))),
+                    );
+                }
+            }
+        }
+    }
+    out
 }

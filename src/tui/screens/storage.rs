@@ -3,13 +3,15 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::symbols::{border, line};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::plan::{Discard, Level};
 use crate::tui::app::Model;
 use crate::tui::domain::human_bytes;
-use crate::tui::widgets::{Look, fit, lsblk, style};
+use crate::tui::text;
+use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let [top, bottom, message] = Layout::vertical([
@@ -94,61 +96,42 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
 
     let [draft, existing] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
-    let all_ssd = m.storage_facts().is_some_and(|fa| {
-        s.selected
-            .iter()
-            .all(|d| fa.device(d).is_some_and(|d| !d.rotational))
-    });
-    let discard = match s.discard {
-        Discard::Auto if all_ssd && !s.selected.is_empty() => "auto (on: SSD)",
-        Discard::Auto => "auto",
-        Discard::On => "on",
-        Discard::Off => "off",
-    };
-    let preview = match m.storage_preview() {
-        Some((raw, usable)) => {
-            let n = s.selected.len();
-            let ok = n >= s.level.min_devices();
-            let text = format!(
-                "{n} disks, {} raw → {} usable",
-                human_bytes(raw),
-                human_bytes(usable)
-            );
-            Line::from(Span::styled(
-                if ok {
-                    text
-                } else {
-                    format!("{text} (needs {})", s.level.min_devices())
-                },
-                style(m.theme, if ok { Look::Ok } else { Look::Warn }),
-            ))
-        }
-        None => Line::from(Span::styled(
-            "select disks with Space",
-            style(m.theme, Look::Dim),
-        )),
+    let (preview, ok) = preview(m);
+    let preview_look = match (ok, s.selected.is_empty()) {
+        (_, true) => Look::Dim,
+        (true, false) => Look::Ok,
+        (false, false) => Look::Warn,
     };
     let mount_note = if s.level == Level::PerDisk {
         "/<disk>"
     } else {
         ""
     };
-    let draft_lines = vec![
+    let mut draft_lines = vec![
         Line::from(format!(
             "level {:<8}  filesystem {}",
             s.level.as_str(),
             s.filesystem.as_str()
         )),
         Line::from(format!(
-            "mount {}{mount_note}  discard {discard}",
-            s.mount.value()
+            "mount {}{mount_note}  discard {}",
+            s.mount.value(),
+            match s.discard {
+                Discard::Auto => "auto",
+                Discard::On => "on",
+                Discard::Off => "off",
+            }
         )),
         Line::from(format!(
             "move kubelet+containerd data: {}",
             if s.relocate { "yes" } else { "no" }
         )),
-        preview,
     ];
+    draft_lines.extend(
+        wrap(&preview, draft.width as usize, "", "  ")
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, style(m.theme, preview_look)))),
+    );
     f.render_widget(
         Paragraph::new(Line::from(Span::styled(
             s.message.clone().unwrap_or_default(),
@@ -191,12 +174,70 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             style(m.theme, Look::Dim),
         )));
     }
+    // The right box shares the left one's top border: its corner is a junction.
+    let joined = border::Set {
+        top_left: line::HORIZONTAL_DOWN,
+        ..border::PLAIN
+    };
     f.render_widget(
         Paragraph::new(have).block(
             Block::default()
                 .borders(Borders::TOP | Borders::LEFT)
+                .border_set(joined)
                 .title(" Layouts on this host "),
         ),
         existing,
     );
+    // Where the layout boxes' top border meets the frame and the host list's divider.
+    let buf = f.buffer_mut();
+    let y = bottom.y;
+    for (x, symbol) in [
+        (area.x.checked_sub(1), line::VERTICAL_RIGHT),
+        (Some(area.right()), line::VERTICAL_LEFT),
+        (Some(hosts.right().saturating_sub(1)), line::HORIZONTAL_UP),
+    ] {
+        if let Some(cell) = x.and_then(|x| buf.cell_mut((x, y))) {
+            cell.set_symbol(symbol);
+        }
+    }
+}
+
+/// The layout being built, said live as disks are selected: level, disks, what is usable
+/// and whether discard will be on.
+pub fn preview(m: &Model) -> (String, bool) {
+    let s = &m.storage;
+    let Some(fa) = m.storage_facts() else {
+        return ("select disks with Space".into(), false);
+    };
+    let disks: Vec<&crate::facts::BlockDevice> =
+        s.selected.iter().filter_map(|d| fa.device(d)).collect();
+    if disks.is_empty() {
+        return ("select disks with Space".into(), false);
+    }
+    let n = disks.len();
+    let level = s.level.as_str();
+    if n < s.level.min_devices() {
+        return (text::needs_disks(level, s.level.min_devices(), n), false);
+    }
+    let sizes: Vec<u64> = disks.iter().map(|d| d.size_bytes).collect();
+    let raw: u64 = sizes.iter().sum();
+    let usable = human_bytes(crate::tui::domain::usable_bytes(s.level, &sizes));
+    let same = sizes.iter().all(|x| *x == sizes[0]);
+    let over = if same {
+        format!("{n} × {}", human_bytes(sizes[0]))
+    } else {
+        format!("{n} disks ({} raw)", human_bytes(raw))
+    };
+    let what = match s.level {
+        Level::PerDisk => format!("per-disk: {over} → {n} filesystems, {usable} usable"),
+        _ => format!("{level} over {over} → {usable} usable"),
+    };
+    let ssd = disks.iter().all(|d| !d.rotational);
+    let discard = match s.discard {
+        Discard::Auto if ssd => "discard on (all non-rotational)",
+        Discard::Auto => "discard off (a rotational disk)",
+        Discard::On => "discard on",
+        Discard::Off => "discard off",
+    };
+    (format!("{what}, {discard}"), true)
 }

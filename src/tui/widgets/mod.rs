@@ -61,9 +61,51 @@ pub fn fit(s: &str, width: usize) -> String {
     }
 }
 
+/// Wraps `text` to `width` columns with a hanging indent: the first row starts with
+/// `first`, the others with `rest`. Words longer than a row are broken, so nothing is cut.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let width = width.max(first.chars().count().max(rest.chars().count()) + 1);
+    let opts = textwrap::Options::new(width)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        // Breaking at hyphens would split flags and file names (`--raid-devices`).
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
+    textwrap::wrap(text, opts)
+        .into_iter()
+        .map(|c| c.into_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_keeps_every_character_with_a_hanging_indent() {
+        let rows = wrap(
+            "ansible-playbook -i inventory/akash/hosts.yaml -b -v cluster.yml",
+            30,
+            "$ ",
+            "    ",
+        );
+        assert_eq!(
+            rows,
+            [
+                "$ ansible-playbook -i",
+                "    inventory/akash/hosts.yaml",
+                "    -b -v cluster.yml"
+            ]
+        );
+        assert!(rows.iter().all(|r| r.chars().count() <= 30));
+        // Hyphens are no break points: flags and file names stay whole.
+        assert_eq!(
+            wrap("mdadm --raid-devices=2", 16, "", ""),
+            ["mdadm", "--raid-devices=2"]
+        );
+        // A word longer than the row is broken, not cut.
+        let long = wrap(&"x".repeat(25), 10, "", "  ");
+        assert_eq!(long.concat().matches('x').count(), 25);
+    }
 
     #[test]
     fn no_color_keeps_only_modifiers() {
