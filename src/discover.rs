@@ -1,9 +1,32 @@
 //! Discovery: targets (CIDR, ranges, addresses, hostnames) -> SSH connections -> facts, with
 //! bounded concurrency. Each address ends in exactly one `HostState`, reported as it arrives.
+//!
+//! Data flow: [`parse_targets`] turns the operator's text into a list of addresses (refusing
+//! more than [`MAX_TARGETS`] unless forced); [`discover`] connects to each with at most
+//! `concurrency` at a time ([`crate::ssh::Session::connect`], then one facts exec,
+//! [`crate::facts::gather`]) and sends one [`Discovered`] per target on the channel the moment
+//! it is known, so the wizard's table fills live. Connections are closed once facts are in:
+//! a scan never holds more than `concurrency` sockets.
+
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::facts::HostFacts;
+use crate::ssh::{ConnectOptions, Session, SshError};
+
+/// Above this many addresses a scan is refused unless forced (a /16).
+pub const MAX_TARGETS: u128 = 65_536;
+/// Even forced, a scan stops here (a /8): beyond it the list itself is the problem.
+pub const MAX_FORCED_TARGETS: u128 = 1 << 24;
+/// Default connections in flight: a /24 of silent addresses takes four connect timeouts.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Upper bound on connections in flight: each holds one file descriptor, and the common
+/// default limit is 1024 per process.
+pub const MAX_CONCURRENCY: usize = 512;
 
 /// How one target ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,6 +44,9 @@ pub enum HostState {
     HostKeyChanged { pinned: String, offered: String },
     /// Connected, but `sudo -n` wants a password.
     SudoNeedsPassword,
+    /// The host key was never seen and new keys are not accepted: the fingerprint (in
+    /// `Discovered::fingerprint`) must be confirmed, then the host pinned and scanned again.
+    UnknownHostKey,
     /// Connected, facts gathered.
     Ok,
 }
@@ -38,4 +64,346 @@ pub struct Discovered {
     pub facts: Option<HostFacts>,
     /// Human detail (the error, the sudo message).
     pub message: String,
+}
+
+impl HostState {
+    /// Short label for tables: `ok`, `no answer`, `host key changed`, ...
+    pub fn label(&self) -> &'static str {
+        match self {
+            HostState::NoAnswer => "no answer",
+            HostState::PortClosed => "port closed",
+            HostState::NotSsh => "not ssh",
+            HostState::AuthFailed => "auth failed",
+            HostState::HostKeyChanged { .. } => "host key changed",
+            HostState::SudoNeedsPassword => "sudo needs password",
+            HostState::UnknownHostKey => "unknown host key",
+            HostState::Ok => "ok",
+        }
+    }
+}
+
+/// Why a target list was refused. `position` is the byte offset of the bad token in the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("no targets given")]
+    Empty,
+    #[error("at {position}: `{token}`: {reason}")]
+    Invalid {
+        token: String,
+        position: usize,
+        reason: String,
+    },
+    #[error("{count} addresses is more than {limit}; narrow the ranges or force the scan")]
+    TooMany { count: u128, limit: u128 },
+}
+
+/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`,
+/// or `10.0.10.5-20` for the last octet), single addresses, hostnames; comma or space
+/// separated. Duplicates are dropped, order kept.
+pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError> {
+    enum Piece {
+        Net(ipnet::IpNet),
+        Range(IpAddr, IpAddr),
+        One(String),
+    }
+    let mut pieces = Vec::new();
+    let mut count: u128 = 0;
+    for (position, token) in tokens(text) {
+        let invalid = |reason: &str| TargetError::Invalid {
+            token: token.to_string(),
+            position,
+            reason: reason.to_string(),
+        };
+        let piece = if token.contains('/') {
+            let net: ipnet::IpNet = token
+                .parse()
+                .map_err(|_| invalid("not a CIDR block (expected like 10.0.10.0/24)"))?;
+            Piece::Net(net)
+        } else if let Some((a, b)) = token.split_once('-')
+            && let Ok(start) = a.parse::<IpAddr>()
+        {
+            let end = match (start, b.parse::<IpAddr>(), b.parse::<u8>()) {
+                (_, Ok(end), _) => end,
+                (IpAddr::V4(s), _, Ok(last)) => {
+                    let [x, y, z, _] = s.octets();
+                    IpAddr::from([x, y, z, last])
+                }
+                _ => return Err(invalid("the range end is not an address")),
+            };
+            if start.is_ipv4() != end.is_ipv4() {
+                return Err(invalid("the range mixes IPv4 and IPv6"));
+            }
+            if end < start {
+                return Err(invalid("the range ends before it starts"));
+            }
+            Piece::Range(start, end)
+        } else if let Ok(ip) = token.parse::<IpAddr>() {
+            Piece::One(ip.to_string())
+        } else if is_hostname(token) {
+            Piece::One(token.to_string())
+        } else {
+            return Err(invalid("not an address, range, CIDR block or hostname"));
+        };
+        count = count.saturating_add(match &piece {
+            Piece::Net(net) => net_size(net),
+            Piece::Range(a, b) => ip_value(*b) - ip_value(*a) + 1,
+            Piece::One(_) => 1,
+        });
+        pieces.push(piece);
+    }
+    if pieces.is_empty() {
+        return Err(TargetError::Empty);
+    }
+    let limit = if force {
+        MAX_FORCED_TARGETS
+    } else {
+        MAX_TARGETS
+    };
+    if count > limit {
+        return Err(TargetError::TooMany { count, limit });
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut push = |s: String| {
+        if seen.insert(s.clone()) {
+            out.push(s);
+        }
+    };
+    for piece in pieces {
+        match piece {
+            Piece::Net(net) => net.hosts().for_each(|ip| push(ip.to_string())),
+            Piece::Range(a, b) => {
+                let v4 = a.is_ipv4();
+                let (a, b) = (ip_value(a), ip_value(b));
+                for value in a..=b {
+                    push(ip_from_value(value, v4).to_string());
+                }
+            }
+            Piece::One(s) => push(s),
+        }
+    }
+    Ok(out)
+}
+
+fn ip_value(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+fn ip_from_value(value: u128, v4: bool) -> IpAddr {
+    if v4 {
+        IpAddr::from(std::net::Ipv4Addr::from(value as u32))
+    } else {
+        IpAddr::from(std::net::Ipv6Addr::from(value))
+    }
+}
+
+/// Addresses `IpNet::hosts` yields, without iterating.
+fn net_size(net: &ipnet::IpNet) -> u128 {
+    let bits = u32::from(net.max_prefix_len() - net.prefix_len());
+    let size = if bits >= 128 {
+        u128::MAX
+    } else {
+        1u128 << bits
+    };
+    // IPv4 blocks larger than /31 exclude the network and broadcast addresses.
+    if matches!(net, ipnet::IpNet::V4(_)) && bits >= 2 {
+        size - 2
+    } else {
+        size
+    }
+}
+
+fn is_hostname(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= 253
+        && token.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// Tokens separated by commas or whitespace, with their byte offsets.
+fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut start = None;
+    let mut out = Vec::new();
+    for (i, c) in text.char_indices() {
+        let separator = c == ',' || c.is_whitespace();
+        match (separator, start) {
+            (true, Some(s)) => {
+                out.push((s, &text[s..i]));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, &text[s..]));
+    }
+    out.into_iter()
+}
+
+/// Probe every target with at most `concurrency` connections in flight, sending each result
+/// on `results` as soon as it is known. Returns when every target has been reported (or the
+/// receiver is gone).
+pub async fn discover(
+    targets: Vec<String>,
+    opts: ConnectOptions,
+    concurrency: usize,
+    results: UnboundedSender<Discovered>,
+) {
+    let limit = Arc::new(Semaphore::new(concurrency.clamp(1, MAX_CONCURRENCY)));
+    let opts = Arc::new(opts);
+    let mut tasks = tokio::task::JoinSet::new();
+    for target in targets {
+        if results.is_closed() {
+            break;
+        }
+        let Ok(permit) = limit.clone().acquire_owned().await else {
+            break;
+        };
+        let (opts, results) = (opts.clone(), results.clone());
+        tasks.spawn(async move {
+            let found = probe(target, &opts).await;
+            drop(permit);
+            let _ = results.send(found);
+        });
+        // Reap finished tasks so the set stays as small as the bound.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Connect to one target and gather its facts; every outcome becomes a `Discovered`.
+pub async fn probe(address: String, opts: &ConnectOptions) -> Discovered {
+    let mut found = Discovered {
+        address,
+        state: HostState::Ok,
+        fingerprint: None,
+        newly_pinned: false,
+        facts: None,
+        message: String::new(),
+    };
+    let session = match Session::connect(&found.address, opts).await {
+        Ok(session) => session,
+        Err(e) => {
+            found.message = e.to_string();
+            found.state = match e {
+                SshError::NoAnswer(_) | SshError::Timeout(_) | SshError::Resolve(_) => {
+                    HostState::NoAnswer
+                }
+                SshError::Io(_) | SshError::Disconnected(_) | SshError::Signalled(_) => {
+                    HostState::NoAnswer
+                }
+                SshError::PortClosed => HostState::PortClosed,
+                SshError::NotSsh(_) => HostState::NotSsh,
+                SshError::AuthFailed(_) | SshError::Key { .. } | SshError::SudoRefused(_) => {
+                    HostState::AuthFailed
+                }
+                SshError::SudoNeedsPassword => HostState::SudoNeedsPassword,
+                SshError::HostKeyChanged { pinned, offered } => {
+                    found.fingerprint = Some(offered.clone());
+                    HostState::HostKeyChanged { pinned, offered }
+                }
+                SshError::UnknownHostKey { fingerprint } => {
+                    found.fingerprint = Some(fingerprint);
+                    HostState::UnknownHostKey
+                }
+            };
+            return found;
+        }
+    };
+    found.fingerprint = Some(session.fingerprint().to_string());
+    found.newly_pinned = session.newly_pinned();
+    match crate::facts::gather(&session).await {
+        Ok(facts) => found.facts = Some(facts),
+        Err(e) => found.message = format!("facts: {e}"),
+    }
+    session.close().await;
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_of_every_shape() {
+        let t = parse_targets(
+            "10.0.10.0/30, 10.0.10.5-10.0.10.7 10.0.10.9-10,node1.lab  ,10.0.10.1",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            [
+                "10.0.10.1",
+                "10.0.10.2",
+                "10.0.10.5",
+                "10.0.10.6",
+                "10.0.10.7",
+                "10.0.10.9",
+                "10.0.10.10",
+                "node1.lab"
+            ]
+        );
+        assert_eq!(
+            parse_targets("192.168.1.7/32", false).unwrap(),
+            ["192.168.1.7"]
+        );
+        assert_eq!(
+            parse_targets("fd00::1-fd00::3", false).unwrap(),
+            ["fd00::1", "fd00::2", "fd00::3"]
+        );
+        assert_eq!(parse_targets("::1-::2", false).unwrap(), ["::1", "::2"]);
+        assert_eq!(parse_targets("10.0.0.0/24", false).unwrap().len(), 254);
+        assert_eq!(parse_targets("node-1", false).unwrap(), ["node-1"]);
+    }
+
+    #[test]
+    fn bad_targets_say_where() {
+        assert_eq!(parse_targets(" , ", false), Err(TargetError::Empty));
+        let e = parse_targets("10.0.0.1, 10.0.0.0/33", false).unwrap_err();
+        assert!(
+            matches!(&e, TargetError::Invalid { position: 10, token, .. } if token == "10.0.0.0/33"),
+            "{e:?}"
+        );
+        let e = parse_targets("10.0.0.9-10.0.0.1", false).unwrap_err();
+        assert!(e.to_string().contains("ends before it starts"), "{e}");
+        let e = parse_targets("10.0.0.1-fd00::1", false).unwrap_err();
+        assert!(e.to_string().contains("mixes"), "{e}");
+        let e = parse_targets("a b_c", false).unwrap_err();
+        assert!(
+            matches!(e, TargetError::Invalid { position: 2, .. }),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn size_limit_unless_forced() {
+        assert_eq!(parse_targets("10.0.0.0/16", false).unwrap().len(), 65_534);
+        let e = parse_targets("10.0.0.0/15", false).unwrap_err();
+        assert_eq!(
+            e,
+            TargetError::TooMany {
+                count: 131_070,
+                limit: MAX_TARGETS
+            }
+        );
+        assert_eq!(parse_targets("10.0.0.0/15", true).unwrap().len(), 131_070);
+        assert!(matches!(
+            parse_targets("fd00::/64", true),
+            Err(TargetError::TooMany { .. })
+        ));
+        assert!(matches!(
+            parse_targets("10.0.0.0/16 10.1.0.0/24 10.2.0.0/24", false),
+            Err(TargetError::TooMany { .. })
+        ));
+    }
 }

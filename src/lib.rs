@@ -23,3 +23,4 @@ pub mod net;
 pub mod plan;
 pub mod provision;
 pub mod render;
+pub mod ssh;

@@ -1,7 +1,258 @@
-//! `rackstrap discover`.
+//! `rackstrap discover`: headless discovery. Targets -> [`crate::discover::discover`] -> a table
+//! (in target order, once all have answered) or one JSON object per line as each answers.
+//! Exit 0 when at least one host ended `ok`, 1 when none did.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-pub fn run(_args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
-    Err(color_eyre::eyre::eyre!("`discover` is not built yet"))
+use color_eyre::eyre::{Context, eyre};
+
+use crate::discover::{self, Discovered, HostState};
+use crate::facts::HostFacts;
+use crate::ssh::{self, ConnectOptions, PassphraseCallback};
+
+pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
+    let text = args.ranges.join(" ");
+    let targets =
+        discover::parse_targets(&text, args.force).map_err(|e| eyre!("targets `{text}`: {e}"))?;
+    let opts = ConnectOptions {
+        user: args.user.clone(),
+        port: args.port,
+        identity: args.identity.clone(),
+        known_hosts: args
+            .known_hosts
+            .clone()
+            .unwrap_or_else(ssh::default_known_hosts),
+        accept_new: args.accept_new,
+        passphrase: Some(terminal_passphrase()),
+        ..ConnectOptions::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
+    let found = runtime.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let scan = tokio::spawn(discover::discover(
+            targets.clone(),
+            opts,
+            discover::DEFAULT_CONCURRENCY,
+            tx,
+        ));
+        let mut found = Vec::new();
+        let stdout = std::io::stdout();
+        while let Some(d) = rx.recv().await {
+            if args.json {
+                let line =
+                    serde_json::to_string(&d).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+                let mut out = stdout.lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+            found.push(d);
+        }
+        let _ = scan.await;
+        found
+    });
+
+    if !args.json {
+        let order: std::collections::HashMap<&str, usize> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i))
+            .collect();
+        let mut rows: Vec<&Discovered> = found.iter().collect();
+        rows.sort_by_key(|d| order.get(d.address.as_str()).copied().unwrap_or(usize::MAX));
+        print!("{}", table(&rows));
+        if found.iter().any(|d| d.state == HostState::UnknownHostKey) {
+            println!(
+                "\nHost keys seen for the first time were not pinned. Check the fingerprints above, then run again with --accept-new."
+            );
+        }
+    }
+    let reachable = found.iter().any(|d| d.state == HostState::Ok);
+    Ok(if reachable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The table: address, state, hostname, OS, CPUs, RAM, disks, and a note (the error, or the
+/// fingerprint of a key pinned or to be checked).
+pub fn table(rows: &[&Discovered]) -> String {
+    let header = [
+        "ADDRESS", "STATE", "HOSTNAME", "OS", "CPUS", "RAM", "DISKS", "NOTE",
+    ];
+    let mut cells: Vec<[String; 8]> = Vec::new();
+    for d in rows {
+        let facts = d.facts.as_ref();
+        let note = match &d.state {
+            HostState::Ok if d.newly_pinned => {
+                format!("pinned {}", d.fingerprint.as_deref().unwrap_or(""))
+            }
+            HostState::Ok => d.message.clone(),
+            HostState::UnknownHostKey => {
+                format!("new key {}", d.fingerprint.as_deref().unwrap_or(""))
+            }
+            HostState::HostKeyChanged { pinned, offered } => {
+                format!("pinned {pinned}, offered {offered}")
+            }
+            _ => d.message.clone(),
+        };
+        cells.push([
+            d.address.clone(),
+            d.state.label().to_string(),
+            facts.map(|f| f.hostname.clone()).unwrap_or_default(),
+            facts.map(|f| f.os.pretty_name.clone()).unwrap_or_default(),
+            facts.map(|f| f.cpus.to_string()).unwrap_or_default(),
+            facts.map(|f| human_bytes(f.mem_bytes)).unwrap_or_default(),
+            facts.map(disk_summary).unwrap_or_default(),
+            note,
+        ]);
+    }
+    let mut widths = header.map(str::len);
+    for row in &cells {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |row: &[String]| {
+        let mut text = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&header.map(String::from));
+    for row in &cells {
+        line(row);
+    }
+    out
+}
+
+/// `nvme0n1 1.7T, sda 3.6T`: the top-level disks (loop devices included: in a lab they are
+/// the disks).
+fn disk_summary(facts: &HostFacts) -> String {
+    facts
+        .disks
+        .iter()
+        .filter(|d| d.kind != "rom")
+        .map(|d| {
+            let mark = if d.holds_root() { " (/)" } else { "" };
+            format!("{} {}{mark}", d.name, human_bytes(d.size_bytes))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Binary units as `lsblk` shows them: `512M`, `40G`, `1.8T`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 10.0 || (value - value.round()).abs() < 0.05 {
+        format!("{:.0}{}", value, UNITS[unit])
+    } else {
+        format!("{:.1}{}", value, UNITS[unit])
+    }
+}
+
+/// Ask for a key passphrase on the terminal without echo; `None` without a terminal.
+fn terminal_passphrase() -> PassphraseCallback {
+    Arc::new(|path| {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                read_hidden(&format!("Passphrase for {}: ", path.display()))
+            })
+            .await
+            .ok()
+            .flatten()
+        })
+    })
+}
+
+fn read_hidden(prompt: &str) -> Option<String> {
+    use crossterm::event::{Event, KeyCode, KeyEventKind, KeyModifiers, read};
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    crossterm::terminal::enable_raw_mode().ok()?;
+    let mut secret = String::new();
+    let answer = loop {
+        match read() {
+            Ok(Event::Key(key)) if key.kind == KeyEventKind::Press => match key.code {
+                KeyCode::Enter => break Some(secret),
+                KeyCode::Esc => break None,
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => break None,
+                KeyCode::Backspace => {
+                    secret.pop();
+                }
+                KeyCode::Char(c) => secret.push(c),
+                _ => {}
+            },
+            Ok(_) => {}
+            Err(_) => break None,
+        }
+    };
+    let _ = crossterm::terminal::disable_raw_mode();
+    eprintln!();
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_lsblk() {
+        assert_eq!(human_bytes(512), "512B");
+        assert_eq!(human_bytes(40 << 30), "40G");
+        assert_eq!(human_bytes(1_920_383_410_176), "1.7T");
+        assert_eq!(human_bytes(1536 << 20), "1.5G");
+    }
+
+    #[test]
+    fn table_rows() {
+        let ok = Discovered {
+            address: "10.0.0.1".into(),
+            state: HostState::Ok,
+            fingerprint: Some("SHA256:abc".into()),
+            newly_pinned: true,
+            facts: Some(HostFacts {
+                hostname: "node1".into(),
+                cpus: 8,
+                mem_bytes: 16 << 30,
+                ..Default::default()
+            }),
+            message: String::new(),
+        };
+        let closed = Discovered {
+            address: "10.0.0.2".into(),
+            state: HostState::PortClosed,
+            fingerprint: None,
+            newly_pinned: false,
+            facts: None,
+            message: "port closed (connection refused)".into(),
+        };
+        let text = table(&[&ok, &closed]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("ADDRESS   STATE"), "{text}");
+        assert!(
+            lines[1].contains("node1")
+                && lines[1].contains("16G")
+                && lines[1].ends_with("pinned SHA256:abc")
+        );
+        assert!(lines[2].contains("port closed") && lines[2].ends_with("(connection refused)"));
+    }
 }

@@ -3,6 +3,17 @@
 //! The SSH layer runs one gathering script per host and hands its raw sections to the
 //! parsers here; the parsers are pure functions (text in, data out) so they are tested on
 //! fixtures of real shapes. The checks, the wizard and the stages only ever see `HostFacts`.
+//!
+//! - [`gather`] runs the script over a [`crate::ssh::Session`] (one exec per host);
+//! - [`parse`] holds the parsers (`parse_lsblk`, `parse_mdstat`, `parse_ip_addr`, ...).
+//!
+//! Which disk holds `/`: the top-level device whose `lsblk` mount points, or those of anything
+//! below it (partition, LVM volume, md array), include `/` ([`HostFacts::root_disk`]).
+
+pub mod gather;
+pub mod parse;
+
+pub use gather::{FactsError, gather};
 
 use std::collections::BTreeMap;
 
@@ -112,6 +123,11 @@ pub struct Installed {
 }
 
 impl HostFacts {
+    /// The top-level device holding the root filesystem, if `lsblk` shows it.
+    pub fn root_disk(&self) -> Option<&BlockDevice> {
+        self.disks.iter().find(|d| d.holds_root())
+    }
+
     /// Look up a device by kernel name anywhere in the tree.
     pub fn device(&self, name: &str) -> Option<&BlockDevice> {
         fn find<'a>(list: &'a [BlockDevice], name: &str) -> Option<&'a BlockDevice> {

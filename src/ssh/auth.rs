@@ -1,0 +1,86 @@
+//! Credentials: private keys from files (asking for a passphrase through a callback, once per
+//! key per process), the ssh-agent, and the default key files OpenSSH would try.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use russh::keys::PrivateKey;
+use tokio::sync::Mutex;
+
+use super::SshError;
+
+/// Asked for the passphrase of an encrypted key file; `None` means the operator declined.
+/// The wizard answers it from a prompt, the CLI from the terminal.
+pub type PassphraseCallback =
+    Arc<dyn Fn(PathBuf) -> BoxFuture<'static, Option<String>> + Send + Sync>;
+
+/// How many times the passphrase callback is asked before giving up on a key.
+const PASSPHRASE_ATTEMPTS: usize = 3;
+
+/// Keys already decrypted in this process, by path: discovery opens hundreds of connections
+/// and must ask for a passphrase once, not once per host. The lock is held while asking, so
+/// concurrent connections wait for the one prompt instead of opening many.
+static KEY_CACHE: std::sync::LazyLock<Mutex<HashMap<PathBuf, Arc<PrivateKey>>>> =
+    std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The key files OpenSSH tries when no identity is given, in its order.
+pub fn default_identities() -> Vec<PathBuf> {
+    let Some(home) = std::env::home_dir() else {
+        return Vec::new();
+    };
+    ["id_ed25519", "id_ecdsa", "id_rsa"]
+        .iter()
+        .map(|name| home.join(".ssh").join(name))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+/// Load (and cache) a private key, asking `passphrase` when it is encrypted.
+pub async fn load_key(
+    path: &Path,
+    passphrase: Option<&PassphraseCallback>,
+) -> Result<Arc<PrivateKey>, SshError> {
+    let mut cache = KEY_CACHE.lock().await;
+    if let Some(key) = cache.get(path) {
+        return Ok(key.clone());
+    }
+    let key_error = |e: russh::keys::Error| SshError::Key {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let key = match russh::keys::load_secret_key(path, None) {
+        Ok(key) => key,
+        Err(russh::keys::Error::KeyIsEncrypted) => {
+            let Some(ask) = passphrase else {
+                return Err(SshError::Key {
+                    path: path.to_path_buf(),
+                    message: "the key is encrypted and no passphrase prompt is available".into(),
+                });
+            };
+            let mut loaded = None;
+            for _ in 0..PASSPHRASE_ATTEMPTS {
+                let Some(secret) = ask(path.to_path_buf()).await else {
+                    break;
+                };
+                match russh::keys::load_secret_key(path, Some(&secret)) {
+                    Ok(key) => {
+                        loaded = Some(key);
+                        break;
+                    }
+                    // Wrong passphrase: the decrypted key fails its check; ask again.
+                    Err(_) => continue,
+                }
+            }
+            loaded.ok_or_else(|| SshError::Key {
+                path: path.to_path_buf(),
+                message: "wrong or no passphrase".into(),
+            })?
+        }
+        Err(e) => return Err(key_error(e)),
+    };
+    let key = Arc::new(key);
+    cache.insert(path.to_path_buf(), key.clone());
+    Ok(key)
+}

@@ -1,0 +1,108 @@
+//! `rackstrap discover` end to end against the lab.
+
+mod common;
+
+use std::process::Command;
+
+use common::lab::{HostSpec, Lab};
+
+const GIB: u64 = 1 << 30;
+
+fn rackstrap(lab: &Lab, known: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .arg("discover")
+        .args(["--port", &common::lab::LAB_PORT.to_string()])
+        .arg("--identity")
+        .arg(lab.key_path())
+        .arg("--known-hosts")
+        .arg(known)
+        .args(extra)
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn table_json_and_exit_codes() {
+    require_lab!();
+    let lab = Lab::start(vec![
+        HostSpec::new("left").disk(5 * GIB),
+        HostSpec::new("right").disk(GIB).disk(2 * GIB),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("known_hosts");
+    let range = format!("{}-{}", lab.address(1), lab.address(3));
+
+    // Without --accept-new: nothing pinned, fingerprints shown, exit 1 (nothing usable).
+    let out = rackstrap(&lab, &known, &[&range]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("unknown host key") && text.contains("new key SHA256:"),
+        "{text}"
+    );
+    assert!(text.contains("--accept-new"));
+    assert!(!known.exists());
+
+    // Table with facts.
+    let out = rackstrap(&lab, &known, &["--accept-new", &range]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("ADDRESS"));
+    assert!(
+        lines[1].starts_with(&lab.address(1))
+            && lines[1].contains(" ok ")
+            && lines[1].contains("left"),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains(&format!("{} 5G", lab.host("left").disks[0].name)),
+        "{text}"
+    );
+    assert!(
+        lines[2].contains("right") && lines[2].contains("Ubuntu 22.04.4 LTS"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with(&lab.address(3)) && lines[3].contains("port closed"),
+        "{text}"
+    );
+
+    // JSON lines.
+    let out = rackstrap(&lab, &known, &["--json", &range]);
+    assert_eq!(out.status.code(), Some(0));
+    let objects: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(objects.len(), 3);
+    let right = objects
+        .iter()
+        .find(|o| o["address"] == lab.address(2).as_str())
+        .unwrap();
+    assert_eq!(right["state"]["state"], "ok");
+    assert_eq!(right["facts"]["hostname"], "right");
+    assert_eq!(right["facts"]["disks"].as_array().unwrap().len(), 2);
+    assert_eq!(right["newly_pinned"], false);
+
+    // Only closed ports: exit 1. Bad ranges: an error naming the token.
+    assert_eq!(
+        rackstrap(&lab, &known, &[&lab.address(50)]).status.code(),
+        Some(1)
+    );
+    let out = rackstrap(&lab, &known, &["10.0.0.0/33"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("10.0.0.0/33"));
+    let out = rackstrap(&lab, &known, &["10.0.0.0/8"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("more than 65536"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
