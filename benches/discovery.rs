@@ -11,7 +11,9 @@
 //!    wall time without process start-up.
 //! 3. OpenSSH: one `ssh` process per host, all at once, each pinning into a fresh
 //!    known_hosts (`StrictHostKeyChecking=accept-new`) and running the same facts script the
-//!    same way (`sh -c '<script>'`). It only prints the text; nothing is parsed.
+//!    same way (`sh -c '<script>'`). It only prints the text; nothing is parsed. Measured
+//!    twice: with OpenSSH's own key exchange preference, and with the one rackstrap ends up
+//!    using against this sshd ([`Kex`]).
 //! 4. Ansible: `ansible all -m setup` with as many forks as hosts, pipelining on, no
 //!    connection sharing between rounds, the Python interpreter given (no discovery round
 //!    trip): Ansible's quickest cold start for one fact gathering.
@@ -19,6 +21,9 @@
 //! Then the per-command cost stages pay: 100 trivial commands on one host through one
 //! rackstrap `Session`, through OpenSSH with a shared master connection (`ControlMaster`),
 //! and through 100 separate `ssh` connections.
+//!
+//! Lab hosts get a home of their own for root first ([`give_root_its_own_home`]), so the
+//! machine's `~/.bashrc` is not part of what is measured.
 //!
 //! Measured per client process tree: wall time; CPU time (user + system, of the process and
 //! every descendant it waited for, from `wait4`); peak resident memory of the largest single
@@ -55,7 +60,7 @@ const DEFAULT_ROUNDS: usize = 7;
 /// Ansible takes seconds per round; more rounds add little.
 const MAX_ANSIBLE_ROUNDS: usize = 5;
 /// Rounds of the per-command comparison (each is 100 commands per client).
-const COMMAND_ROUNDS: usize = 3;
+const COMMAND_ROUNDS: usize = 5;
 /// Commands per round in the per-command comparison.
 const COMMANDS: usize = 100;
 /// How often the process-tree memory is sampled. Short-lived peaks between two samples are
@@ -376,7 +381,7 @@ impl Bench<'_> {
         .arg("--known-hosts")
         .arg(&known)
         .args(["--accept-new", "--json"]);
-        let sample = run_measured(vec![cmd], &out);
+        let sample = run_measured("rackstrap discover", vec![cmd], &out);
         let text = fs::read_to_string(&out).expect("rackstrap output");
         let found: Vec<Discovered> = text
             .lines()
@@ -414,7 +419,7 @@ impl Bench<'_> {
             found
         });
         let wall = start.elapsed();
-        eprintln!("  {:<10} {}", "library", ms(wall));
+        eprintln!("  {:<20} {}", "rackstrap library", ms(wall));
         self.check_discovered(&found, "rackstrap library");
         Sample {
             wall,
@@ -489,7 +494,11 @@ impl Bench<'_> {
         }
         let dir = known.parent().expect("known_hosts has a directory");
         let out = dir.join("out");
-        let sample = run_measured(commands, &out);
+        let label = match kex {
+            Kex::Default => "ssh",
+            Kex::Curve25519 => "ssh (curve25519)",
+        };
+        let sample = run_measured(label, commands, &out);
         // Every process appended to one file: one `end` marker per host means every script
         // ran to its end.
         let text = fs::read_to_string(&out).expect("ssh output");
@@ -538,7 +547,7 @@ impl Bench<'_> {
             .env("ANSIBLE_NOCOLOR", "1")
             .env("ANSIBLE_RETRY_FILES_ENABLED", "False");
         let out = dir.join("out");
-        let sample = run_measured(vec![cmd], &out);
+        let sample = run_measured("ansible", vec![cmd], &out);
         let text = fs::read_to_string(&out).expect("ansible output");
         let ok = text.lines().filter(|l| l.contains("| SUCCESS =>")).count();
         assert_eq!(
@@ -591,15 +600,20 @@ impl Bench<'_> {
         .ok();
         writeln!(
             t,
-            "| client | {COMMANDS} commands, median | per command | ratio |"
+            "| client | {COMMANDS} commands, median (min-max) | per command | ratio |"
         )
         .ok();
         writeln!(t, "|---|---|---|---|").ok();
-        let line = |t: &mut String, name: &str, d: Duration| {
+        let line = |t: &mut String, name: &str, runs: &[Duration]| {
+            let d = median(runs);
+            let min = runs.iter().min().copied().unwrap_or_default();
+            let max = runs.iter().max().copied().unwrap_or_default();
             writeln!(
                 t,
-                "| {name} | {} | {} | {} |",
+                "| {name} | {} ({}-{}) | {} | {} |",
                 ms(d),
+                ms(min),
+                ms(max),
                 ms(d / COMMANDS as u32),
                 ratio(d.as_secs_f64(), base.as_secs_f64())
             )
@@ -608,27 +622,24 @@ impl Bench<'_> {
         line(
             &mut t,
             "rackstrap `Session`: one connection, one channel per command",
-            base,
+            &session,
         );
         line(
             &mut t,
             "OpenSSH, one shared master connection (`ControlMaster`)",
-            median(&mux),
+            &mux,
         );
-        line(
-            &mut t,
-            "OpenSSH, one connection per command",
-            median(&separate),
-        );
+        line(&mut t, "OpenSSH, one connection per command", &separate);
         line(
             &mut t,
             "OpenSSH, one connection per command, curve25519-sha256",
-            median(&separate_curve),
+            &separate_curve,
         );
         writeln!(
             t,
             "\nrackstrap's connection set-up (handshake, pinning, authentication) is not in its \
-             row: it took {} (median) once, before the commands.",
+             row: it took {} (median) once, before the commands. Rounds: {COMMAND_ROUNDS} per \
+             client after one warm-up.",
             ms(median(&connect))
         )
         .ok();
@@ -737,7 +748,7 @@ impl Bench<'_> {
 /// Start `commands` at once (stdout and stderr appended to `out`), wait for all, and measure
 /// them as one client: wall time until the last exits, CPU and the largest peak RSS from
 /// `wait4`, and the sampled peak of all their processes' RSS together. Each must exit 0.
-fn run_measured(commands: Vec<Command>, out: &Path) -> Sample {
+fn run_measured(label: &str, commands: Vec<Command>, out: &Path) -> Sample {
     // One file for all the processes of this run (opened for appending, so their writes
     // do not overwrite each other), emptied first.
     File::create(out).expect("output file");
@@ -747,14 +758,15 @@ fn run_measured(commands: Vec<Command>, out: &Path) -> Sample {
     for mut cmd in commands {
         let stdout = log.try_clone().expect("output file handle");
         let stderr = log.try_clone().expect("output file handle");
+        // The `Child` is dropped without waiting: `wait4` below reaps it, which is the only
+        // way to read its resource usage.
+        #[expect(clippy::zombie_processes, reason = "reaped by wait4 in run_measured")]
         let child = cmd
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        // The `Child` is dropped without waiting: `wait4` below reaps it, which is the only
-        // way to read its resource usage.
         pids.push(child.id());
     }
     let sampler = TreeSampler::start(pids.clone());
@@ -775,14 +787,7 @@ fn run_measured(commands: Vec<Command>, out: &Path) -> Sample {
         }
     }
     sample.wall = start.elapsed();
-    eprintln!(
-        "  {:<10} {}",
-        out.parent()
-            .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        ms(sample.wall)
-    );
+    eprintln!("  {label:<20} {}", ms(sample.wall));
     sample.tree_rss_kib = sampler.stop();
     watchdog.stop();
     if !failures.is_empty() {
