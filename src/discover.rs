@@ -1,8 +1,9 @@
 //! Discovery: targets (CIDR, ranges, addresses, hostnames) -> SSH connections -> facts, with
 //! bounded concurrency. Each address ends in exactly one `HostState`, reported as it arrives.
 //!
-//! Data flow: [`parse_targets`] turns the operator's text into a list of addresses (refusing
-//! more than [`MAX_TARGETS`] unless forced); [`discover`] connects to each with at most
+//! Data flow: [`parse_targets`] turns the operator's text into a list of addresses (entries
+//! parsed by [`crate::net`], as for address pools; more than [`MAX_TARGETS`] refused unless
+//! forced); [`discover`] connects to each with at most
 //! `concurrency` at a time ([`crate::ssh::Session::connect`], then one facts exec,
 //! [`crate::facts::gather`]) and sends one [`Discovered`] per target on the channel the moment
 //! it is known, so the wizard's table fills live. Connections are closed once facts are in:
@@ -82,7 +83,8 @@ impl HostState {
     }
 }
 
-/// Why a target list was refused. `position` is the byte offset of the bad token in the text.
+/// Why a target list was refused. `position` is the 0-based character offset of the first bad
+/// character in the whole text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
     #[error("no targets given")]
@@ -97,57 +99,36 @@ pub enum TargetError {
     TooMany { count: u128, limit: u128 },
 }
 
-/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`,
-/// or `10.0.10.5-20` for the last octet), single addresses, hostnames; comma or space
-/// separated. Duplicates are dropped, order kept.
+/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`),
+/// single addresses, hostnames; comma or space separated (the entry syntax is `net`'s, the
+/// same as for address pools). Duplicates are dropped, order kept.
 pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError> {
     enum Piece {
         Net(ipnet::IpNet),
-        Range(IpAddr, IpAddr),
-        One(String),
+        Range(crate::net::AddrRange),
+        Name(String),
     }
     let mut pieces = Vec::new();
     let mut count: u128 = 0;
-    for (position, token) in tokens(text) {
-        let invalid = |reason: &str| TargetError::Invalid {
+    for (position, token) in crate::net::split_list(text) {
+        let invalid = |e: crate::net::ParseError| TargetError::Invalid {
             token: token.to_string(),
-            position,
-            reason: reason.to_string(),
+            position: position + e.position,
+            reason: e.message,
         };
-        let piece = if token.contains('/') {
-            let net: ipnet::IpNet = token
-                .parse()
-                .map_err(|_| invalid("not a CIDR block (expected like 10.0.10.0/24)"))?;
-            Piece::Net(net)
-        } else if let Some((a, b)) = token.split_once('-')
-            && let Ok(start) = a.parse::<IpAddr>()
-        {
-            let end = match (start, b.parse::<IpAddr>(), b.parse::<u8>()) {
-                (_, Ok(end), _) => end,
-                (IpAddr::V4(s), _, Ok(last)) => {
-                    let [x, y, z, _] = s.octets();
-                    IpAddr::from([x, y, z, last])
+        let piece = match crate::net::parse_target(token).map_err(invalid)? {
+            crate::net::Target::Name(name) => Piece::Name(name),
+            crate::net::Target::Addresses(range) => {
+                match crate::net::parse_entry(token).map_err(invalid)?.1 {
+                    crate::net::EntryForm::Cidr(net) => Piece::Net(net),
+                    _ => Piece::Range(range),
                 }
-                _ => return Err(invalid("the range end is not an address")),
-            };
-            if start.is_ipv4() != end.is_ipv4() {
-                return Err(invalid("the range mixes IPv4 and IPv6"));
             }
-            if end < start {
-                return Err(invalid("the range ends before it starts"));
-            }
-            Piece::Range(start, end)
-        } else if let Ok(ip) = token.parse::<IpAddr>() {
-            Piece::One(ip.to_string())
-        } else if is_hostname(token) {
-            Piece::One(token.to_string())
-        } else {
-            return Err(invalid("not an address, range, CIDR block or hostname"));
         };
         count = count.saturating_add(match &piece {
             Piece::Net(net) => net_size(net),
-            Piece::Range(a, b) => ip_value(*b) - ip_value(*a) + 1,
-            Piece::One(_) => 1,
+            Piece::Range(range) => range.len(),
+            Piece::Name(_) => 1,
         });
         pieces.push(piece);
     }
@@ -172,14 +153,13 @@ pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError
     for piece in pieces {
         match piece {
             Piece::Net(net) => net.hosts().for_each(|ip| push(ip.to_string())),
-            Piece::Range(a, b) => {
-                let v4 = a.is_ipv4();
-                let (a, b) = (ip_value(a), ip_value(b));
-                for value in a..=b {
+            Piece::Range(range) => {
+                let v4 = range.is_ipv4();
+                for value in ip_value(range.start)..=ip_value(range.end) {
                     push(ip_from_value(value, v4).to_string());
                 }
             }
-            Piece::One(s) => push(s),
+            Piece::Name(name) => push(name),
         }
     }
     Ok(out)
@@ -194,6 +174,7 @@ fn ip_value(ip: IpAddr) -> u128 {
 
 fn ip_from_value(value: u128, v4: bool) -> IpAddr {
     if v4 {
+        // Only called with values that came from IPv4 addresses.
         IpAddr::from(std::net::Ipv4Addr::from(value as u32))
     } else {
         IpAddr::from(std::net::Ipv6Addr::from(value))
@@ -214,39 +195,6 @@ fn net_size(net: &ipnet::IpNet) -> u128 {
     } else {
         size
     }
-}
-
-fn is_hostname(token: &str) -> bool {
-    !token.is_empty()
-        && token.len() <= 253
-        && token.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
-}
-
-/// Tokens separated by commas or whitespace, with their byte offsets.
-fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    let mut start = None;
-    let mut out = Vec::new();
-    for (i, c) in text.char_indices() {
-        let separator = c == ',' || c.is_whitespace();
-        match (separator, start) {
-            (true, Some(s)) => {
-                out.push((s, &text[s..i]));
-                start = None;
-            }
-            (false, None) => start = Some(i),
-            _ => {}
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, &text[s..]));
-    }
-    out.into_iter()
 }
 
 /// Probe every target with at most `concurrency` connections in flight, sending each result
@@ -336,7 +284,7 @@ mod tests {
     #[test]
     fn targets_of_every_shape() {
         let t = parse_targets(
-            "10.0.10.0/30, 10.0.10.5-10.0.10.7 10.0.10.9-10,node1.lab  ,10.0.10.1",
+            "10.0.10.0/30, 10.0.10.5-10.0.10.7 10.0.10.9-10.0.10.10,node1.lab  ,10.0.10.1",
             false,
         )
         .unwrap();
@@ -371,16 +319,22 @@ mod tests {
         assert_eq!(parse_targets(" , ", false), Err(TargetError::Empty));
         let e = parse_targets("10.0.0.1, 10.0.0.0/33", false).unwrap_err();
         assert!(
-            matches!(&e, TargetError::Invalid { position: 10, token, .. } if token == "10.0.0.0/33"),
+            matches!(&e, TargetError::Invalid { position: 19, token, .. } if token == "10.0.0.0/33"),
             "{e:?}"
         );
         let e = parse_targets("10.0.0.9-10.0.0.1", false).unwrap_err();
-        assert!(e.to_string().contains("ends before it starts"), "{e}");
+        assert!(e.to_string().contains("starts after it ends"), "{e}");
+        // Character positions, not bytes, and pointing inside the token.
+        let e = parse_targets("node1, 10.0.1x.5", false).unwrap_err();
+        assert!(
+            matches!(&e, TargetError::Invalid { position: 13, .. }),
+            "{e:?}"
+        );
         let e = parse_targets("10.0.0.1-fd00::1", false).unwrap_err();
         assert!(e.to_string().contains("mixes"), "{e}");
         let e = parse_targets("a b_c", false).unwrap_err();
         assert!(
-            matches!(e, TargetError::Invalid { position: 2, .. }),
+            matches!(e, TargetError::Invalid { position: 3, .. }),
             "{e:?}"
         );
     }

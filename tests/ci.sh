@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 for pair in sshd:openssh-server mkfs.xfs:xfsprogs mkfs.ext4:e2fsprogs tmux:tmux \
             lsblk:util-linux ip:iproute2 mdadm:mdadm unshare:util-linux nsenter:util-linux \
-            losetup:mount ssh:openssh-client ssh-keygen:openssh-client sudo:sudo python3:python3; do
+            losetup:mount ssh:openssh-client ssh-keygen:openssh-client sudo:sudo ps:procps \
+            python3:python3; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need_apt+=("${pair#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -110,3 +110,47 @@ fn hosts_have_their_own_hostname_etc_and_disks() {
     }
     assert!(!dir.exists(), "lab dir removed");
 }
+
+#[test]
+fn sessions_leave_no_zombies_and_failed_tests_clean_up() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("reaper")]);
+    for _ in 0..5 {
+        let out = std::process::Command::new("ssh")
+            .args(lab.ssh_args("reaper"))
+            .arg("true")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let states = lab.exec_ok("reaper", "ps -eo stat= ");
+    assert!(
+        !states.lines().any(|s| s.starts_with('Z')),
+        "zombies: {states}"
+    );
+
+    // A panicking test still tears its lab down.
+    let dir = std::panic::catch_unwind(|| {
+        let lab = Lab::start(vec![HostSpec::new("doomed").disk(GIB)]);
+        let dir = lab.dir.clone();
+        std::panic::panic_any(dir);
+    })
+    .unwrap_err()
+    .downcast::<std::path::PathBuf>()
+    .unwrap();
+    assert!(!dir.exists());
+    let listed = String::from_utf8_lossy(
+        &std::process::Command::new("losetup")
+            .args(["-l", "-n", "-O", "BACK-FILE"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(!listed.contains(dir.to_str().unwrap()), "{listed}");
+}

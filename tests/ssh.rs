@@ -45,6 +45,24 @@ async fn connects_pins_and_streams_output() {
     }
     assert!(!known.exists());
 
+    // A fingerprint the operator confirmed is pinned; another one is not.
+    let fp = match Session::connect(&two, &strict).await {
+        Err(SshError::UnknownHostKey { fingerprint }) => fingerprint,
+        other => panic!("expected UnknownHostKey, got {other:?}"),
+    };
+    let confirmed = ConnectOptions {
+        accepted_fingerprints: vec![fp.clone()],
+        ..strict.clone()
+    };
+    assert!(matches!(
+        Session::connect(&one, &confirmed).await,
+        Err(SshError::UnknownHostKey { .. })
+    ));
+    let s = Session::connect(&two, &confirmed).await.unwrap();
+    assert!(s.newly_pinned());
+    assert_eq!(s.fingerprint(), fp);
+    std::fs::remove_file(&known).unwrap();
+
     // First contact with accept_new pins; the second contact trusts the pin.
     let session = Session::connect(&one, &opts).await.unwrap();
     assert!(session.newly_pinned());
@@ -163,6 +181,25 @@ async fn wrong_key_and_closed_port_and_sudo() {
         Err(SshError::AuthFailed(_))
     ));
 
+    // Something accepts but never speaks SSH.
+    let silent = tokio::net::TcpListener::bind((lab.address(201).as_str(), common::lab::LAB_PORT))
+        .await
+        .unwrap();
+    let holder = tokio::spawn(async move {
+        let held = silent.accept().await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(held);
+    });
+    let quick = ConnectOptions {
+        connect_timeout: Duration::from_millis(800),
+        ..opts.clone()
+    };
+    match Session::connect(&lab.address(201), &quick).await {
+        Err(SshError::NotSsh(message)) => assert!(message.contains("no SSH greeting"), "{message}"),
+        other => panic!("expected NotSsh, got {other:?}"),
+    }
+    holder.abort();
+
     // Nothing listens on a free lab address.
     assert!(matches!(
         Session::connect(&lab.address(200), &opts).await,
@@ -223,4 +260,228 @@ async fn wrong_key_and_closed_port_and_sudo() {
         Session::connect(&addr, &none).await,
         Err(SshError::SudoRefused(_) | SshError::SudoNeedsPassword)
     ));
+}
+
+#[tokio::test]
+async fn passphrase_agent_and_key_install() {
+    require_lab!();
+    let lab = Lab::start(vec![
+        HostSpec::new("vault").user(
+            UserSpec::new("newbie", Sudo::NoPassword)
+                .password("first-login")
+                .unauthorized(),
+        ),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(&lab, dir.path().join("known_hosts"));
+    let addr = lab.host("vault").address.clone();
+
+    // An encrypted key authorised for root: the callback is asked, a wrong answer asks again,
+    // and a second connection reuses the decrypted key without asking.
+    let locked = dir.path().join("locked");
+    assert!(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ecdsa", "-N", "open sesame", "-f"])
+            .arg(&locked)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let public = std::fs::read_to_string(locked.with_extension("pub")).unwrap();
+    let authorized = lab.host("vault").dir.join("authorized_keys/root");
+    let mut keys = std::fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&public);
+    std::fs::write(&authorized, keys).unwrap();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    let callback: rackstrap::ssh::PassphraseCallback = std::sync::Arc::new(move |path| {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        assert!(path.ends_with("locked"));
+        Box::pin(async move {
+            Some(if n == 0 {
+                "wrong".to_string()
+            } else {
+                "open sesame".to_string()
+            })
+        })
+    });
+    let with_passphrase = ConnectOptions {
+        identity: Some(locked.clone()),
+        passphrase: Some(callback),
+        ..opts.clone()
+    };
+    Session::connect(&addr, &with_passphrase).await.unwrap();
+    Session::connect(&addr, &with_passphrase).await.unwrap();
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "asked twice (one wrong answer), then cached"
+    );
+    // Without a callback an encrypted key is a clear error naming the file.
+    let other = dir.path().join("locked2");
+    std::fs::copy(&locked, &other).unwrap();
+    let no_prompt = ConnectOptions {
+        identity: Some(other.clone()),
+        ..opts.clone()
+    };
+    match Session::connect(&addr, &no_prompt).await {
+        Err(SshError::Key { path, message }) => {
+            assert_eq!(path, other);
+            assert!(message.contains("encrypted"), "{message}");
+        }
+        other => panic!("expected a key error, got {other:?}"),
+    }
+    assert!(public.starts_with("ecdsa-sha2-nistp256 "));
+
+    // An RSA key (signed with SHA-2, as OpenSSH requires).
+    let rsa = dir.path().join("rsa");
+    assert!(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+            .arg(&rsa)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut keys = std::fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&std::fs::read_to_string(rsa.with_extension("pub")).unwrap());
+    std::fs::write(&authorized, keys).unwrap();
+    let with_rsa = ConnectOptions {
+        identity: Some(rsa),
+        ..opts.clone()
+    };
+    assert_eq!(
+        Session::connect(&addr, &with_rsa)
+            .await
+            .unwrap()
+            .run("hostname")
+            .await
+            .unwrap()
+            .stdout,
+        "vault\n"
+    );
+
+    // ssh-agent holding the lab key.
+    let socket = dir.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if socket.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(lab.key_path())
+        .env("SSH_AUTH_SOCK", &socket)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let via_agent = ConnectOptions {
+        identity: None,
+        use_agent: true,
+        agent_socket: Some(socket.clone()),
+        ..opts.clone()
+    };
+    let s = Session::connect(&addr, &via_agent).await.unwrap();
+    assert_eq!(s.run("hostname").await.unwrap().stdout, "vault\n");
+    let _ = agent.kill();
+    let _ = agent.wait();
+
+    // The ssh-copy-id step: a password login installs the key once, with sshd's permissions.
+    let newbie = ConnectOptions {
+        user: "newbie".into(),
+        ..opts.clone()
+    };
+    assert!(matches!(
+        Session::connect(&addr, &newbie).await,
+        Err(SshError::AuthFailed(_))
+    ));
+    let wrong =
+        rackstrap::ssh::install_public_key(&addr, &newbie, "not-it", &lab.public_key()).await;
+    assert!(matches!(wrong, Err(SshError::AuthFailed(_))), "{wrong:?}");
+    for _ in 0..2 {
+        rackstrap::ssh::install_public_key(&addr, &newbie, "first-login", &lab.public_key())
+            .await
+            .unwrap();
+    }
+    let s = Session::connect(&addr, &newbie).await.unwrap();
+    assert_eq!(s.run("id -u").await.unwrap().stdout, "0\n");
+    let home = lab.host("vault").dir.join("home/newbie");
+    let keys = std::fs::read_to_string(home.join(".ssh/authorized_keys")).unwrap();
+    assert_eq!(
+        keys.matches(lab.public_key().trim()).count(),
+        1,
+        "appended once: {keys}"
+    );
+    let modes = lab.exec_ok(
+        "vault",
+        &format!(
+            "stat -c %a {0}/.ssh {0}/.ssh/authorized_keys",
+            home.display()
+        ),
+    );
+    assert_eq!(modes, "700\n600\n");
+    let owner = lab.exec_ok(
+        "vault",
+        &format!("stat -c %U {}/.ssh/authorized_keys", home.display()),
+    );
+    assert_eq!(owner, "newbie\n");
+}
+
+#[tokio::test]
+async fn signals_and_lost_hosts_end_commands() {
+    require_lab!();
+    let mut lab = Lab::start(vec![HostSpec::new("flaky")]);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(&lab, dir.path().join("known_hosts"));
+    let s = Session::connect(&lab.host("flaky").address, &opts)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.run("kill -9 $$").await,
+        Err(SshError::Signalled(_))
+    ));
+    let running = tokio::spawn({
+        let s = s.clone();
+        async move { s.run("echo started; sleep 30").await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    lab.kill("flaky");
+    let ended = tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("exec returns when the host dies")
+        .unwrap();
+    assert!(matches!(ended, Err(SshError::Disconnected(_))), "{ended:?}");
+    lab.restart("flaky");
+    // Dropped sessions release their sockets.
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let before = fds();
+    let sessions: Vec<Session> = futures::future::join_all(
+        (0..20).map(|_| Session::connect(&lab.host("flaky").address, &opts)),
+    )
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect();
+    assert!(fds() >= before + 20);
+    drop(sessions);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while fds() > before + 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(fds() <= before + 2, "{before} -> {}", fds());
+    let again = Session::connect(&lab.host("flaky").address, &opts)
+        .await
+        .unwrap();
+    assert_eq!(again.run("hostname").await.unwrap().stdout, "flaky\n");
 }

@@ -14,6 +14,10 @@ pub mod gather;
 pub mod parse;
 
 pub use gather::{FactsError, gather};
+pub use parse::{
+    ParseError, apply_blkid, parse_default_route, parse_ip_addr, parse_lsblk, parse_mdstat,
+    parse_meminfo, parse_os_release,
+};
 
 use std::collections::BTreeMap;
 

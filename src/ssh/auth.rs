@@ -19,10 +19,12 @@ pub type PassphraseCallback =
 /// How many times the passphrase callback is asked before giving up on a key.
 const PASSPHRASE_ATTEMPTS: usize = 3;
 
-/// Keys already decrypted in this process, by path: discovery opens hundreds of connections
-/// and must ask for a passphrase once, not once per host. The lock is held while asking, so
-/// concurrent connections wait for the one prompt instead of opening many.
-static KEY_CACHE: std::sync::LazyLock<Mutex<HashMap<PathBuf, Arc<PrivateKey>>>> =
+/// Keys already decrypted in this process, by path and file contents (a file replaced by
+/// another key is loaded again): discovery opens hundreds of connections and must ask for a
+/// passphrase once, not once per host. The lock is held while asking, so concurrent
+/// connections wait for the one prompt instead of opening many.
+type CacheKey = (PathBuf, String);
+static KEY_CACHE: std::sync::LazyLock<Mutex<HashMap<CacheKey, Arc<PrivateKey>>>> =
     std::sync::LazyLock::new(|| Mutex::new(HashMap::new()));
 
 /// The key files OpenSSH tries when no identity is given, in its order.
@@ -42,15 +44,23 @@ pub async fn load_key(
     path: &Path,
     passphrase: Option<&PassphraseCallback>,
 ) -> Result<Arc<PrivateKey>, SshError> {
-    let mut cache = KEY_CACHE.lock().await;
-    if let Some(key) = cache.get(path) {
-        return Ok(key.clone());
-    }
     let key_error = |e: russh::keys::Error| SshError::Key {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let key = match russh::keys::load_secret_key(path, None) {
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| SshError::Key {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let cache_key = (path.to_path_buf(), text);
+    let mut cache = KEY_CACHE.lock().await;
+    if let Some(key) = cache.get(&cache_key) {
+        return Ok(key.clone());
+    }
+    let text = &cache_key.1;
+    let key = match russh::keys::decode_secret_key(text, None) {
         Ok(key) => key,
         Err(russh::keys::Error::KeyIsEncrypted) => {
             let Some(ask) = passphrase else {
@@ -64,7 +74,7 @@ pub async fn load_key(
                 let Some(secret) = ask(path.to_path_buf()).await else {
                     break;
                 };
-                match russh::keys::load_secret_key(path, Some(&secret)) {
+                match russh::keys::decode_secret_key(text, Some(&secret)) {
                     Ok(key) => {
                         loaded = Some(key);
                         break;
@@ -81,6 +91,6 @@ pub async fn load_key(
         Err(e) => return Err(key_error(e)),
     };
     let key = Arc::new(key);
-    cache.insert(path.to_path_buf(), key.clone());
+    cache.insert(cache_key, key.clone());
     Ok(key)
 }

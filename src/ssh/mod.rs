@@ -62,13 +62,19 @@ pub struct ConnectOptions {
     pub extra_known_hosts: Vec<PathBuf>,
     /// Pin keys seen for the first time without asking.
     pub accept_new: bool,
+    /// SHA256 fingerprints (`SHA256:...`) the operator confirmed: a host offering one of these
+    /// for the first time is pinned even without `accept_new` (the wizard's "accept" after
+    /// showing [`SshError::UnknownHostKey`]'s fingerprint). A changed key is never accepted.
+    pub accepted_fingerprints: Vec<String>,
     /// TCP connect plus SSH greeting and key exchange.
     pub connect_timeout: Duration,
     /// Authentication plus the sudo probe.
     pub auth_timeout: Duration,
     pub keepalive: Duration,
-    /// Try the ssh-agent (`SSH_AUTH_SOCK`) when no identity file is given.
+    /// Try the ssh-agent when no identity file is given.
     pub use_agent: bool,
+    /// The agent's socket; `None`: `$SSH_AUTH_SOCK`.
+    pub agent_socket: Option<PathBuf>,
     /// Asked for the passphrase of an encrypted key.
     pub passphrase: Option<PassphraseCallback>,
     /// Sent on stdin to `sudo -S`; never logged, never on a command line.
@@ -84,9 +90,11 @@ impl std::fmt::Debug for ConnectOptions {
             .field("known_hosts", &self.known_hosts)
             .field("extra_known_hosts", &self.extra_known_hosts)
             .field("accept_new", &self.accept_new)
+            .field("accepted_fingerprints", &self.accepted_fingerprints)
             .field("connect_timeout", &self.connect_timeout)
             .field("auth_timeout", &self.auth_timeout)
             .field("use_agent", &self.use_agent)
+            .field("agent_socket", &self.agent_socket)
             .field(
                 "passphrase",
                 &self.passphrase.as_ref().map(|_| "<callback>"),
@@ -111,10 +119,12 @@ impl Default for ConnectOptions {
                 .map(|h| vec![h.join(".ssh").join("known_hosts")])
                 .unwrap_or_default(),
             accept_new: false,
+            accepted_fingerprints: Vec::new(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             auth_timeout: DEFAULT_AUTH_TIMEOUT,
             keepalive: DEFAULT_KEEPALIVE,
             use_agent: true,
+            agent_socket: None,
             passphrase: None,
             sudo_password: None,
         }
@@ -239,6 +249,7 @@ struct Client {
     port: u16,
     known: KnownHosts,
     accept_new: bool,
+    accepted: Vec<String>,
     outcome: Arc<Mutex<Option<KeyOutcome>>>,
 }
 
@@ -255,7 +266,9 @@ impl client::Handler for Client {
         };
         let outcome = match self.known.check(&self.host, self.port, key) {
             Verdict::Trusted => KeyOutcome::Trusted(known_hosts::fingerprint(key)),
-            Verdict::Unknown { fingerprint } if self.accept_new => {
+            Verdict::Unknown { fingerprint }
+                if self.accept_new || self.accepted.contains(&fingerprint) =>
+            {
                 match self.known.pin(&self.host, self.port, key) {
                     Ok(()) => KeyOutcome::Pinned(fingerprint),
                     Err(e) => KeyOutcome::PinFailed(format!("{}: {e}", self.known.own.display())),
@@ -300,7 +313,7 @@ impl Session {
                 .await
             {
                 Err(_) => return Err(SshError::NoAnswer(opts.connect_timeout)),
-                Ok(Err(e)) => return Err(classify_connect_error(host, e)),
+                Ok(Err(e)) => return Err(classify_connect_error(host, e, opts.connect_timeout)),
                 Ok(Ok(stream)) => stream,
             };
         let _ = stream.set_nodelay(true);
@@ -323,6 +336,7 @@ impl Session {
             port: opts.port,
             known,
             accept_new: opts.accept_new,
+            accepted: opts.accepted_fingerprints.clone(),
             outcome: outcome.clone(),
         };
         let handshake = tokio::time::timeout(
@@ -583,13 +597,13 @@ fn quote(command: &str) -> String {
     }
 }
 
-fn classify_connect_error(host: &str, e: std::io::Error) -> SshError {
+fn classify_connect_error(host: &str, e: std::io::Error, waited: Duration) -> SshError {
     use std::io::ErrorKind;
     match e.kind() {
         ErrorKind::ConnectionRefused => SshError::PortClosed,
-        ErrorKind::TimedOut | ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable => {
-            SshError::NoAnswer(Duration::ZERO)
-        }
+        ErrorKind::TimedOut => SshError::NoAnswer(waited),
+        // Unreachable hosts stay an io error so the message says why; discovery counts them
+        // as "no answer".
         // tokio reports a failed name lookup as an uncategorised io error.
         _ if e.to_string().contains("lookup") || e.to_string().contains("resolve") => {
             SshError::Resolve(host.to_string())
@@ -614,9 +628,18 @@ async fn authenticate_with_keys(
     let files = match &opts.identity {
         Some(path) => vec![path.clone()],
         None => {
-            if opts.use_agent
-                && let Ok(mut agent) = russh::keys::agent::client::AgentClient::connect_env().await
-            {
+            let agent = match (&opts.use_agent, &opts.agent_socket) {
+                (false, _) => None,
+                (true, Some(socket)) => {
+                    russh::keys::agent::client::AgentClient::connect_uds(socket)
+                        .await
+                        .ok()
+                }
+                (true, None) => russh::keys::agent::client::AgentClient::connect_env()
+                    .await
+                    .ok(),
+            };
+            if let Some(mut agent) = agent {
                 let identities = agent.request_identities().await.unwrap_or_default();
                 for identity in identities {
                     let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else {

@@ -12,7 +12,8 @@
 //!   `sudoers.d` are its own and writes stay in the lab), its own `/sys/block` (a tmpfs of
 //!   symlinks to just its loop devices, so `lsblk` lists only its disks and never the machine's
 //!   real ones), and private tmpfs on `/mnt` and `/srv` (mount points for storage tests must live
-//!   there, the rest of the root filesystem is the machine's).
+//!   there, the rest of the root filesystem is the machine's) and on `/root` (root's home is
+//!   the host's own, empty at start).
 //! - Disks are loop devices over sparse files in the slot directory. A disk can be formatted
 //!   (`mkfs`) and mounted inside the host's namespace. A disk "mounted at `/`" is mounted on top
 //!   of the namespace's root: processes keep seeing the machine's files, but the mount table
@@ -54,7 +55,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Why this machine cannot run the lab, if it cannot.
 pub fn skip_reason() -> Option<String> {
-    // SAFETY-free check: effective uid from /proc, no libc needed.
+    // The effective uid, read from /proc (no libc needed).
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
     let euid = status
         .lines()
@@ -336,13 +337,18 @@ fn lab_root() -> PathBuf {
     std::env::temp_dir().join("rackstrap-lab")
 }
 
-/// Take the first free slot (a `/24` of loopback and a directory), cleaning what a killed
-/// previous owner left behind.
+/// Take the first free slot (a `/24` of loopback and a directory). Every slot found unlocked
+/// on the way is swept of what a killed previous owner left behind (loop devices, processes).
 fn take_slot() -> (u8, File, PathBuf) {
     let root = lab_root();
     fs::create_dir_all(&root).expect("lab: create lab root");
+    let mut taken: Option<(u8, File, PathBuf)> = None;
     for slot in 1..=254u8 {
         let lock_path = root.join(format!("slot-{slot}.lock"));
+        let dir = root.join(format!("slot-{slot}"));
+        if taken.is_some() && !lock_path.exists() {
+            continue;
+        }
         let Ok(lock) = File::options()
             .create(true)
             .truncate(false)
@@ -354,12 +360,13 @@ fn take_slot() -> (u8, File, PathBuf) {
         if lock.try_lock().is_err() {
             continue;
         }
-        let dir = root.join(format!("slot-{slot}"));
         clean_leftovers(&dir);
-        fs::create_dir_all(&dir).expect("lab: create slot dir");
-        return (slot, lock, dir);
+        if taken.is_none() {
+            fs::create_dir_all(&dir).expect("lab: create slot dir");
+            taken = Some((slot, lock, dir));
+        }
     }
-    panic!("lab: all 254 slots are busy");
+    taken.unwrap_or_else(|| panic!("lab: all 254 slots are busy"))
 }
 
 /// Kill inits and detach loop devices that belong to `dir` from a previous, killed owner.
@@ -693,6 +700,9 @@ impl Lab {
         }
         script.push_str("mount -t tmpfs -o mode=755 lab-mnt /mnt\n");
         script.push_str("mount -t tmpfs -o mode=755 lab-srv /srv\n");
+        // root's own home: login shells must not run the machine's ~/.profile (tool shims,
+        // locks), and what a stage writes under ~root stays in this host.
+        script.push_str("mount -t tmpfs -o mode=700 lab-root-home /root\n");
         for disk in disks
             .iter()
             .filter(|d| d.spec.mount.as_deref().is_some_and(|m| m != "/"))
@@ -710,8 +720,11 @@ impl Lab {
         {
             script.push_str(&format!("mount {} /\n", disk.device.display()));
         }
+        // Live until stdin closes (EOF: the test process is gone). bash, unlike dash, reaps
+        // every exited child while waiting, so orphaned sshd processes do not pile up as
+        // zombies under this PID 1.
         script.push_str(&format!(
-            "# lab {}\necho ready\nread _ || true\n",
+            "# lab {}\necho ready\nset +e\nwhile :; do read -r -t 1 _; [ $? -gt 128 ] || break; done\n",
             dir.display()
         ));
 
@@ -725,7 +738,7 @@ impl Lab {
                 "--propagation",
                 "private",
                 "--kill-child",
-                "sh",
+                "bash",
                 "-c",
                 &script,
             ])
