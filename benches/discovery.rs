@@ -22,8 +22,8 @@
 //! rackstrap `Session`, through OpenSSH with a shared master connection (`ControlMaster`),
 //! and through 100 separate `ssh` connections.
 //!
-//! Lab hosts get a home of their own for root first ([`give_root_its_own_home`]), so the
-//! machine's `~/.bashrc` is not part of what is measured.
+//! Lab hosts have an empty home of their own for root (the lab mounts one), so the machine's
+//! `~/.bashrc` is not part of what is measured.
 //!
 //! Measured per client process tree: wall time; CPU time (user + system, of the process and
 //! every descendant it waited for, from `wait4`); peak resident memory of the largest single
@@ -83,7 +83,6 @@ fn main() {
     eprintln!("starting a lab of {hosts} hosts ...");
     let started = Instant::now();
     let lab = Lab::start(lab_specs(hosts));
-    give_root_its_own_home(&lab);
     eprintln!("lab up in {}", ms(started.elapsed()));
     let work = tempfile::tempdir().expect("temporary directory");
     let bench = Bench {
@@ -128,36 +127,6 @@ fn lab_specs(n: usize) -> Vec<HostSpec> {
                 .disk(8 * GIB)
         })
         .collect()
-}
-
-/// Lab hosts share the machine's files, `/root` included, and sshd runs every command through
-/// root's login shell, which for bash reads `~/.bashrc`. Whatever the machine's `.bashrc` does
-/// (a version manager's shell hook can take seconds, and serialises on a lock across
-/// concurrent logins) would then be measured for every client. A fresh, empty home for root in
-/// each host's own `/etc/passwd` (the host's private overlay) makes each command cost what it
-/// costs on a freshly installed server.
-fn give_root_its_own_home(lab: &Lab) {
-    for host in lab.hosts() {
-        let home = host.dir.join("root-home");
-        fs::create_dir_all(&home).expect("root home");
-        let path = home.to_str().expect("home path is UTF-8");
-        let home = shlex::try_quote(path)
-            .expect("home path has no NUL")
-            .into_owned();
-        // Not `usermod`: it refuses while root runs processes (the host's init does).
-        lab.exec_ok(
-            &host.name,
-            &format!(
-                "p=$(awk -F: -v OFS=: -v h={home} '$1 == \"root\" {{ $6 = h }} 1' /etc/passwd) \
-                 && printf '%s\\n' \"$p\" > /etc/passwd"
-            ),
-        );
-        let now = lab.exec_ok(
-            &host.name,
-            "awk -F: '$1 == \"root\" { print $6 }' /etc/passwd",
-        );
-        assert_eq!(now.trim(), path, "{}: root's home", host.name);
-    }
 }
 
 /// Ansible's version line and the path of its real executable: a version manager's shim in
