@@ -18,11 +18,25 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     # mdadm's postinst wants to start services and update initramfs; neither matters here.
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+# ansible-core from PyPI. A Debian python3 refuses system-wide pip installs (PEP 668), so
+# when the plain install is refused it goes into a virtualenv of the project's own.
+venv=target/ci-venv
+if [ -x "$venv/bin/ansible-playbook" ]; then export PATH="$PWD/$venv/bin:$PATH"; fi
 if ! command -v ansible-playbook >/dev/null 2>&1; then
     echo "ci: installing ansible-core"
-    python3 -m pip install --quiet --disable-pip-version-check 'ansible-core>=2.16,<2.19'
-    command -v pyenv >/dev/null 2>&1 && pyenv rehash
+    spec='ansible-core>=2.16,<2.19'
+    if ! python3 -m pip install --quiet --disable-pip-version-check "$spec" 2>/dev/null; then
+        if ! python3 -m venv "$venv" 2>/dev/null; then
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+            python3 -m venv "$venv"
+        fi
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$spec"
+        export PATH="$PWD/$venv/bin:$PATH"
+    fi
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
+ansible-playbook --version | head -1
 
 cargo build --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
