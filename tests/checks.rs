@@ -721,7 +721,7 @@ fn even_etcd_suggests_a_worker_and_two_control_planes_suggest_third_etcd() {
     );
     assert_eq!(
         even.hint.as_deref(),
-        Some("add `etcd` to one worker's roles (seed 003), or remove it from one host")
+        Some("add `etcd` to one worker's roles, or remove it from one host")
     );
     let two = f.iter().find(|x| x.code == "W_TWO_CONTROL_PLANES").unwrap();
     assert!(
