@@ -851,3 +851,23 @@ mod fuzz {
         }
     }
 }
+
+/// Pool entries in the short range form are checked like the long form: overlaps are found,
+/// and a bad last octet is reported at its character.
+#[test]
+fn short_range_pool_entries_are_checked() {
+    let mut p = base();
+    pool(&mut p).addresses.push("144.217.30.200-210".into());
+    let f = plan::check(&p, None);
+    let overlap = f.iter().find(|x| x.code == "E_POOL_OVERLAP").unwrap();
+    assert!(
+        overlap.message.starts_with("144.217.30.200-144.217.30.210 overlaps"),
+        "{}",
+        overlap.message
+    );
+    let mut p = base();
+    pool(&mut p).addresses.push("144.217.30.220-2x0".into());
+    let f = plan::check(&p, None);
+    let bad = f.iter().find(|x| x.code == "E_BAD_POOL_ENTRY").unwrap();
+    assert!(bad.message.contains("(character 17)"), "{}", bad.message);
+}

@@ -52,8 +52,8 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
-    /// Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames;
-    /// comma or space separated
+    /// Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20, or 10.0.10.5-20 giving
+    /// only the last octet), addresses or hostnames; comma or space separated
     #[arg(required = true, value_name = "RANGE")]
     pub ranges: Vec<String>,
     /// Login user

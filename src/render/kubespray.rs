@@ -258,7 +258,7 @@ fn addons_yml(plan: &Plan) -> String {
             let _ = writeln!(out, "    {}:", scalar(&pool.name));
             out.push_str("      ip_range:\n");
             for a in &pool.addresses {
-                let _ = writeln!(out, "        - {}", scalar(a.trim()));
+                let _ = writeln!(out, "        - {}", scalar(&crate::net::canonical_entry(a)));
             }
             let _ = writeln!(out, "      auto_assign: {}", pool.auto_assign);
         }
