@@ -861,7 +861,9 @@ fn short_range_pool_entries_are_checked() {
     let f = plan::check(&p, None);
     let overlap = f.iter().find(|x| x.code == "E_POOL_OVERLAP").unwrap();
     assert!(
-        overlap.message.starts_with("144.217.30.200-144.217.30.210 overlaps"),
+        overlap
+            .message
+            .starts_with("144.217.30.200-144.217.30.210 overlaps"),
         "{}",
         overlap.message
     );

@@ -86,6 +86,10 @@ pub struct CheckArgs {
     /// Output format
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
+    /// Host facts saved by `rackstrap discover --json`: adds the hardware and disk checks
+    /// (plan hosts are matched by address, then by name)
+    #[arg(long, value_name = "FILE")]
+    pub facts: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
