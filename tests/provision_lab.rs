@@ -825,3 +825,77 @@ async fn verify_and_load_balancer_drive_kubectl_on_the_first_control_plane() {
         "load balancer waits for a verified cluster"
     );
 }
+
+/// Host prep on a lab host whose packages are all present (the lab hosts share this
+/// machine's package database, where the suite's packages are installed): the stage's own
+/// probe finds nothing to install, so no `apt-get` runs and the step says so. The stage's
+/// check is asked first, directly, so a missing package fails the test before anything
+/// could be installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_prep_with_every_package_present_installs_nothing() {
+    use rackstrap::provision::log::StepLog;
+    use rackstrap::provision::remote::Connector;
+    use rackstrap::provision::stage::{Ctx, Stage};
+    use rackstrap::provision::stages::host_prep::HostPrep;
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("prep")]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Layouts that need mdadm, xfsprogs and e2fsprogs; no tuning, so no sysctl is loaded
+    // into the machine's kernel.
+    let p = plan(
+        &lab,
+        tmp.path(),
+        &[(
+            "prep",
+            "    roles: [control_plane, etcd, worker]\n    storage:\n\
+             \x20     - {level: raid1, devices: [sdx, sdy], filesystem: ext4, mount: /mnt/a}\n\
+             \x20     - {level: single, devices: [sdz], filesystem: xfs, mount: /mnt/b}\n",
+        )],
+    );
+    let host = &p.hosts[0];
+    let remote = connector(&lab.dir)
+        .connect(host, &p.access)
+        .await
+        .expect("connect");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut log = StepLog::new("prep", StageId::HostPrep, tx, None);
+    let ctx = Ctx {
+        plan: &p,
+        host,
+        facts: None,
+    };
+    let cmds = HostPrep
+        .check(&ctx, remote.as_ref(), &mut log)
+        .await
+        .expect("check");
+    drop(log);
+    let mut notes = Vec::new();
+    while let Some(e) = rx.recv().await {
+        if let EventKind::Log { line, .. } = e.kind {
+            notes.push(line);
+        }
+    }
+    assert!(
+        cmds.is_empty(),
+        "this machine lacks a package the suite installs (tests/ci.sh): {:?}",
+        cmds.iter().map(|c| &c.shell).collect::<Vec<_>>()
+    );
+    assert!(
+        notes.iter().any(|l| l
+            .contains("packages mdadm, xfsprogs, e2fsprogs, python3 present: nothing to install")),
+        "{notes:?}"
+    );
+
+    // The same through the runner: done, nothing to do, no command at all.
+    let mut opts = storage_opts(&lab.dir, None);
+    opts.stages = vec![StageId::HostPrep];
+    let (s, events) = go(&p, opts).await;
+    assert_eq!(
+        outcome(&s, StageId::HostPrep, "prep"),
+        (StepState::Done, "nothing to do".into())
+    );
+    assert!(
+        !events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ ") || line.contains("apt-get"))),
+        "{events:?}"
+    );
+}

@@ -126,6 +126,11 @@ pub struct Installed {
     pub kubelet: bool,
     pub containerd: bool,
     pub kubeadm: bool,
+    /// Which of the packages host prep may install are present (dpkg says installed, or
+    /// their tool is on the PATH): `provision::stages::host_prep::KNOWN`. `None` when the
+    /// facts did not look (older facts files, the simulated lab).
+    #[serde(default)]
+    pub packages: Option<Vec<String>>,
 }
 
 impl HostFacts {
