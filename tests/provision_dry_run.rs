@@ -53,7 +53,7 @@ fn akash_storage_is_seed_001_step_7() {
     let expected = |opts: &str| {
         vec![
             "mdadm --create /dev/md0 --level=raid0 --metadata=1.2 --raid-devices=2 /dev/nvme0n1 /dev/nvme1n1".to_string(),
-            "mkfs.ext4 /dev/md0".into(),
+            "mkfs.ext4 -L rackstrap /dev/md0".into(),
             "cp -p /etc/fstab /etc/fstab.1".into(),
             fstab(opts),
             "mkdir -p /data".into(),

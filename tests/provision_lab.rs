@@ -150,7 +150,7 @@ async fn storage_makes_ext4_xfs_per_disk_and_relocates_then_changes_nothing() {
             .ends_with(" command(s) run")
     );
     assert!(
-        events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line == &format!("$ mkfs.ext4 /dev/{}", d[0]))),
+        events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line == &format!("$ mkfs.ext4 -L rackstrap /dev/{}", d[0]))),
         "the exact command is logged"
     );
 
@@ -560,7 +560,7 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
     for h in ["h1", "h2", "h3"] {
         let d = disk(&lab, h, 0);
         for cmd in [
-            format!("{h} storage would run: mkfs.ext4 /dev/{d}"),
+            format!("{h} storage would run: mkfs.ext4 -L rackstrap /dev/{d}"),
             format!("{h} storage would run: cp -p /etc/fstab /etc/fstab.1"),
             format!("{h} storage would run: mount /mnt/data"),
         ] {
@@ -898,4 +898,141 @@ async fn host_prep_with_every_package_present_installs_nothing() {
         !events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ ") || line.contains("apt-get"))),
         "{events:?}"
     );
+}
+
+/// A host lost between mkfs and the fstab line: the disk now carries the filesystem the
+/// stage made (labelled `rackstrap`) and nothing else. The rerun takes it as its own and
+/// finishes (fstab by UUID, mount, relocation) without formatting again; a disk formatted
+/// by someone else is still refused without `wipe: true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_resumes_after_mkfs_and_still_refuses_a_foreign_filesystem() {
+    require_lab!();
+    let lab = Lab::start(vec![
+        HostSpec::new("resume")
+            .disk(64 * MIB)
+            .disk_spec(DiskSpec::formatted(64 * MIB, "ext4")),
+    ]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (ours, foreign) = (disk(&lab, "resume", 0), disk(&lab, "resume", 1));
+    lab.exec_ok(
+        "resume",
+        "mount -t tmpfs tmpfs /var/lib && mkdir -p /var/lib/kubelet/pods/p1 \
+         && echo pod > /var/lib/kubelet/pods/p1/data",
+    );
+    let p = plan(
+        &lab,
+        tmp.path(),
+        &[(
+            "resume",
+            &format!(
+                "    roles: [control_plane, etcd, worker]\n    storage:\n\
+                 \x20     - {{level: single, devices: [{ours}], filesystem: ext4, mount: /mnt/data, relocate: [kubelet]}}\n"
+            ),
+        )],
+    );
+
+    // The half-done state: the stage's own mkfs command ran, nothing after it.
+    let listing = rackstrap::provision::dry_run(&p, None);
+    let mkfs = listing
+        .iter()
+        .find(|s| s.stage == StageId::Storage)
+        .and_then(|s| s.commands.as_ref().ok())
+        .and_then(|c| c.iter().find(|c| c.starts_with("mkfs.")))
+        .expect("the storage listing has a mkfs")
+        .clone();
+    assert_eq!(mkfs, format!("mkfs.ext4 -L rackstrap /dev/{ours}"));
+    lab.exec_ok("resume", &mkfs);
+    let uuid = lab
+        .exec_ok("resume", &format!("blkid -p -s UUID -o value /dev/{ours}"))
+        .trim()
+        .to_string();
+    assert!(!uuid.is_empty());
+    let fstab_before = lab.exec_ok("resume", "cat /etc/fstab");
+    assert!(!fstab_before.contains(&uuid));
+
+    let mut opts = storage_opts(&lab.dir, None);
+    opts.stages = vec![StageId::Storage];
+    let (s, events) = go(&p, opts).await;
+    assert_eq!(
+        outcome(&s, StageId::Storage, "resume").0,
+        StepState::Done,
+        "{:#?}",
+        s.steps
+    );
+    let ran: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Log { line, .. } if line.starts_with("$ ") => Some(line),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !ran.iter()
+            .any(|l| l.starts_with("$ mkfs") || l.starts_with("$ wipefs")),
+        "formatted again: {ran:?}"
+    );
+    // The same filesystem, now in fstab by its UUID and mounted, the data moved onto it.
+    assert_eq!(
+        lab.exec_ok("resume", &format!("blkid -p -s UUID -o value /dev/{ours}"))
+            .trim(),
+        uuid
+    );
+    let fstab = lab.exec_ok("resume", "cat /etc/fstab");
+    assert!(
+        fstab
+            .lines()
+            .any(|l| l.split_whitespace().take(3).collect::<Vec<_>>()
+                == [format!("UUID={uuid}").as_str(), "/mnt/data", "ext4"]),
+        "{fstab}"
+    );
+    assert_eq!(
+        lab.exec_ok("resume", "findmnt -n -o SOURCE /mnt/data")
+            .trim(),
+        format!("/dev/{ours}")
+    );
+    assert_eq!(
+        lab.exec_ok("resume", "cat /mnt/data/kubelet/pods/p1/data"),
+        "pod\n"
+    );
+    // And the run after that has nothing left to do.
+    let mut opts = storage_opts(&lab.dir, None);
+    opts.stages = vec![StageId::Storage];
+    let (s, _) = go(&p, opts).await;
+    assert_eq!(
+        outcome(&s, StageId::Storage, "resume"),
+        (StepState::Done, "nothing to do".into())
+    );
+
+    // A filesystem someone else made (no rackstrap label) is refused, nothing runs.
+    let p = plan(
+        &lab,
+        tmp.path(),
+        &[(
+            "resume",
+            &format!(
+                "    roles: [control_plane, etcd, worker]\n    storage:\n\
+                 \x20     - {{level: single, devices: [{foreign}], filesystem: ext4, mount: /mnt/other}}\n"
+            ),
+        )],
+    );
+    let before = sha256(&lab, "resume", &foreign);
+    let mut opts = storage_opts(&lab.dir, None);
+    opts.stages = vec![StageId::Storage];
+    let (s, events) = go(&p, opts).await;
+    assert_eq!(
+        outcome(&s, StageId::Storage, "resume"),
+        (
+            StepState::Failed,
+            format!(
+                "refused: /dev/{foreign} holds a ext4 signature; set `wipe: true` on this layout to destroy it"
+            )
+        )
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
+        "no command ran"
+    );
+    assert_eq!(sha256(&lab, "resume", &foreign), before);
 }
