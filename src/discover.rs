@@ -103,7 +103,8 @@ pub enum TargetError {
     },
 }
 
-/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`),
+/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`
+/// or `10.0.10.5-20`),
 /// single addresses, hostnames; comma or space separated (the entry syntax is `net`'s, the
 /// same as for address pools). Duplicates are dropped, order kept.
 pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError> {
@@ -320,6 +321,17 @@ mod tests {
         assert_eq!(parse_targets("::1-::2", false).unwrap(), ["::1", "::2"]);
         assert_eq!(parse_targets("10.0.0.0/24", false).unwrap().len(), 254);
         assert_eq!(parse_targets("node-1", false).unwrap(), ["node-1"]);
+        // The short form gives only the last octet of the end.
+        assert_eq!(
+            parse_targets("10.0.10.5-7, 10.0.10.9-10", false).unwrap(),
+            [
+                "10.0.10.5",
+                "10.0.10.6",
+                "10.0.10.7",
+                "10.0.10.9",
+                "10.0.10.10"
+            ]
+        );
     }
 
     #[test]
@@ -340,6 +352,12 @@ mod tests {
         );
         let e = parse_targets("10.0.0.1-fd00::1", false).unwrap_err();
         assert!(e.to_string().contains("mixes"), "{e}");
+        // A short-form end over 255: the position is its first digit in the whole line.
+        let e = parse_targets("node1, 10.0.0.5-300", false).unwrap_err();
+        assert!(
+            matches!(&e, TargetError::Invalid { position: 16, .. }),
+            "{e:?}"
+        );
         let e = parse_targets("a b_c", false).unwrap_err();
         assert!(
             matches!(e, TargetError::Invalid { position: 3, .. }),

@@ -721,7 +721,7 @@ fn even_etcd_suggests_a_worker_and_two_control_planes_suggest_third_etcd() {
     );
     assert_eq!(
         even.hint.as_deref(),
-        Some("add `etcd` to one worker's roles (seed 003), or remove it from one host")
+        Some("add `etcd` to one worker's roles, or remove it from one host")
     );
     let two = f.iter().find(|x| x.code == "W_TWO_CONTROL_PLANES").unwrap();
     assert!(
@@ -850,4 +850,26 @@ mod fuzz {
             let _ = plan::check(&p, None);
         }
     }
+}
+
+/// Pool entries in the short range form are checked like the long form: overlaps are found,
+/// and a bad last octet is reported at its character.
+#[test]
+fn short_range_pool_entries_are_checked() {
+    let mut p = base();
+    pool(&mut p).addresses.push("144.217.30.200-210".into());
+    let f = plan::check(&p, None);
+    let overlap = f.iter().find(|x| x.code == "E_POOL_OVERLAP").unwrap();
+    assert!(
+        overlap
+            .message
+            .starts_with("144.217.30.200-144.217.30.210 overlaps"),
+        "{}",
+        overlap.message
+    );
+    let mut p = base();
+    pool(&mut p).addresses.push("144.217.30.220-2x0".into());
+    let f = plan::check(&p, None);
+    let bad = f.iter().find(|x| x.code == "E_BAD_POOL_ENTRY").unwrap();
+    assert!(bad.message.contains("(character 17)"), "{}", bad.message);
 }

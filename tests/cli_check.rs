@@ -121,3 +121,100 @@ fn help_on_every_command() {
     assert!(text(&rackstrap(&["check", "--help"]).stdout).contains("--format"));
     assert!(text(&rackstrap(&["render", "--help"]).stdout).contains("--out <DIR>"));
 }
+
+/// `check --facts` reads what `rackstrap discover --json` printed and runs the hardware and
+/// disk checks headless: a control plane with 3 CPUs is warned about, a disk that carries a
+/// filesystem is refused, and the exit code stays the contract's (1 for errors, 2 for a
+/// facts file that cannot be read).
+#[test]
+fn check_with_facts_runs_hardware_and_disk_checks() {
+    use rackstrap::discover::{Discovered, HostState};
+    use rackstrap::facts::{BlockDevice, HostFacts};
+    const GB: u64 = 1_000_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("cluster.yaml");
+    std::fs::write(
+        &plan,
+        "version: 1\ncluster: {name: lab}\nhosts:\n\
+         \x20 - {name: cp1, address: 10.0.0.1, roles: [control_plane, etcd]}\n\
+         \x20 - {name: cp2, address: 10.0.0.2, roles: [control_plane, etcd]}\n\
+         \x20 - {name: cp3, address: 10.0.0.3, roles: [control_plane, etcd]}\n\
+         \x20 - name: w1\n    address: 10.0.0.4\n    roles: [worker]\n\
+         \x20   storage: [{level: single, devices: [sdb], mount: /data}]\n",
+    )
+    .unwrap();
+    let host = |name: &str, cpus: u32, sdb_fs: Option<&str>| {
+        let root = BlockDevice {
+            name: "sda".into(),
+            kind: "disk".into(),
+            size_bytes: 480 * GB,
+            mountpoints: vec!["/".into()],
+            fstype: Some("ext4".into()),
+            ..Default::default()
+        };
+        let sdb = BlockDevice {
+            name: "sdb".into(),
+            kind: "disk".into(),
+            size_bytes: 2_000 * GB,
+            fstype: sdb_fs.map(Into::into),
+            ..Default::default()
+        };
+        HostFacts {
+            hostname: name.into(),
+            cpus,
+            mem_bytes: 32 << 30,
+            disks: vec![root, sdb],
+            ..Default::default()
+        }
+    };
+    let scanned = |addr: &str, facts: HostFacts| Discovered {
+        address: addr.into(),
+        state: HostState::Ok,
+        fingerprint: Some("SHA256:x".into()),
+        newly_pinned: false,
+        facts: Some(facts),
+        message: String::new(),
+    };
+    let lines = [
+        scanned("10.0.0.1", host("cp1", 3, None)),
+        scanned("10.0.0.2", host("cp2", 8, None)),
+        scanned("10.0.0.3", host("cp3", 8, None)),
+        scanned("10.0.0.4", host("w1", 16, Some("xfs"))),
+    ]
+    .iter()
+    .map(|d| serde_json::to_string(d).unwrap())
+    .collect::<Vec<_>>()
+    .join("\n");
+    let facts = dir.path().join("facts.json");
+    std::fs::write(&facts, lines + "\n").unwrap();
+    let (plan_s, facts_s) = (plan.to_string_lossy(), facts.to_string_lossy());
+
+    let out = rackstrap(&["check", &plan_s, "--facts", &facts_s]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("warning  W_CPU_BELOW_RECOMMENDED")
+            && stdout.contains("cp1: CPUs 3 is below the control plane recommended of 4"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("E_DEVICE_IN_USE") && stdout.contains("hosts[3].storage[0].devices[0]"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("W_NO_FACTS"), "{stdout}");
+
+    // Without facts the same plan has no hardware or disk findings.
+    let out = rackstrap(&["check", &plan_s]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // A facts file that is not discover's output is unreadable: exit 2, the line named.
+    std::fs::write(&facts, "{\"address\": \"10.0.0.1\"}\nnot json\n").unwrap();
+    let out = rackstrap(&["check", &plan_s, "--facts", &facts_s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).contains("facts.json: line 2: "),
+        "{}",
+        text(&out.stderr)
+    );
+}

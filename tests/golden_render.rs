@@ -197,6 +197,26 @@ fn per_host_relocation_goes_to_host_vars() {
     assert!(render::validate::validate(&files).is_empty());
 }
 
+/// A pool entry in the short range form is written out in full for MetalLB and Kubespray,
+/// which only read `first-last` with two whole addresses.
+#[test]
+fn short_range_pool_entries_render_in_full() {
+    let mut p = plan::load(&root().join("assets/examples/akash.yaml")).unwrap();
+    p.network.load_balancer.pools[0].addresses = vec!["10.0.20.5-20".into()];
+    let files = render::render(&p).unwrap();
+    let find = |path: &str| {
+        files
+            .iter()
+            .find(|f| f.path == Path::new(path))
+            .unwrap()
+            .contents
+            .clone()
+    };
+    assert!(find("group_vars/k8s_cluster/addons.yml").contains("        - 10.0.20.5-10.0.20.20\n"));
+    assert!(find("extras/metallb.yaml").contains("    - 10.0.20.5-10.0.20.20\n"));
+    assert!(render::validate::validate(&files).is_empty());
+}
+
 #[test]
 fn plans_with_errors_are_not_rendered() {
     let mut p = plan::load(&root().join("assets/examples/akash.yaml")).unwrap();

@@ -53,7 +53,7 @@ fn akash_storage_is_seed_001_step_7() {
     let expected = |opts: &str| {
         vec![
             "mdadm --create /dev/md0 --level=raid0 --metadata=1.2 --raid-devices=2 /dev/nvme0n1 /dev/nvme1n1".to_string(),
-            "mkfs.ext4 /dev/md0".into(),
+            "mkfs.ext4 -L rackstrap /dev/md0".into(),
             "cp -p /etc/fstab /etc/fstab.1".into(),
             fstab(opts),
             "mkdir -p /data".into(),
@@ -87,7 +87,7 @@ fn akash_host_prep_kubespray_verify_and_load_balancer() {
         [
             "sysctl -p /etc/sysctl.d/99-rackstrap.conf",
             "apt-get update",
-            "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mdadm e2fsprogs",
+            "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mdadm e2fsprogs python3",
         ]
     );
 
@@ -155,6 +155,38 @@ fn akash_host_prep_kubespray_verify_and_load_balancer() {
             listing(&all, st, h);
         }
     }
+}
+
+/// With facts from discovery (its `packages` probe, the same as the stage's check), host
+/// prep lists `apt-get` only for what is missing, and nothing when all is present.
+#[test]
+fn host_prep_installs_only_what_the_facts_say_is_missing() {
+    let plan = akash();
+    let with_packages = |present: &[&str]| {
+        let mut facts = Facts::new();
+        let mut f = HostFacts::default();
+        f.installed.packages = Some(present.iter().map(|p| p.to_string()).collect());
+        facts.insert("node4".into(), f);
+        facts
+    };
+    let prep = |facts: &Facts| {
+        listing(&dry_run(&plan, Some(facts)), StageId::HostPrep, "node4")
+            .iter()
+            .filter(|c| !c.contains("sysctl"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        prep(&with_packages(&["e2fsprogs", "python3"])),
+        [
+            "apt-get update",
+            "env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mdadm",
+        ]
+    );
+    assert_eq!(
+        prep(&with_packages(&["mdadm", "e2fsprogs", "python3"])),
+        Vec::<String>::new()
+    );
 }
 
 #[test]

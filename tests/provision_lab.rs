@@ -150,7 +150,7 @@ async fn storage_makes_ext4_xfs_per_disk_and_relocates_then_changes_nothing() {
             .ends_with(" command(s) run")
     );
     assert!(
-        events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line == &format!("$ mkfs.ext4 /dev/{}", d[0]))),
+        events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line == &format!("$ mkfs.ext4 -L rackstrap /dev/{}", d[0]))),
         "the exact command is logged"
     );
 
@@ -560,7 +560,7 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
     for h in ["h1", "h2", "h3"] {
         let d = disk(&lab, h, 0);
         for cmd in [
-            format!("{h} storage would run: mkfs.ext4 /dev/{d}"),
+            format!("{h} storage would run: mkfs.ext4 -L rackstrap /dev/{d}"),
             format!("{h} storage would run: cp -p /etc/fstab /etc/fstab.1"),
             format!("{h} storage would run: mount /mnt/data"),
         ] {
@@ -824,4 +824,215 @@ async fn verify_and_load_balancer_drive_kubectl_on_the_first_control_plane() {
         StepState::Pending,
         "load balancer waits for a verified cluster"
     );
+}
+
+/// Host prep on a lab host whose packages are all present (the lab hosts share this
+/// machine's package database, where the suite's packages are installed): the stage's own
+/// probe finds nothing to install, so no `apt-get` runs and the step says so. The stage's
+/// check is asked first, directly, so a missing package fails the test before anything
+/// could be installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_prep_with_every_package_present_installs_nothing() {
+    use rackstrap::provision::log::StepLog;
+    use rackstrap::provision::remote::Connector;
+    use rackstrap::provision::stage::{Ctx, Stage};
+    use rackstrap::provision::stages::host_prep::HostPrep;
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("prep")]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    // Layouts that need mdadm, xfsprogs and e2fsprogs; no tuning, so no sysctl is loaded
+    // into the machine's kernel.
+    let p = plan(
+        &lab,
+        tmp.path(),
+        &[(
+            "prep",
+            "    roles: [control_plane, etcd, worker]\n    storage:\n\
+             \x20     - {level: raid1, devices: [sdx, sdy], filesystem: ext4, mount: /mnt/a}\n\
+             \x20     - {level: single, devices: [sdz], filesystem: xfs, mount: /mnt/b}\n",
+        )],
+    );
+    let host = &p.hosts[0];
+    let remote = connector(&lab.dir)
+        .connect(host, &p.access)
+        .await
+        .expect("connect");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut log = StepLog::new("prep", StageId::HostPrep, tx, None);
+    let ctx = Ctx {
+        plan: &p,
+        host,
+        facts: None,
+    };
+    let cmds = HostPrep
+        .check(&ctx, remote.as_ref(), &mut log)
+        .await
+        .expect("check");
+    drop(log);
+    let mut notes = Vec::new();
+    while let Some(e) = rx.recv().await {
+        if let EventKind::Log { line, .. } = e.kind {
+            notes.push(line);
+        }
+    }
+    assert!(
+        cmds.is_empty(),
+        "this machine lacks a package the suite installs (tests/ci.sh): {:?}",
+        cmds.iter().map(|c| &c.shell).collect::<Vec<_>>()
+    );
+    assert!(
+        notes.iter().any(|l| l
+            .contains("packages mdadm, xfsprogs, e2fsprogs, python3 present: nothing to install")),
+        "{notes:?}"
+    );
+
+    // The same through the runner: done, nothing to do, no command at all.
+    let mut opts = storage_opts(&lab.dir, None);
+    opts.stages = vec![StageId::HostPrep];
+    let (s, events) = go(&p, opts).await;
+    assert_eq!(
+        outcome(&s, StageId::HostPrep, "prep"),
+        (StepState::Done, "nothing to do".into())
+    );
+    assert!(
+        !events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ ") || line.contains("apt-get"))),
+        "{events:?}"
+    );
+}
+
+/// A host lost between mkfs and the fstab line: the disk now carries the filesystem the
+/// stage made (labelled `rackstrap`) and nothing else. The rerun takes it as its own and
+/// finishes (fstab by UUID, mount, relocation) without formatting again; a disk formatted
+/// by someone else is still refused without `wipe: true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_resumes_after_mkfs_and_still_refuses_a_foreign_filesystem() {
+    require_lab!();
+    let lab = Lab::start(vec![
+        HostSpec::new("resume")
+            .disk(64 * MIB)
+            .disk_spec(DiskSpec::formatted(64 * MIB, "ext4")),
+    ]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (ours, foreign) = (disk(&lab, "resume", 0), disk(&lab, "resume", 1));
+    lab.exec_ok(
+        "resume",
+        "mount -t tmpfs tmpfs /var/lib && mkdir -p /var/lib/kubelet/pods/p1 \
+         && echo pod > /var/lib/kubelet/pods/p1/data",
+    );
+    let p = plan(
+        &lab,
+        tmp.path(),
+        &[(
+            "resume",
+            &format!(
+                "    roles: [control_plane, etcd, worker]\n    storage:\n\
+                 \x20     - {{level: single, devices: [{ours}], filesystem: ext4, mount: /mnt/data, relocate: [kubelet]}}\n"
+            ),
+        )],
+    );
+
+    // The half-done state: the stage's own mkfs command ran, nothing after it.
+    let listing = rackstrap::provision::dry_run(&p, None);
+    let mkfs = listing
+        .iter()
+        .find(|s| s.stage == StageId::Storage)
+        .and_then(|s| s.commands.as_ref().ok())
+        .and_then(|c| c.iter().find(|c| c.starts_with("mkfs.")))
+        .expect("the storage listing has a mkfs")
+        .clone();
+    assert_eq!(mkfs, format!("mkfs.ext4 -L rackstrap /dev/{ours}"));
+    lab.exec_ok("resume", &mkfs);
+    let uuid = lab
+        .exec_ok("resume", &format!("blkid -p -s UUID -o value /dev/{ours}"))
+        .trim()
+        .to_string();
+    assert!(!uuid.is_empty());
+    let fstab_before = lab.exec_ok("resume", "cat /etc/fstab");
+    assert!(!fstab_before.contains(&uuid));
+
+    let mut opts = storage_opts(&lab.dir, None);
+    opts.stages = vec![StageId::Storage];
+    let (s, events) = go(&p, opts).await;
+    assert_eq!(
+        outcome(&s, StageId::Storage, "resume").0,
+        StepState::Done,
+        "{:#?}",
+        s.steps
+    );
+    let ran: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Log { line, .. } if line.starts_with("$ ") => Some(line),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !ran.iter()
+            .any(|l| l.starts_with("$ mkfs") || l.starts_with("$ wipefs")),
+        "formatted again: {ran:?}"
+    );
+    // The same filesystem, now in fstab by its UUID and mounted, the data moved onto it.
+    assert_eq!(
+        lab.exec_ok("resume", &format!("blkid -p -s UUID -o value /dev/{ours}"))
+            .trim(),
+        uuid
+    );
+    let fstab = lab.exec_ok("resume", "cat /etc/fstab");
+    assert!(
+        fstab
+            .lines()
+            .any(|l| l.split_whitespace().take(3).collect::<Vec<_>>()
+                == [format!("UUID={uuid}").as_str(), "/mnt/data", "ext4"]),
+        "{fstab}"
+    );
+    assert_eq!(
+        lab.exec_ok("resume", "findmnt -n -o SOURCE /mnt/data")
+            .trim(),
+        format!("/dev/{ours}")
+    );
+    assert_eq!(
+        lab.exec_ok("resume", "cat /mnt/data/kubelet/pods/p1/data"),
+        "pod\n"
+    );
+    // And the run after that has nothing left to do.
+    let mut opts = storage_opts(&lab.dir, None);
+    opts.stages = vec![StageId::Storage];
+    let (s, _) = go(&p, opts).await;
+    assert_eq!(
+        outcome(&s, StageId::Storage, "resume"),
+        (StepState::Done, "nothing to do".into())
+    );
+
+    // A filesystem someone else made (no rackstrap label) is refused, nothing runs.
+    let p = plan(
+        &lab,
+        tmp.path(),
+        &[(
+            "resume",
+            &format!(
+                "    roles: [control_plane, etcd, worker]\n    storage:\n\
+                 \x20     - {{level: single, devices: [{foreign}], filesystem: ext4, mount: /mnt/other}}\n"
+            ),
+        )],
+    );
+    let before = sha256(&lab, "resume", &foreign);
+    let mut opts = storage_opts(&lab.dir, None);
+    opts.stages = vec![StageId::Storage];
+    let (s, events) = go(&p, opts).await;
+    assert_eq!(
+        outcome(&s, StageId::Storage, "resume"),
+        (
+            StepState::Failed,
+            format!(
+                "refused: /dev/{foreign} holds a ext4 signature; set `wipe: true` on this layout to destroy it"
+            )
+        )
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
+        "no command ran"
+    );
+    assert_eq!(sha256(&lab, "resume", &foreign), before);
 }

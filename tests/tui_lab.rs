@@ -263,7 +263,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
         .collect();
     assert!(
         log.iter()
-            .any(|l| l.contains(&format!("mkfs.ext4 /dev/{disk}"))),
+            .any(|l| l.contains(&format!("mkfs.ext4 -L rackstrap /dev/{disk}"))),
         "the storage stage's commands stream into the host's pane: {log:#?}"
     );
     assert_eq!(

@@ -1,9 +1,15 @@
-//! `rackstrap check PLAN [--format json]`: load, check, print every finding.
+//! `rackstrap check PLAN [--format json] [--facts FILE]`: load, check, print every finding.
 //!
-//! Exit codes (DESIGN.md): 0 no errors, 1 errors, 2 the plan could not be read.
+//! Without `--facts` only the plan itself is checked; with a file saved by `rackstrap
+//! discover --json` the hardware and disk checks run too, on the hosts the file matches.
+//!
+//! Exit codes (DESIGN.md): 0 no errors, 1 errors, 2 the plan (or the facts file) could not
+//! be read.
 
+use std::path::Path;
 use std::process::ExitCode;
 
+use crate::facts::{self, Facts};
 use crate::plan::{self, Finding, Severity};
 
 pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
@@ -14,13 +20,30 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let findings = plan::check(&plan, None);
+    let facts = match &args.facts {
+        Some(path) => match read_facts(path, &plan) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("{e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => None,
+    };
+    let findings = plan::check(&plan, facts.as_ref());
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&findings)?);
     } else {
         print!("{}", format_text(&findings));
     }
     Ok(exit_code(&findings))
+}
+
+/// The facts file's entries keyed by the plan's host names; the error names the file.
+fn read_facts(path: &Path, plan: &plan::Plan) -> Result<Facts, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let entries = facts::file::read(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(facts::file::for_plan(plan, &entries))
 }
 
 /// 1 when any finding is an error, else 0.

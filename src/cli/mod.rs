@@ -52,8 +52,8 @@ pub struct DemoArgs {
 
 #[derive(Debug, Args)]
 pub struct DiscoverArgs {
-    /// Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames;
-    /// comma or space separated
+    /// Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20, or 10.0.10.5-20 giving
+    /// only the last octet), addresses or hostnames; comma or space separated
     #[arg(required = true, value_name = "RANGE")]
     pub ranges: Vec<String>,
     /// Login user
@@ -86,6 +86,10 @@ pub struct CheckArgs {
     /// Output format
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
+    /// Host facts saved by `rackstrap discover --json`: adds the hardware and disk checks
+    /// (plan hosts are matched by address, then by name)
+    #[arg(long, value_name = "FILE")]
+    pub facts: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

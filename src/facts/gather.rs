@@ -29,6 +29,7 @@ s ip-addr; ip -j addr 2>/dev/null
 s ip-route; ip -j route show default 2>/dev/null
 s timesync; timeout 5 timedatectl show -p NTPSynchronized --value 2>/dev/null
 s installed; for t in kubelet containerd kubeadm; do command -v "$t" >/dev/null 2>&1 && echo "$t"; done
+s packages; for p in mdadm:mdadm xfsprogs:mkfs.xfs e2fsprogs:mkfs.ext4 python3:python3; do n=${p%%:*}; t=${p#*:}; { [ "$(dpkg-query -W -f='${db:Status-Status}' "$n" 2>/dev/null)" = installed ] || command -v "$t" >/dev/null 2>&1; } && echo "$n"; done
 s end
 "#;
 
@@ -88,6 +89,13 @@ pub fn from_sections(
             kubelet: has("kubelet"),
             containerd: has("containerd"),
             kubeadm: has("kubeadm"),
+            packages: sections.get("packages").map(|text| {
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect()
+            }),
         },
     })
 }
@@ -102,7 +110,7 @@ mod tests {
             "{m}hostname\nnode1\n{m}os-release\nID=ubuntu\nVERSION_ID=\"22.04\"\n{m}kernel\n5.15.0-91-generic\n{m}arch\nx86_64\n\
              {m}nproc\n32\n{m}cpu-model\nmodel name\t: AMD EPYC 7443P 24-Core Processor\n{m}meminfo\nMemTotal: 1024 kB\nSwapTotal: 0 kB\n\
              {m}cgroup\ncgroup2fs\n{m}lsblk\n{lsblk}\n{m}blkid\n{m}mdstat\n{m}ip-addr\n[]\n{m}ip-route\n[]\n{m}timesync\nyes\n\
-             {m}installed\ncontainerd\n{m}end\n",
+             {m}installed\ncontainerd\n{m}packages\ne2fsprogs\npython3\n{m}end\n",
             m = SECTION_MARKER,
             lsblk = include_str!("../../tests/fixtures/facts/lsblk-nvme-lvm.json")
         );
@@ -117,7 +125,8 @@ mod tests {
             Installed {
                 kubelet: false,
                 containerd: true,
-                kubeadm: false
+                kubeadm: false,
+                packages: Some(vec!["e2fsprogs".into(), "python3".into()]),
             }
         );
         assert_eq!(facts.root_disk().map(|d| d.name.as_str()), Some("nvme0n1"));

@@ -5,11 +5,13 @@
 //! fixtures of real shapes. The checks, the wizard and the stages only ever see `HostFacts`.
 //!
 //! - [`gather`] runs the script over a [`crate::ssh::Session`] (one exec per host);
-//! - [`parse`] holds the parsers (`parse_lsblk`, `parse_mdstat`, `parse_ip_addr`, ...).
+//! - [`parse`] holds the parsers (`parse_lsblk`, `parse_mdstat`, `parse_ip_addr`, ...);
+//! - [`file`] reads facts saved by `rackstrap discover --json` and matches them to a plan.
 //!
 //! Which disk holds `/`: the top-level device whose `lsblk` mount points, or those of anything
 //! below it (partition, LVM volume, md array), include `/` ([`HostFacts::root_disk`]).
 
+pub mod file;
 pub mod gather;
 pub mod parse;
 
@@ -124,6 +126,11 @@ pub struct Installed {
     pub kubelet: bool,
     pub containerd: bool,
     pub kubeadm: bool,
+    /// Which of the packages host prep may install are present (dpkg says installed, or
+    /// their tool is on the PATH): `provision::stages::host_prep::KNOWN`. `None` when the
+    /// facts did not look (older facts files, the simulated lab).
+    #[serde(default)]
+    pub packages: Option<Vec<String>>,
 }
 
 impl HostFacts {

@@ -257,8 +257,9 @@ pub fn parse_cidr(text: &str) -> Result<IpNet, ParseError> {
     Ok(net)
 }
 
-/// Parse one entry: CIDR (`10.0.10.0/28`), range (`10.0.10.5-10.0.10.20`) or a single
-/// address. Surrounding spaces are allowed and positions still count from `text`'s start.
+/// Parse one entry: CIDR (`10.0.10.0/28`), range (`10.0.10.5-10.0.10.20`, or in the short
+/// form `10.0.10.5-20` that only gives the last octet, IPv4 only) or a single address.
+/// Surrounding spaces are allowed and positions still count from `text`'s start.
 pub fn parse_entry(text: &str) -> Result<(AddrRange, EntryForm), ParseError> {
     let lead = text.chars().take_while(|c| c.is_whitespace()).count();
     let body = text.trim();
@@ -275,7 +276,11 @@ pub fn parse_entry(text: &str) -> Result<(AddrRange, EntryForm), ParseError> {
         let start = parse_addr(a.trim()).map_err(|e| e.shifted(lead + a_lead))?;
         let b_offset = lead + a.chars().count() + 1;
         let b_lead = b.chars().take_while(|c| c.is_whitespace()).count();
-        let end = parse_addr(b.trim()).map_err(|e| e.shifted(b_offset + b_lead))?;
+        let end = if is_short_end(b.trim()) {
+            short_end(start, b.trim()).map_err(|e| e.shifted(b_offset + b_lead))?
+        } else {
+            parse_addr(b.trim()).map_err(|e| e.shifted(b_offset + b_lead))?
+        };
         if start.is_ipv4() != end.is_ipv4() {
             return Err(ParseError::new(
                 b_offset + b_lead,
@@ -292,6 +297,60 @@ pub fn parse_entry(text: &str) -> Result<(AddrRange, EntryForm), ParseError> {
     }
     let addr = parse_addr(body).map_err(|e| e.shifted(lead))?;
     Ok((AddrRange::single(addr), EntryForm::Single))
+}
+
+/// The end of a range written in the short form (`10.0.10.5-20`): digits only, no dot.
+fn is_short_end(text: &str) -> bool {
+    !text.is_empty() && !text.contains(['.', ':'])
+}
+
+/// The short form's end: `start` with its last octet replaced by `text`. IPv4 only; the
+/// error positions count from the start of `text`.
+fn short_end(start: IpAddr, text: &str) -> Result<IpAddr, ParseError> {
+    let IpAddr::V4(start) = start else {
+        return Err(ParseError::new(
+            0,
+            format!(
+                "`{text}` is not an IPv6 address; the short range form (`10.0.10.5-20`) is IPv4 only"
+            ),
+        ));
+    };
+    if let Some((i, c)) = text.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
+        return Err(ParseError::new(
+            i,
+            format!("unexpected `{c}` in the last octet `{text}` of a short range"),
+        ));
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return Err(ParseError::new(
+            0,
+            format!("octet `{text}` has a leading zero"),
+        ));
+    }
+    match text.parse::<u16>() {
+        Ok(v) if v <= 255 => {
+            let [a, b, c, _] = start.octets();
+            Ok(IpAddr::V4(Ipv4Addr::new(a, b, c, v as u8)))
+        }
+        _ => Err(ParseError::new(0, format!("octet {text} is over 255"))),
+    }
+}
+
+/// An entry as MetalLB and Kubespray read it: the short range form written out in full
+/// (`10.0.10.5-20` becomes `10.0.10.5-10.0.10.20`), anything else trimmed as typed. Text
+/// that does not parse is returned trimmed; `rackstrap check` has reported it already.
+pub fn canonical_entry(text: &str) -> String {
+    let body = text.trim();
+    match parse_entry(body) {
+        Ok((r, EntryForm::Range))
+            if body
+                .split_once('-')
+                .is_some_and(|(_, b)| is_short_end(b.trim())) =>
+        {
+            format!("{}-{}", r.start, r.end)
+        }
+        _ => body.to_string(),
+    }
 }
 
 /// [`parse_entry`] without the form.
@@ -410,6 +469,46 @@ mod tests {
     }
 
     #[test]
+    fn short_range_form() {
+        let (r, f) = parse_entry("10.0.10.5-20").unwrap();
+        assert_eq!(
+            (r.start, r.end, r.len(), f),
+            (v4("10.0.10.5"), v4("10.0.10.20"), 16, EntryForm::Range)
+        );
+        assert_eq!(parse_range(" 10.0.10.5 - 5 ").unwrap().len(), 1);
+        // Positions point into the short end: `10.0.10.5-` is 10 characters.
+        let e = parse_entry("10.0.10.5-256").unwrap_err();
+        assert_eq!(
+            (e.position, e.message.as_str()),
+            (10, "octet 256 is over 255")
+        );
+        let e = parse_entry("10.0.10.5-2x").unwrap_err();
+        assert_eq!(e.position, 11);
+        let e = parse_entry("10.0.10.9-5").unwrap_err();
+        assert_eq!(e.position, 10);
+        assert!(
+            e.message
+                .contains("starts after it ends (10.0.10.9 > 10.0.10.5)")
+        );
+        let e = parse_entry("  10.0.10.5-020").unwrap_err();
+        assert_eq!(e.position, 12);
+        let e = parse_entry("fd00::1-3").unwrap_err();
+        assert_eq!(e.position, 8);
+        assert!(e.message.contains("IPv4 only"));
+        assert_eq!(canonical_entry(" 10.0.10.5-20 "), "10.0.10.5-10.0.10.20");
+        assert_eq!(
+            canonical_entry("10.0.10.5-10.0.10.20"),
+            "10.0.10.5-10.0.10.20"
+        );
+        assert_eq!(canonical_entry("10.0.10.0/28"), "10.0.10.0/28");
+        assert_eq!(canonical_entry("10.0.10.5-2x"), "10.0.10.5-2x");
+        assert_eq!(
+            parse_target("10.0.10.5-20").unwrap(),
+            Target::Addresses(parse_range("10.0.10.5-10.0.10.20").unwrap())
+        );
+    }
+
+    #[test]
     fn targets() {
         assert_eq!(
             parse_target("10.0.10.0/30").unwrap(),
@@ -499,6 +598,26 @@ mod tests {
             let (s, e) = (a.min(b), a.max(b));
             let r = AddrRange { start: IpAddr::V4(Ipv4Addr::from(s)), end: IpAddr::V4(Ipv4Addr::from(e)) };
             prop_assert_eq!(parse_range(&r.to_string()).unwrap(), r);
+        }
+
+        #[test]
+        fn short_form_equals_long_form(a in 0u8..=255, b in 0u8..=255, c in 0u8..=255, d in 0u8..=255) {
+            let short = format!("10.{a}.{b}.{c}-{d}");
+            let long = format!("10.{a}.{b}.{c}-10.{a}.{b}.{d}");
+            match (parse_entry(&short), parse_entry(&long)) {
+                (Ok(s), Ok(l)) => {
+                    prop_assert_eq!(s, l);
+                    prop_assert_eq!(canonical_entry(&short), long);
+                }
+                (Err(s), Err(l)) => {
+                    // Same complaint, at the end octet in each spelling.
+                    let prefix = format!("10.{a}.{b}.{c}-").len();
+                    prop_assert_eq!(s.position, prefix);
+                    prop_assert_eq!(l.position, prefix);
+                    prop_assert!(c > d);
+                }
+                (s, l) => prop_assert!(false, "{:?} vs {:?}", s, l),
+            }
         }
 
         #[test]

@@ -454,7 +454,7 @@ fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
                 "hosts",
                 msg::NO_WORKER.into(),
             )
-            .hint("add `worker` to a host's roles; control planes may be workers too (seed 001)"),
+            .hint("add `worker` to a host's roles; control planes may be workers too, as in the Akash provider guide"),
         );
     }
     if q.members == 0 {
@@ -468,7 +468,7 @@ fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
             .iter()
             .any(|h| h.has_role(Role::Worker) && !h.has_role(Role::Etcd))
         {
-            "add `etcd` to one worker's roles (seed 003), or remove it from one host"
+            "add `etcd` to one worker's roles, or remove it from one host"
         } else {
             "add `etcd` to one more host, or remove it from one"
         };
@@ -484,9 +484,7 @@ fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
             msg::TWO_CONTROL_PLANES.into(),
         );
         if q.members < 3 {
-            f = f.hint(
-                "add `etcd` to one worker's roles, so 3 etcd members tolerate 1 failure (seed 003)",
-            );
+            f = f.hint("add `etcd` to one worker's roles, so 3 etcd members tolerate 1 failure");
         }
         out.push(f);
     }
@@ -1079,7 +1077,7 @@ fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
             if !layout.relocate.is_empty() && level == Level::PerDisk {
                 out.push(
                     Finding::new(Severity::Error, "E_RELOCATE_PER_DISK", format!("{at}.relocate"), msg::RELOCATE_PER_DISK.into())
-                        .hint("relocate onto a single, raid0 or raid1 layout (seed 001 uses raid0 at /data)"),
+                        .hint("relocate onto a single, raid0 or raid1 layout (the Akash provider guide uses raid0 at /data)"),
                 );
             }
             for r in &layout.relocate {
@@ -1291,10 +1289,9 @@ mod msg {
     pub const NO_CONTROL_PLANE: &str = "no host has the `control_plane` role";
     pub const NO_WORKER: &str = "no host has the `worker` role";
     pub const NO_ETCD: &str = "no host has the `etcd` role; Kubespray needs etcd members";
-    pub const TWO_CONTROL_PLANES: &str =
-        "2 control planes tolerate no more failures than 1; seed 001 advises 1 or 3";
+    pub const TWO_CONTROL_PLANES: &str = "2 control planes tolerate no more failures than 1: use 1 or 3, as the Akash provider guide advises";
     pub const AKASH_POOL_NAME: &str =
-        "the Akash provider needs a MetalLB pool named `default` (seed 002)";
+        "the Akash provider's IP operator uses the MetalLB pool named `default`";
     pub const RELOCATE_PER_DISK: &str = "kubelet and containerd data cannot move onto a per-disk layout: there is no single filesystem";
     pub const DISCARD_ROTATIONAL: &str =
         "`discard: on` with a rotational member: discard only helps SSD/NVMe";
@@ -1405,7 +1402,7 @@ mod msg {
     }
     pub fn calico_mtu(cm: u32, mtu: u32) -> String {
         format!(
-            "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu} (seed 004)"
+            "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu}: Calico's tunnel header needs the room"
         )
     }
     pub fn bad_pool_name(name: &str) -> String {

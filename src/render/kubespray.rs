@@ -60,7 +60,10 @@ fn header(plan: &Plan, what: &str) -> String {
 /// Seed 001's `hosts.yaml`, plus `all.vars` for the SSH user (and port when not 22) and
 /// `node_labels` for hosts that have labels (seed 004).
 fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
-    let mut out = header(plan, "the inventory (seed 001's shape)");
+    let mut out = header(
+        plan,
+        "the inventory (shaped as in the Akash provider guide)",
+    );
     out.push_str("all:\n  vars:\n");
     let _ = writeln!(out, "    ansible_user: {}", scalar(&plan.access.user));
     if plan.access.port != 22 {
@@ -163,11 +166,13 @@ impl Relocation {
 
 fn relocation_vars(out: &mut String, vars: &BTreeMap<Relocate, String>, indent: &str) {
     if let Some(dir) = vars.get(&Relocate::Containerd) {
-        out.push_str("# Seed 001 step 7: containerd data on the data filesystem.\n");
+        out.push_str(
+            "# containerd data on the data filesystem (Akash provider guide, ephemeral storage).\n",
+        );
         let _ = writeln!(out, "{indent}containerd_storage_dir: {}", scalar(dir));
     }
     if let Some(dir) = vars.get(&Relocate::Kubelet) {
-        out.push_str("# Seed 001 step 7: kubelet's root directory on the data filesystem.\n");
+        out.push_str("# kubelet's root directory on the data filesystem (Akash provider guide, ephemeral storage).\n");
         let _ = writeln!(out, "{indent}kubelet_custom_flags:");
         let _ = writeln!(out, "{indent}  - {}", scalar(&format!("--root-dir={dir}")));
     }
@@ -218,7 +223,9 @@ fn k8s_cluster_yml(plan: &Plan, relocation: &BTreeMap<Relocate, String>) -> Stri
     let _ = writeln!(out, "kube_network_node_prefix: {}", n.node_prefix);
     let _ = writeln!(out, "cluster_name: {}", scalar(&c.domain));
     if needs_strict_arp(plan) {
-        out.push_str("# MetalLB / kube-vip layer 2 with kube-proxy in IPVS mode (seed 002).\n");
+        out.push_str(
+            "# MetalLB / kube-vip layer 2 with kube-proxy in IPVS mode needs strict ARP.\n",
+        );
         out.push_str("kube_proxy_strict_arp: true\n");
     }
     relocation_vars(&mut out, relocation, "");
@@ -231,7 +238,7 @@ fn addons_yml(plan: &Plan) -> String {
     if pools.is_empty() {
         out.push_str("metallb_enabled: false\n");
     } else {
-        out.push_str("# MetalLB deployment (seed 002, option 2)\n");
+        out.push_str("# MetalLB deployed by Kubespray (Akash \"IP Leases - Provider Enablement\", option 2)\n");
         out.push_str("metallb_enabled: true\n");
         out.push_str("metallb_speaker_enabled: true\n");
         out.push_str("metallb_namespace: metallb-system\n");
@@ -251,7 +258,7 @@ fn addons_yml(plan: &Plan) -> String {
             let _ = writeln!(out, "    {}:", scalar(&pool.name));
             out.push_str("      ip_range:\n");
             for a in &pool.addresses {
-                let _ = writeln!(out, "        - {}", scalar(a.trim()));
+                let _ = writeln!(out, "        - {}", scalar(&crate::net::canonical_entry(a)));
             }
             let _ = writeln!(out, "      auto_assign: {}", pool.auto_assign);
         }
@@ -262,7 +269,7 @@ fn addons_yml(plan: &Plan) -> String {
     }
     if let Some(vip) = &plan.network.vip {
         out.push_str(
-            "# Kube VIP: the control-plane virtual IP (seed 003 uses keepalived for the same)\n",
+            "# Kube VIP: the control-plane virtual IP, answered by one control plane at a time\n",
         );
         out.push_str("kube_vip_enabled: true\n");
         out.push_str("kube_vip_arp_enabled: true\n");
@@ -283,7 +290,7 @@ fn calico_yml(plan: &Plan) -> Option<String> {
     {
         let _ = writeln!(
             out,
-            "# Host MTU {}; Calico's at least 20 below it (seed 004).",
+            "# Host MTU {}; Calico's at least 20 below it for its tunnel header.",
             n.mtu
         );
         let _ = writeln!(out, "calico_mtu: {}", n.effective_calico_mtu());

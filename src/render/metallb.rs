@@ -27,7 +27,7 @@ pub(super) fn render(plan: &Plan) -> Option<String> {
         let _ = writeln!(out, "  name: {}", scalar(&pool.name));
         out.push_str("  namespace: metallb-system\nspec:\n  addresses:\n");
         for a in &pool.addresses {
-            let _ = writeln!(out, "    - {}", scalar(a.trim()));
+            let _ = writeln!(out, "    - {}", scalar(&crate::net::canonical_entry(a)));
         }
         let _ = writeln!(out, "  autoAssign: {}", pool.auto_assign);
         out.push_str("  avoidBuggyIPs: false\n");

@@ -1,8 +1,11 @@
 //! Host prep: the kernel parameters of seed 001 step 9 written to a sysctl file and loaded,
-//! and the packages the storage stage needs (mdadm for md levels, xfsprogs for XFS).
+//! and the packages the later stages need (mdadm for md levels, xfsprogs for XFS, e2fsprogs
+//! for ext4, python3 for Ansible on every Kubespray node).
 //!
-//! Check compares the live file and the installed tools with what the plan needs, so a second
-//! run finds nothing to do.
+//! Check compares the live file and the packages present (one read-only probe: `dpkg-query`,
+//! or the package's tool on the PATH) with what the plan needs, so a second run finds nothing
+//! to do and `apt-get` runs only for what is missing. The dry run uses the same answer when
+//! discovery's facts carry it (`Installed::packages`).
 
 use async_trait::async_trait;
 
@@ -30,23 +33,81 @@ pub fn sysctl_contents(plan: &Plan) -> Option<String> {
     }
 }
 
-/// Packages (Debian names) and the command each provides, needed by this host's layouts.
-pub fn packages(host: &Host) -> Vec<(&'static str, &'static str)> {
+/// A Debian package a later stage needs, and the command that shows it is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Package {
+    pub name: &'static str,
+    pub tool: &'static str,
+}
+
+/// mdadm: the storage stage's md arrays (`mdadm --create`, `mkconf`).
+pub const MDADM: Package = Package {
+    name: "mdadm",
+    tool: "mdadm",
+};
+/// xfsprogs: `mkfs.xfs` for XFS layouts.
+pub const XFSPROGS: Package = Package {
+    name: "xfsprogs",
+    tool: "mkfs.xfs",
+};
+/// e2fsprogs: `mkfs.ext4` for ext4 layouts.
+pub const E2FSPROGS: Package = Package {
+    name: "e2fsprogs",
+    tool: "mkfs.ext4",
+};
+/// python3: Ansible runs its modules with the managed host's Python, so every Kubespray
+/// node needs an interpreter (Kubespray's requirements for target servers).
+pub const PYTHON3: Package = Package {
+    name: "python3",
+    tool: "python3",
+};
+
+/// Every package host prep may install; the facts script probes the same list
+/// (`facts::gather::SCRIPT`, section `packages`).
+pub const KNOWN: [Package; 4] = [MDADM, XFSPROGS, E2FSPROGS, PYTHON3];
+
+/// The packages this host needs: python3 for Ansible on every host, and the tools of its
+/// storage layouts.
+pub fn packages(host: &Host) -> Vec<Package> {
     let mut p = Vec::new();
     if host.storage.iter().any(|l| l.level.is_md()) {
-        p.push(("mdadm", "mdadm"));
+        p.push(MDADM);
     }
     if host.storage.iter().any(|l| l.filesystem == Filesystem::Xfs) {
-        p.push(("xfsprogs", "mkfs.xfs"));
+        p.push(XFSPROGS);
     }
     if host
         .storage
         .iter()
         .any(|l| l.filesystem == Filesystem::Ext4)
     {
-        p.push(("e2fsprogs", "mkfs.ext4"));
+        p.push(E2FSPROGS);
     }
+    p.push(PYTHON3);
     p
+}
+
+/// Shell that prints the name of each package that is present: dpkg-query says it is
+/// installed, or its tool is on the PATH (an interpreter or tool installed another way
+/// serves the later stages as well). Read-only.
+pub fn probe(pkgs: &[Package]) -> String {
+    let pairs: Vec<String> = pkgs
+        .iter()
+        .map(|p| format!("{}:{}", p.name, p.tool))
+        .collect();
+    format!(
+        "for p in {}; do n=${{p%%:*}}; t=${{p#*:}}; {{ [ \"$(dpkg-query -W -f='${{db:Status-Status}}' \"$n\" 2>/dev/null)\" = installed ] || command -v \"$t\" >/dev/null 2>&1; }} && echo \"$n\"; done",
+        pairs.join(" ")
+    )
+}
+
+/// The wanted packages that `present` (the probe's output lines) lacks, in `wanted`'s order.
+pub fn missing<'a, S: AsRef<str>>(wanted: &'a [Package], present: &[S]) -> Vec<&'a str> {
+    wanted
+        .iter()
+        .filter(|p| !present.iter().any(|l| l.as_ref().trim() == p.name))
+        .map(|p| p.name)
+        .collect()
 }
 
 fn install(pkgs: &[&str]) -> Vec<Cmd> {
@@ -84,8 +145,14 @@ impl Stage for HostPrep {
         StageId::HostPrep
     }
 
+    /// With facts that list the present packages (discovery probes them), only the missing
+    /// ones are installed; without, every package the host needs is listed.
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
-        let pkgs: Vec<&str> = packages(ctx.host).iter().map(|p| p.0).collect();
+        let wanted = packages(ctx.host);
+        let pkgs = match ctx.facts.and_then(|f| f.installed.packages.as_ref()) {
+            Some(present) => missing(&wanted, present),
+            None => wanted.iter().map(|p| p.name).collect(),
+        };
         let mut cmds = sysctl_cmds(ctx.plan);
         cmds.extend(install(&pkgs));
         Ok(cmds)
@@ -120,18 +187,18 @@ impl Stage for HostPrep {
                 log.note(&format!("{path} is in place and loaded"));
             }
         }
-        let mut missing = Vec::new();
-        for (pkg, tool) in packages(ctx.host) {
-            let found = remote
-                .capture(&format!(
-                    "command -v {tool} || [ -x /usr/sbin/{tool} ] || [ -x /sbin/{tool} ]"
-                ))
-                .await?;
-            if found.ok() {
-                log.note(&format!("{tool} present"));
-            } else {
-                missing.push(pkg);
-            }
+        let wanted = packages(ctx.host);
+        let found = remote.capture(&probe(&wanted)).await?;
+        let present: Vec<&str> = found.stdout.lines().collect();
+        let missing = missing(&wanted, &present);
+        let names: Vec<&str> = wanted.iter().map(|p| p.name).collect();
+        if missing.is_empty() {
+            log.note(&format!(
+                "packages {} present: nothing to install",
+                names.join(", ")
+            ));
+        } else {
+            log.note(&format!("to install: {}", missing.join(", ")));
         }
         cmds.extend(install(&missing));
         Ok(cmds)
@@ -146,6 +213,64 @@ fn normalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn host(storage: &str) -> Host {
+        serde_yaml::from_str(&format!(
+            "{{name: n1, address: 10.0.0.1, roles: [worker], storage: {storage}}}"
+        ))
+        .expect("host")
+    }
+
+    #[test]
+    fn package_set_follows_the_layouts() {
+        let names = |h: &Host| packages(h).iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(names(&host("[]")), ["python3"]);
+        assert_eq!(
+            names(&host(
+                "[{level: raid0, devices: [a, b], mount: /data}, {level: per-disk, devices: [c], filesystem: xfs, mount: /ais}]"
+            )),
+            ["mdadm", "xfsprogs", "e2fsprogs", "python3"]
+        );
+    }
+
+    #[test]
+    fn missing_is_what_the_probe_did_not_print() {
+        let wanted = [MDADM, E2FSPROGS, PYTHON3];
+        assert_eq!(missing(&wanted, &["e2fsprogs", "python3"]), ["mdadm"]);
+        assert!(missing(&wanted, &["python3", "mdadm", "e2fsprogs", ""]).is_empty());
+        assert_eq!(missing(&wanted, &[] as &[&str]).len(), 3);
+    }
+
+    /// The facts script probes the same packages, the same way, as the stage's check.
+    #[test]
+    fn facts_script_probes_the_known_packages() {
+        let line = crate::facts::gather::SCRIPT
+            .lines()
+            .find(|l| l.starts_with("s packages; "))
+            .expect("packages section");
+        assert_eq!(line.trim_start_matches("s packages; "), probe(&KNOWN));
+    }
+
+    /// The probe really runs (here, on this machine's shell) and names only present packages.
+    #[test]
+    fn probe_runs_in_sh() {
+        let fake = Package {
+            name: "rackstrap-no-such-package",
+            tool: "rackstrap-no-such-tool",
+        };
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(probe(&[
+                fake,
+                Package {
+                    name: "sh-tool",
+                    tool: "sh",
+                },
+            ]))
+            .output()
+            .expect("sh");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "sh-tool\n");
+    }
 
     #[test]
     fn seed_001_sysctl_file() {

@@ -78,7 +78,7 @@ pub fn assess(out: &str) -> Report {
         r.ok.push(format!("OS {pretty}"));
     } else {
         r.warnings.push(format!(
-            "OS {} is not Ubuntu or Debian; the seeds were tested on Ubuntu 22.04",
+            "OS {} is not Ubuntu or Debian; the Akash provider guide uses Ubuntu 22.04",
             if pretty.is_empty() {
                 "unknown"
             } else {

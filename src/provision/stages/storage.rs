@@ -7,11 +7,14 @@
 //! into the commands still needed, or a refusal. Refusals happen before any command runs on
 //! the host. A target already laid out as planned (filesystem of the planned type, mounted at
 //! the planned place, fstab entry by its UUID) produces no commands, so a second run changes
-//! nothing.
+//! nothing. A run that stopped after mkfs (host lost before the fstab line) left a
+//! filesystem labelled `rackstrap` on the planned device and nothing else: the next run
+//! takes it as its own and goes on with the fstab line, the mount and the relocation, while a
+//! filesystem without that label is refused as before.
 //!
 //! Per target the commands are, in order (seed 001 step 7):
 //! `wipefs -a` (only with `wipe: true`), `mdadm --create ... --metadata=1.2` (md levels),
-//! `mkfs.ext4`/`mkfs.xfs`, `cp -p /etc/fstab /etc/fstab.1`, the fstab line by UUID
+//! `mkfs.ext4`/`mkfs.xfs` with the label `rackstrap` (`-L`), `cp -p /etc/fstab /etc/fstab.1`, the fstab line by UUID
 //! (`defaults,discard` only when every member is non-rotational), `mkdir -p`, `mount`; then
 //! once per host with md arrays `/usr/share/mdadm/mkconf > /etc/mdadm/mdadm.conf` and
 //! `update-initramfs`; then the kubelet/containerd relocation: both services stopped and
@@ -43,6 +46,11 @@ pub const UPDATE_INITRAMFS: &str = "update-initramfs -u -k all";
 /// Where kubelet and containerd keep their data before relocation (seed 001 step 7).
 pub const KUBELET_DIR: &str = "/var/lib/kubelet";
 pub const CONTAINERD_DIR: &str = "/var/lib/containerd";
+/// The label every filesystem the stage makes gets (`mkfs -L`), so a rerun after a host died
+/// between mkfs and the fstab line recognises the filesystem as its own and finishes the
+/// remaining steps instead of refusing a formatted disk. 9 characters: XFS labels hold at
+/// most 12, ext4 labels 16.
+pub const FS_LABEL: &str = "rackstrap";
 /// Unit directories where an installed kubelet/containerd leaves its unit file.
 const UNIT_DIRS: [&str; 3] = [
     "/etc/systemd/system",
@@ -125,6 +133,8 @@ pub struct DeviceView {
     pub rotational: Option<bool>,
     pub fstype: Option<String>,
     pub uuid: Option<String>,
+    /// The filesystem's label (`blkid`'s `LABEL`).
+    pub label: Option<String>,
     pub mountpoints: Vec<String>,
     /// Names of child devices (partitions, md arrays built on it).
     pub children: Vec<String>,
@@ -161,6 +171,7 @@ impl HostView {
                         rotational: Some(d.rotational),
                         fstype: d.fstype.clone(),
                         uuid: None,
+                        label: None,
                         mountpoints: d.mountpoints.clone(),
                         children: d.children.iter().map(|c| c.name.clone()).collect(),
                         holds_root: d.holds_root(),
@@ -334,6 +345,7 @@ fn apply_blkid(text: &str, view: &mut HostView) {
                 .cloned()
                 .or_else(|| kv.get("PTTYPE").map(|p| format!("{p} partition table")));
             dev.uuid = kv.get("UUID").cloned();
+            dev.label = kv.get("LABEL").cloned();
         }
     };
     for line in text.lines() {
@@ -422,6 +434,8 @@ fn parse_lsblk(json: &str, view: &mut HostView) -> Result<(), String> {
                 rotational,
                 fstype: text(d, "fstype"),
                 uuid: text(d, "uuid"),
+                // blkid reads the label from the disk for the devices that matter.
+                label: None,
                 mountpoints,
                 children,
                 holds_root,
@@ -547,6 +561,9 @@ enum Progress {
     Done,
     /// Made and in fstab by its UUID by an earlier run, not mounted yet.
     NeedsMount,
+    /// Made (with [`FS_LABEL`]) by an earlier run that stopped before its fstab line: the
+    /// fstab line, mount and what follows are still to do; the filesystem is kept.
+    Formatted,
     /// Nothing of it exists yet.
     Fresh,
 }
@@ -580,6 +597,11 @@ fn assess(target: &Target<'_>, view: &HostView) -> Result<Progress, StepError> {
             target.mount
         )));
     }
+    if let Some(dev) = dev
+        && own_filesystem(dev, fs, view)
+    {
+        return Ok(Progress::Formatted);
+    }
     if target.layout.level.is_md() && dev.is_some() {
         return Err(StepError::Refused(format!(
             "{} already exists on the host; the plan wants to create it",
@@ -587,6 +609,23 @@ fn assess(target: &Target<'_>, view: &HostView) -> Result<Progress, StepError> {
         )));
     }
     Ok(Progress::Fresh)
+}
+
+/// A filesystem this stage made on the planned device and left before its fstab line: the
+/// planned type, rackstrap's label, not mounted anywhere, its UUID in no fstab line. A
+/// filesystem without the label (someone else's) is not ours and stays refused unless the
+/// layout says `wipe: true`.
+fn own_filesystem(dev: &DeviceView, fs: &str, view: &HostView) -> bool {
+    dev.fstype.as_deref() == Some(fs)
+        && dev.label.as_deref() == Some(FS_LABEL)
+        && dev.mountpoints.is_empty()
+        && dev.uuid.as_deref().is_some_and(|uuid| {
+            !uuid.is_empty()
+                && !view
+                    .fstab
+                    .lines()
+                    .any(|l| !l.trim_start().starts_with('#') && l.contains(uuid))
+        })
 }
 
 /// The safety rules for one member device of a target that is about to be made.
@@ -682,6 +721,12 @@ pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
                 cmds.push(Cmd::words(["mount", &t.mount]));
                 continue;
             }
+            Progress::Formatted => {
+                // An array made by the same run has no mdadm.conf entry yet either.
+                made_md |= t.layout.level.is_md();
+                cmds.extend(fstab_and_mount(t, view));
+                continue;
+            }
             Progress::Fresh => {}
         }
         if t.layout.wipe {
@@ -716,11 +761,8 @@ pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
             Filesystem::Ext4 => "mkfs.ext4",
             Filesystem::Xfs => "mkfs.xfs",
         };
-        cmds.push(Cmd::words([mkfs, &t.device]));
-        cmds.push(Cmd::words(["cp", "-p", "/etc/fstab", FSTAB_BACKUP]));
-        cmds.push(fstab_append(t, view));
-        cmds.push(Cmd::words(["mkdir", "-p", &t.mount]));
-        cmds.push(Cmd::words(["mount", &t.mount]));
+        cmds.push(Cmd::words([mkfs, "-L", FS_LABEL, &t.device]));
+        cmds.extend(fstab_and_mount(t, view));
     }
     if made_md {
         cmds.push(Cmd::new(format!("{MKCONF} > {MDADM_CONF}")));
@@ -728,6 +770,16 @@ pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
     }
     cmds.extend(relocation(host, view)?);
     Ok(cmds)
+}
+
+/// After mkfs: fstab backup, the fstab line by UUID, the mount point, the mount.
+fn fstab_and_mount(t: &Target<'_>, view: &HostView) -> Vec<Cmd> {
+    vec![
+        Cmd::words(["cp", "-p", "/etc/fstab", FSTAB_BACKUP]),
+        fstab_append(t, view),
+        Cmd::words(["mkdir", "-p", &t.mount]),
+        Cmd::words(["mount", &t.mount]),
+    ]
 }
 
 /// `UUID=<uuid> <mount> <fs> <options> 0 0` appended to /etc/fstab, the UUID read from the
@@ -896,7 +948,7 @@ mod tests {
             shells(&cmds),
             vec![
                 "mdadm --create /dev/md0 --level=raid0 --metadata=1.2 --raid-devices=2 /dev/nvme0n1 /dev/nvme1n1",
-                "mkfs.ext4 /dev/md0",
+                "mkfs.ext4 -L rackstrap /dev/md0",
                 "cp -p /etc/fstab /etc/fstab.1",
                 "uuid=\"$(blkid /dev/md0 -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" /data ext4 defaults,discard >> /etc/fstab",
                 "mkdir -p /data",
@@ -930,13 +982,13 @@ mod tests {
             shells(&cmds),
             vec![
                 "mdadm --create /dev/md0 --level=raid1 --metadata=1.2 --raid-devices=2 /dev/sdb /dev/sdc",
-                "mkfs.xfs /dev/md0",
+                "mkfs.xfs -L rackstrap /dev/md0",
                 "cp -p /etc/fstab /etc/fstab.1",
                 "uuid=\"$(blkid /dev/md0 -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" /mirror xfs defaults >> /etc/fstab",
                 "mkdir -p /mirror",
                 "mount /mirror",
                 "mdadm --create /dev/md1 --level=raid10 --metadata=1.2 --raid-devices=4 /dev/sdd /dev/sde /dev/sdf /dev/sdg",
-                "mkfs.ext4 /dev/md1",
+                "mkfs.ext4 -L rackstrap /dev/md1",
                 "cp -p /etc/fstab /etc/fstab.1",
                 "uuid=\"$(blkid /dev/md1 -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" /fast ext4 defaults >> /etc/fstab",
                 "mkdir -p /fast",
@@ -957,10 +1009,10 @@ mod tests {
         )]);
         let cmds = plan_host(&h, &blank(&["sdb", "sdc"], true)).expect("plan");
         let s = shells(&cmds);
-        assert_eq!(s[0], "mkfs.xfs /dev/sdb");
+        assert_eq!(s[0], "mkfs.xfs -L rackstrap /dev/sdb");
         assert!(s[2].contains("/ais/sdb xfs defaults >>"), "{}", s[2]);
         assert_eq!(s[4], "mount /ais/sdb");
-        assert_eq!(s[5], "mkfs.xfs /dev/sdc");
+        assert_eq!(s[5], "mkfs.xfs -L rackstrap /dev/sdc");
         assert_eq!(s[9], "mount /ais/sdc");
         assert_eq!(s.len(), 10);
         assert!(!s.iter().any(|c| c.contains("mdadm")));
@@ -1076,6 +1128,102 @@ mod tests {
         );
         v.mounts.insert("/data".into(), "/dev/sdb".into());
         assert!(plan_host(&h, &v).expect("done").is_empty());
+    }
+
+    /// A run that stopped between mkfs and the fstab line: the labelled filesystem is taken
+    /// as the stage's own and the rest follows; anything else on the disk is still refused.
+    #[test]
+    fn own_labelled_filesystem_resumes_and_foreign_one_is_refused() {
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/data",
+        )]);
+        let formatted = |label: Option<&str>, fs: &str| {
+            let mut v = blank(&["sdb"], false);
+            if let Some(d) = v.devices.get_mut("sdb") {
+                d.fstype = Some(fs.into());
+                d.uuid = Some("u-123".into());
+                d.label = label.map(Into::into);
+            }
+            v
+        };
+        let s = shells(&plan_host(&h, &formatted(Some(FS_LABEL), "ext4")).expect("resume"));
+        assert_eq!(s.len(), 4, "{s:?}");
+        assert_eq!(s[0], "cp -p /etc/fstab /etc/fstab.1");
+        assert!(s[1].starts_with("uuid=\"$(blkid /dev/sdb -s UUID -o value)\""));
+        assert_eq!(&s[2..], ["mkdir -p /data", "mount /data"]);
+        assert!(
+            !s.iter()
+                .any(|c| c.starts_with("mkfs") || c.starts_with("wipefs"))
+        );
+
+        let refused = "refused: /dev/sdb holds a ext4 signature; set `wipe: true` on this layout to destroy it";
+        for v in [
+            formatted(None, "ext4"),
+            formatted(Some("data"), "ext4"),
+            // Ours, but the plan now wants another filesystem type: not taken over.
+            formatted(Some(FS_LABEL), "xfs"),
+        ] {
+            let e = plan_host(&h, &v).expect_err("foreign");
+            assert!(
+                e.to_string().starts_with("refused: /dev/sdb holds a"),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            plan_host(&h, &formatted(None, "ext4"))
+                .expect_err("foreign")
+                .to_string(),
+            refused
+        );
+        // Ours, but already in fstab for another mount point: in use, refused.
+        let mut elsewhere = formatted(Some(FS_LABEL), "ext4");
+        elsewhere
+            .fstab
+            .push_str("UUID=u-123 /old ext4 defaults 0 0\n");
+        assert!(plan_host(&h, &elsewhere).is_err());
+
+        // An md array made and formatted by the stage: fstab, mount, then mdadm.conf.
+        let md = host(vec![layout(
+            Level::Raid1,
+            &["sdb", "sdc"],
+            Filesystem::Xfs,
+            "/data",
+        )]);
+        let mut v = blank(&["sdb", "sdc"], false);
+        for m in ["sdb", "sdc"] {
+            if let Some(d) = v.devices.get_mut(m) {
+                d.fstype = Some("linux_raid_member".into());
+                d.children = vec!["md0".into()];
+            }
+        }
+        v.devices.insert(
+            "md0".into(),
+            DeviceView {
+                kind: "raid1".into(),
+                fstype: Some("xfs".into()),
+                uuid: Some("u-md".into()),
+                label: Some(FS_LABEL.into()),
+                ..Default::default()
+            },
+        );
+        let s = shells(&plan_host(&md, &v).expect("resume md"));
+        assert!(
+            !s.iter()
+                .any(|c| c.starts_with("mdadm --create") || c.starts_with("mkfs")),
+            "{s:?}"
+        );
+        assert_eq!(
+            s.last().map(String::as_str),
+            Some("update-initramfs -u -k all")
+        );
+        v.devices.get_mut("md0").expect("md0").label = None;
+        assert_eq!(
+            plan_host(&md, &v).expect_err("foreign md").to_string(),
+            "refused: /dev/md0 already exists on the host; the plan wants to create it"
+        );
     }
 
     #[test]
