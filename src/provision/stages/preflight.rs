@@ -29,7 +29,7 @@ pub fn probe_command() -> Cmd {
          echo '{s}kernel'; uname -r; \
          echo '{s}cgroup'; stat -fc %T /sys/fs/cgroup; \
          echo '{s}swap'; tail -n +2 /proc/swaps; \
-         echo '{s}time'; timedatectl show -p NTPSynchronized --value 2>/dev/null; \
+         echo '{s}time'; timeout 5 timedatectl show -p NTPSynchronized --value 2>/dev/null; \
          echo '{s}listen'; ss -Htln 2>/dev/null; \
          echo '{s}kube'; [ -e /etc/kubernetes/kubelet.conf ] && echo installed; true",
         s = SECTION
