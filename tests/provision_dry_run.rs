@@ -112,10 +112,15 @@ fn akash_host_prep_kubespray_verify_and_load_balancer() {
         !ks.iter().any(|c| c.contains("extras/")),
         "extras stay out of the tree"
     );
+    // Ansible checks host keys against the pins only; the plan-only listing names the file.
+    assert_eq!(
+        ks[ks.len() - 2],
+        "# write the host keys pinned for the plan's hosts to inventory/akash/.known_hosts"
+    );
     assert_eq!(
         ks.last().map(String::as_str),
         Some(
-            "ANSIBLE_HOST_KEY_CHECKING=False ansible-playbook -i inventory/akash/hosts.yaml -b -v --private-key=~/.ssh/id_rsa cluster.yml"
+            "ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_SSH_ARGS='-o ControlMaster=auto -o ControlPersist=30m -o UserKnownHostsFile=~/kubespray/inventory/akash/.known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes' ansible-playbook -i inventory/akash/hosts.yaml -b -v --private-key=~/.ssh/id_rsa cluster.yml"
         )
     );
 
