@@ -84,7 +84,11 @@ pub fn pinned_keys<'p>(
     let mut missing = Vec::new();
     for h in &plan.hosts {
         let lines = known
-            .map(|k| k.openssh_lines(&h.address, plan.access.port))
+            // Looked up as rackstrap's connections pin it: an IPv6 address without brackets.
+            .map(|k| {
+                let addr = h.address.trim_start_matches('[').trim_end_matches(']');
+                k.openssh_lines(addr, plan.access.port)
+            })
             .unwrap_or_default();
         if lines.is_empty() {
             missing.push(h);
@@ -510,5 +514,83 @@ pub fn state_of(r: &Result<String, StepError>) -> StepState {
         StepState::Done
     } else {
         StepState::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(port: u16) -> Plan {
+        serde_yaml::from_str(&format!(
+            "version: 1\ncluster: {{name: c, kubespray: {{path: ~/ks}}}}\n\
+             access: {{user: root, port: {port}, identity: ~/.ssh/id}}\nhosts:\n\
+             \x20 - {{name: a, address: 10.0.0.1, roles: [control_plane, etcd, worker]}}\n\
+             \x20 - {{name: b, address: 10.0.0.2, roles: [worker]}}\n"
+        ))
+        .expect("plan")
+    }
+
+    fn key(seed: u8) -> russh::keys::PublicKey {
+        russh::keys::PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(
+            &[seed; 32],
+        ))
+        .public_key()
+        .clone()
+    }
+
+    #[test]
+    fn pinned_keys_are_the_plan_hosts_pins_or_the_hosts_without_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let known = KnownHosts {
+            own: dir.path().join("known_hosts"),
+            extra: vec![],
+        };
+        let p = plan(2222);
+        let names = |r: Result<String, Vec<&Host>>| -> Vec<String> {
+            r.expect_err("missing")
+                .iter()
+                .map(|h| h.name.clone())
+                .collect()
+        };
+        assert_eq!(names(pinned_keys(&p, None)), ["a", "b"]);
+        known.pin("10.0.0.1", 2222, &key(1)).expect("pin");
+        // Pinned for another port is not pinned for this one.
+        known.pin("10.0.0.2", 22, &key(2)).expect("pin");
+        assert_eq!(names(pinned_keys(&p, Some(&known))), ["b"]);
+        known.pin("10.0.0.2", 2222, &key(2)).expect("pin");
+        known.pin("10.0.0.9", 2222, &key(3)).expect("pin");
+        let text = pinned_keys(&p, Some(&known)).expect("all pinned");
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("[10.0.0.1]:2222 {}", key(1).to_openssh().expect("key")),
+                format!("[10.0.0.2]:2222 {}", key(2).to_openssh().expect("key")),
+            ]
+        );
+        // Port 22: plain addresses, as OpenSSH looks them up.
+        assert_eq!(names(pinned_keys(&plan(22), Some(&known))), ["a"]);
+    }
+
+    #[test]
+    fn ansible_runs_with_strict_checking_against_the_pins_only() {
+        let env = host_key_env("/k s/.known_hosts");
+        assert_eq!(env[0], ("ANSIBLE_HOST_KEY_CHECKING", "True".to_string()));
+        assert_eq!(env[1].0, "ANSIBLE_SSH_ARGS");
+        let args = shlex::split(&env[1].1).expect("ssh args split like Ansible does");
+        assert!(args.contains(&"UserKnownHostsFile=/k s/.known_hosts".to_string()));
+        assert!(args.contains(&"StrictHostKeyChecking=yes".to_string()));
+        assert!(args.contains(&"GlobalKnownHostsFile=/dev/null".to_string()));
+        let line = commands(&plan(22), true, None)
+            .expect("commands")
+            .pop()
+            .expect("playbook line")
+            .shell;
+        let words = shlex::split(&line).expect("a shell line");
+        assert_eq!(words[0], "ANSIBLE_HOST_KEY_CHECKING=True");
+        assert!(words[1].starts_with("ANSIBLE_SSH_ARGS=-o ControlMaster=auto"));
+        assert!(words[1].contains("UserKnownHostsFile=~/ks/inventory/c/.known_hosts"));
+        assert_eq!(words[2], "ansible-playbook");
     }
 }
