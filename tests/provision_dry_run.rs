@@ -112,10 +112,15 @@ fn akash_host_prep_kubespray_verify_and_load_balancer() {
         !ks.iter().any(|c| c.contains("extras/")),
         "extras stay out of the tree"
     );
+    // Ansible checks host keys against the pins only; the plan-only listing names the file.
+    assert_eq!(
+        ks[ks.len() - 2],
+        "# write the host keys pinned for the plan's hosts to inventory/akash/.known_hosts"
+    );
     assert_eq!(
         ks.last().map(String::as_str),
         Some(
-            "ANSIBLE_HOST_KEY_CHECKING=False ansible-playbook -i inventory/akash/hosts.yaml -b -v --private-key=~/.ssh/id_rsa cluster.yml"
+            "ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_SSH_ARGS='-o ControlMaster=auto -o ControlPersist=30m -o UserKnownHostsFile=~/kubespray/inventory/akash/.known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes' ansible-playbook -i inventory/akash/hosts.yaml -b -v --private-key=~/.ssh/id_rsa cluster.yml"
         )
     );
 
@@ -256,5 +261,68 @@ fn apply_names_a_bad_selection_and_status_works_before_any_run() {
     assert!(
         text.contains("\nstorage        pending  pending  pending  pending\n"),
         "{text}"
+    );
+}
+
+/// A laptop without a Kubespray tree (and hosts it cannot reach): `apply --dry-run` still
+/// lists every stage, Kubespray's commands with a warning about the missing tree, verify and
+/// load balancer after it, and exits 0. The hosts are loopback addresses on a port where
+/// nothing listens.
+#[test]
+fn apply_dry_run_without_a_kubespray_tree_lists_every_stage() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let missing = dir.path().join("no-kubespray");
+    let plan = dir.path().join("cluster.yaml");
+    std::fs::write(
+        &plan,
+        format!(
+            "version: 1\ncluster: {{name: laptop, kubespray: {{path: {}}}}}\n\
+             access: {{user: root, port: 1, identity: {}}}\nhosts:\n\
+             \x20 - {{name: node1, address: 127.0.0.253, roles: [control_plane, etcd, worker]}}\n\
+             \x20 - {{name: node2, address: 127.0.0.252, roles: [worker]}}\n\
+             network:\n  load_balancer:\n    pools:\n      - {{name: default, addresses: [127.0.0.228/30]}}\n",
+            missing.display(),
+            dir.path().join("id").display()
+        ),
+    )
+    .expect("plan");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .arg("apply")
+        .arg(&plan)
+        .arg("--dry-run")
+        .arg("--known-hosts")
+        .arg(dir.path().join("known_hosts"))
+        .output()
+        .expect("apply");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{err}");
+    for line in [
+        format!(
+            "ansible kubespray warning: {} is not a Kubespray tree",
+            missing.display()
+        ),
+        "ansible kubespray warning: no pinned host key for node2 ([127.0.0.252]:1)".into(),
+        format!("ansible kubespray would run: cd {}", missing.display()),
+        "ansible kubespray would run: cp -rfp inventory/sample inventory/laptop".into(),
+        "node1 kubespray skipped: dry run".into(),
+        "node1 verify would run: kubectl get nodes --no-headers".into(),
+        "node1 verify skipped: dry run: 4 command(s)".into(),
+        "node1 load-balancer skipped: dry run: 2 command(s)".into(),
+        "dry run: nothing was changed".into(),
+    ] {
+        assert!(text.contains(&line), "missing `{line}` in:\n{text}");
+    }
+    assert!(
+        text.lines().any(|l| l
+            .starts_with("ansible kubespray would run: ANSIBLE_HOST_KEY_CHECKING=True ")
+            && l.contains("StrictHostKeyChecking=yes")),
+        "{text}"
+    );
+    assert!(!text.contains("failed"), "{text}");
+    assert!(!missing.exists(), "the dry run made the tree");
+    assert!(
+        !dir.path().join(".rackstrap").exists(),
+        "the dry run kept state"
     );
 }

@@ -50,6 +50,22 @@ fn plan(lab: &Lab, kubespray: &Path, hosts: &[(&str, &str)]) -> Plan {
     p
 }
 
+/// Pins the named hosts' keys the way a run does: rackstrap's own connection, accepting keys
+/// seen for the first time into the lab's known_hosts.
+async fn pin_keys(lab: &Lab, plan: &Plan, names: &[&str]) {
+    use rackstrap::provision::remote::Connector;
+    let c = connector(&lab.dir);
+    for h in plan
+        .hosts
+        .iter()
+        .filter(|h| names.contains(&h.name.as_str()))
+    {
+        if let Err(e) = c.connect(h, &plan.access).await {
+            panic!("{}: {e}", h.name);
+        }
+    }
+}
+
 fn disk(lab: &Lab, host: &str, i: usize) -> String {
     lab.host(host).disks[i].name.clone()
 }
@@ -418,6 +434,7 @@ async fn kubespray_runs_ansible_reports_the_failing_task_and_resumes_after_the_f
             ("node3", "    roles: [worker]\n"),
         ],
     );
+    pin_keys(&lab, &p, &["node1", "node2", "node3"]).await;
     lab.exec_ok("node2", "touch /etc/rackstrap-fixture-fail");
     let state_dir = tmp.path().join("state");
     let opts = |_: ()| {
@@ -485,6 +502,107 @@ async fn kubespray_runs_ansible_reports_the_failing_task_and_resumes_after_the_f
         (StepState::Done, "done in an earlier run".into())
     );
     assert!(!events.iter().any(|e| e.host == "ansible"));
+}
+
+fn require_ansible() {
+    if std::process::Command::new("ansible-playbook")
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        panic!("ansible-playbook is not installed (tests/ci.sh installs ansible-core)");
+    }
+}
+
+/// Ansible checks host keys against rackstrap's pins, although the tree's ansible.cfg (like
+/// Kubespray's) turns checking off: a host with no pin is refused before Ansible starts, and
+/// a host that comes back with another key is never run on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubespray_trusts_only_pinned_host_keys() {
+    require_lab!();
+    require_ansible();
+    let mut lab = Lab::start(vec![
+        HostSpec::new("node1"),
+        HostSpec::new("node2"),
+        HostSpec::new("node3"),
+    ]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tree = tmp.path().join("kubespray");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ansible/kubespray"),
+        &tree,
+    );
+    let p = plan(
+        &lab,
+        &tree,
+        &[
+            ("node1", "    roles: [control_plane, etcd, worker]\n"),
+            ("node2", "    roles: [worker]\n"),
+            ("node3", "    roles: [worker]\n"),
+        ],
+    );
+    let lab_dir = lab.dir.clone();
+    let opts = || {
+        let mut o = RunOptions::new(connector(&lab_dir));
+        o.stages = vec![StageId::Kubespray];
+        o
+    };
+    let done_marker = |lab: &Lab, h: &str| {
+        lab.exec_in(h, "test -e /etc/rackstrap-fixture-done")
+            .status
+            .success()
+    };
+
+    // node3 was never contacted: nothing runs anywhere.
+    pin_keys(&lab, &p, &["node1", "node2"]).await;
+    let (s, events) = go(&p, opts()).await;
+    let (state, msg) = outcome(&s, StageId::Kubespray, "node3");
+    assert_eq!(state, StepState::Failed);
+    assert!(
+        msg.contains("no pinned host key for node3") && msg.contains("discover"),
+        "{msg}"
+    );
+    let (state, msg) = outcome(&s, StageId::Kubespray, "node1");
+    assert_eq!(state, StepState::Failed);
+    assert!(msg.contains("node3 not pinned"), "{msg}");
+    assert!(
+        !events.iter().any(|e| e.host == "ansible"
+            && matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ ") && line.contains("ansible-playbook"))),
+        "ansible-playbook started"
+    );
+    for h in ["node1", "node2", "node3"] {
+        assert!(!done_marker(&lab, h), "{h} was run on");
+    }
+
+    // All pinned, then node2 comes back with another key: only node2 is refused.
+    pin_keys(&lab, &p, &["node3"]).await;
+    lab.restart_with_new_key("node2");
+    let (s, events) = go(&p, opts()).await;
+    let (state, msg) = outcome(&s, StageId::Kubespray, "node2");
+    assert_eq!(state, StepState::Failed, "{:?}", s.steps);
+    assert!(msg.starts_with("host key changed:"), "{msg}");
+    assert!(!done_marker(&lab, "node2"), "node2 was run on");
+    for h in ["node1", "node3"] {
+        assert_eq!(outcome(&s, StageId::Kubespray, h).0, StepState::Done, "{h}");
+        assert!(done_marker(&lab, h), "{h} not run on");
+    }
+    assert!(
+        events.iter().any(|e| e.host == "ansible"
+            && matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ ") && line.contains("StrictHostKeyChecking=yes"))),
+        "the command line shows strict checking"
+    );
+    // The file Ansible's ssh read holds exactly the pins (the old key for node2).
+    let pinned =
+        std::fs::read_to_string(tree.join("inventory/lab/.known_hosts")).expect("known_hosts");
+    let old = lab.host("node2");
+    assert!(
+        pinned.contains(&format!("[{}]:{}", old.address, old.port)),
+        "{pinned}"
+    );
+    let new_key = old.host_public_key();
+    let new_key = new_key.split_whitespace().nth(1).expect("key");
+    assert!(!pinned.contains(new_key), "{pinned}");
 }
 
 fn copy_tree(from: &Path, to: &Path) {

@@ -89,6 +89,20 @@ impl BlockDevice {
         !self.mountpoints.is_empty() || self.children.iter().any(|c| c.is_mounted())
     }
 
+    /// Every mount point of this device and of everything below it (partitions, md arrays,
+    /// LVM volumes, ...): where [`Self::is_mounted`] found it mounted.
+    pub fn mounted_at(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.mountpoints.iter().map(String::as_str).collect();
+        for c in &self.children {
+            for m in c.mounted_at() {
+                if !out.contains(&m) {
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
     /// Carries partitions, a filesystem or another signature (md member, LVM PV): data that
     /// a layout would destroy.
     pub fn is_in_use(&self) -> bool {

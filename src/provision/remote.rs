@@ -78,6 +78,12 @@ pub trait Connector: Send + Sync {
         host: &crate::plan::Host,
         access: &crate::plan::Access,
     ) -> Result<std::sync::Arc<dyn Remote>, RemoteError>;
+
+    /// The host keys pinned for the plan's hosts, handed to tools that open their own SSH
+    /// connections (Ansible). `None`: nothing is pinned, so such tools refuse every host.
+    fn known_hosts(&self) -> Option<crate::ssh::known_hosts::KnownHosts> {
+        None
+    }
 }
 
 /// Opens real SSH sessions (`ssh::Session`) with the plan's access settings on top of
@@ -103,6 +109,13 @@ impl Connector for SshConnector {
             .await
             .map_err(ssh_error)?;
         Ok(std::sync::Arc::new(session))
+    }
+
+    fn known_hosts(&self) -> Option<crate::ssh::known_hosts::KnownHosts> {
+        Some(crate::ssh::known_hosts::KnownHosts {
+            own: self.base.known_hosts.clone(),
+            extra: self.base.extra_known_hosts.clone(),
+        })
     }
 }
 

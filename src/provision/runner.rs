@@ -595,7 +595,16 @@ async fn cluster_step(
         per_host.insert(h.name.clone(), log);
     }
     let mut pane = shared.step_log(kubespray::ANSIBLE_PANE, id);
-    let results = kubespray::run(plan, &every, shared.opts.dry_run, &mut pane, &per_host).await;
+    let known = shared.opts.connector.known_hosts();
+    let results = kubespray::run(
+        plan,
+        &every,
+        shared.opts.dry_run,
+        known.as_ref(),
+        &mut pane,
+        &per_host,
+    )
+    .await;
     for h in &every {
         let log = &per_host[&h.name];
         let (state, msg) = match results.get(&h.name) {

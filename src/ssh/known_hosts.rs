@@ -108,11 +108,7 @@ impl KnownHosts {
         if existing.last().is_some_and(|&b| b != b'\n') {
             line.push('\n');
         }
-        if port == 22 {
-            line.push_str(host);
-        } else {
-            line.push_str(&format!("[{host}]:{port}"));
-        }
+        line.push_str(&host_pattern(host, port));
         line.push(' ');
         line.push_str(&key.to_openssh()?);
         line.push('\n');
@@ -123,6 +119,21 @@ impl KnownHosts {
             .open(&self.own)?;
         file.write_all(line.as_bytes())?;
         Ok(())
+    }
+
+    /// The keys recorded for `host:port` as OpenSSH `known_hosts` lines (hashed entries come
+    /// out in plain form), for handing rackstrap's pins to OpenSSH itself (Ansible).
+    pub fn openssh_lines(&self, host: &str, port: u16) -> Vec<String> {
+        let mut lines: Vec<String> = Vec::new();
+        for key in self.recorded(host, port) {
+            if let Ok(text) = key.to_openssh() {
+                let line = format!("{} {text}", host_pattern(host, port));
+                if !lines.contains(&line) {
+                    lines.push(line);
+                }
+            }
+        }
+        lines
     }
 
     /// Host key algorithms to ask for: the ones already pinned for this host first, so that a
@@ -149,6 +160,15 @@ impl KnownHosts {
             .collect();
         pinned.extend(rest);
         pinned
+    }
+}
+
+/// How OpenSSH names a host in `known_hosts`: `addr` on port 22, `[addr]:port` otherwise.
+pub fn host_pattern(host: &str, port: u16) -> String {
+    if port == 22 {
+        host.to_string()
+    } else {
+        format!("[{host}]:{port}")
     }
 }
 
@@ -194,6 +214,11 @@ mod tests {
             Verdict::Unknown { .. }
         ));
         known.pin("10.0.0.1", 2222, &b).unwrap();
+        assert_eq!(
+            known.openssh_lines("10.0.0.1", 2222),
+            vec![format!("[10.0.0.1]:2222 {}", b.to_openssh().unwrap())]
+        );
+        assert!(known.openssh_lines("10.0.0.2", 22).is_empty());
         assert!(
             std::fs::read_to_string(&known.own)
                 .unwrap()

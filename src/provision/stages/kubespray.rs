@@ -5,8 +5,20 @@
 //! cd <kubespray>
 //! cp -rfp inventory/sample inventory/<name>        (only when it does not exist yet)
 //! <rendered hosts.yaml and group_vars written into inventory/<name>/>
-//! ansible-playbook -i inventory/<name>/hosts.yaml -b -v --private-key=<identity> cluster.yml
+//! <pinned host keys of the plan's hosts written to inventory/<name>/.known_hosts>
+//! ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_SSH_ARGS='... -o UserKnownHostsFile=<that file>
+//!   -o StrictHostKeyChecking=yes' ansible-playbook -i inventory/<name>/hosts.yaml -b -v
+//!   --private-key=<identity> cluster.yml
 //! ```
+//!
+//! Ansible opens its own OpenSSH connections, so rackstrap's host key pins are handed to
+//! OpenSSH: the keys pinned for the plan's hosts (see `ssh::known_hosts`) are the only ones
+//! it trusts, and a host whose key changed is unreachable for Ansible, never run on. A plan
+//! host with no pinned key is refused before Ansible starts. Kubespray's own `ansible.cfg`
+//! turns checking off (`host_key_checking=False`, `UserKnownHostsFile=/dev/null` in
+//! `ssh_args`); environment variables take precedence over `ansible.cfg`, and Ansible puts
+//! `ssh_args` first on ssh's command line where OpenSSH keeps the first value of an option,
+//! so `ANSIBLE_SSH_ARGS` (not `--ssh-common-args`) is what replaces them.
 //!
 //! The inventory lives inside the tree because Kubespray misbehaves with inventories outside
 //! it (seed 004). Ansible's output streams line by line into the `ansible` log pane and
@@ -28,13 +40,83 @@ use crate::provision::log::StepLog;
 use crate::provision::remote::Remote;
 use crate::provision::stage::{Ctx, Scope, Stage};
 use crate::render::RenderedFile;
+use crate::ssh::known_hosts::KnownHosts;
 
 /// The pseudo-host name under which Ansible's whole output is logged and shown.
 pub const ANSIBLE_PANE: &str = "ansible";
 /// Kubespray's playbook that builds a cluster (seed 001 step 8).
 pub const PLAYBOOK: &str = "cluster.yml";
 
+/// The file, inside `inventory/<name>`, holding the pinned host keys Ansible's ssh checks
+/// against. A dotfile: Ansible skips those when an inventory directory is read.
+pub const KNOWN_HOSTS_FILE: &str = ".known_hosts";
+
 pub struct KubesprayStage;
+
+/// The OpenSSH options of Ansible's connections (`ANSIBLE_SSH_ARGS`), replacing the
+/// `ssh_args` of Kubespray's `ansible.cfg`: its connection reuse, but only the pinned keys in
+/// `known_hosts` are trusted (no global file, no first-contact acceptance).
+pub fn ssh_args(known_hosts: &str) -> String {
+    format!(
+        "-o ControlMaster=auto -o ControlPersist=30m -o UserKnownHostsFile={} \
+         -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes",
+        // Ansible splits these like a shell; OpenSSH expands a leading `~` itself.
+        shell_path(known_hosts)
+    )
+}
+
+/// The environment `ansible-playbook` runs with for host key checking; the environment
+/// overrides `ansible.cfg`'s `host_key_checking = False`.
+pub fn host_key_env(known_hosts: &str) -> [(&'static str, String); 2] {
+    [
+        ("ANSIBLE_HOST_KEY_CHECKING", "True".to_string()),
+        ("ANSIBLE_SSH_ARGS", ssh_args(known_hosts)),
+    ]
+}
+
+/// The pinned keys of the plan's hosts as an OpenSSH `known_hosts` file, or the plan hosts
+/// that have no pinned key (with no pins at all, every host).
+pub fn pinned_keys<'p>(
+    plan: &'p Plan,
+    known: Option<&KnownHosts>,
+) -> Result<String, Vec<&'p Host>> {
+    let mut text = String::from("# Host keys rackstrap pinned for this cluster's hosts\n");
+    let mut missing = Vec::new();
+    for h in &plan.hosts {
+        let lines = known
+            // Looked up as rackstrap's connections pin it: an IPv6 address without brackets.
+            .map(|k| {
+                let addr = h.address.trim_start_matches('[').trim_end_matches(']');
+                k.openssh_lines(addr, plan.access.port)
+            })
+            .unwrap_or_default();
+        if lines.is_empty() {
+            missing.push(h);
+        }
+        for l in lines {
+            text.push_str(&l);
+            text.push('\n');
+        }
+    }
+    if missing.is_empty() {
+        Ok(text)
+    } else {
+        Err(missing)
+    }
+}
+
+/// Why a host without a pinned key is refused.
+fn unpinned_message(plan: &Plan, h: &Host) -> String {
+    format!(
+        "no pinned host key for {} ({}); Ansible checks host keys against rackstrap's pins: \
+         discover it first (rackstrap discover {} --port {} --accept-new, or accept its key \
+         in the wizard)",
+        h.name,
+        crate::ssh::known_hosts::host_pattern(&h.address, plan.access.port),
+        h.address,
+        plan.access.port
+    )
+}
 
 /// `~/x` -> `$HOME/x`.
 pub fn expand_tilde(path: &str) -> PathBuf {
@@ -83,8 +165,9 @@ fn shell_path(path: &str) -> String {
     }
 }
 
-/// `ANSIBLE_HOST_KEY_CHECKING=False ansible-playbook ...` as an operator would type it.
-fn playbook_line(words: &[String]) -> String {
+/// `ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_SSH_ARGS=... ansible-playbook ...` as an operator
+/// would type it; `known_hosts` is the pinned-keys file as shown.
+fn playbook_line(words: &[String], known_hosts: &str) -> String {
     let shown: Vec<String> = words
         .iter()
         .map(|w| match w.strip_prefix("--private-key=~/") {
@@ -92,11 +175,29 @@ fn playbook_line(words: &[String]) -> String {
             None => quote(w),
         })
         .collect();
-    format!("ANSIBLE_HOST_KEY_CHECKING=False {}", shown.join(" "))
+    let env: Vec<String> = host_key_env(known_hosts)
+        .iter()
+        .map(|(k, v)| format!("{k}={}", quote(v)))
+        .collect();
+    format!("{} {}", env.join(" "), shown.join(" "))
+}
+
+/// The pinned-keys file as the plan names the tree (`~` kept: OpenSSH expands it itself).
+fn shown_known_hosts(plan: &Plan) -> String {
+    format!(
+        "{}/inventory/{}/{KNOWN_HOSTS_FILE}",
+        plan.cluster.kubespray.path.trim_end_matches('/'),
+        plan.cluster.name
+    )
 }
 
 /// Everything the stage does, as the commands an operator would type in the tree.
-pub fn commands(plan: &Plan, inventory_exists: bool) -> Result<Vec<Cmd>, StepError> {
+/// `pinned`: the pinned-keys file's contents when known (else the step is described).
+pub fn commands(
+    plan: &Plan,
+    inventory_exists: bool,
+    pinned: Option<&str>,
+) -> Result<Vec<Cmd>, StepError> {
     let inv = format!("inventory/{}", plan.cluster.name);
     let mut cmds = vec![Cmd::new(format!(
         "cd {}",
@@ -116,7 +217,18 @@ pub fn commands(plan: &Plan, inventory_exists: bool) -> Result<Vec<Cmd>, StepErr
         }
         cmds.push(Cmd::write_file(&path, &f.contents));
     }
-    cmds.push(Cmd::new(playbook_line(&playbook_command(plan, false))));
+    let known_path = format!("{inv}/{KNOWN_HOSTS_FILE}");
+    cmds.push(match pinned {
+        Some(text) => Cmd::write_file(&known_path, text),
+        None => Cmd::new(format!(
+            "# write the host keys pinned for the plan's hosts to {}",
+            quote(&known_path)
+        )),
+    });
+    cmds.push(Cmd::new(playbook_line(
+        &playbook_command(plan, false),
+        &shown_known_hosts(plan),
+    )));
     Ok(cmds)
 }
 
@@ -133,7 +245,7 @@ impl Stage for KubesprayStage {
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
         let tree = expand_tilde(&ctx.plan.cluster.kubespray.path);
         let exists = tree.join("inventory").join(&ctx.plan.cluster.name).is_dir();
-        commands(ctx.plan, exists)
+        commands(ctx.plan, exists, None)
     }
 
     async fn check(
@@ -149,12 +261,14 @@ impl Stage for KubesprayStage {
 }
 
 /// Runs Kubespray for `hosts` (the plan hosts that take part), reporting through `pane`
-/// (Ansible's whole output) and `per_host` (progress and the result of each host).
+/// (Ansible's whole output) and `per_host` (progress and the result of each host). `known`:
+/// rackstrap's known_hosts files, whose pins for the plan's hosts Ansible's ssh checks.
 /// Returns each host's result: `Ok(summary)` or the failure.
 pub async fn run(
     plan: &Plan,
     hosts: &[&Host],
     dry_run: bool,
+    known: Option<&KnownHosts>,
     pane: &mut StepLog,
     per_host: &BTreeMap<String, StepLog>,
 ) -> BTreeMap<String, Result<String, StepError>> {
@@ -166,31 +280,71 @@ pub async fn run(
     };
     let tree = expand_tilde(&plan.cluster.kubespray.path);
     let inv_dir = tree.join("inventory").join(&plan.cluster.name);
-    if !tree.join(PLAYBOOK).is_file() || !tree.join("inventory/sample").is_dir() {
-        return all_fail(StepError::Check(format!(
+    let is_tree = tree.join(PLAYBOOK).is_file() && tree.join("inventory/sample").is_dir();
+    let not_a_tree = || {
+        format!(
             "{} is not a Kubespray tree (no {PLAYBOOK} or inventory/sample); set cluster.kubespray.path",
             tree.display()
-        )));
-    }
+        )
+    };
+    let pinned = pinned_keys(plan, known);
     let exists = inv_dir.is_dir();
     if dry_run {
-        match commands(plan, exists) {
+        // A dry run lists what apply would do even where it would refuse: the refusals are
+        // warnings here, so the stages after this one are listed too.
+        if !is_tree {
+            pane.note(&format!("warning: {}", not_a_tree()));
+        }
+        if let Err(missing) = &pinned {
+            for h in missing {
+                pane.note(&format!("warning: {}", unpinned_message(plan, h)));
+            }
+        }
+        return match commands(plan, exists, pinned.as_deref().ok()) {
             Ok(cmds) => {
                 for c in cmds {
                     pane.note(&format!("would run: {}", c.shell));
                 }
-                return hosts
+                hosts
                     .iter()
                     .map(|h| (h.name.clone(), Ok("dry run".to_string())))
-                    .collect();
+                    .collect()
             }
-            Err(e) => return all_fail(e),
-        }
+            Err(e) => all_fail(e),
+        };
     }
-    let files = match inventory_files(plan) {
+    if !is_tree {
+        return all_fail(StepError::Check(not_a_tree()));
+    }
+    // Every plan host is in the inventory, so one host without a pin stops the whole run.
+    let pinned = match pinned {
+        Ok(text) => text,
+        Err(missing) => {
+            let names: Vec<&str> = missing.iter().map(|h| h.name.as_str()).collect();
+            return hosts
+                .iter()
+                .map(|h| {
+                    let msg = if names.contains(&h.name.as_str()) {
+                        unpinned_message(plan, h)
+                    } else {
+                        format!(
+                            "not run: Ansible needs every host's key pinned first ({} not pinned)",
+                            names.join(", ")
+                        )
+                    };
+                    (h.name.clone(), Err(StepError::Check(msg)))
+                })
+                .collect();
+        }
+    };
+    let mut files = match inventory_files(plan) {
         Ok(f) => f,
         Err(e) => return all_fail(e),
     };
+    files.push(RenderedFile {
+        path: PathBuf::from(KNOWN_HOSTS_FILE),
+        contents: pinned,
+    });
     if !exists {
         let cp = ["cp", "-rfp", "inventory/sample"];
         pane.command(&format!(
@@ -230,12 +384,17 @@ pub async fn run(
         )));
     }
 
+    // Ansible's ssh does not run in the tree: the pinned-keys file is named absolutely.
+    let known_file = std::path::absolute(inv_dir.join(KNOWN_HOSTS_FILE))
+        .unwrap_or_else(|_| inv_dir.join(KNOWN_HOSTS_FILE))
+        .display()
+        .to_string();
     let words = playbook_command(plan, true);
-    pane.command(&playbook_line(&words));
+    pane.command(&playbook_line(&words, &known_file));
     let child = tokio::process::Command::new(&words[0])
         .args(&words[1..])
         .current_dir(&tree)
-        .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+        .envs(host_key_env(&known_file))
         .env("ANSIBLE_FORCE_COLOR", "1")
         .env("ANSIBLE_STDOUT_CALLBACK", "default")
         .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
@@ -312,6 +471,14 @@ pub async fn run(
         .iter()
         .map(|h| {
             let r = match (parser.recap.get(&h.name), parser.failures.get(&h.name)) {
+                (_, Some(f)) if f.unreachable && is_host_key_failure(&f.message) => {
+                    Err(StepError::Check(format!(
+                        "host key changed: {} no longer offers the key pinned for it, so Ansible \
+                         ran nothing there (reinstalled? re-discover it and accept the new key \
+                         only if you expected the change): {f}",
+                        h.address
+                    )))
+                }
                 (_, Some(f)) => Err(StepError::Check(f.to_string())),
                 (Some(r), None) if r.success() => Ok(format!(
                     "ok={} changed={} failed=0 unreachable=0",
@@ -335,11 +502,95 @@ pub async fn run(
         .collect()
 }
 
+/// OpenSSH's words for a host key that does not match the pinned one.
+fn is_host_key_failure(message: &str) -> bool {
+    message.contains("Host key verification failed")
+        || message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+}
+
 /// The state a host's Kubespray result becomes.
 pub fn state_of(r: &Result<String, StepError>) -> StepState {
     if r.is_ok() {
         StepState::Done
     } else {
         StepState::Failed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(port: u16) -> Plan {
+        serde_yaml::from_str(&format!(
+            "version: 1\ncluster: {{name: c, kubespray: {{path: ~/ks}}}}\n\
+             access: {{user: root, port: {port}, identity: ~/.ssh/id}}\nhosts:\n\
+             \x20 - {{name: a, address: 10.0.0.1, roles: [control_plane, etcd, worker]}}\n\
+             \x20 - {{name: b, address: 10.0.0.2, roles: [worker]}}\n"
+        ))
+        .expect("plan")
+    }
+
+    fn key(seed: u8) -> russh::keys::PublicKey {
+        russh::keys::PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(
+            &[seed; 32],
+        ))
+        .public_key()
+        .clone()
+    }
+
+    #[test]
+    fn pinned_keys_are_the_plan_hosts_pins_or_the_hosts_without_one() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let known = KnownHosts {
+            own: dir.path().join("known_hosts"),
+            extra: vec![],
+        };
+        let p = plan(2222);
+        let names = |r: Result<String, Vec<&Host>>| -> Vec<String> {
+            r.expect_err("missing")
+                .iter()
+                .map(|h| h.name.clone())
+                .collect()
+        };
+        assert_eq!(names(pinned_keys(&p, None)), ["a", "b"]);
+        known.pin("10.0.0.1", 2222, &key(1)).expect("pin");
+        // Pinned for another port is not pinned for this one.
+        known.pin("10.0.0.2", 22, &key(2)).expect("pin");
+        assert_eq!(names(pinned_keys(&p, Some(&known))), ["b"]);
+        known.pin("10.0.0.2", 2222, &key(2)).expect("pin");
+        known.pin("10.0.0.9", 2222, &key(3)).expect("pin");
+        let text = pinned_keys(&p, Some(&known)).expect("all pinned");
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("[10.0.0.1]:2222 {}", key(1).to_openssh().expect("key")),
+                format!("[10.0.0.2]:2222 {}", key(2).to_openssh().expect("key")),
+            ]
+        );
+        // Port 22: plain addresses, as OpenSSH looks them up.
+        assert_eq!(names(pinned_keys(&plan(22), Some(&known))), ["a"]);
+    }
+
+    #[test]
+    fn ansible_runs_with_strict_checking_against_the_pins_only() {
+        let env = host_key_env("/k s/.known_hosts");
+        assert_eq!(env[0], ("ANSIBLE_HOST_KEY_CHECKING", "True".to_string()));
+        assert_eq!(env[1].0, "ANSIBLE_SSH_ARGS");
+        let args = shlex::split(&env[1].1).expect("ssh args split like Ansible does");
+        assert!(args.contains(&"UserKnownHostsFile=/k s/.known_hosts".to_string()));
+        assert!(args.contains(&"StrictHostKeyChecking=yes".to_string()));
+        assert!(args.contains(&"GlobalKnownHostsFile=/dev/null".to_string()));
+        let line = commands(&plan(22), true, None)
+            .expect("commands")
+            .pop()
+            .expect("playbook line")
+            .shell;
+        let words = shlex::split(&line).expect("a shell line");
+        assert_eq!(words[0], "ANSIBLE_HOST_KEY_CHECKING=True");
+        assert!(words[1].starts_with("ANSIBLE_SSH_ARGS=-o ControlMaster=auto"));
+        assert!(words[1].contains("UserKnownHostsFile=~/ks/inventory/c/.known_hosts"));
+        assert_eq!(words[2], "ansible-playbook");
     }
 }

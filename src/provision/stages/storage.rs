@@ -628,6 +628,26 @@ fn own_filesystem(dev: &DeviceView, fs: &str, view: &HostView) -> bool {
         })
 }
 
+/// The lsblk tree below `name` as the facts describe it, rebuilt from the flattened view.
+/// `path` holds the names above, so a malformed probe naming a device under itself ends.
+fn subtree(view: &HostView, name: &str, path: &mut Vec<String>) -> BlockDevice {
+    let mut d = BlockDevice {
+        name: name.to_string(),
+        ..Default::default()
+    };
+    let Some(v) = view.devices.get(name) else {
+        return d;
+    };
+    d.mountpoints = v.mountpoints.clone();
+    if path.iter().any(|p| p == name) {
+        return d;
+    }
+    path.push(name.to_string());
+    d.children = v.children.iter().map(|c| subtree(view, c, path)).collect();
+    path.pop();
+    d
+}
+
 /// The safety rules for one member device of a target that is about to be made.
 fn refuse_member(member: &str, layout: &StorageLayout, view: &HostView) -> Result<(), StepError> {
     let Some(dev) = view.devices.get(member) else {
@@ -640,25 +660,13 @@ fn refuse_member(member: &str, layout: &StorageLayout, view: &HostView) -> Resul
             "/dev/{member} holds the root filesystem"
         )));
     }
-    let mounted: Vec<&String> = dev
-        .mountpoints
-        .iter()
-        .chain(dev.children.iter().flat_map(|c| {
-            view.devices
-                .get(c)
-                .map(|d| d.mountpoints.iter())
-                .into_iter()
-                .flatten()
-        }))
-        .collect();
-    if !mounted.is_empty() {
+    // Mounted anywhere below (a partition, the md array or LVM volume on it, ...), with the
+    // facts' meaning of "mounted".
+    let tree = subtree(view, member, &mut Vec::new());
+    if tree.is_mounted() {
         return Err(StepError::Refused(format!(
             "/dev/{member} is mounted at {}; unmount it first",
-            mounted
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            tree.mounted_at().join(", ")
         )));
     }
     if !layout.wipe {
@@ -1288,5 +1296,65 @@ kubelet
             fstab_entry(&v.fstab, "/data"),
             Some(("UUID=u-3", "defaults,discard"))
         );
+    }
+
+    /// What lsblk prints for a disk whose partition carries an LVM volume, and two disks whose
+    /// partitions form an md array (listed under each member), each mounted two levels down.
+    const NESTED_LSBLK: &str = r#"@@rackstrap:lsblk
+{"blockdevices": [
+ {"name":"sda","type":"disk","rota":false,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sda1","type":"part","rota":false,"fstype":"ext4","uuid":"r","mountpoints":["/"]}]},
+ {"name":"sdb","type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sdb1","type":"part","rota":true,"fstype":"LVM2_member","uuid":"pv","mountpoints":[null],
+   "children":[{"name":"vg0-data","type":"lvm","rota":true,"fstype":"xfs","uuid":"lv","mountpoints":["/srv"]}]}]},
+ {"name":"sdc","type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sdc1","type":"part","rota":true,"fstype":"linux_raid_member","uuid":"m","mountpoints":[null],
+   "children":[{"name":"md0","type":"raid1","rota":true,"fstype":"ext4","uuid":"a","mountpoints":["/data"]}]}]},
+ {"name":"sdd","type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sdd1","type":"part","rota":true,"fstype":"linux_raid_member","uuid":"m","mountpoints":[null],
+   "children":[{"name":"md0","type":"raid1","rota":true,"fstype":"ext4","uuid":"a","mountpoints":["/data"]}]}]},
+ {"name":"sde","type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sde1","type":"part","rota":true,"fstype":"LVM2_member","uuid":"pv2","mountpoints":[null],
+   "children":[{"name":"vg1-old","type":"lvm","rota":true,"fstype":"ext4","uuid":"lv2","mountpoints":[null]}]}]}
+]}
+@@rackstrap:fstab
+@@rackstrap:mounts
+/ /dev/sda1
+/srv /dev/mapper/vg0-data
+/data /dev/md0
+"#;
+
+    #[test]
+    fn a_volume_or_array_mounted_below_a_partition_is_refused_even_with_wipe() {
+        let v = parse_probe(NESTED_LSBLK).expect("parse");
+        let wiped = |dev: &str| {
+            let mut l = layout(Level::Single, &[dev], Filesystem::Ext4, "/new");
+            l.wipe = true;
+            host(vec![l])
+        };
+        for (dev, at) in [("sdb", "/srv"), ("sdc", "/data"), ("sdd", "/data")] {
+            assert_eq!(
+                plan_host(&wiped(dev), &v)
+                    .expect_err("mounted below")
+                    .to_string(),
+                format!("refused: /dev/{dev} is mounted at {at}; unmount it first")
+            );
+        }
+        // The same semantics as the facts: the rebuilt tree is mounted exactly when lsblk's is.
+        let tree = subtree(&v, "sdc", &mut Vec::new());
+        assert!(tree.is_mounted());
+        assert_eq!(tree.mounted_at(), vec!["/data"]);
+        // Nothing mounted anywhere below: wiping is allowed.
+        let cmds = shells(&plan_host(&wiped("sde"), &v).expect("unmounted, wipe consented"));
+        assert_eq!(cmds[0], "wipefs -a /dev/sde");
+    }
+
+    #[test]
+    fn a_device_listed_under_itself_does_not_loop() {
+        let mut v = blank(&["sdb"], true);
+        if let Some(d) = v.devices.get_mut("sdb") {
+            d.children = vec!["sdb".into()];
+        }
+        assert!(!subtree(&v, "sdb", &mut Vec::new()).is_mounted());
     }
 }
