@@ -222,6 +222,13 @@ fn k8s_cluster_yml(plan: &Plan, relocation: &BTreeMap<Relocate, String>) -> Stri
     let _ = writeln!(out, "kube_pods_subnet: {}", scalar(n.pod_cidr.trim()));
     let _ = writeln!(out, "kube_network_node_prefix: {}", n.node_prefix);
     let _ = writeln!(out, "cluster_name: {}", scalar(&c.domain));
+    // The operator's kubeconfig: Kubespray copies admin.conf to
+    // `inventory/<name>/artifacts/admin.conf` on the machine that runs Ansible, which is
+    // where the wizard's Done screen and the docs send the operator.
+    out.push_str(
+        "# Copy the cluster's kubeconfig to inventory/<name>/artifacts/admin.conf here.\n",
+    );
+    out.push_str("kubeconfig_localhost: true\n");
     if needs_strict_arp(plan) {
         out.push_str(
             "# MetalLB / kube-vip layer 2 with kube-proxy in IPVS mode needs strict ARP.\n",

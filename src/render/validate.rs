@@ -190,6 +190,7 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
         "metallb_enabled",
         "metallb_speaker_enabled",
         "kube_proxy_strict_arp",
+        "kubeconfig_localhost",
         "kube_vip_enabled",
         "helm_enabled",
     ] {
