@@ -172,7 +172,9 @@ fn storage_capacity_preview_and_unsafe_disks() {
     d.keys(&[Down, Down, Down, Char('a'), Char('A')]);
     let screen = d.screen(120, 40);
     assert!(
-        screen.contains("applied to node3; disks differ on node1, node4"),
+        screen.contains(
+            "applied to node3; disks differ on node1; node4: nvme1n1 holds data; mark it for wiping on node4 itself"
+        ),
         "{screen}"
     );
     snap("storage_applied_to_same_disks", &d);

@@ -1536,7 +1536,10 @@ fn add_layout(m: &mut Model) {
 }
 
 /// Copies this host's layouts to every other host whose devices of the same names have the
-/// same sizes and are as safe to use (DESIGN: "Apply to all hosts with the same disks").
+/// same sizes (DESIGN: "Apply to all hosts with the same disks"). `wipe` never travels: the
+/// operator looked at this host's disks, not at the others', so a target disk that holds
+/// data, is mounted or holds `/` skips that host with a message naming it; only hosts whose
+/// disks are all blank get the layouts.
 fn apply_to_same(m: &mut Model) {
     let Some(src) = m.storage_host().cloned() else {
         return;
@@ -1544,8 +1547,17 @@ fn apply_to_same(m: &mut Model) {
     let Some(src_facts) = m.facts.get(&src.name).cloned() else {
         return;
     };
+    let layouts: Vec<StorageLayout> = src
+        .storage
+        .iter()
+        .map(|l| StorageLayout {
+            wipe: false,
+            ..l.clone()
+        })
+        .collect();
     let mut applied = Vec::new();
     let mut differ = Vec::new();
+    let mut unsafe_hosts = Vec::new();
     for i in 0..m.plan.hosts.len() {
         if i == m.storage.host {
             continue;
@@ -1554,36 +1566,42 @@ fn apply_to_same(m: &mut Model) {
         let Some(f) = m.facts.get(&name) else {
             continue;
         };
-        let same = src.storage.iter().all(|l| {
-            l.devices
-                .iter()
-                .all(|d| match (src_facts.device(d), f.device(d)) {
-                    (Some(a), Some(b)) => {
-                        a.size_bytes == b.size_bytes
-                            && a.rotational == b.rotational
-                            && (l.wipe || domain::unsafe_reason(b).is_none())
-                    }
-                    _ => false,
-                })
-        });
-        if same {
-            m.plan.hosts[i].storage = src.storage.clone();
-            applied.push(name);
-        } else {
+        let devices: Vec<&String> = layouts.iter().flat_map(|l| l.devices.iter()).collect();
+        let same = devices
+            .iter()
+            .all(|d| match (src_facts.device(d), f.device(d)) {
+                (Some(a), Some(b)) => a.size_bytes == b.size_bytes && a.rotational == b.rotational,
+                _ => false,
+            });
+        if !same {
             differ.push(name);
+            continue;
+        }
+        let blocked = devices.iter().find_map(|d| {
+            f.device(d)
+                .and_then(domain::unsafe_reason)
+                .map(|why| (d.to_string(), why))
+        });
+        match blocked {
+            Some((disk, why)) => unsafe_hosts.push(text::not_applied_unsafe(&name, &disk, why)),
+            None => {
+                m.plan.hosts[i].storage = layouts.clone();
+                applied.push(name);
+            }
         }
     }
-    m.storage.message = Some(match (applied.is_empty(), differ.is_empty()) {
-        (true, true) => text::NO_OTHER_HOSTS.into(),
-        (false, true) => format!("{} {}", text::APPLIED_TO, applied.join(", ")),
-        (true, false) => format!("{} {}", text::DISKS_DIFFER, differ.join(", ")),
-        (false, false) => format!(
-            "{} {}; {} {}",
-            text::APPLIED_TO,
-            applied.join(", "),
-            text::DISKS_DIFFER,
-            differ.join(", ")
-        ),
+    let mut parts = Vec::new();
+    if !applied.is_empty() {
+        parts.push(format!("{} {}", text::APPLIED_TO, applied.join(", ")));
+    }
+    if !differ.is_empty() {
+        parts.push(format!("{} {}", text::DISKS_DIFFER, differ.join(", ")));
+    }
+    parts.extend(unsafe_hosts);
+    m.storage.message = Some(if parts.is_empty() {
+        text::NO_OTHER_HOSTS.into()
+    } else {
+        parts.join("; ")
     });
 }
 
@@ -1977,6 +1995,75 @@ mod tests {
         pane.offset = 3;
         pane.push("new".into());
         assert_eq!(pane.offset, 4, "the view keeps showing the same line");
+    }
+
+    fn disk(name: &str, fstype: Option<&str>) -> BlockDevice {
+        BlockDevice {
+            name: name.into(),
+            kind: "disk".into(),
+            size_bytes: 8 << 30,
+            fstype: fstype.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    fn press(m: &mut Model, code: KeyCode) -> Option<Effect> {
+        update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn apply_to_same_disks_never_carries_wipe_to_other_hosts() {
+        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        // node1: sdb holds an old filesystem the operator looked at and marks for wiping.
+        // node2: sdb is blank. node3: sdb holds an ext4 filesystem nobody looked at.
+        for (name, fs) in [
+            ("node1", Some("ext4")),
+            ("node2", None),
+            ("node3", Some("ext4")),
+        ] {
+            m.plan.hosts.push(Host {
+                name: name.into(),
+                address: format!("10.0.0.{}", m.plan.hosts.len() + 1),
+                roles: vec![Role::Worker],
+                labels: BTreeMap::new(),
+                storage: vec![],
+            });
+            let facts = HostFacts {
+                hostname: name.into(),
+                disks: vec![disk("sdb", fs)],
+                ..Default::default()
+            };
+            m.facts.insert(name.into(), facts);
+        }
+        m.step = Step::Storage;
+        m.storage.level = Level::Single;
+        for k in [KeyCode::Char('w'), KeyCode::Char(' '), KeyCode::Char('a')] {
+            press(&mut m, k);
+        }
+        assert_eq!(m.plan.hosts[0].storage.len(), 1);
+        assert!(m.plan.hosts[0].storage[0].wipe, "node1's own choice stays");
+
+        press(&mut m, KeyCode::Char('A'));
+        let node2 = &m.plan.hosts[1].storage;
+        assert_eq!(node2.len(), 1, "the blank disk gets the layout");
+        assert!(!node2[0].wipe, "wipe is never copied");
+        assert_eq!(node2[0].devices, ["sdb"]);
+        assert!(
+            m.plan.hosts[2].storage.is_empty(),
+            "node3's disk holds data: left alone"
+        );
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some("applied to node2; node3: sdb holds data; mark it for wiping on node3 itself")
+        );
+        // The plan's checks agree: nothing would format node3's filesystem.
+        assert!(
+            !m.plan_findings()
+                .iter()
+                .any(|f| f.severity == Severity::Error && f.path.contains("node3")),
+            "{:?}",
+            m.plan_findings()
+        );
     }
 
     #[test]

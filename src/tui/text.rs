@@ -24,6 +24,16 @@ pub const APPLIED_TO: &str = "applied to";
 pub const DISKS_DIFFER: &str = "disks differ on";
 pub const NO_OTHER_HOSTS: &str = "no other hosts";
 
+/// "Apply to all hosts with the same disks" skipped a host because one of its disks is not
+/// blank there: wiping is decided per host, after looking at that host's disks.
+pub fn not_applied_unsafe(host: &str, disk: &str, why: &str) -> String {
+    match why {
+        "has data" => format!("{host}: {disk} holds data; mark it for wiping on {host} itself"),
+        "holds /" => format!("{host}: {disk} holds the root filesystem; not applied there"),
+        other => format!("{host}: {disk} is {other}; not applied there"),
+    }
+}
+
 pub const SAVED: &str = "plan saved to";
 pub const SAVE_FIRST: &str = "save the plan first (s): the run keeps its state and logs next to it";
 pub const CONFIRM_WIPE: &str = "The storage stage formats disks: whatever is on them is lost.";

@@ -13,11 +13,20 @@ use crate::tui::domain::human_bytes;
 use crate::tui::text;
 use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
 
+/// Rows the message under the layouts may take (a skipped host names itself and its disk).
+const MESSAGE_ROWS: usize = 3;
+
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let message_lines: Vec<String> = m
+        .storage
+        .message
+        .as_deref()
+        .map(|msg| wrap(msg, area.width as usize, "", "  "))
+        .unwrap_or_default();
     let [top, bottom, message] = Layout::vertical([
         Constraint::Min(5),
         Constraint::Length(6),
-        Constraint::Length(1),
+        Constraint::Length(message_lines.len().clamp(1, MESSAGE_ROWS) as u16),
     ])
     .areas(area);
     let [hosts, tree] =
@@ -133,10 +142,12 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             .map(|l| Line::from(Span::styled(l, style(m.theme, preview_look)))),
     );
     f.render_widget(
-        Paragraph::new(Line::from(Span::styled(
-            s.message.clone().unwrap_or_default(),
-            style(m.theme, Look::Warn),
-        ))),
+        Paragraph::new(
+            message_lines
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Warn))))
+                .collect::<Vec<_>>(),
+        ),
         message,
     );
     f.render_widget(
