@@ -14,6 +14,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::domain::{self, Finding, Severity};
 use super::effects::{Action, Effect};
+use super::secret::{Masked, Reply, Secret};
 use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
@@ -141,6 +142,11 @@ pub enum Msg {
     /// The run could not start or stopped as a whole (not a host failure).
     RunFailed(String),
     Saved(Result<PathBuf, String>),
+    /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
+    PassphraseNeeded {
+        key: PathBuf,
+        reply: Reply,
+    },
 }
 
 /// One discovered address.
@@ -169,14 +175,16 @@ pub enum AccessField {
     User,
     Port,
     Identity,
+    SudoPassword,
 }
 
 impl AccessField {
-    pub const ALL: [AccessField; 4] = [
+    pub const ALL: [AccessField; 5] = [
         AccessField::Cluster,
         AccessField::User,
         AccessField::Port,
         AccessField::Identity,
+        AccessField::SudoPassword,
     ];
 }
 
@@ -186,7 +194,16 @@ pub struct AccessForm {
     pub user: Input,
     pub port: Input,
     pub identity: Input,
+    /// For users whose sudo asks for a password. Kept in memory for this session only: it
+    /// goes to the SSH layer (sent on `sudo -S`'s stdin), never into the plan.
+    pub sudo_password: Masked,
     pub focus: usize,
+}
+
+impl AccessForm {
+    pub fn sudo_password(&self) -> Option<Secret> {
+        self.sudo_password.secret()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -376,6 +393,14 @@ pub enum Popup {
     SavePath(Input),
     Search(Input),
     Mount(Input),
+    /// An SSH task waits for an encrypted key's passphrase. `retry`: the last answer for this
+    /// key did not open it.
+    Passphrase {
+        key: PathBuf,
+        input: Masked,
+        reply: Reply,
+        retry: bool,
+    },
     /// A destructive action waits for the operator to type each host's name.
     Confirm {
         action: Action,
@@ -419,6 +444,9 @@ pub struct Model {
     pub quit: bool,
     pub test_panic: bool,
     pub status: Option<String>,
+    /// The key whose passphrase was answered last (a second request for it means the
+    /// answer was wrong). The passphrase itself is not kept.
+    pub passphrase_answered: Option<PathBuf>,
 }
 
 /// A plan with defaults and no hosts.
@@ -489,6 +517,7 @@ impl Model {
             user: input(&plan.access.user),
             port: input(&plan.access.port.to_string()),
             identity: input(&plan.access.identity),
+            sudo_password: Masked::default(),
             focus: 0,
         };
         Model {
@@ -541,6 +570,7 @@ impl Model {
             quit: false,
             test_panic: false,
             status: None,
+            passphrase_answered: None,
         }
     }
 
@@ -1043,6 +1073,18 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             }
             None
         }
+        Msg::PassphraseNeeded { key, reply } => {
+            // A prompt still open for an earlier request is dropped: dropping its reply
+            // tells that task the prompt was cancelled.
+            let retry = m.passphrase_answered.as_ref() == Some(&key);
+            m.popup = Some(Popup::Passphrase {
+                key,
+                input: Masked::default(),
+                reply,
+                retry,
+            });
+            None
+        }
         Msg::Saved(r) => {
             match r {
                 Ok(p) => {
@@ -1248,6 +1290,7 @@ fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 AccessField::User => &mut f.user,
                 AccessField::Port => &mut f.port,
                 AccessField::Identity => &mut f.identity,
+                AccessField::SudoPassword => &mut f.sudo_password.0,
             };
             handle_input(target, key);
             m.sync_access();
@@ -1280,6 +1323,7 @@ fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             return Some(Effect::Discover {
                 targets,
                 access: m.plan.access.clone(),
+                sudo_password: m.access.sudo_password(),
                 accept: vec![],
             });
         }
@@ -1338,6 +1382,7 @@ fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
     Some(Effect::Discover {
         targets: addresses.join(", "),
         access: m.plan.access.clone(),
+        sudo_password: m.access.sudo_password(),
         accept,
     })
 }
@@ -1715,6 +1760,7 @@ fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
                 consent: p.consent.clone(),
                 plan_path: m.plan_path.clone(),
                 facts: m.facts.clone(),
+                sudo_password: m.access.sudo_password(),
             })
         }
         Action::Abort => {
@@ -1911,6 +1957,34 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
             _ => {
                 handle_input(&mut i, key);
                 m.popup = Some(Popup::Mount(i));
+                None
+            }
+        },
+        Popup::Passphrase {
+            key: path,
+            mut input,
+            reply,
+            retry,
+        } => match key.code {
+            KeyCode::Esc => Some(Effect::AnswerPassphrase {
+                reply,
+                passphrase: None,
+            }),
+            KeyCode::Enter => {
+                m.passphrase_answered = Some(path);
+                Some(Effect::AnswerPassphrase {
+                    reply,
+                    passphrase: Some(Secret(input.value().to_string())),
+                })
+            }
+            _ => {
+                handle_input(&mut input.0, key);
+                m.popup = Some(Popup::Passphrase {
+                    key: path,
+                    input,
+                    reply,
+                    retry,
+                });
                 None
             }
         },

@@ -161,6 +161,27 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
             ],
             Some((i, 1)),
         ),
+        Popup::Passphrase {
+            key, input, retry, ..
+        } => {
+            let mut lines = vec![
+                Line::from(format!("Passphrase for {}", key.display())),
+                Line::from(format!("> {}", input.shown())),
+                Line::from(""),
+                Line::from(format!("Enter submit   {}", text::PASSPHRASE_CANCEL)),
+            ];
+            if *retry {
+                lines.insert(
+                    0,
+                    Line::from(Span::styled(
+                        text::PASSPHRASE_RETRY,
+                        style(m.theme, Look::Warn),
+                    )),
+                );
+            }
+            let row = if *retry { 2 } else { 1 };
+            ("Key passphrase", lines, Some((&input.0, row)))
+        }
         Popup::Confirm {
             hosts, what, input, ..
         } => {
