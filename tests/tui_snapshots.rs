@@ -132,6 +132,18 @@ fn storage_capacity_preview_and_unsafe_disks() {
         screen.contains("raid0 over 2 × 1.5T → 3T usable,"),
         "{screen}"
     );
+    // At 80 columns MODEL is left out of the table rather than cut to a letter; the line
+    // under the table says everything about the disk under the cursor.
+    assert!(
+        !screen.contains("MO…") && !screen.contains(" K…"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("nvme1n1 · KIOXIA KCD6XLUL1T53 · nvme · 1.5T · non-rotational"),
+        "{screen}"
+    );
+    let wide = d.screen(120, 40);
+    assert!(wide.contains("MODEL"), "{wide}");
     // The two layout boxes share one top border, joined where they meet.
     assert!(
         screen.contains("├ New layout ─") && screen.contains("┬ Layouts on this host"),
