@@ -573,3 +573,44 @@ fn text_fields_keep_q_and_the_footer_says_what_works() {
     d.key(Esc).key(Down);
     assert!(d.screen(80, 24).contains("F1 help  ^C quit"));
 }
+
+#[test]
+fn review_scrolls_no_further_than_its_last_row() {
+    use rackstrap::tui::screens::review::max_scroll;
+    let mut d = akash_at(Step::Review);
+    d.key(Tab);
+    let max = max_scroll(&d.m);
+    assert!(max > 0, "the files do not fit on 80x24");
+    d.times(PageDown, 500);
+    assert_eq!(d.m.review.scroll, max);
+    // The last row of the last file sits at the bottom of the view, no blank rows under it.
+    let screen = d.screen(80, 24);
+    let rows: Vec<&str> = screen.lines().collect();
+    let saved_row = rows
+        .iter()
+        .position(|l| l.contains("not saved yet"))
+        .unwrap();
+    let last = rows[saved_row - 1].trim_matches(|c| c == '│' || c == ' ');
+    assert!(!last.is_empty(), "{screen}");
+    let (_, body) = rackstrap::tui::screens::review::files(&d.m.plan)
+        .pop()
+        .unwrap();
+    let tail = body.lines().last().unwrap().trim();
+    assert!(
+        last.ends_with(tail) || tail.ends_with(last),
+        "{last:?} vs {tail:?}\n{screen}"
+    );
+    // One Up moves one row at once (no presses lost past the end).
+    d.key(Up);
+    assert_eq!(d.m.review.scroll, max - 1);
+    // A taller terminal shows more: the scroll shrinks with it.
+    d.send(rackstrap::tui::app::Msg::Resize(80, 60));
+    let taller = max_scroll(&d.m);
+    assert!(taller < max - 1, "{taller} vs {max}");
+    assert_eq!(d.m.review.scroll, taller);
+    // Findings fit on the screen: Down does not scroll at all.
+    d.key(BackTab);
+    assert_eq!(max_scroll(&d.m), 0);
+    d.times(Down, 5);
+    assert_eq!(d.m.review.scroll, 0);
+}

@@ -1025,6 +1025,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         }
         Msg::Resize(w, h) => {
             m.size = (w, h);
+            clamp_review_scroll(m);
             None
         }
         Msg::Discovered(d) => {
@@ -1702,7 +1703,15 @@ fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Enter => return next(m),
         _ => {}
     }
+    clamp_review_scroll(m);
     None
+}
+
+/// Review scrolls no further than its last row (the same height the view draws with).
+fn clamp_review_scroll(m: &mut Model) {
+    if m.step == Step::Review {
+        m.review.scroll = m.review.scroll.min(super::screens::review::max_scroll(m));
+    }
 }
 
 /// Hosts whose storage stage formats disks (every layout does; `wipe` also destroys data
