@@ -470,7 +470,11 @@ fn review_reads_whole_at_80_columns() {
         tall.contains("      fs.inotify.max_user_watches = 1048576"),
         "{tall}"
     );
-    assert!(d.screen(80, 24).contains("e fold"));
+    let narrow = d.screen(80, 24);
+    let footer = narrow.lines().last().unwrap();
+    for key in ["e fold", "Enter provision", "Esc back", "? help", "q quit"] {
+        assert!(footer.contains(key), "{key}: {footer}");
+    }
 }
 
 #[test]
