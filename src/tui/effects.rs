@@ -249,6 +249,21 @@ impl Credentials {
     }
 }
 
+/// The SSH options a live run starts from (the connector adds the plan's user, port and
+/// key per host): the pin file and the session's credentials.
+fn run_connect_options(
+    known_hosts: Option<PathBuf>,
+    credentials: Credentials,
+) -> crate::ssh::ConnectOptions {
+    let mut base = crate::ssh::ConnectOptions::default();
+    credentials.apply(&mut base);
+    if let Some(k) = known_hosts {
+        base.known_hosts = k;
+        base.extra_known_hosts.clear();
+    }
+    base
+}
+
 /// The provisioning runner's options for a run started from the wizard: the stages from
 /// `from` on, state and logs next to the saved plan, consent for the hosts whose names
 /// were typed.
@@ -262,12 +277,7 @@ fn live_run_options(
     credentials: Credentials,
 ) -> crate::provision::runner::RunOptions {
     use crate::provision::runner::{Consent, RunOptions};
-    let mut base = crate::ssh::ConnectOptions::default();
-    credentials.apply(&mut base);
-    if let Some(k) = known_hosts {
-        base.known_hosts = k;
-        base.extra_known_hosts.clear();
-    }
+    let base = run_connect_options(known_hosts, credentials);
     let connector = Arc::new(crate::provision::remote::SshConnector { base });
     let mut opts = RunOptions::new(connector);
     opts.stages = StageId::ALL.into_iter().filter(|s| *s >= from).collect();
@@ -380,6 +390,30 @@ pub fn save_plan(path: &std::path::Path, plan: &Plan) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::provision::{EventKind, StageId};
+
+    #[test]
+    fn live_runs_carry_the_sessions_credentials() {
+        let (tx, _rx) = unbounded_channel();
+        let opts = run_connect_options(
+            Some(PathBuf::from("pins")),
+            Credentials {
+                sudo_password: Some(Secret("s3cret-pw".into())),
+                passphrase: Some(passphrase_callback(tx)),
+            },
+        );
+        assert_eq!(opts.sudo_password.as_deref(), Some("s3cret-pw"));
+        assert!(opts.passphrase.is_some());
+        assert_eq!(opts.known_hosts, PathBuf::from("pins"));
+        assert!(!format!("{opts:?}").contains("s3cret-pw"));
+        let none = run_connect_options(
+            None,
+            Credentials {
+                sudo_password: None,
+                passphrase: None,
+            },
+        );
+        assert_eq!(none.sudo_password, None);
+    }
 
     #[tokio::test]
     async fn runner_events_arrive_in_batches() {
