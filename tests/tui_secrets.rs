@@ -69,6 +69,21 @@ fn the_passphrase_popup_masks_and_answers_the_waiting_task() {
 }
 
 #[test]
+fn the_popup_that_was_open_comes_back_after_the_answer() {
+    let mut d = Driver::demo("akash");
+    // Scanned: the table has focus, so q asks to quit.
+    d.key(Enter).key(Enter);
+    d.key(Char('q'));
+    assert!(matches!(d.m.popup, Some(Popup::Quit)));
+    let mut rx = ask(&mut d);
+    assert!(matches!(d.m.popup, Some(Popup::Passphrase { .. })));
+    d.chars("pw").key(Enter);
+    assert_eq!(rx.try_recv().unwrap().as_deref(), Some("pw"));
+    assert!(matches!(d.m.popup, Some(Popup::Quit)), "{:?}", d.m.popup);
+    assert!(!d.m.quit);
+}
+
+#[test]
 fn a_second_request_replaces_an_open_prompt_and_cancels_it() {
     let mut d = Driver::demo("akash");
     let mut first = ask(&mut d);

@@ -400,6 +400,8 @@ pub enum Popup {
         input: Masked,
         reply: Reply,
         retry: bool,
+        /// The popup that was open when the request came; it comes back after the answer.
+        behind: Option<Box<Popup>>,
     },
     /// A destructive action waits for the operator to type each host's name.
     Confirm {
@@ -1078,11 +1080,16 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             // A prompt still open for an earlier request is dropped: dropping its reply
             // tells that task the prompt was cancelled.
             let retry = m.passphrase_answered.as_ref() == Some(&key);
+            let behind = match m.popup.take() {
+                Some(Popup::Passphrase { behind, .. }) => behind,
+                other => other.map(Box::new),
+            };
             m.popup = Some(Popup::Passphrase {
                 key,
                 input: Masked::default(),
                 reply,
                 retry,
+                behind,
             });
             None
         }
@@ -1974,13 +1981,18 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
             mut input,
             reply,
             retry,
+            behind,
         } => match key.code {
-            KeyCode::Esc => Some(Effect::AnswerPassphrase {
-                reply,
-                passphrase: None,
-            }),
+            KeyCode::Esc => {
+                m.popup = behind.map(|b| *b);
+                Some(Effect::AnswerPassphrase {
+                    reply,
+                    passphrase: None,
+                })
+            }
             KeyCode::Enter => {
                 m.passphrase_answered = Some(path);
+                m.popup = behind.map(|b| *b);
                 Some(Effect::AnswerPassphrase {
                     reply,
                     passphrase: Some(Secret(input.value().to_string())),
@@ -1993,6 +2005,7 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
                     input,
                     reply,
                     retry,
+                    behind,
                 });
                 None
             }
