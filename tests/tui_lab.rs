@@ -6,10 +6,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab};
+use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab, Sudo, UserSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rackstrap::discover::HostState;
-use rackstrap::tui::app::{Mode, Model, Msg, Step, empty_plan, update};
+use rackstrap::tui::app::{Mode, Model, Msg, Popup, Step, empty_plan, update};
 use rackstrap::tui::effects::{Backend, Executor};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -277,4 +277,177 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     // The disk really carries the filesystem now (blkid reads the disk; lsblk asks udev).
     let fs = lab.exec_ok("solo", &format!("blkid -o value -s TYPE /dev/{disk}"));
     assert_eq!(fs.trim(), "ext4");
+}
+
+/// `pump`, answering each passphrase prompt with the next of `answers` typed into the popup
+/// (Esc when none is left). Returns how many prompts were shown.
+fn pump_answering(
+    rt: &tokio::runtime::Runtime,
+    m: &mut Model,
+    exec: &mut Executor,
+    rx: &mut UnboundedReceiver<Msg>,
+    answers: &mut std::collections::VecDeque<&str>,
+) -> usize {
+    let mut prompts = 0;
+    loop {
+        let msg = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(150), rx.recv()).await })
+            .expect("discovery answers in time")
+            .expect("channel open");
+        let done = matches!(msg, Msg::DiscoveryDone | Msg::DiscoveryFailed(_));
+        if let Some(e) = update(m, msg) {
+            exec.execute(e);
+        }
+        if let Some(Popup::Passphrase { retry, .. }) = &m.popup {
+            prompts += 1;
+            assert_eq!(
+                *retry,
+                prompts > 1,
+                "a second prompt says the first answer was wrong"
+            );
+            let screen = rackstrap::tui::render_to_string(m, 80, 24);
+            assert!(screen.contains("Passphrase for"), "{screen}");
+            match answers.pop_front() {
+                Some(answer) => {
+                    for c in answer.chars() {
+                        key(m, exec, KeyCode::Char(c));
+                    }
+                    let screen = rackstrap::tui::render_to_string(m, 80, 24);
+                    assert!(!screen.contains(answer), "masked: {screen}");
+                    key(m, exec, KeyCode::Enter);
+                }
+                None => key(m, exec, KeyCode::Esc),
+            }
+        }
+        if done {
+            return prompts;
+        }
+    }
+}
+
+#[test]
+fn wizard_asks_an_encrypted_keys_passphrase_and_a_sudo_password() {
+    require_lab!();
+    let lab =
+        Lab::start(vec![HostSpec::new("gamma").user(
+            UserSpec::new("dev", Sudo::WithPassword).password("s3cret-pw"),
+        )]);
+    let dir = tempfile::tempdir().unwrap();
+    // Two encrypted ed25519 keys, both authorised for root on the host.
+    let locked = |name: &str| {
+        let key_file = dir.path().join(name);
+        let st = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "secret", "-C", name, "-f"])
+            .arg(&key_file)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let public = std::fs::read_to_string(key_file.with_extension("pub")).unwrap();
+        let authorized = lab.host("gamma").dir.join("authorized_keys/root");
+        lab.exec_ok(
+            "gamma",
+            &format!(
+                "printf '%s\\n' {} >> {}",
+                shlex::try_quote(public.trim()).unwrap(),
+                shlex::try_quote(&authorized.display().to_string()).unwrap()
+            ),
+        );
+        key_file
+    };
+    let (key_file, other_key) = (locked("id_locked"), locked("id_other"));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let (tx, mut rx) = unbounded_channel();
+    let mut exec = Executor::new(
+        Backend::Live {
+            known_hosts: Some(dir.path().join("known_hosts")),
+        },
+        tx,
+    );
+    let address = lab.host("gamma").address.clone();
+    let live_model = |user: &str, identity: &std::path::Path| {
+        let mut plan = empty_plan("lab");
+        plan.access.user = user.into();
+        plan.access.port = LAB_PORT;
+        plan.access.identity = identity.display().to_string();
+        let mut m = Model::new(Mode::Live, plan, &address);
+        m.theme.color = false;
+        m
+    };
+
+    // First contact: the host key is checked before any key is loaded, so no prompt yet.
+    let mut m = live_model("root", &key_file);
+    key(&mut m, &mut exec, KeyCode::Enter);
+    key(&mut m, &mut exec, KeyCode::Enter);
+    let prompts = pump_answering(&rt, &mut m, &mut exec, &mut rx, &mut Default::default());
+    assert_eq!(prompts, 0);
+    assert_eq!(
+        m.rows[0].found.state,
+        HostState::UnknownHostKey,
+        "{:?}",
+        m.rows
+    );
+
+    // Accepting it logs in: a wrong passphrase, then the right one, and the host answers.
+    let mut answers = ["wrong", "secret"].into();
+    key(&mut m, &mut exec, KeyCode::Char('a'));
+    let prompts = pump_answering(&rt, &mut m, &mut exec, &mut rx, &mut answers);
+    assert_eq!(prompts, 2);
+    assert_eq!(m.rows[0].found.state, HostState::Ok, "{:?}", m.rows);
+    assert_eq!(
+        m.rows[0].found.facts.as_ref().map(|f| f.hostname.as_str()),
+        Some("gamma")
+    );
+    assert!(!format!("{m:?}").contains("secret"));
+    // Scanning again needs no passphrase: the key stays loaded for this session.
+    key(&mut m, &mut exec, KeyCode::Char('r'));
+    let prompts = pump_answering(&rt, &mut m, &mut exec, &mut rx, &mut Default::default());
+    assert_eq!(prompts, 0);
+    assert_eq!(m.rows[0].found.state, HostState::Ok, "{:?}", m.rows);
+
+    // Esc on the prompt: the host fails and says why.
+    let mut m = live_model("root", &other_key);
+    key(&mut m, &mut exec, KeyCode::Enter);
+    key(&mut m, &mut exec, KeyCode::Enter);
+    let prompts = pump_answering(&rt, &mut m, &mut exec, &mut rx, &mut Default::default());
+    assert_eq!(prompts, 1);
+    assert_eq!(m.rows[0].found.state, HostState::AuthFailed, "{:?}", m.rows);
+    assert!(
+        m.rows[0]
+            .found
+            .message
+            .contains("passphrase prompt was cancelled"),
+        "{:?}",
+        m.rows[0].found
+    );
+    let screen = rackstrap::tui::render_to_string(&m, 120, 40);
+    assert!(screen.contains("auth failed"), "{screen}");
+
+    // A user whose sudo asks for a password: refused without it, discovered with it.
+    let mut m = live_model("dev", lab.key_path());
+    key(&mut m, &mut exec, KeyCode::Enter);
+    key(&mut m, &mut exec, KeyCode::Enter);
+    pump(&rt, &mut m, &mut exec, &mut rx);
+    assert_eq!(
+        m.rows[0].found.state,
+        HostState::SudoNeedsPassword,
+        "{:?}",
+        m.rows
+    );
+
+    let mut m = live_model("dev", lab.key_path());
+    for _ in 0..4 {
+        key(&mut m, &mut exec, KeyCode::Down);
+    }
+    for c in "s3cret-pw".chars() {
+        key(&mut m, &mut exec, KeyCode::Char(c));
+    }
+    key(&mut m, &mut exec, KeyCode::Enter);
+    key(&mut m, &mut exec, KeyCode::Enter);
+    pump(&rt, &mut m, &mut exec, &mut rx);
+    assert_eq!(m.rows[0].found.state, HostState::Ok, "{:?}", m.rows);
+    assert!(m.rows[0].found.facts.is_some());
+    let saved = rackstrap::plan::to_yaml(&m.plan);
+    assert!(!saved.contains("s3cret"), "{saved}");
 }

@@ -132,6 +132,18 @@ fn storage_capacity_preview_and_unsafe_disks() {
         screen.contains("raid0 over 2 × 1.5T → 3T usable,"),
         "{screen}"
     );
+    // At 80 columns MODEL is left out of the table rather than cut to a letter; the line
+    // under the table says everything about the disk under the cursor.
+    assert!(
+        !screen.contains("MO…") && !screen.contains(" K…"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("nvme1n1 · KIOXIA KCD6XLUL1T53 · nvme · 1.5T · non-rotational"),
+        "{screen}"
+    );
+    let wide = d.screen(120, 40);
+    assert!(wide.contains("MODEL"), "{wide}");
     // The two layout boxes share one top border, joined where they meet.
     assert!(
         screen.contains("├ New layout ─") && screen.contains("┬ Layouts on this host"),
@@ -172,7 +184,9 @@ fn storage_capacity_preview_and_unsafe_disks() {
     d.keys(&[Down, Down, Down, Char('a'), Char('A')]);
     let screen = d.screen(120, 40);
     assert!(
-        screen.contains("applied to node3; disks differ on node1, node4"),
+        screen.contains(
+            "applied to node3; disks differ on node1; node4: nvme1n1 holds data; mark it for wiping on node4 itself"
+        ),
         "{screen}"
     );
     snap("storage_applied_to_same_disks", &d);
@@ -465,7 +479,11 @@ fn review_reads_whole_at_80_columns() {
         tall.contains("      fs.inotify.max_user_watches = 1048576"),
         "{tall}"
     );
-    assert!(d.screen(80, 24).contains("e fold"));
+    let narrow = d.screen(80, 24);
+    let footer = narrow.lines().last().unwrap();
+    for key in ["e fold", "Enter provision", "Esc back", "? help", "q quit"] {
+        assert!(footer.contains(key), "{key}: {footer}");
+    }
 }
 
 #[test]
@@ -567,4 +585,45 @@ fn text_fields_keep_q_and_the_footer_says_what_works() {
     assert!(matches!(d.m.popup, Some(rackstrap::tui::app::Popup::Help)));
     d.key(Esc).key(Down);
     assert!(d.screen(80, 24).contains("F1 help  ^C quit"));
+}
+
+#[test]
+fn review_scrolls_no_further_than_its_last_row() {
+    use rackstrap::tui::screens::review::max_scroll;
+    let mut d = akash_at(Step::Review);
+    d.key(Tab);
+    let max = max_scroll(&d.m);
+    assert!(max > 0, "the files do not fit on 80x24");
+    d.times(PageDown, 500);
+    assert_eq!(d.m.review.scroll, max);
+    // The last row of the last file sits at the bottom of the view, no blank rows under it.
+    let screen = d.screen(80, 24);
+    let rows: Vec<&str> = screen.lines().collect();
+    let saved_row = rows
+        .iter()
+        .position(|l| l.contains("not saved yet"))
+        .unwrap();
+    let last = rows[saved_row - 1].trim_matches(|c| c == '│' || c == ' ');
+    assert!(!last.is_empty(), "{screen}");
+    let (_, body) = rackstrap::tui::screens::review::files(&d.m.plan)
+        .pop()
+        .unwrap();
+    let tail = body.lines().last().unwrap().trim();
+    assert!(
+        last.ends_with(tail) || tail.ends_with(last),
+        "{last:?} vs {tail:?}\n{screen}"
+    );
+    // One Up moves one row at once (no presses lost past the end).
+    d.key(Up);
+    assert_eq!(d.m.review.scroll, max - 1);
+    // A taller terminal shows more: the scroll shrinks with it.
+    d.send(rackstrap::tui::app::Msg::Resize(80, 60));
+    let taller = max_scroll(&d.m);
+    assert!(taller < max - 1, "{taller} vs {max}");
+    assert_eq!(d.m.review.scroll, taller);
+    // Findings fit on the screen: Down does not scroll at all.
+    d.key(BackTab);
+    assert_eq!(max_scroll(&d.m), 0);
+    d.times(Down, 5);
+    assert_eq!(d.m.review.scroll, 0);
 }

@@ -70,8 +70,10 @@ pub async fn load_key(
                 });
             };
             let mut loaded = None;
+            let mut declined = false;
             for _ in 0..PASSPHRASE_ATTEMPTS {
                 let Some(secret) = ask(path.to_path_buf()).await else {
+                    declined = true;
                     break;
                 };
                 match russh::keys::decode_secret_key(text, Some(&secret)) {
@@ -85,7 +87,11 @@ pub async fn load_key(
             }
             loaded.ok_or_else(|| SshError::Key {
                 path: path.to_path_buf(),
-                message: "wrong or no passphrase".into(),
+                message: if declined {
+                    "the key is encrypted and its passphrase prompt was cancelled".into()
+                } else {
+                    "wrong passphrase".into()
+                },
             })?
         }
         Err(e) => return Err(key_error(e)),

@@ -14,6 +14,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::domain::{self, Finding, Severity};
 use super::effects::{Action, Effect};
+use super::secret::{Masked, Reply, Secret};
 use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
@@ -141,6 +142,11 @@ pub enum Msg {
     /// The run could not start or stopped as a whole (not a host failure).
     RunFailed(String),
     Saved(Result<PathBuf, String>),
+    /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
+    PassphraseNeeded {
+        key: PathBuf,
+        reply: Reply,
+    },
 }
 
 /// One discovered address.
@@ -169,14 +175,16 @@ pub enum AccessField {
     User,
     Port,
     Identity,
+    SudoPassword,
 }
 
 impl AccessField {
-    pub const ALL: [AccessField; 4] = [
+    pub const ALL: [AccessField; 5] = [
         AccessField::Cluster,
         AccessField::User,
         AccessField::Port,
         AccessField::Identity,
+        AccessField::SudoPassword,
     ];
 }
 
@@ -186,7 +194,16 @@ pub struct AccessForm {
     pub user: Input,
     pub port: Input,
     pub identity: Input,
+    /// For users whose sudo asks for a password. Kept in memory for this session only: it
+    /// goes to the SSH layer (sent on `sudo -S`'s stdin), never into the plan.
+    pub sudo_password: Masked,
     pub focus: usize,
+}
+
+impl AccessForm {
+    pub fn sudo_password(&self) -> Option<Secret> {
+        self.sudo_password.secret()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -376,6 +393,16 @@ pub enum Popup {
     SavePath(Input),
     Search(Input),
     Mount(Input),
+    /// An SSH task waits for an encrypted key's passphrase. `retry`: the last answer for this
+    /// key did not open it.
+    Passphrase {
+        key: PathBuf,
+        input: Masked,
+        reply: Reply,
+        retry: bool,
+        /// The popup that was open when the request came; it comes back after the answer.
+        behind: Option<Box<Popup>>,
+    },
     /// A destructive action waits for the operator to type each host's name.
     Confirm {
         action: Action,
@@ -419,6 +446,9 @@ pub struct Model {
     pub quit: bool,
     pub test_panic: bool,
     pub status: Option<String>,
+    /// The key whose passphrase was answered last (a second request for it means the
+    /// answer was wrong). The passphrase itself is not kept.
+    pub passphrase_answered: Option<PathBuf>,
 }
 
 /// A plan with defaults and no hosts.
@@ -489,6 +519,7 @@ impl Model {
             user: input(&plan.access.user),
             port: input(&plan.access.port.to_string()),
             identity: input(&plan.access.identity),
+            sudo_password: Masked::default(),
             focus: 0,
         };
         Model {
@@ -541,6 +572,7 @@ impl Model {
             quit: false,
             test_panic: false,
             status: None,
+            passphrase_answered: None,
         }
     }
 
@@ -995,6 +1027,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         }
         Msg::Resize(w, h) => {
             m.size = (w, h);
+            clamp_review_scroll(m);
             None
         }
         Msg::Discovered(d) => {
@@ -1041,6 +1074,23 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             if m.provision.finished() {
                 m.status = Some(text::RUN_FINISHED.into());
             }
+            None
+        }
+        Msg::PassphraseNeeded { key, reply } => {
+            // A prompt still open for an earlier request is dropped: dropping its reply
+            // tells that task the prompt was cancelled.
+            let retry = m.passphrase_answered.as_ref() == Some(&key);
+            let behind = match m.popup.take() {
+                Some(Popup::Passphrase { behind, .. }) => behind,
+                other => other.map(Box::new),
+            };
+            m.popup = Some(Popup::Passphrase {
+                key,
+                input: Masked::default(),
+                reply,
+                retry,
+                behind,
+            });
             None
         }
         Msg::Saved(r) => {
@@ -1248,6 +1298,7 @@ fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 AccessField::User => &mut f.user,
                 AccessField::Port => &mut f.port,
                 AccessField::Identity => &mut f.identity,
+                AccessField::SudoPassword => &mut f.sudo_password.0,
             };
             handle_input(target, key);
             m.sync_access();
@@ -1280,6 +1331,7 @@ fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             return Some(Effect::Discover {
                 targets,
                 access: m.plan.access.clone(),
+                sudo_password: m.access.sudo_password(),
                 accept: vec![],
             });
         }
@@ -1338,6 +1390,7 @@ fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
     Some(Effect::Discover {
         targets: addresses.join(", "),
         access: m.plan.access.clone(),
+        sudo_password: m.access.sudo_password(),
         accept,
     })
 }
@@ -1536,7 +1589,10 @@ fn add_layout(m: &mut Model) {
 }
 
 /// Copies this host's layouts to every other host whose devices of the same names have the
-/// same sizes and are as safe to use (DESIGN: "Apply to all hosts with the same disks").
+/// same sizes (DESIGN: "Apply to all hosts with the same disks"). `wipe` never travels: the
+/// operator looked at this host's disks, not at the others', so a target disk that holds
+/// data, is mounted or holds `/` skips that host with a message naming it; only hosts whose
+/// disks are all blank get the layouts.
 fn apply_to_same(m: &mut Model) {
     let Some(src) = m.storage_host().cloned() else {
         return;
@@ -1544,8 +1600,17 @@ fn apply_to_same(m: &mut Model) {
     let Some(src_facts) = m.facts.get(&src.name).cloned() else {
         return;
     };
+    let layouts: Vec<StorageLayout> = src
+        .storage
+        .iter()
+        .map(|l| StorageLayout {
+            wipe: false,
+            ..l.clone()
+        })
+        .collect();
     let mut applied = Vec::new();
     let mut differ = Vec::new();
+    let mut unsafe_hosts = Vec::new();
     for i in 0..m.plan.hosts.len() {
         if i == m.storage.host {
             continue;
@@ -1554,36 +1619,42 @@ fn apply_to_same(m: &mut Model) {
         let Some(f) = m.facts.get(&name) else {
             continue;
         };
-        let same = src.storage.iter().all(|l| {
-            l.devices
-                .iter()
-                .all(|d| match (src_facts.device(d), f.device(d)) {
-                    (Some(a), Some(b)) => {
-                        a.size_bytes == b.size_bytes
-                            && a.rotational == b.rotational
-                            && (l.wipe || domain::unsafe_reason(b).is_none())
-                    }
-                    _ => false,
-                })
-        });
-        if same {
-            m.plan.hosts[i].storage = src.storage.clone();
-            applied.push(name);
-        } else {
+        let devices: Vec<&String> = layouts.iter().flat_map(|l| l.devices.iter()).collect();
+        let same = devices
+            .iter()
+            .all(|d| match (src_facts.device(d), f.device(d)) {
+                (Some(a), Some(b)) => a.size_bytes == b.size_bytes && a.rotational == b.rotational,
+                _ => false,
+            });
+        if !same {
             differ.push(name);
+            continue;
+        }
+        let blocked = devices.iter().find_map(|d| {
+            f.device(d)
+                .and_then(domain::unsafe_reason)
+                .map(|why| (d.to_string(), why))
+        });
+        match blocked {
+            Some((disk, why)) => unsafe_hosts.push(text::not_applied_unsafe(&name, &disk, why)),
+            None => {
+                m.plan.hosts[i].storage = layouts.clone();
+                applied.push(name);
+            }
         }
     }
-    m.storage.message = Some(match (applied.is_empty(), differ.is_empty()) {
-        (true, true) => text::NO_OTHER_HOSTS.into(),
-        (false, true) => format!("{} {}", text::APPLIED_TO, applied.join(", ")),
-        (true, false) => format!("{} {}", text::DISKS_DIFFER, differ.join(", ")),
-        (false, false) => format!(
-            "{} {}; {} {}",
-            text::APPLIED_TO,
-            applied.join(", "),
-            text::DISKS_DIFFER,
-            differ.join(", ")
-        ),
+    let mut parts = Vec::new();
+    if !applied.is_empty() {
+        parts.push(format!("{} {}", text::APPLIED_TO, applied.join(", ")));
+    }
+    if !differ.is_empty() {
+        parts.push(format!("{} {}", text::DISKS_DIFFER, differ.join(", ")));
+    }
+    parts.extend(unsafe_hosts);
+    m.storage.message = Some(if parts.is_empty() {
+        text::NO_OTHER_HOSTS.into()
+    } else {
+        parts.join("; ")
     });
 }
 
@@ -1639,7 +1710,15 @@ fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Enter => return next(m),
         _ => {}
     }
+    clamp_review_scroll(m);
     None
+}
+
+/// Review scrolls no further than its last row (the same height the view draws with).
+fn clamp_review_scroll(m: &mut Model) {
+    if m.step == Step::Review {
+        m.review.scroll = m.review.scroll.min(super::screens::review::max_scroll(m));
+    }
 }
 
 /// Hosts whose storage stage formats disks (every layout does; `wipe` also destroys data
@@ -1697,6 +1776,7 @@ fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
                 consent: p.consent.clone(),
                 plan_path: m.plan_path.clone(),
                 facts: m.facts.clone(),
+                sudo_password: m.access.sudo_password(),
             })
         }
         Action::Abort => {
@@ -1896,6 +1976,40 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
                 None
             }
         },
+        Popup::Passphrase {
+            key: path,
+            mut input,
+            reply,
+            retry,
+            behind,
+        } => match key.code {
+            KeyCode::Esc => {
+                m.popup = behind.map(|b| *b);
+                Some(Effect::AnswerPassphrase {
+                    reply,
+                    passphrase: None,
+                })
+            }
+            KeyCode::Enter => {
+                m.passphrase_answered = Some(path);
+                m.popup = behind.map(|b| *b);
+                Some(Effect::AnswerPassphrase {
+                    reply,
+                    passphrase: Some(Secret(input.value().to_string())),
+                })
+            }
+            _ => {
+                handle_input(&mut input.0, key);
+                m.popup = Some(Popup::Passphrase {
+                    key: path,
+                    input,
+                    reply,
+                    retry,
+                    behind,
+                });
+                None
+            }
+        },
         Popup::Search(mut i) => match key.code {
             KeyCode::Esc => None,
             KeyCode::Enter => {
@@ -1977,6 +2091,75 @@ mod tests {
         pane.offset = 3;
         pane.push("new".into());
         assert_eq!(pane.offset, 4, "the view keeps showing the same line");
+    }
+
+    fn disk(name: &str, fstype: Option<&str>) -> BlockDevice {
+        BlockDevice {
+            name: name.into(),
+            kind: "disk".into(),
+            size_bytes: 8 << 30,
+            fstype: fstype.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    fn press(m: &mut Model, code: KeyCode) -> Option<Effect> {
+        update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn apply_to_same_disks_never_carries_wipe_to_other_hosts() {
+        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        // node1: sdb holds an old filesystem the operator looked at and marks for wiping.
+        // node2: sdb is blank. node3: sdb holds an ext4 filesystem nobody looked at.
+        for (name, fs) in [
+            ("node1", Some("ext4")),
+            ("node2", None),
+            ("node3", Some("ext4")),
+        ] {
+            m.plan.hosts.push(Host {
+                name: name.into(),
+                address: format!("10.0.0.{}", m.plan.hosts.len() + 1),
+                roles: vec![Role::Worker],
+                labels: BTreeMap::new(),
+                storage: vec![],
+            });
+            let facts = HostFacts {
+                hostname: name.into(),
+                disks: vec![disk("sdb", fs)],
+                ..Default::default()
+            };
+            m.facts.insert(name.into(), facts);
+        }
+        m.step = Step::Storage;
+        m.storage.level = Level::Single;
+        for k in [KeyCode::Char('w'), KeyCode::Char(' '), KeyCode::Char('a')] {
+            press(&mut m, k);
+        }
+        assert_eq!(m.plan.hosts[0].storage.len(), 1);
+        assert!(m.plan.hosts[0].storage[0].wipe, "node1's own choice stays");
+
+        press(&mut m, KeyCode::Char('A'));
+        let node2 = &m.plan.hosts[1].storage;
+        assert_eq!(node2.len(), 1, "the blank disk gets the layout");
+        assert!(!node2[0].wipe, "wipe is never copied");
+        assert_eq!(node2[0].devices, ["sdb"]);
+        assert!(
+            m.plan.hosts[2].storage.is_empty(),
+            "node3's disk holds data: left alone"
+        );
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some("applied to node2; node3: sdb holds data; mark it for wiping on node3 itself")
+        );
+        // The plan's checks agree: nothing would format node3's filesystem.
+        assert!(
+            !m.plan_findings()
+                .iter()
+                .any(|f| f.severity == Severity::Error && f.path.contains("node3")),
+            "{:?}",
+            m.plan_findings()
+        );
     }
 
     #[test]

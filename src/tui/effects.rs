@@ -6,7 +6,12 @@
 //! Effect::Discover  ─► lab or SSH discovery ─► Msg::Discovered … Msg::DiscoveryDone
 //! Effect::RunStages ─► lab or provisioning runner ─► Event ─► batch (~100 ms) ─► Msg::Provision
 //! Effect::SavePlan  ─► atomic write ─► Msg::Saved
+//! Effect::AnswerPassphrase ─► the waiting SSH task (see `super::secret`)
 //! ```
+//!
+//! Live discovery and runs ask for encrypted keys' passphrases through
+//! `secret::passphrase_callback` (a `Msg::PassphraseNeeded` per request) and get the
+//! operator's sudo password, if any, in `ConnectOptions::sudo_password`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +21,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
 use super::app::Msg;
+use super::secret::{Reply, Secret, passphrase_callback};
 use crate::lab::{Lab, LabRunner};
 use crate::plan::{Access, Plan};
 use crate::provision::{Event, StageId};
@@ -30,6 +36,8 @@ pub enum Effect {
     Discover {
         targets: String,
         access: Access,
+        /// For users whose sudo asks for a password; never written anywhere.
+        sudo_password: Option<Secret>,
         accept: Vec<String>,
     },
     /// Run `from` and every later stage (on the first of them only `hosts`, all when empty).
@@ -41,11 +49,17 @@ pub enum Effect {
         consent: Vec<String>,
         plan_path: Option<PathBuf>,
         facts: crate::facts::Facts,
+        sudo_password: Option<Secret>,
     },
     AbortRun,
     SavePlan {
         path: PathBuf,
         plan: Plan,
+    },
+    /// The operator answered a passphrase prompt (`None`: cancelled).
+    AnswerPassphrase {
+        reply: Reply,
+        passphrase: Option<Secret>,
     },
 }
 
@@ -102,9 +116,13 @@ impl Executor {
                     let _ = tx.send(Msg::Saved(result));
                 });
             }
+            Effect::AnswerPassphrase { reply, passphrase } => {
+                reply.answer(passphrase.map(|s| s.0));
+            }
             Effect::Discover {
                 targets,
                 access,
+                sudo_password,
                 accept,
             } => {
                 if let Some(h) = self.scan.take() {
@@ -130,6 +148,7 @@ impl Executor {
                     Backend::Live { known_hosts } => tokio::spawn(live_discover(
                         targets,
                         access,
+                        sudo_password,
                         accept,
                         known_hosts.clone(),
                         tx,
@@ -143,6 +162,7 @@ impl Executor {
                 consent,
                 plan_path,
                 facts,
+                sudo_password,
             } => {
                 if let Some(h) = self.run.take() {
                     h.abort();
@@ -173,6 +193,10 @@ impl Executor {
                                 plan_path,
                                 facts,
                                 known_hosts,
+                                Credentials {
+                                    sudo_password,
+                                    passphrase: Some(passphrase_callback(tx.clone())),
+                                },
                             );
                             let result = handle.block_on(async {
                                 tokio::select! {
@@ -211,6 +235,35 @@ impl Drop for Executor {
     }
 }
 
+/// What the wizard gives the SSH layer besides the plan's access settings; held in memory
+/// only.
+pub struct Credentials {
+    pub sudo_password: Option<Secret>,
+    pub passphrase: Option<crate::ssh::PassphraseCallback>,
+}
+
+impl Credentials {
+    fn apply(self, opts: &mut crate::ssh::ConnectOptions) {
+        opts.sudo_password = self.sudo_password.map(|s| s.0);
+        opts.passphrase = self.passphrase;
+    }
+}
+
+/// The SSH options a live run starts from (the connector adds the plan's user, port and
+/// key per host): the pin file and the session's credentials.
+fn run_connect_options(
+    known_hosts: Option<PathBuf>,
+    credentials: Credentials,
+) -> crate::ssh::ConnectOptions {
+    let mut base = crate::ssh::ConnectOptions::default();
+    credentials.apply(&mut base);
+    if let Some(k) = known_hosts {
+        base.known_hosts = k;
+        base.extra_known_hosts.clear();
+    }
+    base
+}
+
 /// The provisioning runner's options for a run started from the wizard: the stages from
 /// `from` on, state and logs next to the saved plan, consent for the hosts whose names
 /// were typed.
@@ -221,13 +274,10 @@ fn live_run_options(
     plan_path: Option<PathBuf>,
     facts: crate::facts::Facts,
     known_hosts: Option<PathBuf>,
+    credentials: Credentials,
 ) -> crate::provision::runner::RunOptions {
     use crate::provision::runner::{Consent, RunOptions};
-    let mut base = crate::ssh::ConnectOptions::default();
-    if let Some(k) = known_hosts {
-        base.known_hosts = k;
-        base.extra_known_hosts.clear();
-    }
+    let base = run_connect_options(known_hosts, credentials);
     let connector = Arc::new(crate::provision::remote::SshConnector { base });
     let mut opts = RunOptions::new(connector);
     opts.stages = StageId::ALL.into_iter().filter(|s| *s >= from).collect();
@@ -238,11 +288,13 @@ fn live_run_options(
     opts
 }
 
-/// Discovery over SSH with the plan's access settings. Passwords never pass through here:
-/// keys come from the identity file or the ssh-agent.
+/// Discovery over SSH with the plan's access settings. Keys come from the identity file or
+/// the ssh-agent; an encrypted key's passphrase is asked through the wizard's popup; the
+/// sudo password, if given, only goes to the SSH layer.
 async fn live_discover(
     targets: String,
     access: Access,
+    sudo_password: Option<Secret>,
     accept: Vec<String>,
     known_hosts: Option<PathBuf>,
     tx: UnboundedSender<Msg>,
@@ -254,16 +306,11 @@ async fn live_discover(
             return;
         }
     };
-    let identity = expand_home(&access.identity).filter(|p| p.exists());
-    let explicit_key = identity.is_some();
-    let mut opts = crate::ssh::ConnectOptions::new(access.user, access.port, identity);
-    // A key file the operator named is the one to use; the agent is the fallback.
-    opts.use_agent = !explicit_key;
-    if let Some(k) = known_hosts {
-        opts.known_hosts = k;
-        opts.extra_known_hosts.clear();
-    }
-    opts.accepted_fingerprints = accept;
+    let credentials = Credentials {
+        sudo_password,
+        passphrase: Some(passphrase_callback(tx.clone())),
+    };
+    let opts = discover_options(&access, credentials, accept, known_hosts);
     let (dtx, mut drx) = unbounded_channel();
     let scan = tokio::spawn(crate::discover::discover(
         list,
@@ -276,6 +323,28 @@ async fn live_discover(
     }
     let _ = scan.await;
     let _ = tx.send(Msg::DiscoveryDone);
+}
+
+/// The SSH options of a wizard scan: the plan's access settings, the session's credentials,
+/// the fingerprints the operator accepted.
+pub fn discover_options(
+    access: &Access,
+    credentials: Credentials,
+    accept: Vec<String>,
+    known_hosts: Option<PathBuf>,
+) -> crate::ssh::ConnectOptions {
+    let identity = expand_home(&access.identity).filter(|p| p.exists());
+    let explicit_key = identity.is_some();
+    let mut opts = crate::ssh::ConnectOptions::new(access.user.clone(), access.port, identity);
+    // A key file the operator named is the one to use; the agent is the fallback.
+    opts.use_agent = !explicit_key;
+    credentials.apply(&mut opts);
+    if let Some(k) = known_hosts {
+        opts.known_hosts = k;
+        opts.extra_known_hosts.clear();
+    }
+    opts.accepted_fingerprints = accept;
+    opts
 }
 
 /// `~/x` -> `$HOME/x`; other paths as they are.
@@ -321,6 +390,30 @@ pub fn save_plan(path: &std::path::Path, plan: &Plan) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::provision::{EventKind, StageId};
+
+    #[test]
+    fn live_runs_carry_the_sessions_credentials() {
+        let (tx, _rx) = unbounded_channel();
+        let opts = run_connect_options(
+            Some(PathBuf::from("pins")),
+            Credentials {
+                sudo_password: Some(Secret("s3cret-pw".into())),
+                passphrase: Some(passphrase_callback(tx)),
+            },
+        );
+        assert_eq!(opts.sudo_password.as_deref(), Some("s3cret-pw"));
+        assert!(opts.passphrase.is_some());
+        assert_eq!(opts.known_hosts, PathBuf::from("pins"));
+        assert!(!format!("{opts:?}").contains("s3cret-pw"));
+        let none = run_connect_options(
+            None,
+            Credentials {
+                sudo_password: None,
+                passphrase: None,
+            },
+        );
+        assert_eq!(none.sudo_password, None);
+    }
 
     #[tokio::test]
     async fn runner_events_arrive_in_batches() {

@@ -23,6 +23,7 @@ pub mod app;
 pub mod domain;
 pub mod effects;
 pub mod screens;
+pub mod secret;
 pub mod terminal;
 pub mod text;
 pub mod view;

@@ -5,6 +5,12 @@ pub const APP: &str = "rackstrap";
 pub const DEMO_BANNER: &str = "DEMO: simulated lab, nothing is touched";
 pub const TOO_SMALL: &str = "rackstrap needs a terminal of at least 80x24";
 
+pub const ACCESS_INTRO: &str = "rackstrap logs in over SSH with a key; passwords are never stored.";
+/// The Access screen's note next to the sudo password field.
+pub const SUDO_PASSWORD_HINT: &str = "only if sudo asks; never saved";
+pub const PASSPHRASE_CANCEL: &str = "Esc cancel: hosts that need this key fail";
+pub const PASSPHRASE_RETRY: &str = "that passphrase did not open the key; try again";
+
 pub const NEED_CLUSTER_NAME: &str = "the cluster needs a name";
 pub const NEED_USER: &str = "the SSH user is empty";
 pub const BAD_PORT: &str = "the SSH port must be a number 1-65535";
@@ -23,6 +29,16 @@ pub const LAYOUT_ADDED: &str = "layout added";
 pub const APPLIED_TO: &str = "applied to";
 pub const DISKS_DIFFER: &str = "disks differ on";
 pub const NO_OTHER_HOSTS: &str = "no other hosts";
+
+/// "Apply to all hosts with the same disks" skipped a host because one of its disks is not
+/// blank there: wiping is decided per host, after looking at that host's disks.
+pub fn not_applied_unsafe(host: &str, disk: &str, why: &str) -> String {
+    match why {
+        "has data" => format!("{host}: {disk} holds data; mark it for wiping on {host} itself"),
+        "holds /" => format!("{host}: {disk} holds the root filesystem; not applied there"),
+        other => format!("{host}: {disk} is {other}; not applied there"),
+    }
+}
 
 pub const SAVED: &str = "plan saved to";
 pub const SAVE_FIRST: &str = "save the plan first (s): the run keeps its state and logs next to it";
@@ -54,7 +70,7 @@ pub fn help(step: super::app::Step) -> &'static str {
     use super::app::Step::*;
     match step {
         Access => {
-            "How rackstrap logs in: user, port and private key (ssh-agent is tried first).\nPasswords are never stored. The cluster name becomes inventory/<name> in Kubespray."
+            "How rackstrap logs in: user, port and private key (ssh-agent is tried first).\nA user other than root runs commands through sudo. If sudo asks for a password, type it\nin Sudo password: it goes to sudo -S over SSH, is kept in memory for this session and is\nnever written to the plan, the run state or a log. An encrypted key's passphrase is asked\nin a popup when a host needs it. The cluster name becomes inventory/<name> in Kubespray."
         }
         Discover => {
             "Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames,\ncomma separated. Enter scans. New host keys are shown by SHA256 fingerprint;\nSpace accepts one host (its key is pinned), a accepts every host that answered."

@@ -25,15 +25,8 @@ pub fn render(m: &Model, f: &mut Frame) {
         return;
     }
     let list = m.findings();
-    let strip_rows = (list.len() + usize::from(m.status.is_some())).clamp(1, 4) as u16;
-    let [title, steps, body, strip, keys] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Min(5),
-        Constraint::Length(strip_rows),
-        Constraint::Length(1),
-    ])
-    .areas(area);
+    let [title, steps, body, strip, keys] = frame_areas(m, list.len(), area);
+    let strip_rows = strip.height;
 
     let mut t = vec![
         Span::styled(format!(" {} ", text::APP), style(m.theme, Look::Title)),
@@ -76,6 +69,27 @@ pub fn render(m: &Model, f: &mut Frame) {
     if let Some(p) = &m.popup {
         popup(m, p, f, area);
     }
+}
+
+/// The frame's rows: title, step bar, body, findings strip (up to 4 rows), footer.
+fn frame_areas(m: &Model, findings: usize, area: Rect) -> [Rect; 5] {
+    let strip_rows = (findings + usize::from(m.status.is_some())).clamp(1, 4) as u16;
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(strip_rows),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// Where a screen's body is drawn (inside the body's border) on a terminal of `m.size`:
+/// what `update` needs to know how far a screen can scroll.
+pub fn body_inner(m: &Model) -> Rect {
+    let area = Rect::new(0, 0, m.size.0, m.size.1);
+    let [_, _, body, _, _] = frame_areas(m, m.findings().len(), area);
+    Block::default().borders(Borders::ALL).inner(body)
 }
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -161,6 +175,27 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
             ],
             Some((i, 1)),
         ),
+        Popup::Passphrase {
+            key, input, retry, ..
+        } => {
+            let mut lines = vec![
+                Line::from(format!("Passphrase for {}", key.display())),
+                Line::from(format!("> {}", input.shown())),
+                Line::from(""),
+                Line::from(format!("Enter submit   {}", text::PASSPHRASE_CANCEL)),
+            ];
+            if *retry {
+                lines.insert(
+                    0,
+                    Line::from(Span::styled(
+                        text::PASSPHRASE_RETRY,
+                        style(m.theme, Look::Warn),
+                    )),
+                );
+            }
+            let row = if *retry { 2 } else { 1 };
+            ("Key passphrase", lines, Some((&input.0, row)))
+        }
         Popup::Confirm {
             hosts, what, input, ..
         } => {

@@ -63,6 +63,7 @@ impl Driver {
             }
             run @ Effect::RunStages { .. } => self.pending_runs.push(run),
             Effect::AbortRun => self.send(Msg::RunEnded),
+            Effect::AnswerPassphrase { reply, passphrase } => reply.answer(passphrase.map(|s| s.0)),
         }
     }
 

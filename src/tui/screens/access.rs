@@ -6,23 +6,43 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::app::Model;
+use crate::tui::text;
 use crate::tui::widgets::{Look, style};
 
 const LABEL: u16 = 22;
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let a = &m.access;
-    let fields = [
-        ("Cluster name", &a.cluster, "inventory/<name> in Kubespray"),
-        ("SSH user", &a.user, "needs passwordless sudo"),
-        ("SSH port", &a.port, ""),
-        ("Private key", &a.identity, "ssh-agent is tried first"),
+    let password = a.sudo_password.shown();
+    let fields: [(&str, &str, &str, &tui_input::Input); 5] = [
+        (
+            "Cluster name",
+            a.cluster.value(),
+            "inventory/<name> in Kubespray",
+            &a.cluster,
+        ),
+        (
+            "SSH user",
+            a.user.value(),
+            "root, or a user with sudo",
+            &a.user,
+        ),
+        ("SSH port", a.port.value(), "", &a.port),
+        (
+            "Private key",
+            a.identity.value(),
+            "ssh-agent is tried first",
+            &a.identity,
+        ),
+        (
+            "Sudo password",
+            &password,
+            text::SUDO_PASSWORD_HINT,
+            &a.sudo_password.0,
+        ),
     ];
-    let mut lines = vec![
-        Line::from("rackstrap logs in over SSH with a key; passwords are never stored."),
-        Line::from(""),
-    ];
-    for (i, (label, input, note)) in fields.iter().enumerate() {
+    let mut lines = vec![Line::from(text::ACCESS_INTRO), Line::from("")];
+    for (i, (label, value, note, input)) in fields.iter().enumerate() {
         let focus = i == a.focus;
         let mark = if focus { "▸ " } else { "  " };
         lines.push(Line::from(vec![
@@ -31,7 +51,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 style(m.theme, if focus { Look::Key } else { Look::Dim }),
             ),
             Span::styled(
-                format!("{:<24}", input.value()),
+                format!("{value:<24}"),
                 if focus {
                     style(m.theme, Look::Focus)
                 } else {

@@ -65,12 +65,14 @@ pub fn keys(m: &Model) -> Vec<(&'static str, &'static str)> {
             ("c/e/w", "role"),
             ("Enter", "next"),
         ],
+        // In order of importance: a narrow footer drops keys from the end. `w` is also said
+        // where it is needed (selecting a disk that holds data).
         Step::Storage => vec![
             ("Tab", "host"),
             ("Space", "select"),
-            ("w", "wipe"),
             ("l/f/d/r/m", "set"),
             ("a", "add"),
+            ("w", "wipe"),
             ("A", "all same"),
             ("Enter", "next"),
         ],

@@ -46,13 +46,35 @@ pub fn commands(m: &Model) -> Vec<(StageId, String, Vec<String>)> {
         .collect()
 }
 
-pub fn render(m: &Model, f: &mut Frame, area: Rect) {
-    let [tabs, body, saved] = Layout::vertical([
+/// Review's rows: tabs, the scrolled content, the saved line.
+fn areas(area: Rect) -> [Rect; 3] {
+    Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
-    .areas(area);
+    .areas(area)
+}
+
+/// The current tab's content, wrapped to `width`.
+fn content(m: &Model, list: &[Finding], width: usize) -> Vec<Line<'static>> {
+    match m.review.tab {
+        ReviewTab::Findings => findings_lines(m, list, width),
+        ReviewTab::Files => files_lines(m, width),
+        ReviewTab::Commands => commands_lines(m, width),
+    }
+}
+
+/// How far the current tab scrolls on the model's terminal: its last row at the bottom of
+/// the view, never blank rows past it. `update` clamps with it; `render` draws with it.
+pub fn max_scroll(m: &Model) -> u16 {
+    let [_, body, _] = areas(crate::tui::view::body_inner(m));
+    let rows = content(m, &m.plan_findings(), body.width as usize).len();
+    u16::try_from(rows.saturating_sub(body.height as usize)).unwrap_or(u16::MAX)
+}
+
+pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let [tabs, body, saved] = areas(area);
     let mut t = Vec::new();
     let list = m.plan_findings();
     for tab in ReviewTab::ALL {
@@ -77,12 +99,12 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
     f.render_widget(Paragraph::new(Line::from(t)), tabs);
     let width = body.width as usize;
-    let lines: Vec<Line> = match m.review.tab {
-        ReviewTab::Findings => findings_lines(m, &list, width),
-        ReviewTab::Files => files_lines(m, width),
-        ReviewTab::Commands => commands_lines(m, width),
-    };
-    f.render_widget(Paragraph::new(lines).scroll((m.review.scroll, 0)), body);
+    let lines = content(m, &list, width);
+    // `update` keeps the scroll in range; a resize can leave it past the end until the next
+    // key, so the view clamps too.
+    let max = lines.len().saturating_sub(body.height as usize);
+    let scroll = m.review.scroll.min(u16::try_from(max).unwrap_or(u16::MAX));
+    f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);
     let s = match (&m.review.saved, &m.review.save_error) {
         (_, Some(e)) => Line::from(Span::styled(
             format!("save failed: {e}"),

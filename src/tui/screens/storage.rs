@@ -13,11 +13,22 @@ use crate::tui::domain::human_bytes;
 use crate::tui::text;
 use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
 
+/// Rows the message under the layouts may take (a skipped host names itself and its disk).
+const MESSAGE_ROWS: usize = 3;
+/// Rows for what lsblk says about the disk under the cursor (model, serial, transport).
+const DETAILS_ROWS: usize = 2;
+
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let message_lines: Vec<String> = m
+        .storage
+        .message
+        .as_deref()
+        .map(|msg| wrap(msg, area.width as usize, "", "  "))
+        .unwrap_or_default();
     let [top, bottom, message] = Layout::vertical([
         Constraint::Min(5),
         Constraint::Length(6),
-        Constraint::Length(1),
+        Constraint::Length(message_lines.len().clamp(1, MESSAGE_ROWS) as u16),
     ])
     .areas(area);
     let [hosts, tree] =
@@ -59,10 +70,16 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let used = m.used_devices();
     let width = tree.width.saturating_sub(1) as usize;
     let mut lines = vec![Line::from(Span::styled(
-        fit(lsblk::HEADER, width),
+        lsblk::header(width),
         style(m.theme, Look::Title),
     ))];
-    let rows = tree.height.saturating_sub(1) as usize;
+    // The header on top, what lsblk says about the disk under the cursor at the bottom.
+    let details: Vec<String> = devices
+        .get(s.cursor)
+        .map(|(_, d)| wrap(&lsblk::details(d), width, "", "  "))
+        .unwrap_or_default();
+    let details_rows = details.len().min(DETAILS_ROWS) as u16;
+    let rows = tree.height.saturating_sub(1 + details_rows) as usize;
     let start = s.cursor.saturating_sub(rows.saturating_sub(1));
     for (i, (depth, d)) in devices.iter().enumerate().skip(start).take(rows) {
         let last = devices.get(i + 1).is_none_or(|(nd, _)| nd < depth);
@@ -90,7 +107,22 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             tree.x + 1,
             tree.y,
             tree.width.saturating_sub(1),
-            tree.height,
+            tree.height.saturating_sub(details_rows),
+        ),
+    );
+    f.render_widget(
+        Paragraph::new(
+            details
+                .into_iter()
+                .take(DETAILS_ROWS)
+                .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Dim))))
+                .collect::<Vec<_>>(),
+        ),
+        Rect::new(
+            tree.x + 1,
+            tree.bottom().saturating_sub(details_rows),
+            tree.width.saturating_sub(1),
+            details_rows,
         ),
     );
 
@@ -133,10 +165,12 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             .map(|l| Line::from(Span::styled(l, style(m.theme, preview_look)))),
     );
     f.render_widget(
-        Paragraph::new(Line::from(Span::styled(
-            s.message.clone().unwrap_or_default(),
-            style(m.theme, Look::Warn),
-        ))),
+        Paragraph::new(
+            message_lines
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Warn))))
+                .collect::<Vec<_>>(),
+        ),
         message,
     );
     f.render_widget(

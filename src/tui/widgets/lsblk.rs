@@ -8,7 +8,46 @@ use crate::facts::BlockDevice;
 use crate::tui::app::Theme;
 use crate::tui::domain::{human_bytes, unsafe_reason};
 
-pub const HEADER: &str = "    NAME           SIZE TYPE ROTA TRAN FSTYPE  MOUNTPOINTS  MODEL";
+/// The columns before MODEL, marks included; MODEL gets what is left of the row.
+const FIXED: &str = "    NAME           SIZE TYPE ROTA TRAN FSTYPE  MOUNTPOINTS  ";
+/// Narrower than this, MODEL is left out of the table (the line under it names the model
+/// of the disk under the cursor): a model cut to a few letters says nothing.
+const MIN_MODEL: usize = 12;
+
+/// Whether the MODEL column fits in `width` columns.
+fn shows_model(width: usize) -> bool {
+    width >= FIXED.chars().count() + MIN_MODEL
+}
+
+/// The header row for a table `width` columns wide.
+pub fn header(width: usize) -> String {
+    let mut h = FIXED.to_string();
+    if shows_model(width) {
+        h.push_str("MODEL");
+    }
+    fit(h.trim_end(), width)
+}
+
+/// Everything lsblk says about one device, for the line under the table: the model in
+/// full, serial and transport, which the table cuts or leaves out.
+pub fn details(d: &BlockDevice) -> String {
+    let mut parts = vec![d.name.clone()];
+    let known = |v: &Option<String>| v.as_deref().filter(|x| !x.is_empty()).map(str::to_string);
+    parts.extend(known(&d.model));
+    parts.extend(known(&d.serial).map(|s| format!("serial {s}")));
+    parts.extend(known(&d.transport));
+    parts.push(human_bytes(d.size_bytes));
+    parts.extend(unsafe_reason(d).map(str::to_string));
+    parts.push(
+        if d.rotational {
+            "rotational"
+        } else {
+            "non-rotational"
+        }
+        .into(),
+    );
+    parts.join(" · ")
+}
 
 #[allow(clippy::too_many_arguments)]
 pub fn row(
@@ -43,8 +82,8 @@ pub fn row(
         )
     };
     let name = format!("{branch}{}", d.name);
-    let text = format!(
-        " {:<13} {:>6} {:<4} {:<4} {:<4} {:<7} {:<12} {}",
+    let mut text = format!(
+        " {:<13} {:>6} {:<4} {:<4} {:<4} {:<7} {:<12} ",
         fit(&name, 13),
         human_bytes(d.size_bytes),
         fit(&d.kind, 4),
@@ -52,8 +91,10 @@ pub fn row(
         fit(d.transport.as_deref().unwrap_or(""), 4),
         fit(d.fstype.as_deref().unwrap_or(""), 7),
         fit(&d.mountpoints.join(","), 12),
-        d.model.as_deref().unwrap_or(""),
     );
+    if shows_model(width) {
+        text.push_str(d.model.as_deref().unwrap_or(""));
+    }
     let body_style = if cursor {
         style(theme, Look::Focus)
     } else if unsafe_reason(d).is_some() && !wipe {
@@ -61,7 +102,7 @@ pub fn row(
     } else {
         ratatui::style::Style::default()
     };
-    let body = fit(&text, width.saturating_sub(3));
+    let body = fit(text.trim_end(), width.saturating_sub(3));
     Line::from(vec![
         Span::styled(mark.to_string(), style(theme, look)),
         Span::styled(body, body_style),
