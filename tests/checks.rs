@@ -873,3 +873,58 @@ fn short_range_pool_entries_are_checked() {
     let bad = f.iter().find(|x| x.code == "E_BAD_POOL_ENTRY").unwrap();
     assert!(bad.message.contains("(character 17)"), "{}", bad.message);
 }
+
+/// IPv6 pool entries as large as the whole address space are counted without overflow:
+/// `::/0` holds 2^128 addresses, one more than a `u128`, so its count saturates and reads
+/// as an order of magnitude, while powers of two read as such.
+#[test]
+fn huge_ipv6_pools_are_counted_without_overflow() {
+    let mut p = base();
+    let lb = &mut p.network.load_balancer;
+    lb.pools.truncate(1);
+    lb.pools[0].addresses = vec!["::/0".into()];
+    for (name, entry) in [("half", "::/1"), ("lab", "fd00::/64")] {
+        let mut extra = lb.pools[0].clone();
+        extra.name = name.into();
+        extra.addresses = vec![entry.into()];
+        lb.pools.push(extra);
+    }
+    let f = plan::check(&p, None);
+    let sizes: Vec<&str> = f
+        .iter()
+        .filter(|x| x.code == "I_POOL_SIZE")
+        .map(|x| x.message.as_str())
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            "pool `default`: more than 10^38 addresses",
+            "pool `half`: 2^127 addresses",
+            "pool `lab`: 2^64 addresses",
+        ]
+    );
+    let overlaps: Vec<(&str, &str)> = f
+        .iter()
+        .filter(|x| x.code == "E_POOL_OVERLAP")
+        .map(|x| (x.path.as_str(), x.message.as_str()))
+        .collect();
+    assert_eq!(
+        overlaps,
+        [
+            (
+                "network.load_balancer.pools[1].addresses[0]",
+                "::-7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff overlaps network.load_balancer.pools[0].addresses[0] (::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff): 2^127 shared addresses (::-7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff)"
+            ),
+            (
+                "network.load_balancer.pools[2].addresses[0]",
+                "fd00::-fd00::ffff:ffff:ffff:ffff overlaps network.load_balancer.pools[0].addresses[0] (::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff): 2^64 shared addresses (fd00::-fd00::ffff:ffff:ffff:ffff)"
+            ),
+        ]
+    );
+    // All three in one pool: the sum saturates instead of wrapping.
+    let mut p = base();
+    pool(&mut p).addresses = vec!["::/0".into(), "::/1".into(), "fd00::/64".into()];
+    let f = plan::check(&p, None);
+    let size = f.iter().find(|x| x.code == "I_POOL_SIZE").unwrap();
+    assert_eq!(size.message, "pool `default`: more than 10^38 addresses");
+}

@@ -69,10 +69,15 @@ impl AddrRange {
         }
     }
 
-    /// Number of addresses in the range.
+    /// Number of addresses in the range, saturating at `u128::MAX`: `::/0` holds 2^128
+    /// addresses, one more than `u128` can, so it counts as `u128::MAX` (as do the two ranges
+    /// one address short of it). Sum counts with `saturating_add` and show them with
+    /// [`count_text`].
     #[allow(clippy::len_without_is_empty)] // a range is never empty: start <= end
     pub fn len(&self) -> u128 {
-        to_u128(self.end) - to_u128(self.start) + 1
+        to_u128(self.end)
+            .saturating_sub(to_u128(self.start))
+            .saturating_add(1)
     }
 
     pub fn is_ipv4(&self) -> bool {
@@ -110,6 +115,28 @@ impl fmt::Display for AddrRange {
             write!(f, "{}", self.start)
         } else {
             write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
+/// Counts up to this are shown in full (every IPv4 count is below it).
+const COUNT_IN_FULL_BELOW: u128 = 1_000_000_000_000;
+
+/// An address count as people read it: in full while it is small (`16`, `4294967296`),
+/// as a power of two when it is one (`2^64` for an IPv6 /64), otherwise by its order of
+/// magnitude (`more than 10^30`). A count saturated at `u128::MAX` (see
+/// [`AddrRange::len`]) reads `more than 10^38`, true of 2^128 - 1 and 2^128 alike.
+pub fn count_text(count: u128) -> String {
+    if count < COUNT_IN_FULL_BELOW {
+        count.to_string()
+    } else if count.is_power_of_two() {
+        format!("2^{}", count.trailing_zeros())
+    } else {
+        let exp = count.ilog10();
+        if 10u128.pow(exp) == count {
+            format!("10^{exp}")
+        } else {
+            format!("more than 10^{exp}")
         }
     }
 }
@@ -538,6 +565,35 @@ mod tests {
             split_list("10.0.0.1, 10.0.0.0/30,node-a"),
             vec![(0, "10.0.0.1"), (10, "10.0.0.0/30"), (22, "node-a")]
         );
+    }
+
+    #[test]
+    fn huge_ranges_count_without_overflow() {
+        assert_eq!(parse_range("::/0").unwrap().len(), u128::MAX);
+        assert_eq!(parse_range("::/1").unwrap().len(), 1 << 127);
+        assert_eq!(parse_range("fd00::/64").unwrap().len(), 1 << 64);
+        assert_eq!(
+            parse_range("::1-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+                .unwrap()
+                .len(),
+            u128::MAX
+        );
+        assert_eq!(parse_range("0.0.0.0/0").unwrap().len(), 1 << 32);
+        let all = parse_range("::/0").unwrap();
+        assert_eq!(all.intersection(&all).unwrap().len(), u128::MAX);
+    }
+
+    #[test]
+    fn counts_read_sensibly() {
+        assert_eq!(count_text(1), "1");
+        assert_eq!(count_text(16), "16");
+        assert_eq!(count_text(1 << 32), "4294967296");
+        assert_eq!(count_text(999_999_999_999), "999999999999");
+        assert_eq!(count_text(1_000_000_000_000), "10^12");
+        assert_eq!(count_text(1 << 64), "2^64");
+        assert_eq!(count_text(1 << 127), "2^127");
+        assert_eq!(count_text((1 << 100) + 1), "more than 10^30");
+        assert_eq!(count_text(u128::MAX), "more than 10^38");
     }
 
     #[test]

@@ -870,7 +870,7 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                     .starts_with(&format!("network.load_balancer.pools[{p}]."))
             })
             .map(|e| e.range.len())
-            .sum();
+            .fold(0, u128::saturating_add);
         if size > 0 {
             out.push(Finding::new(
                 Severity::Info,
@@ -1422,7 +1422,7 @@ mod msg {
     ) -> String {
         format!(
             "{r} overlaps {other_path} ({other}): {} shared address{} ({common})",
-            common.len(),
+            net::count_text(common.len()),
             if common.len() == 1 { "" } else { "es" }
         )
     }
@@ -1439,7 +1439,8 @@ mod msg {
     }
     pub fn pool_size(name: &str, size: u128) -> String {
         format!(
-            "pool `{name}`: {size} address{}",
+            "pool `{name}`: {} address{}",
+            net::count_text(size),
             if size == 1 { "" } else { "es" }
         )
     }
