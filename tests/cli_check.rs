@@ -246,6 +246,10 @@ fn huge_ipv6_pool_entries_do_not_panic() {
     );
     assert!(stdout.contains(": 2^127 shared addresses ("), "{stdout}");
     assert!(stdout.contains(": 2^64 shared addresses ("), "{stdout}");
+    assert!(
+        stdout.contains("error  E_IPV6_NOT_SUPPORTED  network.load_balancer.pools[0].addresses[0]"),
+        "{stdout}"
+    );
 
     let out = rackstrap(&["check", &plan, "--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
