@@ -452,6 +452,31 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         },
     ),
     (
+        "E_IPV6_NOT_SUPPORTED",
+        |p, _| pool(p).addresses.push("fd00:10::/120".into()),
+        |p, _| pool(p).addresses.push("10.0.20.0/28".into()),
+    ),
+    (
+        "E_IPV6_NOT_SUPPORTED",
+        |p, _| p.network.service_cidr = "fd00:10:233::/112".into(),
+        |p, _| p.network.service_cidr = "10.233.192.0/18".into(),
+    ),
+    (
+        "E_IPV6_NOT_SUPPORTED",
+        |p, _| p.network.pod_cidr = "fd00:10:234::/64".into(),
+        |p, _| p.network.pod_cidr = "10.234.0.0/18".into(),
+    ),
+    (
+        "E_IPV6_NOT_SUPPORTED",
+        |p, _| p.hosts[3].address = "fd00::9".into(),
+        |p, _| p.hosts[3].address = "10.0.10.10".into(),
+    ),
+    (
+        "E_IPV6_NOT_SUPPORTED",
+        |p, _| p.network.vip = Some("fd00::100".into()),
+        |p, _| p.network.vip = Some("10.0.10.100".into()),
+    ),
+    (
         "E_BAD_VIP",
         |p, _| p.network.vip = Some("10.0.10.1000".into()),
         |p, _| p.network.vip = Some("10.0.10.100".into()),
@@ -872,4 +897,105 @@ fn short_range_pool_entries_are_checked() {
     let f = plan::check(&p, None);
     let bad = f.iter().find(|x| x.code == "E_BAD_POOL_ENTRY").unwrap();
     assert!(bad.message.contains("(character 17)"), "{}", bad.message);
+}
+
+/// IPv6 pool entries as large as the whole address space are counted without overflow:
+/// `::/0` holds 2^128 addresses, one more than a `u128`, so its count saturates and reads
+/// as an order of magnitude, while powers of two read as such.
+#[test]
+fn huge_ipv6_pools_are_counted_without_overflow() {
+    let mut p = base();
+    let lb = &mut p.network.load_balancer;
+    lb.pools.truncate(1);
+    lb.pools[0].addresses = vec!["::/0".into()];
+    for (name, entry) in [("half", "::/1"), ("lab", "fd00::/64")] {
+        let mut extra = lb.pools[0].clone();
+        extra.name = name.into();
+        extra.addresses = vec![entry.into()];
+        lb.pools.push(extra);
+    }
+    let f = plan::check(&p, None);
+    let sizes: Vec<&str> = f
+        .iter()
+        .filter(|x| x.code == "I_POOL_SIZE")
+        .map(|x| x.message.as_str())
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            "pool `default`: more than 10^38 addresses",
+            "pool `half`: 2^127 addresses",
+            "pool `lab`: 2^64 addresses",
+        ]
+    );
+    let overlaps: Vec<(&str, &str)> = f
+        .iter()
+        .filter(|x| x.code == "E_POOL_OVERLAP")
+        .map(|x| (x.path.as_str(), x.message.as_str()))
+        .collect();
+    assert_eq!(
+        overlaps,
+        [
+            (
+                "network.load_balancer.pools[1].addresses[0]",
+                "::-7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff overlaps network.load_balancer.pools[0].addresses[0] (::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff): 2^127 shared addresses (::-7fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff)"
+            ),
+            (
+                "network.load_balancer.pools[2].addresses[0]",
+                "fd00::-fd00::ffff:ffff:ffff:ffff overlaps network.load_balancer.pools[0].addresses[0] (::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff): 2^64 shared addresses (fd00::-fd00::ffff:ffff:ffff:ffff)"
+            ),
+        ]
+    );
+    // All three in one pool: the sum saturates instead of wrapping.
+    let mut p = base();
+    pool(&mut p).addresses = vec!["::/0".into(), "::/1".into(), "fd00::/64".into()];
+    let f = plan::check(&p, None);
+    let size = f.iter().find(|x| x.code == "I_POOL_SIZE").unwrap();
+    assert_eq!(size.message, "pool `default`: more than 10^38 addresses");
+}
+
+/// An IPv6 value in the IPv4 plan is refused where it was written, and says what the
+/// plan supports.
+#[test]
+fn ipv6_values_are_refused_at_their_path() {
+    let mut p = base();
+    pool(&mut p).addresses.push(" fd00::/64".into());
+    p.network.pod_cidr = "fd00:10:234::/64".into();
+    p.hosts[1].address = "fd00::9".into();
+    let f = plan::check(&p, None);
+    let found: Vec<(&str, &str)> = f
+        .iter()
+        .filter(|x| x.code == "E_IPV6_NOT_SUPPORTED")
+        .map(|x| (x.path.as_str(), x.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "network.pod_cidr",
+                "pod CIDR `fd00:10:234::/64` is IPv6; this plan format supports IPv4 only"
+            ),
+            (
+                "hosts[1].address",
+                "node address `fd00::9` is IPv6; this plan format supports IPv4 only"
+            ),
+            (
+                "network.load_balancer.pools[0].addresses[5]",
+                "pool entry `fd00::/64` is IPv6; this plan format supports IPv4 only"
+            ),
+        ]
+    );
+    let hint = f
+        .iter()
+        .find(|x| x.code == "E_IPV6_NOT_SUPPORTED")
+        .and_then(|x| x.hint.as_deref())
+        .unwrap();
+    assert!(hint.contains("enable_dual_stack_networks"), "{hint}");
+    // IPv4-mapped spelling is still IPv6 text; the plain IPv4 address is fine.
+    let mut p = base();
+    pool(&mut p).addresses.push("::ffff:10.0.20.1".into());
+    assert!(codes(&p, None).contains("E_IPV6_NOT_SUPPORTED"));
+    let mut p = base();
+    pool(&mut p).addresses.push("10.0.20.1".into());
+    assert!(!codes(&p, None).contains("E_IPV6_NOT_SUPPORTED"));
 }

@@ -218,3 +218,52 @@ fn check_with_facts_runs_hardware_and_disk_checks() {
         text(&out.stderr)
     );
 }
+
+/// A pool entry `::/0` (2^128 addresses, more than a `u128` counts) is checked and refused
+/// like any other overlap: exit 1 with findings, never a panic (exit 101).
+#[test]
+fn huge_ipv6_pool_entries_do_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("huge.yaml");
+    let base = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/bad/13_bad_pool_entry.yaml"),
+    )
+    .unwrap();
+    let huge = base.replace(
+        "addresses: [10.0.20.5-10.0.2x.20]",
+        "addresses: [\"::/0\", \"::/1\", \"fd00::/64\"]",
+    );
+    assert_ne!(huge, base);
+    std::fs::write(&plan, huge).unwrap();
+    let plan = plan.to_string_lossy().to_string();
+
+    let out = rackstrap(&["check", &plan]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("pool `default`: more than 10^38 addresses"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(": 2^127 shared addresses ("), "{stdout}");
+    assert!(stdout.contains(": 2^64 shared addresses ("), "{stdout}");
+    assert!(
+        stdout.contains("error  E_IPV6_NOT_SUPPORTED  network.load_balancer.pools[0].addresses[0]"),
+        "{stdout}"
+    );
+
+    let out = rackstrap(&["check", &plan, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "I_POOL_SIZE")
+    );
+
+    let refused = dir.path().join("inventory");
+    let out = rackstrap(&["render", &plan, "--out", &refused.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("error  E_POOL_OVERLAP"));
+    assert!(!refused.exists());
+}

@@ -69,10 +69,15 @@ impl AddrRange {
         }
     }
 
-    /// Number of addresses in the range.
+    /// Number of addresses in the range, saturating at `u128::MAX`: `::/0` holds 2^128
+    /// addresses, one more than `u128` can, so it counts as `u128::MAX` (as do the two ranges
+    /// one address short of it). Sum counts with `saturating_add` and show them with
+    /// [`count_text`].
     #[allow(clippy::len_without_is_empty)] // a range is never empty: start <= end
     pub fn len(&self) -> u128 {
-        to_u128(self.end) - to_u128(self.start) + 1
+        to_u128(self.end)
+            .saturating_sub(to_u128(self.start))
+            .saturating_add(1)
     }
 
     pub fn is_ipv4(&self) -> bool {
@@ -110,6 +115,28 @@ impl fmt::Display for AddrRange {
             write!(f, "{}", self.start)
         } else {
             write!(f, "{}-{}", self.start, self.end)
+        }
+    }
+}
+
+/// Counts up to this are shown in full (every IPv4 count is below it).
+const COUNT_IN_FULL_BELOW: u128 = 1_000_000_000_000;
+
+/// An address count as people read it: in full while it is small (`16`, `4294967296`),
+/// as a power of two when it is one (`2^64` for an IPv6 /64), otherwise by its order of
+/// magnitude (`more than 10^30`). A count saturated at `u128::MAX` (see
+/// [`AddrRange::len`]) reads `more than 10^38`, true of 2^128 - 1 and 2^128 alike.
+pub fn count_text(count: u128) -> String {
+    if count < COUNT_IN_FULL_BELOW {
+        count.to_string()
+    } else if count.is_power_of_two() {
+        format!("2^{}", count.trailing_zeros())
+    } else {
+        let exp = count.ilog10();
+        if 10u128.pow(exp) == count {
+            format!("10^{exp}")
+        } else {
+            format!("more than 10^{exp}")
         }
     }
 }
@@ -468,6 +495,28 @@ mod tests {
         assert_eq!(parse_entry("010.0.0.1").unwrap_err().position, 0);
     }
 
+    /// Where each kind of mistake is reported (0-based; messages say 1-based).
+    #[test]
+    fn more_error_positions() {
+        let at = |text: &str| parse_entry(text).unwrap_err().position;
+        assert_eq!(at("10.0.0.256"), 7);
+        assert_eq!(at("10.0.0.0/"), 9);
+        assert_eq!(at("10.0.0.0/24/1"), 11);
+        assert_eq!(at("  10.0.0.0/3x"), 12);
+        assert_eq!(at("10.0.0.1-"), 9);
+        assert_eq!(at("10.0.0.1-10.0.0"), 15);
+        assert_eq!(at("10.0.0.1 - 10.0.0.x"), 18);
+        assert_eq!(at("10.0.0.1-fd00::1"), 9);
+        assert_eq!(at("10.0.0.1-10.0.0.1.1"), 17);
+        assert_eq!(at("fd00::/129"), 7);
+        assert_eq!(at("fd00::g"), 0);
+        let e = parse_entry("10.0.0.0/24/1").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unexpected `/` in prefix length of `10.0.0.0/24/1` (character 12)"
+        );
+    }
+
     #[test]
     fn short_range_form() {
         let (r, f) = parse_entry("10.0.10.5-20").unwrap();
@@ -541,6 +590,35 @@ mod tests {
     }
 
     #[test]
+    fn huge_ranges_count_without_overflow() {
+        assert_eq!(parse_range("::/0").unwrap().len(), u128::MAX);
+        assert_eq!(parse_range("::/1").unwrap().len(), 1 << 127);
+        assert_eq!(parse_range("fd00::/64").unwrap().len(), 1 << 64);
+        assert_eq!(
+            parse_range("::1-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+                .unwrap()
+                .len(),
+            u128::MAX
+        );
+        assert_eq!(parse_range("0.0.0.0/0").unwrap().len(), 1 << 32);
+        let all = parse_range("::/0").unwrap();
+        assert_eq!(all.intersection(&all).unwrap().len(), u128::MAX);
+    }
+
+    #[test]
+    fn counts_read_sensibly() {
+        assert_eq!(count_text(1), "1");
+        assert_eq!(count_text(16), "16");
+        assert_eq!(count_text(1 << 32), "4294967296");
+        assert_eq!(count_text(999_999_999_999), "999999999999");
+        assert_eq!(count_text(1_000_000_000_000), "10^12");
+        assert_eq!(count_text(1 << 64), "2^64");
+        assert_eq!(count_text(1 << 127), "2^127");
+        assert_eq!(count_text((1 << 100) + 1), "more than 10^30");
+        assert_eq!(count_text(u128::MAX), "more than 10^38");
+    }
+
+    #[test]
     fn families_never_overlap() {
         let a = parse_range("0.0.0.0/0").unwrap();
         let b = parse_range("::/0").unwrap();
@@ -548,47 +626,151 @@ mod tests {
         assert!(!a.contains(v4("::1")));
     }
 
-    /// Plain reference: the set of addresses, enumerated.
-    fn enumerate(r: &AddrRange) -> std::collections::BTreeSet<u32> {
-        let (IpAddr::V4(s), IpAddr::V4(e)) = (r.start, r.end) else {
-            unreachable!()
-        };
-        (u32::from(s)..=u32::from(e)).collect()
+    /// An IPv4 address written out by hand from its integer, independent of the parser
+    /// and of `std`'s formatting.
+    fn dotted(a: u32) -> String {
+        format!(
+            "{}.{}.{}.{}",
+            a >> 24,
+            (a >> 16) & 255,
+            (a >> 8) & 255,
+            a & 255
+        )
     }
 
-    /// Small ranges inside 10.0.0.0/24 written in all three forms.
-    fn small_range() -> impl Strategy<Value = String> {
+    fn mask(prefix: u32) -> u32 {
+        if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        }
+    }
+
+    /// The parsed range as integers.
+    fn ints(r: &AddrRange) -> (u32, u32) {
+        let (IpAddr::V4(s), IpAddr::V4(e)) = (r.start, r.end) else {
+            panic!("not IPv4: {r}")
+        };
+        (u32::from(s), u32::from(e))
+    }
+
+    /// One entry: the text, and the first and last address it must parse to, all made
+    /// from integers with plain arithmetic (CIDR: network = addr & mask, broadcast =
+    /// network | !mask; short form: the start with its last octet replaced).
+    #[derive(Debug, Clone)]
+    struct Written {
+        text: String,
+        first: u32,
+        last: u32,
+    }
+
+    /// Entries in every form. `base..base + span` bounds where they lie, so small windows
+    /// give small ranges that can be enumerated.
+    fn written(base: u32, span: u32) -> impl Strategy<Value = Written> {
+        let addr = move || (0..span).prop_map(move |o| base.wrapping_add(o));
         prop_oneof![
-            (0u32..256, 0u32..16).prop_map(|(a, n)| {
-                let b = (a + n).min(255);
-                format!("10.0.0.{a}-10.0.0.{b}")
+            addr().prop_map(|a| Written {
+                text: dotted(a),
+                first: a,
+                last: a
             }),
-            (24u8..=32, 0u32..256).prop_map(|(p, a)| {
-                let size = 1u32 << (32 - p);
-                format!("10.0.0.{}/{p}", a / size * size)
+            (addr(), addr()).prop_map(|(a, b)| {
+                let (first, last) = (a.min(b), a.max(b));
+                Written {
+                    text: format!("{}-{}", dotted(first), dotted(last)),
+                    first,
+                    last,
+                }
             }),
-            (0u32..256).prop_map(|a| format!("10.0.0.{a}")),
+            (addr(), 0u32..=32).prop_map(|(a, p)| {
+                let network = a & mask(p);
+                Written {
+                    text: format!("{}/{p}", dotted(network)),
+                    first: network,
+                    last: network | !mask(p),
+                }
+            }),
+            (addr(), 0u32..256).prop_map(|(a, e)| {
+                let (first, last) = (a.min(a & !255 | e), a.max(a & !255 | e));
+                Written {
+                    text: format!("{}-{}", dotted(first), last & 255),
+                    first,
+                    last,
+                }
+            }),
         ]
+    }
+
+    /// Small entries around 10.0.0.0 (at most 512 addresses each, CIDRs up to /23).
+    fn small() -> impl Strategy<Value = Written> {
+        written(u32::from(Ipv4Addr::new(10, 0, 0, 0)), 512)
+            .prop_filter("small", |w| w.last - w.first < 512)
+    }
+
+    fn set(w: &Written) -> std::collections::BTreeSet<u32> {
+        (w.first..=w.last).collect()
     }
 
     proptest! {
         #[test]
-        fn range_len_and_membership_match_enumeration(text in small_range(), probe in 0u32..256) {
-            let r = parse_range(&text).unwrap();
-            let set = enumerate(&r);
-            prop_assert_eq!(r.len(), set.len() as u128);
-            let addr = u32::from(Ipv4Addr::new(10, 0, 0, 0)) + probe;
-            prop_assert_eq!(r.contains(IpAddr::V4(Ipv4Addr::from(addr))), set.contains(&addr));
+        fn parsed_bounds_match_the_integers_written(w in written(0, u32::MAX)) {
+            let r = parse_range(&w.text).unwrap();
+            prop_assert_eq!(ints(&r), (w.first, w.last), "{}", w.text);
+            prop_assert_eq!(r.len(), u128::from(w.last - w.first) + 1);
+            // Padding moves nothing.
+            prop_assert_eq!(parse_range(&format!("  {} ", w.text)).unwrap(), r);
         }
 
         #[test]
-        fn overlap_matches_enumeration(a in small_range(), b in small_range()) {
-            let (ra, rb) = (parse_range(&a).unwrap(), parse_range(&b).unwrap());
-            let (sa, sb) = (enumerate(&ra), enumerate(&rb));
-            let common: std::collections::BTreeSet<u32> = sa.intersection(&sb).copied().collect();
+        fn cidrs_parse_to_network_and_broadcast(a in any::<u32>(), p in 0u32..=32) {
+            let network = a & mask(p);
+            let net = parse_cidr(&format!("{}/{p}", dotted(network))).unwrap();
+            prop_assert_eq!(u32::from(match net.network() { IpAddr::V4(n) => n, _ => unreachable!() }), network);
+            prop_assert_eq!(u32::from(p as u8), u32::from(net.prefix_len()));
+            let r = AddrRange::from_net(net);
+            prop_assert_eq!(ints(&r), (network, network | !mask(p)));
+            prop_assert_eq!(r.len(), 1u128 << (32 - p));
+            // Host bits set: refused at the start, naming the network meant.
+            if a != network {
+                let text = format!("{}/{p}", dotted(a));
+                let e = parse_cidr(&text).unwrap_err();
+                prop_assert_eq!(e.position, 0);
+                prop_assert_eq!(
+                    e.message,
+                    format!("`{text}` has host bits set; the network is {}/{p}", dotted(network))
+                );
+            }
+        }
+
+        #[test]
+        fn reversed_ranges_are_refused_at_the_end(a in any::<u32>(), b in any::<u32>()) {
+            prop_assume!(a != b);
+            let (lo, hi) = (a.min(b), a.max(b));
+            let text = format!("{}-{}", dotted(hi), dotted(lo));
+            let e = parse_range(&text).unwrap_err();
+            prop_assert_eq!(e.position, dotted(hi).len() + 1);
+            prop_assert!(e.message.contains("starts after it ends"), "{}", e.message);
+        }
+
+        #[test]
+        fn membership_matches_enumeration(w in small(), probe in 0u32..1024) {
+            let r = parse_range(&w.text).unwrap();
+            let addr = u32::from(Ipv4Addr::new(10, 0, 0, 0)).wrapping_add(probe).wrapping_sub(256);
+            prop_assert_eq!(r.contains(IpAddr::V4(Ipv4Addr::from(addr))), set(&w).contains(&addr));
+            prop_assert_eq!(r.len(), set(&w).len() as u128);
+        }
+
+        #[test]
+        fn overlap_matches_enumeration(a in small(), b in small()) {
+            let (ra, rb) = (parse_range(&a.text).unwrap(), parse_range(&b.text).unwrap());
+            let common: Vec<u32> = set(&a).intersection(&set(&b)).copied().collect();
             prop_assert_eq!(ra.overlaps(&rb), !common.is_empty());
+            prop_assert_eq!(rb.overlaps(&ra), !common.is_empty());
             match ra.intersection(&rb) {
-                Some(i) => prop_assert_eq!(enumerate(&i), common),
+                Some(i) => {
+                    prop_assert_eq!(ints(&i), (common[0], common[common.len() - 1]));
+                    prop_assert_eq!(i.len(), common.len() as u128);
+                }
                 None => prop_assert!(common.is_empty()),
             }
         }

@@ -641,6 +641,16 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
     let n = &plan.network;
     let service = parse_net_field(&n.service_cidr, "network.service_cidr", "service CIDR", out);
     let pods = parse_net_field(&n.pod_cidr, "network.pod_cidr", "pod CIDR", out);
+    for (net, path, what) in [
+        (service, "network.service_cidr", "service CIDR"),
+        (pods, "network.pod_cidr", "pod CIDR"),
+    ] {
+        if let Some(net) = net
+            && !net.addr().is_ipv4()
+        {
+            out.push(ipv6_not_supported(path, what, &net.to_string()));
+        }
+    }
     if let (Some(s), Some(p)) = (service, pods)
         && AddrRange::from_net(s).overlaps(&AddrRange::from_net(p))
     {
@@ -724,6 +734,13 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
         .filter_map(|(i, h)| h.address.parse::<IpAddr>().ok().map(|a| (i, a)))
         .collect();
     for &(i, addr) in &host_addrs {
+        if addr.is_ipv6() {
+            out.push(ipv6_not_supported(
+                format!("hosts[{i}].address"),
+                "node address",
+                &addr.to_string(),
+            ));
+        }
         for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
             if let Some(net) = net
                 && net.contains(&addr)
@@ -817,7 +834,12 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
         for (a, text) in pool.addresses.iter().enumerate() {
             let path = format!("{at}.addresses[{a}]");
             match net::parse_range(text) {
-                Ok(range) => entries.push(PoolEntry { path, range }),
+                Ok(range) => {
+                    if !range.is_ipv4() {
+                        out.push(ipv6_not_supported(path.clone(), "pool entry", text.trim()));
+                    }
+                    entries.push(PoolEntry { path, range });
+                }
                 Err(e) => out.push(
                     Finding::new(Severity::Error, "E_BAD_POOL_ENTRY", path, msg::bad_entry(text, &e))
                         .hint("write a CIDR (10.0.10.0/28), a range (10.0.10.5-10.0.10.20) or one address"),
@@ -870,7 +892,7 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                     .starts_with(&format!("network.load_balancer.pools[{p}]."))
             })
             .map(|e| e.range.len())
-            .sum();
+            .fold(0, u128::saturating_add);
         if size > 0 {
             out.push(Finding::new(
                 Severity::Info,
@@ -903,6 +925,9 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                 msg::bad_vip(vip, &e),
             )),
             Ok(addr) => {
+                if addr.is_ipv6() {
+                    out.push(ipv6_not_supported("network.vip", "VIP", vip.trim()));
+                }
                 if let Some(&(i, _)) = host_addrs.iter().find(|(_, a)| *a == addr) {
                     out.push(
                         Finding::new(
@@ -935,6 +960,21 @@ fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// The plan renders Kubespray's IPv4 variables only. Kubespray v2.24 runs IPv6 as dual
+/// stack, with `enable_dual_stack_networks` and the separate `kube_service_addresses_ipv6`
+/// and `kube_pods_subnet_ipv6`, none of which the plan models yet; an IPv6 value written
+/// where Kubespray and MetalLB expect the IPv4 ones would fail at deploy time, or silently
+/// give a cluster without the addresses the operator meant, so it is refused here.
+fn ipv6_not_supported(path: impl Into<String>, what: &str, text: &str) -> Finding {
+    Finding::new(
+        Severity::Error,
+        "E_IPV6_NOT_SUPPORTED",
+        path,
+        msg::ipv6_not_supported(what, text),
+    )
+    .hint(msg::IPV6_HINT)
 }
 
 fn parse_net_field(
@@ -1422,7 +1462,7 @@ mod msg {
     ) -> String {
         format!(
             "{r} overlaps {other_path} ({other}): {} shared address{} ({common})",
-            common.len(),
+            net::count_text(common.len()),
             if common.len() == 1 { "" } else { "es" }
         )
     }
@@ -1439,10 +1479,15 @@ mod msg {
     }
     pub fn pool_size(name: &str, size: u128) -> String {
         format!(
-            "pool `{name}`: {size} address{}",
+            "pool `{name}`: {} address{}",
+            net::count_text(size),
             if size == 1 { "" } else { "es" }
         )
     }
+    pub fn ipv6_not_supported(what: &str, text: &str) -> String {
+        format!("{what} `{text}` is IPv6; this plan format supports IPv4 only")
+    }
+    pub const IPV6_HINT: &str = "use an IPv4 address or network here; Kubespray's dual stack (`enable_dual_stack_networks`, `kube_service_addresses_ipv6`, `kube_pods_subnet_ipv6`) is not in the plan yet";
     pub fn bad_vip(text: &str, e: &net::ParseError) -> String {
         format!("VIP `{text}`: {e}")
     }

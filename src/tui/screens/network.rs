@@ -56,9 +56,16 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         if *field == NetField::PoolAddresses
             && let Ok(entries) = parse_entries(&value)
         {
-            let total: u128 = entries.iter().map(|(_, e)| e.len()).sum();
+            // Saturating: an IPv6 `::/0` alone holds more than u128 counts.
+            let total = entries
+                .iter()
+                .map(|(_, e)| {
+                    let (first, last) = e.bounds();
+                    last.saturating_sub(first).saturating_add(1)
+                })
+                .fold(0, u128::saturating_add);
             if total > 0 {
-                note = format!("  {total} addresses");
+                note = format!("  {} addresses", crate::net::count_text(total));
             }
         }
         if *field == NetField::Mtu {
