@@ -36,7 +36,8 @@ if ! command -v ansible-playbook >/dev/null 2>&1; then
     fi
     if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 fi
-ansible-playbook --version | head -1
+ansible_version=$(ansible-playbook --version)
+echo "ci: ${ansible_version%%$'\n'*}"
 
 cargo build --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
