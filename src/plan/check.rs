@@ -100,7 +100,7 @@ impl Quorum {
 }
 
 pub fn quorum(plan: &Plan) -> Quorum {
-    Quorum::of(plan.hosts.iter().filter(|h| h.has_role(Role::Etcd)).count())
+    Quorum::of(plan.count_role(Role::Etcd))
 }
 
 /// Bytes a layout offers over members of the given sizes. md arrays use each member only up
@@ -417,16 +417,8 @@ fn check_hosts(plan: &Plan, out: &mut Vec<Finding>) {
 }
 
 fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
-    let control_planes = plan
-        .hosts
-        .iter()
-        .filter(|h| h.has_role(Role::ControlPlane))
-        .count();
-    let workers = plan
-        .hosts
-        .iter()
-        .filter(|h| h.has_role(Role::Worker))
-        .count();
+    let control_planes = plan.count_role(Role::ControlPlane);
+    let workers = plan.count_role(Role::Worker);
     let q = quorum(plan);
     if plan.hosts.is_empty() {
         out.push(
