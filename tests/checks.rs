@@ -830,7 +830,7 @@ fn capacity_and_mixed_sizes_are_reported() {
     let mixed = found.iter().find(|x| x.code == "W_MIXED_SIZES").unwrap();
     assert_eq!(
         mixed.message,
-        "raid0 members differ in size (nvme0n1 1.6 TB, nvme1n1 1.0 TB): each is used only up to 1.0 TB"
+        "raid0 members differ in size (nvme0n1 1.5T, nvme1n1 931G): each is used only up to 931G"
     );
     let cap = found
         .iter()
@@ -838,7 +838,7 @@ fn capacity_and_mixed_sizes_are_reported() {
         .unwrap();
     assert_eq!(
         cap.message,
-        "raid0 over 2 devices: 2.0 TB usable at /data, discard on"
+        "raid0 over 2 devices: 1.8T usable at /data, discard on"
     );
 }
 

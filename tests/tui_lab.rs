@@ -119,7 +119,7 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
         let screen = rackstrap::tui::render_to_string(&m, 120, 40);
         assert!(screen.contains(&format!("▸{}", host.name)), "{screen}");
         for d in &host.disks {
-            let size = rackstrap::tui::domain::human_bytes(d.size);
+            let size = rackstrap::facts::human_bytes(d.size);
             let row = screen
                 .lines()
                 .find(|l| l.contains(&format!(" {} ", d.name)));

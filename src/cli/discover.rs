@@ -9,7 +9,7 @@ use std::sync::Arc;
 use color_eyre::eyre::Context;
 
 use crate::discover::{self, Discovered, HostState};
-use crate::facts::HostFacts;
+use crate::facts::{HostFacts, human_bytes};
 use crate::ssh::{self, ConnectOptions, PassphraseCallback};
 
 pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
@@ -155,22 +155,6 @@ fn disk_summary(facts: &HostFacts) -> String {
         .join(", ")
 }
 
-/// Binary units as `lsblk` shows them: `512M`, `40G`, `1.8T`.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 || value >= 10.0 || (value - value.round()).abs() < 0.05 {
-        format!("{:.0}{}", value, UNITS[unit])
-    } else {
-        format!("{:.1}{}", value, UNITS[unit])
-    }
-}
-
 /// Ask for a key passphrase on the terminal without echo; `None` without a terminal.
 fn terminal_passphrase() -> PassphraseCallback {
     Arc::new(|path| {
@@ -237,14 +221,6 @@ fn target_error_text(text: &str, err: &discover::TargetError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_lsblk() {
-        assert_eq!(human_bytes(512), "512B");
-        assert_eq!(human_bytes(40 << 30), "40G");
-        assert_eq!(human_bytes(1_920_383_410_176), "1.7T");
-        assert_eq!(human_bytes(1536 << 20), "1.5G");
-    }
 
     #[test]
     fn table_rows() {

@@ -6,6 +6,7 @@
 //!
 //! - [`gather`] runs the script over a [`crate::ssh::Session`] (one exec per host);
 //! - [`parse`] holds the parsers (`parse_lsblk`, `parse_mdstat`, `parse_ip_addr`, ...);
+//! - [`units`] formats sizes the way `lsblk` does, for every screen and message;
 //! - [`file`] reads facts saved by `rackstrap discover --json` and matches them to a plan.
 //!
 //! Which disk holds `/`: the top-level device whose `lsblk` mount points, or those of anything
@@ -14,12 +15,14 @@
 pub mod file;
 pub mod gather;
 pub mod parse;
+pub mod units;
 
 pub use gather::{FactsError, gather};
 pub use parse::{
     ParseError, apply_blkid, parse_default_route, parse_ip_addr, parse_lsblk, parse_mdstat,
     parse_meminfo, parse_os_release,
 };
+pub use units::human_bytes;
 
 use std::collections::BTreeMap;
 

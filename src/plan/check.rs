@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::model::{Discard, Level, Plan, Profile, Relocate, Role, StorageLayout};
-use crate::facts::{BlockDevice, Facts, HostFacts};
+use crate::facts::{BlockDevice, Facts, HostFacts, human_bytes};
 use crate::net::{self, AddrRange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -100,7 +100,7 @@ impl Quorum {
 }
 
 pub fn quorum(plan: &Plan) -> Quorum {
-    Quorum::of(plan.hosts.iter().filter(|h| h.has_role(Role::Etcd)).count())
+    Quorum::of(plan.count_role(Role::Etcd))
 }
 
 /// Bytes a layout offers over members of the given sizes. md arrays use each member only up
@@ -417,16 +417,8 @@ fn check_hosts(plan: &Plan, out: &mut Vec<Finding>) {
 }
 
 fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
-    let control_planes = plan
-        .hosts
-        .iter()
-        .filter(|h| h.has_role(Role::ControlPlane))
-        .count();
-    let workers = plan
-        .hosts
-        .iter()
-        .filter(|h| h.has_role(Role::Worker))
-        .count();
+    let control_planes = plan.count_role(Role::ControlPlane);
+    let workers = plan.count_role(Role::Worker);
     let q = quorum(plan);
     if plan.hosts.is_empty() {
         out.push(
@@ -1303,22 +1295,6 @@ fn label_problem(key: &str, value: &str) -> Option<String> {
         return Some(msg::bad_label_value(key, value));
     }
     None
-}
-
-/// `1.5 TB`, `512.0 GB`: decimal units, as disk vendors and lsblk's `-b`-free output use.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// The words of every finding, in one place so they read as one voice.

@@ -27,6 +27,13 @@ pub struct Plan {
     pub tuning: Tuning,
 }
 
+impl Plan {
+    /// How many hosts carry `role` (a host with several roles counts once for each).
+    pub fn count_role(&self, role: Role) -> usize {
+        self.hosts.iter().filter(|h| h.has_role(role)).count()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {

@@ -29,19 +29,22 @@ impl Cmd {
     /// Writes `contents` to `path` with a quoted here-document, so the file is part of the
     /// command text the operator sees.
     pub fn write_file(path: &str, contents: &str) -> Self {
-        let mut delimiter = String::from("RACKSTRAP_EOF");
-        while contents.lines().any(|l| l == delimiter) {
-            delimiter.push('_');
-        }
-        let mut body = contents.to_string();
-        if !body.ends_with('\n') {
-            body.push('\n');
-        }
-        Self::new(format!(
-            "cat > {} <<'{delimiter}'\n{body}{delimiter}",
-            quote(path)
-        ))
+        Self::new(format!("cat > {} {}", quote(path), heredoc(contents)))
     }
+}
+
+/// `contents` as a quoted here-document (`<<'RACKSTRAP_EOF'` ... `RACKSTRAP_EOF`), so the shell
+/// expands nothing in it; the delimiter grows until no line of `contents` equals it.
+pub fn heredoc(contents: &str) -> String {
+    let mut delimiter = String::from("RACKSTRAP_EOF");
+    while contents.lines().any(|l| l == delimiter) {
+        delimiter.push('_');
+    }
+    let mut body = contents.to_string();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    format!("<<'{delimiter}'\n{body}{delimiter}")
 }
 
 impl std::fmt::Display for Cmd {

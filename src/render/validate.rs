@@ -54,26 +54,10 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     }
 
     let all = &inv["all"];
-    let defined: BTreeSet<String> = all["hosts"]
-        .as_mapping()
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let defined: BTreeSet<String> = mapping_keys(&all["hosts"]).into_iter().collect();
     let group = |name: &str| -> Option<Vec<String>> {
         let g = all["children"].get(name)?;
-        Some(
-            g["hosts"]
-                .as_mapping()
-                .map(|m| {
-                    m.keys()
-                        .filter_map(|k| k.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        )
+        Some(mapping_keys(&g["hosts"]))
     };
     for name in ["kube_control_plane", "kube_node", "etcd"] {
         match group(name) {
@@ -97,14 +81,9 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             etcd.len()
         ));
     }
-    let k8s_children: BTreeSet<String> = all["children"]["k8s_cluster"]["children"]
-        .as_mapping()
-        .map(|m| {
-            m.keys()
-                .filter_map(|k| k.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let k8s_children: BTreeSet<String> = mapping_keys(&all["children"]["k8s_cluster"]["children"])
+        .into_iter()
+        .collect();
     for child in ["kube_control_plane", "kube_node"] {
         if !k8s_children.contains(child) {
             problems.push(format!("k8s_cluster must have child group {child}"));
@@ -275,6 +254,18 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
 
 /// Kubespray's "Stop if bad hostname" pattern:
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`.
+/// The string keys of a YAML mapping, in file order; none when `value` is not a mapping.
+fn mapping_keys(value: &Value) -> Vec<String> {
+    value
+        .as_mapping()
+        .map(|m| {
+            m.keys()
+                .filter_map(|k| k.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn is_kubespray_hostname(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|label| {

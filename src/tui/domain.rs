@@ -64,24 +64,6 @@ impl Finding {
 
 pub use crate::plan::{Quorum, quorum, usable_bytes};
 
-/// Sizes the way `lsblk` prints them: binary units, one decimal below 10.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes}B")
-    } else if value < 10.0 && !((value.fract() * 10.0).round() as u64).is_multiple_of(10) {
-        format!("{value:.1}{}", UNITS[unit])
-    } else {
-        format!("{value:.0}{}", UNITS[unit])
-    }
-}
-
 /// One address entry as typed: a CIDR, a range or a single address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry {

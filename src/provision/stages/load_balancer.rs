@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 
 use crate::plan::{Host, Plan};
-use crate::provision::cmd::{Cmd, StepError, quote};
+use crate::provision::cmd::{Cmd, StepError, heredoc, quote};
 use crate::provision::event::StageId;
 use crate::provision::log::StepLog;
 use crate::provision::remote::Remote;
@@ -36,17 +36,7 @@ fn manifests(plan: &Plan) -> Result<Option<String>, StepError> {
 }
 
 fn apply_manifests(contents: &str) -> Cmd {
-    let mut delimiter = String::from("RACKSTRAP_EOF");
-    while contents.lines().any(|l| l == delimiter) {
-        delimiter.push('_');
-    }
-    let mut body = contents.to_string();
-    if !body.ends_with('\n') {
-        body.push('\n');
-    }
-    Cmd::new(format!(
-        "kubectl apply -f - <<'{delimiter}'\n{body}{delimiter}"
-    ))
+    Cmd::new(format!("kubectl apply -f - {}", heredoc(contents)))
 }
 
 /// What the stage would do with nothing in place yet.

@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
 use crate::discover::HostState;
+use crate::facts::human_bytes;
 use crate::tui::app::Model;
-use crate::tui::domain::human_bytes;
 use crate::tui::widgets::{Look, fit, style, wrap};
 
 pub fn state_text(s: &HostState) -> &'static str {

@@ -6,8 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
 use crate::facts::HostFacts;
+use crate::facts::human_bytes;
 use crate::tui::app::Model;
-use crate::tui::domain::{CONTROL_PLANE_MIN, CONTROL_PLANE_RECOMMENDED, WORKER_MIN, human_bytes};
+use crate::tui::domain::{CONTROL_PLANE_MIN, CONTROL_PLANE_RECOMMENDED, WORKER_MIN};
 use crate::tui::widgets::{Look, fit, style, wrap};
 
 const GIB: u64 = 1 << 30;

@@ -7,9 +7,9 @@ use ratatui::symbols::{border, line};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::facts::human_bytes;
 use crate::plan::{Discard, Level};
 use crate::tui::app::Model;
-use crate::tui::domain::human_bytes;
 use crate::tui::text;
 use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
 

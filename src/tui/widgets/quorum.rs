@@ -9,16 +9,8 @@ use crate::tui::domain::quorum;
 
 pub fn panel(theme: Theme, plan: &Plan) -> Vec<Line<'static>> {
     let q = quorum(plan);
-    let cps = plan
-        .hosts
-        .iter()
-        .filter(|h| h.has_role(Role::ControlPlane))
-        .count();
-    let workers = plan
-        .hosts
-        .iter()
-        .filter(|h| h.has_role(Role::Worker))
-        .count();
+    let cps = plan.count_role(Role::ControlPlane);
+    let workers = plan.count_role(Role::Worker);
     let tol_look = if q.members == 0 || q.members.is_multiple_of(2) {
         Look::Error
     } else if q.tolerated == 0 {
