@@ -627,3 +627,18 @@ fn review_scrolls_no_further_than_its_last_row() {
     d.times(Down, 5);
     assert_eq!(d.m.review.scroll, 0);
 }
+
+#[test]
+fn pool_size_note_counts_in_words_that_agree() {
+    let mut d = akash_network();
+    // Replace the pool with one address, then two.
+    d.key(Down)
+        .key(End)
+        .times(Backspace, 200)
+        .chars("144.217.30.200");
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("144.217.30.200  1 address"), "{screen}");
+    d.chars(", 144.217.30.201");
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("2 addresses"), "{screen}");
+}

@@ -87,15 +87,6 @@ impl Entry {
             Entry::Single(a) => (n(a), n(a)),
         }
     }
-
-    pub fn len(&self) -> u128 {
-        let (a, b) = self.bounds();
-        b - a + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
-    }
 }
 
 /// A parse error: `pos` is the character index (0-based) into the whole field.

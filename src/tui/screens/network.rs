@@ -65,7 +65,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 })
                 .fold(0, u128::saturating_add);
             if total > 0 {
-                note = format!("  {} addresses", crate::net::count_text(total));
+                let noun = if total == 1 { "address" } else { "addresses" };
+                note = format!("  {} {noun}", crate::net::count_text(total));
             }
         }
         if *field == NetField::Mtu {
