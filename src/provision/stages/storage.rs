@@ -234,8 +234,12 @@ pub fn probe_script(host: &Host) -> String {
         }
     }
     let mut s = String::new();
+    // MOUNTPOINTS (every mount of a device) came with util-linux 2.37; older lsblk
+    // (Ubuntu 20.04 has 2.34, Debian 11 2.36) only knows MOUNTPOINT, which the parser reads
+    // as well.
     s.push_str(&format!(
-        "echo '{SECTION}lsblk'; lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINTS || exit 1; "
+        "echo '{SECTION}lsblk'; lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINTS \
+         || lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINT || exit 1; "
     ));
     // lsblk takes FSTYPE and UUID from udev's database, which lags behind a fresh mkfs (or
     // is absent): the signatures of the devices that matter are read from the disk itself.
@@ -1356,5 +1360,52 @@ kubelet
             d.children = vec!["sdb".into()];
         }
         assert!(!subtree(&v, "sdb", &mut Vec::new()).is_mounted());
+    }
+
+    /// util-linux 2.34/2.36 (Ubuntu 20.04, Debian 11) have no MOUNTPOINTS column: the probe
+    /// falls back to MOUNTPOINT, whose output the parser reads the same way.
+    #[test]
+    fn probe_falls_back_to_mountpoint_on_old_lsblk() {
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/data",
+        )]);
+        let script = probe_script(&h);
+        let new = script
+            .find("UUID,MOUNTPOINTS ||")
+            .expect("new column first");
+        let old = script
+            .find("UUID,MOUNTPOINT ||")
+            .expect("old column as fallback");
+        let exit = script.find("|| exit 1").expect("exit when both fail");
+        assert!(new < old && old < exit, "{script}");
+
+        // lsblk 2.34 prints ROTA as a string and one MOUNTPOINT per device.
+        let out = format!(
+            r#"{SECTION}lsblk
+{{"blockdevices": [
+  {{"name":"sda", "type":"disk", "rota":"0", "fstype":null, "uuid":null, "mountpoint":null,
+    "children": [
+      {{"name":"sda1", "type":"part", "rota":"0", "fstype":"ext4", "uuid":"1111", "mountpoint":"/"}},
+      {{"name":"sda2", "type":"part", "rota":"0", "fstype":"ext4", "uuid":"2222", "mountpoint":"/srv"}}
+    ]}},
+  {{"name":"sdb", "type":"disk", "rota":"1", "fstype":null, "uuid":null, "mountpoint":null}}
+]}}
+{SECTION}fstab
+{SECTION}mounts
+"#
+        );
+        let v = parse_probe(&out).expect("old lsblk output");
+        assert_eq!(v.devices["sda1"].mountpoints, ["/"]);
+        assert_eq!(v.devices["sda2"].mountpoints, ["/srv"]);
+        assert!(v.devices["sda"].holds_root);
+        assert_eq!(v.devices["sda"].rotational, Some(false));
+        assert_eq!(v.devices["sdb"].rotational, Some(true));
+        assert!(v.devices["sdb"].mountpoints.is_empty());
+        assert_eq!(v.mounts.get("/srv").map(String::as_str), Some("/dev/sda2"));
+        let cmds = shells(&plan_host(&h, &v).expect("sdb is free"));
+        assert_eq!(cmds[0], "mkfs.ext4 -L rackstrap /dev/sdb");
     }
 }
