@@ -363,25 +363,34 @@ fn apply_blkid(text: &str, view: &mut HostView) {
     flush(current.take(), view);
 }
 
-/// findmnt -r escapes blanks and backslashes as `\x20`-style sequences.
+/// findmnt -r escapes blanks and backslashes as `\x20`-style sequences, one per byte: the
+/// path is rebuilt as bytes and read as UTF-8 at the end, so `/mnt/dé` (printed as is or as
+/// `\xc3\xa9`) stays `/mnt/dé`. A backslash not followed by `x` and two hex digits is kept.
 fn unescape_mount(s: &str) -> String {
-    let mut out = String::new();
+    fn hex(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
     let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1] == b'x'
-            && let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16)
+            && b.get(i + 1) == Some(&b'x')
+            && let (Some(hi), Some(lo)) = (
+                b.get(i + 2).copied().and_then(hex),
+                b.get(i + 3).copied().and_then(hex),
+            )
         {
-            out.push(v as char);
+            out.push(hi << 4 | lo);
             i += 4;
             continue;
         }
-        out.push(b[i] as char);
+        out.push(b[i]);
         i += 1;
     }
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn parse_lsblk(json: &str, view: &mut HostView) -> Result<(), String> {
@@ -1407,5 +1416,41 @@ kubelet
         assert_eq!(v.mounts.get("/srv").map(String::as_str), Some("/dev/sda2"));
         let cmds = shells(&plan_host(&h, &v).expect("sdb is free"));
         assert_eq!(cmds[0], "mkfs.ext4 -L rackstrap /dev/sdb");
+    }
+
+    #[test]
+    fn mount_paths_from_findmnt_keep_utf8_and_survive_bad_escapes() {
+        assert_eq!(unescape_mount("/mnt/dé"), "/mnt/dé");
+        assert_eq!(unescape_mount(r"/mnt/d\xc3\xa9"), "/mnt/dé");
+        assert_eq!(unescape_mount(r"/mnt/my\x20disk"), "/mnt/my disk");
+        assert_eq!(unescape_mount(r"/mnt/a\x5cb"), r"/mnt/a\b");
+        // Malformed or cut-off escapes are kept as written, never a panic.
+        for s in [
+            r"/mnt/x\x",
+            r"/mnt/x\x2",
+            r"/mnt/x\",
+            r"/mnt/\xzz",
+            r"/mnt/\xé",
+            r"/mnt/\x2é",
+        ] {
+            assert_eq!(unescape_mount(s), s);
+        }
+
+        // The guard "already a mount point" sees the non-ASCII mount.
+        let h = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "/mnt/dé",
+        )]);
+        let out = format!(
+            "{SECTION}lsblk\n{{\"blockdevices\": [{{\"name\":\"sdb\", \"type\":\"disk\", \"rota\":false}}]}}\n\
+             {SECTION}mounts\n/ /dev/sda1\n/mnt/d\\xc3\\xa9 /dev/sdc1\n"
+        );
+        let v = parse_probe(&out).expect("probe");
+        assert_eq!(
+            plan_host(&h, &v).expect_err("mounted").to_string(),
+            "refused: /mnt/dé is already a mount point (of /dev/sdc1)"
+        );
     }
 }
