@@ -486,7 +486,7 @@ pub fn targets(host: &Host) -> Vec<Target<'_>> {
                         layout,
                         device: format!("/dev/{d}"),
                         name: d.clone(),
-                        mount: format!("{}/{}", layout.mount.trim_end_matches('/'), d),
+                        mount: normalize_mount(&format!("{}/{}", layout.mount, d)),
                         members: vec![d.clone()],
                     });
                 }
@@ -497,7 +497,7 @@ pub fn targets(host: &Host) -> Vec<Target<'_>> {
                     layout,
                     device: format!("/dev/{d}"),
                     name: d.clone(),
-                    mount: layout.mount.clone(),
+                    mount: normalize_mount(&layout.mount),
                     members: vec![d],
                 });
             }
@@ -508,7 +508,7 @@ pub fn targets(host: &Host) -> Vec<Target<'_>> {
                     layout,
                     device: format!("/dev/{name}"),
                     name,
-                    mount: layout.mount.clone(),
+                    mount: normalize_mount(&layout.mount),
                     members: layout.devices.clone(),
                 });
             }
@@ -517,9 +517,27 @@ pub fn targets(host: &Host) -> Vec<Target<'_>> {
     out
 }
 
+/// A mount path as the kernel reports it (findmnt, lsblk): `//` collapsed, no trailing `/`
+/// except for the root itself. The plan may say `/data/`; the host's mount table says
+/// `/data`, and every comparison, fstab line and command of the stage uses this form.
+pub fn normalize_mount(mount: &str) -> String {
+    let mut out = String::with_capacity(mount.len());
+    for c in mount.chars() {
+        if c == '/' && out.ends_with('/') {
+            continue;
+        }
+        out.push(c);
+    }
+    if out.len() > 1 && out.ends_with('/') {
+        out.pop();
+    }
+    out
+}
+
 /// `<mount>/kubelet`, `<mount>/containerd` (seed 001: `/data/kubelet`, `/data/containerd`).
 pub fn relocated_dir(mount: &str, r: Relocate) -> String {
-    let base = mount.trim_end_matches('/');
+    let base = normalize_mount(mount);
+    let base = base.trim_end_matches('/');
     match r {
         Relocate::Kubelet => format!("{base}/kubelet"),
         Relocate::Containerd => format!("{base}/containerd"),
@@ -563,7 +581,8 @@ fn fstab_entry<'v>(fstab: &'v str, mount: &str) -> Option<(&'v str, &'v str)> {
             return None;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
-        (f.len() >= 2 && f[1] == mount).then(|| (f[0], f.get(3).copied().unwrap_or("")))
+        (f.len() >= 2 && normalize_mount(f[1]) == mount)
+            .then(|| (f[0], f.get(3).copied().unwrap_or("")))
     })
 }
 
@@ -1452,5 +1471,44 @@ kubelet
             plan_host(&h, &v).expect_err("mounted").to_string(),
             "refused: /mnt/dé is already a mount point (of /dev/sdc1)"
         );
+    }
+
+    /// The plan says `/data/`, the host reports `/data`: the same mount point, so a finished
+    /// layout is done and a fresh one writes `/data` everywhere.
+    #[test]
+    fn trailing_slash_mounts_compare_as_the_host_reports_them() {
+        assert_eq!(normalize_mount("/data/"), "/data");
+        assert_eq!(normalize_mount("//data//x//"), "/data/x");
+        assert_eq!(normalize_mount("/"), "/");
+        assert_eq!(normalize_mount("///"), "/");
+        let mut l = layout(Level::Single, &["sdb"], Filesystem::Ext4, "/data/");
+        l.relocate = vec![Relocate::Kubelet];
+        let h = host(vec![l]);
+
+        let fresh = shells(&plan_host(&h, &blank(&["sdb"], true)).expect("fresh"));
+        assert!(fresh[2].contains(" /data ext4 "), "{}", fresh[2]);
+        assert_eq!(
+            fresh[3..],
+            ["mkdir -p /data", "mount /data", "mkdir -p /data/kubelet"]
+        );
+
+        let mut v = blank(&["sdb"], true);
+        if let Some(d) = v.devices.get_mut("sdb") {
+            d.fstype = Some("ext4".into());
+            d.uuid = Some("abcd".into());
+        }
+        v.fstab.push_str("UUID=abcd  /data  ext4  defaults  0 0\n");
+        v.mounts.insert("/data".into(), "/dev/sdb".into());
+        v.dirs.insert("/data/kubelet".into());
+        assert_eq!(plan_host(&h, &v).expect("done"), vec![]);
+
+        // A root-only mount written oddly is still refused.
+        let root = host(vec![layout(
+            Level::Single,
+            &["sdb"],
+            Filesystem::Ext4,
+            "//",
+        )]);
+        assert!(plan_host(&root, &blank(&["sdb"], true)).is_err());
     }
 }
