@@ -12,6 +12,10 @@
 //! takes it as its own and goes on with the fstab line, the mount and the relocation, while a
 //! filesystem without that label is refused as before.
 //!
+//! md arrays take the first `/dev/mdN` the host does not have, unless an array of the
+//! planned level over exactly the planned members exists (then it is the plan's); an array
+//! of another shape on a planned device or at the planned mount is refused.
+//!
 //! Per target the commands are, in order (seed 001 step 7):
 //! `wipefs -a` (only with `wipe: true`), `mdadm --create ... --metadata=1.2` (md levels),
 //! `mkfs.ext4`/`mkfs.xfs` with the label `rackstrap` (`-L`), `cp -p /etc/fstab /etc/fstab.1`, the fstab line by UUID
@@ -124,6 +128,18 @@ pub struct HostView {
     pub units: BTreeSet<String>,
     /// Directories that exist among those the relocation looks at.
     pub dirs: BTreeSet<String>,
+    /// md arrays by kernel name (`md0`): level and member devices, from sysfs on a live
+    /// host, else from the lsblk tree (an array's parents are its members).
+    pub md: BTreeMap<String, MdView>,
+}
+
+/// An md array the host already has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MdView {
+    /// `raid0`, `raid1`, ... as the kernel names it (`/sys/block/mdN/md/level`).
+    pub level: String,
+    /// Kernel names of the members, sorted.
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -158,6 +174,35 @@ impl HostView {
             }
         }
         v
+    }
+
+    /// The host's md arrays: what sysfs said, and for arrays it did not describe (the dry
+    /// run's facts) what the lsblk tree shows: an array is a child of type `raid*` under
+    /// each of its members.
+    pub fn arrays(&self) -> BTreeMap<String, MdView> {
+        let mut all = self.md.clone();
+        let mut found: BTreeMap<String, MdView> = BTreeMap::new();
+        for (parent, d) in &self.devices {
+            for c in &d.children {
+                let Some(child) = self.devices.get(c) else {
+                    continue;
+                };
+                if child.kind.starts_with("raid") || child.kind == "linear" {
+                    let m = found.entry(c.clone()).or_insert_with(|| MdView {
+                        level: child.kind.clone(),
+                        members: Vec::new(),
+                    });
+                    m.members.push(parent.clone());
+                }
+            }
+        }
+        // What sysfs said (read before) stays; the tree only fills the gaps.
+        for (name, mut m) in found {
+            m.members.sort();
+            m.members.dedup();
+            all.entry(name).or_insert(m);
+        }
+        all
     }
 
     pub fn from_facts(facts: &HostFacts) -> Self {
@@ -242,15 +287,23 @@ pub fn probe_script(host: &Host) -> String {
          || lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINT || exit 1; "
     ));
     // lsblk takes FSTYPE and UUID from udev's database, which lags behind a fresh mkfs (or
-    // is absent): the signatures of the devices that matter are read from the disk itself.
+    // is absent): the signatures of the devices that matter are read from the disk itself:
+    // the planned devices and every md array (which one the plan gets depends on the names
+    // already taken, known only after this probe).
     let mut names: BTreeSet<String> = BTreeSet::new();
-    for t in targets(host) {
-        names.insert(t.name.clone());
-        names.extend(t.members.iter().cloned());
+    for layout in &host.storage {
+        names.extend(layout.devices.iter().cloned());
     }
     s.push_str(&format!(
-        "echo '{SECTION}blkid'; for d in {}; do echo \"#dev=$d\"; blkid -p -o export \"/dev/$d\" 2>/dev/null; done; ",
+        "echo '{SECTION}blkid'; for d in {} $(cd /sys/block 2>/dev/null && ls -d md* 2>/dev/null); do echo \"#dev=$d\"; blkid -p -o export \"/dev/$d\" 2>/dev/null; done; ",
         names.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
+    ));
+    // Each md array's level and members, so an array is only taken as the plan's when both
+    // match (`/sys/block/mdN/md/level`, `/sys/block/mdN/slaves/`).
+    s.push_str(&format!(
+        "echo '{SECTION}md'; for m in /sys/block/md*; do [ -e \"$m/md/level\" ] || continue; \
+         l=\"$(cat \"$m/md/level\")\"; \
+         echo \"${{m##*/}} ${{l:-inactive}} $(ls \"$m/slaves\" 2>/dev/null | tr '\\n' ' ')\"; done; "
     ));
     s.push_str(&format!(
         "echo '{SECTION}fstab'; cat /etc/fstab 2>/dev/null; "
@@ -299,6 +352,20 @@ pub fn parse_probe(out: &str) -> Result<HostView, String> {
     parse_lsblk(lsblk, &mut view)?;
     if let Some(blkid) = sections.get("blkid") {
         apply_blkid(blkid, &mut view);
+    }
+    for line in sections.get("md").map(String::as_str).unwrap_or("").lines() {
+        let mut it = line.split_whitespace();
+        if let (Some(name), Some(level)) = (it.next(), it.next()) {
+            let mut members: Vec<String> = it.map(String::from).collect();
+            members.sort();
+            view.md.insert(
+                name.to_string(),
+                MdView {
+                    level: level.to_string(),
+                    members,
+                },
+            );
+        }
     }
     view.fstab = sections.get("fstab").cloned().unwrap_or_default();
     for line in sections
@@ -473,11 +540,18 @@ pub struct Target<'a> {
     pub members: Vec<String>,
 }
 
-/// The filesystems a host's plan asks for, in plan order. md arrays are numbered in plan
-/// order: the first md layout is `/dev/md0` (seed 001), the next `/dev/md1`.
-pub fn targets(host: &Host) -> Vec<Target<'_>> {
+/// The filesystems a host's plan asks for, in plan order.
+///
+/// md arrays: an array the host already has with the planned level over exactly the planned
+/// members is the plan's (made by an earlier run) and keeps its name. An array of another
+/// shape standing on a planned member or at the planned mount is refused, naming both shapes.
+/// Otherwise the array gets the first `/dev/mdN` the host does not have and no earlier layout
+/// took: `/dev/md0` on a host without arrays (seed 001), `/dev/md1` where the root
+/// filesystem already sits on `/dev/md0`. The choice depends only on the plan and the view,
+/// so the dry run and the run agree.
+pub fn targets<'a>(host: &'a Host, view: &HostView) -> Result<Vec<Target<'a>>, StepError> {
     let mut out = Vec::new();
-    let mut md = 0;
+    let mut taken: BTreeSet<String> = BTreeSet::new();
     for layout in &host.storage {
         match layout.level {
             Level::PerDisk => {
@@ -502,19 +576,71 @@ pub fn targets(host: &Host) -> Vec<Target<'_>> {
                 });
             }
             _ => {
-                let name = format!("md{md}");
-                md += 1;
+                let mount = normalize_mount(&layout.mount);
+                let name = md_name(layout, &mount, view, &taken)?;
+                taken.insert(name.clone());
                 out.push(Target {
                     layout,
                     device: format!("/dev/{name}"),
                     name,
-                    mount: normalize_mount(&layout.mount),
+                    mount,
                     members: layout.devices.clone(),
                 });
             }
         }
     }
-    out
+    Ok(out)
+}
+
+/// The md array name for an md layout; see [`targets`].
+fn md_name(
+    layout: &StorageLayout,
+    mount: &str,
+    view: &HostView,
+    taken: &BTreeSet<String>,
+) -> Result<String, StepError> {
+    let level = mdadm_level(layout.level);
+    let mut wanted: Vec<String> = layout.devices.clone();
+    wanted.sort();
+    let arrays = view.arrays();
+    let mut in_the_way = None;
+    for (name, md) in &arrays {
+        if taken.contains(name) {
+            continue;
+        }
+        if md.level == level && md.members == wanted {
+            return Ok(name.clone());
+        }
+        let on_member = layout
+            .devices
+            .iter()
+            .any(|d| descendants(view, d).contains(name));
+        let dev = format!("/dev/{name}");
+        let at_mount = view.mounts.get(mount) == Some(&dev)
+            || view.devices.get(name).is_some_and(|d| {
+                d.mountpoints.iter().any(|m| m == mount)
+                    || d.uuid.as_deref().is_some_and(|u| {
+                        fstab_entry(&view.fstab, mount).is_some_and(|(field, _)| {
+                            field == format!("UUID={u}") || field == format!("UUID=\"{u}\"")
+                        })
+                    })
+            });
+        if in_the_way.is_none() && (on_member || at_mount) {
+            in_the_way = Some((name, md));
+        }
+    }
+    if let Some((name, md)) = in_the_way {
+        return Err(StepError::Refused(format!(
+            "{name} is {} over {}; the plan wants {level} over {}",
+            md.level,
+            md.members.join(", "),
+            layout.devices.join(", ")
+        )));
+    }
+    (0u32..)
+        .map(|n| format!("md{n}"))
+        .find(|n| !taken.contains(n) && !view.devices.contains_key(n) && !arrays.contains_key(n))
+        .ok_or_else(|| StepError::Refused("no free md array name".into()))
 }
 
 /// A mount path as the kernel reports it (findmnt, lsblk): `//` collapsed, no trailing `/`
@@ -680,6 +806,19 @@ fn subtree(view: &HostView, name: &str, path: &mut Vec<String>) -> BlockDevice {
     d
 }
 
+/// Every device below `name` in the probed tree (partitions, arrays, volumes), not `name`.
+fn descendants(view: &HostView, name: &str) -> BTreeSet<String> {
+    fn collect(d: &BlockDevice, out: &mut BTreeSet<String>) {
+        for c in &d.children {
+            out.insert(c.name.clone());
+            collect(c, out);
+        }
+    }
+    let mut out = BTreeSet::new();
+    collect(&subtree(view, name, &mut Vec::new()), &mut out);
+    out
+}
+
 /// The safety rules for one member device of a target that is about to be made.
 fn refuse_member(member: &str, layout: &StorageLayout, view: &HostView) -> Result<(), StepError> {
     let Some(dev) = view.devices.get(member) else {
@@ -737,7 +876,7 @@ fn needs_wipe(member: &str, view: &HostView) -> bool {
 /// Every command the storage stage still needs on `host`, or the refusal. Pure: same plan
 /// and view, same commands (the golden tests pin them).
 pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
-    let targets = targets(host);
+    let targets = targets(host, view)?;
     // Safety first, for every target, before a single command is produced.
     let mut progress = Vec::with_capacity(targets.len());
     for t in &targets {
@@ -1064,12 +1203,12 @@ mod tests {
         let rot = blank(&["sdb"], true);
         let ssd = blank(&["sdb"], false);
         let h0 = host(vec![l.clone()]);
-        let t = targets(&h0)[0].clone();
+        let t = targets(&h0, &rot).expect("targets")[0].clone();
         assert_eq!(mount_options(&t, &rot), "defaults");
         assert_eq!(mount_options(&t, &ssd), "defaults,discard");
         l.discard = Discard::On;
         let h = host(vec![l]);
-        let t = targets(&h)[0].clone();
+        let t = targets(&h, &rot).expect("targets")[0].clone();
         assert_eq!(mount_options(&t, &rot), "defaults,discard");
         // Unknown rotation (dry run without facts) stays off under auto.
         let h = host(vec![layout(
@@ -1078,7 +1217,7 @@ mod tests {
             Filesystem::Ext4,
             "/d",
         )]);
-        let t = targets(&h)[0].clone();
+        let t = targets(&h, &rot).expect("targets")[0].clone();
         assert_eq!(mount_options(&t, &HostView::unknown(&h)), "defaults");
     }
 
@@ -1510,5 +1649,134 @@ kubelet
             "//",
         )]);
         assert!(plan_host(&root, &blank(&["sdb"], true)).is_err());
+    }
+
+    /// A rented server with its root on `/dev/md0` (RAID1 over two partitions): the plan's
+    /// array gets the first free name, in the dry run (facts' lsblk tree) and the run
+    /// (probe with sysfs) alike.
+    #[test]
+    fn md_arrays_take_the_first_name_the_host_does_not_have() {
+        let h = host(vec![
+            layout(Level::Raid0, &["sdc", "sdd"], Filesystem::Ext4, "/data"),
+            layout(Level::Raid1, &["sde", "sdf"], Filesystem::Xfs, "/mirror"),
+        ]);
+        let out = format!(
+            r#"{SECTION}lsblk
+{{"blockdevices": [
+  {{"name":"sda", "type":"disk", "rota":false, "children": [
+    {{"name":"sda1", "type":"part", "rota":false, "fstype":"linux_raid_member", "children": [
+      {{"name":"md0", "type":"raid1", "rota":false, "fstype":"ext4", "mountpoints":["/"]}}]}}]}},
+  {{"name":"sdb", "type":"disk", "rota":false, "children": [
+    {{"name":"sdb1", "type":"part", "rota":false, "fstype":"linux_raid_member", "children": [
+      {{"name":"md0", "type":"raid1", "rota":false, "fstype":"ext4", "mountpoints":["/"]}}]}}]}},
+  {{"name":"sdc", "type":"disk", "rota":false}},
+  {{"name":"sdd", "type":"disk", "rota":false}},
+  {{"name":"sde", "type":"disk", "rota":false}},
+  {{"name":"sdf", "type":"disk", "rota":false}}
+]}}
+{SECTION}md
+md0 raid1 sda1 sdb1 
+md2 inactive sdg 
+{SECTION}fstab
+{SECTION}mounts
+/ /dev/md0
+"#
+        );
+        let v = parse_probe(&out).expect("probe");
+        assert_eq!(
+            v.md["md0"],
+            MdView {
+                level: "raid1".into(),
+                members: vec!["sda1".into(), "sdb1".into()]
+            }
+        );
+        let names: Vec<String> = targets(&h, &v)
+            .expect("names")
+            .into_iter()
+            .map(|t| t.device)
+            .collect();
+        assert_eq!(names, ["/dev/md1", "/dev/md3"]);
+        let cmds = shells(&plan_host(&h, &v).expect("plan"));
+        assert_eq!(
+            cmds[0],
+            "mdadm --create /dev/md1 --level=raid0 --metadata=1.2 --raid-devices=2 /dev/sdc /dev/sdd"
+        );
+        assert!(cmds.iter().any(|c| c == "mkfs.xfs -L rackstrap /dev/md3"));
+
+        // Without the sysfs section (the dry run's facts) the lsblk tree tells the same.
+        let no_sysfs = out.replace("md0 raid1 sda1 sdb1 \nmd2 inactive sdg \n", "");
+        let v2 = parse_probe(&no_sysfs).expect("probe");
+        assert_eq!(v2.arrays()["md0"], v.md["md0"]);
+        let names: Vec<String> = targets(&h, &v2)
+            .expect("names")
+            .into_iter()
+            .map(|t| t.device)
+            .collect();
+        assert_eq!(names, ["/dev/md1", "/dev/md2"]);
+
+        // The probe asks sysfs for every array's level and members.
+        let script = probe_script(&h);
+        assert!(script.contains("/sys/block/md*"), "{script}");
+        assert!(script.contains("$m/md/level") && script.contains("$m/slaves"));
+    }
+
+    /// An array is the plan's only when level and members match: a leftover raid0 over other
+    /// disks at the planned mount is refused, one of the planned shape is taken as done.
+    #[test]
+    fn an_existing_array_of_another_shape_is_refused_and_one_of_the_planned_shape_is_kept() {
+        let h = host(vec![layout(
+            Level::Raid1,
+            &["sdb", "sdc"],
+            Filesystem::Ext4,
+            "/data",
+        )]);
+        let view = |level: &str, members: &[&str]| {
+            let mut v = blank(&["sdb", "sdc", "nvme0n1", "nvme1n1"], false);
+            for m in members {
+                if let Some(d) = v.devices.get_mut(*m) {
+                    d.fstype = Some("linux_raid_member".into());
+                    d.children = vec!["md0".into()];
+                }
+            }
+            v.devices.insert(
+                "md0".into(),
+                DeviceView {
+                    kind: level.into(),
+                    fstype: Some("ext4".into()),
+                    uuid: Some("u-md".into()),
+                    label: Some(FS_LABEL.into()),
+                    mountpoints: vec!["/data".into()],
+                    ..Default::default()
+                },
+            );
+            v.mounts.insert("/data".into(), "/dev/md0".into());
+            v.fstab.push_str("UUID=u-md /data ext4 defaults 0 0\n");
+            v.md.insert(
+                "md0".into(),
+                MdView {
+                    level: level.into(),
+                    members: members.iter().map(|m| m.to_string()).collect(),
+                },
+            );
+            v
+        };
+        assert_eq!(
+            plan_host(&h, &view("raid0", &["nvme0n1", "nvme1n1"]))
+                .expect_err("other array")
+                .to_string(),
+            "refused: md0 is raid0 over nvme0n1, nvme1n1; the plan wants raid1 over sdb, sdc"
+        );
+        // Same members, other level: refused too (and before anything touches the members).
+        assert_eq!(
+            plan_host(&h, &view("raid0", &["sdb", "sdc"]))
+                .expect_err("other level")
+                .to_string(),
+            "refused: md0 is raid0 over sdb, sdc; the plan wants raid1 over sdb, sdc"
+        );
+        // The planned shape: done, nothing to do.
+        assert_eq!(
+            plan_host(&h, &view("raid1", &["sdb", "sdc"])).expect("done"),
+            vec![]
+        );
     }
 }
