@@ -93,7 +93,11 @@ impl Stage for Storage {
         log: &mut StepLog,
     ) -> Result<Vec<Cmd>, StepError> {
         let view = HostView::probe(ctx.host, remote, log).await?;
-        plan_host(ctx.host, &view)
+        let cmds = plan_host(ctx.host, &view)?;
+        for note in relocation_notes(ctx.host, &view) {
+            log.note(&note);
+        }
+        Ok(cmds)
     }
 
     async fn verify(
@@ -947,8 +951,37 @@ pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
         cmds.push(Cmd::new(format!("{MKCONF} > {MDADM_CONF}")));
         cmds.push(Cmd::new(UPDATE_INITRAMFS));
     }
-    cmds.extend(relocation(host, view)?);
+    let done = done_mounts(&targets, &progress);
+    cmds.extend(relocation(host, view, &done)?.0);
     Ok(cmds)
+}
+
+/// Mount points whose filesystem is fully in place (made, in fstab, mounted).
+fn done_mounts(targets: &[Target<'_>], progress: &[Progress]) -> BTreeSet<String> {
+    targets
+        .iter()
+        .zip(progress)
+        .filter(|(_, p)| **p == Progress::Done)
+        .map(|(t, _)| t.mount.clone())
+        .collect()
+}
+
+/// What the operator should read about the relocation besides the commands (a source
+/// directory kubeadm filled again after the move). Empty when the plan is refused.
+pub fn relocation_notes(host: &Host, view: &HostView) -> Vec<String> {
+    let Ok(targets) = targets(host, view) else {
+        return Vec::new();
+    };
+    let Ok(progress) = targets
+        .iter()
+        .map(|t| assess(t, view))
+        .collect::<Result<Vec<_>, _>>()
+    else {
+        return Vec::new();
+    };
+    relocation(host, view, &done_mounts(&targets, &progress))
+        .map(|(_, notes)| notes)
+        .unwrap_or_default()
 }
 
 /// After mkfs: fstab backup, the fstab line by UUID, the mount point, the mount.
@@ -992,8 +1025,18 @@ fn validate_mount(mount: &str) -> Result<(), StepError> {
 /// Moving kubelet/containerd data onto the new filesystem (seed 001 step 7): services
 /// stopped and disabled first (kubelet, then containerd, as the seed does), then each
 /// directory moved; a directory that does not exist yet (a fresh host) is created instead.
-fn relocation(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
+///
+/// `done` holds the mount points already fully in place. There, a relocated directory that
+/// exists means the move is done, even when the source exists again: kubeadm writes
+/// `/var/lib/kubelet/config.yaml` and `kubeadm-flags.env` after the cluster is deployed, so
+/// refusing would forbid every rerun after Kubespray. Such a case comes back as a note.
+fn relocation(
+    host: &Host,
+    view: &HostView,
+    done: &BTreeSet<String>,
+) -> Result<(Vec<Cmd>, Vec<String>), StepError> {
     let mut moves: Vec<(&'static str, String, &'static str)> = Vec::new();
+    let mut notes = Vec::new();
     for layout in &host.storage {
         for r in &layout.relocate {
             let (from, unit) = match r {
@@ -1011,6 +1054,14 @@ fn relocation(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
             if !src_exists && dst_exists {
                 continue; // moved by an earlier run
             }
+            if src_exists && dst_exists && done.contains(&normalize_mount(&layout.mount)) {
+                notes.push(format!(
+                    "{unit} data already moved to {to}; {from} exists again and holds what \
+                     kubeadm writes there after deployment (config.yaml, kubeadm-flags.env); \
+                     left as it is"
+                ));
+                continue;
+            }
             if src_exists && dst_exists {
                 return Err(StepError::Refused(format!(
                     "both {from} and {to} exist; move one aside before relocating {unit} data"
@@ -1021,7 +1072,7 @@ fn relocation(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
     }
     let mut cmds = Vec::new();
     if moves.is_empty() {
-        return Ok(cmds);
+        return Ok((cmds, notes));
     }
     // Seed 001: stop and disable both, kubelet first, before moving either.
     for unit in ["kubelet", "containerd"] {
@@ -1037,7 +1088,7 @@ fn relocation(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
             cmds.push(Cmd::words(["mkdir", "-p", &to]));
         }
     }
-    Ok(cmds)
+    Ok((cmds, notes))
 }
 
 #[cfg(test)]
@@ -1777,6 +1828,45 @@ md2 inactive sdg
         assert_eq!(
             plan_host(&h, &view("raid1", &["sdb", "sdc"])).expect("done"),
             vec![]
+        );
+    }
+
+    /// After Kubespray, kubeadm has written /var/lib/kubelet again next to the moved
+    /// <mount>/kubelet: a rerun on the finished layout is nothing to do, with a note; on a
+    /// layout not yet in place both existing is still refused.
+    #[test]
+    fn relocation_is_done_when_kubeadm_refilled_the_source_after_deployment() {
+        let mut l = layout(Level::Single, &["sdb"], Filesystem::Ext4, "/data");
+        l.relocate = vec![Relocate::Kubelet, Relocate::Containerd];
+        let h = host(vec![l]);
+        let mut v = blank(&["sdb"], true);
+        if let Some(d) = v.devices.get_mut("sdb") {
+            d.fstype = Some("ext4".into());
+            d.uuid = Some("u1".into());
+        }
+        v.fstab.push_str("UUID=u1 /data ext4 defaults 0 0\n");
+        v.units
+            .extend(["kubelet".to_string(), "containerd".to_string()]);
+        v.dirs.extend(
+            ["/data/kubelet", "/data/containerd", KUBELET_DIR]
+                .into_iter()
+                .map(String::from),
+        );
+        // Not mounted yet: which copy is the real one is unclear, refused.
+        assert_eq!(
+            plan_host(&h, &v).expect_err("both").to_string(),
+            "refused: both /var/lib/kubelet and /data/kubelet exist; move one aside before relocating kubelet data"
+        );
+        v.mounts.insert("/data".into(), "/dev/sdb".into());
+        assert_eq!(plan_host(&h, &v).expect("done"), vec![]);
+        let notes = relocation_notes(&h, &v);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].starts_with(
+                "kubelet data already moved to /data/kubelet; /var/lib/kubelet exists again"
+            ),
+            "{}",
+            notes[0]
         );
     }
 }
