@@ -823,6 +823,21 @@ fn descendants(view: &HostView, name: &str) -> BTreeSet<String> {
     out
 }
 
+/// A disk and one of its own partitions (or anything else below it) both named by the plan:
+/// wiping or formatting the one destroys the other, so the host is refused.
+fn refuse_nested(host: &Host, view: &HostView) -> Result<(), StepError> {
+    let planned: BTreeSet<&String> = host.storage.iter().flat_map(|l| &l.devices).collect();
+    for outer in &planned {
+        let below = descendants(view, outer);
+        if let Some(inner) = planned.iter().find(|d| below.contains(d.as_str())) {
+            return Err(StepError::Refused(format!(
+                "/dev/{inner} is part of /dev/{outer}; the plan names both, use one of them"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The safety rules for one member device of a target that is about to be made.
 fn refuse_member(member: &str, layout: &StorageLayout, view: &HostView) -> Result<(), StepError> {
     let Some(dev) = view.devices.get(member) else {
@@ -880,6 +895,7 @@ fn needs_wipe(member: &str, view: &HostView) -> bool {
 /// Every command the storage stage still needs on `host`, or the refusal. Pure: same plan
 /// and view, same commands (the golden tests pin them).
 pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
+    refuse_nested(host, view)?;
     let targets = targets(host, view)?;
     // Safety first, for every target, before a single command is produced.
     let mut progress = Vec::with_capacity(targets.len());
@@ -1868,5 +1884,34 @@ md2 inactive sdg
             "{}",
             notes[0]
         );
+    }
+
+    /// Layout A wipes sdb and sdc, layout B formats sdb1: refused before any command.
+    #[test]
+    fn a_disk_and_its_own_partition_both_planned_are_refused() {
+        let mut a = layout(Level::Raid1, &["sdb", "sdc"], Filesystem::Ext4, "/data");
+        a.wipe = true;
+        let b = layout(Level::Single, &["sdb1"], Filesystem::Xfs, "/other");
+        let mut v = blank(&["sdb", "sdc"], false);
+        if let Some(d) = v.devices.get_mut("sdb") {
+            d.children = vec!["sdb1".into()];
+        }
+        v.devices.insert(
+            "sdb1".into(),
+            DeviceView {
+                kind: "part".into(),
+                rotational: Some(false),
+                ..Default::default()
+            },
+        );
+        let expected =
+            "refused: /dev/sdb1 is part of /dev/sdb; the plan names both, use one of them";
+        for h in [host(vec![a.clone(), b.clone()]), host(vec![b, a])] {
+            assert_eq!(plan_host(&h, &v).expect_err("nested").to_string(), expected);
+        }
+        // Each alone is fine.
+        let mut a = layout(Level::Raid1, &["sdb", "sdc"], Filesystem::Ext4, "/data");
+        a.wipe = true;
+        assert!(plan_host(&host(vec![a]), &v).is_ok());
     }
 }
