@@ -786,6 +786,23 @@ fn usable_capacity_per_level() {
     assert_eq!(plan::usable_bytes(Level::Raid6, &[t, t, t]), 0);
 }
 
+/// Sizes come from the host's lsblk: values whose sum or product passes `u64::MAX`
+/// saturate instead of panicking on overflow.
+#[test]
+fn usable_capacity_saturates_on_huge_sizes() {
+    let huge = [1u64 << 63, 1 << 63];
+    for level in [Level::Single, Level::PerDisk, Level::Raid0] {
+        assert_eq!(plan::usable_bytes(level, &huge), u64::MAX, "{level:?}");
+    }
+    let five = [u64::MAX; 5];
+    assert_eq!(plan::usable_bytes(Level::Raid5, &five), u64::MAX);
+    assert_eq!(plan::usable_bytes(Level::Raid6, &five), u64::MAX);
+    assert_eq!(plan::usable_bytes(Level::Raid10, &five), u64::MAX);
+    assert_eq!(plan::usable_bytes(Level::Raid1, &huge), 1 << 63);
+    assert_eq!(plan::total_bytes(huge), u64::MAX);
+    assert_eq!(plan::total_bytes([1, 2]), 3);
+}
+
 #[test]
 fn discard_auto_follows_rotational_flags() {
     let p = base();

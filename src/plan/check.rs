@@ -103,6 +103,12 @@ pub fn quorum(plan: &Plan) -> Quorum {
     Quorum::of(plan.count_role(Role::Etcd))
 }
 
+/// The sum of sizes, saturating: sizes come from the host's lsblk, and a bogus huge value
+/// must give a huge total, not an overflow panic.
+pub fn total_bytes(sizes: impl IntoIterator<Item = u64>) -> u64 {
+    sizes.into_iter().fold(0, u64::saturating_add)
+}
+
 /// Bytes a layout offers over members of the given sizes. md arrays use each member only up
 /// to the smallest member's size; raid10 is mdadm's default near-2 layout (half the members).
 /// Returns 0 when the level cannot be built from that many members.
@@ -113,13 +119,13 @@ pub fn usable_bytes(level: Level, member_sizes: &[u64]) -> u64 {
     }
     let smallest = member_sizes.iter().copied().min().unwrap_or(0);
     match level {
-        Level::Single => member_sizes.iter().sum(),
-        Level::PerDisk => member_sizes.iter().sum(),
-        Level::Raid0 => n * smallest,
+        // Saturating, as total_bytes: a bogus huge size gives a huge capacity, not a panic.
+        Level::Single | Level::PerDisk => total_bytes(member_sizes.iter().copied()),
+        Level::Raid0 => n.saturating_mul(smallest),
         Level::Raid1 => smallest,
-        Level::Raid5 => (n - 1) * smallest,
-        Level::Raid6 => (n - 2) * smallest,
-        Level::Raid10 => n / 2 * smallest,
+        Level::Raid5 => (n - 1).saturating_mul(smallest),
+        Level::Raid6 => (n - 2).saturating_mul(smallest),
+        Level::Raid10 => (n / 2).saturating_mul(smallest),
     }
 }
 

@@ -887,7 +887,7 @@ impl Model {
             return None;
         }
         Some((
-            sizes.iter().sum(),
+            domain::total_bytes(sizes.iter().copied()),
             domain::usable_bytes(self.storage.level, &sizes),
         ))
     }
