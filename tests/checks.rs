@@ -557,6 +557,31 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         |p, _| layout(p).mount = "/var/lib/data".into(),
     ),
     (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/data/".into(),
+        |p, _| layout(p).mount = "/data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/mnt//data".into(),
+        |p, _| layout(p).mount = "/mnt/data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/mnt/my data".into(),
+        |p, _| layout(p).mount = "/mnt/my_data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/mnt/../etc".into(),
+        |p, _| layout(p).mount = "/mnt/..data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/".into(),
+        |p, _| layout(p).mount = "/a".into(),
+    ),
+    (
         "E_MOUNT_COLLISION",
         |p, _| {
             let mut l = layout(p).clone();
@@ -710,6 +735,29 @@ fn findings_are_deterministic_and_located() {
         unknown.hint.as_deref(),
         Some("node1's disks: sda, nvme0n1, nvme1n1, sdb")
     );
+}
+
+/// One rule for check, the wizard and the storage stage: the reason, and the plain
+/// spelling as the hint when only the slashes are off.
+#[test]
+fn mount_problems_say_what_and_how_to_fix() {
+    let hint = |m: &str| plan::mount_problem(m).and_then(|p| p.hint);
+    assert_eq!(hint("/data/").as_deref(), Some("write /data"));
+    assert_eq!(hint("//mnt//x/").as_deref(), Some("write /mnt/x"));
+    let message = |m: &str| {
+        plan::mount_problem(m)
+            .map(|p| p.message)
+            .unwrap_or_default()
+    };
+    assert!(message("/a\tb").contains("blank or control character"));
+    assert!(message("/a\u{7}").contains("blank or control character"));
+    assert!(message("/x/./y").contains("`..`"));
+    assert!(message("/").contains("system directory"));
+    assert!(message("x").contains("not an absolute path"));
+    assert!(message("").contains("not an absolute path"));
+    for fine in ["/data", "/mnt/fast-1", "/srv/a.b"] {
+        assert_eq!(plan::mount_problem(fine), None, "{fine}");
+    }
 }
 
 #[test]

@@ -246,6 +246,42 @@ const SYSTEM_MOUNTS: [&str; 13] = [
     "/lib",
 ];
 
+/// Why a mount point cannot be used: the message and, when there is one obvious fix, a hint.
+/// One rule for `check`, the wizard's mount field and the storage stage: fstab separates
+/// fields by blanks, and a path that is not written the one plain way (`..`, `//`, a
+/// trailing `/`) would slip past the system-directory and collision checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountProblem {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// `None` when `mount` is an absolute, plainly written path other than a system directory.
+pub fn mount_problem(mount: &str) -> Option<MountProblem> {
+    let problem = |message: String, hint: Option<String>| Some(MountProblem { message, hint });
+    if !mount.starts_with('/') {
+        return problem(msg::mount_not_absolute(mount), None);
+    }
+    if mount.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return problem(msg::mount_blank(mount), None);
+    }
+    if mount.split('/').any(|part| part == "." || part == "..") {
+        return problem(msg::mount_dots(mount), None);
+    }
+    if mount.len() > 1 && (mount.ends_with('/') || mount.contains("//")) {
+        let plain: Vec<&str> = mount.split('/').filter(|p| !p.is_empty()).collect();
+        let plain = format!("/{}", plain.join("/"));
+        return problem(
+            msg::mount_not_plain(mount),
+            Some(msg::write_instead(&plain)),
+        );
+    }
+    if SYSTEM_MOUNTS.contains(&mount) {
+        return problem(msg::mount_system(mount), None);
+    }
+    None
+}
+
 /// Every finding for the plan; hardware and disk checks for hosts present in `facts`.
 pub fn check(plan: &Plan, facts: Option<&Facts>) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -1082,23 +1118,15 @@ fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
                 check_device_safety(&host.name, dev, bd, hf, layout.wipe, &path, out);
             }
             // Mount point.
-            if !layout.mount.starts_with('/') {
-                out.push(Finding::new(
+            if let Some(problem) = mount_problem(&layout.mount) {
+                let mut f = Finding::new(
                     Severity::Error,
                     "E_BAD_MOUNT",
                     format!("{at}.mount"),
-                    msg::mount_not_absolute(&layout.mount),
-                ));
-            } else if SYSTEM_MOUNTS
-                .contains(&layout.mount.trim_end_matches('/').to_string().as_str())
-                || layout.mount.trim_end_matches('/').is_empty()
-            {
-                out.push(Finding::new(
-                    Severity::Error,
-                    "E_BAD_MOUNT",
-                    format!("{at}.mount"),
-                    msg::mount_system(&layout.mount),
-                ));
+                    problem.message,
+                );
+                f.hint = problem.hint;
+                out.push(f);
             }
             for mp in mount_points(layout) {
                 let mp = mp.trim_end_matches('/').to_string();
@@ -1554,6 +1582,18 @@ mod msg {
     }
     pub fn mount_not_absolute(m: &str) -> String {
         format!("mount point `{m}` is not an absolute path")
+    }
+    pub fn mount_blank(m: &str) -> String {
+        format!("mount point {m:?} contains a blank or control character")
+    }
+    pub fn mount_dots(m: &str) -> String {
+        format!("mount point `{m}` contains a `.` or `..` component")
+    }
+    pub fn mount_not_plain(m: &str) -> String {
+        format!("mount point `{m}` has a trailing or doubled `/`")
+    }
+    pub fn write_instead(m: &str) -> String {
+        format!("write {m}")
     }
     pub fn mount_system(m: &str) -> String {
         format!("mount point `{m}` is a system directory")

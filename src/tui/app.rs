@@ -1558,8 +1558,10 @@ fn add_layout(m: &mut Model) {
             s.level.min_devices(),
             devices.len(),
         ))
-    } else if !mount.starts_with('/') {
-        Some(text::MOUNT_ABSOLUTE.to_string())
+    } else if let Some(problem) = domain::mount_problem(&mount) {
+        // The same rule as `check` and the storage stage, so the wizard never writes a
+        // layout that either would refuse.
+        Some(mount_message(problem))
     } else {
         None
     };
@@ -1586,6 +1588,14 @@ fn add_layout(m: &mut Model) {
     }
     m.storage.selected.clear();
     m.storage.message = Some(text::LAYOUT_ADDED.into());
+}
+
+/// A refused mount point as one line: the reason, then the fix when there is one.
+fn mount_message(problem: domain::MountProblem) -> String {
+    match problem.hint {
+        Some(hint) => format!("{}: {hint}", problem.message),
+        None => problem.message,
+    }
 }
 
 /// Copies this host's layouts to every other host whose devices of the same names have the
@@ -1967,7 +1977,19 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
         Popup::Mount(mut i) => match key.code {
             KeyCode::Esc => None,
             KeyCode::Enter => {
-                m.storage.mount = i;
+                let value = i.value().trim().to_string();
+                match domain::mount_problem(&value) {
+                    // Refused here, with the reason, rather than at `a`: the same rule as
+                    // `check` and the storage stage.
+                    Some(problem) => {
+                        m.storage.message = Some(mount_message(problem));
+                        m.popup = Some(Popup::Mount(i));
+                    }
+                    None => {
+                        m.storage.mount = i;
+                        m.storage.message = None;
+                    }
+                }
                 None
             }
             _ => {
@@ -2160,6 +2182,51 @@ mod tests {
             "{:?}",
             m.plan_findings()
         );
+    }
+
+    /// The mount popup refuses what `check` and the storage stage refuse, saying why, and
+    /// keeps the popup open; a plain absolute path is taken.
+    #[test]
+    fn mount_popup_refuses_what_check_refuses() {
+        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        m.step = Step::Storage;
+        let before = m.storage.mount.value().to_string();
+        for (typed, says) in [
+            ("/data/", "trailing or doubled `/`: write /data"),
+            ("/mnt//x", "write /mnt/x"),
+            ("/mnt/my disk", "blank or control character"),
+            ("/mnt/../etc", "`..`"),
+            ("/", "system directory"),
+            ("data", "not an absolute path"),
+        ] {
+            press(&mut m, KeyCode::Char('m'));
+            // Clear the field, type, confirm.
+            for _ in 0..40 {
+                press(&mut m, KeyCode::Backspace);
+            }
+            for c in typed.chars() {
+                press(&mut m, KeyCode::Char(c));
+            }
+            press(&mut m, KeyCode::Enter);
+            assert!(
+                matches!(m.popup, Some(Popup::Mount(_))),
+                "{typed}: popup stays open"
+            );
+            let msg = m.storage.message.clone().unwrap_or_default();
+            assert!(msg.contains(says), "{typed}: {msg}");
+            assert_eq!(m.storage.mount.value(), before, "{typed} not taken");
+            m.popup = None;
+        }
+        press(&mut m, KeyCode::Char('m'));
+        for _ in 0..40 {
+            press(&mut m, KeyCode::Backspace);
+        }
+        for c in "/srv/data".chars() {
+            press(&mut m, KeyCode::Char(c));
+        }
+        press(&mut m, KeyCode::Enter);
+        assert!(m.popup.is_none());
+        assert_eq!(m.storage.mount.value(), "/srv/data");
     }
 
     #[test]

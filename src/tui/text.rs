@@ -24,7 +24,6 @@ pub const HOLDS_ROOT: &str = "holds the root filesystem and can never be used";
 pub const MARK_WIPE: &str = "press w to mark it for wiping first";
 pub const NEVER_WIPE: &str = "rackstrap never wipes it";
 pub const WIPE_MARKED: &str = "marked for wiping: its data will be destroyed";
-pub const MOUNT_ABSOLUTE: &str = "the mount point must be an absolute path";
 pub const LAYOUT_ADDED: &str = "layout added";
 pub const APPLIED_TO: &str = "applied to";
 pub const DISKS_DIFFER: &str = "disks differ on";
