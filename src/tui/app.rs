@@ -1558,12 +1558,10 @@ fn add_layout(m: &mut Model) {
             s.level.min_devices(),
             devices.len(),
         ))
-    } else if let Some(problem) = domain::mount_problem(&mount) {
+    } else {
         // The same rule as `check` and the storage stage, so the wizard never writes a
         // layout that either would refuse.
-        Some(mount_message(problem))
-    } else {
-        None
+        domain::mount_problem(&mount).map(mount_message)
     };
     if let Some(msg) = message {
         m.storage.message = Some(msg);
