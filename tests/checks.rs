@@ -538,8 +538,18 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
     (
         "E_DEVICE_MOUNTED",
         |_, f| f.get_mut("node1").unwrap().disks[1].mountpoints = vec!["/mnt/old".into()],
+        |_, f| f.get_mut("node1").unwrap().disks[1].fstype = Some("xfs".into()),
+    ),
+    // Mounted is refused even with `wipe`, as the storage stage refuses it; formatted but
+    // unmounted with `wipe` is consent enough.
+    (
+        "E_DEVICE_MOUNTED",
         |p, f| {
             f.get_mut("node1").unwrap().disks[1].mountpoints = vec!["/mnt/old".into()];
+            layout(p).wipe = true
+        },
+        |p, f| {
+            f.get_mut("node1").unwrap().disks[1].fstype = Some("xfs".into());
             layout(p).wipe = true
         },
     ),

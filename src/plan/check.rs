@@ -1238,10 +1238,14 @@ fn check_device_safety(
         .md_arrays
         .iter()
         .find(|m| m.members.iter().any(|x| x == dev));
-    if wipe {
-        return;
-    }
+    // Mounted is refused even with `wipe`, as the storage stage does: consent to destroy
+    // data is not consent to pull a filesystem out from under a running host.
     if bd.is_mounted() {
+        let hint = if wipe {
+            "unmount it first; `wipe: true` does not unmount"
+        } else {
+            "unmount it and set `wipe: true` if its data may be destroyed"
+        };
         out.push(
             Finding::new(
                 Severity::Error,
@@ -1249,9 +1253,14 @@ fn check_device_safety(
                 path,
                 msg::mounted(host, dev, bd),
             )
-            .hint("unmount it and set `wipe: true` if its data may be destroyed"),
+            .hint(hint),
         );
-    } else if let Some(md) = md_member {
+        return;
+    }
+    if wipe {
+        return;
+    }
+    if let Some(md) = md_member {
         out.push(
             Finding::new(
                 Severity::Error,
