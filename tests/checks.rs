@@ -92,6 +92,33 @@ fn layout(p: &mut Plan) -> &mut StorageLayout {
     &mut p.hosts[0].storage[0]
 }
 
+/// node1's `disk` gets one partition `part`, in the facts only.
+fn partition(f: &mut Facts, disk: &str, part: &str) {
+    let facts = f.get_mut("node1").unwrap();
+    if let Some(d) = facts.disks.iter_mut().find(|d| d.name == disk) {
+        d.children = vec![BlockDevice {
+            name: part.into(),
+            kind: "part".into(),
+            size_bytes: d.size_bytes,
+            ..Default::default()
+        }];
+    }
+}
+
+/// A second layout on node1 over `devices`, mounted at /scratch.
+fn second_layout(p: &mut Plan, devices: &[&str]) {
+    let mut l = layout(p).clone();
+    l.level = if devices.len() == 1 {
+        Level::Single
+    } else {
+        Level::Raid0
+    };
+    l.devices = devices.iter().map(|d| d.to_string()).collect();
+    l.mount = "/scratch".into();
+    l.relocate.clear();
+    p.hosts[0].storage.push(l);
+}
+
 fn extra_host(p: &mut Plan, name: &str, addr: &str, roles: Vec<Role>) {
     let mut h = p.hosts[3].clone();
     h.name = name.into();
@@ -561,6 +588,32 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
             layout(p).wipe = true
         },
     ),
+    // A disk and one of its partitions in two layouts: a name compare does not see it.
+    (
+        "E_DEVICE_OVERLAP",
+        |p, f| {
+            partition(f, "nvme0n1", "nvme0n1p1");
+            second_layout(p, &["nvme0n1p1"]);
+        },
+        |p, f| {
+            partition(f, "sdb", "sdb1");
+            second_layout(p, &["sdb1"]);
+        },
+    ),
+    // The partition first, its disk later.
+    (
+        "E_DEVICE_OVERLAP",
+        |p, f| {
+            partition(f, "sdb", "sdb1");
+            layout(p).devices[1] = "sdb1".into();
+            second_layout(p, &["sdb"]);
+        },
+        |p, f| {
+            partition(f, "sdb", "sdb1");
+            layout(p).devices[1] = "sdb1".into();
+            second_layout(p, &["nvme1n1"]);
+        },
+    ),
     (
         "E_BAD_MOUNT",
         |p, _| layout(p).mount = "/var".into(),
@@ -768,6 +821,44 @@ fn mount_problems_say_what_and_how_to_fix() {
     for fine in ["/data", "/mnt/fast-1", "/srv/a.b"] {
         assert_eq!(plan::mount_problem(fine), None, "{fine}");
     }
+}
+
+/// The overlap finding names both devices, which one lies on which, and where the first
+/// is used; md arrays over partitions count too.
+#[test]
+fn device_overlap_names_both_devices() {
+    let (mut p, mut f) = (base(), base_facts());
+    partition(&mut f, "sdb", "sdb1");
+    second_layout(&mut p, &["sdb1"]);
+    layout(&mut p).devices.push("sdb".into());
+    let found = plan::check(&p, Some(&f));
+    let overlap: Vec<_> = found
+        .iter()
+        .filter(|x| x.code == "E_DEVICE_OVERLAP")
+        .collect();
+    assert_eq!(overlap.len(), 1, "{found:#?}");
+    assert_eq!(overlap[0].path, "hosts[0].storage[1].devices[0]");
+    assert_eq!(
+        overlap[0].message,
+        "sdb1 lies on sdb, already used by hosts[0].storage[0].devices[2]"
+    );
+
+    let node1 = f.get_mut("node1").unwrap();
+    node1.disks[1].children = vec![BlockDevice {
+        name: "md0".into(),
+        kind: "raid1".into(),
+        ..Default::default()
+    }];
+    assert_eq!(
+        plan::overlap_holder(node1, "md0", "nvme0n1"),
+        Some("nvme0n1")
+    );
+    assert_eq!(
+        plan::overlap_holder(node1, "nvme0n1", "md0"),
+        Some("nvme0n1")
+    );
+    assert_eq!(plan::overlap_holder(node1, "nvme0n1", "nvme1n1"), None);
+    assert_eq!(plan::overlap_holder(node1, "nvme0n1", "nvme0n1"), None);
 }
 
 #[test]

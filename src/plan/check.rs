@@ -1042,6 +1042,8 @@ fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
     for (i, host) in plan.hosts.iter().enumerate() {
         let hf = facts.and_then(|f| f.get(&host.name));
         let mut used: BTreeMap<&str, String> = BTreeMap::new();
+        // Devices found in the facts so far, for the overlap check.
+        let mut known: Vec<(&str, String)> = Vec::new();
         let mut mounts: BTreeMap<String, String> = BTreeMap::new();
         let mut relocated: BTreeMap<Relocate, String> = BTreeMap::new();
         for (j, layout) in host.storage.iter().enumerate() {
@@ -1114,6 +1116,20 @@ fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
                     all_known = false;
                     continue;
                 };
+                for (other, first) in &known {
+                    if let Some(holder) = overlap_holder(hf, dev, other) {
+                        out.push(
+                            Finding::new(
+                                Severity::Error,
+                                "E_DEVICE_OVERLAP",
+                                path.clone(),
+                                msg::device_overlap(dev, other, first, holder == *other),
+                            )
+                            .hint("use either the disk or its partitions, not both"),
+                        );
+                    }
+                }
+                known.push((dev.as_str(), path.clone()));
                 sizes.push((dev.clone(), bd.size_bytes));
                 check_device_safety(&host.name, dev, bd, hf, layout.wipe, &path, out);
             }
@@ -1209,6 +1225,25 @@ fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
                 ));
             }
         }
+    }
+}
+
+/// When one of `a`, `b` lies on the other in the host's device tree (a partition on its
+/// disk, an array on its members' partitions), the one that holds the other; `None` when
+/// they are unrelated or the same name. Two layouts on such a pair would format one over
+/// the other, and a name compare alone does not see it.
+pub fn overlap_holder<'a>(hf: &HostFacts, a: &'a str, b: &'a str) -> Option<&'a str> {
+    fn below(d: &BlockDevice, name: &str) -> bool {
+        d.children.iter().any(|c| c.name == name || below(c, name))
+    }
+    if a == b {
+        None
+    } else if hf.device(a).is_some_and(|d| below(d, b)) {
+        Some(a)
+    } else if hf.device(b).is_some_and(|d| below(d, a)) {
+        Some(b)
+    } else {
+        None
     }
 }
 
@@ -1543,6 +1578,13 @@ mod msg {
     }
     pub fn bad_device_name(dev: &str) -> String {
         format!("`{dev}` is not a kernel device name")
+    }
+    pub fn device_overlap(dev: &str, other: &str, first: &str, dev_is_below: bool) -> String {
+        if dev_is_below {
+            format!("{dev} lies on {other}, already used by {first}")
+        } else {
+            format!("{dev} holds {other}, already used by {first}")
+        }
     }
     pub fn device_twice(dev: &str, first: &str) -> String {
         format!("{dev} is already used by {first}")
