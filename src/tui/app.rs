@@ -1472,6 +1472,21 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         .map(|(_, d)| (d.name.clone(), domain::unsafe_reason(d)))
         .collect();
     let used = m.used_devices();
+    // A disk and one of its partitions never both go into layouts (check's E_DEVICE_OVERLAP).
+    let overlap = devices.get(m.storage.cursor).and_then(|(name, _)| {
+        let f = m.storage_facts()?;
+        used.iter()
+            .chain(m.storage.selected.iter())
+            .find_map(|other| {
+                let holder = domain::overlap_holder(f, name, other)?;
+                Some(text::overlaps(
+                    name,
+                    other,
+                    holder == other,
+                    used.contains(other),
+                ))
+            })
+    });
     let s = &mut m.storage;
     match key.code {
         KeyCode::Tab | KeyCode::BackTab => {
@@ -1495,6 +1510,8 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 }
                 if used.contains(name) {
                     s.message = Some(format!("{name} {}", text::IN_A_LAYOUT));
+                } else if let Some(overlap) = overlap {
+                    s.message = Some(overlap);
                 } else if *why == Some("holds /") {
                     s.message = Some(format!("{name} {}", text::HOLDS_ROOT));
                 } else if let (Some(why), false) = (why, s.wipe.contains(name)) {
@@ -2225,6 +2242,66 @@ mod tests {
         press(&mut m, KeyCode::Enter);
         assert!(m.popup.is_none());
         assert_eq!(m.storage.mount.value(), "/srv/data");
+    }
+
+    /// A disk and one of its partitions never both go into layouts, in either order, as
+    /// `check` refuses with E_DEVICE_OVERLAP.
+    #[test]
+    fn storage_refuses_a_partition_of_a_used_disk_and_the_disk_of_a_selected_partition() {
+        let model = || {
+            let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+            m.plan.hosts.push(Host {
+                name: "node1".into(),
+                address: "10.0.0.1".into(),
+                roles: vec![Role::Worker],
+                labels: BTreeMap::new(),
+                storage: vec![],
+            });
+            let mut sdb = disk("sdb", None);
+            sdb.children = vec![BlockDevice {
+                kind: "part".into(),
+                ..disk("sdb1", None)
+            }];
+            let facts = HostFacts {
+                hostname: "node1".into(),
+                disks: vec![sdb],
+                ..Default::default()
+            };
+            m.facts.insert("node1".into(), facts);
+            m.step = Step::Storage;
+            m.storage.level = Level::Single;
+            m
+        };
+
+        // The disk in a layout, then its partition.
+        let mut m = model();
+        for k in [KeyCode::Char('w'), KeyCode::Char(' '), KeyCode::Char('a')] {
+            press(&mut m, k);
+        }
+        assert_eq!(m.plan.hosts[0].storage[0].devices, ["sdb"]);
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char(' '));
+        assert!(m.storage.selected.is_empty());
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some(
+                "sdb1 lies on sdb, which is already in a layout: use the disk or its partitions, not both"
+            )
+        );
+
+        // The partition selected, then its disk.
+        let mut m = model();
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char(' '));
+        assert!(m.storage.selected.contains("sdb1"));
+        press(&mut m, KeyCode::Up);
+        press(&mut m, KeyCode::Char('w'));
+        press(&mut m, KeyCode::Char(' '));
+        assert!(!m.storage.selected.contains("sdb"));
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some("sdb holds sdb1, which is selected: use the disk or its partitions, not both")
+        );
     }
 
     #[test]
