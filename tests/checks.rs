@@ -135,6 +135,17 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         |p, _| p.cluster.name = "a/b".into(),
         |p, _| p.cluster.name = "a-b_c.d".into(),
     ),
+    // Kubespray's own inventories: the kubespray stage would write into inventory/sample.
+    (
+        "E_RESERVED_CLUSTER_NAME",
+        |p, _| p.cluster.name = "sample".into(),
+        |p, _| p.cluster.name = "sample2".into(),
+    ),
+    (
+        "E_RESERVED_CLUSTER_NAME",
+        |p, _| p.cluster.name = "local".into(),
+        |p, _| p.cluster.name = "locals".into(),
+    ),
     (
         "E_BAD_DOMAIN",
         |p, _| p.cluster.domain = "Cluster_Local".into(),

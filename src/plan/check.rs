@@ -229,6 +229,10 @@ pub const NETWORK_PLUGINS: [&str; 10] = [
 pub const CONTAINER_MANAGERS: [&str; 3] = ["docker", "crio", "containerd"];
 /// The Kubespray release line whose variable names the renderer writes.
 pub const KUBESPRAY_SUPPORTED: &str = "v2.24.";
+/// Directories under Kubespray's `inventory/` that its tree ships (the template the
+/// kubespray stage copies, and a local example): a cluster named like one would have its
+/// inventory written into them.
+pub const KUBESPRAY_SHIPPED_INVENTORIES: [&str; 2] = ["sample", "local"];
 /// Mount points a data layout must never take.
 const SYSTEM_MOUNTS: [&str; 13] = [
     "/",
@@ -314,6 +318,19 @@ fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
                 msg::bad_cluster_name(&c.name),
             )
             .hint("use letters, digits, `-`, `_` and `.`, e.g. `akash`"),
+        );
+    } else if KUBESPRAY_SHIPPED_INVENTORIES
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(&c.name))
+    {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                "E_RESERVED_CLUSTER_NAME",
+                "cluster.name",
+                msg::reserved_cluster_name(&c.name),
+            )
+            .hint("choose another name, e.g. `akash`"),
         );
     }
     if !is_dns_name(&c.domain) {
@@ -1392,6 +1409,11 @@ mod msg {
 
     pub fn bad_cluster_name(name: &str) -> String {
         format!("cluster name `{name}` cannot be an inventory directory name")
+    }
+    pub fn reserved_cluster_name(name: &str) -> String {
+        format!(
+            "cluster name `{name}` is an inventory Kubespray ships: it would be written into inventory/{name}"
+        )
     }
     pub fn bad_domain(d: &str) -> String {
         format!("cluster domain `{d}` is not a DNS name")
