@@ -92,6 +92,33 @@ fn layout(p: &mut Plan) -> &mut StorageLayout {
     &mut p.hosts[0].storage[0]
 }
 
+/// node1's `disk` gets one partition `part`, in the facts only.
+fn partition(f: &mut Facts, disk: &str, part: &str) {
+    let facts = f.get_mut("node1").unwrap();
+    if let Some(d) = facts.disks.iter_mut().find(|d| d.name == disk) {
+        d.children = vec![BlockDevice {
+            name: part.into(),
+            kind: "part".into(),
+            size_bytes: d.size_bytes,
+            ..Default::default()
+        }];
+    }
+}
+
+/// A second layout on node1 over `devices`, mounted at /scratch.
+fn second_layout(p: &mut Plan, devices: &[&str]) {
+    let mut l = layout(p).clone();
+    l.level = if devices.len() == 1 {
+        Level::Single
+    } else {
+        Level::Raid0
+    };
+    l.devices = devices.iter().map(|d| d.to_string()).collect();
+    l.mount = "/scratch".into();
+    l.relocate.clear();
+    p.hosts[0].storage.push(l);
+}
+
 fn extra_host(p: &mut Plan, name: &str, addr: &str, roles: Vec<Role>) {
     let mut h = p.hosts[3].clone();
     h.name = name.into();
@@ -107,6 +134,17 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         "E_BAD_CLUSTER_NAME",
         |p, _| p.cluster.name = "a/b".into(),
         |p, _| p.cluster.name = "a-b_c.d".into(),
+    ),
+    // Kubespray's own inventories: the kubespray stage would write into inventory/sample.
+    (
+        "E_RESERVED_CLUSTER_NAME",
+        |p, _| p.cluster.name = "sample".into(),
+        |p, _| p.cluster.name = "sample2".into(),
+    ),
+    (
+        "E_RESERVED_CLUSTER_NAME",
+        |p, _| p.cluster.name = "local".into(),
+        |p, _| p.cluster.name = "locals".into(),
     ),
     (
         "E_BAD_DOMAIN",
@@ -538,8 +576,18 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
     (
         "E_DEVICE_MOUNTED",
         |_, f| f.get_mut("node1").unwrap().disks[1].mountpoints = vec!["/mnt/old".into()],
+        |_, f| f.get_mut("node1").unwrap().disks[1].fstype = Some("xfs".into()),
+    ),
+    // Mounted is refused even with `wipe`, as the storage stage refuses it; formatted but
+    // unmounted with `wipe` is consent enough.
+    (
+        "E_DEVICE_MOUNTED",
         |p, f| {
             f.get_mut("node1").unwrap().disks[1].mountpoints = vec!["/mnt/old".into()];
+            layout(p).wipe = true
+        },
+        |p, f| {
+            f.get_mut("node1").unwrap().disks[1].fstype = Some("xfs".into());
             layout(p).wipe = true
         },
     ),
@@ -551,10 +599,61 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
             layout(p).wipe = true
         },
     ),
+    // A disk and one of its partitions in two layouts: a name compare does not see it.
+    (
+        "E_DEVICE_OVERLAP",
+        |p, f| {
+            partition(f, "nvme0n1", "nvme0n1p1");
+            second_layout(p, &["nvme0n1p1"]);
+        },
+        |p, f| {
+            partition(f, "sdb", "sdb1");
+            second_layout(p, &["sdb1"]);
+        },
+    ),
+    // The partition first, its disk later.
+    (
+        "E_DEVICE_OVERLAP",
+        |p, f| {
+            partition(f, "sdb", "sdb1");
+            layout(p).devices[1] = "sdb1".into();
+            second_layout(p, &["sdb"]);
+        },
+        |p, f| {
+            partition(f, "sdb", "sdb1");
+            layout(p).devices[1] = "sdb1".into();
+            second_layout(p, &["nvme1n1"]);
+        },
+    ),
     (
         "E_BAD_MOUNT",
         |p, _| layout(p).mount = "/var".into(),
         |p, _| layout(p).mount = "/var/lib/data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/data/".into(),
+        |p, _| layout(p).mount = "/data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/mnt//data".into(),
+        |p, _| layout(p).mount = "/mnt/data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/mnt/my data".into(),
+        |p, _| layout(p).mount = "/mnt/my_data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/mnt/../etc".into(),
+        |p, _| layout(p).mount = "/mnt/..data".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/".into(),
+        |p, _| layout(p).mount = "/a".into(),
     ),
     (
         "E_MOUNT_COLLISION",
@@ -712,6 +811,67 @@ fn findings_are_deterministic_and_located() {
     );
 }
 
+/// One rule for check, the wizard and the storage stage: the reason, and the plain
+/// spelling as the hint when only the slashes are off.
+#[test]
+fn mount_problems_say_what_and_how_to_fix() {
+    let hint = |m: &str| plan::mount_problem(m).and_then(|p| p.hint);
+    assert_eq!(hint("/data/").as_deref(), Some("write /data"));
+    assert_eq!(hint("//mnt//x/").as_deref(), Some("write /mnt/x"));
+    let message = |m: &str| {
+        plan::mount_problem(m)
+            .map(|p| p.message)
+            .unwrap_or_default()
+    };
+    assert!(message("/a\tb").contains("blank or control character"));
+    assert!(message("/a\u{7}").contains("blank or control character"));
+    assert!(message("/x/./y").contains("`..`"));
+    assert!(message("/").contains("system directory"));
+    assert!(message("x").contains("not an absolute path"));
+    assert!(message("").contains("not an absolute path"));
+    for fine in ["/data", "/mnt/fast-1", "/srv/a.b"] {
+        assert_eq!(plan::mount_problem(fine), None, "{fine}");
+    }
+}
+
+/// The overlap finding names both devices, which one lies on which, and where the first
+/// is used; md arrays over partitions count too.
+#[test]
+fn device_overlap_names_both_devices() {
+    let (mut p, mut f) = (base(), base_facts());
+    partition(&mut f, "sdb", "sdb1");
+    second_layout(&mut p, &["sdb1"]);
+    layout(&mut p).devices.push("sdb".into());
+    let found = plan::check(&p, Some(&f));
+    let overlap: Vec<_> = found
+        .iter()
+        .filter(|x| x.code == "E_DEVICE_OVERLAP")
+        .collect();
+    assert_eq!(overlap.len(), 1, "{found:#?}");
+    assert_eq!(overlap[0].path, "hosts[0].storage[1].devices[0]");
+    assert_eq!(
+        overlap[0].message,
+        "sdb1 lies on sdb, already used by hosts[0].storage[0].devices[2]"
+    );
+
+    let node1 = f.get_mut("node1").unwrap();
+    node1.disks[1].children = vec![BlockDevice {
+        name: "md0".into(),
+        kind: "raid1".into(),
+        ..Default::default()
+    }];
+    assert_eq!(
+        plan::overlap_holder(node1, "md0", "nvme0n1"),
+        Some("nvme0n1")
+    );
+    assert_eq!(
+        plan::overlap_holder(node1, "nvme0n1", "md0"),
+        Some("nvme0n1")
+    );
+    assert_eq!(plan::overlap_holder(node1, "nvme0n1", "nvme1n1"), None);
+    assert_eq!(plan::overlap_holder(node1, "nvme0n1", "nvme0n1"), None);
+}
+
 #[test]
 fn quorum_arithmetic() {
     let table = [
@@ -784,6 +944,23 @@ fn usable_capacity_per_level() {
     // Below the level's minimum there is no array.
     assert_eq!(plan::usable_bytes(Level::Raid5, &[t, t]), 0);
     assert_eq!(plan::usable_bytes(Level::Raid6, &[t, t, t]), 0);
+}
+
+/// Sizes come from the host's lsblk: values whose sum or product passes `u64::MAX`
+/// saturate instead of panicking on overflow.
+#[test]
+fn usable_capacity_saturates_on_huge_sizes() {
+    let huge = [1u64 << 63, 1 << 63];
+    for level in [Level::Single, Level::PerDisk, Level::Raid0] {
+        assert_eq!(plan::usable_bytes(level, &huge), u64::MAX, "{level:?}");
+    }
+    let five = [u64::MAX; 5];
+    assert_eq!(plan::usable_bytes(Level::Raid5, &five), u64::MAX);
+    assert_eq!(plan::usable_bytes(Level::Raid6, &five), u64::MAX);
+    assert_eq!(plan::usable_bytes(Level::Raid10, &five), u64::MAX);
+    assert_eq!(plan::usable_bytes(Level::Raid1, &huge), 1 << 63);
+    assert_eq!(plan::total_bytes(huge), u64::MAX);
+    assert_eq!(plan::total_bytes([1, 2]), 3);
 }
 
 #[test]

@@ -267,3 +267,67 @@ fn huge_ipv6_pool_entries_do_not_panic() {
     assert!(text(&out.stderr).contains("error  E_POOL_OVERLAP"));
     assert!(!refused.exists());
 }
+
+/// Disk sizes come from the host: two disks of 2^63 bytes each (a sum past `u64::MAX`) in
+/// a raid0 layout give a huge capacity, not an overflow panic (exit 101).
+#[test]
+fn huge_disk_sizes_in_facts_do_not_panic() {
+    use rackstrap::discover::{Discovered, HostState};
+    use rackstrap::facts::{BlockDevice, HostFacts};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("cluster.yaml");
+    std::fs::write(
+        &plan,
+        "version: 1\ncluster: {name: lab}\nhosts:\n\
+         \x20 - name: n1\n    address: 10.0.0.1\n    roles: [control_plane, etcd, worker]\n\
+         \x20   storage:\n\
+         \x20     - {level: raid0, devices: [sdb, sdc], mount: /data}\n\
+         \x20     - {level: single, devices: [sdd, sde], mount: /scratch}\n",
+    )
+    .unwrap();
+    let disk = |name: &str, root: bool| BlockDevice {
+        name: name.into(),
+        kind: "disk".into(),
+        size_bytes: 1 << 63,
+        mountpoints: if root { vec!["/".into()] } else { vec![] },
+        fstype: root.then(|| "ext4".into()),
+        ..Default::default()
+    };
+    let facts = HostFacts {
+        hostname: "n1".into(),
+        cpus: 16,
+        mem_bytes: u64::MAX,
+        disks: vec![
+            disk("sda", true),
+            disk("sdb", false),
+            disk("sdc", false),
+            disk("sdd", false),
+            disk("sde", false),
+        ],
+        ..Default::default()
+    };
+    let line = serde_json::to_string(&Discovered {
+        address: "10.0.0.1".into(),
+        state: HostState::Ok,
+        fingerprint: Some("SHA256:x".into()),
+        newly_pinned: false,
+        facts: Some(facts),
+        message: String::new(),
+    })
+    .unwrap();
+    let facts_path = dir.path().join("facts.json");
+    std::fs::write(&facts_path, line + "\n").unwrap();
+    let out = rackstrap(&[
+        "check",
+        &plan.to_string_lossy(),
+        "--facts",
+        &facts_path.to_string_lossy(),
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

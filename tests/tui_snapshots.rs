@@ -265,6 +265,27 @@ fn network_overlapping_pool_points_at_the_entry() {
     assert_eq!(d.m.step, Step::Network);
 }
 
+/// The pool note counts the whole list, not the part scrolled into view: at 80 columns a
+/// long list scrolls sideways and the note still says its full total (20 + 3 x 16).
+#[test]
+fn pool_note_counts_the_whole_list_while_it_scrolls() {
+    let mut d = akash_network();
+    d.key(Down)
+        .key(End)
+        .chars(", 203.0.113.0/28, 203.0.113.16/28, 203.0.113.32/28");
+    let screen = d.screen(80, 24);
+    assert!(
+        !screen.contains("144.217.30.192/28"),
+        "the field has scrolled: {screen}"
+    );
+    assert!(screen.contains("68 addresses"), "{screen}");
+    // Moving the cursor back to the start scrolls the other way; the total stays.
+    d.key(Home);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("144.217.30.192/28"), "{screen}");
+    assert!(screen.contains("68 addresses"), "{screen}");
+}
+
 #[test]
 fn network_parse_error_points_at_the_character() {
     let mut d = akash_network();

@@ -75,7 +75,7 @@ pub fn parse_meminfo(text: &str) -> (u64, u64) {
             .find_map(|l| l.strip_prefix(name))
             .and_then(|rest| rest.trim_start_matches(':').split_whitespace().next())
             .and_then(|n| n.parse::<u64>().ok())
-            .map(|kib| kib * 1024)
+            .map(|kib| kib.saturating_mul(1024))
             .unwrap_or(0)
     };
     (field("MemTotal"), field("SwapTotal"))
@@ -464,6 +464,9 @@ mod tests {
             "MemTotal:       65747632 kB\nMemFree:  1 kB\nSwapTotal:       8388604 kB\n",
         );
         assert_eq!((mem, swap), (65_747_632 * 1024, 8_388_604 * 1024));
+        // The host writes these numbers; one past u64::MAX / 1024 saturates, never panics.
+        let (mem, _) = parse_meminfo("MemTotal: 18446744073709551615 kB\n");
+        assert_eq!(mem, u64::MAX);
         assert_eq!(
             parse_cpu_model("processor\t: 0\nmodel name\t: AMD EPYC 7443P 24-Core Processor\n"),
             "AMD EPYC 7443P 24-Core Processor"

@@ -103,6 +103,12 @@ pub fn quorum(plan: &Plan) -> Quorum {
     Quorum::of(plan.count_role(Role::Etcd))
 }
 
+/// The sum of sizes, saturating: sizes come from the host's lsblk, and a bogus huge value
+/// must give a huge total, not an overflow panic.
+pub fn total_bytes(sizes: impl IntoIterator<Item = u64>) -> u64 {
+    sizes.into_iter().fold(0, u64::saturating_add)
+}
+
 /// Bytes a layout offers over members of the given sizes. md arrays use each member only up
 /// to the smallest member's size; raid10 is mdadm's default near-2 layout (half the members).
 /// Returns 0 when the level cannot be built from that many members.
@@ -113,13 +119,13 @@ pub fn usable_bytes(level: Level, member_sizes: &[u64]) -> u64 {
     }
     let smallest = member_sizes.iter().copied().min().unwrap_or(0);
     match level {
-        Level::Single => member_sizes.iter().sum(),
-        Level::PerDisk => member_sizes.iter().sum(),
-        Level::Raid0 => n * smallest,
+        // Saturating, as total_bytes: a bogus huge size gives a huge capacity, not a panic.
+        Level::Single | Level::PerDisk => total_bytes(member_sizes.iter().copied()),
+        Level::Raid0 => n.saturating_mul(smallest),
         Level::Raid1 => smallest,
-        Level::Raid5 => (n - 1) * smallest,
-        Level::Raid6 => (n - 2) * smallest,
-        Level::Raid10 => n / 2 * smallest,
+        Level::Raid5 => (n - 1).saturating_mul(smallest),
+        Level::Raid6 => (n - 2).saturating_mul(smallest),
+        Level::Raid10 => (n / 2).saturating_mul(smallest),
     }
 }
 
@@ -223,6 +229,10 @@ pub const NETWORK_PLUGINS: [&str; 10] = [
 pub const CONTAINER_MANAGERS: [&str; 3] = ["docker", "crio", "containerd"];
 /// The Kubespray release line whose variable names the renderer writes.
 pub const KUBESPRAY_SUPPORTED: &str = "v2.24.";
+/// Directories under Kubespray's `inventory/` that its tree ships (the template the
+/// kubespray stage copies, and a local example): a cluster named like one would have its
+/// inventory written into them.
+pub const KUBESPRAY_SHIPPED_INVENTORIES: [&str; 2] = ["sample", "local"];
 /// Mount points a data layout must never take.
 const SYSTEM_MOUNTS: [&str; 13] = [
     "/",
@@ -239,6 +249,42 @@ const SYSTEM_MOUNTS: [&str; 13] = [
     "/sbin",
     "/lib",
 ];
+
+/// Why a mount point cannot be used: the message and, when there is one obvious fix, a hint.
+/// One rule for `check`, the wizard's mount field and the storage stage: fstab separates
+/// fields by blanks, and a path that is not written the one plain way (`..`, `//`, a
+/// trailing `/`) would slip past the system-directory and collision checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountProblem {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+/// `None` when `mount` is an absolute, plainly written path other than a system directory.
+pub fn mount_problem(mount: &str) -> Option<MountProblem> {
+    let problem = |message: String, hint: Option<String>| Some(MountProblem { message, hint });
+    if !mount.starts_with('/') {
+        return problem(msg::mount_not_absolute(mount), None);
+    }
+    if mount.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return problem(msg::mount_blank(mount), None);
+    }
+    if mount.split('/').any(|part| part == "." || part == "..") {
+        return problem(msg::mount_dots(mount), None);
+    }
+    if mount.len() > 1 && (mount.ends_with('/') || mount.contains("//")) {
+        let plain: Vec<&str> = mount.split('/').filter(|p| !p.is_empty()).collect();
+        let plain = format!("/{}", plain.join("/"));
+        return problem(
+            msg::mount_not_plain(mount),
+            Some(msg::write_instead(&plain)),
+        );
+    }
+    if SYSTEM_MOUNTS.contains(&mount) {
+        return problem(msg::mount_system(mount), None);
+    }
+    None
+}
 
 /// Every finding for the plan; hardware and disk checks for hosts present in `facts`.
 pub fn check(plan: &Plan, facts: Option<&Facts>) -> Vec<Finding> {
@@ -272,6 +318,19 @@ fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
                 msg::bad_cluster_name(&c.name),
             )
             .hint("use letters, digits, `-`, `_` and `.`, e.g. `akash`"),
+        );
+    } else if KUBESPRAY_SHIPPED_INVENTORIES
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(&c.name))
+    {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                "E_RESERVED_CLUSTER_NAME",
+                "cluster.name",
+                msg::reserved_cluster_name(&c.name),
+            )
+            .hint("choose another name, e.g. `akash`"),
         );
     }
     if !is_dns_name(&c.domain) {
@@ -1000,6 +1059,8 @@ fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
     for (i, host) in plan.hosts.iter().enumerate() {
         let hf = facts.and_then(|f| f.get(&host.name));
         let mut used: BTreeMap<&str, String> = BTreeMap::new();
+        // Devices found in the facts so far, for the overlap check.
+        let mut known: Vec<(&str, String)> = Vec::new();
         let mut mounts: BTreeMap<String, String> = BTreeMap::new();
         let mut relocated: BTreeMap<Relocate, String> = BTreeMap::new();
         for (j, layout) in host.storage.iter().enumerate() {
@@ -1072,27 +1133,33 @@ fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
                     all_known = false;
                     continue;
                 };
+                for (other, first) in &known {
+                    if let Some(holder) = overlap_holder(hf, dev, other) {
+                        out.push(
+                            Finding::new(
+                                Severity::Error,
+                                "E_DEVICE_OVERLAP",
+                                path.clone(),
+                                msg::device_overlap(dev, other, first, holder == *other),
+                            )
+                            .hint("use either the disk or its partitions, not both"),
+                        );
+                    }
+                }
+                known.push((dev.as_str(), path.clone()));
                 sizes.push((dev.clone(), bd.size_bytes));
                 check_device_safety(&host.name, dev, bd, hf, layout.wipe, &path, out);
             }
             // Mount point.
-            if !layout.mount.starts_with('/') {
-                out.push(Finding::new(
+            if let Some(problem) = mount_problem(&layout.mount) {
+                let mut f = Finding::new(
                     Severity::Error,
                     "E_BAD_MOUNT",
                     format!("{at}.mount"),
-                    msg::mount_not_absolute(&layout.mount),
-                ));
-            } else if SYSTEM_MOUNTS
-                .contains(&layout.mount.trim_end_matches('/').to_string().as_str())
-                || layout.mount.trim_end_matches('/').is_empty()
-            {
-                out.push(Finding::new(
-                    Severity::Error,
-                    "E_BAD_MOUNT",
-                    format!("{at}.mount"),
-                    msg::mount_system(&layout.mount),
-                ));
+                    problem.message,
+                );
+                f.hint = problem.hint;
+                out.push(f);
             }
             for mp in mount_points(layout) {
                 let mp = mp.trim_end_matches('/').to_string();
@@ -1178,6 +1245,25 @@ fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
     }
 }
 
+/// When one of `a`, `b` lies on the other in the host's device tree (a partition on its
+/// disk, an array on its members' partitions), the one that holds the other; `None` when
+/// they are unrelated or the same name. Two layouts on such a pair would format one over
+/// the other, and a name compare alone does not see it.
+pub fn overlap_holder<'a>(hf: &HostFacts, a: &'a str, b: &'a str) -> Option<&'a str> {
+    fn below(d: &BlockDevice, name: &str) -> bool {
+        d.children.iter().any(|c| c.name == name || below(c, name))
+    }
+    if a == b {
+        None
+    } else if hf.device(a).is_some_and(|d| below(d, b)) {
+        Some(a)
+    } else if hf.device(b).is_some_and(|d| below(d, a)) {
+        Some(b)
+    } else {
+        None
+    }
+}
+
 fn check_device_safety(
     host: &str,
     dev: &str,
@@ -1204,10 +1290,14 @@ fn check_device_safety(
         .md_arrays
         .iter()
         .find(|m| m.members.iter().any(|x| x == dev));
-    if wipe {
-        return;
-    }
+    // Mounted is refused even with `wipe`, as the storage stage does: consent to destroy
+    // data is not consent to pull a filesystem out from under a running host.
     if bd.is_mounted() {
+        let hint = if wipe {
+            "unmount it first; `wipe: true` does not unmount"
+        } else {
+            "unmount it and set `wipe: true` if its data may be destroyed"
+        };
         out.push(
             Finding::new(
                 Severity::Error,
@@ -1215,9 +1305,14 @@ fn check_device_safety(
                 path,
                 msg::mounted(host, dev, bd),
             )
-            .hint("unmount it and set `wipe: true` if its data may be destroyed"),
+            .hint(hint),
         );
-    } else if let Some(md) = md_member {
+        return;
+    }
+    if wipe {
+        return;
+    }
+    if let Some(md) = md_member {
         out.push(
             Finding::new(
                 Severity::Error,
@@ -1314,6 +1409,11 @@ mod msg {
 
     pub fn bad_cluster_name(name: &str) -> String {
         format!("cluster name `{name}` cannot be an inventory directory name")
+    }
+    pub fn reserved_cluster_name(name: &str) -> String {
+        format!(
+            "cluster name `{name}` is an inventory Kubespray ships: it would be written into inventory/{name}"
+        )
     }
     pub fn bad_domain(d: &str) -> String {
         format!("cluster domain `{d}` is not a DNS name")
@@ -1501,6 +1601,13 @@ mod msg {
     pub fn bad_device_name(dev: &str) -> String {
         format!("`{dev}` is not a kernel device name")
     }
+    pub fn device_overlap(dev: &str, other: &str, first: &str, dev_is_below: bool) -> String {
+        if dev_is_below {
+            format!("{dev} lies on {other}, already used by {first}")
+        } else {
+            format!("{dev} holds {other}, already used by {first}")
+        }
+    }
     pub fn device_twice(dev: &str, first: &str) -> String {
         format!("{dev} is already used by {first}")
     }
@@ -1548,6 +1655,18 @@ mod msg {
     }
     pub fn mount_not_absolute(m: &str) -> String {
         format!("mount point `{m}` is not an absolute path")
+    }
+    pub fn mount_blank(m: &str) -> String {
+        format!("mount point {m:?} contains a blank or control character")
+    }
+    pub fn mount_dots(m: &str) -> String {
+        format!("mount point `{m}` contains a `.` or `..` component")
+    }
+    pub fn mount_not_plain(m: &str) -> String {
+        format!("mount point `{m}` has a trailing or doubled `/`")
+    }
+    pub fn write_instead(m: &str) -> String {
+        format!("write {m}")
     }
     pub fn mount_system(m: &str) -> String {
         format!("mount point `{m}` is a system directory")

@@ -887,7 +887,7 @@ impl Model {
             return None;
         }
         Some((
-            sizes.iter().sum(),
+            domain::total_bytes(sizes.iter().copied()),
             domain::usable_bytes(self.storage.level, &sizes),
         ))
     }
@@ -1472,6 +1472,21 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         .map(|(_, d)| (d.name.clone(), domain::unsafe_reason(d)))
         .collect();
     let used = m.used_devices();
+    // A disk and one of its partitions never both go into layouts (check's E_DEVICE_OVERLAP).
+    let overlap = devices.get(m.storage.cursor).and_then(|(name, _)| {
+        let f = m.storage_facts()?;
+        used.iter()
+            .chain(m.storage.selected.iter())
+            .find_map(|other| {
+                let holder = domain::overlap_holder(f, name, other)?;
+                Some(text::overlaps(
+                    name,
+                    other,
+                    holder == other,
+                    used.contains(other),
+                ))
+            })
+    });
     let s = &mut m.storage;
     match key.code {
         KeyCode::Tab | KeyCode::BackTab => {
@@ -1495,6 +1510,8 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 }
                 if used.contains(name) {
                     s.message = Some(format!("{name} {}", text::IN_A_LAYOUT));
+                } else if let Some(overlap) = overlap {
+                    s.message = Some(overlap);
                 } else if *why == Some("holds /") {
                     s.message = Some(format!("{name} {}", text::HOLDS_ROOT));
                 } else if let (Some(why), false) = (why, s.wipe.contains(name)) {
@@ -1558,10 +1575,10 @@ fn add_layout(m: &mut Model) {
             s.level.min_devices(),
             devices.len(),
         ))
-    } else if !mount.starts_with('/') {
-        Some(text::MOUNT_ABSOLUTE.to_string())
     } else {
-        None
+        // The same rule as `check` and the storage stage, so the wizard never writes a
+        // layout that either would refuse.
+        domain::mount_problem(&mount).map(mount_message)
     };
     if let Some(msg) = message {
         m.storage.message = Some(msg);
@@ -1586,6 +1603,14 @@ fn add_layout(m: &mut Model) {
     }
     m.storage.selected.clear();
     m.storage.message = Some(text::LAYOUT_ADDED.into());
+}
+
+/// A refused mount point as one line: the reason, then the fix when there is one.
+fn mount_message(problem: domain::MountProblem) -> String {
+    match problem.hint {
+        Some(hint) => format!("{}: {hint}", problem.message),
+        None => problem.message,
+    }
 }
 
 /// Copies this host's layouts to every other host whose devices of the same names have the
@@ -1967,7 +1992,19 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
         Popup::Mount(mut i) => match key.code {
             KeyCode::Esc => None,
             KeyCode::Enter => {
-                m.storage.mount = i;
+                let value = i.value().trim().to_string();
+                match domain::mount_problem(&value) {
+                    // Refused here, with the reason, rather than at `a`: the same rule as
+                    // `check` and the storage stage.
+                    Some(problem) => {
+                        m.storage.message = Some(mount_message(problem));
+                        m.popup = Some(Popup::Mount(i));
+                    }
+                    None => {
+                        m.storage.mount = i;
+                        m.storage.message = None;
+                    }
+                }
                 None
             }
             _ => {
@@ -2159,6 +2196,111 @@ mod tests {
                 .any(|f| f.severity == Severity::Error && f.path.contains("node3")),
             "{:?}",
             m.plan_findings()
+        );
+    }
+
+    /// The mount popup refuses what `check` and the storage stage refuse, saying why, and
+    /// keeps the popup open; a plain absolute path is taken.
+    #[test]
+    fn mount_popup_refuses_what_check_refuses() {
+        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        m.step = Step::Storage;
+        let before = m.storage.mount.value().to_string();
+        for (typed, says) in [
+            ("/data/", "trailing or doubled `/`: write /data"),
+            ("/mnt//x", "write /mnt/x"),
+            ("/mnt/my disk", "blank or control character"),
+            ("/mnt/../etc", "`..`"),
+            ("/", "system directory"),
+            ("data", "not an absolute path"),
+        ] {
+            press(&mut m, KeyCode::Char('m'));
+            // Clear the field, type, confirm.
+            for _ in 0..40 {
+                press(&mut m, KeyCode::Backspace);
+            }
+            for c in typed.chars() {
+                press(&mut m, KeyCode::Char(c));
+            }
+            press(&mut m, KeyCode::Enter);
+            assert!(
+                matches!(m.popup, Some(Popup::Mount(_))),
+                "{typed}: popup stays open"
+            );
+            let msg = m.storage.message.clone().unwrap_or_default();
+            assert!(msg.contains(says), "{typed}: {msg}");
+            assert_eq!(m.storage.mount.value(), before, "{typed} not taken");
+            m.popup = None;
+        }
+        press(&mut m, KeyCode::Char('m'));
+        for _ in 0..40 {
+            press(&mut m, KeyCode::Backspace);
+        }
+        for c in "/srv/data".chars() {
+            press(&mut m, KeyCode::Char(c));
+        }
+        press(&mut m, KeyCode::Enter);
+        assert!(m.popup.is_none());
+        assert_eq!(m.storage.mount.value(), "/srv/data");
+    }
+
+    /// A disk and one of its partitions never both go into layouts, in either order, as
+    /// `check` refuses with E_DEVICE_OVERLAP.
+    #[test]
+    fn storage_refuses_a_partition_of_a_used_disk_and_the_disk_of_a_selected_partition() {
+        let model = || {
+            let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+            m.plan.hosts.push(Host {
+                name: "node1".into(),
+                address: "10.0.0.1".into(),
+                roles: vec![Role::Worker],
+                labels: BTreeMap::new(),
+                storage: vec![],
+            });
+            let mut sdb = disk("sdb", None);
+            sdb.children = vec![BlockDevice {
+                kind: "part".into(),
+                ..disk("sdb1", None)
+            }];
+            let facts = HostFacts {
+                hostname: "node1".into(),
+                disks: vec![sdb],
+                ..Default::default()
+            };
+            m.facts.insert("node1".into(), facts);
+            m.step = Step::Storage;
+            m.storage.level = Level::Single;
+            m
+        };
+
+        // The disk in a layout, then its partition.
+        let mut m = model();
+        for k in [KeyCode::Char('w'), KeyCode::Char(' '), KeyCode::Char('a')] {
+            press(&mut m, k);
+        }
+        assert_eq!(m.plan.hosts[0].storage[0].devices, ["sdb"]);
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char(' '));
+        assert!(m.storage.selected.is_empty());
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some(
+                "sdb1 lies on sdb, which is already in a layout: use the disk or its partitions, not both"
+            )
+        );
+
+        // The partition selected, then its disk.
+        let mut m = model();
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char(' '));
+        assert!(m.storage.selected.contains("sdb1"));
+        press(&mut m, KeyCode::Up);
+        press(&mut m, KeyCode::Char('w'));
+        press(&mut m, KeyCode::Char(' '));
+        assert!(!m.storage.selected.contains("sdb"));
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some("sdb holds sdb1, which is selected: use the disk or its partitions, not both")
         );
     }
 

@@ -62,7 +62,9 @@ impl Finding {
     }
 }
 
-pub use crate::plan::{Quorum, quorum, usable_bytes};
+pub use crate::plan::{
+    MountProblem, Quorum, mount_problem, overlap_holder, quorum, total_bytes, usable_bytes,
+};
 
 /// One address entry as typed: a CIDR, a range or a single address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,7 +24,6 @@ pub const HOLDS_ROOT: &str = "holds the root filesystem and can never be used";
 pub const MARK_WIPE: &str = "press w to mark it for wiping first";
 pub const NEVER_WIPE: &str = "rackstrap never wipes it";
 pub const WIPE_MARKED: &str = "marked for wiping: its data will be destroyed";
-pub const MOUNT_ABSOLUTE: &str = "the mount point must be an absolute path";
 pub const LAYOUT_ADDED: &str = "layout added";
 pub const APPLIED_TO: &str = "applied to";
 pub const DISKS_DIFFER: &str = "disks differ on";
@@ -56,6 +55,17 @@ F1, ?   this help (? only outside text fields)
 q       quit, asks first (Ctrl+C inside text fields)";
 
 /// A layout with too few disks for its level.
+/// `sdb1 lies on sdb, which is already in a layout` / `sdb holds sdb1, which is selected`.
+pub fn overlaps(name: &str, other: &str, name_is_below: bool, other_in_layout: bool) -> String {
+    let relation = if name_is_below { "lies on" } else { "holds" };
+    let state = if other_in_layout {
+        IN_A_LAYOUT
+    } else {
+        "is selected"
+    };
+    format!("{name} {relation} {other}, which {state}: use the disk or its partitions, not both")
+}
+
 pub fn needs_disks(level: &str, min: usize, selected: usize) -> String {
     format!("{level} needs at least {min} disks; {selected} selected")
 }

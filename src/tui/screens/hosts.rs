@@ -23,7 +23,7 @@ fn root_disk_bytes(f: &HostFacts) -> u64 {
         .iter()
         .filter(|d| d.holds_root())
         .map(|d| d.size_bytes)
-        .sum()
+        .fold(0, u64::saturating_add)
 }
 
 /// (badge, look) for a role's requirements: "rec" meets the recommendation, "min" only the
@@ -33,7 +33,7 @@ fn badge(
     min: (u32, u64, u64),
     rec: Option<(u32, u64, u64)>,
 ) -> (&'static str, Look) {
-    let mem = (f.mem_bytes + GIB / 2) / GIB;
+    let mem = f.mem_bytes.saturating_add(GIB / 2) / GIB;
     let disk = root_disk_bytes(f) / GIB;
     let meets = |r: (u32, u64, u64)| f.cpus >= r.0 && mem >= r.1 && disk >= r.2;
     match rec {

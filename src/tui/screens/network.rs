@@ -34,24 +34,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 .map(|x| x.value().to_string())
                 .unwrap_or_default()
         };
-        // Long values scroll sideways so the cursor, or the bad character, stays visible.
-        let room = (area.width as usize).saturating_sub(LABEL + 2);
-        let err_pos = m.net_field_error(i).map(|e| e.pos);
-        let input_cursor = m
-            .network
-            .inputs
-            .get(&i)
-            .map(|x| x.visual_cursor())
-            .unwrap_or(0);
-        let anchor = if focus {
-            input_cursor
-        } else {
-            err_pos.unwrap_or(0)
-        };
-        let shift = anchor
-            .saturating_sub(room.saturating_sub(8))
-            .min(value.chars().count().saturating_sub(1));
-        let value: String = value.chars().skip(shift).collect();
+        // The note counts the whole value; only the text shown is cut to the scroll.
         let mut note = String::new();
         if *field == NetField::PoolAddresses
             && let Ok(entries) = parse_entries(&value)
@@ -72,6 +55,26 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         if *field == NetField::Mtu {
             note = format!("  calico_mtu {}", m.plan.network.effective_calico_mtu());
         }
+        // Long values scroll sideways so the cursor, or the bad character, stays visible.
+        // The note keeps its place at the end of the line; the value scrolls in the rest.
+        let room = (area.width as usize).saturating_sub(LABEL + 2 + note.chars().count());
+        let err_pos = m.net_field_error(i).map(|e| e.pos);
+        let input_cursor = m
+            .network
+            .inputs
+            .get(&i)
+            .map(|x| x.visual_cursor())
+            .unwrap_or(0);
+        let anchor = if focus {
+            input_cursor
+        } else {
+            err_pos.unwrap_or(0)
+        };
+        let shift = anchor
+            .saturating_sub(room.saturating_sub(8))
+            .min(value.chars().count().saturating_sub(1));
+        let shown = (area.width as usize).saturating_sub(LABEL + note.chars().count());
+        let value: String = value.chars().skip(shift).take(shown).collect();
         lines.push(Line::from(vec![
             label,
             Span::styled(

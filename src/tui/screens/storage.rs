@@ -254,7 +254,7 @@ pub fn preview(m: &Model) -> (String, bool) {
         return (text::needs_disks(level, s.level.min_devices(), n), false);
     }
     let sizes: Vec<u64> = disks.iter().map(|d| d.size_bytes).collect();
-    let raw: u64 = sizes.iter().sum();
+    let raw = crate::tui::domain::total_bytes(sizes.iter().copied());
     let usable = human_bytes(crate::tui::domain::usable_bytes(s.level, &sizes));
     let same = sizes.iter().all(|x| *x == sizes[0]);
     let over = if same {
