@@ -41,8 +41,9 @@ echo "ci: ${ansible_version%%$'\n'*}"
 
 cargo build --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --locked --no-fail-fast
+    # nextest does not run doc tests; run them first so the suite's summary comes last.
     cargo test --locked --doc
+    cargo nextest run --locked --no-fail-fast
 else
     cargo test --locked --no-fail-fast
 fi
