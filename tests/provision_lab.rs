@@ -410,34 +410,9 @@ async fn md_arrays_run_for_real_where_the_kernel_has_md() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubespray_runs_ansible_reports_the_failing_task_and_resumes_after_the_fix() {
     require_lab!();
-    if std::process::Command::new("ansible-playbook")
-        .arg("--version")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        panic!("ansible-playbook is not installed (tests/ci.sh installs ansible-core)");
-    }
-    let lab = Lab::start(vec![
-        HostSpec::new("node1"),
-        HostSpec::new("node2"),
-        HostSpec::new("node3"),
-    ]);
-    let tmp = tempfile::tempdir().expect("tmp");
+    require_ansible();
+    let (lab, tmp, p) = kubespray_lab();
     let tree = tmp.path().join("kubespray");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ansible/kubespray"),
-        &tree,
-    );
-    let p = plan(
-        &lab,
-        &tree,
-        &[
-            ("node1", "    roles: [control_plane, etcd, worker]\n"),
-            ("node2", "    roles: [worker]\n"),
-            ("node3", "    roles: [worker]\n"),
-        ],
-    );
     pin_keys(&lab, &p, &["node1", "node2", "node3"]).await;
     lab.exec_ok("node2", "touch /etc/rackstrap-fixture-fail");
     let state_dir = tmp.path().join("state");
@@ -508,25 +483,10 @@ async fn kubespray_runs_ansible_reports_the_failing_task_and_resumes_after_the_f
     assert!(!events.iter().any(|e| e.host == "ansible"));
 }
 
-fn require_ansible() {
-    if std::process::Command::new("ansible-playbook")
-        .arg("--version")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        panic!("ansible-playbook is not installed (tests/ci.sh installs ansible-core)");
-    }
-}
-
-/// Ansible checks host keys against rackstrap's pins, although the tree's ansible.cfg (like
-/// Kubespray's) turns checking off: a host with no pin is refused before Ansible starts, and
-/// a host that comes back with another key is never run on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubespray_trusts_only_pinned_host_keys() {
-    require_lab!();
-    require_ansible();
-    let mut lab = Lab::start(vec![
+/// Three lab hosts (one control plane + etcd, two workers) and a copy of the fixture
+/// Kubespray tree in a temporary directory, with the plan that points at both.
+fn kubespray_lab() -> (Lab, tempfile::TempDir, Plan) {
+    let lab = Lab::start(vec![
         HostSpec::new("node1"),
         HostSpec::new("node2"),
         HostSpec::new("node3"),
@@ -546,6 +506,29 @@ async fn kubespray_trusts_only_pinned_host_keys() {
             ("node3", "    roles: [worker]\n"),
         ],
     );
+    (lab, tmp, p)
+}
+
+fn require_ansible() {
+    if std::process::Command::new("ansible-playbook")
+        .arg("--version")
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        panic!("ansible-playbook is not installed (tests/ci.sh installs ansible-core)");
+    }
+}
+
+/// Ansible checks host keys against rackstrap's pins, although the tree's ansible.cfg (like
+/// Kubespray's) turns checking off: a host with no pin is refused before Ansible starts, and
+/// a host that comes back with another key is never run on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubespray_trusts_only_pinned_host_keys() {
+    require_lab!();
+    require_ansible();
+    let (mut lab, tmp, p) = kubespray_lab();
+    let tree = tmp.path().join("kubespray");
     let lab_dir = lab.dir.clone();
     let opts = || {
         let mut o = RunOptions::new(connector(&lab_dir));
