@@ -4,7 +4,7 @@
 mod wizard_support;
 
 use crossterm::event::KeyCode::{self, *};
-use rackstrap::tui::app::Step;
+use rackstrap::tui::model::Step;
 use rackstrap::tui::screens::storage::preview;
 use wizard_support::Driver;
 
@@ -603,7 +603,10 @@ fn text_fields_keep_q_and_the_footer_says_what_works() {
     let screen = d.screen(80, 24);
     assert!(screen.contains("? help  q quit"), "{screen}");
     d.key(Char('?'));
-    assert!(matches!(d.m.popup, Some(rackstrap::tui::app::Popup::Help)));
+    assert!(matches!(
+        d.m.popup,
+        Some(rackstrap::tui::popups::Popup::Help)
+    ));
     d.key(Esc).key(Down);
     assert!(d.screen(80, 24).contains("F1 help  ^C quit"));
 }
@@ -638,7 +641,7 @@ fn review_scrolls_no_further_than_its_last_row() {
     d.key(Up);
     assert_eq!(d.m.review.scroll, max - 1);
     // A taller terminal shows more: the scroll shrinks with it.
-    d.send(rackstrap::tui::app::Msg::Resize(80, 60));
+    d.send(rackstrap::tui::model::Msg::Resize(80, 60));
     let taller = max_scroll(&d.m);
     assert!(taller < max - 1, "{taller} vs {max}");
     assert_eq!(d.m.review.scroll, taller);

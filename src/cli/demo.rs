@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::lab::Lab;
-use crate::tui::app::{Mode, Model, TEST_PANIC_ENV};
+use crate::tui::model::{Mode, Model, TEST_PANIC_ENV};
 
 pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
     let lab = Arc::new(Lab::builtin(&args.lab)?);

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use color_eyre::eyre::WrapErr;
 
 use crate::plan::Plan;
-use crate::tui::app::{Mode, Model, TEST_PANIC_ENV, empty_plan};
 use crate::tui::effects::Backend;
+use crate::tui::model::{Mode, Model, TEST_PANIC_ENV, empty_plan};
 
 pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
     let mut model = match plan {

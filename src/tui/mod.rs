@@ -19,13 +19,15 @@
 //! The loop draws only after something happened (a key, a resize, a message); runner output
 //! arrives in batches so a chatty stage cannot make it redraw more than ~10 times a second.
 
-pub mod app;
 pub mod domain;
 pub mod effects;
+pub mod model;
+pub mod popups;
 pub mod screens;
 pub mod secret;
 pub mod terminal;
 pub mod text;
+pub mod update;
 pub mod view;
 pub mod widgets;
 
@@ -36,8 +38,9 @@ use crossterm::event::{Event as TermEvent, EventStream};
 use futures::StreamExt;
 use tokio::sync::mpsc::unbounded_channel;
 
-use app::{Model, Msg, update};
 use effects::{Backend, Executor};
+use model::{Model, Msg};
+use update::update;
 
 /// Runs the wizard until the operator quits. The terminal is restored on every path.
 pub fn run(model: Model, backend: Backend) -> Result<Model> {

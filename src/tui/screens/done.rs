@@ -6,8 +6,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::provision::{StageId, StepState};
-use crate::tui::app::Model;
+use crate::tui::effects::Effect;
+use crate::tui::model::Model;
 use crate::tui::widgets::{Look, style};
+use crossterm::event::{KeyCode, KeyEvent};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let p = &m.provision;
@@ -80,4 +82,12 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         "Next: kubectl --kubeconfig <that file> get nodes",
     ));
     f.render_widget(Paragraph::new(lines), area);
+}
+
+/// Enter leaves the wizard.
+pub(crate) fn key_done(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    if key.code == KeyCode::Enter {
+        m.quit = true;
+    }
+    None
 }

@@ -14,7 +14,8 @@ pub mod storage;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::app::{Model, ReviewTab, Step, is_text_focus};
+use super::model::{Model, ReviewTab, Step};
+use super::update::is_text_focus;
 
 pub fn title(m: &Model) -> String {
     let n = Step::ALL.iter().position(|s| *s == m.step).unwrap_or(0) + 1;

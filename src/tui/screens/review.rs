@@ -8,9 +8,15 @@ use ratatui::widgets::Paragraph;
 
 use crate::plan::Plan;
 use crate::provision::StageId;
-use crate::tui::app::{Model, ReviewTab};
 use crate::tui::domain::{Finding, Severity};
+use crate::tui::effects::Effect;
+use crate::tui::model::{Model, ReviewTab};
+use crate::tui::model::{Step, input};
+use crate::tui::popups::Popup;
+use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, style, wrap};
+use crossterm::event::{KeyCode, KeyEvent};
+use std::path::PathBuf;
 
 /// The files provisioning writes, with their contents.
 pub fn files(plan: &Plan) -> Vec<(String, String)> {
@@ -250,4 +256,45 @@ fn commands_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let r = &mut m.review;
+    match key.code {
+        KeyCode::Tab | KeyCode::Right => {
+            r.tab = cycle(&ReviewTab::ALL, r.tab);
+            r.scroll = 0;
+        }
+        KeyCode::BackTab | KeyCode::Left => {
+            r.tab = cycle(
+                &[ReviewTab::Commands, ReviewTab::Files, ReviewTab::Findings],
+                r.tab,
+            );
+            r.scroll = 0;
+        }
+        KeyCode::Up => r.scroll = r.scroll.saturating_sub(1),
+        KeyCode::Down => r.scroll = r.scroll.saturating_add(1),
+        KeyCode::PageUp => r.scroll = r.scroll.saturating_sub(10),
+        KeyCode::PageDown => r.scroll = r.scroll.saturating_add(10),
+        KeyCode::Home => r.scroll = 0,
+        KeyCode::Char('e') if r.tab == ReviewTab::Commands => r.expand = !r.expand,
+        KeyCode::Char('s') => {
+            let default = m
+                .plan_path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{}.yaml", m.plan.cluster.name)));
+            m.popup = Some(Popup::SavePath(input(&default.display().to_string())));
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    clamp_review_scroll(m);
+    None
+}
+
+/// Review scrolls no further than its last row (the same height the view draws with).
+pub(crate) fn clamp_review_scroll(m: &mut Model) {
+    if m.step == Step::Review {
+        m.review.scroll = m.review.scroll.min(max_scroll(m));
+    }
 }
