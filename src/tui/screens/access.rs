@@ -1,5 +1,6 @@
 //! Access: the cluster name and how rackstrap logs in.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -11,7 +12,6 @@ use crate::tui::model::Model;
 use crate::tui::text;
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, style};
-use crossterm::event::{KeyCode, KeyEvent};
 
 const LABEL: u16 = 22;
 

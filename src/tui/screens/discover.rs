@@ -1,6 +1,7 @@
 //! Discover: targets typed as CIDR, ranges, addresses or hostnames; a live table fills as
 //! hosts answer.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -12,7 +13,6 @@ use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, fit, style, wrap};
-use crossterm::event::{KeyCode, KeyEvent};
 
 pub fn state_text(s: &HostState) -> &'static str {
     match s {

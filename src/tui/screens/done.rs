@@ -1,5 +1,6 @@
 //! Done: where the kubeconfig is and what was verified.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -9,7 +10,6 @@ use crate::provision::{StageId, StepState};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::widgets::{Look, style};
-use crossterm::event::{KeyCode, KeyEvent};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let p = &m.provision;

@@ -1,5 +1,6 @@
 //! Hosts: facts per host with requirement badges and a capacity estimate.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -12,7 +13,6 @@ use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::update::next;
 use crate::tui::widgets::{Look, fit, style, wrap};
-use crossterm::event::{KeyCode, KeyEvent};
 
 const GIB: u64 = 1 << 30;
 

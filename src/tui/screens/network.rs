@@ -1,6 +1,7 @@
 //! Network: MetalLB pool, cluster CIDRs, DNS, MTU and VIP, validated as typed; a parse
 //! error points at the column of the bad character.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -11,7 +12,6 @@ use crate::tui::effects::Effect;
 use crate::tui::model::{Model, NetField};
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, fit, style};
-use crossterm::event::{KeyCode, KeyEvent};
 
 const LABEL: usize = 17;
 

@@ -1,10 +1,12 @@
 //! Provision: stage x host states on top, one live log pane per host below (up to four at a
 //! time, the focused one first).
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
+use tui_input::Input;
 
 use crate::provision::{StageId, StepState};
 use crate::tui::effects::{Action, Effect};
@@ -13,8 +15,6 @@ use crate::tui::popups::Popup;
 use crate::tui::text;
 use crate::tui::update::{confirmed, next, start};
 use crate::tui::widgets::{Look, fit, log_pane, style};
-use crossterm::event::{KeyCode, KeyEvent};
-use tui_input::Input;
 
 fn mark(s: StepState) -> (&'static str, Look) {
     match s {

@@ -1,6 +1,9 @@
 //! Review: every finding, every file that will be written and every command each stage will
 //! run per host (dry run), and saving the plan.
 
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -15,8 +18,6 @@ use crate::tui::model::{Step, input};
 use crate::tui::popups::Popup;
 use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, style, wrap};
-use crossterm::event::{KeyCode, KeyEvent};
-use std::path::PathBuf;
 
 /// The files provisioning writes, with their contents.
 pub fn files(plan: &Plan) -> Vec<(String, String)> {

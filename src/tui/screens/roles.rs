@@ -1,5 +1,6 @@
 //! Roles: control plane / etcd / worker per host, with the live quorum panel.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -10,7 +11,6 @@ use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::update::next;
 use crate::tui::widgets::{Look, quorum, style};
-use crossterm::event::{KeyCode, KeyEvent};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let [left, right] =

@@ -1,6 +1,7 @@
 //! Storage: each host's `lsblk` tree, a layout being built with its capacity preview, and
 //! the layouts the host already has.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::{border, line};
@@ -8,8 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::facts::human_bytes;
-use crate::plan::{Discard, Level};
-use crate::plan::{Filesystem, Relocate, StorageLayout};
+use crate::plan::{Discard, Filesystem, Level, Relocate, StorageLayout};
 use crate::tui::domain;
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
@@ -17,7 +17,6 @@ use crate::tui::popups::Popup;
 use crate::tui::text;
 use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
-use crossterm::event::{KeyCode, KeyEvent};
 
 /// Rows the message under the layouts may take (a skipped host names itself and its disk).
 const MESSAGE_ROWS: usize = 3;
