@@ -42,15 +42,24 @@ use effects::{Backend, Executor};
 use model::{Model, Msg};
 use update::update;
 
+/// The transition function the event loop applies to each message: `update::update`, or a
+/// stand-in that wraps it (the command line's panic drill).
+pub type Update = fn(&mut Model, Msg) -> Option<effects::Effect>;
+
 /// Runs the wizard until the operator quits. The terminal is restored on every path.
 pub fn run(model: Model, backend: Backend) -> Result<Model> {
+    run_with(model, backend, update)
+}
+
+/// [`run`], applying messages with `update` instead of [`update::update`].
+pub fn run_with(model: Model, backend: Backend, update: Update) -> Result<Model> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let result = rt.block_on(event_loop(model, backend));
+    let result = rt.block_on(event_loop(model, backend, update));
     rt.shutdown_background();
     result
 }
 
-async fn event_loop(mut model: Model, backend: Backend) -> Result<Model> {
+async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Result<Model> {
     let mut tui = terminal::Tui::enter().context("opening the terminal")?;
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut exec = Executor::new(backend, tx);

@@ -31,8 +31,6 @@ pub use state::{
 /// Smallest terminal the frame is laid out for (docs/wizard.md: it works at 80x24 and larger).
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
-/// Environment variable that makes `update` panic on the first key (tests of the panic path).
-pub const TEST_PANIC_ENV: &str = "RACKSTRAP_TEST_PANIC";
 
 /// Core finding codes each screen shows in its strip (Review shows all).
 const ROLE_CODES: [&str; 7] = [
@@ -184,7 +182,6 @@ pub struct Model {
     pub theme: Theme,
     pub plan_path: Option<PathBuf>,
     pub quit: bool,
-    pub test_panic: bool,
     pub status: Option<String>,
     /// The key whose passphrase was answered last (a second request for it means the
     /// answer was wrong). The passphrase itself is not kept.
@@ -309,7 +306,6 @@ impl Model {
             },
             plan_path: None,
             quit: false,
-            test_panic: false,
             status: None,
             passphrase_answered: None,
         }

@@ -19,7 +19,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::domain;
 use super::effects::{Action, Effect};
-use super::model::{LogPane, Model, Msg, NetField, Row, Step, TEST_PANIC_ENV};
+use super::model::{LogPane, Model, Msg, NetField, Row, Step};
 use super::popups::{Popup, on_popup_key};
 use super::screens;
 use super::secret::Masked;
@@ -48,9 +48,6 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::Key(key) => {
             if key.kind == KeyEventKind::Release {
                 return None;
-            }
-            if m.test_panic {
-                panic!("{TEST_PANIC_ENV} is set: panicking inside update on purpose");
             }
             m.status = None;
             on_key(m, key)
