@@ -8,7 +8,7 @@ use ratatui::symbols::{border, line};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::facts::human_bytes;
+use crate::facts::{BlockDevice, human_bytes};
 use crate::plan::{Discard, Filesystem, Level, Relocate, StorageLayout};
 use crate::tui::domain;
 use crate::tui::effects::Effect;
@@ -281,11 +281,45 @@ pub fn preview(m: &Model) -> (String, bool) {
     (format!("{what}, {discard}"), true)
 }
 
+/// What a device already holds, as far as the storage keys care: a device holding `/` is
+/// never selected or wiped, a mounted one is never wiped, and one with data is selected only
+/// after it is marked for wiping. The same reading, in the same order, as
+/// `domain::unsafe_reason`, whose words [`Occupied::label`] repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occupied {
+    Root,
+    Mounted,
+    Data,
+}
+
+impl Occupied {
+    pub fn of(d: &BlockDevice) -> Option<Occupied> {
+        if d.holds_root() {
+            Some(Occupied::Root)
+        } else if d.is_mounted() {
+            Some(Occupied::Mounted)
+        } else if d.is_in_use() {
+            Some(Occupied::Data)
+        } else {
+            None
+        }
+    }
+
+    /// As the lsblk tree shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Occupied::Root => "holds /",
+            Occupied::Mounted => "mounted",
+            Occupied::Data => "has data",
+        }
+    }
+}
+
 pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
-    let devices: Vec<(String, Option<&'static str>)> = m
+    let devices: Vec<(String, Option<Occupied>)> = m
         .storage_devices()
         .iter()
-        .map(|(_, d)| (d.name.clone(), domain::unsafe_reason(d)))
+        .map(|(_, d)| (d.name.clone(), Occupied::of(d)))
         .collect();
     let used = m.used_devices();
     // A disk and one of its partitions never both go into layouts (check's E_DEVICE_OVERLAP).
@@ -328,10 +362,10 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     s.message = Some(format!("{name} {}", text::IN_A_LAYOUT));
                 } else if let Some(overlap) = overlap {
                     s.message = Some(overlap);
-                } else if *why == Some("holds /") {
+                } else if *why == Some(Occupied::Root) {
                     s.message = Some(format!("{name} {}", text::HOLDS_ROOT));
                 } else if let (Some(why), false) = (why, s.wipe.contains(name)) {
-                    s.message = Some(format!("{name} {why}: {}", text::MARK_WIPE));
+                    s.message = Some(format!("{name} {}: {}", why.label(), text::MARK_WIPE));
                 } else {
                     s.selected.insert(name.clone());
                     s.message = None;
@@ -340,12 +374,8 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         }
         KeyCode::Char('w') => {
             if let Some((name, why)) = devices.get(s.cursor) {
-                if *why == Some("holds /") || *why == Some("mounted") {
-                    s.message = Some(format!(
-                        "{name} {}: {}",
-                        why.unwrap_or(""),
-                        text::NEVER_WIPE
-                    ));
+                if let Some(why @ (Occupied::Root | Occupied::Mounted)) = why {
+                    s.message = Some(format!("{name} {}: {}", why.label(), text::NEVER_WIPE));
                 } else if !s.wipe.remove(name) {
                     s.wipe.insert(name.clone());
                     s.message = Some(format!("{name} {}", text::WIPE_MARKED));
@@ -473,7 +503,7 @@ fn apply_to_same(m: &mut Model) {
         }
         let blocked = devices.iter().find_map(|d| {
             f.device(d)
-                .and_then(domain::unsafe_reason)
+                .and_then(Occupied::of)
                 .map(|why| (d.to_string(), why))
         });
         match blocked {
@@ -506,7 +536,7 @@ mod tests {
     use crossterm::event::KeyModifiers;
 
     use super::*;
-    use crate::facts::{BlockDevice, HostFacts};
+    use crate::facts::HostFacts;
     use crate::plan::{Host, Role};
     use crate::tui::domain::Severity;
     use crate::tui::model::{Mode, Msg, Step, empty_plan};
@@ -685,5 +715,63 @@ mod tests {
             m.storage.message.as_deref(),
             Some("sdb holds sdb1, which is selected: use the disk or its partitions, not both")
         );
+    }
+
+    /// What a device holds decides what Space and `w` do with it.
+    #[test]
+    fn space_and_w_follow_what_the_device_holds() {
+        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        m.plan.hosts.push(Host {
+            name: "node1".into(),
+            address: "10.0.0.1".into(),
+            roles: vec![Role::Worker],
+            labels: BTreeMap::new(),
+            storage: vec![],
+        });
+        let mounted = |name: &str, at: &str| BlockDevice {
+            mountpoints: vec![at.into()],
+            ..disk(name, Some("ext4"))
+        };
+        let facts = HostFacts {
+            hostname: "node1".into(),
+            disks: vec![
+                mounted("sda", "/"),
+                mounted("sdb", "/srv"),
+                disk("sdc", Some("xfs")),
+            ],
+            ..Default::default()
+        };
+        m.facts.insert("node1".into(), facts);
+        m.step = Step::Storage;
+        let says = |m: &mut Model, k: KeyCode| {
+            press(m, k);
+            m.storage.message.clone().unwrap_or_default()
+        };
+        assert_eq!(
+            says(&mut m, KeyCode::Char(' ')),
+            "sda holds the root filesystem and can never be used"
+        );
+        assert_eq!(
+            says(&mut m, KeyCode::Char('w')),
+            "sda holds /: rackstrap never wipes it"
+        );
+        press(&mut m, KeyCode::Down);
+        assert_eq!(
+            says(&mut m, KeyCode::Char(' ')),
+            "sdb mounted: press w to mark it for wiping first"
+        );
+        assert_eq!(
+            says(&mut m, KeyCode::Char('w')),
+            "sdb mounted: rackstrap never wipes it"
+        );
+        press(&mut m, KeyCode::Down);
+        assert_eq!(
+            says(&mut m, KeyCode::Char(' ')),
+            "sdc has data: press w to mark it for wiping first"
+        );
+        press(&mut m, KeyCode::Char('w'));
+        press(&mut m, KeyCode::Char(' '));
+        assert!(m.storage.selected.contains("sdc"));
+        assert!(!m.storage.selected.contains("sda") && !m.storage.selected.contains("sdb"));
     }
 }
