@@ -9,6 +9,7 @@ use ratatui::widgets::Paragraph;
 use crate::tui::effects::Effect;
 use crate::tui::model::AccessField;
 use crate::tui::model::Model;
+use crate::tui::screens::Hint;
 use crate::tui::text;
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, style};
@@ -80,6 +81,11 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         )));
     }
     f.render_widget(Paragraph::new(lines), area);
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![("Tab/↑↓", "field"), ("Enter", "next")]
 }
 
 pub(crate) fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {

@@ -11,6 +11,7 @@ use crate::discover::HostState;
 use crate::facts::human_bytes;
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
+use crate::tui::screens::Hint;
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, fit, style, wrap};
 
@@ -224,6 +225,20 @@ fn selected_detail(r: &crate::tui::model::Row, wide: bool) -> String {
         (None, Some(k)) => k,
         (None, None) => String::new(),
     }
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(m: &Model) -> Vec<Hint> {
+    if !m.discover.table_focus {
+        return vec![("Enter", "scan"), ("Tab", "table")];
+    }
+    vec![
+        ("↑↓", "host"),
+        ("Space", "accept"),
+        ("a", "accept all"),
+        ("r", "rescan"),
+        ("Enter", "next"),
+    ]
 }
 
 pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {

@@ -9,6 +9,7 @@ use ratatui::widgets::Paragraph;
 use crate::provision::{StageId, StepState};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
+use crate::tui::screens::Hint;
 use crate::tui::widgets::{Look, style};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
@@ -82,6 +83,11 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         "Next: kubectl --kubeconfig <that file> get nodes",
     ));
     f.render_widget(Paragraph::new(lines), area);
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![("Enter", "quit")]
 }
 
 /// Enter leaves the wizard.

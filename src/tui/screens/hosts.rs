@@ -11,6 +11,7 @@ use crate::facts::human_bytes;
 use crate::tui::domain::{CONTROL_PLANE_MIN, CONTROL_PLANE_RECOMMENDED, WORKER_MIN};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
+use crate::tui::screens::Hint;
 use crate::tui::update::next;
 use crate::tui::widgets::{Look, fit, style, wrap};
 
@@ -157,6 +158,11 @@ fn legend_text() -> [String; 3] {
             "Deploy: 1-CPU deployments a worker can take ({SYSTEM_RESERVED_CPUS} CPU kept for the system)"
         ),
     ]
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![("↑↓", "host"), ("Space", "include"), ("Enter", "next")]
 }
 
 pub(crate) fn key_hosts(m: &mut Model, key: KeyEvent) -> Option<Effect> {

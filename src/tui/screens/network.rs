@@ -10,6 +10,7 @@ use ratatui::widgets::Paragraph;
 use crate::tui::domain::parse_entries;
 use crate::tui::effects::Effect;
 use crate::tui::model::{Model, NetField};
+use crate::tui::screens::Hint;
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, fit, style};
 
@@ -147,6 +148,11 @@ fn column_of(message: &str) -> Option<(usize, String)> {
     let (_, rest) = message.split_once("column ")?;
     let (n, what) = rest.split_once(": ")?;
     Some((n.parse().ok()?, what.to_string()))
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![("Tab/↑↓", "field"), ("Space", "toggle"), ("Enter", "next")]
 }
 
 pub(crate) fn key_network(m: &mut Model, key: KeyEvent) -> Option<Effect> {

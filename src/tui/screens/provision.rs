@@ -12,6 +12,7 @@ use crate::provision::{StageId, StepState};
 use crate::tui::effects::{Action, Effect};
 use crate::tui::model::Model;
 use crate::tui::popups::Popup;
+use crate::tui::screens::Hint;
 use crate::tui::text;
 use crate::tui::update::{confirmed, next, start};
 use crate::tui::widgets::{Look, fit, log_pane, style};
@@ -129,6 +130,37 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             p.search.as_deref(),
         );
         f.render_widget(Paragraph::new(text).block(block), cell);
+    }
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(m: &Model) -> Vec<Hint> {
+    let p = &m.provision;
+    if !p.started {
+        vec![("Enter", "start")]
+    } else if p.running {
+        vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("f", "follow"),
+            ("/", "search"),
+            ("a", "abort"),
+        ]
+    } else if p.finished() {
+        vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("/", "search"),
+            ("Enter", "done"),
+        ]
+    } else {
+        vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("/", "search"),
+            ("r", "retry"),
+            ("s", "skip"),
+        ]
     }
 }
 

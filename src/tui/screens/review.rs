@@ -16,6 +16,7 @@ use crate::tui::effects::Effect;
 use crate::tui::model::{Model, ReviewTab};
 use crate::tui::model::{Step, input};
 use crate::tui::popups::Popup;
+use crate::tui::screens::Hint;
 use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, style, wrap};
 
@@ -257,6 +258,25 @@ fn commands_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(m: &Model) -> Vec<Hint> {
+    if m.review.tab == ReviewTab::Commands {
+        return vec![
+            ("Tab", "tab"),
+            ("↑↓", "scroll"),
+            ("e", if m.review.expand { "fold" } else { "expand" }),
+            ("s", "save"),
+            ("Enter", "provision"),
+        ];
+    }
+    vec![
+        ("Tab", "tab"),
+        ("↑↓", "scroll"),
+        ("s", "save"),
+        ("Enter", "provision"),
+    ]
 }
 
 pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use crate::plan::{Host, Role};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
+use crate::tui::screens::Hint;
 use crate::tui::update::next;
 use crate::tui::widgets::{Look, quorum, style};
 
@@ -61,6 +62,16 @@ fn toggle_role(host: &mut Host, role: Role) {
         host.roles.push(role);
         host.roles.sort();
     }
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![
+        ("↑↓←→", "move"),
+        ("Space", "toggle"),
+        ("c/e/w", "role"),
+        ("Enter", "next"),
+    ]
 }
 
 pub(crate) fn key_roles(m: &mut Model, key: KeyEvent) -> Option<Effect> {

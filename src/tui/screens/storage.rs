@@ -14,6 +14,7 @@ use crate::tui::domain;
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::popups::Popup;
+use crate::tui::screens::Hint;
 use crate::tui::text;
 use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
@@ -313,6 +314,20 @@ impl Occupied {
             Occupied::Data => "has data",
         }
     }
+}
+
+/// The footer's keys for this screen, most important first: a narrow footer drops keys
+/// from the end. `w` is also said where it is needed (selecting a disk that holds data).
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![
+        ("Tab", "host"),
+        ("Space", "select"),
+        ("l/f/d/r/m", "set"),
+        ("a", "add"),
+        ("w", "wipe"),
+        ("A", "all same"),
+        ("Enter", "next"),
+    ]
 }
 
 pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
