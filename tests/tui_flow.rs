@@ -34,11 +34,12 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     // Hosts: all four.
     assert_eq!(d.m.step, Step::Hosts);
     d.key(Enter);
-    // Roles: seed 001's layout, one control plane (node1, also etcd and worker).
+    // Roles: the Akash provider guide's layout, one control plane (node1, also etcd and worker).
     assert_eq!(d.m.step, Step::Roles);
     d.key(Enter);
-    // Storage: node2's NVMe pair as RAID0 on /data with kubelet+containerd moved (seed 001
-    // step 7), applied to node3 which has the same disks.
+    // Storage: node2's NVMe pair as RAID0 on /data with kubelet+containerd moved ("Kubernetes
+    // Cluster for Akash Providers", STEP 7 - Provider Ephemeral Storage Config), applied to
+    // node3 which has the same disks.
     assert_eq!(d.m.step, Step::Storage);
     d.key(Tab).keys(&[
         Down,

@@ -95,7 +95,8 @@ fn roles_two_control_planes_warn_and_suggest_a_third_etcd() {
     let mut d = Driver::demo("homelab");
     d.walk_to_hosts().key(Enter);
     assert_eq!(d.m.step, Step::Roles, "{}", d.screen(120, 40));
-    // The homelab suggestion: cp1 and cp2 run the control plane and etcd (seed 003's first try).
+    // The homelab suggestion: cp1 and cp2 run the control plane and etcd (two etcd members:
+    // no quorum after one failure).
     let screen = d.screen(80, 24);
     assert!(
         screen.contains("2 control planes tolerate no more failures than 1"),
@@ -107,7 +108,7 @@ fn roles_two_control_planes_warn_and_suggest_a_third_etcd() {
     );
     assert!(screen.contains("add `etcd` to one worker"), "{screen}");
     snap("roles_two_control_planes", &d);
-    // Seed 003's fix: a third etcd member on a worker.
+    // The fix: a third etcd member on a worker.
     d.keys(&[Down, Down, Char('e')]);
     let screen = d.screen(80, 24);
     assert!(screen.contains("failures tolerated 1"), "{screen}");
@@ -203,7 +204,8 @@ fn storage_ais_per_disk_xfs() {
         d.key(Up);
     }
     // l cycles raid0 -> raid1 -> raid5 -> raid6 -> raid10 -> per-disk (5 presses), f ext4 ->
-    // xfs, r off, m /ais; then add the layout and apply it to the other two nodes (seed 004).
+    // xfs, r off, m /ais; then add the layout and apply it to the other two nodes (AIStore
+    // "Deploying AIS on k8s": one XFS filesystem per data disk).
     d.times(Char('l'), 5)
         .key(Char('f'))
         .key(Char('r'))

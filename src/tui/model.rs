@@ -714,7 +714,9 @@ impl Model {
             self.plan.hosts.push(host);
         }
         if first {
-            // Seed 001's default: the first host runs the control plane and etcd; all work.
+            // The single control plane of Akash's "Kubernetes Cluster for Akash Providers",
+            // STEP 4 - Ansible Inventory: the first host runs the control plane and etcd;
+            // every host works.
             for (i, h) in self.plan.hosts.iter_mut().enumerate() {
                 h.roles = match self.suggested_roles.get(&h.name) {
                     Some(r) => r.clone(),

@@ -475,10 +475,10 @@ pub(crate) fn mount_message(problem: domain::MountProblem) -> String {
 }
 
 /// Copies this host's layouts to every other host whose devices of the same names have the
-/// same sizes (DESIGN: "Apply to all hosts with the same disks"). `wipe` never travels: the
-/// operator looked at this host's disks, not at the others', so a target disk that holds
-/// data, is mounted or holds `/` skips that host with a message naming it; only hosts whose
-/// disks are all blank get the layouts.
+/// same sizes (docs/wizard.md, "Apply to all hosts with the same disks"). `wipe` never
+/// travels: the operator looked at this host's disks, not at the others', so a target disk
+/// that holds data, is mounted or holds `/` skips that host with a message naming it; only
+/// hosts whose disks are all blank get the layouts.
 fn apply_to_same(m: &mut Model) {
     let Some(src) = m.storage_host().cloned() else {
         return;
