@@ -1,16 +1,30 @@
-//! The interactive wizard (ratatui), in the Elm architecture.
+//! The interactive wizard (ratatui), in the Elm architecture: one model, one transition
+//! function, drawing that only reads, and side effects as data run on tasks.
 //!
 //! ```text
-//!  crossterm EventStream ─► Msg::Key / Msg::Resize ─┐
-//!  effect tasks (discovery, stages, saving) ─► Msg ─┼─► app::update(&mut Model, Msg) ─► Option<Effect>
-//!                                                   │            │                          │
-//!                                                   │            ▼                          ▼
-//!                                                   │      view::render(&Model)       effects::Executor
-//!                                                   └──────────────────────────────── (answers with Msg)
+//!   terminal key ─► Msg::Key ─┐
+//!                             ├─► update::update(&mut Model, Msg) ─► Option<Effect>
+//!   task result ──► Msg ──────┘        │                                  │
+//!    (host found, stage line,          ▼                                  ▼
+//!     file saved, passphrase    view::render(&Model)           effects::Executor runs it
+//!     needed)                   (screens/, widgets/)            on a task ─► Msg ─► ...
 //! ```
 //!
-//! * `app`: the model, the messages and `update`; no IO.
-//! * `view` with `screens/` and `widgets/`: pure drawing from the model.
+//! A key goes `update` ─► `update::on_key` ─► the open popup (`popups`) or the current
+//! step's screen (`screens::<step>::key_<step>`), which changes the model in place and may
+//! return an [`effects::Effect`] (scan these targets, run these stages, save the plan). The
+//! executor runs it on a task; what the task learns comes back as another `Msg` through the
+//! same `update`. Nothing but `effects` does IO.
+//!
+//! Where things are:
+//!
+//! * `model`: `Model`, `Step`, `Msg`, and each screen's state (`model::state`); the plan is
+//!   the model's, the screens only read it.
+//! * `update`: `update`, routing keys, moving between steps, starting and aborting runs.
+//! * `screens/<step>.rs`: one screen each: what it draws (`render`), the keys its footer
+//!   lists (`hints`) and what those keys do (`key_<step>`).
+//! * `popups`: help, quit, save path, search, mount point, passphrase, typed consent.
+//! * `view` with `widgets/`: the frame (title, step bar, findings strip, footer, popups).
 //! * `effects`: side effects as data and the executor that runs them on tasks.
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
 //! * `domain`: quorum, capacity, address parsing and the findings the screens show.

@@ -3,8 +3,8 @@
 //! `Model` holds the plan being built, the facts gathered, and each screen's own state
 //! (`state`: the forms, the discovery table, the layout being built, the log panes). `Msg`
 //! is everything that can happen: a key, a resize, a host answering, a stage printing a line,
-//! a file saved. Only `super::update` changes a model; drawing (`super::view`) only reads it.
-//! Nothing here does IO.
+//! a file saved. `super::update` applies a `Msg` to the model (through the screens' key
+//! handlers for keys); drawing (`super::view`) only reads it. Nothing here does IO.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

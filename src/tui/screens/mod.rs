@@ -1,5 +1,7 @@
-//! One module per wizard step: what the body shows and which keys the footer lists. Key
-//! handling itself lives in `app::update` so every state change stays in one place.
+//! One module per wizard step, each with the three things that make a screen: `render` (the
+//! body, drawn from the model), `hints` (the keys its footer lists) and `key_<step>` (what
+//! those keys do to the model, and the `Effect` a key may ask for). `super::update` routes a
+//! key here when no popup is open; this module only dispatches on the step.
 
 pub mod access;
 pub mod discover;
@@ -63,7 +65,7 @@ pub fn keys(m: &Model) -> Vec<Hint> {
         Step::Provision => provision::hints(m),
         Step::Done => done::hints(m),
     };
-    // Where a text field has focus `?` and `q` are typed into it (app::is_text_focus).
+    // Where a text field has focus `?` and `q` are typed into it (update::is_text_focus).
     let text_focus = is_text_focus(m);
     let can_go_back = match m.step {
         Step::Access | Step::Done => false,
