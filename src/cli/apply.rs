@@ -2,7 +2,7 @@
 //! provisioning. One line per event, `host stage message`; resumable (run state beside the
 //! plan, see `provision::state`).
 //!
-//! Exit codes (DESIGN.md): 0 every step done, 1 a step failed or is left waiting (a refused
+//! Exit codes (docs/provisioning.md): 0 every step done, 1 a step failed or is left waiting (a refused
 //! disk, a missing confirmation, an unreachable host), 2 the plan could not be read or a
 //! `--stage`/`--host` names nothing in it.
 
@@ -14,7 +14,7 @@ use color_eyre::eyre::Context;
 use crate::plan;
 use crate::provision::event::{Event, EventKind, StageId};
 use crate::provision::remote::SshConnector;
-use crate::provision::{Consent, RunOptions, state};
+use crate::provision::{Consent, RunOptions, Selection, state};
 
 pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     let plan = match plan::load(&args.plan) {
@@ -31,40 +31,20 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     // Bad selections are the operator's typing: say what and which exist, no backtrace.
-    let mut stages = Vec::new();
-    for s in &args.stages {
-        match StageId::parse(s) {
-            Some(id) => stages.push(id),
-            None => {
-                eprintln!(
-                    "rackstrap: --stage {s}: no such stage (stages: {})",
-                    StageId::ALL.map(|s| s.as_str()).join(", ")
-                );
-                return Ok(ExitCode::from(2));
-            }
-        }
-    }
-    for h in &args.hosts {
-        if !plan.hosts.iter().any(|p| &p.name == h) {
-            eprintln!(
-                "rackstrap: --host {h}: the plan has no such host (hosts: {})",
-                plan.hosts
-                    .iter()
-                    .map(|h| h.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+    let selection = match Selection::parse(&plan, &args.stages, &args.hosts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rackstrap: {e}");
             return Ok(ExitCode::from(2));
         }
-    }
+    };
     let mut base = crate::ssh::ConnectOptions::default();
     if let Some(k) = &args.known_hosts {
         base.known_hosts = k.clone();
     }
     base.accept_new = args.accept_new;
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
-    opts.stages = stages;
-    opts.hosts = args.hosts.clone();
+    selection.apply(&mut opts, StageId::Preflight, &[]);
     opts.dry_run = args.dry_run;
     opts.consent = if args.yes {
         Consent::All
