@@ -24,7 +24,7 @@ use super::model::Msg;
 use super::secret::{Reply, Secret, passphrase_callback};
 use crate::lab::{Lab, LabRunner};
 use crate::plan::{Access, Plan};
-use crate::provision::{Event, StageId};
+use crate::provision::{Event, Selection, StageId};
 
 /// Runner events are delivered to the model at most this often (kdash batches the same way).
 pub const LOG_FLUSH: Duration = Duration::from_millis(100);
@@ -50,8 +50,14 @@ pub enum Effect {
         plan_path: Option<PathBuf>,
         facts: crate::facts::Facts,
         sudo_password: Option<Secret>,
+        /// The stages and hosts the operator chose; the run covers nothing else.
+        selection: Selection,
     },
     AbortRun,
+    /// Find what stops a stage from starting on this machine (`provision::readiness`).
+    CheckMachine {
+        plan: Plan,
+    },
     SavePlan {
         path: PathBuf,
         plan: Plan,
@@ -116,6 +122,23 @@ impl Executor {
                     let _ = tx.send(Msg::Saved(result));
                 });
             }
+            Effect::CheckMachine { plan } => match &self.backend {
+                // The demo's Kubespray is played by the lab: nothing is needed here.
+                Backend::Demo { .. } => {
+                    let _ = tx.send(Msg::MachineChecked(Vec::new()));
+                }
+                Backend::Live { .. } => {
+                    tokio::task::spawn_blocking(move || {
+                        let path = std::env::var_os("PATH");
+                        let found = crate::provision::readiness::blockers(
+                            &plan,
+                            &Selection::all(&plan),
+                            path.as_deref(),
+                        );
+                        let _ = tx.send(Msg::MachineChecked(found));
+                    });
+                }
+            },
             Effect::AnswerPassphrase { reply, passphrase } => {
                 reply.answer(passphrase.map(|s| s.0));
             }
@@ -163,6 +186,7 @@ impl Executor {
                 plan_path,
                 facts,
                 sudo_password,
+                selection,
             } => {
                 if let Some(h) = self.run.take() {
                     h.abort();
@@ -173,7 +197,7 @@ impl Executor {
                     Backend::Demo { runner, .. } => {
                         let runner = runner.clone();
                         tokio::spawn(async move {
-                            runner.run(plan, from, hosts, etx).await;
+                            runner.run(plan, from, hosts, &selection, etx).await;
                             let _ = forward.await;
                             let _ = tx.send(Msg::RunEnded);
                         })
@@ -189,6 +213,7 @@ impl Executor {
                             let opts = live_run_options(
                                 from,
                                 hosts,
+                                &selection,
                                 consent,
                                 plan_path,
                                 facts,
@@ -264,12 +289,13 @@ fn run_connect_options(
     base
 }
 
-/// The provisioning runner's options for a run started from the wizard: the stages from
-/// `from` on, state and logs next to the saved plan, consent for the hosts whose names
+/// The provisioning runner's options for a run started from the wizard: the chosen stages
+/// from `from` on, on the chosen hosts (`hosts` only, when given), state and logs next to the saved plan, consent for the hosts whose names
 /// were typed.
 fn live_run_options(
     from: StageId,
     hosts: Vec<String>,
+    selection: &Selection,
     consent: Vec<String>,
     plan_path: Option<PathBuf>,
     facts: crate::facts::Facts,
@@ -280,8 +306,7 @@ fn live_run_options(
     let base = run_connect_options(known_hosts, credentials);
     let connector = Arc::new(crate::provision::remote::SshConnector { base });
     let mut opts = RunOptions::new(connector);
-    opts.stages = StageId::ALL.into_iter().filter(|s| *s >= from).collect();
-    opts.hosts = hosts;
+    selection.apply(&mut opts, from, &hosts);
     opts.consent = Consent::Hosts(consent.into_iter().collect());
     opts.state_dir = plan_path.as_deref().map(crate::provision::state::state_dir);
     opts.facts = (!facts.is_empty()).then_some(facts);

@@ -19,7 +19,8 @@ use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
 use crate::plan::{Discard, Filesystem, Host, Level, PLAN_VERSION, Plan, Pool, Role};
-use crate::provision::{Event, StepState};
+use crate::provision::readiness::Blocker;
+use crate::provision::{Event, Selection, StepState};
 
 mod state;
 
@@ -143,6 +144,8 @@ pub enum Msg {
     /// The run could not start or stopped as a whole (not a host failure).
     RunFailed(String),
     Saved(Result<PathBuf, String>),
+    /// What cannot start on this machine (the control machine), checked on entering Review.
+    MachineChecked(Vec<Blocker>),
     /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
     PassphraseNeeded {
         key: PathBuf,
@@ -196,7 +199,8 @@ pub fn empty_plan(name: &str) -> Plan {
         Err(_) => serde_yaml::from_str("version: 1\ncluster: { name: cluster }\n")
             .unwrap_or_else(|_| unreachable_plan()),
     };
-    // Seed 001 step 9: the sysctl values an Akash provider sets.
+    // Akash's "Kubernetes Cluster for Akash Providers", STEP 9 - Custom Kernel Parameters
+    // (https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/).
     for (k, v) in [
         ("fs.inotify.max_user_instances", 512),
         ("fs.inotify.max_user_watches", 1_048_576),
@@ -297,6 +301,7 @@ impl Model {
                 expand: false,
                 saved: None,
                 save_error: None,
+                machine: Vec::new(),
             },
             provision: ProvisionState::default(),
             popup: None,
@@ -342,6 +347,43 @@ impl Model {
 
     pub fn is_demo(&self) -> bool {
         matches!(self.mode, Mode::Demo { .. })
+    }
+
+    /// The stages and hosts the next run covers (all unless the operator left some out).
+    pub fn run_selection(&self) -> Selection {
+        self.provision
+            .selection
+            .clone()
+            .unwrap_or_else(|| Selection::all(&self.plan))
+    }
+
+    /// What stops a chosen stage from starting on this machine (as last checked).
+    pub fn machine_blockers(&self) -> Vec<&Blocker> {
+        let sel = self.run_selection();
+        self.review
+            .machine
+            .iter()
+            .filter(|b| sel.has_stage(b.stage) && !sel.hosts.is_empty())
+            .collect()
+    }
+
+    /// The machine's blockers as findings: warnings on Review (the run can leave the stage
+    /// out), each with what to do.
+    pub fn machine_findings(&self) -> Vec<Finding> {
+        self.machine_blockers()
+            .into_iter()
+            .map(|b| Finding {
+                severity: Severity::Warning,
+                code: "W_CANNOT_RUN_HERE",
+                path: format!("stages.{}", b.stage),
+                message: format!(
+                    "{} cannot run on this machine: {}",
+                    b.stage.title(),
+                    b.problem
+                ),
+                hint: Some(b.fix.clone()),
+            })
+            .collect()
     }
 
     /// The findings of the whole plan.
@@ -445,11 +487,12 @@ impl Model {
                 }));
             }
             Step::Review => {
-                out = self
-                    .plan_findings()
-                    .into_iter()
-                    .filter(|f| f.severity != Severity::Info)
-                    .collect()
+                out = self.machine_findings();
+                out.extend(
+                    self.plan_findings()
+                        .into_iter()
+                        .filter(|f| f.severity != Severity::Info),
+                );
             }
             Step::Provision => {
                 for ((h, s), st) in &self.provision.grid {

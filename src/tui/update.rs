@@ -92,6 +92,11 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             }
             None
         }
+        Msg::MachineChecked(found) => {
+            m.review.machine = found;
+            screens::review::clamp_review_scroll(m);
+            None
+        }
         Msg::RunFailed(e) => {
             m.status = Some(e);
             None
@@ -291,6 +296,12 @@ pub(crate) fn next(m: &mut Model) -> Option<Effect> {
     if m.step > m.reached {
         m.reached = m.step;
     }
+    if m.step == Step::Review {
+        // Whether every stage can start on this machine, said here before anything runs.
+        return Some(Effect::CheckMachine {
+            plan: m.plan.clone(),
+        });
+    }
     if m.step == Step::Provision && m.provision.panes.is_empty() {
         m.provision.panes = m
             .plan
@@ -323,13 +334,31 @@ fn destructive_hosts(plan: &Plan) -> Vec<String> {
 }
 
 pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
+    let selection = m.run_selection();
+    if matches!(action, Action::RunStages { .. }) {
+        if selection.is_empty() {
+            m.status = Some(text::NOTHING_SELECTED.into());
+            return None;
+        }
+        if let Some(b) = m.machine_blockers().first() {
+            m.status = Some(format!(
+                "{} cannot run on this machine: {}. {}",
+                b.stage.title(),
+                b.problem,
+                text::LEAVE_STAGE_OUT
+            ));
+            return None;
+        }
+    }
     // Hosts confirmed earlier in this session are not asked again (a retry, a skip).
     let wipes: Vec<String> = destructive_hosts(&m.plan)
         .into_iter()
-        .filter(|h| !m.provision.consent.contains(h))
+        .filter(|h| !m.provision.consent.contains(h) && selection.has_host(h))
         .collect();
     let touches_storage = match &action {
-        Action::RunStages { from, .. } => *from <= StageId::Storage,
+        Action::RunStages { from, .. } => {
+            *from <= StageId::Storage && selection.has_stage(StageId::Storage)
+        }
         Action::Abort => false,
     };
     if touches_storage && !wipes.is_empty() {
@@ -348,6 +377,7 @@ pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
 pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
     match action {
         Action::RunStages { from, hosts } => {
+            let selection = m.run_selection();
             let p = &mut m.provision;
             p.running = true;
             p.started = true;
@@ -355,7 +385,13 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
             for h in m.plan.hosts.iter() {
                 if hosts.is_empty() || hosts.contains(&h.name) {
                     for s in StageId::ALL.into_iter().filter(|s| *s >= from) {
-                        p.grid.insert((h.name.clone(), s), StepState::Pending);
+                        // What the operator left out of this run is shown as skipped.
+                        let st = if selection.covers(s, &h.name) {
+                            StepState::Pending
+                        } else {
+                            StepState::Skipped
+                        };
+                        p.grid.insert((h.name.clone(), s), st);
                     }
                 }
             }
@@ -367,6 +403,7 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
                 plan_path: m.plan_path.clone(),
                 facts: m.facts.clone(),
                 sudo_password: m.access.sudo_password(),
+                selection,
             })
         }
         Action::Abort => {

@@ -8,7 +8,8 @@ use tui_input::Input;
 
 use crate::discover::{Discovered, HostState};
 use crate::plan::{Discard, Filesystem, Level};
-use crate::provision::{StageId, StepState};
+use crate::provision::readiness::Blocker;
+use crate::provision::{Selection, StageId, StepState};
 use crate::tui::secret::{Masked, Secret};
 
 /// Lines kept in memory per log pane; older lines drop off the top.
@@ -173,6 +174,8 @@ pub struct ReviewState {
     pub expand: bool,
     pub saved: Option<PathBuf>,
     pub save_error: Option<String>,
+    /// Stages that cannot start on this machine, as last checked (`Effect::CheckMachine`).
+    pub machine: Vec<Blocker>,
 }
 
 /// One host's log: bounded in memory.
@@ -216,6 +219,8 @@ pub struct ProvisionState {
     pub failed_stage: Option<StageId>,
     /// Hosts whose names the operator typed to consent to destroying data.
     pub consent: Vec<String>,
+    /// The stages and hosts the operator chose for this run; `None`: all of them.
+    pub selection: Option<Selection>,
 }
 
 impl ProvisionState {

@@ -54,6 +54,13 @@ pub fn commands(m: &Model) -> Vec<(StageId, String, Vec<String>)> {
         .collect()
 }
 
+/// What the Findings tab lists: first what cannot run on this machine, then the plan's own.
+fn review_findings(m: &Model) -> Vec<Finding> {
+    let mut list = m.machine_findings();
+    list.extend(m.plan_findings());
+    list
+}
+
 /// Review's rows: tabs, the scrolled content, the saved line.
 fn areas(area: Rect) -> [Rect; 3] {
     Layout::vertical([
@@ -77,14 +84,14 @@ fn content(m: &Model, list: &[Finding], width: usize) -> Vec<Line<'static>> {
 /// the view, never blank rows past it. `update` clamps with it; `render` draws with it.
 pub fn max_scroll(m: &Model) -> u16 {
     let [_, body, _] = areas(crate::tui::view::body_inner(m));
-    let rows = content(m, &m.plan_findings(), body.width as usize).len();
+    let rows = content(m, &review_findings(m), body.width as usize).len();
     u16::try_from(rows.saturating_sub(body.height as usize)).unwrap_or(u16::MAX)
 }
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let [tabs, body, saved] = areas(area);
     let mut t = Vec::new();
-    let list = m.plan_findings();
+    let list = review_findings(m);
     for tab in ReviewTab::ALL {
         let name = match tab {
             ReviewTab::Findings => format!("Findings ({})", list.len()),
