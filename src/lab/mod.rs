@@ -22,9 +22,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, HostFacts, Installed, Interface, OsRelease, Route};
+use crate::net::{Entry, parse_entries};
 use crate::plan::{Plan, Pool, Profile, Role};
 use crate::provision::{Event, EventKind, StageId, StepState};
-use crate::tui::domain::{Entry, parse_entries};
 
 /// The built-in labs, by the name `--lab` takes.
 pub const LABS: [(&str, &str); 3] = [

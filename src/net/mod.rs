@@ -13,6 +13,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 use serde::Serialize;
 
+mod entries;
+pub use entries::{Entry, EntryError, parse_cidr_field, parse_entries};
+
 /// Why a piece of text is not an address, CIDR or range, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message} (character {})", .position + 1)]

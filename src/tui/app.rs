@@ -18,6 +18,7 @@ use super::secret::{Masked, Reply, Secret};
 use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
+use crate::net;
 use crate::plan::{
     Discard, Filesystem, Host, Level, PLAN_VERSION, Plan, Pool, Relocate, Role, StorageLayout,
 };
@@ -757,7 +758,7 @@ impl Model {
             let lead = raw.len() - raw.trim_start().len();
             let looks_ip = item.chars().next().is_some_and(|c| c.is_ascii_digit());
             if looks_ip {
-                if let Err(e) = domain::parse_entries(item) {
+                if let Err(e) = net::parse_entries(item) {
                     return Some(format!(
                         "column {}: {}",
                         offset + lead + e.pos + 1,
@@ -780,10 +781,10 @@ impl Model {
     }
 
     /// A Network field's own parse error, with the character position.
-    pub fn net_field_error(&self, i: usize) -> Option<domain::EntryError> {
+    pub fn net_field_error(&self, i: usize) -> Option<net::EntryError> {
         let v = self.network.inputs.get(&i).map(|x| x.value()).unwrap_or("");
         let err = |pos: usize, m: &str| {
-            Some(domain::EntryError {
+            Some(net::EntryError {
                 pos,
                 message: m.to_string(),
             })
@@ -797,9 +798,9 @@ impl Model {
                     .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
                     .and_then(|(p, _)| err(p, "lowercase letters, digits and '-' only"))
             }
-            NetField::PoolAddresses => domain::parse_entries(v).err(),
+            NetField::PoolAddresses => net::parse_entries(v).err(),
             NetField::AutoAssign => None,
-            NetField::ServiceCidr | NetField::PodCidr => domain::parse_cidr(v).err(),
+            NetField::ServiceCidr | NetField::PodCidr => net::parse_cidr_field(v).err(),
             NetField::NodePrefix => match v.parse::<u8>() {
                 Ok(p) if (16..=30).contains(&p) => None,
                 _ => err(0, "a prefix length 16-30"),
@@ -809,7 +810,7 @@ impl Model {
                 for raw in v.split(',') {
                     let lead = raw.len() - raw.trim_start().len();
                     if !raw.trim().is_empty()
-                        && let Err(e) = domain::parse_entries(raw.trim())
+                        && let Err(e) = net::parse_entries(raw.trim())
                     {
                         return err(offset + lead + e.pos, &e.message);
                     }
@@ -825,8 +826,8 @@ impl Model {
                 if v.trim().is_empty() {
                     None
                 } else {
-                    match domain::parse_entries(v) {
-                        Ok(e) if matches!(e.as_slice(), [(_, domain::Entry::Single(_))]) => None,
+                    match net::parse_entries(v) {
+                        Ok(e) if matches!(e.as_slice(), [(_, net::Entry::Single(_))]) => None,
                         Ok(_) => err(0, "a single address"),
                         Err(e) => Some(e),
                     }
@@ -1113,13 +1114,13 @@ fn target_index(targets: &str, address: &str) -> usize {
     let ip = address
         .parse::<std::net::IpAddr>()
         .ok()
-        .map(|ip| domain::Entry::Single(ip).bounds().0);
+        .map(|ip| net::Entry::Single(ip).bounds().0);
     targets
         .split(',')
         .position(|t| {
             let t = t.trim();
             t == address
-                || match (ip, domain::parse_entries(t)) {
+                || match (ip, net::parse_entries(t)) {
                     (Some(x), Ok(e)) => e.iter().any(|(_, e)| {
                         let (lo, hi) = e.bounds();
                         lo <= x && x <= hi
@@ -1132,7 +1133,7 @@ fn target_index(targets: &str, address: &str) -> usize {
 
 fn address_key(a: &str) -> (u8, u128, String) {
     match a.parse::<std::net::IpAddr>() {
-        Ok(ip) => (0, domain::Entry::Single(ip).bounds().0, String::new()),
+        Ok(ip) => (0, net::Entry::Single(ip).bounds().0, String::new()),
         Err(_) => (1, 0, a.to_string()),
     }
 }

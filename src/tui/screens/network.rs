@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::net::parse_entries;
 use crate::tui::app::{Model, NetField};
-use crate::tui::domain::parse_entries;
 use crate::tui::widgets::{Look, fit, style};
 
 const LABEL: usize = 17;
