@@ -19,9 +19,7 @@ use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
 use crate::net;
-use crate::plan::{
-    Discard, Filesystem, Host, Level, PLAN_VERSION, Plan, Pool, Relocate, Role, StorageLayout,
-};
+use crate::plan::{Discard, Filesystem, Host, Level, Plan, Pool, Relocate, Role, StorageLayout};
 use crate::provision::{Event, EventKind, StageId, StepState};
 
 /// Lines kept in memory per log pane; older lines drop off the top.
@@ -450,45 +448,6 @@ pub struct Model {
     /// The key whose passphrase was answered last (a second request for it means the
     /// answer was wrong). The passphrase itself is not kept.
     pub passphrase_answered: Option<PathBuf>,
-}
-
-/// A plan with defaults and no hosts.
-pub fn empty_plan(name: &str) -> Plan {
-    let yaml = format!("version: {PLAN_VERSION}\ncluster: {{ name: {name} }}\n");
-    let mut plan: Plan = match serde_yaml::from_str(&yaml) {
-        Ok(p) => p,
-        Err(_) => serde_yaml::from_str("version: 1\ncluster: { name: cluster }\n")
-            .unwrap_or_else(|_| unreachable_plan()),
-    };
-    // Seed 001 step 9: the sysctl values an Akash provider sets.
-    for (k, v) in [
-        ("fs.inotify.max_user_instances", 512),
-        ("fs.inotify.max_user_watches", 1_048_576),
-        ("vm.max_map_count", 1_000_000),
-    ] {
-        plan.tuning
-            .sysctl
-            .insert(k.into(), crate::plan::SysctlValue::Int(v));
-    }
-    plan
-}
-
-fn unreachable_plan() -> Plan {
-    Plan {
-        version: PLAN_VERSION,
-        cluster: crate::plan::Cluster {
-            name: "cluster".into(),
-            domain: "cluster.local".into(),
-            kubespray: Default::default(),
-            network_plugin: "calico".into(),
-            container_manager: "containerd".into(),
-            profile: None,
-        },
-        access: Default::default(),
-        hosts: vec![],
-        network: Default::default(),
-        tuning: Default::default(),
-    }
 }
 
 fn input(s: &str) -> Input {
@@ -980,12 +939,10 @@ impl Model {
             self.plan.hosts.push(host);
         }
         if first {
-            // Seed 001's default: the first host runs the control plane and etcd; all work.
             for (i, h) in self.plan.hosts.iter_mut().enumerate() {
                 h.roles = match self.suggested_roles.get(&h.name) {
                     Some(r) => r.clone(),
-                    None if i == 0 => vec![Role::ControlPlane, Role::Etcd, Role::Worker],
-                    None => vec![Role::Worker],
+                    None => crate::plan::default_roles(i),
                 };
             }
         }
@@ -2147,7 +2104,7 @@ mod tests {
 
     #[test]
     fn apply_to_same_disks_never_carries_wipe_to_other_hosts() {
-        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
         // node1: sdb holds an old filesystem the operator looked at and marks for wiping.
         // node2: sdb is blank. node3: sdb holds an ext4 filesystem nobody looked at.
         for (name, fs) in [
@@ -2204,7 +2161,7 @@ mod tests {
     /// keeps the popup open; a plain absolute path is taken.
     #[test]
     fn mount_popup_refuses_what_check_refuses() {
-        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
         m.step = Step::Storage;
         let before = m.storage.mount.value().to_string();
         for (typed, says) in [
@@ -2250,7 +2207,7 @@ mod tests {
     #[test]
     fn storage_refuses_a_partition_of_a_used_disk_and_the_disk_of_a_selected_partition() {
         let model = || {
-            let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+            let mut m = Model::new(Mode::Live, Plan::new("t"), "");
             m.plan.hosts.push(Host {
                 name: "node1".into(),
                 address: "10.0.0.1".into(),
