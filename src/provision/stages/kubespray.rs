@@ -118,16 +118,6 @@ fn unpinned_message(plan: &Plan, h: &Host) -> String {
     )
 }
 
-/// `~/x` -> `$HOME/x`.
-pub fn expand_tilde(path: &str) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return PathBuf::from(home).join(rest);
-    }
-    PathBuf::from(path)
-}
-
 /// The inventory files the renderer makes for the Kubespray tree (extras stay out of it).
 pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
     let files = crate::render::render(plan).map_err(|e| StepError::Check(e.to_string()))?;
@@ -142,7 +132,9 @@ pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
 /// as seed 001 does: Ansible resolves `~` in `--private-key` itself).
 pub fn playbook_command(plan: &Plan, expand: bool) -> Vec<String> {
     let identity = if expand {
-        expand_tilde(&plan.access.identity).display().to_string()
+        crate::paths::expand_home(&plan.access.identity)
+            .display()
+            .to_string()
     } else {
         plan.access.identity.clone()
     };
@@ -243,7 +235,7 @@ impl Stage for KubesprayStage {
     }
 
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
-        let tree = expand_tilde(&ctx.plan.cluster.kubespray.path);
+        let tree = crate::paths::expand_home(&ctx.plan.cluster.kubespray.path);
         let exists = tree.join("inventory").join(&ctx.plan.cluster.name).is_dir();
         commands(ctx.plan, exists, None)
     }
@@ -278,7 +270,7 @@ pub async fn run(
             .map(|h| (h.name.clone(), Err(e.clone())))
             .collect()
     };
-    let tree = expand_tilde(&plan.cluster.kubespray.path);
+    let tree = crate::paths::expand_home(&plan.cluster.kubespray.path);
     let inv_dir = tree.join("inventory").join(&plan.cluster.name);
     let is_tree = tree.join(PLAYBOOK).is_file() && tree.join("inventory/sample").is_dir();
     let not_a_tree = || {
