@@ -260,7 +260,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     let log: Vec<String> = p.panes[0]
         .lines
         .iter()
-        .map(|l| rackstrap::tui::app::strip_ansi(l))
+        .map(|l| rackstrap::provision::log::strip_ansi(l))
         .collect();
     assert!(
         log.iter()

@@ -1889,7 +1889,7 @@ fn search_next(m: &mut Model) {
     let start = if pane.follow { 0 } else { pane.offset + 1 };
     for off in start..len {
         let line = &pane.lines[len - 1 - off];
-        if strip_ansi(line)
+        if crate::provision::log::strip_ansi(line)
             .to_lowercase()
             .contains(&needle.to_lowercase())
         {
@@ -1900,24 +1900,6 @@ fn search_next(m: &mut Model) {
         }
     }
     m.status = Some(format!("{} {needle:?}", text::NOT_FOUND));
-}
-
-/// Text without ANSI escape sequences (for search).
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
@@ -2264,6 +2246,9 @@ mod tests {
 
     #[test]
     fn ansi_is_stripped_for_search() {
-        assert_eq!(strip_ansi("\x1b[31mfailed=1\x1b[0m ok"), "failed=1 ok");
+        assert_eq!(
+            crate::provision::log::strip_ansi("\x1b[31mfailed=1\x1b[0m ok"),
+            "failed=1 ok"
+        );
     }
 }

@@ -75,14 +75,15 @@ pub fn unsafe_reason(dev: &BlockDevice) -> Option<&'static str> {
     }
 }
 
-/// Seed 000/001: minimum and recommended resources per role (CPUs, GiB RAM, GiB disk).
+/// Minimum and recommended resources per role (CPUs, GiB RAM, GiB disk), after
+/// Akash "Kubernetes Cluster for Akash Providers"'s hardware requirements.
 pub const CONTROL_PLANE_MIN: (u32, u64, u64) = (2, 4, 30);
 pub const CONTROL_PLANE_RECOMMENDED: (u32, u64, u64) = (4, 8, 40);
 pub const WORKER_MIN: (u32, u64, u64) = (4, 8, 100);
 
 /// Every finding for the plan from the core checks (the same list `rackstrap check`
 /// prints), most severe first. A core hint becomes its own `Hint` line so the strip shows
-/// the suggestion (seed 003's third etcd member) next to the warning; pool findings say
+/// the suggestion (a third etcd member) next to the warning; pool findings say
 /// the column of the entry they are about, so the Network screen can point at it.
 pub fn findings(plan: &Plan, facts: &Facts) -> Vec<Finding> {
     let facts = (!facts.is_empty()).then_some(facts);

@@ -1,5 +1,7 @@
 //! Kubespray: the inventory goes into the Kubespray tree and `cluster.yml` runs through
-//! `ansible-playbook` from this machine, as seed 001 steps 4 and 8 do by hand:
+//! `ansible-playbook` from this machine, as Akash "Kubernetes Cluster for Akash Providers"
+//! (<https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>)
+//! does by hand in its inventory and cluster.yml steps:
 //!
 //! ```text
 //! cd <kubespray>
@@ -21,7 +23,7 @@
 //! so `ANSIBLE_SSH_ARGS` (not `--ssh-common-args`) is what replaces them.
 //!
 //! The inventory lives inside the tree because Kubespray misbehaves with inventories outside
-//! it (seed 004). Ansible's output streams line by line into the `ansible` log pane and
+//! it (AIStore "Deploying AIS on k8s" notes the same). Ansible's output streams line by line into the `ansible` log pane and
 //! `ansible.log`; `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP
 //! and the failing task, each host's result.
 
@@ -44,7 +46,7 @@ use crate::ssh::known_hosts::KnownHosts;
 
 /// The pseudo-host name under which Ansible's whole output is logged and shown.
 pub const ANSIBLE_PANE: &str = "ansible";
-/// Kubespray's playbook that builds a cluster (seed 001 step 8).
+/// Kubespray's playbook that builds a cluster.
 pub const PLAYBOOK: &str = "cluster.yml";
 
 /// The file, inside `inventory/<name>`, holding the pinned host keys Ansible's ssh checks
@@ -129,7 +131,7 @@ pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
 
 /// The `ansible-playbook` command line, run with the Kubespray tree as working directory.
 /// `expand`: the key path with `~` resolved (to run it) or as the plan wrote it (to show it,
-/// as seed 001 does: Ansible resolves `~` in `--private-key` itself).
+/// as the Akash guide does: Ansible resolves `~` in `--private-key` itself).
 pub fn playbook_command(plan: &Plan, expand: bool) -> Vec<String> {
     let identity = if expand {
         crate::paths::expand_home(&plan.access.identity)
