@@ -508,7 +508,7 @@ impl LabRunner {
             .hosts
             .iter()
             .find(|h| h.name == host)
-            .is_some_and(|h| crate::provision::stage::stage(stage).concerns(plan, h));
+            .is_some_and(|h| crate::provision::stages::stage(stage).concerns(plan, h));
         if !planned {
             // The runner skips a stage the plan gives nothing to do on this host.
             send(EventKind::Finished {
@@ -609,7 +609,7 @@ impl LabRunner {
 /// Stages that run on each host on its own; the others need the whole cluster ready. The
 /// runner's own stage declarations decide, so the demo cannot drift from it.
 fn per_host(stage: StageId) -> bool {
-    crate::provision::stage::stage(stage).scope() == crate::provision::stage::Scope::EachHost
+    crate::provision::stages::stage(stage).scope() == crate::provision::stage::Scope::EachHost
 }
 
 /// The storage stage's output is the provisioning runner's own dry run for this host (the

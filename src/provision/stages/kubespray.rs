@@ -39,8 +39,7 @@ use crate::provision::ansible::{Parser, Update};
 use crate::provision::cmd::{Cmd, StepError, quote};
 use crate::provision::event::{EventKind, StageId, StepState};
 use crate::provision::log::StepLog;
-use crate::provision::remote::Remote;
-use crate::provision::stage::{Ctx, Scope, Stage};
+use crate::provision::stage::{ClusterCtx, ClusterResults, Ctx, Scope, Stage};
 use crate::render::RenderedFile;
 use crate::ssh::known_hosts::KnownHosts;
 
@@ -242,15 +241,20 @@ impl Stage for KubesprayStage {
         commands(ctx.plan, exists, None)
     }
 
-    async fn check(
-        &self,
-        _ctx: &Ctx<'_>,
-        _remote: &dyn Remote,
-        _log: &mut StepLog,
-    ) -> Result<Vec<Cmd>, StepError> {
-        Err(StepError::Check(
-            "Kubespray runs once for the cluster from this machine, not per host".into(),
-        ))
+    fn pane(&self) -> Option<&'static str> {
+        Some(ANSIBLE_PANE)
+    }
+
+    async fn run_cluster(&self, ctx: ClusterCtx<'_>, pane: &mut StepLog) -> ClusterResults {
+        run(
+            ctx.plan,
+            ctx.hosts,
+            ctx.dry_run,
+            ctx.known_hosts,
+            pane,
+            ctx.per_host,
+        )
+        .await
     }
 }
 
