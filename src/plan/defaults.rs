@@ -9,8 +9,9 @@ use super::model::{
 };
 
 /// The kernel parameters a new plan sets on every host, as Akash's "Kubernetes Cluster for
-/// Akash Providers" guide (step "Configure sysctl", file `/etc/sysctl.d/90-kubelet.conf`)
-/// gives them: <https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>.
+/// Akash Providers" guide gives them in "STEP 9 - Custom Kernel Parameters"
+/// (`/etc/sysctl.d/90-akash.conf`, against "too many open files"):
+/// <https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>.
 pub const DEFAULT_SYSCTL: [(&str, i64); 3] = [
     ("fs.inotify.max_user_instances", 512),
     ("fs.inotify.max_user_watches", 1_048_576),
@@ -26,8 +27,9 @@ pub fn default_sysctl() -> BTreeMap<String, SysctlValue> {
 }
 
 /// The roles of the host at `index` (0-based, in plan order) when nobody chose: the first
-/// host runs the control plane and etcd, and every host is a worker (the single-control-plane
-/// layout of the Akash guide above).
+/// host runs the control plane and etcd, and every host is a worker. The Akash guide above
+/// ("Additional Cluster Sizing Considerations") finds a single control plane enough for a
+/// provider whose control plane is easily recovered; the Roles screen changes it.
 pub fn default_roles(index: usize) -> Vec<Role> {
     if index == 0 {
         vec![Role::ControlPlane, Role::Etcd, Role::Worker]

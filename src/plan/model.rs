@@ -233,7 +233,8 @@ pub enum Discard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relocate {
-    /// `/var/lib/kubelet` onto the new filesystem (the ephemeral storage step of Akash "Kubernetes Cluster for Akash Providers").
+    /// `/var/lib/kubelet` onto the new filesystem (Akash "Kubernetes Cluster for
+    /// Akash Providers", "STEP 7 - Provider Ephemeral Storage Config").
     Kubelet,
     /// `/var/lib/containerd` onto the new filesystem (the same step).
     Containerd,
@@ -348,7 +349,8 @@ pub(super) fn default_container_manager() -> String {
 fn default_kubespray_path() -> String {
     "~/kubespray".into()
 }
-/// The Kubespray release Akash "Kubernetes Cluster for Akash Providers" pins:
+/// The Kubespray release Akash "Kubernetes Cluster for Akash Providers" clones in "STEP 1"
+/// (it suggests trying newer ones):
 /// <https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>.
 fn default_kubespray_version() -> String {
     "v2.24.1".into()

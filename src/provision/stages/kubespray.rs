@@ -1,7 +1,8 @@
 //! Kubespray: the inventory goes into the Kubespray tree and `cluster.yml` runs through
 //! `ansible-playbook` from this machine, as Akash "Kubernetes Cluster for Akash Providers"
 //! (<https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>)
-//! does by hand in its inventory and cluster.yml steps:
+//! does by hand in its "STEP 4 - Ansible Inventory" and "STEP 8 - Create Kubernetes
+//! Cluster":
 //!
 //! ```text
 //! cd <kubespray>
@@ -23,7 +24,7 @@
 //! so `ANSIBLE_SSH_ARGS` (not `--ssh-common-args`) is what replaces them.
 //!
 //! The inventory lives inside the tree because Kubespray misbehaves with inventories outside
-//! it (AIStore "Deploying AIS on k8s" notes the same). Ansible's output streams line by line into the `ansible` log pane and
+//! it (AIStore's "Deploying AIS on k8s" warns of "all sorts of subtle failures"). Ansible's output streams line by line into the `ansible` log pane and
 //! `ansible.log`; `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP
 //! and the failing task, each host's result.
 
