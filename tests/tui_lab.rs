@@ -10,8 +10,10 @@ use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab, Sudo, UserSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rackstrap::discover::HostState;
 use rackstrap::plan::Plan;
-use rackstrap::tui::app::{Mode, Model, Msg, Popup, Step, update};
 use rackstrap::tui::effects::{Backend, Executor};
+use rackstrap::tui::model::{Mode, Model, Msg, Step};
+use rackstrap::tui::popups::Popup;
+use rackstrap::tui::update::update;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 const GIB: u64 = 1 << 30;
@@ -232,7 +234,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     update(&mut m, saved);
     assert!(m.review.saved.is_some(), "{:?}", m.review.save_error);
     m.step = Step::Provision;
-    m.provision.panes = vec![rackstrap::tui::app::LogPane {
+    m.provision.panes = vec![rackstrap::tui::model::LogPane {
         host: "solo".into(),
         follow: true,
         ..Default::default()

@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
-use super::app::Msg;
+use super::model::Msg;
 use super::secret::{Reply, Secret, passphrase_callback};
 use crate::lab::{Lab, LabRunner};
 use crate::plan::{Access, Plan};
@@ -261,8 +261,8 @@ pub fn run_connect_options(
 }
 
 /// The provisioning runner's options for a run started from the wizard: SSH from `base`
-/// ([`run_connect_options`]), the stages from `from` on, state and logs next to the saved plan, consent for the hosts whose names
-/// were typed.
+/// ([`run_connect_options`]), the stages from `from` on, state and logs next to the saved
+/// plan, consent for the hosts whose names were typed.
 fn live_run_options(
     from: StageId,
     hosts: Vec<String>,

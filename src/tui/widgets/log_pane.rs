@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
 
 use crate::provision::log::strip_ansi;
-use crate::tui::app::{LogPane, Theme};
+use crate::tui::model::{LogPane, Theme};
 
 /// Continuation rows of a wrapped log line start with this.
 const CONTINUATION: &str = "  ";
