@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::paths::expand_home;
 use crate::plan::Plan;
 use crate::provision::event::StageId;
 use crate::provision::selection::Selection;
-use crate::provision::stages::kubespray::{PLAYBOOK, expand_tilde};
+use crate::provision::stages::kubespray::PLAYBOOK;
 
 /// A stage that cannot start on this machine: what is missing and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub fn blockers(
 ) -> Vec<Blocker> {
     let mut out = Vec::new();
     if selection.has_stage(StageId::Kubespray) && !selection.hosts.is_empty() {
-        let tree = expand_tilde(&plan.cluster.kubespray.path);
+        let tree = expand_home(&plan.cluster.kubespray.path);
         if !is_kubespray_tree(&tree) {
             out.push(Blocker {
                 stage: StageId::Kubespray,
