@@ -148,3 +148,13 @@ pub trait Stage: Send + Sync {
 pub fn first_control_plane(plan: &Plan) -> Option<&Host> {
     plan.hosts.iter().find(|h| h.has_role(Role::ControlPlane))
 }
+
+/// Whether a run reports a result of `stage` for `host`: per-host stages and Kubespray (its
+/// PLAY RECAP is per host) on every host of the plan; verify and load balancer only on the
+/// first control plane, where their `kubectl` runs.
+pub fn reports_on(plan: &Plan, stage: StageId, host: &str) -> bool {
+    match crate::provision::stages::stage(stage).scope() {
+        Scope::EachHost | Scope::Cluster => plan.hosts.iter().any(|h| h.name == host),
+        Scope::FirstControlPlane => first_control_plane(plan).is_some_and(|h| h.name == host),
+    }
+}

@@ -26,6 +26,7 @@ use super::text;
 use crate::discover::HostState;
 use crate::net;
 use crate::plan::Plan;
+use crate::provision::stage::reports_on;
 use crate::provision::{Event, EventKind, StageId, StepState};
 
 /// A text field has focus: `?` and `q` are typed into it, so F1 and Ctrl+C stand in.
@@ -384,7 +385,11 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
             p.failed_stage = None;
             for h in m.plan.hosts.iter() {
                 if hosts.is_empty() || hosts.contains(&h.name) {
-                    for s in StageId::ALL.into_iter().filter(|s| *s >= from) {
+                    // Verify and load balancer report on the first control plane only.
+                    for s in StageId::ALL
+                        .into_iter()
+                        .filter(|s| *s >= from && reports_on(&m.plan, *s, &h.name))
+                    {
                         // What the operator left out of this run is shown as skipped.
                         let st = if selection.covers(s, &h.name) {
                             StepState::Pending

@@ -242,17 +242,14 @@ impl ProvisionState {
         v
     }
 
-    /// Every stage on every host ended Done or Skipped.
+    /// Every step the run set out to do (each stage on each host it reports on) ended Done or
+    /// Skipped. Panes that are no plan host (the `ansible` log) have no steps of their own.
     pub fn finished(&self) -> bool {
-        !self.panes.is_empty()
-            && self.panes.iter().all(|p| {
-                StageId::ALL.iter().all(|s| {
-                    matches!(
-                        self.state(&p.host, *s),
-                        StepState::Done | StepState::Skipped
-                    )
-                })
-            })
+        !self.grid.is_empty()
+            && self
+                .grid
+                .values()
+                .all(|s| matches!(s, StepState::Done | StepState::Skipped))
     }
 }
 

@@ -71,7 +71,11 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         };
         let mut row = vec![Span::raw(format!("{name:<10}"))];
         for s in StageId::ALL {
-            let (sym, look) = if !p.started && !selection.covers(s, &pane.host) {
+            let applies = crate::provision::stage::reports_on(&m.plan, s, &pane.host);
+            let (sym, look) = if !applies {
+                // The stage does not run on this host (verify on a worker, the ansible log).
+                ("", Look::Dim)
+            } else if !p.started && !selection.covers(s, &pane.host) {
                 ("–", Look::Dim)
             } else {
                 mark(p.state(&pane.host, s))
