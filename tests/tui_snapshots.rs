@@ -85,6 +85,17 @@ fn hosts() {
     snap("hosts", &akash_at(Step::Hosts));
 }
 
+/// The detail pane follows the cursor: node2's NVMe pair, blank, and its NIC.
+#[test]
+fn hosts_detail_pane_shows_the_host_under_the_cursor() {
+    let mut d = akash_at(Step::Hosts);
+    d.key(Down);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains(" node2 · 10.0.10.239 "), "{screen}");
+    assert!(screen.contains("blank"), "{screen}");
+    snap("hosts_detail", &d);
+}
+
 #[test]
 fn roles_default_one_control_plane() {
     snap("roles", &akash_at(Step::Roles));
