@@ -30,6 +30,7 @@ pub mod selection;
 pub mod stage;
 pub mod stages;
 pub mod state;
+pub mod summary;
 
 pub use event::{Event, EventKind, StageId, StepState};
 pub use runner::{Consent, DryRunStep, RunOptions, RunSummary, dry_run, run};

@@ -230,11 +230,54 @@ fn files_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
 const COMMAND_FIRST: &str = "  $ ";
 const COMMAND_REST: &str = "      ";
 
-/// Every command each stage runs per host, wrapped so none is cut; here-document bodies
-/// are folded to "… (N more lines)" unless expanded (`e`).
+/// First, per host, what the run will change, in words; then every command each stage runs
+/// per host, wrapped so none is cut. Here-document bodies are folded to "… (N more lines)"
+/// and preflight's read-only checks to one line, unless expanded (`e`).
 fn commands_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
-    let mut out = Vec::new();
+    let mut out = vec![Line::from(Span::styled(
+        "What changes, per host",
+        style(m.theme, Look::Title),
+    ))];
+    for h in &m.plan.hosts {
+        let changes = crate::provision::summary::host_changes(&m.plan, h, m.facts.get(&h.name));
+        let first = format!("{}: ", h.name);
+        let rest = " ".repeat(first.chars().count());
+        for (i, c) in changes.iter().enumerate() {
+            let lead = if i == 0 {
+                first.as_str()
+            } else {
+                rest.as_str()
+            };
+            out.extend(
+                wrap(c, width, lead, &format!("{rest}  "))
+                    .into_iter()
+                    .map(Line::from),
+            );
+        }
+    }
+    out.push(Line::from(""));
+    out.push(Line::from(Span::styled(
+        "The exact commands, per stage and host",
+        style(m.theme, Look::Title),
+    )));
     for (stage, host, cmds) in commands(m) {
+        if stage == StageId::Preflight && !m.review.expand {
+            out.push(Line::from(vec![
+                Span::styled(
+                    format!("── {} on {host}", stage.title()),
+                    style(m.theme, Look::Title),
+                ),
+                Span::styled(
+                    format!(
+                        ": {} read-only check{} (e shows them)",
+                        cmds.len(),
+                        if cmds.len() == 1 { "" } else { "s" }
+                    ),
+                    style(m.theme, Look::Dim),
+                ),
+            ]));
+            continue;
+        }
         out.push(Line::from(Span::styled(
             format!("── {} on {host}", stage.title()),
             style(m.theme, Look::Title),
