@@ -58,6 +58,13 @@ pub enum Effect {
     CheckMachine {
         plan: Plan,
     },
+    /// Look at the key file typed on Access; an encrypted one is unlocked for the session
+    /// (the passphrase popup asks).
+    CheckKey {
+        path: String,
+    },
+    /// Ask the ssh-agent which identities it holds.
+    ListAgent,
     SavePlan {
         path: PathBuf,
         plan: Plan,
@@ -139,6 +146,20 @@ impl Executor {
                     });
                 }
             },
+            Effect::CheckKey { path } => {
+                if let Backend::Live { .. } = &self.backend {
+                    let file = crate::paths::expand_home(&path);
+                    tokio::spawn(check_key(path, file, tx));
+                }
+            }
+            Effect::ListAgent => {
+                if let Backend::Live { .. } = &self.backend {
+                    tokio::spawn(async move {
+                        let found = crate::ssh::auth::agent_identities().await;
+                        let _ = tx.send(Msg::AgentIdentities(found));
+                    });
+                }
+            }
             Effect::AnswerPassphrase { reply, passphrase } => {
                 reply.answer(passphrase.map(|s| s.0));
             }
@@ -358,6 +379,38 @@ pub fn discover_options(
     credentials.apply(&mut opts);
     opts.accepted_fingerprints = accept;
     opts
+}
+
+/// Says what the key file at `file` holds; an encrypted key is then unlocked through the
+/// passphrase popup and stays loaded for the session (`ssh::auth`'s key cache), so discovery
+/// does not ask again.
+async fn check_key(path: String, file: PathBuf, tx: UnboundedSender<Msg>) {
+    use crate::ssh::auth::{KeyCheck, inspect_key, load_key};
+    let found = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || inspect_key(&file))
+            .await
+            .unwrap_or_else(|e| KeyCheck::Unreadable(e.to_string()))
+    };
+    let encrypted = found == KeyCheck::Encrypted;
+    let _ = tx.send(Msg::KeyChecked {
+        path: path.clone(),
+        check: found,
+    });
+    if !encrypted {
+        return;
+    }
+    let ask = passphrase_callback(tx.clone());
+    if let Ok(key) = load_key(&file, Some(&ask)).await {
+        let check = KeyCheck::Ready {
+            algorithm: format!("{} (unlocked)", key.algorithm()),
+            fingerprint: key
+                .public_key()
+                .fingerprint(russh::keys::HashAlg::Sha256)
+                .to_string(),
+        };
+        let _ = tx.send(Msg::KeyChecked { path, check });
+    }
 }
 
 /// Collects runner events and hands them over in batches, at most every `LOG_FLUSH`.

@@ -145,6 +145,13 @@ pub enum Msg {
     /// The run could not start or stopped as a whole (not a host failure).
     RunFailed(String),
     Saved(Result<PathBuf, String>),
+    /// What the typed key file holds (`path` as typed when the check started).
+    KeyChecked {
+        path: String,
+        check: crate::ssh::auth::KeyCheck,
+    },
+    /// The ssh-agent's identities ("algorithm fingerprint comment").
+    AgentIdentities(Vec<String>),
     /// What cannot start on this machine (the control machine), checked on entering Review.
     MachineChecked(Vec<Blocker>),
     /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
@@ -222,6 +229,8 @@ impl Model {
             identity: input(&plan.access.identity),
             sudo_password: Masked::default(),
             focus: 0,
+            key_check: None,
+            agent: None,
         };
         Model {
             mode,
@@ -390,6 +399,16 @@ impl Model {
                         "bad-port",
                         "access.port",
                         text::BAD_PORT.into(),
+                    ));
+                }
+                if let Some((path, check)) = &self.access.key_check
+                    && path == self.access.identity.value().trim()
+                    && check.is_unusable()
+                {
+                    out.push(field_error(
+                        "bad-key",
+                        "access.identity",
+                        format!("private key {path}: {}", check.describe()),
                     ));
                 }
             }

@@ -93,6 +93,14 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             }
             None
         }
+        Msg::KeyChecked { path, check } => {
+            m.access.key_check = Some((path, check));
+            None
+        }
+        Msg::AgentIdentities(found) => {
+            m.access.agent = Some(found);
+            None
+        }
         Msg::MachineChecked(found) => {
             m.review.machine = found;
             screens::review::clamp_review_scroll(m);

@@ -66,6 +66,8 @@ impl Driver {
             Effect::AbortRun => self.send(Msg::RunEnded),
             // The demo lab needs nothing on this machine.
             Effect::CheckMachine { .. } => self.send(Msg::MachineChecked(Vec::new())),
+            // The demo lab touches no key file and no agent.
+            Effect::CheckKey { .. } | Effect::ListAgent => {}
             Effect::AnswerPassphrase { reply, passphrase } => reply.answer(passphrase.map(|s| s.0)),
         }
     }

@@ -10,6 +10,7 @@ use crate::discover::{Discovered, HostState};
 use crate::plan::{Discard, Filesystem, Level};
 use crate::provision::readiness::Blocker;
 use crate::provision::{Selection, StageId, StepState};
+use crate::ssh::auth::KeyCheck;
 use crate::tui::secret::{Masked, Secret};
 
 /// Lines kept in memory per log pane; older lines drop off the top.
@@ -64,6 +65,10 @@ pub struct AccessForm {
     /// goes to the SSH layer (sent on `sudo -S`'s stdin), never into the plan.
     pub sudo_password: Masked,
     pub focus: usize,
+    /// The key file as last checked: the path typed then, and what it holds.
+    pub key_check: Option<(String, KeyCheck)>,
+    /// The ssh-agent's identities, once asked (`None`: not asked yet).
+    pub agent: Option<Vec<String>>,
 }
 
 impl AccessForm {
