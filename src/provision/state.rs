@@ -24,7 +24,8 @@ use super::event::{StageId, StepState};
 
 pub const STATE_VERSION: u32 = 1;
 
-/// The directory holding state and logs for a plan file.
+/// The directory holding state and logs for a plan file. It is named by the plan's file
+/// stem byte for byte: two plans whose names are not UTF-8 must not share one directory.
 pub fn state_dir(plan_path: &Path) -> PathBuf {
     let dir = plan_path
         .parent()
@@ -32,8 +33,7 @@ pub fn state_dir(plan_path: &Path) -> PathBuf {
         .unwrap_or(Path::new("."));
     let stem = plan_path
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plan".into());
+        .unwrap_or(std::ffi::OsStr::new("plan"));
     dir.join(".rackstrap").join(stem)
 }
 
@@ -234,6 +234,15 @@ mod tests {
             state_dir(Path::new("akash.yaml")),
             PathBuf::from("./.rackstrap/akash")
         );
+    }
+
+    #[test]
+    fn plans_with_names_that_are_not_utf8_get_their_own_state() {
+        use std::os::unix::ffi::OsStrExt;
+        let a = state_dir(Path::new(std::ffi::OsStr::from_bytes(b"c_\xff.yaml")));
+        let b = state_dir(Path::new(std::ffi::OsStr::from_bytes(b"c_\xfe.yaml")));
+        assert_ne!(a, b);
+        assert_eq!(a.file_name().map(|n| n.as_bytes()), Some(&b"c_\xff"[..]));
     }
 
     #[test]
