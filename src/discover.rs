@@ -273,17 +273,28 @@ pub async fn probe(address: String, opts: &ConnectOptions) -> Discovered {
                     HostState::UnknownHostKey
                 }
             };
-            return found;
+            return found.printable();
         }
     };
     found.fingerprint = Some(session.fingerprint().to_string());
     found.newly_pinned = session.newly_pinned();
     match crate::facts::gather(&session).await {
-        Ok(facts) => found.facts = Some(facts),
+        Ok(facts) => found.facts = Some(facts.into_printable()),
         Err(e) => found.message = format!("facts: {e}"),
     }
     session.close().await;
-    found
+    found.printable()
+}
+
+impl Discovered {
+    /// Remote text (facts, messages that quote what the server said) with control characters
+    /// escaped: what every output path shows, the JSON lines included.
+    pub fn printable(mut self) -> Self {
+        self.facts = self.facts.map(HostFacts::into_printable);
+        crate::text::make_printable(&mut self.message);
+        crate::text::make_printable(&mut self.address);
+        self
+    }
 }
 
 #[cfg(test)]

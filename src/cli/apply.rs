@@ -15,6 +15,7 @@ use crate::plan;
 use crate::provision::event::{Event, EventKind, StageId};
 use crate::provision::remote::SshConnector;
 use crate::provision::{Consent, RunOptions, state};
+use crate::text::{printable, printable_sgr};
 
 pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     let plan = match plan::load(&args.plan) {
@@ -95,7 +96,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         if !failed.is_empty() {
             eprintln!("rackstrap: {} step(s) failed:", failed.len());
             for (stage, host, _, msg) in failed {
-                eprintln!("  {host} {stage}: {msg}");
+                eprintln!("  {} {stage}: {}", printable(host), printable(msg));
             }
         }
         eprintln!(
@@ -123,5 +124,7 @@ pub fn headless_line(ev: &Event) -> String {
             }
         }
     };
-    format!("{} {} {msg}", ev.host, ev.stage)
+    // Events from the runner are already escaped; escaping again is harmless and covers
+    // events built elsewhere. Output lines keep their colour.
+    printable_sgr(&format!("{} {} {msg}", ev.host, ev.stage)).into_owned()
 }

@@ -194,7 +194,8 @@ impl Shared<'_> {
                     step.finished = Some(now);
                 }
                 step.state = st;
-                step.message = message.to_string();
+                // `rackstrap status` prints it: remote text is stored escaped.
+                step.message = crate::text::printable(message).into_owned();
                 step.run = Some(self.run_id.clone());
                 if log.is_some() {
                     step.log = log;
@@ -444,7 +445,8 @@ async fn host_step(
             if matches!(e, StepError::Remote(RemoteError::Connection(_))) {
                 shared.forget(&host.name).await;
             }
-            log.note(&format!("failed: {e}"));
+            // The log file says it; the watcher hears it once, from the Finished event.
+            log.file_only(&format!("failed: {e}"));
             (StepState::Failed, e.to_string())
         }
     };

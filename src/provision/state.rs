@@ -133,32 +133,45 @@ impl RunState {
     /// The stage x host table `rackstrap status` prints, then the reasons of what did not
     /// finish.
     pub fn table(&self, hosts: &[String]) -> String {
+        use crate::text::{pad, printable, width};
         let stage_w = StageId::ALL
             .iter()
             .map(|s| s.as_str().len())
             .max()
             .unwrap_or(5)
             .max("stage".len());
-        let col_w: Vec<usize> = hosts.iter().map(|h| h.len().max(7)).collect();
-        let mut out = format!("{:stage_w$}", "stage");
-        for (h, w) in hosts.iter().zip(&col_w) {
-            out.push_str(&format!("  {h:w$}"));
+        // Host names head the columns: shown escaped, each column as wide as its name up to
+        // `HOST_COLUMN_CAP` cells (longer names are cut with `…`), at least as wide as a state.
+        let shown: Vec<String> = hosts.iter().map(|h| printable(h).into_owned()).collect();
+        let col_w: Vec<usize> = shown
+            .iter()
+            .map(|h| width(h).clamp(7, HOST_COLUMN_CAP))
+            .collect();
+        let mut out = pad("stage", stage_w);
+        for (h, w) in shown.iter().zip(&col_w) {
+            out.push_str("  ");
+            out.push_str(&pad(h, *w));
         }
         let mut out = out.trim_end().to_string();
         out.push('\n');
         let mut notes = Vec::new();
         for stage in StageId::ALL {
-            let mut line = format!("{:stage_w$}", stage.as_str());
-            for (h, w) in hosts.iter().zip(&col_w) {
+            let mut line = pad(stage.as_str(), stage_w);
+            for ((h, name), w) in hosts.iter().zip(&shown).zip(&col_w) {
                 let step = self.get(stage, h);
                 let st = step.map(|s| s.state).unwrap_or_default();
-                line.push_str(&format!("  {:w$}", st.as_str()));
+                line.push_str("  ");
+                line.push_str(&pad(st.as_str(), *w));
                 if let Some(step) = step
                     && matches!(st, StepState::Failed | StepState::Skipped)
                 {
-                    let mut note = format!("{h} {stage}: {} {}", st.as_str(), step.message);
+                    let mut note = format!(
+                        "{name} {stage}: {} {}",
+                        st.as_str(),
+                        printable(&step.message)
+                    );
                     if let Some(log) = &step.log {
-                        note.push_str(&format!(" (log: {})", log.display()));
+                        note.push_str(&format!(" (log: {})", printable(&log.to_string_lossy())));
                     }
                     notes.push(note);
                 }
@@ -176,6 +189,9 @@ impl RunState {
         out
     }
 }
+
+/// The widest a host's column in [`RunState::table`] gets, in cells.
+const HOST_COLUMN_CAP: usize = 32;
 
 /// Now, as RFC 3339 UTC (`2024-05-01T12:00:00Z`).
 pub fn now() -> String {
@@ -259,6 +275,30 @@ mod tests {
         );
         assert!(
             t.contains("node2 preflight: failed connection lost: eof"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn table_escapes_and_cuts_huge_or_hostile_names() {
+        let huge = "n".repeat(70_000);
+        let hostile = "lab1\u{1b}]0;owned\u{7}".to_string();
+        let mut s = RunState::default();
+        s.step_mut(StageId::Storage, &huge).state = StepState::Done;
+        let st = s.step_mut(StageId::Storage, &hostile);
+        st.state = StepState::Failed;
+        st.message = "mkfs: \u{9b}2J".into();
+        let t = s.table(&[huge.clone(), hostile]);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(t.lines().all(|l| l.chars().count() < 200), "{t}");
+        assert!(t.starts_with("stage          nnnn"), "{t}");
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with("storage        done") && l.ends_with("failed")),
+            "{t}"
+        );
+        assert!(
+            t.contains("lab1\\e]0;owned\\x07 storage: failed mkfs: \\u{9b}2J"),
             "{t}"
         );
     }
