@@ -282,6 +282,11 @@ pub async fn run(
     }
     let run_id = state::run_id();
     let state_path = opts.state_dir.as_ref().map(|d| d.join("state.yaml"));
+    // One run per plan at a time; held until this function returns.
+    let _lock = match (&opts.state_dir, opts.dry_run) {
+        (Some(dir), false) => Some(state::RunLock::acquire(dir)?),
+        _ => None,
+    };
     let prior = match &state_path {
         Some(p) => RunState::load(p)?,
         None => RunState::default(),

@@ -37,6 +37,80 @@ pub fn state_dir(plan_path: &Path) -> PathBuf {
     dir.join(".rackstrap").join(stem)
 }
 
+/// The lock file in a state directory: held by the run that owns the state, naming its pid.
+pub const LOCK_FILE: &str = "lock";
+
+/// One run at a time per plan: an exclusive lock (`flock`) on `<state dir>/lock`, held while
+/// the run lasts, wizard and headless alike. Two applies on one plan would format a disk
+/// twice, write fstab lines twice and overwrite each other's state, so the second refuses
+/// and names the process that holds the lock. The kernel drops the lock when its holder
+/// dies, so a lock file left by a killed run (a dead pid in it) is simply taken over.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    /// Takes the lock of `state_dir` (created if missing), writes this process's pid in it,
+    /// then removes temporary files that a killed save left behind.
+    pub fn acquire(state_dir: &Path) -> Result<Self> {
+        use std::io::{Read, Seek};
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::create_dir_all(state_dir)
+            .wrap_err_with(|| format!("creating state directory {}", state_dir.display()))?;
+        let path = state_dir.join(LOCK_FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .wrap_err_with(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let who = match holder.trim() {
+                    "" => "another rackstrap process".to_string(),
+                    pid => format!("another rackstrap process (pid {pid})"),
+                };
+                color_eyre::eyre::bail!(
+                    "{} is already running this plan (lock {}); wait for it to finish or stop it, then run again",
+                    who,
+                    path.display()
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).wrap_err_with(|| format!("locking {}", path.display()));
+            }
+        }
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .and_then(|_| file.set_len(0))
+            .and_then(|_| file.rewind())
+            .and_then(|_| writeln!(file, "{}", std::process::id()))
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
+        remove_stale_temp_files(state_dir);
+        Ok(Self { _file: file })
+    }
+}
+
+/// Temporary files of a save that never finished (`.tmpXXXXXX` from a killed process). Only
+/// called under the run lock, when no save of this state can be under way.
+fn remove_stale_temp_files(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_temp = name.to_string_lossy().starts_with(".tmp");
+        if is_temp && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Step {
     pub state: StepState,
@@ -238,6 +312,50 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("state.yaml")]);
+    }
+
+    #[test]
+    fn a_second_run_on_one_plan_is_refused_with_the_holder_pid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = RunLock::acquire(dir.path()).expect("first lock");
+        let err = RunLock::acquire(dir.path())
+            .expect_err("second lock")
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "another rackstrap process (pid {}) is already running this plan",
+                std::process::id()
+            )),
+            "{err}"
+        );
+        drop(first);
+        RunLock::acquire(dir.path()).expect("free again");
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_process_is_taken_over_and_stale_temp_files_go() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(LOCK_FILE), "4194304\n").expect("stale lock");
+        std::fs::write(dir.path().join(".tmpA1b2C3"), "version: 1\nst").expect("stale tmp");
+        std::fs::write(dir.path().join("state.yaml"), "version: 1\n").expect("state");
+        let _lock = RunLock::acquire(dir.path()).expect("taken over");
+        let lock = dir.path().join(LOCK_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&lock).expect("lock"),
+            format!("{}\n", std::process::id())
+        );
+        assert_eq!(
+            std::fs::metadata(&lock).expect("meta").permissions().mode() & 0o777,
+            0o600
+        );
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["lock", "state.yaml"]);
     }
 
     #[test]
