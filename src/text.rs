@@ -53,11 +53,12 @@ pub fn printable_lines(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// [`printable`] that keeps colour: SGR sequences (`ESC [ 1;31 m`) pass as they are, for
-/// command output on its way to a log pane (which draws colours itself) or a headless line.
-/// Every other control character, other escape sequences included, is escaped.
+/// [`printable`] that keeps colour and tabs: SGR sequences (`ESC [ 1;31 m`) pass as they
+/// are, for command output on its way to a log pane (which draws colours itself) or a
+/// headless line; tabs only move the cursor, and tools' usage texts are full of them. Every
+/// other control character, other escape sequences included, is escaped.
 pub fn printable_sgr(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_unsafe) {
+    if !text.chars().any(|c| c != '\t' && is_unsafe(c)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -70,7 +71,11 @@ pub fn printable_sgr(text: &str) -> Cow<'_, str> {
             rest = &rest[sgr.len()..];
             continue;
         }
-        push_escaped(&mut out, c);
+        if c == '\t' {
+            out.push(c);
+        } else {
+            push_escaped(&mut out, c);
+        }
         rest = &rest[c.len_utf8()..];
     }
     Cow::Owned(out)
@@ -178,7 +183,8 @@ mod tests {
             printable_sgr("\u{1b}[1;31mred\u{1b}[0m \u{1b}]0;title\u{7} \u{1b}[2J \u{9b}1m\u{1b}["),
             "\u{1b}[1;31mred\u{1b}[0m \\e]0;title\\x07 \\e[2J \\u{9b}1m\\e["
         );
-        assert!(matches!(printable_sgr("plain"), Cow::Borrowed(_)));
+        assert!(matches!(printable_sgr("plain\tcolumns"), Cow::Borrowed(_)));
+        assert_eq!(printable_sgr("a\tb\u{7}"), "a\tb\\x07");
     }
 
     #[test]

@@ -164,3 +164,76 @@ fn hostile_and_huge_facts_are_escaped_cut_and_do_not_sink_the_rest() {
     assert!(hostnames.iter().any(|h| h == "fine"), "{hostnames:?}");
     assert!(!hostnames.iter().any(|h| h.chars().any(char::is_control)));
 }
+
+/// A host whose `nproc` never returns: with a short facts timeout it is reported as stalled,
+/// the healthy host's facts are there, and the table and the JSON lines both finish.
+#[test]
+fn a_host_that_hangs_in_facts_is_reported_stalled_and_the_rest_shown() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("stuck"), HostSpec::new("fine")]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("nproc");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 100000\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    lab.exec_ok(
+        "stuck",
+        &format!("mount --bind {} \"$(command -v nproc)\"", script.display()),
+    );
+    let known = dir.path().join("known_hosts");
+    let range = format!("{}-{}", lab.address(1), lab.address(2));
+    for extra in [&[][..], &["--json"][..]] {
+        let started = std::time::Instant::now();
+        let mut args = vec!["--accept-new"];
+        args.extend_from_slice(extra);
+        args.push(&range);
+        let out = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+            .arg("discover")
+            .args(["--port", &common::lab::LAB_PORT.to_string()])
+            .arg("--identity")
+            .arg(lab.key_path())
+            .arg("--known-hosts")
+            .arg(&known)
+            .args(&args)
+            .env_remove("SSH_AUTH_SOCK")
+            .env("RACKSTRAP_FACTS_TIMEOUT", "3")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        if extra.is_empty() {
+            let stuck = text
+                .lines()
+                .find(|l| l.starts_with(&lab.address(1)))
+                .unwrap();
+            assert!(
+                stuck.contains("stalled") && stuck.contains("no answer within 3 s"),
+                "{text}"
+            );
+            assert!(text.contains("fine"), "{text}");
+        } else {
+            let states: Vec<(String, String)> = text
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                .map(|o| {
+                    (
+                        o["address"].as_str().unwrap_or("").to_string(),
+                        o["state"]["state"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect();
+            assert!(
+                states.contains(&(lab.address(1), "stalled".into())),
+                "{states:?}"
+            );
+            assert!(
+                states.contains(&(lab.address(2), "ok".into())),
+                "{states:?}"
+            );
+        }
+    }
+}

@@ -51,3 +51,93 @@ fn a_second_apply_on_one_plan_refuses_and_names_the_holder() {
     assert!(stdout.contains("node1 preflight started"), "{stdout}");
     assert_eq!(stdout.matches("failed:").count(), 1, "{stdout}");
 }
+
+mod common;
+
+use common::lab::{HostSpec, Lab};
+
+const MIB: u64 = 1 << 20;
+
+/// A plan for lab hosts, each with one ext4 filesystem on its first disk.
+fn lab_plan(lab: &Lab, dir: &Path, hosts: &[&str]) -> std::path::PathBuf {
+    let mut y = format!(
+        "version: 1\ncluster: {{name: lab}}\naccess: {{user: root, port: {}, identity: {}}}\nhosts:\n",
+        lab.hosts()[0].port,
+        lab.key_path().display()
+    );
+    for (i, name) in hosts.iter().enumerate() {
+        let role = if i == 0 {
+            "[control_plane, etcd, worker]"
+        } else {
+            "[worker]"
+        };
+        y.push_str(&format!(
+            "  - name: {name}\n    address: {}\n    roles: {role}\n    storage:\n      - {{level: single, devices: [{}], filesystem: ext4, mount: /mnt/data}}\n",
+            lab.host(name).address,
+            lab.host(name).disks[0].name
+        ));
+    }
+    let path = dir.join("cluster.yaml");
+    std::fs::write(&path, y).unwrap();
+    path
+}
+
+/// `mkfs.ext4` that never returns on one host: the storage step there fails naming the stuck
+/// command, the other host finishes, and apply ends instead of waiting for ever.
+#[test]
+fn a_stuck_command_fails_its_host_and_the_run_ends() {
+    require_lab!();
+    let lab = Lab::start(vec![
+        HostSpec::new("stuck").disk(64 * MIB),
+        HostSpec::new("fine").disk(64 * MIB),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("mkfs.ext4");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 100000\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    lab.exec_ok(
+        "stuck",
+        &format!(
+            "mount --bind {} \"$(command -v mkfs.ext4)\"",
+            script.display()
+        ),
+    );
+    let plan = lab_plan(&lab, dir.path(), &["stuck", "fine"]);
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .arg("apply")
+        .arg(&plan)
+        .args([
+            "--stage",
+            "storage",
+            "--yes",
+            "--accept-new",
+            "--known-hosts",
+        ])
+        .arg(dir.path().join("known_hosts"))
+        .env("RACKSTRAP_STALL_SECS", "5")
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let disk = &lab.host("stuck").disks[0].name;
+    assert!(
+        stdout.contains(&format!(
+            "stuck storage failed: stalled: `mkfs.ext4 -L rackstrap /dev/{disk}` printed nothing and did not exit for 5 s"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fine storage done"), "{stdout}");
+    let status = rackstrap(dir.path(), &["status", "cluster.yaml"]);
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        table.contains("stuck storage: failed stalled: `mkfs.ext4"),
+        "{table}"
+    );
+}

@@ -2,9 +2,10 @@
 //! provisioning. One line per event, `host stage message`; resumable (run state beside the
 //! plan, see `provision::state`).
 //!
-//! Exit codes (DESIGN.md): 0 every step done, 1 a step failed or is left waiting (a refused
+//! Exit codes: 0 every step done, 1 a step failed or is left waiting (a refused
 //! disk, a missing confirmation, an unreachable host), 2 the plan could not be read or a
-//! `--stage`/`--host` names nothing in it.
+//! `--stage`/`--host` names nothing in it, or another process is running the same plan (it
+//! holds the run lock, see `provision::state::RunLock`).
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! Without `--facts` only the plan itself is checked; with a file saved by `rackstrap
 //! discover --json` the hardware and disk checks run too, on the hosts the file matches.
 //!
-//! Exit codes (DESIGN.md): 0 no errors, 1 errors, 2 the plan (or the facts file) could not
+//! Exit codes: 0 no errors, 1 errors, 2 the plan (or the facts file) could not
 //! be read.
 
 use std::path::Path;

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! dir/.rackstrap/cluster/state.yaml          stage x host: state, times, reason, log file
+//! dir/.rackstrap/cluster/lock                held by the run under way, with its pid
 //! dir/.rackstrap/cluster/logs/<run>/<host>.log   one complete log per host per run
 //! dir/.rackstrap/cluster/logs/<run>/ansible.log  Kubespray's Ansible output
 //! ```

@@ -196,7 +196,7 @@ pub fn empty_plan(name: &str) -> Plan {
         Err(_) => serde_yaml::from_str("version: 1\ncluster: { name: cluster }\n")
             .unwrap_or_else(|_| unreachable_plan()),
     };
-    // Seed 001 step 9: the sysctl values an Akash provider sets.
+    // Akash "Kubernetes Cluster for Akash Providers", step 9: the sysctl values an Akash provider sets.
     for (k, v) in [
         ("fs.inotify.max_user_instances", 512),
         ("fs.inotify.max_user_watches", 1_048_576),

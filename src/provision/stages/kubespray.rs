@@ -1,5 +1,6 @@
 //! Kubespray: the inventory goes into the Kubespray tree and `cluster.yml` runs through
-//! `ansible-playbook` from this machine, as seed 001 steps 4 and 8 do by hand:
+//! `ansible-playbook` from this machine, as steps 4 and 8 of
+//! Akash "Kubernetes Cluster for Akash Providers" do by hand:
 //!
 //! ```text
 //! cd <kubespray>
@@ -21,7 +22,7 @@
 //! so `ANSIBLE_SSH_ARGS` (not `--ssh-common-args`) is what replaces them.
 //!
 //! The inventory lives inside the tree because Kubespray misbehaves with inventories outside
-//! it (seed 004). Ansible's output streams line by line into the `ansible` log pane and
+//! it (AIStore "Deploying AIS on k8s"). Ansible's output streams line by line into the `ansible` log pane and
 //! `ansible.log`; `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP
 //! and the failing task, each host's result.
 
@@ -42,9 +43,14 @@ use crate::provision::stage::{Ctx, Scope, Stage};
 use crate::render::RenderedFile;
 use crate::ssh::known_hosts::KnownHosts;
 
+/// How long Ansible may print nothing before the Kubespray stage counts as stalled: a slow
+/// task (image pulls on a thin link, etcd waiting for its peers) stays quiet for minutes.
+pub const KUBESPRAY_STALL: std::time::Duration = std::time::Duration::from_secs(45 * 60);
+
 /// The pseudo-host name under which Ansible's whole output is logged and shown.
 pub const ANSIBLE_PANE: &str = "ansible";
-/// Kubespray's playbook that builds a cluster (seed 001 step 8).
+/// Kubespray's playbook that builds a cluster (step 8 of Akash "Kubernetes Cluster for Akash
+/// Providers").
 pub const PLAYBOOK: &str = "cluster.yml";
 
 /// The file, inside `inventory/<name>`, holding the pinned host keys Ansible's ssh checks
@@ -139,7 +145,7 @@ pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
 
 /// The `ansible-playbook` command line, run with the Kubespray tree as working directory.
 /// `expand`: the key path with `~` resolved (to run it) or as the plan wrote it (to show it,
-/// as seed 001 does: Ansible resolves `~` in `--private-key` itself).
+/// as Akash "Kubernetes Cluster for Akash Providers" does: Ansible resolves `~` in `--private-key` itself).
 pub fn playbook_command(plan: &Plan, expand: bool) -> Vec<String> {
     let identity = if expand {
         expand_tilde(&plan.access.identity).display().to_string()
@@ -435,7 +441,27 @@ pub async fn run(
 
     let mut parser = Parser::new();
     let mut last_err = String::new();
-    while let Some((line, stderr)) = rx.recv().await {
+    // Kubespray prints a line per task and host; silence this long means it hangs (a host
+    // that stopped answering mid-task, a prompt nobody sees).
+    let stall = match std::env::var("RACKSTRAP_STALL_SECS") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(KUBESPRAY_STALL),
+        Err(_) => KUBESPRAY_STALL,
+    };
+    loop {
+        let (line, stderr) = match tokio::time::timeout(stall, rx.recv()).await {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(_) => {
+                let _ = child.kill().await;
+                let message = crate::provision::remote::stalled_message("ansible-playbook", stall);
+                pane.note(&message);
+                return all_fail(StepError::Check(message));
+            }
+        };
         pane.line(&line, stderr);
         if stderr && !line.trim().is_empty() {
             last_err = crate::provision::log::strip_ansi(line.trim());
