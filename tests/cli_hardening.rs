@@ -141,3 +141,143 @@ fn a_stuck_command_fails_its_host_and_the_run_ends() {
         "{table}"
     );
 }
+
+/// `cmd` run under umask 000, the most careless one.
+fn under_umask_000(cmd: &mut Command) -> std::process::Output {
+    let program = cmd.get_program().to_owned();
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg("umask 000; exec \"$@\"")
+        .arg("sh")
+        .arg(program)
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    sh.output().unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn run_state_and_logs_are_private_whatever_the_umask() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), PLAN).unwrap();
+    let mut apply = Command::new(env!("CARGO_BIN_EXE_rackstrap"));
+    apply
+        .current_dir(dir.path())
+        .args(["apply", "cluster.yaml", "--stage", "preflight", "--yes"]);
+    let out = under_umask_000(&mut apply);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let state_dir = dir.path().join(".rackstrap/cluster");
+    assert_eq!(mode(&dir.path().join(".rackstrap")), 0o700);
+    assert_eq!(mode(&state_dir), 0o700);
+    assert_eq!(mode(&state_dir.join("state.yaml")), 0o600);
+    assert_eq!(mode(&state_dir.join("lock")), 0o600);
+    let run = std::fs::read_dir(state_dir.join("logs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(mode(&run), 0o700);
+    assert_eq!(mode(&run.join("node1.log")), 0o600);
+}
+
+/// SIGKILL at every moment of a run that saves its state: the state file is always a whole
+/// state, and the next run leaves no temporary file behind.
+#[test]
+fn killing_apply_while_it_saves_never_leaves_a_broken_state() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), PLAN).unwrap();
+    let state_file = dir.path().join(".rackstrap/cluster/state.yaml");
+    for i in 0..30u64 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+            .current_dir(dir.path())
+            .args(["apply", "cluster.yaml", "--yes"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(i % 10 * 3));
+        let _ = child.kill();
+        let _ = child.wait();
+        if state_file.exists() {
+            let loaded = state::RunState::load(&state_file);
+            assert!(loaded.is_ok(), "after kill {i}: {loaded:?}");
+        }
+    }
+    let out = rackstrap(dir.path(), &["apply", "cluster.yaml", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path().join(".rackstrap/cluster"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    state::RunState::load(&state_file).unwrap();
+}
+
+/// Pinning host keys: under umask 000 the file is 0644, and a discover killed at any moment
+/// leaves only whole lines.
+#[test]
+fn known_hosts_is_0644_and_whole_after_kills() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("a"), HostSpec::new("b")]);
+    let dir = tempfile::tempdir().unwrap();
+    let known = dir.path().join("pins/known_hosts");
+    let discover = |c: &mut Command| {
+        c.arg("discover")
+            .args(["--port", &common::lab::LAB_PORT.to_string()])
+            .arg("--identity")
+            .arg(lab.key_path())
+            .arg("--known-hosts")
+            .arg(&known)
+            .args(["--accept-new", &lab.address(1), &lab.address(2)])
+            .env_remove("SSH_AUTH_SOCK");
+    };
+    for i in 0..12u64 {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rackstrap"));
+        discover(&mut c);
+        let mut child = c
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20 + i * 25));
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&known).unwrap_or_default();
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "after kill {i}: {text:?}"
+        );
+        for line in text.lines() {
+            assert_eq!(line.split(' ').count(), 3, "after kill {i}: {line:?}");
+        }
+        // Start over so that every round pins again.
+        let _ = std::fs::remove_file(&known);
+    }
+    let _ = std::fs::remove_dir_all(dir.path().join("pins"));
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rackstrap"));
+    discover(&mut c);
+    let out = under_umask_000(&mut c);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(mode(&known), 0o644);
+    assert_eq!(mode(known.parent().unwrap()), 0o755);
+    assert_eq!(std::fs::read_to_string(&known).unwrap().lines().count(), 2);
+}

@@ -22,14 +22,22 @@ pub struct LogFile {
 }
 
 impl LogFile {
+    /// Opens (appending) or creates the log at `path`, mode 0600 whatever the umask: logs
+    /// hold host details. Missing directories are made 0700.
     pub fn create(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         Ok(Self {
             path: path.to_path_buf(),
             file: Arc::new(Mutex::new(file)),

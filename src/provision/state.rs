@@ -57,8 +57,7 @@ impl RunLock {
     pub fn acquire(state_dir: &Path) -> Result<Self> {
         use std::io::{Read, Seek};
         use std::os::unix::fs::OpenOptionsExt;
-        std::fs::create_dir_all(state_dir)
-            .wrap_err_with(|| format!("creating state directory {}", state_dir.display()))?;
+        create_private_dir(state_dir)?;
         let path = state_dir.join(LOCK_FILE);
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -95,6 +94,17 @@ impl RunLock {
         remove_stale_temp_files(state_dir);
         Ok(Self { _file: file })
     }
+}
+
+/// The state directory (and `.rackstrap` above it), mode 0700 when made here whatever the
+/// umask: it holds the state, the logs and the lock, which nobody else may replace.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .wrap_err_with(|| format!("creating state directory {}", dir.display()))
 }
 
 /// Temporary files of a save that never finished (`.tmpXXXXXX` from a killed process). Only
@@ -176,8 +186,7 @@ impl RunState {
     /// Writes the state atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
-            .wrap_err_with(|| format!("creating state directory {}", dir.display()))?;
+        create_private_dir(dir)?;
         let text = serde_yaml::to_string(self).wrap_err("serialising run state")?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)
             .wrap_err_with(|| format!("creating a temporary file in {}", dir.display()))?;
