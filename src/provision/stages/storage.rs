@@ -27,16 +27,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use async_trait::async_trait;
-use serde_json::Value;
-
-use crate::facts::{BlockDevice, HostFacts};
+use crate::facts::gather::LSBLK;
+use crate::facts::probe::{self, Script};
+use crate::facts::{Blkid, BlockDevice, HostFacts, parse_blkid, parse_lsblk};
 use crate::plan::{Discard, Filesystem, Host, Level, Plan, Relocate, StorageLayout};
 use crate::provision::cmd::{Cmd, StepError, quote};
 use crate::provision::event::StageId;
 use crate::provision::log::StepLog;
 use crate::provision::remote::Remote;
 use crate::provision::stage::{Ctx, Stage};
+use async_trait::async_trait;
 
 /// Seed 001 step 7: the fstab backup the operator can diff against.
 pub const FSTAB_BACKUP: &str = "/etc/fstab.1";
@@ -209,30 +209,55 @@ impl HostView {
         all
     }
 
-    pub fn from_facts(facts: &HostFacts) -> Self {
-        let mut v = HostView::default();
+    /// The block devices of an lsblk tree ([`crate::facts::parse_lsblk`]), flattened: every
+    /// device once by kernel name (an md array listed under each member keeps its first
+    /// description), each mount point with its device.
+    pub fn from_devices(disks: &[BlockDevice]) -> Self {
         fn walk(list: &[BlockDevice], v: &mut HostView) {
             for d in list {
-                v.devices.insert(
-                    d.name.clone(),
-                    DeviceView {
+                v.devices
+                    .entry(d.name.clone())
+                    .or_insert_with(|| DeviceView {
                         kind: d.kind.clone(),
                         rotational: Some(d.rotational),
                         fstype: d.fstype.clone(),
-                        uuid: None,
-                        label: None,
+                        uuid: d.uuid.clone(),
+                        label: d.label.clone(),
                         mountpoints: d.mountpoints.clone(),
                         children: d.children.iter().map(|c| c.name.clone()).collect(),
                         holds_root: d.holds_root(),
-                    },
-                );
+                    });
                 for m in &d.mountpoints {
                     v.mounts.insert(m.clone(), format!("/dev/{}", d.name));
                 }
                 walk(&d.children, v);
             }
         }
-        walk(&facts.disks, &mut v);
+        let mut v = HostView::default();
+        walk(disks, &mut v);
+        v
+    }
+
+    /// `blkid -p` read the devices that matter from the disk itself: for those, its answer
+    /// replaces lsblk's (udev's database lags behind a fresh mkfs or wipefs), a blank answer
+    /// included. A partition table without a filesystem counts as a signature.
+    pub fn apply_blkid(&mut self, found: &BTreeMap<String, Blkid>) {
+        for (name, b) in found {
+            if let Some(dev) = self.devices.get_mut(name) {
+                dev.fstype = b
+                    .fstype
+                    .clone()
+                    .or_else(|| b.pttype.as_ref().map(|p| format!("{p} partition table")));
+                dev.uuid.clone_from(&b.uuid);
+                dev.label.clone_from(&b.label);
+            }
+        }
+    }
+
+    /// What the dry run knows from discovery: the lsblk tree, and kubelet/containerd (with
+    /// their data directories) where they are installed.
+    pub fn from_facts(facts: &HostFacts) -> Self {
+        let mut v = HostView::from_devices(&facts.disks);
         if facts.installed.kubelet {
             v.units.insert("kubelet".into());
             v.dirs.insert(KUBELET_DIR.into());
@@ -250,9 +275,8 @@ impl HostView {
         remote: &dyn Remote,
         log: &mut StepLog,
     ) -> Result<Self, StepError> {
-        let script = probe_script(host);
-        let out = remote.capture(&script).await?;
-        if !out.ok() {
+        let out = remote.capture(&probe_command(host).shell).await?;
+        if !out.ok() || !probe::split(&out.stdout).complete() {
             return Err(StepError::Check(format!(
                 "could not read the host's disks: {}",
                 out.stderr.trim()
@@ -268,11 +292,13 @@ impl HostView {
     }
 }
 
-const SECTION: &str = "@@rackstrap:";
+/// The read-only probe, in the host-probe protocol ([`crate::facts::probe`]): lsblk as
+/// JSON, the on-disk signatures, md arrays, fstab, mounts, unit files and data directories.
+pub fn probe_command(host: &Host) -> Cmd {
+    Cmd::new(probe_script(host).one_line())
+}
 
-/// The read-only probe: lsblk as JSON, fstab, mounts, unit files and data directories, each
-/// section introduced by a marker line.
-pub fn probe_script(host: &Host) -> String {
+fn probe_script(host: &Host) -> Script {
     let mut dirs: BTreeSet<String> = [KUBELET_DIR, CONTAINERD_DIR]
         .into_iter()
         .map(String::from)
@@ -282,82 +308,68 @@ pub fn probe_script(host: &Host) -> String {
             dirs.insert(relocated_dir(&layout.mount, *r));
         }
     }
-    let mut s = String::new();
-    // MOUNTPOINTS (every mount of a device) came with util-linux 2.37; older lsblk
-    // (Ubuntu 20.04 has 2.34, Debian 11 2.36) only knows MOUNTPOINT, which the parser reads
-    // as well.
-    s.push_str(&format!(
-        "echo '{SECTION}lsblk'; lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINTS \
-         || lsblk -J -b -o NAME,TYPE,ROTA,FSTYPE,UUID,MOUNTPOINT || exit 1; "
-    ));
     // lsblk takes FSTYPE and UUID from udev's database, which lags behind a fresh mkfs (or
     // is absent): the signatures of the devices that matter are read from the disk itself:
     // the planned devices and every md array (which one the plan gets depends on the names
-    // already taken, known only after this probe).
+    // already taken, known only after this probe). Each device's record is opened with its
+    // name, so a blank device (blkid prints nothing) is known to be blank.
     let mut names: BTreeSet<String> = BTreeSet::new();
     for layout in &host.storage {
         names.extend(layout.devices.iter().cloned());
     }
-    s.push_str(&format!(
-        "echo '{SECTION}blkid'; for d in {} $(cd /sys/block 2>/dev/null && ls -d md* 2>/dev/null); do echo \"#dev=$d\"; blkid -p -o export \"/dev/$d\" 2>/dev/null; done; ",
-        names.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
-    ));
-    // Each md array's level and members, so an array is only taken as the plan's when both
-    // match (`/sys/block/mdN/md/level`, `/sys/block/mdN/slaves/`).
-    s.push_str(&format!(
-        "echo '{SECTION}md'; for m in /sys/block/md*; do [ -e \"$m/md/level\" ] || continue; \
-         l=\"$(cat \"$m/md/level\")\"; \
-         echo \"${{m##*/}} ${{l:-inactive}} $(ls \"$m/slaves\" 2>/dev/null | tr '\\n' ' ')\"; done; "
-    ));
-    s.push_str(&format!(
-        "echo '{SECTION}fstab'; cat /etc/fstab 2>/dev/null; "
-    ));
-    s.push_str(&format!(
-        "echo '{SECTION}mounts'; findmnt -rn -o TARGET,SOURCE; "
-    ));
-    s.push_str(&format!("echo '{SECTION}units'; "));
-    for unit in ["kubelet", "containerd"] {
-        let tests: Vec<String> = UNIT_DIRS
-            .iter()
-            .map(|d| format!("[ -e {d}/{unit}.service ]"))
-            .collect();
-        s.push_str(&format!(
-            "if {}; then echo {unit}; fi; ",
-            tests.join(" || ")
-        ));
-    }
-    s.push_str(&format!("echo '{SECTION}dirs'; "));
-    s.push_str(&format!(
-        "for d in {}; do [ -d \"$d\" ] && echo \"$d\"; done; true",
-        dirs.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
-    ));
-    s
+    let units: Vec<String> = ["kubelet", "containerd"]
+        .into_iter()
+        .map(|unit| {
+            let tests: Vec<String> = UNIT_DIRS
+                .iter()
+                .map(|d| format!("[ -e {d}/{unit}.service ]"))
+                .collect();
+            format!("if {}; then echo {unit}; fi", tests.join(" || "))
+        })
+        .collect();
+    Script::new()
+        // The facts' lsblk (old util-linux without MOUNTPOINTS included); no lsblk, no look.
+        .section("lsblk", format!("{LSBLK} || exit 1"))
+        .section(
+            "blkid",
+            format!(
+                "for d in {} $(cd /sys/block 2>/dev/null && ls -d md* 2>/dev/null); do echo; \
+                 echo \"DEVNAME=/dev/$d\"; blkid -p -o export \"/dev/$d\" 2>/dev/null; done",
+                names.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
+            ),
+        )
+        // Each md array's level and members, so an array is only taken as the plan's when
+        // both match (`/sys/block/mdN/md/level`, `/sys/block/mdN/slaves/`).
+        .section(
+            "md",
+            "for m in /sys/block/md*; do [ -e \"$m/md/level\" ] || continue; \
+             l=\"$(cat \"$m/md/level\")\"; \
+             echo \"${m##*/} ${l:-inactive} $(ls \"$m/slaves\" 2>/dev/null | tr '\\n' ' ')\"; done",
+        )
+        .section("fstab", "cat /etc/fstab 2>/dev/null")
+        .section("mounts", "findmnt -rn -o TARGET,SOURCE")
+        .section("units", units.join("; "))
+        .section(
+            "dirs",
+            format!(
+                "for d in {}; do [ -d \"$d\" ] && echo \"$d\"; done; true",
+                dirs.iter().map(|d| quote(d)).collect::<Vec<_>>().join(" ")
+            ),
+        )
 }
 
+/// The probe's output as a view: lsblk and blkid read by the facts parsers, the rest here.
 pub fn parse_probe(out: &str) -> Result<HostView, String> {
-    let mut sections: BTreeMap<&str, String> = BTreeMap::new();
-    let mut current: Option<&str> = None;
-    for line in out.lines() {
-        if let Some(name) = line.strip_prefix(SECTION) {
-            current = Some(name);
-            sections.entry(name).or_default();
-            continue;
-        }
-        if let Some(name) = current {
-            let buf = sections.entry(name).or_default();
-            buf.push_str(line);
-            buf.push('\n');
-        }
-    }
-    let mut view = HostView::default();
+    let sections = probe::split(out);
     let lsblk = sections
         .get("lsblk")
         .ok_or("the probe printed no lsblk section")?;
-    parse_lsblk(lsblk, &mut view)?;
+    let disks = parse_lsblk(lsblk).map_err(|e| format!("could not read lsblk's answer: {e}"))?;
+    let mut view = HostView::from_devices(&disks);
     if let Some(blkid) = sections.get("blkid") {
-        apply_blkid(blkid, &mut view);
+        view.apply_blkid(&parse_blkid(blkid));
     }
-    for line in sections.get("md").map(String::as_str).unwrap_or("").lines() {
+    for line in sections.text("md").lines() {
         let mut it = line.split_whitespace();
         if let (Some(name), Some(level)) = (it.next(), it.next()) {
             let mut members: Vec<String> = it.map(String::from).collect();
@@ -371,67 +383,17 @@ pub fn parse_probe(out: &str) -> Result<HostView, String> {
             );
         }
     }
-    view.fstab = sections.get("fstab").cloned().unwrap_or_default();
-    for line in sections
-        .get("mounts")
-        .map(String::as_str)
-        .unwrap_or("")
-        .lines()
-    {
+    view.fstab = sections.text("fstab").to_string();
+    for line in sections.text("mounts").lines() {
         let mut it = line.split_whitespace();
         if let (Some(target), Some(source)) = (it.next(), it.next()) {
             view.mounts
                 .insert(unescape_mount(target), unescape_mount(source));
         }
     }
-    for line in sections
-        .get("units")
-        .map(String::as_str)
-        .unwrap_or("")
-        .lines()
-    {
-        if !line.trim().is_empty() {
-            view.units.insert(line.trim().to_string());
-        }
-    }
-    for line in sections
-        .get("dirs")
-        .map(String::as_str)
-        .unwrap_or("")
-        .lines()
-    {
-        if !line.trim().is_empty() {
-            view.dirs.insert(line.trim().to_string());
-        }
-    }
+    view.units.extend(sections.words("units").map(String::from));
+    view.dirs.extend(sections.words("dirs").map(String::from));
     Ok(view)
-}
-
-/// `blkid -p -o export` per device, each introduced by `#dev=<name>`: the on-disk truth
-/// about signatures replaces what lsblk said for those devices.
-fn apply_blkid(text: &str, view: &mut HostView) {
-    let mut current: Option<(String, BTreeMap<String, String>)> = None;
-    let flush = |cur: Option<(String, BTreeMap<String, String>)>, view: &mut HostView| {
-        if let Some((name, kv)) = cur
-            && let Some(dev) = view.devices.get_mut(&name)
-        {
-            dev.fstype = kv
-                .get("TYPE")
-                .cloned()
-                .or_else(|| kv.get("PTTYPE").map(|p| format!("{p} partition table")));
-            dev.uuid = kv.get("UUID").cloned();
-            dev.label = kv.get("LABEL").cloned();
-        }
-    };
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix("#dev=") {
-            flush(current.take(), view);
-            current = Some((name.to_string(), BTreeMap::new()));
-        } else if let (Some((_, kv)), Some((k, v))) = (current.as_mut(), line.split_once('=')) {
-            kv.insert(k.to_string(), v.to_string());
-        }
-    }
-    flush(current.take(), view);
 }
 
 /// findmnt -r escapes blanks and backslashes as `\x20`-style sequences, one per byte: the
@@ -462,73 +424,6 @@ fn unescape_mount(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_lsblk(json: &str, view: &mut HostView) -> Result<(), String> {
-    let v: Value =
-        serde_json::from_str(json).map_err(|e| format!("lsblk printed unreadable JSON: {e}"))?;
-    let list = v
-        .get("blockdevices")
-        .and_then(Value::as_array)
-        .ok_or("lsblk JSON has no blockdevices")?;
-    fn text(v: &Value, key: &str) -> Option<String> {
-        v.get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-    }
-    fn walk(list: &[Value], view: &mut HostView) -> bool {
-        let mut any_root = false;
-        for d in list {
-            let Some(name) = text(d, "name") else {
-                continue;
-            };
-            let mountpoints: Vec<String> = match d.get("mountpoints") {
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|m| m.as_str().map(String::from))
-                    .collect(),
-                _ => text(d, "mountpoint").into_iter().collect(),
-            };
-            // lsblk before 2.33 printed ROTA as "0"/"1".
-            let rotational = match d.get("rota") {
-                Some(Value::Bool(b)) => Some(*b),
-                Some(Value::String(s)) => Some(s == "1"),
-                Some(Value::Number(n)) => Some(n.as_u64() == Some(1)),
-                _ => None,
-            };
-            let children_json = d
-                .get("children")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let child_root = walk(&children_json, view);
-            let holds_root = child_root || mountpoints.iter().any(|m| m == "/");
-            any_root |= holds_root;
-            for m in &mountpoints {
-                view.mounts.insert(m.clone(), format!("/dev/{name}"));
-            }
-            let children = children_json
-                .iter()
-                .filter_map(|c| text(c, "name"))
-                .collect();
-            // An md array appears under each member; keep the first description.
-            view.devices.entry(name).or_insert(DeviceView {
-                kind: text(d, "type").unwrap_or_default(),
-                rotational,
-                fstype: text(d, "fstype"),
-                uuid: text(d, "uuid"),
-                // blkid reads the label from the disk for the devices that matter.
-                label: None,
-                mountpoints,
-                children,
-                holds_root,
-            });
-        }
-        any_root
-    }
-    walk(list, view);
-    Ok(())
 }
 
 /// One filesystem the plan wants: the device it is made on, where it is mounted, and the
@@ -1112,6 +1007,9 @@ mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
 
+    /// The protocol's marker (output written by hand carries no token).
+    const M: &str = crate::facts::probe::MARKER;
+
     fn host(layouts: Vec<StorageLayout>) -> Host {
         Host {
             name: "node1".into(),
@@ -1493,27 +1391,28 @@ mod tests {
 
     #[test]
     fn probe_output_parses_lsblk_fstab_mounts_units_and_dirs() {
-        let out = r#"@@rackstrap:lsblk
+        let out = r#"::rackstrap:: lsblk
 {"blockdevices": [
- {"name":"loop3","type":"loop","rota":false,"fstype":"ext4","uuid":"u-3","mountpoints":["/data"]},
- {"name":"sda","type":"disk","rota":"1","fstype":null,"uuid":null,"mountpoints":[null],
-  "children":[{"name":"sda1","type":"part","rota":"1","fstype":"ext4","uuid":"r","mountpoints":["/"]}]}
+ {"name":"loop3", "size":0,"type":"loop","rota":false,"fstype":"ext4","uuid":"u-3","mountpoints":["/data"]},
+ {"name":"sda", "size":0,"type":"disk","rota":"1","fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sda1", "size":0,"type":"part","rota":"1","fstype":"ext4","uuid":"r","mountpoints":["/"]}]}
 ]}
-@@rackstrap:blkid
-#dev=loop3
+::rackstrap:: blkid
+DEVNAME=/dev/loop3
 UUID=u-3
 TYPE=ext4
-#dev=sda
+
+DEVNAME=/dev/sda
 PTTYPE=gpt
-@@rackstrap:fstab
+::rackstrap:: fstab
 UUID=u-3 /data ext4 defaults,discard 0 0
-@@rackstrap:mounts
+::rackstrap:: mounts
 / /dev/sda1
 /data /dev/loop3
 /mnt/a\x20b /dev/x
-@@rackstrap:units
+::rackstrap:: units
 kubelet
-@@rackstrap:dirs
+::rackstrap:: dirs
 /var/lib/kubelet
 "#;
         let v = parse_probe(out).expect("parse");
@@ -1536,27 +1435,57 @@ kubelet
         );
     }
 
+    /// An fstab line that looks like the probe's marker is part of the fstab: it neither
+    /// ends the section nor invents a mount, since it lacks the run's token.
+    #[test]
+    fn marker_looking_fstab_lines_do_not_split_the_probe() {
+        let t = "0b6e7c1d-2f3a-4b5c-8d9e-0f1a2b3c4d5e";
+        let out = format!(
+            "\n{M}lsblk {t}\n{{\"blockdevices\": [{{\"name\":\"sdb\", \"size\":1, \"type\":\"disk\", \"rota\":false}}]}}\n\
+             {M}fstab {t}\n# {M}mounts {t}\n{M}mounts\n/data /dev/sdz\n{M}end\nUUID=x /srv ext4 defaults 0 0\n\
+             {M}mounts {t}\n/ /dev/sda1\n{M}end {t}\n"
+        );
+        let v = parse_probe(&out).expect("probe");
+        assert_eq!(v.mounts.get("/data"), None, "{:?}", v.mounts);
+        assert_eq!(v.mounts["/"], "/dev/sda1");
+        assert!(
+            v.fstab
+                .contains("/data /dev/sdz\n::rackstrap:: end\nUUID=x /srv")
+        );
+        assert_eq!(fstab_entry(&v.fstab, "/srv"), Some(("UUID=x", "defaults")));
+        // No lsblk section, or lsblk that is not JSON: the view cannot be trusted.
+        assert_eq!(
+            parse_probe(&format!("{M}fstab\n")).expect_err("no lsblk"),
+            "the probe printed no lsblk section"
+        );
+        assert!(
+            parse_probe(&format!("{M}lsblk\nlsblk: unknown column\n"))
+                .expect_err("not JSON")
+                .starts_with("could not read lsblk's answer: lsblk: not JSON")
+        );
+    }
+
     /// What lsblk prints for a disk whose partition carries an LVM volume, and two disks whose
     /// partitions form an md array (listed under each member), each mounted two levels down.
-    const NESTED_LSBLK: &str = r#"@@rackstrap:lsblk
+    const NESTED_LSBLK: &str = r#"::rackstrap:: lsblk
 {"blockdevices": [
- {"name":"sda","type":"disk","rota":false,"fstype":null,"uuid":null,"mountpoints":[null],
-  "children":[{"name":"sda1","type":"part","rota":false,"fstype":"ext4","uuid":"r","mountpoints":["/"]}]},
- {"name":"sdb","type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
-  "children":[{"name":"sdb1","type":"part","rota":true,"fstype":"LVM2_member","uuid":"pv","mountpoints":[null],
-   "children":[{"name":"vg0-data","type":"lvm","rota":true,"fstype":"xfs","uuid":"lv","mountpoints":["/srv"]}]}]},
- {"name":"sdc","type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
-  "children":[{"name":"sdc1","type":"part","rota":true,"fstype":"linux_raid_member","uuid":"m","mountpoints":[null],
-   "children":[{"name":"md0","type":"raid1","rota":true,"fstype":"ext4","uuid":"a","mountpoints":["/data"]}]}]},
- {"name":"sdd","type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
-  "children":[{"name":"sdd1","type":"part","rota":true,"fstype":"linux_raid_member","uuid":"m","mountpoints":[null],
-   "children":[{"name":"md0","type":"raid1","rota":true,"fstype":"ext4","uuid":"a","mountpoints":["/data"]}]}]},
- {"name":"sde","type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
-  "children":[{"name":"sde1","type":"part","rota":true,"fstype":"LVM2_member","uuid":"pv2","mountpoints":[null],
-   "children":[{"name":"vg1-old","type":"lvm","rota":true,"fstype":"ext4","uuid":"lv2","mountpoints":[null]}]}]}
+ {"name":"sda", "size":0,"type":"disk","rota":false,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sda1", "size":0,"type":"part","rota":false,"fstype":"ext4","uuid":"r","mountpoints":["/"]}]},
+ {"name":"sdb", "size":0,"type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sdb1", "size":0,"type":"part","rota":true,"fstype":"LVM2_member","uuid":"pv","mountpoints":[null],
+   "children":[{"name":"vg0-data", "size":0,"type":"lvm","rota":true,"fstype":"xfs","uuid":"lv","mountpoints":["/srv"]}]}]},
+ {"name":"sdc", "size":0,"type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sdc1", "size":0,"type":"part","rota":true,"fstype":"linux_raid_member","uuid":"m","mountpoints":[null],
+   "children":[{"name":"md0", "size":0,"type":"raid1","rota":true,"fstype":"ext4","uuid":"a","mountpoints":["/data"]}]}]},
+ {"name":"sdd", "size":0,"type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sdd1", "size":0,"type":"part","rota":true,"fstype":"linux_raid_member","uuid":"m","mountpoints":[null],
+   "children":[{"name":"md0", "size":0,"type":"raid1","rota":true,"fstype":"ext4","uuid":"a","mountpoints":["/data"]}]}]},
+ {"name":"sde", "size":0,"type":"disk","rota":true,"fstype":null,"uuid":null,"mountpoints":[null],
+  "children":[{"name":"sde1", "size":0,"type":"part","rota":true,"fstype":"LVM2_member","uuid":"pv2","mountpoints":[null],
+   "children":[{"name":"vg1-old", "size":0,"type":"lvm","rota":true,"fstype":"ext4","uuid":"lv2","mountpoints":[null]}]}]}
 ]}
-@@rackstrap:fstab
-@@rackstrap:mounts
+::rackstrap:: fstab
+::rackstrap:: mounts
 / /dev/sda1
 /srv /dev/mapper/vg0-data
 /data /dev/md0
@@ -1606,29 +1535,29 @@ kubelet
             Filesystem::Ext4,
             "/data",
         )]);
-        let script = probe_script(&h);
+        let script = probe_command(&h).shell;
         let new = script
-            .find("UUID,MOUNTPOINTS ||")
+            .find("LABEL,MOUNTPOINTS 2>/dev/null ||")
             .expect("new column first");
         let old = script
-            .find("UUID,MOUNTPOINT ||")
+            .find("LABEL,MOUNTPOINT ||")
             .expect("old column as fallback");
         let exit = script.find("|| exit 1").expect("exit when both fail");
         assert!(new < old && old < exit, "{script}");
 
         // lsblk 2.34 prints ROTA as a string and one MOUNTPOINT per device.
         let out = format!(
-            r#"{SECTION}lsblk
+            r#"{M}lsblk
 {{"blockdevices": [
-  {{"name":"sda", "type":"disk", "rota":"0", "fstype":null, "uuid":null, "mountpoint":null,
+  {{"name":"sda", "size":0, "type":"disk", "rota":"0", "fstype":null, "uuid":null, "mountpoint":null,
     "children": [
-      {{"name":"sda1", "type":"part", "rota":"0", "fstype":"ext4", "uuid":"1111", "mountpoint":"/"}},
-      {{"name":"sda2", "type":"part", "rota":"0", "fstype":"ext4", "uuid":"2222", "mountpoint":"/srv"}}
+      {{"name":"sda1", "size":0, "type":"part", "rota":"0", "fstype":"ext4", "uuid":"1111", "mountpoint":"/"}},
+      {{"name":"sda2", "size":0, "type":"part", "rota":"0", "fstype":"ext4", "uuid":"2222", "mountpoint":"/srv"}}
     ]}},
-  {{"name":"sdb", "type":"disk", "rota":"1", "fstype":null, "uuid":null, "mountpoint":null}}
+  {{"name":"sdb", "size":0, "type":"disk", "rota":"1", "fstype":null, "uuid":null, "mountpoint":null}}
 ]}}
-{SECTION}fstab
-{SECTION}mounts
+{M}fstab
+{M}mounts
 "#
         );
         let v = parse_probe(&out).expect("old lsblk output");
@@ -1669,8 +1598,8 @@ kubelet
             "/mnt/dé",
         )]);
         let out = format!(
-            "{SECTION}lsblk\n{{\"blockdevices\": [{{\"name\":\"sdb\", \"type\":\"disk\", \"rota\":false}}]}}\n\
-             {SECTION}mounts\n/ /dev/sda1\n/mnt/d\\xc3\\xa9 /dev/sdc1\n"
+            "{M}lsblk\n{{\"blockdevices\": [{{\"name\":\"sdb\", \"size\":0, \"type\":\"disk\", \"rota\":false}}]}}\n\
+             {M}mounts\n/ /dev/sda1\n/mnt/d\\xc3\\xa9 /dev/sdc1\n"
         );
         let v = parse_probe(&out).expect("probe");
         assert_eq!(
@@ -1728,24 +1657,24 @@ kubelet
             layout(Level::Raid1, &["sde", "sdf"], Filesystem::Xfs, "/mirror"),
         ]);
         let out = format!(
-            r#"{SECTION}lsblk
+            r#"{M}lsblk
 {{"blockdevices": [
-  {{"name":"sda", "type":"disk", "rota":false, "children": [
-    {{"name":"sda1", "type":"part", "rota":false, "fstype":"linux_raid_member", "children": [
-      {{"name":"md0", "type":"raid1", "rota":false, "fstype":"ext4", "mountpoints":["/"]}}]}}]}},
-  {{"name":"sdb", "type":"disk", "rota":false, "children": [
-    {{"name":"sdb1", "type":"part", "rota":false, "fstype":"linux_raid_member", "children": [
-      {{"name":"md0", "type":"raid1", "rota":false, "fstype":"ext4", "mountpoints":["/"]}}]}}]}},
-  {{"name":"sdc", "type":"disk", "rota":false}},
-  {{"name":"sdd", "type":"disk", "rota":false}},
-  {{"name":"sde", "type":"disk", "rota":false}},
-  {{"name":"sdf", "type":"disk", "rota":false}}
+  {{"name":"sda", "size":0, "type":"disk", "rota":false, "children": [
+    {{"name":"sda1", "size":0, "type":"part", "rota":false, "fstype":"linux_raid_member", "children": [
+      {{"name":"md0", "size":0, "type":"raid1", "rota":false, "fstype":"ext4", "mountpoints":["/"]}}]}}]}},
+  {{"name":"sdb", "size":0, "type":"disk", "rota":false, "children": [
+    {{"name":"sdb1", "size":0, "type":"part", "rota":false, "fstype":"linux_raid_member", "children": [
+      {{"name":"md0", "size":0, "type":"raid1", "rota":false, "fstype":"ext4", "mountpoints":["/"]}}]}}]}},
+  {{"name":"sdc", "size":0, "type":"disk", "rota":false}},
+  {{"name":"sdd", "size":0, "type":"disk", "rota":false}},
+  {{"name":"sde", "size":0, "type":"disk", "rota":false}},
+  {{"name":"sdf", "size":0, "type":"disk", "rota":false}}
 ]}}
-{SECTION}md
+{M}md
 md0 raid1 sda1 sdb1 
 md2 inactive sdg 
-{SECTION}fstab
-{SECTION}mounts
+{M}fstab
+{M}mounts
 / /dev/md0
 "#
         );
@@ -1782,7 +1711,7 @@ md2 inactive sdg
         assert_eq!(names, ["/dev/md1", "/dev/md2"]);
 
         // The probe asks sysfs for every array's level and members.
-        let script = probe_script(&h);
+        let script = probe_command(&h).shell;
         assert!(script.contains("/sys/block/md*"), "{script}");
         assert!(script.contains("$m/md/level") && script.contains("$m/slaves"));
     }
