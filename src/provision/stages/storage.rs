@@ -790,12 +790,16 @@ fn needs_wipe(member: &str, view: &HostView) -> bool {
 /// Every command the storage stage still needs on `host`, or the refusal. Pure: same plan
 /// and view, same commands (the golden tests pin them).
 pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
+    for layout in &host.storage {
+        refuse_mount(&layout.mount)?;
+    }
     refuse_nested(host, view)?;
     let targets = targets(host, view)?;
     // Safety first, for every target, before a single command is produced.
     let mut progress = Vec::with_capacity(targets.len());
     for t in &targets {
-        validate_mount(&t.mount)?;
+        // Per disk, `<mount>/<device>` is a mount point of its own.
+        refuse_mount(&t.mount)?;
         let p = assess(t, view)?;
         if p == Progress::Fresh {
             for m in &t.members {
@@ -917,20 +921,17 @@ fn fstab_append(t: &Target<'_>, view: &HostView) -> Cmd {
     ))
 }
 
-/// fstab fields are separated by blanks, and a mount point is an absolute path: refuse the
-/// rest instead of writing a broken fstab.
-fn validate_mount(mount: &str) -> Result<(), StepError> {
-    if !mount.starts_with('/') || mount == "/" {
-        return Err(StepError::Refused(format!(
-            "mount point {mount:?} must be an absolute path other than /"
-        )));
+/// The core's mount rule ([`crate::plan::mount_problem`], the one `rackstrap check` and the
+/// wizard apply): refused here too, before anything runs, so an fstab line is never written
+/// for a mount point the plan's check rejects.
+fn refuse_mount(mount: &str) -> Result<(), StepError> {
+    match crate::plan::mount_problem(mount) {
+        None => Ok(()),
+        Some(p) => Err(StepError::Refused(match p.hint {
+            Some(hint) => format!("{} ({hint})", p.message),
+            None => p.message,
+        })),
     }
-    if mount.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(StepError::Refused(format!(
-            "mount point {mount:?} contains a blank or control character"
-        )));
-    }
-    Ok(())
 }
 
 /// Moving kubelet/containerd data onto the new filesystem (seed 001 step 7): services
@@ -1608,35 +1609,36 @@ kubelet
         );
     }
 
-    /// The plan says `/data/`, the host reports `/data`: the same mount point, so a finished
-    /// layout is done and a fresh one writes `/data` everywhere.
+    /// The host's fstab may write `/data/` where the plan says `/data`: the same mount point,
+    /// so a finished layout is done. The plan itself must write it plainly (the core's rule).
     #[test]
     fn trailing_slash_mounts_compare_as_the_host_reports_them() {
         assert_eq!(normalize_mount("/data/"), "/data");
         assert_eq!(normalize_mount("//data//x//"), "/data/x");
         assert_eq!(normalize_mount("/"), "/");
         assert_eq!(normalize_mount("///"), "/");
-        let mut l = layout(Level::Single, &["sdb"], Filesystem::Ext4, "/data/");
+        let mut l = layout(Level::Single, &["sdb"], Filesystem::Ext4, "/data");
         l.relocate = vec![Relocate::Kubelet];
         let h = host(vec![l]);
-
-        let fresh = shells(&plan_host(&h, &blank(&["sdb"], true)).expect("fresh"));
-        assert!(fresh[2].contains(" /data ext4 "), "{}", fresh[2]);
-        assert_eq!(
-            fresh[3..],
-            ["mkdir -p /data", "mount /data", "mkdir -p /data/kubelet"]
-        );
 
         let mut v = blank(&["sdb"], true);
         if let Some(d) = v.devices.get_mut("sdb") {
             d.fstype = Some("ext4".into());
             d.uuid = Some("abcd".into());
         }
-        v.fstab.push_str("UUID=abcd  /data  ext4  defaults  0 0\n");
+        v.fstab.push_str("UUID=abcd  /data/  ext4  defaults  0 0\n");
         v.mounts.insert("/data".into(), "/dev/sdb".into());
         v.dirs.insert("/data/kubelet".into());
         assert_eq!(plan_host(&h, &v).expect("done"), vec![]);
 
+        let mut slash = h.clone();
+        slash.storage[0].mount = "/data/".into();
+        assert_eq!(
+            plan_host(&slash, &blank(&["sdb"], true))
+                .expect_err("not plain")
+                .to_string(),
+            "refused: mount point `/data/` has a trailing or doubled `/` (write /data)"
+        );
         // A root-only mount written oddly is still refused.
         let root = host(vec![layout(
             Level::Single,
@@ -1645,6 +1647,46 @@ kubelet
             "//",
         )]);
         assert!(plan_host(&root, &blank(&["sdb"], true)).is_err());
+    }
+
+    /// One mount rule: every mount point `rackstrap check` refuses (plan::mount_problem) is
+    /// refused by the stage with the same words, before any command. The stage's own rule
+    /// took all of these but the blank.
+    #[test]
+    fn mount_points_check_refuses_are_refused_by_the_stage() {
+        for mount in [
+            "/etc",
+            "/var",
+            "/boot/efi",
+            "/data/../etc",
+            "/data/./x",
+            "/data//x",
+            "/data/",
+            "data",
+            "/my data",
+        ] {
+            let problem = crate::plan::mount_problem(mount).expect("check refuses it");
+            for level in [Level::Single, Level::PerDisk] {
+                let h = host(vec![layout(level, &["sdb"], Filesystem::Ext4, mount)]);
+                let e = plan_host(&h, &blank(&["sdb"], true)).expect_err(mount);
+                assert!(
+                    e.to_string()
+                        .starts_with(&format!("refused: {}", problem.message)),
+                    "{mount}: {e}"
+                );
+            }
+        }
+        // What check takes, the stage takes.
+        for mount in ["/data", "/mnt/dé", "/srv/ais"] {
+            assert_eq!(crate::plan::mount_problem(mount), None);
+            let h = host(vec![layout(
+                Level::Single,
+                &["sdb"],
+                Filesystem::Ext4,
+                mount,
+            )]);
+            assert!(plan_host(&h, &blank(&["sdb"], true)).is_ok(), "{mount}");
+        }
     }
 
     /// A rented server with its root on `/dev/md0` (RAID1 over two partitions): the plan's
