@@ -15,9 +15,9 @@ use crate::provision::log::StepLog;
 use crate::provision::remote::Remote;
 use crate::provision::stage::{Ctx, Stage};
 
-/// Etcd client and peer, API server, kubelet (TCP): the ports the Akash guide "Kubernetes
-/// Cluster for Akash Providers" (https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/)
-/// has free before Kubespray runs.
+/// Etcd client and peer, API server, kubelet (TCP): the control-plane ports of the Akash
+/// guide "Kubernetes Cluster for Akash Providers", "STEP 10 - Review Firewall Policies"
+/// (https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/).
 pub const KUBE_PORTS: [u16; 4] = [2379, 2380, 6443, 10250];
 
 pub struct Preflight;

@@ -884,3 +884,65 @@ fn a_disk_and_its_own_partition_both_planned_are_refused() {
     a.wipe = true;
     assert!(plan_host(&host(vec![a]), &v).is_ok());
 }
+
+/// A host whose probe printed this and exited with that status.
+struct Canned(u32, String, String);
+
+#[async_trait::async_trait]
+impl crate::provision::remote::Remote for Canned {
+    async fn exec(
+        &self,
+        _command: &str,
+        _stdin: Option<Vec<u8>>,
+        on_line: &mut (dyn FnMut(crate::provision::remote::OutLine) + Send),
+    ) -> Result<u32, crate::provision::remote::RemoteError> {
+        for (text, stderr) in [(&self.1, false), (&self.2, true)] {
+            for l in text.lines() {
+                on_line(crate::provision::remote::OutLine {
+                    text: l.to_string(),
+                    stderr,
+                });
+            }
+        }
+        Ok(self.0)
+    }
+}
+
+/// The live probe is trusted only when it ran to its end marker: a cut-off output (the
+/// connection lost mid-way, a shell that stopped) is an error, not a host with fewer disks.
+#[tokio::test]
+async fn a_probe_cut_short_is_an_error_not_a_smaller_host() {
+    let h = host(vec![layout(
+        Level::Single,
+        &["sdb"],
+        Filesystem::Ext4,
+        "/data",
+    )]);
+    let lsblk = format!(
+        "{M}lsblk\n{{\"blockdevices\": [{{\"name\":\"sdb\", \"size\":1, \"type\":\"disk\", \"rota\":false}}]}}\n"
+    );
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut log = crate::provision::log::StepLog::new("node1", StageId::Storage, tx, None);
+    let probe = |status, out: &str, err: &str| Canned(status, out.to_string(), err.to_string());
+
+    let whole = probe(0, &format!("{lsblk}{M}fstab\n{M}end\n"), "");
+    let v = HostView::probe(&h, &whole, &mut log).await.expect("whole");
+    assert!(v.devices.contains_key("sdb"));
+
+    let cut = probe(0, &lsblk, "");
+    assert_eq!(
+        HostView::probe(&h, &cut, &mut log)
+            .await
+            .expect_err("cut")
+            .to_string(),
+        "could not read the host's disks: the probe stopped before its end"
+    );
+    let failed = probe(1, "", "lsblk: not found");
+    assert!(
+        HostView::probe(&h, &failed, &mut log)
+            .await
+            .expect_err("failed")
+            .to_string()
+            .ends_with("could not read the host's disks: lsblk: not found")
+    );
+}

@@ -179,9 +179,13 @@ impl HostView {
     ) -> Result<Self, StepError> {
         let out = remote.capture(&probe_command(host).shell).await?;
         if !out.ok() || !probe::split(&out.stdout).complete() {
+            let why = match out.stderr.trim() {
+                "" if out.ok() => "the probe stopped before its end".to_string(),
+                "" => format!("the probe exited with status {}", out.status),
+                stderr => stderr.to_string(),
+            };
             return Err(StepError::Check(format!(
-                "could not read the host's disks: {}",
-                out.stderr.trim()
+                "could not read the host's disks: {why}"
             )));
         }
         let view = parse_probe(&out.stdout).map_err(StepError::Check)?;
@@ -200,6 +204,8 @@ pub fn probe_command(host: &Host) -> Cmd {
     Cmd::new(probe_script(host).one_line())
 }
 
+/// The probe's sections for `host`: the planned devices and relocation targets are named in
+/// it, so the script depends on the plan.
 pub(super) fn probe_script(host: &Host) -> Script {
     let mut dirs: BTreeSet<String> = [KUBELET_DIR, CONTAINERD_DIR]
         .into_iter()
