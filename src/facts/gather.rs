@@ -138,6 +138,28 @@ pub fn from_sections(sections: &Sections) -> Result<HostFacts, FactsError> {
 mod tests {
     use super::*;
 
+    /// The script runs to its end in this machine's `sh` (read-only), every section of it
+    /// present: none of its commands disturbs the markers (a loop variable named like the
+    /// token's once did).
+    #[test]
+    fn script_runs_to_its_end_in_sh() {
+        let run = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(SCRIPT.as_str())
+            .output()
+            .expect("sh runs");
+        let sections = probe::split_bytes(&run.stdout);
+        assert!(
+            sections.complete(),
+            "{}",
+            String::from_utf8_lossy(&run.stdout)
+        );
+        for (name, _) in SECTIONS {
+            assert!(sections.contains(name), "{name}");
+        }
+        assert!(!sections.text("kernel").is_empty());
+    }
+
     #[test]
     fn sections_to_facts() {
         let text = format!(
