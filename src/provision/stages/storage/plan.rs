@@ -340,21 +340,18 @@ pub fn plan_host(host: &Host, view: &HostView) -> Result<Vec<Cmd>, StepError> {
     let mut made_md = false;
     for (t, p) in targets.iter().zip(&progress) {
         match p {
-            Progress::Done => continue,
-            Progress::NeedsMount => {
-                cmds.extend(commands::mount(t));
-                continue;
-            }
+            Progress::Done => {}
+            Progress::NeedsMount => cmds.extend(commands::mount(t)),
             Progress::Formatted => {
                 // An array made by the same run has no mdadm.conf entry yet either.
                 made_md |= t.layout.level.is_md();
                 cmds.extend(commands::fstab_and_mount(t, view));
-                continue;
             }
-            Progress::Fresh => {}
+            Progress::Fresh => {
+                made_md |= t.layout.level.is_md();
+                cmds.extend(commands::make(t, view));
+            }
         }
-        made_md |= t.layout.level.is_md();
-        cmds.extend(commands::make(t, view));
     }
     if made_md {
         cmds.extend(commands::md_conf());
