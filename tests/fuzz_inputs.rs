@@ -1,9 +1,10 @@
 //! Arbitrary input against every parser that reads text from outside: the plan loader (and the
-//! checks on whatever it lets through), the address/range/CIDR parsers, the facts parsers and
-//! the facts file reader. The property is the same for each: no panic, an answer (a value or
-//! an error that says something) in bounded time. Inputs are random bytes and valid text with
-//! random bytes spliced in, since mutations of the real shape reach deeper than noise. The
-//! case count is fixed and small so the suite stays fast; raise `PROPTEST_CASES` to dig.
+//! checks on whatever it lets through), the address/range/CIDR parsers, the facts parsers, the
+//! probe splitter with what reads its sections, and the facts file reader. The property is the
+//! same for each: no panic, an answer (a value or an error that says something) in bounded
+//! time. Inputs are random bytes and valid text with random bytes spliced in, since mutations
+//! of the real shape reach deeper than noise. The case count is fixed and small so the suite
+//! stays fast; raise `PROPTEST_CASES` to dig.
 
 use std::time::{Duration, Instant};
 
@@ -82,7 +83,7 @@ fn net_parsers(text: &str) {
 
 fn facts_parsers(text: &str) {
     timed("facts parsers", || {
-        let _ = facts::parse::parse_sections(text);
+        let _ = facts::gather::from_sections(&facts::probe::split(text));
         let _ = facts::parse::parse_os_release(text);
         let _ = facts::parse::parse_meminfo(text);
         let _ = facts::parse::parse_cpu_model(text);

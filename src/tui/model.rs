@@ -18,7 +18,8 @@ use super::secret::{Masked, Reply};
 use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
-use crate::plan::{Discard, Filesystem, Host, Level, PLAN_VERSION, Plan, Pool, Role};
+use crate::net;
+use crate::plan::{Discard, Filesystem, Host, Level, Plan, Pool, Role};
 use crate::provision::{Event, StepState};
 
 mod state;
@@ -186,45 +187,6 @@ pub struct Model {
     /// The key whose passphrase was answered last (a second request for it means the
     /// answer was wrong). The passphrase itself is not kept.
     pub passphrase_answered: Option<PathBuf>,
-}
-
-/// A plan with defaults and no hosts.
-pub fn empty_plan(name: &str) -> Plan {
-    let yaml = format!("version: {PLAN_VERSION}\ncluster: {{ name: {name} }}\n");
-    let mut plan: Plan = match serde_yaml::from_str(&yaml) {
-        Ok(p) => p,
-        Err(_) => serde_yaml::from_str("version: 1\ncluster: { name: cluster }\n")
-            .unwrap_or_else(|_| unreachable_plan()),
-    };
-    // Akash "Kubernetes Cluster for Akash Providers", step 9: the sysctl values an Akash provider sets.
-    for (k, v) in [
-        ("fs.inotify.max_user_instances", 512),
-        ("fs.inotify.max_user_watches", 1_048_576),
-        ("vm.max_map_count", 1_000_000),
-    ] {
-        plan.tuning
-            .sysctl
-            .insert(k.into(), crate::plan::SysctlValue::Int(v));
-    }
-    plan
-}
-
-fn unreachable_plan() -> Plan {
-    Plan {
-        version: PLAN_VERSION,
-        cluster: crate::plan::Cluster {
-            name: "cluster".into(),
-            domain: "cluster.local".into(),
-            kubespray: Default::default(),
-            network_plugin: "calico".into(),
-            container_manager: "containerd".into(),
-            profile: None,
-        },
-        access: Default::default(),
-        hosts: vec![],
-        network: Default::default(),
-        tuning: Default::default(),
-    }
 }
 
 pub(crate) fn input(s: &str) -> Input {
@@ -492,7 +454,7 @@ impl Model {
             let lead = raw.len() - raw.trim_start().len();
             let looks_ip = item.chars().next().is_some_and(|c| c.is_ascii_digit());
             if looks_ip {
-                if let Err(e) = domain::parse_entries(item) {
+                if let Err(e) = net::parse_entries(item) {
                     return Some(format!(
                         "column {}: {}",
                         offset + lead + e.pos + 1,
@@ -515,10 +477,10 @@ impl Model {
     }
 
     /// A Network field's own parse error, with the character position.
-    pub fn net_field_error(&self, i: usize) -> Option<domain::EntryError> {
+    pub fn net_field_error(&self, i: usize) -> Option<net::EntryError> {
         let v = self.network.inputs.get(&i).map(|x| x.value()).unwrap_or("");
         let err = |pos: usize, m: &str| {
-            Some(domain::EntryError {
+            Some(net::EntryError {
                 pos,
                 message: m.to_string(),
             })
@@ -532,9 +494,9 @@ impl Model {
                     .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
                     .and_then(|(p, _)| err(p, "lowercase letters, digits and '-' only"))
             }
-            NetField::PoolAddresses => domain::parse_entries(v).err(),
+            NetField::PoolAddresses => net::parse_entries(v).err(),
             NetField::AutoAssign => None,
-            NetField::ServiceCidr | NetField::PodCidr => domain::parse_cidr(v).err(),
+            NetField::ServiceCidr | NetField::PodCidr => net::parse_cidr_field(v).err(),
             NetField::NodePrefix => match v.parse::<u8>() {
                 Ok(p) if (16..=30).contains(&p) => None,
                 _ => err(0, "a prefix length 16-30"),
@@ -544,7 +506,7 @@ impl Model {
                 for raw in v.split(',') {
                     let lead = raw.len() - raw.trim_start().len();
                     if !raw.trim().is_empty()
-                        && let Err(e) = domain::parse_entries(raw.trim())
+                        && let Err(e) = net::parse_entries(raw.trim())
                     {
                         return err(offset + lead + e.pos, &e.message);
                     }
@@ -560,8 +522,8 @@ impl Model {
                 if v.trim().is_empty() {
                     None
                 } else {
-                    match domain::parse_entries(v) {
-                        Ok(e) if matches!(e.as_slice(), [(_, domain::Entry::Single(_))]) => None,
+                    match net::parse_entries(v) {
+                        Ok(e) if matches!(e.as_slice(), [(_, net::Entry::Single(_))]) => None,
                         Ok(_) => err(0, "a single address"),
                         Err(e) => Some(e),
                     }
@@ -715,14 +677,10 @@ impl Model {
             self.plan.hosts.push(host);
         }
         if first {
-            // The single control plane of Akash's "Kubernetes Cluster for Akash Providers",
-            // STEP 4 - Ansible Inventory: the first host runs the control plane and etcd;
-            // every host works.
             for (i, h) in self.plan.hosts.iter_mut().enumerate() {
                 h.roles = match self.suggested_roles.get(&h.name) {
                     Some(r) => r.clone(),
-                    None if i == 0 => vec![Role::ControlPlane, Role::Etcd, Role::Worker],
-                    None => vec![Role::Worker],
+                    None => crate::plan::default_roles(i),
                 };
             }
         }
