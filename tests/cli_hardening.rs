@@ -281,3 +281,59 @@ fn known_hosts_is_0644_and_whole_after_kills() {
     assert_eq!(mode(known.parent().unwrap()), 0o755);
     assert_eq!(std::fs::read_to_string(&known).unwrap().lines().count(), 2);
 }
+
+/// Two applies on one plan started together: one formats and writes fstab, the other refuses
+/// (or, started late enough, finds the work done); the host ends with one fstab line.
+#[test]
+fn two_applies_started_together_format_once_and_write_one_fstab_line() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("solo").disk(64 * MIB)]);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = lab_plan(&lab, dir.path(), &["solo"]);
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+            .arg("apply")
+            .arg(&plan)
+            .args([
+                "--stage",
+                "storage",
+                "--yes",
+                "--accept-new",
+                "--known-hosts",
+            ])
+            .arg(dir.path().join("known_hosts"))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let texts: Vec<String> = outs
+        .iter()
+        .map(|o| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+        .collect();
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    assert!(ok >= 1, "{texts:?}");
+    let mkfs_runs: usize = texts.iter().map(|t| t.matches("$ mkfs.ext4").count()).sum();
+    assert_eq!(mkfs_runs, 1, "{texts:?}");
+    for (o, t) in outs.iter().zip(&texts) {
+        assert!(
+            o.status.success() || t.contains("is already running this plan"),
+            "{t}"
+        );
+    }
+    let fstab = lab.exec_ok("solo", "cat /etc/fstab");
+    assert_eq!(
+        fstab.lines().filter(|l| l.contains("/mnt/data")).count(),
+        1,
+        "{fstab}"
+    );
+}
