@@ -337,3 +337,61 @@ fn two_applies_started_together_format_once_and_write_one_fstab_line() {
         "{fstab}"
     );
 }
+
+/// A server that accepts TCP but never says a word, and one that sends an SSH banner and then
+/// stalls in the handshake: each ends as a clear state within the connect timeout, and a
+/// closed port beside them is reported as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_stalling_servers_end_within_the_connect_timeout() {
+    use rackstrap::discover::{self, HostState};
+    use std::time::{Duration, Instant};
+    const PORT: u16 = 2222;
+    let mute = tokio::net::TcpListener::bind(("127.78.0.1", PORT)).await.unwrap();
+    let stalls = tokio::net::TcpListener::bind(("127.78.0.2", PORT)).await.unwrap();
+    let servers = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            tokio::select! {
+                Ok((s, _)) = mute.accept() => held.push(s),
+                Ok((mut s, _)) = stalls.accept() => {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = s.write_all(b"SSH-2.0-OpenSSH_9.6\r\n").await;
+                    held.push(s);
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let opts = rackstrap::ssh::ConnectOptions {
+        port: PORT,
+        known_hosts: dir.path().join("known_hosts"),
+        accept_new: true,
+        use_agent: false,
+        connect_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    discover::discover(
+        vec!["127.78.0.1".into(), "127.78.0.2".into(), "127.78.0.3".into()],
+        opts,
+        8,
+        tx,
+    )
+    .await;
+    let elapsed = started.elapsed();
+    servers.abort();
+    let mut found = std::collections::BTreeMap::new();
+    while let Ok(d) = rx.try_recv() {
+        found.insert(d.address.clone(), d);
+    }
+    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
+    assert_eq!(found.len(), 3, "{found:?}");
+    let mute = &found["127.78.0.1"];
+    assert_eq!(mute.state, HostState::NotSsh, "{mute:?}");
+    assert!(mute.message.contains("no SSH greeting"), "{mute:?}");
+    let stalled = &found["127.78.0.2"];
+    assert_ne!(stalled.state, HostState::Ok, "{stalled:?}");
+    assert!(!stalled.message.is_empty(), "{stalled:?}");
+    assert_eq!(found["127.78.0.3"].state, HostState::PortClosed);
+}
