@@ -346,8 +346,12 @@ async fn silent_and_stalling_servers_end_within_the_connect_timeout() {
     use rackstrap::discover::{self, HostState};
     use std::time::{Duration, Instant};
     const PORT: u16 = 2222;
-    let mute = tokio::net::TcpListener::bind(("127.78.0.1", PORT)).await.unwrap();
-    let stalls = tokio::net::TcpListener::bind(("127.78.0.2", PORT)).await.unwrap();
+    let mute = tokio::net::TcpListener::bind(("127.78.0.1", PORT))
+        .await
+        .unwrap();
+    let stalls = tokio::net::TcpListener::bind(("127.78.0.2", PORT))
+        .await
+        .unwrap();
     let servers = tokio::spawn(async move {
         let mut held = Vec::new();
         loop {
@@ -373,7 +377,11 @@ async fn silent_and_stalling_servers_end_within_the_connect_timeout() {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let started = Instant::now();
     discover::discover(
-        vec!["127.78.0.1".into(), "127.78.0.2".into(), "127.78.0.3".into()],
+        vec![
+            "127.78.0.1".into(),
+            "127.78.0.2".into(),
+            "127.78.0.3".into(),
+        ],
         opts,
         8,
         tx,
@@ -394,4 +402,74 @@ async fn silent_and_stalling_servers_end_within_the_connect_timeout() {
     assert_ne!(stalled.state, HostState::Ok, "{stalled:?}");
     assert!(!stalled.message.is_empty(), "{stalled:?}");
     assert_eq!(found["127.78.0.3"].state, HostState::PortClosed);
+}
+
+/// SIGINT or SIGTERM while a step runs: apply exits with the signal's code and the run state
+/// names the step that was running as interrupted by that signal.
+#[test]
+fn a_signal_during_a_step_leaves_the_state_saying_where_it_stopped() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("slow").disk(64 * MIB)]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("mkfs.ext4");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 100000\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    lab.exec_ok(
+        "slow",
+        &format!(
+            "mount --bind {} \"$(command -v mkfs.ext4)\"",
+            script.display()
+        ),
+    );
+    let plan = lab_plan(&lab, dir.path(), &["slow"]);
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+            .arg("apply")
+            .arg(&plan)
+            .args([
+                "--stage",
+                "storage",
+                "--yes",
+                "--accept-new",
+                "--known-hosts",
+            ])
+            .arg(dir.path().join("known_hosts"))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let mut seen = String::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains("$ mkfs.ext4") {
+                break;
+            }
+        }
+        assert!(seen.contains("$ mkfs.ext4"), "{seen}");
+        let kill = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("stopped by SIG{signal}")),
+            "{stderr}"
+        );
+        let status = rackstrap(dir.path(), &["status", "cluster.yaml"]);
+        let table = String::from_utf8_lossy(&status.stdout);
+        assert!(
+            table.contains(&format!(
+                "slow storage: failed interrupted by SIG{signal}: the run stopped while this step ran"
+            )),
+            "{table}"
+        );
+    }
 }

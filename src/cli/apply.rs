@@ -64,6 +64,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     opts.stages = stages;
     opts.hosts = args.hosts.clone();
     opts.dry_run = args.dry_run;
+    let dry_run = args.dry_run;
     opts.consent = if args.yes {
         Consent::All
     } else {
@@ -79,10 +80,17 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
                 println!("{}", headless_line(&ev));
             }
         });
-        let summary = crate::provision::run(&plan, opts, tx).await;
+        let outcome = tokio::select! {
+            summary = crate::provision::run(&plan, opts, tx) => Ok(summary),
+            signal = interrupted() => Err(signal),
+        };
         let _ = printer.await;
-        summary
-    })?;
+        outcome
+    });
+    let summary = match summary {
+        Ok(summary) => summary?,
+        Err(signal) => return Ok(stopped_by(signal, &args.plan, dry_run)),
+    };
     let failed: Vec<_> = summary.failed().collect();
     if args.dry_run {
         println!("dry run: nothing was changed");
@@ -115,6 +123,42 @@ pub fn connect_options(
     let mut base = crate::provision::remote::connect_options(&plan.access, known_hosts);
     base.accept_new = accept_new;
     base
+}
+
+/// Resolves with the signal's name when SIGINT or SIGTERM arrives (never, if the handlers
+/// cannot be installed).
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+/// After SIGINT/SIGTERM stopped the run: the steps that were running are recorded as
+/// interrupted by that signal, so `status` and the next `apply` say where it stopped. The
+/// exit code is the shell's for a death by that signal (130, 143).
+fn stopped_by(signal: &str, plan: &std::path::Path, dry_run: bool) -> ExitCode {
+    let path = state::state_dir(plan).join("state.yaml");
+    if !dry_run && let Ok(mut st) = state::RunState::load_as_left(&path) {
+        st.mark_interrupted(&format!(
+            "interrupted by {signal}: the run stopped while this step ran"
+        ));
+        if let Err(e) = st.save(&path) {
+            eprintln!("rackstrap: could not record the interruption: {e:#}");
+        }
+    }
+    eprintln!(
+        "rackstrap: stopped by {signal}; `rackstrap status {}` shows where each host stands; `rackstrap apply` again resumes",
+        plan.display()
+    );
+    ExitCode::from(if signal == "SIGTERM" { 143 } else { 130 })
 }
 
 /// `host stage message`: the headless form of an event.

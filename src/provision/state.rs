@@ -163,6 +163,13 @@ impl Default for RunState {
 impl RunState {
     /// Loads the state file; a missing file is an empty state.
     pub fn load(path: &Path) -> Result<Self> {
+        let mut state = Self::load_as_left(path)?;
+        state.mark_interrupted("interrupted: the run stopped while this step ran");
+        Ok(state)
+    }
+
+    /// The state file as the last run left it: steps it was running still say `running`.
+    pub fn load_as_left(path: &Path) -> Result<Self> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
@@ -170,17 +177,20 @@ impl RunState {
                 return Err(e).wrap_err_with(|| format!("reading run state {}", path.display()));
             }
         };
-        let mut state: RunState = serde_yaml::from_str(&text)
-            .wrap_err_with(|| format!("{}: not a rackstrap run state", path.display()))?;
-        for hosts in state.steps.values_mut() {
+        serde_yaml::from_str(&text)
+            .wrap_err_with(|| format!("{}: not a rackstrap run state", path.display()))
+    }
+
+    /// Steps found `running` failed with `why`: the run that ran them is gone.
+    pub fn mark_interrupted(&mut self, why: &str) {
+        for hosts in self.steps.values_mut() {
             for step in hosts.values_mut() {
                 if step.state == StepState::Running {
                     step.state = StepState::Failed;
-                    step.message = "interrupted: the run stopped while this step ran".into();
+                    step.message = why.into();
                 }
             }
         }
-        Ok(state)
     }
 
     /// Writes the state atomically.
