@@ -77,7 +77,7 @@ pub fn format_text(findings: &[Finding]) -> String {
         out.push_str(&format!(
             "{}  {}  {}  {}\n",
             pad(f.severity.as_str(), sev_w),
-            pad(&f.code, code_w),
+            pad(f.code, code_w),
             pad(&printable(&f.path), path_w),
             printable(&f.message)
         ));

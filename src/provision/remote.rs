@@ -45,7 +45,7 @@ pub const STALL_SLOW: Duration = Duration::from_secs(30 * 60);
 /// What a stalled command's step says: which command, and that it may still be running.
 pub fn stalled_message(command: &str, limit: Duration) -> String {
     let first = command.lines().next().unwrap_or(command);
-    let waited = if limit.as_secs() >= 60 && limit.as_secs() % 60 == 0 {
+    let waited = if limit.as_secs() >= 60 && limit.as_secs().is_multiple_of(60) {
         format!("{} min", limit.as_secs() / 60)
     } else {
         format!("{} s", limit.as_secs())
@@ -193,29 +193,6 @@ impl Connector for SshConnector {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slow_commands_get_longer_before_they_count_as_stalled() {
-        assert_eq!(stall_limit("mkfs.xfs -f -L data /dev/md0"), STALL_SLOW);
-        assert_eq!(
-            stall_limit("mdadm --create /dev/md0 --level=raid0"),
-            STALL_SLOW
-        );
-        assert_eq!(
-            stall_limit("DEBIAN_FRONTEND=noninteractive apt-get install -y xfsprogs"),
-            STALL_PACKAGES
-        );
-        assert_eq!(stall_limit("sysctl --system"), STALL_DEFAULT);
-        assert_eq!(
-            stalled_message("mkfs.xfs /dev/loop3\nmore", STALL_SLOW),
-            "stalled: `mkfs.xfs /dev/loop3` printed nothing and did not exit for 30 min; rackstrap stopped waiting (it may still run on the host)"
-        );
-    }
-}
-
 fn ssh_error(e: crate::ssh::SshError) -> RemoteError {
     use crate::ssh::SshError as E;
     match e {
@@ -262,5 +239,28 @@ impl Remote for crate::ssh::Session {
                 _ = tokio::time::sleep(limit - quiet) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_commands_get_longer_before_they_count_as_stalled() {
+        assert_eq!(stall_limit("mkfs.xfs -f -L data /dev/md0"), STALL_SLOW);
+        assert_eq!(
+            stall_limit("mdadm --create /dev/md0 --level=raid0"),
+            STALL_SLOW
+        );
+        assert_eq!(
+            stall_limit("DEBIAN_FRONTEND=noninteractive apt-get install -y xfsprogs"),
+            STALL_PACKAGES
+        );
+        assert_eq!(stall_limit("sysctl --system"), STALL_DEFAULT);
+        assert_eq!(
+            stalled_message("mkfs.xfs /dev/loop3\nmore", STALL_SLOW),
+            "stalled: `mkfs.xfs /dev/loop3` printed nothing and did not exit for 30 min; rackstrap stopped waiting (it may still run on the host)"
+        );
     }
 }
