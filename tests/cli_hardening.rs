@@ -473,3 +473,45 @@ fn a_signal_during_a_step_leaves_the_state_saying_where_it_stopped() {
         );
     }
 }
+
+/// Output that is not UTF-8 and a line of a megabyte, through the same exec the stages use
+/// (with its stall detector): both arrive whole, the invalid bytes replaced, and the watcher
+/// sees them escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_that_are_not_utf8_and_megabyte_lines_pass_through_exec() {
+    require_lab!();
+    use rackstrap::provision::remote::{OutLine, Remote};
+    let lab = Lab::start(vec![HostSpec::new("noisy")]);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = rackstrap::ssh::ConnectOptions {
+        user: "root".into(),
+        port: common::lab::LAB_PORT,
+        identity: Some(lab.key_path().to_path_buf()),
+        known_hosts: dir.path().join("known_hosts"),
+        accept_new: true,
+        use_agent: false,
+        ..Default::default()
+    };
+    let session = rackstrap::ssh::Session::connect(&lab.host("noisy").address, &opts)
+        .await
+        .unwrap();
+    let mut lines: Vec<OutLine> = Vec::new();
+    let status = Remote::exec(
+        &session,
+        r"printf 'bad \377\376 \033]0;t\007\n'; head -c 1048576 /dev/zero | tr '\0' x; echo; echo done",
+        None,
+        &mut |l: OutLine| lines.push(l),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 0);
+    assert_eq!(lines.len(), 3, "{:?}", lines.iter().map(|l| l.text.len()).collect::<Vec<_>>());
+    assert_eq!(lines[0].text, "bad \u{fffd}\u{fffd} \u{1b}]0;t\u{7}");
+    assert_eq!(lines[1].text.len(), 1 << 20);
+    assert_eq!(lines[2].text, "done");
+    assert_eq!(
+        rackstrap::text::printable_sgr(&lines[0].text),
+        "bad \u{fffd}\u{fffd} \\e]0;t\\x07"
+    );
+    session.close().await;
+}
