@@ -505,7 +505,12 @@ async fn bytes_that_are_not_utf8_and_megabyte_lines_pass_through_exec() {
     .await
     .unwrap();
     assert_eq!(status, 0);
-    assert_eq!(lines.len(), 3, "{:?}", lines.iter().map(|l| l.text.len()).collect::<Vec<_>>());
+    assert_eq!(
+        lines.len(),
+        3,
+        "{:?}",
+        lines.iter().map(|l| l.text.len()).collect::<Vec<_>>()
+    );
     assert_eq!(lines[0].text, "bad \u{fffd}\u{fffd} \u{1b}]0;t\u{7}");
     assert_eq!(lines[1].text.len(), 1 << 20);
     assert_eq!(lines[2].text, "done");
