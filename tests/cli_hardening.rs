@@ -520,3 +520,35 @@ async fn bytes_that_are_not_utf8_and_megabyte_lines_pass_through_exec() {
     );
     session.close().await;
 }
+
+/// A target with a control character in it is refused with the character shown escaped, and a
+/// target of 65,536 characters is refused or reported without a panic.
+#[test]
+fn bad_and_huge_targets_are_shown_escaped_and_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rackstrap(dir.path(), &["discover", "10.0.0.1", "ab\u{1b}]0;x\u{7}c"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        !stderr.chars().any(|c| c.is_control() && c != '\n'),
+        "{stderr:?}"
+    );
+    assert!(
+        stderr.contains(r"bad target `ab\e]0;x\x07c`: unexpected `\e` in host name"),
+        "{stderr}"
+    );
+    let huge = "1".repeat(65_536);
+    let out = rackstrap(dir.path(), &["discover", &huge]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        &stderr[..stderr.len().min(400)]
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "{}",
+        &stderr[..stderr.len().min(400)]
+    );
+}

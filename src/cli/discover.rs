@@ -233,13 +233,31 @@ fn target_error_text(text: &str, err: &discover::TargetError) -> String {
             position,
             reason,
         } => {
-            let caret = " ".repeat(text.chars().take(*position).count());
+            // Shown escaped: a control character typed (or pasted) is the likely error. The
+            // caret counts the escaped text up to the bad character.
+            let before: String = text.chars().take(*position).collect();
+            let caret = " ".repeat(text::width(&text::printable(&before)));
+            if caret.len() > 200 || text::width(&text::printable(text)) > 400 {
+                // Too long to point at: the token, cut, and where.
+                return format!(
+                    "bad target `{}` (character {}): {}",
+                    text::fit(&text::printable(token), 60),
+                    position + 1,
+                    text::printable(reason)
+                );
+            }
             format!(
-                "bad target `{token}`: {reason}\n  {text}\n  {caret}^ character {}",
+                "bad target `{}`: {}\n  {}\n  {caret}^ character {}",
+                text::printable(token),
+                text::printable(reason),
+                text::printable(text),
                 position + 1
             )
         }
-        other => format!("targets `{text}`: {other}"),
+        other => format!(
+            "targets `{}`: {other}",
+            text::fit(&text::printable(text), 200)
+        ),
     }
 }
 
