@@ -12,53 +12,25 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyM
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::domain::{self, Finding, Severity};
+use super::domain;
 use super::effects::{Action, Effect};
 use super::secret::{Masked, Reply, Secret};
 use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
 use crate::plan::{
-    Discard, Filesystem, Host, Level, PLAN_VERSION, Plan, Pool, Relocate, Role, StorageLayout,
+    self, Code, Discard, DiskInUse, Filesystem, Finding, Host, Level, PLAN_VERSION, Plan, Pool,
+    Relocate, Role, Severity, StorageLayout, Subject,
 };
 use crate::provision::{Event, EventKind, StageId, StepState};
 
 /// Lines kept in memory per log pane; older lines drop off the top.
 pub const SCROLLBACK_LINES: usize = 2_000;
-/// Smallest terminal the frame is laid out for (DESIGN: "Works at 80x24 and larger").
+/// Smallest terminal the frame is laid out for (docs/wizard.md: it works at 80x24 and larger).
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 /// Environment variable that makes `update` panic on the first key (tests of the panic path).
 pub const TEST_PANIC_ENV: &str = "RACKSTRAP_TEST_PANIC";
-
-/// Core finding codes each screen shows in its strip (Review shows all).
-const ROLE_CODES: [&str; 7] = [
-    "E_NO_CONTROL_PLANE",
-    "E_NO_WORKER",
-    "E_NO_ETCD",
-    "E_EVEN_ETCD",
-    "W_TWO_CONTROL_PLANES",
-    "W_ETCD_OVER_SEVEN",
-    "W_HOST_NO_ROLES",
-];
-const HARDWARE_CODES: [&str; 6] = [
-    "E_CPU_BELOW_MIN",
-    "E_RAM_BELOW_MIN",
-    "E_DISK_BELOW_MIN",
-    "W_CPU_BELOW_RECOMMENDED",
-    "W_RAM_BELOW_RECOMMENDED",
-    "W_DISK_BELOW_RECOMMENDED",
-];
-/// Parse errors the Network screen already shows under the field itself.
-const PARSE_CODES: [&str; 7] = [
-    "E_BAD_POOL_ENTRY",
-    "E_BAD_SERVICE_CIDR",
-    "E_BAD_POD_CIDR",
-    "E_BAD_DNS",
-    "E_BAD_VIP",
-    "E_BAD_MTU",
-    "E_BAD_POOL_NAME",
-];
 
 /// The wizard's steps, in order. A step advances only when its checks have no errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -234,7 +206,7 @@ pub struct StorageState {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NetField {
     PoolName,
     PoolAddresses,
@@ -273,13 +245,39 @@ impl NetField {
             NetField::Vip => "VIP (optional)",
         }
     }
+
+    /// The field after this one, wrapping around.
+    pub fn next(self) -> NetField {
+        let i = NetField::ALL.iter().position(|f| *f == self).unwrap_or(0);
+        NetField::ALL[(i + 1) % NetField::ALL.len()]
+    }
+
+    /// The field before this one, wrapping around.
+    pub fn prev(self) -> NetField {
+        let n = NetField::ALL.len();
+        let i = NetField::ALL.iter().position(|f| *f == self).unwrap_or(0);
+        NetField::ALL[(i + n - 1) % n]
+    }
+
+    /// Whether the operator types into it (Auto-assign is a checkbox).
+    pub fn is_text(self) -> bool {
+        self != NetField::AutoAssign
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct NetworkForm {
-    pub inputs: BTreeMap<usize, Input>,
+    /// One input per text field.
+    pub inputs: BTreeMap<NetField, Input>,
     pub auto_assign: bool,
-    pub focus: usize,
+    pub focus: NetField,
+}
+
+impl NetworkForm {
+    /// What is typed in a field (empty for Auto-assign).
+    pub fn value(&self, field: NetField) -> &str {
+        self.inputs.get(&field).map(|i| i.value()).unwrap_or("")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -459,7 +457,8 @@ pub fn empty_plan(name: &str) -> Plan {
         Err(_) => serde_yaml::from_str("version: 1\ncluster: { name: cluster }\n")
             .unwrap_or_else(|_| unreachable_plan()),
     };
-    // Seed 001 step 9: the sysctl values an Akash provider sets.
+    // The sysctl values an Akash provider sets (the Akash guide "Kubernetes Cluster for
+    // Akash Providers", step 9).
     for (k, v) in [
         ("fs.inotify.max_user_instances", 512),
         ("fs.inotify.max_user_watches", 1_048_576),
@@ -498,22 +497,26 @@ impl Model {
     pub fn new(mode: Mode, plan: Plan, targets: &str) -> Model {
         let net = &plan.network;
         let pool = net.load_balancer.pools.first();
-        let mut inputs = BTreeMap::new();
-        let values = [
-            pool.map(|p| p.name.clone())
-                .unwrap_or_else(|| "default".into()),
-            pool.map(|p| p.addresses.join(", ")).unwrap_or_default(),
-            String::new(),
-            net.service_cidr.clone(),
-            net.pod_cidr.clone(),
-            net.node_prefix.to_string(),
-            net.upstream_dns.join(", "),
-            net.mtu.to_string(),
-            net.vip.clone().unwrap_or_default(),
-        ];
-        for (i, v) in values.iter().enumerate() {
-            inputs.insert(i, input(v));
-        }
+        let inputs: BTreeMap<NetField, Input> = [
+            (
+                NetField::PoolName,
+                pool.map(|p| p.name.clone())
+                    .unwrap_or_else(|| "default".into()),
+            ),
+            (
+                NetField::PoolAddresses,
+                pool.map(|p| p.addresses.join(", ")).unwrap_or_default(),
+            ),
+            (NetField::ServiceCidr, net.service_cidr.clone()),
+            (NetField::PodCidr, net.pod_cidr.clone()),
+            (NetField::NodePrefix, net.node_prefix.to_string()),
+            (NetField::UpstreamDns, net.upstream_dns.join(", ")),
+            (NetField::Mtu, net.mtu.to_string()),
+            (NetField::Vip, net.vip.clone().unwrap_or_default()),
+        ]
+        .into_iter()
+        .map(|(f, v)| (f, input(&v)))
+        .collect();
         let access = AccessForm {
             cluster: input(&plan.cluster.name),
             user: input(&plan.access.user),
@@ -529,7 +532,7 @@ impl Model {
             network: NetworkForm {
                 inputs,
                 auto_assign: pool.map(|p| p.auto_assign).unwrap_or(true),
-                focus: 0,
+                focus: NetField::PoolName,
             },
             plan,
             facts: Facts::new(),
@@ -609,33 +612,31 @@ impl Model {
         matches!(self.mode, Mode::Demo { .. })
     }
 
-    /// The findings of the whole plan.
+    /// The findings of the whole plan: the core's, worded for the screens.
     pub fn plan_findings(&self) -> Vec<Finding> {
-        domain::findings(&self.plan, &self.facts)
+        super::widgets::findings::of_plan(&self.plan, &self.facts)
     }
 
     /// The findings that matter on the current step: its own problems, and on Review all.
     pub fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
-        let field_error = |code: &'static str, path: &str, message: String| Finding {
-            severity: Severity::Error,
-            code,
-            path: path.into(),
-            message,
-            hint: None,
+        let field_error =
+            |code: Code, path: &str, message: String| Finding::error(code, path, message);
+        let shown = |f: &Finding, subjects: &[Subject]| {
+            subjects.contains(&f.code.subject()) && f.severity != Severity::Info
         };
         match self.step {
             Step::Access => {
                 if self.access.cluster.value().trim().is_empty() {
                     out.push(field_error(
-                        "empty-name",
+                        Code::E_BAD_CLUSTER_NAME,
                         "cluster.name",
                         text::NEED_CLUSTER_NAME.into(),
                     ));
                 }
                 if self.access.user.value().trim().is_empty() {
                     out.push(field_error(
-                        "empty-user",
+                        Code::E_BAD_USER,
                         "access.user",
                         text::NEED_USER.into(),
                     ));
@@ -649,7 +650,7 @@ impl Model {
                     .unwrap_or(true)
                 {
                     out.push(field_error(
-                        "bad-port",
+                        Code::E_BAD_PORT,
                         "access.port",
                         text::BAD_PORT.into(),
                     ));
@@ -657,7 +658,7 @@ impl Model {
             }
             Step::Discover => {
                 if let Some(e) = self.targets_error() {
-                    out.push(field_error("bad-target", "targets", e));
+                    out.push(field_error(Code::E_BAD_TARGETS, "targets", e));
                 }
                 if !self.rows.iter().any(|r| r.usable()) {
                     out.push(Finding {
@@ -667,7 +668,7 @@ impl Model {
                         } else {
                             Severity::Hint
                         },
-                        code: "no-hosts",
+                        code: Code::E_NO_REACHABLE_HOST,
                         path: "targets".into(),
                         message: text::NEED_ACCEPTED_HOST.into(),
                         hint: None,
@@ -676,37 +677,43 @@ impl Model {
             }
             Step::Hosts => {
                 if self.plan.hosts.is_empty() {
-                    out.push(field_error("no-hosts", "hosts", text::NEED_HOST.into()));
+                    out.push(field_error(
+                        Code::E_NO_HOSTS,
+                        "hosts",
+                        text::NEED_HOST.into(),
+                    ));
                 }
                 out.extend(
-                    self.plan_findings().into_iter().filter(|f| {
-                        HARDWARE_CODES.contains(&f.code) && f.severity != Severity::Info
-                    }),
+                    self.plan_findings()
+                        .into_iter()
+                        .filter(|f| shown(f, &[Subject::Hardware])),
                 );
             }
-            Step::Roles => out.extend(self.plan_findings().into_iter().filter(|f| {
-                (ROLE_CODES.contains(&f.code) || HARDWARE_CODES.contains(&f.code))
-                    && f.severity != Severity::Info
-            })),
+            Step::Roles => out.extend(
+                self.plan_findings()
+                    .into_iter()
+                    .filter(|f| shown(f, &[Subject::Roles, Subject::Hardware])),
+            ),
             Step::Storage => out.extend(
                 self.plan_findings()
                     .into_iter()
                     .filter(|f| f.path.contains(".storage") && f.severity != Severity::Info),
             ),
             Step::Network => {
-                for (i, f) in NetField::ALL.iter().enumerate() {
-                    if let Some(e) = self.net_field_error(i) {
+                for f in NetField::ALL {
+                    if let Some(e) = self.net_field_error(f) {
                         out.push(field_error(
-                            "bad-field",
+                            Code::E_BAD_FIELD,
                             "network",
-                            format!("{}: column {}: {}", f.label(), e.pos + 1, e.message),
+                            format!("{}: column {}: {}", f.label(), e.position + 1, e.message),
                         ));
                     }
                 }
+                // Single-field errors show under the field itself (above).
                 out.extend(self.plan_findings().into_iter().filter(|f| {
                     f.path.starts_with("network")
                         && f.severity != Severity::Info
-                        && !PARSE_CODES.contains(&f.code)
+                        && f.code.subject() != Subject::NetworkField
                 }));
             }
             Step::Review => {
@@ -726,7 +733,7 @@ impl Model {
                             .cloned()
                             .unwrap_or_default();
                         out.push(field_error(
-                            "stage-failed",
+                            Code::E_STAGE_FAILED,
                             h,
                             format!("{h}: {} failed: {msg}", s.title()),
                         ));
@@ -745,93 +752,52 @@ impl Model {
             .any(|f| f.severity == Severity::Error)
     }
 
+    /// The target list's error, the same the scan (and `rackstrap discover`) would give:
+    /// the core parses it, commas and blanks alike.
     pub fn targets_error(&self) -> Option<String> {
-        let text = self.discover.targets.value();
-        if text.trim().is_empty() {
-            return Some(text::NEED_TARGETS.into());
+        use crate::discover::TargetError;
+        match crate::discover::check_targets(self.discover.targets.value(), false) {
+            Ok(_) => None,
+            Err(TargetError::Empty) => Some(text::NEED_TARGETS.into()),
+            Err(TargetError::Invalid {
+                position, reason, ..
+            }) => Some(format!("column {}: {reason}", position + 1)),
+            Err(e @ TargetError::TooMany { .. }) => Some(e.to_string()),
         }
-        // Hostnames are allowed; only entries that look like addresses are parsed strictly.
-        let mut offset = 0;
-        for raw in text.split(',') {
-            let item = raw.trim();
-            let lead = raw.len() - raw.trim_start().len();
-            let looks_ip = item.chars().next().is_some_and(|c| c.is_ascii_digit());
-            if looks_ip {
-                if let Err(e) = domain::parse_entries(item) {
-                    return Some(format!(
-                        "column {}: {}",
-                        offset + lead + e.pos + 1,
-                        e.message
-                    ));
-                }
-            } else if item.is_empty()
-                || !item
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-            {
-                return Some(format!(
-                    "column {}: not an address, range or hostname",
-                    offset + lead + 1
-                ));
-            }
-            offset += raw.len() + 1;
-        }
-        None
     }
 
-    /// A Network field's own parse error, with the character position.
-    pub fn net_field_error(&self, i: usize) -> Option<domain::EntryError> {
-        let v = self.network.inputs.get(&i).map(|x| x.value()).unwrap_or("");
-        let err = |pos: usize, m: &str| {
-            Some(domain::EntryError {
-                pos,
-                message: m.to_string(),
-            })
+    /// A Network field's own error with the character position: the core's rule for the
+    /// field (`plan::check::rules`, `net`), so the form refuses what `check` refuses.
+    pub fn net_field_error(&self, field: NetField) -> Option<crate::net::ParseError> {
+        let v = self.network.value(field);
+        let entry_error = |e: domain::EntryError| crate::net::ParseError {
+            position: e.pos,
+            message: e.message,
         };
-        match NetField::ALL[i] {
+        match field {
             NetField::PoolName => {
-                if v.is_empty() && !self.network.inputs[&1].value().trim().is_empty() {
-                    return err(0, "a pool needs a name");
+                // No addresses, no pool: the name is not used.
+                if self
+                    .network
+                    .value(NetField::PoolAddresses)
+                    .trim()
+                    .is_empty()
+                {
+                    return None;
                 }
-                v.char_indices()
-                    .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-                    .and_then(|(p, _)| err(p, "lowercase letters, digits and '-' only"))
+                plan::check::rules::pool_name_error(v.trim())
+                    .map(|e| e.shifted(v.chars().take_while(|c| c.is_whitespace()).count()))
             }
-            NetField::PoolAddresses => domain::parse_entries(v).err(),
+            NetField::PoolAddresses => domain::parse_entries(v).err().map(entry_error),
             NetField::AutoAssign => None,
-            NetField::ServiceCidr | NetField::PodCidr => domain::parse_cidr(v).err(),
-            NetField::NodePrefix => match v.parse::<u8>() {
-                Ok(p) if (16..=30).contains(&p) => None,
-                _ => err(0, "a prefix length 16-30"),
-            },
-            NetField::UpstreamDns => {
-                let mut offset = 0;
-                for raw in v.split(',') {
-                    let lead = raw.len() - raw.trim_start().len();
-                    if !raw.trim().is_empty()
-                        && let Err(e) = domain::parse_entries(raw.trim())
-                    {
-                        return err(offset + lead + e.pos, &e.message);
-                    }
-                    offset += raw.len() + 1;
-                }
-                None
+            NetField::ServiceCidr | NetField::PodCidr => {
+                domain::parse_cidr(v).err().map(entry_error)
             }
-            NetField::Mtu => match v.parse::<u32>() {
-                Ok(m) if (1280..=9216).contains(&m) => None,
-                _ => err(0, "an MTU 1280-9216"),
-            },
-            NetField::Vip => {
-                if v.trim().is_empty() {
-                    None
-                } else {
-                    match domain::parse_entries(v) {
-                        Ok(e) if matches!(e.as_slice(), [(_, domain::Entry::Single(_))]) => None,
-                        Ok(_) => err(0, "a single address"),
-                        Err(e) => Some(e),
-                    }
-                }
-            }
+            NetField::NodePrefix => plan::check::rules::parse_node_prefix(v).err(),
+            NetField::UpstreamDns => plan::check::rules::parse_addr_list(v).err(),
+            NetField::Mtu => plan::check::rules::parse_mtu(v).err(),
+            NetField::Vip if v.trim().is_empty() => None,
+            NetField::Vip => plan::check::rules::parse_vip(v).err(),
         }
     }
 
@@ -887,8 +853,8 @@ impl Model {
             return None;
         }
         Some((
-            domain::total_bytes(sizes.iter().copied()),
-            domain::usable_bytes(self.storage.level, &sizes),
+            plan::total_bytes(sizes.iter().copied()),
+            plan::usable_bytes(self.storage.level, &sizes),
         ))
     }
 
@@ -902,39 +868,38 @@ impl Model {
     }
 
     fn sync_network(&mut self) {
-        let v = |i: usize| {
-            self.network
-                .inputs
-                .get(&i)
-                .map(|x| x.value().to_string())
-                .unwrap_or_default()
-        };
+        let v = |f: NetField| self.network.value(f).to_string();
+        // Lists split as the core splits them: commas and blanks.
         let list = |s: String| -> Vec<String> {
-            s.split(',')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
+            crate::net::split_list(&s)
+                .into_iter()
+                .map(|(_, x)| x.to_string())
                 .collect()
         };
-        let addresses = list(v(1));
+        let addresses: Vec<String> = v(NetField::PoolAddresses)
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect();
         self.plan.network.load_balancer.pools = if addresses.is_empty() {
             vec![]
         } else {
             vec![Pool {
-                name: v(0).trim().to_string(),
+                name: v(NetField::PoolName).trim().to_string(),
                 addresses,
                 auto_assign: self.network.auto_assign,
             }]
         };
-        self.plan.network.service_cidr = v(3).trim().to_string();
-        self.plan.network.pod_cidr = v(4).trim().to_string();
-        if let Ok(p) = v(5).parse() {
+        self.plan.network.service_cidr = v(NetField::ServiceCidr).trim().to_string();
+        self.plan.network.pod_cidr = v(NetField::PodCidr).trim().to_string();
+        if let Ok(p) = v(NetField::NodePrefix).trim().parse() {
             self.plan.network.node_prefix = p;
         }
-        self.plan.network.upstream_dns = list(v(6));
-        if let Ok(m) = v(7).parse() {
+        self.plan.network.upstream_dns = list(v(NetField::UpstreamDns));
+        if let Ok(m) = v(NetField::Mtu).trim().parse() {
             self.plan.network.mtu = m;
         }
-        let vip = v(8).trim().to_string();
+        let vip = v(NetField::Vip).trim().to_string();
         self.plan.network.vip = (!vip.is_empty()).then_some(vip);
     }
 
@@ -979,7 +944,8 @@ impl Model {
             self.plan.hosts.push(host);
         }
         if first {
-            // Seed 001's default: the first host runs the control plane and etcd; all work.
+            // The Akash provider guide's default: the first host runs the control plane and
+            // etcd; all work.
             for (i, h) in self.plan.hosts.iter_mut().enumerate() {
                 h.roles = match self.suggested_roles.get(&h.name) {
                     Some(r) => r.clone(),
@@ -1003,7 +969,7 @@ pub fn is_text_focus(m: &Model) -> bool {
     match m.step {
         Step::Access => true,
         Step::Discover => !m.discover.table_focus,
-        Step::Network => NetField::ALL[m.network.focus] != NetField::AutoAssign,
+        Step::Network => m.network.focus.is_text(),
         _ => false,
     }
 }
@@ -1466,10 +1432,10 @@ fn cycle<T: Copy + PartialEq>(all: &[T], v: T) -> T {
 }
 
 fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
-    let devices: Vec<(String, Option<&'static str>)> = m
+    let devices: Vec<(String, Option<DiskInUse>)> = m
         .storage_devices()
         .iter()
-        .map(|(_, d)| (d.name.clone(), domain::unsafe_reason(d)))
+        .map(|(_, d)| (d.name.clone(), plan::disk_in_use(d)))
         .collect();
     let used = m.used_devices();
     // A disk and one of its partitions never both go into layouts (check's E_DEVICE_OVERLAP).
@@ -1478,7 +1444,7 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         used.iter()
             .chain(m.storage.selected.iter())
             .find_map(|other| {
-                let holder = domain::overlap_holder(f, name, other)?;
+                let holder = plan::overlap_holder(f, name, other)?;
                 Some(text::overlaps(
                     name,
                     other,
@@ -1512,10 +1478,10 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     s.message = Some(format!("{name} {}", text::IN_A_LAYOUT));
                 } else if let Some(overlap) = overlap {
                     s.message = Some(overlap);
-                } else if *why == Some("holds /") {
+                } else if *why == Some(DiskInUse::HoldsRoot) {
                     s.message = Some(format!("{name} {}", text::HOLDS_ROOT));
                 } else if let (Some(why), false) = (why, s.wipe.contains(name)) {
-                    s.message = Some(format!("{name} {why}: {}", text::MARK_WIPE));
+                    s.message = Some(format!("{name} {}: {}", why.label(), text::MARK_WIPE));
                 } else {
                     s.selected.insert(name.clone());
                     s.message = None;
@@ -1524,12 +1490,8 @@ fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         }
         KeyCode::Char('w') => {
             if let Some((name, why)) = devices.get(s.cursor) {
-                if *why == Some("holds /") || *why == Some("mounted") {
-                    s.message = Some(format!(
-                        "{name} {}: {}",
-                        why.unwrap_or(""),
-                        text::NEVER_WIPE
-                    ));
+                if let Some(why @ (DiskInUse::HoldsRoot | DiskInUse::Mounted)) = why {
+                    s.message = Some(format!("{name} {}: {}", why.label(), text::NEVER_WIPE));
                 } else if !s.wipe.remove(name) {
                     s.wipe.insert(name.clone());
                     s.message = Some(format!("{name} {}", text::WIPE_MARKED));
@@ -1578,7 +1540,7 @@ fn add_layout(m: &mut Model) {
     } else {
         // The same rule as `check` and the storage stage, so the wizard never writes a
         // layout that either would refuse.
-        domain::mount_problem(&mount).map(mount_message)
+        plan::mount_problem(&mount).map(mount_message)
     };
     if let Some(msg) = message {
         m.storage.message = Some(msg);
@@ -1606,7 +1568,7 @@ fn add_layout(m: &mut Model) {
 }
 
 /// A refused mount point as one line: the reason, then the fix when there is one.
-fn mount_message(problem: domain::MountProblem) -> String {
+fn mount_message(problem: plan::MountProblem) -> String {
     match problem.hint {
         Some(hint) => format!("{}: {hint}", problem.message),
         None => problem.message,
@@ -1614,7 +1576,7 @@ fn mount_message(problem: domain::MountProblem) -> String {
 }
 
 /// Copies this host's layouts to every other host whose devices of the same names have the
-/// same sizes (DESIGN: "Apply to all hosts with the same disks"). `wipe` never travels: the
+/// same sizes (docs/wizard.md, "Apply to all hosts with the same disks"). `wipe` never travels: the
 /// operator looked at this host's disks, not at the others', so a target disk that holds
 /// data, is mounted or holds `/` skips that host with a message naming it; only hosts whose
 /// disks are all blank get the layouts.
@@ -1657,7 +1619,7 @@ fn apply_to_same(m: &mut Model) {
         }
         let blocked = devices.iter().find_map(|d| {
             f.device(d)
-                .and_then(domain::unsafe_reason)
+                .and_then(plan::disk_in_use)
                 .map(|why| (d.to_string(), why))
         });
         match blocked {
@@ -1684,19 +1646,14 @@ fn apply_to_same(m: &mut Model) {
 }
 
 fn key_network(m: &mut Model, key: KeyEvent) -> Option<Effect> {
-    let n = NetField::ALL.len();
     let f = &mut m.network;
     match key.code {
         KeyCode::Enter => return next(m),
-        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % n,
-        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + n - 1) % n,
-        KeyCode::Char(' ') if NetField::ALL[f.focus] == NetField::AutoAssign => {
-            f.auto_assign = !f.auto_assign
-        }
+        KeyCode::Tab | KeyCode::Down => f.focus = f.focus.next(),
+        KeyCode::BackTab | KeyCode::Up => f.focus = f.focus.prev(),
+        KeyCode::Char(' ') if f.focus == NetField::AutoAssign => f.auto_assign = !f.auto_assign,
         _ => {
-            if let Some(i) = f.inputs.get_mut(&f.focus)
-                && NetField::ALL[f.focus] != NetField::AutoAssign
-            {
+            if let Some(i) = f.inputs.get_mut(&f.focus) {
                 handle_input(i, key);
             }
         }
@@ -1993,7 +1950,7 @@ fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
             KeyCode::Esc => None,
             KeyCode::Enter => {
                 let value = i.value().trim().to_string();
-                match domain::mount_problem(&value) {
+                match plan::mount_problem(&value) {
                     // Refused here, with the reason, rather than at `a`: the same rule as
                     // `check` and the storage stage.
                     Some(problem) => {

@@ -7,9 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::plan::Plan;
+use crate::plan::{Finding, Severity};
 use crate::provision::StageId;
 use crate::tui::app::{Model, ReviewTab};
-use crate::tui::domain::{Finding, Severity};
 use crate::tui::widgets::{Look, style, wrap};
 
 /// The files provisioning writes, with their contents.

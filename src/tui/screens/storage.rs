@@ -187,7 +187,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 .iter()
                 .filter_map(|d| fa.device(d).map(|d| d.size_bytes))
                 .collect();
-            let usable = crate::tui::domain::usable_bytes(l.level, &sizes);
+            let usable = crate::plan::usable_bytes(l.level, &sizes);
             have.push(Line::from(fit(
                 &format!(
                     "{} {} {} {} {}{}",
@@ -254,8 +254,8 @@ pub fn preview(m: &Model) -> (String, bool) {
         return (text::needs_disks(level, s.level.min_devices(), n), false);
     }
     let sizes: Vec<u64> = disks.iter().map(|d| d.size_bytes).collect();
-    let raw = crate::tui::domain::total_bytes(sizes.iter().copied());
-    let usable = human_bytes(crate::tui::domain::usable_bytes(s.level, &sizes));
+    let raw = crate::plan::total_bytes(sizes.iter().copied());
+    let usable = human_bytes(crate::plan::usable_bytes(s.level, &sizes));
     let same = sizes.iter().all(|x| *x == sizes[0]);
     let over = if same {
         format!("{n} × {}", human_bytes(sizes[0]))

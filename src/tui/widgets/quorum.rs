@@ -3,9 +3,9 @@
 use ratatui::text::{Line, Span};
 
 use super::{Look, style};
+use crate::plan::quorum;
 use crate::plan::{Plan, Role};
 use crate::tui::app::Theme;
-use crate::tui::domain::quorum;
 
 pub fn panel(theme: Theme, plan: &Plan) -> Vec<Line<'static>> {
     let q = quorum(plan);
