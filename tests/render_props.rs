@@ -95,7 +95,7 @@ fn plan_of(s: &Shape) -> plan::Plan {
     }
     let etcd = p.count_role(Role::Etcd);
     if s.odd_etcd
-        && etcd % 2 == 0
+        && etcd.is_multiple_of(2)
         && let Some(last) = p.hosts.last_mut()
     {
         if last.has_role(Role::Etcd) {
