@@ -420,4 +420,28 @@ mod tests {
             Err(TargetError::TooMany { .. })
         ));
     }
+
+    #[test]
+    fn check_targets_agrees_with_parse_targets_without_listing() {
+        for text in [
+            "10.0.0.1 10.0.0.2",
+            "10.0.0.0/16",
+            "10.0.0.0/15",
+            "a b_c",
+            " , ",
+            "node1",
+        ] {
+            assert_eq!(
+                check_targets(text, false).is_ok(),
+                parse_targets(text, false).is_ok(),
+                "{text}"
+            );
+        }
+        assert_eq!(check_targets("10.0.0.1-3 node1", false), Ok(4));
+        // A forced scan of a /64 is refused without enumerating it.
+        assert!(matches!(
+            check_targets("fd00::/64", true),
+            Err(TargetError::TooMany { .. })
+        ));
+    }
 }

@@ -240,3 +240,84 @@ pub fn mount_problem(mount: &str) -> Option<MountProblem> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mtu_field_takes_the_bounds_and_points_at_the_bad_character() {
+        assert_eq!(parse_mtu(&MTU_MIN.to_string()), Ok(MTU_MIN));
+        assert_eq!(parse_mtu(&format!(" {MTU_MAX}")), Ok(MTU_MAX));
+        let e = parse_mtu(&(MTU_MAX + 1).to_string()).unwrap_err();
+        assert_eq!(
+            (e.position, e.message.as_str()),
+            (0, "MTU 9217 is outside 1280-9216")
+        );
+        assert!(parse_mtu(&(MTU_MIN - 1).to_string()).is_err());
+        assert_eq!(parse_mtu("15x0").unwrap_err().position, 2);
+        assert_eq!(parse_mtu("").unwrap_err().position, 0);
+        assert!(parse_mtu("99999999999").is_err());
+    }
+
+    #[test]
+    fn node_prefix_field_is_an_ipv4_prefix_length() {
+        assert_eq!(parse_node_prefix("0"), Ok(0));
+        assert_eq!(parse_node_prefix("24"), Ok(24));
+        assert_eq!(parse_node_prefix("32"), Ok(32));
+        let e = parse_node_prefix("33").unwrap_err();
+        assert_eq!(e.message, "a prefix length 0-32");
+        assert_eq!(parse_node_prefix("2a").unwrap_err().position, 1);
+        assert!(parse_node_prefix("300").is_err());
+    }
+
+    #[test]
+    fn pool_names_are_dns_labels() {
+        assert_eq!(pool_name_error("default"), None);
+        assert_eq!(pool_name_error("pool-1"), None);
+        assert_eq!(pool_name_error("").unwrap().message, "a pool needs a name");
+        assert_eq!(pool_name_error("Pool").unwrap().position, 0);
+        assert_eq!(pool_name_error("ab_c").unwrap().position, 2);
+        assert_eq!(pool_name_error("-ab").unwrap().position, 0);
+        assert_eq!(pool_name_error("ab-").unwrap().position, 2);
+        assert_eq!(pool_name_error(&"a".repeat(64)).unwrap().position, 63);
+        assert_eq!(pool_name_error(&"a".repeat(63)), None);
+        for name in ["default", "", "Pool", "-ab", "ab-", "a.b", &"a".repeat(64)] {
+            assert_eq!(
+                pool_name_error(name).is_none(),
+                is_dns_label(name),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn vip_and_address_lists_keep_positions_in_the_whole_text() {
+        assert!(parse_vip(" 10.0.0.5 ").is_ok());
+        assert_eq!(parse_vip("  10.0.0.x").unwrap_err().position, 9);
+        assert!(parse_vip("10.0.0.0/28").is_err());
+        assert_eq!(parse_addr_list("8.8.8.8, 1.1.1.1").unwrap().len(), 2);
+        assert_eq!(parse_addr_list("8.8.8.8 1.1.1.1").unwrap().len(), 2);
+        assert_eq!(parse_addr_list("").unwrap().len(), 0);
+        assert_eq!(
+            parse_addr_list("8.8.8.8, 1.1.x.1").unwrap_err().position,
+            13
+        );
+    }
+
+    #[test]
+    fn disks_in_use_say_why() {
+        let mut d = BlockDevice {
+            name: "sdb".into(),
+            kind: "disk".into(),
+            ..Default::default()
+        };
+        assert_eq!(disk_in_use(&d), None);
+        d.fstype = Some("xfs".into());
+        assert_eq!(disk_in_use(&d), Some(DiskInUse::HasData));
+        d.mountpoints = vec!["/mnt".into()];
+        assert_eq!(disk_in_use(&d), Some(DiskInUse::Mounted));
+        d.mountpoints = vec!["/".into()];
+        assert_eq!(disk_in_use(&d).map(DiskInUse::label), Some("holds /"));
+    }
+}
