@@ -13,7 +13,8 @@
 //! * `view` with `screens/` and `widgets/`: pure drawing from the model.
 //! * `effects`: side effects as data and the executor that runs them on tasks.
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
-//! * `domain`: quorum, capacity, address parsing and the findings the screens show.
+//! * `domain`: address entries as the screens parse them. Every rule (findings, floors,
+//!   field limits, targets) is the core's: `plan::check`, `net`, `discover`.
 //! * `text`: the user-facing strings.
 //!
 //! The loop draws only after something happened (a key, a resize, a message); runner output
