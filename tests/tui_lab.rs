@@ -9,8 +9,10 @@ use std::time::Duration;
 use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab, Sudo, UserSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rackstrap::discover::HostState;
-use rackstrap::tui::app::{Mode, Model, Msg, Popup, Step, empty_plan, update};
 use rackstrap::tui::effects::{Backend, Executor};
+use rackstrap::tui::model::{Mode, Model, Msg, Step, empty_plan};
+use rackstrap::tui::popups::Popup;
+use rackstrap::tui::update::update;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 const GIB: u64 = 1 << 30;
@@ -231,7 +233,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     update(&mut m, saved);
     assert!(m.review.saved.is_some(), "{:?}", m.review.save_error);
     m.step = Step::Provision;
-    m.provision.panes = vec![rackstrap::tui::app::LogPane {
+    m.provision.panes = vec![rackstrap::tui::model::LogPane {
         host: "solo".into(),
         follow: true,
         ..Default::default()
@@ -259,7 +261,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     let log: Vec<String> = p.panes[0]
         .lines
         .iter()
-        .map(|l| rackstrap::tui::app::strip_ansi(l))
+        .map(|l| rackstrap::tui::screens::provision::strip_ansi(l))
         .collect();
     assert!(
         log.iter()

@@ -10,7 +10,9 @@ use rackstrap::discover::{Discovered, HostState};
 use rackstrap::facts::{BlockDevice, Facts, HostFacts};
 use rackstrap::plan::check::rules::{MTU_MAX, MTU_MIN};
 use rackstrap::plan::{self, Code, Plan, Role, Severity};
-use rackstrap::tui::app::{Mode, Model, Msg, NetField, Popup, Row, Step, update};
+use rackstrap::tui::model::{Mode, Model, Msg, NetField, Row, Step};
+use rackstrap::tui::popups::Popup;
+use rackstrap::tui::update::update;
 use tui_input::Input;
 
 const GB: u64 = 1_000_000_000;

@@ -377,7 +377,7 @@ impl Lab {
 
     /// The plan the lab starts from: its cluster name, network defaults and nothing else.
     pub fn seed_plan(&self) -> Plan {
-        let mut plan = crate::tui::app::empty_plan(&self.cluster.name);
+        let mut plan = crate::tui::model::empty_plan(&self.cluster.name);
         plan.cluster.profile = self.cluster.profile;
         plan.network.load_balancer.pools = self.network.pools.clone();
         plan.network.upstream_dns = self.network.upstream_dns.clone();

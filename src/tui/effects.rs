@@ -20,7 +20,7 @@ use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
-use super::app::Msg;
+use super::model::Msg;
 use super::secret::{Reply, Secret, passphrase_callback};
 use crate::lab::{Lab, LabRunner};
 use crate::plan::{Access, Plan};

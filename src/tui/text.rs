@@ -82,8 +82,8 @@ A text field has focus, so ? and q are typed into it: F1 opens this help and
 Ctrl+C quits. Outside text fields (the Discover table, Network's Auto-assign)
 ? and q work as on every other screen.";
 
-pub fn help(step: super::app::Step) -> &'static str {
-    use super::app::Step::*;
+pub fn help(step: super::model::Step) -> &'static str {
+    use super::model::Step::*;
     match step {
         Access => {
             "How rackstrap logs in: user, port and private key (ssh-agent is tried first).\nA user other than root runs commands through sudo. If sudo asks for a password, type it\nin Sudo password: it goes to sudo -S over SSH, is kept in memory for this session and is\nnever written to the plan, the run state or a log. An encrypted key's passphrase is asked\nin a popup when a host needs it. The cluster name becomes inventory/<name> in Kubespray."

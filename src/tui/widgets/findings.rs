@@ -5,7 +5,7 @@ use ratatui::text::{Line, Span};
 use super::{Look, fit, style};
 use crate::facts::Facts;
 use crate::plan::{self, Code, Finding, Plan, Severity};
-use crate::tui::app::Theme;
+use crate::tui::model::Theme;
 
 /// At most `rows` lines; the last says how many more there are.
 pub fn strip(

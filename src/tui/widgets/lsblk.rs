@@ -7,7 +7,7 @@ use super::{Look, fit, style};
 use crate::facts::BlockDevice;
 use crate::facts::human_bytes;
 use crate::plan::disk_in_use;
-use crate::tui::app::Theme;
+use crate::tui::model::Theme;
 
 /// The columns before MODEL, marks included; MODEL gets what is left of the row.
 const FIXED: &str = "    NAME           SIZE TYPE ROTA TRAN FSTYPE  MOUNTPOINTS  ";

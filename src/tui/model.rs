@@ -1,0 +1,677 @@
+//! The wizard's state: everything the screens show, and the messages that change it.
+//!
+//! `Model` holds the plan being built, the facts gathered, and each screen's own state
+//! (`state`: the forms, the discovery table, the layout being built, the log panes). `Msg`
+//! is everything that can happen: a key, a resize, a host answering, a stage printing a line,
+//! a file saved. `super::update` applies a `Msg` to the model (through the screens' key
+//! handlers for keys); drawing (`super::view`) only reads it. Nothing here does IO.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crossterm::event::KeyEvent;
+use tui_input::Input;
+
+use super::domain;
+use super::popups::Popup;
+use super::secret::{Masked, Reply};
+use super::text;
+use crate::discover::{Discovered, HostState};
+use crate::facts::{BlockDevice, Facts, HostFacts};
+use crate::plan::{
+    self, Code, Discard, Filesystem, Finding, Host, Level, PLAN_VERSION, Plan, Pool, Role,
+    Severity, Subject,
+};
+use crate::provision::{Event, StepState};
+
+mod state;
+
+pub use state::{
+    AccessField, AccessForm, DiscoverState, LogPane, NetField, NetworkForm, ProvisionState,
+    ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StorageState,
+};
+
+/// Smallest terminal the frame is laid out for (docs/wizard.md: it works at 80x24 and larger).
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// The wizard's steps, in order. A step advances only when its checks have no errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Step {
+    Access,
+    Discover,
+    Hosts,
+    Roles,
+    Storage,
+    Network,
+    Review,
+    Provision,
+    Done,
+}
+
+impl Step {
+    pub const ALL: [Step; 9] = [
+        Step::Access,
+        Step::Discover,
+        Step::Hosts,
+        Step::Roles,
+        Step::Storage,
+        Step::Network,
+        Step::Review,
+        Step::Provision,
+        Step::Done,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Step::Access => "Access",
+            Step::Discover => "Discover",
+            Step::Hosts => "Hosts",
+            Step::Roles => "Roles",
+            Step::Storage => "Storage",
+            Step::Network => "Network",
+            Step::Review => "Review",
+            Step::Provision => "Provision",
+            Step::Done => "Done",
+        }
+    }
+
+    fn index(self) -> usize {
+        Step::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> Step {
+        Step::ALL.get(self.index() + 1).copied().unwrap_or(self)
+    }
+
+    pub fn prev(self) -> Step {
+        self.index()
+            .checked_sub(1)
+            .map(|i| Step::ALL[i])
+            .unwrap_or(self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Real hosts over SSH.
+    Live,
+    /// The simulated lab: nothing is touched.
+    Demo { lab: String, title: String },
+}
+
+/// Everything that can happen.
+// A discovered host's facts make one variant large; messages are few and moved once, so
+// boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Discovered(Discovered),
+    DiscoveryDone,
+    DiscoveryFailed(String),
+    /// A batch of runner events (the event loop batches them, ~100 ms).
+    Provision(Vec<Event>),
+    RunEnded,
+    /// The run could not start or stopped as a whole (not a host failure).
+    RunFailed(String),
+    Saved(Result<PathBuf, String>),
+    /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
+    PassphraseNeeded {
+        key: PathBuf,
+        reply: Reply,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Theme {
+    pub color: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub mode: Mode,
+    pub step: Step,
+    /// Furthest step reached (the step bar marks steps before it as done).
+    pub reached: Step,
+    pub plan: Plan,
+    /// Facts by plan host name.
+    pub facts: Facts,
+    pub rows: Vec<Row>,
+    /// Hosts the operator left out on the Hosts screen (by address).
+    pub excluded: BTreeSet<String>,
+    /// Roles suggested for new hosts (by hostname), e.g. by a demo lab.
+    pub suggested_roles: BTreeMap<String, Vec<Role>>,
+    pub access: AccessForm,
+    pub discover: DiscoverState,
+    pub hosts_cursor: usize,
+    pub roles_cursor: (usize, usize),
+    pub storage: StorageState,
+    pub network: NetworkForm,
+    pub review: ReviewState,
+    pub provision: ProvisionState,
+    pub popup: Option<Popup>,
+    pub size: (u16, u16),
+    pub theme: Theme,
+    pub plan_path: Option<PathBuf>,
+    pub quit: bool,
+    pub status: Option<String>,
+    /// The key whose passphrase was answered last (a second request for it means the
+    /// answer was wrong). The passphrase itself is not kept.
+    pub passphrase_answered: Option<PathBuf>,
+}
+
+/// A plan with defaults and no hosts.
+pub fn empty_plan(name: &str) -> Plan {
+    let yaml = format!("version: {PLAN_VERSION}\ncluster: {{ name: {name} }}\n");
+    let mut plan: Plan = match serde_yaml::from_str(&yaml) {
+        Ok(p) => p,
+        Err(_) => serde_yaml::from_str("version: 1\ncluster: { name: cluster }\n")
+            .unwrap_or_else(|_| unreachable_plan()),
+    };
+    // The sysctl values an Akash provider sets (the Akash guide "Kubernetes Cluster for
+    // Akash Providers", step 9).
+    for (k, v) in [
+        ("fs.inotify.max_user_instances", 512),
+        ("fs.inotify.max_user_watches", 1_048_576),
+        ("vm.max_map_count", 1_000_000),
+    ] {
+        plan.tuning
+            .sysctl
+            .insert(k.into(), crate::plan::SysctlValue::Int(v));
+    }
+    plan
+}
+
+fn unreachable_plan() -> Plan {
+    Plan {
+        version: PLAN_VERSION,
+        cluster: crate::plan::Cluster {
+            name: "cluster".into(),
+            domain: "cluster.local".into(),
+            kubespray: Default::default(),
+            network_plugin: "calico".into(),
+            container_manager: "containerd".into(),
+            profile: None,
+        },
+        access: Default::default(),
+        hosts: vec![],
+        network: Default::default(),
+        tuning: Default::default(),
+    }
+}
+
+pub(crate) fn input(s: &str) -> Input {
+    Input::new(s.to_string())
+}
+impl Model {
+    pub fn new(mode: Mode, plan: Plan, targets: &str) -> Model {
+        let net = &plan.network;
+        let pool = net.load_balancer.pools.first();
+        let inputs: BTreeMap<NetField, Input> = [
+            (
+                NetField::PoolName,
+                pool.map(|p| p.name.clone())
+                    .unwrap_or_else(|| "default".into()),
+            ),
+            (
+                NetField::PoolAddresses,
+                pool.map(|p| p.addresses.join(", ")).unwrap_or_default(),
+            ),
+            (NetField::ServiceCidr, net.service_cidr.clone()),
+            (NetField::PodCidr, net.pod_cidr.clone()),
+            (NetField::NodePrefix, net.node_prefix.to_string()),
+            (NetField::UpstreamDns, net.upstream_dns.join(", ")),
+            (NetField::Mtu, net.mtu.to_string()),
+            (NetField::Vip, net.vip.clone().unwrap_or_default()),
+        ]
+        .into_iter()
+        .map(|(f, v)| (f, input(&v)))
+        .collect();
+        let access = AccessForm {
+            cluster: input(&plan.cluster.name),
+            user: input(&plan.access.user),
+            port: input(&plan.access.port.to_string()),
+            identity: input(&plan.access.identity),
+            sudo_password: Masked::default(),
+            focus: 0,
+        };
+        Model {
+            mode,
+            step: Step::Access,
+            reached: Step::Access,
+            network: NetworkForm {
+                inputs,
+                auto_assign: pool.map(|p| p.auto_assign).unwrap_or(true),
+                focus: NetField::PoolName,
+            },
+            plan,
+            facts: Facts::new(),
+            rows: vec![],
+            excluded: BTreeSet::new(),
+            suggested_roles: BTreeMap::new(),
+            access,
+            discover: DiscoverState {
+                targets: input(targets),
+                ..Default::default()
+            },
+            hosts_cursor: 0,
+            roles_cursor: (0, 0),
+            storage: StorageState {
+                host: 0,
+                cursor: 0,
+                selected: BTreeSet::new(),
+                wipe: BTreeSet::new(),
+                level: Level::Raid0,
+                filesystem: Filesystem::Ext4,
+                mount: input("/data"),
+                discard: Discard::Auto,
+                relocate: true,
+                message: None,
+            },
+            review: ReviewState {
+                tab: ReviewTab::Findings,
+                scroll: 0,
+                expand: false,
+                saved: None,
+                save_error: None,
+            },
+            provision: ProvisionState::default(),
+            popup: None,
+            size: (MIN_WIDTH, MIN_HEIGHT),
+            theme: Theme {
+                color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            },
+            plan_path: None,
+            quit: false,
+            status: None,
+            passphrase_answered: None,
+        }
+    }
+
+    /// Reopens a saved plan at Review (recovery / reinstall).
+    pub fn reopen(mode: Mode, plan: Plan, path: PathBuf) -> Model {
+        let targets = plan
+            .hosts
+            .iter()
+            .map(|h| h.address.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut m = Model::new(mode, plan, &targets);
+        for h in &m.plan.hosts {
+            m.rows.push(Row {
+                found: Discovered {
+                    address: h.address.clone(),
+                    state: HostState::Ok,
+                    fingerprint: None,
+                    newly_pinned: false,
+                    facts: None,
+                    message: "from the plan".into(),
+                },
+                accepted: true,
+            });
+        }
+        m.plan_path = Some(path.clone());
+        m.review.saved = Some(path);
+        m.step = Step::Review;
+        m.reached = Step::Review;
+        m
+    }
+
+    pub fn is_demo(&self) -> bool {
+        matches!(self.mode, Mode::Demo { .. })
+    }
+
+    /// The findings of the whole plan: the core's, worded for the screens.
+    pub fn plan_findings(&self) -> Vec<Finding> {
+        super::widgets::findings::of_plan(&self.plan, &self.facts)
+    }
+
+    /// The findings that matter on the current step: its own problems, and on Review all.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let field_error =
+            |code: Code, path: &str, message: String| Finding::error(code, path, message);
+        let shown = |f: &Finding, subjects: &[Subject]| {
+            subjects.contains(&f.code.subject()) && f.severity != Severity::Info
+        };
+        match self.step {
+            Step::Access => {
+                if self.access.cluster.value().trim().is_empty() {
+                    out.push(field_error(
+                        Code::E_BAD_CLUSTER_NAME,
+                        "cluster.name",
+                        text::NEED_CLUSTER_NAME.into(),
+                    ));
+                }
+                if self.access.user.value().trim().is_empty() {
+                    out.push(field_error(
+                        Code::E_BAD_USER,
+                        "access.user",
+                        text::NEED_USER.into(),
+                    ));
+                }
+                if self
+                    .access
+                    .port
+                    .value()
+                    .parse::<u16>()
+                    .map(|p| p == 0)
+                    .unwrap_or(true)
+                {
+                    out.push(field_error(
+                        Code::E_BAD_PORT,
+                        "access.port",
+                        text::BAD_PORT.into(),
+                    ));
+                }
+            }
+            Step::Discover => {
+                if let Some(e) = self.targets_error() {
+                    out.push(field_error(Code::E_BAD_TARGETS, "targets", e));
+                }
+                if !self.rows.iter().any(|r| r.usable()) {
+                    out.push(Finding {
+                        // Before the first scan it is only a hint; after it, it blocks.
+                        severity: if self.discover.scanned.is_some() && !self.discover.scanning {
+                            Severity::Error
+                        } else {
+                            Severity::Hint
+                        },
+                        code: Code::E_NO_REACHABLE_HOST,
+                        path: "targets".into(),
+                        message: text::NEED_ACCEPTED_HOST.into(),
+                        hint: None,
+                    });
+                }
+            }
+            Step::Hosts => {
+                if self.plan.hosts.is_empty() {
+                    out.push(field_error(
+                        Code::E_NO_HOSTS,
+                        "hosts",
+                        text::NEED_HOST.into(),
+                    ));
+                }
+                out.extend(
+                    self.plan_findings()
+                        .into_iter()
+                        .filter(|f| shown(f, &[Subject::Hardware])),
+                );
+            }
+            Step::Roles => out.extend(
+                self.plan_findings()
+                    .into_iter()
+                    .filter(|f| shown(f, &[Subject::Roles, Subject::Hardware])),
+            ),
+            Step::Storage => out.extend(
+                self.plan_findings()
+                    .into_iter()
+                    .filter(|f| f.path.contains(".storage") && f.severity != Severity::Info),
+            ),
+            Step::Network => {
+                for f in NetField::ALL {
+                    if let Some(e) = self.net_field_error(f) {
+                        out.push(field_error(
+                            Code::E_BAD_FIELD,
+                            "network",
+                            format!("{}: column {}: {}", f.label(), e.position + 1, e.message),
+                        ));
+                    }
+                }
+                // Single-field errors show under the field itself (above).
+                out.extend(self.plan_findings().into_iter().filter(|f| {
+                    f.path.starts_with("network")
+                        && f.severity != Severity::Info
+                        && f.code.subject() != Subject::NetworkField
+                }));
+            }
+            Step::Review => {
+                out = self
+                    .plan_findings()
+                    .into_iter()
+                    .filter(|f| f.severity != Severity::Info)
+                    .collect()
+            }
+            Step::Provision => {
+                for ((h, s), st) in &self.provision.grid {
+                    if *st == StepState::Failed {
+                        let msg = self
+                            .provision
+                            .messages
+                            .get(&(h.clone(), *s))
+                            .cloned()
+                            .unwrap_or_default();
+                        out.push(field_error(
+                            Code::E_STAGE_FAILED,
+                            h,
+                            format!("{h}: {} failed: {msg}", s.title()),
+                        ));
+                    }
+                }
+            }
+            Step::Done => {}
+        }
+        out.sort_by_key(|f| f.severity);
+        out
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.findings()
+            .iter()
+            .any(|f| f.severity == Severity::Error)
+    }
+
+    /// The target list's error, the same the scan (and `rackstrap discover`) would give:
+    /// the core parses it, commas and blanks alike.
+    pub fn targets_error(&self) -> Option<String> {
+        use crate::discover::TargetError;
+        match crate::discover::check_targets(self.discover.targets.value(), false) {
+            Ok(_) => None,
+            Err(TargetError::Empty) => Some(text::NEED_TARGETS.into()),
+            Err(TargetError::Invalid {
+                position, reason, ..
+            }) => Some(format!("column {}: {reason}", position + 1)),
+            Err(e @ TargetError::TooMany { .. }) => Some(e.to_string()),
+        }
+    }
+
+    /// A Network field's own error with the character position: the core's rule for the
+    /// field (`plan::check::rules`, `net`), so the form refuses what `check` refuses.
+    pub fn net_field_error(&self, field: NetField) -> Option<crate::net::ParseError> {
+        let v = self.network.value(field);
+        let entry_error = |e: domain::EntryError| crate::net::ParseError {
+            position: e.pos,
+            message: e.message,
+        };
+        match field {
+            NetField::PoolName => {
+                // No addresses, no pool: the name is not used.
+                if self
+                    .network
+                    .value(NetField::PoolAddresses)
+                    .trim()
+                    .is_empty()
+                {
+                    return None;
+                }
+                plan::check::rules::pool_name_error(v.trim())
+                    .map(|e| e.shifted(v.chars().take_while(|c| c.is_whitespace()).count()))
+            }
+            NetField::PoolAddresses => domain::parse_entries(v).err().map(entry_error),
+            NetField::AutoAssign => None,
+            NetField::ServiceCidr | NetField::PodCidr => {
+                domain::parse_cidr(v).err().map(entry_error)
+            }
+            NetField::NodePrefix => plan::check::rules::parse_node_prefix(v).err(),
+            NetField::UpstreamDns => plan::check::rules::parse_addr_list(v).err(),
+            NetField::Mtu => plan::check::rules::parse_mtu(v).err(),
+            NetField::Vip if v.trim().is_empty() => None,
+            NetField::Vip => plan::check::rules::parse_vip(v).err(),
+        }
+    }
+
+    /// Devices of the Storage screen's host, flattened with their depth.
+    pub fn storage_devices(&self) -> Vec<(usize, &BlockDevice)> {
+        fn walk<'a>(
+            list: &'a [BlockDevice],
+            depth: usize,
+            out: &mut Vec<(usize, &'a BlockDevice)>,
+        ) {
+            for d in list {
+                out.push((depth, d));
+                walk(&d.children, depth + 1, out);
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(f) = self.storage_facts() {
+            walk(&f.disks, 0, &mut out);
+        }
+        out
+    }
+
+    pub fn storage_host(&self) -> Option<&Host> {
+        self.plan.hosts.get(self.storage.host)
+    }
+
+    pub fn storage_facts(&self) -> Option<&HostFacts> {
+        self.storage_host().and_then(|h| self.facts.get(&h.name))
+    }
+
+    /// Devices already in a layout on the Storage screen's host.
+    pub fn used_devices(&self) -> BTreeSet<String> {
+        self.storage_host()
+            .map(|h| {
+                h.storage
+                    .iter()
+                    .flat_map(|l| l.devices.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The capacity preview of the selection with the current level.
+    pub fn storage_preview(&self) -> Option<(u64, u64)> {
+        let f = self.storage_facts()?;
+        let sizes: Vec<u64> = self
+            .storage
+            .selected
+            .iter()
+            .filter_map(|d| f.device(d).map(|d| d.size_bytes))
+            .collect();
+        if sizes.is_empty() {
+            return None;
+        }
+        Some((
+            plan::total_bytes(sizes.iter().copied()),
+            plan::usable_bytes(self.storage.level, &sizes),
+        ))
+    }
+
+    pub(crate) fn sync_access(&mut self) {
+        self.plan.cluster.name = self.access.cluster.value().trim().to_string();
+        self.plan.access.user = self.access.user.value().trim().to_string();
+        if let Ok(p) = self.access.port.value().parse() {
+            self.plan.access.port = p;
+        }
+        self.plan.access.identity = self.access.identity.value().trim().to_string();
+    }
+
+    pub(crate) fn sync_network(&mut self) {
+        let v = |f: NetField| self.network.value(f).to_string();
+        // Lists split as the core splits them: commas and blanks.
+        let list = |s: String| -> Vec<String> {
+            crate::net::split_list(&s)
+                .into_iter()
+                .map(|(_, x)| x.to_string())
+                .collect()
+        };
+        let addresses: Vec<String> = v(NetField::PoolAddresses)
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect();
+        self.plan.network.load_balancer.pools = if addresses.is_empty() {
+            vec![]
+        } else {
+            vec![Pool {
+                name: v(NetField::PoolName).trim().to_string(),
+                addresses,
+                auto_assign: self.network.auto_assign,
+            }]
+        };
+        self.plan.network.service_cidr = v(NetField::ServiceCidr).trim().to_string();
+        self.plan.network.pod_cidr = v(NetField::PodCidr).trim().to_string();
+        if let Ok(p) = v(NetField::NodePrefix).trim().parse() {
+            self.plan.network.node_prefix = p;
+        }
+        self.plan.network.upstream_dns = list(v(NetField::UpstreamDns));
+        if let Ok(m) = v(NetField::Mtu).trim().parse() {
+            self.plan.network.mtu = m;
+        }
+        let vip = v(NetField::Vip).trim().to_string();
+        self.plan.network.vip = (!vip.is_empty()).then_some(vip);
+    }
+
+    /// Rebuilds the plan's hosts from the accepted, included rows, keeping what the operator
+    /// already chose for hosts that stay (Esc and back never loses input).
+    pub fn sync_hosts(&mut self) {
+        let mut old: BTreeMap<String, Host> = self
+            .plan
+            .hosts
+            .drain(..)
+            .map(|h| (h.address.clone(), h))
+            .collect();
+        let mut names = BTreeSet::new();
+        let mut facts = Facts::new();
+        let first = old.is_empty();
+        for row in self.rows.iter().filter(|r| r.usable()) {
+            if self.excluded.contains(&row.found.address) {
+                continue;
+            }
+            let f = row.found.facts.clone();
+            let host = match (old.remove(&row.found.address), &f) {
+                (Some(h), _) => h,
+                (None, None) => continue,
+                (None, Some(f)) => {
+                    let mut name = f.hostname.clone();
+                    if name.is_empty() || names.contains(&name) {
+                        name = format!("node{}", names.len() + 1);
+                    }
+                    Host {
+                        name,
+                        address: row.found.address.clone(),
+                        roles: vec![],
+                        labels: BTreeMap::new(),
+                        storage: vec![],
+                    }
+                }
+            };
+            names.insert(host.name.clone());
+            if let Some(f) = f {
+                facts.insert(host.name.clone(), f);
+            }
+            self.plan.hosts.push(host);
+        }
+        if first {
+            // The single control plane of Akash's "Kubernetes Cluster for Akash Providers",
+            // STEP 4 - Ansible Inventory: the first host runs the control plane and etcd;
+            // every host works.
+            for (i, h) in self.plan.hosts.iter_mut().enumerate() {
+                h.roles = match self.suggested_roles.get(&h.name) {
+                    Some(r) => r.clone(),
+                    None if i == 0 => vec![Role::ControlPlane, Role::Etcd, Role::Worker],
+                    None => vec![Role::Worker],
+                };
+            }
+        }
+        if !self.facts.is_empty() || !facts.is_empty() {
+            self.facts = facts;
+        }
+        self.storage.host = self
+            .storage
+            .host
+            .min(self.plan.hosts.len().saturating_sub(1));
+    }
+}
