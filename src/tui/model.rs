@@ -12,15 +12,14 @@ use std::path::PathBuf;
 use crossterm::event::KeyEvent;
 use tui_input::Input;
 
-use super::domain;
 use super::popups::Popup;
 use super::secret::{Masked, Reply};
 use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
+use crate::net;
 use crate::plan::{
-    self, Code, Discard, Filesystem, Finding, Host, Level, PLAN_VERSION, Plan, Pool, Role,
-    Severity, Subject,
+    self, Code, Discard, Filesystem, Finding, Host, Level, Plan, Pool, Role, Severity, Subject,
 };
 use crate::provision::{Event, StepState};
 
@@ -160,46 +159,6 @@ pub struct Model {
     /// The key whose passphrase was answered last (a second request for it means the
     /// answer was wrong). The passphrase itself is not kept.
     pub passphrase_answered: Option<PathBuf>,
-}
-
-/// A plan with defaults and no hosts.
-pub fn empty_plan(name: &str) -> Plan {
-    let yaml = format!("version: {PLAN_VERSION}\ncluster: {{ name: {name} }}\n");
-    let mut plan: Plan = match serde_yaml::from_str(&yaml) {
-        Ok(p) => p,
-        Err(_) => serde_yaml::from_str("version: 1\ncluster: { name: cluster }\n")
-            .unwrap_or_else(|_| unreachable_plan()),
-    };
-    // The sysctl values an Akash provider sets (the Akash guide "Kubernetes Cluster for
-    // Akash Providers", step 9).
-    for (k, v) in [
-        ("fs.inotify.max_user_instances", 512),
-        ("fs.inotify.max_user_watches", 1_048_576),
-        ("vm.max_map_count", 1_000_000),
-    ] {
-        plan.tuning
-            .sysctl
-            .insert(k.into(), crate::plan::SysctlValue::Int(v));
-    }
-    plan
-}
-
-fn unreachable_plan() -> Plan {
-    Plan {
-        version: PLAN_VERSION,
-        cluster: crate::plan::Cluster {
-            name: "cluster".into(),
-            domain: "cluster.local".into(),
-            kubespray: Default::default(),
-            network_plugin: "calico".into(),
-            container_manager: "containerd".into(),
-            profile: None,
-        },
-        access: Default::default(),
-        hosts: vec![],
-        network: Default::default(),
-        tuning: Default::default(),
-    }
 }
 
 pub(crate) fn input(s: &str) -> Input {
@@ -481,7 +440,7 @@ impl Model {
     /// field (`plan::check::rules`, `net`), so the form refuses what `check` refuses.
     pub fn net_field_error(&self, field: NetField) -> Option<crate::net::ParseError> {
         let v = self.network.value(field);
-        let entry_error = |e: domain::EntryError| crate::net::ParseError {
+        let entry_error = |e: net::EntryError| crate::net::ParseError {
             position: e.pos,
             message: e.message,
         };
@@ -499,10 +458,10 @@ impl Model {
                 plan::check::rules::pool_name_error(v.trim())
                     .map(|e| e.shifted(v.chars().take_while(|c| c.is_whitespace()).count()))
             }
-            NetField::PoolAddresses => domain::parse_entries(v).err().map(entry_error),
+            NetField::PoolAddresses => net::parse_entries(v).err().map(entry_error),
             NetField::AutoAssign => None,
             NetField::ServiceCidr | NetField::PodCidr => {
-                domain::parse_cidr(v).err().map(entry_error)
+                net::parse_cidr_field(v).err().map(entry_error)
             }
             NetField::NodePrefix => plan::check::rules::parse_node_prefix(v).err(),
             NetField::UpstreamDns => plan::check::rules::parse_addr_list(v).err(),
@@ -655,14 +614,10 @@ impl Model {
             self.plan.hosts.push(host);
         }
         if first {
-            // The single control plane of Akash's "Kubernetes Cluster for Akash Providers",
-            // STEP 4 - Ansible Inventory: the first host runs the control plane and etcd;
-            // every host works.
             for (i, h) in self.plan.hosts.iter_mut().enumerate() {
                 h.roles = match self.suggested_roles.get(&h.name) {
                     Some(r) => r.clone(),
-                    None if i == 0 => vec![Role::ControlPlane, Role::Etcd, Role::Worker],
-                    None => vec![Role::Worker],
+                    None => crate::plan::default_roles(i),
                 };
             }
         }

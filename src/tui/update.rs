@@ -17,7 +17,6 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyM
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::domain;
 use super::effects::{Action, Effect};
 use super::model::{LogPane, Model, Msg, Row, Step};
 use super::popups::{Popup, on_popup_key};
@@ -25,6 +24,7 @@ use super::screens;
 use super::secret::Masked;
 use super::text;
 use crate::discover::HostState;
+use crate::net;
 use crate::plan::Plan;
 use crate::provision::{Event, EventKind, StageId, StepState};
 
@@ -140,13 +140,13 @@ fn target_index(targets: &str, address: &str) -> usize {
     let ip = address
         .parse::<std::net::IpAddr>()
         .ok()
-        .map(|ip| domain::Entry::Single(ip).bounds().0);
+        .map(|ip| net::Entry::Single(ip).bounds().0);
     targets
         .split(',')
         .position(|t| {
             let t = t.trim();
             t == address
-                || match (ip, domain::parse_entries(t)) {
+                || match (ip, net::parse_entries(t)) {
                     (Some(x), Ok(e)) => e.iter().any(|(_, e)| {
                         let (lo, hi) = e.bounds();
                         lo <= x && x <= hi
@@ -159,7 +159,7 @@ fn target_index(targets: &str, address: &str) -> usize {
 
 fn address_key(a: &str) -> (u8, u128, String) {
     match a.parse::<std::net::IpAddr>() {
-        Ok(ip) => (0, domain::Entry::Single(ip).bounds().0, String::new()),
+        Ok(ip) => (0, net::Entry::Single(ip).bounds().0, String::new()),
         Err(_) => (1, 0, a.to_string()),
     }
 }

@@ -7,8 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::net::parse_entries;
 use crate::plan::Code;
-use crate::tui::domain::parse_entries;
 use crate::tui::effects::Effect;
 use crate::tui::model::{Model, NetField};
 use crate::tui::screens::Hint;

@@ -519,9 +519,8 @@ mod tests {
 
     use super::*;
     use crate::facts::{BlockDevice, HostFacts};
-    use crate::plan::Severity;
-    use crate::plan::{Host, Role};
-    use crate::tui::model::{Mode, Msg, Step, empty_plan};
+    use crate::plan::{Host, Plan, Role, Severity};
+    use crate::tui::model::{Mode, Msg, Step};
     use crate::tui::popups::Popup;
     use crate::tui::update::update;
 
@@ -541,7 +540,7 @@ mod tests {
 
     #[test]
     fn apply_to_same_disks_never_carries_wipe_to_other_hosts() {
-        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
         // node1: sdb holds an old filesystem the operator looked at and marks for wiping.
         // node2: sdb is blank. node3: sdb holds an ext4 filesystem nobody looked at.
         for (name, fs) in [
@@ -598,7 +597,7 @@ mod tests {
     /// keeps the popup open; a plain absolute path is taken.
     #[test]
     fn mount_popup_refuses_what_check_refuses() {
-        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
         m.step = Step::Storage;
         let before = m.storage.mount.value().to_string();
         for (typed, says) in [
@@ -644,7 +643,7 @@ mod tests {
     #[test]
     fn storage_refuses_a_partition_of_a_used_disk_and_the_disk_of_a_selected_partition() {
         let model = || {
-            let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+            let mut m = Model::new(Mode::Live, Plan::new("t"), "");
             m.plan.hosts.push(Host {
                 name: "node1".into(),
                 address: "10.0.0.1".into(),
@@ -702,7 +701,7 @@ mod tests {
     /// What a device holds decides what Space and `w` do with it.
     #[test]
     fn space_and_w_follow_what_the_device_holds() {
-        let mut m = Model::new(Mode::Live, empty_plan("t"), "");
+        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
         m.plan.hosts.push(Host {
             name: "node1".into(),
             address: "10.0.0.1".into(),

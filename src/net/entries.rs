@@ -1,11 +1,12 @@
-//! Address entries with the position of the first bad character, as the Network and
-//! Discover screens parse them (with the core's `net` parser). Every rule the screens apply
-//! lives in the core (`plan::check`, `net`, `discover`); nothing here knows about the
-//! terminal.
+//! Address lists as the operator types them in a form: comma separated entries (CIDR, range
+//! or single address), each remembered with the character where it starts so a form can put
+//! the cursor on it. The wizard's Network screen and the demo lab read lists through these.
 
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+
+use super::{EntryForm, ParseError};
 
 /// One address entry as typed: a CIDR, a range or a single address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +40,16 @@ pub struct EntryError {
     pub message: String,
 }
 
-/// Parses a comma separated list of entries with the core's `net` parser. Every entry
+impl From<ParseError> for EntryError {
+    fn from(e: ParseError) -> Self {
+        EntryError {
+            pos: e.position,
+            message: e.message,
+        }
+    }
+}
+
+/// Parses a comma separated list of entries with [`super::parse_entry`]. Every entry
 /// remembers where it starts so that findings can point at it too.
 pub fn parse_entries(text: &str) -> Result<Vec<(usize, Entry)>, EntryError> {
     let mut out = Vec::new();
@@ -50,14 +60,12 @@ pub fn parse_entries(text: &str) -> Result<Vec<(usize, Entry)>, EntryError> {
     for raw in text.split(',') {
         let lead = raw.chars().take_while(|c| c.is_whitespace()).count();
         let start = offset + lead;
-        let (range, form) = crate::net::parse_entry(raw).map_err(|e| EntryError {
-            pos: offset + e.position,
-            message: e.message,
-        })?;
+        let (range, form) =
+            super::parse_entry(raw).map_err(|e| EntryError::from(e.shifted(offset)))?;
         let entry = match form {
-            crate::net::EntryForm::Cidr(net) => Entry::Cidr(net),
-            crate::net::EntryForm::Range => Entry::Range(range.start, range.end),
-            crate::net::EntryForm::Single => Entry::Single(range.start),
+            EntryForm::Cidr(net) => Entry::Cidr(net),
+            EntryForm::Range => Entry::Range(range.start, range.end),
+            EntryForm::Single => Entry::Single(range.start),
         };
         out.push((start, entry));
         offset += raw.chars().count() + 1;
@@ -65,12 +73,10 @@ pub fn parse_entries(text: &str) -> Result<Vec<(usize, Entry)>, EntryError> {
     Ok(out)
 }
 
-/// Parses one CIDR field (service or pod network).
-pub fn parse_cidr(text: &str) -> Result<IpNet, EntryError> {
-    crate::net::parse_cidr(text).map_err(|e| EntryError {
-        pos: e.position,
-        message: e.message,
-    })
+/// Parses one CIDR field (service or pod network) with [`super::parse_cidr`], the error
+/// pointing into the field.
+pub fn parse_cidr_field(text: &str) -> Result<IpNet, EntryError> {
+    super::parse_cidr(text).map_err(EntryError::from)
 }
 
 #[cfg(test)]
@@ -84,5 +90,14 @@ mod tests {
         // Inside the octet that is out of range (the core parser decides the exact digit).
         let e = parse_entries("10.0.0.0/28,10.0.0.300").unwrap_err();
         assert_eq!(e.pos, 19);
+    }
+
+    #[test]
+    fn entries_remember_where_they_start() {
+        let e = parse_entries("10.0.0.1,  10.0.0.5-10.0.0.9").unwrap();
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[1].0, 11);
+        assert!(matches!(e[1].1, Entry::Range(..)));
+        assert_eq!(parse_cidr_field("10.0.0.0/33").unwrap_err().pos, 9);
     }
 }
