@@ -85,7 +85,7 @@ codes! {
     Roles W_TWO_CONTROL_PLANES,
     Roles W_ETCD_OVER_SEVEN,
     Roles I_QUORUM,
-    Hardware W_NO_FACTS,
+    Hosts W_NO_FACTS,
     Hardware E_CPU_BELOW_MIN,
     Hardware E_RAM_BELOW_MIN,
     Hardware W_CPU_BELOW_GUIDE_MIN,

@@ -132,12 +132,11 @@ fn guide(role: HwRole, tier: Tier) -> String {
             .unwrap_or_default()
     };
     format!(
-        "{} CPU/{} /{}",
+        "{} CPU/{}/{}",
         need(Resource::Cpus),
         need(Resource::Memory),
         need(Resource::RootDisk)
     )
-    .replace(" /", "/")
 }
 
 /// What the badges and the estimate mean, from the same floors the badges use.
