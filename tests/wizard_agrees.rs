@@ -439,7 +439,7 @@ proptest! {
         prop_assert_eq!(errors(&m.findings()), want.clone());
         prop_assert_eq!(m.has_errors(), !want.is_empty());
         // No earlier step blocks on a plan error check does not report.
-        for step in [Step::Hosts, Step::Roles, Step::Storage] {
+        for step in [Step::Hosts, Step::Roles, Step::Storage, Step::Network] {
             m.step = step;
             let shown: Located = m
                 .findings()
