@@ -112,6 +112,7 @@ const fn floor(role: HwRole, tier: Tier, resource: Resource, need: u64, source: 
     }
 }
 
+// Short names for the table of floors below and the arithmetic on it.
 use HwRole::{ControlPlane as CP, Worker as WK};
 use Resource::{Cpus, Memory, RootDisk};
 use Source::{AkashGuide, Kubeadm, Kubespray};
