@@ -43,7 +43,7 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
 fn read_facts(path: &Path, plan: &plan::Plan) -> Result<Facts, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let entries = facts::file::read(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(facts::file::for_plan(plan, &entries))
+    Ok(plan::facts_for(plan, &entries))
 }
 
 /// 1 when any finding is an error, else 0.
