@@ -123,7 +123,7 @@ impl Host {
     /// hostname" in Kubespray's preinstall role). A host reports what it likes: a name with
     /// escapes, quotes or `$(...)` is never offered, and the caller picks `nodeN` instead.
     pub fn name_from_hostname(hostname: &str) -> Option<String> {
-        (hostname.len() <= 63 && crate::render::validate::is_kubespray_hostname(hostname))
+        (hostname.len() <= 63 && super::check::rules::is_dns_name(hostname))
             .then(|| hostname.to_string())
     }
 

@@ -266,7 +266,7 @@ fn mapping_keys(value: &Value) -> Vec<String> {
 
 /// Kubespray's "Stop if bad hostname" pattern:
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`.
-pub fn is_kubespray_hostname(name: &str) -> bool {
+fn is_kubespray_hostname(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|label| {
             let b = label.as_bytes();
