@@ -55,6 +55,9 @@ pub const MAX_PLAN_BYTES: u64 = 4 * 1024 * 1024;
 /// but brackets is refused before it reaches the parser.
 pub const MAX_FLOW_DEPTH: usize = 32;
 
+/// How the temporary files of a save start (`.rackstrap-plan-XXXXXX`).
+const TEMP_PREFIX: &str = ".rackstrap-plan-";
+
 /// Read and parse a plan file. `origin` in errors is the path as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
     use std::io::Read;
@@ -279,13 +282,34 @@ pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanError> {
     };
     // tempfile creates the file with mode 0600 on Unix.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".rackstrap-plan-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(write_err)?;
     tmp.write_all(to_yaml(plan).as_bytes()).map_err(write_err)?;
     tmp.as_file().sync_all().map_err(write_err)?;
     tmp.persist(path).map_err(|e| write_err(e.error))?;
+    remove_stale_temp_files(dir);
     Ok(())
+}
+
+/// Temporary files of plan saves that never finished (the process was killed between
+/// creating and renaming). A save takes milliseconds, so one older than a minute is nobody's.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let stale = |meta: &std::fs::Metadata| {
+        meta.modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60))
+    };
+    for entry in entries.flatten() {
+        let is_temp = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
+        if is_temp && entry.metadata().is_ok_and(|m| m.is_file() && stale(&m)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -413,6 +437,29 @@ mod tests {
         assert!(
             err.ends_with("p.yaml:3:10: not UTF-8 text: a plan is a YAML file in UTF-8"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_save_removes_what_a_killed_save_left_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(".rackstrap-plan-AbC123");
+        let fresh = dir.path().join(".rackstrap-plan-XyZ789");
+        std::fs::write(&old, "version: 1\ncl").unwrap();
+        std::fs::write(&fresh, "version: 1\ncl").unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        let plan = from_yaml(MINIMAL, "p.yaml").unwrap();
+        save(&plan, &dir.path().join("cluster.yaml")).unwrap();
+        assert!(!old.exists(), "a stale temporary file stays");
+        assert!(
+            fresh.exists(),
+            "a save under way in another process lost its file"
         );
     }
 
