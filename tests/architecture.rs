@@ -112,6 +112,7 @@ fn comments_cite_what_a_reader_can_open() {
 const LAYERS: &[(&str, u8)] = &[
     ("net", 0),
     ("paths", 0),
+    ("text", 0),
     ("ssh", 1),
     ("facts", 2),
     ("plan", 3),
