@@ -29,6 +29,24 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// default limit is 1024 per process.
 pub const MAX_CONCURRENCY: usize = 512;
 
+/// How long gathering facts on one host may take once connected. The facts script takes
+/// well under a second on a healthy host; a host where one of its commands hangs (a stuck
+/// `nproc`, a hung NFS mount under `lsblk`) is reported as stalled instead of holding the
+/// scan. `RACKSTRAP_FACTS_TIMEOUT` (seconds) overrides it.
+pub const FACTS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long closing a connection may take before it is dropped.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`FACTS_TIMEOUT`], or `RACKSTRAP_FACTS_TIMEOUT` seconds when set.
+pub fn facts_timeout() -> std::time::Duration {
+    std::env::var("RACKSTRAP_FACTS_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| std::time::Duration::from_secs(s.max(1)))
+        .unwrap_or(FACTS_TIMEOUT)
+}
+
 /// How one target ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -48,6 +66,8 @@ pub enum HostState {
     /// The host key was never seen and new keys are not accepted: the fingerprint (in
     /// `Discovered::fingerprint`) must be confirmed, then the host pinned and scanned again.
     UnknownHostKey,
+    /// Connected, but gathering facts did not finish in time ([`facts_timeout`]).
+    Stalled,
     /// Connected, facts gathered.
     Ok,
 }
@@ -78,6 +98,7 @@ impl HostState {
             HostState::HostKeyChanged { .. } => "host key changed",
             HostState::SudoNeedsPassword => "sudo needs password",
             HostState::UnknownHostKey => "unknown host key",
+            HostState::Stalled => "stalled",
             HostState::Ok => "ok",
         }
     }
@@ -103,16 +124,38 @@ pub enum TargetError {
     },
 }
 
-/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`
-/// or `10.0.10.5-20`),
-/// single addresses, hostnames; comma or space separated (the entry syntax is `net`'s, the
-/// same as for address pools). Duplicates are dropped, order kept.
-pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError> {
-    enum Piece {
-        Net(ipnet::IpNet),
-        Range(crate::net::AddrRange),
-        Name(String),
+/// One target as written: a network (its host addresses), a range, or a name.
+enum Piece {
+    Net(ipnet::IpNet),
+    Range(crate::net::AddrRange),
+    Name(String),
+}
+
+/// Whether `text` is a target list a scan takes, without listing the addresses: the
+/// wizard's Discover field asks this on every key. `Ok` holds how many addresses (names
+/// count one each) the scan would try, before duplicates are dropped.
+pub fn check_targets(text: &str, force: bool) -> Result<u128, TargetError> {
+    target_pieces(text, force).map(|pieces| {
+        pieces
+            .iter()
+            .map(Piece::count)
+            .fold(0, u128::saturating_add)
+    })
+}
+
+impl Piece {
+    fn count(&self) -> u128 {
+        match self {
+            Piece::Net(net) => net_size(net),
+            Piece::Range(range) => range.len(),
+            Piece::Name(_) => 1,
+        }
     }
+}
+
+/// The entries of a target list, checked: syntax (with the position of the first bad
+/// character), not empty, not more addresses than a scan takes.
+fn target_pieces(text: &str, force: bool) -> Result<Vec<Piece>, TargetError> {
     let mut pieces = Vec::new();
     let mut count: u128 = 0;
     for (position, token) in crate::net::split_list(text) {
@@ -130,11 +173,7 @@ pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError
                 }
             }
         };
-        count = count.saturating_add(match &piece {
-            Piece::Net(net) => net_size(net),
-            Piece::Range(range) => range.len(),
-            Piece::Name(_) => 1,
-        });
+        count = count.saturating_add(piece.count());
         pieces.push(piece);
     }
     if pieces.is_empty() {
@@ -152,6 +191,15 @@ pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError
             forced: force,
         });
     }
+    Ok(pieces)
+}
+
+/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`
+/// or `10.0.10.5-20`),
+/// single addresses, hostnames; comma or space separated (the entry syntax is `net`'s, the
+/// same as for address pools). Duplicates are dropped, order kept.
+pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError> {
+    let pieces = target_pieces(text, force)?;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     let mut push = |s: String| {
@@ -273,17 +321,37 @@ pub async fn probe(address: String, opts: &ConnectOptions) -> Discovered {
                     HostState::UnknownHostKey
                 }
             };
-            return found;
+            return found.printable();
         }
     };
     found.fingerprint = Some(session.fingerprint().to_string());
     found.newly_pinned = session.newly_pinned();
-    match crate::facts::gather(&session).await {
-        Ok(facts) => found.facts = Some(facts),
-        Err(e) => found.message = format!("facts: {e}"),
+    let limit = facts_timeout();
+    match tokio::time::timeout(limit, crate::facts::gather(&session)).await {
+        Ok(Ok(facts)) => found.facts = Some(facts.into_printable()),
+        Ok(Err(e)) => found.message = format!("facts: {e}"),
+        Err(_) => {
+            found.state = HostState::Stalled;
+            found.message = format!(
+                "facts: no answer within {} s (a command of the facts script hangs on the host)",
+                limit.as_secs()
+            );
+        }
     }
-    session.close().await;
-    found
+    // Closing waits for the server; a host that hangs must not hold the scan.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
+    found.printable()
+}
+
+impl Discovered {
+    /// Remote text (facts, messages that quote what the server said) with control characters
+    /// escaped: what every output path shows, the JSON lines included.
+    pub fn printable(mut self) -> Self {
+        self.facts = self.facts.map(HostFacts::into_printable);
+        crate::text::make_printable(&mut self.message);
+        crate::text::make_printable(&mut self.address);
+        self
+    }
 }
 
 #[cfg(test)]
@@ -390,6 +458,30 @@ mod tests {
         ));
         assert!(matches!(
             parse_targets("10.0.0.0/16 10.1.0.0/24 10.2.0.0/24", false),
+            Err(TargetError::TooMany { .. })
+        ));
+    }
+
+    #[test]
+    fn check_targets_agrees_with_parse_targets_without_listing() {
+        for text in [
+            "10.0.0.1 10.0.0.2",
+            "10.0.0.0/16",
+            "10.0.0.0/15",
+            "a b_c",
+            " , ",
+            "node1",
+        ] {
+            assert_eq!(
+                check_targets(text, false).is_ok(),
+                parse_targets(text, false).is_ok(),
+                "{text}"
+            );
+        }
+        assert_eq!(check_targets("10.0.0.1-3 node1", false), Ok(4));
+        // A forced scan of a /64 is refused without enumerating it.
+        assert!(matches!(
+            check_targets("fd00::/64", true),
             Err(TargetError::TooMany { .. })
         ));
     }

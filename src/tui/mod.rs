@@ -27,13 +27,15 @@
 //! * `view` with `widgets/`: the frame (title, step bar, findings strip, footer, popups).
 //! * `effects`: side effects as data and the executor that runs them on tasks.
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
-//! * `domain`: quorum, capacity, address parsing and the findings the screens show.
 //! * `text`: the user-facing strings.
+//!
+//! No rule lives here: findings, hardware floors, field limits, target lists and mount
+//! points are the core's (`plan::check`, `net`, `discover`); the screens call them and
+//! show what they say.
 //!
 //! The loop draws only after something happened (a key, a resize, a message); runner output
 //! arrives in batches so a chatty stage cannot make it redraw more than ~10 times a second.
 
-pub mod domain;
 pub mod effects;
 pub mod model;
 pub mod popups;
@@ -83,8 +85,12 @@ async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Resul
     tui.terminal
         .draw(|f| view::render(&model, f))
         .context("drawing")?;
+    // SIGTERM or SIGHUP (the terminal closed, a `kill`): leave the loop like a quit, so the
+    // run in progress is cancelled and the terminal restored on the way out.
+    let mut stop = StopSignals::new();
     loop {
         let msg = tokio::select! {
+            _ = stop.next() => break,
             ev = events.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) => Msg::Key(k),
                 Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
@@ -113,6 +119,38 @@ async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Resul
     drop(exec);
     drop(tui);
     Ok(model)
+}
+
+/// SIGTERM and SIGHUP, when their handlers could be installed.
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    /// Resolves when either arrives; never without handlers.
+    async fn next(&mut self) {
+        async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = one(&mut self.term) => {}
+            _ = one(&mut self.hup) => {}
+        }
+    }
 }
 
 /// The demo backend for a built-in lab.
