@@ -234,11 +234,12 @@ fn a_stage_that_cannot_run_here_is_said_on_review_and_stops_the_start_until_left
     use rackstrap::provision::readiness::Blocker;
     use rackstrap::provision::{Selection, StageId};
     let mut d = demo_at_provision();
-    d.m.review.machine = vec![Blocker {
+    let missing = vec![Blocker {
         stage: StageId::Kubespray,
         problem: "/nowhere is not a Kubespray tree".into(),
         fix: "clone Kubespray there".into(),
     }];
+    d.m.review.machine = missing.clone();
     let screen = d.screen(120, 40);
     assert!(
         screen.contains("✗ Kubespray cannot run on this machine: /nowhere is not a Kubespray tree")
@@ -259,7 +260,13 @@ fn a_stage_that_cannot_run_here_is_said_on_review_and_stops_the_start_until_left
         "{:?}",
         d.m.status
     );
-    // Leaving Kubespray (and what needs the cluster) out, the rest runs.
+    // The refusal looked at the machine again (the test driver's machine has everything, as
+    // after a fix): the next Enter would start.
+    assert!(d.m.review.machine.is_empty(), "checked again");
+    // Still missing: leaving Kubespray (and what needs the cluster) out, the rest runs.
+    d.m.review.machine = missing;
+    d.key(Enter);
+    assert!(!d.m.provision.started);
     d.keys(&[Char('4'), Char('5'), Char('6')]);
     let mut expect = Selection::all(&d.m.plan);
     for s in [StageId::Kubespray, StageId::Verify, StageId::LoadBalancer] {

@@ -56,7 +56,7 @@ pub const RUN_FINISHED: &str = "every stage finished: press Enter";
 pub const NOTHING_SELECTED: &str =
     "nothing chosen to run: pick at least one stage (1-6) and one host (Space)";
 pub const LEAVE_STAGE_OUT: &str =
-    "Fix that, or leave the stage out (its number key) and start again";
+    "Fix that and press Enter again (it is checked again), or leave the stage out (its number key)";
 pub const SELECT_INTRO: &str =
     "Keys 1-6 leave a stage out or back in; ↑↓ and Space do the same for a host.";
 

@@ -356,7 +356,11 @@ pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
                 b.problem,
                 text::LEAVE_STAGE_OUT
             ));
-            return None;
+            // Look again, so a fix made meanwhile (a checkout cloned, a venv on PATH) counts
+            // at the next Enter.
+            return Some(Effect::CheckMachine {
+                plan: m.plan.clone(),
+            });
         }
     }
     // Hosts confirmed earlier in this session are not asked again (a retry, a skip).
