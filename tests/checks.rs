@@ -166,6 +166,19 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         |p, _| p.cluster.kubespray.version = "v2.26.0".into(),
         |p, _| p.cluster.kubespray.version = "v2.24.0".into(),
     ),
+    (
+        "W_KUBESPRAY_OLD_RELEASE",
+        |p, _| p.cluster.kubespray.version = "v2.28.1".into(),
+        |p, _| p.cluster.kubespray.version = "v2.29.1".into(),
+    ),
+    (
+        "E_NETWORK_PLUGIN_RELEASE",
+        |p, _| p.cluster.network_plugin = "weave".into(),
+        |p, _| {
+            p.cluster.network_plugin = "weave".into();
+            p.cluster.kubespray.version = "v2.28.1".into();
+        },
+    ),
     ("E_BAD_USER", |p, _| p.access.user = String::new(), noop),
     (
         "E_BAD_PORT",
@@ -412,8 +425,8 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
     ),
     (
         "E_CALICO_MTU",
-        |p, _| p.network.calico_mtu = Some(1490),
-        |p, _| p.network.calico_mtu = Some(1480),
+        |p, _| p.network.calico_mtu = Some(1451),
+        |p, _| p.network.calico_mtu = Some(1450),
     ),
     (
         "E_BAD_POOL_NAME",

@@ -210,25 +210,11 @@ pub const ETCD_MAX_ADVISED: usize = 7;
 /// largest jumbo frame common switches carry.
 pub const MTU_MIN: u32 = 1280;
 pub const MTU_MAX: u32 = 9216;
-/// Seed 004: calico_mtu "must be at least 20 bytes less than the host NIC MTU" (IP-in-IP).
-pub const CALICO_MTU_OVERHEAD: u32 = 20;
-/// Kubespray v2.24 `kube_network_plugin` values (preinstall verify-settings).
-pub const NETWORK_PLUGINS: [&str; 10] = [
-    "calico",
-    "flannel",
-    "weave",
-    "cloud",
-    "cilium",
-    "cni",
-    "kube-ovn",
-    "kube-router",
-    "macvlan",
-    "custom_cni",
-];
+/// Calico's encapsulation header: VXLAN, Kubespray's default Calico mode (see
+/// `crate::kubespray::CALICO_VXLAN_OVERHEAD`).
+pub const CALICO_MTU_OVERHEAD: u32 = crate::kubespray::CALICO_VXLAN_OVERHEAD;
 /// Kubespray v2.24 `container_manager` values.
 pub const CONTAINER_MANAGERS: [&str; 3] = ["docker", "crio", "containerd"];
-/// The Kubespray release line whose variable names the renderer writes.
-pub const KUBESPRAY_SUPPORTED: &str = "v2.24.";
 /// Directories under Kubespray's `inventory/` that its tree ships (the template the
 /// kubespray stage copies, and a local example): a cluster named like one would have its
 /// inventory written into them.
@@ -344,14 +330,7 @@ fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             .hint("the default is `cluster.local`"),
         );
     }
-    if !NETWORK_PLUGINS.contains(&c.network_plugin.as_str()) {
-        out.push(Finding::new(
-            Severity::Error,
-            "E_UNKNOWN_NETWORK_PLUGIN",
-            "cluster.network_plugin",
-            msg::one_of("network plugin", &c.network_plugin, &NETWORK_PLUGINS),
-        ));
-    }
+    out.extend(crate::kubespray::network_plugin_findings(plan));
     if !CONTAINER_MANAGERS.contains(&c.container_manager.as_str()) {
         out.push(Finding::new(
             Severity::Error,
@@ -364,17 +343,7 @@ fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    if !c.kubespray.version.starts_with(KUBESPRAY_SUPPORTED) {
-        out.push(
-            Finding::new(
-                Severity::Warning,
-                "W_KUBESPRAY_VERSION",
-                "cluster.kubespray.version",
-                msg::kubespray_version(&c.kubespray.version),
-            )
-            .hint("compare the rendered group_vars with that release's inventory/sample"),
-        );
-    }
+    out.extend(crate::kubespray::release_findings(plan));
     if plan.access.user.is_empty() {
         out.push(Finding::new(
             Severity::Error,
@@ -1424,11 +1393,6 @@ mod msg {
             allowed.join(", ")
         )
     }
-    pub fn kubespray_version(v: &str) -> String {
-        format!(
-            "Kubespray {v} is not the release rackstrap renders for (v2.24); variable names may differ"
-        )
-    }
     pub fn bad_host_name(name: &str) -> String {
         format!("host name `{name}` is not a valid node name")
     }
@@ -1518,7 +1482,7 @@ mod msg {
     }
     pub fn calico_mtu(cm: u32, mtu: u32) -> String {
         format!(
-            "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu}: Calico's tunnel header needs the room"
+            "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu}: Calico's VXLAN header needs the room"
         )
     }
     pub fn bad_pool_name(name: &str) -> String {

@@ -9,9 +9,9 @@ pub mod load;
 pub mod model;
 
 pub use check::{
-    CONTAINER_MANAGERS, Finding, MountProblem, NETWORK_PLUGINS, Quorum, Severity, check,
-    mount_points, mount_problem, overlap_holder, quorum, resolve_discard, total_bytes,
-    usable_bytes, worker_deployment_estimate,
+    CONTAINER_MANAGERS, Finding, MountProblem, Quorum, Severity, check, mount_points,
+    mount_problem, overlap_holder, quorum, resolve_discard, total_bytes, usable_bytes,
+    worker_deployment_estimate,
 };
 pub use load::{PlanError, from_yaml, load, save, to_yaml};
 pub use model::*;

@@ -1,5 +1,5 @@
 //! The plan: what the operator wants the cluster to be. This is the file contract of
-//! DESIGN.md ("The plan file"): the YAML keys here are what users and scripts rely on.
+//! docs/plan.md: the YAML keys here are what users and scripts rely on.
 //!
 //! Addresses, CIDRs and ranges are kept as the operator typed them (strings) so that the
 //! checks can point at the offending character instead of failing the whole load; `net`
@@ -49,7 +49,8 @@ pub struct Cluster {
     /// Kubespray's `container_manager`.
     #[serde(default = "default_container_manager")]
     pub container_manager: String,
-    /// Extra rules for a kind of cluster: `akash` turns on the Akash provider checks (seed 002).
+    /// Extra rules for a kind of cluster: `akash` turns on the Akash provider checks (Akash
+    /// "IP Leases - Provider Enablement").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
 }
@@ -109,7 +110,7 @@ pub struct Host {
     pub address: String,
     #[serde(default)]
     pub roles: Vec<Role>,
-    /// Kubernetes node labels (seed 004: `nvidia.com/ais-target: demo`).
+    /// Kubernetes node labels (AIStore "Deploying AIS on k8s": `nvidia.com/ais-target: demo`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -186,7 +187,7 @@ impl Level {
     }
 
     /// Fewest member devices the level can be built from (mdadm's own limits; raid10 as
-    /// the seeds use it, mirrored pairs).
+    /// the guides use it, mirrored pairs).
     pub fn min_devices(self) -> usize {
         match self {
             Level::Single | Level::PerDisk => 1,
@@ -232,9 +233,11 @@ pub enum Discard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relocate {
-    /// `/var/lib/kubelet` onto the new filesystem (seed 001 step 7).
+    /// `/var/lib/kubelet` onto the new filesystem (Akash "Kubernetes Cluster for
+    /// Akash Providers", ephemeral storage).
     Kubelet,
-    /// `/var/lib/containerd` onto the new filesystem (seed 001 step 7).
+    /// `/var/lib/containerd` onto the new filesystem (Akash "Kubernetes Cluster for
+    /// Akash Providers", ephemeral storage).
     Containerd,
 }
 
@@ -256,10 +259,12 @@ pub struct Network {
     /// Host interface MTU.
     #[serde(default = "default_mtu")]
     pub mtu: u32,
-    /// Kubespray `calico_mtu`; derived from `mtu` when absent (20 bytes less: IP-in-IP header).
+    /// Kubespray `calico_mtu`; derived from `mtu` when absent (50 bytes less: the VXLAN
+    /// header of Kubespray's default Calico mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calico_mtu: Option<u32>,
-    /// Optional control-plane virtual IP (seed 003: keepalived VIP).
+    /// Optional control-plane virtual IP (a keepalived VIP, as in a two-control-plane
+    /// kubeadm homelab).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vip: Option<String>,
     #[serde(default)]
@@ -282,9 +287,14 @@ impl Default for Network {
 }
 
 impl Network {
-    /// The MTU Calico gets: the plan's value, or 20 bytes below the host MTU.
+    /// The MTU Calico gets: the plan's value, or the VXLAN header's 50 bytes below the host
+    /// MTU (Kubespray's sample `k8s-net-calico.yml`: "if VXLAN or BPF mode is enabled,
+    /// subtract 50 from your network MTU").
     pub fn effective_calico_mtu(&self) -> u32 {
-        self.calico_mtu.unwrap_or(self.mtu.saturating_sub(20))
+        self.calico_mtu.unwrap_or(
+            self.mtu
+                .saturating_sub(crate::kubespray::CALICO_VXLAN_OVERHEAD),
+        )
     }
 }
 
@@ -293,7 +303,8 @@ impl Network {
 pub struct LoadBalancer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<Pool>,
-    /// Expose the MetalLB controller's metrics for the Akash IP operator (seed 002).
+    /// Expose the MetalLB controller's metrics for the Akash IP operator (Akash "IP Leases -
+    /// Provider Enablement").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expose_controller: bool,
 }
@@ -311,7 +322,8 @@ pub struct Pool {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tuning {
-    /// Kernel parameters written to the host prep sysctl file (seed 001 step 9).
+    /// Kernel parameters written to the host prep sysctl file (Akash "Kubernetes Cluster
+    /// for Akash Providers", sysctl step).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysctl: BTreeMap<String, SysctlValue>,
 }
@@ -345,9 +357,9 @@ fn default_container_manager() -> String {
 fn default_kubespray_path() -> String {
     "~/kubespray".into()
 }
-/// Seed 001 pins Kubespray v2.24.1.
+/// New plans get the newest release rackstrap knows (`crate::kubespray::DEFAULT_TAG`).
 fn default_kubespray_version() -> String {
-    "v2.24.1".into()
+    crate::kubespray::DEFAULT_TAG.into()
 }
 fn default_user() -> String {
     "root".into()

@@ -599,6 +599,7 @@ async fn cluster_step(
     let results = kubespray::run(
         plan,
         &every,
+        &kubespray::limit_of(plan, &shared.opts.hosts),
         shared.opts.dry_run,
         known.as_ref(),
         &mut pane,

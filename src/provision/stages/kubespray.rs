@@ -1,15 +1,23 @@
 //! Kubespray: the inventory goes into the Kubespray tree and `cluster.yml` runs through
-//! `ansible-playbook` from this machine, as seed 001 steps 4 and 8 do by hand:
+//! `ansible-playbook` from this machine, as the Akash guide ("Kubernetes Cluster for Akash
+//! Providers") does by hand:
 //!
 //! ```text
 //! cd <kubespray>
 //! cp -rfp inventory/sample inventory/<name>        (only when it does not exist yet)
-//! <rendered hosts.yaml and group_vars written into inventory/<name>/>
+//! <rendered hosts.yaml, host_vars and group_vars/*/zz-rackstrap.yml into inventory/<name>/>
 //! <pinned host keys of the plan's hosts written to inventory/<name>/.known_hosts>
+//! ansible-playbook -i inventory/<name>/hosts.yaml playbooks/boilerplate.yml
+//!   -e ansible_connection=local                    (Kubespray's own inventory checks, v2.28+)
 //! ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_SSH_ARGS='... -o UserKnownHostsFile=<that file>
 //!   -o StrictHostKeyChecking=yes' ansible-playbook -i inventory/<name>/hosts.yaml -b -v
-//!   --private-key=<identity> cluster.yml
+//!   --private-key=<identity> [--limit <hosts>] cluster.yml
 //! ```
+//!
+//! Before anything runs, the tree must be the plan's release and its Ansible inside that
+//! release's range (`crate::kubespray::tree`); `ansible-playbook` is the tree's virtualenv's
+//! (`rackstrap kubespray prepare`) when it has one. The sample's files are copied once and
+//! never overwritten: rackstrap's values are in files of its own.
 //!
 //! Ansible opens its own OpenSSH connections, so rackstrap's host key pins are handed to
 //! OpenSSH: the keys pinned for the plan's hosts (see `ssh::known_hosts`) are the only ones
@@ -21,7 +29,7 @@
 //! so `ANSIBLE_SSH_ARGS` (not `--ssh-common-args`) is what replaces them.
 //!
 //! The inventory lives inside the tree because Kubespray misbehaves with inventories outside
-//! it (seed 004). Ansible's output streams line by line into the `ansible` log pane and
+//! it (AIStore "Deploying AIS on k8s"). Ansible's output streams line by line into the `ansible` log pane and
 //! `ansible.log`; `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP
 //! and the failing task, each host's result.
 
@@ -44,8 +52,8 @@ use crate::ssh::known_hosts::KnownHosts;
 
 /// The pseudo-host name under which Ansible's whole output is logged and shown.
 pub const ANSIBLE_PANE: &str = "ansible";
-/// Kubespray's playbook that builds a cluster (seed 001 step 8).
-pub const PLAYBOOK: &str = "cluster.yml";
+/// Kubespray's playbook that builds a cluster.
+pub const PLAYBOOK: &str = crate::kubespray::tree::CLUSTER_PLAYBOOK;
 
 /// The file, inside `inventory/<name>`, holding the pinned host keys Ansible's ssh checks
 /// against. A dotfile: Ansible skips those when an inventory directory is read.
@@ -120,12 +128,7 @@ fn unpinned_message(plan: &Plan, h: &Host) -> String {
 
 /// `~/x` -> `$HOME/x`.
 pub fn expand_tilde(path: &str) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return PathBuf::from(home).join(rest);
-    }
-    PathBuf::from(path)
+    crate::kubespray::tree::expand_tilde(path)
 }
 
 /// The inventory files the renderer makes for the Kubespray tree (extras stay out of it).
@@ -138,23 +141,60 @@ pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
 }
 
 /// The `ansible-playbook` command line, run with the Kubespray tree as working directory.
-/// `expand`: the key path with `~` resolved (to run it) or as the plan wrote it (to show it,
-/// as seed 001 does: Ansible resolves `~` in `--private-key` itself).
-pub fn playbook_command(plan: &Plan, expand: bool) -> Vec<String> {
-    let identity = if expand {
-        expand_tilde(&plan.access.identity).display().to_string()
+/// `expand`: the program and key path resolved (to run it) or as an operator in the tree
+/// types them (to show it, as the Akash guide does: Ansible resolves `~` in `--private-key`
+/// itself). `limit`: the plan hosts to run on when not all (`apply --host`).
+pub fn playbook_command(plan: &Plan, expand: bool, limit: &[String]) -> Vec<String> {
+    let tree = crate::kubespray::Tree::of(plan);
+    let (program, identity) = if expand {
+        (
+            tree.ansible_program().display().to_string(),
+            expand_tilde(&plan.access.identity).display().to_string(),
+        )
     } else {
-        plan.access.identity.clone()
+        (shown_program(&tree), plan.access.identity.clone())
     };
-    vec![
-        "ansible-playbook".into(),
+    let mut words = vec![
+        program,
         "-i".into(),
         format!("inventory/{}/hosts.yaml", plan.cluster.name),
         "-b".into(),
         "-v".into(),
         format!("--private-key={identity}"),
-        PLAYBOOK.into(),
-    ]
+    ];
+    if !limit.is_empty() {
+        words.push(format!("--limit={}", limit.join(",")));
+    }
+    words.push(PLAYBOOK.into());
+    words
+}
+
+/// `venv/bin/ansible-playbook` when the tree has its virtualenv, else `ansible-playbook`.
+fn shown_program(tree: &crate::kubespray::Tree) -> String {
+    match tree.venv_ansible() {
+        Some(_) => format!("{}/bin/ansible-playbook", crate::kubespray::tree::VENV_DIR),
+        None => "ansible-playbook".into(),
+    }
+}
+
+/// The hosts to pass to `--limit`: the selected ones when they are not every plan host.
+pub fn limit_of(plan: &Plan, selected: &[String]) -> Vec<String> {
+    let all: Vec<&str> = plan
+        .hosts
+        .iter()
+        .filter(|h| !h.roles.is_empty())
+        .map(|h| h.name.as_str())
+        .collect();
+    let chosen: Vec<String> = all
+        .iter()
+        .filter(|h| selected.iter().any(|s| s == *h))
+        .map(|h| h.to_string())
+        .collect();
+    if selected.is_empty() || chosen.len() == all.len() {
+        Vec::new()
+    } else {
+        chosen
+    }
 }
 
 /// A path for a shell line, `~/` left unquoted so the shell still expands it.
@@ -197,6 +237,7 @@ pub fn commands(
     plan: &Plan,
     inventory_exists: bool,
     pinned: Option<&str>,
+    limit: &[String],
 ) -> Result<Vec<Cmd>, StepError> {
     let inv = format!("inventory/{}", plan.cluster.name);
     let mut cmds = vec![Cmd::new(format!(
@@ -225,8 +266,17 @@ pub fn commands(
             quote(&known_path)
         )),
     });
+    if crate::kubespray::inventory::has_checks(plan) {
+        let tree = crate::kubespray::Tree::of(plan);
+        let mut words = crate::kubespray::inventory::command(
+            &tree,
+            Path::new(&format!("{inv}/{}", crate::render::HOSTS_FILE)),
+        );
+        words[0] = shown_program(&tree);
+        cmds.push(Cmd::words(words.iter().map(String::as_str)));
+    }
     cmds.push(Cmd::new(playbook_line(
-        &playbook_command(plan, false),
+        &playbook_command(plan, false, limit),
         &shown_known_hosts(plan),
     )));
     Ok(cmds)
@@ -245,7 +295,7 @@ impl Stage for KubesprayStage {
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
         let tree = expand_tilde(&ctx.plan.cluster.kubespray.path);
         let exists = tree.join("inventory").join(&ctx.plan.cluster.name).is_dir();
-        commands(ctx.plan, exists, None)
+        commands(ctx.plan, exists, None, &[])
     }
 
     async fn check(
@@ -267,6 +317,7 @@ impl Stage for KubesprayStage {
 pub async fn run(
     plan: &Plan,
     hosts: &[&Host],
+    limit: &[String],
     dry_run: bool,
     known: Option<&KnownHosts>,
     pane: &mut StepLog,
@@ -300,7 +351,7 @@ pub async fn run(
                 pane.note(&format!("warning: {}", unpinned_message(plan, h)));
             }
         }
-        return match commands(plan, exists, pinned.as_deref().ok()) {
+        return match commands(plan, exists, pinned.as_deref().ok(), limit) {
             Ok(cmds) => {
                 for c in cmds {
                     pane.note(&format!("would run: {}", c.shell));
@@ -314,7 +365,24 @@ pub async fn run(
         };
     }
     if !is_tree {
-        return all_fail(StepError::Check(not_a_tree()));
+        return all_fail(StepError::Check(format!(
+            "{}; `rackstrap kubespray prepare PLAN` clones the plan's release there",
+            not_a_tree()
+        )));
+    }
+    // The tree's release and its Ansible, before anything runs.
+    let refusals: Vec<String> = crate::kubespray::tree::findings(plan)
+        .into_iter()
+        .map(|f| match f.hint {
+            Some(h) => format!("{} ({h})", f.message),
+            None => f.message,
+        })
+        .collect();
+    if !refusals.is_empty() {
+        for r in &refusals {
+            pane.note(&format!("refused: {r}"));
+        }
+        return all_fail(StepError::Check(refusals.join("; ")));
     }
     // Every plan host is in the inventory, so one host without a pin stops the whole run.
     let pinned = match pinned {
@@ -389,14 +457,55 @@ pub async fn run(
         .unwrap_or_else(|_| inv_dir.join(KNOWN_HOSTS_FILE))
         .display()
         .to_string();
-    let words = playbook_command(plan, true);
+    // Kubespray's own inventory checks (connection local, no host touched).
+    if crate::kubespray::inventory::has_checks(plan) {
+        let t = crate::kubespray::Tree::of(plan);
+        pane.command(
+            &crate::kubespray::inventory::command(
+                &t,
+                Path::new(&format!(
+                    "inventory/{}/{}",
+                    plan.cluster.name,
+                    crate::render::HOSTS_FILE
+                )),
+            )
+            .iter()
+            .map(|w| quote(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+        );
+        let (p, f) = (plan.clone(), files.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            crate::kubespray::inventory::check_files(&p, &crate::kubespray::Tree::of(&p), &f)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match checked {
+            Ok(findings) if findings.is_empty() => {
+                pane.note("Kubespray accepts the inventory");
+            }
+            Ok(findings) => {
+                let msgs: Vec<String> = findings.into_iter().map(|f| f.message).collect();
+                for m in &msgs {
+                    pane.note(&format!("refused: {m}"));
+                }
+                return all_fail(StepError::Check(msgs.join("; ")));
+            }
+            Err(e) => return all_fail(StepError::Check(e)),
+        }
+    }
+    let words = playbook_command(plan, true, limit);
     pane.command(&playbook_line(&words, &known_file));
     let child = tokio::process::Command::new(&words[0])
         .args(&words[1..])
         .current_dir(&tree)
+        .envs(crate::kubespray::Tree::of(plan).ansible_env())
         .envs(host_key_env(&known_file))
         .env("ANSIBLE_FORCE_COLOR", "1")
         .env("ANSIBLE_STDOUT_CALLBACK", "default")
+        // ansible-core 2.18 prints results over several lines unless told not to; the parser
+        // reads the one-line JSON after `=>`.
+        .env("ANSIBLE_CALLBACK_FORMAT_PRETTY", "false")
         .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
         .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
@@ -408,7 +517,9 @@ pub async fn run(
         Ok(c) => c,
         Err(e) => {
             return all_fail(StepError::Check(format!(
-                "cannot start ansible-playbook: {e}; install ansible-core (Kubespray's requirements.txt)"
+                "cannot start {}: {e}; `rackstrap kubespray prepare PLAN` makes the tree's \
+                 virtualenv with Kubespray's requirements.txt",
+                words[0]
             )));
         }
     };
@@ -582,7 +693,7 @@ mod tests {
         assert!(args.contains(&"UserKnownHostsFile=/k s/.known_hosts".to_string()));
         assert!(args.contains(&"StrictHostKeyChecking=yes".to_string()));
         assert!(args.contains(&"GlobalKnownHostsFile=/dev/null".to_string()));
-        let line = commands(&plan(22), true, None)
+        let line = commands(&plan(22), true, None, &[])
             .expect("commands")
             .pop()
             .expect("playbook line")
