@@ -618,3 +618,136 @@ fn prepare_clones_the_release_and_makes_its_virtualenv() {
         "{stderr}"
     );
 }
+
+/// A real Kubespray playbook over real SSH: v2.31.0's `playbooks/facts.yml` (without
+/// `bootstrap_os`, which would install packages on the machine the lab hosts share) against
+/// three lab hosts, with the rendered inventory laid over the release's sample, rackstrap's
+/// pinned host keys (the kubespray stage's own environment) and the release's virtualenv.
+/// Every host's facts are gathered; a rekeyed host then fails with OpenSSH's host key error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubespray_facts_playbook_runs_over_pinned_ssh() {
+    use common::lab::{HostSpec, Lab};
+    use rackstrap::provision::remote::Connector;
+    use rackstrap::provision::stages::kubespray as stage;
+
+    let archives = require_archives!();
+    require_lab!();
+    let tag = "v2.31.0";
+    let release = Release::find(tag).expect("release");
+    let venv_dir = venv(&archives, release);
+    let tmp = overlay(&archives, tag, &venv_dir);
+    let t = tmp.path();
+    let mut lab = Lab::start(vec![
+        HostSpec::new("node1"),
+        HostSpec::new("node2"),
+        HostSpec::new("node3"),
+    ]);
+    let mut y = format!(
+        "version: 1\ncluster: {{name: lab, kubespray: {{path: '{}', version: {tag}}}}}\n\
+         access: {{user: root, port: {}, identity: '{}'}}\nhosts:\n",
+        t.display(),
+        lab.hosts()[0].port,
+        lab.key_path().display()
+    );
+    for (name, roles) in [
+        ("node1", "[control_plane, etcd, worker]"),
+        ("node2", "[worker]"),
+        ("node3", "[worker]"),
+    ] {
+        y.push_str(&format!(
+            "  - {{name: {name}, address: {}, roles: {roles}}}\n",
+            lab.host(name).address
+        ));
+    }
+    let p: Plan = serde_yaml::from_str(&y).expect("plan");
+    // Pin every host's key the way rackstrap does: its own connection, first contact accepted.
+    let known = rackstrap::ssh::known_hosts::KnownHosts {
+        own: lab.dir.join("known_hosts"),
+        extra: Vec::new(),
+    };
+    let connector = rackstrap::provision::remote::SshConnector {
+        base: rackstrap::ssh::ConnectOptions {
+            known_hosts: known.own.clone(),
+            extra_known_hosts: Vec::new(),
+            accept_new: true,
+            use_agent: false,
+            ..Default::default()
+        },
+    };
+    for h in &p.hosts {
+        if let Err(e) = connector.connect(h, &p.access).await {
+            panic!("{}: {e}", h.name);
+        }
+    }
+    let inv = lay_inventory(t, &p);
+    let pins = stage::pinned_keys(&p, Some(&known)).expect("every host pinned");
+    let known_file = inv.join(stage::KNOWN_HOSTS_FILE);
+    std::fs::write(&known_file, pins).expect("pins");
+    let key = lab.key_path().display().to_string();
+    let facts = || {
+        let tree = Tree::new(t);
+        let out = Command::new(tree.ansible_program())
+            .args([
+                "-i",
+                "inventory/lab/hosts.yaml",
+                "--private-key",
+                &key,
+                // Lab hosts share this machine's files; its system Python runs the modules.
+                "-e",
+                "ansible_python_interpreter=/usr/bin/python3",
+                release.facts_playbook,
+                "--skip-tags",
+                "bootstrap_os",
+            ])
+            .current_dir(t)
+            .envs(tree.ansible_env())
+            .envs(stage::host_key_env(&known_file.display().to_string()))
+            .env("ANSIBLE_NOCOLOR", "1")
+            .env("ANSIBLE_CALLBACK_FORMAT_PRETTY", "false")
+            // No connection reuse across the two runs: the rekeyed host must be dialled anew.
+            .env("ANSIBLE_SSH_CONTROL_PATH_DIR", tmp.path().join("cp"))
+            .output()
+            .expect("ansible-playbook");
+        let mut parser = rackstrap::provision::ansible::Parser::new();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        for l in stdout.lines() {
+            parser.feed(l);
+        }
+        (out.status.code(), parser, stdout)
+    };
+
+    let (code, parser, stdout) = facts();
+    assert_eq!(code, Some(0), "{stdout}");
+    for h in ["node1", "node2", "node3"] {
+        let recap = parser
+            .recap
+            .get(h)
+            .unwrap_or_else(|| panic!("{h} not in the recap:\n{stdout}"));
+        assert!(recap.success() && recap.ok > 0, "{h}: {recap:?}\n{stdout}");
+    }
+    assert!(
+        stdout.contains("Gather necessary facts"),
+        "Kubespray's facts tasks ran:\n{stdout}"
+    );
+
+    lab.restart_with_new_key("node2");
+    let (code, parser, stdout) = facts();
+    assert_ne!(code, Some(0), "{stdout}");
+    let failure = parser
+        .failures
+        .get("node2")
+        .unwrap_or_else(|| panic!("node2 did not fail:\n{stdout}"));
+    assert!(failure.unreachable, "{failure}");
+    assert!(
+        failure
+            .message
+            .contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{failure}"
+    );
+    for h in ["node1", "node3"] {
+        assert!(
+            parser.recap.get(h).is_some_and(|r| r.success()),
+            "{h}:\n{stdout}"
+        );
+    }
+}
