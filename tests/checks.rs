@@ -928,7 +928,7 @@ fn even_etcd_suggests_a_worker_and_two_control_planes_suggest_third_etcd() {
             .unwrap()
             .contains("add `etcd` to one worker's roles")
     );
-    // With the third member on a worker (seed 003), the error is gone and no hint is needed.
+    // With the third member on a worker (as in a two-control-plane homelab), the error is gone and no hint is needed.
     p.hosts[3].roles.push(Role::Etcd);
     let f = plan::check(&p, None);
     assert!(!f.iter().any(|x| x.code == "E_EVEN_ETCD"));

@@ -130,8 +130,9 @@ pub fn usable_bytes(level: Level, member_sizes: &[u64]) -> u64 {
 }
 
 /// Whether the filesystem gets the `discard` mount option. `auto` means only when facts
-/// show every member non-rotational (seed 001: "Remove ,discard ... if you are NOT using
-/// SSD/NVME disks!"); without facts `auto` stays off, the safe side.
+/// show every member non-rotational (Akash "Kubernetes Cluster for Akash Providers":
+/// "Remove ,discard ... if you are NOT using SSD/NVME disks!"); without facts `auto` stays
+/// off, the safe side.
 pub fn resolve_discard(layout: &StorageLayout, facts: Option<&HostFacts>) -> bool {
     match layout.discard {
         Discard::On => true,
@@ -160,16 +161,17 @@ pub fn mount_points(layout: &StorageLayout) -> Vec<String> {
     }
 }
 
-/// Seed 001: "people tend to deploy at least 1 CPU per deployment ... other ~2 CPU will be
-/// reserved by the Kubernetes system components".
+/// Akash "Kubernetes Cluster for Akash Providers": "people tend to deploy at least 1 CPU per
+/// deployment ... other ~2 CPU will be reserved by the Kubernetes system components".
 pub const SYSTEM_RESERVED_CPUS: u32 = 2;
 
-/// How many 1-CPU deployments a worker with `cpus` CPUs can take (seed 001's estimate).
+/// How many 1-CPU deployments a worker with `cpus` CPUs can take (the Akash guide's estimate).
 pub fn worker_deployment_estimate(cpus: u32) -> u32 {
     cpus.saturating_sub(SYSTEM_RESERVED_CPUS)
 }
 
-/// Hardware floor for a role. Seed 001, "Kubernetes Cluster Software/Hardware Requirements".
+/// Hardware floor for a role: Akash "Kubernetes Cluster for Akash Providers", "Kubernetes
+/// Cluster Software/Hardware Requirements".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requirement {
     pub cpus: u32,
@@ -177,19 +179,19 @@ pub struct Requirement {
     pub disk_gb: u64,
 }
 
-/// Seed 001: control plane minimum 2 CPU / 4 GB RAM / 30 GB disk.
+/// The Akash guide: control plane minimum 2 CPU / 4 GB RAM / 30 GB disk.
 pub const CONTROL_PLANE_MIN: Requirement = Requirement {
     cpus: 2,
     ram_gb: 4,
     disk_gb: 30,
 };
-/// Seed 001: control plane recommended 4 CPU / 8 GB RAM / 40 GB disk.
+/// The Akash guide: control plane recommended 4 CPU / 8 GB RAM / 40 GB disk.
 pub const CONTROL_PLANE_RECOMMENDED: Requirement = Requirement {
     cpus: 4,
     ram_gb: 8,
     disk_gb: 40,
 };
-/// Seed 001: worker minimum 4 CPU / 8 GB RAM / 100 GB disk.
+/// The Akash guide: worker minimum 4 CPU / 8 GB RAM / 100 GB disk.
 pub const WORKER_MIN: Requirement = Requirement {
     cpus: 4,
     ram_gb: 8,
