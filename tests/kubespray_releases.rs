@@ -387,6 +387,20 @@ fn examples_pass_the_release(tag: &str) {
             );
         }
         if name == "akash" {
+            // `rackstrap check` with the tree present: the same checks, no error.
+            let plan_file = t.join("plan.yaml");
+            plan::save(&p, &plan_file).expect("save");
+            let out = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+                .arg("check")
+                .arg(&plan_file)
+                .output()
+                .expect("check");
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{tag}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
             let out = ansible(t, &["-i", &hosts, "cluster.yml", "--syntax-check"]);
             assert!(
                 out.status.success(),
