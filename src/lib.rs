@@ -22,6 +22,7 @@ pub mod facts;
 pub mod kubespray;
 pub mod lab;
 pub mod net;
+pub mod paths;
 pub mod plan;
 pub mod provision;
 pub mod render;

@@ -6,7 +6,7 @@ mod wizard_support;
 use std::process::Command;
 
 use crossterm::event::KeyCode::*;
-use rackstrap::tui::app::Step;
+use rackstrap::tui::model::Step;
 use wizard_support::Driver;
 
 #[test]
@@ -34,11 +34,12 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     // Hosts: all four.
     assert_eq!(d.m.step, Step::Hosts);
     d.key(Enter);
-    // Roles: seed 001's layout, one control plane (node1, also etcd and worker).
+    // Roles: the Akash provider guide's layout, one control plane (node1, also etcd and worker).
     assert_eq!(d.m.step, Step::Roles);
     d.key(Enter);
-    // Storage: node2's NVMe pair as RAID0 on /data with kubelet+containerd moved (seed 001
-    // step 7), applied to node3 which has the same disks.
+    // Storage: node2's NVMe pair as RAID0 on /data with kubelet+containerd moved ("Kubernetes
+    // Cluster for Akash Providers", STEP 7 - Provider Ephemeral Storage Config), applied to
+    // node3 which has the same disks.
     assert_eq!(d.m.step, Step::Storage);
     d.key(Tab).keys(&[
         Down,
@@ -107,8 +108,8 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
 
     // Reopening the plan lands on Review with the same plan.
     let plan = rackstrap::plan::load(&path).unwrap();
-    let m = rackstrap::tui::app::Model::reopen(
-        rackstrap::tui::app::Mode::Live,
+    let m = rackstrap::tui::model::Model::reopen(
+        rackstrap::tui::model::Mode::Live,
         plan.clone(),
         path.clone(),
     );
@@ -118,10 +119,10 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     // Going back to Hosts and forward again keeps every host, layout and role, although
     // the reopened hosts have not been scanned yet.
     let mut m = m;
-    let press = |m: &mut rackstrap::tui::app::Model, code| {
-        rackstrap::tui::app::update(
+    let press = |m: &mut rackstrap::tui::model::Model, code| {
+        rackstrap::tui::update::update(
             m,
-            rackstrap::tui::app::Msg::Key(crossterm::event::KeyEvent::from(code)),
+            rackstrap::tui::model::Msg::Key(crossterm::event::KeyEvent::from(code)),
         )
     };
     for _ in 0..4 {

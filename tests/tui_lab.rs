@@ -9,8 +9,11 @@ use std::time::Duration;
 use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab, Sudo, UserSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rackstrap::discover::HostState;
-use rackstrap::tui::app::{Mode, Model, Msg, Popup, Step, empty_plan, update};
+use rackstrap::plan::Plan;
 use rackstrap::tui::effects::{Backend, Executor};
+use rackstrap::tui::model::{Mode, Model, Msg, Step};
+use rackstrap::tui::popups::Popup;
+use rackstrap::tui::update::update;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 const GIB: u64 = 1 << 30;
@@ -60,7 +63,7 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
         },
         tx,
     );
-    let mut plan = empty_plan("lab");
+    let mut plan = Plan::new("lab");
     plan.access.user = "root".into();
     plan.access.port = LAB_PORT;
     plan.access.identity = lab.key_path().display().to_string();
@@ -185,7 +188,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
         },
         tx,
     );
-    let mut plan = empty_plan("lab");
+    let mut plan = Plan::new("lab");
     plan.access.port = LAB_PORT;
     plan.access.identity = lab.key_path().display().to_string();
     // No kernel parameters: the lab shares this machine's kernel. No Kubespray tree: the run
@@ -231,7 +234,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     update(&mut m, saved);
     assert!(m.review.saved.is_some(), "{:?}", m.review.save_error);
     m.step = Step::Provision;
-    m.provision.panes = vec![rackstrap::tui::app::LogPane {
+    m.provision.panes = vec![rackstrap::tui::model::LogPane {
         host: "solo".into(),
         follow: true,
         ..Default::default()
@@ -259,7 +262,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     let log: Vec<String> = p.panes[0]
         .lines
         .iter()
-        .map(|l| rackstrap::tui::app::strip_ansi(l))
+        .map(|l| rackstrap::provision::log::strip_ansi(l))
         .collect();
     assert!(
         log.iter()
@@ -367,7 +370,7 @@ fn wizard_asks_an_encrypted_keys_passphrase_and_a_sudo_password() {
     );
     let address = lab.host("gamma").address.clone();
     let live_model = |user: &str, identity: &std::path::Path| {
-        let mut plan = empty_plan("lab");
+        let mut plan = Plan::new("lab");
         plan.access.user = user.into();
         plan.access.port = LAB_PORT;
         plan.access.identity = identity.display().to_string();

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyCode::*;
 use rackstrap::plan::Access;
-use rackstrap::tui::app::{Msg, Popup, Step, update};
 use rackstrap::tui::effects::{Credentials, Effect, discover_options};
+use rackstrap::tui::model::{Msg, Step};
+use rackstrap::tui::popups::Popup;
 use rackstrap::tui::secret::{Reply, Secret};
+use rackstrap::tui::update::update;
 use wizard_support::Driver;
 
 const KEY: &str = "/home/op/.ssh/id_ed25519";

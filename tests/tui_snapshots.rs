@@ -4,7 +4,7 @@
 mod wizard_support;
 
 use crossterm::event::KeyCode::{self, *};
-use rackstrap::tui::app::Step;
+use rackstrap::tui::model::Step;
 use rackstrap::tui::screens::storage::preview;
 use wizard_support::Driver;
 
@@ -95,7 +95,8 @@ fn roles_two_control_planes_warn_and_suggest_a_third_etcd() {
     let mut d = Driver::demo("homelab");
     d.walk_to_hosts().key(Enter);
     assert_eq!(d.m.step, Step::Roles, "{}", d.screen(120, 40));
-    // The homelab suggestion: cp1 and cp2 run the control plane and etcd (seed 003's first try).
+    // The homelab suggestion: cp1 and cp2 run the control plane and etcd (two etcd members:
+    // no quorum after one failure).
     let screen = d.screen(80, 24);
     assert!(
         screen.contains("2 control planes tolerate no more failures than 1"),
@@ -107,7 +108,7 @@ fn roles_two_control_planes_warn_and_suggest_a_third_etcd() {
     );
     assert!(screen.contains("add `etcd` to one worker"), "{screen}");
     snap("roles_two_control_planes", &d);
-    // Seed 003's fix: a third etcd member on a worker.
+    // The fix: a third etcd member on a worker.
     d.keys(&[Down, Down, Char('e')]);
     let screen = d.screen(80, 24);
     assert!(screen.contains("failures tolerated 1"), "{screen}");
@@ -203,7 +204,8 @@ fn storage_ais_per_disk_xfs() {
         d.key(Up);
     }
     // l cycles raid0 -> raid1 -> raid5 -> raid6 -> raid10 -> per-disk (5 presses), f ext4 ->
-    // xfs, r off, m /ais; then add the layout and apply it to the other two nodes (seed 004).
+    // xfs, r off, m /ais; then add the layout and apply it to the other two nodes (AIStore
+    // "Deploying AIS on k8s": one XFS filesystem per data disk).
     d.times(Char('l'), 5)
         .key(Char('f'))
         .key(Char('r'))
@@ -603,7 +605,10 @@ fn text_fields_keep_q_and_the_footer_says_what_works() {
     let screen = d.screen(80, 24);
     assert!(screen.contains("? help  q quit"), "{screen}");
     d.key(Char('?'));
-    assert!(matches!(d.m.popup, Some(rackstrap::tui::app::Popup::Help)));
+    assert!(matches!(
+        d.m.popup,
+        Some(rackstrap::tui::popups::Popup::Help)
+    ));
     d.key(Esc).key(Down);
     assert!(d.screen(80, 24).contains("F1 help  ^C quit"));
 }
@@ -638,7 +643,7 @@ fn review_scrolls_no_further_than_its_last_row() {
     d.key(Up);
     assert_eq!(d.m.review.scroll, max - 1);
     // A taller terminal shows more: the scroll shrinks with it.
-    d.send(rackstrap::tui::app::Msg::Resize(80, 60));
+    d.send(rackstrap::tui::model::Msg::Resize(80, 60));
     let taller = max_scroll(&d.m);
     assert!(taller < max - 1, "{taller} vs {max}");
     assert_eq!(d.m.review.scroll, taller);

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::lab::Lab;
-use crate::tui::app::{Mode, Model, TEST_PANIC_ENV};
+use crate::tui::model::{Mode, Model};
 
 pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
     let lab = Arc::new(Lab::builtin(&args.lab)?);
@@ -17,8 +17,7 @@ pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
         &lab.targets,
     );
     model.suggested_roles = lab.roles.clone();
-    model.test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
-    let model = crate::tui::run(model, crate::tui::demo_backend(lab))?;
+    let model = super::wizard::run_tui(model, crate::tui::demo_backend(lab))?;
     if let Some(p) = &model.review.saved {
         println!("plan saved: {}", p.display());
     }

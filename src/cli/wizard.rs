@@ -4,23 +4,74 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use color_eyre::eyre::WrapErr;
+use crossterm::event::KeyEventKind;
 
 use crate::plan::Plan;
-use crate::tui::app::{Mode, Model, TEST_PANIC_ENV, empty_plan};
-use crate::tui::effects::Backend;
+use crate::tui::effects::{Backend, Effect};
+use crate::tui::model::{Mode, Model, Msg};
 
 pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
-    let mut model = match plan {
+    let model = match plan {
         Some(path) => {
             let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;
             Model::reopen(Mode::Live, plan, path.to_path_buf())
         }
-        None => Model::new(Mode::Live, empty_plan("cluster"), ""),
+        None => Model::new(Mode::Live, Plan::new("cluster"), ""),
     };
-    model.test_panic = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
-    let model = crate::tui::run(model, Backend::Live { known_hosts: None })?;
+    let model = run_tui(model, Backend::Live { known_hosts: None })?;
     if let Some(p) = &model.review.saved {
         println!("plan saved: {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Environment variable that makes the wizard panic on the first key it takes, so a test can
+/// show that the terminal comes back and the report is readable (tests/tui_tmux.rs).
+pub const TEST_PANIC_ENV: &str = "RACKSTRAP_TEST_PANIC";
+
+/// Runs the wizard; with [`TEST_PANIC_ENV`] set to `1`, through [`panicking_update`]. The
+/// drill lives here, not in the wizard's state, so the model carries nothing for tests.
+pub(super) fn run_tui(model: Model, backend: Backend) -> color_eyre::Result<Model> {
+    let drill = std::env::var_os(TEST_PANIC_ENV).is_some_and(|v| v == "1");
+    let update: crate::tui::Update = if drill {
+        panicking_update
+    } else {
+        crate::tui::update::update
+    };
+    crate::tui::run_with(model, backend, update)
+}
+
+/// `update`, except that the first key pressed panics inside it, with the terminal still raw
+/// and on the alternate screen: the panic hook must put it back.
+fn panicking_update(m: &mut Model, msg: Msg) -> Option<Effect> {
+    if let Msg::Key(key) = &msg
+        && key.kind != KeyEventKind::Release
+    {
+        panic!("{TEST_PANIC_ENV} is set: panicking inside update on purpose");
+    }
+    crate::tui::update::update(m, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyEvent};
+
+    use super::*;
+
+    fn model() -> Model {
+        Model::new(Mode::Live, Plan::new("t"), "")
+    }
+
+    #[test]
+    #[should_panic(expected = "panicking inside update on purpose")]
+    fn the_drill_panics_on_the_first_key() {
+        panicking_update(&mut model(), Msg::Key(KeyEvent::from(KeyCode::Enter)));
+    }
+
+    #[test]
+    fn the_drill_passes_everything_else_to_update() {
+        let mut m = model();
+        panicking_update(&mut m, Msg::Resize(100, 40));
+        assert_eq!(m.size, (100, 40));
+    }
 }

@@ -16,16 +16,6 @@ pub const VENV_DIR: &str = "venv";
 /// The playbook that builds a cluster, at the tree's root in every release.
 pub const CLUSTER_PLAYBOOK: &str = "cluster.yml";
 
-/// `~/x` -> `$HOME/x`.
-pub fn expand_tilde(path: &str) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return PathBuf::from(home).join(rest);
-    }
-    PathBuf::from(path)
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tree {
     pub path: PathBuf,
@@ -45,7 +35,7 @@ impl Tree {
 
     /// The plan's tree, `~` expanded.
     pub fn of(plan: &Plan) -> Self {
-        Self::new(expand_tilde(&plan.cluster.kubespray.path))
+        Self::new(crate::paths::expand_home(&plan.cluster.kubespray.path))
     }
 
     /// A Kubespray tree: `cluster.yml` and `inventory/sample` are there.

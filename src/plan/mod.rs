@@ -5,6 +5,7 @@
 //! commands use exactly these.
 
 pub mod check;
+pub mod defaults;
 pub mod load;
 pub mod model;
 
@@ -13,5 +14,6 @@ pub use check::{
     mount_problem, overlap_holder, quorum, resolve_discard, total_bytes, usable_bytes,
     worker_deployment_estimate,
 };
+pub use defaults::{DEFAULT_SYSCTL, default_roles, default_sysctl};
 pub use load::{PlanError, from_yaml, load, save, to_yaml};
 pub use model::*;

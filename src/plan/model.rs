@@ -1,5 +1,5 @@
-//! The plan: what the operator wants the cluster to be. This is the file contract of
-//! docs/plan.md: the YAML keys here are what users and scripts rely on.
+//! The plan: what the operator wants the cluster to be. This is the file contract
+//! (docs/plan.md): the YAML keys here are what users and scripts rely on.
 //!
 //! Addresses, CIDRs and ranges are kept as the operator typed them (strings) so that the
 //! checks can point at the offending character instead of failing the whole load; `net`
@@ -49,8 +49,8 @@ pub struct Cluster {
     /// Kubespray's `container_manager`.
     #[serde(default = "default_container_manager")]
     pub container_manager: String,
-    /// Extra rules for a kind of cluster: `akash` turns on the Akash provider checks (Akash
-    /// "IP Leases - Provider Enablement").
+    /// Extra rules for a kind of cluster: `akash` turns on the Akash provider checks
+    /// (Akash "IP Leases - Provider Enablement").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
 }
@@ -187,7 +187,7 @@ impl Level {
     }
 
     /// Fewest member devices the level can be built from (mdadm's own limits; raid10 as
-    /// the guides use it, mirrored pairs).
+    /// mirrored pairs).
     pub fn min_devices(self) -> usize {
         match self {
             Level::Single | Level::PerDisk => 1,
@@ -234,10 +234,9 @@ pub enum Discard {
 #[serde(rename_all = "snake_case")]
 pub enum Relocate {
     /// `/var/lib/kubelet` onto the new filesystem (Akash "Kubernetes Cluster for
-    /// Akash Providers", ephemeral storage).
+    /// Akash Providers", "STEP 7 - Provider Ephemeral Storage Config").
     Kubelet,
-    /// `/var/lib/containerd` onto the new filesystem (Akash "Kubernetes Cluster for
-    /// Akash Providers", ephemeral storage).
+    /// `/var/lib/containerd` onto the new filesystem (the same step).
     Containerd,
 }
 
@@ -263,8 +262,7 @@ pub struct Network {
     /// header of Kubespray's default Calico mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calico_mtu: Option<u32>,
-    /// Optional control-plane virtual IP (a keepalived VIP, as in a two-control-plane
-    /// kubeadm homelab).
+    /// Optional control-plane virtual IP (a keepalived VIP in front of the API servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vip: Option<String>,
     #[serde(default)]
@@ -303,8 +301,8 @@ impl Network {
 pub struct LoadBalancer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<Pool>,
-    /// Expose the MetalLB controller's metrics for the Akash IP operator (Akash "IP Leases -
-    /// Provider Enablement").
+    /// Expose the MetalLB controller's metrics for the Akash IP operator (Akash
+    /// "IP Leases - Provider Enablement").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expose_controller: bool,
 }
@@ -322,8 +320,8 @@ pub struct Pool {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tuning {
-    /// Kernel parameters written to the host prep sysctl file (Akash "Kubernetes Cluster
-    /// for Akash Providers", sysctl step).
+    /// Kernel parameters written to the host prep sysctl file (a new plan starts with
+    /// [`super::DEFAULT_SYSCTL`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysctl: BTreeMap<String, SysctlValue>,
 }
@@ -345,13 +343,13 @@ impl std::fmt::Display for SysctlValue {
     }
 }
 
-fn default_domain() -> String {
+pub(super) fn default_domain() -> String {
     "cluster.local".into()
 }
-fn default_network_plugin() -> String {
+pub(super) fn default_network_plugin() -> String {
     "calico".into()
 }
-fn default_container_manager() -> String {
+pub(super) fn default_container_manager() -> String {
     "containerd".into()
 }
 fn default_kubespray_path() -> String {

@@ -1,13 +1,9 @@
-//! The wizard's view of the domain: quorum arithmetic, capacity, address entries with the
-//! position of the first bad character, and the findings the screens show.
+//! The wizard's view of the domain: quorum arithmetic, capacity, and the findings the
+//! screens show.
 //!
 //! Data flow: screens read the `Plan` and the gathered `Facts` from the model and call the
 //! functions here; nothing here knows about the terminal. `findings` is the single place the
 //! wizard turns a plan into errors (which block "Next") and warnings (which do not).
-
-use std::net::IpAddr;
-
-use ipnet::IpNet;
 
 use crate::facts::{BlockDevice, Facts};
 use crate::plan::Plan;
@@ -66,72 +62,6 @@ pub use crate::plan::{
     MountProblem, Quorum, mount_problem, overlap_holder, quorum, total_bytes, usable_bytes,
 };
 
-/// One address entry as typed: a CIDR, a range or a single address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entry {
-    Cidr(IpNet),
-    Range(IpAddr, IpAddr),
-    Single(IpAddr),
-}
-
-impl Entry {
-    /// First and last address as integers (IPv4 only; IPv6 entries are kept whole).
-    pub fn bounds(&self) -> (u128, u128) {
-        fn n(a: IpAddr) -> u128 {
-            match a {
-                IpAddr::V4(v) => u32::from(v) as u128,
-                IpAddr::V6(v) => u128::from(v),
-            }
-        }
-        match *self {
-            Entry::Cidr(net) => (n(net.network()), n(net.broadcast())),
-            Entry::Range(a, b) => (n(a), n(b)),
-            Entry::Single(a) => (n(a), n(a)),
-        }
-    }
-}
-
-/// A parse error: `pos` is the character index (0-based) into the whole field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryError {
-    pub pos: usize,
-    pub message: String,
-}
-
-/// Parses a comma separated list of entries with the core's `net` parser. Every entry
-/// remembers where it starts so that findings can point at it too.
-pub fn parse_entries(text: &str) -> Result<Vec<(usize, Entry)>, EntryError> {
-    let mut out = Vec::new();
-    if text.trim().is_empty() {
-        return Ok(out);
-    }
-    let mut offset = 0;
-    for raw in text.split(',') {
-        let lead = raw.chars().take_while(|c| c.is_whitespace()).count();
-        let start = offset + lead;
-        let (range, form) = crate::net::parse_entry(raw).map_err(|e| EntryError {
-            pos: offset + e.position,
-            message: e.message,
-        })?;
-        let entry = match form {
-            crate::net::EntryForm::Cidr(net) => Entry::Cidr(net),
-            crate::net::EntryForm::Range => Entry::Range(range.start, range.end),
-            crate::net::EntryForm::Single => Entry::Single(range.start),
-        };
-        out.push((start, entry));
-        offset += raw.chars().count() + 1;
-    }
-    Ok(out)
-}
-
-/// Parses one CIDR field (service or pod network).
-pub fn parse_cidr(text: &str) -> Result<IpNet, EntryError> {
-    crate::net::parse_cidr(text).map_err(|e| EntryError {
-        pos: e.position,
-        message: e.message,
-    })
-}
-
 /// A disk the wizard must not offer unless it is marked for wiping, and why.
 pub fn unsafe_reason(dev: &BlockDevice) -> Option<&'static str> {
     if dev.holds_root() {
@@ -145,14 +75,15 @@ pub fn unsafe_reason(dev: &BlockDevice) -> Option<&'static str> {
     }
 }
 
-/// Seed 000/001: minimum and recommended resources per role (CPUs, GiB RAM, GiB disk).
+/// Minimum and recommended resources per role (CPUs, GiB RAM, GiB disk), after
+/// Akash "Kubernetes Cluster for Akash Providers"'s hardware requirements.
 pub const CONTROL_PLANE_MIN: (u32, u64, u64) = (2, 4, 30);
 pub const CONTROL_PLANE_RECOMMENDED: (u32, u64, u64) = (4, 8, 40);
 pub const WORKER_MIN: (u32, u64, u64) = (4, 8, 100);
 
 /// Every finding for the plan from the core checks (the same list `rackstrap check`
 /// prints), most severe first. A core hint becomes its own `Hint` line so the strip shows
-/// the suggestion (seed 003's third etcd member) next to the warning; pool findings say
+/// the suggestion (a third etcd member) next to the warning; pool findings say
 /// the column of the entry they are about, so the Network screen can point at it.
 pub fn findings(plan: &Plan, facts: &Facts) -> Vec<Finding> {
     let facts = (!facts.is_empty()).then_some(facts);
@@ -204,18 +135,4 @@ fn pool_entry_column(plan: &Plan, path: &str) -> Option<(String, usize)> {
         .sum::<usize>()
         + 1;
     Some((pool.name.clone(), col))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bad_character_position() {
-        let e = parse_entries("10.0.0.0/28, 10.0.x.5").unwrap_err();
-        assert_eq!(e.pos, 18);
-        // Inside the octet that is out of range (the core parser decides the exact digit).
-        let e = parse_entries("10.0.0.0/28,10.0.0.300").unwrap_err();
-        assert_eq!(e.pos, 19);
-    }
 }

@@ -1,16 +1,30 @@
-//! The interactive wizard (ratatui), in the Elm architecture.
+//! The interactive wizard (ratatui), in the Elm architecture: one model, one transition
+//! function, drawing that only reads, and side effects as data run on tasks.
 //!
 //! ```text
-//!  crossterm EventStream ─► Msg::Key / Msg::Resize ─┐
-//!  effect tasks (discovery, stages, saving) ─► Msg ─┼─► app::update(&mut Model, Msg) ─► Option<Effect>
-//!                                                   │            │                          │
-//!                                                   │            ▼                          ▼
-//!                                                   │      view::render(&Model)       effects::Executor
-//!                                                   └──────────────────────────────── (answers with Msg)
+//!   terminal key ─► Msg::Key ─┐
+//!                             ├─► update::update(&mut Model, Msg) ─► Option<Effect>
+//!   task result ──► Msg ──────┘        │                                  │
+//!    (host found, stage line,          ▼                                  ▼
+//!     file saved, passphrase    view::render(&Model)           effects::Executor runs it
+//!     needed)                   (screens/, widgets/)            on a task ─► Msg ─► ...
 //! ```
 //!
-//! * `app`: the model, the messages and `update`; no IO.
-//! * `view` with `screens/` and `widgets/`: pure drawing from the model.
+//! A key goes `update` ─► `update::on_key` ─► the open popup (`popups`) or the current
+//! step's screen (`screens::<step>::key_<step>`), which changes the model in place and may
+//! return an [`effects::Effect`] (scan these targets, run these stages, save the plan). The
+//! executor runs it on a task; what the task learns comes back as another `Msg` through the
+//! same `update`. Nothing but `effects` does IO.
+//!
+//! Where things are:
+//!
+//! * `model`: `Model`, `Step`, `Msg`, and each screen's state (`model::state`); the plan is
+//!   the model's, the screens only read it.
+//! * `update`: `update`, routing keys, moving between steps, starting and aborting runs.
+//! * `screens/<step>.rs`: one screen each: what it draws (`render`), the keys its footer
+//!   lists (`hints`) and what those keys do (`key_<step>`).
+//! * `popups`: help, quit, save path, search, mount point, passphrase, typed consent.
+//! * `view` with `widgets/`: the frame (title, step bar, findings strip, footer, popups).
 //! * `effects`: side effects as data and the executor that runs them on tasks.
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
 //! * `domain`: quorum, capacity, address parsing and the findings the screens show.
@@ -19,13 +33,15 @@
 //! The loop draws only after something happened (a key, a resize, a message); runner output
 //! arrives in batches so a chatty stage cannot make it redraw more than ~10 times a second.
 
-pub mod app;
 pub mod domain;
 pub mod effects;
+pub mod model;
+pub mod popups;
 pub mod screens;
 pub mod secret;
 pub mod terminal;
 pub mod text;
+pub mod update;
 pub mod view;
 pub mod widgets;
 
@@ -36,18 +52,28 @@ use crossterm::event::{Event as TermEvent, EventStream};
 use futures::StreamExt;
 use tokio::sync::mpsc::unbounded_channel;
 
-use app::{Model, Msg, update};
 use effects::{Backend, Executor};
+use model::{Model, Msg};
+use update::update;
+
+/// The transition function the event loop applies to each message: `update::update`, or a
+/// stand-in that wraps it (the command line's panic drill).
+pub type Update = fn(&mut Model, Msg) -> Option<effects::Effect>;
 
 /// Runs the wizard until the operator quits. The terminal is restored on every path.
 pub fn run(model: Model, backend: Backend) -> Result<Model> {
+    run_with(model, backend, update)
+}
+
+/// [`run`], applying messages with `update` instead of [`update::update`].
+pub fn run_with(model: Model, backend: Backend, update: Update) -> Result<Model> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let result = rt.block_on(event_loop(model, backend));
+    let result = rt.block_on(event_loop(model, backend, update));
     rt.shutdown_background();
     result
 }
 
-async fn event_loop(mut model: Model, backend: Backend) -> Result<Model> {
+async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Result<Model> {
     let mut tui = terminal::Tui::enter().context("opening the terminal")?;
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut exec = Executor::new(backend, tx);

@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 use tui_input::Input;
 
-use super::app::Msg;
+use super::model::Msg;
 use crate::ssh::PassphraseCallback;
 
 /// A text field whose value is a secret: drawn as `•`, hidden from `Debug`.

@@ -1,6 +1,8 @@
 //! User-facing strings, together so they read consistently: sentence case, no trailing
 //! period in one-line messages, the same verb for the same action on every screen.
 
+use super::screens::storage::Occupied;
+
 pub const APP: &str = "rackstrap";
 pub const DEMO_BANNER: &str = "DEMO: simulated lab, nothing is touched";
 pub const TOO_SMALL: &str = "rackstrap needs a terminal of at least 80x24";
@@ -31,11 +33,11 @@ pub const NO_OTHER_HOSTS: &str = "no other hosts";
 
 /// "Apply to all hosts with the same disks" skipped a host because one of its disks is not
 /// blank there: wiping is decided per host, after looking at that host's disks.
-pub fn not_applied_unsafe(host: &str, disk: &str, why: &str) -> String {
+pub fn not_applied_unsafe(host: &str, disk: &str, why: Occupied) -> String {
     match why {
-        "has data" => format!("{host}: {disk} holds data; mark it for wiping on {host} itself"),
-        "holds /" => format!("{host}: {disk} holds the root filesystem; not applied there"),
-        other => format!("{host}: {disk} is {other}; not applied there"),
+        Occupied::Data => format!("{host}: {disk} holds data; mark it for wiping on {host} itself"),
+        Occupied::Root => format!("{host}: {disk} holds the root filesystem; not applied there"),
+        Occupied::Mounted => format!("{host}: {disk} is mounted; not applied there"),
     }
 }
 
@@ -76,8 +78,8 @@ A text field has focus, so ? and q are typed into it: F1 opens this help and
 Ctrl+C quits. Outside text fields (the Discover table, Network's Auto-assign)
 ? and q work as on every other screen.";
 
-pub fn help(step: super::app::Step) -> &'static str {
-    use super::app::Step::*;
+pub fn help(step: super::model::Step) -> &'static str {
+    use super::model::Step::*;
     match step {
         Access => {
             "How rackstrap logs in: user, port and private key (ssh-agent is tried first).\nA user other than root runs commands through sudo. If sudo asks for a password, type it\nin Sudo password: it goes to sudo -S over SSH, is kept in memory for this session and is\nnever written to the plan, the run state or a log. An encrypted key's passphrase is asked\nin a popup when a host needs it. The cluster name becomes inventory/<name> in Kubespray."

@@ -6,9 +6,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use super::app::{MIN_HEIGHT, MIN_WIDTH, Mode, Model, Popup, is_text_focus};
+use super::model::{MIN_HEIGHT, MIN_WIDTH, Mode, Model};
+use super::popups::Popup;
 use super::screens;
 use super::text;
+use super::update::is_text_focus;
 use super::widgets::{Look, findings, footer, step_bar, style};
 
 pub fn render(m: &Model, f: &mut Frame) {

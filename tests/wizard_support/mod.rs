@@ -5,8 +5,9 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rackstrap::lab::{Lab, LabRunner};
 use rackstrap::provision::{Event, StageId};
-use rackstrap::tui::app::{Mode, Model, Msg, update};
 use rackstrap::tui::effects::{Effect, save_plan};
+use rackstrap::tui::model::{Mode, Model, Msg};
+use rackstrap::tui::update::update;
 use std::sync::Arc;
 
 pub struct Driver {
@@ -130,7 +131,7 @@ impl Driver {
     /// Enter on Provision, typing each host name the confirmation asks for.
     pub fn start_run(&mut self) -> &mut Self {
         self.key(KeyCode::Enter);
-        while let Some(rackstrap::tui::app::Popup::Confirm { hosts, .. }) = &self.m.popup {
+        while let Some(rackstrap::tui::popups::Popup::Confirm { hosts, .. }) = &self.m.popup {
             let Some(name) = hosts.first().cloned() else {
                 break;
             };

@@ -1,12 +1,17 @@
 //! Access: the cluster name and how rackstrap logs in.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::app::Model;
+use crate::tui::effects::Effect;
+use crate::tui::model::AccessField;
+use crate::tui::model::Model;
+use crate::tui::screens::Hint;
 use crate::tui::text;
+use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, style};
 
 const LABEL: u16 = 22;
@@ -76,4 +81,32 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         )));
     }
     f.render_widget(Paragraph::new(lines), area);
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![("Tab/↑↓", "field"), ("Enter", "next")]
+}
+
+pub(crate) fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let f = &mut m.access;
+    match key.code {
+        KeyCode::Enter => return next(m),
+        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % AccessField::ALL.len(),
+        KeyCode::BackTab | KeyCode::Up => {
+            f.focus = (f.focus + AccessField::ALL.len() - 1) % AccessField::ALL.len()
+        }
+        _ => {
+            let target = match AccessField::ALL[f.focus] {
+                AccessField::Cluster => &mut f.cluster,
+                AccessField::User => &mut f.user,
+                AccessField::Port => &mut f.port,
+                AccessField::Identity => &mut f.identity,
+                AccessField::SudoPassword => &mut f.sudo_password.0,
+            };
+            handle_input(target, key);
+            m.sync_access();
+        }
+    }
+    None
 }

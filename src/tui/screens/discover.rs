@@ -1,6 +1,7 @@
 //! Discover: targets typed as CIDR, ranges, addresses or hostnames; a live table fills as
 //! hosts answer.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -8,7 +9,10 @@ use ratatui::widgets::{Paragraph, Row, Table};
 
 use crate::discover::HostState;
 use crate::facts::human_bytes;
-use crate::tui::app::Model;
+use crate::tui::effects::Effect;
+use crate::tui::model::Model;
+use crate::tui::screens::Hint;
+use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, fit, style, wrap};
 
 pub fn state_text(s: &HostState) -> &'static str {
@@ -197,7 +201,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
 
 /// The selected row said whole: its address, state and message, and the host key when the
 /// table has no column for it.
-fn selected_detail(r: &crate::tui::app::Row, wide: bool) -> String {
+fn selected_detail(r: &crate::tui::model::Row, wide: bool) -> String {
     let key = r
         .found
         .fingerprint
@@ -221,4 +225,106 @@ fn selected_detail(r: &crate::tui::app::Row, wide: bool) -> String {
         (None, Some(k)) => k,
         (None, None) => String::new(),
     }
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(m: &Model) -> Vec<Hint> {
+    if !m.discover.table_focus {
+        return vec![("Enter", "scan"), ("Tab", "table")];
+    }
+    vec![
+        ("↑↓", "host"),
+        ("Space", "accept"),
+        ("a", "accept all"),
+        ("r", "rescan"),
+        ("Enter", "next"),
+    ]
+}
+
+pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let d = &mut m.discover;
+    if key.code == KeyCode::Tab || key.code == KeyCode::BackTab {
+        d.table_focus = !d.table_focus && !m.rows.is_empty();
+        return None;
+    }
+    if !d.table_focus {
+        if key.code == KeyCode::Enter {
+            if m.targets_error().is_some() || m.discover.scanning {
+                return None;
+            }
+            let targets = m.discover.targets.value().to_string();
+            if m.discover.scanned.as_deref() == Some(targets.as_str()) && !m.rows.is_empty() {
+                m.discover.table_focus = true;
+                return None;
+            }
+            m.rows.clear();
+            m.discover.scanning = true;
+            m.discover.error = None;
+            m.discover.scanned = Some(targets.clone());
+            m.discover.selected = 0;
+            return Some(Effect::Discover {
+                targets,
+                access: m.plan.access.clone(),
+                sudo_password: m.access.sudo_password(),
+                accept: vec![],
+            });
+        }
+        handle_input(&mut m.discover.targets, key);
+        return None;
+    }
+    let n = m.rows.len();
+    match key.code {
+        KeyCode::Up => d.selected = d.selected.saturating_sub(1),
+        KeyCode::Down => d.selected = (d.selected + 1).min(n.saturating_sub(1)),
+        KeyCode::Char(' ') => {
+            if let Some(r) = m.rows.get_mut(d.selected) {
+                if r.is_ok() {
+                    r.accepted = !r.accepted;
+                } else if r.found.state == HostState::UnknownHostKey {
+                    let address = r.found.address.clone();
+                    return pin(m, vec![address]);
+                }
+            }
+        }
+        KeyCode::Char('a') => {
+            for r in m.rows.iter_mut().filter(|r| r.is_ok()) {
+                r.accepted = true;
+            }
+            let new: Vec<String> = m
+                .rows
+                .iter()
+                .filter(|r| r.found.state == HostState::UnknownHostKey)
+                .map(|r| r.found.address.clone())
+                .collect();
+            if !new.is_empty() {
+                return pin(m, new);
+            }
+        }
+        KeyCode::Char('r') => {
+            d.table_focus = false;
+            d.scanned = None;
+            return key_discover(m, KeyEvent::from(KeyCode::Enter));
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
+}
+
+/// The operator accepted these fingerprints: scan the hosts again, pinning their keys.
+fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
+    m.discover.pinning.extend(addresses.iter().cloned());
+    m.discover.scanning = true;
+    let accept = m
+        .rows
+        .iter()
+        .filter(|r| addresses.contains(&r.found.address))
+        .filter_map(|r| r.found.fingerprint.clone())
+        .collect();
+    Some(Effect::Discover {
+        targets: addresses.join(", "),
+        access: m.plan.access.clone(),
+        sudo_password: m.access.sudo_password(),
+        accept,
+    })
 }

@@ -1,12 +1,15 @@
 //! Done: where the kubeconfig is and what was verified.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::provision::{StageId, StepState};
-use crate::tui::app::Model;
+use crate::tui::effects::Effect;
+use crate::tui::model::Model;
+use crate::tui::screens::Hint;
 use crate::tui::widgets::{Look, style};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
@@ -80,4 +83,17 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         "Next: kubectl --kubeconfig <that file> get nodes",
     ));
     f.render_widget(Paragraph::new(lines), area);
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![("Enter", "quit")]
+}
+
+/// Enter leaves the wizard.
+pub(crate) fn key_done(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    if key.code == KeyCode::Enter {
+        m.quit = true;
+    }
+    None
 }

@@ -1,5 +1,6 @@
 //! Hosts: facts per host with requirement badges and a capacity estimate.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -7,8 +8,11 @@ use ratatui::widgets::{Paragraph, Row, Table};
 
 use crate::facts::HostFacts;
 use crate::facts::human_bytes;
-use crate::tui::app::Model;
 use crate::tui::domain::{CONTROL_PLANE_MIN, CONTROL_PLANE_RECOMMENDED, WORKER_MIN};
+use crate::tui::effects::Effect;
+use crate::tui::model::Model;
+use crate::tui::screens::Hint;
+use crate::tui::update::next;
 use crate::tui::widgets::{Look, fit, style, wrap};
 
 const GIB: u64 = 1 << 30;
@@ -154,4 +158,33 @@ fn legend_text() -> [String; 3] {
             "Deploy: 1-CPU deployments a worker can take ({SYSTEM_RESERVED_CPUS} CPU kept for the system)"
         ),
     ]
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![("↑↓", "host"), ("Space", "include"), ("Enter", "next")]
+}
+
+pub(crate) fn key_hosts(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let list: Vec<String> = m
+        .rows
+        .iter()
+        .filter(|r| r.usable())
+        .map(|r| r.found.address.clone())
+        .collect();
+    match key.code {
+        KeyCode::Up => m.hosts_cursor = m.hosts_cursor.saturating_sub(1),
+        KeyCode::Down => m.hosts_cursor = (m.hosts_cursor + 1).min(list.len().saturating_sub(1)),
+        KeyCode::Char(' ') => {
+            if let Some(a) = list.get(m.hosts_cursor) {
+                if !m.excluded.remove(a) {
+                    m.excluded.insert(a.clone());
+                }
+                m.sync_hosts();
+            }
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
 }

@@ -1,5 +1,7 @@
-//! One module per wizard step: what the body shows and which keys the footer lists. Key
-//! handling itself lives in `app::update` so every state change stays in one place.
+//! One module per wizard step, each with the three things that make a screen: `render` (the
+//! body, drawn from the model), `hints` (the keys its footer lists) and `key_<step>` (what
+//! those keys do to the model, and the `Effect` a key may ask for). `super::update` routes a
+//! key here when no popup is open; this module only dispatches on the step.
 
 pub mod access;
 pub mod discover;
@@ -14,7 +16,11 @@ pub mod storage;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::app::{Model, ReviewTab, Step, is_text_focus};
+use super::model::{Model, Step};
+use super::update::is_text_focus;
+
+/// A footer entry: the key, then what it does.
+pub type Hint = (&'static str, &'static str);
 
 pub fn title(m: &Model) -> String {
     let n = Step::ALL.iter().position(|s| *s == m.step).unwrap_or(0) + 1;
@@ -47,73 +53,19 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
 }
 
 /// The footer's keys for the current screen and focus.
-pub fn keys(m: &Model) -> Vec<(&'static str, &'static str)> {
-    let mut k: Vec<(&str, &str)> = match m.step {
-        Step::Access => vec![("Tab/↑↓", "field"), ("Enter", "next")],
-        Step::Discover if !m.discover.table_focus => vec![("Enter", "scan"), ("Tab", "table")],
-        Step::Discover => vec![
-            ("↑↓", "host"),
-            ("Space", "accept"),
-            ("a", "accept all"),
-            ("r", "rescan"),
-            ("Enter", "next"),
-        ],
-        Step::Hosts => vec![("↑↓", "host"), ("Space", "include"), ("Enter", "next")],
-        Step::Roles => vec![
-            ("↑↓←→", "move"),
-            ("Space", "toggle"),
-            ("c/e/w", "role"),
-            ("Enter", "next"),
-        ],
-        // In order of importance: a narrow footer drops keys from the end. `w` is also said
-        // where it is needed (selecting a disk that holds data).
-        Step::Storage => vec![
-            ("Tab", "host"),
-            ("Space", "select"),
-            ("l/f/d/r/m", "set"),
-            ("a", "add"),
-            ("w", "wipe"),
-            ("A", "all same"),
-            ("Enter", "next"),
-        ],
-        Step::Network => vec![("Tab/↑↓", "field"), ("Space", "toggle"), ("Enter", "next")],
-        Step::Review if m.review.tab == ReviewTab::Commands => vec![
-            ("Tab", "tab"),
-            ("↑↓", "scroll"),
-            ("e", if m.review.expand { "fold" } else { "expand" }),
-            ("s", "save"),
-            ("Enter", "provision"),
-        ],
-        Step::Review => vec![
-            ("Tab", "tab"),
-            ("↑↓", "scroll"),
-            ("s", "save"),
-            ("Enter", "provision"),
-        ],
-        Step::Provision if !m.provision.started => vec![("Enter", "start")],
-        Step::Provision if m.provision.running => vec![
-            ("Tab", "pane"),
-            ("↑↓", "scroll"),
-            ("f", "follow"),
-            ("/", "search"),
-            ("a", "abort"),
-        ],
-        Step::Provision if m.provision.finished() => vec![
-            ("Tab", "pane"),
-            ("↑↓", "scroll"),
-            ("/", "search"),
-            ("Enter", "done"),
-        ],
-        Step::Provision => vec![
-            ("Tab", "pane"),
-            ("↑↓", "scroll"),
-            ("/", "search"),
-            ("r", "retry"),
-            ("s", "skip"),
-        ],
-        Step::Done => vec![("Enter", "quit")],
+pub fn keys(m: &Model) -> Vec<Hint> {
+    let mut k = match m.step {
+        Step::Access => access::hints(m),
+        Step::Discover => discover::hints(m),
+        Step::Hosts => hosts::hints(m),
+        Step::Roles => roles::hints(m),
+        Step::Storage => storage::hints(m),
+        Step::Network => network::hints(m),
+        Step::Review => review::hints(m),
+        Step::Provision => provision::hints(m),
+        Step::Done => done::hints(m),
     };
-    // Where a text field has focus `?` and `q` are typed into it (app::is_text_focus).
+    // Where a text field has focus `?` and `q` are typed into it (update::is_text_focus).
     let text_focus = is_text_focus(m);
     let can_go_back = match m.step {
         Step::Access | Step::Done => false,

@@ -1,13 +1,17 @@
 //! Network: MetalLB pool, cluster CIDRs, DNS, MTU and VIP, validated as typed; a parse
 //! error points at the column of the bad character.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::app::{Model, NetField};
-use crate::tui::domain::parse_entries;
+use crate::net::parse_entries;
+use crate::tui::effects::Effect;
+use crate::tui::model::{Model, NetField};
+use crate::tui::screens::Hint;
+use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, fit, style};
 
 const LABEL: usize = 17;
@@ -144,4 +148,31 @@ fn column_of(message: &str) -> Option<(usize, String)> {
     let (_, rest) = message.split_once("column ")?;
     let (n, what) = rest.split_once(": ")?;
     Some((n.parse().ok()?, what.to_string()))
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![("Tab/↑↓", "field"), ("Space", "toggle"), ("Enter", "next")]
+}
+
+pub(crate) fn key_network(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let n = NetField::ALL.len();
+    let f = &mut m.network;
+    match key.code {
+        KeyCode::Enter => return next(m),
+        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % n,
+        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + n - 1) % n,
+        KeyCode::Char(' ') if NetField::ALL[f.focus] == NetField::AutoAssign => {
+            f.auto_assign = !f.auto_assign
+        }
+        _ => {
+            if let Some(i) = f.inputs.get_mut(&f.focus)
+                && NetField::ALL[f.focus] != NetField::AutoAssign
+            {
+                handle_input(i, key);
+            }
+        }
+    }
+    m.sync_network();
+    None
 }

@@ -1,13 +1,20 @@
 //! Provision: stage x host states on top, one live log pane per host below (up to four at a
 //! time, the focused one first).
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
+use tui_input::Input;
 
 use crate::provision::{StageId, StepState};
-use crate::tui::app::Model;
+use crate::tui::effects::{Action, Effect};
+use crate::tui::model::Model;
+use crate::tui::popups::Popup;
+use crate::tui::screens::Hint;
+use crate::tui::text;
+use crate::tui::update::{confirmed, next, start};
 use crate::tui::widgets::{Look, fit, log_pane, style};
 
 fn mark(s: StepState) -> (&'static str, Look) {
@@ -123,5 +130,168 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             p.search.as_deref(),
         );
         f.render_widget(Paragraph::new(text).block(block), cell);
+    }
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(m: &Model) -> Vec<Hint> {
+    let p = &m.provision;
+    if !p.started {
+        vec![("Enter", "start")]
+    } else if p.running {
+        vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("f", "follow"),
+            ("/", "search"),
+            ("a", "abort"),
+        ]
+    } else if p.finished() {
+        vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("/", "search"),
+            ("Enter", "done"),
+        ]
+    } else {
+        vec![
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("/", "search"),
+            ("r", "retry"),
+            ("s", "skip"),
+        ]
+    }
+}
+
+pub(crate) fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let p = &mut m.provision;
+    let n = p.panes.len().max(1);
+    let page = (m.size.1 / 3).max(1) as usize;
+    match key.code {
+        KeyCode::Enter if !p.started => {
+            return start(
+                m,
+                Action::RunStages {
+                    from: StageId::Preflight,
+                    hosts: vec![],
+                },
+            );
+        }
+        KeyCode::Enter if p.finished() && !p.running => return next(m),
+        KeyCode::Char('r') if !p.running => {
+            let hosts = p.failed_hosts();
+            if let (Some(from), false) = (p.failed_stage, hosts.is_empty()) {
+                return start(m, Action::RunStages { from, hosts });
+            }
+        }
+        KeyCode::Char('s') if !p.running => {
+            // Skip: the failed stage counts as skipped and the run goes on with the next one.
+            if let Some(stage) = p.failed_stage {
+                for st in p.grid.values_mut().filter(|s| **s == StepState::Failed) {
+                    *st = StepState::Skipped;
+                }
+                if let Some(next_stage) = StageId::ALL.into_iter().find(|s| *s > stage) {
+                    return confirmed(
+                        m,
+                        Action::RunStages {
+                            from: next_stage,
+                            hosts: vec![],
+                        },
+                    );
+                }
+            }
+        }
+        KeyCode::Char('a') if p.running => {
+            m.popup = Some(Popup::Confirm {
+                action: Action::Abort,
+                hosts: vec![],
+                what: text::ABORT_QUESTION.into(),
+                input: Input::default(),
+            });
+        }
+        KeyCode::Tab => p.focus = (p.focus + 1) % n,
+        KeyCode::BackTab => p.focus = (p.focus + n - 1) % n,
+        KeyCode::Char('f') => {
+            if let Some(pane) = p.panes.get_mut(p.focus) {
+                pane.follow = !pane.follow;
+                pane.offset = 0;
+            }
+        }
+        KeyCode::Up
+        | KeyCode::PageUp
+        | KeyCode::Down
+        | KeyCode::PageDown
+        | KeyCode::Home
+        | KeyCode::End => {
+            if let Some(pane) = p.panes.get_mut(p.focus) {
+                let max = pane.lines.len().saturating_sub(1);
+                let step = if matches!(key.code, KeyCode::PageUp | KeyCode::PageDown) {
+                    page
+                } else {
+                    1
+                };
+                match key.code {
+                    KeyCode::Up | KeyCode::PageUp => {
+                        pane.follow = false;
+                        pane.offset = (pane.offset + step).min(max);
+                    }
+                    KeyCode::Home => {
+                        pane.follow = false;
+                        pane.offset = max;
+                    }
+                    KeyCode::End => {
+                        pane.follow = true;
+                        pane.offset = 0;
+                    }
+                    _ => {
+                        pane.offset = pane.offset.saturating_sub(step);
+                        if pane.offset == 0 {
+                            pane.follow = true;
+                        }
+                    }
+                }
+            }
+        }
+        KeyCode::Char('/') => m.popup = Some(Popup::Search(Input::default())),
+        KeyCode::Char('n') => search_next(m),
+        _ => {}
+    }
+    None
+}
+
+/// Scrolls the focused pane up to the next older line containing the search text.
+pub(crate) fn search_next(m: &mut Model) {
+    let Some(needle) = m.provision.search.clone().filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let focus = m.provision.focus;
+    let Some(pane) = m.provision.panes.get_mut(focus) else {
+        return;
+    };
+    let len = pane.lines.len();
+    let start = if pane.follow { 0 } else { pane.offset + 1 };
+    for off in start..len {
+        let line = &pane.lines[len - 1 - off];
+        if crate::provision::log::strip_ansi(line)
+            .to_lowercase()
+            .contains(&needle.to_lowercase())
+        {
+            pane.follow = false;
+            pane.offset = off;
+            m.status = None;
+            return;
+        }
+    }
+    m.status = Some(format!("{} {needle:?}", text::NOT_FOUND));
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provision::log::strip_ansi;
+
+    #[test]
+    fn ansi_is_stripped_for_search() {
+        assert_eq!(strip_ansi("\x1b[31mfailed=1\x1b[0m ok"), "failed=1 ok");
     }
 }

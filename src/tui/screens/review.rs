@@ -1,6 +1,9 @@
 //! Review: every finding, every file that will be written and every command each stage will
 //! run per host (dry run), and saving the plan.
 
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -8,8 +11,13 @@ use ratatui::widgets::Paragraph;
 
 use crate::plan::Plan;
 use crate::provision::StageId;
-use crate::tui::app::{Model, ReviewTab};
 use crate::tui::domain::{Finding, Severity};
+use crate::tui::effects::Effect;
+use crate::tui::model::{Model, ReviewTab};
+use crate::tui::model::{Step, input};
+use crate::tui::popups::Popup;
+use crate::tui::screens::Hint;
+use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, style, wrap};
 
 /// The files provisioning writes, with their contents.
@@ -250,4 +258,64 @@ fn commands_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
         }
     }
     out
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(m: &Model) -> Vec<Hint> {
+    if m.review.tab == ReviewTab::Commands {
+        return vec![
+            ("Tab", "tab"),
+            ("↑↓", "scroll"),
+            ("e", if m.review.expand { "fold" } else { "expand" }),
+            ("s", "save"),
+            ("Enter", "provision"),
+        ];
+    }
+    vec![
+        ("Tab", "tab"),
+        ("↑↓", "scroll"),
+        ("s", "save"),
+        ("Enter", "provision"),
+    ]
+}
+
+pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let r = &mut m.review;
+    match key.code {
+        KeyCode::Tab | KeyCode::Right => {
+            r.tab = cycle(&ReviewTab::ALL, r.tab);
+            r.scroll = 0;
+        }
+        KeyCode::BackTab | KeyCode::Left => {
+            r.tab = cycle(
+                &[ReviewTab::Commands, ReviewTab::Files, ReviewTab::Findings],
+                r.tab,
+            );
+            r.scroll = 0;
+        }
+        KeyCode::Up => r.scroll = r.scroll.saturating_sub(1),
+        KeyCode::Down => r.scroll = r.scroll.saturating_add(1),
+        KeyCode::PageUp => r.scroll = r.scroll.saturating_sub(10),
+        KeyCode::PageDown => r.scroll = r.scroll.saturating_add(10),
+        KeyCode::Home => r.scroll = 0,
+        KeyCode::Char('e') if r.tab == ReviewTab::Commands => r.expand = !r.expand,
+        KeyCode::Char('s') => {
+            let default = m
+                .plan_path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{}.yaml", m.plan.cluster.name)));
+            m.popup = Some(Popup::SavePath(input(&default.display().to_string())));
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    clamp_review_scroll(m);
+    None
+}
+
+/// Review scrolls no further than its last row (the same height the view draws with).
+pub(crate) fn clamp_review_scroll(m: &mut Model) {
+    if m.step == Step::Review {
+        m.review.scroll = m.review.scroll.min(max_scroll(m));
+    }
 }

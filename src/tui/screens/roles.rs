@@ -1,11 +1,16 @@
 //! Roles: control plane / etcd / worker per host, with the live quorum panel.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
-use crate::tui::app::{Model, ROLE_COLUMNS};
+use crate::plan::{Host, Role};
+use crate::tui::effects::Effect;
+use crate::tui::model::Model;
+use crate::tui::screens::Hint;
+use crate::tui::update::next;
 use crate::tui::widgets::{Look, quorum, style};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
@@ -46,4 +51,55 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let panel = Paragraph::new(quorum::panel(m.theme, &m.plan))
         .block(Block::default().borders(Borders::LEFT).title(" Quorum "));
     f.render_widget(panel, right);
+}
+
+pub const ROLE_COLUMNS: [Role; 3] = [Role::ControlPlane, Role::Etcd, Role::Worker];
+
+fn toggle_role(host: &mut Host, role: Role) {
+    if let Some(i) = host.roles.iter().position(|r| *r == role) {
+        host.roles.remove(i);
+    } else {
+        host.roles.push(role);
+        host.roles.sort();
+    }
+}
+
+/// The footer's keys for this screen, most important first.
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![
+        ("↑↓←→", "move"),
+        ("Space", "toggle"),
+        ("c/e/w", "role"),
+        ("Enter", "next"),
+    ]
+}
+
+pub(crate) fn key_roles(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let (row, col) = &mut m.roles_cursor;
+    let n = m.plan.hosts.len();
+    match key.code {
+        KeyCode::Up => *row = row.saturating_sub(1),
+        KeyCode::Down => *row = (*row + 1).min(n.saturating_sub(1)),
+        KeyCode::Left => *col = col.saturating_sub(1),
+        KeyCode::Right => *col = (*col + 1).min(2),
+        KeyCode::Char(' ') => {
+            let role = ROLE_COLUMNS[*col];
+            if let Some(h) = m.plan.hosts.get_mut(*row) {
+                toggle_role(h, role);
+            }
+        }
+        KeyCode::Char(c @ ('c' | 'e' | 'w')) => {
+            let role = match c {
+                'c' => Role::ControlPlane,
+                'e' => Role::Etcd,
+                _ => Role::Worker,
+            };
+            if let Some(h) = m.plan.hosts.get_mut(*row) {
+                toggle_role(h, role);
+            }
+        }
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
 }

@@ -1,16 +1,22 @@
 //! Storage: each host's `lsblk` tree, a layout being built with its capacity preview, and
 //! the layouts the host already has.
 
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::{border, line};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::facts::human_bytes;
-use crate::plan::{Discard, Level};
-use crate::tui::app::Model;
+use crate::facts::{BlockDevice, human_bytes};
+use crate::plan::{Discard, Filesystem, Level, Relocate, StorageLayout};
+use crate::tui::domain;
+use crate::tui::effects::Effect;
+use crate::tui::model::Model;
+use crate::tui::popups::Popup;
+use crate::tui::screens::Hint;
 use crate::tui::text;
+use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
 
 /// Rows the message under the layouts may take (a skipped host names itself and its disk).
@@ -274,4 +280,513 @@ pub fn preview(m: &Model) -> (String, bool) {
         Discard::Off => "discard off",
     };
     (format!("{what}, {discard}"), true)
+}
+
+/// What a device already holds, as far as the storage keys care: a device holding `/` is
+/// never selected or wiped, a mounted one is never wiped, and one with data is selected only
+/// after it is marked for wiping. The same reading, in the same order, as
+/// `domain::unsafe_reason`, whose words [`Occupied::label`] repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occupied {
+    Root,
+    Mounted,
+    Data,
+}
+
+impl Occupied {
+    pub fn of(d: &BlockDevice) -> Option<Occupied> {
+        if d.holds_root() {
+            Some(Occupied::Root)
+        } else if d.is_mounted() {
+            Some(Occupied::Mounted)
+        } else if d.is_in_use() {
+            Some(Occupied::Data)
+        } else {
+            None
+        }
+    }
+
+    /// As the lsblk tree shows it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Occupied::Root => "holds /",
+            Occupied::Mounted => "mounted",
+            Occupied::Data => "has data",
+        }
+    }
+}
+
+/// The footer's keys for this screen, most important first: a narrow footer drops keys
+/// from the end. `w` is also said where it is needed (selecting a disk that holds data).
+pub fn hints(_: &Model) -> Vec<Hint> {
+    vec![
+        ("Tab", "host"),
+        ("Space", "select"),
+        ("l/f/d/r/m", "set"),
+        ("a", "add"),
+        ("w", "wipe"),
+        ("A", "all same"),
+        ("Enter", "next"),
+    ]
+}
+
+pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let devices: Vec<(String, Option<Occupied>)> = m
+        .storage_devices()
+        .iter()
+        .map(|(_, d)| (d.name.clone(), Occupied::of(d)))
+        .collect();
+    let used = m.used_devices();
+    // A disk and one of its partitions never both go into layouts (check's E_DEVICE_OVERLAP).
+    let overlap = devices.get(m.storage.cursor).and_then(|(name, _)| {
+        let f = m.storage_facts()?;
+        used.iter()
+            .chain(m.storage.selected.iter())
+            .find_map(|other| {
+                let holder = domain::overlap_holder(f, name, other)?;
+                Some(text::overlaps(
+                    name,
+                    other,
+                    holder == other,
+                    used.contains(other),
+                ))
+            })
+    });
+    let s = &mut m.storage;
+    match key.code {
+        KeyCode::Tab | KeyCode::BackTab => {
+            let n = m.plan.hosts.len().max(1);
+            s.host = if key.code == KeyCode::Tab {
+                (s.host + 1) % n
+            } else {
+                (s.host + n - 1) % n
+            };
+            s.cursor = 0;
+            s.selected.clear();
+            s.wipe.clear();
+            s.message = None;
+        }
+        KeyCode::Up => s.cursor = s.cursor.saturating_sub(1),
+        KeyCode::Down => s.cursor = (s.cursor + 1).min(devices.len().saturating_sub(1)),
+        KeyCode::Char(' ') => {
+            if let Some((name, why)) = devices.get(s.cursor) {
+                if s.selected.remove(name) {
+                    return None;
+                }
+                if used.contains(name) {
+                    s.message = Some(format!("{name} {}", text::IN_A_LAYOUT));
+                } else if let Some(overlap) = overlap {
+                    s.message = Some(overlap);
+                } else if *why == Some(Occupied::Root) {
+                    s.message = Some(format!("{name} {}", text::HOLDS_ROOT));
+                } else if let (Some(why), false) = (why, s.wipe.contains(name)) {
+                    s.message = Some(format!("{name} {}: {}", why.label(), text::MARK_WIPE));
+                } else {
+                    s.selected.insert(name.clone());
+                    s.message = None;
+                }
+            }
+        }
+        KeyCode::Char('w') => {
+            if let Some((name, why)) = devices.get(s.cursor) {
+                if let Some(why @ (Occupied::Root | Occupied::Mounted)) = why {
+                    s.message = Some(format!("{name} {}: {}", why.label(), text::NEVER_WIPE));
+                } else if !s.wipe.remove(name) {
+                    s.wipe.insert(name.clone());
+                    s.message = Some(format!("{name} {}", text::WIPE_MARKED));
+                } else {
+                    s.selected.remove(name);
+                }
+            }
+        }
+        KeyCode::Char('l') => s.level = cycle(&Level::ALL, s.level),
+        KeyCode::Char('f') => {
+            s.filesystem = cycle(&[Filesystem::Ext4, Filesystem::Xfs], s.filesystem)
+        }
+        KeyCode::Char('d') => {
+            s.discard = cycle(&[Discard::Auto, Discard::On, Discard::Off], s.discard)
+        }
+        KeyCode::Char('r') => s.relocate = !s.relocate,
+        KeyCode::Char('m') => m.popup = Some(Popup::Mount(s.mount.clone())),
+        KeyCode::Char('a') => add_layout(m),
+        KeyCode::Char('x') => {
+            if let Some(h) = m.plan.hosts.get_mut(m.storage.host) {
+                h.storage.pop();
+            }
+        }
+        KeyCode::Char('A') => apply_to_same(m),
+        KeyCode::Enter => return next(m),
+        _ => {}
+    }
+    None
+}
+
+fn add_layout(m: &mut Model) {
+    let s = &m.storage;
+    let devices: Vec<String> = m
+        .storage_devices()
+        .iter()
+        .map(|(_, d)| d.name.clone())
+        .filter(|n| s.selected.contains(n))
+        .collect();
+    let mount = s.mount.value().trim().to_string();
+    let message = if devices.len() < s.level.min_devices() {
+        Some(text::needs_disks(
+            s.level.as_str(),
+            s.level.min_devices(),
+            devices.len(),
+        ))
+    } else {
+        // The same rule as `check` and the storage stage, so the wizard never writes a
+        // layout that either would refuse.
+        domain::mount_problem(&mount).map(mount_message)
+    };
+    if let Some(msg) = message {
+        m.storage.message = Some(msg);
+        return;
+    }
+    let layout = StorageLayout {
+        level: s.level,
+        wipe: devices.iter().any(|d| s.wipe.contains(d)),
+        devices,
+        filesystem: s.filesystem,
+        mount,
+        discard: s.discard,
+        relocate: if s.relocate {
+            vec![Relocate::Kubelet, Relocate::Containerd]
+        } else {
+            vec![]
+        },
+    };
+    let host = m.storage.host;
+    if let Some(h) = m.plan.hosts.get_mut(host) {
+        h.storage.push(layout);
+    }
+    m.storage.selected.clear();
+    m.storage.message = Some(text::LAYOUT_ADDED.into());
+}
+
+/// A refused mount point as one line: the reason, then the fix when there is one.
+pub(crate) fn mount_message(problem: domain::MountProblem) -> String {
+    match problem.hint {
+        Some(hint) => format!("{}: {hint}", problem.message),
+        None => problem.message,
+    }
+}
+
+/// Copies this host's layouts to every other host whose devices of the same names have the
+/// same sizes (docs/wizard.md, "Apply to all hosts with the same disks"). `wipe` never
+/// travels: the operator looked at this host's disks, not at the others', so a target disk
+/// that holds data, is mounted or holds `/` skips that host with a message naming it; only
+/// hosts whose disks are all blank get the layouts.
+fn apply_to_same(m: &mut Model) {
+    let Some(src) = m.storage_host().cloned() else {
+        return;
+    };
+    let Some(src_facts) = m.facts.get(&src.name).cloned() else {
+        return;
+    };
+    let layouts: Vec<StorageLayout> = src
+        .storage
+        .iter()
+        .map(|l| StorageLayout {
+            wipe: false,
+            ..l.clone()
+        })
+        .collect();
+    let mut applied = Vec::new();
+    let mut differ = Vec::new();
+    let mut unsafe_hosts = Vec::new();
+    for i in 0..m.plan.hosts.len() {
+        if i == m.storage.host {
+            continue;
+        }
+        let name = m.plan.hosts[i].name.clone();
+        let Some(f) = m.facts.get(&name) else {
+            continue;
+        };
+        let devices: Vec<&String> = layouts.iter().flat_map(|l| l.devices.iter()).collect();
+        let same = devices
+            .iter()
+            .all(|d| match (src_facts.device(d), f.device(d)) {
+                (Some(a), Some(b)) => a.size_bytes == b.size_bytes && a.rotational == b.rotational,
+                _ => false,
+            });
+        if !same {
+            differ.push(name);
+            continue;
+        }
+        let blocked = devices.iter().find_map(|d| {
+            f.device(d)
+                .and_then(Occupied::of)
+                .map(|why| (d.to_string(), why))
+        });
+        match blocked {
+            Some((disk, why)) => unsafe_hosts.push(text::not_applied_unsafe(&name, &disk, why)),
+            None => {
+                m.plan.hosts[i].storage = layouts.clone();
+                applied.push(name);
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    if !applied.is_empty() {
+        parts.push(format!("{} {}", text::APPLIED_TO, applied.join(", ")));
+    }
+    if !differ.is_empty() {
+        parts.push(format!("{} {}", text::DISKS_DIFFER, differ.join(", ")));
+    }
+    parts.extend(unsafe_hosts);
+    m.storage.message = Some(if parts.is_empty() {
+        text::NO_OTHER_HOSTS.into()
+    } else {
+        parts.join("; ")
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crossterm::event::KeyModifiers;
+
+    use super::*;
+    use crate::facts::HostFacts;
+    use crate::plan::{Host, Plan, Role};
+    use crate::tui::domain::Severity;
+    use crate::tui::model::{Mode, Msg, Step};
+    use crate::tui::popups::Popup;
+    use crate::tui::update::update;
+
+    fn disk(name: &str, fstype: Option<&str>) -> BlockDevice {
+        BlockDevice {
+            name: name.into(),
+            kind: "disk".into(),
+            size_bytes: 8 << 30,
+            fstype: fstype.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    fn press(m: &mut Model, code: KeyCode) -> Option<Effect> {
+        update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    #[test]
+    fn apply_to_same_disks_never_carries_wipe_to_other_hosts() {
+        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
+        // node1: sdb holds an old filesystem the operator looked at and marks for wiping.
+        // node2: sdb is blank. node3: sdb holds an ext4 filesystem nobody looked at.
+        for (name, fs) in [
+            ("node1", Some("ext4")),
+            ("node2", None),
+            ("node3", Some("ext4")),
+        ] {
+            m.plan.hosts.push(Host {
+                name: name.into(),
+                address: format!("10.0.0.{}", m.plan.hosts.len() + 1),
+                roles: vec![Role::Worker],
+                labels: BTreeMap::new(),
+                storage: vec![],
+            });
+            let facts = HostFacts {
+                hostname: name.into(),
+                disks: vec![disk("sdb", fs)],
+                ..Default::default()
+            };
+            m.facts.insert(name.into(), facts);
+        }
+        m.step = Step::Storage;
+        m.storage.level = Level::Single;
+        for k in [KeyCode::Char('w'), KeyCode::Char(' '), KeyCode::Char('a')] {
+            press(&mut m, k);
+        }
+        assert_eq!(m.plan.hosts[0].storage.len(), 1);
+        assert!(m.plan.hosts[0].storage[0].wipe, "node1's own choice stays");
+
+        press(&mut m, KeyCode::Char('A'));
+        let node2 = &m.plan.hosts[1].storage;
+        assert_eq!(node2.len(), 1, "the blank disk gets the layout");
+        assert!(!node2[0].wipe, "wipe is never copied");
+        assert_eq!(node2[0].devices, ["sdb"]);
+        assert!(
+            m.plan.hosts[2].storage.is_empty(),
+            "node3's disk holds data: left alone"
+        );
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some("applied to node2; node3: sdb holds data; mark it for wiping on node3 itself")
+        );
+        // The plan's checks agree: nothing would format node3's filesystem.
+        assert!(
+            !m.plan_findings()
+                .iter()
+                .any(|f| f.severity == Severity::Error && f.path.contains("node3")),
+            "{:?}",
+            m.plan_findings()
+        );
+    }
+
+    /// The mount popup refuses what `check` and the storage stage refuse, saying why, and
+    /// keeps the popup open; a plain absolute path is taken.
+    #[test]
+    fn mount_popup_refuses_what_check_refuses() {
+        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
+        m.step = Step::Storage;
+        let before = m.storage.mount.value().to_string();
+        for (typed, says) in [
+            ("/data/", "trailing or doubled `/`: write /data"),
+            ("/mnt//x", "write /mnt/x"),
+            ("/mnt/my disk", "blank or control character"),
+            ("/mnt/../etc", "`..`"),
+            ("/", "system directory"),
+            ("data", "not an absolute path"),
+        ] {
+            press(&mut m, KeyCode::Char('m'));
+            // Clear the field, type, confirm.
+            for _ in 0..40 {
+                press(&mut m, KeyCode::Backspace);
+            }
+            for c in typed.chars() {
+                press(&mut m, KeyCode::Char(c));
+            }
+            press(&mut m, KeyCode::Enter);
+            assert!(
+                matches!(m.popup, Some(Popup::Mount(_))),
+                "{typed}: popup stays open"
+            );
+            let msg = m.storage.message.clone().unwrap_or_default();
+            assert!(msg.contains(says), "{typed}: {msg}");
+            assert_eq!(m.storage.mount.value(), before, "{typed} not taken");
+            m.popup = None;
+        }
+        press(&mut m, KeyCode::Char('m'));
+        for _ in 0..40 {
+            press(&mut m, KeyCode::Backspace);
+        }
+        for c in "/srv/data".chars() {
+            press(&mut m, KeyCode::Char(c));
+        }
+        press(&mut m, KeyCode::Enter);
+        assert!(m.popup.is_none());
+        assert_eq!(m.storage.mount.value(), "/srv/data");
+    }
+
+    /// A disk and one of its partitions never both go into layouts, in either order, as
+    /// `check` refuses with E_DEVICE_OVERLAP.
+    #[test]
+    fn storage_refuses_a_partition_of_a_used_disk_and_the_disk_of_a_selected_partition() {
+        let model = || {
+            let mut m = Model::new(Mode::Live, Plan::new("t"), "");
+            m.plan.hosts.push(Host {
+                name: "node1".into(),
+                address: "10.0.0.1".into(),
+                roles: vec![Role::Worker],
+                labels: BTreeMap::new(),
+                storage: vec![],
+            });
+            let mut sdb = disk("sdb", None);
+            sdb.children = vec![BlockDevice {
+                kind: "part".into(),
+                ..disk("sdb1", None)
+            }];
+            let facts = HostFacts {
+                hostname: "node1".into(),
+                disks: vec![sdb],
+                ..Default::default()
+            };
+            m.facts.insert("node1".into(), facts);
+            m.step = Step::Storage;
+            m.storage.level = Level::Single;
+            m
+        };
+
+        // The disk in a layout, then its partition.
+        let mut m = model();
+        for k in [KeyCode::Char('w'), KeyCode::Char(' '), KeyCode::Char('a')] {
+            press(&mut m, k);
+        }
+        assert_eq!(m.plan.hosts[0].storage[0].devices, ["sdb"]);
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char(' '));
+        assert!(m.storage.selected.is_empty());
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some(
+                "sdb1 lies on sdb, which is already in a layout: use the disk or its partitions, not both"
+            )
+        );
+
+        // The partition selected, then its disk.
+        let mut m = model();
+        press(&mut m, KeyCode::Down);
+        press(&mut m, KeyCode::Char(' '));
+        assert!(m.storage.selected.contains("sdb1"));
+        press(&mut m, KeyCode::Up);
+        press(&mut m, KeyCode::Char('w'));
+        press(&mut m, KeyCode::Char(' '));
+        assert!(!m.storage.selected.contains("sdb"));
+        assert_eq!(
+            m.storage.message.as_deref(),
+            Some("sdb holds sdb1, which is selected: use the disk or its partitions, not both")
+        );
+    }
+
+    /// What a device holds decides what Space and `w` do with it.
+    #[test]
+    fn space_and_w_follow_what_the_device_holds() {
+        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
+        m.plan.hosts.push(Host {
+            name: "node1".into(),
+            address: "10.0.0.1".into(),
+            roles: vec![Role::Worker],
+            labels: BTreeMap::new(),
+            storage: vec![],
+        });
+        let mounted = |name: &str, at: &str| BlockDevice {
+            mountpoints: vec![at.into()],
+            ..disk(name, Some("ext4"))
+        };
+        let facts = HostFacts {
+            hostname: "node1".into(),
+            disks: vec![
+                mounted("sda", "/"),
+                mounted("sdb", "/srv"),
+                disk("sdc", Some("xfs")),
+            ],
+            ..Default::default()
+        };
+        m.facts.insert("node1".into(), facts);
+        m.step = Step::Storage;
+        let says = |m: &mut Model, k: KeyCode| {
+            press(m, k);
+            m.storage.message.clone().unwrap_or_default()
+        };
+        assert_eq!(
+            says(&mut m, KeyCode::Char(' ')),
+            "sda holds the root filesystem and can never be used"
+        );
+        assert_eq!(
+            says(&mut m, KeyCode::Char('w')),
+            "sda holds /: rackstrap never wipes it"
+        );
+        press(&mut m, KeyCode::Down);
+        assert_eq!(
+            says(&mut m, KeyCode::Char(' ')),
+            "sdb mounted: press w to mark it for wiping first"
+        );
+        assert_eq!(
+            says(&mut m, KeyCode::Char('w')),
+            "sdb mounted: rackstrap never wipes it"
+        );
+        press(&mut m, KeyCode::Down);
+        assert_eq!(
+            says(&mut m, KeyCode::Char(' ')),
+            "sdc has data: press w to mark it for wiping first"
+        );
+        press(&mut m, KeyCode::Char('w'));
+        press(&mut m, KeyCode::Char(' '));
+        assert!(m.storage.selected.contains("sdc"));
+        assert!(!m.storage.selected.contains("sda") && !m.storage.selected.contains("sdb"));
+    }
 }

@@ -3,8 +3,8 @@
 use ratatui::text::{Line, Span};
 
 use super::{Look, fit, style};
-use crate::tui::app::Theme;
 use crate::tui::domain::{Finding, Severity};
+use crate::tui::model::Theme;
 
 /// At most `rows` lines; the last says how many more there are.
 pub fn strip(

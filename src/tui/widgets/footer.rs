@@ -6,7 +6,7 @@
 use ratatui::text::{Line, Span};
 
 use super::{Look, style};
-use crate::tui::app::Theme;
+use crate::tui::model::Theme;
 
 /// Keys the footer never drops, besides the last two of the list.
 const ESSENTIAL: [&str; 2] = ["Enter", "Esc"];

@@ -7,7 +7,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
 
-use crate::tui::app::{LogPane, Theme, strip_ansi};
+use crate::provision::log::strip_ansi;
+use crate::tui::model::{LogPane, Theme};
 
 /// Continuation rows of a wrapped log line start with this.
 const CONTINUATION: &str = "  ";

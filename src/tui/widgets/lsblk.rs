@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use super::{Look, fit, style};
 use crate::facts::BlockDevice;
 use crate::facts::human_bytes;
-use crate::tui::app::Theme;
 use crate::tui::domain::unsafe_reason;
+use crate::tui::model::Theme;
 
 /// The columns before MODEL, marks included; MODEL gets what is left of the row.
 const FIXED: &str = "    NAME           SIZE TYPE ROTA TRAN FSTYPE  MOUNTPOINTS  ";

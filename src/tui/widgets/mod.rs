@@ -9,7 +9,7 @@ pub mod step_bar;
 
 use ratatui::style::{Color, Modifier, Style};
 
-use super::app::Theme;
+use super::model::Theme;
 
 /// The few looks the wizard uses; with `NO_COLOR` they keep only bold/reverse/dim.
 #[derive(Debug, Clone, Copy)]

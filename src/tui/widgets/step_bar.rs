@@ -3,7 +3,7 @@
 use ratatui::text::{Line, Span};
 
 use super::{Look, style};
-use crate::tui::app::{Model, Step};
+use crate::tui::model::{Model, Step};
 
 pub fn step_bar(m: &Model) -> Line<'static> {
     let mut spans = Vec::new();

@@ -1,0 +1,282 @@
+//! Each screen's own state: the forms, the discovery table, the layout being built, the
+//! review tabs and the log panes. `Model` holds one of each.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+
+use tui_input::Input;
+
+use crate::discover::{Discovered, HostState};
+use crate::plan::{Discard, Filesystem, Level};
+use crate::provision::{StageId, StepState};
+use crate::tui::secret::{Masked, Secret};
+
+/// Lines kept in memory per log pane; older lines drop off the top.
+pub const SCROLLBACK_LINES: usize = 2_000;
+
+/// One discovered address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub found: Discovered,
+    /// The operator accepted this host (and pinned its key when new).
+    pub accepted: bool,
+}
+
+impl Row {
+    pub fn is_ok(&self) -> bool {
+        self.found.state == HostState::Ok && self.found.facts.is_some()
+    }
+
+    /// Accepted and reachable: it goes into the plan. A host reopened from a saved plan
+    /// counts before it is scanned again (it has no facts yet).
+    pub fn usable(&self) -> bool {
+        self.accepted && self.found.state == HostState::Ok
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessField {
+    Cluster,
+    User,
+    Port,
+    Identity,
+    SudoPassword,
+}
+
+impl AccessField {
+    pub const ALL: [AccessField; 5] = [
+        AccessField::Cluster,
+        AccessField::User,
+        AccessField::Port,
+        AccessField::Identity,
+        AccessField::SudoPassword,
+    ];
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessForm {
+    pub cluster: Input,
+    pub user: Input,
+    pub port: Input,
+    pub identity: Input,
+    /// For users whose sudo asks for a password. Kept in memory for this session only: it
+    /// goes to the SSH layer (sent on `sudo -S`'s stdin), never into the plan.
+    pub sudo_password: Masked,
+    pub focus: usize,
+}
+
+impl AccessForm {
+    pub fn sudo_password(&self) -> Option<Secret> {
+        self.sudo_password.secret()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverState {
+    pub targets: Input,
+    /// Focus on the table instead of the targets field.
+    pub table_focus: bool,
+    pub selected: usize,
+    pub scanning: bool,
+    /// The targets the current table was scanned from.
+    pub scanned: Option<String>,
+    pub error: Option<String>,
+    /// Addresses whose new host keys the operator accepted; they are being pinned.
+    pub pinning: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageState {
+    pub host: usize,
+    pub cursor: usize,
+    pub selected: BTreeSet<String>,
+    pub wipe: BTreeSet<String>,
+    pub level: Level,
+    pub filesystem: Filesystem,
+    pub mount: Input,
+    pub discard: Discard,
+    pub relocate: bool,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetField {
+    PoolName,
+    PoolAddresses,
+    AutoAssign,
+    ServiceCidr,
+    PodCidr,
+    NodePrefix,
+    UpstreamDns,
+    Mtu,
+    Vip,
+}
+
+impl NetField {
+    pub const ALL: [NetField; 9] = [
+        NetField::PoolName,
+        NetField::PoolAddresses,
+        NetField::AutoAssign,
+        NetField::ServiceCidr,
+        NetField::PodCidr,
+        NetField::NodePrefix,
+        NetField::UpstreamDns,
+        NetField::Mtu,
+        NetField::Vip,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            NetField::PoolName => "MetalLB pool",
+            NetField::PoolAddresses => "Pool addresses",
+            NetField::AutoAssign => "Auto-assign",
+            NetField::ServiceCidr => "Service CIDR",
+            NetField::PodCidr => "Pod CIDR",
+            NetField::NodePrefix => "Node prefix",
+            NetField::UpstreamDns => "Upstream DNS",
+            NetField::Mtu => "Host MTU",
+            NetField::Vip => "VIP (optional)",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NetworkForm {
+    pub inputs: BTreeMap<usize, Input>,
+    pub auto_assign: bool,
+    pub focus: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewTab {
+    Findings,
+    Files,
+    Commands,
+}
+
+impl ReviewTab {
+    pub const ALL: [ReviewTab; 3] = [ReviewTab::Findings, ReviewTab::Files, ReviewTab::Commands];
+    pub fn title(self) -> &'static str {
+        match self {
+            ReviewTab::Findings => "Findings",
+            ReviewTab::Files => "Files",
+            ReviewTab::Commands => "Commands",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReviewState {
+    pub tab: ReviewTab,
+    pub scroll: u16,
+    /// Commands show here-document bodies in full instead of "… (N more lines)".
+    pub expand: bool,
+    pub saved: Option<PathBuf>,
+    pub save_error: Option<String>,
+}
+
+/// One host's log: bounded in memory.
+#[derive(Debug, Clone, Default)]
+pub struct LogPane {
+    pub host: String,
+    pub lines: VecDeque<String>,
+    /// Lines dropped off the top since the run began.
+    pub dropped: usize,
+    /// Follow the tail; scrolling pauses it.
+    pub follow: bool,
+    /// Lines above the tail the view is scrolled to (when not following).
+    pub offset: usize,
+    /// Task progress parsed from the runner (Ansible tasks seen).
+    pub progress: Option<(u32, Option<u32>)>,
+}
+
+impl LogPane {
+    pub fn push(&mut self, line: String) {
+        if self.lines.len() == SCROLLBACK_LINES {
+            self.lines.pop_front();
+            self.dropped += 1;
+        }
+        self.lines.push_back(line);
+        if !self.follow {
+            self.offset = (self.offset + 1).min(self.lines.len().saturating_sub(1));
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProvisionState {
+    pub grid: BTreeMap<(String, StageId), StepState>,
+    pub messages: BTreeMap<(String, StageId), String>,
+    pub panes: Vec<LogPane>,
+    pub focus: usize,
+    pub running: bool,
+    pub started: bool,
+    pub search: Option<String>,
+    /// The stage the next retry starts from.
+    pub failed_stage: Option<StageId>,
+    /// Hosts whose names the operator typed to consent to destroying data.
+    pub consent: Vec<String>,
+}
+
+impl ProvisionState {
+    pub fn state(&self, host: &str, stage: StageId) -> StepState {
+        self.grid
+            .get(&(host.to_string(), stage))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn failed_hosts(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .grid
+            .iter()
+            .filter(|(_, s)| **s == StepState::Failed)
+            .map(|((h, _), _)| h.clone())
+            .collect();
+        v.dedup();
+        v
+    }
+
+    /// Every stage on every host ended Done or Skipped.
+    pub fn finished(&self) -> bool {
+        !self.panes.is_empty()
+            && self.panes.iter().all(|p| {
+                StageId::ALL.iter().all(|s| {
+                    matches!(
+                        self.state(&p.host, *s),
+                        StepState::Done | StepState::Skipped
+                    )
+                })
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_panes_keep_the_last_lines_only() {
+        let mut pane = LogPane {
+            follow: true,
+            ..Default::default()
+        };
+        for i in 0..SCROLLBACK_LINES + 500 {
+            pane.push(format!("line {i}"));
+        }
+        assert_eq!(pane.lines.len(), SCROLLBACK_LINES);
+        assert_eq!(pane.dropped, 500);
+        assert_eq!(pane.lines.front().map(String::as_str), Some("line 500"));
+    }
+
+    #[test]
+    fn a_paused_pane_stays_on_the_same_lines_while_output_arrives() {
+        let mut pane = LogPane::default();
+        for i in 0..10 {
+            pane.push(format!("{i}"));
+        }
+        pane.offset = 3;
+        pane.push("new".into());
+        assert_eq!(pane.offset, 4, "the view keeps showing the same line");
+    }
+}

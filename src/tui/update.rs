@@ -1,0 +1,388 @@
+//! The wizard's one transition function, and how a message reaches a screen.
+//!
+//! ```text
+//!  key ─► Msg::Key ─► update ─► on_key ─► popup (popups::on_popup_key)
+//!                                      └─► the step's screen (screens::<step>::key_<step>)
+//!                                                │
+//!                     Model changed in place ◄───┴─► Option<Effect> ─► effects::Executor
+//!  task answers (host found, stage output, file saved) ─► Msg ─► update ─► ...
+//! ```
+//!
+//! `update` applies one message and may return one `Effect` for the event loop to run; the
+//! effect's task answers with more messages. Moving between steps (`next`, `back`) and
+//! starting, retrying or aborting a run (`start`, `confirmed`) live here because several
+//! screens and popups share them. Nothing here does IO.
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+use super::effects::{Action, Effect};
+use super::model::{LogPane, Model, Msg, NetField, Row, Step};
+use super::popups::{Popup, on_popup_key};
+use super::screens;
+use super::secret::Masked;
+use super::text;
+use crate::discover::HostState;
+use crate::net;
+use crate::plan::Plan;
+use crate::provision::{Event, EventKind, StageId, StepState};
+
+/// A text field has focus: `?` and `q` are typed into it, so F1 and Ctrl+C stand in.
+pub fn is_text_focus(m: &Model) -> bool {
+    match m.step {
+        Step::Access => true,
+        Step::Discover => !m.discover.table_focus,
+        Step::Network => NetField::ALL[m.network.focus] != NetField::AutoAssign,
+        _ => false,
+    }
+}
+
+pub(crate) fn handle_input(input: &mut Input, key: KeyEvent) -> bool {
+    input.handle_event(&TermEvent::Key(key)).is_some()
+}
+
+/// Applies one message. Returns the side effect to run, if any.
+pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
+    match msg {
+        Msg::Key(key) => {
+            if key.kind == KeyEventKind::Release {
+                return None;
+            }
+            m.status = None;
+            on_key(m, key)
+        }
+        Msg::Resize(w, h) => {
+            m.size = (w, h);
+            screens::review::clamp_review_scroll(m);
+            None
+        }
+        Msg::Discovered(d) => {
+            let pinned_now = m.discover.pinning.remove(&d.address) && d.state == HostState::Ok;
+            let accepted = pinned_now
+                || m.rows
+                    .iter()
+                    .find(|r| r.found.address == d.address)
+                    .map(|r| r.accepted)
+                    .unwrap_or(false);
+            m.rows.retain(|r| r.found.address != d.address);
+            m.rows.push(Row { found: d, accepted });
+            let targets = m.discover.scanned.clone().unwrap_or_default();
+            m.rows.sort_by_key(|r| {
+                (
+                    target_index(&targets, &r.found.address),
+                    address_key(&r.found.address),
+                )
+            });
+            None
+        }
+        Msg::DiscoveryDone => {
+            m.discover.scanning = false;
+            m.discover.table_focus = true;
+            None
+        }
+        Msg::DiscoveryFailed(e) => {
+            m.discover.scanning = false;
+            m.discover.error = Some(e);
+            None
+        }
+        Msg::Provision(events) => {
+            for e in events {
+                apply_event(m, e);
+            }
+            None
+        }
+        Msg::RunFailed(e) => {
+            m.status = Some(e);
+            None
+        }
+        Msg::RunEnded => {
+            m.provision.running = false;
+            if m.provision.finished() {
+                m.status = Some(text::RUN_FINISHED.into());
+            }
+            None
+        }
+        Msg::PassphraseNeeded { key, reply } => {
+            // A prompt still open for an earlier request is dropped: dropping its reply
+            // tells that task the prompt was cancelled.
+            let retry = m.passphrase_answered.as_ref() == Some(&key);
+            let behind = match m.popup.take() {
+                Some(Popup::Passphrase { behind, .. }) => behind,
+                other => other.map(Box::new),
+            };
+            m.popup = Some(Popup::Passphrase {
+                key,
+                input: Masked::default(),
+                reply,
+                retry,
+                behind,
+            });
+            None
+        }
+        Msg::Saved(r) => {
+            match r {
+                Ok(p) => {
+                    m.status = Some(format!("{} {}", text::SAVED, p.display()));
+                    m.plan_path = Some(p.clone());
+                    m.review.saved = Some(p);
+                    m.review.save_error = None;
+                }
+                Err(e) => m.review.save_error = Some(e),
+            }
+            None
+        }
+    }
+}
+
+/// Which typed entry an address came from, so the table (and the plan) keep the operator's order.
+fn target_index(targets: &str, address: &str) -> usize {
+    let ip = address
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| net::Entry::Single(ip).bounds().0);
+    targets
+        .split(',')
+        .position(|t| {
+            let t = t.trim();
+            t == address
+                || match (ip, net::parse_entries(t)) {
+                    (Some(x), Ok(e)) => e.iter().any(|(_, e)| {
+                        let (lo, hi) = e.bounds();
+                        lo <= x && x <= hi
+                    }),
+                    _ => false,
+                }
+        })
+        .unwrap_or(usize::MAX)
+}
+
+fn address_key(a: &str) -> (u8, u128, String) {
+    match a.parse::<std::net::IpAddr>() {
+        Ok(ip) => (0, net::Entry::Single(ip).bounds().0, String::new()),
+        Err(_) => (1, 0, a.to_string()),
+    }
+}
+
+fn apply_event(m: &mut Model, e: Event) {
+    let p = &mut m.provision;
+    let pane = match p.panes.iter_mut().find(|x| x.host == e.host) {
+        Some(x) => x,
+        None => {
+            p.panes.push(LogPane {
+                host: e.host.clone(),
+                follow: true,
+                ..Default::default()
+            });
+            let Some(x) = p.panes.last_mut() else { return };
+            x
+        }
+    };
+    match e.kind {
+        EventKind::Started => {
+            p.grid.insert((e.host.clone(), e.stage), StepState::Running);
+            pane.push(format!("\x1b[1m── {} ──\x1b[0m", e.stage.title()));
+        }
+        EventKind::Log { line, .. } => pane.push(line),
+        EventKind::Progress { done, total, .. } => pane.progress = Some((done, total)),
+        EventKind::Finished { state, message } => {
+            let ran = p.grid.get(&(e.host.clone(), e.stage)) == Some(&StepState::Running);
+            let failed_here = p
+                .grid
+                .iter()
+                .any(|((h, _), st)| *h == e.host && *st == StepState::Failed);
+            // A host that failed shows its failure last; its own waiting steps are noise.
+            let noise = state == StepState::Pending && failed_here;
+            if !ran && !message.is_empty() && state != StepState::Failed && !noise {
+                // A step that did not run here says why: it waits for a failed host, or
+                // it was done in an earlier run.
+                pane.push(format!("\x1b[2m── {}: {message}\x1b[0m", e.stage.title()));
+            }
+            if state == StepState::Failed {
+                pane.push(format!(
+                    "\x1b[31m✗ {} failed: {message}\x1b[0m",
+                    e.stage.title()
+                ));
+                p.failed_stage = Some(p.failed_stage.map_or(e.stage, |s| s.min(e.stage)));
+            }
+            p.grid.insert((e.host.clone(), e.stage), state);
+            p.messages.insert((e.host, e.stage), message);
+        }
+    }
+}
+
+fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if let Some(popup) = m.popup.take() {
+        return on_popup_key(m, popup, key);
+    }
+    if ctrl && key.code == KeyCode::Char('c') {
+        m.popup = Some(Popup::Quit);
+        return None;
+    }
+    if key.code == KeyCode::F(1) {
+        m.popup = Some(Popup::Help);
+        return None;
+    }
+    if !is_text_focus(m) {
+        match key.code {
+            KeyCode::Char('q') => {
+                m.popup = Some(Popup::Quit);
+                return None;
+            }
+            KeyCode::Char('?') => {
+                m.popup = Some(Popup::Help);
+                return None;
+            }
+            _ => {}
+        }
+    }
+    if key.code == KeyCode::Esc {
+        return back(m);
+    }
+    match m.step {
+        Step::Access => screens::access::key_access(m, key),
+        Step::Discover => screens::discover::key_discover(m, key),
+        Step::Hosts => screens::hosts::key_hosts(m, key),
+        Step::Roles => screens::roles::key_roles(m, key),
+        Step::Storage => screens::storage::key_storage(m, key),
+        Step::Network => screens::network::key_network(m, key),
+        Step::Review => screens::review::key_review(m, key),
+        Step::Provision => screens::provision::key_provision(m, key),
+        Step::Done => screens::done::key_done(m, key),
+    }
+}
+
+fn back(m: &mut Model) -> Option<Effect> {
+    match m.step {
+        Step::Discover if m.discover.table_focus => m.discover.table_focus = false,
+        Step::Provision if m.provision.running => {
+            m.popup = Some(Popup::Confirm {
+                action: Action::Abort,
+                hosts: vec![],
+                what: text::ABORT_QUESTION.into(),
+                input: Input::default(),
+            })
+        }
+        Step::Done | Step::Access => {}
+        Step::Provision if m.provision.started => {}
+        _ => m.step = m.step.prev(),
+    }
+    None
+}
+
+/// Moves to the next step when the current one has no errors.
+pub(crate) fn next(m: &mut Model) -> Option<Effect> {
+    if m.has_errors() {
+        m.status = Some(text::FIX_ERRORS.into());
+        return None;
+    }
+    if m.step == Step::Review && !m.is_demo() && m.review.saved.is_none() {
+        // Real runs keep their state and full logs next to the saved plan.
+        m.status = Some(text::SAVE_FIRST.into());
+        return None;
+    }
+    match m.step {
+        Step::Discover | Step::Hosts => m.sync_hosts(),
+        Step::Access => m.sync_access(),
+        _ => {}
+    }
+    m.step = m.step.next();
+    if m.step > m.reached {
+        m.reached = m.step;
+    }
+    if m.step == Step::Provision && m.provision.panes.is_empty() {
+        m.provision.panes = m
+            .plan
+            .hosts
+            .iter()
+            .map(|h| LogPane {
+                host: h.name.clone(),
+                follow: true,
+                ..Default::default()
+            })
+            .collect();
+    }
+    None
+}
+
+pub(crate) fn cycle<T: Copy + PartialEq>(all: &[T], v: T) -> T {
+    let i = all.iter().position(|x| *x == v).unwrap_or(0);
+    all[(i + 1) % all.len()]
+}
+
+/// Hosts whose storage stage formats disks (every layout does; `wipe` also destroys data
+/// already there): the run asks for each host's name first, and the runner refuses the
+/// stage on hosts not confirmed this way.
+fn destructive_hosts(plan: &Plan) -> Vec<String> {
+    plan.hosts
+        .iter()
+        .filter(|h| !h.storage.is_empty())
+        .map(|h| h.name.clone())
+        .collect()
+}
+
+pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
+    // Hosts confirmed earlier in this session are not asked again (a retry, a skip).
+    let wipes: Vec<String> = destructive_hosts(&m.plan)
+        .into_iter()
+        .filter(|h| !m.provision.consent.contains(h))
+        .collect();
+    let touches_storage = match &action {
+        Action::RunStages { from, .. } => *from <= StageId::Storage,
+        Action::Abort => false,
+    };
+    if touches_storage && !wipes.is_empty() {
+        m.popup = Some(Popup::Confirm {
+            action,
+            what: text::CONFIRM_WIPE.into(),
+            hosts: wipes,
+            input: Input::default(),
+        });
+        return None;
+    }
+    confirmed(m, action)
+}
+
+/// The second step of a destructive action: the operator has confirmed.
+pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
+    match action {
+        Action::RunStages { from, hosts } => {
+            let p = &mut m.provision;
+            p.running = true;
+            p.started = true;
+            p.failed_stage = None;
+            for h in m.plan.hosts.iter() {
+                if hosts.is_empty() || hosts.contains(&h.name) {
+                    for s in StageId::ALL.into_iter().filter(|s| *s >= from) {
+                        p.grid.insert((h.name.clone(), s), StepState::Pending);
+                    }
+                }
+            }
+            Some(Effect::RunStages {
+                plan: m.plan.clone(),
+                from,
+                hosts,
+                consent: p.consent.clone(),
+                plan_path: m.plan_path.clone(),
+                facts: m.facts.clone(),
+                sudo_password: m.access.sudo_password(),
+            })
+        }
+        Action::Abort => {
+            let p = &mut m.provision;
+            // What was running stops where it is: it counts as failed, so r retries it.
+            for ((host, stage), st) in p.grid.iter_mut() {
+                if *st == StepState::Running {
+                    *st = StepState::Failed;
+                    p.messages
+                        .insert((host.clone(), *stage), text::ABORTED.into());
+                    p.failed_stage = Some(p.failed_stage.map_or(*stage, |s| s.min(*stage)));
+                }
+            }
+            m.provision.running = false;
+            m.status = Some(text::ABORTED.into());
+            Some(Effect::AbortRun)
+        }
+    }
+}
