@@ -117,8 +117,11 @@ pub fn check_files(
 
 /// The plan's render checked by Kubespray in its tree (see [`check_files`]).
 pub fn check(plan: &Plan) -> Result<Vec<Finding>, String> {
-    let files =
-        crate::provision::stages::kubespray::inventory_files(plan).map_err(|e| e.to_string())?;
+    let files: Vec<RenderedFile> = crate::render::render(plan)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter(|f| !f.path.starts_with("extras"))
+        .collect();
     check_files(plan, &Tree::of(plan), &files)
 }
 
