@@ -375,13 +375,17 @@ pub async fn run(
         )));
     }
     // The tree's release and its Ansible, before anything runs.
-    let refusals: Vec<String> = crate::kubespray::tree::findings(plan)
-        .into_iter()
-        .map(|f| match f.hint {
-            Some(h) => format!("{} ({h})", f.message),
-            None => f.message,
-        })
-        .collect();
+    let p = plan.clone();
+    let refusals: Vec<String> =
+        tokio::task::spawn_blocking(move || crate::kubespray::tree::findings(&p))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| match f.hint {
+                Some(h) => format!("{} ({h})", f.message),
+                None => f.message,
+            })
+            .collect();
     if !refusals.is_empty() {
         for r in &refusals {
             pane.note(&format!("refused: {r}"));
@@ -686,6 +690,25 @@ mod tests {
         );
         // Port 22: plain addresses, as OpenSSH looks them up.
         assert_eq!(names(pinned_keys(&plan(22), Some(&known))), ["a"]);
+    }
+
+    #[test]
+    fn selected_hosts_become_a_limit_only_when_not_all() {
+        let p = plan(22);
+        assert_eq!(limit_of(&p, &[]), Vec::<String>::new());
+        assert_eq!(
+            limit_of(&p, &["a".to_string(), "b".to_string()]),
+            Vec::<String>::new()
+        );
+        assert_eq!(limit_of(&p, &["b".to_string()]), ["b"]);
+        let words = playbook_command(&p, false, &limit_of(&p, &["b".to_string()]));
+        assert_eq!(words[words.len() - 2], "--limit=b");
+        assert_eq!(words[words.len() - 1], "cluster.yml");
+        assert!(
+            !playbook_command(&p, false, &[])
+                .iter()
+                .any(|w| w.starts_with("--limit"))
+        );
     }
 
     #[test]
