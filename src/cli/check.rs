@@ -33,35 +33,13 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
         None => None,
     };
     let mut findings = plan::check(&plan, facts.as_ref());
-    findings.extend(kubespray_findings(&plan, &findings));
+    findings.extend(crate::kubespray::tree_findings(&plan, &findings));
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&findings)?);
     } else {
         print!("{}", format_text(&findings));
     }
     Ok(exit_code(&findings))
-}
-
-/// When the plan's Kubespray tree exists: the tree's release and its Ansible against the
-/// plan, then (the plan and tree being right) Kubespray's own inventory checks on the render.
-pub fn kubespray_findings(plan: &plan::Plan, so_far: &[Finding]) -> Vec<Finding> {
-    if !crate::kubespray::Tree::of(plan).is_tree() {
-        return Vec::new();
-    }
-    let tree = crate::kubespray::tree::findings(plan);
-    if !tree.is_empty() || so_far.iter().any(Finding::is_error) {
-        return tree;
-    }
-    match crate::kubespray::inventory::check(plan) {
-        Ok(f) => f,
-        Err(e) => vec![Finding {
-            severity: Severity::Warning,
-            code: "W_KUBESPRAY_CHECK",
-            path: "cluster.kubespray".into(),
-            message: format!("Kubespray's inventory checks did not run: {e}"),
-            hint: None,
-        }],
-    }
 }
 
 /// The facts file's entries keyed by the plan's host names; the error names the file.

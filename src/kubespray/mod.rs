@@ -21,6 +21,31 @@ pub fn release_of(plan: &Plan) -> Option<&'static Release> {
     Release::find(&plan.cluster.kubespray.version)
 }
 
+/// What Kubespray itself says about the plan when its tree is on this machine: the tree's
+/// release and its Ansible against the plan (`tree::findings`), then, those being right and
+/// `so_far` (the plan's own findings) free of errors, Kubespray's inventory checks on the
+/// render (`inventory::check`). Nothing when the tree is not there. Runs `ansible-playbook`:
+/// seconds, not for every frame.
+pub fn tree_findings(plan: &Plan, so_far: &[Finding]) -> Vec<Finding> {
+    if !Tree::of(plan).is_tree() {
+        return Vec::new();
+    }
+    let tree = tree::findings(plan);
+    if !tree.is_empty() || so_far.iter().any(Finding::is_error) {
+        return tree;
+    }
+    match inventory::check(plan) {
+        Ok(f) => f,
+        Err(e) => vec![Finding {
+            severity: Severity::Warning,
+            code: "W_KUBESPRAY_CHECK",
+            path: "cluster.kubespray".into(),
+            message: format!("Kubespray's inventory checks did not run: {e}"),
+            hint: None,
+        }],
+    }
+}
+
 fn finding(
     severity: Severity,
     code: &'static str,

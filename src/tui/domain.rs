@@ -112,6 +112,18 @@ pub fn findings(plan: &Plan, facts: &Facts) -> Vec<Finding> {
     out
 }
 
+/// A core finding as the wizard shows it.
+pub fn from_core(f: crate::plan::Finding) -> Finding {
+    let severity = match f.severity {
+        crate::plan::Severity::Error => Severity::Error,
+        crate::plan::Severity::Warning => Severity::Warning,
+        crate::plan::Severity::Info => Severity::Info,
+    };
+    let mut finding = Finding::new(severity, f.code, f.path, f.message);
+    finding.hint = f.hint;
+    finding
+}
+
 /// Findings whose hint is a suggestion worth its own line.
 const SUGGESTIONS: [&str; 2] = ["W_TWO_CONTROL_PLANES", "E_EVEN_ETCD"];
 
