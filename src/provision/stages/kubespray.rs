@@ -31,9 +31,11 @@
 //! so `ANSIBLE_SSH_ARGS` (not `--ssh-common-args`) is what replaces them.
 //!
 //! The inventory lives inside the tree because Kubespray misbehaves with inventories outside
-//! it (AIStore's "Deploying AIS on k8s" warns of "all sorts of subtle failures"). Ansible's output streams line by line into the `ansible` log pane and
-//! `ansible.log`; `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP
-//! and the failing task, each host's result.
+//! it (AIStore's "Deploying AIS on k8s" warns of "all sorts of subtle failures"). Ansible's
+//! output streams line by line into the `ansible` log pane and `ansible.log`;
+//! `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP and the failing
+//! task, each host's result. With `apply --host`, Kubespray's facts playbook runs over every
+//! host first and `cluster.yml` gets `--limit`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -167,6 +169,22 @@ pub fn playbook_command(plan: &Plan, expand: bool, limit: &[String]) -> Vec<Stri
     words
 }
 
+/// The release's facts playbook with the options of `cluster_words`, without `--limit`.
+fn facts_command(plan: &Plan, cluster_words: &[String]) -> Vec<String> {
+    let facts = crate::kubespray::release_of(plan)
+        .map(|r| r.facts_playbook)
+        .unwrap_or("playbooks/facts.yml");
+    let mut words: Vec<String> = cluster_words
+        .iter()
+        .filter(|w| !w.starts_with("--limit="))
+        .cloned()
+        .collect();
+    if let Some(last) = words.last_mut() {
+        *last = facts.to_string();
+    }
+    words
+}
+
 /// `venv/bin/ansible-playbook` when the tree has its virtualenv, else `ansible-playbook`.
 fn shown_program(tree: &crate::kubespray::Tree) -> String {
     match tree.venv_ansible() {
@@ -273,10 +291,14 @@ pub fn commands(
         words[0] = shown_program(&tree);
         cmds.push(Cmd::words(words.iter().map(String::as_str)));
     }
-    cmds.push(Cmd::new(playbook_line(
-        &playbook_command(plan, false, limit),
-        &shown_known_hosts(plan),
-    )));
+    let words = playbook_command(plan, false, limit);
+    if !limit.is_empty() {
+        cmds.push(Cmd::new(playbook_line(
+            &facts_command(plan, &words),
+            &shown_known_hosts(plan),
+        )));
+    }
+    cmds.push(Cmd::new(playbook_line(&words, &shown_known_hosts(plan))));
     Ok(cmds)
 }
 
@@ -502,89 +524,114 @@ pub async fn run(
             Err(e) => return all_fail(StepError::Check(e)),
         }
     }
+    // Kubespray asks for the facts of every node before a limited run
+    // (docs/operations/nodes.md: "Before using `--limit` run playbook `facts.yml` without the
+    // limit"): with `--host`, its facts playbook runs over the whole inventory first.
     let words = playbook_command(plan, true, limit);
-    pane.command(&playbook_line(&words, &known_file));
-    let child = tokio::process::Command::new(&words[0])
-        .args(&words[1..])
-        .current_dir(&tree)
-        .envs(crate::kubespray::Tree::of(plan).ansible_env())
-        .envs(host_key_env(&known_file))
-        .env("ANSIBLE_FORCE_COLOR", "1")
-        .env("ANSIBLE_STDOUT_CALLBACK", "default")
-        // ansible-core 2.18 prints results over several lines unless told not to; the parser
-        // reads the one-line JSON after `=>`.
-        .env("ANSIBLE_CALLBACK_FORMAT_PRETTY", "false")
-        .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            return all_fail(StepError::Check(format!(
-                "cannot start {}: {e}; `rackstrap kubespray prepare PLAN` makes the tree's \
-                 virtualenv with Kubespray's requirements.txt",
-                words[0]
-            )));
-        }
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
-    if let Some(out) = child.stdout.take() {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(out).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send((l, false));
-            }
-        });
+    let mut runs = Vec::new();
+    if !limit.is_empty() {
+        runs.push(facts_command(plan, &words));
     }
-    if let Some(err) = child.stderr.take() {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send((l, true));
-            }
-        });
-    }
-    drop(tx);
-
+    runs.push(words);
+    let last_run = runs.len() - 1;
     let mut parser = Parser::new();
     let mut last_err = String::new();
-    while let Some((line, stderr)) = rx.recv().await {
-        pane.line(&line, stderr);
-        if stderr && !line.trim().is_empty() {
-            last_err = crate::provision::log::strip_ansi(line.trim());
+    let mut status = -1;
+    for (run_no, words) in runs.iter().enumerate() {
+        pane.command(&playbook_line(words, &known_file));
+        parser = Parser::new();
+        last_err.clear();
+        let child = tokio::process::Command::new(&words[0])
+            .args(&words[1..])
+            .current_dir(&tree)
+            .envs(crate::kubespray::Tree::of(plan).ansible_env())
+            .envs(host_key_env(&known_file))
+            .env("ANSIBLE_FORCE_COLOR", "1")
+            .env("ANSIBLE_STDOUT_CALLBACK", "default")
+            // ansible-core 2.18 prints results over several lines unless told not to; the parser
+            // reads the one-line JSON after `=>`.
+            .env("ANSIBLE_CALLBACK_FORMAT_PRETTY", "false")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                return all_fail(StepError::Check(format!(
+                    "cannot start {}: {e}; `rackstrap kubespray prepare PLAN` makes the tree's \
+                     virtualenv with Kubespray's requirements.txt",
+                    words[0]
+                )));
+            }
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
+        if let Some(out) = child.stdout.take() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(out).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = tx.send((l, false));
+                }
+            });
         }
-        for u in parser.feed(&line) {
-            match u {
-                Update::HostResult {
-                    host,
-                    status,
-                    task,
-                    tasks_done,
-                } => {
-                    if let Some(l) = per_host.get(&host) {
-                        l.progress(tasks_done, None, &format!("{status}: {task}"));
-                    }
+        if let Some(err) = child.stderr.take() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = tx.send((l, true));
                 }
-                Update::HostFailed { host, failure } => {
-                    if let Some(l) = per_host.get(&host) {
-                        l.emit(EventKind::Log {
-                            line: format!("failed: {failure}"),
-                            stderr: true,
-                        });
+            });
+        }
+        drop(tx);
+
+        while let Some((line, stderr)) = rx.recv().await {
+            pane.line(&line, stderr);
+            if stderr && !line.trim().is_empty() {
+                last_err = crate::provision::log::strip_ansi(line.trim());
+            }
+            for u in parser.feed(&line) {
+                match u {
+                    Update::HostResult {
+                        host,
+                        status,
+                        task,
+                        tasks_done,
+                    } => {
+                        if let Some(l) = per_host.get(&host) {
+                            l.progress(tasks_done, None, &format!("{status}: {task}"));
+                        }
                     }
+                    Update::HostFailed { host, failure } => {
+                        if let Some(l) = per_host.get(&host) {
+                            l.emit(EventKind::Log {
+                                line: format!("failed: {failure}"),
+                                stderr: true,
+                            });
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
             }
         }
+        status = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+        pane.note(&format!("ansible-playbook exited {status}"));
+        if run_no < last_run && status != 0 {
+            return all_fail(StepError::Check(format!(
+                "{} (run over every host before a --limit run) exited {status}{}",
+                words[words.len() - 1],
+                if last_err.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {last_err}")
+                }
+            )));
+        }
     }
-    let status = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
-    pane.note(&format!("ansible-playbook exited {status}"));
 
     hosts
         .iter()
@@ -709,6 +756,19 @@ mod tests {
                 .iter()
                 .any(|w| w.starts_with("--limit"))
         );
+        // A limited run gathers every host's facts first, as Kubespray asks.
+        let cmds = commands(&p, true, None, &["b".to_string()]).expect("commands");
+        let n = cmds.len();
+        assert!(
+            cmds[n - 2]
+                .shell
+                .ends_with("--private-key=~/.ssh/id playbooks/facts.yml"),
+            "{}",
+            cmds[n - 2].shell
+        );
+        assert!(cmds[n - 1].shell.ends_with("--limit=b cluster.yml"));
+        let cmds = commands(&p, true, None, &[]).expect("commands");
+        assert!(!cmds.iter().any(|c| c.shell.contains("facts.yml")));
     }
 
     #[test]
