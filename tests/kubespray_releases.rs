@@ -498,7 +498,10 @@ fn refusals_say_what_is_wrong_and_what_to_do() {
     // an inventory asks for it anyway.
     let mut p = example("akash", "v2.31.0", tmp.path());
     p.cluster.network_plugin = "weave".into();
-    let codes: Vec<&str> = plan::check(&p, None).iter().map(|f| f.code).collect();
+    let codes: Vec<&str> = plan::check(&p, None)
+        .iter()
+        .map(|f| f.code.as_str())
+        .collect();
     assert!(codes.contains(&"E_NETWORK_PLUGIN_RELEASE"), "{codes:?}");
     p.cluster.network_plugin = "calico".into();
     let mut files = rackstrap::provision::stages::kubespray::inventory_files(&p).expect("files");

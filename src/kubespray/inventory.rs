@@ -14,7 +14,7 @@ use std::process::Command;
 
 use super::release::Release;
 use super::tree::Tree;
-use crate::plan::{Finding, Plan, Severity};
+use crate::plan::{Code, Finding, Plan, Severity};
 use crate::render::RenderedFile;
 
 /// The playbook holding Kubespray's inventory checks (every release with them).
@@ -128,7 +128,7 @@ pub fn check(plan: &Plan) -> Result<Vec<Finding>, String> {
 fn finding(release: &Release, what: String) -> Finding {
     Finding {
         severity: Severity::Error,
-        code: "E_KUBESPRAY_INVENTORY",
+        code: Code::E_KUBESPRAY_INVENTORY,
         path: "cluster".into(),
         message: format!("Kubespray {} refuses the inventory: {what}", release.tag),
         hint: Some(format!(

@@ -14,7 +14,7 @@ pub mod tree;
 pub use release::{CALICO_VXLAN_OVERHEAD, DEFAULT_TAG, RELEASES, Release, Version};
 pub use tree::Tree;
 
-use crate::plan::{Finding, Plan, Severity};
+use crate::plan::{Code, Finding, Plan, Severity};
 
 /// The release the plan names, when rackstrap knows it.
 pub fn release_of(plan: &Plan) -> Option<&'static Release> {
@@ -38,7 +38,7 @@ pub fn tree_findings(plan: &Plan, so_far: &[Finding]) -> Vec<Finding> {
         Ok(f) => f,
         Err(e) => vec![Finding {
             severity: Severity::Warning,
-            code: "W_KUBESPRAY_CHECK",
+            code: Code::W_KUBESPRAY_CHECK,
             path: "cluster.kubespray".into(),
             message: format!("Kubespray's inventory checks did not run: {e}"),
             hint: None,
@@ -46,13 +46,7 @@ pub fn tree_findings(plan: &Plan, so_far: &[Finding]) -> Vec<Finding> {
     }
 }
 
-fn finding(
-    severity: Severity,
-    code: &'static str,
-    path: &str,
-    message: String,
-    hint: String,
-) -> Finding {
+fn finding(severity: Severity, code: Code, path: &str, message: String, hint: String) -> Finding {
     Finding {
         severity,
         code,
@@ -73,7 +67,7 @@ pub fn network_plugin_findings(plan: &Plan) -> Vec<Finding> {
     if !known.contains(&plugin) {
         return vec![Finding {
             severity: Severity::Error,
-            code: "E_UNKNOWN_NETWORK_PLUGIN",
+            code: Code::E_UNKNOWN_NETWORK_PLUGIN,
             path: path.into(),
             message: format!(
                 "unknown network plugin `{plugin}`, expected one of {}",
@@ -85,7 +79,7 @@ pub fn network_plugin_findings(plan: &Plan) -> Vec<Finding> {
     match release_of(plan) {
         Some(r) if !r.allows_network_plugin(plugin) => vec![finding(
             Severity::Error,
-            "E_NETWORK_PLUGIN_RELEASE",
+            Code::E_NETWORK_PLUGIN_RELEASE,
             path,
             format!(
                 "Kubespray {} does not support network plugin `{plugin}` (Kubespray stops with \
@@ -115,7 +109,7 @@ pub fn release_findings(plan: &Plan) -> Vec<Finding> {
     match release_of(plan) {
         None => vec![finding(
             Severity::Warning,
-            "W_KUBESPRAY_VERSION",
+            Code::W_KUBESPRAY_VERSION,
             path,
             format!(
                 "Kubespray {v} is not a release rackstrap knows ({tags}); the rendered \
@@ -127,7 +121,7 @@ pub fn release_findings(plan: &Plan) -> Vec<Finding> {
         )],
         Some(r) if !r.new_clusters => vec![finding(
             Severity::Warning,
-            "W_KUBESPRAY_OLD_RELEASE",
+            Code::W_KUBESPRAY_OLD_RELEASE,
             path,
             format!(
                 "Kubespray {} (Kubernetes {}-{}) is kept for clusters built with it; new \
@@ -161,7 +155,7 @@ mod tests {
     }
 
     fn codes(f: Vec<Finding>) -> Vec<&'static str> {
-        f.into_iter().map(|f| f.code).collect()
+        f.into_iter().map(|f| f.code.as_str()).collect()
     }
 
     #[test]

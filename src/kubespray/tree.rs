@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::release::{Release, Version, parse_ansible_version, parse_galaxy_version};
-use crate::plan::{Finding, Plan, Severity};
+use crate::plan::{Code, Finding, Plan, Severity};
 
 /// The virtualenv inside the tree, as Kubespray's README makes it (`python3 -m venv venv`).
 pub const VENV_DIR: &str = "venv";
@@ -139,7 +139,7 @@ pub fn ansible_version(program: &Path, env: &[(String, String)]) -> Result<Versi
     })
 }
 
-fn error(code: &'static str, message: String, hint: String) -> Finding {
+fn error(code: Code, message: String, hint: String) -> Finding {
     Finding {
         severity: Severity::Error,
         code,
@@ -165,7 +165,7 @@ pub fn findings(plan: &Plan) -> Vec<Finding> {
     let want = Version::parse(&plan.cluster.kubespray.version);
     match tree.version() {
         Ok(have) if Some(have) != want => out.push(error(
-            "E_KUBESPRAY_TREE_VERSION",
+            Code::E_KUBESPRAY_TREE_VERSION,
             format!(
                 "the Kubespray tree {} is v{have}, the plan says {}",
                 tree.path.display(),
@@ -179,7 +179,7 @@ pub fn findings(plan: &Plan) -> Vec<Finding> {
         )),
         Ok(_) => {}
         Err(e) => out.push(error(
-            "E_KUBESPRAY_TREE_VERSION",
+            Code::E_KUBESPRAY_TREE_VERSION,
             e,
             "use a tree cloned at a release tag (`rackstrap kubespray prepare`)".into(),
         )),
@@ -199,9 +199,9 @@ pub fn ansible_finding(tree: &Tree, release: &Release) -> Option<Finding> {
         release.ansible_core
     );
     match ansible_version(&program, &tree.ansible_env()) {
-        Err(e) => Some(error("E_ANSIBLE_MISSING", e, prepare_hint)),
+        Err(e) => Some(error(Code::E_ANSIBLE_MISSING, e, prepare_hint)),
         Ok(v) if !release.ansible_core.contains(v) => Some(error(
-            "E_ANSIBLE_VERSION",
+            Code::E_ANSIBLE_VERSION,
             format!(
                 "{} is ansible-core {v}; Kubespray {} needs {} (\"Ansible must be between {} and {} exclusive\")",
                 program.display(),
@@ -221,7 +221,7 @@ pub fn missing(plan: &Plan) -> Option<Finding> {
     let tree = Tree::of(plan);
     (!tree.is_tree()).then(|| {
         error(
-            "E_KUBESPRAY_TREE_MISSING",
+            Code::E_KUBESPRAY_TREE_MISSING,
             format!(
                 "{} is not a Kubespray tree (no {CLUSTER_PLAYBOOK} or inventory/sample)",
                 tree.path.display()
@@ -268,7 +268,7 @@ mod tests {
     }
 
     fn codes(f: &[Finding]) -> Vec<&str> {
-        f.iter().map(|f| f.code).collect()
+        f.iter().map(|f| f.code.as_str()).collect()
     }
 
     #[test]
