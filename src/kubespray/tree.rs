@@ -152,7 +152,7 @@ fn error(code: Code, message: String, hint: String) -> Finding {
 /// What is wrong between the plan, its Kubespray tree and the Ansible that would run it:
 /// `E_KUBESPRAY_TREE_VERSION` (the tree is another release), `E_ANSIBLE_MISSING`,
 /// `E_ANSIBLE_VERSION` (outside the release's range). Nothing when the tree does not
-/// exist (see [`missing`]) or the release is unknown (`check` warns about that).
+/// exist or the release is unknown (`check` warns about that).
 pub fn findings(plan: &Plan) -> Vec<Finding> {
     let tree = Tree::of(plan);
     let Some(release) = Release::find(&plan.cluster.kubespray.version) else {
@@ -214,25 +214,6 @@ pub fn ansible_finding(tree: &Tree, release: &Release) -> Option<Finding> {
         )),
         Ok(_) => None,
     }
-}
-
-/// The finding for a plan whose tree is not there yet (apply refuses on it).
-pub fn missing(plan: &Plan) -> Option<Finding> {
-    let tree = Tree::of(plan);
-    (!tree.is_tree()).then(|| {
-        error(
-            Code::E_KUBESPRAY_TREE_MISSING,
-            format!(
-                "{} is not a Kubespray tree (no {CLUSTER_PLAYBOOK} or inventory/sample)",
-                tree.path.display()
-            ),
-            format!(
-                "run `rackstrap kubespray prepare PLAN` to clone Kubespray {} there, or set \
-                 cluster.kubespray.path",
-                plan.cluster.kubespray.version
-            ),
-        )
-    })
 }
 
 #[cfg(test)]
@@ -313,12 +294,9 @@ mod tests {
     }
 
     #[test]
-    fn no_tree_means_no_tree_findings_but_apply_is_told() {
+    fn no_tree_means_no_tree_findings() {
         let dir = tempfile::tempdir().expect("tmp");
         let p = plan(&dir.path().join("absent"), "v2.31.0");
         assert!(findings(&p).is_empty());
-        let m = missing(&p).expect("missing");
-        assert_eq!(m.code, "E_KUBESPRAY_TREE_MISSING");
-        assert!(m.hint.unwrap_or_default().contains("kubespray prepare"));
     }
 }

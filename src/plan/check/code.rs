@@ -73,7 +73,6 @@ codes! {
     Cluster W_KUBESPRAY_VERSION,
     Cluster W_KUBESPRAY_OLD_RELEASE,
     Cluster E_NETWORK_PLUGIN_RELEASE,
-    Kubespray E_KUBESPRAY_TREE_MISSING,
     Kubespray E_KUBESPRAY_TREE_VERSION,
     Kubespray E_ANSIBLE_MISSING,
     Kubespray E_ANSIBLE_VERSION,
