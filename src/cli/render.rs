@@ -26,7 +26,7 @@ pub fn run(args: super::RenderArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    for f in crate::kubespray::release_findings(&plan) {
+    for f in crate::plan::release::release_findings(&plan) {
         if f.code == "W_KUBESPRAY_VERSION" {
             eprintln!("warning: {}", f.message);
         }

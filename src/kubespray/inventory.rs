@@ -138,35 +138,43 @@ fn finding(release: &Release, what: String) -> Finding {
     }
 }
 
-/// One finding per distinct failed task: `task [name] failed: msg (assertion)`.
+/// One finding per distinct failed task: `task [name] failed: msg (failed: assertion)`, read
+/// from ansible-playbook's default output (`TASK [name] ***`, then
+/// `fatal: [host]: FAILED! => {json}` on one line).
 pub fn read_failures(release: &Release, stdout: &str) -> Vec<Finding> {
-    let mut parser = crate::provision::ansible::Parser::new();
+    let mut task = String::new();
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for line in stdout.lines() {
-        let before = parser.failures.len();
-        parser.feed(line);
-        let is_new_failure = parser.failures.len() > before;
-        if !is_new_failure && !line.starts_with("fatal: [") {
+        let line = line.trim_end();
+        if let Some(rest) = line.strip_prefix("TASK [")
+            && let Some(end) = rest.rfind(']')
+        {
+            task = rest[..end].to_string();
             continue;
         }
-        let Some(failure) = line
-            .split_once(": [")
-            .and_then(|(_, rest)| rest.split_once(']'))
-            .and_then(|(host, _)| parser.failures.get(host.split(" -> ").next()?.trim()))
-        else {
+        if !(line.starts_with("fatal: [") || line.starts_with("failed: [")) {
             continue;
+        }
+        let (head, json) = line.split_once("=> ").unwrap_or((line, ""));
+        let value = serde_json::from_str::<serde_json::Value>(json.trim()).ok();
+        let field = |k: &str| {
+            value
+                .as_ref()
+                .and_then(|v| v.get(k))
+                .and_then(|v| v.as_str())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
         };
-        let assertion = line
-            .split_once("=> ")
-            .and_then(|(_, json)| serde_json::from_str::<serde_json::Value>(json.trim()).ok())
-            .and_then(|v| {
-                v.get("assertion")
-                    .and_then(|a| a.as_str())
-                    .map(String::from)
-            });
-        let mut text = failure.to_string();
-        if let Some(a) = assertion {
+        let msg = field("msg").unwrap_or_else(|| {
+            if json.trim().is_empty() {
+                head.trim().to_string()
+            } else {
+                json.trim().to_string()
+            }
+        });
+        let mut text = format!("task [{task}] failed: {msg}");
+        if let Some(a) = field("assertion") {
             text.push_str(&format!(" (failed: {a})"));
         }
         if !seen.contains(&text) {

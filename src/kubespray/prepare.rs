@@ -49,7 +49,7 @@ impl Reporter<'_> {
     fn run(&mut self, words: &[String], dir: Option<&Path>) -> Result<(), String> {
         let shown = words
             .iter()
-            .map(|w| crate::provision::cmd::quote(w))
+            .map(|w| shlex::try_quote(w).map_or_else(|_| w.clone(), |q| q.into_owned()))
             .collect::<Vec<_>>()
             .join(" ");
         self.step(&shown);

@@ -6,8 +6,10 @@
 
 pub mod check;
 pub mod defaults;
+pub mod facts;
 pub mod load;
 pub mod model;
+pub mod release;
 
 pub use check::{
     CONTAINER_MANAGERS, Code, DiskInUse, Finding, Fit, HwRole, MountProblem, Quorum, Severity,
@@ -16,5 +18,6 @@ pub use check::{
     worker_deployment_estimate,
 };
 pub use defaults::{DEFAULT_SYSCTL, default_roles, default_sysctl};
+pub use facts::facts_for;
 pub use load::{PlanError, from_yaml, load, save, to_yaml};
 pub use model::*;

@@ -1,6 +1,6 @@
 //! The Kubespray inventory: `hosts.yaml`, rackstrap's own `group_vars/*/zz-rackstrap.yml`
 //! and `host_vars/...`. The variables written are read under the same names by every release
-//! in `crate::kubespray::RELEASES` (checked against each release's tree by
+//! in `crate::plan::release::RELEASES` (checked against each release's tree by
 //! `tests/kubespray_releases.rs`).
 //!
 //! Text is written by hand rather than through serde so that it looks like what the Akash
@@ -313,7 +313,7 @@ fn calico(plan: &Plan, out: &mut String) {
         out,
         "# Host MTU {}; Calico's at least {} below it for its VXLAN header.",
         n.mtu,
-        crate::kubespray::CALICO_VXLAN_OVERHEAD
+        crate::plan::release::CALICO_VXLAN_OVERHEAD
     );
     let _ = writeln!(out, "calico_mtu: {}", n.effective_calico_mtu());
 }

@@ -5,7 +5,7 @@
 //! etcd group) fails our tests instead of a Kubespray run. `docs/plan.md` lists the rules.
 //!
 //! From v2.28 Kubespray ships these checks as its `validate_inventory` role, and rackstrap
-//! runs that role itself when the tree is present (`crate::kubespray::inventory`); this
+//! runs that role itself when the tree is present (`kubespray::inventory`); this
 //! re-statement stays for v2.24 and for plans without a tree.
 //!
 //! Host-fact assertions (memory, OS, `ip` on a local interface) need the hosts and are the
@@ -132,7 +132,7 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
         );
     }
     let plugin = s("kube_network_plugin").unwrap_or_else(|| "calico".into());
-    if !crate::kubespray::release::all_network_plugins().contains(&plugin.as_str()) {
+    if !crate::plan::release::all_network_plugins().contains(&plugin.as_str()) {
         problems.push(format!("{plugin} is not supported"));
     }
     let cm = s("container_manager").unwrap_or_else(|| "containerd".into());
@@ -256,8 +256,6 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     problems
 }
 
-/// Kubespray's "Stop if bad hostname" pattern:
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`.
 /// The string keys of a YAML mapping, in file order; none when `value` is not a mapping.
 fn mapping_keys(value: &Value) -> Vec<String> {
     value
@@ -270,6 +268,8 @@ fn mapping_keys(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Kubespray's "Stop if bad hostname" pattern:
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`.
 fn is_kubespray_hostname(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|label| {

@@ -60,7 +60,7 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             .hint("the default is `cluster.local`"),
         );
     }
-    out.extend(crate::kubespray::network_plugin_findings(plan));
+    out.extend(crate::plan::release::network_plugin_findings(plan));
     if !CONTAINER_MANAGERS.contains(&c.container_manager.as_str()) {
         out.push(Finding::new(
             Severity::Error,
@@ -73,7 +73,7 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    out.extend(crate::kubespray::release_findings(plan));
+    out.extend(crate::plan::release::release_findings(plan));
     if plan.access.user.is_empty() {
         out.push(Finding::new(
             Severity::Error,

@@ -29,7 +29,7 @@ pub enum Subject {
     /// Sysctl settings.
     Tuning,
     /// The Kubespray tree on this machine, its Ansible and Kubespray's own inventory checks
-    /// (`crate::kubespray`): only when the tree is present, never from the plan alone.
+    /// (the `kubespray` module): only when the tree is present, never from the plan alone.
     Kubespray,
     /// The wizard's own form and stage messages; `check` never emits these.
     Wizard,
