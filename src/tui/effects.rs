@@ -65,6 +65,10 @@ pub enum Effect {
     },
     /// Ask the ssh-agent which identities it holds.
     ListAgent,
+    /// Ask the plan's Kubespray tree on this machine what it says about the plan.
+    CheckKubespray {
+        plan: Plan,
+    },
     SavePlan {
         path: PathBuf,
         plan: Plan,
@@ -159,6 +163,17 @@ impl Executor {
                         let _ = tx.send(Msg::AgentIdentities(found));
                     });
                 }
+            }
+            Effect::CheckKubespray { plan } => {
+                tokio::spawn(async move {
+                    let findings = tokio::task::spawn_blocking(move || {
+                        let own = crate::plan::check(&plan, None);
+                        crate::kubespray::tree_findings(&plan, &own)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    let _ = tx.send(Msg::KubesprayChecked(findings));
+                });
             }
             Effect::AnswerPassphrase { reply, passphrase } => {
                 reply.answer(passphrase.map(|s| s.0));

@@ -126,6 +126,8 @@ pub enum Msg {
     AgentIdentities(Vec<String>),
     /// What cannot start on this machine (the control machine), checked on entering Review.
     MachineChecked(Vec<Blocker>),
+    /// Kubespray's findings for the plan (`crate::kubespray::tree_findings`).
+    KubesprayChecked(Vec<crate::plan::Finding>),
     /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
     PassphraseNeeded {
         key: PathBuf,
@@ -248,6 +250,7 @@ impl Model {
                 saved: None,
                 save_error: None,
                 machine: Vec::new(),
+                kubespray: Vec::new(),
             },
             provision: ProvisionState::default(),
             popup: None,
@@ -451,6 +454,7 @@ impl Model {
                 out.extend(
                     self.plan_findings()
                         .into_iter()
+                        .chain(self.review.kubespray.iter().cloned())
                         .filter(|f| f.severity != Severity::Info),
                 );
             }

@@ -104,7 +104,11 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::MachineChecked(found) => {
             m.review.machine = found;
             screens::review::clamp_review_scroll(m);
-            None
+            // Then what the tree itself says (its release, its Ansible, Kubespray's own
+            // inventory checks), on real hosts and while Review is open.
+            (m.step == Step::Review && !m.is_demo()).then(|| Effect::CheckKubespray {
+                plan: m.plan.clone(),
+            })
         }
         Msg::RunFailed(e) => {
             m.status = Some(e);
@@ -132,6 +136,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
                 retry,
                 behind,
             });
+            None
+        }
+        Msg::KubesprayChecked(findings) => {
+            m.review.kubespray = findings;
             None
         }
         Msg::Saved(r) => {
@@ -285,6 +293,14 @@ fn back(m: &mut Model) -> Option<Effect> {
     None
 }
 
+/// What the wizard asks for as it opens: a plan reopened at Review gets Kubespray's
+/// findings, as arriving at Review does.
+pub fn on_start(m: &mut Model) -> Option<Effect> {
+    (m.step == Step::Review && !m.is_demo()).then(|| Effect::CheckKubespray {
+        plan: m.plan.clone(),
+    })
+}
+
 /// Moves to the next step when the current one has no errors.
 pub(crate) fn next(m: &mut Model) -> Option<Effect> {
     if m.has_errors() {
@@ -306,7 +322,9 @@ pub(crate) fn next(m: &mut Model) -> Option<Effect> {
         m.reached = m.step;
     }
     if m.step == Step::Review {
-        // Whether every stage can start on this machine, said here before anything runs.
+        // Whether every stage can start on this machine, said here before anything runs;
+        // on real hosts the Kubespray tree is asked next (`Msg::MachineChecked`).
+        m.review.kubespray.clear();
         return Some(Effect::CheckMachine {
             plan: m.plan.clone(),
         });

@@ -207,6 +207,9 @@ pub struct ReviewState {
     pub save_error: Option<String>,
     /// Stages that cannot start on this machine, as last checked (`Effect::CheckMachine`).
     pub machine: Vec<Blocker>,
+    /// What Kubespray's tree on this machine says about the plan (its release, its Ansible,
+    /// its own inventory checks), filled in when Review opens on real hosts.
+    pub kubespray: Vec<crate::plan::Finding>,
 }
 
 /// One host's log: bounded in memory.
