@@ -2,17 +2,19 @@
 //! before anything runs, so the wizard's Review and Provision can say what is missing and
 //! what to do instead of failing in the middle of a run.
 //!
-//! Only the Kubespray stage runs anything here: `ansible-playbook` from the Kubespray tree
-//! the plan names (Kubespray's README, "Usage": the playbooks run from a checkout with its
-//! `requirements.txt` installed). The other stages run over SSH on the hosts.
+//! Only the Kubespray stage runs anything here: `ansible-playbook` (the tree's virtualenv's,
+//! else the one on `PATH`, as `kubespray::tree` decides) from the Kubespray tree the plan
+//! names (Kubespray's README, "Usage": the playbooks run from a checkout with its
+//! `requirements.txt` installed). The other stages run over SSH on the hosts. What the tree
+//! says about the plan once it is there (its release, its Ansible's version) is
+//! `kubespray::tree_findings`'s.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::paths::expand_home;
+use crate::kubespray::tree::{CLUSTER_PLAYBOOK, Tree};
 use crate::plan::Plan;
 use crate::provision::event::StageId;
 use crate::provision::selection::Selection;
-use crate::provision::stages::kubespray::PLAYBOOK;
 
 /// A stage that cannot start on this machine: what is missing and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,35 +33,36 @@ pub fn blockers(
 ) -> Vec<Blocker> {
     let mut out = Vec::new();
     if selection.has_stage(StageId::Kubespray) && !selection.hosts.is_empty() {
-        let tree = expand_home(&plan.cluster.kubespray.path);
-        if !is_kubespray_tree(&tree) {
+        let tree = Tree::of(plan);
+        if !tree.is_tree() {
             out.push(Blocker {
                 stage: StageId::Kubespray,
                 problem: format!(
-                    "{} is not a Kubespray tree (no {PLAYBOOK} or inventory/sample)",
-                    tree.display()
+                    "{} is not a Kubespray tree (no {CLUSTER_PLAYBOOK} or inventory/sample)",
+                    tree.path.display()
                 ),
                 fix: format!(
-                    "clone Kubespray there (git clone --branch {} https://github.com/kubernetes-sigs/kubespray {}) or set cluster.kubespray.path to an existing checkout; or leave the Kubespray stage out of this run",
-                    plan.cluster.kubespray.version,
-                    plan.cluster.kubespray.path
+                    "rackstrap kubespray prepare <plan> clones release {} there with its Ansible, or set cluster.kubespray.path to an existing checkout; or leave the Kubespray stage out of this run",
+                    plan.cluster.kubespray.version
                 ),
             });
         }
-        if find_program("ansible-playbook", path).is_none() {
+        // With a tree of a known release, `kubespray::tree::findings` says more (which
+        // Ansible, which version range); here only what it does not look at.
+        let tree_says = tree.is_tree()
+            && crate::kubespray::release::Release::find(&plan.cluster.kubespray.version).is_some();
+        if !tree_says
+            && tree.venv_ansible().is_none()
+            && find_program("ansible-playbook", path).is_none()
+        {
             out.push(Blocker {
                 stage: StageId::Kubespray,
-                problem: "ansible-playbook is not on this machine's PATH".into(),
-                fix: "install Kubespray's requirements (python3 -m venv venv && venv/bin/pip install -r requirements.txt in the Kubespray tree) and start rackstrap with that venv's bin on PATH; or leave the Kubespray stage out of this run".into(),
+                problem: "no ansible-playbook: none in the tree's venv/, none on PATH".into(),
+                fix: "rackstrap kubespray prepare <plan> makes the tree's virtualenv with Kubespray's requirements.txt; or leave the Kubespray stage out of this run".into(),
             });
         }
     }
     out
-}
-
-/// A Kubespray checkout: its `cluster.yml` and the sample inventory the stage copies.
-pub fn is_kubespray_tree(tree: &Path) -> bool {
-    tree.join(PLAYBOOK).is_file() && tree.join("inventory/sample").is_dir()
 }
 
 /// The first executable file called `name` in the directories of `path`.
@@ -76,7 +79,7 @@ pub fn find_program(name: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBu
 mod tests {
     use super::*;
 
-    fn plan(tree: &Path) -> Plan {
+    fn plan(tree: &std::path::Path) -> Plan {
         serde_yaml::from_str(&format!(
             "version: 1\ncluster: {{name: c, kubespray: {{path: {}}}}}\nhosts:\n\
              - {{name: node1, address: 10.0.0.1, roles: [control_plane, etcd, worker]}}\n",
@@ -106,18 +109,22 @@ mod tests {
         without.toggle_stage(StageId::Kubespray);
         assert!(blockers(&p, &without, Some(&empty_path)).is_empty());
 
-        // A tree and an executable ansible-playbook: ready.
-        std::fs::create_dir_all(tree.join("inventory/sample")).expect("tree");
-        std::fs::write(tree.join(PLAYBOOK), "---\n").expect("playbook");
+        // No tree yet: an ansible-playbook on PATH must be executable to count.
         let prog = bin.join("ansible-playbook");
         std::fs::write(&prog, "#!/bin/sh\n").expect("prog");
         assert_eq!(
             blockers(&p, &all, Some(&empty_path)).len(),
-            1,
+            2,
             "not executable"
         );
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(blockers(&p, &all, Some(&empty_path)).len(), 1);
+
+        // A tree of the plan's release: ready here; which Ansible it runs, and its version,
+        // are the tree's own findings (`kubespray::tree::findings`).
+        std::fs::create_dir_all(tree.join("inventory/sample")).expect("tree");
+        std::fs::write(tree.join(CLUSTER_PLAYBOOK), "---\n").expect("playbook");
         assert!(blockers(&p, &all, Some(&empty_path)).is_empty());
     }
 }
