@@ -29,6 +29,7 @@
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
 //! * `domain`: quorum, capacity, address parsing and the findings the screens show.
 //! * `text`: the user-facing strings.
+//! * `summary`: what the wizard prints on exit, and its exit code.
 //!
 //! The loop draws only after something happened (a key, a resize, a message); runner output
 //! arrives in batches so a chatty stage cannot make it redraw more than ~10 times a second.
@@ -39,6 +40,7 @@ pub mod model;
 pub mod popups;
 pub mod screens;
 pub mod secret;
+pub mod summary;
 pub mod terminal;
 pub mod text;
 pub mod update;

@@ -24,8 +24,8 @@ use crate::provision::{Event, StepState};
 mod state;
 
 pub use state::{
-    AccessField, AccessForm, DiscoverState, LogPane, NetField, NetworkForm, ProvisionState,
-    ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StorageState,
+    AccessField, AccessForm, DiscoverState, LogPane, NetField, NetworkForm, Problem, ProblemKind,
+    ProvisionState, ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StorageState,
 };
 
 /// Smallest terminal the frame is laid out for (docs/wizard.md: it works at 80x24 and larger).
@@ -167,6 +167,9 @@ pub struct Model {
     pub rows: Vec<Row>,
     /// Hosts the operator left out on the Hosts screen (by address).
     pub excluded: BTreeSet<String>,
+    /// Plan hosts left out (or no longer answering), by address: taken back, they return
+    /// with their roles, labels and layouts.
+    pub set_aside: BTreeMap<String, Host>,
     /// Roles suggested for new hosts (by hostname), e.g. by a demo lab.
     pub suggested_roles: BTreeMap<String, Vec<Role>>,
     pub access: AccessForm,
@@ -271,6 +274,7 @@ impl Model {
             facts: Facts::new(),
             rows: vec![],
             excluded: BTreeSet::new(),
+            set_aside: BTreeMap::new(),
             suggested_roles: BTreeMap::new(),
             access,
             discover: DiscoverState {
@@ -296,6 +300,7 @@ impl Model {
                 scroll: 0,
                 expand: false,
                 saved: None,
+                written: false,
                 save_error: None,
             },
             provision: ProvisionState::default(),
@@ -394,6 +399,10 @@ impl Model {
                 if let Some(e) = self.targets_error() {
                     out.push(field_error("bad-target", "targets", e));
                 }
+                if self.discover.scanning {
+                    // Hosts that answer late would reach the plan without roles: wait.
+                    out.push(field_error("scanning", "targets", self.scan_waiting()));
+                }
                 if !self.rows.iter().any(|r| r.usable()) {
                     out.push(Finding {
                         // Before the first scan it is only a hint; after it, it blocks.
@@ -468,10 +477,31 @@ impl Model {
                     }
                 }
             }
-            Step::Done => {}
+            Step::Done => {
+                // Done lists what did not finish; the strip agrees with it.
+                for problem in self.provision.problems() {
+                    out.push(Finding {
+                        severity: Severity::Warning,
+                        code: "not-finished",
+                        path: problem.host.clone(),
+                        message: problem.to_string(),
+                        hint: None,
+                    });
+                }
+            }
         }
         out.sort_by_key(|f| f.severity);
         out
+    }
+
+    /// What Next waits for while a scan (or the pinning of accepted keys) is running.
+    fn scan_waiting(&self) -> String {
+        let pinning: Vec<&str> = self.discover.pinning.iter().map(String::as_str).collect();
+        if pinning.is_empty() {
+            text::STILL_SCANNING.to_string()
+        } else {
+            format!("{}: {}", text::STILL_PINNING, pinning.join(", "))
+        }
     }
 
     pub fn has_errors(&self) -> bool {
@@ -684,13 +714,18 @@ impl Model {
             .collect();
         let mut names = BTreeSet::new();
         let mut facts = Facts::new();
-        let first = old.is_empty();
+        let first = old.is_empty() && self.set_aside.is_empty();
+        let mut fresh = Vec::new();
         for row in self.rows.iter().filter(|r| r.usable()) {
             if self.excluded.contains(&row.found.address) {
                 continue;
             }
             let f = row.found.facts.clone();
-            let host = match (old.remove(&row.found.address), &f) {
+            // A host taken back comes back as it was left: roles, labels, layouts.
+            let kept = old
+                .remove(&row.found.address)
+                .or_else(|| self.set_aside.remove(&row.found.address));
+            let host = match (kept, &f) {
                 (Some(h), _) => h,
                 (None, None) => continue,
                 (None, Some(f)) => {
@@ -698,6 +733,7 @@ impl Model {
                     if name.is_empty() || names.contains(&name) {
                         name = format!("node{}", names.len() + 1);
                     }
+                    fresh.push(self.plan.hosts.len());
                     Host {
                         name,
                         address: row.found.address.clone(),
@@ -713,17 +749,18 @@ impl Model {
             }
             self.plan.hosts.push(host);
         }
-        if first {
+        // Hosts left out (or no longer answering) keep what the operator chose for them.
+        self.set_aside.append(&mut old);
+        for i in fresh {
+            let h = &mut self.plan.hosts[i];
             // The single control plane of Akash's "Kubernetes Cluster for Akash Providers",
             // STEP 4 - Ansible Inventory: the first host runs the control plane and etcd;
-            // every host works.
-            for (i, h) in self.plan.hosts.iter_mut().enumerate() {
-                h.roles = match self.suggested_roles.get(&h.name) {
-                    Some(r) => r.clone(),
-                    None if i == 0 => vec![Role::ControlPlane, Role::Etcd, Role::Worker],
-                    None => vec![Role::Worker],
-                };
-            }
+            // every host works. A host that arrives later is a worker.
+            h.roles = match self.suggested_roles.get(&h.name) {
+                Some(r) => r.clone(),
+                None if first && i == 0 => vec![Role::ControlPlane, Role::Etcd, Role::Worker],
+                None => vec![Role::Worker],
+            };
         }
         if !self.facts.is_empty() || !facts.is_empty() {
             self.facts = facts;

@@ -49,7 +49,8 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter) {
                 m.quit = true;
                 if m.provision.running {
-                    return Some(Effect::AbortRun);
+                    // As `a` does: what was running counts as failed in the summary.
+                    return confirmed(m, Action::Abort);
                 }
             }
             None

@@ -18,6 +18,9 @@ pub const NEED_USER: &str = "the SSH user is empty";
 pub const BAD_PORT: &str = "the SSH port must be a number 1-65535";
 pub const NEED_TARGETS: &str = "type the addresses to scan";
 pub const NEED_ACCEPTED_HOST: &str = "scan, then accept at least one host (Space, or a for all)";
+pub const STILL_SCANNING: &str =
+    "the scan is still running: Next waits until every host has answered";
+pub const STILL_PINNING: &str = "pinning the accepted host keys; Next waits for";
 pub const NEED_HOST: &str = "include at least one host";
 pub const FIX_ERRORS: &str = "fix the errors first (see the findings below)";
 
@@ -49,6 +52,19 @@ pub const ABORTED: &str = "run aborted";
 pub const NAME_MISMATCH: &str = "that is not the host's name";
 pub const NOT_FOUND: &str = "not found:";
 pub const RUN_FINISHED: &str = "every stage finished: press Enter";
+/// What quitting does while stages run (the quit popup says it, as abort does).
+pub const QUIT_WHILE_RUNNING: &str =
+    "Stages are running: quitting aborts them where they are, and the cluster is left unfinished.";
+/// The grid's glyph for a step the operator skipped after it failed ("–" is "nothing to do").
+pub const SKIPPED_GLYPH: &str = "↷";
+
+/// The question `s` asks on Provision before skipping a failed stage.
+pub fn skip_question(stage: &str, hosts: &[String]) -> String {
+    format!(
+        "Skip {stage} on {}? The run goes on without it; the cluster will not be complete.",
+        hosts.join(", ")
+    )
+}
 
 pub const HELP_GLOBAL: &str = "\
 Enter   next step (errors block it, warnings do not)
@@ -105,6 +121,8 @@ pub fn help(step: super::model::Step) -> &'static str {
         Provision => {
             "Enter starts. Tab focuses a log pane; Up/Down/PgUp/PgDn scroll (pauses follow),\nf toggles follow, / searches, n finds the next match. r retries failed hosts,\ns skips the failed stage, a aborts."
         }
-        Done => "The cluster is up. Enter or q quits.",
+        Done => {
+            "What the run did: the cluster is up only when every stage finished; a stage that\nfailed or was skipped is listed. Enter or q quits; the same summary is printed on exit."
+        }
     }
 }

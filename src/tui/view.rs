@@ -134,20 +134,23 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
     let (title, lines, cursor_input): (&str, Vec<Line>, Option<(&tui_input::Input, u16)>) = match p
     {
         Popup::Help => ("Help", help_lines(m), None),
-        Popup::Quit => (
-            "Quit",
-            vec![
-                Line::from("Quit rackstrap? Unsaved choices are lost."),
-                Line::from(""),
-                Line::from(vec![
-                    Span::styled("y", style(m.theme, Look::Key)),
-                    Span::raw(" quit   "),
-                    Span::styled("any other key", style(m.theme, Look::Key)),
-                    Span::raw(" stay"),
-                ]),
-            ],
-            None,
-        ),
+        Popup::Quit => {
+            let mut lines = vec![Line::from("Quit rackstrap? Unsaved choices are lost.")];
+            if m.provision.running {
+                lines.push(Line::from(Span::styled(
+                    text::QUIT_WHILE_RUNNING,
+                    style(m.theme, Look::Warn),
+                )));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(vec![
+                Span::styled("y", style(m.theme, Look::Key)),
+                Span::raw(" quit   "),
+                Span::styled("any other key", style(m.theme, Look::Key)),
+                Span::raw(" stay"),
+            ]));
+            ("Quit", lines, None)
+        }
         Popup::SavePath(i) => (
             "Save plan",
             vec![

@@ -244,7 +244,7 @@ pub fn hints(m: &Model) -> Vec<Hint> {
 pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let d = &mut m.discover;
     if key.code == KeyCode::Tab || key.code == KeyCode::BackTab {
-        d.table_focus = !d.table_focus && !m.rows.is_empty();
+        d.table_focus = !d.table_focus && (!m.rows.is_empty() || d.scanning);
         return None;
     }
     if !d.table_focus {
@@ -259,6 +259,10 @@ pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             }
             m.rows.clear();
             m.discover.scanning = true;
+            // Keys pressed during the scan (`a`, Space) are for the table, not the targets.
+            m.discover.table_focus = true;
+            m.discover.accept_all = false;
+            m.discover.pin_after.clear();
             m.discover.error = None;
             m.discover.scanned = Some(targets.clone());
             m.discover.selected = 0;
@@ -282,6 +286,13 @@ pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     r.accepted = !r.accepted;
                 } else if r.found.state == HostState::UnknownHostKey {
                     let address = r.found.address.clone();
+                    if d.scanning {
+                        // Pinning scans again, which would stop this scan: after it ends.
+                        if !d.pin_after.remove(&address) {
+                            d.pin_after.insert(address);
+                        }
+                        return None;
+                    }
                     return pin(m, vec![address]);
                 }
             }
@@ -289,6 +300,11 @@ pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Char('a') => {
             for r in m.rows.iter_mut().filter(|r| r.is_ok()) {
                 r.accepted = true;
+            }
+            if d.scanning {
+                // Hosts still to answer are accepted as they come; new keys pinned at the end.
+                d.accept_all = true;
+                return None;
             }
             let new: Vec<String> = m
                 .rows
@@ -312,7 +328,7 @@ pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
 }
 
 /// The operator accepted these fingerprints: scan the hosts again, pinning their keys.
-fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
+pub(crate) fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
     m.discover.pinning.extend(addresses.iter().cloned());
     m.discover.scanning = true;
     let accept = m

@@ -1,0 +1,214 @@
+//! A wizard an operator can trust: nothing is lost or claimed silently. Each test walks the
+//! demo labs with keys, as the event loop would, and would fail on the behaviour it replaces.
+
+mod wizard_support;
+
+use crossterm::event::KeyCode::*;
+use rackstrap::provision::{StageId, StepState};
+use rackstrap::tui::model::Step;
+use rackstrap::tui::popups::Popup;
+use rackstrap::tui::summary::{self, Outcome};
+use wizard_support::Driver;
+
+fn snap(name: &str, d: &Driver) {
+    insta::assert_snapshot!(format!("{name}_80x24"), d.screen(80, 24));
+}
+
+/// Enter through every step up to `step` with what the lab suggests.
+fn walk(lab: &str, step: Step) -> Driver {
+    let mut d = Driver::demo(lab);
+    d.walk_to_hosts();
+    while d.m.step < step {
+        let before = d.m.step;
+        d.key(Enter);
+        assert_ne!(
+            before,
+            d.m.step,
+            "stuck at {before:?}: {:?}",
+            d.m.findings()
+        );
+    }
+    d
+}
+
+#[test]
+fn a_skipped_failure_is_asked_for_shown_apart_and_reported_as_not_complete() {
+    let mut d = walk("ais", Step::Provision);
+    d.start_run();
+    d.play_runs();
+    assert_eq!(
+        d.m.provision.state("cpu03", StageId::Kubespray),
+        StepState::Failed
+    );
+    // `s` asks first; `n` keeps the failure as it is.
+    d.key(Char('s'));
+    assert!(
+        matches!(&d.m.popup, Some(Popup::Confirm { what, .. }) if what.contains("cpu03")),
+        "{:?}",
+        d.m.popup
+    );
+    d.key(Char('n'));
+    assert!(d.pending_runs.is_empty(), "n must not skip");
+    assert_eq!(
+        d.m.provision.state("cpu03", StageId::Kubespray),
+        StepState::Failed
+    );
+    d.key(Char('s')).key(Char('y'));
+    d.play_runs();
+    // Its own glyph: not "–", which says a stage had nothing to do.
+    let screen = d.screen(80, 24);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("cpu03"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(row.contains("↷"), "{screen}");
+    d.key(Enter);
+    assert_eq!(d.m.step, Step::Done);
+    let screen = d.screen(80, 24);
+    assert!(!screen.contains("is up"), "{screen}");
+    assert!(screen.contains("Cluster ais is not complete"), "{screen}");
+    assert!(
+        screen.contains("! cpu03: Kubespray skipped after it failed: ansible: cpu03 failed=1"),
+        "{screen}"
+    );
+    snap("done_with_a_skipped_stage", &d);
+    assert_eq!(summary::outcome(&d.m), Outcome::Incomplete);
+    assert_eq!(summary::outcome(&d.m).exit_code(), 1);
+    let text = summary::summary(&d.m);
+    assert!(
+        text.contains("cpu03: Kubespray skipped after it failed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("inventory/ais/artifacts/admin.conf"),
+        "{text}"
+    );
+    assert!(text.contains("plan not saved"), "{text}");
+}
+
+#[test]
+fn a_run_where_everything_finished_exits_zero_and_one_never_started_too() {
+    let mut d = walk("akash", Step::Provision);
+    assert_eq!(summary::outcome(&d.m), Outcome::NotRun);
+    assert_eq!(summary::outcome(&d.m).exit_code(), 0);
+    d.start_run();
+    d.play_runs();
+    d.key(Char('r'));
+    d.play_runs();
+    d.key(Enter);
+    assert_eq!(d.m.step, Step::Done);
+    assert_eq!(summary::outcome(&d.m), Outcome::Complete);
+    assert!(d.screen(80, 24).contains("Cluster akash is up."));
+    assert!(summary::summary(&d.m).starts_with("Cluster akash is up.\n  ran: Preflight"));
+}
+
+#[test]
+fn quitting_while_stages_run_warns_and_counts_them_as_not_finished() {
+    let mut d = walk("akash", Step::Provision);
+    d.start_run();
+    d.play_runs_limited(5);
+    assert!(d.m.provision.running);
+    d.key(Char('q'));
+    let screen = d.screen(80, 24);
+    assert!(
+        screen.contains("Stages are running: quitting aborts them"),
+        "{screen}"
+    );
+    d.key(Char('y'));
+    assert!(d.m.quit);
+    assert_eq!(summary::outcome(&d.m), Outcome::Incomplete);
+    let text = summary::summary(&d.m);
+    assert!(text.contains("run aborted"), "{text}");
+}
+
+/// Starts the scan the way the event loop does, but lets the test deliver the answers.
+fn start_scan(d: &mut Driver) -> Vec<rackstrap::discover::Discovered> {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    let targets = d.m.discover.targets.value().to_string();
+    let effect = rackstrap::tui::update::update(
+        &mut d.m,
+        rackstrap::tui::model::Msg::Key(KeyEvent::new(Enter, KeyModifiers::NONE)),
+    );
+    assert!(matches!(
+        effect,
+        Some(rackstrap::tui::effects::Effect::Discover { .. })
+    ));
+    d.lab
+        .answers(&targets, &[], &mut d.pinned)
+        .into_iter()
+        .map(|(_, found)| found)
+        .collect()
+}
+
+#[test]
+fn keys_during_a_scan_go_to_the_table_and_late_hosts_get_their_roles() {
+    use rackstrap::tui::model::Msg;
+    let mut d = Driver::demo("homelab");
+    d.key(Enter);
+    let targets = d.m.discover.targets.value().to_string();
+    let answers = start_scan(&mut d);
+    assert!(
+        d.m.discover.table_focus,
+        "focus moves to the table when a scan starts"
+    );
+    let (early, late) = answers.split_at(2);
+    for found in early {
+        d.send(Msg::Discovered(found.clone()));
+    }
+    // `a` at once: it accepts, it is not typed into the targets.
+    d.key(Char('a'));
+    assert_eq!(d.m.discover.targets.value(), targets);
+    // Next waits for the hosts still answering, and says so.
+    d.key(Enter);
+    assert_eq!(d.m.step, Step::Discover);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("the scan is still running"), "{screen}");
+    for found in late {
+        d.send(Msg::Discovered(found.clone()));
+    }
+    d.send(Msg::DiscoveryDone);
+    assert!(d.pending_runs.is_empty());
+    d.key(Enter).key(Enter);
+    assert_eq!(d.m.step, Step::Roles, "{:?}", d.m.findings());
+    assert_eq!(d.m.plan.hosts.len(), 4, "{:?}", d.m.plan.hosts);
+    for h in &d.m.plan.hosts {
+        assert!(!h.roles.is_empty(), "{} lost its roles", h.name);
+    }
+    let screen = d.screen(80, 24);
+    assert!(!screen.contains("has no roles"), "{screen}");
+}
+
+#[test]
+fn a_host_that_arrives_after_the_plan_was_made_is_a_worker() {
+    let mut d = Driver::demo("homelab");
+    d.walk_to_hosts();
+    let late =
+        d.m.rows
+            .iter()
+            .position(|r| r.found.address.ends_with(".14"));
+    // Leave the last host out of the first plan as if it had not answered yet.
+    let row = d.m.rows.remove(late.unwrap());
+    d.m.sync_hosts();
+    assert_eq!(d.m.plan.hosts.len(), 3);
+    d.m.rows.push(row);
+    d.m.sync_hosts();
+    let tower = d.m.plan.hosts.iter().find(|h| h.address.ends_with(".14"));
+    assert_eq!(
+        tower.map(|h| h.roles.clone()),
+        Some(vec![rackstrap::plan::Role::Worker])
+    );
+}
+
+#[test]
+fn a_host_left_out_and_taken_back_gets_its_roles_back() {
+    let mut d = Driver::demo("homelab");
+    d.walk_to_hosts();
+    let before = d.m.plan.hosts[1].clone();
+    assert!(!before.roles.is_empty());
+    d.keys(&[Down, Char(' ')]);
+    assert_eq!(d.m.plan.hosts.len(), 3);
+    d.key(Char(' '));
+    let after = d.m.plan.hosts.iter().find(|h| h.address == before.address);
+    assert_eq!(after, Some(&before));
+}
