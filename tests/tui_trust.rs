@@ -212,3 +212,51 @@ fn a_host_left_out_and_taken_back_gets_its_roles_back() {
     let after = d.m.plan.hosts.iter().find(|h| h.address == before.address);
     assert_eq!(after, Some(&before));
 }
+
+/// `rackstrap --plan FILE`: the wizard as it opens a saved plan.
+fn reopened() -> Driver {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wizard-akash.yaml");
+    let plan = rackstrap::plan::load(&path).unwrap();
+    let mut d = Driver::demo("akash");
+    d.m = rackstrap::tui::model::Model::reopen(d.m.mode.clone(), plan, path);
+    d.m.theme.color = false;
+    d
+}
+
+#[test]
+fn a_reopened_plan_shows_its_layouts_and_its_hosts_as_not_contacted() {
+    let mut d = reopened();
+    assert!(
+        summary::plan_line(&d.m).starts_with("plan unchanged: "),
+        "{}",
+        summary::plan_line(&d.m)
+    );
+    // Storage lists node2's layout although its disks are not known yet.
+    d.key(Esc).key(Esc);
+    assert_eq!(d.m.step, Step::Storage);
+    d.key(Tab);
+    let screen = d.screen(80, 24);
+    assert!(!screen.contains("none yet"), "{screen}");
+    assert!(
+        screen.contains("raid0 ext4 /data size ? nvme0n1,"),
+        "{screen}"
+    );
+    snap("storage_reopened", &d);
+    // x says what it removed.
+    d.key(Char('x'));
+    assert!(d.screen(80, 24).contains("layout removed: raid0 at /data"));
+    assert!(
+        summary::plan_line(&d.m).contains("changes made since it was last saved are not in it"),
+        "{}",
+        summary::plan_line(&d.m)
+    );
+    // Discover: the plan's hosts have not been contacted.
+    d.key(Esc).key(Esc).key(Esc);
+    assert_eq!(d.m.step, Step::Discover);
+    let screen = d.screen(80, 24);
+    assert!(!screen.contains(" ok "), "{screen}");
+    assert!(screen.contains("not scanned"), "{screen}");
+    assert!(screen.contains("not contacted yet"), "{screen}");
+    snap("discover_reopened", &d);
+}

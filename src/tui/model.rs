@@ -301,6 +301,7 @@ impl Model {
                 expand: false,
                 saved: None,
                 written: false,
+                on_disk: None,
                 save_error: None,
             },
             provision: ProvisionState::default(),
@@ -333,13 +334,14 @@ impl Model {
                     fingerprint: None,
                     newly_pinned: false,
                     facts: None,
-                    message: "from the plan".into(),
+                    message: text::FROM_THE_PLAN.into(),
                 },
                 accepted: true,
             });
         }
         m.plan_path = Some(path.clone());
         m.review.saved = Some(path);
+        m.review.on_disk = Some(Box::new(m.plan.clone()));
         m.step = Step::Review;
         m.reached = Step::Review;
         m
@@ -398,6 +400,21 @@ impl Model {
             Step::Discover => {
                 if let Some(e) = self.targets_error() {
                     out.push(field_error("bad-target", "targets", e));
+                }
+                let unscanned: Vec<&str> = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.usable() && r.found.facts.is_none())
+                    .map(|r| r.found.address.as_str())
+                    .collect();
+                if !unscanned.is_empty() && !self.discover.scanning {
+                    out.push(Finding {
+                        severity: Severity::Warning,
+                        code: "not-contacted",
+                        path: "targets".into(),
+                        message: format!("{}: {}", text::NOT_CONTACTED, unscanned.join(", ")),
+                        hint: None,
+                    });
                 }
                 if self.discover.scanning {
                     // Hosts that answer late would reach the plan without roles: wait.

@@ -121,13 +121,23 @@ pub fn summary(m: &Model) -> String {
             out.push(format!("kubeconfig: {}", kubeconfig(m)));
         }
     }
-    out.push(match (&m.review.saved, m.review.written) {
-        (Some(path), true) => format!("plan saved: {}", path.display()),
-        (Some(path), false) => format!("plan unchanged: {}", path.display()),
-        (None, _) => "plan not saved".to_string(),
-    });
+    out.push(plan_line(m));
     if let (Some(state), true) = (state_file(m), p.started) {
         out.push(format!("run state: {}", state.display()));
     }
     out.join("\n")
+}
+
+/// What became of the plan file: written in this session, left as it was, or not saved.
+pub fn plan_line(m: &Model) -> String {
+    let unsaved = m.review.on_disk.as_deref() != Some(&m.plan);
+    match (&m.review.saved, m.review.written, unsaved) {
+        (Some(path), true, false) => format!("plan saved: {}", path.display()),
+        (Some(path), false, false) => format!("plan unchanged: {}", path.display()),
+        (Some(path), _, true) => format!(
+            "plan: {} (the changes made since it was last saved are not in it)",
+            path.display()
+        ),
+        (None, _, _) => "plan not saved".to_string(),
+    }
 }

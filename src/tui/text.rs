@@ -18,6 +18,9 @@ pub const NEED_USER: &str = "the SSH user is empty";
 pub const BAD_PORT: &str = "the SSH port must be a number 1-65535";
 pub const NEED_TARGETS: &str = "type the addresses to scan";
 pub const NEED_ACCEPTED_HOST: &str = "scan, then accept at least one host (Space, or a for all)";
+/// Why a host reopened from a saved plan has no facts, and what brings them.
+pub const FROM_THE_PLAN: &str = "from the plan";
+pub const NOT_CONTACTED: &str = "from the plan, not contacted yet (a scan gets their facts)";
 pub const STILL_SCANNING: &str =
     "the scan is still running: Next waits until every host has answered";
 pub const STILL_PINNING: &str = "pinning the accepted host keys; Next waits for";
@@ -30,6 +33,8 @@ pub const MARK_WIPE: &str = "press w to mark it for wiping first";
 pub const NEVER_WIPE: &str = "rackstrap never wipes it";
 pub const WIPE_MARKED: &str = "marked for wiping: its data will be destroyed";
 pub const LAYOUT_ADDED: &str = "layout added";
+pub const LAYOUT_REMOVED: &str = "layout removed:";
+pub const NO_LAYOUT_TO_REMOVE: &str = "this host has no layout to remove";
 pub const APPLIED_TO: &str = "applied to";
 pub const DISKS_DIFFER: &str = "disks differ on";
 pub const NO_OTHER_HOSTS: &str = "no other hosts";

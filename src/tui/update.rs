@@ -151,6 +151,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
                     m.plan_path = Some(p.clone());
                     m.review.saved = Some(p);
                     m.review.written = true;
+                    m.review.on_disk = Some(Box::new(m.plan.clone()));
                     m.review.save_error = None;
                 }
                 Err(e) => m.review.save_error = Some(e),

@@ -178,6 +178,9 @@ pub struct ReviewState {
     pub saved: Option<PathBuf>,
     /// The plan was written in this session (a reopened plan has `saved` but is unchanged).
     pub written: bool,
+    /// The plan as it is in the file at `saved` (loaded or written): what the exit summary
+    /// compares with to say whether changes were left unsaved.
+    pub on_disk: Option<Box<crate::plan::Plan>>,
     pub save_error: Option<String>,
 }
 

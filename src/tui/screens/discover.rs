@@ -28,6 +28,18 @@ pub fn state_text(s: &HostState) -> &'static str {
     }
 }
 
+/// A row's state as the table says it: a host reopened from a plan is listed as `ok` by the
+/// plan, but nothing has talked to it yet in this session.
+pub fn row_state_text(r: &crate::tui::model::Row) -> &'static str {
+    if r.found.state == HostState::Ok && r.found.facts.is_none() {
+        NOT_CONTACTED
+    } else {
+        state_text(&r.found.state)
+    }
+}
+
+const NOT_CONTACTED: &str = "not scanned";
+
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let d = &m.discover;
     let [input_area, caret, _, table_area] = Layout::vertical([
@@ -131,6 +143,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let facts = r.found.facts.as_ref();
         let acc = if r.found.state == HostState::UnknownHostKey || (r.is_ok() && !r.accepted) {
             "?"
+        } else if r.accepted && r.found.facts.is_none() {
+            "·"
         } else if r.accepted {
             "✓"
         } else {
@@ -139,7 +153,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let mut cells = vec![
             acc.to_string(),
             r.found.address.clone(),
-            state_text(&r.found.state).to_string(),
+            row_state_text(r).to_string(),
             facts.map(|f| f.hostname.clone()).unwrap_or_default(),
             facts
                 .map(|f| fit(&f.os.pretty_name.replace(" LTS", ""), detail as usize))
@@ -153,7 +167,9 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         ];
         if wide {
             let fp = r.found.fingerprint.clone().unwrap_or_default();
-            cells.push(if r.accepted {
+            cells.push(if r.found.fingerprint.is_none() {
+                String::new()
+            } else if r.accepted {
                 format!("pinned {}", fit(&fp, HOST_KEY as usize - 7))
             } else {
                 format!("new {}", fit(&fp, HOST_KEY as usize - 4))
@@ -215,7 +231,7 @@ fn selected_detail(r: &crate::tui::model::Row, wide: bool) -> String {
             format!(
                 "{}: {}: {}",
                 r.found.address,
-                state_text(&r.found.state),
+                row_state_text(r),
                 r.found.message
             )
         });

@@ -103,7 +103,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
     if devices.is_empty() {
         lines.push(Line::from(Span::styled(
-            "no facts for this host: rediscover it",
+            "no facts for this host: scan it again on Discover (r)",
             style(m.theme, Look::Warn),
         )));
     }
@@ -186,21 +186,28 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     );
 
     let mut have: Vec<Line> = Vec::new();
-    if let (Some(h), Some(fa)) = (m.storage_host(), m.storage_facts()) {
+    if let Some(h) = m.storage_host() {
+        // A plan reopened before its hosts are scanned again has layouts but no facts: they
+        // are listed all the same, their size unknown until the host is scanned.
+        let fa = m.storage_facts();
         for l in &h.storage {
-            let sizes: Vec<u64> = l
-                .devices
-                .iter()
-                .filter_map(|d| fa.device(d).map(|d| d.size_bytes))
-                .collect();
-            let usable = crate::tui::domain::usable_bytes(l.level, &sizes);
+            let sizes: Option<Vec<u64>> = fa.map(|fa| {
+                l.devices
+                    .iter()
+                    .filter_map(|d| fa.device(d).map(|d| d.size_bytes))
+                    .collect()
+            });
+            let usable = sizes.map_or_else(
+                || "size ?".to_string(),
+                |sizes| human_bytes(crate::tui::domain::usable_bytes(l.level, &sizes)),
+            );
             have.push(Line::from(fit(
                 &format!(
                     "{} {} {} {} {}{}",
                     l.level.as_str(),
                     l.filesystem.as_str(),
                     l.mount,
-                    human_bytes(usable),
+                    usable,
                     l.devices.join(","),
                     if l.wipe { " WIPE" } else { "" }
                 ),
@@ -411,7 +418,16 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Char('a') => add_layout(m),
         KeyCode::Char('x') => {
             if let Some(h) = m.plan.hosts.get_mut(m.storage.host) {
-                h.storage.pop();
+                m.storage.message = Some(match h.storage.pop() {
+                    Some(l) => format!(
+                        "{} {} at {} ({})",
+                        text::LAYOUT_REMOVED,
+                        l.level.as_str(),
+                        l.mount,
+                        l.devices.join(", ")
+                    ),
+                    None => text::NO_LAYOUT_TO_REMOVE.to_string(),
+                });
             }
         }
         KeyCode::Char('A') => apply_to_same(m),
