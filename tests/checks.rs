@@ -168,6 +168,11 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
     ),
     ("E_BAD_USER", |p, _| p.access.user = String::new(), noop),
     (
+        "E_BAD_USER",
+        |p, _| p.access.user = "rootadmin x".into(),
+        |p, _| p.access.user = "deploy_user-1.a".into(),
+    ),
+    (
         "E_BAD_PORT",
         |p, _| p.access.port = 0,
         |p, _| p.access.port = 2222,

@@ -260,3 +260,21 @@ fn a_reopened_plan_shows_its_layouts_and_its_hosts_as_not_contacted() {
     assert!(screen.contains("not contacted yet"), "{screen}");
     snap("discover_reopened", &d);
 }
+
+#[test]
+fn access_says_what_is_wrong_with_the_name_and_user_as_they_are_typed() {
+    let mut d = Driver::demo("homelab");
+    d.chars(" x/y");
+    let screen = d.screen(80, 24);
+    assert!(
+        screen.contains("cluster name `homelab x/y` cannot be an inventory directory name"),
+        "{screen}"
+    );
+    d.times(Backspace, 4).key(Down).chars(" x");
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("is not a login name"), "{screen}");
+    assert!(!screen.contains("no findings"), "{screen}");
+    snap("access_bad_user", &d);
+    d.key(Enter);
+    assert_eq!(d.m.step, Step::Access, "errors block Next");
+}

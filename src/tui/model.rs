@@ -382,6 +382,18 @@ impl Model {
                         text::NEED_USER.into(),
                     ));
                 }
+                // What the core says about the name and user as typed, before Next.
+                let mut typed = self.plan.clone();
+                typed.cluster.name = self.access.cluster.value().trim().to_string();
+                typed.access.user = self.access.user.value().trim().to_string();
+                out.extend(
+                    domain::findings(&typed, &Facts::new())
+                        .into_iter()
+                        .filter(|f| {
+                            (f.path == "cluster.name" && !typed.cluster.name.is_empty())
+                                || (f.path == "access.user" && !typed.access.user.is_empty())
+                        }),
+                );
                 if self
                     .access
                     .port
