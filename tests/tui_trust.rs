@@ -278,3 +278,53 @@ fn access_says_what_is_wrong_with_the_name_and_user_as_they_are_typed() {
     d.key(Enter);
     assert_eq!(d.m.step, Step::Access, "errors block Next");
 }
+
+#[test]
+fn a_wrong_host_name_in_format_disks_is_said_in_the_popup() {
+    let mut d = walk("akash", Step::Storage);
+    d.key(Tab)
+        .keys(&[Down, Down, Down, Char(' '), Down, Char(' '), Char('a')]);
+    while d.m.step < Step::Provision {
+        d.key(Enter);
+    }
+    d.key(Enter);
+    d.chars("node3").key(Enter);
+    assert!(!d.m.provision.started);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("`node3` is not node2"), "{screen}");
+}
+
+#[test]
+fn smaller_things() {
+    use crossterm::event::{KeyEvent, KeyModifiers};
+    use rackstrap::tui::model::Msg;
+    // MTU `abc`: no stale calico_mtu beside it.
+    let mut d = walk("akash", Step::Network);
+    d.times(Down, 7).times(Backspace, 6).chars("abc");
+    let screen = d.screen(80, 24);
+    assert!(!screen.contains("calico_mtu"), "{screen}");
+    // Ctrl+C in the mount popup asks to quit.
+    let mut d = walk("akash", Step::Storage);
+    d.key(Char('m'));
+    assert!(matches!(d.m.popup, Some(Popup::Mount(_))));
+    d.send(Msg::Key(KeyEvent::new(Char('c'), KeyModifiers::CONTROL)));
+    assert!(matches!(d.m.popup, Some(Popup::Quit)), "{:?}", d.m.popup);
+    // `q` on the too-small screen asks where it can be seen.
+    d.key(Char('n'));
+    d.key(Char('q'));
+    let screen = d.screen(60, 20);
+    assert!(screen.contains("Quit rackstrap? y quits"), "{screen}");
+    d.key(Char('y'));
+    assert!(d.m.quit);
+    // `~/` in the save dialog is the home directory, as in the key field.
+    let home = tempfile::tempdir().unwrap();
+    // SAFETY: set before the save, read by it; no other thread of this test reads HOME.
+    unsafe { std::env::set_var("HOME", home.path()) };
+    let mut d = walk("akash", Step::Review);
+    d.key(Char('s'))
+        .times(Backspace, 60)
+        .chars("~/x.yaml")
+        .key(Enter);
+    assert_eq!(d.m.review.save_error, None);
+    assert!(home.path().join("x.yaml").exists());
+}

@@ -58,7 +58,8 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
         Popup::SavePath(mut i) => match key.code {
             KeyCode::Esc => None,
             KeyCode::Enter => {
-                let path = PathBuf::from(i.value().trim());
+                // `~/` as in the key field and in a shell.
+                let path = crate::provision::stages::kubespray::expand_tilde(i.value().trim());
                 Some(Effect::SavePlan {
                     path,
                     plan: m.plan.clone(),

@@ -6,6 +6,8 @@ use super::screens::storage::Occupied;
 pub const APP: &str = "rackstrap";
 pub const DEMO_BANNER: &str = "DEMO: simulated lab, nothing is touched";
 pub const TOO_SMALL: &str = "rackstrap needs a terminal of at least 80x24";
+/// The quit question on the too-small screen, where a popup would not be seen.
+pub const QUIT_SMALL: &str = "Quit rackstrap? y quits, any other key stays";
 
 pub const ACCESS_INTRO: &str = "rackstrap logs in over SSH with a key; passwords are never stored.";
 /// The Access screen's note next to the sudo password field.

@@ -239,6 +239,19 @@ fn apply_event(m: &mut Model, e: Event) {
 
 fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    // Ctrl+C asks to quit from anywhere, popups with text fields included; closing a popup
+    // this way cancels it (a passphrase prompt answers "cancelled").
+    if ctrl && key.code == KeyCode::Char('c') && !matches!(m.popup, Some(Popup::Quit)) {
+        if let Some(Popup::Passphrase { reply, .. }) = m.popup.take() {
+            m.popup = Some(Popup::Quit);
+            return Some(Effect::AnswerPassphrase {
+                reply,
+                passphrase: None,
+            });
+        }
+        m.popup = Some(Popup::Quit);
+        return None;
+    }
     if let Some(popup) = m.popup.take() {
         return on_popup_key(m, popup, key);
     }

@@ -16,13 +16,22 @@ use super::widgets::{Look, findings, footer, step_bar, style};
 pub fn render(m: &Model, f: &mut Frame) {
     let area = f.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let msg = Text::from(vec![
+        let mut lines = vec![
             Line::from(text::TOO_SMALL),
             Line::from(format!(
                 "this one is {}x{}: make it larger",
                 area.width, area.height
             )),
-        ]);
+        ];
+        // No room for a popup: the quit question is asked here, where it can be read.
+        if matches!(m.popup, Some(Popup::Quit)) {
+            lines.push(Line::from(""));
+            lines.push(Line::from(text::QUIT_SMALL));
+            if m.provision.running {
+                lines.push(Line::from(text::QUIT_WHILE_RUNNING));
+            }
+        }
+        let msg = Text::from(lines);
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
     }
@@ -242,7 +251,15 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
                             style(m.theme, Look::Warn),
                         )),
                         Line::from(format!("> {}", input.value())),
-                        Line::from(""),
+                        // Said here: the strip under the popup is easy to miss.
+                        if m.status.as_deref() == Some(text::NAME_MISMATCH) {
+                            Line::from(Span::styled(
+                                format!("`{}` is not {}", input.value().trim(), hosts[0]),
+                                style(m.theme, Look::Error),
+                            ))
+                        } else {
+                            Line::from("")
+                        },
                         Line::from("Enter confirm   Esc cancel"),
                     ],
                     Some((input, 3)),

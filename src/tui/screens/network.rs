@@ -56,7 +56,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 note = format!("  {} {noun}", crate::net::count_text(total));
             }
         }
-        if *field == NetField::Mtu {
+        // Only a valid MTU has a Calico MTU; the plan still holds the last valid one.
+        if *field == NetField::Mtu && m.net_field_error(i).is_none() {
             note = format!("  calico_mtu {}", m.plan.network.effective_calico_mtu());
         }
         // Long values scroll sideways so the cursor, or the bad character, stays visible.
