@@ -328,3 +328,50 @@ fn smaller_things() {
     assert_eq!(d.m.review.save_error, None);
     assert!(home.path().join("x.yaml").exists());
 }
+
+#[test]
+fn a_cut_error_can_be_read_whole_and_enter_on_review_goes_where_it_is_fixed() {
+    let mut d = walk("akash", Step::Network);
+    // The pool field: a range that starts after it ends.
+    d.key(Down)
+        .times(Backspace, 80)
+        .chars("192.168.1.20-192.168.1.10");
+    let strip = d.screen(80, 24);
+    let full_message =
+        d.m.findings()
+            .into_iter()
+            .find(|f| f.message.contains("starts after it ends"))
+            .map(|f| f.message)
+            .unwrap_or_default();
+    assert!(!full_message.is_empty(), "{strip}");
+    d.key(F(2));
+    let screen = d.screen(80, 24);
+    // The popup wraps; its text, joined, holds the whole message.
+    let joined: String = screen
+        .lines()
+        .map(|l| l.trim_matches(|c| c == '│' || c == ' ').to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        joined.contains(
+            &full_message
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        "{screen}\n{full_message}"
+    );
+    snap("findings_popup", &d);
+    d.key(Esc);
+    assert!(d.m.popup.is_none());
+
+    let mut d = walk("akash", Step::Review);
+    d.m.plan.cluster.name = "sample".into();
+    d.m.access.cluster = rackstrap::tui::model::Model::new(d.m.mode.clone(), d.m.plan.clone(), "")
+        .access
+        .cluster;
+    d.key(Enter);
+    assert_eq!(d.m.step, Step::Access, "{:?}", d.m.status);
+    assert_eq!(d.m.access.focus, 0, "on the cluster name");
+    assert!(d.screen(80, 24).contains("fix this here"));
+}

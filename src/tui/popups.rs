@@ -19,6 +19,8 @@ use super::update::{confirmed, handle_input};
 #[derive(Debug, Clone)]
 pub enum Popup {
     Help,
+    /// Every finding of this screen in full, wrapped (the strip cuts them to one line each).
+    Findings,
     Quit,
     SavePath(Input),
     Search(Input),
@@ -44,7 +46,7 @@ pub enum Popup {
 
 pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
     match popup {
-        Popup::Help => None,
+        Popup::Help | Popup::Findings => None,
         Popup::Quit => {
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter) {
                 m.quit = true;

@@ -27,6 +27,8 @@ pub const STILL_SCANNING: &str =
     "the scan is still running: Next waits until every host has answered";
 pub const STILL_PINNING: &str = "pinning the accepted host keys; Next waits for";
 pub const NEED_HOST: &str = "include at least one host";
+/// Said after Enter on Review moved to the screen of the first error.
+pub const FIX_HERE: &str = "fix this here, then Enter goes on";
 pub const FIX_ERRORS: &str = "fix the errors first (see the findings below)";
 
 pub const IN_A_LAYOUT: &str = "is already in a layout";
@@ -77,6 +79,7 @@ pub const HELP_GLOBAL: &str = "\
 Enter   next step (errors block it, warnings do not)
 Esc     back, keeping what you typed
 F1, ?   this help (? only outside text fields)
+F2      every finding of this screen in full
 q       quit, asks first (Ctrl+C inside text fields)";
 
 /// A layout with too few disks for its level.
@@ -123,7 +126,7 @@ pub fn help(step: super::model::Step) -> &'static str {
             "MetalLB pool, service and pod CIDRs, node prefix, DNS, MTU and VIP.\nErrors point at the column of the bad character."
         }
         Review => {
-            "Tab switches between findings, the files that will be written and the commands\nevery stage runs per host. s saves the plan. Enter goes on to provisioning."
+            "Tab switches between findings, the files that will be written and the commands\nevery stage runs per host. s saves the plan. Enter goes on to provisioning; while\nthere is an error it goes to the screen and field where that error is fixed."
         }
         Provision => {
             "Enter starts. Tab focuses a log pane; Up/Down/PgUp/PgDn scroll (pauses follow),\nf toggles follow, / searches, n finds the next match. r retries failed hosts,\ns skips the failed stage, a aborts."

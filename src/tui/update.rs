@@ -263,6 +263,10 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         m.popup = Some(Popup::Help);
         return None;
     }
+    if key.code == KeyCode::F(2) {
+        m.popup = Some(Popup::Findings);
+        return None;
+    }
     if !is_text_focus(m) {
         match key.code {
             KeyCode::Char('q') => {

@@ -143,6 +143,7 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
     let (title, lines, cursor_input): (&str, Vec<Line>, Option<(&tui_input::Input, u16)>) = match p
     {
         Popup::Help => ("Help", help_lines(m), None),
+        Popup::Findings => ("Findings", findings::full(m.theme, &m.findings()), None),
         Popup::Quit => {
             let mut lines = vec![Line::from("Quit rackstrap? Unsaved choices are lost.")];
             if m.provision.running {

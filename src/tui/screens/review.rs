@@ -13,10 +13,11 @@ use crate::plan::Plan;
 use crate::provision::StageId;
 use crate::tui::domain::{Finding, Severity};
 use crate::tui::effects::Effect;
-use crate::tui::model::{Model, ReviewTab};
+use crate::tui::model::{Model, NetField, ReviewTab};
 use crate::tui::model::{Step, input};
 use crate::tui::popups::Popup;
 use crate::tui::screens::Hint;
+use crate::tui::text;
 use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, style, wrap};
 
@@ -306,11 +307,88 @@ pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 .unwrap_or_else(|| PathBuf::from(format!("{}.yaml", m.plan.cluster.name)));
             m.popup = Some(Popup::SavePath(input(&default.display().to_string())));
         }
-        KeyCode::Enter => return next(m),
+        KeyCode::Enter => {
+            // Blocked by an error: go where it can be fixed instead of only saying so.
+            let first_error = m
+                .findings()
+                .into_iter()
+                .find(|f| f.severity == Severity::Error);
+            if let Some(f) = first_error
+                && go_to(m, &f.path)
+            {
+                m.status = Some(format!("{}: {}", text::FIX_HERE, f.message));
+                return None;
+            }
+            return next(m);
+        }
         _ => {}
     }
     clamp_review_scroll(m);
     None
+}
+
+/// Moves to the step (and field, host) a finding's plan path names. False when no screen
+/// edits that part of the plan.
+pub(crate) fn go_to(m: &mut Model, path: &str) -> bool {
+    let host = path
+        .strip_prefix("hosts[")
+        .and_then(|r| r.split(']').next())
+        .and_then(|i| i.parse::<usize>().ok());
+    let step = if let Some(field) = path
+        .strip_prefix("cluster.")
+        .or(path.strip_prefix("access."))
+    {
+        let focus = match field {
+            "name" => 0,
+            "user" => 1,
+            "port" => 2,
+            "identity" => 3,
+            _ => m.access.focus,
+        };
+        m.access.focus = focus;
+        Step::Access
+    } else if path.contains(".storage") {
+        if let Some(i) = host {
+            m.storage.host = i.min(m.plan.hosts.len().saturating_sub(1));
+            m.storage.cursor = 0;
+        }
+        Step::Storage
+    } else if path == "hosts" || path.ends_with(".roles") {
+        if let Some(i) = host {
+            m.roles_cursor.0 = i;
+        }
+        Step::Roles
+    } else if path.starts_with("hosts") {
+        Step::Hosts
+    } else if let Some(field) = path.strip_prefix("network.") {
+        let wanted = if field.starts_with("load_balancer") {
+            if field.ends_with(".name") {
+                NetField::PoolName
+            } else {
+                NetField::PoolAddresses
+            }
+        } else if field.starts_with("service_cidr") {
+            NetField::ServiceCidr
+        } else if field.starts_with("pod_cidr") {
+            NetField::PodCidr
+        } else if field.starts_with("node_prefix") {
+            NetField::NodePrefix
+        } else if field.starts_with("upstream_dns") {
+            NetField::UpstreamDns
+        } else if field.contains("mtu") {
+            NetField::Mtu
+        } else if field.starts_with("vip") {
+            NetField::Vip
+        } else {
+            NetField::ALL[m.network.focus]
+        };
+        m.network.focus = NetField::ALL.iter().position(|f| *f == wanted).unwrap_or(0);
+        Step::Network
+    } else {
+        return false;
+    };
+    m.step = step;
+    true
 }
 
 /// Review scrolls no further than its last row (the same height the view draws with).
