@@ -21,6 +21,7 @@ pub mod discover;
 pub mod facts;
 pub mod lab;
 pub mod net;
+pub mod paths;
 pub mod plan;
 pub mod provision;
 pub mod render;

@@ -38,6 +38,19 @@ fn a_bad_target_points_at_its_character() {
 }
 
 #[test]
+fn a_missing_key_file_is_named_before_any_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("no-such-key");
+    let key = key.to_str().unwrap();
+    let out = rackstrap(&["discover", "127.0.0.1", "--identity", key]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!("rackstrap: --identity {key}: no such file\n")
+    );
+}
+
+#[test]
 fn a_scan_too_large_says_what_to_do() {
     let out = rackstrap(&["discover", "10.0.0.0/8"]);
     assert_eq!(out.status.code(), Some(2));

@@ -9,8 +9,9 @@ use std::time::Duration;
 use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab, Sudo, UserSpec};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rackstrap::discover::HostState;
+use rackstrap::plan::Plan;
 use rackstrap::tui::effects::{Backend, Executor};
-use rackstrap::tui::model::{Mode, Model, Msg, Step, empty_plan};
+use rackstrap::tui::model::{Mode, Model, Msg, Step};
 use rackstrap::tui::popups::Popup;
 use rackstrap::tui::update::update;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -62,7 +63,7 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
         },
         tx,
     );
-    let mut plan = empty_plan("lab");
+    let mut plan = Plan::new("lab");
     plan.access.user = "root".into();
     plan.access.port = LAB_PORT;
     plan.access.identity = lab.key_path().display().to_string();
@@ -104,8 +105,8 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
         assert!(pins.contains(t.as_str()), "{t} pinned: {pins}");
     }
 
-    // The lab's CPUs may be below the worker minimum (an error on Hosts); the disks are what
-    // this test is about, so go straight to Storage with the accepted hosts.
+    // The disks are what this test is about, so go straight to Storage with the accepted
+    // hosts.
     m.sync_hosts();
     m.step = Step::Storage;
     assert_eq!(
@@ -187,7 +188,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
         },
         tx,
     );
-    let mut plan = empty_plan("lab");
+    let mut plan = Plan::new("lab");
     plan.access.port = LAB_PORT;
     plan.access.identity = lab.key_path().display().to_string();
     // No kernel parameters: the lab shares this machine's kernel. No Kubespray tree: the run
@@ -215,8 +216,8 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
             relocate: vec![],
             wipe: false,
         });
-    // Save (a live run keeps its state and logs next to the plan), then provision. The
-    // machine's CPUs may be below the worker minimum, so go to Provision directly.
+    // Save (a live run keeps its state and logs next to the plan), then provision; the
+    // steps between are not what this test is about.
     m.step = Step::Review;
     key(&mut m, &mut exec, KeyCode::Char('s'));
     for _ in 0..20 {
@@ -261,7 +262,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     let log: Vec<String> = p.panes[0]
         .lines
         .iter()
-        .map(|l| rackstrap::tui::screens::provision::strip_ansi(l))
+        .map(|l| rackstrap::provision::log::strip_ansi(l))
         .collect();
     assert!(
         log.iter()
@@ -369,7 +370,7 @@ fn wizard_asks_an_encrypted_keys_passphrase_and_a_sudo_password() {
     );
     let address = lab.host("gamma").address.clone();
     let live_model = |user: &str, identity: &std::path::Path| {
-        let mut plan = empty_plan("lab");
+        let mut plan = Plan::new("lab");
         plan.access.user = user.into();
         plan.access.port = LAB_PORT;
         plan.access.identity = identity.display().to_string();

@@ -2,7 +2,7 @@
 //! provisioning. One line per event, `host stage message`; resumable (run state beside the
 //! plan, see `provision::state`).
 //!
-//! Exit codes (DESIGN.md): 0 every step done, 1 a step failed or is left waiting (a refused
+//! Exit codes (docs/provisioning.md): 0 every step done, 1 a step failed or is left waiting (a refused
 //! disk, a missing confirmation, an unreachable host), 2 the plan could not be read or a
 //! `--stage`/`--host` names nothing in it.
 
@@ -57,11 +57,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     }
-    let mut base = crate::ssh::ConnectOptions::default();
-    if let Some(k) = &args.known_hosts {
-        base.known_hosts = k.clone();
-    }
-    base.accept_new = args.accept_new;
+    let base = connect_options(&plan, args.known_hosts.as_deref(), args.accept_new);
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
     opts.stages = stages;
     opts.hosts = args.hosts.clone();
@@ -106,6 +102,19 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     }
 }
 
+/// The SSH options `apply` connects with: the core's
+/// [`connect_options`](crate::provision::remote::connect_options) for the plan, the same the
+/// wizard runs with, plus `--accept-new`.
+pub fn connect_options(
+    plan: &plan::Plan,
+    known_hosts: Option<&std::path::Path>,
+    accept_new: bool,
+) -> crate::ssh::ConnectOptions {
+    let mut base = crate::provision::remote::connect_options(&plan.access, known_hosts);
+    base.accept_new = accept_new;
+    base
+}
+
 /// `host stage message`: the headless form of an event.
 pub fn headless_line(ev: &Event) -> String {
     let msg = match &ev.kind {
@@ -124,4 +133,61 @@ pub fn headless_line(ev: &Event) -> String {
         }
     };
     format!("{} {} {msg}", ev.host, ev.stage)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::tui::effects::{Credentials, discover_options, run_connect_options};
+
+    fn no_credentials() -> Credentials {
+        Credentials {
+            sudo_password: None,
+            passphrase: None,
+        }
+    }
+
+    /// The wizard and `apply` connect to a plan's hosts with the same user, port, key and
+    /// known_hosts files; only `--accept-new` (headless) is added on one side.
+    #[test]
+    fn wizard_and_apply_connect_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id_test");
+        std::fs::write(&key, "not read here").unwrap();
+        let mut plan = crate::plan::Plan::new("c");
+        plan.access.user = "ops".into();
+        plan.access.port = 2222;
+        plan.access.identity = key.display().to_string();
+        let pins = dir.path().join("pins");
+        for known in [None, Some(pins.as_path())] {
+            let cli = super::connect_options(&plan, known, false);
+            let run =
+                run_connect_options(&plan.access, known.map(Path::to_path_buf), no_credentials());
+            let scan = discover_options(
+                &plan.access,
+                no_credentials(),
+                Vec::new(),
+                known.map(Path::to_path_buf),
+            );
+            assert_eq!(format!("{cli:?}"), format!("{run:?}"));
+            assert_eq!(format!("{cli:?}"), format!("{scan:?}"));
+            assert_eq!(cli.identity.as_deref(), Some(key.as_path()));
+            assert_eq!((cli.user.as_str(), cli.port), ("ops", 2222));
+            let own = known.map_or_else(crate::ssh::default_known_hosts, Path::to_path_buf);
+            assert_eq!(cli.known_hosts, own);
+            assert_eq!(
+                cli.extra_known_hosts,
+                crate::ssh::ConnectOptions::default().extra_known_hosts,
+                "the user's known_hosts is honoured whether or not --known-hosts is given"
+            );
+        }
+        // A key file that does not exist leaves the agent and the default keys, on both sides.
+        plan.access.identity = "~/no-such-dir-for-a-test/id".into();
+        let cli = super::connect_options(&plan, None, true);
+        assert_eq!(cli.identity, None::<PathBuf>);
+        assert!(cli.accept_new);
+        let run = run_connect_options(&plan.access, None, no_credentials());
+        assert_eq!(run.identity, None);
+    }
 }

@@ -3,7 +3,7 @@
 //! Without `--facts` only the plan itself is checked; with a file saved by `rackstrap
 //! discover --json` the hardware and disk checks run too, on the hosts the file matches.
 //!
-//! Exit codes (DESIGN.md): 0 no errors, 1 errors, 2 the plan (or the facts file) could not
+//! Exit codes (docs/plan.md, "Checks"): 0 no errors, 1 errors, 2 the plan (or the facts file) could not
 //! be read.
 
 use std::path::Path;
@@ -63,7 +63,11 @@ pub fn format_text(findings: &[Finding]) -> String {
         .map(|f| f.severity.as_str().len())
         .max()
         .unwrap_or(0);
-    let code_w = findings.iter().map(|f| f.code.len()).max().unwrap_or(0);
+    let code_w = findings
+        .iter()
+        .map(|f| f.code.as_str().len())
+        .max()
+        .unwrap_or(0);
     let path_w = findings.iter().map(|f| f.path.len()).max().unwrap_or(0);
     let mut out = String::new();
     for f in findings {

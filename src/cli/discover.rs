@@ -10,7 +10,7 @@ use color_eyre::eyre::Context;
 
 use crate::discover::{self, Discovered, HostState};
 use crate::facts::{HostFacts, human_bytes};
-use crate::ssh::{self, ConnectOptions, PassphraseCallback};
+use crate::ssh::{ConnectOptions, PassphraseCallback};
 
 pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
     let text = args.ranges.join(" ");
@@ -21,18 +21,14 @@ pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let opts = ConnectOptions {
-        user: args.user.clone(),
-        port: args.port,
-        identity: args.identity.clone(),
-        known_hosts: args
-            .known_hosts
-            .clone()
-            .unwrap_or_else(ssh::default_known_hosts),
-        accept_new: args.accept_new,
-        passphrase: Some(terminal_passphrase()),
-        ..ConnectOptions::default()
-    };
+    if let Some(key) = &args.identity
+        && !key.is_file()
+    {
+        eprintln!("rackstrap: --identity {}: no such file", key.display());
+        return Ok(ExitCode::from(2));
+    }
+    let mut opts = connect_options(&args);
+    opts.passphrase = Some(terminal_passphrase());
     let runtime = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let found = runtime.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -79,6 +75,24 @@ pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The SSH options of a headless scan: the core's
+/// [`connect_options`](crate::provision::remote::connect_options) for the access settings
+/// given on the command line (the same a plan with them gets), plus `--accept-new`.
+fn connect_options(args: &super::DiscoverArgs) -> ConnectOptions {
+    let access = crate::plan::Access {
+        user: args.user.clone(),
+        port: args.port,
+        identity: args
+            .identity
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    };
+    let mut opts = crate::provision::remote::connect_options(&access, args.known_hosts.as_deref());
+    opts.accept_new = args.accept_new;
+    opts
 }
 
 /// The table: address, state, hostname, OS, CPUs, RAM, disks, and a note (the error, or the

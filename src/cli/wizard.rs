@@ -8,7 +8,7 @@ use crossterm::event::KeyEventKind;
 
 use crate::plan::Plan;
 use crate::tui::effects::{Backend, Effect};
-use crate::tui::model::{Mode, Model, Msg, empty_plan};
+use crate::tui::model::{Mode, Model, Msg};
 
 pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
     let model = match plan {
@@ -16,7 +16,7 @@ pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
             let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;
             Model::reopen(Mode::Live, plan, path.to_path_buf())
         }
-        None => Model::new(Mode::Live, empty_plan("cluster"), ""),
+        None => Model::new(Mode::Live, Plan::new("cluster"), ""),
     };
     let model = run_tui(model, Backend::Live { known_hosts: None })?;
     // The terminal is back: what happened stays readable after the wizard is gone.
@@ -60,7 +60,7 @@ mod tests {
     use super::*;
 
     fn model() -> Model {
-        Model::new(Mode::Live, empty_plan("t"), "")
+        Model::new(Mode::Live, Plan::new("t"), "")
     }
 
     #[test]

@@ -22,9 +22,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, HostFacts, Installed, Interface, OsRelease, Route};
+use crate::net::{Entry, parse_entries};
 use crate::plan::{Plan, Pool, Profile, Role};
 use crate::provision::{Event, EventKind, StageId, StepState};
-use crate::tui::domain::{Entry, parse_entries};
 
 /// The built-in labs, by the name `--lab` takes.
 pub const LABS: [(&str, &str); 3] = [
@@ -192,6 +192,8 @@ impl LabDisk {
             model: self.model.clone(),
             serial: None,
             fstype: self.fstype.clone(),
+            uuid: None,
+            label: None,
             mountpoints: self.mounts.clone(),
             children: self
                 .children
@@ -377,7 +379,7 @@ impl Lab {
 
     /// The plan the lab starts from: its cluster name, network defaults and nothing else.
     pub fn seed_plan(&self) -> Plan {
-        let mut plan = crate::tui::model::empty_plan(&self.cluster.name);
+        let mut plan = Plan::new(&self.cluster.name);
         plan.cluster.profile = self.cluster.profile;
         plan.network.load_balancer.pools = self.network.pools.clone();
         plan.network.upstream_dns = self.network.upstream_dns.clone();
@@ -508,7 +510,7 @@ impl LabRunner {
             .hosts
             .iter()
             .find(|h| h.name == host)
-            .is_some_and(|h| crate::provision::stage::stage(stage).concerns(plan, h));
+            .is_some_and(|h| crate::provision::stages::stage(stage).concerns(plan, h));
         if !planned {
             // The runner skips a stage the plan gives nothing to do on this host.
             send(EventKind::Finished {
@@ -609,7 +611,7 @@ impl LabRunner {
 /// Stages that run on each host on its own; the others need the whole cluster ready. The
 /// runner's own stage declarations decide, so the demo cannot drift from it.
 fn per_host(stage: StageId) -> bool {
-    crate::provision::stage::stage(stage).scope() == crate::provision::stage::Scope::EachHost
+    crate::provision::stages::stage(stage).scope() == crate::provision::stage::Scope::EachHost
 }
 
 /// The storage stage's output is the provisioning runner's own dry run for this host (the

@@ -13,6 +13,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use ipnet::IpNet;
 use serde::Serialize;
 
+mod entries;
+pub use entries::{Entry, EntryError, parse_cidr_field, parse_entries};
+
 /// Why a piece of text is not an address, CIDR or range, and where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{message} (character {})", .position + 1)]
@@ -44,7 +47,7 @@ pub struct AddrRange {
     pub end: IpAddr,
 }
 
-/// How an entry was written: the three forms DESIGN.md accepts for pools and targets.
+/// How an entry was written: the three forms pools and targets accept (docs/plan.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryForm {
     Cidr(IpNet),
@@ -392,7 +395,7 @@ pub enum Target {
     Name(String),
 }
 
-/// Parse one discovery target (DESIGN.md, Discover screen): CIDR, range, single address or
+/// Parse one discovery target (docs/ssh-and-discovery.md): CIDR, range, single address or
 /// host name. Text that starts with a digit and has three dots or a `/` is an address form
 /// (so `10.0.1x.5` is a typo with a position, not a host name); anything with a `:` is
 /// IPv6; the rest must be a DNS name.

@@ -1,5 +1,5 @@
-//! The plan: what the operator wants the cluster to be. This is the file contract of
-//! DESIGN.md ("The plan file"): the YAML keys here are what users and scripts rely on.
+//! The plan: what the operator wants the cluster to be. This is the file contract
+//! (docs/plan.md): the YAML keys here are what users and scripts rely on.
 //!
 //! Addresses, CIDRs and ranges are kept as the operator typed them (strings) so that the
 //! checks can point at the offending character instead of failing the whole load; `net`
@@ -49,7 +49,8 @@ pub struct Cluster {
     /// Kubespray's `container_manager`.
     #[serde(default = "default_container_manager")]
     pub container_manager: String,
-    /// Extra rules for a kind of cluster: `akash` turns on the Akash provider checks (seed 002).
+    /// Extra rules for a kind of cluster: `akash` turns on the Akash provider checks
+    /// (Akash "IP Leases - Provider Enablement").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
 }
@@ -109,7 +110,7 @@ pub struct Host {
     pub address: String,
     #[serde(default)]
     pub roles: Vec<Role>,
-    /// Kubernetes node labels (seed 004: `nvidia.com/ais-target: demo`).
+    /// Kubernetes node labels (AIStore "Deploying AIS on k8s": `nvidia.com/ais-target: demo`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -186,7 +187,7 @@ impl Level {
     }
 
     /// Fewest member devices the level can be built from (mdadm's own limits; raid10 as
-    /// the seeds use it, mirrored pairs).
+    /// mirrored pairs).
     pub fn min_devices(self) -> usize {
         match self {
             Level::Single | Level::PerDisk => 1,
@@ -232,9 +233,10 @@ pub enum Discard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Relocate {
-    /// `/var/lib/kubelet` onto the new filesystem (seed 001 step 7).
+    /// `/var/lib/kubelet` onto the new filesystem (Akash "Kubernetes Cluster for
+    /// Akash Providers", "STEP 7 - Provider Ephemeral Storage Config").
     Kubelet,
-    /// `/var/lib/containerd` onto the new filesystem (seed 001 step 7).
+    /// `/var/lib/containerd` onto the new filesystem (the same step).
     Containerd,
 }
 
@@ -259,7 +261,7 @@ pub struct Network {
     /// Kubespray `calico_mtu`; derived from `mtu` when absent (20 bytes less: IP-in-IP header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calico_mtu: Option<u32>,
-    /// Optional control-plane virtual IP (seed 003: keepalived VIP).
+    /// Optional control-plane virtual IP (a keepalived VIP in front of the API servers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vip: Option<String>,
     #[serde(default)]
@@ -293,7 +295,8 @@ impl Network {
 pub struct LoadBalancer {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pools: Vec<Pool>,
-    /// Expose the MetalLB controller's metrics for the Akash IP operator (seed 002).
+    /// Expose the MetalLB controller's metrics for the Akash IP operator (Akash
+    /// "IP Leases - Provider Enablement").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub expose_controller: bool,
 }
@@ -311,7 +314,8 @@ pub struct Pool {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tuning {
-    /// Kernel parameters written to the host prep sysctl file (seed 001 step 9).
+    /// Kernel parameters written to the host prep sysctl file (a new plan starts with
+    /// [`super::DEFAULT_SYSCTL`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sysctl: BTreeMap<String, SysctlValue>,
 }
@@ -333,19 +337,21 @@ impl std::fmt::Display for SysctlValue {
     }
 }
 
-fn default_domain() -> String {
+pub(super) fn default_domain() -> String {
     "cluster.local".into()
 }
-fn default_network_plugin() -> String {
+pub(super) fn default_network_plugin() -> String {
     "calico".into()
 }
-fn default_container_manager() -> String {
+pub(super) fn default_container_manager() -> String {
     "containerd".into()
 }
 fn default_kubespray_path() -> String {
     "~/kubespray".into()
 }
-/// Seed 001 pins Kubespray v2.24.1.
+/// The Kubespray release Akash "Kubernetes Cluster for Akash Providers" clones in "STEP 1"
+/// (it suggests trying newer ones):
+/// <https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>.
 fn default_kubespray_version() -> String {
     "v2.24.1".into()
 }

@@ -86,8 +86,38 @@ pub trait Connector: Send + Sync {
     }
 }
 
+/// The SSH options of every connection rackstrap opens for a plan (the wizard's scans and
+/// runs, `rackstrap discover`, `rackstrap apply`): the plan's access settings
+/// ([`apply_access`]) and the known_hosts files trusted. `known_hosts` replaces rackstrap's
+/// own pin file (`--known-hosts`); the user's `~/.ssh/known_hosts` is honoured read-only
+/// either way (docs/ssh-and-discovery.md). Credentials and first-contact acceptance are the
+/// caller's to add.
+pub fn connect_options(
+    access: &crate::plan::Access,
+    known_hosts: Option<&std::path::Path>,
+) -> crate::ssh::ConnectOptions {
+    let mut opts = crate::ssh::ConnectOptions::default();
+    apply_access(&mut opts, access);
+    if let Some(k) = known_hosts {
+        opts.known_hosts = k.to_path_buf();
+    }
+    opts
+}
+
+/// The plan's access settings on `opts`: user, port, and the key file (`~` expanded) when
+/// it exists; without one the SSH layer offers the ssh-agent's keys, then OpenSSH's default
+/// key files (a plan keeps the default `~/.ssh/id_ed25519` even for agent users).
+pub fn apply_access(opts: &mut crate::ssh::ConnectOptions, access: &crate::plan::Access) {
+    opts.user = access.user.clone();
+    opts.port = access.port;
+    opts.identity = Some(access.identity.trim())
+        .filter(|p| !p.is_empty())
+        .map(crate::paths::expand_home)
+        .filter(|p| p.is_file());
+}
+
 /// Opens real SSH sessions (`ssh::Session`) with the plan's access settings on top of
-/// `base` (known_hosts, timeouts, sudo password).
+/// `base` (known_hosts, timeouts, sudo password), the same as [`connect_options`] gives.
 pub struct SshConnector {
     pub base: crate::ssh::ConnectOptions,
 }
@@ -100,11 +130,7 @@ impl Connector for SshConnector {
         access: &crate::plan::Access,
     ) -> Result<std::sync::Arc<dyn Remote>, RemoteError> {
         let mut opts = self.base.clone();
-        opts.user = access.user.clone();
-        opts.port = access.port;
-        opts.identity = Some(crate::provision::stages::kubespray::expand_tilde(
-            &access.identity,
-        ));
+        apply_access(&mut opts, access);
         let session = crate::ssh::Session::connect(&host.address, &opts)
             .await
             .map_err(ssh_error)?;

@@ -1,11 +1,13 @@
 //! The runner: stages in order, hosts in parallel with a bound, every step recorded.
 //!
 //! For each stage of `StageId::ALL` (filtered by `--stage`), per host (filtered by `--host`):
-//! a step already done in an earlier run is not run again (unless `rerun_done`); a host that failed an earlier stage in this run waits; otherwise the stage's `check`
-//! looks at the host, and the commands it returns are applied (or, in a dry run, only
+//! a step already done in an earlier run is not run again; a host that failed an earlier
+//! stage in this run waits; otherwise the stage's `check` looks at the host, and the commands it returns are applied (or, in a dry run, only
 //! listed) and verified. Destructive stages with work to do need the operator's consent for
-//! that host (`Consent`). Kubespray, verify and load balancer run only when no host failed
-//! before them in this run.
+//! that host (`Consent`). Stages of cluster or first-control-plane scope (Kubespray, verify,
+//! load balancer) run only when no host failed before them in this run; a cluster-scoped
+//! stage runs once through `Stage::run_cluster` for every plan host. The runner knows the
+//! stages only through the `Stage` trait and the list in `stages`.
 //!
 //! Connections are opened lazily, once per host per run, through a `Connector`; a host that
 //! cannot be reached, or whose connection drops in the middle of a stage, fails with the
@@ -23,8 +25,8 @@ use super::cmd::{Cmd, StepError};
 use super::event::{Event, EventKind, StageId, StepState};
 use super::log::{LogFile, StepLog};
 use super::remote::{Connector, Remote, RemoteError};
-use super::stage::{self, Ctx, Scope, Stage};
-use super::stages::kubespray;
+use super::stage::{self, ClusterCtx, Ctx, Scope, Stage};
+use super::stages;
 use super::state::{self, RunState};
 use crate::facts::Facts;
 use crate::plan::{Host, Plan};
@@ -57,9 +59,6 @@ impl Consent {
 pub struct RunOptions {
     /// Only these stages (empty: all).
     pub stages: Vec<StageId>,
-    /// Run steps again even where an earlier run finished them (their checks then find
-    /// nothing to do). Off: resume, running only what failed or was not done.
-    pub rerun_done: bool,
     /// Only these plan hosts (empty: all).
     pub hosts: Vec<String>,
     pub dry_run: bool,
@@ -76,7 +75,6 @@ impl RunOptions {
     pub fn new(connector: Arc<dyn Connector>) -> Self {
         Self {
             stages: Vec::new(),
-            rerun_done: false,
             hosts: Vec::new(),
             dry_run: false,
             consent: Consent::None,
@@ -113,7 +111,7 @@ impl RunSummary {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DryRunStep {
     pub stage: StageId,
-    /// The plan host, or `kubespray::ANSIBLE_PANE`'s "local" for the Kubespray stage.
+    /// The plan host, or [`LOCAL`] for a stage that runs for the whole cluster.
     pub host: String,
     /// The commands, or why the stage would refuse this host.
     pub commands: Result<Vec<String>, String>,
@@ -127,7 +125,7 @@ pub const LOCAL: &str = "local";
 /// host are left out.
 pub fn dry_run(plan: &Plan, facts: Option<&Facts>) -> Vec<DryRunStep> {
     let mut out = Vec::new();
-    for st in stage::all() {
+    for st in stages::all() {
         let hosts: Vec<&Host> = match st.scope() {
             Scope::EachHost => plan.hosts.iter().collect(),
             Scope::Cluster => plan.hosts.first().into_iter().collect(),
@@ -293,11 +291,8 @@ pub async fn run(
     let mut logs = BTreeMap::new();
     if let (Some(dir), false) = (&opts.state_dir, opts.dry_run) {
         let run_dir = dir.join("logs").join(&run_id);
-        for h in selected
-            .iter()
-            .map(|h| h.name.as_str())
-            .chain([kubespray::ANSIBLE_PANE])
-        {
+        let panes: Vec<&str> = stages::all().iter().filter_map(|s| s.pane()).collect();
+        for h in selected.iter().map(|h| h.name.as_str()).chain(panes) {
             let path = run_dir.join(format!("{h}.log"));
             let f = LogFile::create(&path)
                 .map_err(|e| eyre!("creating log file {}: {e}", path.display()))?;
@@ -325,12 +320,11 @@ pub async fn run(
 
     // Hosts that failed (or wait) in this run: their later stages wait.
     let mut blocked: BTreeMap<String, String> = BTreeMap::new();
-    for st in stage::all() {
+    for st in stages::all() {
         let id = st.id();
         if !opts.stages.is_empty() && !opts.stages.contains(&id) {
             continue;
         }
-        let explicit = opts.rerun_done;
         match st.scope() {
             Scope::EachHost => {
                 let results: Vec<(String, StepState, String)> =
@@ -340,7 +334,7 @@ pub async fn run(
                             let st = st.as_ref();
                             let why = blocked.get(&host.name).cloned();
                             async move {
-                                let (state, msg) = host_step(shared, st, host, explicit, why).await;
+                                let (state, msg) = host_step(shared, st, host, why).await;
                                 (host.name.clone(), state, msg)
                             }
                         })
@@ -356,7 +350,7 @@ pub async fn run(
                 }
             }
             Scope::Cluster => {
-                cluster_step(&shared, st.as_ref(), &selected, explicit, &mut blocked).await;
+                cluster_step(&shared, st.as_ref(), &selected, &mut blocked).await;
             }
             Scope::FirstControlPlane => {
                 let Some(cp) = stage::first_control_plane(plan) else {
@@ -366,7 +360,7 @@ pub async fn run(
                     continue;
                 }
                 let why = blocked.iter().next().map(|(h, w)| format!("{h}: {w}"));
-                let (state, _) = host_step(&shared, st.as_ref(), cp, explicit, why).await;
+                let (state, _) = host_step(&shared, st.as_ref(), cp, why).await;
                 if matches!(state, StepState::Failed | StepState::Pending) {
                     blocked
                         .entry(cp.name.clone())
@@ -384,7 +378,6 @@ async fn host_step(
     shared: &Shared<'_>,
     st: &dyn Stage,
     host: &Host,
-    explicit: bool,
     blocked_by: Option<String>,
 ) -> (StepState, String) {
     let id = st.id();
@@ -411,7 +404,7 @@ async fn host_step(
         shared.finish(&log, StepState::Skipped, &msg);
         return (StepState::Skipped, msg);
     }
-    if prior == StepState::Done && !explicit && !shared.opts.dry_run {
+    if prior == StepState::Done && !shared.opts.dry_run {
         let msg = "done in an earlier run".to_string();
         log.emit(EventKind::Finished {
             state: StepState::Done,
@@ -525,12 +518,11 @@ async fn cluster_step(
     shared: &Shared<'_>,
     st: &dyn Stage,
     selected: &[&Host],
-    explicit: bool,
     blocked: &mut BTreeMap<String, String>,
 ) {
     let id = st.id();
     let plan = shared.plan;
-    // Kubespray builds the whole cluster: every plan host must be ready for it.
+    // A cluster-scoped stage builds the whole cluster: every plan host must be ready for it.
     let waiting = blocked
         .iter()
         .next()
@@ -557,7 +549,7 @@ async fn cluster_step(
             .map(|s| s.state_of(id, &h.name) == StepState::Done)
             .unwrap_or(false)
     });
-    if all_done && !explicit && !shared.opts.dry_run {
+    if all_done && !shared.opts.dry_run {
         for h in selected {
             let log = shared.step_log(&h.name, id);
             log.emit(EventKind::Finished {
@@ -575,54 +567,37 @@ async fn cluster_step(
         }
         return;
     }
-    // Kubespray runs against every host of the plan (a partial inventory would be a
-    // different cluster); results are recorded for the selected ones.
+    // It runs against every host of the plan (a partial inventory would be a different
+    // cluster); results are recorded for the selected ones.
     let every: Vec<&Host> = plan.hosts.iter().collect();
+    let pane_name = st.pane().unwrap_or(LOCAL);
+    let pane_log = || shared.logs.get(pane_name).map(|f| f.path().to_path_buf());
     let mut per_host = BTreeMap::new();
     for h in &every {
         let log = shared.step_log(&h.name, id);
         log.emit(EventKind::Started);
-        shared.record(
-            id,
-            &h.name,
-            StepState::Running,
-            "",
-            shared
-                .logs
-                .get(kubespray::ANSIBLE_PANE)
-                .map(|f| f.path().to_path_buf()),
-        );
+        shared.record(id, &h.name, StepState::Running, "", pane_log());
         per_host.insert(h.name.clone(), log);
     }
-    let mut pane = shared.step_log(kubespray::ANSIBLE_PANE, id);
+    let mut pane = shared.step_log(pane_name, id);
     let known = shared.opts.connector.known_hosts();
-    let results = kubespray::run(
+    let ctx = ClusterCtx {
         plan,
-        &every,
-        shared.opts.dry_run,
-        known.as_ref(),
-        &mut pane,
-        &per_host,
-    )
-    .await;
+        hosts: &every,
+        dry_run: shared.opts.dry_run,
+        known_hosts: known.as_ref(),
+        per_host: &per_host,
+    };
+    let results = st.run_cluster(ctx, &mut pane).await;
     for h in &every {
         let log = &per_host[&h.name];
         let (state, msg) = match results.get(&h.name) {
             Some(Ok(m)) if shared.opts.dry_run => (StepState::Skipped, m.clone()),
             Some(Ok(m)) => (StepState::Done, m.clone()),
             Some(Err(e)) => (StepState::Failed, e.to_string()),
-            None => (StepState::Failed, "no result from Ansible".into()),
+            None => (StepState::Failed, format!("no result from {}", st.title())),
         };
-        shared.record(
-            id,
-            &h.name,
-            state,
-            &msg,
-            shared
-                .logs
-                .get(kubespray::ANSIBLE_PANE)
-                .map(|f| f.path().to_path_buf()),
-        );
+        shared.record(id, &h.name, state, &msg, pane_log());
         log.emit(EventKind::Finished {
             state,
             message: msg.clone(),

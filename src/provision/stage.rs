@@ -4,14 +4,21 @@
 //!   the host (its facts). Pure; the wizard's Review screen shows it.
 //! - `check`: looks at the live host (read-only) and answers with the commands still needed.
 //!   An empty list means "already done, nothing to do"; an error refuses the host before
-//!   anything ran on it (the safety rules live here).
+//!   anything ran on it (the safety rules live here). A stage that cannot look keeps the
+//!   default: everything its dry run lists is still to do.
 //! - `apply`: runs those commands (by default through `cmd::execute`, the one helper that
 //!   decides "do it or only say it").
 //! - `verify`: confirms the result; a stage is done on a host only when this passes.
 //!
+//! - `run_cluster`: for a stage with `Scope::Cluster`, the whole job at once, from this
+//!   machine, with a result per host; its own output goes to the pseudo-host `pane()`.
+//!
 //! Most stages work per host over SSH. Kubespray works on the whole cluster at once from
 //! this machine (`Scope::Cluster`); verify and load balancer work through `kubectl` on the
-//! first control plane (`Scope::FirstControlPlane`). The order is `StageId::ALL`.
+//! first control plane (`Scope::FirstControlPlane`). The order is `StageId::ALL`; the stage
+//! values are listed in `stages` (the runner knows them only through this trait).
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
@@ -21,6 +28,7 @@ use super::log::StepLog;
 use super::remote::Remote;
 use crate::facts::HostFacts;
 use crate::plan::{Host, Plan, Role};
+use crate::ssh::known_hosts::KnownHosts;
 
 /// Where a stage runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +49,23 @@ pub struct Ctx<'a> {
     /// Facts gathered earlier (discovery); `None` when unknown (headless dry run offline).
     pub facts: Option<&'a HostFacts>,
 }
+
+/// What a cluster-scoped stage knows while working on the whole cluster.
+#[derive(Clone, Copy)]
+pub struct ClusterCtx<'a> {
+    pub plan: &'a Plan,
+    /// The hosts that take part (every plan host: a partial inventory is another cluster).
+    pub hosts: &'a [&'a Host],
+    /// Only say what would run.
+    pub dry_run: bool,
+    /// rackstrap's known_hosts files, for tools that open their own SSH connections.
+    pub known_hosts: Option<&'a KnownHosts>,
+    /// Each host's log: progress and the host's result go here.
+    pub per_host: &'a BTreeMap<String, StepLog>,
+}
+
+/// Each host's result of a cluster-scoped stage: a summary, or why it failed.
+pub type ClusterResults = BTreeMap<String, Result<String, StepError>>;
 
 #[async_trait]
 pub trait Stage: Send + Sync {
@@ -69,12 +94,15 @@ pub trait Stage: Send + Sync {
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError>;
 
     /// Looks at the live host; returns the commands still needed (empty: nothing to do).
+    /// Default, for stages that cannot tell what is done: everything `dry_run` lists.
     async fn check(
         &self,
         ctx: &Ctx<'_>,
-        remote: &dyn Remote,
-        log: &mut StepLog,
-    ) -> Result<Vec<Cmd>, StepError>;
+        _remote: &dyn Remote,
+        _log: &mut StepLog,
+    ) -> Result<Vec<Cmd>, StepError> {
+        self.dry_run(ctx)
+    }
 
     async fn apply(
         &self,
@@ -97,23 +125,22 @@ pub trait Stage: Send + Sync {
     ) -> Result<(), StepError> {
         Ok(())
     }
-}
 
-/// The stages in their run order, each once.
-pub fn all() -> Vec<Box<dyn Stage>> {
-    StageId::ALL.into_iter().map(stage).collect()
-}
+    /// The pseudo-host a cluster-scoped stage's own output is logged and shown under
+    /// (Kubespray: `ansible`); `None` for stages that work on hosts.
+    fn pane(&self) -> Option<&'static str> {
+        None
+    }
 
-/// The stage value for an id.
-pub fn stage(id: StageId) -> Box<dyn Stage> {
-    use super::stages::*;
-    match id {
-        StageId::Preflight => Box::new(preflight::Preflight),
-        StageId::HostPrep => Box::new(host_prep::HostPrep),
-        StageId::Storage => Box::new(storage::Storage),
-        StageId::Kubespray => Box::new(kubespray::KubesprayStage),
-        StageId::Verify => Box::new(verify::Verify),
-        StageId::LoadBalancer => Box::new(load_balancer::LoadBalancer),
+    /// `Scope::Cluster`: does the stage's whole job for `ctx.hosts` at once, its own output
+    /// to `pane`, and answers with each host's result. Only the runner calls it, and only for
+    /// stages whose `scope()` is `Cluster`.
+    async fn run_cluster(&self, ctx: ClusterCtx<'_>, _pane: &mut StepLog) -> ClusterResults {
+        let why = format!("{} does not run for the whole cluster", self.title());
+        ctx.hosts
+            .iter()
+            .map(|h| (h.name.clone(), Err(StepError::Check(why.clone()))))
+            .collect()
     }
 }
 

@@ -193,18 +193,16 @@ impl Executor {
                         // driven by this runtime, and stops when the cancel sender is dropped.
                         let handle = tokio::runtime::Handle::current();
                         tokio::task::spawn_blocking(move || {
-                            let opts = live_run_options(
-                                from,
-                                hosts,
-                                consent,
-                                plan_path,
-                                facts,
+                            let base = run_connect_options(
+                                &plan.access,
                                 known_hosts,
                                 Credentials {
                                     sudo_password,
                                     passphrase: Some(passphrase_callback(tx.clone())),
                                 },
                             );
+                            let opts =
+                                live_run_options(from, hosts, consent, plan_path, facts, base);
                             let result = handle.block_on(async {
                                 tokio::select! {
                                     r = crate::provision::run(&plan, opts, etx) => r.map(|_| ()),
@@ -256,35 +254,31 @@ impl Credentials {
     }
 }
 
-/// The SSH options a live run starts from (the connector adds the plan's user, port and
-/// key per host): the pin file and the session's credentials.
-fn run_connect_options(
+/// The SSH options a live run starts from (the connector sets the plan's user, port and key
+/// per host): the core's [`connect_options`](crate::provision::remote::connect_options) and
+/// the session's credentials.
+pub fn run_connect_options(
+    access: &Access,
     known_hosts: Option<PathBuf>,
     credentials: Credentials,
 ) -> crate::ssh::ConnectOptions {
-    let mut base = crate::ssh::ConnectOptions::default();
+    let mut base = crate::provision::remote::connect_options(access, known_hosts.as_deref());
     credentials.apply(&mut base);
-    if let Some(k) = known_hosts {
-        base.known_hosts = k;
-        base.extra_known_hosts.clear();
-    }
     base
 }
 
-/// The provisioning runner's options for a run started from the wizard: the stages from
-/// `from` on, state and logs next to the saved plan, consent for the hosts whose names
-/// were typed.
+/// The provisioning runner's options for a run started from the wizard: SSH from `base`
+/// ([`run_connect_options`]), the stages from `from` on, state and logs next to the saved
+/// plan, consent for the hosts whose names were typed.
 fn live_run_options(
     from: StageId,
     hosts: Vec<String>,
     consent: Vec<String>,
     plan_path: Option<PathBuf>,
     facts: crate::facts::Facts,
-    known_hosts: Option<PathBuf>,
-    credentials: Credentials,
+    base: crate::ssh::ConnectOptions,
 ) -> crate::provision::runner::RunOptions {
     use crate::provision::runner::{Consent, RunOptions};
-    let base = run_connect_options(known_hosts, credentials);
     let connector = Arc::new(crate::provision::remote::SshConnector { base });
     let mut opts = RunOptions::new(connector);
     opts.stages = StageId::ALL.into_iter().filter(|s| *s >= from).collect();
@@ -332,37 +326,19 @@ async fn live_discover(
     let _ = tx.send(Msg::DiscoveryDone);
 }
 
-/// The SSH options of a wizard scan: the plan's access settings, the session's credentials,
-/// the fingerprints the operator accepted.
+/// The SSH options of a wizard scan: the core's
+/// [`connect_options`](crate::provision::remote::connect_options), the session's
+/// credentials, the fingerprints the operator accepted.
 pub fn discover_options(
     access: &Access,
     credentials: Credentials,
     accept: Vec<String>,
     known_hosts: Option<PathBuf>,
 ) -> crate::ssh::ConnectOptions {
-    let identity = expand_home(&access.identity).filter(|p| p.exists());
-    let explicit_key = identity.is_some();
-    let mut opts = crate::ssh::ConnectOptions::new(access.user.clone(), access.port, identity);
-    // A key file the operator named is the one to use; the agent is the fallback.
-    opts.use_agent = !explicit_key;
+    let mut opts = crate::provision::remote::connect_options(access, known_hosts.as_deref());
     credentials.apply(&mut opts);
-    if let Some(k) = known_hosts {
-        opts.known_hosts = k;
-        opts.extra_known_hosts.clear();
-    }
     opts.accepted_fingerprints = accept;
     opts
-}
-
-/// `~/x` -> `$HOME/x`; other paths as they are.
-fn expand_home(path: &str) -> Option<PathBuf> {
-    if path.trim().is_empty() {
-        return None;
-    }
-    match path.strip_prefix("~/") {
-        Some(rest) => std::env::var_os("HOME").map(|h| PathBuf::from(h).join(rest)),
-        None => Some(PathBuf::from(path)),
-    }
 }
 
 /// Collects runner events and hands them over in batches, at most every `LOG_FLUSH`.
@@ -401,7 +377,9 @@ mod tests {
     #[test]
     fn live_runs_carry_the_sessions_credentials() {
         let (tx, _rx) = unbounded_channel();
+        let access = Access::default();
         let opts = run_connect_options(
+            &access,
             Some(PathBuf::from("pins")),
             Credentials {
                 sudo_password: Some(Secret("s3cret-pw".into())),
@@ -413,6 +391,7 @@ mod tests {
         assert_eq!(opts.known_hosts, PathBuf::from("pins"));
         assert!(!format!("{opts:?}").contains("s3cret-pw"));
         let none = run_connect_options(
+            &access,
             None,
             Credentials {
                 sudo_password: None,

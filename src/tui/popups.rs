@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent};
 use tui_input::Input;
 
-use super::domain;
 use super::effects::{Action, Effect};
 use super::model::Model;
 use super::screens::provision::search_next;
@@ -61,7 +60,7 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
             KeyCode::Esc => None,
             KeyCode::Enter => {
                 // `~/` as in the key field and in a shell.
-                let path = crate::provision::stages::kubespray::expand_tilde(i.value().trim());
+                let path = crate::paths::expand_home(i.value().trim());
                 Some(Effect::SavePlan {
                     path,
                     plan: m.plan.clone(),
@@ -77,7 +76,7 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
             KeyCode::Esc => None,
             KeyCode::Enter => {
                 let value = i.value().trim().to_string();
-                match domain::mount_problem(&value) {
+                match crate::plan::mount_problem(&value) {
                     // Refused here, with the reason, rather than at `a`: the same rule as
                     // `check` and the storage stage.
                     Some(problem) => {

@@ -17,14 +17,14 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyM
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::domain;
 use super::effects::{Action, Effect};
-use super::model::{LogPane, Model, Msg, NetField, Row, Step};
+use super::model::{LogPane, Model, Msg, Row, Step};
 use super::popups::{Popup, on_popup_key};
 use super::screens;
 use super::secret::Masked;
 use super::text;
 use crate::discover::HostState;
+use crate::net;
 use crate::plan::Plan;
 use crate::provision::{Event, EventKind, StageId, StepState};
 
@@ -33,7 +33,7 @@ pub fn is_text_focus(m: &Model) -> bool {
     match m.step {
         Step::Access => true,
         Step::Discover => !m.discover.table_focus,
-        Step::Network => NetField::ALL[m.network.focus] != NetField::AutoAssign,
+        Step::Network => m.network.focus.is_text(),
         _ => false,
     }
 }
@@ -166,13 +166,13 @@ fn target_index(targets: &str, address: &str) -> usize {
     let ip = address
         .parse::<std::net::IpAddr>()
         .ok()
-        .map(|ip| domain::Entry::Single(ip).bounds().0);
+        .map(|ip| net::Entry::Single(ip).bounds().0);
     targets
         .split(',')
         .position(|t| {
             let t = t.trim();
             t == address
-                || match (ip, domain::parse_entries(t)) {
+                || match (ip, net::parse_entries(t)) {
                     (Some(x), Ok(e)) => e.iter().any(|(_, e)| {
                         let (lo, hi) = e.bounds();
                         lo <= x && x <= hi
@@ -185,7 +185,7 @@ fn target_index(targets: &str, address: &str) -> usize {
 
 fn address_key(a: &str) -> (u8, u128, String) {
     match a.parse::<std::net::IpAddr>() {
-        Ok(ip) => (0, domain::Entry::Single(ip).bounds().0, String::new()),
+        Ok(ip) => (0, net::Entry::Single(ip).bounds().0, String::new()),
         Err(_) => (1, 0, a.to_string()),
     }
 }

@@ -1,5 +1,8 @@
 //! Kubespray: the inventory goes into the Kubespray tree and `cluster.yml` runs through
-//! `ansible-playbook` from this machine, as seed 001 steps 4 and 8 do by hand:
+//! `ansible-playbook` from this machine, as Akash "Kubernetes Cluster for Akash Providers"
+//! (<https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>)
+//! does by hand in its "STEP 4 - Ansible Inventory" and "STEP 8 - Create Kubernetes
+//! Cluster":
 //!
 //! ```text
 //! cd <kubespray>
@@ -21,7 +24,7 @@
 //! so `ANSIBLE_SSH_ARGS` (not `--ssh-common-args`) is what replaces them.
 //!
 //! The inventory lives inside the tree because Kubespray misbehaves with inventories outside
-//! it (seed 004). Ansible's output streams line by line into the `ansible` log pane and
+//! it (AIStore's "Deploying AIS on k8s" warns of "all sorts of subtle failures"). Ansible's output streams line by line into the `ansible` log pane and
 //! `ansible.log`; `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP
 //! and the failing task, each host's result.
 
@@ -37,14 +40,13 @@ use crate::provision::ansible::{Parser, Update};
 use crate::provision::cmd::{Cmd, StepError, quote};
 use crate::provision::event::{EventKind, StageId, StepState};
 use crate::provision::log::StepLog;
-use crate::provision::remote::Remote;
-use crate::provision::stage::{Ctx, Scope, Stage};
+use crate::provision::stage::{ClusterCtx, ClusterResults, Ctx, Scope, Stage};
 use crate::render::RenderedFile;
 use crate::ssh::known_hosts::KnownHosts;
 
 /// The pseudo-host name under which Ansible's whole output is logged and shown.
 pub const ANSIBLE_PANE: &str = "ansible";
-/// Kubespray's playbook that builds a cluster (seed 001 step 8).
+/// Kubespray's playbook that builds a cluster.
 pub const PLAYBOOK: &str = "cluster.yml";
 
 /// The file, inside `inventory/<name>`, holding the pinned host keys Ansible's ssh checks
@@ -118,16 +120,6 @@ fn unpinned_message(plan: &Plan, h: &Host) -> String {
     )
 }
 
-/// `~/x` -> `$HOME/x`.
-pub fn expand_tilde(path: &str) -> PathBuf {
-    if let Some(rest) = path.strip_prefix("~/")
-        && let Some(home) = std::env::var_os("HOME")
-    {
-        return PathBuf::from(home).join(rest);
-    }
-    PathBuf::from(path)
-}
-
 /// The inventory files the renderer makes for the Kubespray tree (extras stay out of it).
 pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
     let files = crate::render::render(plan).map_err(|e| StepError::Check(e.to_string()))?;
@@ -139,10 +131,12 @@ pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
 
 /// The `ansible-playbook` command line, run with the Kubespray tree as working directory.
 /// `expand`: the key path with `~` resolved (to run it) or as the plan wrote it (to show it,
-/// as seed 001 does: Ansible resolves `~` in `--private-key` itself).
+/// as the Akash guide does: Ansible resolves `~` in `--private-key` itself).
 pub fn playbook_command(plan: &Plan, expand: bool) -> Vec<String> {
     let identity = if expand {
-        expand_tilde(&plan.access.identity).display().to_string()
+        crate::paths::expand_home(&plan.access.identity)
+            .display()
+            .to_string()
     } else {
         plan.access.identity.clone()
     };
@@ -243,20 +237,25 @@ impl Stage for KubesprayStage {
     }
 
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
-        let tree = expand_tilde(&ctx.plan.cluster.kubespray.path);
+        let tree = crate::paths::expand_home(&ctx.plan.cluster.kubespray.path);
         let exists = tree.join("inventory").join(&ctx.plan.cluster.name).is_dir();
         commands(ctx.plan, exists, None)
     }
 
-    async fn check(
-        &self,
-        _ctx: &Ctx<'_>,
-        _remote: &dyn Remote,
-        _log: &mut StepLog,
-    ) -> Result<Vec<Cmd>, StepError> {
-        Err(StepError::Check(
-            "Kubespray runs once for the cluster from this machine, not per host".into(),
-        ))
+    fn pane(&self) -> Option<&'static str> {
+        Some(ANSIBLE_PANE)
+    }
+
+    async fn run_cluster(&self, ctx: ClusterCtx<'_>, pane: &mut StepLog) -> ClusterResults {
+        run(
+            ctx.plan,
+            ctx.hosts,
+            ctx.dry_run,
+            ctx.known_hosts,
+            pane,
+            ctx.per_host,
+        )
+        .await
     }
 }
 
@@ -278,7 +277,7 @@ pub async fn run(
             .map(|h| (h.name.clone(), Err(e.clone())))
             .collect()
     };
-    let tree = expand_tilde(&plan.cluster.kubespray.path);
+    let tree = crate::paths::expand_home(&plan.cluster.kubespray.path);
     let inv_dir = tree.join("inventory").join(&plan.cluster.name);
     let is_tree = tree.join(PLAYBOOK).is_file() && tree.join("inventory/sample").is_dir();
     let not_a_tree = || {

@@ -1,4 +1,5 @@
-//! The stages of DESIGN.md ("Provisioning stages"), one module each, in run order.
+//! The stage list: one module per stage (docs/provisioning.md), and the only place that
+//! names them. Everything else reaches a stage through `stage::Stage`.
 
 pub mod host_prep;
 pub mod kubespray;
@@ -6,3 +7,77 @@ pub mod load_balancer;
 pub mod preflight;
 pub mod storage;
 pub mod verify;
+
+use crate::provision::event::StageId;
+
+/// The stages in their run order, each once.
+pub fn all() -> Vec<Box<dyn crate::provision::stage::Stage>> {
+    StageId::ALL.into_iter().map(stage).collect()
+}
+
+/// The stage value for an id.
+pub fn stage(id: StageId) -> Box<dyn crate::provision::stage::Stage> {
+    match id {
+        StageId::Preflight => Box::new(preflight::Preflight),
+        StageId::HostPrep => Box::new(host_prep::HostPrep),
+        StageId::Storage => Box::new(storage::Storage),
+        StageId::Kubespray => Box::new(kubespray::KubesprayStage),
+        StageId::Verify => Box::new(verify::Verify),
+        StageId::LoadBalancer => Box::new(load_balancer::LoadBalancer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::stage::Scope;
+
+    #[test]
+    fn the_list_holds_each_stage_once_in_run_order() {
+        let ids: Vec<StageId> = all().iter().map(|s| s.id()).collect();
+        assert_eq!(ids, StageId::ALL.to_vec());
+    }
+
+    /// The runner logs a cluster-scoped stage's own output under its pane, so each such
+    /// stage must name one, and only those do.
+    #[test]
+    fn cluster_scoped_stages_and_only_those_have_a_pane() {
+        for st in all() {
+            assert_eq!(
+                st.scope() == Scope::Cluster,
+                st.pane().is_some(),
+                "{}",
+                st.id()
+            );
+        }
+        assert_eq!(
+            stage(StageId::Kubespray).pane(),
+            Some(kubespray::ANSIBLE_PANE)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_stage_refuses_to_run_for_the_whole_cluster() {
+        let plan = crate::plan::Plan::new("c");
+        let host = crate::plan::Host {
+            name: "n1".into(),
+            address: "127.0.0.1".into(),
+            roles: vec![],
+            labels: Default::default(),
+            storage: vec![],
+        };
+        let hosts = [&host];
+        let per_host = std::collections::BTreeMap::new();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut pane = crate::provision::log::StepLog::new("local", StageId::Preflight, tx, None);
+        let ctx = crate::provision::stage::ClusterCtx {
+            plan: &plan,
+            hosts: &hosts,
+            dry_run: true,
+            known_hosts: None,
+            per_host: &per_host,
+        };
+        let results = stage(StageId::Preflight).run_cluster(ctx, &mut pane).await;
+        assert!(matches!(results.get("n1"), Some(Err(_))));
+    }
+}

@@ -272,7 +272,7 @@ pub(crate) fn search_next(m: &mut Model) {
     let start = if pane.follow { 0 } else { pane.offset + 1 };
     for off in start..len {
         let line = &pane.lines[len - 1 - off];
-        if strip_ansi(line)
+        if crate::provision::log::strip_ansi(line)
             .to_lowercase()
             .contains(&needle.to_lowercase())
         {
@@ -285,27 +285,9 @@ pub(crate) fn search_next(m: &mut Model) {
     m.status = Some(format!("{} {needle:?}", text::NOT_FOUND));
 }
 
-/// Text without ANSI escape sequences (for search).
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::provision::log::strip_ansi;
 
     #[test]
     fn ansi_is_stripped_for_search() {

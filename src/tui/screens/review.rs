@@ -10,8 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::plan::Plan;
+use crate::plan::{Finding, Severity};
 use crate::provision::StageId;
-use crate::tui::domain::{Finding, Severity};
 use crate::tui::effects::Effect;
 use crate::tui::model::{Model, NetField, ReviewTab};
 use crate::tui::model::{Step, input};
@@ -380,9 +380,9 @@ pub(crate) fn go_to(m: &mut Model, path: &str) -> bool {
         } else if field.starts_with("vip") {
             NetField::Vip
         } else {
-            NetField::ALL[m.network.focus]
+            m.network.focus
         };
-        m.network.focus = NetField::ALL.iter().position(|f| *f == wanted).unwrap_or(0);
+        m.network.focus = wanted;
         Step::Network
     } else {
         return false;

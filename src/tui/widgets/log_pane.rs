@@ -7,8 +7,8 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthChar;
 
+use crate::provision::log::strip_ansi;
 use crate::tui::model::{LogPane, Theme};
-use crate::tui::screens::provision::strip_ansi;
 
 /// Continuation rows of a wrapped log line start with this.
 const CONTINUATION: &str = "  ";

@@ -1,0 +1,107 @@
+//! Who may import whom (docs/architecture.md), checked on the source text the way anyone
+//! can check it with `grep`: the wizard and the CLI are the top; nothing below them imports
+//! the wizard, and the provisioning machinery knows stages only through the stage list.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// `src/<file>:<line>: <text>` for every line of `files` containing one of `needles`
+/// (ignoring case).
+fn hits(files: &[PathBuf], needles: &[&str]) -> Vec<String> {
+    let needles: Vec<String> = needles.iter().map(|n| n.to_lowercase()).collect();
+    let mut out = Vec::new();
+    for f in files {
+        let text = fs::read_to_string(f).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let lower = line.to_lowercase();
+            if needles.iter().any(|n| lower.contains(n.as_str())) {
+                let rel = f.strip_prefix(src()).unwrap_or(f);
+                out.push(format!("src/{}:{}: {}", rel.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn only_the_wizard_and_the_cli_import_the_wizard() {
+    let files: Vec<PathBuf> = rust_files(&src())
+        .into_iter()
+        .filter(|f| !f.starts_with(src().join("tui")) && !f.starts_with(src().join("cli")))
+        .collect();
+    assert!(files.len() > 20, "found only {} files", files.len());
+    let found = hits(&files, &["crate::tui", "super::tui", "rackstrap::tui"]);
+    assert!(
+        found.is_empty(),
+        "imports of the wizard:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The stage modules, as the stage list declares them (`pub mod preflight;` ...).
+fn stage_modules() -> Vec<String> {
+    let list = fs::read_to_string(src().join("provision/stages/mod.rs")).unwrap();
+    let names: Vec<String> = list
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .filter_map(|l| l.strip_suffix(';'))
+        .map(str::to_string)
+        .collect();
+    assert!(names.len() >= 6, "stage modules: {names:?}");
+    names
+}
+
+#[test]
+fn provisioning_knows_stages_only_through_the_stage_list() {
+    let stages_dir = src().join("provision/stages");
+    let files: Vec<PathBuf> = rust_files(&src().join("provision"))
+        .into_iter()
+        .filter(|f| !f.starts_with(&stages_dir))
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("runner.rs")));
+    let mut needles: Vec<String> = stage_modules()
+        .iter()
+        .map(|m| format!("stages::{m}"))
+        .collect();
+    needles.push("stages::*".into());
+    needles.push("stages::{".into());
+    let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+    let found = hits(&files, &needles);
+    assert!(
+        found.is_empty(),
+        "provision/ modules naming a stage module (go through stages::all/stage and the Stage trait):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+#[ignore = "about 70 comments still cite internal notes; un-ignore once they cite upstream guides or docs/"]
+fn comments_cite_what_a_reader_can_open() {
+    let found = hits(&rust_files(&src()), &["seed 00", "DESIGN.md"]);
+    assert!(
+        found.is_empty(),
+        "comments citing sources that are not in the repository:\n{}",
+        found.join("\n")
+    );
+}
