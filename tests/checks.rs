@@ -687,6 +687,21 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
     ),
     (
         "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/var/lib".into(),
+        |p, _| layout(p).mount = "/var/lib/ais".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/home".into(),
+        |p, _| layout(p).mount = "/srv".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/usr/local".into(),
+        |p, _| layout(p).mount = "/mnt/disk1".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
         |p, _| layout(p).mount = "/var".into(),
         |p, _| layout(p).mount = "/var/lib/data".into(),
     ),

@@ -375,3 +375,42 @@ fn a_cut_error_can_be_read_whole_and_enter_on_review_goes_where_it_is_fixed() {
     assert_eq!(d.m.access.focus, 0, "on the cluster name");
     assert!(d.screen(80, 24).contains("fix this here"));
 }
+
+#[test]
+fn system_directories_are_refused_as_mount_points_with_the_reason_and_check_agrees() {
+    let mut d = walk("akash", Step::Storage);
+    for (typed, says) in [
+        ("/var/lib", "hides dpkg's and every service's state"),
+        ("/var/log", "hides the system's logs"),
+        ("/home", "hides the users' home directories"),
+        ("/tmp", "is a system directory"),
+        ("data", "did you mean `/data`?"),
+    ] {
+        d.key(Char('m'))
+            .times(Backspace, 20)
+            .chars(typed)
+            .key(Enter);
+        assert!(
+            matches!(d.m.popup, Some(Popup::Mount(_))),
+            "{typed} must be refused"
+        );
+        let screen = d.screen(120, 40);
+        assert!(screen.contains(says), "{typed}: {screen}");
+        d.key(Esc);
+        assert_eq!(d.m.storage.mount.value(), "/data");
+    }
+    // The same rule in `check`: a plan naming /var/lib has an error.
+    let mut plan = d.m.plan.clone();
+    plan.hosts[1].storage = vec![rackstrap::plan::StorageLayout {
+        mount: "/var/lib".into(),
+        ..serde_yaml::from_str("{ level: single, devices: [nvme0n1], filesystem: ext4, mount: /x }")
+            .unwrap()
+    }];
+    let found = rackstrap::plan::check(&plan, None);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.code.as_str() == "E_BAD_MOUNT" && f.message.contains("/var/lib")),
+        "{found:?}"
+    );
+}

@@ -298,8 +298,14 @@ pub fn mount_not_plain(m: &str) -> String {
 pub fn write_instead(m: &str) -> String {
     format!("write {m}")
 }
-pub fn mount_system(m: &str) -> String {
-    format!("mount point `{m}` is a system directory")
+pub fn mount_system(m: &str, hides: &str) -> String {
+    format!("mount point `{m}` is a system directory: a filesystem mounted there hides {hides}")
+}
+pub fn mount_elsewhere() -> &'static str {
+    "use a directory of its own, e.g. `/data`"
+}
+pub fn did_you_mean(m: &str) -> String {
+    format!("did you mean `{m}`?")
 }
 pub fn mount_collision(m: &str, first: &str) -> String {
     format!("mount point {m} is already used by {first}")
