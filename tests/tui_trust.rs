@@ -245,7 +245,10 @@ fn a_reopened_plan_shows_its_layouts_and_its_hosts_as_not_contacted() {
     snap("storage_reopened", &d);
     // x says what it removed.
     d.key(Char('x'));
-    assert!(d.screen(80, 24).contains("layout removed: raid0 at /data"));
+    assert!(
+        d.screen(80, 24)
+            .contains("layout taken back: raid0 at /data")
+    );
     assert!(
         summary::plan_line(&d.m).contains("changes made since it was last saved are not in it"),
         "{}",
@@ -411,6 +414,92 @@ fn system_directories_are_refused_as_mount_points_with_the_reason_and_check_agre
         found
             .iter()
             .any(|f| f.code.as_str() == "E_BAD_MOUNT" && f.message.contains("/var/lib")),
+        "{found:?}"
+    );
+}
+
+/// Storage on node2 of the akash lab, cursor on its first NVMe disk.
+fn akash_storage_node2() -> Driver {
+    let mut d = walk("akash", Step::Storage);
+    d.key(Tab).keys(&[Down, Down, Down]);
+    d
+}
+
+#[test]
+fn storage_says_per_disk_cannot_hold_moved_data_before_a_and_x_takes_a_layout_back() {
+    let mut d = akash_storage_node2();
+    // b: every blank disk at once (the two NVMe disks, not the root disk).
+    d.key(Char('b'));
+    assert_eq!(
+        d.m.storage.selected.iter().cloned().collect::<Vec<_>>(),
+        vec!["nvme0n1".to_string(), "nvme1n1".to_string()]
+    );
+    // l and L go both ways; with two disks raid5 and up are not offered.
+    assert_eq!(d.m.storage.level, rackstrap::plan::Level::Raid0);
+    d.key(Char('l'));
+    assert_eq!(d.m.storage.level, rackstrap::plan::Level::Raid1);
+    d.key(Char('L')).key(Char('L'));
+    assert_eq!(d.m.storage.level, rackstrap::plan::Level::PerDisk);
+    // Moving kubelet+containerd data is still on: said before `a`, and `a` refuses.
+    let said = rackstrap::tui::screens::storage::preview(&d.m).0;
+    assert!(said.contains("per-disk has no single filesystem"), "{said}");
+    d.key(Char('a'));
+    assert!(d.m.plan.hosts[1].storage.is_empty());
+    d.key(Char('r')).key(Char('a'));
+    assert_eq!(d.m.plan.hosts[1].storage.len(), 1);
+    assert!(d.m.storage.selected.is_empty());
+    // x takes it back into the draft, disks still selected, to change and add again.
+    d.key(Char('x'));
+    assert!(d.m.plan.hosts[1].storage.is_empty());
+    assert_eq!(d.m.storage.selected.len(), 2);
+    assert_eq!(d.m.storage.level, rackstrap::plan::Level::PerDisk);
+    d.key(Char('L')).key(Char('r')).key(Char('a'));
+    assert_eq!(
+        d.m.plan.hosts[1].storage[0].level,
+        rackstrap::plan::Level::Raid1
+    );
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains("x take back"),
+        "the footer lists x: {screen}"
+    );
+}
+
+#[test]
+fn apply_to_all_asks_before_replacing_a_hosts_own_layout() {
+    let mut d = akash_storage_node2();
+    d.key(Char('b')).key(Char('a')).key(Char('A'));
+    assert_eq!(d.m.plan.hosts[2].storage, d.m.plan.hosts[1].storage);
+    let first = d.m.plan.hosts[2].storage.clone();
+    // node2 changes its layout; A again would replace node3's.
+    d.key(Char('x'))
+        .key(Char('l'))
+        .key(Char('a'))
+        .key(Char('A'));
+    assert!(
+        matches!(&d.m.popup, Some(Popup::Confirm { what, .. }) if what.contains("node3 already has layouts")),
+        "{:?}",
+        d.m.popup
+    );
+    d.key(Char('n'));
+    assert_eq!(d.m.plan.hosts[2].storage, first, "n keeps node3's own");
+    d.key(Char('A')).key(Char('y'));
+    assert_eq!(d.m.plan.hosts[2].storage, d.m.plan.hosts[1].storage);
+}
+
+#[test]
+fn a_per_disk_layout_that_moves_data_names_its_host_in_check() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wizard-akash.yaml");
+    let mut plan = rackstrap::plan::load(&path).unwrap();
+    plan.hosts[1].storage[0].level = rackstrap::plan::Level::PerDisk;
+    let found = rackstrap::plan::check(&plan, None);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.code.as_str() == "E_RELOCATE_PER_DISK"
+                && f.message.starts_with("node2: ")
+                && f.message.contains("/data")),
         "{found:?}"
     );
 }

@@ -75,6 +75,8 @@ pub enum Action {
     Skip {
         stage: StageId,
     },
+    /// Storage's `A`, replacing layouts other hosts already have.
+    ApplyToSame,
 }
 
 /// Where effects go: the demo lab or the real hosts.

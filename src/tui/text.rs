@@ -37,7 +37,21 @@ pub const MARK_WIPE: &str = "press w to mark it for wiping first";
 pub const NEVER_WIPE: &str = "rackstrap never wipes it";
 pub const WIPE_MARKED: &str = "marked for wiping: its data will be destroyed";
 pub const LAYOUT_ADDED: &str = "layout added";
-pub const LAYOUT_REMOVED: &str = "layout removed:";
+pub const LAYOUT_REMOVED: &str = "layout taken back:";
+pub const NO_BLANK_DISKS: &str = "no blank disk left on this host";
+pub const SELECTED_BLANK: &str = "selected every blank disk:";
+/// Said before `a`, in the preview, and by `a`: the core's E_RELOCATE_PER_DISK.
+pub const RELOCATE_PER_DISK: &str =
+    "per-disk has no single filesystem for kubelet+containerd data: r turns moving off";
+
+/// Storage's `A` asks before replacing layouts other hosts already have.
+pub fn replace_layouts(hosts: &[String]) -> String {
+    format!(
+        "{} already {} layouts: replace them with this host's?",
+        hosts.join(", "),
+        if hosts.len() == 1 { "has" } else { "have" }
+    )
+}
 pub const NO_LAYOUT_TO_REMOVE: &str = "this host has no layout to remove";
 pub const APPLIED_TO: &str = "applied to";
 pub const DISKS_DIFFER: &str = "disks differ on";
@@ -124,7 +138,7 @@ pub fn help(step: super::model::Step) -> &'static str {
             "Space toggles the role under the cursor; c, e, w toggle control plane, etcd, worker.\netcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum."
         }
         Storage => {
-            "Space selects a disk, w marks one for wiping. l level, f filesystem, d discard,\nr move kubelet+containerd data, m mount point, a add the layout, x remove the last,\nA apply this host's layouts to every host with the same disks. Tab: next host."
+            "Space selects a disk, w marks one for wiping. l level, f filesystem, d discard,\nr move kubelet+containerd data, m mount point, a add the layout, x take the last one\nback to change it, b select every blank disk, l/L level forward/back (only levels the\nselection allows), A apply this host's layouts to every host with the same disks\n(asks before replacing a host's own). Tab / Shift-Tab: next / previous host."
         }
         Network => {
             "MetalLB pool, service and pod CIDRs, node prefix, DNS, MTU and VIP.\nErrors point at the column of the bad character."

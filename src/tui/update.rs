@@ -373,7 +373,7 @@ pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
         .collect();
     let touches_storage = match &action {
         Action::RunStages { from, .. } => *from <= StageId::Storage,
-        Action::Abort | Action::Skip { .. } => false,
+        Action::Abort | Action::Skip { .. } | Action::ApplyToSame => false,
     };
     if touches_storage && !wipes.is_empty() {
         m.popup = Some(Popup::Confirm {
@@ -411,6 +411,10 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
                 facts: m.facts.clone(),
                 sudo_password: m.access.sudo_password(),
             })
+        }
+        Action::ApplyToSame => {
+            screens::storage::apply_to_same(m, true);
+            None
         }
         Action::Skip { stage } => {
             // The failed steps count as skipped (and are remembered as such, apart from steps

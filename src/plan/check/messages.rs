@@ -20,8 +20,11 @@ pub const NO_ETCD: &str = "no host has the `etcd` role; Kubespray needs etcd mem
 pub const TWO_CONTROL_PLANES: &str = "2 control planes tolerate no more failures than 1: use 1 or 3, as the Akash provider guide advises";
 pub const AKASH_POOL_NAME: &str =
     "the Akash provider's IP operator uses the MetalLB pool named `default`";
-pub const RELOCATE_PER_DISK: &str =
-    "kubelet and containerd data cannot move onto a per-disk layout: there is no single filesystem";
+pub fn relocate_per_disk(host: &str, mount: &str) -> String {
+    format!(
+        "{host}: kubelet and containerd data cannot move onto the per-disk layout at {mount}: there is no single filesystem"
+    )
+}
 pub const DISCARD_ROTATIONAL: &str =
     "`discard: on` with a rotational member: discard only helps SSD/NVMe";
 
