@@ -503,3 +503,67 @@ fn a_per_disk_layout_that_moves_data_names_its_host_in_check() {
         "{found:?}"
     );
 }
+
+#[test]
+fn network_checks_the_cidrs_pools_and_vip_against_where_the_hosts_are() {
+    let mut d = Driver::demo("homelab");
+    d.walk_to_hosts().key(Enter);
+    // Roles: a third etcd member on a worker (two would be refused), then on.
+    d.keys(&[Down, Down, Char('e')]);
+    d.keys(&[Enter, Enter]);
+    assert_eq!(d.m.step, Step::Network, "{:?}", d.m.findings());
+    let field = |d: &Driver, f: rackstrap::tui::model::NetField| {
+        rackstrap::tui::model::NetField::ALL
+            .iter()
+            .position(|x| *x == f)
+            .unwrap()
+            - rackstrap::tui::model::NetField::ALL
+                .iter()
+                .position(|x| *x == d.m.network.focus)
+                .unwrap()
+    };
+    use rackstrap::tui::model::NetField;
+    // Service CIDR 192.168.0.0/16: the nodes and the DNS server are inside it.
+    let n = field(&d, NetField::ServiceCidr);
+    d.times(Down, n)
+        .times(Backspace, 30)
+        .chars("192.168.0.0/16");
+    let said: Vec<String> = d.m.findings().into_iter().map(|f| f.message).collect();
+    assert!(
+        said.iter()
+            .any(|m| m.contains("cp1's address 192.168.1.11 is inside the service CIDR")),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter()
+            .any(|m| m.contains("upstream DNS 192.168.1.1 is inside the service CIDR")),
+        "{said:#?}"
+    );
+    d.times(Backspace, 30).chars("10.233.0.0/18");
+    // A pool that runs past the nodes' /24, and one holding the DNS server.
+    d.times(Up, n - 1)
+        .times(Backspace, 60)
+        .chars("192.168.1.200-192.168.2.20, 192.168.1.1");
+    let said: Vec<String> = d.m.findings().into_iter().map(|f| f.message).collect();
+    assert!(
+        said.iter()
+            .any(|m| m.contains("leaves the nodes' subnet 192.168.1.0/24")),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter()
+            .any(|m| m.contains("contains the upstream DNS address 192.168.1.1")),
+        "{said:#?}"
+    );
+    d.times(Backspace, 60).chars("192.168.1.200-192.168.1.220");
+    // A VIP on another subnet than the control planes.
+    let n = field(&d, NetField::Vip);
+    d.times(Down, n).times(Backspace, 20).chars("192.168.5.10");
+    let said: Vec<String> = d.m.findings().into_iter().map(|f| f.message).collect();
+    assert!(
+        said.iter().any(|m| m.contains(
+            "VIP 192.168.5.10 is not in the control planes' subnet 192.168.1.0/24 (cp1)"
+        )),
+        "{said:#?}"
+    );
+}

@@ -421,8 +421,9 @@ impl Model {
                     }
                 }
                 // Single-field errors show under the field itself (above).
+                // Network findings about a host (its address or gateway inside a CIDR) too.
                 out.extend(self.plan_findings().into_iter().filter(|f| {
-                    f.path.starts_with("network")
+                    (f.path.starts_with("network") || f.code.subject() == Subject::Network)
                         && f.severity != Severity::Info
                         && f.code.subject() != Subject::NetworkField
                 }));

@@ -138,6 +138,26 @@ pub fn node_prefix_too_long(prefix: u8, per_node: u128) -> String {
 pub fn host_in_cidr(host: &str, addr: IpAddr, what: &str, net: &ipnet::IpNet) -> String {
     format!("{host}'s address {addr} is inside the {what} {net}")
 }
+pub fn dns_in_cidr(addr: IpAddr, what: &str, net: &ipnet::IpNet) -> String {
+    format!("upstream DNS {addr} is inside the {what} {net}: pods could not reach it")
+}
+pub fn pool_has_dns(r: &AddrRange, addr: IpAddr) -> String {
+    format!("{r} contains the upstream DNS address {addr}")
+}
+pub fn gateway_in_cidr(host: &str, gw: IpAddr, what: &str, net: &ipnet::IpNet) -> String {
+    format!("{host}'s gateway {gw} is inside the {what} {net}")
+}
+pub fn pool_has_gateway(r: &AddrRange, host: &str, gw: IpAddr) -> String {
+    format!("{r} contains {host}'s gateway {gw}")
+}
+pub fn pool_off_subnet(r: &AddrRange, subnets: &str) -> String {
+    format!(
+        "{r} leaves the nodes' subnet {subnets}: MetalLB's layer 2 mode answers ARP only on that segment"
+    )
+}
+pub fn vip_off_subnet(vip: IpAddr, subnets: &str) -> String {
+    format!("VIP {vip} is not in the control planes' subnet {subnets}")
+}
 pub fn bad_dns(text: &str, e: &net::ParseError) -> String {
     format!("upstream DNS `{text}`: {e}")
 }

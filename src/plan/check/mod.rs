@@ -119,6 +119,9 @@ pub fn check(plan: &Plan, facts: Option<&Facts>) -> Vec<Finding> {
         hardware::check_hardware(plan, facts, &mut out);
     }
     network::check_network(plan, &mut out);
+    if let Some(facts) = facts {
+        network::check_network_facts(plan, facts, &mut out);
+    }
     storage::check_storage(plan, facts, &mut out);
     cluster::check_tuning(plan, &mut out);
     out
