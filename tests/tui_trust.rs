@@ -567,3 +567,53 @@ fn network_checks_the_cidrs_pools_and_vip_against_where_the_hosts_are() {
         "{said:#?}"
     );
 }
+
+#[test]
+fn the_demo_plays_the_plans_own_pool_and_sysctl_values() {
+    let mut d = walk("homelab", Step::Roles);
+    d.keys(&[Down, Down, Char('e')]);
+    while d.m.step < Step::Network {
+        d.key(Enter);
+    }
+    // The pool renamed on Network; a sysctl the plan does not have.
+    d.times(Backspace, 20).chars("lan");
+    d.m.plan.tuning.sysctl.remove("vm.max_map_count");
+    while d.m.step < Step::Provision {
+        d.key(Enter);
+    }
+    d.start_run();
+    d.play_runs();
+    // The lab's scripted failure: retried until it behaves.
+    for _ in 0..3 {
+        if d.m.provision.finished() {
+            break;
+        }
+        d.key(Char('r'));
+        d.play_runs();
+    }
+    assert!(d.m.provision.finished());
+    let all: Vec<String> =
+        d.m.provision
+            .panes
+            .iter()
+            .flat_map(|p| p.lines.iter().cloned())
+            .collect();
+    assert!(
+        all.iter()
+            .any(|l| l.contains("IPAddressPool lan (192.168.1.200-192.168.1.220)")),
+        "{all:#?}"
+    );
+    assert!(
+        !all.iter().any(|l| l.contains("IPAddressPool default")),
+        "{all:#?}"
+    );
+    assert!(
+        !all.iter().any(|l| l.contains("vm.max_map_count")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter()
+            .any(|l| l.contains("fs.inotify.max_user_watches = 1048576")),
+        "{all:#?}"
+    );
+}
