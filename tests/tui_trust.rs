@@ -617,3 +617,39 @@ fn the_demo_plays_the_plans_own_pool_and_sysctl_values() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn help_says_what_the_fields_mean_and_every_key_and_fits_the_width() {
+    let mut d = walk("akash", Step::Network);
+    d.key(F(1));
+    let screen = d.screen(80, 24);
+    // Wrapped to the width, nothing cut: the popup ends with its closing line.
+    assert!(screen.contains("kube-vip"), "{screen}");
+    snap("help_network", &d);
+    d.key(Esc);
+    let mut d = walk("akash", Step::Storage);
+    d.key(Char('?'));
+    let text = rackstrap::tui::text::help(Step::Storage);
+    for key in ["x takes", "Shift-Tab", "b selects", "l / L"] {
+        assert!(text.contains(key), "{key}");
+    }
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("any key closes this help"), "{screen}");
+    for (step, keys) in [
+        (Step::Discover, &["r scans again", "Tab"][..]),
+        (
+            Step::Review,
+            &["e (on Commands)", "PgUp/PgDn", "Home/End"][..],
+        ),
+        (Step::Provision, &["n finds the next match", "s skips"][..]),
+    ] {
+        let text = rackstrap::tui::text::help(step);
+        for key in keys {
+            assert!(text.contains(key), "{step:?}: {key}");
+        }
+    }
+    // End on Review goes to the last row.
+    let mut d = walk("akash", Step::Review);
+    d.key(Tab).key(Tab).key(End);
+    assert!(d.m.review.scroll > 0);
+}

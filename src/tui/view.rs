@@ -274,7 +274,12 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
     let inner_width = width.saturating_sub(2).max(1) as usize;
     let rows: usize = lines
         .iter()
-        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            super::widgets::wrap(&text, inner_width, "", "")
+                .len()
+                .max(1)
+        })
         .sum();
     let rect = centered(area, width, rows as u16 + 2);
     f.render_widget(Clear, rect);

@@ -299,6 +299,8 @@ pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::PageUp => r.scroll = r.scroll.saturating_sub(10),
         KeyCode::PageDown => r.scroll = r.scroll.saturating_add(10),
         KeyCode::Home => r.scroll = 0,
+        // As far as there is to scroll: clamp_review_scroll below stops at the last row.
+        KeyCode::End => r.scroll = u16::MAX,
         KeyCode::Char('e') if r.tab == ReviewTab::Commands => r.expand = !r.expand,
         KeyCode::Char('s') => {
             let default = m
