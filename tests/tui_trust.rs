@@ -653,3 +653,40 @@ fn help_says_what_the_fields_mean_and_every_key_and_fits_the_width() {
     d.key(Tab).key(Tab).key(End);
     assert!(d.m.review.scroll > 0);
 }
+
+#[test]
+fn node_labels_are_set_per_host_and_applied_to_every_host_with_a_role() {
+    let mut d = walk("ais", Step::Roles);
+    d.key(Char('l')).chars("bad key=x").key(Enter);
+    assert!(
+        matches!(d.m.popup, Some(Popup::Labels(_))),
+        "a bad key is refused"
+    );
+    let screen = d.screen(80, 24);
+    assert!(screen.contains("bad key"), "{screen}");
+    d.times(Backspace, 20)
+        .chars("nvidia.com/ais-target=v3.24")
+        .key(Enter);
+    assert!(d.m.popup.is_none());
+    assert_eq!(
+        d.m.plan.hosts[0]
+            .labels
+            .get("nvidia.com/ais-target")
+            .map(String::as_str),
+        Some("v3.24")
+    );
+    let screen = d.screen(80, 24);
+    assert!(
+        screen.contains("cpu01 labels: nvidia.com/ais-target=v3.24"),
+        "{screen}"
+    );
+    snap("roles_labels", &d);
+    // L on the Worker column: every worker gets them.
+    d.keys(&[Right, Right, Char('L')]);
+    for h in &d.m.plan.hosts {
+        if h.roles.contains(&rackstrap::plan::Role::Worker) {
+            assert_eq!(h.labels, d.m.plan.hosts[0].labels, "{}", h.name);
+        }
+    }
+    assert!(d.screen(120, 40).contains("labels added to every worker"));
+}

@@ -24,6 +24,8 @@ pub enum Popup {
     SavePath(Input),
     Search(Input),
     Mount(Input),
+    /// Node labels of the Roles screen's host, as `key=value, ...`.
+    Labels(Input),
     /// An SSH task waits for an encrypted key's passphrase. `retry`: the last answer for this
     /// key did not open it.
     Passphrase {
@@ -93,6 +95,29 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
             _ => {
                 handle_input(&mut i, key);
                 m.popup = Some(Popup::Mount(i));
+                None
+            }
+        },
+        Popup::Labels(mut i) => match key.code {
+            KeyCode::Esc => None,
+            KeyCode::Enter => {
+                // The core's label rule, refused here with the reason.
+                match crate::plan::parse_labels(i.value()) {
+                    Ok(labels) => {
+                        if let Some(h) = m.plan.hosts.get_mut(m.roles_cursor.0) {
+                            h.labels = labels;
+                        }
+                    }
+                    Err(e) => {
+                        m.status = Some(e);
+                        m.popup = Some(Popup::Labels(i));
+                    }
+                }
+                None
+            }
+            _ => {
+                handle_input(&mut i, key);
+                m.popup = Some(Popup::Labels(i));
                 None
             }
         },

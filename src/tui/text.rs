@@ -44,6 +44,15 @@ pub const SELECTED_BLANK: &str = "selected every blank disk:";
 pub const RELOCATE_PER_DISK: &str =
     "per-disk has no single filesystem for kubelet+containerd data: r turns moving off";
 
+/// Roles' `L`: one host's labels added to every host with a role.
+pub fn labels_applied(from: &str, role: &str, to: &[String]) -> String {
+    if to.is_empty() {
+        format!("no other host is a {role}")
+    } else {
+        format!("{from}'s labels added to every {role}: {}", to.join(", "))
+    }
+}
+
 /// Storage's `A` asks before replacing layouts other hosts already have.
 pub fn replace_layouts(hosts: &[String]) -> String {
     format!(
@@ -134,7 +143,7 @@ pub fn help(step: super::model::Step) -> &'static str {
             "Facts per host with requirement badges: control plane min 2 CPU / 4 GB / 30 GB (recommended 4 / 8 / 40), worker min 4 / 8 / 100. A host left out keeps its roles and layouts and gets them back when taken back.\nKeys: Up/Down pick a host; Space leaves it out or takes it back; Enter next."
         }
         Roles => {
-            "etcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum. A host that answers after the plan was made comes in as a worker.\nKeys: arrows move; Space toggles the role under the cursor; c, e, w toggle control plane, etcd, worker; Enter next."
+            "etcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum. A host that answers after the plan was made comes in as a worker. Node labels go to Kubespray's node_labels (AIStore's targets need e.g. nvidia.com/ais-target=<release>).\nKeys: arrows move; Space toggles the role under the cursor; c, e, w toggle control plane, etcd, worker; l edits the labels of the host under the cursor; L adds them to every host with the role of the cursor's column; Enter next."
         }
         Storage => {
             "Each layout is a level (single, raid0/1/5/6/10, per-disk: one filesystem per disk at <mount>/<disk>), a filesystem, a mount point (never a system directory), discard, and whether kubelet and containerd data move onto it (not per-disk).\nKeys: Tab / Shift-Tab next / previous host; Up/Down move; Space selects a disk; b selects every blank disk; w marks one for wiping; l / L level forward / back (only levels the selection allows); f filesystem; d discard; r move kubelet+containerd data; m mount point; a adds the layout; x takes the last one back to change it; A applies this host's layouts to every host with the same disks (asks before replacing a host's own); Enter next."

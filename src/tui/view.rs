@@ -190,6 +190,26 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
             ],
             Some((i, 1)),
         ),
+        Popup::Labels(i) => {
+            let host = m
+                .plan
+                .hosts
+                .get(m.roles_cursor.0)
+                .map(|h| h.name.as_str())
+                .unwrap_or_default();
+            let mut lines = vec![
+                Line::from(format!(
+                    "Node labels of {host} (key=value, comma separated):"
+                )),
+                Line::from(format!("> {}", i.value())),
+                Line::from(""),
+            ];
+            if let Some(e) = &m.status {
+                lines[2] = Line::from(Span::styled(e.clone(), style(m.theme, Look::Error)));
+            }
+            lines.push(Line::from("Enter keep   Esc cancel"));
+            ("Labels", lines, Some((i, 1)))
+        }
         Popup::Passphrase {
             key, input, retry, ..
         } => {

@@ -41,7 +41,8 @@ pub use network::{CALICO_MTU_OVERHEAD, KUBELET_MAX_PODS};
 pub use roles::{ETCD_MAX_ADVISED, Quorum, quorum};
 pub use rules::{
     DiskInUse, MTU_MAX, MTU_MIN, MountProblem, NODE_PREFIX_MAX, NODE_PREFIX_MIN, disk_in_use,
-    mount_problem, parse_addr_list, parse_mtu, parse_node_prefix, parse_vip, pool_name_error,
+    label_problem, mount_problem, parse_addr_list, parse_labels, parse_mtu, parse_node_prefix,
+    parse_vip, pool_name_error,
 };
 pub use storage::{mount_points, overlap_holder, resolve_discard, total_bytes, usable_bytes};
 

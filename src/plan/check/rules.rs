@@ -166,7 +166,7 @@ pub(super) fn is_dns_label(s: &str) -> bool {
 
 /// Kubernetes label syntax: `[prefix/]name` and value, each name/value at most 63
 /// characters of alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
-pub(super) fn label_problem(key: &str, value: &str) -> Option<String> {
+pub fn label_problem(key: &str, value: &str) -> Option<String> {
     fn ok_part(s: &str) -> bool {
         let b = s.as_bytes();
         b.len() <= 63
@@ -186,6 +186,23 @@ pub(super) fn label_problem(key: &str, value: &str) -> Option<String> {
         return Some(msg::bad_label_value(key, value));
     }
     None
+}
+
+/// Node labels as an operator types them: `key=value` pairs, comma separated (empty: none).
+/// Each pair passes [`label_problem`]; the error names the pair and what is wrong.
+pub fn parse_labels(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("`{pair}` is not key=value"));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if let Some(problem) = label_problem(key, value) {
+            return Err(problem);
+        }
+        out.insert(key.to_string(), value.to_string());
+    }
+    Ok(out)
 }
 
 /// Mount points a data layout must never take, with what mounting a new filesystem there
