@@ -26,4 +26,5 @@ pub mod plan;
 pub mod provision;
 pub mod render;
 pub mod ssh;
+pub mod text;
 pub mod tui;

@@ -47,7 +47,7 @@ fn akash_storage_is_seed_001_step_7() {
     let all = dry_run(&plan, Some(&facts));
     let fstab = |opts: &str| {
         format!(
-            "uuid=\"$(blkid /dev/md0 -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" /data ext4 {opts} >> /etc/fstab"
+            "uuid=\"$(blkid /dev/md0 -s UUID -o value)\" && [ -n \"$uuid\" ] && held=\"$(awk -v m=/data '$1 !~ /^#/ {{ p = $2; sub(/\\/+$/, \"\", p); if (p == m) {{ print $1; exit }} }}' /etc/fstab)\" && if [ -z \"$held\" ]; then printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" /data ext4 {opts} >> /etc/fstab; elif [ \"$held\" != \"UUID=$uuid\" ]; then echo \"/etc/fstab already mounts $held at \"/data >&2; false; fi"
         )
     };
     let expected = |opts: &str| {

@@ -233,6 +233,34 @@ fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
     assert_terminal_restored(&t);
 }
 
+#[test]
+fn sigterm_restores_the_terminal() {
+    assert!(
+        tmux_available(),
+        "tmux is required (tests/ci.sh installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_rackstrap");
+    let t = Tmux::start(
+        "sigterm",
+        &format!("{bin} demo & echo $! > wizard.pid; fg; echo rackstrap-exit=$?"),
+        dir.path(),
+    );
+    t.wait_for("1/9 Access");
+    let pid = std::fs::read_to_string(dir.path().join("wizard.pid")).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let s = t.wait_for("rackstrap-exit=");
+    assert!(
+        !s.contains("1/9 Access"),
+        "the alternate screen must be gone: {s}"
+    );
+    assert_terminal_restored(&t);
+}
+
 /// `stty -a` in the pane shows canonical mode and echo again (raw mode turns both off).
 fn assert_terminal_restored(t: &Tmux) {
     // The quotes keep the marker out of the echoed command line.

@@ -43,7 +43,7 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
 fn read_facts(path: &Path, plan: &plan::Plan) -> Result<Facts, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let entries = facts::file::read(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(facts::file::for_plan(plan, &entries))
+    Ok(plan::facts_for(plan, &entries))
 }
 
 /// 1 when any finding is an error, else 0.
@@ -58,6 +58,7 @@ pub fn exit_code(findings: &[Finding]) -> ExitCode {
 /// One line per finding (`error  E_CODE  path  message`), its hint indented below, then a
 /// summary line. Columns are aligned over the list so it reads as a table.
 pub fn format_text(findings: &[Finding]) -> String {
+    use crate::text::{pad, printable, width};
     let sev_w = findings
         .iter()
         .map(|f| f.severity.as_str().len())
@@ -68,24 +69,37 @@ pub fn format_text(findings: &[Finding]) -> String {
         .map(|f| f.code.as_str().len())
         .max()
         .unwrap_or(0);
-    let path_w = findings.iter().map(|f| f.path.len()).max().unwrap_or(0);
+    // Paths and messages quote the plan and the hosts' facts: shown escaped, and the path
+    // column cut at `PATH_COLUMN_CAP` cells (padding by a format width panics past 65535).
+    let path_w = findings
+        .iter()
+        .map(|f| width(&printable(&f.path)).min(PATH_COLUMN_CAP))
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for f in findings {
         out.push_str(&format!(
-            "{:sev_w$}  {:code_w$}  {:path_w$}  {}\n",
-            f.severity.as_str(),
-            f.code,
-            f.path,
-            f.message
+            "{}  {}  {}  {}\n",
+            pad(f.severity.as_str(), sev_w),
+            pad(f.code.as_str(), code_w),
+            pad(&printable(&f.path), path_w),
+            printable(&f.message)
         ));
         if let Some(h) = &f.hint {
-            out.push_str(&format!("{:indent$}hint: {h}\n", "", indent = sev_w + 2));
+            out.push_str(&format!(
+                "{}hint: {}\n",
+                " ".repeat(sev_w + 2),
+                printable(h)
+            ));
         }
     }
     out.push_str(&summary(findings));
     out.push('\n');
     out
 }
+
+/// The widest the path column of [`format_text`] gets, in cells.
+const PATH_COLUMN_CAP: usize = 48;
 
 /// `2 errors, 1 warning`, or `no errors, no warnings`.
 pub fn summary(findings: &[Finding]) -> String {

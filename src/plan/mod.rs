@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod defaults;
+pub mod facts;
 pub mod load;
 pub mod model;
 
@@ -16,5 +17,6 @@ pub use check::{
     usable_bytes, worker_deployment_estimate,
 };
 pub use defaults::{DEFAULT_SYSCTL, default_roles, default_sysctl};
+pub use facts::facts_for;
 pub use load::{PlanError, from_yaml, load, save, to_yaml};
 pub use model::*;

@@ -118,6 +118,15 @@ pub struct Host {
 }
 
 impl Host {
+    /// The plan name to offer for a host that reported `hostname`, when that name is one
+    /// Kubespray takes as it is (lower case letters, digits, `-` and `.`, "Stop if bad
+    /// hostname" in Kubespray's preinstall role). A host reports what it likes: a name with
+    /// escapes, quotes or `$(...)` is never offered, and the caller picks `nodeN` instead.
+    pub fn name_from_hostname(hostname: &str) -> Option<String> {
+        (hostname.len() <= 63 && super::check::rules::is_dns_name(hostname))
+            .then(|| hostname.to_string())
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -379,4 +388,29 @@ fn default_mtu() -> u32 {
 }
 fn default_true() -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_kubespray_takes_are_offered_from_a_hostname() {
+        assert_eq!(
+            Host::name_from_hostname("node-1.lab"),
+            Some("node-1.lab".into())
+        );
+        for bad in [
+            "lab1\u{1b}]0;owned\u{7}$(id)",
+            r"lab1\e]0;owned\x07$(id)",
+            "Node1",
+            "a b",
+            "x'; rm -rf /",
+            "",
+            "-lead",
+            &"n".repeat(64),
+        ] {
+            assert_eq!(Host::name_from_hostname(bad), None, "{bad:?}");
+        }
+    }
 }

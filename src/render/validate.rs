@@ -252,8 +252,6 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     problems
 }
 
-/// Kubespray's "Stop if bad hostname" pattern:
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`.
 /// The string keys of a YAML mapping, in file order; none when `value` is not a mapping.
 fn mapping_keys(value: &Value) -> Vec<String> {
     value
@@ -266,6 +264,8 @@ fn mapping_keys(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Kubespray's "Stop if bad hostname" pattern:
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`.
 fn is_kubespray_hostname(name: &str) -> bool {
     !name.is_empty()
         && name.split('.').all(|label| {

@@ -661,7 +661,8 @@ impl Model {
                 (Some(h), _) => h,
                 (None, None) => continue,
                 (None, Some(f)) => {
-                    let mut name = f.hostname.clone();
+                    // Only a name Kubespray takes as it is; anything else becomes `nodeN`.
+                    let mut name = Host::name_from_hostname(&f.hostname).unwrap_or_default();
                     if name.is_empty() || names.contains(&name) {
                         name = format!("node{}", names.len() + 1);
                     }

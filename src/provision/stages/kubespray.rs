@@ -44,6 +44,10 @@ use crate::provision::stage::{ClusterCtx, ClusterResults, Ctx, Scope, Stage};
 use crate::render::RenderedFile;
 use crate::ssh::known_hosts::KnownHosts;
 
+/// How long Ansible may print nothing before the Kubespray stage counts as stalled: a slow
+/// task (image pulls on a thin link, etcd waiting for its peers) stays quiet for minutes.
+pub const KUBESPRAY_STALL: std::time::Duration = std::time::Duration::from_secs(45 * 60);
+
 /// The pseudo-host name under which Ansible's whole output is logged and shown.
 pub const ANSIBLE_PANE: &str = "ansible";
 /// Kubespray's playbook that builds a cluster.
@@ -434,7 +438,27 @@ pub async fn run(
 
     let mut parser = Parser::new();
     let mut last_err = String::new();
-    while let Some((line, stderr)) = rx.recv().await {
+    // Kubespray prints a line per task and host; silence this long means it hangs (a host
+    // that stopped answering mid-task, a prompt nobody sees).
+    let stall = match std::env::var("RACKSTRAP_STALL_SECS") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(KUBESPRAY_STALL),
+        Err(_) => KUBESPRAY_STALL,
+    };
+    loop {
+        let (line, stderr) = match tokio::time::timeout(stall, rx.recv()).await {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
+            Err(_) => {
+                let _ = child.kill().await;
+                let message = crate::provision::remote::stalled_message("ansible-playbook", stall);
+                pane.note(&message);
+                return all_fail(StepError::Check(message));
+            }
+        };
         pane.line(&line, stderr);
         if stderr && !line.trim().is_empty() {
             last_err = crate::provision::log::strip_ansi(line.trim());
