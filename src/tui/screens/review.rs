@@ -351,8 +351,11 @@ pub(crate) fn go_to(m: &mut Model, path: &str) -> bool {
         Step::Access
     } else if path.contains(".storage") {
         if let Some(i) = host {
+            // As Tab does when it changes host: the draft's disks were another host's.
             m.storage.host = i.min(m.plan.hosts.len().saturating_sub(1));
             m.storage.cursor = 0;
+            m.storage.selected.clear();
+            m.storage.wipe.clear();
         }
         Step::Storage
     } else if path == "hosts" || path.ends_with(".roles") {
