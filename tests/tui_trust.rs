@@ -347,6 +347,8 @@ fn a_cut_error_can_be_read_whole_and_enter_on_review_goes_where_it_is_fixed() {
             .map(|f| f.message)
             .unwrap_or_default();
     assert!(!full_message.is_empty(), "{strip}");
+    // Under the focused field the error wraps rather than stopping where the fix is said.
+    assert!(strip.contains("(192.168.1.20 > 192.168.1.10)"), "{strip}");
     d.key(F(2));
     let screen = d.screen(80, 24);
     // The popup wraps; its text, joined, holds the whole message.
