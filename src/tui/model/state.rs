@@ -289,7 +289,11 @@ impl ProvisionState {
                 let kind = match (self.state(&pane.host, stage), self.skipped.get(&key)) {
                     (StepState::Skipped, Some(why)) => ProblemKind::Skipped(why.clone()),
                     (StepState::Failed, _) => ProblemKind::Failed(message),
-                    (StepState::Pending | StepState::Running, _) => ProblemKind::NotRun,
+                    // Still running when the wizard left (a signal): it did not finish.
+                    (StepState::Running, _) => {
+                        ProblemKind::Failed("interrupted while it ran".into())
+                    }
+                    (StepState::Pending, _) => ProblemKind::NotRun,
                     _ => continue,
                 };
                 out.push(Problem {
