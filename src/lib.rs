@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod discover;
 pub mod facts;
+pub mod kubespray;
 pub mod lab;
 pub mod net;
 pub mod paths;

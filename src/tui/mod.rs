@@ -81,6 +81,9 @@ async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Resul
     let mut tui = terminal::Tui::enter().context("opening the terminal")?;
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut exec = Executor::new(backend, tx);
+    if let Some(effect) = update::on_start(&mut model) {
+        exec.execute(effect);
+    }
     let mut events = EventStream::new();
     let size = tui.terminal.size().context("reading the terminal size")?;
     model.size = (size.width, size.height);

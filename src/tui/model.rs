@@ -116,6 +116,8 @@ pub enum Msg {
     /// The run could not start or stopped as a whole (not a host failure).
     RunFailed(String),
     Saved(Result<PathBuf, String>),
+    /// Kubespray's findings for the plan (`crate::kubespray::tree_findings`).
+    KubesprayChecked(Vec<crate::plan::Finding>),
     /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
     PassphraseNeeded {
         key: PathBuf,
@@ -241,6 +243,7 @@ impl Model {
                 written: false,
                 on_disk: None,
                 save_error: None,
+                kubespray: Vec::new(),
             },
             provision: ProvisionState::default(),
             popup: None,
@@ -432,6 +435,7 @@ impl Model {
                 out = self
                     .plan_findings()
                     .into_iter()
+                    .chain(self.review.kubespray.iter().cloned())
                     .filter(|f| f.severity != Severity::Info)
                     .collect()
             }

@@ -208,6 +208,9 @@ pub struct ReviewState {
     /// compares with to say whether changes were left unsaved.
     pub on_disk: Option<Box<crate::plan::Plan>>,
     pub save_error: Option<String>,
+    /// What Kubespray's tree on this machine says about the plan (its release, its Ansible,
+    /// its own inventory checks), filled in when Review opens on real hosts.
+    pub kubespray: Vec<crate::plan::Finding>,
 }
 
 /// One host's log: bounded in memory.

@@ -336,17 +336,16 @@ pub(crate) fn go_to(m: &mut Model, path: &str) -> bool {
         .strip_prefix("hosts[")
         .and_then(|r| r.split(']').next())
         .and_then(|i| i.parse::<usize>().ok());
-    let step = if let Some(field) = path
-        .strip_prefix("cluster.")
-        .or(path.strip_prefix("access."))
-    {
-        let focus = match field {
-            "name" => 0,
-            "user" => 1,
-            "port" => 2,
-            "identity" => 3,
-            _ => m.access.focus,
-        };
+    // Access edits the cluster name and the login; nothing else of `cluster.` (the
+    // Kubespray tree and release are the plan file's).
+    let access_field = match path {
+        "cluster.name" => Some(0),
+        "access.user" => Some(1),
+        "access.port" => Some(2),
+        "access.identity" => Some(3),
+        _ => None,
+    };
+    let step = if let Some(focus) = access_field {
         m.access.focus = focus;
         Step::Access
     } else if path.contains(".storage") {
