@@ -127,7 +127,7 @@ fn akash_hosts_yaml_equals_the_akash_guide() {
             .is_none()
     );
     let seed: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(root().join("tests/fixtures/seed001-hosts.yaml")).unwrap(),
+        &std::fs::read_to_string(root().join("tests/fixtures/akash-guide-hosts.yaml")).unwrap(),
     )
     .unwrap();
     assert_eq!(ours["all"]["hosts"], seed["all"]["hosts"]);

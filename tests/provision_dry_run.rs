@@ -34,7 +34,7 @@ fn listing<'a>(all: &'a [DryRunStep], stage: StageId, host: &str) -> &'a [String
 }
 
 #[test]
-fn akash_storage_is_seed_001_step_7() {
+fn akash_storage_is_the_akash_guides_step_7() {
     let plan = akash();
     let mut facts = Facts::new();
     facts.insert(

@@ -89,6 +89,10 @@ pub struct DiscoverState {
     pub error: Option<String>,
     /// Addresses whose new host keys the operator accepted; they are being pinned.
     pub pinning: BTreeSet<String>,
+    /// `a` was pressed during the scan: hosts that answer later are accepted too.
+    pub accept_all: bool,
+    /// New host keys accepted during the scan, pinned when it ends.
+    pub pin_after: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +208,11 @@ pub struct ReviewState {
     /// Commands show here-document bodies in full instead of "… (N more lines)".
     pub expand: bool,
     pub saved: Option<PathBuf>,
+    /// The plan was written in this session (a reopened plan has `saved` but is unchanged).
+    pub written: bool,
+    /// The plan as it is in the file at `saved` (loaded or written): what the exit summary
+    /// compares with to say whether changes were left unsaved.
+    pub on_disk: Option<Box<crate::plan::Plan>>,
     pub save_error: Option<String>,
     /// Stages that cannot start on this machine, as last checked (`Effect::CheckMachine`).
     pub machine: Vec<Blocker>,
@@ -255,6 +264,9 @@ pub struct ProvisionState {
     pub consent: Vec<String>,
     /// The stages and hosts the operator chose for this run; `None`: all of them.
     pub selection: Option<Selection>,
+    /// Steps the operator skipped after they failed, with the failure: the grid shows them
+    /// apart from steps that had nothing to do, and Done lists them.
+    pub skipped: BTreeMap<(String, StageId), String>,
 }
 
 impl ProvisionState {
@@ -276,6 +288,41 @@ impl ProvisionState {
         v
     }
 
+    /// What did not finish, in stage order per host: failed, skipped by the operator, or
+    /// never run (an aborted or interrupted run). Empty before the first run.
+    pub fn problems(&self) -> Vec<Problem> {
+        if !self.started {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        for pane in &self.panes {
+            for stage in StageId::ALL {
+                let key = (pane.host.clone(), stage);
+                let message = self.messages.get(&key).cloned().unwrap_or_default();
+                // Only the steps the run set out to do (verify never runs on a worker).
+                let Some(state) = self.grid.get(&key).copied() else {
+                    continue;
+                };
+                let kind = match (state, self.skipped.get(&key)) {
+                    (StepState::Skipped, Some(why)) => ProblemKind::Skipped(why.clone()),
+                    (StepState::Failed, _) => ProblemKind::Failed(message),
+                    // Still running when the wizard left (a signal): it did not finish.
+                    (StepState::Running, _) => {
+                        ProblemKind::Failed("interrupted while it ran".into())
+                    }
+                    (StepState::Pending, _) => ProblemKind::NotRun,
+                    _ => continue,
+                };
+                out.push(Problem {
+                    host: pane.host.clone(),
+                    stage,
+                    kind,
+                });
+            }
+        }
+        out
+    }
+
     /// Every step the run set out to do (each stage on each host it reports on) ended Done or
     /// Skipped. Panes that are no plan host (the `ansible` log) have no steps of their own.
     pub fn finished(&self) -> bool {
@@ -284,6 +331,40 @@ impl ProvisionState {
                 .grid
                 .values()
                 .all(|s| matches!(s, StepState::Done | StepState::Skipped))
+    }
+}
+
+/// A step that did not finish, as Done and the exit summary report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub host: String,
+    pub stage: StageId,
+    pub kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemKind {
+    Failed(String),
+    /// Skipped by the operator after it failed with this message.
+    Skipped(String),
+    /// Never ran: the run was aborted or left before it got there.
+    NotRun,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (host, stage) = (&self.host, self.stage.title());
+        match &self.kind {
+            ProblemKind::Failed(why) if why.is_empty() => write!(f, "{host}: {stage} failed"),
+            ProblemKind::Failed(why) => write!(f, "{host}: {stage} failed: {why}"),
+            ProblemKind::Skipped(why) if why.is_empty() => {
+                write!(f, "{host}: {stage} skipped after it failed")
+            }
+            ProblemKind::Skipped(why) => {
+                write!(f, "{host}: {stage} skipped after it failed: {why}")
+            }
+            ProblemKind::NotRun => write!(f, "{host}: {stage} did not run"),
+        }
     }
 }
 
