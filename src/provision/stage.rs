@@ -96,6 +96,12 @@ pub trait Stage: Send + Sync {
     /// The commands this stage would run on the host, computed without touching it.
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError>;
 
+    /// What this stage will change on the host, in words, for an operator reading before
+    /// the commands (`provision::summary`). Default: nothing beyond the commands.
+    fn summary(&self, _ctx: &Ctx<'_>) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Looks at the live host; returns the commands still needed (empty: nothing to do).
     /// Default, for stages that cannot tell what is done: everything `dry_run` lists.
     async fn check(

@@ -4,9 +4,11 @@
 //! the facts; the commands themselves come from the stages' own dry run.
 
 use crate::facts::HostFacts;
+use crate::kubespray::tree::CLUSTER_PLAYBOOK;
 use crate::plan::{Host, Level, Plan, Relocate, Role, StorageLayout};
-use crate::provision::stage::first_control_plane;
-use crate::provision::stages::host_prep;
+use crate::provision::event::StageId;
+use crate::provision::stage::{Ctx, first_control_plane};
+use crate::provision::stages;
 
 /// One host's changes, one sentence each: its disks first (what an operator checks before
 /// anything is formatted), then its place in the cluster, then host prep.
@@ -28,7 +30,7 @@ pub fn host_changes(plan: &Plan, host: &Host, facts: Option<&HostFacts>) -> Vec<
         out.push(format!(
             "joins the cluster as {} (Kubespray {})",
             and_list(&roles),
-            crate::provision::stages::kubespray::PLAYBOOK
+            CLUSTER_PLAYBOOK
         ));
     }
     if first_control_plane(plan).is_some_and(|h| h.name == host.name) {
@@ -38,26 +40,8 @@ pub fn host_changes(plan: &Plan, host: &Host, facts: Option<&HostFacts>) -> Vec<
         }
         out.push(what.join("; "));
     }
-    if !plan.tuning.sysctl.is_empty() {
-        out.push(format!(
-            "{} kernel parameters set in {}",
-            plan.tuning.sysctl.len(),
-            crate::render::SYSCTL_REMOTE_PATH
-        ));
-    }
-    let wanted = host_prep::packages(host);
-    match facts.and_then(|f| f.installed.packages.as_ref()) {
-        Some(present) => {
-            let missing = host_prep::missing(&wanted, present);
-            if !missing.is_empty() {
-                out.push(format!("packages installed: {}", missing.join(", ")));
-            }
-        }
-        None => out.push(format!(
-            "packages installed where missing: {}",
-            wanted.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
-        )),
-    }
+    let host_prep = stages::stage(StageId::HostPrep);
+    out.extend(host_prep.summary(&Ctx { plan, host, facts }));
     out
 }
 
