@@ -1,8 +1,8 @@
 //! The Kubespray inventory: `hosts.yaml`, `group_vars/...` and `host_vars/...`, with the
 //! variable names of Kubespray v2.24 (inventory/sample of that release).
 //!
-//! Text is written by hand rather than through serde so that it looks like what seed 001
-//! shows an operator (`node1:` with nothing after it, comments saying where values come
+//! Text is written by hand rather than through serde so that it looks like what Akash "Kubernetes Cluster for
+//! Akash Providers" ("STEP 4 - Ansible Inventory") shows an operator (`node1:` with nothing after it, comments saying where values come
 //! from) and stays byte-stable.
 
 use std::collections::BTreeMap;
@@ -57,8 +57,9 @@ fn header(plan: &Plan, what: &str) -> String {
     )
 }
 
-/// Seed 001's `hosts.yaml`, plus `all.vars` for the SSH user (and port when not 22) and
-/// `node_labels` for hosts that have labels (seed 004).
+/// The `hosts.yaml` of Akash "Kubernetes Cluster for Akash Providers" ("STEP 4 - Ansible
+/// Inventory"), plus `all.vars` for the SSH user (and port when not 22) and `node_labels` for
+/// hosts that have labels (AIStore "Deploying AIS on k8s").
 fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
     let mut out = header(
         plan,
@@ -76,6 +77,11 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
         if h.address.parse::<std::net::IpAddr>().is_ok() {
             let _ = writeln!(out, "      ip: {}", h.address);
             let _ = writeln!(out, "      access_ip: {}", h.address);
+        }
+        // Kubespray names a member `etcd<position>` when this is unset, so reordering the
+        // etcd group (as adding or removing a control plane does) would rename members.
+        if h.has_role(Role::Etcd) {
+            let _ = writeln!(out, "      etcd_member_name: {}", scalar(&h.name));
         }
         if !h.labels.is_empty() {
             out.push_str("      node_labels:\n");
@@ -112,8 +118,8 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
     out
 }
 
-/// Where kubelet and containerd data live, cluster-wide when every host agrees (seed 001
-/// puts them in k8s-cluster.yml), per host otherwise.
+/// Where kubelet and containerd data live, cluster-wide when every host agrees (the Akash
+/// provider guide puts them in k8s-cluster.yml), per host otherwise.
 struct Relocation {
     cluster_wide: BTreeMap<Relocate, String>,
     per_host: BTreeMap<String, BTreeMap<Relocate, String>>,
@@ -203,7 +209,7 @@ fn all_yml(plan: &Plan) -> String {
 }
 
 /// Strict ARP is needed for MetalLB's and kube-vip's layer 2 mode with kube-proxy in IPVS
-/// mode (seed 002; Kubespray's MetalLB role fails without it).
+/// mode (Akash "IP Leases - Provider Enablement"; Kubespray's MetalLB role fails without it).
 pub(super) fn needs_strict_arp(plan: &Plan) -> bool {
     !plan.network.load_balancer.pools.is_empty() || plan.network.vip.is_some()
 }
@@ -287,7 +293,8 @@ fn addons_yml(plan: &Plan) -> String {
 }
 
 /// Calico's MTU. With the default host MTU Calico detects its own (no file); otherwise the
-/// plan's value (default: 20 below the host MTU, seed 004).
+/// plan's value (default: 20 below the host MTU, as AIStore "Deploying AIS on k8s"
+/// sets it).
 fn calico_yml(plan: &Plan) -> Option<String> {
     let n = &plan.network;
     if plan.cluster.network_plugin != "calico" || (n.calico_mtu.is_none() && n.mtu == DEFAULT_MTU) {

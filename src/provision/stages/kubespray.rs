@@ -152,7 +152,7 @@ pub fn playbook_command(plan: &Plan, expand: bool) -> Vec<String> {
 }
 
 /// A path for a shell line, `~/` left unquoted so the shell still expands it.
-fn shell_path(path: &str) -> String {
+pub fn shell_path(path: &str) -> String {
     match path.strip_prefix("~/") {
         Some(rest) => format!("~/{}", quote(rest)),
         None => quote(path),
