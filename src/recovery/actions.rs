@@ -81,7 +81,24 @@ pub struct Standing {
 impl Standing {
     pub fn from_report(report: &Report) -> Self {
         let mut s = Standing::default();
+        let asked = !report
+            .cluster
+            .iter()
+            .any(|c| matches!(c, super::drift::ClusterDrift::NotAsked { .. }));
+        if asked {
+            s.nodes = Some(
+                report
+                    .hosts
+                    .iter()
+                    .filter(|h| h.node == Some(true))
+                    .map(|h| h.name.clone())
+                    .collect(),
+            );
+        }
         for h in &report.hosts {
+            if h.etcd_member_healthy == Some(false) {
+                s.unhealthy_members.insert(h.name.clone());
+            }
             for st in &h.states {
                 match st {
                     Drift::Unreachable { .. } => {
@@ -365,7 +382,8 @@ pub fn prepare(
                 quorum::addition(node, before)
             } else {
                 Verdict::Go(format!(
-                    "{node} joins as a worker: {} unchanged",
+                    "{node} joins as {}, not an etcd member: {} unchanged",
+                    if is_cp { "a control plane" } else { "a worker" },
                     quorum::describe(etcd.members)
                 ))
             };

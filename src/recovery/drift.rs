@@ -213,6 +213,10 @@ pub struct HostDrift {
     pub address: String,
     pub roles: Vec<Role>,
     pub states: Vec<Drift>,
+    /// Whether the cluster has a Node for it (`None`: the cluster was not asked).
+    pub node: Option<bool>,
+    /// Its etcd member's health (`None`: no member for it, or etcd was not asked).
+    pub etcd_member_healthy: Option<bool>,
     /// The guided action, as the operator types it (`rackstrap node replace PLAN node2`);
     /// empty when nothing is to be done.
     pub action: String,
@@ -443,6 +447,8 @@ pub fn assess(plan: &Plan, seen: &Observed, plan_file: &str) -> Report {
             address: h.address.clone(),
             roles: h.roles.clone(),
             states,
+            node: nodes.map(|_| node.is_some()),
+            etcd_member_healthy: member.map(|m| m.healthy),
             action,
         });
     }
