@@ -37,7 +37,7 @@ pub struct Probe {
     pub etcd_env: bool,
     /// `/var/lib/etcd` exists and is not empty.
     pub etcd_data: bool,
-    /// The host's addresses (`ip -j addr`), without loopback.
+    /// The host's addresses (`ip -j addr`).
     pub addresses: Vec<String>,
     /// Block devices as `lsblk` showed them.
     pub disks: Vec<BlockDevice>,
@@ -65,10 +65,6 @@ impl Probe {
                 .iter()
                 .flat_map(|i| i.addresses.iter())
                 .map(|a| a.split('/').next().unwrap_or(a).to_string())
-                .filter(|a| {
-                    a.parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| !ip.is_loopback())
-                })
                 .collect(),
             disks: facts.disks.clone(),
         }
@@ -387,7 +383,15 @@ pub fn assess(plan: &Plan, seen: &Observed, plan_file: &str) -> Report {
                 "a new host key"
             };
             states.push(Drift::Reinstalled {
-                evidence: format!("{what}, while {} still exist", in_cluster.join(" and ")),
+                evidence: format!(
+                    "{what}, while {} still {}",
+                    in_cluster.join(" and "),
+                    if in_cluster.len() == 1 {
+                        "exists"
+                    } else {
+                        "exist"
+                    }
+                ),
             });
         }
         // The address: the plan's against the Node's and the member's, and the host's own.
@@ -405,9 +409,17 @@ pub fn assess(plan: &Plan, seen: &Observed, plan_file: &str) -> Report {
             }
             if let Some(p) = probe
                 && !p.addresses.is_empty()
-                && !p.addresses.contains(&h.address)
+                && !holds(&p.addresses, &h.address)
             {
-                found.extend(p.addresses.iter().cloned());
+                found.extend(
+                    p.addresses
+                        .iter()
+                        .filter(|a| {
+                            a.parse::<std::net::IpAddr>()
+                                .is_ok_and(|ip| !ip.is_loopback())
+                        })
+                        .cloned(),
+                );
             }
             if !found.is_empty() {
                 states.push(Drift::AddressDiffers {
@@ -498,6 +510,18 @@ pub fn assess(plan: &Plan, seen: &Observed, plan_file: &str) -> Report {
         hosts,
         cluster: cluster_drift,
     }
+}
+
+/// Whether a host with `addresses` answers on `address`: one of them, or any loopback address
+/// when `address` is one (Linux routes all of 127.0.0.0/8 to `lo`, which lists only
+/// 127.0.0.1).
+fn holds(addresses: &[String], address: &str) -> bool {
+    let loopback = |a: &str| {
+        a.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+    };
+    addresses.iter().any(|a| a == address)
+        || (loopback(address) && addresses.iter().any(|a| loopback(a)))
 }
 
 /// The member for a plan host: by name (rackstrap's inventories set `etcd_member_name` to the
