@@ -103,16 +103,38 @@ pub enum TargetError {
     },
 }
 
-/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`
-/// or `10.0.10.5-20`),
-/// single addresses, hostnames; comma or space separated (the entry syntax is `net`'s, the
-/// same as for address pools). Duplicates are dropped, order kept.
-pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError> {
-    enum Piece {
-        Net(ipnet::IpNet),
-        Range(crate::net::AddrRange),
-        Name(String),
+/// One target as written: a network (its host addresses), a range, or a name.
+enum Piece {
+    Net(ipnet::IpNet),
+    Range(crate::net::AddrRange),
+    Name(String),
+}
+
+/// Whether `text` is a target list a scan takes, without listing the addresses: the
+/// wizard's Discover field asks this on every key. `Ok` holds how many addresses (names
+/// count one each) the scan would try, before duplicates are dropped.
+pub fn check_targets(text: &str, force: bool) -> Result<u128, TargetError> {
+    target_pieces(text, force).map(|pieces| {
+        pieces
+            .iter()
+            .map(Piece::count)
+            .fold(0, u128::saturating_add)
+    })
+}
+
+impl Piece {
+    fn count(&self) -> u128 {
+        match self {
+            Piece::Net(net) => net_size(net),
+            Piece::Range(range) => range.len(),
+            Piece::Name(_) => 1,
+        }
     }
+}
+
+/// The entries of a target list, checked: syntax (with the position of the first bad
+/// character), not empty, not more addresses than a scan takes.
+fn target_pieces(text: &str, force: bool) -> Result<Vec<Piece>, TargetError> {
     let mut pieces = Vec::new();
     let mut count: u128 = 0;
     for (position, token) in crate::net::split_list(text) {
@@ -130,11 +152,7 @@ pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError
                 }
             }
         };
-        count = count.saturating_add(match &piece {
-            Piece::Net(net) => net_size(net),
-            Piece::Range(range) => range.len(),
-            Piece::Name(_) => 1,
-        });
+        count = count.saturating_add(piece.count());
         pieces.push(piece);
     }
     if pieces.is_empty() {
@@ -152,6 +170,15 @@ pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError
             forced: force,
         });
     }
+    Ok(pieces)
+}
+
+/// Parse targets: CIDR (`10.0.10.0/28`: its host addresses), ranges (`10.0.10.5-10.0.10.20`
+/// or `10.0.10.5-20`),
+/// single addresses, hostnames; comma or space separated (the entry syntax is `net`'s, the
+/// same as for address pools). Duplicates are dropped, order kept.
+pub fn parse_targets(text: &str, force: bool) -> Result<Vec<String>, TargetError> {
+    let pieces = target_pieces(text, force)?;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     let mut push = |s: String| {
@@ -390,6 +417,30 @@ mod tests {
         ));
         assert!(matches!(
             parse_targets("10.0.0.0/16 10.1.0.0/24 10.2.0.0/24", false),
+            Err(TargetError::TooMany { .. })
+        ));
+    }
+
+    #[test]
+    fn check_targets_agrees_with_parse_targets_without_listing() {
+        for text in [
+            "10.0.0.1 10.0.0.2",
+            "10.0.0.0/16",
+            "10.0.0.0/15",
+            "a b_c",
+            " , ",
+            "node1",
+        ] {
+            assert_eq!(
+                check_targets(text, false).is_ok(),
+                parse_targets(text, false).is_ok(),
+                "{text}"
+            );
+        }
+        assert_eq!(check_targets("10.0.0.1-3 node1", false), Ok(4));
+        // A forced scan of a /64 is refused without enumerating it.
+        assert!(matches!(
+            check_targets("fd00::/64", true),
             Err(TargetError::TooMany { .. })
         ));
     }

@@ -105,3 +105,85 @@ fn comments_cite_what_a_reader_can_open() {
         found.join("\n")
     );
 }
+
+/// The layers of docs/architecture.md, lowest first. A module may use only modules on a lower
+/// layer: nothing imports upward and nothing imports in a circle. A new top-level module must
+/// be given its layer here (and in docs/architecture.md) before the test passes.
+const LAYERS: &[(&str, u8)] = &[
+    ("net", 0),
+    ("paths", 0),
+    ("ssh", 1),
+    ("facts", 2),
+    ("plan", 3),
+    ("discover", 3),
+    ("render", 4),
+    ("kubespray", 5),
+    ("provision", 6),
+    ("recovery", 7),
+    ("lab", 8),
+    ("tui", 9),
+    ("cli", 10),
+];
+
+fn layer(module: &str) -> Option<u8> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|(_, l)| *l)
+}
+
+/// The top-level modules `src/lib.rs` declares.
+fn top_modules() -> Vec<String> {
+    let lib = fs::read_to_string(src().join("lib.rs")).unwrap();
+    lib.lines()
+        .filter_map(|l| l.trim().strip_prefix("pub mod "))
+        .map(|m| m.trim_end_matches(';').to_string())
+        .collect()
+}
+
+#[test]
+fn imports_run_downward_only() {
+    let modules = top_modules();
+    assert!(modules.len() >= 10, "lib.rs declares only {modules:?}");
+    let mut problems = Vec::new();
+    for m in &modules {
+        let Some(own) = layer(m) else {
+            problems.push(format!(
+                "{m}: no layer (add it to LAYERS and docs/architecture.md)"
+            ));
+            continue;
+        };
+        let dir = src().join(m);
+        let files = if dir.is_dir() {
+            rust_files(&dir)
+        } else {
+            vec![src().join(format!("{m}.rs"))]
+        };
+        for f in files {
+            let text = fs::read_to_string(&f).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                for (pos, _) in line.match_indices("crate::") {
+                    let used: String = line[pos + 7..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .collect();
+                    if used == *m || !modules.contains(&used) {
+                        continue;
+                    }
+                    if layer(&used).is_none_or(|l| l >= own) {
+                        let rel = f.strip_prefix(src()).unwrap_or(&f);
+                        problems.push(format!(
+                            "src/{}:{}: {m} (layer {own}) uses {used} (layer {:?}): {}",
+                            rel.display(),
+                            i + 1,
+                            layer(&used),
+                            line.trim()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "imports against the layers:\n{}",
+        problems.join("\n")
+    );
+}

@@ -194,7 +194,9 @@ fn check_with_facts_runs_hardware_and_disk_checks() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.contains("warning  W_CPU_BELOW_RECOMMENDED")
-            && stdout.contains("cp1: CPUs 3 is below the control plane recommended of 4"),
+            && stdout.contains(
+                "cp1: CPUs 3 is below the Akash provider guide's control plane recommendation of 4"
+            ),
         "{stdout}"
     );
     assert!(

@@ -105,8 +105,8 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
         assert!(pins.contains(t.as_str()), "{t} pinned: {pins}");
     }
 
-    // The lab's CPUs may be below the worker minimum (an error on Hosts); the disks are what
-    // this test is about, so go straight to Storage with the accepted hosts.
+    // The disks are what this test is about, so go straight to Storage with the accepted
+    // hosts.
     m.sync_hosts();
     m.step = Step::Storage;
     assert_eq!(
@@ -216,8 +216,8 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
             relocate: vec![],
             wipe: false,
         });
-    // Save (a live run keeps its state and logs next to the plan), then provision. The
-    // machine's CPUs may be below the worker minimum, so go to Provision directly.
+    // Save (a live run keeps its state and logs next to the plan), then provision; the
+    // steps between are not what this test is about.
     m.step = Step::Review;
     key(&mut m, &mut exec, KeyCode::Char('s'));
     for _ in 0..20 {

@@ -528,7 +528,7 @@ fn hosts_legend_and_discover_details_read_whole() {
     let screen = d.screen(80, 24);
     assert!(screen.contains("Worker: min 4 CPU/8 GB/100 GB"), "{screen}");
     assert!(
-        screen.contains("CP: control plane min 2 CPU/4 GB/30 GB, recommended 4/8/40"),
+        screen.contains("CP: Akash guide min 2 CPU/4 GB/30 GB, recommended 4 CPU/8 GB/40 GB"),
         "{screen}"
     );
 }

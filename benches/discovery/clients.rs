@@ -138,7 +138,7 @@ impl Bench<'_> {
         let known = self.fresh_known_hosts("openssh");
         let remote = format!(
             "sh -c {}",
-            shlex::try_quote(rackstrap::facts::gather::SCRIPT).expect("script has no NUL")
+            shlex::try_quote(&rackstrap::facts::gather::SCRIPT).expect("script has no NUL")
         );
         let mut commands = Vec::new();
         for host in self.lab.hosts() {

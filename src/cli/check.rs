@@ -3,7 +3,7 @@
 //! Without `--facts` only the plan itself is checked; with a file saved by `rackstrap
 //! discover --json` the hardware and disk checks run too, on the hosts the file matches.
 //!
-//! Exit codes (DESIGN.md): 0 no errors, 1 errors, 2 the plan (or the facts file) could not
+//! Exit codes (docs/plan.md, "Checks"): 0 no errors, 1 errors, 2 the plan (or the facts file) could not
 //! be read.
 
 use std::path::Path;
@@ -43,7 +43,7 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
 fn read_facts(path: &Path, plan: &plan::Plan) -> Result<Facts, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let entries = facts::file::read(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(facts::file::for_plan(plan, &entries))
+    Ok(plan::facts_for(plan, &entries))
 }
 
 /// 1 when any finding is an error, else 0.
@@ -63,7 +63,11 @@ pub fn format_text(findings: &[Finding]) -> String {
         .map(|f| f.severity.as_str().len())
         .max()
         .unwrap_or(0);
-    let code_w = findings.iter().map(|f| f.code.len()).max().unwrap_or(0);
+    let code_w = findings
+        .iter()
+        .map(|f| f.code.as_str().len())
+        .max()
+        .unwrap_or(0);
     let path_w = findings.iter().map(|f| f.path.len()).max().unwrap_or(0);
     let mut out = String::new();
     for f in findings {

@@ -1,4 +1,4 @@
-//! Command-line definitions (the contract in DESIGN.md, "The command line") and one module
+//! Command-line definitions (the contract in the README and docs/, which scripts rely on) and one module
 //! per subcommand. Every subcommand returns the exit code the contract gives it; an `Err` is
 //! an unexpected failure and exits 2 with the report.
 

@@ -4,6 +4,8 @@
 //! parsers here; the parsers are pure functions (text in, data out) so they are tested on
 //! fixtures of real shapes. The checks, the wizard and the stages only ever see `HostFacts`.
 //!
+//! - [`probe`] is the protocol every host probe speaks: a script of named sections, its
+//!   output split back by section (facts here, the preflight and storage stages too);
 //! - [`gather`] runs the script over a [`crate::ssh::Session`] (one exec per host);
 //! - [`parse`] holds the parsers (`parse_lsblk`, `parse_mdstat`, `parse_ip_addr`, ...);
 //! - [`units`] formats sizes the way `lsblk` does, for every screen and message;
@@ -15,12 +17,13 @@
 pub mod file;
 pub mod gather;
 pub mod parse;
+pub mod probe;
 pub mod units;
 
 pub use gather::{FactsError, gather};
 pub use parse::{
-    ParseError, apply_blkid, parse_default_route, parse_ip_addr, parse_lsblk, parse_mdstat,
-    parse_meminfo, parse_os_release,
+    Blkid, ParseError, apply_blkid, parse_blkid, parse_default_route, parse_ip_addr, parse_lsblk,
+    parse_mdstat, parse_meminfo, parse_os_release,
 };
 pub use units::human_bytes;
 
@@ -77,6 +80,13 @@ pub struct BlockDevice {
     pub serial: Option<String>,
     /// Filesystem or signature type (`ext4`, `xfs`, `linux_raid_member`, `LVM2_member`).
     pub fstype: Option<String>,
+    /// The filesystem's UUID (what an fstab line names it by). Absent from facts files
+    /// written before it was gathered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// The filesystem's label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub mountpoints: Vec<String>,
     pub children: Vec<BlockDevice>,
 }

@@ -24,30 +24,6 @@ fn error(section: &str, message: impl Into<String>) -> ParseError {
     }
 }
 
-/// The line that opens a section in the gathering script's output: `::rackstrap:: <name>`.
-pub const SECTION_MARKER: &str = "::rackstrap:: ";
-
-/// Split the gathering script's output into sections by name (contents without the marker
-/// line; blank lines at either end trimmed).
-pub fn parse_sections(text: &str) -> BTreeMap<String, String> {
-    let mut sections = BTreeMap::new();
-    let mut current: Option<(String, Vec<&str>)> = None;
-    for line in text.lines() {
-        if let Some(name) = line.strip_prefix(SECTION_MARKER) {
-            if let Some((name, lines)) = current.take() {
-                sections.insert(name, lines.join("\n").trim_matches('\n').to_string());
-            }
-            current = Some((name.trim().to_string(), Vec::new()));
-        } else if let Some((_, lines)) = current.as_mut() {
-            lines.push(line);
-        }
-    }
-    if let Some((name, lines)) = current {
-        sections.insert(name, lines.join("\n").trim_matches('\n').to_string());
-    }
-    sections
-}
-
 /// `/etc/os-release`: `KEY=value` lines, values optionally quoted.
 pub fn parse_os_release(text: &str) -> OsRelease {
     let mut os = OsRelease::default();
@@ -95,7 +71,8 @@ pub fn parse_cpu_model(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `lsblk -J -b -o NAME,TYPE,SIZE,ROTA,TRAN,MODEL,SERIAL,FSTYPE,MOUNTPOINTS` (or `MOUNTPOINT`).
+/// `lsblk -J -b -o NAME,TYPE,SIZE,ROTA,TRAN,MODEL,SERIAL,FSTYPE,UUID,LABEL,MOUNTPOINTS` (or
+/// `MOUNTPOINT`); the columns after SIZE may be missing.
 pub fn parse_lsblk(json: &str) -> Result<Vec<BlockDevice>, ParseError> {
     let value: Value =
         serde_json::from_str(json).map_err(|e| error("lsblk", format!("not JSON: {e}")))?;
@@ -153,41 +130,92 @@ fn block_device(v: &Value) -> Result<BlockDevice, ParseError> {
         model: text("model"),
         serial: text("serial"),
         fstype: text("fstype"),
+        uuid: text("uuid"),
+        label: text("label"),
         mountpoints,
         children,
         name,
     })
 }
 
-/// Fill `fstype` from `blkid -o export` where lsblk had none: without udev (containers,
-/// minimal systems) lsblk cannot tell a formatted disk from a blank one, blkid can.
+/// What `blkid -o export` says about one device. Every field is `None` where blkid printed
+/// nothing for it (a blank device).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Blkid {
+    /// Filesystem or signature type (`ext4`, `linux_raid_member`).
+    pub fstype: Option<String>,
+    /// Partition table type (`gpt`, `dos`); only `blkid -p` reports it for a whole disk.
+    pub pttype: Option<String>,
+    pub uuid: Option<String>,
+    pub label: Option<String>,
+}
+
+/// `blkid -o export` for any number of devices: a record per device, records separated by
+/// blank lines, each naming its device by `DEVNAME=`. A `DEVNAME` naming another device also
+/// starts a new record. Keyed by kernel name (`/dev/` dropped); a record without `DEVNAME`
+/// is ignored, and a device named again merges into its first record.
+pub fn parse_blkid(export: &str) -> BTreeMap<String, Blkid> {
+    let mut out: BTreeMap<String, Blkid> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in export.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            current = None;
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        if key == "DEVNAME" {
+            let name = value.trim_start_matches("/dev/").to_string();
+            if name.is_empty() {
+                current = None;
+                continue;
+            }
+            out.entry(name.clone()).or_default();
+            current = Some(name);
+            continue;
+        }
+        let Some(record) = current.as_ref().and_then(|n| out.get_mut(n)) else {
+            continue;
+        };
+        let value = (!value.is_empty()).then(|| value.to_string());
+        let field = match key {
+            "TYPE" => &mut record.fstype,
+            "PTTYPE" => &mut record.pttype,
+            "UUID" => &mut record.uuid,
+            "LABEL" => &mut record.label,
+            _ => continue,
+        };
+        if field.is_none() {
+            *field = value;
+        }
+    }
+    out
+}
+
+/// Fill `fstype`, `uuid` and `label` from `blkid -o export` where lsblk had none: without
+/// udev (containers, minimal systems) lsblk cannot tell a formatted disk from a blank one,
+/// blkid can.
 pub fn apply_blkid(devices: &mut [BlockDevice], export: &str) {
-    let mut types = BTreeMap::new();
-    for block in export.split("\n\n") {
-        let mut name = None;
-        let mut kind = None;
-        for line in block.lines() {
-            match line.split_once('=') {
-                Some(("DEVNAME", v)) => {
-                    name = Some(v.trim().trim_start_matches("/dev/").to_string())
-                }
-                Some(("TYPE", v)) => kind = Some(v.trim().to_string()),
-                _ => {}
-            }
-        }
-        if let (Some(name), Some(kind)) = (name, kind) {
-            types.insert(name, kind);
-        }
-    }
-    fn fill(list: &mut [BlockDevice], types: &BTreeMap<String, String>) {
+    fn fill(list: &mut [BlockDevice], found: &BTreeMap<String, Blkid>) {
         for device in list {
-            if device.fstype.is_none() {
-                device.fstype = types.get(&device.name).cloned();
+            if let Some(b) = found.get(&device.name) {
+                for (have, blkid) in [
+                    (&mut device.fstype, &b.fstype),
+                    (&mut device.uuid, &b.uuid),
+                    (&mut device.label, &b.label),
+                ] {
+                    if have.is_none() {
+                        have.clone_from(blkid);
+                    }
+                }
             }
-            fill(&mut device.children, types);
+            fill(&mut device.children, found);
         }
     }
-    fill(devices, &types);
+    fill(devices, &parse_blkid(export));
 }
 
 /// `/proc/mdstat`: each array with its level and member devices (partition or disk names,
@@ -320,6 +348,16 @@ mod tests {
             (lv.kind.as_str(), lv.mountpoints.clone()),
             ("lvm", vec!["/".to_string()])
         );
+        assert_eq!(
+            lv.uuid.as_deref(),
+            Some("9d2e4b71-05c3-4f8a-b6e2-7c1a3f5d8e90")
+        );
+        assert_eq!(lv.label, None, "an empty label is no label");
+        assert_eq!(
+            boot.children[1].uuid.as_deref(),
+            Some("3c5f1e0a-7b42-4d8e-9f61-2a9d0c4b7e15")
+        );
+        assert_eq!(boot.uuid, None, "lsblk without the column: none");
         let data = find(&disks, "nvme1n1");
         assert!(!data.holds_root() && !data.is_mounted() && !data.is_in_use());
         assert_eq!(data.serial.as_deref(), Some("S64HNE0T800001"));
@@ -356,6 +394,8 @@ mod tests {
         assert!(sda.rotational);
         assert!(sda.holds_root());
         assert_eq!(sda.children[0].mountpoints, ["/boot/efi"]);
+        assert_eq!(sda.children[0].uuid.as_deref(), Some("1A2B-3C4D"));
+        assert_eq!(sda.children[1].label.as_deref(), Some("root"));
         let sdb = find(&disks, "sdb");
         assert!(!sdb.rotational);
         assert_eq!(sdb.mountpoints, ["[SWAP]"]);
@@ -394,6 +434,47 @@ mod tests {
             "lsblk's answer wins"
         );
         assert_eq!(disks[2].fstype, None);
+    }
+
+    #[test]
+    fn blkid_fills_uuid_and_label_and_reads_every_record() {
+        let mut disks = parse_lsblk(
+            r#"{"blockdevices":[{"name":"loop3","type":"loop","size":1,"uuid":"from-lsblk"},
+                {"name":"loop4","type":"loop","size":1}]}"#,
+        )
+        .unwrap();
+        apply_blkid(
+            &mut disks,
+            include_str!("../../tests/fixtures/facts/blkid.txt"),
+        );
+        assert_eq!(disks[0].uuid.as_deref(), Some("from-lsblk"));
+        assert_eq!(
+            disks[1].uuid.as_deref(),
+            Some("0c4e5b0e-1111-4a7e-9d0a-aaaaaaaaaaaa")
+        );
+
+        // `blkid -p` on a labelled filesystem, a partitioned disk, a blank device and a
+        // second device without a blank line between.
+        let found = parse_blkid(
+            "DEVNAME=/dev/sdb\nLABEL=rackstrap\nUUID=u-1\nVERSION=1.0\nTYPE=ext4\nUSAGE=filesystem\n\n\
+             DEVNAME=/dev/sdc\nPTTYPE=gpt\n\nDEVNAME=/dev/sdd\n\nUUID=orphan\n\n\
+             DEVNAME=/dev/md0\nTYPE=xfs\nDEVNAME=/dev/md1\nTYPE=ext4\nLABEL=\n",
+        );
+        assert_eq!(
+            found["sdb"],
+            Blkid {
+                fstype: Some("ext4".into()),
+                pttype: None,
+                uuid: Some("u-1".into()),
+                label: Some("rackstrap".into()),
+            }
+        );
+        assert_eq!(found["sdc"].pttype.as_deref(), Some("gpt"));
+        assert_eq!(found["sdd"], Blkid::default(), "named, blank");
+        assert_eq!(found["md0"].fstype.as_deref(), Some("xfs"));
+        assert_eq!(found["md1"].fstype.as_deref(), Some("ext4"));
+        assert_eq!(found["md1"].label, None);
+        assert_eq!(found.len(), 5, "the record without DEVNAME is dropped");
     }
 
     #[test]
@@ -477,12 +558,5 @@ mod tests {
         );
         assert_eq!(parse_time_synced("yes\n"), Some(true));
         assert_eq!(parse_time_synced(""), None);
-        let sections = parse_sections(
-            "junk\n::rackstrap:: a\n\none\ntwo\n::rackstrap:: b\n::rackstrap:: c\nx",
-        );
-        assert_eq!(sections["a"], "one\ntwo");
-        assert_eq!(sections["b"], "");
-        assert_eq!(sections["c"], "x");
-        assert!(!sections.contains_key("junk"));
     }
 }

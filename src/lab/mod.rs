@@ -192,6 +192,8 @@ impl LabDisk {
             model: self.model.clone(),
             serial: None,
             fstype: self.fstype.clone(),
+            uuid: None,
+            label: None,
             mountpoints: self.mounts.clone(),
             children: self
                 .children

@@ -6,14 +6,17 @@
 
 pub mod check;
 pub mod defaults;
+pub mod facts;
 pub mod load;
 pub mod model;
 
 pub use check::{
-    CONTAINER_MANAGERS, Finding, MountProblem, NETWORK_PLUGINS, Quorum, Severity, check,
-    mount_points, mount_problem, overlap_holder, quorum, resolve_discard, total_bytes,
-    usable_bytes, worker_deployment_estimate,
+    CONTAINER_MANAGERS, Code, DiskInUse, Finding, Fit, HwRole, MountProblem, NETWORK_PLUGINS,
+    Quorum, Severity, Subject, check, disk_in_use, mount_points, mount_problem, overlap_holder,
+    quorum, resolve_discard, role_fit, root_disk_bytes, total_bytes, usable_bytes,
+    worker_deployment_estimate,
 };
 pub use defaults::{DEFAULT_SYSCTL, default_roles, default_sysctl};
+pub use facts::facts_for;
 pub use load::{PlanError, from_yaml, load, save, to_yaml};
 pub use model::*;

@@ -6,7 +6,7 @@
 //! each [`Session::exec`] opens its own channel, so several commands may run at once.
 //!
 //! Failures are typed ([`SshError`]) because callers branch on them: discovery turns each into
-//! a [`crate::discover::HostState`], stages stop a host on them.
+//! the state it shows for that address, stages stop a host on them.
 //!
 //! Rules kept here:
 //! - a host whose key differs from the pinned one is refused before authentication; nothing

@@ -27,13 +27,15 @@
 //! * `view` with `widgets/`: the frame (title, step bar, findings strip, footer, popups).
 //! * `effects`: side effects as data and the executor that runs them on tasks.
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
-//! * `domain`: quorum, capacity, address parsing and the findings the screens show.
 //! * `text`: the user-facing strings.
+//!
+//! No rule lives here: findings, hardware floors, field limits, target lists and mount
+//! points are the core's (`plan::check`, `net`, `discover`); the screens call them and
+//! show what they say.
 //!
 //! The loop draws only after something happened (a key, a resize, a message); runner output
 //! arrives in batches so a chatty stage cannot make it redraw more than ~10 times a second.
 
-pub mod domain;
 pub mod effects;
 pub mod model;
 pub mod popups;

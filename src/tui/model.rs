@@ -12,14 +12,15 @@ use std::path::PathBuf;
 use crossterm::event::KeyEvent;
 use tui_input::Input;
 
-use super::domain::{self, Finding, Severity};
 use super::popups::Popup;
 use super::secret::{Masked, Reply};
 use super::text;
 use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
 use crate::net;
-use crate::plan::{Discard, Filesystem, Host, Level, Plan, Pool, Role};
+use crate::plan::{
+    self, Code, Discard, Filesystem, Finding, Host, Level, Plan, Pool, Role, Severity, Subject,
+};
 use crate::provision::{Event, StepState};
 
 mod state;
@@ -32,35 +33,6 @@ pub use state::{
 /// Smallest terminal the frame is laid out for (docs/wizard.md: it works at 80x24 and larger).
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
-
-/// Core finding codes each screen shows in its strip (Review shows all).
-const ROLE_CODES: [&str; 7] = [
-    "E_NO_CONTROL_PLANE",
-    "E_NO_WORKER",
-    "E_NO_ETCD",
-    "E_EVEN_ETCD",
-    "W_TWO_CONTROL_PLANES",
-    "W_ETCD_OVER_SEVEN",
-    "W_HOST_NO_ROLES",
-];
-const HARDWARE_CODES: [&str; 6] = [
-    "E_CPU_BELOW_MIN",
-    "E_RAM_BELOW_MIN",
-    "E_DISK_BELOW_MIN",
-    "W_CPU_BELOW_RECOMMENDED",
-    "W_RAM_BELOW_RECOMMENDED",
-    "W_DISK_BELOW_RECOMMENDED",
-];
-/// Parse errors the Network screen already shows under the field itself.
-const PARSE_CODES: [&str; 7] = [
-    "E_BAD_POOL_ENTRY",
-    "E_BAD_SERVICE_CIDR",
-    "E_BAD_POD_CIDR",
-    "E_BAD_DNS",
-    "E_BAD_VIP",
-    "E_BAD_MTU",
-    "E_BAD_POOL_NAME",
-];
 
 /// The wizard's steps, in order. A step advances only when its checks have no errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -196,22 +168,26 @@ impl Model {
     pub fn new(mode: Mode, plan: Plan, targets: &str) -> Model {
         let net = &plan.network;
         let pool = net.load_balancer.pools.first();
-        let mut inputs = BTreeMap::new();
-        let values = [
-            pool.map(|p| p.name.clone())
-                .unwrap_or_else(|| "default".into()),
-            pool.map(|p| p.addresses.join(", ")).unwrap_or_default(),
-            String::new(),
-            net.service_cidr.clone(),
-            net.pod_cidr.clone(),
-            net.node_prefix.to_string(),
-            net.upstream_dns.join(", "),
-            net.mtu.to_string(),
-            net.vip.clone().unwrap_or_default(),
-        ];
-        for (i, v) in values.iter().enumerate() {
-            inputs.insert(i, input(v));
-        }
+        let inputs: BTreeMap<NetField, Input> = [
+            (
+                NetField::PoolName,
+                pool.map(|p| p.name.clone())
+                    .unwrap_or_else(|| "default".into()),
+            ),
+            (
+                NetField::PoolAddresses,
+                pool.map(|p| p.addresses.join(", ")).unwrap_or_default(),
+            ),
+            (NetField::ServiceCidr, net.service_cidr.clone()),
+            (NetField::PodCidr, net.pod_cidr.clone()),
+            (NetField::NodePrefix, net.node_prefix.to_string()),
+            (NetField::UpstreamDns, net.upstream_dns.join(", ")),
+            (NetField::Mtu, net.mtu.to_string()),
+            (NetField::Vip, net.vip.clone().unwrap_or_default()),
+        ]
+        .into_iter()
+        .map(|(f, v)| (f, input(&v)))
+        .collect();
         let access = AccessForm {
             cluster: input(&plan.cluster.name),
             user: input(&plan.access.user),
@@ -227,7 +203,7 @@ impl Model {
             network: NetworkForm {
                 inputs,
                 auto_assign: pool.map(|p| p.auto_assign).unwrap_or(true),
-                focus: 0,
+                focus: NetField::PoolName,
             },
             plan,
             facts: Facts::new(),
@@ -306,33 +282,31 @@ impl Model {
         matches!(self.mode, Mode::Demo { .. })
     }
 
-    /// The findings of the whole plan.
+    /// The findings of the whole plan: the core's, worded for the screens.
     pub fn plan_findings(&self) -> Vec<Finding> {
-        domain::findings(&self.plan, &self.facts)
+        super::widgets::findings::of_plan(&self.plan, &self.facts)
     }
 
     /// The findings that matter on the current step: its own problems, and on Review all.
     pub fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
-        let field_error = |code: &'static str, path: &str, message: String| Finding {
-            severity: Severity::Error,
-            code,
-            path: path.into(),
-            message,
-            hint: None,
+        let field_error =
+            |code: Code, path: &str, message: String| Finding::error(code, path, message);
+        let shown = |f: &Finding, subjects: &[Subject]| {
+            subjects.contains(&f.code.subject()) && f.severity != Severity::Info
         };
         match self.step {
             Step::Access => {
                 if self.access.cluster.value().trim().is_empty() {
                     out.push(field_error(
-                        "empty-name",
+                        Code::E_BAD_CLUSTER_NAME,
                         "cluster.name",
                         text::NEED_CLUSTER_NAME.into(),
                     ));
                 }
                 if self.access.user.value().trim().is_empty() {
                     out.push(field_error(
-                        "empty-user",
+                        Code::E_BAD_USER,
                         "access.user",
                         text::NEED_USER.into(),
                     ));
@@ -346,7 +320,7 @@ impl Model {
                     .unwrap_or(true)
                 {
                     out.push(field_error(
-                        "bad-port",
+                        Code::E_BAD_PORT,
                         "access.port",
                         text::BAD_PORT.into(),
                     ));
@@ -354,7 +328,7 @@ impl Model {
             }
             Step::Discover => {
                 if let Some(e) = self.targets_error() {
-                    out.push(field_error("bad-target", "targets", e));
+                    out.push(field_error(Code::E_BAD_TARGETS, "targets", e));
                 }
                 if !self.rows.iter().any(|r| r.usable()) {
                     out.push(Finding {
@@ -364,7 +338,7 @@ impl Model {
                         } else {
                             Severity::Hint
                         },
-                        code: "no-hosts",
+                        code: Code::E_NO_REACHABLE_HOST,
                         path: "targets".into(),
                         message: text::NEED_ACCEPTED_HOST.into(),
                         hint: None,
@@ -373,37 +347,43 @@ impl Model {
             }
             Step::Hosts => {
                 if self.plan.hosts.is_empty() {
-                    out.push(field_error("no-hosts", "hosts", text::NEED_HOST.into()));
+                    out.push(field_error(
+                        Code::E_NO_HOSTS,
+                        "hosts",
+                        text::NEED_HOST.into(),
+                    ));
                 }
                 out.extend(
-                    self.plan_findings().into_iter().filter(|f| {
-                        HARDWARE_CODES.contains(&f.code) && f.severity != Severity::Info
-                    }),
+                    self.plan_findings()
+                        .into_iter()
+                        .filter(|f| shown(f, &[Subject::Hardware])),
                 );
             }
-            Step::Roles => out.extend(self.plan_findings().into_iter().filter(|f| {
-                (ROLE_CODES.contains(&f.code) || HARDWARE_CODES.contains(&f.code))
-                    && f.severity != Severity::Info
-            })),
+            Step::Roles => out.extend(
+                self.plan_findings()
+                    .into_iter()
+                    .filter(|f| shown(f, &[Subject::Roles, Subject::Hardware])),
+            ),
             Step::Storage => out.extend(
                 self.plan_findings()
                     .into_iter()
                     .filter(|f| f.path.contains(".storage") && f.severity != Severity::Info),
             ),
             Step::Network => {
-                for (i, f) in NetField::ALL.iter().enumerate() {
-                    if let Some(e) = self.net_field_error(i) {
+                for f in NetField::ALL {
+                    if let Some(e) = self.net_field_error(f) {
                         out.push(field_error(
-                            "bad-field",
+                            Code::E_BAD_FIELD,
                             "network",
-                            format!("{}: column {}: {}", f.label(), e.pos + 1, e.message),
+                            format!("{}: column {}: {}", f.label(), e.position + 1, e.message),
                         ));
                     }
                 }
+                // Single-field errors show under the field itself (above).
                 out.extend(self.plan_findings().into_iter().filter(|f| {
                     f.path.starts_with("network")
                         && f.severity != Severity::Info
-                        && !PARSE_CODES.contains(&f.code)
+                        && f.code.subject() != Subject::NetworkField
                 }));
             }
             Step::Review => {
@@ -423,7 +403,7 @@ impl Model {
                             .cloned()
                             .unwrap_or_default();
                         out.push(field_error(
-                            "stage-failed",
+                            Code::E_STAGE_FAILED,
                             h,
                             format!("{h}: {} failed: {msg}", s.title()),
                         ));
@@ -442,93 +422,52 @@ impl Model {
             .any(|f| f.severity == Severity::Error)
     }
 
+    /// The target list's error, the same the scan (and `rackstrap discover`) would give:
+    /// the core parses it, commas and blanks alike.
     pub fn targets_error(&self) -> Option<String> {
-        let text = self.discover.targets.value();
-        if text.trim().is_empty() {
-            return Some(text::NEED_TARGETS.into());
+        use crate::discover::TargetError;
+        match crate::discover::check_targets(self.discover.targets.value(), false) {
+            Ok(_) => None,
+            Err(TargetError::Empty) => Some(text::NEED_TARGETS.into()),
+            Err(TargetError::Invalid {
+                position, reason, ..
+            }) => Some(format!("column {}: {reason}", position + 1)),
+            Err(e @ TargetError::TooMany { .. }) => Some(e.to_string()),
         }
-        // Hostnames are allowed; only entries that look like addresses are parsed strictly.
-        let mut offset = 0;
-        for raw in text.split(',') {
-            let item = raw.trim();
-            let lead = raw.len() - raw.trim_start().len();
-            let looks_ip = item.chars().next().is_some_and(|c| c.is_ascii_digit());
-            if looks_ip {
-                if let Err(e) = net::parse_entries(item) {
-                    return Some(format!(
-                        "column {}: {}",
-                        offset + lead + e.pos + 1,
-                        e.message
-                    ));
-                }
-            } else if item.is_empty()
-                || !item
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-            {
-                return Some(format!(
-                    "column {}: not an address, range or hostname",
-                    offset + lead + 1
-                ));
-            }
-            offset += raw.len() + 1;
-        }
-        None
     }
 
-    /// A Network field's own parse error, with the character position.
-    pub fn net_field_error(&self, i: usize) -> Option<net::EntryError> {
-        let v = self.network.inputs.get(&i).map(|x| x.value()).unwrap_or("");
-        let err = |pos: usize, m: &str| {
-            Some(net::EntryError {
-                pos,
-                message: m.to_string(),
-            })
+    /// A Network field's own error with the character position: the core's rule for the
+    /// field (`plan::check::rules`, `net`), so the form refuses what `check` refuses.
+    pub fn net_field_error(&self, field: NetField) -> Option<crate::net::ParseError> {
+        let v = self.network.value(field);
+        let entry_error = |e: net::EntryError| crate::net::ParseError {
+            position: e.pos,
+            message: e.message,
         };
-        match NetField::ALL[i] {
+        match field {
             NetField::PoolName => {
-                if v.is_empty() && !self.network.inputs[&1].value().trim().is_empty() {
-                    return err(0, "a pool needs a name");
+                // No addresses, no pool: the name is not used.
+                if self
+                    .network
+                    .value(NetField::PoolAddresses)
+                    .trim()
+                    .is_empty()
+                {
+                    return None;
                 }
-                v.char_indices()
-                    .find(|(_, c)| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-                    .and_then(|(p, _)| err(p, "lowercase letters, digits and '-' only"))
+                plan::check::rules::pool_name_error(v.trim())
+                    .map(|e| e.shifted(v.chars().take_while(|c| c.is_whitespace()).count()))
             }
-            NetField::PoolAddresses => net::parse_entries(v).err(),
+            NetField::PoolAddresses => net::parse_entries(v).err().map(entry_error),
             NetField::AutoAssign => None,
-            NetField::ServiceCidr | NetField::PodCidr => net::parse_cidr_field(v).err(),
-            NetField::NodePrefix => match v.parse::<u8>() {
-                Ok(p) if (16..=30).contains(&p) => None,
-                _ => err(0, "a prefix length 16-30"),
-            },
-            NetField::UpstreamDns => {
-                let mut offset = 0;
-                for raw in v.split(',') {
-                    let lead = raw.len() - raw.trim_start().len();
-                    if !raw.trim().is_empty()
-                        && let Err(e) = net::parse_entries(raw.trim())
-                    {
-                        return err(offset + lead + e.pos, &e.message);
-                    }
-                    offset += raw.len() + 1;
-                }
-                None
+            NetField::ServiceCidr | NetField::PodCidr => {
+                net::parse_cidr_field(v).err().map(entry_error)
             }
-            NetField::Mtu => match v.parse::<u32>() {
-                Ok(m) if (1280..=9216).contains(&m) => None,
-                _ => err(0, "an MTU 1280-9216"),
-            },
-            NetField::Vip => {
-                if v.trim().is_empty() {
-                    None
-                } else {
-                    match net::parse_entries(v) {
-                        Ok(e) if matches!(e.as_slice(), [(_, net::Entry::Single(_))]) => None,
-                        Ok(_) => err(0, "a single address"),
-                        Err(e) => Some(e),
-                    }
-                }
-            }
+            NetField::NodePrefix => plan::check::rules::parse_node_prefix(v).err(),
+            NetField::UpstreamDns => plan::check::rules::parse_addr_list(v).err(),
+            NetField::Mtu => plan::check::rules::parse_mtu(v).err(),
+            NetField::Vip if v.trim().is_empty() => None,
+            NetField::Vip => plan::check::rules::parse_vip(v).err(),
         }
     }
 
@@ -584,8 +523,8 @@ impl Model {
             return None;
         }
         Some((
-            domain::total_bytes(sizes.iter().copied()),
-            domain::usable_bytes(self.storage.level, &sizes),
+            plan::total_bytes(sizes.iter().copied()),
+            plan::usable_bytes(self.storage.level, &sizes),
         ))
     }
 
@@ -599,39 +538,38 @@ impl Model {
     }
 
     pub(crate) fn sync_network(&mut self) {
-        let v = |i: usize| {
-            self.network
-                .inputs
-                .get(&i)
-                .map(|x| x.value().to_string())
-                .unwrap_or_default()
-        };
+        let v = |f: NetField| self.network.value(f).to_string();
+        // Lists split as the core splits them: commas and blanks.
         let list = |s: String| -> Vec<String> {
-            s.split(',')
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
+            crate::net::split_list(&s)
+                .into_iter()
+                .map(|(_, x)| x.to_string())
                 .collect()
         };
-        let addresses = list(v(1));
+        let addresses: Vec<String> = v(NetField::PoolAddresses)
+            .split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect();
         self.plan.network.load_balancer.pools = if addresses.is_empty() {
             vec![]
         } else {
             vec![Pool {
-                name: v(0).trim().to_string(),
+                name: v(NetField::PoolName).trim().to_string(),
                 addresses,
                 auto_assign: self.network.auto_assign,
             }]
         };
-        self.plan.network.service_cidr = v(3).trim().to_string();
-        self.plan.network.pod_cidr = v(4).trim().to_string();
-        if let Ok(p) = v(5).parse() {
+        self.plan.network.service_cidr = v(NetField::ServiceCidr).trim().to_string();
+        self.plan.network.pod_cidr = v(NetField::PodCidr).trim().to_string();
+        if let Ok(p) = v(NetField::NodePrefix).trim().parse() {
             self.plan.network.node_prefix = p;
         }
-        self.plan.network.upstream_dns = list(v(6));
-        if let Ok(m) = v(7).parse() {
+        self.plan.network.upstream_dns = list(v(NetField::UpstreamDns));
+        if let Ok(m) = v(NetField::Mtu).trim().parse() {
             self.plan.network.mtu = m;
         }
-        let vip = v(8).trim().to_string();
+        let vip = v(NetField::Vip).trim().to_string();
         self.plan.network.vip = (!vip.is_empty()).then_some(vip);
     }
 

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent};
 use tui_input::Input;
 
-use super::domain;
 use super::effects::{Action, Effect};
 use super::model::Model;
 use super::screens::provision::search_next;
@@ -73,7 +72,7 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
             KeyCode::Esc => None,
             KeyCode::Enter => {
                 let value = i.value().trim().to_string();
-                match domain::mount_problem(&value) {
+                match crate::plan::mount_problem(&value) {
                     // Refused here, with the reason, rather than at `a`: the same rule as
                     // `check` and the storage stage.
                     Some(problem) => {

@@ -1,7 +1,7 @@
 //! User-facing strings, together so they read consistently: sentence case, no trailing
 //! period in one-line messages, the same verb for the same action on every screen.
 
-use super::screens::storage::Occupied;
+use crate::plan::DiskInUse;
 
 pub const APP: &str = "rackstrap";
 pub const DEMO_BANNER: &str = "DEMO: simulated lab, nothing is touched";
@@ -33,11 +33,15 @@ pub const NO_OTHER_HOSTS: &str = "no other hosts";
 
 /// "Apply to all hosts with the same disks" skipped a host because one of its disks is not
 /// blank there: wiping is decided per host, after looking at that host's disks.
-pub fn not_applied_unsafe(host: &str, disk: &str, why: Occupied) -> String {
+pub fn not_applied_unsafe(host: &str, disk: &str, why: DiskInUse) -> String {
     match why {
-        Occupied::Data => format!("{host}: {disk} holds data; mark it for wiping on {host} itself"),
-        Occupied::Root => format!("{host}: {disk} holds the root filesystem; not applied there"),
-        Occupied::Mounted => format!("{host}: {disk} is mounted; not applied there"),
+        DiskInUse::HasData => {
+            format!("{host}: {disk} holds data; mark it for wiping on {host} itself")
+        }
+        DiskInUse::HoldsRoot => {
+            format!("{host}: {disk} holds the root filesystem; not applied there")
+        }
+        DiskInUse::Mounted => format!("{host}: {disk} is mounted; not applied there"),
     }
 }
 

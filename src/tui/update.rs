@@ -18,7 +18,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::effects::{Action, Effect};
-use super::model::{LogPane, Model, Msg, NetField, Row, Step};
+use super::model::{LogPane, Model, Msg, Row, Step};
 use super::popups::{Popup, on_popup_key};
 use super::screens;
 use super::secret::Masked;
@@ -33,7 +33,7 @@ pub fn is_text_focus(m: &Model) -> bool {
     match m.step {
         Step::Access => true,
         Step::Discover => !m.discover.table_focus,
-        Step::Network => NetField::ALL[m.network.focus] != NetField::AutoAssign,
+        Step::Network => m.network.focus.is_text(),
         _ => false,
     }
 }

@@ -1,4 +1,5 @@
-//! Host prep: the kernel parameters of seed 001 step 9 written to a sysctl file and loaded,
+//! Host prep: the kernel parameters of "STEP 9 - Custom Kernel Parameters" in Akash's
+//! "Kubernetes Cluster for Akash Providers" guide (docs/sources.md) written to a sysctl file and loaded,
 //! and the packages the later stages need (mdadm for md levels, xfsprogs for XFS, e2fsprogs
 //! for ext4, python3 for Ansible on every Kubespray node).
 //!
@@ -18,12 +19,13 @@ use crate::provision::stage::{Ctx, Stage};
 
 pub struct HostPrep;
 
-/// The sysctl file's path on the host (the renderer's; seed 001 names it after the cluster).
+/// The sysctl file's path on the host (the renderer's; the Akash guide's own file is
+/// `/etc/sysctl.d/90-akash.conf`, rackstrap's is named after the tool so the two never clash).
 pub fn sysctl_path(_plan: &Plan) -> String {
     crate::render::SYSCTL_REMOTE_PATH.to_string()
 }
 
-/// The sysctl file's contents (rendered, seed 001 step 9's `key = value` lines); `None` when
+/// The sysctl file's contents (rendered, the Akash guide's `key = value` lines); `None` when
 /// the plan sets no kernel parameters.
 pub fn sysctl_contents(plan: &Plan) -> Option<String> {
     if plan.tuning.sysctl.is_empty() {

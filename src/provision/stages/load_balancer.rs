@@ -1,5 +1,6 @@
-//! Load balancer: MetalLB as seed 002 sets it up, finished with `kubectl` on the first
-//! control plane. Kubespray installs MetalLB from the rendered group_vars (seed 002 option 2:
+//! Load balancer: MetalLB as Akash's "IP Leases - Provider Enablement" guide sets it up
+//! (docs/sources.md), finished with `kubectl` on the first control plane. Kubespray installs
+//! MetalLB from the rendered group_vars (the guide's option 2, "Deploy MetalLB with Kubespray":
 //! `metallb_enabled`, the pools, `kube_proxy_strict_arp`); this stage then makes sure the
 //! pools and the L2 advertisement exist (applying the rendered manifests when they do not),
 //! that kube-proxy has strict ARP, and, when the plan asks, exposes the controller for the
@@ -16,15 +17,16 @@ use crate::provision::stage::{Ctx, Scope, Stage};
 
 pub struct LoadBalancer;
 
-/// Seed 002: the pool names MetalLB knows.
+/// The pool names MetalLB knows (the IP Leases guide's "Verify" step lists them).
 pub const POOLS: &str = "kubectl -n metallb-system get ipaddresspools.metallb.io -o jsonpath='{.items[*].metadata.name}'";
-/// Seed 002: strict ARP is on in kube-proxy's config.
+/// Strict ARP is on in kube-proxy's config (MetalLB's layer 2 mode needs it with IPVS).
 pub const STRICT_ARP_CHECK: &str =
     "kubectl get configmap kube-proxy -n kube-system -o yaml | grep -q 'strictARP: true'";
-/// Seed 002, verbatim.
+/// The IP Leases guide's strict ARP command, verbatim.
 pub const STRICT_ARP_APPLY: &str = "kubectl get configmap kube-proxy -n kube-system -o yaml | sed -e \"s/strictARP: false/strictARP: true/\" | kubectl apply -f - -n kube-system";
 pub const CONTROLLER_SERVICE: &str = "kubectl -n metallb-system get service controller";
-/// Seed 002 (Kubespray path): the controller's monitoring port for the Akash IP operator.
+/// The IP Leases guide (Kubespray path): the controller's monitoring port for the Akash IP
+/// operator.
 pub const EXPOSE_CONTROLLER: &str = "kubectl -n metallb-system expose deployment controller --overrides='{\"spec\":{\"ports\":[{\"protocol\":\"TCP\",\"name\":\"monitoring\",\"port\":7472}]}}'";
 
 fn manifests(plan: &Plan) -> Result<Option<String>, StepError> {

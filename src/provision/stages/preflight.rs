@@ -8,32 +8,40 @@
 use async_trait::async_trait;
 
 use super::storage::{self, HostView};
+use crate::facts::probe::{self, Script};
 use crate::provision::cmd::{Cmd, StepError};
 use crate::provision::event::StageId;
 use crate::provision::log::StepLog;
 use crate::provision::remote::Remote;
 use crate::provision::stage::{Ctx, Stage};
 
-/// Seed 001 step 10: etcd client and peer, API server, kubelet (TCP).
+/// Etcd client and peer, API server, kubelet (TCP): the control-plane ports of the Akash
+/// guide "Kubernetes Cluster for Akash Providers", "STEP 10 - Review Firewall Policies"
+/// (https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/).
 pub const KUBE_PORTS: [u16; 4] = [2379, 2380, 6443, 10250];
-
-const SECTION: &str = "@@rackstrap:";
 
 pub struct Preflight;
 
-/// The read-only probe: one command, sections introduced by marker lines.
+/// The read-only probe: one command in the host-probe protocol ([`crate::facts::probe`]).
 pub fn probe_command() -> Cmd {
-    Cmd::new(format!(
-        "echo '{s}uid'; id -u; \
-         echo '{s}os'; cat /etc/os-release; \
-         echo '{s}kernel'; uname -r; \
-         echo '{s}cgroup'; stat -fc %T /sys/fs/cgroup; \
-         echo '{s}swap'; tail -n +2 /proc/swaps; \
-         echo '{s}time'; timeout 5 timedatectl show -p NTPSynchronized --value 2>/dev/null; \
-         echo '{s}listen'; ss -Htln 2>/dev/null; \
-         echo '{s}kube'; [ -e /etc/kubernetes/kubelet.conf ] && echo installed; true",
-        s = SECTION
-    ))
+    Cmd::new(
+        Script::new()
+            .section("uid", "id -u")
+            .section("os", "cat /etc/os-release")
+            .section("kernel", "uname -r")
+            .section("cgroup", "stat -fc %T /sys/fs/cgroup")
+            .section("swap", "tail -n +2 /proc/swaps")
+            .section(
+                "time",
+                "timeout 5 timedatectl show -p NTPSynchronized --value 2>/dev/null",
+            )
+            .section("listen", "ss -Htln 2>/dev/null")
+            .section(
+                "kube",
+                "[ -e /etc/kubernetes/kubelet.conf ] && echo installed; true",
+            )
+            .one_line(),
+    )
 }
 
 /// What the probe found, as findings.
@@ -45,17 +53,8 @@ pub struct Report {
 }
 
 pub fn assess(out: &str) -> Report {
-    let mut sec: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    let mut cur = "";
-    for line in out.lines() {
-        if let Some(name) = line.strip_prefix(SECTION) {
-            cur = name;
-            sec.entry(cur).or_default();
-        } else {
-            sec.entry(cur).or_default().push(line);
-        }
-    }
-    let get = |k: &str| sec.get(k).cloned().unwrap_or_default();
+    let sec = probe::split(out);
+    let get = |k: &str| sec.text(k).lines().collect::<Vec<_>>();
     let mut r = Report::default();
 
     match get("uid").first().map(|s| s.trim()) {
@@ -162,7 +161,7 @@ impl Stage for Preflight {
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
         let mut cmds = vec![probe_command()];
         if !ctx.host.storage.is_empty() {
-            cmds.push(Cmd::new(storage::probe_script(ctx.host)));
+            cmds.push(storage::probe_command(ctx.host));
         }
         Ok(cmds)
     }
@@ -208,10 +207,10 @@ mod tests {
 
     #[test]
     fn probe_output_becomes_findings() {
-        let out = "@@rackstrap:uid\n0\n@@rackstrap:os\nID=ubuntu\nPRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\n\
-                   @@rackstrap:kernel\n5.15.0-1\n@@rackstrap:cgroup\ncgroup2fs\n@@rackstrap:swap\n\
-                   /swap.img file 100 0 -2\n@@rackstrap:time\nyes\n@@rackstrap:listen\n\
-                   LISTEN 0 4096 127.0.0.1:2379 0.0.0.0:*\nLISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n@@rackstrap:kube\n";
+        let out = "::rackstrap:: uid\n0\n::rackstrap:: os\nID=ubuntu\nPRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\n\
+                   ::rackstrap:: kernel\n5.15.0-1\n::rackstrap:: cgroup\ncgroup2fs\n::rackstrap:: swap\n\
+                   /swap.img file 100 0 -2\n::rackstrap:: time\nyes\n::rackstrap:: listen\n\
+                   LISTEN 0 4096 127.0.0.1:2379 0.0.0.0:*\nLISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n::rackstrap:: kube\n";
         let r = assess(out);
         assert_eq!(
             r.errors,
@@ -222,9 +221,21 @@ mod tests {
             vec!["swap is on (/swap.img); Kubespray turns it off"]
         );
         assert!(r.ok.contains(&"OS Ubuntu 22.04.4 LTS".to_string()));
-        let installed = out.replace("@@rackstrap:kube\n", "@@rackstrap:kube\ninstalled\n");
+        let installed = out.replace("::rackstrap:: kube\n", "::rackstrap:: kube\ninstalled\n");
         assert!(assess(&installed).errors.is_empty());
         let user = out.replace("uid\n0", "uid\n1000");
+        // An os-release crafted to look like the probe's next section stays os-release
+        // when the run has a token.
+        let tokened: String = out
+            .lines()
+            .map(|l| match l.strip_prefix("::rackstrap:: ") {
+                Some(name) => format!("::rackstrap:: {name} 4e1f2a3b-5c6d\n"),
+                None if l == "ID=ubuntu" => "ID=ubuntu\n::rackstrap:: uid\n1000\n".to_string(),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        let r = assess(&tokened);
+        assert!(r.ok.contains(&"commands run as root".to_string()), "{r:?}");
         assert!(assess(&user).errors[0].starts_with("commands do not run as root (uid 1000)"));
     }
 }

@@ -1,5 +1,6 @@
-//! Verify: seed 001 step 9's checks, run with `kubectl` (and `etcdctl`) on the first control
-//! plane: every node Ready, kube-system pods Running, CoreDNS forwarding to the upstream DNS
+//! Verify: the checks of "STEP 9 - Confirm Kubernetes Cluster" in Akash's "Kubernetes Cluster
+//! for Akash Providers" guide (docs/sources.md), run with `kubectl` (and `etcdctl`) on the
+//! first control plane: every node Ready, kube-system pods Running, CoreDNS forwarding to the upstream DNS
 //! servers, etcd endpoints healthy. Read-only: it never has commands to apply, only a verdict.
 
 use async_trait::async_trait;
@@ -15,9 +16,10 @@ pub struct Verify;
 
 pub const NODES: &str = "kubectl get nodes --no-headers";
 pub const PODS: &str = "kubectl get pods -n kube-system --no-headers";
-/// Seed 001: `kubectl -n kube-system get cm coredns -o yaml | grep forward`.
+/// The Akash guide's "Verify CoreDNS Config": `kubectl -n kube-system get cm coredns -o yaml | grep forward`.
 pub const COREDNS: &str = "kubectl -n kube-system get cm coredns -o yaml";
-/// Seed 001: load etcd's environment, then ask every endpoint.
+/// The Akash guide's "Verify etcd Status and Health": load etcd's environment, then ask every
+/// endpoint.
 pub const ETCD: &str =
     "export $(grep -v '^#' /etc/etcd.env | xargs -d '\\n') && etcdctl endpoint health --cluster";
 

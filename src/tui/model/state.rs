@@ -99,7 +99,7 @@ pub struct StorageState {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum NetField {
     PoolName,
     PoolAddresses,
@@ -138,13 +138,39 @@ impl NetField {
             NetField::Vip => "VIP (optional)",
         }
     }
+
+    /// The field after this one, wrapping around.
+    pub fn next(self) -> NetField {
+        let i = NetField::ALL.iter().position(|f| *f == self).unwrap_or(0);
+        NetField::ALL[(i + 1) % NetField::ALL.len()]
+    }
+
+    /// The field before this one, wrapping around.
+    pub fn prev(self) -> NetField {
+        let n = NetField::ALL.len();
+        let i = NetField::ALL.iter().position(|f| *f == self).unwrap_or(0);
+        NetField::ALL[(i + n - 1) % n]
+    }
+
+    /// Whether the operator types into it (Auto-assign is a checkbox).
+    pub fn is_text(self) -> bool {
+        self != NetField::AutoAssign
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct NetworkForm {
-    pub inputs: BTreeMap<usize, Input>,
+    /// One input per text field.
+    pub inputs: BTreeMap<NetField, Input>,
     pub auto_assign: bool,
-    pub focus: usize,
+    pub focus: NetField,
+}
+
+impl NetworkForm {
+    /// What is typed in a field (empty for Auto-assign).
+    pub fn value(&self, field: NetField) -> &str {
+        self.inputs.get(&field).map(|i| i.value()).unwrap_or("")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,54 +6,27 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 
-use crate::facts::HostFacts;
 use crate::facts::human_bytes;
-use crate::tui::domain::{CONTROL_PLANE_MIN, CONTROL_PLANE_RECOMMENDED, WORKER_MIN};
+use crate::plan::check::hardware::{FLOORS, Floor, Resource, Tier};
+use crate::plan::{Fit, HwRole, role_fit, root_disk_bytes, worker_deployment_estimate};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::screens::Hint;
 use crate::tui::update::next;
 use crate::tui::widgets::{Look, fit, style, wrap};
 
-const GIB: u64 = 1 << 30;
-
-/// CPUs a worker keeps for the system and Kubernetes itself (kubelet, containerd, calico).
-const SYSTEM_RESERVED_CPUS: u32 = 2;
-/// Memory each 1-CPU deployment is assumed to take alongside its CPU, GiB.
-const GIB_PER_DEPLOYMENT: u64 = 2;
-
-fn root_disk_bytes(f: &HostFacts) -> u64 {
-    f.disks
-        .iter()
-        .filter(|d| d.holds_root())
-        .map(|d| d.size_bytes)
-        .fold(0, u64::saturating_add)
-}
-
-/// (badge, look) for a role's requirements: "rec" meets the recommendation, "min" only the
-/// minimum, "low" misses it.
-fn badge(
-    f: &HostFacts,
-    min: (u32, u64, u64),
-    rec: Option<(u32, u64, u64)>,
-) -> (&'static str, Look) {
-    let mem = f.mem_bytes.saturating_add(GIB / 2) / GIB;
-    let disk = root_disk_bytes(f) / GIB;
-    let meets = |r: (u32, u64, u64)| f.cpus >= r.0 && mem >= r.1 && disk >= r.2;
-    match rec {
-        Some(r) if meets(r) => ("rec", Look::Ok),
-        _ if meets(min) && rec.is_none() => ("ok", Look::Ok),
-        _ if meets(min) => ("min", Look::Warn),
-        _ => ("low", Look::Error),
+/// (badge, look) for how a host fits a role, from the core's floors (the same `check`
+/// reports): "rec" meets the recommendation, "min" only the minimum, "ok" a role without a
+/// recommendation, "low" below the Akash guide (a warning), "fail" below what Kubespray or
+/// kubeadm accept (an error).
+fn badge(fit: Fit, has_recommendation: bool) -> (&'static str, Look) {
+    match fit {
+        Fit::Meets if has_recommendation => ("rec", Look::Ok),
+        Fit::Meets => ("ok", Look::Ok),
+        Fit::GuideMinimum => ("min", Look::Warn),
+        Fit::BelowGuide => ("low", Look::Warn),
+        Fit::Fails => ("fail", Look::Error),
     }
-}
-
-/// How many 1-CPU deployments a worker can take: CPUs left after the system reserve,
-/// bounded by memory.
-pub fn deployments(f: &HostFacts) -> u64 {
-    let cpu = f.cpus.saturating_sub(SYSTEM_RESERVED_CPUS) as u64;
-    let mem = (f.mem_bytes / GIB).saturating_sub(4) / GIB_PER_DEPLOYMENT;
-    cpu.min(mem)
 }
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
@@ -87,8 +60,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                     row
                 };
             };
-            let (cp, cp_look) = badge(facts, CONTROL_PLANE_MIN, Some(CONTROL_PLANE_RECOMMENDED));
-            let (wk, wk_look) = badge(facts, WORKER_MIN, None);
+            let (cp, cp_look) = badge(role_fit(facts, HwRole::ControlPlane), true);
+            let (wk, wk_look) = badge(role_fit(facts, HwRole::Worker), false);
             let row = Row::new(vec![
                 Line::from(if included { "✓" } else { "–" }),
                 Line::from(facts.hostname.clone()),
@@ -96,10 +69,13 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 Line::from(fit(&format!("{} {}", facts.os.id, facts.os.version_id), 12)),
                 Line::from(facts.cpus.to_string()),
                 Line::from(human_bytes(facts.mem_bytes)),
-                Line::from(human_bytes(root_disk_bytes(facts))),
+                Line::from(root_disk_bytes(facts).map(human_bytes).unwrap_or_default()),
                 Line::from(Span::styled(cp, style(m.theme, cp_look))),
                 Line::from(Span::styled(wk, style(m.theme, wk_look))),
-                Line::from(format!("~{}", deployments(facts))),
+                Line::from(format!(
+                    "~{}",
+                    worker_deployment_estimate(facts).deployments
+                )),
             ]);
             if i == m.hosts_cursor {
                 row.style(style(m.theme, Look::Focus))
@@ -146,16 +122,38 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(legend_lines), legend);
 }
 
-/// What the badges and the estimate mean, from the same constants the badges use.
+/// The guide's figures for a role and tier, as `2 CPU/4 GB/30 GB`, from the core's floors.
+fn guide(role: HwRole, tier: Tier) -> String {
+    let need = |r: Resource| {
+        FLOORS
+            .iter()
+            .find(|f: &&Floor| f.role == role && f.tier == tier && f.resource == r)
+            .map(|f| f.need_text())
+            .unwrap_or_default()
+    };
+    format!(
+        "{} CPU/{}/{}",
+        need(Resource::Cpus),
+        need(Resource::Memory),
+        need(Resource::RootDisk)
+    )
+}
+
+/// What the badges and the estimate mean, from the same floors the badges use.
 fn legend_text() -> [String; 3] {
-    let (c, r, d) = CONTROL_PLANE_MIN;
-    let (rc, rr, rd) = CONTROL_PLANE_RECOMMENDED;
-    let (wc, wr, wd) = WORKER_MIN;
+    use crate::plan::check::hardware::{SYSTEM_RESERVED_CPUS, SYSTEM_RESERVED_MEMORY_GIB};
     [
-        format!("CP: control plane min {c} CPU/{r} GB/{d} GB, recommended {rc}/{rr}/{rd}"),
-        format!("Worker: min {wc} CPU/{wr} GB/{wd} GB"),
         format!(
-            "Deploy: 1-CPU deployments a worker can take ({SYSTEM_RESERVED_CPUS} CPU kept for the system)"
+            "CP: Akash guide min {}, recommended {}",
+            guide(HwRole::ControlPlane, Tier::GuideMinimum),
+            guide(HwRole::ControlPlane, Tier::GuideRecommended)
+        ),
+        format!(
+            "Worker: min {}; low = below the guide, fail = installer refuses",
+            guide(HwRole::Worker, Tier::GuideMinimum)
+        ),
+        format!(
+            "Deploy: 1-CPU deployments a worker takes, after {SYSTEM_RESERVED_CPUS} CPU/{SYSTEM_RESERVED_MEMORY_GIB} GiB for the system"
         ),
     ]
 }

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::net::parse_entries;
+use crate::plan::Code;
 use crate::tui::effects::Effect;
 use crate::tui::model::{Model, NetField};
 use crate::tui::screens::Hint;
@@ -18,29 +19,25 @@ const LABEL: usize = 17;
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let mut lines: Vec<Line> = Vec::new();
-    for (i, field) in NetField::ALL.iter().enumerate() {
-        let focus = i == m.network.focus;
+    for field in NetField::ALL {
+        let focus = field == m.network.focus;
         let mark = if focus { "▸ " } else { "  " };
         let label = Span::styled(
             format!("{mark}{:<w$}", field.label(), w = LABEL - 2),
             style(m.theme, if focus { Look::Key } else { Look::Dim }),
         );
-        let value = if *field == NetField::AutoAssign {
+        let value = if field == NetField::AutoAssign {
             if m.network.auto_assign {
                 "[x] services get pool addresses automatically".to_string()
             } else {
                 "[ ] only on request".to_string()
             }
         } else {
-            m.network
-                .inputs
-                .get(&i)
-                .map(|x| x.value().to_string())
-                .unwrap_or_default()
+            m.network.value(field).to_string()
         };
         // The note counts the whole value; only the text shown is cut to the scroll.
         let mut note = String::new();
-        if *field == NetField::PoolAddresses
+        if field == NetField::PoolAddresses
             && let Ok(entries) = parse_entries(&value)
         {
             // Saturating: an IPv6 `::/0` alone holds more than u128 counts.
@@ -56,17 +53,17 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 note = format!("  {} {noun}", crate::net::count_text(total));
             }
         }
-        if *field == NetField::Mtu {
+        if field == NetField::Mtu {
             note = format!("  calico_mtu {}", m.plan.network.effective_calico_mtu());
         }
         // Long values scroll sideways so the cursor, or the bad character, stays visible.
         // The note keeps its place at the end of the line; the value scrolls in the rest.
         let room = (area.width as usize).saturating_sub(LABEL + 2 + note.chars().count());
-        let err_pos = m.net_field_error(i).map(|e| e.pos);
+        let err_pos = m.net_field_error(field).map(|e| e.position);
         let input_cursor = m
             .network
             .inputs
-            .get(&i)
+            .get(&field)
             .map(|x| x.visual_cursor())
             .unwrap_or(0);
         let anchor = if focus {
@@ -91,30 +88,24 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             ),
             Span::styled(note, style(m.theme, Look::Dim)),
         ]));
-        if focus
-            && let Some(input) = m
-                .network
-                .inputs
-                .get(&i)
-                .filter(|_| *field != NetField::AutoAssign)
-        {
+        if focus && let Some(input) = m.network.inputs.get(&field) {
             let x = area.x + LABEL as u16 + input.visual_cursor().saturating_sub(shift) as u16;
             f.set_cursor_position((
                 x.min(area.right().saturating_sub(1)),
                 area.y + lines.len() as u16 - 1,
             ));
         }
-        if let Some(e) = m.net_field_error(i) {
-            let pad = LABEL + e.pos.saturating_sub(shift);
+        if let Some(e) = m.net_field_error(field) {
+            let pad = LABEL + e.position.saturating_sub(shift);
             let room = (area.width as usize).saturating_sub(pad + 1);
             lines.push(Line::from(vec![
                 Span::raw(" ".repeat(pad)),
                 Span::styled(
-                    fit(&format!("^ column {}: {}", e.pos + 1, e.message), room),
+                    fit(&format!("^ column {}: {}", e.position + 1, e.message), room),
                     style(m.theme, Look::Error),
                 ),
             ]));
-        } else if *field == NetField::PoolAddresses {
+        } else if field == NetField::PoolAddresses {
             // Overlaps are plan findings; point at the first offending entry here too.
             let overlap = m
                 .plan_findings()
@@ -137,10 +128,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
 }
 
 /// Core findings about one pool entry (their message carries the entry's column).
-const POOL_CODES: [&str; 3] = [
-    "E_POOL_OVERLAP",
-    "E_POOL_HAS_NODE_ADDRESS",
-    "E_POOL_IN_CLUSTER_CIDR",
+const POOL_CODES: [Code; 3] = [
+    Code::E_POOL_OVERLAP,
+    Code::E_POOL_HAS_NODE_ADDRESS,
+    Code::E_POOL_IN_CLUSTER_CIDR,
 ];
 
 /// Splits "pool x: column N: rest" into (N, rest).
@@ -156,19 +147,14 @@ pub fn hints(_: &Model) -> Vec<Hint> {
 }
 
 pub(crate) fn key_network(m: &mut Model, key: KeyEvent) -> Option<Effect> {
-    let n = NetField::ALL.len();
     let f = &mut m.network;
     match key.code {
         KeyCode::Enter => return next(m),
-        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % n,
-        KeyCode::BackTab | KeyCode::Up => f.focus = (f.focus + n - 1) % n,
-        KeyCode::Char(' ') if NetField::ALL[f.focus] == NetField::AutoAssign => {
-            f.auto_assign = !f.auto_assign
-        }
+        KeyCode::Tab | KeyCode::Down => f.focus = f.focus.next(),
+        KeyCode::BackTab | KeyCode::Up => f.focus = f.focus.prev(),
+        KeyCode::Char(' ') if f.focus == NetField::AutoAssign => f.auto_assign = !f.auto_assign,
         _ => {
-            if let Some(i) = f.inputs.get_mut(&f.focus)
-                && NetField::ALL[f.focus] != NetField::AutoAssign
-            {
+            if let Some(i) = f.inputs.get_mut(&f.focus) {
                 handle_input(i, key);
             }
         }

@@ -10,8 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::plan::Plan;
+use crate::plan::{Finding, Severity};
 use crate::provision::StageId;
-use crate::tui::domain::{Finding, Severity};
 use crate::tui::effects::Effect;
 use crate::tui::model::{Model, ReviewTab};
 use crate::tui::model::{Step, input};

@@ -8,9 +8,10 @@ use ratatui::symbols::{border, line};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use crate::facts::{BlockDevice, human_bytes};
-use crate::plan::{Discard, Filesystem, Level, Relocate, StorageLayout};
-use crate::tui::domain;
+use crate::facts::human_bytes;
+use crate::plan::{
+    self, Discard, DiskInUse, Filesystem, Level, Relocate, StorageLayout, disk_in_use,
+};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::popups::Popup;
@@ -193,7 +194,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 .iter()
                 .filter_map(|d| fa.device(d).map(|d| d.size_bytes))
                 .collect();
-            let usable = crate::tui::domain::usable_bytes(l.level, &sizes);
+            let usable = crate::plan::usable_bytes(l.level, &sizes);
             have.push(Line::from(fit(
                 &format!(
                     "{} {} {} {} {}{}",
@@ -260,8 +261,8 @@ pub fn preview(m: &Model) -> (String, bool) {
         return (text::needs_disks(level, s.level.min_devices(), n), false);
     }
     let sizes: Vec<u64> = disks.iter().map(|d| d.size_bytes).collect();
-    let raw = crate::tui::domain::total_bytes(sizes.iter().copied());
-    let usable = human_bytes(crate::tui::domain::usable_bytes(s.level, &sizes));
+    let raw = crate::plan::total_bytes(sizes.iter().copied());
+    let usable = human_bytes(crate::plan::usable_bytes(s.level, &sizes));
     let same = sizes.iter().all(|x| *x == sizes[0]);
     let over = if same {
         format!("{n} × {}", human_bytes(sizes[0]))
@@ -282,40 +283,6 @@ pub fn preview(m: &Model) -> (String, bool) {
     (format!("{what}, {discard}"), true)
 }
 
-/// What a device already holds, as far as the storage keys care: a device holding `/` is
-/// never selected or wiped, a mounted one is never wiped, and one with data is selected only
-/// after it is marked for wiping. The same reading, in the same order, as
-/// `domain::unsafe_reason`, whose words [`Occupied::label`] repeats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Occupied {
-    Root,
-    Mounted,
-    Data,
-}
-
-impl Occupied {
-    pub fn of(d: &BlockDevice) -> Option<Occupied> {
-        if d.holds_root() {
-            Some(Occupied::Root)
-        } else if d.is_mounted() {
-            Some(Occupied::Mounted)
-        } else if d.is_in_use() {
-            Some(Occupied::Data)
-        } else {
-            None
-        }
-    }
-
-    /// As the lsblk tree shows it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Occupied::Root => "holds /",
-            Occupied::Mounted => "mounted",
-            Occupied::Data => "has data",
-        }
-    }
-}
-
 /// The footer's keys for this screen, most important first: a narrow footer drops keys
 /// from the end. `w` is also said where it is needed (selecting a disk that holds data).
 pub fn hints(_: &Model) -> Vec<Hint> {
@@ -331,10 +298,10 @@ pub fn hints(_: &Model) -> Vec<Hint> {
 }
 
 pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
-    let devices: Vec<(String, Option<Occupied>)> = m
+    let devices: Vec<(String, Option<DiskInUse>)> = m
         .storage_devices()
         .iter()
-        .map(|(_, d)| (d.name.clone(), Occupied::of(d)))
+        .map(|(_, d)| (d.name.clone(), disk_in_use(d)))
         .collect();
     let used = m.used_devices();
     // A disk and one of its partitions never both go into layouts (check's E_DEVICE_OVERLAP).
@@ -343,7 +310,7 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         used.iter()
             .chain(m.storage.selected.iter())
             .find_map(|other| {
-                let holder = domain::overlap_holder(f, name, other)?;
+                let holder = plan::overlap_holder(f, name, other)?;
                 Some(text::overlaps(
                     name,
                     other,
@@ -377,7 +344,7 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     s.message = Some(format!("{name} {}", text::IN_A_LAYOUT));
                 } else if let Some(overlap) = overlap {
                     s.message = Some(overlap);
-                } else if *why == Some(Occupied::Root) {
+                } else if *why == Some(DiskInUse::HoldsRoot) {
                     s.message = Some(format!("{name} {}", text::HOLDS_ROOT));
                 } else if let (Some(why), false) = (why, s.wipe.contains(name)) {
                     s.message = Some(format!("{name} {}: {}", why.label(), text::MARK_WIPE));
@@ -389,7 +356,7 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         }
         KeyCode::Char('w') => {
             if let Some((name, why)) = devices.get(s.cursor) {
-                if let Some(why @ (Occupied::Root | Occupied::Mounted)) = why {
+                if let Some(why @ (DiskInUse::HoldsRoot | DiskInUse::Mounted)) = why {
                     s.message = Some(format!("{name} {}: {}", why.label(), text::NEVER_WIPE));
                 } else if !s.wipe.remove(name) {
                     s.wipe.insert(name.clone());
@@ -439,7 +406,7 @@ fn add_layout(m: &mut Model) {
     } else {
         // The same rule as `check` and the storage stage, so the wizard never writes a
         // layout that either would refuse.
-        domain::mount_problem(&mount).map(mount_message)
+        plan::mount_problem(&mount).map(mount_message)
     };
     if let Some(msg) = message {
         m.storage.message = Some(msg);
@@ -467,7 +434,7 @@ fn add_layout(m: &mut Model) {
 }
 
 /// A refused mount point as one line: the reason, then the fix when there is one.
-pub(crate) fn mount_message(problem: domain::MountProblem) -> String {
+pub(crate) fn mount_message(problem: plan::MountProblem) -> String {
     match problem.hint {
         Some(hint) => format!("{}: {hint}", problem.message),
         None => problem.message,
@@ -518,7 +485,7 @@ fn apply_to_same(m: &mut Model) {
         }
         let blocked = devices.iter().find_map(|d| {
             f.device(d)
-                .and_then(Occupied::of)
+                .and_then(disk_in_use)
                 .map(|why| (d.to_string(), why))
         });
         match blocked {
@@ -551,9 +518,8 @@ mod tests {
     use crossterm::event::KeyModifiers;
 
     use super::*;
-    use crate::facts::HostFacts;
-    use crate::plan::{Host, Plan, Role};
-    use crate::tui::domain::Severity;
+    use crate::facts::{BlockDevice, HostFacts};
+    use crate::plan::{Host, Plan, Role, Severity};
     use crate::tui::model::{Mode, Msg, Step};
     use crate::tui::popups::Popup;
     use crate::tui::update::update;

@@ -3,7 +3,8 @@
 use ratatui::text::{Line, Span};
 
 use super::{Look, fit, style};
-use crate::tui::domain::{Finding, Severity};
+use crate::facts::Facts;
+use crate::plan::{self, Code, Finding, Plan, Severity};
 use crate::tui::model::Theme;
 
 /// At most `rows` lines; the last says how many more there are.
@@ -54,4 +55,56 @@ pub fn strip(
         ]));
     }
     out
+}
+
+/// Every finding for the plan from the core checks (the same list `rackstrap check`
+/// prints), most severe first, worded for the screens: a core hint that is a suggestion
+/// becomes its own `Hint` line next to its finding (a third etcd member for two control
+/// planes), and pool entry findings say the column of the entry, so the Network screen can
+/// point at it. Severities and codes are the core's, unchanged.
+pub fn of_plan(plan: &Plan, facts: &Facts) -> Vec<Finding> {
+    let facts = (!facts.is_empty()).then_some(facts);
+    let mut out = Vec::new();
+    for f in plan::check(plan, facts) {
+        let message = match pool_entry_column(plan, &f.path) {
+            Some((pool, col)) => format!("pool {pool}: column {col}: {}", f.message),
+            None => f.message.clone(),
+        };
+        let suggestion = SUGGESTIONS.contains(&f.code);
+        let mut finding = Finding::new(f.severity, f.code, f.path.clone(), message);
+        if !suggestion {
+            finding.hint = f.hint.clone();
+        }
+        out.push(finding);
+        if let (Some(h), true) = (f.hint, suggestion) {
+            out.push(Finding::new(Severity::Hint, f.code, f.path, h));
+        }
+    }
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
+/// Findings whose hint is a suggestion worth its own line.
+const SUGGESTIONS: [Code; 2] = [Code::W_TWO_CONTROL_PLANES, Code::E_EVEN_ETCD];
+
+/// `network.load_balancer.pools[P].addresses[E]` -> (pool name, 1-based column of entry E
+/// in the addresses as the Network screen shows them, joined by ", ").
+fn pool_entry_column(plan: &Plan, path: &str) -> Option<(String, usize)> {
+    let rest = path.strip_prefix("network.load_balancer.pools[")?;
+    let (p, rest) = rest.split_once(']')?;
+    let e = rest.strip_prefix(".addresses[")?.strip_suffix(']')?;
+    let pool = plan
+        .network
+        .load_balancer
+        .pools
+        .get(p.parse::<usize>().ok()?)?;
+    let e: usize = e.parse().ok()?;
+    let col = pool
+        .addresses
+        .iter()
+        .take(e)
+        .map(|a| a.chars().count() + 2)
+        .sum::<usize>()
+        + 1;
+    Some((pool.name.clone(), col))
 }

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use super::{Look, fit, style};
 use crate::facts::BlockDevice;
 use crate::facts::human_bytes;
-use crate::tui::domain::unsafe_reason;
+use crate::plan::disk_in_use;
 use crate::tui::model::Theme;
 
 /// The columns before MODEL, marks included; MODEL gets what is left of the row.
@@ -38,7 +38,7 @@ pub fn details(d: &BlockDevice) -> String {
     parts.extend(known(&d.serial).map(|s| format!("serial {s}")));
     parts.extend(known(&d.transport));
     parts.push(human_bytes(d.size_bytes));
-    parts.extend(unsafe_reason(d).map(str::to_string));
+    parts.extend(disk_in_use(d).map(|why| why.label().to_string()));
     parts.push(
         if d.rotational {
             "rotational"
@@ -68,7 +68,7 @@ pub fn row(
         ("[x]", Look::Ok)
     } else if wipe {
         ("[W]", Look::Warn)
-    } else if unsafe_reason(d).is_some() {
+    } else if disk_in_use(d).is_some() {
         (" ✗ ", Look::Dim)
     } else {
         ("[ ]", Look::Dim)
@@ -98,7 +98,7 @@ pub fn row(
     }
     let body_style = if cursor {
         style(theme, Look::Focus)
-    } else if unsafe_reason(d).is_some() && !wipe {
+    } else if disk_in_use(d).is_some() && !wipe {
         style(theme, Look::Dim)
     } else {
         ratatui::style::Style::default()

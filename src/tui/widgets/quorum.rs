@@ -3,8 +3,8 @@
 use ratatui::text::{Line, Span};
 
 use super::{Look, style};
+use crate::plan::quorum;
 use crate::plan::{Plan, Role};
-use crate::tui::domain::quorum;
 use crate::tui::model::Theme;
 
 pub fn panel(theme: Theme, plan: &Plan) -> Vec<Line<'static>> {

@@ -1,0 +1,394 @@
+//! Network checks: service and pod CIDRs, node prefix, host addresses, DNS, MTU, MetalLB
+//! pools and the VIP, each alone (through [`super::rules`]) and against each other.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::messages as msg;
+use super::rules;
+use super::{Code, Finding, Severity};
+use crate::net::{self, AddrRange};
+use crate::plan::model::{Plan, Profile, Role};
+
+/// Kubespray v2.24 `kubelet_max_pods` default (roles/kubernetes/node/defaults).
+pub const KUBELET_MAX_PODS: u64 = 110;
+/// calico_mtu "must be at least 20 bytes less than the host NIC MTU" (IP-in-IP header), as
+/// AIStore's "Deploying AIS on k8s" guide puts it.
+pub const CALICO_MTU_OVERHEAD: u32 = 20;
+
+/// A parsed pool entry with where it came from.
+struct PoolEntry {
+    path: String,
+    range: AddrRange,
+}
+
+pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
+    let n = &plan.network;
+    let service = parse_net_field(&n.service_cidr, "network.service_cidr", "service CIDR", out);
+    let pods = parse_net_field(&n.pod_cidr, "network.pod_cidr", "pod CIDR", out);
+    for (net, path, what) in [
+        (service, "network.service_cidr", "service CIDR"),
+        (pods, "network.pod_cidr", "pod CIDR"),
+    ] {
+        if let Some(net) = net
+            && !net.addr().is_ipv4()
+        {
+            out.push(ipv6_not_supported(path, what, &net.to_string()));
+        }
+    }
+    if let (Some(s), Some(p)) = (service, pods)
+        && AddrRange::from_net(s).overlaps(&AddrRange::from_net(p))
+    {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                Code::E_SERVICE_POD_OVERLAP,
+                "network.pod_cidr",
+                msg::service_pod_overlap(&s, &p),
+            )
+            .hint("Kubespray's defaults do not overlap: 10.233.0.0/18 and 10.233.64.0/18"),
+        );
+    }
+    let k8s_nodes = plan
+        .hosts
+        .iter()
+        .filter(|h| h.has_role(Role::ControlPlane) || h.has_role(Role::Worker))
+        .count();
+    let calico = plan.cluster.network_plugin == "calico";
+    // Kubespray asserts these two only for non-Calico plugins (Calico allocates its own
+    // blocks), so with Calico they are warnings.
+    let sev = if calico {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
+    if let Some(p) = pods {
+        let max = if p.addr().is_ipv4() {
+            rules::NODE_PREFIX_MAX
+        } else {
+            128
+        };
+        if n.node_prefix < p.prefix_len() || n.node_prefix > max {
+            out.push(Finding::new(
+                Severity::Error,
+                Code::E_BAD_NODE_PREFIX,
+                "network.node_prefix",
+                msg::node_prefix_outside(n.node_prefix, &p),
+            ));
+        } else {
+            let node_blocks: u128 = 1u128 << (n.node_prefix - p.prefix_len()).min(127);
+            if node_blocks < k8s_nodes as u128 {
+                out.push(
+                    Finding::new(
+                        sev,
+                        if calico {
+                            Code::W_POD_CIDR_TOO_SMALL
+                        } else {
+                            Code::E_POD_CIDR_TOO_SMALL
+                        },
+                        "network.node_prefix",
+                        msg::pod_cidr_too_small(&p, n.node_prefix, node_blocks, k8s_nodes),
+                    )
+                    .hint("use a larger pod CIDR or a longer node prefix"),
+                );
+            }
+            let host_bits = u32::from(max - n.node_prefix);
+            let per_node: u128 = if host_bits >= 127 {
+                u128::MAX
+            } else {
+                (1u128 << host_bits).saturating_sub(2)
+            };
+            if per_node < u128::from(KUBELET_MAX_PODS) {
+                out.push(
+                    Finding::new(
+                        sev,
+                        if calico {
+                            Code::W_NODE_PREFIX_TOO_LONG
+                        } else {
+                            Code::E_NODE_PREFIX_TOO_LONG
+                        },
+                        "network.node_prefix",
+                        msg::node_prefix_too_long(n.node_prefix, per_node),
+                    )
+                    .hint("use a node prefix of 25 or shorter (24 is the default)"),
+                );
+            }
+        }
+    }
+    // Host addresses (those written as IPs).
+    let host_addrs: Vec<(usize, IpAddr)> = plan
+        .hosts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| h.address.parse::<IpAddr>().ok().map(|a| (i, a)))
+        .collect();
+    for &(i, addr) in &host_addrs {
+        if addr.is_ipv6() {
+            out.push(ipv6_not_supported(
+                format!("hosts[{i}].address"),
+                "node address",
+                &addr.to_string(),
+            ));
+        }
+        for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
+            if let Some(net) = net
+                && net.contains(&addr)
+            {
+                out.push(
+                    Finding::new(
+                        Severity::Error,
+                        Code::E_HOST_IN_CLUSTER_CIDR,
+                        format!("hosts[{i}].address"),
+                        msg::host_in_cidr(&plan.hosts[i].name, addr, what, &net),
+                    )
+                    .hint("move the service and pod CIDRs to a range the nodes do not use"),
+                );
+            }
+        }
+    }
+    for (k, dns) in n.upstream_dns.iter().enumerate() {
+        if let Err(e) = net::parse_addr(dns.trim()) {
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    Code::E_BAD_DNS,
+                    format!("network.upstream_dns[{k}]"),
+                    msg::bad_dns(dns, &e),
+                )
+                .hint("upstream DNS servers are IP addresses, e.g. 8.8.8.8"),
+            );
+        }
+    }
+    if let Some(problem) = rules::mtu_problem(n.mtu) {
+        out.push(Finding::new(
+            Severity::Error,
+            Code::E_BAD_MTU,
+            "network.mtu",
+            problem,
+        ));
+    }
+    if let Some(cm) = n.calico_mtu
+        && cm.saturating_add(CALICO_MTU_OVERHEAD) > n.mtu
+    {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                Code::E_CALICO_MTU,
+                "network.calico_mtu",
+                msg::calico_mtu(cm, n.mtu),
+            )
+            .hint(format!(
+                "remove `calico_mtu` to get {}, or set it to at most that",
+                n.mtu.saturating_sub(CALICO_MTU_OVERHEAD)
+            )),
+        );
+    }
+    // Pools.
+    let pools = &n.load_balancer.pools;
+    let mut entries: Vec<PoolEntry> = Vec::new();
+    let mut pool_names: BTreeMap<&str, usize> = BTreeMap::new();
+    for (p, pool) in pools.iter().enumerate() {
+        let at = format!("network.load_balancer.pools[{p}]");
+        if rules::pool_name_error(&pool.name).is_some() {
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    Code::E_BAD_POOL_NAME,
+                    format!("{at}.name"),
+                    msg::bad_pool_name(&pool.name),
+                )
+                .hint("lower-case letters, digits and `-`, e.g. `default`"),
+            );
+        }
+        if let Some(first) = pool_names.insert(&pool.name, p) {
+            out.push(Finding::new(
+                Severity::Error,
+                Code::E_DUPLICATE_POOL,
+                format!("{at}.name"),
+                msg::duplicate(
+                    "pool name",
+                    &pool.name,
+                    &format!("network.load_balancer.pools[{first}]"),
+                ),
+            ));
+        }
+        if pool.addresses.is_empty() {
+            out.push(Finding::new(
+                Severity::Error,
+                Code::E_EMPTY_POOL,
+                format!("{at}.addresses"),
+                msg::empty_pool(&pool.name),
+            ));
+        }
+        for (a, text) in pool.addresses.iter().enumerate() {
+            let path = format!("{at}.addresses[{a}]");
+            match net::parse_range(text) {
+                Ok(range) => {
+                    if !range.is_ipv4() {
+                        out.push(ipv6_not_supported(path.clone(), "pool entry", text.trim()));
+                    }
+                    entries.push(PoolEntry { path, range });
+                }
+                Err(e) => out.push(
+                    Finding::new(Severity::Error, Code::E_BAD_POOL_ENTRY, path, msg::bad_entry(text, &e))
+                        .hint("write a CIDR (10.0.10.0/28), a range (10.0.10.5-10.0.10.20) or one address"),
+                ),
+            }
+        }
+    }
+    for (j, b) in entries.iter().enumerate() {
+        for a in &entries[..j] {
+            if let Some(common) = a.range.intersection(&b.range) {
+                out.push(Finding::new(
+                    Severity::Error,
+                    Code::E_POOL_OVERLAP,
+                    b.path.clone(),
+                    msg::pool_overlap(&b.range, &a.path, &a.range, &common),
+                ));
+            }
+        }
+        for &(i, addr) in &host_addrs {
+            if b.range.contains(addr) {
+                out.push(
+                    Finding::new(
+                        Severity::Error,
+                        Code::E_POOL_HAS_NODE_ADDRESS,
+                        b.path.clone(),
+                        msg::pool_has_node(&b.range, &plan.hosts[i].name, addr),
+                    )
+                    .hint("MetalLB would hand the node's own address to a service; leave it out of the pool"),
+                );
+            }
+        }
+        for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
+            if let Some(net) = net
+                && let Some(common) = b.range.intersection(&AddrRange::from_net(net))
+            {
+                out.push(Finding::new(
+                    Severity::Error,
+                    Code::E_POOL_IN_CLUSTER_CIDR,
+                    b.path.clone(),
+                    msg::pool_in_cidr(&b.range, what, &net, &common),
+                ));
+            }
+        }
+    }
+    for (p, pool) in pools.iter().enumerate() {
+        let size: u128 = entries
+            .iter()
+            .filter(|e| {
+                e.path
+                    .starts_with(&format!("network.load_balancer.pools[{p}]."))
+            })
+            .map(|e| e.range.len())
+            .fold(0, u128::saturating_add);
+        if size > 0 {
+            out.push(Finding::new(
+                Severity::Info,
+                Code::I_POOL_SIZE,
+                format!("network.load_balancer.pools[{p}]"),
+                msg::pool_size(&pool.name, size),
+            ));
+        }
+    }
+    if plan.cluster.profile == Some(Profile::Akash)
+        && !pools.is_empty()
+        && !pools.iter().any(|p| p.name == "default")
+    {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                Code::E_AKASH_POOL_NAME,
+                "network.load_balancer.pools[0].name",
+                msg::AKASH_POOL_NAME.into(),
+            )
+            .hint("rename the pool to `default`"),
+        );
+    }
+    if let Some(vip) = &n.vip {
+        match rules::parse_vip(vip) {
+            Err(e) => out.push(Finding::new(
+                Severity::Error,
+                Code::E_BAD_VIP,
+                "network.vip",
+                msg::bad_vip(vip, &e),
+            )),
+            Ok(addr) => {
+                if addr.is_ipv6() {
+                    out.push(ipv6_not_supported("network.vip", "VIP", vip.trim()));
+                }
+                if let Some(&(i, _)) = host_addrs.iter().find(|(_, a)| *a == addr) {
+                    out.push(
+                        Finding::new(
+                            Severity::Error,
+                            Code::E_VIP_IS_NODE,
+                            "network.vip",
+                            msg::vip_is_node(addr, &plan.hosts[i].name),
+                        )
+                        .hint("the VIP must be a free address in the nodes' subnet"),
+                    );
+                }
+                if let Some(e) = entries.iter().find(|e| e.range.contains(addr)) {
+                    out.push(Finding::new(
+                        Severity::Error,
+                        Code::E_VIP_IN_POOL,
+                        "network.vip",
+                        msg::vip_in_pool(addr, &e.path),
+                    ));
+                }
+                for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
+                    if net.is_some_and(|net| net.contains(&addr)) {
+                        out.push(Finding::new(
+                            Severity::Error,
+                            Code::E_VIP_IN_CLUSTER_CIDR,
+                            "network.vip",
+                            msg::vip_in_cidr(addr, what),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The plan renders Kubespray's IPv4 variables only. Kubespray v2.24 runs IPv6 as dual
+/// stack, with `enable_dual_stack_networks` and the separate `kube_service_addresses_ipv6`
+/// and `kube_pods_subnet_ipv6`, none of which the plan models yet; an IPv6 value written
+/// where Kubespray and MetalLB expect the IPv4 ones would fail at deploy time, or silently
+/// give a cluster without the addresses the operator meant, so it is refused here.
+fn ipv6_not_supported(path: impl Into<String>, what: &str, text: &str) -> Finding {
+    Finding::new(
+        Severity::Error,
+        Code::E_IPV6_NOT_SUPPORTED,
+        path,
+        msg::ipv6_not_supported(what, text),
+    )
+    .hint(msg::IPV6_HINT)
+}
+
+fn parse_net_field(
+    text: &str,
+    path: &str,
+    what: &str,
+    out: &mut Vec<Finding>,
+) -> Option<ipnet::IpNet> {
+    match net::parse_cidr(text.trim()) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    if path.ends_with("service_cidr") {
+                        Code::E_BAD_SERVICE_CIDR
+                    } else {
+                        Code::E_BAD_POD_CIDR
+                    },
+                    path,
+                    msg::bad_cidr(what, text, &e),
+                )
+                .hint("write a network like 10.233.0.0/18"),
+            );
+            None
+        }
+    }
+}
