@@ -7,6 +7,9 @@ use crate::lab::Lab;
 use crate::tui::model::{Mode, Model};
 
 pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
+    if args.lab == "recovery" {
+        return recovery();
+    }
     let lab = Arc::new(Lab::builtin(&args.lab)?);
     let mut model = Model::new(
         Mode::Demo {
@@ -17,6 +20,30 @@ pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
         &lab.targets,
     );
     model.suggested_roles = lab.roles.clone();
+    let model = super::wizard::run_tui(model, crate::tui::demo_backend(lab))?;
+    if let Some(p) = &model.review.saved {
+        println!("plan saved: {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The recovery demo: a reopened plan on the Drift screen, its survey simulated
+/// (`lab::recovery`); the rest of the wizard plays on the scenario's base lab.
+fn recovery() -> color_eyre::Result<ExitCode> {
+    let scenario = crate::lab::recovery::scenario()?;
+    let lab = Arc::new(Lab::builtin(&scenario.base)?);
+    let mut model = Model::reopen(
+        Mode::Demo {
+            lab: scenario.name.clone(),
+            title: scenario.title.clone(),
+        },
+        scenario.plan.clone(),
+        crate::lab::recovery::PLAN_FILE.into(),
+    );
+    // Nothing was saved in the demo: Review asks for a path as in a first install.
+    model.review.saved = None;
+    model.plan_path = None;
+    model.drift = Some(crate::tui::screens::drift::DriftState::default());
     let model = super::wizard::run_tui(model, crate::tui::demo_backend(lab))?;
     if let Some(p) = &model.review.saved {
         println!("plan saved: {}", p.display());

@@ -87,7 +87,7 @@ pub struct NodeArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Which simulated lab to open
-    #[arg(long, default_value = "akash", value_parser = ["akash", "homelab", "ais"])]
+    #[arg(long, default_value = "akash", value_parser = ["akash", "homelab", "ais", "recovery"])]
     pub lab: String,
 }
 

@@ -321,6 +321,32 @@ pub fn prepare(
     kind: Kind,
     node: &str,
 ) -> Result<Prepared, ActionError> {
+    let decided = decide(plan, standing, kind, node)?;
+    if matches!(decided.verdict, Verdict::Refuse(_)) {
+        return Ok(decided);
+    }
+    // Ansible runs over every host of the inventory: one it must not touch stops it all,
+    // except a host leaving for good, which Ansible is not asked to reach.
+    for (name, why) in &standing.blocked {
+        if !(kind == Kind::Remove && name == node && standing.unreachable.contains(name)) {
+            return Ok(Prepared {
+                verdict: Verdict::Refuse(why.clone()),
+                steps: Vec::new(),
+                plan_after: plan.clone(),
+                ..decided
+            });
+        }
+    }
+    Ok(decided)
+}
+
+/// The action's own verdict and steps, before other hosts' blocks are considered.
+fn decide(
+    plan: &Plan,
+    standing: &Standing,
+    kind: Kind,
+    node: &str,
+) -> Result<Prepared, ActionError> {
     let books = releases::playbooks(&plan.cluster.kubespray.version)?;
     let host =
         plan.hosts
@@ -343,13 +369,6 @@ pub fn prepare(
         plan_after: plan.clone(),
         doc: books.nodes_doc,
     };
-    // Ansible runs over every host of the inventory: one it must not touch stops it all,
-    // except a host leaving for good, which Ansible is not asked to reach.
-    for (name, why) in &standing.blocked {
-        if !(kind == Kind::Remove && name == node && standing.unreachable.contains(name)) {
-            return Ok(refuse(why.clone()));
-        }
-    }
     let etcd = etcd_of(plan, standing);
     let is_etcd = host.has_role(Role::Etcd);
     let is_cp = host.has_role(Role::ControlPlane);
