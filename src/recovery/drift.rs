@@ -143,6 +143,11 @@ pub enum Drift {
         missing: Vec<String>,
     },
     /// The plan's storage layouts are already on the disks: the storage stage has nothing to do.
+    /// A planned device already holds something (a filesystem, partitions) other than the
+    /// plan's layout: report only.
+    LayoutDiffers {
+        devices: Vec<String>,
+    },
     StorageLaidOut {
         mounts: Vec<String>,
     },
@@ -166,6 +171,7 @@ impl Drift {
             Drift::Reinstalled { .. } => "reinstalled",
             Drift::AddressDiffers { .. } => "address differs",
             Drift::DisksDiffer { .. } => "disks differ",
+            Drift::LayoutDiffers { .. } => "layout differs",
             Drift::StorageLaidOut { .. } => "storage laid out",
             Drift::NotReady => "NotReady",
             Drift::NotInCluster => "not in the cluster",
@@ -193,6 +199,11 @@ impl Drift {
                     missing.join(", ")
                 )
             }
+            Drift::LayoutDiffers { devices } => format!(
+                "{} already hold{} something else than the plan's layout (report only: nothing is repartitioned)",
+                devices.join(", "),
+                if devices.len() == 1 { "s" } else { "" }
+            ),
             Drift::StorageLaidOut { mounts } => {
                 format!("{} mounted: counts as done", mounts.join(", "))
             }
@@ -442,6 +453,22 @@ pub fn assess(plan: &Plan, seen: &Observed, plan_file: &str) -> Report {
                 let mounts = laid_out(h, &p.disks);
                 if let Some(mounts) = mounts {
                     states.push(Drift::StorageLaidOut { mounts });
+                } else {
+                    // Not laid out: blank devices are simply not done yet; others hold
+                    // something the plan did not put there.
+                    let devices: Vec<String> = h
+                        .storage
+                        .iter()
+                        .flat_map(|l| l.devices.iter())
+                        .filter(|d| {
+                            find_disk(&p.disks, d)
+                                .is_some_and(|b| b.fstype.is_some() || !b.children.is_empty())
+                        })
+                        .cloned()
+                        .collect();
+                    if !devices.is_empty() {
+                        states.push(Drift::LayoutDiffers { devices });
+                    }
                 }
             }
         }
@@ -592,7 +619,7 @@ fn guided_action(name: &str, states: &[Drift], plan_file: &str) -> String {
     if has(|s| matches!(s, Drift::CredentialsRefused { .. })) {
         return "fix the plan's access (user, key) or the host's authorized_keys".into();
     }
-    if has(|s| matches!(s, Drift::DisksDiffer { .. })) {
+    if has(|s| matches!(s, Drift::DisksDiffer { .. } | Drift::LayoutDiffers { .. })) {
         return "fix the plan's storage or the hardware; rackstrap never repartitions on its own"
             .into();
     }
@@ -867,6 +894,48 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn storage_is_laid_out_differs_or_is_missing() {
+        let mut p = plan();
+        p.hosts[3].storage = vec![crate::plan::StorageLayout {
+            level: Level::Single,
+            devices: vec!["sdb".into()],
+            filesystem: Default::default(),
+            mount: "/data".into(),
+            discard: Default::default(),
+            relocate: vec![],
+            wipe: false,
+        }];
+        let disk = |fstype: Option<&str>, mounts: &[&str]| BlockDevice {
+            name: "sdb".into(),
+            fstype: fstype.map(str::to_string),
+            mountpoints: mounts.iter().map(|m| m.to_string()).collect(),
+            ..Default::default()
+        };
+        let labels = |disks: Vec<BlockDevice>| -> Vec<&'static str> {
+            let mut h = connected("node4", false, "10.0.0.4");
+            if let Some(pr) = h.probe.as_mut() {
+                pr.disks = disks;
+            }
+            let seen = Observed {
+                hosts: vec![h],
+                cluster: None,
+            };
+            assess(&p, &seen, "c.yaml").hosts[3]
+                .states
+                .iter()
+                .map(Drift::label)
+                .collect()
+        };
+        assert_eq!(
+            labels(vec![disk(Some("ext4"), &["/data"])]),
+            ["storage laid out"]
+        );
+        assert_eq!(labels(vec![disk(Some("xfs"), &[])]), ["layout differs"]);
+        assert_eq!(labels(vec![disk(None, &[])]), Vec::<&str>::new());
+        assert_eq!(labels(vec![]), ["disks differ"]);
     }
 
     #[test]
