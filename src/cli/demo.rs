@@ -30,6 +30,16 @@ pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
 /// The recovery demo: a reopened plan on the Drift screen, its survey simulated
 /// (`lab::recovery`); the rest of the wizard plays on the scenario's base lab.
 fn recovery() -> color_eyre::Result<ExitCode> {
+    let (model, lab) = recovery_model()?;
+    let model = super::wizard::run_tui(model, crate::tui::demo_backend(lab))?;
+    if let Some(p) = &model.review.saved {
+        println!("plan saved: {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The recovery demo's wizard, before its survey, and the lab it plays on afterwards.
+pub fn recovery_model() -> color_eyre::Result<(Model, Arc<Lab>)> {
     let scenario = crate::lab::recovery::scenario()?;
     let lab = Arc::new(Lab::builtin(&scenario.base)?);
     let mut model = Model::reopen(
@@ -44,9 +54,5 @@ fn recovery() -> color_eyre::Result<ExitCode> {
     model.review.saved = None;
     model.plan_path = None;
     model.drift = Some(crate::tui::screens::drift::DriftState::default());
-    let model = super::wizard::run_tui(model, crate::tui::demo_backend(lab))?;
-    if let Some(p) = &model.review.saved {
-        println!("plan saved: {}", p.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((model, lab))
 }

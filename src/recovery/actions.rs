@@ -401,7 +401,7 @@ fn decide(
                 quorum::addition(node, before)
             } else {
                 Verdict::Go(format!(
-                    "{node} joins as {}, not an etcd member: {} unchanged",
+                    "{node} joins as {}, not an etcd member: etcd unchanged ({})",
                     if is_cp { "a control plane" } else { "a worker" },
                     quorum::describe(etcd.members)
                 ))

@@ -103,7 +103,7 @@ pub fn removal(
     }
     if !etcd_member {
         return Verdict::Go(format!(
-            "{name} is not an etcd member: {} unchanged",
+            "{name} is not an etcd member: etcd unchanged ({})",
             describe(etcd.members)
         ));
     }
@@ -243,7 +243,7 @@ mod tests {
         assert_eq!(
             removal("removing", "w1", etcd(3, 3), false, true, 1, false),
             Verdict::Go(
-                "w1 is not an etcd member: 3 etcd members: quorum 2, 1 failure tolerated unchanged"
+                "w1 is not an etcd member: etcd unchanged (3 etcd members: quorum 2, 1 failure tolerated)"
                     .into()
             )
         );
