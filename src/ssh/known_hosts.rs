@@ -215,6 +215,28 @@ mod tests {
         private.public_key().clone()
     }
 
+    /// Re-pinning a reinstalled host: its old pins go from rackstrap's own file only, other
+    /// hosts' (and the same address on another port) stay.
+    #[test]
+    fn forget_drops_one_host_and_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let known = KnownHosts {
+            own: dir.path().join("known_hosts"),
+            extra: vec![],
+        };
+        assert_eq!(known.forget("10.0.0.1", 22).unwrap(), 0, "no file yet");
+        known.pin("10.0.0.1", 2222, &key(1)).unwrap();
+        known.pin("10.0.0.1", 22, &key(2)).unwrap();
+        known.pin("10.0.0.2", 2222, &key(3)).unwrap();
+        assert_eq!(known.forget("10.0.0.1", 2222).unwrap(), 1);
+        assert!(matches!(
+            known.check("10.0.0.1", 2222, &key(4)),
+            Verdict::Unknown { .. }
+        ));
+        assert_eq!(known.check("10.0.0.1", 22, &key(2)), Verdict::Trusted);
+        assert_eq!(known.check("10.0.0.2", 2222, &key(3)), Verdict::Trusted);
+    }
+
     #[test]
     fn pins_then_trusts_then_detects_change() {
         let dir = tempfile::tempdir().unwrap();
