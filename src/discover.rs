@@ -29,6 +29,24 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 /// default limit is 1024 per process.
 pub const MAX_CONCURRENCY: usize = 512;
 
+/// How long gathering facts on one host may take once connected. The facts script takes
+/// well under a second on a healthy host; a host where one of its commands hangs (a stuck
+/// `nproc`, a hung NFS mount under `lsblk`) is reported as stalled instead of holding the
+/// scan. `RACKSTRAP_FACTS_TIMEOUT` (seconds) overrides it.
+pub const FACTS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long closing a connection may take before it is dropped.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`FACTS_TIMEOUT`], or `RACKSTRAP_FACTS_TIMEOUT` seconds when set.
+pub fn facts_timeout() -> std::time::Duration {
+    std::env::var("RACKSTRAP_FACTS_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| std::time::Duration::from_secs(s.max(1)))
+        .unwrap_or(FACTS_TIMEOUT)
+}
+
 /// How one target ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -48,6 +66,8 @@ pub enum HostState {
     /// The host key was never seen and new keys are not accepted: the fingerprint (in
     /// `Discovered::fingerprint`) must be confirmed, then the host pinned and scanned again.
     UnknownHostKey,
+    /// Connected, but gathering facts did not finish in time ([`facts_timeout`]).
+    Stalled,
     /// Connected, facts gathered.
     Ok,
 }
@@ -78,6 +98,7 @@ impl HostState {
             HostState::HostKeyChanged { .. } => "host key changed",
             HostState::SudoNeedsPassword => "sudo needs password",
             HostState::UnknownHostKey => "unknown host key",
+            HostState::Stalled => "stalled",
             HostState::Ok => "ok",
         }
     }
@@ -300,17 +321,37 @@ pub async fn probe(address: String, opts: &ConnectOptions) -> Discovered {
                     HostState::UnknownHostKey
                 }
             };
-            return found;
+            return found.printable();
         }
     };
     found.fingerprint = Some(session.fingerprint().to_string());
     found.newly_pinned = session.newly_pinned();
-    match crate::facts::gather(&session).await {
-        Ok(facts) => found.facts = Some(facts),
-        Err(e) => found.message = format!("facts: {e}"),
+    let limit = facts_timeout();
+    match tokio::time::timeout(limit, crate::facts::gather(&session)).await {
+        Ok(Ok(facts)) => found.facts = Some(facts.into_printable()),
+        Ok(Err(e)) => found.message = format!("facts: {e}"),
+        Err(_) => {
+            found.state = HostState::Stalled;
+            found.message = format!(
+                "facts: no answer within {} s (a command of the facts script hangs on the host)",
+                limit.as_secs()
+            );
+        }
     }
-    session.close().await;
-    found
+    // Closing waits for the server; a host that hangs must not hold the scan.
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
+    found.printable()
+}
+
+impl Discovered {
+    /// Remote text (facts, messages that quote what the server said) with control characters
+    /// escaped: what every output path shows, the JSON lines included.
+    pub fn printable(mut self) -> Self {
+        self.facts = self.facts.map(HostFacts::into_printable);
+        crate::text::make_printable(&mut self.message);
+        crate::text::make_printable(&mut self.address);
+        self
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod discover;
 pub mod facts;
+pub mod kubespray;
 pub mod lab;
 pub mod net;
 pub mod paths;
@@ -27,4 +28,5 @@ pub mod provision;
 pub mod recovery;
 pub mod render;
 pub mod ssh;
+pub mod text;
 pub mod tui;

@@ -168,6 +168,19 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         |p, _| p.cluster.kubespray.version = "v2.24.0".into(),
     ),
     (
+        "W_KUBESPRAY_OLD_RELEASE",
+        |p, _| p.cluster.kubespray.version = "v2.28.1".into(),
+        |p, _| p.cluster.kubespray.version = "v2.29.1".into(),
+    ),
+    (
+        "E_NETWORK_PLUGIN_RELEASE",
+        |p, _| p.cluster.network_plugin = "weave".into(),
+        |p, _| {
+            p.cluster.network_plugin = "weave".into();
+            p.cluster.kubespray.version = "v2.28.1".into();
+        },
+    ),
+    (
         "E_BAD_USER",
         |p, _| p.access.user = String::new(),
         |p, _| p.access.user = "u".into(),
@@ -460,8 +473,8 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
     ),
     (
         "E_CALICO_MTU",
-        |p, _| p.network.calico_mtu = Some(1490),
-        |p, _| p.network.calico_mtu = Some(1480),
+        |p, _| p.network.calico_mtu = Some(1451),
+        |p, _| p.network.calico_mtu = Some(1450),
     ),
     (
         "E_BAD_POOL_NAME",
@@ -976,7 +989,7 @@ fn even_etcd_suggests_a_worker_and_two_control_planes_suggest_third_etcd() {
             .unwrap()
             .contains("add `etcd` to one worker's roles")
     );
-    // With the third member on a worker (seed 003), the error is gone and no hint is needed.
+    // With the third member on a worker (as in a two-control-plane homelab), the error is gone and no hint is needed.
     p.hosts[3].roles.push(Role::Etcd);
     let f = plan::check(&p, None);
     assert!(!f.iter().any(|x| x.code == "E_EVEN_ETCD"));

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use rackstrap::plan::Plan;
 use rackstrap::recovery::actions::{Kind, Standing, prepare};
 use rackstrap::recovery::quorum::{Etcd, Verdict};
-use rackstrap::recovery::releases::RELEASES;
 use rackstrap::recovery::run::describe;
 
 fn plan(version: &str, hosts: &str) -> Plan {
@@ -161,11 +160,11 @@ fn scenarios() -> Vec<(&'static str, String, Standing, Kind, &'static str)> {
 fn every_action_per_release_matches_its_golden_file() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/recovery");
-    for release in RELEASES {
-        let version = format!("{}.0", release.minor);
+    for release in rackstrap::recovery::releases::all() {
+        let version = release.tag;
         let mut out = String::new();
         for (title, hosts, standing, kind, node) in scenarios() {
-            let p = plan(&version, &hosts);
+            let p = plan(version, &hosts);
             out.push_str(&format!("## {title}\n"));
             match prepare(&p, &standing, kind, node) {
                 Ok(prepared) => {
@@ -182,7 +181,7 @@ fn every_action_per_release_matches_its_golden_file() {
             }
             out.push('\n');
         }
-        let path = dir.join(format!("{}.txt", release.minor));
+        let path = dir.join(format!("{}.txt", release.tag));
         if update {
             std::fs::create_dir_all(&dir).expect("golden dir");
             std::fs::write(&path, &out).expect("write golden");
@@ -266,5 +265,40 @@ fn a_joining_control_plane_is_never_first() {
             .find(|h| h.has_role(rackstrap::plan::Role::ControlPlane))
             .expect("a control plane");
         assert_ne!(first_cp.name, node, "{kind:?}: saved plan");
+    }
+}
+
+/// Moving the first control plane to the end of its groups renames no etcd member: every
+/// inventory the action writes keeps the names the cluster has (`etcd<position>` of the plan
+/// as given).
+#[test]
+fn reordering_renames_no_etcd_member() {
+    let p = plan("v2.31.0", BASE);
+    let prepared = prepare(
+        &p,
+        &in_cluster(&["node1", "node2", "node3", "node4"]),
+        Kind::Remove,
+        "node1",
+    )
+    .expect("prepared");
+    assert!(prepared.steps.len() >= 2, "reorder, then remove");
+    for step in &prepared.steps {
+        let hosts = &step.inventory[0].contents;
+        let yaml: serde_yaml::Value = serde_yaml::from_str(hosts).expect("yaml");
+        let order: Vec<&str> = yaml["all"]["children"]["etcd"]["hosts"]
+            .as_mapping()
+            .expect("etcd group")
+            .keys()
+            .filter_map(|k| k.as_str())
+            .collect();
+        assert_eq!(order, ["node2", "node3", "node1"], "{}", step.title);
+        for (host, member) in [("node1", "etcd1"), ("node2", "etcd2"), ("node3", "etcd3")] {
+            assert_eq!(
+                yaml["all"]["hosts"][host]["etcd_member_name"].as_str(),
+                Some(member),
+                "{}: {host}",
+                step.title
+            );
+        }
     }
 }

@@ -236,6 +236,34 @@ fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
     assert_terminal_restored(&t);
 }
 
+#[test]
+fn sigterm_restores_the_terminal() {
+    assert!(
+        tmux_available(),
+        "tmux is required (tests/ci.sh installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_rackstrap");
+    let t = Tmux::start(
+        "sigterm",
+        &format!("{bin} demo & echo $! > wizard.pid; fg; echo rackstrap-exit=$?"),
+        dir.path(),
+    );
+    t.wait_for("1/9 Access");
+    let pid = std::fs::read_to_string(dir.path().join("wizard.pid")).unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let s = t.wait_for("rackstrap-exit=");
+    assert!(
+        !s.contains("1/9 Access"),
+        "the alternate screen must be gone: {s}"
+    );
+    assert_terminal_restored(&t);
+}
+
 /// `stty -a` in the pane shows canonical mode and echo again (raw mode turns both off).
 fn assert_terminal_restored(t: &Tmux) {
     // The quotes keep the marker out of the echoed command line.
@@ -343,7 +371,7 @@ fn drift_screen_on_the_recovery_demo() {
     t.keys(&["p"]);
     let s = t.wait_for("replace node2: node2 is removed from the cluster and joins again");
     assert!(s.contains("Type node2 and Enter to run"), "{s}");
-    assert!(s.contains("remove-node.yml -e"), "{s}");
+    assert!(s.contains("remove_node.yml -e"), "{s}");
     t.keys(&["Enter"]);
     t.wait_for("type node2 to run this action");
     t.keys(&["n", "o", "d", "e", "2", "Enter"]);

@@ -4,7 +4,8 @@
 //!
 //! Exit codes (docs/provisioning.md): 0 every step done, 1 a step failed or is left waiting (a refused
 //! disk, a missing confirmation, an unreachable host), 2 the plan could not be read or a
-//! `--stage`/`--host` names nothing in it.
+//! `--stage`/`--host` names nothing in it, or another process is running the same plan (it
+//! holds the run lock, see `provision::state::RunLock`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::plan;
 use crate::provision::event::{Event, EventKind, StageId};
 use crate::provision::remote::SshConnector;
 use crate::provision::{Consent, RunOptions, state};
+use crate::text::{printable, printable_sgr};
 
 pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     let plan = match plan::load(&args.plan) {
@@ -29,6 +31,18 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         eprint!("{}", super::check::format_text(&findings));
         eprintln!("rackstrap: the plan has errors; nothing was run");
         return Ok(ExitCode::from(1));
+    }
+    // The Kubespray tree and its Ansible, refused before any stage runs when the run
+    // includes Kubespray.
+    if !args.dry_run
+        && (args.stages.is_empty() || args.stages.iter().any(|s| s == StageId::Kubespray.as_str()))
+    {
+        let tree = crate::kubespray::tree::findings(&plan);
+        if !tree.is_empty() {
+            eprint!("{}", super::check::format_text(&tree));
+            eprintln!("rackstrap: the Kubespray tree is not ready for the plan; nothing was run");
+            return Ok(ExitCode::from(1));
+        }
     }
     // Bad selections are the operator's typing: say what and which exist, no backtrace.
     let mut stages = Vec::new();
@@ -62,6 +76,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     opts.stages = stages;
     opts.hosts = args.hosts.clone();
     opts.dry_run = args.dry_run;
+    let dry_run = args.dry_run;
     opts.consent = if args.yes {
         Consent::All
     } else {
@@ -77,10 +92,17 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
                 println!("{}", headless_line(&ev));
             }
         });
-        let summary = crate::provision::run(&plan, opts, tx).await;
+        let outcome = tokio::select! {
+            summary = crate::provision::run(&plan, opts, tx) => Ok(summary),
+            signal = interrupted() => Err(signal),
+        };
         let _ = printer.await;
-        summary
-    })?;
+        outcome
+    });
+    let summary = match summary {
+        Ok(summary) => summary?,
+        Err(signal) => return Ok(stopped_by(signal, &args.plan, dry_run)),
+    };
     let failed: Vec<_> = summary.failed().collect();
     if args.dry_run {
         println!("dry run: nothing was changed");
@@ -91,7 +113,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         if !failed.is_empty() {
             eprintln!("rackstrap: {} step(s) failed:", failed.len());
             for (stage, host, _, msg) in failed {
-                eprintln!("  {host} {stage}: {msg}");
+                eprintln!("  {} {stage}: {}", printable(host), printable(msg));
             }
         }
         eprintln!(
@@ -115,6 +137,42 @@ pub fn connect_options(
     base
 }
 
+/// Resolves with the signal's name when SIGINT or SIGTERM arrives (never, if the handlers
+/// cannot be installed).
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(mut int), Ok(mut term)) => tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        },
+        _ => std::future::pending().await,
+    }
+}
+
+/// After SIGINT/SIGTERM stopped the run: the steps that were running are recorded as
+/// interrupted by that signal, so `status` and the next `apply` say where it stopped. The
+/// exit code is the shell's for a death by that signal (130, 143).
+fn stopped_by(signal: &str, plan: &std::path::Path, dry_run: bool) -> ExitCode {
+    let path = state::state_dir(plan).join("state.yaml");
+    if !dry_run && let Ok(mut st) = state::RunState::load_as_left(&path) {
+        st.mark_interrupted(&format!(
+            "interrupted by {signal}: the run stopped while this step ran"
+        ));
+        if let Err(e) = st.save(&path) {
+            eprintln!("rackstrap: could not record the interruption: {e:#}");
+        }
+    }
+    eprintln!(
+        "rackstrap: stopped by {signal}; `rackstrap status {}` shows where each host stands; `rackstrap apply` again resumes",
+        plan.display()
+    );
+    ExitCode::from(if signal == "SIGTERM" { 143 } else { 130 })
+}
+
 /// `host stage message`: the headless form of an event.
 pub fn headless_line(ev: &Event) -> String {
     let msg = match &ev.kind {
@@ -132,7 +190,9 @@ pub fn headless_line(ev: &Event) -> String {
             }
         }
     };
-    format!("{} {} {msg}", ev.host, ev.stage)
+    // Events from the runner are already escaped; escaping again is harmless and covers
+    // events built elsewhere. Output lines keep their colour.
+    printable_sgr(&format!("{} {} {msg}", ev.host, ev.stage)).into_owned()
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! `rackstrap check PLAN [--format json] [--facts FILE]`: load, check, print every finding.
 //!
-//! Without `--facts` only the plan itself is checked; with a file saved by `rackstrap
-//! discover --json` the hardware and disk checks run too, on the hosts the file matches.
+//! When the plan's Kubespray tree exists, the tree's release and the Ansible that would run
+//! it are checked too, and Kubespray's own inventory checks run on the render
+//! (`crate::kubespray`). Without `--facts` only the plan itself is checked; with a file
+//! saved by `rackstrap discover --json` the hardware and disk checks run too, on the hosts
+//! the file matches.
 //!
 //! Exit codes (docs/plan.md, "Checks"): 0 no errors, 1 errors, 2 the plan (or the facts file) could not
 //! be read.
@@ -30,7 +33,8 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
         },
         None => None,
     };
-    let findings = plan::check(&plan, facts.as_ref());
+    let mut findings = plan::check(&plan, facts.as_ref());
+    findings.extend(crate::kubespray::tree_findings(&plan, &findings));
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&findings)?);
     } else {
@@ -58,6 +62,7 @@ pub fn exit_code(findings: &[Finding]) -> ExitCode {
 /// One line per finding (`error  E_CODE  path  message`), its hint indented below, then a
 /// summary line. Columns are aligned over the list so it reads as a table.
 pub fn format_text(findings: &[Finding]) -> String {
+    use crate::text::{pad, printable, width};
     let sev_w = findings
         .iter()
         .map(|f| f.severity.as_str().len())
@@ -68,24 +73,37 @@ pub fn format_text(findings: &[Finding]) -> String {
         .map(|f| f.code.as_str().len())
         .max()
         .unwrap_or(0);
-    let path_w = findings.iter().map(|f| f.path.len()).max().unwrap_or(0);
+    // Paths and messages quote the plan and the hosts' facts: shown escaped, and the path
+    // column cut at `PATH_COLUMN_CAP` cells (padding by a format width panics past 65535).
+    let path_w = findings
+        .iter()
+        .map(|f| width(&printable(&f.path)).min(PATH_COLUMN_CAP))
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for f in findings {
         out.push_str(&format!(
-            "{:sev_w$}  {:code_w$}  {:path_w$}  {}\n",
-            f.severity.as_str(),
-            f.code,
-            f.path,
-            f.message
+            "{}  {}  {}  {}\n",
+            pad(f.severity.as_str(), sev_w),
+            pad(f.code.as_str(), code_w),
+            pad(&printable(&f.path), path_w),
+            printable(&f.message)
         ));
         if let Some(h) = &f.hint {
-            out.push_str(&format!("{:indent$}hint: {h}\n", "", indent = sev_w + 2));
+            out.push_str(&format!(
+                "{}hint: {}\n",
+                " ".repeat(sev_w + 2),
+                printable(h)
+            ));
         }
     }
     out.push_str(&summary(findings));
     out.push('\n');
     out
 }
+
+/// The widest the path column of [`format_text`] gets, in cells.
+const PATH_COLUMN_CAP: usize = 48;
 
 /// `2 errors, 1 warning`, or `no errors, no warnings`.
 pub fn summary(findings: &[Finding]) -> String {

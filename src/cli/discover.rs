@@ -11,6 +11,7 @@ use color_eyre::eyre::Context;
 use crate::discover::{self, Discovered, HostState};
 use crate::facts::{HostFacts, human_bytes};
 use crate::ssh::{ConnectOptions, PassphraseCallback};
+use crate::text;
 
 pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
     let text = args.ranges.join(" ");
@@ -128,23 +129,28 @@ pub fn table(rows: &[&Discovered]) -> String {
             note,
         ]);
     }
+    // Each column is as wide as its widest cell, up to its cap; longer values are cut with
+    // `…`. Cells are printable text (`Discovered::printable`), escaped again in case a caller
+    // built rows by hand.
     let mut widths = header.map(str::len);
     for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+        for ((w, cell), cap) in widths.iter_mut().zip(row).zip(COLUMN_CAPS) {
+            *w = (*w).max(text::width(&text::printable(cell)).min(cap));
         }
     }
     let mut out = String::new();
     let mut line = |row: &[String]| {
-        let mut text = String::new();
+        let mut shown = String::new();
         for (i, cell) in row.iter().enumerate() {
+            let cell = text::printable(cell);
             if i + 1 == row.len() {
-                text.push_str(cell);
+                shown.push_str(&text::fit(&cell, widths[i]));
             } else {
-                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+                shown.push_str(&text::pad(&cell, widths[i]));
+                shown.push_str("  ");
             }
         }
-        out.push_str(text.trim_end());
+        out.push_str(shown.trim_end());
         out.push('\n');
     };
     line(&header.map(String::from));
@@ -153,6 +159,11 @@ pub fn table(rows: &[&Discovered]) -> String {
     }
     out
 }
+
+/// Widest each column of the table gets, in cells: an IPv6 address or a host name, a state
+/// label, a host name, an OS name, a count, a size, a few disks, a note with a fingerprint or
+/// an error.
+const COLUMN_CAPS: [usize; 8] = [40, 18, 32, 32, 5, 8, 64, 160];
 
 /// `nvme0n1 1.7T, sda 3.6T`: the top-level disks (loop devices included: in a lab they are
 /// the disks).
@@ -222,13 +233,31 @@ fn target_error_text(text: &str, err: &discover::TargetError) -> String {
             position,
             reason,
         } => {
-            let caret = " ".repeat(text.chars().take(*position).count());
+            // Shown escaped: a control character typed (or pasted) is the likely error. The
+            // caret counts the escaped text up to the bad character.
+            let before: String = text.chars().take(*position).collect();
+            let caret = " ".repeat(text::width(&text::printable(&before)));
+            if caret.len() > 200 || text::width(&text::printable(text)) > 400 {
+                // Too long to point at: the token, cut, and where.
+                return format!(
+                    "bad target `{}` (character {}): {}",
+                    text::fit(&text::printable(token), 60),
+                    position + 1,
+                    text::printable(reason)
+                );
+            }
             format!(
-                "bad target `{token}`: {reason}\n  {text}\n  {caret}^ character {}",
+                "bad target `{}`: {}\n  {}\n  {caret}^ character {}",
+                text::printable(token),
+                text::printable(reason),
+                text::printable(text),
                 position + 1
             )
         }
-        other => format!("targets `{text}`: {other}"),
+        other => format!(
+            "targets `{}`: {other}",
+            text::fit(&text::printable(text), 200)
+        ),
     }
 }
 
@@ -268,5 +297,33 @@ mod tests {
                 && lines[1].ends_with("pinned SHA256:abc")
         );
         assert!(lines[2].contains("port closed") && lines[2].ends_with("(connection refused)"));
+    }
+
+    #[test]
+    fn hostile_and_huge_values_are_escaped_and_cut_to_their_column() {
+        let hostile = Discovered {
+            address: "x".repeat(65_536),
+            state: HostState::Ok,
+            fingerprint: None,
+            newly_pinned: false,
+            facts: Some(HostFacts {
+                hostname: "lab1\u{1b}]0;owned\u{7}$(id)".into(),
+                os: crate::facts::OsRelease {
+                    pretty_name: format!("\u{9b}31m{}", "U".repeat(70_000)),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            message: "bad\r\u{1b}[2Kline".into(),
+        };
+        let text = table(&[&hostile]);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains("lab1\\e]0;owned\\x07$(id)"), "{text}");
+        assert!(text.contains("\\u{9b}31mUUU"), "{text}");
+        assert!(text.lines().all(|l| crate::text::width(l) < 400), "{text}");
+        assert!(text.contains("bad\\r\\e[2Kline"), "{text}");
     }
 }

@@ -11,6 +11,7 @@ pub mod check;
 pub mod demo;
 pub mod discover;
 pub mod drift;
+pub mod kubespray;
 pub mod node;
 pub mod render;
 pub mod status;
@@ -47,6 +48,28 @@ pub enum Command {
     Drift(DriftArgs),
     /// Add, remove or replace one node of a running cluster (quorum-checked)
     Node(NodeArgs),
+    /// Kubespray on this machine: `prepare` clones the plan's release and its Ansible
+    #[command(subcommand)]
+    Kubespray(KubesprayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KubesprayCommand {
+    /// Clone the plan's Kubespray release into cluster.kubespray.path, make its virtualenv
+    /// and install its requirements.txt (does nothing when that is already done)
+    Prepare(PrepareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// The plan file
+    pub plan: PathBuf,
+    /// Git repository to clone from: a URL, a file:// URL or a local path
+    #[arg(long = "from", value_name = "URL", default_value = crate::kubespray::prepare::UPSTREAM)]
+    pub from: String,
+    /// Python interpreter the virtualenv is made with
+    #[arg(long, value_name = "PROGRAM", default_value = "python3")]
+    pub python: String,
 }
 
 #[derive(Debug, Args)]

@@ -82,7 +82,15 @@ pub fn read(text: &str) -> Result<Vec<Entry>, FactsFileError> {
     if entries.is_empty() {
         return Err(FactsFileError::Empty);
     }
-    Ok(entries)
+    // A facts file is remote text at one remove: it enters here, escaped like gathered facts.
+    Ok(entries
+        .into_iter()
+        .map(|mut e| {
+            crate::text::make_printable(&mut e.key);
+            e.facts = e.facts.map(HostFacts::into_printable);
+            e
+        })
+        .collect())
 }
 
 fn first_line(text: &str) -> &str {

@@ -161,6 +161,57 @@ pub struct Installed {
 }
 
 impl HostFacts {
+    /// Every text field with control characters shown as escapes ([`crate::text::printable`]):
+    /// facts come from hosts rackstrap does not control, and are shown in tables, findings,
+    /// the wizard and `--json`. Called where facts enter (gathered or read from a file).
+    pub fn into_printable(mut self) -> Self {
+        use crate::text::make_printable as p;
+        fn device(d: &mut BlockDevice) {
+            for s in [&mut d.name, &mut d.kind] {
+                p(s);
+            }
+            for s in [&mut d.transport, &mut d.model, &mut d.serial, &mut d.fstype]
+                .into_iter()
+                .flatten()
+            {
+                p(s);
+            }
+            d.mountpoints.iter_mut().for_each(p);
+            d.children.iter_mut().for_each(device);
+        }
+        for s in [
+            &mut self.hostname,
+            &mut self.kernel,
+            &mut self.arch,
+            &mut self.cpu_model,
+            &mut self.os.id,
+            &mut self.os.version_id,
+            &mut self.os.pretty_name,
+        ] {
+            p(s);
+        }
+        self.disks.iter_mut().for_each(device);
+        for md in &mut self.md_arrays {
+            p(&mut md.name);
+            p(&mut md.level);
+            md.members.iter_mut().for_each(p);
+        }
+        for i in &mut self.interfaces {
+            p(&mut i.name);
+            i.addresses.iter_mut().for_each(p);
+        }
+        if let Some(r) = &mut self.default_route {
+            p(&mut r.interface);
+            if let Some(g) = &mut r.gateway {
+                p(g);
+            }
+        }
+        if let Some(packages) = &mut self.installed.packages {
+            packages.iter_mut().for_each(p);
+        }
+        self
+    }
+
     /// The top-level device holding the root filesystem, if `lsblk` shows it.
     pub fn root_disk(&self) -> Option<&BlockDevice> {
         self.disks.iter().find(|d| d.holds_root())
@@ -178,5 +229,80 @@ impl HostFacts {
             })
         }
         find(&self.disks, name)
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::*;
+
+    /// Every string anywhere in `v`.
+    fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+            serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_text_field_of_facts_is_escaped() {
+        let bad = "x\u{1b}]0;t\u{7}\u{9b}2J\r\n".to_string();
+        let dev = BlockDevice {
+            name: bad.clone(),
+            kind: bad.clone(),
+            transport: Some(bad.clone()),
+            model: Some(bad.clone()),
+            serial: Some(bad.clone()),
+            fstype: Some(bad.clone()),
+            mountpoints: vec![bad.clone()],
+            ..Default::default()
+        };
+        let facts = HostFacts {
+            hostname: bad.clone(),
+            os: OsRelease {
+                id: bad.clone(),
+                version_id: bad.clone(),
+                pretty_name: bad.clone(),
+            },
+            kernel: bad.clone(),
+            arch: bad.clone(),
+            cpu_model: bad.clone(),
+            disks: vec![BlockDevice {
+                children: vec![dev.clone()],
+                ..dev
+            }],
+            md_arrays: vec![MdArray {
+                name: bad.clone(),
+                level: bad.clone(),
+                members: vec![bad.clone()],
+            }],
+            interfaces: vec![Interface {
+                name: bad.clone(),
+                mtu: 1500,
+                addresses: vec![bad.clone()],
+            }],
+            default_route: Some(Route {
+                gateway: Some(bad.clone()),
+                interface: bad.clone(),
+            }),
+            installed: Installed {
+                packages: Some(vec![bad.clone()]),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut all = Vec::new();
+        strings(&serde_json::to_value(&facts).unwrap(), &mut all);
+        assert!(all.len() >= 25 && all.iter().all(|s| s == &bad));
+        let mut all = Vec::new();
+        strings(
+            &serde_json::to_value(facts.into_printable()).unwrap(),
+            &mut all,
+        );
+        for s in all {
+            assert_eq!(s, r"x\e]0;t\x07\u{9b}2J\r\n");
+        }
     }
 }

@@ -388,6 +388,11 @@ pub fn parse_range(text: &str) -> Result<AddrRange, ParseError> {
     parse_entry(text).map(|(r, _)| r)
 }
 
+/// The longest host name a resolver takes, in characters (RFC 1035 2.3.4).
+pub const MAX_NAME_LEN: usize = 253;
+/// The longest label (the part between dots) of a host name (RFC 1035 2.3.4).
+pub const MAX_LABEL_LEN: usize = 63;
+
 /// A discovery target: addresses, or a host name to resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -421,6 +426,30 @@ pub fn parse_target(text: &str) -> Result<Target, ParseError> {
     if body.is_empty() {
         return Err(ParseError::new(0, "empty entry"));
     }
+    // DNS limits (RFC 1035 2.3.4): refused here, before a resolver is asked.
+    if body.len() > MAX_NAME_LEN {
+        return Err(ParseError::new(
+            lead + MAX_NAME_LEN,
+            format!(
+                "a host name has at most {MAX_NAME_LEN} characters, this one has {}",
+                body.len()
+            ),
+        ));
+    }
+    let mut offset = 0;
+    for label in body.split('.') {
+        if label.len() > MAX_LABEL_LEN {
+            return Err(ParseError::new(
+                lead + offset + MAX_LABEL_LEN,
+                format!(
+                    "a part of a host name between dots has at most {MAX_LABEL_LEN} characters, `{}…` has {}",
+                    &label[..16],
+                    label.len()
+                ),
+            ));
+        }
+        offset += label.len() + 1;
+    }
     Ok(Target::Name(body.to_string()))
 }
 
@@ -448,6 +477,18 @@ pub fn split_list(text: &str) -> Vec<(usize, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_beyond_dns_limits_are_refused_before_resolving() {
+        let long = "a".repeat(64);
+        let err = parse_target(&format!("{long}.lab")).unwrap_err();
+        assert_eq!(err.position, 63);
+        assert!(err.message.contains("at most 63 characters"), "{err}");
+        let huge = "1".repeat(65_536);
+        let err = parse_target(&huge).unwrap_err();
+        assert_eq!(err.position, 253);
+        assert!(parse_target(&format!("{}.lab", "a".repeat(63))).is_ok());
+    }
     use proptest::prelude::*;
 
     fn v4(s: &str) -> IpAddr {

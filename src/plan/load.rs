@@ -45,22 +45,88 @@ impl PlanError {
     }
 }
 
+/// The largest plan file read, in bytes. A plan of a thousand hosts is a few hundred
+/// kilobytes; the bound keeps `check /dev/zero` or a mistyped path to a disk image from
+/// reading without end.
+pub const MAX_PLAN_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The deepest nesting of flow collections (`[...]`, `{...}`) read. A plan nests four or five
+/// levels; the YAML parser's time grows with the square of the depth, so a file of nothing
+/// but brackets is refused before it reaches the parser.
+pub const MAX_FLOW_DEPTH: usize = 32;
+
+/// How the temporary files of a save start (`.rackstrap-plan-XXXXXX`).
+const TEMP_PREFIX: &str = ".rackstrap-plan-";
+
 /// Read and parse a plan file. `origin` in errors is the path as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    use std::io::Read;
     let origin = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
+    let read_err = |source| PlanError::Read {
         origin: origin.clone(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PLAN_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(PlanError::invalid(
+            &origin,
+            None,
+            format!(
+                "larger than {} MiB: this is not a plan (a plan is a YAML file of a few kilobytes)",
+                MAX_PLAN_BYTES / 1024 / 1024
+            ),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = good.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+        PlanError::invalid(
+            &origin,
+            Some((line, col)),
+            "not UTF-8 text: a plan is a YAML file in UTF-8".into(),
+        )
     })?;
     from_yaml(&text, &origin)
 }
 
 /// Parse plan text. `origin` names the text in errors (a file name, `<wizard>`).
 pub fn from_yaml(text: &str, origin: &str) -> Result<Plan, PlanError> {
+    // Editors on some systems start UTF-8 files with a byte order mark; YAML allows it, and
+    // the parser would take it for a second document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if text.len() as u64 > MAX_PLAN_BYTES {
+        return Err(PlanError::invalid(
+            origin,
+            None,
+            format!(
+                "larger than {} MiB: this is not a plan",
+                MAX_PLAN_BYTES / 1024 / 1024
+            ),
+        ));
+    }
+    if let Some(location) = too_deep(text, MAX_FLOW_DEPTH) {
+        return Err(PlanError::invalid(
+            origin,
+            Some(location),
+            format!("nested more than {MAX_FLOW_DEPTH} levels of `[` or `{{`: this is not a plan"),
+        ));
+    }
     // The version decides how the rest is read, so it is checked before the schema: a
     // version 2 plan should say "version 2", not "unknown key" about its new keys.
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| yaml_error(origin, &e))?;
+    let value: serde_yaml::Value = match serde_yaml::from_str(text) {
+        Ok(v) => v,
+        // A number beyond 64 bits cannot be held as a plain value; the typed read below says
+        // which key it is and what that key takes.
+        Err(e) if e.to_string().contains(" as u128") || e.to_string().contains(" as i128") => {
+            return serde_yaml::from_str::<Plan>(text).map_err(|e| yaml_error(origin, &e));
+        }
+        Err(e) => return Err(yaml_error(origin, &e)),
+    };
     match &value {
         serde_yaml::Value::Mapping(map) => match map.get("version") {
             None => {
@@ -98,6 +164,53 @@ pub fn from_yaml(text: &str, origin: &str) -> Result<Plan, PlanError> {
     serde_yaml::from_str::<Plan>(text).map_err(|e| yaml_error(origin, &e))
 }
 
+/// Where (1-based line and column) flow collections first nest deeper than `limit`, if they
+/// do. A cheap scan, not a parser: quoted text and comments are skipped, and a bracket counts
+/// only where a flow collection can start (after `:`, `-`, `,`, `?`, another bracket or at
+/// the start of a line), so `name: a[1]` is not nesting. It may count too little on odd
+/// input, never so much that a real plan is refused.
+fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        // Whether a flow collection may start here: at the start of a line, after an
+        // indicator or right after a bracket that itself opened one.
+        let mut may_open = true;
+        let mut after_space = true;
+        let mut quote = None::<char>;
+        for (col, c) in line.chars().enumerate() {
+            if let Some(q) = quote {
+                if c == q {
+                    quote = None;
+                    may_open = false;
+                }
+                continue;
+            }
+            match c {
+                ' ' | '\t' => {
+                    after_space = true;
+                    continue;
+                }
+                '#' if after_space => break,
+                '"' | '\'' if may_open || after_space => quote = Some(c),
+                '[' | '{' if may_open => {
+                    depth += 1;
+                    if depth > limit {
+                        return Some((i + 1, col + 1));
+                    }
+                }
+                ']' | '}' => {
+                    depth = depth.saturating_sub(1);
+                    may_open = false;
+                }
+                ':' | '-' | ',' | '?' => may_open = true,
+                _ => may_open = false,
+            }
+            after_space = false;
+        }
+    }
+    None
+}
+
 /// Line and column (1-based) of a top-level key, for errors found after parsing.
 fn key_location(text: &str, key: &str) -> Option<(usize, usize)> {
     text.lines().enumerate().find_map(|(i, line)| {
@@ -119,6 +232,12 @@ fn yaml_error(origin: &str, err: &serde_yaml::Error) -> PlanError {
 
 /// serde's wording, in the plan's terms: keys, not fields; what was expected, plainly.
 fn reword(message: &str) -> String {
+    // A number beyond 64 bits is out of range for every key, not of the wrong type.
+    let message = if message.contains(" as u128") || message.contains(" as i128") {
+        message.replacen("invalid type: ", "invalid value: ", 1)
+    } else {
+        message.to_string()
+    };
     message
         .replace("unknown field", "unknown key")
         .replace("missing field", "missing key")
@@ -132,6 +251,8 @@ fn reword(message: &str) -> String {
             ", expected a whole number from 0 to 65535",
         )
         .replace(", expected u32", ", expected a whole number")
+        .replace(" as u128", "")
+        .replace(" as i128", "")
         .replace("expected a borrowed string", "expected a string")
         .replace(
             "data did not match any variant of untagged enum SysctlValue",
@@ -161,13 +282,34 @@ pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanError> {
     };
     // tempfile creates the file with mode 0600 on Unix.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".rackstrap-plan-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(write_err)?;
     tmp.write_all(to_yaml(plan).as_bytes()).map_err(write_err)?;
     tmp.as_file().sync_all().map_err(write_err)?;
     tmp.persist(path).map_err(|e| write_err(e.error))?;
+    remove_stale_temp_files(dir);
     Ok(())
+}
+
+/// Temporary files of plan saves that never finished (the process was killed between
+/// creating and renaming). A save takes milliseconds, so one older than a minute is nobody's.
+fn remove_stale_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let stale = |meta: &std::fs::Metadata| {
+        meta.modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60))
+    };
+    for entry in entries.flatten() {
+        let is_temp = entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX);
+        if is_temp && entry.metadata().is_ok_and(|m| m.is_file() && stale(&m)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -180,7 +322,10 @@ mod tests {
     fn minimal_plan_gets_defaults() {
         let plan = from_yaml(MINIMAL, "p.yaml").unwrap();
         assert_eq!(plan.cluster.domain, "cluster.local");
-        assert_eq!(plan.cluster.kubespray.version, "v2.24.1");
+        assert_eq!(
+            plan.cluster.kubespray.version,
+            crate::plan::release::DEFAULT_TAG
+        );
         assert_eq!(plan.network.service_cidr, "10.233.0.0/18");
         assert_eq!(plan.access.port, 22);
     }
@@ -227,6 +372,98 @@ mod tests {
         save(&plan, &path).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), first);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_accepted() {
+        let with_bom = format!("\u{feff}{MINIMAL}");
+        assert_eq!(
+            from_yaml(&with_bom, "p.yaml").unwrap(),
+            from_yaml(MINIMAL, "p.yaml").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_number_beyond_64_bits_reads_like_any_out_of_range_port() {
+        let text = format!("{MINIMAL}access: {{ user: root, port: 99999999999999999999999 }}\n");
+        let err = from_yaml(&text, "p.yaml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yaml:8:29: access.port: wrong value: found integer `99999999999999999999999`, \
+             expected a whole number from 0 to 65535"
+        );
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_refused_quickly_with_its_place() {
+        for open in ["[", "{a: ", "- ["] {
+            let text = format!("version: 1\nx: {}\n", open.repeat(100_000));
+            let started = std::time::Instant::now();
+            let err = from_yaml(&text, "p.yaml").unwrap_err().to_string();
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(1),
+                "{open}: {:?}",
+                started.elapsed()
+            );
+            assert!(err.starts_with("p.yaml:2:"), "{err}");
+            assert!(err.ends_with("nested more than 32 levels of `[` or `{`: this is not a plan"));
+        }
+        // Brackets inside plain text, quotes and comments are not nesting.
+        let text = format!(
+            "{MINIMAL}# {}\nsysctl: {{ a.b: \"{}\", c.d: x{} }}\n",
+            "[".repeat(100),
+            "{".repeat(100),
+            "[".repeat(100)
+        );
+        let err = from_yaml(&text, "p.yaml")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("nested"), "{err}");
+    }
+
+    #[test]
+    fn an_endless_or_huge_file_is_refused_after_a_bounded_read() {
+        let err = load(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "/dev/zero: larger than 4 MiB: this is not a plan (a plan is a YAML file of a few kilobytes)"
+        );
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_say_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(&path, b"version: 1\ncluster:\n  name: \"\xff\"\n").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.ends_with("p.yaml:3:10: not UTF-8 text: a plan is a YAML file in UTF-8"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_save_removes_what_a_killed_save_left_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(".rackstrap-plan-AbC123");
+        let fresh = dir.path().join(".rackstrap-plan-XyZ789");
+        std::fs::write(&old, "version: 1\ncl").unwrap();
+        std::fs::write(&fresh, "version: 1\ncl").unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        let plan = from_yaml(MINIMAL, "p.yaml").unwrap();
+        save(&plan, &dir.path().join("cluster.yaml")).unwrap();
+        assert!(!old.exists(), "a stale temporary file stays");
+        assert!(
+            fresh.exists(),
+            "a save under way in another process lost its file"
+        );
     }
 
     #[test]

@@ -118,6 +118,15 @@ pub struct Host {
 }
 
 impl Host {
+    /// The plan name to offer for a host that reported `hostname`, when that name is one
+    /// Kubespray takes as it is (lower case letters, digits, `-` and `.`, "Stop if bad
+    /// hostname" in Kubespray's preinstall role). A host reports what it likes: a name with
+    /// escapes, quotes or `$(...)` is never offered, and the caller picks `nodeN` instead.
+    pub fn name_from_hostname(hostname: &str) -> Option<String> {
+        (hostname.len() <= 63 && super::check::rules::is_dns_name(hostname))
+            .then(|| hostname.to_string())
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -258,7 +267,8 @@ pub struct Network {
     /// Host interface MTU.
     #[serde(default = "default_mtu")]
     pub mtu: u32,
-    /// Kubespray `calico_mtu`; derived from `mtu` when absent (20 bytes less: IP-in-IP header).
+    /// Kubespray `calico_mtu`; derived from `mtu` when absent (50 bytes less: the VXLAN
+    /// header of Kubespray's default Calico mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calico_mtu: Option<u32>,
     /// Optional control-plane virtual IP (a keepalived VIP in front of the API servers).
@@ -284,9 +294,14 @@ impl Default for Network {
 }
 
 impl Network {
-    /// The MTU Calico gets: the plan's value, or 20 bytes below the host MTU.
+    /// The MTU Calico gets: the plan's value, or the VXLAN header's 50 bytes below the host
+    /// MTU (Kubespray's sample `k8s-net-calico.yml`: "if VXLAN or BPF mode is enabled,
+    /// subtract 50 from your network MTU").
     pub fn effective_calico_mtu(&self) -> u32 {
-        self.calico_mtu.unwrap_or(self.mtu.saturating_sub(20))
+        self.calico_mtu.unwrap_or(
+            self.mtu
+                .saturating_sub(crate::plan::release::CALICO_VXLAN_OVERHEAD),
+        )
     }
 }
 
@@ -349,11 +364,9 @@ pub(super) fn default_container_manager() -> String {
 fn default_kubespray_path() -> String {
     "~/kubespray".into()
 }
-/// The Kubespray release Akash "Kubernetes Cluster for Akash Providers" clones in "STEP 1"
-/// (it suggests trying newer ones):
-/// <https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>.
+/// New plans get the newest release rackstrap knows (`crate::plan::release::DEFAULT_TAG`).
 fn default_kubespray_version() -> String {
-    "v2.24.1".into()
+    crate::plan::release::DEFAULT_TAG.into()
 }
 fn default_user() -> String {
     "root".into()
@@ -379,4 +392,29 @@ fn default_mtu() -> u32 {
 }
 fn default_true() -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_names_kubespray_takes_are_offered_from_a_hostname() {
+        assert_eq!(
+            Host::name_from_hostname("node-1.lab"),
+            Some("node-1.lab".into())
+        );
+        for bad in [
+            "lab1\u{1b}]0;owned\u{7}$(id)",
+            r"lab1\e]0;owned\x07$(id)",
+            "Node1",
+            "a b",
+            "x'; rm -rf /",
+            "",
+            "-lead",
+            &"n".repeat(64),
+        ] {
+            assert_eq!(Host::name_from_hostname(bad), None, "{bad:?}");
+        }
+    }
 }

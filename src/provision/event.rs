@@ -109,3 +109,28 @@ pub enum EventKind {
     /// or "nothing to do" when it was already done.
     Finished { state: StepState, message: String },
 }
+
+impl EventKind {
+    /// The event with its text safe to show ([`crate::text`]): output lines keep their
+    /// colour, every other control character is escaped. Events carry remote text (command
+    /// output, error messages that quote it) to panes and headless lines.
+    pub fn printable(self) -> Self {
+        use crate::text::{printable, printable_sgr};
+        match self {
+            EventKind::Started => EventKind::Started,
+            EventKind::Log { line, stderr } => EventKind::Log {
+                line: printable_sgr(&line).into_owned(),
+                stderr,
+            },
+            EventKind::Progress { done, total, text } => EventKind::Progress {
+                done,
+                total,
+                text: printable(&text).into_owned(),
+            },
+            EventKind::Finished { state, message } => EventKind::Finished {
+                state,
+                message: printable(&message).into_owned(),
+            },
+        }
+    }
+}

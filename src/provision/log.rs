@@ -22,14 +22,22 @@ pub struct LogFile {
 }
 
 impl LogFile {
+    /// Opens (appending) or creates the log at `path`, mode 0600 whatever the umask: logs
+    /// hold host details. Missing directories are made 0700.
     pub fn create(path: &Path) -> std::io::Result<Self> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         Ok(Self {
             path: path.to_path_buf(),
             file: Arc::new(Mutex::new(file)),
@@ -77,11 +85,12 @@ impl StepLog {
     }
 
     pub fn emit(&self, kind: EventKind) {
-        // The watcher going away (wizard closed) must not stop the run.
+        // The watcher going away (wizard closed) must not stop the run. What it is shown is
+        // escaped; the log file (written in `line`) keeps the bytes.
         let _ = self.events.send(Event {
             host: self.host.clone(),
             stage: self.stage,
-            kind,
+            kind: kind.printable(),
         });
     }
 
@@ -105,6 +114,16 @@ impl StepLog {
                 format!("  {l}")
             };
             self.line(&text, false);
+        }
+    }
+
+    /// A line for the log file only: what the watcher is told another way (a step's failure
+    /// arrives as its `Finished` event), so it is not shown twice.
+    pub fn file_only(&self, text: &str) {
+        if let Some(f) = &self.file {
+            for l in text.lines() {
+                f.write_line(l);
+            }
         }
     }
 
@@ -163,6 +182,44 @@ pub fn strip_ansi(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_file_keeps_the_bytes_and_the_watcher_sees_them_escaped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("node1.log");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut log = StepLog::new(
+            "node1",
+            StageId::Storage,
+            tx,
+            Some(LogFile::create(&path).expect("log")),
+        );
+        log.line("\u{1b}[32mok\u{1b}[0m \u{1b}]0;owned\u{7}\u{9b}2J", false);
+        log.file_only("failed: for the file");
+        log.emit(EventKind::Finished {
+            state: crate::provision::event::StepState::Failed,
+            message: "mkfs: \u{1b}[2J".into(),
+        });
+        let raw = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            raw,
+            "\u{1b}[32mok\u{1b}[0m \u{1b}]0;owned\u{7}\u{9b}2J\nfailed: for the file\n"
+        );
+        let first = rx.try_recv().expect("line event");
+        assert_eq!(
+            first.kind,
+            EventKind::Log {
+                line: "\u{1b}[32mok\u{1b}[0m \\e]0;owned\\x07\\u{9b}2J".into(),
+                stderr: false
+            }
+        );
+        let second = rx.try_recv().expect("finished event");
+        assert!(
+            matches!(&second.kind, EventKind::Finished { message, .. } if message == "mkfs: \\e[2J"),
+            "{second:?}"
+        );
+        assert!(rx.try_recv().is_err(), "file_only sends nothing");
+    }
 
     #[test]
     fn ansi_is_stripped_for_parsing() {

@@ -192,7 +192,8 @@ impl Shared<'_> {
                     step.finished = Some(now);
                 }
                 step.state = st;
-                step.message = message.to_string();
+                // `rackstrap status` prints it: remote text is stored escaped.
+                step.message = crate::text::printable(message).into_owned();
                 step.run = Some(self.run_id.clone());
                 if log.is_some() {
                     step.log = log;
@@ -279,6 +280,11 @@ pub async fn run(
     }
     let run_id = state::run_id();
     let state_path = opts.state_dir.as_ref().map(|d| d.join("state.yaml"));
+    // One run per plan at a time; held until this function returns.
+    let _lock = match (&opts.state_dir, opts.dry_run) {
+        (Some(dir), false) => Some(state::RunLock::acquire(dir)?),
+        _ => None,
+    };
     let prior = match &state_path {
         Some(p) => RunState::load(p)?,
         None => RunState::default(),
@@ -437,7 +443,8 @@ async fn host_step(
             if matches!(e, StepError::Remote(RemoteError::Connection(_))) {
                 shared.forget(&host.name).await;
             }
-            log.note(&format!("failed: {e}"));
+            // The log file says it; the watcher hears it once, from the Finished event.
+            log.file_only(&format!("failed: {e}"));
             (StepState::Failed, e.to_string())
         }
     };
@@ -584,6 +591,7 @@ async fn cluster_step(
     let ctx = ClusterCtx {
         plan,
         hosts: &every,
+        selected: &shared.opts.hosts,
         dry_run: shared.opts.dry_run,
         known_hosts: known.as_ref(),
         per_host: &per_host,

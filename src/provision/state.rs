@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! dir/.rackstrap/cluster/state.yaml          stage x host: state, times, reason, log file
+//! dir/.rackstrap/cluster/lock                held by the run under way, with its pid
 //! dir/.rackstrap/cluster/logs/<run>/<host>.log   one complete log per host per run
 //! dir/.rackstrap/cluster/logs/<run>/ansible.log  Kubespray's Ansible output
 //! ```
@@ -24,7 +25,8 @@ use super::event::{StageId, StepState};
 
 pub const STATE_VERSION: u32 = 1;
 
-/// The directory holding state and logs for a plan file.
+/// The directory holding state and logs for a plan file. It is named by the plan's file
+/// stem byte for byte: two plans whose names are not UTF-8 must not share one directory.
 pub fn state_dir(plan_path: &Path) -> PathBuf {
     let dir = plan_path
         .parent()
@@ -32,9 +34,92 @@ pub fn state_dir(plan_path: &Path) -> PathBuf {
         .unwrap_or(Path::new("."));
     let stem = plan_path
         .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plan".into());
+        .unwrap_or(std::ffi::OsStr::new("plan"));
     dir.join(".rackstrap").join(stem)
+}
+
+/// The lock file in a state directory: held by the run that owns the state, naming its pid.
+pub const LOCK_FILE: &str = "lock";
+
+/// One run at a time per plan: an exclusive lock (`flock`) on `<state dir>/lock`, held while
+/// the run lasts, wizard and headless alike. Two applies on one plan would format a disk
+/// twice, write fstab lines twice and overwrite each other's state, so the second refuses
+/// and names the process that holds the lock. The kernel drops the lock when its holder
+/// dies, so a lock file left by a killed run (a dead pid in it) is simply taken over.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+impl RunLock {
+    /// Takes the lock of `state_dir` (created if missing), writes this process's pid in it,
+    /// then removes temporary files that a killed save left behind.
+    pub fn acquire(state_dir: &Path) -> Result<Self> {
+        use std::io::{Read, Seek};
+        use std::os::unix::fs::OpenOptionsExt;
+        create_private_dir(state_dir)?;
+        let path = state_dir.join(LOCK_FILE);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .wrap_err_with(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let who = match holder.trim() {
+                    "" => "another rackstrap process".to_string(),
+                    pid => format!("another rackstrap process (pid {pid})"),
+                };
+                color_eyre::eyre::bail!(
+                    "{} is already running this plan (lock {}); wait for it to finish or stop it, then run again",
+                    who,
+                    path.display()
+                );
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).wrap_err_with(|| format!("locking {}", path.display()));
+            }
+        }
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .and_then(|_| file.set_len(0))
+            .and_then(|_| file.rewind())
+            .and_then(|_| writeln!(file, "{}", std::process::id()))
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
+        remove_stale_temp_files(state_dir);
+        Ok(Self { _file: file })
+    }
+}
+
+/// The state directory (and `.rackstrap` above it), mode 0700 when made here whatever the
+/// umask: it holds the state, the logs and the lock, which nobody else may replace.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .wrap_err_with(|| format!("creating state directory {}", dir.display()))
+}
+
+/// Temporary files of a save that never finished (`.tmpXXXXXX` from a killed process). Only
+/// called under the run lock, when no save of this state can be under way.
+fn remove_stale_temp_files(state_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(state_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let is_temp = name.to_string_lossy().starts_with(".tmp");
+        if is_temp && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -78,6 +163,13 @@ impl Default for RunState {
 impl RunState {
     /// Loads the state file; a missing file is an empty state.
     pub fn load(path: &Path) -> Result<Self> {
+        let mut state = Self::load_as_left(path)?;
+        state.mark_interrupted("interrupted: the run stopped while this step ran");
+        Ok(state)
+    }
+
+    /// The state file as the last run left it: steps it was running still say `running`.
+    pub fn load_as_left(path: &Path) -> Result<Self> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
@@ -85,24 +177,26 @@ impl RunState {
                 return Err(e).wrap_err_with(|| format!("reading run state {}", path.display()));
             }
         };
-        let mut state: RunState = serde_yaml::from_str(&text)
-            .wrap_err_with(|| format!("{}: not a rackstrap run state", path.display()))?;
-        for hosts in state.steps.values_mut() {
+        serde_yaml::from_str(&text)
+            .wrap_err_with(|| format!("{}: not a rackstrap run state", path.display()))
+    }
+
+    /// Steps found `running` failed with `why`: the run that ran them is gone.
+    pub fn mark_interrupted(&mut self, why: &str) {
+        for hosts in self.steps.values_mut() {
             for step in hosts.values_mut() {
                 if step.state == StepState::Running {
                     step.state = StepState::Failed;
-                    step.message = "interrupted: the run stopped while this step ran".into();
+                    step.message = why.into();
                 }
             }
         }
-        Ok(state)
     }
 
     /// Writes the state atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
-            .wrap_err_with(|| format!("creating state directory {}", dir.display()))?;
+        create_private_dir(dir)?;
         let text = serde_yaml::to_string(self).wrap_err("serialising run state")?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)
             .wrap_err_with(|| format!("creating a temporary file in {}", dir.display()))?;
@@ -133,32 +227,45 @@ impl RunState {
     /// The stage x host table `rackstrap status` prints, then the reasons of what did not
     /// finish.
     pub fn table(&self, hosts: &[String]) -> String {
+        use crate::text::{pad, printable, width};
         let stage_w = StageId::ALL
             .iter()
             .map(|s| s.as_str().len())
             .max()
             .unwrap_or(5)
             .max("stage".len());
-        let col_w: Vec<usize> = hosts.iter().map(|h| h.len().max(7)).collect();
-        let mut out = format!("{:stage_w$}", "stage");
-        for (h, w) in hosts.iter().zip(&col_w) {
-            out.push_str(&format!("  {h:w$}"));
+        // Host names head the columns: shown escaped, each column as wide as its name up to
+        // `HOST_COLUMN_CAP` cells (longer names are cut with `…`), at least as wide as a state.
+        let shown: Vec<String> = hosts.iter().map(|h| printable(h).into_owned()).collect();
+        let col_w: Vec<usize> = shown
+            .iter()
+            .map(|h| width(h).clamp(7, HOST_COLUMN_CAP))
+            .collect();
+        let mut out = pad("stage", stage_w);
+        for (h, w) in shown.iter().zip(&col_w) {
+            out.push_str("  ");
+            out.push_str(&pad(h, *w));
         }
         let mut out = out.trim_end().to_string();
         out.push('\n');
         let mut notes = Vec::new();
         for stage in StageId::ALL {
-            let mut line = format!("{:stage_w$}", stage.as_str());
-            for (h, w) in hosts.iter().zip(&col_w) {
+            let mut line = pad(stage.as_str(), stage_w);
+            for ((h, name), w) in hosts.iter().zip(&shown).zip(&col_w) {
                 let step = self.get(stage, h);
                 let st = step.map(|s| s.state).unwrap_or_default();
-                line.push_str(&format!("  {:w$}", st.as_str()));
+                line.push_str("  ");
+                line.push_str(&pad(st.as_str(), *w));
                 if let Some(step) = step
                     && matches!(st, StepState::Failed | StepState::Skipped)
                 {
-                    let mut note = format!("{h} {stage}: {} {}", st.as_str(), step.message);
+                    let mut note = format!(
+                        "{name} {stage}: {} {}",
+                        st.as_str(),
+                        printable(&step.message)
+                    );
                     if let Some(log) = &step.log {
-                        note.push_str(&format!(" (log: {})", log.display()));
+                        note.push_str(&format!(" (log: {})", printable(&log.to_string_lossy())));
                     }
                     notes.push(note);
                 }
@@ -176,6 +283,9 @@ impl RunState {
         out
     }
 }
+
+/// The widest a host's column in [`RunState::table`] gets, in cells.
+const HOST_COLUMN_CAP: usize = 32;
 
 /// Now, as RFC 3339 UTC (`2024-05-01T12:00:00Z`).
 pub fn now() -> String {
@@ -225,6 +335,50 @@ mod tests {
     }
 
     #[test]
+    fn a_second_run_on_one_plan_is_refused_with_the_holder_pid() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = RunLock::acquire(dir.path()).expect("first lock");
+        let err = RunLock::acquire(dir.path())
+            .expect_err("second lock")
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "another rackstrap process (pid {}) is already running this plan",
+                std::process::id()
+            )),
+            "{err}"
+        );
+        drop(first);
+        RunLock::acquire(dir.path()).expect("free again");
+    }
+
+    #[test]
+    fn a_lock_left_by_a_dead_process_is_taken_over_and_stale_temp_files_go() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(LOCK_FILE), "4194304\n").expect("stale lock");
+        std::fs::write(dir.path().join(".tmpA1b2C3"), "version: 1\nst").expect("stale tmp");
+        std::fs::write(dir.path().join("state.yaml"), "version: 1\n").expect("state");
+        let _lock = RunLock::acquire(dir.path()).expect("taken over");
+        let lock = dir.path().join(LOCK_FILE);
+        assert_eq!(
+            std::fs::read_to_string(&lock).expect("lock"),
+            format!("{}\n", std::process::id())
+        );
+        assert_eq!(
+            std::fs::metadata(&lock).expect("meta").permissions().mode() & 0o777,
+            0o600
+        );
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["lock", "state.yaml"]);
+    }
+
+    #[test]
     fn state_dir_sits_beside_the_plan() {
         assert_eq!(
             state_dir(Path::new("site/akash.yaml")),
@@ -234,6 +388,15 @@ mod tests {
             state_dir(Path::new("akash.yaml")),
             PathBuf::from("./.rackstrap/akash")
         );
+    }
+
+    #[test]
+    fn plans_with_names_that_are_not_utf8_get_their_own_state() {
+        use std::os::unix::ffi::OsStrExt;
+        let a = state_dir(Path::new(std::ffi::OsStr::from_bytes(b"c_\xff.yaml")));
+        let b = state_dir(Path::new(std::ffi::OsStr::from_bytes(b"c_\xfe.yaml")));
+        assert_ne!(a, b);
+        assert_eq!(a.file_name().map(|n| n.as_bytes()), Some(&b"c_\xff"[..]));
     }
 
     #[test]
@@ -250,6 +413,30 @@ mod tests {
         );
         assert!(
             t.contains("node2 preflight: failed connection lost: eof"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn table_escapes_and_cuts_huge_or_hostile_names() {
+        let huge = "n".repeat(70_000);
+        let hostile = "lab1\u{1b}]0;owned\u{7}".to_string();
+        let mut s = RunState::default();
+        s.step_mut(StageId::Storage, &huge).state = StepState::Done;
+        let st = s.step_mut(StageId::Storage, &hostile);
+        st.state = StepState::Failed;
+        st.message = "mkfs: \u{9b}2J".into();
+        let t = s.table(&[huge.clone(), hostile]);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(t.lines().all(|l| l.chars().count() < 200), "{t}");
+        assert!(t.starts_with("stage          nnnn"), "{t}");
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with("storage        done") && l.ends_with("failed")),
+            "{t}"
+        );
+        assert!(
+            t.contains("lab1\\e]0;owned\\x07 storage: failed mkfs: \\u{9b}2J"),
             "{t}"
         );
     }

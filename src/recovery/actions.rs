@@ -21,7 +21,7 @@
 //!
 //! Every step that passes `--limit` is preceded by `playbooks/facts.yml` without one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -209,19 +209,58 @@ fn first_control_plane(plan: &Plan) -> Option<&str> {
 }
 
 /// The inventory files for `plan`, with `broken` groups added when given.
+/// Each etcd host's member name as the cluster knows it: the name the inventory of the plan
+/// as given (the order the cluster was built or last changed with) gives it,
+/// `etcd<position>` (Kubespray's own default, which rackstrap's inventories write out).
+/// Actions that move a host in the etcd group keep these names, so no member is renamed.
+fn member_names(plan: &Plan) -> BTreeMap<String, String> {
+    plan.hosts
+        .iter()
+        .filter(|h| h.has_role(Role::Etcd))
+        .enumerate()
+        .map(|(i, h)| (h.name.clone(), format!("etcd{}", i + 1)))
+        .collect()
+}
+
+/// `hosts.yaml` with each host's `etcd_member_name` set from `names` (hosts not in it keep
+/// what the render gave them).
+fn keep_member_names(hosts_yaml: &str, names: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut current: Option<&str> = None;
+    for line in hosts_yaml.lines() {
+        // Hosts sit at four spaces under `all.hosts`; their variables at six.
+        if let Some(name) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':'))
+            && !name.starts_with(' ')
+        {
+            current = Some(name);
+        }
+        match (
+            line.strip_prefix("      etcd_member_name: "),
+            current.and_then(|c| names.get(c)),
+        ) {
+            (Some(_), Some(name)) => out.push_str(&format!("      etcd_member_name: {name}")),
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 fn inventory(
     plan: &Plan,
+    names: &BTreeMap<String, String>,
     broken_etcd: &[String],
     broken_cp: &[String],
 ) -> Result<Vec<RenderedFile>, ActionError> {
     let mut files = crate::provision::stages::kubespray::inventory_files(plan)
         .map_err(|e| ActionError::Plan(e.to_string()))?;
-    if broken_etcd.is_empty() && broken_cp.is_empty() {
-        return Ok(files);
-    }
-    if let Some(hosts) = files
+    let Some(hosts) = files
         .iter_mut()
         .find(|f| f.path == std::path::Path::new(crate::render::HOSTS_FILE))
+    else {
+        return Ok(files);
+    };
+    hosts.contents = keep_member_names(&hosts.contents, names);
     {
         for (group, members) in [
             ("broken_etcd", broken_etcd),
@@ -244,14 +283,21 @@ fn inventory(
 /// Builds step command lines for one plan.
 struct Lines<'a> {
     plan: &'a Plan,
-    books: &'static Playbooks,
+    books: Playbooks,
+    /// Each etcd host's member name in the cluster as it stands (see [`member_names`]).
+    names: &'a BTreeMap<String, String>,
 }
 
 impl Lines<'_> {
+    /// The kubespray stage's command line without its playbook; `program` (`ansible-playbook`
+    /// or `ansible`) from the same place (the tree's virtualenv when it has one).
     fn base(&self, program: &str) -> Vec<String> {
-        let mut words = crate::provision::stages::kubespray::playbook_command(self.plan, false);
+        let mut words =
+            crate::provision::stages::kubespray::playbook_command(self.plan, false, &[]);
         words.pop();
-        words[0] = program.to_string();
+        if let Some(dir) = words[0].strip_suffix("ansible-playbook") {
+            words[0] = format!("{dir}{program}");
+        }
         words
     }
 
@@ -372,7 +418,9 @@ fn decide(
     let etcd = etcd_of(plan, standing);
     let is_etcd = host.has_role(Role::Etcd);
     let is_cp = host.has_role(Role::ControlPlane);
-    let lines = Lines { plan, books };
+    let names = member_names(plan);
+    let names = &names;
+    let lines = Lines { plan, books, names };
     let unreachable = standing.unreachable.contains(node);
     match kind {
         Kind::Add => {
@@ -414,7 +462,13 @@ fn decide(
             } else {
                 plan.clone()
             };
-            let steps = add_steps(&lines_for(&after, books), &after, node, is_cp, is_etcd)?;
+            let steps = add_steps(
+                &lines_for(&after, books, names),
+                &after,
+                node,
+                is_cp,
+                is_etcd,
+            )?;
             Ok(Prepared {
                 kind,
                 node: node.into(),
@@ -454,7 +508,7 @@ fn decide(
             let mut steps = Vec::new();
             let working = reorder_first(&lines, plan, node, unreachable, &mut steps)?;
             steps.push(remove_step(
-                &lines_for(&working, books),
+                &lines_for(&working, books, names),
                 &working,
                 node,
                 unreachable,
@@ -471,7 +525,7 @@ fn decide(
         }
         Kind::Replace => {
             if is_etcd && !etcd.has_quorum() {
-                return recover(plan, standing, books, node, etcd);
+                return recover(plan, standing, books, names, node, etcd);
             }
             let verdict = quorum::removal(
                 "replacing",
@@ -497,7 +551,7 @@ fn decide(
             let working = reorder_first(&lines, plan, node, unreachable, &mut steps)?;
             // The old node is broken: no drain, no reset (the box may be blank or gone).
             steps.push(remove_step(
-                &lines_for(&working, books),
+                &lines_for(&working, books, names),
                 &working,
                 node,
                 true,
@@ -509,7 +563,7 @@ fn decide(
                 plan.clone()
             };
             steps.extend(add_steps(
-                &lines_for(&after, books),
+                &lines_for(&after, books, names),
                 &after,
                 node,
                 is_cp,
@@ -529,8 +583,12 @@ fn decide(
     }
 }
 
-fn lines_for<'a>(plan: &'a Plan, books: &'static Playbooks) -> Lines<'a> {
-    Lines { plan, books }
+fn lines_for<'a>(
+    plan: &'a Plan,
+    books: Playbooks,
+    names: &'a BTreeMap<String, String>,
+) -> Lines<'a> {
+    Lines { plan, books, names }
 }
 
 /// The first control plane cannot be removed in place (Kubespray's "Adding/Removal of first
@@ -547,8 +605,8 @@ fn reorder_first(
         return Ok(plan.clone());
     }
     let reordered = moved_last(plan, node);
-    let inv = inventory(&reordered, &[], &[])?;
-    let l = lines_for(&reordered, lines.books);
+    let inv = inventory(&reordered, lines.names, &[], &[])?;
+    let l = lines_for(&reordered, lines.books, lines.names);
     steps.push(l.facts(&inv, unreachable.then_some(node)));
     let limit = if unreachable {
         format!("etcd,kube_control_plane,!{node}")
@@ -586,7 +644,7 @@ fn remove_step(
             }
         ),
         argv: lines.playbook(lines.books.remove_node, None, Some(vars)),
-        inventory: inventory(plan, &[], &[])?,
+        inventory: inventory(plan, lines.names, &[], &[])?,
     })
 }
 
@@ -597,7 +655,7 @@ fn add_steps(
     is_cp: bool,
     is_etcd: bool,
 ) -> Result<Vec<Step>, ActionError> {
-    let inv = inventory(plan, &[], &[])?;
+    let inv = inventory(plan, lines.names, &[], &[])?;
     let b = lines.books;
     let mut steps = Vec::new();
     if is_etcd {
@@ -649,7 +707,8 @@ fn add_steps(
 fn recover(
     plan: &Plan,
     standing: &Standing,
-    books: &'static Playbooks,
+    books: Playbooks,
+    member_names: &BTreeMap<String, String>,
     node: &str,
     etcd: Etcd,
 ) -> Result<Prepared, ActionError> {
@@ -688,7 +747,7 @@ fn recover(
             doc: books.recover_doc,
         });
     }
-    let names = |role: Role| -> Vec<String> {
+    let broken_in = |role: Role| -> Vec<String> {
         after
             .hosts
             .iter()
@@ -696,8 +755,13 @@ fn recover(
             .map(|h| h.name.clone())
             .collect()
     };
-    let inv = inventory(&after, &names(Role::Etcd), &names(Role::ControlPlane))?;
-    let lines = lines_for(&after, books);
+    let inv = inventory(
+        &after,
+        member_names,
+        &broken_in(Role::Etcd),
+        &broken_in(Role::ControlPlane),
+    )?;
+    let lines = lines_for(&after, books, member_names);
     let steps = vec![
         lines.facts(&inv, None),
         Step {

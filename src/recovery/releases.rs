@@ -1,19 +1,15 @@
 //! Which playbook files a Kubespray release has for the recovery actions, and where its docs
-//! describe them. Read from the release trees themselves (`git archive` of each tag):
-//!
-//! - every supported release has the root shims `scale.yml`, `remove-node.yml`,
-//!   `recover-control-plane.yml`, `upgrade-cluster.yml` importing `playbooks/*.yml`, and
-//!   `playbooks/facts.yml`;
-//! - from v2.29 the root also has `remove_node.yml` and `upgrade_cluster.yml`, the names of
-//!   the files they import; rackstrap uses those where they exist;
-//! - the node operations page moved from `docs/nodes.md` (v2.24) to `docs/operations/nodes.md`
-//!   (v2.28 on), and `recover-control-plane.md` with it.
+//! describe them: the recovery columns of the release table (`plan::release::RELEASES`, each
+//! value read from the release's tree), gathered for the actions.
 
-/// The playbooks and docs of one Kubespray minor release, as paths relative to its tree.
+use crate::plan::release::{RELEASES, Release};
+
+/// The playbooks and docs of one Kubespray release line, as paths relative to its tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Playbooks {
-    /// `v2.24`: the releases this row covers (every patch release of that minor).
-    pub minor: &'static str,
+    /// The release tag the row was read from (`v2.24.1`): plans naming another patch of the
+    /// same line use it.
+    pub tag: &'static str,
     pub cluster: &'static str,
     /// Refreshes the fact cache of every host; needed before any `--limit` (v2.27 on refuse
     /// `--limit` without it, and older ones misrender templates that read other hosts' facts).
@@ -28,46 +24,26 @@ pub struct Playbooks {
     pub recover_doc: &'static str,
 }
 
-const OLD_DOCS: (&str, &str) = ("docs/nodes.md", "docs/recover-control-plane.md");
-const NEW_DOCS: (&str, &str) = (
-    "docs/operations/nodes.md",
-    "docs/operations/recover-control-plane.md",
-);
-
-const fn row(
-    minor: &'static str,
-    underscores: bool,
-    docs: (&'static str, &'static str),
-) -> Playbooks {
-    Playbooks {
-        minor,
-        cluster: "cluster.yml",
-        facts: "playbooks/facts.yml",
-        scale: "scale.yml",
-        upgrade: if underscores {
-            "upgrade_cluster.yml"
-        } else {
-            "upgrade-cluster.yml"
-        },
-        remove_node: if underscores {
-            "remove_node.yml"
-        } else {
-            "remove-node.yml"
-        },
-        recover_control_plane: "recover-control-plane.yml",
-        nodes_doc: docs.0,
-        recover_doc: docs.1,
+impl Playbooks {
+    fn of(r: &'static Release) -> Self {
+        Self {
+            tag: r.tag,
+            cluster: crate::kubespray::tree::CLUSTER_PLAYBOOK,
+            facts: r.facts_playbook,
+            scale: r.scale_playbook,
+            upgrade: r.upgrade_playbook,
+            remove_node: r.remove_node_playbook,
+            recover_control_plane: r.recover_playbook,
+            nodes_doc: r.nodes_doc,
+            recover_doc: r.recover_doc,
+        }
     }
 }
 
-/// The releases rackstrap knows, oldest first.
-pub const RELEASES: [Playbooks; 5] = [
-    row("v2.24", false, OLD_DOCS),
-    row("v2.28", false, NEW_DOCS),
-    row("v2.29", true, NEW_DOCS),
-    row("v2.30", true, NEW_DOCS),
-    row("v2.31", true, NEW_DOCS),
-];
+/// Every release rackstrap knows, oldest first.
+pub fn all() -> Vec<Playbooks> {
+    RELEASES.iter().map(Playbooks::of).collect()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -79,21 +55,17 @@ pub struct UnknownRelease {
 }
 
 fn known() -> String {
-    RELEASES.map(|r| r.minor).join(", ")
-}
-
-/// The row for a release tag such as `v2.24.1` (or `2.24.1`).
-pub fn playbooks(version: &str) -> Result<&'static Playbooks, UnknownRelease> {
-    let v = version.trim();
-    let v = v.strip_prefix('v').unwrap_or(v);
-    let mut parts = v.split('.');
-    let minor = match (parts.next(), parts.next()) {
-        (Some(major), Some(minor)) => format!("v{major}.{minor}"),
-        _ => String::new(),
-    };
     RELEASES
         .iter()
-        .find(|r| r.minor == minor)
+        .map(|r| r.tag)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The row for a release tag such as `v2.24.1` (or another patch of that line).
+pub fn playbooks(version: &str) -> Result<Playbooks, UnknownRelease> {
+    Release::find(version)
+        .map(Playbooks::of)
         .ok_or_else(|| UnknownRelease {
             version: version.to_string(),
         })
@@ -104,24 +76,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_tag_finds_its_minor_release() {
+    fn a_tag_finds_its_release_line() {
         assert_eq!(
             playbooks("v2.24.1").map(|p| p.remove_node),
             Ok("remove-node.yml")
         );
         assert_eq!(
-            playbooks("2.29.1").map(|p| p.remove_node),
+            playbooks("v2.29.0").map(|p| p.remove_node),
             Ok("remove_node.yml")
         );
         assert_eq!(
             playbooks("v2.31.0").map(|p| p.nodes_doc),
             Ok("docs/operations/nodes.md")
         );
-        let e = playbooks("v2.19.0").expect_err("unknown");
         assert_eq!(
-            e.to_string(),
-            "Kubespray v2.19.0: rackstrap knows the recovery playbooks of v2.24, v2.28, v2.29, \
-             v2.30, v2.31 only (cluster.kubespray.version)"
+            playbooks("v2.24.1").map(|p| p.recover_doc),
+            Ok("docs/recover-control-plane.md")
+        );
+        let e = playbooks("v2.19.0").expect_err("unknown");
+        assert!(
+            e.to_string().starts_with(
+                "Kubespray v2.19.0: rackstrap knows the recovery playbooks of v2.24.1, "
+            ),
+            "{e}"
         );
         assert!(playbooks("master").is_err());
     }

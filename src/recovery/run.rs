@@ -176,7 +176,7 @@ pub async fn execute(
             .map_err(|e| format!("writing the inventory into {}: {e}", inv_dir.display()))?;
         pane.note(&format!("step {}: {}", i + 1, step.title));
         pane.command(&shown_line(plan, step));
-        let argv: Vec<String> = step
+        let mut argv: Vec<String> = step
             .argv
             .iter()
             .map(|w| match w.strip_prefix("--private-key=") {
@@ -184,7 +184,12 @@ pub async fn execute(
                 None => w.clone(),
             })
             .collect();
-        let status = run_streamed(&argv, &tree, &known_file, &cache, pane).await?;
+        // `venv/bin/ansible-playbook` is the tree's own virtualenv: named from the tree.
+        if argv[0].contains('/') {
+            argv[0] = tree.join(&argv[0]).display().to_string();
+        }
+        let env = crate::kubespray::Tree::of(plan).ansible_env();
+        let status = run_streamed(&argv, &tree, &env, &known_file, &cache, pane).await?;
         if status != 0 {
             return Err(format!(
                 "step {} ({}) failed: {} exited {status}",
@@ -200,6 +205,7 @@ pub async fn execute(
 async fn run_streamed(
     argv: &[String],
     tree: &Path,
+    env: &[(String, String)],
     known_file: &str,
     cache: &str,
     pane: &mut StepLog,
@@ -207,6 +213,7 @@ async fn run_streamed(
     let mut child = tokio::process::Command::new(&argv[0])
         .args(&argv[1..])
         .current_dir(tree)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .envs(host_key_env(known_file))
         .env("ANSIBLE_CACHE_PLUGIN_CONNECTION", cache)
         .env("ANSIBLE_STDOUT_CALLBACK", "default")

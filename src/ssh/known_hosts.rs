@@ -100,8 +100,14 @@ impl KnownHosts {
         if already {
             return Ok(());
         }
-        if let Some(parent) = self.own.parent() {
-            std::fs::create_dir_all(parent)?;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        if let Some(parent) = self.own.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)?;
         }
         let existing = std::fs::read(&self.own).unwrap_or_default();
         let mut line = String::new();
@@ -113,10 +119,22 @@ impl KnownHosts {
         line.push_str(&key.to_openssh()?);
         line.push('\n');
         use std::io::Write;
+        let created = !self.own.exists();
+        // One write of one line with O_APPEND: a process killed while pinning leaves the file
+        // as it was or with the whole line, and pins of other processes are never lost.
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o644)
             .open(&self.own)?;
+        // Host key pins that anyone can rewrite are no pins. A new file is 0644 whatever the
+        // umask (as OpenSSH's own); an existing one loses group and other write, and keeps
+        // whatever stricter mode its owner chose.
+        let mode = file.metadata()?.permissions().mode() & 0o7777;
+        let wanted = if created { 0o644 } else { mode & !0o022 };
+        if mode != wanted {
+            file.set_permissions(std::fs::Permissions::from_mode(wanted))?;
+        }
         file.write_all(line.as_bytes())?;
         Ok(())
     }

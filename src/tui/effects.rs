@@ -52,6 +52,10 @@ pub enum Effect {
         sudo_password: Option<Secret>,
     },
     AbortRun,
+    /// Ask the plan's Kubespray tree on this machine what it says about the plan.
+    CheckKubespray {
+        plan: Plan,
+    },
     SavePlan {
         path: PathBuf,
         plan: Plan,
@@ -201,6 +205,17 @@ impl Executor {
                     Backend::Demo { .. } => None,
                 };
                 tokio::spawn(recover(*prepared, plan, plan_path, demo, known, tx));
+            }
+            Effect::CheckKubespray { plan } => {
+                tokio::spawn(async move {
+                    let findings = tokio::task::spawn_blocking(move || {
+                        let own = crate::plan::check(&plan, None);
+                        crate::kubespray::tree_findings(&plan, &own)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    let _ = tx.send(Msg::KubesprayChecked(findings));
+                });
             }
             Effect::AnswerPassphrase { reply, passphrase } => {
                 reply.answer(passphrase.map(|s| s.0));

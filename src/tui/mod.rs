@@ -79,6 +79,9 @@ async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Resul
     let mut tui = terminal::Tui::enter().context("opening the terminal")?;
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut exec = Executor::new(backend, tx);
+    if let Some(effect) = update::on_start(&mut model) {
+        exec.execute(effect);
+    }
     let mut events = EventStream::new();
     let size = tui.terminal.size().context("reading the terminal size")?;
     model.size = (size.width, size.height);
@@ -88,8 +91,12 @@ async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Resul
     tui.terminal
         .draw(|f| view::render(&model, f))
         .context("drawing")?;
+    // SIGTERM or SIGHUP (the terminal closed, a `kill`): leave the loop like a quit, so the
+    // run in progress is cancelled and the terminal restored on the way out.
+    let mut stop = StopSignals::new();
     loop {
         let msg = tokio::select! {
+            _ = stop.next() => break,
             ev = events.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) => Msg::Key(k),
                 Some(Ok(TermEvent::Resize(w, h))) => Msg::Resize(w, h),
@@ -118,6 +125,38 @@ async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Resul
     drop(exec);
     drop(tui);
     Ok(model)
+}
+
+/// SIGTERM and SIGHUP, when their handlers could be installed.
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            term: signal(SignalKind::terminate()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+
+    /// Resolves when either arrives; never without handlers.
+    async fn next(&mut self) {
+        async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            _ = one(&mut self.term) => {}
+            _ = one(&mut self.hup) => {}
+        }
+    }
 }
 
 /// The demo backend for a built-in lab.

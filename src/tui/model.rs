@@ -116,6 +116,8 @@ pub enum Msg {
     /// The run could not start or stopped as a whole (not a host failure).
     RunFailed(String),
     Saved(Result<PathBuf, String>),
+    /// Kubespray's findings for the plan (`crate::kubespray::tree_findings`).
+    KubesprayChecked(Vec<crate::plan::Finding>),
     /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
     PassphraseNeeded {
         key: PathBuf,
@@ -246,6 +248,7 @@ impl Model {
                 expand: false,
                 saved: None,
                 save_error: None,
+                kubespray: Vec::new(),
             },
             provision: ProvisionState::default(),
             popup: None,
@@ -402,6 +405,7 @@ impl Model {
                 out = self
                     .plan_findings()
                     .into_iter()
+                    .chain(self.review.kubespray.iter().cloned())
                     .filter(|f| f.severity != Severity::Info)
                     .collect()
             }
@@ -606,7 +610,8 @@ impl Model {
                 (Some(h), _) => h,
                 (None, None) => continue,
                 (None, Some(f)) => {
-                    let mut name = f.hostname.clone();
+                    // Only a name Kubespray takes as it is; anything else becomes `nodeN`.
+                    let mut name = Host::name_from_hostname(&f.hostname).unwrap_or_default();
                     if name.is_empty() || names.contains(&name) {
                         name = format!("node{}", names.len() + 1);
                     }

@@ -160,6 +160,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             });
             None
         }
+        Msg::KubesprayChecked(findings) => {
+            m.review.kubespray = findings;
+            None
+        }
         Msg::Saved(r) => {
             match r {
                 Ok(p) => {
@@ -319,6 +323,14 @@ fn back(m: &mut Model) -> Option<Effect> {
     None
 }
 
+/// What the wizard asks for as it opens: a plan reopened at Review gets Kubespray's
+/// findings, as arriving at Review does.
+pub fn on_start(m: &mut Model) -> Option<Effect> {
+    (m.step == Step::Review && !m.is_demo()).then(|| Effect::CheckKubespray {
+        plan: m.plan.clone(),
+    })
+}
+
 /// Moves to the next step when the current one has no errors.
 pub(crate) fn next(m: &mut Model) -> Option<Effect> {
     if m.has_errors() {
@@ -338,6 +350,14 @@ pub(crate) fn next(m: &mut Model) -> Option<Effect> {
     m.step = m.step.next();
     if m.step > m.reached {
         m.reached = m.step;
+    }
+    if m.step == Step::Review && !m.is_demo() {
+        // The tree's release, its Ansible and Kubespray's own inventory checks take seconds:
+        // asked once on arrival, shown among Review's findings when they come back.
+        m.review.kubespray.clear();
+        return Some(Effect::CheckKubespray {
+            plan: m.plan.clone(),
+        });
     }
     if m.step == Step::Provision && m.provision.panes.is_empty() {
         m.provision.panes = m

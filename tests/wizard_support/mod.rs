@@ -62,6 +62,11 @@ impl Driver {
                 let r = save_plan(&path, &plan).map(|()| path);
                 self.send(Msg::Saved(r));
             }
+            Effect::CheckKubespray { plan } => {
+                let own = rackstrap::plan::check(&plan, None);
+                let findings = rackstrap::kubespray::tree_findings(&plan, &own);
+                self.send(Msg::KubesprayChecked(findings));
+            }
             run @ Effect::RunStages { .. } => self.pending_runs.push(run),
             Effect::AbortRun => self.send(Msg::RunEnded),
             Effect::AnswerPassphrase { reply, passphrase } => reply.answer(passphrase.map(|s| s.0)),

@@ -42,11 +42,6 @@ pub fn one_of(what: &str, value: &str, allowed: &[&str]) -> String {
         allowed.join(", ")
     )
 }
-pub fn kubespray_version(v: &str) -> String {
-    format!(
-        "Kubespray {v} is not the release rackstrap renders for (v2.24); variable names may differ"
-    )
-}
 pub fn bad_host_name(name: &str) -> String {
     format!("host name `{name}` is not a valid node name")
 }
@@ -153,7 +148,7 @@ pub const POOL_NAME_DASH: &str = "a name cannot start or end with '-'";
 pub const POOL_NAME_LONG: &str = "at most 63 characters";
 pub fn calico_mtu(cm: u32, mtu: u32) -> String {
     format!(
-        "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu}: Calico's tunnel header needs the room"
+        "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu}: Calico's VXLAN header needs the room"
     )
 }
 pub fn bad_pool_name(name: &str) -> String {

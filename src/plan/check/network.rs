@@ -12,9 +12,10 @@ use crate::plan::model::{Plan, Profile, Role};
 
 /// Kubespray v2.24 `kubelet_max_pods` default (roles/kubernetes/node/defaults).
 pub const KUBELET_MAX_PODS: u64 = 110;
-/// calico_mtu "must be at least 20 bytes less than the host NIC MTU" (IP-in-IP header), as
-/// AIStore's "Deploying AIS on k8s" guide puts it.
-pub const CALICO_MTU_OVERHEAD: u32 = 20;
+/// Calico's encapsulation header: VXLAN, Kubespray's default Calico mode, 50 bytes (see
+/// `crate::plan::release::CALICO_VXLAN_OVERHEAD`). AIStore's "Deploying AIS on k8s" asks for
+/// "at least 20 bytes less than the host NIC MTU", which is IP-in-IP's header.
+pub const CALICO_MTU_OVERHEAD: u32 = crate::plan::release::CALICO_VXLAN_OVERHEAD;
 
 /// A parsed pool entry with where it came from.
 struct PoolEntry {

@@ -150,7 +150,7 @@ pub fn disk_in_use(dev: &BlockDevice) -> Option<DiskInUse> {
 }
 
 /// Kubespray's hostname rule (preinstall "Stop if bad hostname"), also fine for domains.
-pub(super) fn is_dns_name(s: &str) -> bool {
+pub fn is_dns_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 

@@ -73,6 +73,7 @@ mod tests {
         let ctx = crate::provision::stage::ClusterCtx {
             plan: &plan,
             hosts: &hosts,
+            selected: &[],
             dry_run: true,
             known_hosts: None,
             per_host: &per_host,

@@ -199,6 +199,9 @@ pub struct ReviewState {
     pub expand: bool,
     pub saved: Option<PathBuf>,
     pub save_error: Option<String>,
+    /// What Kubespray's tree on this machine says about the plan (its release, its Ansible,
+    /// its own inventory checks), filled in when Review opens on real hosts.
+    pub kubespray: Vec<crate::plan::Finding>,
 }
 
 /// One host's log: bounded in memory.

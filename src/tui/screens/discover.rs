@@ -24,6 +24,7 @@ pub fn state_text(s: &HostState) -> &'static str {
         HostState::HostKeyChanged { .. } => "KEY CHANGED",
         HostState::SudoNeedsPassword => "sudo asks",
         HostState::UnknownHostKey => "new key",
+        HostState::Stalled => "stalled",
         HostState::Ok => "ok",
     }
 }

@@ -132,9 +132,16 @@ pub(super) fn fstab_and_mount(t: &Target<'_>, view: &HostView) -> Vec<Cmd> {
 
 /// `UUID=<uuid> <mount> <fs> <options> 0 0` appended to /etc/fstab, the UUID read from the
 /// new filesystem on the host (the Akash guide uses `blkid ... -s UUID -o value` the same way).
+/// The host's fstab is read again when the line is written: a line for the same mount point
+/// that is already there (this very line, from a run that stopped after writing it) is kept
+/// and nothing is added; a line for another device fails the step instead of adding a second
+/// one, which would leave the mount to whichever line comes first.
 fn fstab_append(t: &Target<'_>, view: &HostView) -> Cmd {
     Cmd::new(format!(
-        "uuid=\"$(blkid {dev} -s UUID -o value)\" && [ -n \"$uuid\" ] && printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" {mount} {fs} {opts} >> /etc/fstab",
+        "uuid=\"$(blkid {dev} -s UUID -o value)\" && [ -n \"$uuid\" ] && \
+         held=\"$(awk -v m={mount} '$1 !~ /^#/ {{ p = $2; sub(/\\/+$/, \"\", p); if (p == m) {{ print $1; exit }} }}' /etc/fstab)\" && \
+         if [ -z \"$held\" ]; then printf 'UUID=%s  %s  %s  %s  0 0\\n' \"$uuid\" {mount} {fs} {opts} >> /etc/fstab; \
+         elif [ \"$held\" != \"UUID=$uuid\" ]; then echo \"/etc/fstab already mounts $held at \"{mount} >&2; false; fi",
         dev = quote(&t.device),
         mount = quote(&t.mount),
         fs = t.layout.filesystem.as_str(),

@@ -1,0 +1,212 @@
+//! Text from outside, made safe and sized for a terminal.
+//!
+//! Host names, `PRETTY_NAME`, disk models, mount points, command output and error messages all
+//! come from machines rackstrap does not control. A hostname such as `lab1\e]0;owned\a` would
+//! retitle the operator's terminal if printed as is, and other sequences do worse. Remote text
+//! passes [`printable`] where it enters (facts as they are gathered or read from a file,
+//! command output on its way to a pane or a headless line, messages), so every output path
+//! (tables, `--json`, findings, the wizard) shows control characters as visible escapes. Log
+//! files on disk keep the raw bytes.
+//!
+//! [`fit`] and [`pad`] cut and pad by display width: a format width (`{:<w$}`) both miscounts
+//! wide characters and panics once `w` passes 65535.
+
+use std::borrow::Cow;
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Whether `c` must not reach a terminal as is: C0 controls (newline and tab included), DEL,
+/// C1 controls (U+0080..U+009F, among them the one-byte CSI U+009B) and the bidirectional
+/// overrides and isolates that reorder what is shown.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with every control character shown as an escape (`\e`, `\r`, `\n`, `\t`, `\x07`,
+/// `\u{9b}`), so it prints as one harmless line. Text without any is returned as is.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        push_escaped(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// [`printable`] for text of several lines (command output, a multi-line message): line
+/// breaks stay, a CR right before one is dropped, everything else is escaped.
+pub fn printable_lines(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\n' && is_unsafe(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' => out.push('\n'),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            c => push_escaped(&mut out, c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`printable`] that keeps colour and tabs: SGR sequences (`ESC [ 1;31 m`) pass as they
+/// are, for command output on its way to a log pane (which draws colours itself) or a
+/// headless line; tabs only move the cursor, and tools' usage texts are full of them. Every
+/// other control character, other escape sequences included, is escaped.
+pub fn printable_sgr(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c != '\t' && is_unsafe(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\u{1b}'
+            && let Some(sgr) = sgr_prefix(rest)
+        {
+            out.push_str(sgr);
+            rest = &rest[sgr.len()..];
+            continue;
+        }
+        if c == '\t' {
+            out.push(c);
+        } else {
+            push_escaped(&mut out, c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// The SGR sequence `text` starts with, if it starts with one: `ESC [`, digits, `;` or `:`,
+/// then `m`.
+fn sgr_prefix(text: &str) -> Option<&str> {
+    let body = text.strip_prefix("\u{1b}[")?;
+    let params = body
+        .bytes()
+        .take_while(|b| b.is_ascii_digit() || *b == b';' || *b == b':')
+        .count();
+    (body.as_bytes().get(params) == Some(&b'm')).then(|| &text[..2 + params + 1])
+}
+
+/// Owned [`printable`], for fields that are replaced in place.
+pub fn make_printable(text: &mut String) {
+    if let Cow::Owned(safe) = printable(text) {
+        *text = safe;
+    }
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    use std::fmt::Write;
+    if !is_unsafe(c) {
+        out.push(c);
+        return;
+    }
+    let _ = match c {
+        '\u{1b}' => write!(out, "\\e"),
+        '\r' => write!(out, "\\r"),
+        '\n' => write!(out, "\\n"),
+        '\t' => write!(out, "\\t"),
+        c if (c as u32) < 0x80 => write!(out, "\\x{:02x}", c as u32),
+        c => write!(out, "\\u{{{:x}}}", c as u32),
+    };
+}
+
+/// Display width of `text` in terminal cells.
+pub fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// `text` cut to at most `max` cells, ending in `…` when cut.
+pub fn fit(text: &str, max: usize) -> Cow<'_, str> {
+    if width(text) <= max {
+        return Cow::Borrowed(text);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    Cow::Owned(out)
+}
+
+/// `text` cut to `cells` and padded with spaces to exactly `cells` cells.
+pub fn pad(text: &str, cells: usize) -> String {
+    let shown = fit(text, cells);
+    let fill = cells.saturating_sub(width(&shown));
+    let mut out = String::with_capacity(shown.len() + fill);
+    out.push_str(&shown);
+    out.extend(std::iter::repeat_n(' ', fill));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_sequences_come_out_as_visible_escapes() {
+        assert_eq!(
+            printable("lab1\u{1b}]0;owned\u{7}$(id)"),
+            "lab1\\e]0;owned\\x07$(id)"
+        );
+        assert_eq!(printable("a\u{9b}31mb\r\n"), "a\\u{9b}31mb\\r\\n");
+        assert_eq!(printable("x\u{202e}y\u{7f}"), "x\\u{202e}y\\x7f");
+        assert!(matches!(
+            printable("Ubuntu 22.04 ünïcode 日本"),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable_lines("ok\r\nbar\r50%\u{1b}[2K\n"),
+            "ok\nbar\\r50%\\e[2K\n"
+        );
+        let mut s = String::from("a\u{1b}b");
+        make_printable(&mut s);
+        assert_eq!(s, "a\\eb");
+    }
+
+    #[test]
+    fn colour_stays_and_every_other_sequence_is_escaped() {
+        assert_eq!(
+            printable_sgr("\u{1b}[1;31mred\u{1b}[0m \u{1b}]0;title\u{7} \u{1b}[2J \u{9b}1m\u{1b}["),
+            "\u{1b}[1;31mred\u{1b}[0m \\e]0;title\\x07 \\e[2J \\u{9b}1m\\e["
+        );
+        assert!(matches!(printable_sgr("plain\tcolumns"), Cow::Borrowed(_)));
+        assert_eq!(printable_sgr("a\tb\u{7}"), "a\tb\\x07");
+    }
+
+    #[test]
+    fn nothing_printable_holds_a_control_character() {
+        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        assert!(!printable(&all).chars().any(is_unsafe));
+        assert!(
+            !printable_lines(&all)
+                .chars()
+                .any(|c| c != '\n' && is_unsafe(c))
+        );
+    }
+
+    #[test]
+    fn fit_and_pad_count_cells_not_bytes() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+        assert_eq!(fit("日本語テキスト", 5), "日本…");
+        assert_eq!(pad("日本", 6), "日本  ");
+        assert_eq!(pad("abcdefgh", 5), "abcd…");
+        let huge = "x".repeat(70_000);
+        assert_eq!(width(&pad(&huge, 40)), 40);
+        assert_eq!(fit("abc", 0), "");
+    }
+}
