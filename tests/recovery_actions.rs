@@ -302,3 +302,58 @@ fn reordering_renames_no_etcd_member() {
         }
     }
 }
+
+/// The saved plan carries the member names, so later runs (an `apply`, the next action)
+/// render them too; a joining member takes its own host's name, never an existing one's.
+#[test]
+fn the_saved_plan_keeps_member_names_and_a_new_member_takes_its_own() {
+    let p = plan("v2.31.0", BASE);
+    let prepared = prepare(
+        &p,
+        &in_cluster(&["node1", "node2", "node3", "node4"]),
+        Kind::Remove,
+        "node1",
+    )
+    .expect("prepared");
+    let names: Vec<(String, Option<String>)> = prepared
+        .plan_after
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), h.etcd_member_name.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("node2".to_string(), Some("etcd2".to_string())),
+            ("node3".into(), Some("etcd3".into())),
+            ("node4".into(), None)
+        ]
+    );
+    // (Two etcd members: `rackstrap check` asks for a third before the next apply.)
+
+    // node3 joins etcd, listed first in the plan: it must not become etcd1.
+    let hosts = "  - {name: node3, address: 10.0.10.3, roles: [control_plane, etcd, worker]}\n\
+                 \x20 - {name: node1, address: 10.0.10.1, roles: [control_plane, etcd, worker]}\n\
+                 \x20 - {name: node2, address: 10.0.10.2, roles: [control_plane, etcd, worker]}\n\
+                 \x20 - {name: node4, address: 10.0.10.4, roles: [worker]}\n";
+    let standing = Standing {
+        etcd: Some(Etcd {
+            members: 2,
+            healthy: 2,
+        }),
+        ..in_cluster(&["node1", "node2", "node4"])
+    };
+    let prepared =
+        prepare(&plan("v2.31.0", hosts), &standing, Kind::Add, "node3").expect("prepared");
+    let member = |n: &str| {
+        prepared
+            .plan_after
+            .hosts
+            .iter()
+            .find(|h| h.name == n)
+            .and_then(|h| h.etcd_member_name.clone())
+    };
+    assert_eq!(member("node1").as_deref(), Some("etcd1"));
+    assert_eq!(member("node2").as_deref(), Some("etcd2"));
+    assert_eq!(member("node3").as_deref(), Some("node3"));
+}

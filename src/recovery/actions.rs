@@ -208,20 +208,51 @@ fn first_control_plane(plan: &Plan) -> Option<&str> {
         .map(|h| h.name.as_str())
 }
 
-/// The inventory files for `plan`, with `broken` groups added when given.
-/// Each etcd host's member name as the cluster knows it: the name the inventory of the plan
-/// as given (the order the cluster was built or last changed with) gives it,
-/// `etcd<position>` (Kubespray's own default, which rackstrap's inventories write out).
-/// Actions that move a host in the etcd group keep these names, so no member is renamed.
-fn member_names(plan: &Plan) -> BTreeMap<String, String> {
+/// Each etcd host's member name as the cluster knows it: the plan's `etcd_member_name` where
+/// set, else the name the inventory of the plan as given (the order the cluster was built or
+/// last changed with) gives it, `etcd<position>` (Kubespray's own default, which rackstrap's
+/// inventories write out). A host `joining` the cluster is not counted and is named after
+/// itself, so it takes no existing member's name.
+fn member_names(plan: &Plan, joining: Option<&str>) -> BTreeMap<String, String> {
     plan.hosts
         .iter()
-        .filter(|h| h.has_role(Role::Etcd))
+        .filter(|h| h.has_role(Role::Etcd) && Some(h.name.as_str()) != joining)
         .enumerate()
-        .map(|(i, h)| (h.name.clone(), format!("etcd{}", i + 1)))
+        .map(|(i, h)| {
+            let name = h.etcd_member_name.clone();
+            (
+                h.name.clone(),
+                name.unwrap_or_else(|| format!("etcd{}", i + 1)),
+            )
+        })
+        .chain(
+            plan.hosts
+                .iter()
+                .filter(|h| h.has_role(Role::Etcd) && Some(h.name.as_str()) == joining)
+                .map(|h| {
+                    (
+                        h.name.clone(),
+                        h.etcd_member_name.clone().unwrap_or_else(|| h.name.clone()),
+                    )
+                }),
+        )
         .collect()
 }
 
+/// `plan` with every etcd host's member name written out: the plan the action's inventories
+/// are rendered from and that is saved when it succeeds, so that moving or removing a host in
+/// the etcd group renames no member, now or in later runs.
+fn freeze(plan: &Plan, names: &BTreeMap<String, String>) -> Plan {
+    let mut p = plan.clone();
+    for h in &mut p.hosts {
+        if let Some(n) = names.get(&h.name) {
+            h.etcd_member_name = Some(n.clone());
+        }
+    }
+    p
+}
+
+/// The inventory files for `plan`, with `broken` groups added when given.
 /// `hosts.yaml` with each host's `etcd_member_name` set from `names` (hosts not in it keep
 /// what the render gave them).
 fn keep_member_names(hosts_yaml: &str, names: &BTreeMap<String, String>) -> String {
@@ -418,8 +449,10 @@ fn decide(
     let etcd = etcd_of(plan, standing);
     let is_etcd = host.has_role(Role::Etcd);
     let is_cp = host.has_role(Role::ControlPlane);
-    let names = member_names(plan);
+    let names = member_names(plan, (kind == Kind::Add).then_some(node));
     let names = &names;
+    let frozen = freeze(plan, names);
+    let plan = &frozen;
     let lines = Lines { plan, books, names };
     let unreachable = standing.unreachable.contains(node);
     match kind {

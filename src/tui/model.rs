@@ -621,6 +621,7 @@ impl Model {
                         roles: vec![],
                         labels: BTreeMap::new(),
                         storage: vec![],
+                        etcd_member_name: None,
                     }
                 }
             };

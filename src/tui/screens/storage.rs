@@ -554,6 +554,7 @@ mod tests {
                 roles: vec![Role::Worker],
                 labels: BTreeMap::new(),
                 storage: vec![],
+                etcd_member_name: None,
             });
             let facts = HostFacts {
                 hostname: name.into(),
@@ -650,6 +651,7 @@ mod tests {
                 roles: vec![Role::Worker],
                 labels: BTreeMap::new(),
                 storage: vec![],
+                etcd_member_name: None,
             });
             let mut sdb = disk("sdb", None);
             sdb.children = vec![BlockDevice {
@@ -708,6 +710,7 @@ mod tests {
             roles: vec![Role::Worker],
             labels: BTreeMap::new(),
             storage: vec![],
+            etcd_member_name: None,
         });
         let mounted = |name: &str, at: &str| BlockDevice {
             mountpoints: vec![at.into()],
