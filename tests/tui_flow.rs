@@ -54,7 +54,8 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     // node4: only its clean NVMe (the other carries an old filesystem), single, xfs at
     // /scratch, no relocation.
     d.keys(&[Tab, Tab, Up, Up, Down, Down, Down, Char(' ')]);
-    d.times(Char('l'), 6).key(Char('f')).key(Char('r'));
+    // One disk selected: `l` goes over the levels one disk allows (single, per-disk).
+    d.key(Char('l')).key(Char('f')).key(Char('r'));
     d.key(Char('m'))
         .times(Backspace, 10)
         .chars("/scratch")

@@ -21,10 +21,11 @@ pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
     );
     model.suggested_roles = lab.roles.clone();
     let model = super::wizard::run_tui(model, crate::tui::demo_backend(lab))?;
-    if let Some(p) = &model.review.saved {
-        println!("plan saved: {}", p.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    // The terminal is back: what happened stays readable after the wizard is gone.
+    println!("{}", crate::tui::summary::summary(&model));
+    Ok(ExitCode::from(
+        crate::tui::summary::outcome(&model).exit_code(),
+    ))
 }
 
 /// The recovery demo: a reopened plan on the Drift screen, its survey simulated

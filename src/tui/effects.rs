@@ -92,8 +92,17 @@ pub enum Effect {
 /// Actions that need a confirmation first (gitui's `Confirm(Action)` -> `Confirmed(Action)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    RunStages { from: StageId, hosts: Vec<String> },
+    RunStages {
+        from: StageId,
+        hosts: Vec<String>,
+    },
     Abort,
+    /// Give up on the failed `stage` and go on with the next one.
+    Skip {
+        stage: StageId,
+    },
+    /// Storage's `A`, replacing layouts other hosts already have.
+    ApplyToSame,
 }
 
 /// Where effects go: the demo lab or the real hosts.

@@ -28,6 +28,7 @@
 //! * `effects`: side effects as data and the executor that runs them on tasks.
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
 //! * `text`: the user-facing strings.
+//! * `summary`: what the wizard prints on exit, and its exit code.
 //!
 //! No rule lives here: findings, hardware floors, field limits, target lists and mount
 //! points are the core's (`plan::check`, `net`, `discover`); the screens call them and
@@ -41,6 +42,7 @@ pub mod model;
 pub mod popups;
 pub mod screens;
 pub mod secret;
+pub mod summary;
 pub mod terminal;
 pub mod text;
 pub mod update;

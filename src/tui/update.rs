@@ -65,6 +65,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
                     .find(|r| r.found.address == d.address)
                     .map(|r| r.accepted)
                     .unwrap_or(false);
+            let accepted = accepted
+                || (m.discover.accept_all && d.state == HostState::Ok && d.facts.is_some());
             m.rows.retain(|r| r.found.address != d.address);
             m.rows.push(Row { found: d, accepted });
             let targets = m.discover.scanned.clone().unwrap_or_default();
@@ -79,7 +81,29 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::DiscoveryDone => {
             m.discover.scanning = false;
             m.discover.table_focus = true;
-            None
+            // New keys accepted while the scan ran (`a`, Space) are pinned now.
+            let mut pin = std::mem::take(&mut m.discover.pin_after);
+            if std::mem::take(&mut m.discover.accept_all) {
+                pin.extend(
+                    m.rows
+                        .iter()
+                        .filter(|r| r.found.state == HostState::UnknownHostKey)
+                        .map(|r| r.found.address.clone()),
+                );
+            }
+            let pin: Vec<String> = pin
+                .into_iter()
+                .filter(|a| {
+                    m.rows.iter().any(|r| {
+                        r.found.address == *a && r.found.state == HostState::UnknownHostKey
+                    })
+                })
+                .collect();
+            if pin.is_empty() {
+                None
+            } else {
+                screens::discover::pin(m, pin)
+            }
         }
         Msg::DiscoveryFailed(e) => {
             m.discover.scanning = false;
@@ -170,6 +194,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
                     m.status = Some(format!("{} {}", text::SAVED, p.display()));
                     m.plan_path = Some(p.clone());
                     m.review.saved = Some(p);
+                    m.review.written = true;
+                    m.review.on_disk = Some(Box::new(m.plan.clone()));
                     m.review.save_error = None;
                 }
                 Err(e) => m.review.save_error = Some(e),
@@ -257,6 +283,19 @@ fn apply_event(m: &mut Model, e: Event) {
 
 fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    // Ctrl+C asks to quit from anywhere, popups with text fields included; closing a popup
+    // this way cancels it (a passphrase prompt answers "cancelled").
+    if ctrl && key.code == KeyCode::Char('c') && !matches!(m.popup, Some(Popup::Quit)) {
+        if let Some(Popup::Passphrase { reply, .. }) = m.popup.take() {
+            m.popup = Some(Popup::Quit);
+            return Some(Effect::AnswerPassphrase {
+                reply,
+                passphrase: None,
+            });
+        }
+        m.popup = Some(Popup::Quit);
+        return None;
+    }
     if let Some(popup) = m.popup.take() {
         return on_popup_key(m, popup, key);
     }
@@ -274,6 +313,10 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     }
     if key.code == KeyCode::F(1) {
         m.popup = Some(Popup::Help);
+        return None;
+    }
+    if key.code == KeyCode::F(2) {
+        m.popup = Some(Popup::Findings);
         return None;
     }
     if !is_text_focus(m) {
@@ -398,7 +441,7 @@ pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
         .collect();
     let touches_storage = match &action {
         Action::RunStages { from, .. } => *from <= StageId::Storage,
-        Action::Abort => false,
+        Action::Abort | Action::Skip { .. } | Action::ApplyToSame => false,
     };
     if touches_storage && !wipes.is_empty() {
         m.popup = Some(Popup::Confirm {
@@ -436,6 +479,31 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
                 facts: m.facts.clone(),
                 sudo_password: m.access.sudo_password(),
             })
+        }
+        Action::ApplyToSame => {
+            screens::storage::apply_to_same(m, true);
+            None
+        }
+        Action::Skip { stage } => {
+            // The failed steps count as skipped (and are remembered as such, apart from steps
+            // with nothing to do); the run goes on with the next stage.
+            let p = &mut m.provision;
+            for (key, st) in p.grid.iter_mut().filter(|(_, s)| **s == StepState::Failed) {
+                *st = StepState::Skipped;
+                let why = p.messages.get(key).cloned().unwrap_or_default();
+                p.skipped.insert(key.clone(), why);
+            }
+            p.failed_stage = None;
+            match StageId::ALL.into_iter().find(|s| *s > stage) {
+                Some(from) => confirmed(
+                    m,
+                    Action::RunStages {
+                        from,
+                        hosts: vec![],
+                    },
+                ),
+                None => None,
+            }
         }
         Action::Abort => {
             let p = &mut m.provision;

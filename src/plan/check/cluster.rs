@@ -81,6 +81,16 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             "access.user",
             "the SSH user is empty".into(),
         ));
+    } else if !is_login_name(&plan.access.user) {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                Code::E_BAD_USER,
+                "access.user",
+                format!("SSH user `{}` is not a login name", plan.access.user),
+            )
+            .hint("letters, digits, `-`, `_` and `.`, not starting with `-`, e.g. `ubuntu`"),
+        );
     }
     if plan.access.port == 0 {
         out.push(Finding::new(
@@ -90,6 +100,17 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             "SSH port 0 is not a port".into(),
         ));
     }
+}
+
+/// A user name `ssh` and `useradd` take: no spaces or shell characters, no leading `-`
+/// (it would read as an option). A trailing `$` (Samba machine accounts) is allowed.
+fn is_login_name(user: &str) -> bool {
+    let name = user.strip_suffix('$').unwrap_or(user);
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 pub(super) fn check_hosts(plan: &Plan, out: &mut Vec<Finding>) {

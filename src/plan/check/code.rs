@@ -132,6 +132,12 @@ codes! {
     Network E_VIP_IS_NODE,
     Network E_VIP_IN_POOL,
     Network E_VIP_IN_CLUSTER_CIDR,
+    Network E_DNS_IN_CLUSTER_CIDR,
+    Network E_POOL_HAS_DNS,
+    Network E_GATEWAY_IN_CLUSTER_CIDR,
+    Network E_POOL_HAS_GATEWAY,
+    Network W_POOL_OFF_SUBNET,
+    Network W_VIP_OFF_SUBNET,
     Storage E_TOO_FEW_DEVICES,
     Storage E_SINGLE_MANY_DEVICES,
     Storage E_BAD_DEVICE_NAME,
@@ -154,6 +160,9 @@ codes! {
     Wizard E_NO_REACHABLE_HOST,
     Wizard E_BAD_FIELD,
     Wizard E_STAGE_FAILED,
+    Wizard E_SCAN_RUNNING,
+    Wizard W_NOT_CONTACTED,
+    Wizard W_STEP_NOT_FINISHED,
 }
 
 impl Code {

@@ -37,7 +37,10 @@ pub fn title(m: &Model) -> String {
         Step::Network => "Addresses",
         Step::Review => "What will happen",
         Step::Provision => "Provisioning",
-        Step::Done => "Cluster ready",
+        Step::Done if super::summary::outcome(m) == super::summary::Outcome::Complete => {
+            "Cluster ready"
+        }
+        Step::Done => "Cluster not complete",
     };
     format!("{n}/9 {}: {what}", m.step.title())
 }
