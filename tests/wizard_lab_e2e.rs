@@ -335,6 +335,11 @@ fn the_live_wizard_provisions_three_lab_hosts_from_access_to_done() {
     t.run(&format!(
         "clear; {env} {bin} --plan cluster.yaml; echo reopen-exit=$?"
     ));
+    // It opens on what changed since the plan was saved (the disks are laid out now).
+    t.wait_for("Drift: what changed since the plan was saved");
+    let s = t.wait_for_within("as planned", Duration::from_secs(60));
+    assert!(s.contains("node1") && s.contains("node3"), "{s}");
+    t.keys(&["c"]);
     let s = t.wait_for("7/9 Review");
     assert!(s.contains("saved: cluster.yaml"), "{s}");
     assert!(!s.contains("W_CANNOT_RUN_HERE"), "{s}");

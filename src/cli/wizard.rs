@@ -22,6 +22,7 @@ pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
                 &crate::provision::Selection::all(&m.plan),
                 search.as_deref(),
             );
+            m.drift = Some(crate::tui::screens::drift::DriftState::default());
             m
         }
         None => Model::new(Mode::Live, Plan::new("cluster"), ""),
