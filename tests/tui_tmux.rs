@@ -5,106 +5,24 @@
 //! Each test runs its own tmux server (`tmux -L <unique>`) at a fixed 100x30 and kills it
 //! at the end, also when the test fails.
 
+mod common;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(name: &str, cmd: &str, dir: &std::path::Path) -> Tmux {
-        let socket = format!("rackstrap-{name}-{}", std::process::id());
-        let t = Tmux { socket };
-        let ok = t
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-x",
-                "100",
-                "-y",
-                "30",
-                "-c",
-                dir.to_str().unwrap(),
-                "-s",
-                "main",
-                "bash",
-                "--norc",
-                "--noprofile",
-            ])
-            .status
-            .success();
-        assert!(ok, "tmux new-session failed");
-        t.run("export PS1='prompt> ' TERM=xterm-256color");
-        t.run(cmd);
-        t
-    }
-
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn run(&self, line: &str) {
-        self.cmd(&["send-keys", "-t", "main", "-l", line]);
-        self.cmd(&["send-keys", "-t", "main", "Enter"]);
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.cmd(&["send-keys", "-t", "main", k]);
-            std::thread::sleep(Duration::from_millis(60));
-        }
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
-            .into_owned()
-    }
-
-    /// Waits until the screen shows `text`; returns the screen.
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(text) {
-                return s;
-            }
-            if start.elapsed() > Duration::from_secs(20) {
-                panic!("timed out waiting for {text:?}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use common::tmux::Tmux;
 
 #[test]
 fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     assert!(
-        tmux_available(),
+        Tmux::available(),
         "tmux is required (tests/ci.sh installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_rackstrap");
     let t = Tmux::start(
         "e2e",
+        100,
+        30,
         &format!("RACKSTRAP_DEMO_SPEED=40 {bin} demo; echo rackstrap-exit=$?"),
         dir.path(),
     );
@@ -219,13 +137,15 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
 #[test]
 fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
     assert!(
-        tmux_available(),
+        Tmux::available(),
         "tmux is required (tests/ci.sh installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_rackstrap");
     let t = Tmux::start(
         "panic",
+        100,
+        30,
         &format!("RUST_BACKTRACE=0 RACKSTRAP_TEST_PANIC=1 {bin} demo; echo rackstrap-exit=$?"),
         dir.path(),
     );
@@ -244,13 +164,15 @@ fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
 #[test]
 fn sigterm_restores_the_terminal() {
     assert!(
-        tmux_available(),
+        Tmux::available(),
         "tmux is required (tests/ci.sh installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_rackstrap");
     let t = Tmux::start(
         "sigterm",
+        100,
+        30,
         &format!("{bin} demo & echo $! > wizard.pid; fg; echo rackstrap-exit=$?"),
         dir.path(),
     );
@@ -291,7 +213,7 @@ fn assert_terminal_restored(t: &Tmux) {
 #[test]
 fn no_color_draws_without_colours() {
     assert!(
-        tmux_available(),
+        Tmux::available(),
         "tmux is required (tests/ci.sh installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
@@ -300,6 +222,8 @@ fn no_color_draws_without_colours() {
         let prefix = if no_color { "NO_COLOR=1 " } else { "" };
         let t = Tmux::start(
             if no_color { "mono" } else { "colour" },
+            100,
+            30,
             &format!("{prefix}{bin} demo --lab ais"),
             dir.path(),
         );
@@ -325,13 +249,15 @@ fn no_color_draws_without_colours() {
 #[test]
 fn drift_screen_on_the_recovery_demo() {
     assert!(
-        tmux_available(),
+        Tmux::available(),
         "tmux is required (tests/ci.sh installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_rackstrap");
     let t = Tmux::start(
         "drift",
+        100,
+        30,
         &format!("{bin} demo --lab recovery; echo rackstrap-exit=$?"),
         dir.path(),
     );
