@@ -1,6 +1,8 @@
 //! Shared test support: the lab of real sshd hosts (see `lab.rs`), a tmux pane for the built
-//! binary (`tmux.rs`), and a stand-in kubectl for the cluster stages (`fake_k8s.rs`).
+//! binary (`tmux.rs`), a stand-in kubectl for the cluster stages (`fake_k8s.rs`), and fixture
+//! copying and tool checks (`fs.rs`).
 
 pub mod fake_k8s;
+pub mod fs;
 pub mod lab;
 pub mod tmux;
