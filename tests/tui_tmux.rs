@@ -11,20 +11,24 @@ use std::process::Command;
 
 use common::tmux::Tmux;
 
-#[test]
-fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
+const BIN: &str = env!("CARGO_BIN_EXE_rackstrap");
+
+/// A 100x30 pane running `cmd` in a fresh directory (kept while the pane lives).
+fn demo_pane(name: &str, cmd: &str) -> (tempfile::TempDir, Tmux) {
     assert!(
         Tmux::available(),
         "tmux is required (tests/ci.sh installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start(
+    let t = Tmux::start(name, 100, 30, cmd, dir.path());
+    (dir, t)
+}
+
+#[test]
+fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
+    let (dir, t) = demo_pane(
         "e2e",
-        100,
-        30,
-        &format!("RACKSTRAP_DEMO_SPEED=40 {bin} demo; echo rackstrap-exit=$?"),
-        dir.path(),
+        &format!("RACKSTRAP_DEMO_SPEED=40 {BIN} demo; echo rackstrap-exit=$?"),
     );
 
     let s = t.wait_for("1/9 Access");
@@ -109,7 +113,7 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     // The saved plan reopens on the Drift screen (recovery / reinstall); `c` goes on to
     // Review. The demo's addresses answer nothing here: the survey need not finish first.
     t.run(&format!(
-        "clear; {bin} --plan akash.yaml; echo reopen-exit=$?"
+        "clear; {BIN} --plan akash.yaml; echo reopen-exit=$?"
     ));
     t.wait_for("Drift: what changed since the plan was saved");
     t.keys(&["c"]);
@@ -136,18 +140,9 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
 
 #[test]
 fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
-    assert!(
-        Tmux::available(),
-        "tmux is required (tests/ci.sh installs it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start(
+    let (_dir, t) = demo_pane(
         "panic",
-        100,
-        30,
-        &format!("RUST_BACKTRACE=0 RACKSTRAP_TEST_PANIC=1 {bin} demo; echo rackstrap-exit=$?"),
-        dir.path(),
+        &format!("RUST_BACKTRACE=0 RACKSTRAP_TEST_PANIC=1 {BIN} demo; echo rackstrap-exit=$?"),
     );
     t.wait_for("1/9 Access");
     t.keys(&["Enter"]);
@@ -163,18 +158,9 @@ fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    assert!(
-        Tmux::available(),
-        "tmux is required (tests/ci.sh installs it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start(
+    let (dir, t) = demo_pane(
         "sigterm",
-        100,
-        30,
-        &format!("{bin} demo & echo $! > wizard.pid; fg; echo rackstrap-exit=$?"),
-        dir.path(),
+        &format!("{BIN} demo & echo $! > wizard.pid; fg; echo rackstrap-exit=$?"),
     );
     t.wait_for("1/9 Access");
     let pid = std::fs::read_to_string(dir.path().join("wizard.pid")).unwrap();
@@ -217,14 +203,13 @@ fn no_color_draws_without_colours() {
         "tmux is required (tests/ci.sh installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
     for (no_color, expect_colour) in [(true, false), (false, true)] {
         let prefix = if no_color { "NO_COLOR=1 " } else { "" };
         let t = Tmux::start(
             if no_color { "mono" } else { "colour" },
             100,
             30,
-            &format!("{prefix}{bin} demo --lab ais"),
+            &format!("{prefix}{BIN} demo --lab ais"),
             dir.path(),
         );
         t.wait_for("1/9 Access");
@@ -248,18 +233,9 @@ fn no_color_draws_without_colours() {
 /// runs it (in the demo, only says what would run).
 #[test]
 fn drift_screen_on_the_recovery_demo() {
-    assert!(
-        Tmux::available(),
-        "tmux is required (tests/ci.sh installs it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start(
+    let (_dir, t) = demo_pane(
         "drift",
-        100,
-        30,
-        &format!("{bin} demo --lab recovery; echo rackstrap-exit=$?"),
-        dir.path(),
+        &format!("{BIN} demo --lab recovery; echo rackstrap-exit=$?"),
     );
     let s = t.wait_for("node4    10.0.10.9       not in the cluster");
     assert!(
