@@ -266,6 +266,8 @@ impl Model {
                 written: false,
                 on_disk: None,
                 save_error: None,
+                search: None,
+                query: String::new(),
                 machine: Vec::new(),
                 kubespray: Vec::new(),
             },
