@@ -321,6 +321,10 @@ pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 m.status = Some(format!("{}: {}", text::FIX_HERE, f.message));
                 return None;
             }
+            // A Kubespray tree to make ready first: offered, with what it will run.
+            if crate::tui::prepare::offer(m) {
+                return None;
+            }
             return next(m);
         }
         _ => {}
