@@ -13,9 +13,9 @@
 //! it is (a second run does nothing). A tree of another release, a directory that is not a
 //! Kubespray tree, or a tree with local changes is never touched: the error says what to do.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use super::release::{Release, Version};
 use super::tree::{Tree, VENV_DIR, ansible_version};
@@ -48,29 +48,68 @@ impl Reporter<'_> {
         let _ = writeln!(self.log, "==> {line}");
     }
 
-    /// Runs `words` (in `dir`), its output into the log; `Err` says what failed.
+    /// Runs `words` (in `dir`), its output into the log line by line as it comes (a
+    /// `pip install` takes minutes: the log shows where it is); `Err` says what failed,
+    /// with the last lines the command wrote to stderr.
     fn run(&mut self, words: &[String], dir: Option<&Path>) -> Result<(), String> {
         let shown = shown(words);
         self.step(&shown);
         let mut cmd = Command::new(&words[0]);
-        cmd.args(&words[1..]);
+        cmd.args(&words[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         if let Some(d) = dir {
             cmd.current_dir(d);
         }
-        let out = cmd
-            .output()
+        let mut child = cmd
+            .spawn()
             .map_err(|e| format!("cannot run {}: {e}", words[0]))?;
-        let _ = self.log.write_all(&out.stdout);
-        let _ = self.log.write_all(&out.stderr);
-        if out.status.success() {
+        let (tx, rx) = std::sync::mpsc::channel::<(bool, Vec<u8>)>();
+        let streams: [(bool, Option<Box<dyn Read + Send>>); 2] = [
+            (false, child.stdout.take().map(|s| Box::new(s) as _)),
+            (true, child.stderr.take().map(|s| Box::new(s) as _)),
+        ];
+        for (is_err, stream) in streams {
+            let Some(stream) = stream else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = Vec::new();
+                    match reader.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {
+                            if tx.send((is_err, line)).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut tail: Vec<String> = Vec::new();
+        for (is_err, line) in rx {
+            let _ = self.log.write_all(&line);
+            let text = String::from_utf8_lossy(&line).trim().to_string();
+            if is_err && !text.is_empty() {
+                tail.push(text);
+                if tail.len() > 2 {
+                    tail.remove(0);
+                }
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(|e| format!("waiting for {}: {e}", words[0]))?;
+        if status.success() {
             Ok(())
         } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
             Err(format!(
                 "`{shown}` exited {}: {}",
-                out.status.code().unwrap_or(-1),
-                tail[tail.len().saturating_sub(2)..].join(" ")
+                status.code().unwrap_or(-1),
+                tail.join(" ")
             ))
         }
     }
@@ -270,4 +309,36 @@ fn ready(tree: &Tree, release: &Release) -> Option<Version> {
     let program = tree.venv_ansible()?;
     let v = ansible_version(&program, &tree.ansible_env()).ok()?;
     release.ansible_core.contains(v).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_s_output_goes_to_the_log_and_a_failure_says_its_stderr() {
+        let mut steps = Vec::new();
+        let mut progress = |l: &str| steps.push(l.to_string());
+        let mut log = Vec::new();
+        let mut r = Reporter {
+            progress: &mut progress,
+            log: &mut log,
+        };
+        let words: Vec<String> = [
+            "sh",
+            "-c",
+            "echo out; echo first >&2; echo last >&2; exit 3",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let e = r.run(&words, None).expect_err("exit 3");
+        assert!(e.ends_with("exited 3: first last"), "{e}");
+        let log = String::from_utf8(log).expect("utf-8");
+        assert!(log.starts_with("==> sh -c "), "{log}");
+        for line in ["out\n", "first\n", "last\n"] {
+            assert!(log.contains(line), "{log}");
+        }
+        assert_eq!(steps.len(), 1);
+    }
 }

@@ -237,15 +237,16 @@ fn offer_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
 
 fn run_lines(m: &Model, width: usize, height: usize) -> Vec<Line<'static>> {
     let p = &m.prepare;
-    let head = match (&p.result, &p.step) {
-        (Some(Ok(s)), _) => Line::from(Span::styled(format!("✓ {s}"), style(m.theme, Look::Ok))),
-        (Some(Err(_)), _) => Line::from(Span::styled(
-            "✗ prepare failed",
-            style(m.theme, Look::Error),
-        )),
-        (None, Some(s)) => Line::from(Span::styled(format!("… {s}"), style(m.theme, Look::Title))),
-        (None, None) => Line::from("… starting"),
+    let (head, look) = match (&p.result, &p.step) {
+        (Some(Ok(s)), _) => (format!("✓ {s}"), Look::Ok),
+        (Some(Err(_)), _) => ("✗ prepare failed".to_string(), Look::Error),
+        (None, Some(s)) => (format!("… {s}"), Look::Title),
+        (None, None) => ("… starting".to_string(), Look::Title),
     };
+    let head: Vec<Line> = wrap(&head, width, "", "  ")
+        .into_iter()
+        .map(|l| Line::from(Span::styled(l, style(m.theme, look))))
+        .collect();
     let mut foot: Vec<Line> = Vec::new();
     match &p.result {
         Some(Err(e)) => {
@@ -262,8 +263,8 @@ fn run_lines(m: &Model, width: usize, height: usize) -> Vec<Line<'static>> {
             style(m.theme, Look::Dim),
         ))),
     }
-    let log_rows = height.saturating_sub(1 + foot.len());
-    let mut out = vec![head];
+    let log_rows = height.saturating_sub(head.len() + foot.len());
+    let mut out = head;
     let mut log = log_pane::visible(m.theme, &p.pane, log_rows, width, None);
     while log.len() < log_rows {
         log.push(Line::from(""));
