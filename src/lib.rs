@@ -25,6 +25,7 @@ pub mod net;
 pub mod paths;
 pub mod plan;
 pub mod provision;
+pub mod recovery;
 pub mod render;
 pub mod ssh;
 pub mod text;

@@ -572,9 +572,11 @@ fn prepare_clones_the_release_and_makes_its_virtualenv() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The command as shown is shell-quoted; whether `a=b` gets quotes is the quoting crate's call.
     assert!(
-        stdout
-            .contains("kubespray prepare git -c advice.detachedHead=false clone --branch v2.31.0"),
+        stdout.contains("kubespray prepare git -c ")
+            && stdout.contains("advice.detachedHead=false")
+            && stdout.contains(" clone --branch v2.31.0 "),
         "{stdout}"
     );
     assert!(stdout.contains("pip install"), "{stdout}");

@@ -14,7 +14,9 @@ pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
     let model = match plan {
         Some(path) => {
             let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;
-            Model::reopen(Mode::Live, plan, path.to_path_buf())
+            let mut m = Model::reopen(Mode::Live, plan, path.to_path_buf());
+            m.drift = Some(crate::tui::screens::drift::DriftState::default());
+            m
         }
         None => Model::new(Mode::Live, Plan::new("cluster"), ""),
     };

@@ -12,6 +12,8 @@
 //!
 //! Nothing here opens a connection or touches a file: the demo only pretends.
 
+pub mod recovery;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

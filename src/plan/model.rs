@@ -115,6 +115,11 @@ pub struct Host {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub storage: Vec<StorageLayout>,
+    /// This etcd member's name in the cluster. Unset: Kubespray's default, `etcd<position>`
+    /// in the etcd group. The recovery actions set it on every etcd host when they reorder
+    /// or remove one, so that no member is renamed (docs/recovery.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_member_name: Option<String>,
 }
 
 impl Host {

@@ -78,7 +78,14 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
             let _ = writeln!(out, "      access_ip: {}", h.address);
         }
         if let Some(n) = etcd_index(hosts, h) {
-            let _ = writeln!(out, "      etcd_member_name: etcd{n}");
+            match &h.etcd_member_name {
+                Some(name) => {
+                    let _ = writeln!(out, "      etcd_member_name: {}", scalar(name));
+                }
+                None => {
+                    let _ = writeln!(out, "      etcd_member_name: etcd{n}");
+                }
+            }
         }
         if !h.labels.is_empty() {
             out.push_str("      node_labels:\n");

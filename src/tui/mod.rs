@@ -89,6 +89,9 @@ async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Resul
     let mut events = EventStream::new();
     let size = tui.terminal.size().context("reading the terminal size")?;
     model.size = (size.width, size.height);
+    if let Some(effect) = update(&mut model, Msg::Opened) {
+        exec.execute(effect);
+    }
     tui.terminal
         .draw(|f| view::render(&model, f))
         .context("drawing")?;

@@ -127,6 +127,15 @@ pub enum Msg {
         key: PathBuf,
         reply: Reply,
     },
+    /// The event loop started: a reopened plan asks for its drift survey.
+    Opened,
+    /// The drift survey of a reopened plan.
+    Drift(crate::recovery::Report),
+    /// A recovery action ended: its last output lines, then `Err` if it failed.
+    RecoveryDone {
+        lines: Vec<String>,
+        result: Result<(), String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,6 +179,8 @@ pub struct Model {
     /// The key whose passphrase was answered last (a second request for it means the
     /// answer was wrong). The passphrase itself is not kept.
     pub passphrase_answered: Option<PathBuf>,
+    /// The Drift screen, shown over the steps while a reopened plan's drift is reviewed.
+    pub drift: Option<super::screens::drift::DriftState>,
 }
 
 pub(crate) fn input(s: &str) -> Input {
@@ -262,6 +273,7 @@ impl Model {
             quit: false,
             status: None,
             passphrase_answered: None,
+            drift: None,
         }
     }
 
@@ -684,6 +696,7 @@ impl Model {
                         roles: vec![],
                         labels: BTreeMap::new(),
                         storage: vec![],
+                        etcd_member_name: None,
                     }
                 }
             };

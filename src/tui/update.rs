@@ -116,6 +116,46 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             }
             None
         }
+        Msg::Opened => match &m.drift {
+            Some(d) if d.report.is_none() => Some(Effect::Survey {
+                plan: m.plan.clone(),
+                demo: m.is_demo(),
+                accepted: d.accepted.clone(),
+            }),
+            _ => None,
+        },
+        Msg::Drift(report) => {
+            if let Some(d) = m.drift.as_mut() {
+                d.cursor = d.cursor.min(report.hosts.len().saturating_sub(1));
+                d.report = Some(report);
+            }
+            None
+        }
+        Msg::RecoveryDone { lines, result } => {
+            let demo = m.is_demo();
+            let mut saved = None;
+            if let Some(d) = m.drift.as_mut() {
+                d.running = false;
+                d.log = lines;
+                match result {
+                    Ok(()) => {
+                        if let Some(p) = d.prepared.take() {
+                            d.log.push(format!("{} {}: done", p.kind.as_str(), p.node));
+                            if !demo {
+                                saved = Some(p.plan_after);
+                            }
+                        }
+                        d.confirm = Input::default();
+                    }
+                    Err(e) => d.log.push(format!("failed: {e}; the plan was not changed")),
+                }
+            }
+            if let Some(plan) = saved {
+                // The core saved it; the wizard goes on with what was saved.
+                m.plan = plan;
+            }
+            None
+        }
         Msg::RunFailed(e) => {
             m.status = Some(e);
             None
@@ -267,6 +307,14 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     if ctrl && key.code == KeyCode::Char('c') {
         m.popup = Some(Popup::Quit);
         return None;
+    }
+    if m.drift.is_some() {
+        let typing = m.drift.as_ref().is_some_and(|d| d.prepared.is_some());
+        if key.code == KeyCode::Char('q') && !typing {
+            m.popup = Some(Popup::Quit);
+            return None;
+        }
+        return screens::drift::key_drift(m, key);
     }
     if key.code == KeyCode::F(1) {
         m.popup = Some(Popup::Help);

@@ -218,7 +218,7 @@ pub fn limit_of(plan: &Plan, selected: &[String]) -> Vec<String> {
 }
 
 /// A path for a shell line, `~/` left unquoted so the shell still expands it.
-fn shell_path(path: &str) -> String {
+pub fn shell_path(path: &str) -> String {
     match path.strip_prefix("~/") {
         Some(rest) => format!("~/{}", quote(rest)),
         None => quote(path),

@@ -65,6 +65,7 @@ mod tests {
             roles: vec![],
             labels: Default::default(),
             storage: vec![],
+            etcd_member_name: None,
         };
         let hosts = [&host];
         let per_host = std::collections::BTreeMap::new();

@@ -675,6 +675,7 @@ mod tests {
                 roles: vec![Role::Worker],
                 labels: BTreeMap::new(),
                 storage: vec![],
+                etcd_member_name: None,
             });
             let facts = HostFacts {
                 hostname: name.into(),
@@ -771,6 +772,7 @@ mod tests {
                 roles: vec![Role::Worker],
                 labels: BTreeMap::new(),
                 storage: vec![],
+                etcd_member_name: None,
             });
             let mut sdb = disk("sdb", None);
             sdb.children = vec![BlockDevice {
@@ -829,6 +831,7 @@ mod tests {
             roles: vec![Role::Worker],
             labels: BTreeMap::new(),
             storage: vec![],
+            etcd_member_name: None,
         });
         let mounted = |name: &str, at: &str| BlockDevice {
             mountpoints: vec![at.into()],
