@@ -90,6 +90,9 @@ pub fn not_applied_unsafe(host: &str, disk: &str, why: DiskInUse) -> String {
 }
 
 pub const SAVED: &str = "plan saved to";
+pub const PREPARED: &str = "Kubespray is ready on this machine: Enter goes on to Provision";
+pub const PREPARE_FAILED: &str =
+    "Kubespray was not prepared: Enter offers it again, n goes on without";
 pub const SAVE_FIRST: &str = "save the plan first (s): the run keeps its state and logs next to it";
 pub const CONFIRM_WIPE: &str = "The storage stage formats disks: whatever is on them is lost.";
 pub const ABORT_QUESTION: &str = "Abort the run? Stages in progress stop where they are.";

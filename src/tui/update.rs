@@ -207,6 +207,11 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             m.review.kubespray = findings;
             None
         }
+        Msg::KubesprayNeed(need) => {
+            super::prepare::on_need(m, need);
+            None
+        }
+        Msg::Preparing(e) => super::prepare::on_event(m, e),
         Msg::Saved(r) => {
             match r {
                 Ok(p) => {

@@ -487,6 +487,10 @@ fn key_review_rest(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 m.status = Some(format!("{}: {}", text::FIX_HERE, f.message));
                 return None;
             }
+            // A Kubespray tree to make ready first: offered, with what it will run.
+            if crate::tui::prepare::offer(m) {
+                return None;
+            }
             return next(m);
         }
         _ => {}
