@@ -764,17 +764,25 @@ struct LineBuffer {
 }
 
 impl LineBuffer {
+    /// Emits every line completed by `data`. Lines are cut where they lie and the consumed
+    /// part dropped once per chunk: a chunk of many short lines costs one pass over its bytes,
+    /// not one copy of the rest of the chunk per line.
     fn push(&mut self, data: &[u8], emit: &mut impl FnMut(String)) {
         self.pending.extend_from_slice(data);
-        while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
-            let rest = self.pending.split_off(pos + 1);
-            let mut line = std::mem::replace(&mut self.pending, rest);
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
+        // Only the new bytes can hold a newline: what was pending had none.
+        let mut scan = self.pending.len() - data.len();
+        let mut start = 0;
+        while let Some(pos) = self.pending[scan..].iter().position(|&b| b == b'\n') {
+            let end = scan + pos;
+            let mut line = &self.pending[start..end];
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
             }
-            emit(String::from_utf8_lossy(&line).into_owned());
+            emit(String::from_utf8_lossy(line).into_owned());
+            start = end + 1;
+            scan = start;
         }
+        self.pending.drain(..start);
     }
 
     fn finish(&mut self, emit: &mut impl FnMut(String)) {
@@ -798,6 +806,19 @@ mod tests {
         assert_eq!(lines, ["one", "two"]);
         buffer.finish(&mut |l| lines.push(l));
         assert_eq!(lines, ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn line_buffer_cuts_many_lines_of_one_chunk() {
+        let mut buffer = LineBuffer::default();
+        let mut lines = Vec::new();
+        buffer.push(b"a\r\n\nb\nc", &mut |l| lines.push(l));
+        assert_eq!(lines, ["a", "", "b"]);
+        buffer.push(b"d\r", &mut |l| lines.push(l));
+        buffer.push(b"\n", &mut |l| lines.push(l));
+        assert_eq!(lines, ["a", "", "b", "cd"]);
+        buffer.finish(&mut |l| lines.push(l));
+        assert_eq!(lines.len(), 4, "nothing left over");
     }
 
     #[test]
