@@ -50,22 +50,25 @@ pub(crate) fn run() -> String {
     writeln!(
         t,
         "| lines per host per frame | update (batch in), p50 / p99 | draw, p50 / p99 / max | \
-         frame (update + draw), p99 |"
+         draw CPU time, p50 / p99 | frame (update + draw), p50 / p99 |"
     )
     .ok();
-    writeln!(t, "|---|---|---|---|").ok();
+    writeln!(t, "|---|---|---|---|---|").ok();
     for lines in LINES_PER_BATCH {
         eprintln!("drawing: {lines} lines per host per frame ...");
-        let (upd, draw, frame) = frames(lines);
+        let f = frames(lines);
         writeln!(
             t,
-            "| {lines} | {} / {} | {} / {} / {} | {} |",
-            us(pct(&upd, 50)),
-            us(pct(&upd, 99)),
-            us(pct(&draw, 50)),
-            us(pct(&draw, 99)),
-            us(pct(&draw, 100)),
-            us(pct(&frame, 99)),
+            "| {lines} | {} / {} | {} / {} / {} | {} / {} | {} / {} |",
+            us(pct(&f.update, 50)),
+            us(pct(&f.update, 99)),
+            us(pct(&f.draw, 50)),
+            us(pct(&f.draw, 99)),
+            us(pct(&f.draw, 100)),
+            us(pct(&f.draw_cpu, 50)),
+            us(pct(&f.draw_cpu, 99)),
+            us(pct(&f.frame, 50)),
+            us(pct(&f.frame, 99)),
         )
         .ok();
     }
@@ -168,7 +171,7 @@ fn log_line(host: usize, n: usize) -> String {
     }
 }
 
-fn frames(lines_per_host: usize) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
+fn frames(lines_per_host: usize) -> Frames {
     let mut m = provision_model();
     let mut terminal = Terminal::with_options(
         CrosstermBackend::new(std::io::sink()),
@@ -180,6 +183,7 @@ fn frames(lines_per_host: usize) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>
     let mut upd = Vec::with_capacity(FRAMES);
     let mut draw = Vec::with_capacity(FRAMES);
     let mut frame = Vec::with_capacity(FRAMES);
+    let mut draw_cpu = Vec::with_capacity(FRAMES);
     let mut n = 0;
     for i in 0..WARM_UP + FRAMES {
         // The batch is built before the clock starts: the runner builds it, not the loop.
@@ -200,18 +204,49 @@ fn frames(lines_per_host: usize) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>
         let start = Instant::now();
         let _ = update(&mut m, Msg::Provision(batch));
         let updated = start.elapsed();
+        let cpu_start = thread_cpu();
         terminal
             .draw(|f| view::render(&m, f))
             .expect("drawing into a sink");
+        let cpu = thread_cpu().saturating_sub(cpu_start);
         let total = start.elapsed();
         if i >= WARM_UP {
             upd.push(updated);
             draw.push(total - updated);
+            draw_cpu.push(cpu);
             frame.push(total);
         }
     }
     assert_eq!(m.provision.panes.len(), HOSTS, "one pane per host");
-    (upd, draw, frame)
+    Frames {
+        update: upd,
+        draw,
+        draw_cpu,
+        frame,
+    }
+}
+
+/// Wall times of each part of a frame, and the CPU time the drawing thread spent drawing
+/// (which, unlike the wall time, does not grow when other work on the machine takes the CPU).
+struct Frames {
+    update: Vec<Duration>,
+    draw: Vec<Duration>,
+    draw_cpu: Vec<Duration>,
+    frame: Vec<Duration>,
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: the pointer points to a live, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// `rackstrap demo` on a pseudo-terminal: time to its first frame, then its CPU over

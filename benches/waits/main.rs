@@ -1,12 +1,15 @@
 //! The waits operators sit through, measured side by side in one run:
-//! `cargo bench --bench waits [-- SECTION...]`, sections `streaming` and `drawing` (all when
-//! none is named).
+//! `cargo bench --bench waits [-- SECTION...]`, sections `streaming`, `drawing` and `subnet`
+//! (all when none is named).
 //!
 //! - `streaming`: a remote command printing one million lines of 100 bytes (100 MB) on one lab
 //!   host, through rackstrap's exec (bare, and the way a provisioning step runs it: log file
 //!   plus events) against `ssh host cmd > /dev/null`.
 //! - `drawing`: frame time of the wizard's Provision screen with 16 live panes at 200x60 while
-//!   log lines pour in, through the real view code into an in-memory terminal.
+//!   log lines pour in, through the real view code into a terminal writer that discards
+//!   the bytes; the first frame of `rackstrap demo` and its CPU while idle.
+//! - `subnet`: discovery of a /24 where three addresses answer and the rest drop packets, in a
+//!   network namespace of its own, against `xargs -P` OpenSSH.
 //!
 //! Results, with the machine and the command, go into docs/BENCHMARKS.md. The lab talks only
 //! to its own `127.77.<slot>.x` addresses.
@@ -22,14 +25,20 @@ mod report;
 
 mod drawing;
 mod streaming;
+mod subnet;
 
 use std::fmt::Write as _;
 use std::fs;
 use std::process::Command;
 
-const SECTIONS: [&str; 2] = ["streaming", "drawing"];
+const SECTIONS: [&str; 3] = ["streaming", "drawing", "subnet"];
 
 fn main() {
+    // The subnet section runs this program again inside its own network namespace.
+    if std::env::args().nth(1).as_deref() == Some("subnet-inside") {
+        subnet::inside();
+        return;
+    }
     // `cargo bench` passes `--bench`; every other word names a section.
     let asked: Vec<String> = std::env::args()
         .skip(1)
@@ -53,6 +62,12 @@ fn main() {
     }
     if wants("drawing") {
         writeln!(report, "{}", drawing::run()).ok();
+    }
+    if wants("subnet") {
+        match common::lab::skip_reason() {
+            Some(reason) => eprintln!("subnet skipped: {reason}"),
+            None => writeln!(report, "{}", subnet::run()).unwrap_or(()),
+        }
     }
     println!("\n{report}");
 }
