@@ -19,13 +19,13 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ratatui::backend::CrosstermBackend;
-use ratatui::layout::Rect;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 use rackstrap::provision::{Event, EventKind, StageId};
 use rackstrap::tui::model::{Mode, Model, Msg, Step};
 use rackstrap::tui::update::update;
 use rackstrap::tui::view;
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
 use super::report::ms;
 
@@ -85,7 +85,12 @@ pub(crate) fn run() -> String {
                 "\n| `rackstrap demo` on a {WIDTH}x{HEIGHT} pseudo-terminal | measured |\n|---|---|"
             )
             .ok();
-            writeln!(t, "| first frame after start (title on the terminal) | {} |", ms(first)).ok();
+            writeln!(
+                t,
+                "| first frame after start (title on the terminal) | {} |",
+                ms(first)
+            )
+            .ok();
             writeln!(
                 t,
                 "| CPU while idle on the first screen, over {} s | {} ({:.2}% of one CPU) |",
@@ -96,7 +101,11 @@ pub(crate) fn run() -> String {
             .ok();
         }
         Err(e) => {
-            writeln!(t, "\n`rackstrap demo` on a pseudo-terminal: not measured ({e})").ok();
+            writeln!(
+                t,
+                "\n`rackstrap demo` on a pseudo-terminal: not measured ({e})"
+            )
+            .ok();
         }
     }
     t

@@ -86,7 +86,10 @@ fn machine() -> String {
         "### Setup\n\n- machine: {cpus} CPUs, Linux {}, load average at start {}\n- clients: \
          rackstrap {}, {openssh}\n",
         kernel.trim(),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
         env!("CARGO_PKG_VERSION"),
     )
 }

@@ -39,7 +39,8 @@ const ROUNDS: usize = 5;
 
 /// One line of 99 characters (a Kubespray-like task line), repeated by `yes`.
 fn line() -> String {
-    let mut l = String::from("ok: [node1] => (item=kubernetes/preinstall) => {\"changed\": false, ");
+    let mut l =
+        String::from("ok: [node1] => (item=kubernetes/preinstall) => {\"changed\": false, ");
     while l.len() < LINE_BYTES - 2 {
         l.push('x');
     }

@@ -150,10 +150,7 @@ pub(crate) fn inside() {
 }
 
 fn sh(cmd: &str) {
-    let status = Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .expect("sh");
+    let status = Command::new("sh").args(["-c", cmd]).status().expect("sh");
     assert!(status.success(), "`{cmd}` failed: {status}");
 }
 
@@ -207,7 +204,10 @@ fn start_sshd(dir: &Path, i: u8, client_key: &Path) -> std::path::PathBuf {
     assert!(status.success(), "sshd on {PREFIX}.{i} did not start");
     let until = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect((format!("{PREFIX}.{i}").as_str(), PORT)).is_err() {
-        assert!(Instant::now() < until, "sshd on {PREFIX}.{i} never listened");
+        assert!(
+            Instant::now() < until,
+            "sshd on {PREFIX}.{i} never listened"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     pidfile
@@ -230,7 +230,13 @@ fn rackstrap_discover(dir: &Path, key: &Path, targets: &str, expected: usize) ->
         .join("known_hosts");
     let start = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
-        .args(["discover", targets, "--port", &PORT.to_string(), "--identity"])
+        .args([
+            "discover",
+            targets,
+            "--port",
+            &PORT.to_string(),
+            "--identity",
+        ])
         .arg(key)
         .arg("--known-hosts")
         .arg(&known)
