@@ -351,12 +351,8 @@ async fn probe_over(address: String, stream: TcpStream, opts: &ConnectOptions) -
 fn failed(mut found: Discovered, e: SshError) -> Discovered {
     found.message = e.to_string();
     found.state = match e {
-        SshError::NoAnswer(_) | SshError::Timeout(_) | SshError::Resolve(_) => {
-            HostState::NoAnswer
-        }
-        SshError::Io(_) | SshError::Disconnected(_) | SshError::Signalled(_) => {
-            HostState::NoAnswer
-        }
+        SshError::NoAnswer(_) | SshError::Timeout(_) | SshError::Resolve(_) => HostState::NoAnswer,
+        SshError::Io(_) | SshError::Disconnected(_) | SshError::Signalled(_) => HostState::NoAnswer,
         SshError::PortClosed => HostState::PortClosed,
         SshError::NotSsh(_) => HostState::NotSsh,
         SshError::AuthFailed(_) | SshError::Key { .. } | SshError::SudoRefused(_) => {
