@@ -19,11 +19,13 @@
 pub mod cli;
 pub mod discover;
 pub mod facts;
+pub mod kubespray;
 pub mod lab;
 pub mod net;
 pub mod paths;
 pub mod plan;
 pub mod provision;
+pub mod recovery;
 pub mod render;
 pub mod ssh;
 pub mod text;

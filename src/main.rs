@@ -20,6 +20,11 @@ fn main() -> ExitCode {
         Some(Command::Render(args)) => rackstrap::cli::render::run(args),
         Some(Command::Apply(args)) => rackstrap::cli::apply::run(args),
         Some(Command::Status(args)) => rackstrap::cli::status::run(args),
+        Some(Command::Drift(args)) => rackstrap::cli::drift::run(args),
+        Some(Command::Node(args)) => rackstrap::cli::node::run(args),
+        Some(Command::Kubespray(rackstrap::cli::KubesprayCommand::Prepare(args))) => {
+            rackstrap::cli::kubespray::prepare(args)
+        }
     };
     match result {
         Ok(code) => code,

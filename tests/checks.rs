@@ -93,6 +93,23 @@ fn layout(p: &mut Plan) -> &mut StorageLayout {
     &mut p.hosts[0].storage[0]
 }
 
+/// node1's default gateway, in the facts.
+fn gateway(f: &mut Facts, gw: &str) {
+    f.get_mut("node1").unwrap().default_route = Some(plan_route(gw));
+}
+
+fn plan_route(gw: &str) -> rackstrap::facts::Route {
+    rackstrap::facts::Route {
+        gateway: Some(gw.into()),
+        interface: "eth0".into(),
+    }
+}
+
+/// node1's interface holds its plan address with this prefix (its subnet).
+fn on_subnet(f: &mut Facts, cidr: &str) {
+    f.get_mut("node1").unwrap().interfaces[0].addresses = vec![cidr.into()];
+}
+
 /// node1's `disk` gets one partition `part`, in the facts only.
 fn partition(f: &mut Facts, disk: &str, part: &str) {
     let facts = f.get_mut("node1").unwrap();
@@ -168,9 +185,27 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         |p, _| p.cluster.kubespray.version = "v2.24.0".into(),
     ),
     (
+        "W_KUBESPRAY_OLD_RELEASE",
+        |p, _| p.cluster.kubespray.version = "v2.28.1".into(),
+        |p, _| p.cluster.kubespray.version = "v2.29.1".into(),
+    ),
+    (
+        "E_NETWORK_PLUGIN_RELEASE",
+        |p, _| p.cluster.network_plugin = "weave".into(),
+        |p, _| {
+            p.cluster.network_plugin = "weave".into();
+            p.cluster.kubespray.version = "v2.28.1".into();
+        },
+    ),
+    (
         "E_BAD_USER",
         |p, _| p.access.user = String::new(),
         |p, _| p.access.user = "u".into(),
+    ),
+    (
+        "E_BAD_USER",
+        |p, _| p.access.user = "rootadmin x".into(),
+        |p, _| p.access.user = "deploy_user-1.a".into(),
     ),
     (
         "E_BAD_PORT",
@@ -460,8 +495,8 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
     ),
     (
         "E_CALICO_MTU",
-        |p, _| p.network.calico_mtu = Some(1490),
-        |p, _| p.network.calico_mtu = Some(1480),
+        |p, _| p.network.calico_mtu = Some(1451),
+        |p, _| p.network.calico_mtu = Some(1450),
     ),
     (
         "E_BAD_POOL_NAME",
@@ -679,6 +714,63 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
             layout(p).devices[1] = "sdb1".into();
             second_layout(p, &["nvme1n1"]);
         },
+    ),
+    (
+        "E_DNS_IN_CLUSTER_CIDR",
+        |p, _| p.network.upstream_dns = vec!["10.233.0.10".into()],
+        |p, _| p.network.upstream_dns = vec!["10.234.0.10".into()],
+    ),
+    (
+        "E_POOL_HAS_DNS",
+        |p, _| pool(p).addresses.push("8.8.8.8".into()),
+        |p, _| pool(p).addresses.push("8.8.8.9".into()),
+    ),
+    (
+        "E_GATEWAY_IN_CLUSTER_CIDR",
+        |_, f| gateway(f, "10.233.0.1"),
+        |_, f| gateway(f, "10.0.10.1"),
+    ),
+    (
+        "E_POOL_HAS_GATEWAY",
+        |_, f| gateway(f, "144.217.30.193"),
+        |_, f| gateway(f, "144.217.30.100"),
+    ),
+    (
+        "W_POOL_OFF_SUBNET",
+        |p, f| {
+            on_subnet(f, "10.0.10.136/24");
+            pool(p).addresses = vec!["10.0.10.200-10.0.11.20".into()];
+        },
+        |p, f| {
+            on_subnet(f, "10.0.10.136/24");
+            pool(p).addresses = vec!["10.0.10.200-10.0.10.210".into()];
+        },
+    ),
+    (
+        "W_VIP_OFF_SUBNET",
+        |p, f| {
+            on_subnet(f, "10.0.10.136/24");
+            p.network.vip = Some("10.0.20.5".into());
+        },
+        |p, f| {
+            on_subnet(f, "10.0.10.136/24");
+            p.network.vip = Some("10.0.10.250".into());
+        },
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/var/lib".into(),
+        |p, _| layout(p).mount = "/var/lib/ais".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/home".into(),
+        |p, _| layout(p).mount = "/srv".into(),
+    ),
+    (
+        "E_BAD_MOUNT",
+        |p, _| layout(p).mount = "/usr/local".into(),
+        |p, _| layout(p).mount = "/mnt/disk1".into(),
     ),
     (
         "E_BAD_MOUNT",
@@ -976,7 +1068,7 @@ fn even_etcd_suggests_a_worker_and_two_control_planes_suggest_third_etcd() {
             .unwrap()
             .contains("add `etcd` to one worker's roles")
     );
-    // With the third member on a worker (seed 003), the error is gone and no hint is needed.
+    // With the third member on a worker (as in a two-control-plane homelab), the error is gone and no hint is needed.
     p.hosts[3].roles.push(Role::Etcd);
     let f = plan::check(&p, None);
     assert!(!f.iter().any(|x| x.code == "E_EVEN_ETCD"));

@@ -39,6 +39,27 @@ fi
 ansible_version=$(ansible-playbook --version)
 echo "ci: ${ansible_version%%$'\n'*}"
 
+# One virtualenv per Kubespray release's `ansible` pin (its requirements.txt), for the tests
+# against the real releases (tests/kubespray_releases.rs). Kept in target/ so later runs reuse
+# them; `.ready` marks a finished one, as the tests do when they make one themselves.
+archives=${RACKSTRAP_KUBESPRAY_ARCHIVES:-../shared/kubespray}
+if [ -d "$archives" ]; then
+    mkdir -p target/ansible-venvs
+    for archive in "$archives"/kubespray-v*.tar.gz; do
+        [ -e "$archive" ] || continue
+        tag=$(basename "$archive" .tar.gz)
+        pin=$(tar xzOf "$archive" "$tag/requirements.txt" | grep '^ansible==')
+        dir="target/ansible-venvs/${pin/==/-}"
+        [ -f "$dir/.ready" ] && continue
+        echo "ci: making $dir for $tag"
+        rm -rf "$dir"
+        python3 -m venv "$dir"
+        tar xzOf "$archive" "$tag/requirements.txt" > "$dir/requirements.txt"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$dir/requirements.txt"
+        echo "$pin" > "$dir/.ready"
+    done
+fi
+
 cargo build --all-targets --locked
 if cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run doc tests; run them first so the suite's summary comes last.

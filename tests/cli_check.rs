@@ -73,14 +73,14 @@ fn render_writes_files_or_refuses_with_findings() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     for f in [
         "hosts.yaml",
-        "group_vars/k8s_cluster/k8s-net-calico.yml",
+        "group_vars/k8s_cluster/zz-rackstrap.yml",
         "extras/metallb.yaml",
         "extras/99-rackstrap.conf",
     ] {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
-    let golden =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/render/ais/hosts.yaml");
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/render/v2.31.0/ais/hosts.yaml");
     assert_eq!(
         std::fs::read(out_dir.join("hosts.yaml")).unwrap(),
         std::fs::read(golden).unwrap()
@@ -332,4 +332,41 @@ fn huge_disk_sizes_in_facts_do_not_panic() {
         out.status
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `render` writes a plan for a Kubespray release rackstrap does not know, and says so.
+#[test]
+fn render_warns_about_an_unknown_kubespray_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.yaml");
+    let text_in = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/examples/akash.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &plan,
+        text_in.replace("version: v2.31.0", "version: v2.40.0"),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("out");
+    let out = rackstrap(&[
+        "render",
+        &plan.to_string_lossy(),
+        "--out",
+        &out_dir.to_string_lossy(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("warning: Kubespray v2.40.0 is not a release rackstrap knows (v2.24.1, v2.28.1, v2.29.1, v2.30.0, v2.31.0)"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A known release renders without a word on stderr.
+    let out = rackstrap(&[
+        "render",
+        "assets/examples/akash.yaml",
+        "--out",
+        &out_dir.to_string_lossy(),
+    ]);
+    assert_eq!(text(&out.stderr), "");
 }

@@ -1,11 +1,13 @@
-//! Golden renders: each example plan renders to the files checked in under
-//! `tests/golden/render/<example>/`, byte for byte. `UPDATE_GOLDEN=1 cargo test --test
-//! golden_render` rewrites them after an intended change (review the diff).
+//! Golden renders: each example plan, for each Kubespray release rackstrap knows, renders to
+//! the files checked in under `tests/golden/render/<release>/<example>/`, byte for byte.
+//! `UPDATE_GOLDEN=1 cargo test --test golden_render` rewrites them after an intended change
+//! (review the diff).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use rackstrap::kubespray::RELEASES;
 use rackstrap::plan;
 use rackstrap::render::{self, RenderedFile};
 
@@ -17,6 +19,13 @@ fn root() -> PathBuf {
 
 fn render_example(name: &str) -> Vec<RenderedFile> {
     let p = plan::load(&root().join(format!("assets/examples/{name}.yaml"))).unwrap();
+    render::render(&p).unwrap()
+}
+
+/// The example with its Kubespray release set to `tag`.
+fn render_for(name: &str, tag: &str) -> Vec<RenderedFile> {
+    let mut p = plan::load(&root().join(format!("assets/examples/{name}.yaml"))).unwrap();
+    p.cluster.kubespray.version = tag.to_string();
     render::render(&p).unwrap()
 }
 
@@ -39,9 +48,12 @@ fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
 #[test]
 fn examples_match_golden_files() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
-    for name in EXAMPLES {
-        let dir = root().join("tests/golden/render").join(name);
-        let files = render_example(name);
+    for (name, release) in EXAMPLES
+        .iter()
+        .flat_map(|n| RELEASES.iter().map(move |r| (*n, r.tag)))
+    {
+        let dir = root().join("tests/golden/render").join(release).join(name);
+        let files = render_for(name, release);
         if update {
             let _ = std::fs::remove_dir_all(&dir);
             render::write(&files, &dir).unwrap();
@@ -50,11 +62,16 @@ fn examples_match_golden_files() {
         assert_eq!(
             rendered,
             files_under(&dir),
-            "{name}: the set of files differs"
+            "{release}/{name}: the set of files differs"
         );
         for f in &files {
             let golden = std::fs::read_to_string(dir.join(&f.path)).unwrap();
-            pretty_assertions::assert_eq!(golden, f.contents, "{name}: {}", f.path.display());
+            pretty_assertions::assert_eq!(
+                golden,
+                f.contents,
+                "{release}/{name}: {}",
+                f.path.display()
+            );
         }
     }
 }
@@ -79,9 +96,10 @@ fn examples_pass_kubespray_inventory_validation() {
 }
 
 /// `rackstrap render assets/examples/akash.yaml --out DIR` writes a hosts.yaml whose hosts
-/// and groups are seed 001's example.
+/// and groups are the example of Akash's "Kubernetes Cluster for Akash Providers", plus the
+/// `etcd_member_name` of each etcd host (Kubespray's own default, written out).
 #[test]
-fn akash_hosts_yaml_equals_seed_001() {
+fn akash_hosts_yaml_equals_the_akash_guide() {
     let out = tempfile::tempdir().unwrap();
     let status = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
         .arg("render")
@@ -95,33 +113,43 @@ fn akash_hosts_yaml_equals_seed_001() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
-    let ours: serde_yaml::Value =
+    let mut ours: serde_yaml::Value =
         serde_yaml::from_str(&std::fs::read_to_string(out.path().join("hosts.yaml")).unwrap())
             .unwrap();
+    for (i, node) in ["node1", "node2", "node3"].iter().enumerate() {
+        let host = ours["all"]["hosts"][*node].as_mapping_mut().unwrap();
+        let name = host.remove("etcd_member_name").unwrap();
+        assert_eq!(name.as_str(), Some(format!("etcd{}", i + 1).as_str()));
+    }
+    assert!(
+        ours["all"]["hosts"]["node4"]
+            .get("etcd_member_name")
+            .is_none()
+    );
     let seed: serde_yaml::Value = serde_yaml::from_str(
-        &std::fs::read_to_string(root().join("tests/fixtures/seed001-hosts.yaml")).unwrap(),
+        &std::fs::read_to_string(root().join("tests/fixtures/akash-guide-hosts.yaml")).unwrap(),
     )
     .unwrap();
     assert_eq!(ours["all"]["hosts"], seed["all"]["hosts"]);
     assert_eq!(ours["all"]["children"], seed["all"]["children"]);
     assert_eq!(ours["all"]["vars"], seed["all"]["vars"]);
-    // And it is the whole file: nothing beyond the seed's keys.
+    // And it is the whole file: nothing beyond the guide's keys.
     assert_eq!(ours, seed);
 }
 
 #[test]
-fn akash_group_vars_carry_the_seed_settings() {
+fn akash_group_vars_carry_the_guides_settings() {
     let files = render_example("akash");
     let get = |p: &str| -> serde_yaml::Value {
         let f = files.iter().find(|f| f.path == Path::new(p)).unwrap();
         serde_yaml::from_str(&f.contents).unwrap()
     };
-    let all = get("group_vars/all/all.yml");
+    let all = get(render::ALL_VARS_FILE);
     assert_eq!(
         all["upstream_dns_servers"],
         serde_yaml::from_str::<serde_yaml::Value>("[8.8.8.8, 8.8.4.4]").unwrap()
     );
-    let k8s = get("group_vars/k8s_cluster/k8s-cluster.yml");
+    let k8s = get(render::CLUSTER_VARS_FILE);
     assert_eq!(k8s["container_manager"].as_str(), Some("containerd"));
     assert_eq!(
         k8s["containerd_storage_dir"].as_str(),
@@ -132,7 +160,20 @@ fn akash_group_vars_carry_the_seed_settings() {
         Some("--root-dir=/data/kubelet")
     );
     assert_eq!(k8s["kube_proxy_strict_arp"].as_bool(), Some(true));
-    let addons = get("group_vars/k8s_cluster/addons.yml");
+    let addons = get(render::CLUSTER_VARS_FILE);
+    // MetalLB: the role's own nodeselector defaults are not repeated, and no
+    // `metallb_protocol`, which no release reads.
+    assert!(
+        addons["metallb_config"]["speaker"]
+            .get("nodeselector")
+            .is_none()
+    );
+    assert!(
+        addons["metallb_config"]["controller"]
+            .get("nodeselector")
+            .is_none()
+    );
+    assert!(addons.get("metallb_protocol").is_none());
     assert_eq!(addons["metallb_enabled"].as_bool(), Some(true));
     assert_eq!(
         addons["metallb_config"]["layer2"][0].as_str(),
@@ -177,7 +218,7 @@ fn per_host_relocation_goes_to_host_vars() {
     let files = render::render(&p).unwrap();
     let k8s = files
         .iter()
-        .find(|f| f.path == Path::new("group_vars/k8s_cluster/k8s-cluster.yml"))
+        .find(|f| f.path == Path::new(render::CLUSTER_VARS_FILE))
         .unwrap();
     assert!(!k8s.contents.contains("containerd_storage_dir"));
     let node1 = files
@@ -212,7 +253,7 @@ fn short_range_pool_entries_render_in_full() {
             .contents
             .clone()
     };
-    assert!(find("group_vars/k8s_cluster/addons.yml").contains("        - 10.0.20.5-10.0.20.20\n"));
+    assert!(find(render::CLUSTER_VARS_FILE).contains("        - 10.0.20.5-10.0.20.20\n"));
     assert!(find("extras/metallb.yaml").contains("    - 10.0.20.5-10.0.20.20\n"));
     assert!(render::validate::validate(&files).is_empty());
 }
@@ -240,4 +281,35 @@ fn saved_plan_reads_like_the_contract() {
     let path = dir.path().join("cluster.yaml");
     plan::save(&p, &path).unwrap();
     assert_eq!(plan::load(&path).unwrap(), p);
+}
+
+/// Calico's MTU follows Kubespray's default VXLAN mode: 50 bytes below a 9000 host MTU.
+#[test]
+fn ais_calico_mtu_leaves_room_for_vxlan() {
+    let files = render_example("ais");
+    let k8s = files
+        .iter()
+        .find(|f| f.path == Path::new(render::CLUSTER_VARS_FILE))
+        .unwrap();
+    let v: serde_yaml::Value = serde_yaml::from_str(&k8s.contents).unwrap();
+    assert_eq!(v["calico_mtu"].as_u64(), Some(8950));
+}
+
+/// rackstrap writes only files of its own into group_vars: none of a release's
+/// `inventory/sample` files is replaced, so the sample's settings survive.
+#[test]
+fn group_vars_never_replace_a_sample_file() {
+    for name in EXAMPLES {
+        for f in render_example(name) {
+            if f.path.starts_with("group_vars") {
+                assert!(
+                    f.path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("zz-rackstrap")),
+                    "{name}: {}",
+                    f.path.display()
+                );
+            }
+        }
+    }
 }

@@ -34,7 +34,7 @@ fn listing<'a>(all: &'a [DryRunStep], stage: StageId, host: &str) -> &'a [String
 }
 
 #[test]
-fn akash_storage_is_seed_001_step_7() {
+fn akash_storage_is_the_akash_guides_step_7() {
     let plan = akash();
     let mut facts = Facts::new();
     facts.insert(
@@ -108,14 +108,28 @@ fn akash_host_prep_kubespray_verify_and_load_balancer() {
         ks.iter()
             .any(|c| c == "mkdir -p inventory/akash/group_vars/k8s_cluster")
     );
+    // rackstrap writes files of its own; the sample's, copied once, are never overwritten.
+    assert!(ks.iter().any(|c| {
+        c.starts_with("cat > inventory/akash/group_vars/k8s_cluster/zz-rackstrap.yml <<")
+    }));
+    assert!(
+        !ks.iter()
+            .any(|c| c.contains("k8s-cluster.yml") || c.contains("group_vars/all/all.yml")),
+        "{ks:#?}"
+    );
     assert!(
         !ks.iter().any(|c| c.contains("extras/")),
         "extras stay out of the tree"
     );
     // Ansible checks host keys against the pins only; the plan-only listing names the file.
     assert_eq!(
-        ks[ks.len() - 2],
+        ks[ks.len() - 3],
         "# write the host keys pinned for the plan's hosts to inventory/akash/.known_hosts"
+    );
+    // Kubespray's own inventory checks, connection local, before cluster.yml.
+    assert_eq!(
+        ks[ks.len() - 2],
+        "ansible-playbook -i inventory/akash/hosts.yaml playbooks/boilerplate.yml -e ansible_connection=local"
     );
     assert_eq!(
         ks.last().map(String::as_str),

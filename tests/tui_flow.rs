@@ -54,7 +54,8 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     // node4: only its clean NVMe (the other carries an old filesystem), single, xfs at
     // /scratch, no relocation.
     d.keys(&[Tab, Tab, Up, Up, Down, Down, Down, Char(' ')]);
-    d.times(Char('l'), 6).key(Char('f')).key(Char('r'));
+    // One disk selected: `l` goes over the levels one disk allows (single, per-disk).
+    d.key(Char('l')).key(Char('f')).key(Char('r'));
     d.key(Char('m'))
         .times(Backspace, 10)
         .chars("/scratch")
@@ -139,4 +140,48 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     }
     assert_eq!(m.step, Step::Review, "{:?}", m.findings());
     assert_eq!(m.plan, plan);
+}
+
+/// A plan reopened at Review asks Kubespray's tree what it says; a tree of another release
+/// is an error among Review's findings, and Provision stays closed.
+#[test]
+fn review_shows_what_the_kubespray_tree_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("kubespray");
+    std::fs::create_dir_all(tree.join("inventory/sample")).unwrap();
+    std::fs::write(tree.join("cluster.yml"), "---\n").unwrap();
+    std::fs::write(tree.join("galaxy.yml"), "version: 2.30.0\n").unwrap();
+    let mut plan = rackstrap::plan::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/examples/akash.yaml"),
+    )
+    .unwrap();
+    plan.cluster.kubespray.path = tree.display().to_string();
+    let mut m = rackstrap::tui::model::Model::reopen(
+        rackstrap::tui::model::Mode::Live,
+        plan,
+        dir.path().join("akash.yaml"),
+    );
+    let Some(rackstrap::tui::effects::Effect::CheckKubespray { plan }) =
+        rackstrap::tui::update::on_start(&mut m)
+    else {
+        panic!("no Kubespray check on opening at Review");
+    };
+    let own = rackstrap::plan::check(&plan, None);
+    let findings = rackstrap::kubespray::tree_findings(&plan, &own);
+    rackstrap::tui::update::update(
+        &mut m,
+        rackstrap::tui::model::Msg::KubesprayChecked(findings),
+    );
+    let shown = m.findings();
+    assert!(
+        shown
+            .iter()
+            .any(|f| f.code == "E_KUBESPRAY_TREE_VERSION" && f.message.contains("is v2.30.0")),
+        "{shown:#?}"
+    );
+    rackstrap::tui::update::update(
+        &mut m,
+        rackstrap::tui::model::Msg::Key(crossterm::event::KeyEvent::from(Enter)),
+    );
+    assert_eq!(m.step, Step::Review);
 }

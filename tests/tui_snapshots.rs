@@ -170,14 +170,8 @@ fn storage_capacity_preview_and_unsafe_disks() {
         d.screen(80, 24)
     );
     d.key(Char(' '));
-    d.keys(&[
-        Char('l'),
-        Char('l'),
-        Char('l'),
-        Char('l'),
-        Char('l'),
-        Char('l'),
-    ]);
+    // Back to raid0: with two disks `l` goes raid0 -> raid1 -> per-disk -> raid0.
+    d.keys(&[Char('l'), Char('l')]);
     // Root disk: refused, and never wipeable.
     d.keys(&[Up, Up, Up, Up, Char(' ')]);
     assert!(d.screen(80, 24).contains("holds the root filesystem"));
@@ -667,4 +661,34 @@ fn pool_size_note_counts_in_words_that_agree() {
     d.chars(", 144.217.30.201");
     let screen = d.screen(120, 40);
     assert!(screen.contains("2 addresses"), "{screen}");
+}
+
+/// The Drift screen of the recovery demo: the survey, then an addition's verdict and
+/// commands waiting for the host's name.
+#[test]
+fn drift_on_the_recovery_demo() {
+    let (mut m, lab) = rackstrap::cli::demo::recovery_model().expect("recovery demo");
+    m.theme.color = false;
+    let mut d = Driver {
+        runner: rackstrap::lab::LabRunner::new(lab.clone(), 1e6),
+        m,
+        lab,
+        pending_runs: vec![],
+        pinned: Default::default(),
+    };
+    d.send(rackstrap::tui::model::Msg::Opened);
+    snap("drift_survey", &d);
+    // node2's new key trusted by name first: until then every action is refused.
+    d.keys(&[
+        Down,
+        Char('k'),
+        Char('n'),
+        Char('o'),
+        Char('d'),
+        Char('e'),
+        Char('2'),
+        Enter,
+    ]);
+    d.keys(&[Down, Down, Char('a')]);
+    snap("drift_add_node4", &d);
 }

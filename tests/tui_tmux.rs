@@ -188,10 +188,13 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     t.run("echo shell-is-back");
     t.wait_for("shell-is-back");
 
-    // The saved plan reopens at Review (recovery / reinstall).
+    // The saved plan reopens on the Drift screen (recovery / reinstall); `c` goes on to
+    // Review. The demo's addresses answer nothing here: the survey need not finish first.
     t.run(&format!(
         "clear; {bin} --plan akash.yaml; echo reopen-exit=$?"
     ));
+    t.wait_for("Drift: what changed since the plan was saved");
+    t.keys(&["c"]);
     let s = t.wait_for("7/9 Review");
     assert!(
         s.contains("cluster akash") && s.contains("saved: akash.yaml"),
@@ -308,4 +311,76 @@ fn no_color_draws_without_colours() {
         assert_eq!(coloured, expect_colour, "NO_COLOR={no_color}: {text:?}");
         t.keys(&["C-c", "y"]);
     }
+}
+
+/// The recovery demo: the Drift screen shows each host's states, refuses removing the last
+/// control plane with the numbers, runs nothing on a rekeyed host until its new key is
+/// confirmed by typing its name, and shows a replacement's commands before the typed name
+/// runs it (in the demo, only says what would run).
+#[test]
+fn drift_screen_on_the_recovery_demo() {
+    assert!(
+        tmux_available(),
+        "tmux is required (tests/ci.sh installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_rackstrap");
+    let t = Tmux::start(
+        "drift",
+        &format!("{bin} demo --lab recovery; echo rackstrap-exit=$?"),
+        dir.path(),
+    );
+    let s = t.wait_for("node4    10.0.10.9       not in the cluster");
+    assert!(
+        s.contains("Drift: what changed since the plan was saved"),
+        "{s}"
+    );
+    assert!(
+        s.contains("node2    10.0.10.239     host key changed, reinstalled, NotReady"),
+        "{s}"
+    );
+    assert!(
+        s.contains("node3    10.0.10.253     unreachable, NotReady"),
+        "{s}"
+    );
+    assert!(
+        s.contains("node node9 is in the cluster but not in the plan"),
+        "{s}"
+    );
+
+    // node1 is the only control plane: refused, nothing to confirm.
+    t.keys(&["Down", "r"]);
+    t.wait_for("remove node2: node2's host key changed: confirm the new key first");
+    t.keys(&["Escape"]);
+    t.keys(&["Up"]);
+    t.keys(&["r"]);
+    let s =
+        t.wait_for("node1 is the last control plane: removing it leaves no API server; refused");
+    assert!(!s.contains("Enter to run"), "{s}");
+    t.keys(&["Escape"]);
+
+    // node2's new key: the name must be typed; a wrong one pins nothing.
+    t.keys(&["Down", "k"]);
+    t.wait_for("Type node2 and Enter to pin it");
+    t.keys(&["n", "o", "d", "e", "1", "Enter"]);
+    t.wait_for("type node2 to pin its new key");
+    t.keys(&["BSpace", "2", "Enter"]);
+    t.wait_for("node2    10.0.10.239     reinstalled, NotReady");
+
+    // Replace: the verdict and the commands first, run only with the name typed.
+    t.keys(&["p"]);
+    let s = t.wait_for("replace node2: node2 is removed from the cluster and joins again");
+    assert!(s.contains("Type node2 and Enter to run"), "{s}");
+    assert!(s.contains("remove_node.yml -e"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("type node2 to run this action");
+    t.keys(&["n", "o", "d", "e", "2", "Enter"]);
+    let s = t.wait_for("replace node2: done");
+    assert!(s.contains("demo, not run: join node2 as a worker"), "{s}");
+
+    t.keys(&["c"]);
+    t.wait_for("7/9 Review");
+    t.keys(&["q", "y"]);
+    t.wait_for("rackstrap-exit=0");
+    assert_terminal_restored(&t);
 }

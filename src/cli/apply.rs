@@ -32,6 +32,18 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         eprintln!("rackstrap: the plan has errors; nothing was run");
         return Ok(ExitCode::from(1));
     }
+    // The Kubespray tree and its Ansible, refused before any stage runs when the run
+    // includes Kubespray.
+    if !args.dry_run
+        && (args.stages.is_empty() || args.stages.iter().any(|s| s == StageId::Kubespray.as_str()))
+    {
+        let tree = crate::kubespray::tree::findings(&plan);
+        if !tree.is_empty() {
+            eprint!("{}", super::check::format_text(&tree));
+            eprintln!("rackstrap: the Kubespray tree is not ready for the plan; nothing was run");
+            return Ok(ExitCode::from(1));
+        }
+    }
     // Bad selections are the operator's typing: say what and which exist, no backtrace.
     let mut stages = Vec::new();
     for s in &args.stages {

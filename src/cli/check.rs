@@ -1,7 +1,10 @@
 //! `rackstrap check PLAN [--format json] [--facts FILE]`: load, check, print every finding.
 //!
-//! Without `--facts` only the plan itself is checked; with a file saved by `rackstrap
-//! discover --json` the hardware and disk checks run too, on the hosts the file matches.
+//! When the plan's Kubespray tree exists, the tree's release and the Ansible that would run
+//! it are checked too, and Kubespray's own inventory checks run on the render
+//! (`crate::kubespray`). Without `--facts` only the plan itself is checked; with a file
+//! saved by `rackstrap discover --json` the hardware and disk checks run too, on the hosts
+//! the file matches.
 //!
 //! Exit codes (docs/plan.md, "Checks"): 0 no errors, 1 errors, 2 the plan (or the facts file) could not
 //! be read.
@@ -30,7 +33,8 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
         },
         None => None,
     };
-    let findings = plan::check(&plan, facts.as_ref());
+    let mut findings = plan::check(&plan, facts.as_ref());
+    findings.extend(crate::kubespray::tree_findings(&plan, &findings));
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&findings)?);
     } else {

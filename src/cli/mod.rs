@@ -10,6 +10,9 @@ pub mod apply;
 pub mod check;
 pub mod demo;
 pub mod discover;
+pub mod drift;
+pub mod kubespray;
+pub mod node;
 pub mod render;
 pub mod status;
 pub mod wizard;
@@ -41,12 +44,73 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Show the stage x host state of a plan's saved run
     Status(StatusArgs),
+    /// What differs between a plan, its hosts and its cluster, with the action per host
+    Drift(DriftArgs),
+    /// Add, remove or replace one node of a running cluster (quorum-checked)
+    Node(NodeArgs),
+    /// Kubespray on this machine: `prepare` clones the plan's release and its Ansible
+    #[command(subcommand)]
+    Kubespray(KubesprayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KubesprayCommand {
+    /// Clone the plan's Kubespray release into cluster.kubespray.path, make its virtualenv
+    /// and install its requirements.txt (does nothing when that is already done)
+    Prepare(PrepareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PrepareArgs {
+    /// The plan file
+    pub plan: PathBuf,
+    /// Git repository to clone from: a URL, a file:// URL or a local path
+    #[arg(long = "from", value_name = "URL", default_value = crate::kubespray::prepare::UPSTREAM)]
+    pub from: String,
+    /// Python interpreter the virtualenv is made with
+    #[arg(long, value_name = "PROGRAM", default_value = "python3")]
+    pub python: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// The plan file
+    pub plan: PathBuf,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Confirm the new host key of this plan host (the one the report shows) and pin it
+    #[arg(long, value_name = "HOST")]
+    pub accept_new_key: Option<String>,
+    /// rackstrap's known_hosts file (default: ~/.config/rackstrap/known_hosts)
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// add, remove or replace
+    #[arg(value_parser = ["add", "remove", "replace"])]
+    pub action: String,
+    /// The plan file (saved again only when the action succeeds)
+    pub plan: PathBuf,
+    /// The plan host
+    pub name: String,
+    /// Print the quorum arithmetic, the inventory and every command; run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Confirm an action that weakens etcd quorum without asking (headless)
+    #[arg(long)]
+    pub yes: bool,
+    /// rackstrap's known_hosts file (default: ~/.config/rackstrap/known_hosts)
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Which simulated lab to open
-    #[arg(long, default_value = "akash", value_parser = ["akash", "homelab", "ais"])]
+    #[arg(long, default_value = "akash", value_parser = ["akash", "homelab", "ais", "recovery"])]
     pub lab: String,
 }
 

@@ -26,6 +26,11 @@ pub fn run(args: super::RenderArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
+    for f in crate::plan::release::release_findings(&plan) {
+        if f.code == "W_KUBESPRAY_VERSION" {
+            eprintln!("warning: {}", f.message);
+        }
+    }
     render::write(&files, &args.out)
         .wrap_err_with(|| format!("writing to {}", args.out.display()))?;
     for f in &files {

@@ -14,15 +14,18 @@ pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
     let model = match plan {
         Some(path) => {
             let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;
-            Model::reopen(Mode::Live, plan, path.to_path_buf())
+            let mut m = Model::reopen(Mode::Live, plan, path.to_path_buf());
+            m.drift = Some(crate::tui::screens::drift::DriftState::default());
+            m
         }
         None => Model::new(Mode::Live, Plan::new("cluster"), ""),
     };
     let model = run_tui(model, Backend::Live { known_hosts: None })?;
-    if let Some(p) = &model.review.saved {
-        println!("plan saved: {}", p.display());
-    }
-    Ok(ExitCode::SUCCESS)
+    // The terminal is back: what happened stays readable after the wizard is gone.
+    println!("{}", crate::tui::summary::summary(&model));
+    Ok(ExitCode::from(
+        crate::tui::summary::outcome(&model).exit_code(),
+    ))
 }
 
 /// Environment variable that makes the wizard panic on the first key it takes, so a test can

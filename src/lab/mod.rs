@@ -12,6 +12,8 @@
 //!
 //! Nothing here opens a connection or touches a file: the demo only pretends.
 
+pub mod recovery;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -572,7 +574,10 @@ impl LabRunner {
         let lines: Vec<LabLine> = if stage == StageId::Storage {
             storage_script(plan, host)
         } else {
-            self.lab.stages.get(&stage).cloned().unwrap_or_default()
+            with_plan_values(
+                plan,
+                self.lab.stages.get(&stage).cloned().unwrap_or_default(),
+            )
         };
         let total = lines.iter().filter(|l| l.line.starts_with("TASK")).count() as u32;
         let mut done = 0;
@@ -612,6 +617,60 @@ impl LabRunner {
 /// runner's own stage declarations decide, so the demo cannot drift from it.
 fn per_host(stage: StageId) -> bool {
     crate::provision::stages::stage(stage).scope() == crate::provision::stage::Scope::EachHost
+}
+
+/// The scripted lines with the plan's own values where a script names them: the sysctl
+/// file's lines, the MetalLB pools and the upstream DNS servers. The demo plays what the
+/// plan says, not what the lab's script was written with.
+fn with_plan_values(plan: &Plan, lines: Vec<LabLine>) -> Vec<LabLine> {
+    let mut out = Vec::with_capacity(lines.len());
+    let mut in_sysctl = false;
+    for l in lines {
+        let plain = l.line.clone();
+        if in_sysctl {
+            if !plain.contains("sysctl -p") {
+                continue;
+            }
+            in_sysctl = false;
+        }
+        if plain.contains("cat > /etc/sysctl.d/99-rackstrap.conf") {
+            out.push(l.clone());
+            for (key, value) in &plan.tuning.sysctl {
+                out.push(LabLine {
+                    ms: 100,
+                    line: format!("{key} = {value}"),
+                    stderr: false,
+                });
+            }
+            in_sysctl = true;
+            continue;
+        }
+        if plain.starts_with("MetalLB: IPAddressPool ") {
+            for pool in &plan.network.load_balancer.pools {
+                out.push(LabLine {
+                    line: format!(
+                        "MetalLB: IPAddressPool {} ({})",
+                        pool.name,
+                        pool.addresses.join(", ")
+                    ),
+                    ..l.clone()
+                });
+            }
+            continue;
+        }
+        if plain.starts_with("CoreDNS forwards to ") {
+            out.push(LabLine {
+                line: format!(
+                    "CoreDNS forwards to {}: ok",
+                    plan.network.upstream_dns.join(" ")
+                ),
+                ..l
+            });
+            continue;
+        }
+        out.push(l);
+    }
+    out
 }
 
 /// The storage stage's output is the provisioning runner's own dry run for this host (the

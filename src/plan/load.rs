@@ -322,7 +322,10 @@ mod tests {
     fn minimal_plan_gets_defaults() {
         let plan = from_yaml(MINIMAL, "p.yaml").unwrap();
         assert_eq!(plan.cluster.domain, "cluster.local");
-        assert_eq!(plan.cluster.kubespray.version, "v2.24.1");
+        assert_eq!(
+            plan.cluster.kubespray.version,
+            crate::plan::release::DEFAULT_TAG
+        );
         assert_eq!(plan.network.service_cidr, "10.233.0.0/18");
         assert_eq!(plan.access.port, 22);
     }

@@ -115,6 +115,11 @@ pub struct Host {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub storage: Vec<StorageLayout>,
+    /// This etcd member's name in the cluster. Unset: Kubespray's default, `etcd<position>`
+    /// in the etcd group. The recovery actions set it on every etcd host when they reorder
+    /// or remove one, so that no member is renamed (docs/recovery.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_member_name: Option<String>,
 }
 
 impl Host {
@@ -267,7 +272,8 @@ pub struct Network {
     /// Host interface MTU.
     #[serde(default = "default_mtu")]
     pub mtu: u32,
-    /// Kubespray `calico_mtu`; derived from `mtu` when absent (20 bytes less: IP-in-IP header).
+    /// Kubespray `calico_mtu`; derived from `mtu` when absent (50 bytes less: the VXLAN
+    /// header of Kubespray's default Calico mode).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calico_mtu: Option<u32>,
     /// Optional control-plane virtual IP (a keepalived VIP in front of the API servers).
@@ -293,9 +299,14 @@ impl Default for Network {
 }
 
 impl Network {
-    /// The MTU Calico gets: the plan's value, or 20 bytes below the host MTU.
+    /// The MTU Calico gets: the plan's value, or the VXLAN header's 50 bytes below the host
+    /// MTU (Kubespray's sample `k8s-net-calico.yml`: "if VXLAN or BPF mode is enabled,
+    /// subtract 50 from your network MTU").
     pub fn effective_calico_mtu(&self) -> u32 {
-        self.calico_mtu.unwrap_or(self.mtu.saturating_sub(20))
+        self.calico_mtu.unwrap_or(
+            self.mtu
+                .saturating_sub(crate::plan::release::CALICO_VXLAN_OVERHEAD),
+        )
     }
 }
 
@@ -358,11 +369,9 @@ pub(super) fn default_container_manager() -> String {
 fn default_kubespray_path() -> String {
     "~/kubespray".into()
 }
-/// The Kubespray release Akash "Kubernetes Cluster for Akash Providers" clones in "STEP 1"
-/// (it suggests trying newer ones):
-/// <https://akash.network/docs/providers/build-a-cloud-provider/kubernetes-cluster-for-akash-providers/>.
+/// New plans get the newest release rackstrap knows (`crate::plan::release::DEFAULT_TAG`).
 fn default_kubespray_version() -> String {
-    "v2.24.1".into()
+    crate::plan::release::DEFAULT_TAG.into()
 }
 fn default_user() -> String {
     "root".into()

@@ -591,6 +591,7 @@ async fn cluster_step(
     let ctx = ClusterCtx {
         plan,
         hosts: &every,
+        selected: &shared.opts.hosts,
         dry_run: shared.opts.dry_run,
         known_hosts: known.as_ref(),
         per_host: &per_host,

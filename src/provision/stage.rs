@@ -56,6 +56,9 @@ pub struct ClusterCtx<'a> {
     pub plan: &'a Plan,
     /// The hosts that take part (every plan host: a partial inventory is another cluster).
     pub hosts: &'a [&'a Host],
+    /// The hosts the operator selected (`apply --host`); empty for all. Kubespray limits its
+    /// run to them (`--limit`) over the whole inventory.
+    pub selected: &'a [String],
     /// Only say what would run.
     pub dry_run: bool,
     /// rackstrap's known_hosts files, for tools that open their own SSH connections.

@@ -1,8 +1,10 @@
-//! The Kubespray inventory: `hosts.yaml`, `group_vars/...` and `host_vars/...`, with the
-//! variable names of Kubespray v2.24 (inventory/sample of that release).
+//! The Kubespray inventory: `hosts.yaml`, rackstrap's own `group_vars/*/zz-rackstrap.yml`
+//! and `host_vars/...`. The variables written are read under the same names by every release
+//! in `crate::plan::release::RELEASES` (checked against each release's tree by
+//! `tests/kubespray_releases.rs`).
 //!
-//! Text is written by hand rather than through serde so that it looks like what seed 001
-//! shows an operator (`node1:` with nothing after it, comments saying where values come
+//! Text is written by hand rather than through serde so that it looks like what the Akash
+//! guide ("Kubernetes Cluster for Akash Providers") shows an operator (`node1:` with nothing after it, comments saying where values come
 //! from) and stays byte-stable.
 
 use std::collections::BTreeMap;
@@ -19,6 +21,13 @@ pub const CONTAINERD_DEFAULT_DIR: &str = "/var/lib/containerd";
 /// Host MTU Kubespray and Calico assume; with it, Calico picks its own MTU.
 const DEFAULT_MTU: u32 = 1500;
 
+/// rackstrap's own group_vars files. Ansible reads the files of a `group_vars/<group>/`
+/// directory in name order, so these come after the sample's `all.yml`, `k8s-cluster.yml`,
+/// `addons.yml` and `k8s-net-*.yml` and win where both set a variable, while every setting
+/// only the sample makes (`loadbalancer_apiserver_healthcheck_port`, ...) stays in force.
+pub const ALL_VARS_FILE: &str = "group_vars/all/zz-rackstrap.yml";
+pub const CLUSTER_VARS_FILE: &str = "group_vars/k8s_cluster/zz-rackstrap.yml";
+
 pub(super) fn render(plan: &Plan) -> Vec<RenderedFile> {
     let hosts: Vec<&Host> = plan.hosts.iter().filter(|h| !h.roles.is_empty()).collect();
     let relocation = Relocation::of(plan, &hosts);
@@ -32,21 +41,11 @@ pub(super) fn render(plan: &Plan) -> Vec<RenderedFile> {
             host_vars(plan, name, vars),
         ));
     }
-    files.push(RenderedFile::new("group_vars/all/all.yml", all_yml(plan)));
-    files.push(RenderedFile::new(
-        "group_vars/k8s_cluster/k8s-cluster.yml",
-        k8s_cluster_yml(plan, &relocation.cluster_wide),
-    ));
-    files.push(RenderedFile::new(
-        "group_vars/k8s_cluster/addons.yml",
-        addons_yml(plan),
-    ));
-    if let Some(calico) = calico_yml(plan) {
-        files.push(RenderedFile::new(
-            "group_vars/k8s_cluster/k8s-net-calico.yml",
-            calico,
-        ));
-    }
+    files.push(RenderedFile::new(ALL_VARS_FILE, all_yml(plan)));
+    let mut cluster = k8s_cluster_yml(plan, &relocation.cluster_wide);
+    addons(plan, &mut cluster);
+    calico(plan, &mut cluster);
+    files.push(RenderedFile::new(CLUSTER_VARS_FILE, cluster));
     files
 }
 
@@ -57,8 +56,9 @@ fn header(plan: &Plan, what: &str) -> String {
     )
 }
 
-/// Seed 001's `hosts.yaml`, plus `all.vars` for the SSH user (and port when not 22) and
-/// `node_labels` for hosts that have labels (seed 004).
+/// The Akash guide's `hosts.yaml` (`ansible_host`, `ip`, `access_ip`, `etcd_member_name`
+/// per host), plus `all.vars` for the SSH user (and port when not 22) and `node_labels` for
+/// hosts that have labels (AIStore "Deploying AIS on k8s").
 fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
     let mut out = header(
         plan,
@@ -76,6 +76,16 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
         if h.address.parse::<std::net::IpAddr>().is_ok() {
             let _ = writeln!(out, "      ip: {}", h.address);
             let _ = writeln!(out, "      access_ip: {}", h.address);
+        }
+        if let Some(n) = etcd_index(hosts, h) {
+            match &h.etcd_member_name {
+                Some(name) => {
+                    let _ = writeln!(out, "      etcd_member_name: {}", scalar(name));
+                }
+                None => {
+                    let _ = writeln!(out, "      etcd_member_name: etcd{n}");
+                }
+            }
         }
         if !h.labels.is_empty() {
             out.push_str("      node_labels:\n");
@@ -112,8 +122,20 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
     out
 }
 
-/// Where kubelet and containerd data live, cluster-wide when every host agrees (seed 001
-/// puts them in k8s-cluster.yml), per host otherwise.
+/// The host's place (from 1) in the etcd group: its `etcd_member_name` is `etcd<n>`, the
+/// name Kubespray's defaults give it (`roles/kubespray_defaults`: `"etcd" + loop.index`),
+/// written out so the name is visible and a cluster built before it was written keeps its
+/// etcd members.
+fn etcd_index(hosts: &[&Host], h: &Host) -> Option<usize> {
+    hosts
+        .iter()
+        .filter(|x| x.has_role(Role::Etcd))
+        .position(|x| x.name == h.name)
+        .map(|i| i + 1)
+}
+
+/// Where kubelet and containerd data live, cluster-wide when every host agrees (the Akash
+/// guide puts them in k8s-cluster.yml), per host otherwise.
 struct Relocation {
     cluster_wide: BTreeMap<Relocate, String>,
     per_host: BTreeMap<String, BTreeMap<Relocate, String>>,
@@ -203,7 +225,7 @@ fn all_yml(plan: &Plan) -> String {
 }
 
 /// Strict ARP is needed for MetalLB's and kube-vip's layer 2 mode with kube-proxy in IPVS
-/// mode (seed 002; Kubespray's MetalLB role fails without it).
+/// mode (Akash "IP Leases - Provider Enablement"; Kubespray's MetalLB role fails without it).
 pub(super) fn needs_strict_arp(plan: &Plan) -> bool {
     !plan.network.load_balancer.pools.is_empty() || plan.network.vip.is_some()
 }
@@ -211,7 +233,7 @@ pub(super) fn needs_strict_arp(plan: &Plan) -> bool {
 fn k8s_cluster_yml(plan: &Plan, relocation: &BTreeMap<Relocate, String>) -> String {
     let n = &plan.network;
     let c = &plan.cluster;
-    let mut out = header(plan, "Kubernetes settings");
+    let mut out = header(plan, "Kubernetes settings and add-ons");
     let _ = writeln!(out, "kube_network_plugin: {}", scalar(&c.network_plugin));
     let _ = writeln!(out, "container_manager: {}", scalar(&c.container_manager));
     let _ = writeln!(
@@ -239,8 +261,10 @@ fn k8s_cluster_yml(plan: &Plan, relocation: &BTreeMap<Relocate, String>) -> Stri
     out
 }
 
-fn addons_yml(plan: &Plan) -> String {
-    let mut out = header(plan, "add-ons");
+/// MetalLB and kube-vip. MetalLB's `nodeselector` is left to the role's defaults
+/// (`metallb_speaker_nodeselector`, `metallb_controller_nodeselector`: `kubernetes.io/os:
+/// linux`), which the manifests already carry; `metallb_protocol` is read by no release.
+fn addons(plan: &Plan, out: &mut String) {
     let pools = &plan.network.load_balancer.pools;
     if pools.is_empty() {
         out.push_str("metallb_enabled: false\n");
@@ -249,11 +273,9 @@ fn addons_yml(plan: &Plan) -> String {
         out.push_str("metallb_enabled: true\n");
         out.push_str("metallb_speaker_enabled: true\n");
         out.push_str("metallb_namespace: metallb-system\n");
-        out.push_str("metallb_protocol: layer2\n");
         out.push_str("metallb_config:\n");
         for part in ["speaker", "controller"] {
             let _ = writeln!(out, "  {part}:");
-            out.push_str("    nodeselector:\n      kubernetes.io/os: linux\n");
             out.push_str("    tolerations:\n");
             out.push_str("      - key: node-role.kubernetes.io/control-plane\n");
             out.push_str(
@@ -283,24 +305,22 @@ fn addons_yml(plan: &Plan) -> String {
         out.push_str("kube_vip_controlplane_enabled: true\n");
         let _ = writeln!(out, "kube_vip_address: {}", scalar(vip.trim()));
     }
-    out
 }
 
-/// Calico's MTU. With the default host MTU Calico detects its own (no file); otherwise the
-/// plan's value (default: 20 below the host MTU, seed 004).
-fn calico_yml(plan: &Plan) -> Option<String> {
+/// Calico's MTU. With the default host MTU Calico detects its own (nothing written);
+/// otherwise the plan's value, by default the host MTU less the 50 bytes of the VXLAN header
+/// of Kubespray's default Calico mode (AIStore "Deploying AIS on k8s" sets it for jumbo
+/// frames; Kubespray's sample `k8s-net-calico.yml` gives the arithmetic).
+fn calico(plan: &Plan, out: &mut String) {
     let n = &plan.network;
     if plan.cluster.network_plugin != "calico" || (n.calico_mtu.is_none() && n.mtu == DEFAULT_MTU) {
-        return None;
+        return;
     }
-    let mut out = header(plan, "Calico");
-    {
-        let _ = writeln!(
-            out,
-            "# Host MTU {}; Calico's at least 20 below it for its tunnel header.",
-            n.mtu
-        );
-        let _ = writeln!(out, "calico_mtu: {}", n.effective_calico_mtu());
-    }
-    Some(out)
+    let _ = writeln!(
+        out,
+        "# Host MTU {}; Calico's at least {} below it for its VXLAN header.",
+        n.mtu,
+        crate::plan::release::CALICO_VXLAN_OVERHEAD
+    );
+    let _ = writeln!(out, "calico_mtu: {}", n.effective_calico_mtu());
 }

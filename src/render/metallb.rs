@@ -1,4 +1,4 @@
-//! MetalLB manifests for the Helm path (seed 002, option 1): the namespace with the pod
+//! MetalLB manifests for the Helm path (Akash "IP Leases - Provider Enablement", option 1): the namespace with the pod
 //! security labels MetalLB needs, one `IPAddressPool` per plan pool and one
 //! `L2Advertisement` for all of them, in the `metallb.io/v1beta1` API.
 

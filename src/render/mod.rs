@@ -9,18 +9,17 @@
 //!
 //! | path | what |
 //! | --- | --- |
-//! | `hosts.yaml` | Kubespray inventory in seed 001's shape |
+//! | `hosts.yaml` | Kubespray inventory in the Akash guide's shape |
 //! | `host_vars/<host>.yml` | per-host Kubespray variables, only where hosts differ |
-//! | `group_vars/all/all.yml` | cluster-wide settings Kubespray reads for every host |
-//! | `group_vars/k8s_cluster/k8s-cluster.yml` | Kubernetes settings |
-//! | `group_vars/k8s_cluster/addons.yml` | MetalLB and kube-vip (Kubespray path) |
-//! | `group_vars/k8s_cluster/k8s-net-calico.yml` | Calico MTU, when Calico is the plugin |
+//! | `group_vars/all/zz-rackstrap.yml` | cluster-wide settings Kubespray reads for every host |
+//! | `group_vars/k8s_cluster/zz-rackstrap.yml` | Kubernetes settings, MetalLB and kube-vip, Calico MTU |
 //! | `extras/metallb.yaml` | MetalLB IPAddressPool + L2Advertisement for the Helm path |
 //! | `extras/99-rackstrap.conf` | the sysctl file host prep installs in `/etc/sysctl.d/` |
 //!
-//! The group_vars files carry only what the plan decides; they replace the files of the
-//! same name copied from Kubespray's `inventory/sample`, and Kubespray's role defaults
-//! supply everything else.
+//! The group_vars files carry only what the plan decides. They sit beside the files copied
+//! once from the release's `inventory/sample` (never overwritten, so the sample's settings and
+//! an operator's own edits stay) and, read last, win where both set a variable; Kubespray's
+//! role defaults supply everything else.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -31,11 +30,13 @@ mod kubespray;
 mod metallb;
 pub mod validate;
 
-pub use kubespray::{CONTAINERD_DEFAULT_DIR, KUBELET_DEFAULT_DIR};
+pub use kubespray::{
+    ALL_VARS_FILE, CLUSTER_VARS_FILE, CONTAINERD_DEFAULT_DIR, KUBELET_DEFAULT_DIR,
+};
 
 /// Inventory file, relative to the output directory.
 pub const HOSTS_FILE: &str = "hosts.yaml";
-/// MetalLB manifests for the Helm path (seed 002, option 1).
+/// MetalLB manifests for the Helm path (Akash "IP Leases - Provider Enablement", option 1).
 pub const METALLB_FILE: &str = "extras/metallb.yaml";
 /// The sysctl file; host prep installs it as `/etc/sysctl.d/99-rackstrap.conf`.
 pub const SYSCTL_FILE: &str = "extras/99-rackstrap.conf";
@@ -83,7 +84,7 @@ pub fn render(plan: &Plan) -> Result<Vec<RenderedFile>, RenderError> {
     Ok(files)
 }
 
-/// The sysctl file: `key = value` lines, sorted by key (seed 001 step 9's format).
+/// The sysctl file: `key = value` lines, sorted by key (the Akash guide's sysctl format).
 pub fn sysctl(plan: &Plan) -> String {
     let mut out = format!(
         "# Written by rackstrap for cluster `{}`. Applied with `sysctl --system`.\n",

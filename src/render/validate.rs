@@ -4,6 +4,10 @@
 //! Ansible would, so a renderer bug (a missing group, a string where a bool belongs, an even
 //! etcd group) fails our tests instead of a Kubespray run. `docs/plan.md` lists the rules.
 //!
+//! From v2.28 Kubespray ships these checks as its `validate_inventory` role, and rackstrap
+//! runs that role itself when the tree is present (`kubespray::inventory`); this
+//! re-statement stays for v2.24 and for plans without a tree.
+//!
 //! Host-fact assertions (memory, OS, `ip` on a local interface) need the hosts and are the
 //! preflight stage's business, not this module's.
 
@@ -128,7 +132,7 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
         );
     }
     let plugin = s("kube_network_plugin").unwrap_or_else(|| "calico".into());
-    if !crate::plan::NETWORK_PLUGINS.contains(&plugin.as_str()) {
+    if !crate::plan::release::all_network_plugins().contains(&plugin.as_str()) {
         problems.push(format!("{plugin} is not supported"));
     }
     let cm = s("container_manager").unwrap_or_else(|| "containerd".into());
@@ -311,8 +315,8 @@ mod tests {
     #[test]
     fn each_rule_catches_its_breakage() {
         let hosts = "hosts.yaml";
-        let k8s = "group_vars/k8s_cluster/k8s-cluster.yml";
-        let addons = "group_vars/k8s_cluster/addons.yml";
+        let k8s = crate::render::CLUSTER_VARS_FILE;
+        let addons = crate::render::CLUSTER_VARS_FILE;
         let cases: &[(&str, &str, &str, &str)] = &[
             (
                 hosts,
@@ -405,7 +409,7 @@ mod tests {
                 "pool default: bad ip_range entry String(\"66.70.218.96/2x\")",
             ),
             (
-                "group_vars/all/all.yml",
+                crate::render::ALL_VARS_FILE,
                 "  - 8.8.4.4",
                 "  - dns.google",
                 "upstream_dns_servers entry String(\"dns.google\") is not an address",
@@ -422,7 +426,7 @@ mod tests {
 
     #[test]
     fn node_prefix_rules_apply_without_calico() {
-        let k8s = "group_vars/k8s_cluster/k8s-cluster.yml";
+        let k8s = crate::render::CLUSTER_VARS_FILE;
         let mut files = example();
         let f = files.iter_mut().find(|f| f.path == Path::new(k8s)).unwrap();
         f.contents = f

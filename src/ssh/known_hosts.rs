@@ -139,6 +139,38 @@ impl KnownHosts {
         Ok(())
     }
 
+    /// Drops every key pinned for `host:port` from rackstrap's own file (the other files are
+    /// read-only). The first step of re-pinning a reinstalled host, after the operator
+    /// confirmed its new key; returns how many lines went.
+    pub fn forget(&self, host: &str, port: u16) -> std::io::Result<usize> {
+        let _guard = PIN_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let text = match std::fs::read_to_string(&self.own) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let pattern = host_pattern(host, port);
+        let mut kept = String::new();
+        let mut dropped = 0;
+        for line in text.lines() {
+            let hosts = line.split_whitespace().next().unwrap_or("");
+            if hosts.split(',').any(|h| h == pattern) {
+                dropped += 1;
+            } else {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+        if dropped > 0 {
+            let tmp = self.own.with_extension("rackstrap-tmp");
+            std::fs::write(&tmp, kept)?;
+            std::fs::rename(&tmp, &self.own)?;
+        }
+        Ok(dropped)
+    }
+
     /// The keys recorded for `host:port` as OpenSSH `known_hosts` lines (hashed entries come
     /// out in plain form), for handing rackstrap's pins to OpenSSH itself (Ansible).
     pub fn openssh_lines(&self, host: &str, port: u16) -> Vec<String> {
@@ -199,6 +231,28 @@ mod tests {
             russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&[seed; 32]),
         );
         private.public_key().clone()
+    }
+
+    /// Re-pinning a reinstalled host: its old pins go from rackstrap's own file only, other
+    /// hosts' (and the same address on another port) stay.
+    #[test]
+    fn forget_drops_one_host_and_port() {
+        let dir = tempfile::tempdir().unwrap();
+        let known = KnownHosts {
+            own: dir.path().join("known_hosts"),
+            extra: vec![],
+        };
+        assert_eq!(known.forget("10.0.0.1", 22).unwrap(), 0, "no file yet");
+        known.pin("10.0.0.1", 2222, &key(1)).unwrap();
+        known.pin("10.0.0.1", 22, &key(2)).unwrap();
+        known.pin("10.0.0.2", 2222, &key(3)).unwrap();
+        assert_eq!(known.forget("10.0.0.1", 2222).unwrap(), 1);
+        assert!(matches!(
+            known.check("10.0.0.1", 2222, &key(4)),
+            Verdict::Unknown { .. }
+        ));
+        assert_eq!(known.check("10.0.0.1", 22, &key(2)), Verdict::Trusted);
+        assert_eq!(known.check("10.0.0.2", 2222, &key(3)), Verdict::Trusted);
     }
 
     #[test]

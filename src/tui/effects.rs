@@ -52,9 +52,35 @@ pub enum Effect {
         sudo_password: Option<Secret>,
     },
     AbortRun,
+    /// Ask the plan's Kubespray tree on this machine what it says about the plan.
+    CheckKubespray {
+        plan: Plan,
+    },
     SavePlan {
         path: PathBuf,
         plan: Plan,
+    },
+    /// Survey a reopened plan's hosts and cluster (the demo: its recovery lab's answers).
+    Survey {
+        plan: Plan,
+        demo: bool,
+        /// The demo's hosts whose new key was accepted.
+        accepted: Vec<String>,
+    },
+    /// Pin `name`'s new key (only if it still offers `offered`), then survey again.
+    AcceptKey {
+        plan: Plan,
+        name: String,
+        offered: String,
+        demo: bool,
+        accepted: Vec<String>,
+    },
+    /// Run a recovery action the operator confirmed (the demo: only say what would run).
+    Recover {
+        prepared: Box<crate::recovery::Prepared>,
+        plan: Plan,
+        plan_path: Option<PathBuf>,
+        demo: bool,
     },
     /// The operator answered a passphrase prompt (`None`: cancelled).
     AnswerPassphrase {
@@ -66,8 +92,17 @@ pub enum Effect {
 /// Actions that need a confirmation first (gitui's `Confirm(Action)` -> `Confirmed(Action)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    RunStages { from: StageId, hosts: Vec<String> },
+    RunStages {
+        from: StageId,
+        hosts: Vec<String>,
+    },
     Abort,
+    /// Give up on the failed `stage` and go on with the next one.
+    Skip {
+        stage: StageId,
+    },
+    /// Storage's `A`, replacing layouts other hosts already have.
+    ApplyToSame,
 }
 
 /// Where effects go: the demo lab or the real hosts.
@@ -114,6 +149,81 @@ impl Executor {
                             .map_err(|e| e.to_string())
                             .and_then(|r| r);
                     let _ = tx.send(Msg::Saved(result));
+                });
+            }
+            Effect::AcceptKey {
+                plan,
+                name,
+                offered,
+                demo,
+                accepted,
+            } => {
+                let known = match &self.backend {
+                    Backend::Live { known_hosts } => known_hosts.clone(),
+                    Backend::Demo { .. } => None,
+                };
+                tokio::spawn(async move {
+                    let report = if demo {
+                        crate::lab::recovery::survey(&plan, &accepted)
+                    } else {
+                        let opts = crate::provision::remote::connect_options(
+                            &plan.access,
+                            known.as_deref(),
+                        );
+                        if let Err(e) =
+                            crate::recovery::observe::accept_new_key(&plan, &name, &offered, &opts)
+                                .await
+                        {
+                            let _ = tx.send(Msg::RunFailed(e));
+                        }
+                        crate::recovery::survey(&plan, opts, "PLAN").await
+                    };
+                    let _ = tx.send(Msg::Drift(report));
+                });
+            }
+            Effect::Survey {
+                plan,
+                demo,
+                accepted,
+            } => {
+                let known = match &self.backend {
+                    Backend::Live { known_hosts } => known_hosts.clone(),
+                    Backend::Demo { .. } => None,
+                };
+                tokio::spawn(async move {
+                    let report = if demo {
+                        crate::lab::recovery::survey(&plan, &accepted)
+                    } else {
+                        let opts = crate::provision::remote::connect_options(
+                            &plan.access,
+                            known.as_deref(),
+                        );
+                        crate::recovery::survey(&plan, opts, "PLAN").await
+                    };
+                    let _ = tx.send(Msg::Drift(report));
+                });
+            }
+            Effect::Recover {
+                prepared,
+                plan,
+                plan_path,
+                demo,
+            } => {
+                let known = match &self.backend {
+                    Backend::Live { known_hosts } => known_hosts.clone(),
+                    Backend::Demo { .. } => None,
+                };
+                tokio::spawn(recover(*prepared, plan, plan_path, demo, known, tx));
+            }
+            Effect::CheckKubespray { plan } => {
+                tokio::spawn(async move {
+                    let findings = tokio::task::spawn_blocking(move || {
+                        let own = crate::plan::check(&plan, None);
+                        crate::kubespray::tree_findings(&plan, &own)
+                    })
+                    .await
+                    .unwrap_or_default();
+                    let _ = tx.send(Msg::KubesprayChecked(findings));
                 });
             }
             Effect::AnswerPassphrase { reply, passphrase } => {
@@ -360,6 +470,58 @@ async fn batch_events(
 /// Writes the plan atomically (the core's `plan::save`: temporary file, then rename).
 pub fn save_plan(path: &std::path::Path, plan: &Plan) -> Result<(), String> {
     crate::plan::save(plan, path).map_err(|e| e.to_string())
+}
+
+/// Runs a confirmed recovery action through the core (`recovery::perform`), keeping its last
+/// output lines for the Drift screen. The demo runs nothing and says what would have run.
+async fn recover(
+    prepared: crate::recovery::Prepared,
+    plan: Plan,
+    plan_path: Option<PathBuf>,
+    demo: bool,
+    known: Option<PathBuf>,
+    tx: UnboundedSender<Msg>,
+) {
+    if demo {
+        let lines = prepared
+            .steps
+            .iter()
+            .map(|s| format!("demo, not run: {}", s.title))
+            .collect();
+        let _ = tx.send(Msg::RecoveryDone {
+            lines,
+            result: Ok(()),
+        });
+        return;
+    }
+    let Some(path) = plan_path else {
+        let _ = tx.send(Msg::RecoveryDone {
+            lines: Vec::new(),
+            result: Err("save the plan first: the action saves it when it succeeds".into()),
+        });
+        return;
+    };
+    let opts = crate::provision::remote::connect_options(&plan.access, known.as_deref());
+    let pins = crate::ssh::known_hosts::KnownHosts {
+        own: opts.known_hosts.clone(),
+        extra: opts.extra_known_hosts.clone(),
+    };
+    let (etx, mut erx) = unbounded_channel::<crate::provision::Event>();
+    let collect = tokio::spawn(async move {
+        let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        while let Some(ev) = erx.recv().await {
+            if let crate::provision::EventKind::Log { line, .. } = ev.kind {
+                last.push_back(crate::provision::log::strip_ansi(&line));
+                if last.len() > 6 {
+                    last.pop_front();
+                }
+            }
+        }
+        last.into_iter().collect::<Vec<_>>()
+    });
+    let result = crate::recovery::perform(&prepared, &plan, &path, Some(&pins), etx).await;
+    let lines = collect.await.unwrap_or_default();
+    let _ = tx.send(Msg::RecoveryDone { lines, result });
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@
 //! * `effects`: side effects as data and the executor that runs them on tasks.
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
 //! * `text`: the user-facing strings.
+//! * `summary`: what the wizard prints on exit, and its exit code.
 //!
 //! No rule lives here: findings, hardware floors, field limits, target lists and mount
 //! points are the core's (`plan::check`, `net`, `discover`); the screens call them and
@@ -41,6 +42,7 @@ pub mod model;
 pub mod popups;
 pub mod screens;
 pub mod secret;
+pub mod summary;
 pub mod terminal;
 pub mod text;
 pub mod update;
@@ -79,9 +81,15 @@ async fn event_loop(mut model: Model, backend: Backend, update: Update) -> Resul
     let mut tui = terminal::Tui::enter().context("opening the terminal")?;
     let (tx, mut rx) = unbounded_channel::<Msg>();
     let mut exec = Executor::new(backend, tx);
+    if let Some(effect) = update::on_start(&mut model) {
+        exec.execute(effect);
+    }
     let mut events = EventStream::new();
     let size = tui.terminal.size().context("reading the terminal size")?;
     model.size = (size.width, size.height);
+    if let Some(effect) = update(&mut model, Msg::Opened) {
+        exec.execute(effect);
+    }
     tui.terminal
         .draw(|f| view::render(&model, f))
         .context("drawing")?;

@@ -26,8 +26,8 @@ use crate::provision::{Event, StepState};
 mod state;
 
 pub use state::{
-    AccessField, AccessForm, DiscoverState, LogPane, NetField, NetworkForm, ProvisionState,
-    ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StorageState,
+    AccessField, AccessForm, DiscoverState, LogPane, NetField, NetworkForm, Problem, ProblemKind,
+    ProvisionState, ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StorageState,
 };
 
 /// Smallest terminal the frame is laid out for (docs/wizard.md: it works at 80x24 and larger).
@@ -116,10 +116,21 @@ pub enum Msg {
     /// The run could not start or stopped as a whole (not a host failure).
     RunFailed(String),
     Saved(Result<PathBuf, String>),
+    /// Kubespray's findings for the plan (`crate::kubespray::tree_findings`).
+    KubesprayChecked(Vec<crate::plan::Finding>),
     /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
     PassphraseNeeded {
         key: PathBuf,
         reply: Reply,
+    },
+    /// The event loop started: a reopened plan asks for its drift survey.
+    Opened,
+    /// The drift survey of a reopened plan.
+    Drift(crate::recovery::Report),
+    /// A recovery action ended: its last output lines, then `Err` if it failed.
+    RecoveryDone {
+        lines: Vec<String>,
+        result: Result<(), String>,
     },
 }
 
@@ -140,6 +151,9 @@ pub struct Model {
     pub rows: Vec<Row>,
     /// Hosts the operator left out on the Hosts screen (by address).
     pub excluded: BTreeSet<String>,
+    /// Plan hosts left out (or no longer answering), by address: taken back, they return
+    /// with their roles, labels and layouts.
+    pub set_aside: BTreeMap<String, Host>,
     /// Roles suggested for new hosts (by hostname), e.g. by a demo lab.
     pub suggested_roles: BTreeMap<String, Vec<Role>>,
     pub access: AccessForm,
@@ -159,6 +173,8 @@ pub struct Model {
     /// The key whose passphrase was answered last (a second request for it means the
     /// answer was wrong). The passphrase itself is not kept.
     pub passphrase_answered: Option<PathBuf>,
+    /// The Drift screen, shown over the steps while a reopened plan's drift is reviewed.
+    pub drift: Option<super::screens::drift::DriftState>,
 }
 
 pub(crate) fn input(s: &str) -> Input {
@@ -209,6 +225,7 @@ impl Model {
             facts: Facts::new(),
             rows: vec![],
             excluded: BTreeSet::new(),
+            set_aside: BTreeMap::new(),
             suggested_roles: BTreeMap::new(),
             access,
             discover: DiscoverState {
@@ -234,7 +251,10 @@ impl Model {
                 scroll: 0,
                 expand: false,
                 saved: None,
+                written: false,
+                on_disk: None,
                 save_error: None,
+                kubespray: Vec::new(),
             },
             provision: ProvisionState::default(),
             popup: None,
@@ -246,6 +266,7 @@ impl Model {
             quit: false,
             status: None,
             passphrase_answered: None,
+            drift: None,
         }
     }
 
@@ -266,13 +287,14 @@ impl Model {
                     fingerprint: None,
                     newly_pinned: false,
                     facts: None,
-                    message: "from the plan".into(),
+                    message: text::FROM_THE_PLAN.into(),
                 },
                 accepted: true,
             });
         }
         m.plan_path = Some(path.clone());
         m.review.saved = Some(path);
+        m.review.on_disk = Some(Box::new(m.plan.clone()));
         m.step = Step::Review;
         m.reached = Step::Review;
         m
@@ -311,6 +333,18 @@ impl Model {
                         text::NEED_USER.into(),
                     ));
                 }
+                // What the core says about the name and user as typed, before Next.
+                let mut typed = self.plan.clone();
+                typed.cluster.name = self.access.cluster.value().trim().to_string();
+                typed.access.user = self.access.user.value().trim().to_string();
+                out.extend(
+                    super::widgets::findings::of_plan(&typed, &Facts::new())
+                        .into_iter()
+                        .filter(|f| {
+                            (f.path == "cluster.name" && !typed.cluster.name.is_empty())
+                                || (f.path == "access.user" && !typed.access.user.is_empty())
+                        }),
+                );
                 if self
                     .access
                     .port
@@ -329,6 +363,28 @@ impl Model {
             Step::Discover => {
                 if let Some(e) = self.targets_error() {
                     out.push(field_error(Code::E_BAD_TARGETS, "targets", e));
+                }
+                let unscanned: Vec<&str> = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.usable() && r.found.facts.is_none())
+                    .map(|r| r.found.address.as_str())
+                    .collect();
+                if !unscanned.is_empty() && !self.discover.scanning {
+                    out.push(Finding::new(
+                        Severity::Warning,
+                        Code::W_NOT_CONTACTED,
+                        "targets",
+                        format!("{}: {}", text::NOT_CONTACTED, unscanned.join(", ")),
+                    ));
+                }
+                if self.discover.scanning {
+                    // Hosts that answer late would reach the plan without roles: wait.
+                    out.push(field_error(
+                        Code::E_SCAN_RUNNING,
+                        "targets",
+                        self.scan_waiting(),
+                    ));
                 }
                 if !self.rows.iter().any(|r| r.usable()) {
                     out.push(Finding {
@@ -380,8 +436,9 @@ impl Model {
                     }
                 }
                 // Single-field errors show under the field itself (above).
+                // Network findings about a host (its address or gateway inside a CIDR) too.
                 out.extend(self.plan_findings().into_iter().filter(|f| {
-                    f.path.starts_with("network")
+                    (f.path.starts_with("network") || f.code.subject() == Subject::Network)
                         && f.severity != Severity::Info
                         && f.code.subject() != Subject::NetworkField
                 }));
@@ -390,6 +447,7 @@ impl Model {
                 out = self
                     .plan_findings()
                     .into_iter()
+                    .chain(self.review.kubespray.iter().cloned())
                     .filter(|f| f.severity != Severity::Info)
                     .collect()
             }
@@ -410,10 +468,30 @@ impl Model {
                     }
                 }
             }
-            Step::Done => {}
+            Step::Done => {
+                // Done lists what did not finish; the strip agrees with it.
+                for problem in self.provision.problems() {
+                    out.push(Finding::new(
+                        Severity::Warning,
+                        Code::W_STEP_NOT_FINISHED,
+                        problem.host.clone(),
+                        problem.to_string(),
+                    ));
+                }
+            }
         }
         out.sort_by_key(|f| f.severity);
         out
+    }
+
+    /// What Next waits for while a scan (or the pinning of accepted keys) is running.
+    fn scan_waiting(&self) -> String {
+        let pinning: Vec<&str> = self.discover.pinning.iter().map(String::as_str).collect();
+        if pinning.is_empty() {
+            text::STILL_SCANNING.to_string()
+        } else {
+            format!("{}: {}", text::STILL_PINNING, pinning.join(", "))
+        }
     }
 
     pub fn has_errors(&self) -> bool {
@@ -584,13 +662,18 @@ impl Model {
             .collect();
         let mut names = BTreeSet::new();
         let mut facts = Facts::new();
-        let first = old.is_empty();
+        let first = old.is_empty() && self.set_aside.is_empty();
+        let mut fresh = Vec::new();
         for row in self.rows.iter().filter(|r| r.usable()) {
             if self.excluded.contains(&row.found.address) {
                 continue;
             }
             let f = row.found.facts.clone();
-            let host = match (old.remove(&row.found.address), &f) {
+            // A host taken back comes back as it was left: roles, labels, layouts.
+            let kept = old
+                .remove(&row.found.address)
+                .or_else(|| self.set_aside.remove(&row.found.address));
+            let host = match (kept, &f) {
                 (Some(h), _) => h,
                 (None, None) => continue,
                 (None, Some(f)) => {
@@ -599,12 +682,14 @@ impl Model {
                     if name.is_empty() || names.contains(&name) {
                         name = format!("node{}", names.len() + 1);
                     }
+                    fresh.push(self.plan.hosts.len());
                     Host {
                         name,
                         address: row.found.address.clone(),
                         roles: vec![],
                         labels: BTreeMap::new(),
                         storage: vec![],
+                        etcd_member_name: None,
                     }
                 }
             };
@@ -614,13 +699,17 @@ impl Model {
             }
             self.plan.hosts.push(host);
         }
-        if first {
-            for (i, h) in self.plan.hosts.iter_mut().enumerate() {
-                h.roles = match self.suggested_roles.get(&h.name) {
-                    Some(r) => r.clone(),
-                    None => crate::plan::default_roles(i),
-                };
-            }
+        // Hosts left out (or no longer answering) keep what the operator chose for them.
+        self.set_aside.append(&mut old);
+        for i in fresh {
+            let h = &mut self.plan.hosts[i];
+            // The plan's default roles for a first plan; a host that arrives later is a
+            // worker (the control plane was already chosen).
+            h.roles = match self.suggested_roles.get(&h.name) {
+                Some(r) => r.clone(),
+                None if first => crate::plan::default_roles(i),
+                None => vec![Role::Worker],
+            };
         }
         if !self.facts.is_empty() || !facts.is_empty() {
             self.facts = facts;

@@ -18,10 +18,14 @@ use super::update::{confirmed, handle_input};
 #[derive(Debug, Clone)]
 pub enum Popup {
     Help,
+    /// Every finding of this screen in full, wrapped (the strip cuts them to one line each).
+    Findings,
     Quit,
     SavePath(Input),
     Search(Input),
     Mount(Input),
+    /// Node labels of the Roles screen's host, as `key=value, ...`.
+    Labels(Input),
     /// An SSH task waits for an encrypted key's passphrase. `retry`: the last answer for this
     /// key did not open it.
     Passphrase {
@@ -43,12 +47,13 @@ pub enum Popup {
 
 pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
     match popup {
-        Popup::Help => None,
+        Popup::Help | Popup::Findings => None,
         Popup::Quit => {
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter) {
                 m.quit = true;
                 if m.provision.running {
-                    return Some(Effect::AbortRun);
+                    // As `a` does: what was running counts as failed in the summary.
+                    return confirmed(m, Action::Abort);
                 }
             }
             None
@@ -56,7 +61,8 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
         Popup::SavePath(mut i) => match key.code {
             KeyCode::Esc => None,
             KeyCode::Enter => {
-                let path = PathBuf::from(i.value().trim());
+                // `~/` as in the key field and in a shell.
+                let path = crate::paths::expand_home(i.value().trim());
                 Some(Effect::SavePlan {
                     path,
                     plan: m.plan.clone(),
@@ -89,6 +95,29 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
             _ => {
                 handle_input(&mut i, key);
                 m.popup = Some(Popup::Mount(i));
+                None
+            }
+        },
+        Popup::Labels(mut i) => match key.code {
+            KeyCode::Esc => None,
+            KeyCode::Enter => {
+                // The core's label rule, refused here with the reason.
+                match crate::plan::parse_labels(i.value()) {
+                    Ok(labels) => {
+                        if let Some(h) = m.plan.hosts.get_mut(m.roles_cursor.0) {
+                            h.labels = labels;
+                        }
+                    }
+                    Err(e) => {
+                        m.status = Some(e);
+                        m.popup = Some(Popup::Labels(i));
+                    }
+                }
+                None
+            }
+            _ => {
+                handle_input(&mut i, key);
+                m.popup = Some(Popup::Labels(i));
                 None
             }
         },

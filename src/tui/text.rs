@@ -6,6 +6,8 @@ use crate::plan::DiskInUse;
 pub const APP: &str = "rackstrap";
 pub const DEMO_BANNER: &str = "DEMO: simulated lab, nothing is touched";
 pub const TOO_SMALL: &str = "rackstrap needs a terminal of at least 80x24";
+/// The quit question on the too-small screen, where a popup would not be seen.
+pub const QUIT_SMALL: &str = "Quit rackstrap? y quits, any other key stays";
 
 pub const ACCESS_INTRO: &str = "rackstrap logs in over SSH with a key; passwords are never stored.";
 /// The Access screen's note next to the sudo password field.
@@ -18,7 +20,15 @@ pub const NEED_USER: &str = "the SSH user is empty";
 pub const BAD_PORT: &str = "the SSH port must be a number 1-65535";
 pub const NEED_TARGETS: &str = "type the addresses to scan";
 pub const NEED_ACCEPTED_HOST: &str = "scan, then accept at least one host (Space, or a for all)";
+/// Why a host reopened from a saved plan has no facts, and what brings them.
+pub const FROM_THE_PLAN: &str = "from the plan";
+pub const NOT_CONTACTED: &str = "from the plan, not contacted yet (a scan gets their facts)";
+pub const STILL_SCANNING: &str =
+    "the scan is still running: Next waits until every host has answered";
+pub const STILL_PINNING: &str = "pinning the accepted host keys; Next waits for";
 pub const NEED_HOST: &str = "include at least one host";
+/// Said after Enter on Review moved to the screen of the first error.
+pub const FIX_HERE: &str = "fix this here, then Enter goes on";
 pub const FIX_ERRORS: &str = "fix the errors first (see the findings below)";
 
 pub const IN_A_LAYOUT: &str = "is already in a layout";
@@ -27,6 +37,31 @@ pub const MARK_WIPE: &str = "press w to mark it for wiping first";
 pub const NEVER_WIPE: &str = "rackstrap never wipes it";
 pub const WIPE_MARKED: &str = "marked for wiping: its data will be destroyed";
 pub const LAYOUT_ADDED: &str = "layout added";
+pub const LAYOUT_REMOVED: &str = "layout taken back:";
+pub const NO_BLANK_DISKS: &str = "no blank disk left on this host";
+pub const SELECTED_BLANK: &str = "selected every blank disk:";
+/// Said before `a`, in the preview, and by `a`: the core's E_RELOCATE_PER_DISK.
+pub const RELOCATE_PER_DISK: &str =
+    "per-disk has no single filesystem for kubelet+containerd data: r turns moving off";
+
+/// Roles' `L`: one host's labels added to every host with a role.
+pub fn labels_applied(from: &str, role: &str, to: &[String]) -> String {
+    if to.is_empty() {
+        format!("no other host is a {role}")
+    } else {
+        format!("{from}'s labels added to every {role}: {}", to.join(", "))
+    }
+}
+
+/// Storage's `A` asks before replacing layouts other hosts already have.
+pub fn replace_layouts(hosts: &[String]) -> String {
+    format!(
+        "{} already {} layouts: replace them with this host's?",
+        hosts.join(", "),
+        if hosts.len() == 1 { "has" } else { "have" }
+    )
+}
+pub const NO_LAYOUT_TO_REMOVE: &str = "this host has no layout to remove";
 pub const APPLIED_TO: &str = "applied to";
 pub const DISKS_DIFFER: &str = "disks differ on";
 pub const NO_OTHER_HOSTS: &str = "no other hosts";
@@ -53,12 +88,26 @@ pub const ABORTED: &str = "run aborted";
 pub const NAME_MISMATCH: &str = "that is not the host's name";
 pub const NOT_FOUND: &str = "not found:";
 pub const RUN_FINISHED: &str = "every stage finished: press Enter";
+/// What quitting does while stages run (the quit popup says it, as abort does).
+pub const QUIT_WHILE_RUNNING: &str =
+    "Stages are running: quitting aborts them where they are, and the cluster is left unfinished.";
+/// The grid's glyph for a step the operator skipped after it failed ("–" is "nothing to do").
+pub const SKIPPED_GLYPH: &str = "↷";
+
+/// The question `s` asks on Provision before skipping a failed stage.
+pub fn skip_question(stage: &str, hosts: &[String]) -> String {
+    format!(
+        "Skip {stage} on {}? The run goes on without it; the cluster will not be complete.",
+        hosts.join(", ")
+    )
+}
 
 pub const HELP_GLOBAL: &str = "\
 Enter   next step (errors block it, warnings do not)
 Esc     back, keeping what you typed
 F1, ?   this help (? only outside text fields)
-q       quit, asks first (Ctrl+C inside text fields)";
+F2      every finding of this screen in full
+q       quit, asks first (Ctrl+C anywhere, text fields and popups included)";
 
 /// A layout with too few disks for its level.
 /// `sdb1 lies on sdb, which is already in a layout` / `sdb holds sdb1, which is selected`.
@@ -77,38 +126,39 @@ pub fn needs_disks(level: &str, min: usize, selected: usize) -> String {
 }
 
 /// Said in the help popup while a text field has focus.
-pub const HELP_TEXT_FOCUS: &str = "\
-A text field has focus, so ? and q are typed into it: F1 opens this help and
-Ctrl+C quits. Outside text fields (the Discover table, Network's Auto-assign)
-? and q work as on every other screen.";
+pub const HELP_TEXT_FOCUS: &str = "A text field has focus, so ? and q are typed into it: F1 opens this help and Ctrl+C quits. Outside text fields (the Discover table, Network's Auto-assign) ? and q work as on every other screen.";
 
+/// Each screen's help: what its fields mean, then every key that works there. Lines are
+/// paragraphs: the help popup wraps them to the terminal's width.
 pub fn help(step: super::model::Step) -> &'static str {
     use super::model::Step::*;
     match step {
         Access => {
-            "How rackstrap logs in: user, port and private key (ssh-agent is tried first).\nA user other than root runs commands through sudo. If sudo asks for a password, type it\nin Sudo password: it goes to sudo -S over SSH, is kept in memory for this session and is\nnever written to the plan, the run state or a log. An encrypted key's passphrase is asked\nin a popup when a host needs it. The cluster name becomes inventory/<name> in Kubespray."
+            "How rackstrap logs in: user, port and private key (ssh-agent is tried first). The cluster name becomes inventory/<name> in Kubespray: letters, digits, -, _ and .\nA user other than root runs commands through sudo. If sudo asks for a password, type it in Sudo password: it goes to sudo -S over SSH, is kept in memory for this session and is never written to the plan, the run state or a log. An encrypted key's passphrase is asked in a popup when a host needs it.\nKeys: Tab, Shift-Tab, Up, Down move between fields; typing edits the field; Enter next."
         }
         Discover => {
-            "Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames,\ncomma separated. Enter scans. New host keys are shown by SHA256 fingerprint;\nSpace accepts one host (its key is pinned), a accepts every host that answered."
+            "Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames, comma separated. New host keys are shown by SHA256 fingerprint; accepting a host pins its key. A scan moves focus to the table; Next waits until the scan has ended.\nKeys: Enter scans (in the targets field) or goes next (in the table); Tab switches between the targets and the table; Up/Down pick a host; Space accepts one host; a accepts every host that answered (also those still to answer); r scans again."
         }
         Hosts => {
-            "Facts per host with requirement badges: control plane min 2 CPU / 4 GB / 30 GB\n(recommended 4 / 8 / 40), worker min 4 / 8 / 100. Space leaves a host out."
+            "Facts per host with requirement badges: control plane min 2 CPU / 4 GB / 30 GB (recommended 4 / 8 / 40), worker min 4 / 8 / 100. A host left out keeps its roles and layouts and gets them back when taken back.\nKeys: Up/Down pick a host; Space leaves it out or takes it back; Enter next."
         }
         Roles => {
-            "Space toggles the role under the cursor; c, e, w toggle control plane, etcd, worker.\netcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum."
+            "etcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum. A host that answers after the plan was made comes in as a worker. Node labels go to Kubespray's node_labels (AIStore's targets need e.g. nvidia.com/ais-target=<release>).\nKeys: arrows move; Space toggles the role under the cursor; c, e, w toggle control plane, etcd, worker; l edits the labels of the host under the cursor; L adds them to every host with the role of the cursor's column; Enter next."
         }
         Storage => {
-            "Space selects a disk, w marks one for wiping. l level, f filesystem, d discard,\nr move kubelet+containerd data, m mount point, a add the layout, x remove the last,\nA apply this host's layouts to every host with the same disks. Tab: next host."
+            "Each layout is a level (single, raid0/1/5/6/10, per-disk: one filesystem per disk at <mount>/<disk>), a filesystem, a mount point (never a system directory), discard, and whether kubelet and containerd data move onto it (not per-disk).\nKeys: Tab / Shift-Tab next / previous host; Up/Down move; Space selects a disk; b selects every blank disk; w marks one for wiping; l / L level forward / back (only levels the selection allows); f filesystem; d discard; r move kubelet+containerd data; m mount point; a adds the layout; x takes the last one back to change it; A applies this host's layouts to every host with the same disks (asks before replacing a host's own); Enter next."
         }
         Network => {
-            "MetalLB pool, service and pod CIDRs, node prefix, DNS, MTU and VIP.\nErrors point at the column of the bad character."
+            "MetalLB pool: the name and the addresses services get (CIDR, range or address, comma separated); Auto-assign: services get them without asking. Service and pod CIDRs: Kubernetes' internal networks, clear of the nodes, their gateways and the DNS servers. Node prefix: the size of each node's pod subnet (kube_network_node_prefix). Upstream DNS: where CoreDNS forwards. Host MTU: the nodes' NIC MTU; Calico runs 20 below it (calico_mtu). VIP: a free address in the control planes' subnet for the API server, served by kube-vip.\nErrors point at the column of the bad character. Keys: Tab, Shift-Tab, Up, Down move between fields; typing edits; Space toggles Auto-assign; Enter next."
         }
         Review => {
-            "Tab switches between findings, the files that will be written and the commands\nevery stage runs per host. s saves the plan. Enter goes on to provisioning."
+            "Findings: every finding of the plan. Files: what will be written. Commands: what every stage runs on every host.\nKeys: Tab switches tabs; Up/Down, PgUp/PgDn, Home/End scroll; e (on Commands) shows file contents in full or folds them; s saves the plan; Enter goes on to provisioning, or with an error to the screen and field where it is fixed."
         }
         Provision => {
-            "Enter starts. Tab focuses a log pane; Up/Down/PgUp/PgDn scroll (pauses follow),\nf toggles follow, / searches, n finds the next match. r retries failed hosts,\ns skips the failed stage, a aborts."
+            "Stage by host on top: · waiting, ▶ running, ✓ done, ✗ failed, – nothing to do there, ↷ skipped after it failed. One log pane per host below.\nKeys: Enter starts; Tab / Shift-Tab focus a log pane; Up/Down/PgUp/PgDn/Home scroll it (pauses follow), End or f follows again; / searches, n finds the next match; r retries failed hosts; s skips the failed stage (asks); a aborts (asks); q quits (asks; while stages run it aborts them)."
         }
-        Done => "The cluster is up. Enter or q quits.",
+        Done => {
+            "What the run did: the cluster is up only when every stage finished; a stage that failed or was skipped is listed. The same summary is printed when the wizard exits, and the exit code is 1 when the cluster is not complete.\nKeys: Enter or q quits."
+        }
     }
 }

@@ -65,6 +65,8 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
                     .find(|r| r.found.address == d.address)
                     .map(|r| r.accepted)
                     .unwrap_or(false);
+            let accepted = accepted
+                || (m.discover.accept_all && d.state == HostState::Ok && d.facts.is_some());
             m.rows.retain(|r| r.found.address != d.address);
             m.rows.push(Row { found: d, accepted });
             let targets = m.discover.scanned.clone().unwrap_or_default();
@@ -79,7 +81,29 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::DiscoveryDone => {
             m.discover.scanning = false;
             m.discover.table_focus = true;
-            None
+            // New keys accepted while the scan ran (`a`, Space) are pinned now.
+            let mut pin = std::mem::take(&mut m.discover.pin_after);
+            if std::mem::take(&mut m.discover.accept_all) {
+                pin.extend(
+                    m.rows
+                        .iter()
+                        .filter(|r| r.found.state == HostState::UnknownHostKey)
+                        .map(|r| r.found.address.clone()),
+                );
+            }
+            let pin: Vec<String> = pin
+                .into_iter()
+                .filter(|a| {
+                    m.rows.iter().any(|r| {
+                        r.found.address == *a && r.found.state == HostState::UnknownHostKey
+                    })
+                })
+                .collect();
+            if pin.is_empty() {
+                None
+            } else {
+                screens::discover::pin(m, pin)
+            }
         }
         Msg::DiscoveryFailed(e) => {
             m.discover.scanning = false;
@@ -89,6 +113,46 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::Provision(events) => {
             for e in events {
                 apply_event(m, e);
+            }
+            None
+        }
+        Msg::Opened => match &m.drift {
+            Some(d) if d.report.is_none() => Some(Effect::Survey {
+                plan: m.plan.clone(),
+                demo: m.is_demo(),
+                accepted: d.accepted.clone(),
+            }),
+            _ => None,
+        },
+        Msg::Drift(report) => {
+            if let Some(d) = m.drift.as_mut() {
+                d.cursor = d.cursor.min(report.hosts.len().saturating_sub(1));
+                d.report = Some(report);
+            }
+            None
+        }
+        Msg::RecoveryDone { lines, result } => {
+            let demo = m.is_demo();
+            let mut saved = None;
+            if let Some(d) = m.drift.as_mut() {
+                d.running = false;
+                d.log = lines;
+                match result {
+                    Ok(()) => {
+                        if let Some(p) = d.prepared.take() {
+                            d.log.push(format!("{} {}: done", p.kind.as_str(), p.node));
+                            if !demo {
+                                saved = Some(p.plan_after);
+                            }
+                        }
+                        d.confirm = Input::default();
+                    }
+                    Err(e) => d.log.push(format!("failed: {e}; the plan was not changed")),
+                }
+            }
+            if let Some(plan) = saved {
+                // The core saved it; the wizard goes on with what was saved.
+                m.plan = plan;
             }
             None
         }
@@ -120,12 +184,18 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             });
             None
         }
+        Msg::KubesprayChecked(findings) => {
+            m.review.kubespray = findings;
+            None
+        }
         Msg::Saved(r) => {
             match r {
                 Ok(p) => {
                     m.status = Some(format!("{} {}", text::SAVED, p.display()));
                     m.plan_path = Some(p.clone());
                     m.review.saved = Some(p);
+                    m.review.written = true;
+                    m.review.on_disk = Some(Box::new(m.plan.clone()));
                     m.review.save_error = None;
                 }
                 Err(e) => m.review.save_error = Some(e),
@@ -213,6 +283,19 @@ fn apply_event(m: &mut Model, e: Event) {
 
 fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    // Ctrl+C asks to quit from anywhere, popups with text fields included; closing a popup
+    // this way cancels it (a passphrase prompt answers "cancelled").
+    if ctrl && key.code == KeyCode::Char('c') && !matches!(m.popup, Some(Popup::Quit)) {
+        if let Some(Popup::Passphrase { reply, .. }) = m.popup.take() {
+            m.popup = Some(Popup::Quit);
+            return Some(Effect::AnswerPassphrase {
+                reply,
+                passphrase: None,
+            });
+        }
+        m.popup = Some(Popup::Quit);
+        return None;
+    }
     if let Some(popup) = m.popup.take() {
         return on_popup_key(m, popup, key);
     }
@@ -220,8 +303,20 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         m.popup = Some(Popup::Quit);
         return None;
     }
+    if m.drift.is_some() {
+        let typing = m.drift.as_ref().is_some_and(|d| d.prepared.is_some());
+        if key.code == KeyCode::Char('q') && !typing {
+            m.popup = Some(Popup::Quit);
+            return None;
+        }
+        return screens::drift::key_drift(m, key);
+    }
     if key.code == KeyCode::F(1) {
         m.popup = Some(Popup::Help);
+        return None;
+    }
+    if key.code == KeyCode::F(2) {
+        m.popup = Some(Popup::Findings);
         return None;
     }
     if !is_text_focus(m) {
@@ -271,6 +366,14 @@ fn back(m: &mut Model) -> Option<Effect> {
     None
 }
 
+/// What the wizard asks for as it opens: a plan reopened at Review gets Kubespray's
+/// findings, as arriving at Review does.
+pub fn on_start(m: &mut Model) -> Option<Effect> {
+    (m.step == Step::Review && !m.is_demo()).then(|| Effect::CheckKubespray {
+        plan: m.plan.clone(),
+    })
+}
+
 /// Moves to the next step when the current one has no errors.
 pub(crate) fn next(m: &mut Model) -> Option<Effect> {
     if m.has_errors() {
@@ -290,6 +393,14 @@ pub(crate) fn next(m: &mut Model) -> Option<Effect> {
     m.step = m.step.next();
     if m.step > m.reached {
         m.reached = m.step;
+    }
+    if m.step == Step::Review && !m.is_demo() {
+        // The tree's release, its Ansible and Kubespray's own inventory checks take seconds:
+        // asked once on arrival, shown among Review's findings when they come back.
+        m.review.kubespray.clear();
+        return Some(Effect::CheckKubespray {
+            plan: m.plan.clone(),
+        });
     }
     if m.step == Step::Provision && m.provision.panes.is_empty() {
         m.provision.panes = m
@@ -330,7 +441,7 @@ pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
         .collect();
     let touches_storage = match &action {
         Action::RunStages { from, .. } => *from <= StageId::Storage,
-        Action::Abort => false,
+        Action::Abort | Action::Skip { .. } | Action::ApplyToSame => false,
     };
     if touches_storage && !wipes.is_empty() {
         m.popup = Some(Popup::Confirm {
@@ -368,6 +479,31 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
                 facts: m.facts.clone(),
                 sudo_password: m.access.sudo_password(),
             })
+        }
+        Action::ApplyToSame => {
+            screens::storage::apply_to_same(m, true);
+            None
+        }
+        Action::Skip { stage } => {
+            // The failed steps count as skipped (and are remembered as such, apart from steps
+            // with nothing to do); the run goes on with the next stage.
+            let p = &mut m.provision;
+            for (key, st) in p.grid.iter_mut().filter(|(_, s)| **s == StepState::Failed) {
+                *st = StepState::Skipped;
+                let why = p.messages.get(key).cloned().unwrap_or_default();
+                p.skipped.insert(key.clone(), why);
+            }
+            p.failed_stage = None;
+            match StageId::ALL.into_iter().find(|s| *s > stage) {
+                Some(from) => confirmed(
+                    m,
+                    Action::RunStages {
+                        from,
+                        hosts: vec![],
+                    },
+                ),
+                None => None,
+            }
         }
         Action::Abort => {
             let p = &mut m.provision;

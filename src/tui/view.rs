@@ -16,13 +16,22 @@ use super::widgets::{Look, findings, footer, step_bar, style};
 pub fn render(m: &Model, f: &mut Frame) {
     let area = f.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let msg = Text::from(vec![
+        let mut lines = vec![
             Line::from(text::TOO_SMALL),
             Line::from(format!(
                 "this one is {}x{}: make it larger",
                 area.width, area.height
             )),
-        ]);
+        ];
+        // No room for a popup: the quit question is asked here, where it can be read.
+        if matches!(m.popup, Some(Popup::Quit)) {
+            lines.push(Line::from(""));
+            lines.push(Line::from(text::QUIT_SMALL));
+            if m.provision.running {
+                lines.push(Line::from(text::QUIT_WHILE_RUNNING));
+            }
+        }
+        let msg = Text::from(lines);
         f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
         return;
     }
@@ -134,20 +143,24 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
     let (title, lines, cursor_input): (&str, Vec<Line>, Option<(&tui_input::Input, u16)>) = match p
     {
         Popup::Help => ("Help", help_lines(m), None),
-        Popup::Quit => (
-            "Quit",
-            vec![
-                Line::from("Quit rackstrap? Unsaved choices are lost."),
-                Line::from(""),
-                Line::from(vec![
-                    Span::styled("y", style(m.theme, Look::Key)),
-                    Span::raw(" quit   "),
-                    Span::styled("any other key", style(m.theme, Look::Key)),
-                    Span::raw(" stay"),
-                ]),
-            ],
-            None,
-        ),
+        Popup::Findings => ("Findings", findings::full(m.theme, &m.findings()), None),
+        Popup::Quit => {
+            let mut lines = vec![Line::from("Quit rackstrap? Unsaved choices are lost.")];
+            if m.provision.running {
+                lines.push(Line::from(Span::styled(
+                    text::QUIT_WHILE_RUNNING,
+                    style(m.theme, Look::Warn),
+                )));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(vec![
+                Span::styled("y", style(m.theme, Look::Key)),
+                Span::raw(" quit   "),
+                Span::styled("any other key", style(m.theme, Look::Key)),
+                Span::raw(" stay"),
+            ]));
+            ("Quit", lines, None)
+        }
         Popup::SavePath(i) => (
             "Save plan",
             vec![
@@ -177,6 +190,26 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
             ],
             Some((i, 1)),
         ),
+        Popup::Labels(i) => {
+            let host = m
+                .plan
+                .hosts
+                .get(m.roles_cursor.0)
+                .map(|h| h.name.as_str())
+                .unwrap_or_default();
+            let mut lines = vec![
+                Line::from(format!(
+                    "Node labels of {host} (key=value, comma separated):"
+                )),
+                Line::from(format!("> {}", i.value())),
+                Line::from(""),
+            ];
+            if let Some(e) = &m.status {
+                lines[2] = Line::from(Span::styled(e.clone(), style(m.theme, Look::Error)));
+            }
+            lines.push(Line::from("Enter keep   Esc cancel"));
+            ("Labels", lines, Some((i, 1)))
+        }
         Popup::Passphrase {
             key, input, retry, ..
         } => {
@@ -239,7 +272,15 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
                             style(m.theme, Look::Warn),
                         )),
                         Line::from(format!("> {}", input.value())),
-                        Line::from(""),
+                        // Said here: the strip under the popup is easy to miss.
+                        if m.status.as_deref() == Some(text::NAME_MISMATCH) {
+                            Line::from(Span::styled(
+                                format!("`{}` is not {}", input.value().trim(), hosts[0]),
+                                style(m.theme, Look::Error),
+                            ))
+                        } else {
+                            Line::from("")
+                        },
                         Line::from("Enter confirm   Esc cancel"),
                     ],
                     Some((input, 3)),
@@ -253,7 +294,12 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
     let inner_width = width.saturating_sub(2).max(1) as usize;
     let rows: usize = lines
         .iter()
-        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            super::widgets::wrap(&text, inner_width, "", "")
+                .len()
+                .max(1)
+        })
         .sum();
     let rect = centered(area, width, rows as u16 + 2);
     f.render_widget(Clear, rect);

@@ -62,9 +62,24 @@ impl Driver {
                 let r = save_plan(&path, &plan).map(|()| path);
                 self.send(Msg::Saved(r));
             }
+            Effect::CheckKubespray { plan } => {
+                let own = rackstrap::plan::check(&plan, None);
+                let findings = rackstrap::kubespray::tree_findings(&plan, &own);
+                self.send(Msg::KubesprayChecked(findings));
+            }
             run @ Effect::RunStages { .. } => self.pending_runs.push(run),
             Effect::AbortRun => self.send(Msg::RunEnded),
             Effect::AnswerPassphrase { reply, passphrase } => reply.answer(passphrase.map(|s| s.0)),
+            // The recovery demo's survey; actions are only said, never run, in these tests.
+            Effect::Survey { plan, accepted, .. } | Effect::AcceptKey { plan, accepted, .. } => {
+                self.send(Msg::Drift(rackstrap::lab::recovery::survey(
+                    &plan, &accepted,
+                )))
+            }
+            Effect::Recover { .. } => self.send(Msg::RecoveryDone {
+                lines: vec![],
+                result: Ok(()),
+            }),
         }
     }
 

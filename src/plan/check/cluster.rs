@@ -10,23 +10,8 @@ use super::{Code, Finding, Severity};
 use crate::net;
 use crate::plan::model::Plan;
 
-/// Kubespray v2.24 `kube_network_plugin` values (preinstall verify-settings).
-pub const NETWORK_PLUGINS: [&str; 10] = [
-    "calico",
-    "flannel",
-    "weave",
-    "cloud",
-    "cilium",
-    "cni",
-    "kube-ovn",
-    "kube-router",
-    "macvlan",
-    "custom_cni",
-];
 /// Kubespray v2.24 `container_manager` values.
 pub const CONTAINER_MANAGERS: [&str; 3] = ["docker", "crio", "containerd"];
-/// The Kubespray release line whose variable names the renderer writes.
-pub const KUBESPRAY_SUPPORTED: &str = "v2.24.";
 /// Directories under Kubespray's `inventory/` that its tree ships (the template the
 /// kubespray stage copies, and a local example): a cluster named like one would have its
 /// inventory written into them.
@@ -75,14 +60,7 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             .hint("the default is `cluster.local`"),
         );
     }
-    if !NETWORK_PLUGINS.contains(&c.network_plugin.as_str()) {
-        out.push(Finding::new(
-            Severity::Error,
-            Code::E_UNKNOWN_NETWORK_PLUGIN,
-            "cluster.network_plugin",
-            msg::one_of("network plugin", &c.network_plugin, &NETWORK_PLUGINS),
-        ));
-    }
+    out.extend(crate::plan::release::network_plugin_findings(plan));
     if !CONTAINER_MANAGERS.contains(&c.container_manager.as_str()) {
         out.push(Finding::new(
             Severity::Error,
@@ -95,17 +73,7 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             ),
         ));
     }
-    if !c.kubespray.version.starts_with(KUBESPRAY_SUPPORTED) {
-        out.push(
-            Finding::new(
-                Severity::Warning,
-                Code::W_KUBESPRAY_VERSION,
-                "cluster.kubespray.version",
-                msg::kubespray_version(&c.kubespray.version),
-            )
-            .hint("compare the rendered group_vars with that release's inventory/sample"),
-        );
-    }
+    out.extend(crate::plan::release::release_findings(plan));
     if plan.access.user.is_empty() {
         out.push(Finding::new(
             Severity::Error,
@@ -113,6 +81,16 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             "access.user",
             "the SSH user is empty".into(),
         ));
+    } else if !is_login_name(&plan.access.user) {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                Code::E_BAD_USER,
+                "access.user",
+                format!("SSH user `{}` is not a login name", plan.access.user),
+            )
+            .hint("letters, digits, `-`, `_` and `.`, not starting with `-`, e.g. `ubuntu`"),
+        );
     }
     if plan.access.port == 0 {
         out.push(Finding::new(
@@ -122,6 +100,17 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
             "SSH port 0 is not a port".into(),
         ));
     }
+}
+
+/// A user name `ssh` and `useradd` take: no spaces or shell characters, no leading `-`
+/// (it would read as an option). A trailing `$` (Samba machine accounts) is allowed.
+fn is_login_name(user: &str) -> bool {
+    let name = user.strip_suffix('$').unwrap_or(user);
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 pub(super) fn check_hosts(plan: &Plan, out: &mut Vec<Finding>) {

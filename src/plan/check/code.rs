@@ -28,6 +28,9 @@ pub enum Subject {
     Storage,
     /// Sysctl settings.
     Tuning,
+    /// The Kubespray tree on this machine, its Ansible and Kubespray's own inventory checks
+    /// (the `kubespray` module): only when the tree is present, never from the plan alone.
+    Kubespray,
     /// The wizard's own form and stage messages; `check` never emits these.
     Wizard,
 }
@@ -68,6 +71,13 @@ codes! {
     Cluster E_UNKNOWN_NETWORK_PLUGIN,
     Cluster E_UNKNOWN_CONTAINER_MANAGER,
     Cluster W_KUBESPRAY_VERSION,
+    Cluster W_KUBESPRAY_OLD_RELEASE,
+    Cluster E_NETWORK_PLUGIN_RELEASE,
+    Kubespray E_KUBESPRAY_TREE_VERSION,
+    Kubespray E_ANSIBLE_MISSING,
+    Kubespray E_ANSIBLE_VERSION,
+    Kubespray E_KUBESPRAY_INVENTORY,
+    Kubespray W_KUBESPRAY_CHECK,
     Cluster E_BAD_USER,
     Cluster E_BAD_PORT,
     Hosts E_BAD_HOST_NAME,
@@ -122,6 +132,12 @@ codes! {
     Network E_VIP_IS_NODE,
     Network E_VIP_IN_POOL,
     Network E_VIP_IN_CLUSTER_CIDR,
+    Network E_DNS_IN_CLUSTER_CIDR,
+    Network E_POOL_HAS_DNS,
+    Network E_GATEWAY_IN_CLUSTER_CIDR,
+    Network E_POOL_HAS_GATEWAY,
+    Network W_POOL_OFF_SUBNET,
+    Network W_VIP_OFF_SUBNET,
     Storage E_TOO_FEW_DEVICES,
     Storage E_SINGLE_MANY_DEVICES,
     Storage E_BAD_DEVICE_NAME,
@@ -144,15 +160,19 @@ codes! {
     Wizard E_NO_REACHABLE_HOST,
     Wizard E_BAD_FIELD,
     Wizard E_STAGE_FAILED,
+    Wizard E_SCAN_RUNNING,
+    Wizard W_NOT_CONTACTED,
+    Wizard W_STEP_NOT_FINISHED,
 }
 
 impl Code {
-    /// The codes `check` can emit (all but the wizard's own).
+    /// The codes `check` can emit on a plan alone (all but the wizard's own and those about
+    /// the Kubespray tree on this machine).
     pub fn checked() -> impl Iterator<Item = Code> {
         Code::ALL
             .iter()
             .copied()
-            .filter(|c| c.subject() != Subject::Wizard)
+            .filter(|c| !matches!(c.subject(), Subject::Wizard | Subject::Kubespray))
     }
 }
 

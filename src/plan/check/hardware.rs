@@ -402,6 +402,7 @@ mod tests {
             roles,
             labels: Default::default(),
             storage: vec![],
+            etcd_member_name: None,
         }
     }
 

@@ -20,8 +20,11 @@ pub const NO_ETCD: &str = "no host has the `etcd` role; Kubespray needs etcd mem
 pub const TWO_CONTROL_PLANES: &str = "2 control planes tolerate no more failures than 1: use 1 or 3, as the Akash provider guide advises";
 pub const AKASH_POOL_NAME: &str =
     "the Akash provider's IP operator uses the MetalLB pool named `default`";
-pub const RELOCATE_PER_DISK: &str =
-    "kubelet and containerd data cannot move onto a per-disk layout: there is no single filesystem";
+pub fn relocate_per_disk(host: &str, mount: &str) -> String {
+    format!(
+        "{host}: kubelet and containerd data cannot move onto the per-disk layout at {mount}: there is no single filesystem"
+    )
+}
 pub const DISCARD_ROTATIONAL: &str =
     "`discard: on` with a rotational member: discard only helps SSD/NVMe";
 
@@ -40,11 +43,6 @@ pub fn one_of(what: &str, value: &str, allowed: &[&str]) -> String {
     format!(
         "unknown {what} `{value}`, expected one of {}",
         allowed.join(", ")
-    )
-}
-pub fn kubespray_version(v: &str) -> String {
-    format!(
-        "Kubespray {v} is not the release rackstrap renders for (v2.24); variable names may differ"
     )
 }
 pub fn bad_host_name(name: &str) -> String {
@@ -135,6 +133,26 @@ pub fn node_prefix_too_long(prefix: u8, per_node: u128) -> String {
 pub fn host_in_cidr(host: &str, addr: IpAddr, what: &str, net: &ipnet::IpNet) -> String {
     format!("{host}'s address {addr} is inside the {what} {net}")
 }
+pub fn dns_in_cidr(addr: IpAddr, what: &str, net: &ipnet::IpNet) -> String {
+    format!("upstream DNS {addr} is inside the {what} {net}: pods could not reach it")
+}
+pub fn pool_has_dns(r: &AddrRange, addr: IpAddr) -> String {
+    format!("{r} contains the upstream DNS address {addr}")
+}
+pub fn gateway_in_cidr(host: &str, gw: IpAddr, what: &str, net: &ipnet::IpNet) -> String {
+    format!("{host}'s gateway {gw} is inside the {what} {net}")
+}
+pub fn pool_has_gateway(r: &AddrRange, host: &str, gw: IpAddr) -> String {
+    format!("{r} contains {host}'s gateway {gw}")
+}
+pub fn pool_off_subnet(r: &AddrRange, subnets: &str) -> String {
+    format!(
+        "{r} leaves the nodes' subnet {subnets}: MetalLB's layer 2 mode answers ARP only on that segment"
+    )
+}
+pub fn vip_off_subnet(vip: IpAddr, subnets: &str) -> String {
+    format!("VIP {vip} is not in the control planes' subnet {subnets}")
+}
 pub fn bad_dns(text: &str, e: &net::ParseError) -> String {
     format!("upstream DNS `{text}`: {e}")
 }
@@ -153,7 +171,7 @@ pub const POOL_NAME_DASH: &str = "a name cannot start or end with '-'";
 pub const POOL_NAME_LONG: &str = "at most 63 characters";
 pub fn calico_mtu(cm: u32, mtu: u32) -> String {
     format!(
-        "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu}: Calico's tunnel header needs the room"
+        "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu}: Calico's VXLAN header needs the room"
     )
 }
 pub fn bad_pool_name(name: &str) -> String {
@@ -298,8 +316,14 @@ pub fn mount_not_plain(m: &str) -> String {
 pub fn write_instead(m: &str) -> String {
     format!("write {m}")
 }
-pub fn mount_system(m: &str) -> String {
-    format!("mount point `{m}` is a system directory")
+pub fn mount_system(m: &str, hides: &str) -> String {
+    format!("mount point `{m}` is a system directory: a filesystem mounted there hides {hides}")
+}
+pub fn mount_elsewhere() -> &'static str {
+    "use a directory of its own, e.g. `/data`"
+}
+pub fn did_you_mean(m: &str) -> String {
+    format!("did you mean `{m}`?")
 }
 pub fn mount_collision(m: &str, first: &str) -> String {
     format!("mount point {m} is already used by {first}")

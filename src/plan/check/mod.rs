@@ -29,9 +29,7 @@ use serde::Serialize;
 use super::model::Plan;
 use crate::facts::Facts;
 
-pub use cluster::{
-    CONTAINER_MANAGERS, KUBESPRAY_SHIPPED_INVENTORIES, KUBESPRAY_SUPPORTED, NETWORK_PLUGINS,
-};
+pub use cluster::{CONTAINER_MANAGERS, KUBESPRAY_SHIPPED_INVENTORIES};
 pub use code::{Code, Subject};
 pub use hardware::{
     DeploymentEstimate, EstimateBound, Fit, Floor, HwRole, Resource, Tier, role_fit,
@@ -41,7 +39,8 @@ pub use network::{CALICO_MTU_OVERHEAD, KUBELET_MAX_PODS};
 pub use roles::{ETCD_MAX_ADVISED, Quorum, quorum};
 pub use rules::{
     DiskInUse, MTU_MAX, MTU_MIN, MountProblem, NODE_PREFIX_MAX, NODE_PREFIX_MIN, disk_in_use,
-    mount_problem, parse_addr_list, parse_mtu, parse_node_prefix, parse_vip, pool_name_error,
+    label_problem, mount_problem, parse_addr_list, parse_labels, parse_mtu, parse_node_prefix,
+    parse_vip, pool_name_error,
 };
 pub use storage::{mount_points, overlap_holder, resolve_discard, total_bytes, usable_bytes};
 
@@ -119,6 +118,9 @@ pub fn check(plan: &Plan, facts: Option<&Facts>) -> Vec<Finding> {
         hardware::check_hardware(plan, facts, &mut out);
     }
     network::check_network(plan, &mut out);
+    if let Some(facts) = facts {
+        network::check_network_facts(plan, facts, &mut out);
+    }
     storage::check_storage(plan, facts, &mut out);
     cluster::check_tuning(plan, &mut out);
     out

@@ -7,14 +7,16 @@ use std::net::IpAddr;
 use super::messages as msg;
 use super::rules;
 use super::{Code, Finding, Severity};
+use crate::facts::Facts;
 use crate::net::{self, AddrRange};
 use crate::plan::model::{Plan, Profile, Role};
 
 /// Kubespray v2.24 `kubelet_max_pods` default (roles/kubernetes/node/defaults).
 pub const KUBELET_MAX_PODS: u64 = 110;
-/// calico_mtu "must be at least 20 bytes less than the host NIC MTU" (IP-in-IP header), as
-/// AIStore's "Deploying AIS on k8s" guide puts it.
-pub const CALICO_MTU_OVERHEAD: u32 = 20;
+/// Calico's encapsulation header: VXLAN, Kubespray's default Calico mode, 50 bytes (see
+/// `crate::plan::release::CALICO_VXLAN_OVERHEAD`). AIStore's "Deploying AIS on k8s" asks for
+/// "at least 20 bytes less than the host NIC MTU", which is IP-in-IP's header.
+pub const CALICO_MTU_OVERHEAD: u32 = crate::plan::release::CALICO_VXLAN_OVERHEAD;
 
 /// A parsed pool entry with where it came from.
 struct PoolEntry {
@@ -146,6 +148,29 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             }
         }
     }
+    let dns_addrs: Vec<(usize, IpAddr)> = n
+        .upstream_dns
+        .iter()
+        .enumerate()
+        .filter_map(|(k, d)| net::parse_addr(d.trim()).ok().map(|a| (k, a)))
+        .collect();
+    for &(k, addr) in &dns_addrs {
+        for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
+            if let Some(net) = net
+                && net.contains(&addr)
+            {
+                out.push(
+                    Finding::new(
+                        Severity::Error,
+                        Code::E_DNS_IN_CLUSTER_CIDR,
+                        format!("network.upstream_dns[{k}]"),
+                        msg::dns_in_cidr(addr, what, &net),
+                    )
+                    .hint("move the service and pod CIDRs to a range the network does not use"),
+                );
+            }
+        }
+    }
     for (k, dns) in n.upstream_dns.iter().enumerate() {
         if let Err(e) = net::parse_addr(dns.trim()) {
             out.push(
@@ -257,6 +282,19 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                         msg::pool_has_node(&b.range, &plan.hosts[i].name, addr),
                     )
                     .hint("MetalLB would hand the node's own address to a service; leave it out of the pool"),
+                );
+            }
+        }
+        for &(_, addr) in &dns_addrs {
+            if b.range.contains(addr) {
+                out.push(
+                    Finding::new(
+                        Severity::Error,
+                        Code::E_POOL_HAS_DNS,
+                        b.path.clone(),
+                        msg::pool_has_dns(&b.range, addr),
+                    )
+                    .hint("MetalLB would hand the DNS server's address to a service; leave it out of the pool"),
                 );
             }
         }
@@ -391,4 +429,171 @@ fn parse_net_field(
             None
         }
     }
+}
+
+/// One node's network as its facts show it: the subnet of the interface holding its plan
+/// address, and its default gateway.
+struct NodeNet {
+    index: usize,
+    subnet: Option<ipnet::IpNet>,
+    gateway: Option<IpAddr>,
+}
+
+fn node_nets(plan: &Plan, facts: &Facts) -> Vec<NodeNet> {
+    plan.hosts
+        .iter()
+        .enumerate()
+        .filter_map(|(index, h)| {
+            let f = facts.get(&h.name)?;
+            let addr: IpAddr = h.address.parse().ok()?;
+            let subnet = f
+                .interfaces
+                .iter()
+                .flat_map(|i| i.addresses.iter())
+                .filter_map(|a| a.parse::<ipnet::IpNet>().ok())
+                .find(|n| n.addr() == addr)
+                .map(|n| n.trunc());
+            let gateway = f
+                .default_route
+                .as_ref()
+                .and_then(|r| r.gateway.as_deref())
+                .and_then(|g| g.parse().ok());
+            Some(NodeNet {
+                index,
+                subnet,
+                gateway,
+            })
+        })
+        .collect()
+}
+
+/// Network checks that need the hosts' facts: where the nodes are (their interface's subnet)
+/// and their gateways, against the CIDRs, the MetalLB pools and the VIP. MetalLB's layer 2
+/// mode answers ARP for a pool address only on the segment of the node announcing it, and
+/// kube-vip's ARP mode the same for the VIP, so both belong to the nodes' subnet.
+pub(super) fn check_network_facts(plan: &Plan, facts: &Facts, out: &mut Vec<Finding>) {
+    let n = &plan.network;
+    let nodes = node_nets(plan, facts);
+    let name = |i: usize| plan.hosts[i].name.as_str();
+    let service = net::parse_cidr(n.service_cidr.trim()).ok();
+    let pods = net::parse_cidr(n.pod_cidr.trim()).ok();
+    for node in &nodes {
+        let Some(gw) = node.gateway else { continue };
+        for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
+            if let Some(net) = net
+                && net.contains(&gw)
+            {
+                out.push(
+                    Finding::new(
+                        Severity::Error,
+                        Code::E_GATEWAY_IN_CLUSTER_CIDR,
+                        format!("hosts[{}].address", node.index),
+                        msg::gateway_in_cidr(name(node.index), gw, what, &net),
+                    )
+                    .hint("move the service and pod CIDRs to a range the network does not use"),
+                );
+            }
+        }
+    }
+    let subnets: Vec<(usize, ipnet::IpNet)> = nodes
+        .iter()
+        .filter_map(|n| n.subnet.map(|s| (n.index, s)))
+        .collect();
+    let all_subnets: Vec<(usize, ipnet::IpNet)> = plan
+        .hosts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| facts.get(&h.name).map(|f| (i, f)))
+        .flat_map(|(i, f)| {
+            f.interfaces
+                .iter()
+                .flat_map(|x| x.addresses.iter())
+                .filter_map(move |a| a.parse::<ipnet::IpNet>().ok().map(|n| (i, n.trunc())))
+        })
+        .collect();
+    for (p, pool) in n.load_balancer.pools.iter().enumerate() {
+        for (a, text) in pool.addresses.iter().enumerate() {
+            let Ok(range) = net::parse_range(text) else {
+                continue;
+            };
+            let path = format!("network.load_balancer.pools[{p}].addresses[{a}]");
+            for node in &nodes {
+                if let Some(gw) = node.gateway
+                    && range.contains(gw)
+                {
+                    out.push(
+                        Finding::new(
+                            Severity::Error,
+                            Code::E_POOL_HAS_GATEWAY,
+                            path.clone(),
+                            msg::pool_has_gateway(&range, name(node.index), gw),
+                        )
+                        .hint("leave the gateway out of the pool"),
+                    );
+                }
+            }
+            // On the segment of some node's interface (any of them: layer 2 can be on
+            // another NIC than the one the plan uses). A pool entry that runs past a node
+            // subnet, or a private one on no node's subnet, is announced where no node
+            // answers; a public block elsewhere is usually routed to the nodes (the Akash
+            // provider's IP-lease pools), so it is left alone.
+            let on_segment = all_subnets.iter().any(|(_, s)| {
+                let s = AddrRange::from_net(*s);
+                s.contains(range.start) && s.contains(range.end)
+            });
+            let straddles = all_subnets
+                .iter()
+                .any(|(_, s)| AddrRange::from_net(*s).overlaps(&range));
+            let private = matches!(range.start, IpAddr::V4(a) if a.is_private())
+                || matches!(range.end, IpAddr::V4(a) if a.is_private());
+            if !subnets.is_empty() && !on_segment && (straddles || private) {
+                let listed: Vec<String> = distinct(&subnets)
+                    .iter()
+                    .map(|(i, s)| format!("{s} ({})", name(*i)))
+                    .collect();
+                out.push(
+                    Finding::new(
+                        Severity::Warning,
+                        Code::W_POOL_OFF_SUBNET,
+                        path.clone(),
+                        msg::pool_off_subnet(&range, &listed.join(", ")),
+                    )
+                    .hint("keep each pool entry inside the nodes' subnet"),
+                );
+            }
+        }
+    }
+    if let Some(vip) = n.vip.as_deref().and_then(|v| rules::parse_vip(v).ok()) {
+        let cp: Vec<(usize, ipnet::IpNet)> = subnets
+            .iter()
+            .filter(|(i, _)| plan.hosts[*i].has_role(Role::ControlPlane))
+            .copied()
+            .collect();
+        if !cp.is_empty() && !cp.iter().any(|(_, s)| s.contains(&vip)) {
+            let listed: Vec<String> = distinct(&cp)
+                .iter()
+                .map(|(i, s)| format!("{s} ({})", name(*i)))
+                .collect();
+            out.push(
+                Finding::new(
+                    Severity::Warning,
+                    Code::W_VIP_OFF_SUBNET,
+                    "network.vip",
+                    msg::vip_off_subnet(vip, &listed.join(", ")),
+                )
+                .hint("the VIP must be a free address in the control planes' subnet"),
+            );
+        }
+    }
+}
+
+/// Each subnet once, with the first host on it.
+fn distinct(subnets: &[(usize, ipnet::IpNet)]) -> Vec<(usize, ipnet::IpNet)> {
+    let mut out: Vec<(usize, ipnet::IpNet)> = Vec::new();
+    for &(i, s) in subnets {
+        if !out.iter().any(|(_, t)| *t == s) {
+            out.push((i, s));
+        }
+    }
+    out
 }

@@ -166,7 +166,7 @@ pub(super) fn is_dns_label(s: &str) -> bool {
 
 /// Kubernetes label syntax: `[prefix/]name` and value, each name/value at most 63
 /// characters of alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
-pub(super) fn label_problem(key: &str, value: &str) -> Option<String> {
+pub fn label_problem(key: &str, value: &str) -> Option<String> {
     fn ok_part(s: &str) -> bool {
         let b = s.as_bytes();
         b.len() <= 63
@@ -188,22 +188,62 @@ pub(super) fn label_problem(key: &str, value: &str) -> Option<String> {
     None
 }
 
-/// Mount points a data layout must never take.
-const SYSTEM_MOUNTS: [&str; 13] = [
-    "/",
-    "/boot",
-    "/boot/efi",
-    "/etc",
-    "/usr",
-    "/var",
-    "/proc",
-    "/sys",
-    "/dev",
-    "/run",
-    "/bin",
-    "/sbin",
-    "/lib",
+/// Node labels as an operator types them: `key=value` pairs, comma separated (empty: none).
+/// Each pair passes [`label_problem`]; the error names the pair and what is wrong.
+pub fn parse_labels(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(format!("`{pair}` is not key=value"));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        if let Some(problem) = label_problem(key, value) {
+            return Err(problem);
+        }
+        out.insert(key.to_string(), value.to_string());
+    }
+    Ok(out)
+}
+
+/// Mount points a data layout must never take, with what mounting a new filesystem there
+/// would hide. Directories under the first group are refused too (`/etc/x`, `/usr/local`).
+const SYSTEM_TREES: [(&str, &str); 12] = [
+    ("/boot", "the kernels and the boot loader"),
+    ("/etc", "the system's configuration"),
+    ("/usr", "the installed programs"),
+    ("/proc", "the kernel's process view"),
+    ("/sys", "the kernel's device view"),
+    ("/dev", "the device nodes"),
+    ("/run", "the running services' state"),
+    ("/bin", "the installed programs"),
+    ("/sbin", "the installed programs"),
+    ("/lib", "the system libraries"),
+    ("/lib32", "the system libraries"),
+    ("/lib64", "the system libraries"),
 ];
+const SYSTEM_DIRS: [(&str, &str); 10] = [
+    ("/", "the whole system"),
+    ("/var", "logs, package state and service data"),
+    ("/var/lib", "dpkg's and every service's state"),
+    ("/var/log", "the system's logs"),
+    ("/var/cache", "apt's package cache"),
+    ("/var/tmp", "temporary files kept across reboots"),
+    ("/home", "the users' home directories"),
+    ("/root", "root's home directory"),
+    ("/tmp", "temporary files (often a tmpfs)"),
+    ("/opt", "installed software"),
+];
+
+/// What a new filesystem mounted at `mount` would hide, when `mount` is a system directory.
+fn system_dir(mount: &str) -> Option<&'static str> {
+    if let Some((_, what)) = SYSTEM_DIRS.iter().find(|(d, _)| *d == mount) {
+        return Some(what);
+    }
+    SYSTEM_TREES
+        .iter()
+        .find(|(d, _)| mount == *d || mount.starts_with(&format!("{d}/")))
+        .map(|(_, what)| *what)
+}
 
 /// Why a mount point cannot be used: the message and, when there is one obvious fix, a hint.
 /// One rule for `check`, the wizard's mount field and the storage stage: fstab separates
@@ -219,7 +259,11 @@ pub struct MountProblem {
 pub fn mount_problem(mount: &str) -> Option<MountProblem> {
     let problem = |message: String, hint: Option<String>| Some(MountProblem { message, hint });
     if !mount.starts_with('/') {
-        return problem(msg::mount_not_absolute(mount), None);
+        let instead = format!("/{}", mount.trim_start_matches("./"));
+        return problem(
+            msg::mount_not_absolute(mount),
+            (!mount.trim().is_empty()).then(|| msg::did_you_mean(&instead)),
+        );
     }
     if mount.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return problem(msg::mount_blank(mount), None);
@@ -235,8 +279,11 @@ pub fn mount_problem(mount: &str) -> Option<MountProblem> {
             Some(msg::write_instead(&plain)),
         );
     }
-    if SYSTEM_MOUNTS.contains(&mount) {
-        return problem(msg::mount_system(mount), None);
+    if let Some(what) = system_dir(mount) {
+        return problem(
+            msg::mount_system(mount, what),
+            Some(msg::mount_elsewhere().into()),
+        );
     }
     None
 }

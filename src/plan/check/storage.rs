@@ -188,7 +188,7 @@ pub(super) fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Fi
             // Relocation of kubelet/containerd data.
             if !layout.relocate.is_empty() && level == Level::PerDisk {
                 out.push(
-                    Finding::new(Severity::Error, Code::E_RELOCATE_PER_DISK, format!("{at}.relocate"), msg::RELOCATE_PER_DISK.into())
+                    Finding::new(Severity::Error, Code::E_RELOCATE_PER_DISK, format!("{at}.relocate"), msg::relocate_per_disk(&host.name, &layout.mount))
                         .hint("relocate onto a single, raid0 or raid1 layout (the Akash provider guide uses raid0 at /data)"),
                 );
             }

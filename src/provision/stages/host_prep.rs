@@ -275,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn seed_001_sysctl_file() {
+    fn akash_guide_sysctl_file() {
         let plan: Plan = serde_yaml::from_str(
             "version: 1\ncluster: {name: akash}\ntuning:\n  sysctl: {fs.inotify.max_user_instances: 512, fs.inotify.max_user_watches: 1048576, vm.max_map_count: 1000000}\n",
         )

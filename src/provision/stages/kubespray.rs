@@ -7,12 +7,19 @@
 //! ```text
 //! cd <kubespray>
 //! cp -rfp inventory/sample inventory/<name>        (only when it does not exist yet)
-//! <rendered hosts.yaml and group_vars written into inventory/<name>/>
+//! <rendered hosts.yaml, host_vars and group_vars/*/zz-rackstrap.yml into inventory/<name>/>
 //! <pinned host keys of the plan's hosts written to inventory/<name>/.known_hosts>
+//! ansible-playbook -i inventory/<name>/hosts.yaml playbooks/boilerplate.yml
+//!   -e ansible_connection=local                    (Kubespray's own inventory checks, v2.28+)
 //! ANSIBLE_HOST_KEY_CHECKING=True ANSIBLE_SSH_ARGS='... -o UserKnownHostsFile=<that file>
 //!   -o StrictHostKeyChecking=yes' ansible-playbook -i inventory/<name>/hosts.yaml -b -v
-//!   --private-key=<identity> cluster.yml
+//!   --private-key=<identity> [--limit <hosts>] cluster.yml
 //! ```
+//!
+//! Before anything runs, the tree must be the plan's release and its Ansible inside that
+//! release's range (`crate::kubespray::tree`); `ansible-playbook` is the tree's virtualenv's
+//! (`rackstrap kubespray prepare`) when it has one. The sample's files are copied once and
+//! never overwritten: rackstrap's values are in files of its own.
 //!
 //! Ansible opens its own OpenSSH connections, so rackstrap's host key pins are handed to
 //! OpenSSH: the keys pinned for the plan's hosts (see `ssh::known_hosts`) are the only ones
@@ -24,9 +31,11 @@
 //! so `ANSIBLE_SSH_ARGS` (not `--ssh-common-args`) is what replaces them.
 //!
 //! The inventory lives inside the tree because Kubespray misbehaves with inventories outside
-//! it (AIStore's "Deploying AIS on k8s" warns of "all sorts of subtle failures"). Ansible's output streams line by line into the `ansible` log pane and
-//! `ansible.log`; `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP
-//! and the failing task, each host's result.
+//! it (AIStore's "Deploying AIS on k8s" warns of "all sorts of subtle failures"). Ansible's
+//! output streams line by line into the `ansible` log pane and `ansible.log`;
+//! `ansible::Parser` turns it into per-host progress and, from the PLAY RECAP and the failing
+//! task, each host's result. With `apply --host`, Kubespray's facts playbook runs over every
+//! host first and `cluster.yml` gets `--limit`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,7 +60,7 @@ pub const KUBESPRAY_STALL: std::time::Duration = std::time::Duration::from_secs(
 /// The pseudo-host name under which Ansible's whole output is logged and shown.
 pub const ANSIBLE_PANE: &str = "ansible";
 /// Kubespray's playbook that builds a cluster.
-pub const PLAYBOOK: &str = "cluster.yml";
+pub const PLAYBOOK: &str = crate::kubespray::tree::CLUSTER_PLAYBOOK;
 
 /// The file, inside `inventory/<name>`, holding the pinned host keys Ansible's ssh checks
 /// against. A dotfile: Ansible skips those when an inventory directory is read.
@@ -134,29 +143,82 @@ pub fn inventory_files(plan: &Plan) -> Result<Vec<RenderedFile>, StepError> {
 }
 
 /// The `ansible-playbook` command line, run with the Kubespray tree as working directory.
-/// `expand`: the key path with `~` resolved (to run it) or as the plan wrote it (to show it,
-/// as the Akash guide does: Ansible resolves `~` in `--private-key` itself).
-pub fn playbook_command(plan: &Plan, expand: bool) -> Vec<String> {
-    let identity = if expand {
-        crate::paths::expand_home(&plan.access.identity)
-            .display()
-            .to_string()
+/// `expand`: the program and key path resolved (to run it) or as an operator in the tree
+/// types them (to show it, as the Akash guide does: Ansible resolves `~` in `--private-key`
+/// itself). `limit`: the plan hosts to run on when not all (`apply --host`).
+pub fn playbook_command(plan: &Plan, expand: bool, limit: &[String]) -> Vec<String> {
+    let tree = crate::kubespray::Tree::of(plan);
+    let (program, identity) = if expand {
+        (
+            tree.ansible_program().display().to_string(),
+            crate::paths::expand_home(&plan.access.identity)
+                .display()
+                .to_string(),
+        )
     } else {
-        plan.access.identity.clone()
+        (shown_program(&tree), plan.access.identity.clone())
     };
-    vec![
-        "ansible-playbook".into(),
+    let mut words = vec![
+        program,
         "-i".into(),
         format!("inventory/{}/hosts.yaml", plan.cluster.name),
         "-b".into(),
         "-v".into(),
         format!("--private-key={identity}"),
-        PLAYBOOK.into(),
-    ]
+    ];
+    if !limit.is_empty() {
+        words.push(format!("--limit={}", limit.join(",")));
+    }
+    words.push(PLAYBOOK.into());
+    words
+}
+
+/// The release's facts playbook with the options of `cluster_words`, without `--limit`.
+fn facts_command(plan: &Plan, cluster_words: &[String]) -> Vec<String> {
+    let facts = crate::kubespray::release_of(plan)
+        .map(|r| r.facts_playbook)
+        .unwrap_or("playbooks/facts.yml");
+    let mut words: Vec<String> = cluster_words
+        .iter()
+        .filter(|w| !w.starts_with("--limit="))
+        .cloned()
+        .collect();
+    if let Some(last) = words.last_mut() {
+        *last = facts.to_string();
+    }
+    words
+}
+
+/// `venv/bin/ansible-playbook` when the tree has its virtualenv, else `ansible-playbook`.
+fn shown_program(tree: &crate::kubespray::Tree) -> String {
+    match tree.venv_ansible() {
+        Some(_) => format!("{}/bin/ansible-playbook", crate::kubespray::tree::VENV_DIR),
+        None => "ansible-playbook".into(),
+    }
+}
+
+/// The hosts to pass to `--limit`: the selected ones when they are not every plan host.
+pub fn limit_of(plan: &Plan, selected: &[String]) -> Vec<String> {
+    let all: Vec<&str> = plan
+        .hosts
+        .iter()
+        .filter(|h| !h.roles.is_empty())
+        .map(|h| h.name.as_str())
+        .collect();
+    let chosen: Vec<String> = all
+        .iter()
+        .filter(|h| selected.iter().any(|s| s == *h))
+        .map(|h| h.to_string())
+        .collect();
+    if selected.is_empty() || chosen.len() == all.len() {
+        Vec::new()
+    } else {
+        chosen
+    }
 }
 
 /// A path for a shell line, `~/` left unquoted so the shell still expands it.
-fn shell_path(path: &str) -> String {
+pub fn shell_path(path: &str) -> String {
     match path.strip_prefix("~/") {
         Some(rest) => format!("~/{}", quote(rest)),
         None => quote(path),
@@ -195,6 +257,7 @@ pub fn commands(
     plan: &Plan,
     inventory_exists: bool,
     pinned: Option<&str>,
+    limit: &[String],
 ) -> Result<Vec<Cmd>, StepError> {
     let inv = format!("inventory/{}", plan.cluster.name);
     let mut cmds = vec![Cmd::new(format!(
@@ -223,10 +286,23 @@ pub fn commands(
             quote(&known_path)
         )),
     });
-    cmds.push(Cmd::new(playbook_line(
-        &playbook_command(plan, false),
-        &shown_known_hosts(plan),
-    )));
+    if crate::kubespray::inventory::has_checks(plan) {
+        let tree = crate::kubespray::Tree::of(plan);
+        let mut words = crate::kubespray::inventory::command(
+            &tree,
+            Path::new(&format!("{inv}/{}", crate::render::HOSTS_FILE)),
+        );
+        words[0] = shown_program(&tree);
+        cmds.push(Cmd::words(words.iter().map(String::as_str)));
+    }
+    let words = playbook_command(plan, false, limit);
+    if !limit.is_empty() {
+        cmds.push(Cmd::new(playbook_line(
+            &facts_command(plan, &words),
+            &shown_known_hosts(plan),
+        )));
+    }
+    cmds.push(Cmd::new(playbook_line(&words, &shown_known_hosts(plan))));
     Ok(cmds)
 }
 
@@ -243,7 +319,7 @@ impl Stage for KubesprayStage {
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
         let tree = crate::paths::expand_home(&ctx.plan.cluster.kubespray.path);
         let exists = tree.join("inventory").join(&ctx.plan.cluster.name).is_dir();
-        commands(ctx.plan, exists, None)
+        commands(ctx.plan, exists, None, &[])
     }
 
     fn pane(&self) -> Option<&'static str> {
@@ -254,6 +330,7 @@ impl Stage for KubesprayStage {
         run(
             ctx.plan,
             ctx.hosts,
+            &limit_of(ctx.plan, ctx.selected),
             ctx.dry_run,
             ctx.known_hosts,
             pane,
@@ -270,6 +347,7 @@ impl Stage for KubesprayStage {
 pub async fn run(
     plan: &Plan,
     hosts: &[&Host],
+    limit: &[String],
     dry_run: bool,
     known: Option<&KnownHosts>,
     pane: &mut StepLog,
@@ -303,7 +381,7 @@ pub async fn run(
                 pane.note(&format!("warning: {}", unpinned_message(plan, h)));
             }
         }
-        return match commands(plan, exists, pinned.as_deref().ok()) {
+        return match commands(plan, exists, pinned.as_deref().ok(), limit) {
             Ok(cmds) => {
                 for c in cmds {
                     pane.note(&format!("would run: {}", c.shell));
@@ -317,7 +395,28 @@ pub async fn run(
         };
     }
     if !is_tree {
-        return all_fail(StepError::Check(not_a_tree()));
+        return all_fail(StepError::Check(format!(
+            "{}; `rackstrap kubespray prepare PLAN` clones the plan's release there",
+            not_a_tree()
+        )));
+    }
+    // The tree's release and its Ansible, before anything runs.
+    let p = plan.clone();
+    let refusals: Vec<String> =
+        tokio::task::spawn_blocking(move || crate::kubespray::tree::findings(&p))
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| match f.hint {
+                Some(h) => format!("{} ({h})", f.message),
+                None => f.message,
+            })
+            .collect();
+    if !refusals.is_empty() {
+        for r in &refusals {
+            pane.note(&format!("refused: {r}"));
+        }
+        return all_fail(StepError::Check(refusals.join("; ")));
     }
     // Every plan host is in the inventory, so one host without a pin stops the whole run.
     let pinned = match pinned {
@@ -392,50 +491,53 @@ pub async fn run(
         .unwrap_or_else(|_| inv_dir.join(KNOWN_HOSTS_FILE))
         .display()
         .to_string();
-    let words = playbook_command(plan, true);
-    pane.command(&playbook_line(&words, &known_file));
-    let child = tokio::process::Command::new(&words[0])
-        .args(&words[1..])
-        .current_dir(&tree)
-        .envs(host_key_env(&known_file))
-        .env("ANSIBLE_FORCE_COLOR", "1")
-        .env("ANSIBLE_STDOUT_CALLBACK", "default")
-        .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) => {
-            return all_fail(StepError::Check(format!(
-                "cannot start ansible-playbook: {e}; install ansible-core (Kubespray's requirements.txt)"
-            )));
+    // Kubespray's own inventory checks (connection local, no host touched).
+    if crate::kubespray::inventory::has_checks(plan) {
+        let t = crate::kubespray::Tree::of(plan);
+        pane.command(
+            &crate::kubespray::inventory::command(
+                &t,
+                Path::new(&format!(
+                    "inventory/{}/{}",
+                    plan.cluster.name,
+                    crate::render::HOSTS_FILE
+                )),
+            )
+            .iter()
+            .map(|w| quote(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+        );
+        let (p, f) = (plan.clone(), files.clone());
+        let checked = tokio::task::spawn_blocking(move || {
+            crate::kubespray::inventory::check_files(&p, &crate::kubespray::Tree::of(&p), &f)
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match checked {
+            Ok(findings) if findings.is_empty() => {
+                pane.note("Kubespray accepts the inventory");
+            }
+            Ok(findings) => {
+                let msgs: Vec<String> = findings.into_iter().map(|f| f.message).collect();
+                for m in &msgs {
+                    pane.note(&format!("refused: {m}"));
+                }
+                return all_fail(StepError::Check(msgs.join("; ")));
+            }
+            Err(e) => return all_fail(StepError::Check(e)),
         }
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
-    if let Some(out) = child.stdout.take() {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(out).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send((l, false));
-            }
-        });
     }
-    if let Some(err) = child.stderr.take() {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send((l, true));
-            }
-        });
+    // Kubespray asks for the facts of every node before a limited run
+    // (docs/operations/nodes.md: "Before using `--limit` run playbook `facts.yml` without the
+    // limit"): with `--host`, its facts playbook runs over the whole inventory first.
+    let words = playbook_command(plan, true, limit);
+    let mut runs = Vec::new();
+    if !limit.is_empty() {
+        runs.push(facts_command(plan, &words));
     }
-    drop(tx);
-
+    runs.push(words);
+    let last_run = runs.len() - 1;
     let mut parser = Parser::new();
     let mut last_err = String::new();
     // Kubespray prints a line per task and host; silence this long means it hangs (a host
@@ -448,47 +550,113 @@ pub async fn run(
             .unwrap_or(KUBESPRAY_STALL),
         Err(_) => KUBESPRAY_STALL,
     };
-    loop {
-        let (line, stderr) = match tokio::time::timeout(stall, rx.recv()).await {
-            Ok(Some(next)) => next,
-            Ok(None) => break,
-            Err(_) => {
-                let _ = child.kill().await;
-                let message = crate::provision::remote::stalled_message("ansible-playbook", stall);
-                pane.note(&message);
-                return all_fail(StepError::Check(message));
+    let mut status = -1;
+    for (run_no, words) in runs.iter().enumerate() {
+        pane.command(&playbook_line(words, &known_file));
+        parser = Parser::new();
+        last_err.clear();
+        let child = tokio::process::Command::new(&words[0])
+            .args(&words[1..])
+            .current_dir(&tree)
+            .envs(crate::kubespray::Tree::of(plan).ansible_env())
+            .envs(host_key_env(&known_file))
+            .env("ANSIBLE_FORCE_COLOR", "1")
+            .env("ANSIBLE_STDOUT_CALLBACK", "default")
+            // ansible-core 2.18 prints results over several lines unless told not to; the parser
+            // reads the one-line JSON after `=>`.
+            .env("ANSIBLE_CALLBACK_FORMAT_PRETTY", "false")
+            .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                return all_fail(StepError::Check(format!(
+                    "cannot start {}: {e}; `rackstrap kubespray prepare PLAN` makes the tree's \
+                     virtualenv with Kubespray's requirements.txt",
+                    words[0]
+                )));
             }
         };
-        pane.line(&line, stderr);
-        if stderr && !line.trim().is_empty() {
-            last_err = crate::provision::log::strip_ansi(line.trim());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
+        if let Some(out) = child.stdout.take() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(out).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = tx.send((l, false));
+                }
+            });
         }
-        for u in parser.feed(&line) {
-            match u {
-                Update::HostResult {
-                    host,
-                    status,
-                    task,
-                    tasks_done,
-                } => {
-                    if let Some(l) = per_host.get(&host) {
-                        l.progress(tasks_done, None, &format!("{status}: {task}"));
-                    }
+        if let Some(err) = child.stderr.take() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = tx.send((l, true));
                 }
-                Update::HostFailed { host, failure } => {
-                    if let Some(l) = per_host.get(&host) {
-                        l.emit(EventKind::Log {
-                            line: format!("failed: {failure}"),
-                            stderr: true,
-                        });
-                    }
+            });
+        }
+        drop(tx);
+
+        loop {
+            let (line, stderr) = match tokio::time::timeout(stall, rx.recv()).await {
+                Ok(Some(next)) => next,
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = child.kill().await;
+                    let message =
+                        crate::provision::remote::stalled_message("ansible-playbook", stall);
+                    pane.note(&message);
+                    return all_fail(StepError::Check(message));
                 }
-                _ => {}
+            };
+            pane.line(&line, stderr);
+            if stderr && !line.trim().is_empty() {
+                last_err = crate::provision::log::strip_ansi(line.trim());
+            }
+            for u in parser.feed(&line) {
+                match u {
+                    Update::HostResult {
+                        host,
+                        status,
+                        task,
+                        tasks_done,
+                    } => {
+                        if let Some(l) = per_host.get(&host) {
+                            l.progress(tasks_done, None, &format!("{status}: {task}"));
+                        }
+                    }
+                    Update::HostFailed { host, failure } => {
+                        if let Some(l) = per_host.get(&host) {
+                            l.emit(EventKind::Log {
+                                line: format!("failed: {failure}"),
+                                stderr: true,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
+        status = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
+        pane.note(&format!("ansible-playbook exited {status}"));
+        if run_no < last_run && status != 0 {
+            return all_fail(StepError::Check(format!(
+                "{} (run over every host before a --limit run) exited {status}{}",
+                words[words.len() - 1],
+                if last_err.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {last_err}")
+                }
+            )));
+        }
     }
-    let status = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
-    pane.note(&format!("ansible-playbook exited {status}"));
 
     hosts
         .iter()
@@ -597,6 +765,38 @@ mod tests {
     }
 
     #[test]
+    fn selected_hosts_become_a_limit_only_when_not_all() {
+        let p = plan(22);
+        assert_eq!(limit_of(&p, &[]), Vec::<String>::new());
+        assert_eq!(
+            limit_of(&p, &["a".to_string(), "b".to_string()]),
+            Vec::<String>::new()
+        );
+        assert_eq!(limit_of(&p, &["b".to_string()]), ["b"]);
+        let words = playbook_command(&p, false, &limit_of(&p, &["b".to_string()]));
+        assert_eq!(words[words.len() - 2], "--limit=b");
+        assert_eq!(words[words.len() - 1], "cluster.yml");
+        assert!(
+            !playbook_command(&p, false, &[])
+                .iter()
+                .any(|w| w.starts_with("--limit"))
+        );
+        // A limited run gathers every host's facts first, as Kubespray asks.
+        let cmds = commands(&p, true, None, &["b".to_string()]).expect("commands");
+        let n = cmds.len();
+        assert!(
+            cmds[n - 2]
+                .shell
+                .ends_with("--private-key=~/.ssh/id playbooks/facts.yml"),
+            "{}",
+            cmds[n - 2].shell
+        );
+        assert!(cmds[n - 1].shell.ends_with("--limit=b cluster.yml"));
+        let cmds = commands(&p, true, None, &[]).expect("commands");
+        assert!(!cmds.iter().any(|c| c.shell.contains("facts.yml")));
+    }
+
+    #[test]
     fn ansible_runs_with_strict_checking_against_the_pins_only() {
         let env = host_key_env("/k s/.known_hosts");
         assert_eq!(env[0], ("ANSIBLE_HOST_KEY_CHECKING", "True".to_string()));
@@ -605,7 +805,7 @@ mod tests {
         assert!(args.contains(&"UserKnownHostsFile=/k s/.known_hosts".to_string()));
         assert!(args.contains(&"StrictHostKeyChecking=yes".to_string()));
         assert!(args.contains(&"GlobalKnownHostsFile=/dev/null".to_string()));
-        let line = commands(&plan(22), true, None)
+        let line = commands(&plan(22), true, None, &[])
             .expect("commands")
             .pop()
             .expect("playbook line")

@@ -65,6 +65,7 @@ mod tests {
             roles: vec![],
             labels: Default::default(),
             storage: vec![],
+            etcd_member_name: None,
         };
         let hosts = [&host];
         let per_host = std::collections::BTreeMap::new();
@@ -73,6 +74,7 @@ mod tests {
         let ctx = crate::provision::stage::ClusterCtx {
             plan: &plan,
             hosts: &hosts,
+            selected: &[],
             dry_run: true,
             known_hosts: None,
             per_host: &per_host,

@@ -83,6 +83,10 @@ pub struct DiscoverState {
     pub error: Option<String>,
     /// Addresses whose new host keys the operator accepted; they are being pinned.
     pub pinning: BTreeSet<String>,
+    /// `a` was pressed during the scan: hosts that answer later are accepted too.
+    pub accept_all: bool,
+    /// New host keys accepted during the scan, pinned when it ends.
+    pub pin_after: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -198,7 +202,15 @@ pub struct ReviewState {
     /// Commands show here-document bodies in full instead of "… (N more lines)".
     pub expand: bool,
     pub saved: Option<PathBuf>,
+    /// The plan was written in this session (a reopened plan has `saved` but is unchanged).
+    pub written: bool,
+    /// The plan as it is in the file at `saved` (loaded or written): what the exit summary
+    /// compares with to say whether changes were left unsaved.
+    pub on_disk: Option<Box<crate::plan::Plan>>,
     pub save_error: Option<String>,
+    /// What Kubespray's tree on this machine says about the plan (its release, its Ansible,
+    /// its own inventory checks), filled in when Review opens on real hosts.
+    pub kubespray: Vec<crate::plan::Finding>,
 }
 
 /// One host's log: bounded in memory.
@@ -242,6 +254,9 @@ pub struct ProvisionState {
     pub failed_stage: Option<StageId>,
     /// Hosts whose names the operator typed to consent to destroying data.
     pub consent: Vec<String>,
+    /// Steps the operator skipped after they failed, with the failure: the grid shows them
+    /// apart from steps that had nothing to do, and Done lists them.
+    pub skipped: BTreeMap<(String, StageId), String>,
 }
 
 impl ProvisionState {
@@ -263,6 +278,37 @@ impl ProvisionState {
         v
     }
 
+    /// What did not finish, in stage order per host: failed, skipped by the operator, or
+    /// never run (an aborted or interrupted run). Empty before the first run.
+    pub fn problems(&self) -> Vec<Problem> {
+        if !self.started {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        for pane in &self.panes {
+            for stage in StageId::ALL {
+                let key = (pane.host.clone(), stage);
+                let message = self.messages.get(&key).cloned().unwrap_or_default();
+                let kind = match (self.state(&pane.host, stage), self.skipped.get(&key)) {
+                    (StepState::Skipped, Some(why)) => ProblemKind::Skipped(why.clone()),
+                    (StepState::Failed, _) => ProblemKind::Failed(message),
+                    // Still running when the wizard left (a signal): it did not finish.
+                    (StepState::Running, _) => {
+                        ProblemKind::Failed("interrupted while it ran".into())
+                    }
+                    (StepState::Pending, _) => ProblemKind::NotRun,
+                    _ => continue,
+                };
+                out.push(Problem {
+                    host: pane.host.clone(),
+                    stage,
+                    kind,
+                });
+            }
+        }
+        out
+    }
+
     /// Every stage on every host ended Done or Skipped.
     pub fn finished(&self) -> bool {
         !self.panes.is_empty()
@@ -274,6 +320,40 @@ impl ProvisionState {
                     )
                 })
             })
+    }
+}
+
+/// A step that did not finish, as Done and the exit summary report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub host: String,
+    pub stage: StageId,
+    pub kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemKind {
+    Failed(String),
+    /// Skipped by the operator after it failed with this message.
+    Skipped(String),
+    /// Never ran: the run was aborted or left before it got there.
+    NotRun,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (host, stage) = (&self.host, self.stage.title());
+        match &self.kind {
+            ProblemKind::Failed(why) if why.is_empty() => write!(f, "{host}: {stage} failed"),
+            ProblemKind::Failed(why) => write!(f, "{host}: {stage} failed: {why}"),
+            ProblemKind::Skipped(why) if why.is_empty() => {
+                write!(f, "{host}: {stage} skipped after it failed")
+            }
+            ProblemKind::Skipped(why) => {
+                write!(f, "{host}: {stage} skipped after it failed: {why}")
+            }
+            ProblemKind::NotRun => write!(f, "{host}: {stage} did not run"),
+        }
     }
 }
 

@@ -29,6 +29,18 @@ pub fn state_text(s: &HostState) -> &'static str {
     }
 }
 
+/// A row's state as the table says it: a host reopened from a plan is listed as `ok` by the
+/// plan, but nothing has talked to it yet in this session.
+pub fn row_state_text(r: &crate::tui::model::Row) -> &'static str {
+    if r.found.state == HostState::Ok && r.found.facts.is_none() {
+        NOT_CONTACTED
+    } else {
+        state_text(&r.found.state)
+    }
+}
+
+const NOT_CONTACTED: &str = "not scanned";
+
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let d = &m.discover;
     let [input_area, caret, _, table_area] = Layout::vertical([
@@ -132,6 +144,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let facts = r.found.facts.as_ref();
         let acc = if r.found.state == HostState::UnknownHostKey || (r.is_ok() && !r.accepted) {
             "?"
+        } else if r.accepted && r.found.facts.is_none() {
+            "·"
         } else if r.accepted {
             "✓"
         } else {
@@ -140,7 +154,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let mut cells = vec![
             acc.to_string(),
             r.found.address.clone(),
-            state_text(&r.found.state).to_string(),
+            row_state_text(r).to_string(),
             facts.map(|f| f.hostname.clone()).unwrap_or_default(),
             facts
                 .map(|f| fit(&f.os.pretty_name.replace(" LTS", ""), detail as usize))
@@ -154,7 +168,9 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         ];
         if wide {
             let fp = r.found.fingerprint.clone().unwrap_or_default();
-            cells.push(if r.accepted {
+            cells.push(if r.found.fingerprint.is_none() {
+                String::new()
+            } else if r.accepted {
                 format!("pinned {}", fit(&fp, HOST_KEY as usize - 7))
             } else {
                 format!("new {}", fit(&fp, HOST_KEY as usize - 4))
@@ -216,7 +232,7 @@ fn selected_detail(r: &crate::tui::model::Row, wide: bool) -> String {
             format!(
                 "{}: {}: {}",
                 r.found.address,
-                state_text(&r.found.state),
+                row_state_text(r),
                 r.found.message
             )
         });
@@ -245,7 +261,7 @@ pub fn hints(m: &Model) -> Vec<Hint> {
 pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let d = &mut m.discover;
     if key.code == KeyCode::Tab || key.code == KeyCode::BackTab {
-        d.table_focus = !d.table_focus && !m.rows.is_empty();
+        d.table_focus = !d.table_focus && (!m.rows.is_empty() || d.scanning);
         return None;
     }
     if !d.table_focus {
@@ -260,6 +276,10 @@ pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             }
             m.rows.clear();
             m.discover.scanning = true;
+            // Keys pressed during the scan (`a`, Space) are for the table, not the targets.
+            m.discover.table_focus = true;
+            m.discover.accept_all = false;
+            m.discover.pin_after.clear();
             m.discover.error = None;
             m.discover.scanned = Some(targets.clone());
             m.discover.selected = 0;
@@ -283,6 +303,13 @@ pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     r.accepted = !r.accepted;
                 } else if r.found.state == HostState::UnknownHostKey {
                     let address = r.found.address.clone();
+                    if d.scanning {
+                        // Pinning scans again, which would stop this scan: after it ends.
+                        if !d.pin_after.remove(&address) {
+                            d.pin_after.insert(address);
+                        }
+                        return None;
+                    }
                     return pin(m, vec![address]);
                 }
             }
@@ -290,6 +317,11 @@ pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Char('a') => {
             for r in m.rows.iter_mut().filter(|r| r.is_ok()) {
                 r.accepted = true;
+            }
+            if d.scanning {
+                // Hosts still to answer are accepted as they come; new keys pinned at the end.
+                d.accept_all = true;
+                return None;
             }
             let new: Vec<String> = m
                 .rows
@@ -313,7 +345,7 @@ pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
 }
 
 /// The operator accepted these fingerprints: scan the hosts again, pinning their keys.
-fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
+pub(crate) fn pin(m: &mut Model, addresses: Vec<String>) -> Option<Effect> {
     m.discover.pinning.extend(addresses.iter().cloned());
     m.discover.scanning = true;
     let accept = m

@@ -1,31 +1,40 @@
-//! Done: where the kubeconfig is and what was verified.
+//! Done: whether the cluster is up, what did not finish, where the kubeconfig is and what
+//! was verified.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::provision::{StageId, StepState};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::screens::Hint;
+use crate::tui::summary::{self, Outcome};
 use crate::tui::widgets::{Look, style};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let p = &m.provision;
-    let kubeconfig = format!(
-        "{}/inventory/{}/artifacts/admin.conf",
-        m.plan.cluster.kubespray.path.trim_end_matches('/'),
-        m.plan.cluster.name
-    );
+    let kubeconfig = summary::kubeconfig(m);
+    let complete = summary::outcome(m) == Outcome::Complete;
     let mut lines = vec![
         Line::from(Span::styled(
-            format!("Cluster {} is up.", m.plan.cluster.name),
-            style(m.theme, Look::Ok),
+            summary::headline(m),
+            style(m.theme, if complete { Look::Ok } else { Look::Warn }),
         )),
         Line::from(""),
     ];
+    // What did not finish comes first: it is what the operator has to act on.
+    for problem in p.problems() {
+        lines.push(Line::from(Span::styled(
+            format!("! {problem}"),
+            style(m.theme, Look::Warn),
+        )));
+    }
+    if !complete {
+        lines.push(Line::from(""));
+    }
     if m.is_demo() {
         lines.push(Line::from(Span::styled(
             "This was the demo: no host was touched (only a plan you saved was written).",
@@ -49,12 +58,12 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         style(m.theme, Look::Title),
     )));
     for h in &m.plan.hosts {
-        let v = p.state(&h.name, StageId::Verify);
-        let mark = if v == StepState::Done { "✓" } else { "–" };
-        lines.push(Line::from(format!(
-            "  {mark} {:<10} node Ready, its kube-system pods Running",
-            h.name
-        )));
+        let (mark, what) = match p.state(&h.name, StageId::Verify) {
+            StepState::Done => ("✓", "node Ready, its kube-system pods Running"),
+            StepState::Failed => ("✗", "not verified: Verify failed"),
+            _ => ("–", "not verified"),
+        };
+        lines.push(Line::from(format!("  {mark} {:<10} {what}", h.name)));
     }
     let all_verified = m
         .plan
@@ -66,6 +75,11 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             "  ✓ CoreDNS forwards to the upstream DNS, etcd endpoints healthy",
         ));
     }
+    let lb_done = m
+        .plan
+        .hosts
+        .iter()
+        .any(|h| p.state(&h.name, StageId::LoadBalancer) == StepState::Done);
     let lb = m
         .plan
         .network
@@ -75,14 +89,14 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         .map(|p| format!("{} ({})", p.name, p.addresses.join(", ")))
         .collect::<Vec<_>>()
         .join("; ");
-    if !lb.is_empty() {
+    if !lb.is_empty() && lb_done {
         lines.push(Line::from(format!("  ✓ MetalLB pools: {lb}")));
     }
     lines.push(Line::from(""));
     lines.push(Line::from(
         "Next: kubectl --kubeconfig <that file> get nodes",
     ));
-    f.render_widget(Paragraph::new(lines), area);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
 /// The footer's keys for this screen, most important first.

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod discover;
 pub mod done;
+pub mod drift;
 pub mod hosts;
 pub mod network;
 pub mod provision;
@@ -23,6 +24,9 @@ use super::update::is_text_focus;
 pub type Hint = (&'static str, &'static str);
 
 pub fn title(m: &Model) -> String {
+    if m.drift.is_some() {
+        return drift::title().to_string();
+    }
     let n = Step::ALL.iter().position(|s| *s == m.step).unwrap_or(0) + 1;
     let what = match m.step {
         Step::Access => "How rackstrap logs in",
@@ -33,12 +37,18 @@ pub fn title(m: &Model) -> String {
         Step::Network => "Addresses",
         Step::Review => "What will happen",
         Step::Provision => "Provisioning",
-        Step::Done => "Cluster ready",
+        Step::Done if super::summary::outcome(m) == super::summary::Outcome::Complete => {
+            "Cluster ready"
+        }
+        Step::Done => "Cluster not complete",
     };
     format!("{n}/9 {}: {what}", m.step.title())
 }
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    if m.drift.is_some() {
+        return drift::render(m, f, area);
+    }
     match m.step {
         Step::Access => access::render(m, f, area),
         Step::Discover => discover::render(m, f, area),
@@ -54,6 +64,11 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
 
 /// The footer's keys for the current screen and focus.
 pub fn keys(m: &Model) -> Vec<Hint> {
+    if m.drift.is_some() {
+        let mut k = drift::hints(m);
+        k.push(("q", "quit"));
+        return k;
+    }
     let mut k = match m.step {
         Step::Access => access::hints(m),
         Step::Discover => discover::hints(m),

@@ -13,7 +13,7 @@ use crate::tui::effects::Effect;
 use crate::tui::model::{Model, NetField};
 use crate::tui::screens::Hint;
 use crate::tui::update::{handle_input, next};
-use crate::tui::widgets::{Look, fit, style};
+use crate::tui::widgets::{Look, fit, style, wrap};
 
 const LABEL: usize = 17;
 
@@ -53,7 +53,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                 note = format!("  {} {noun}", crate::net::count_text(total));
             }
         }
-        if field == NetField::Mtu {
+        // Only a valid MTU has a Calico MTU; the plan still holds the last valid one.
+        if field == NetField::Mtu && m.net_field_error(field).is_none() {
             note = format!("  calico_mtu {}", m.plan.network.effective_calico_mtu());
         }
         // Long values scroll sideways so the cursor, or the bad character, stays visible.
@@ -98,13 +99,24 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         if let Some(e) = m.net_field_error(field) {
             let pad = LABEL + e.position.saturating_sub(shift);
             let room = (area.width as usize).saturating_sub(pad + 1);
-            lines.push(Line::from(vec![
-                Span::raw(" ".repeat(pad)),
-                Span::styled(
-                    fit(&format!("^ column {}: {}", e.position + 1, e.message), room),
-                    style(m.theme, Look::Error),
-                ),
-            ]));
+            let said = format!("^ column {}: {}", e.position + 1, e.message);
+            if focus && said.chars().count() > room {
+                // The focused field's error is said whole: it wraps under the value, where
+                // the fix goes (at most three rows; F2 shows every finding in full).
+                let width = (area.width as usize).saturating_sub(LABEL + 1);
+                let first = " ".repeat(pad - LABEL);
+                for row in wrap(&said, width, &first, "").into_iter().take(3) {
+                    lines.push(Line::from(vec![
+                        Span::raw(" ".repeat(LABEL)),
+                        Span::styled(row, style(m.theme, Look::Error)),
+                    ]));
+                }
+            } else {
+                lines.push(Line::from(vec![
+                    Span::raw(" ".repeat(pad)),
+                    Span::styled(fit(&said, room), style(m.theme, Look::Error)),
+                ]));
+            }
         } else if field == NetField::PoolAddresses {
             // Overlaps are plan findings; point at the first offending entry here too.
             let overlap = m

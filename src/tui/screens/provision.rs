@@ -14,10 +14,15 @@ use crate::tui::model::Model;
 use crate::tui::popups::Popup;
 use crate::tui::screens::Hint;
 use crate::tui::text;
-use crate::tui::update::{confirmed, next, start};
+use crate::tui::update::{next, start};
 use crate::tui::widgets::{Look, fit, log_pane, style};
 
-fn mark(s: StepState) -> (&'static str, Look) {
+/// The grid's glyph for one step; a step the operator skipped after it failed has its own.
+fn mark(p: &crate::tui::model::ProvisionState, host: &str, stage: StageId) -> (&'static str, Look) {
+    let s = p.state(host, stage);
+    if s == StepState::Skipped && p.skipped.contains_key(&(host.to_string(), stage)) {
+        return (text::SKIPPED_GLYPH, Look::Warn);
+    }
     match s {
         StepState::Pending => ("·", Look::Dim),
         StepState::Running => ("▶", Look::Warn),
@@ -58,7 +63,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     for pane in p.panes.iter().skip(start).take(4) {
         let mut row = vec![Span::raw(format!("{:<10}", fit(&pane.host, 9)))];
         for s in StageId::ALL {
-            let (sym, look) = mark(p.state(&pane.host, s));
+            let (sym, look) = mark(p, &pane.host, s);
             let extra = match (s, pane.progress) {
                 (StageId::Kubespray, Some((d, Some(t))))
                     if p.state(&pane.host, s) == StepState::Running =>
@@ -186,20 +191,14 @@ pub(crate) fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             }
         }
         KeyCode::Char('s') if !p.running => {
-            // Skip: the failed stage counts as skipped and the run goes on with the next one.
+            // Skip asks first: the cluster will not be complete, and Done will say so.
             if let Some(stage) = p.failed_stage {
-                for st in p.grid.values_mut().filter(|s| **s == StepState::Failed) {
-                    *st = StepState::Skipped;
-                }
-                if let Some(next_stage) = StageId::ALL.into_iter().find(|s| *s > stage) {
-                    return confirmed(
-                        m,
-                        Action::RunStages {
-                            from: next_stage,
-                            hosts: vec![],
-                        },
-                    );
-                }
+                m.popup = Some(Popup::Confirm {
+                    what: text::skip_question(stage.title(), &p.failed_hosts()),
+                    action: Action::Skip { stage },
+                    hosts: vec![],
+                    input: Input::default(),
+                });
             }
         }
         KeyCode::Char('a') if p.running => {

@@ -13,10 +13,11 @@ use crate::plan::Plan;
 use crate::plan::{Finding, Severity};
 use crate::provision::StageId;
 use crate::tui::effects::Effect;
-use crate::tui::model::{Model, ReviewTab};
+use crate::tui::model::{Model, NetField, ReviewTab};
 use crate::tui::model::{Step, input};
 use crate::tui::popups::Popup;
 use crate::tui::screens::Hint;
+use crate::tui::text;
 use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, style, wrap};
 
@@ -298,6 +299,8 @@ pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::PageUp => r.scroll = r.scroll.saturating_sub(10),
         KeyCode::PageDown => r.scroll = r.scroll.saturating_add(10),
         KeyCode::Home => r.scroll = 0,
+        // As far as there is to scroll: clamp_review_scroll below stops at the last row.
+        KeyCode::End => r.scroll = u16::MAX,
         KeyCode::Char('e') if r.tab == ReviewTab::Commands => r.expand = !r.expand,
         KeyCode::Char('s') => {
             let default = m
@@ -306,11 +309,90 @@ pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 .unwrap_or_else(|| PathBuf::from(format!("{}.yaml", m.plan.cluster.name)));
             m.popup = Some(Popup::SavePath(input(&default.display().to_string())));
         }
-        KeyCode::Enter => return next(m),
+        KeyCode::Enter => {
+            // Blocked by an error: go where it can be fixed instead of only saying so.
+            let first_error = m
+                .findings()
+                .into_iter()
+                .find(|f| f.severity == Severity::Error);
+            if let Some(f) = first_error
+                && go_to(m, &f.path)
+            {
+                m.status = Some(format!("{}: {}", text::FIX_HERE, f.message));
+                return None;
+            }
+            return next(m);
+        }
         _ => {}
     }
     clamp_review_scroll(m);
     None
+}
+
+/// Moves to the step (and field, host) a finding's plan path names. False when no screen
+/// edits that part of the plan.
+pub(crate) fn go_to(m: &mut Model, path: &str) -> bool {
+    let host = path
+        .strip_prefix("hosts[")
+        .and_then(|r| r.split(']').next())
+        .and_then(|i| i.parse::<usize>().ok());
+    // Access edits the cluster name and the login; nothing else of `cluster.` (the
+    // Kubespray tree and release are the plan file's).
+    let access_field = match path {
+        "cluster.name" => Some(0),
+        "access.user" => Some(1),
+        "access.port" => Some(2),
+        "access.identity" => Some(3),
+        _ => None,
+    };
+    let step = if let Some(focus) = access_field {
+        m.access.focus = focus;
+        Step::Access
+    } else if path.contains(".storage") {
+        if let Some(i) = host {
+            // As Tab does when it changes host: the draft's disks were another host's.
+            m.storage.host = i.min(m.plan.hosts.len().saturating_sub(1));
+            m.storage.cursor = 0;
+            m.storage.selected.clear();
+            m.storage.wipe.clear();
+        }
+        Step::Storage
+    } else if path == "hosts" || path.ends_with(".roles") {
+        if let Some(i) = host {
+            m.roles_cursor.0 = i;
+        }
+        Step::Roles
+    } else if path.starts_with("hosts") {
+        Step::Hosts
+    } else if let Some(field) = path.strip_prefix("network.") {
+        let wanted = if field.starts_with("load_balancer") {
+            if field.ends_with(".name") {
+                NetField::PoolName
+            } else {
+                NetField::PoolAddresses
+            }
+        } else if field.starts_with("service_cidr") {
+            NetField::ServiceCidr
+        } else if field.starts_with("pod_cidr") {
+            NetField::PodCidr
+        } else if field.starts_with("node_prefix") {
+            NetField::NodePrefix
+        } else if field.starts_with("upstream_dns") {
+            NetField::UpstreamDns
+        } else if field.contains("mtu") {
+            NetField::Mtu
+        } else if field.starts_with("vip") {
+            NetField::Vip
+        } else {
+            m.network.focus
+        };
+        m.network.focus = wanted;
+        Step::Network
+    } else {
+        return false;
+    };
+    m.step = step;
+    true
 }
 
 /// Review scrolls no further than its last row (the same height the view draws with).

@@ -9,9 +9,11 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 use crate::plan::{Host, Role};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
+use crate::tui::popups::Popup;
 use crate::tui::screens::Hint;
+use crate::tui::text;
 use crate::tui::update::next;
-use crate::tui::widgets::{Look, quorum, style};
+use crate::tui::widgets::{Look, fit, quorum, style};
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let [left, right] =
@@ -41,11 +43,30 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     ];
     let [table, note] = Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(left);
     f.render_widget(Table::new(rows, widths).header(header), table);
+    // The labels of the host under the cursor (AIStore's targets need theirs, e.g.
+    // `nvidia.com/ais-target=<release>`).
+    let labels = m
+        .plan
+        .hosts
+        .get(cr)
+        .map(|h| {
+            let list: Vec<String> = h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let list = if list.is_empty() {
+                "none".to_string()
+            } else {
+                list.join(", ")
+            };
+            fit(&format!("{} labels: {list}", h.name), note.width as usize)
+        })
+        .unwrap_or_default();
     f.render_widget(
-        Paragraph::new(vec![Line::from(Span::styled(
-            "etcd wants an odd member count",
-            style(m.theme, Look::Dim),
-        ))]),
+        Paragraph::new(vec![
+            Line::from(Span::styled(
+                "etcd wants an odd member count",
+                style(m.theme, Look::Dim),
+            )),
+            Line::from(labels),
+        ]),
         note,
     );
     let panel = Paragraph::new(quorum::panel(m.theme, &m.plan))
@@ -70,6 +91,7 @@ pub fn hints(_: &Model) -> Vec<Hint> {
         ("↑↓←→", "move"),
         ("Space", "toggle"),
         ("c/e/w", "role"),
+        ("l/L", "labels"),
         ("Enter", "next"),
     ]
 }
@@ -97,6 +119,30 @@ pub(crate) fn key_roles(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             if let Some(h) = m.plan.hosts.get_mut(*row) {
                 toggle_role(h, role);
             }
+        }
+        KeyCode::Char('l') => {
+            if let Some(h) = m.plan.hosts.get(*row) {
+                let text: Vec<String> = h.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                m.popup = Some(Popup::Labels(crate::tui::model::input(&text.join(", "))));
+            }
+        }
+        KeyCode::Char('L') => {
+            // This host's labels onto every host with the role of the cursor's column.
+            let role = ROLE_COLUMNS[*col];
+            let src = m.plan.hosts.get(*row).cloned()?;
+            let mut to = Vec::new();
+            for h in m.plan.hosts.iter_mut() {
+                if h.name != src.name && h.has_role(role) {
+                    h.labels.extend(src.labels.clone());
+                    to.push(h.name.clone());
+                }
+            }
+            let role_name = match role {
+                Role::ControlPlane => "control plane",
+                Role::Etcd => "etcd member",
+                Role::Worker => "worker",
+            };
+            m.status = Some(text::labels_applied(&src.name, role_name, &to));
         }
         KeyCode::Enter => return next(m),
         _ => {}

@@ -104,7 +104,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
     if devices.is_empty() {
         lines.push(Line::from(Span::styled(
-            "no facts for this host: rediscover it",
+            "no facts for this host: scan it again on Discover (r)",
             style(m.theme, Look::Warn),
         )));
     }
@@ -187,21 +187,28 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     );
 
     let mut have: Vec<Line> = Vec::new();
-    if let (Some(h), Some(fa)) = (m.storage_host(), m.storage_facts()) {
+    if let Some(h) = m.storage_host() {
+        // A plan reopened before its hosts are scanned again has layouts but no facts: they
+        // are listed all the same, their size unknown until the host is scanned.
+        let fa = m.storage_facts();
         for l in &h.storage {
-            let sizes: Vec<u64> = l
-                .devices
-                .iter()
-                .filter_map(|d| fa.device(d).map(|d| d.size_bytes))
-                .collect();
-            let usable = crate::plan::usable_bytes(l.level, &sizes);
+            let sizes: Option<Vec<u64>> = fa.map(|fa| {
+                l.devices
+                    .iter()
+                    .filter_map(|d| fa.device(d).map(|d| d.size_bytes))
+                    .collect()
+            });
+            let usable = sizes.map_or_else(
+                || "size ?".to_string(),
+                |sizes| human_bytes(crate::plan::usable_bytes(l.level, &sizes)),
+            );
             have.push(Line::from(fit(
                 &format!(
                     "{} {} {} {} {}{}",
                     l.level.as_str(),
                     l.filesystem.as_str(),
                     l.mount,
-                    human_bytes(usable),
+                    usable,
                     l.devices.join(","),
                     if l.wipe { " WIPE" } else { "" }
                 ),
@@ -273,6 +280,9 @@ pub fn preview(m: &Model) -> (String, bool) {
         Level::PerDisk => format!("per-disk: {over} → {n} filesystems, {usable} usable"),
         _ => format!("{level} over {over} → {usable} usable"),
     };
+    if s.level == Level::PerDisk && s.relocate {
+        return (format!("{what}; {}", text::RELOCATE_PER_DISK), false);
+    }
     let ssd = disks.iter().all(|d| !d.rotational);
     let discard = match s.discard {
         Discard::Auto if ssd => "discard on (all non-rotational)",
@@ -291,8 +301,10 @@ pub fn hints(_: &Model) -> Vec<Hint> {
         ("Space", "select"),
         ("l/f/d/r/m", "set"),
         ("a", "add"),
+        ("x", "take back"),
         ("w", "wipe"),
         ("A", "all same"),
+        ("b", "all blank"),
         ("Enter", "next"),
     ]
 }
@@ -366,7 +378,45 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 }
             }
         }
-        KeyCode::Char('l') => s.level = cycle(&Level::ALL, s.level),
+        // Both ways, over the levels the selection allows (all of them before a selection).
+        KeyCode::Char('l') | KeyCode::Char('L') => {
+            let n = s.selected.len();
+            let allowed: Vec<Level> = Level::ALL
+                .into_iter()
+                .filter(|l| n == 0 || (l.min_devices() <= n && (*l != Level::Single || n == 1)))
+                .collect();
+            let mut order = allowed.clone();
+            if key.code == KeyCode::Char('L') {
+                order.reverse();
+            }
+            s.level = if order.contains(&s.level) {
+                cycle(&order, s.level)
+            } else {
+                order.first().copied().unwrap_or(s.level)
+            };
+        }
+        KeyCode::Char('b') => {
+            // Every whole disk that is blank and in no layout yet (partitions and disks with
+            // anything on them stay for Space, one by one).
+            let blank: Vec<String> = m
+                .storage_devices()
+                .iter()
+                .filter(|(depth, d)| {
+                    *depth == 0
+                        && d.children.is_empty()
+                        && disk_in_use(d).is_none()
+                        && !used.contains(&d.name)
+                })
+                .map(|(_, d)| d.name.clone())
+                .collect();
+            let s = &mut m.storage;
+            s.message = Some(if blank.is_empty() {
+                text::NO_BLANK_DISKS.into()
+            } else {
+                format!("{} {}", text::SELECTED_BLANK, blank.join(", "))
+            });
+            s.selected = blank.into_iter().collect();
+        }
         KeyCode::Char('f') => {
             s.filesystem = cycle(&[Filesystem::Ext4, Filesystem::Xfs], s.filesystem)
         }
@@ -377,11 +427,37 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Char('m') => m.popup = Some(Popup::Mount(s.mount.clone())),
         KeyCode::Char('a') => add_layout(m),
         KeyCode::Char('x') => {
-            if let Some(h) = m.plan.hosts.get_mut(m.storage.host) {
-                h.storage.pop();
-            }
+            // Takes the last layout back into the draft, disks selected, so it can be changed
+            // and added again (or left out).
+            let popped = m
+                .plan
+                .hosts
+                .get_mut(m.storage.host)
+                .and_then(|h| h.storage.pop());
+            let s = &mut m.storage;
+            s.message = Some(match popped {
+                Some(l) => {
+                    s.selected = l.devices.iter().cloned().collect();
+                    if l.wipe {
+                        s.wipe.extend(l.devices.iter().cloned());
+                    }
+                    s.level = l.level;
+                    s.filesystem = l.filesystem;
+                    s.discard = l.discard;
+                    s.relocate = !l.relocate.is_empty();
+                    s.mount = crate::tui::model::input(&l.mount);
+                    format!(
+                        "{} {} at {} ({}): change it and a adds it again",
+                        text::LAYOUT_REMOVED,
+                        l.level.as_str(),
+                        l.mount,
+                        l.devices.join(", ")
+                    )
+                }
+                None => text::NO_LAYOUT_TO_REMOVE.to_string(),
+            });
         }
-        KeyCode::Char('A') => apply_to_same(m),
+        KeyCode::Char('A') => apply_to_same(m, false),
         KeyCode::Enter => return next(m),
         _ => {}
     }
@@ -403,6 +479,8 @@ fn add_layout(m: &mut Model) {
             s.level.min_devices(),
             devices.len(),
         ))
+    } else if s.level == Level::PerDisk && s.relocate {
+        Some(text::RELOCATE_PER_DISK.into())
     } else {
         // The same rule as `check` and the storage stage, so the wizard never writes a
         // layout that either would refuse.
@@ -446,7 +524,7 @@ pub(crate) fn mount_message(problem: plan::MountProblem) -> String {
 /// travels: the operator looked at this host's disks, not at the others', so a target disk
 /// that holds data, is mounted or holds `/` skips that host with a message naming it; only
 /// hosts whose disks are all blank get the layouts.
-fn apply_to_same(m: &mut Model) {
+pub(crate) fn apply_to_same(m: &mut Model, replace: bool) {
     let Some(src) = m.storage_host().cloned() else {
         return;
     };
@@ -464,6 +542,13 @@ fn apply_to_same(m: &mut Model) {
     let mut applied = Vec::new();
     let mut differ = Vec::new();
     let mut unsafe_hosts = Vec::new();
+    let mut replacing = Vec::new();
+    let before: std::collections::BTreeMap<String, Vec<StorageLayout>> = m
+        .plan
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), h.storage.clone()))
+        .collect();
     for i in 0..m.plan.hosts.len() {
         if i == m.storage.host {
             continue;
@@ -491,11 +576,46 @@ fn apply_to_same(m: &mut Model) {
         match blocked {
             Some((disk, why)) => unsafe_hosts.push(text::not_applied_unsafe(&name, &disk, why)),
             None => {
+                let had = &m.plan.hosts[i].storage;
+                if !replace && !had.is_empty() && *had != layouts {
+                    replacing.push(name);
+                    continue;
+                }
                 m.plan.hosts[i].storage = layouts.clone();
                 applied.push(name);
             }
         }
     }
+    if !replacing.is_empty() {
+        // Nothing changed yet: ask once for every host whose own layouts would go.
+        for name in &applied {
+            if let Some(h) = m.plan.hosts.iter_mut().find(|h| &h.name == name) {
+                h.storage = before.get(name).cloned().unwrap_or_default();
+            }
+        }
+        m.popup = Some(Popup::Confirm {
+            action: crate::tui::effects::Action::ApplyToSame,
+            hosts: vec![],
+            what: text::replace_layouts(&replacing),
+            input: tui_input::Input::default(),
+        });
+        return;
+    }
+    // The core's check on each host that got the layouts: what it refuses is said here.
+    let refused: Vec<String> = plan::check(&m.plan, Some(&m.facts))
+        .into_iter()
+        .filter(|f| f.severity == plan::Severity::Error)
+        .filter(|f| {
+            applied.iter().any(|name| {
+                m.plan
+                    .hosts
+                    .iter()
+                    .position(|h| &h.name == name)
+                    .is_some_and(|i| f.path.starts_with(&format!("hosts[{i}].storage")))
+            })
+        })
+        .map(|f| f.message)
+        .collect();
     let mut parts = Vec::new();
     if !applied.is_empty() {
         parts.push(format!("{} {}", text::APPLIED_TO, applied.join(", ")));
@@ -504,6 +624,7 @@ fn apply_to_same(m: &mut Model) {
         parts.push(format!("{} {}", text::DISKS_DIFFER, differ.join(", ")));
     }
     parts.extend(unsafe_hosts);
+    parts.extend(refused);
     m.storage.message = Some(if parts.is_empty() {
         text::NO_OTHER_HOSTS.into()
     } else {
@@ -554,6 +675,7 @@ mod tests {
                 roles: vec![Role::Worker],
                 labels: BTreeMap::new(),
                 storage: vec![],
+                etcd_member_name: None,
             });
             let facts = HostFacts {
                 hostname: name.into(),
@@ -650,6 +772,7 @@ mod tests {
                 roles: vec![Role::Worker],
                 labels: BTreeMap::new(),
                 storage: vec![],
+                etcd_member_name: None,
             });
             let mut sdb = disk("sdb", None);
             sdb.children = vec![BlockDevice {
@@ -708,6 +831,7 @@ mod tests {
             roles: vec![Role::Worker],
             labels: BTreeMap::new(),
             storage: vec![],
+            etcd_member_name: None,
         });
         let mounted = |name: &str, at: &str| BlockDevice {
             mountpoints: vec![at.into()],

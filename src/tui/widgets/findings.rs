@@ -32,7 +32,10 @@ pub fn strip(
     for (i, f) in findings.iter().enumerate() {
         if i + 1 == room && findings.len() > room {
             out.push(Line::from(Span::styled(
-                format!("  … and {} more", findings.len() - i),
+                fit(
+                    &format!("  … and {} more (F2 shows all)", findings.len() - i),
+                    width,
+                ),
                 style(theme, Look::Dim),
             )));
             break;
@@ -40,12 +43,7 @@ pub fn strip(
         if i >= room {
             break;
         }
-        let (mark, look) = match f.severity {
-            Severity::Error => ("✗ error", Look::Error),
-            Severity::Warning => ("! warning", Look::Warn),
-            Severity::Hint => ("› hint", Look::Hint),
-            Severity::Info => ("· info", Look::Dim),
-        };
+        let (mark, look) = mark(f.severity);
         out.push(Line::from(vec![
             Span::styled(mark.to_string(), style(theme, look)),
             Span::raw(fit(
@@ -57,6 +55,47 @@ pub fn strip(
     out
 }
 
+fn mark(severity: Severity) -> (&'static str, Look) {
+    match severity {
+        Severity::Error => ("✗ error", Look::Error),
+        Severity::Warning => ("! warning", Look::Warn),
+        Severity::Hint => ("› hint", Look::Hint),
+        Severity::Info => ("· info", Look::Dim),
+    }
+}
+
+/// Every finding whole (F2): the popup wraps them; a hint follows its finding.
+pub fn full(theme: Theme, findings: &[Finding]) -> Vec<Line<'static>> {
+    let mut out: Vec<Line> = findings
+        .iter()
+        .flat_map(|f| {
+            let (mark, look) = mark(f.severity);
+            let mut lines = vec![Line::from(vec![
+                Span::styled(mark.to_string(), style(theme, look)),
+                Span::raw(format!(" {}", f.message)),
+            ])];
+            if let Some(h) = &f.hint {
+                lines.push(Line::from(Span::styled(
+                    format!("  › {h}"),
+                    style(theme, Look::Hint),
+                )));
+            }
+            lines
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(Line::from(Span::styled(
+            "✓ no findings",
+            style(theme, Look::Ok),
+        )));
+    }
+    out.push(Line::from(""));
+    out.push(Line::from(Span::styled(
+        "any key closes this list",
+        style(theme, Look::Dim),
+    )));
+    out
+}
 /// Every finding for the plan from the core checks (the same list `rackstrap check`
 /// prints), most severe first, worded for the screens: a core hint that is a suggestion
 /// becomes its own `Hint` line next to its finding (a third etcd member for two control

@@ -17,6 +17,7 @@ fn host(layouts: Vec<StorageLayout>) -> Host {
         roles: vec![],
         labels: Default::default(),
         storage: layouts,
+        etcd_member_name: None,
     }
 }
 

@@ -1,0 +1,102 @@
+//! `rackstrap node add|remove|replace PLAN NAME [--dry-run] [--yes]`: one recovery action,
+//! decided by the core exactly as the wizard's Drift screen decides it (`recovery::survey`,
+//! `recovery::prepare`, `recovery::perform`). The quorum arithmetic and every command are
+//! printed first; Ansible's output follows as `ansible kubespray <line>`, as in `apply`.
+//!
+//! Exit codes: 0 done (or a dry run), 1 refused, unconfirmed or failed, 2 the plan could not
+//! be read or names no such host.
+
+use std::process::ExitCode;
+
+use color_eyre::eyre::Context;
+
+use crate::plan;
+use crate::provision::event::Event;
+use crate::recovery::{self, Kind, Standing, Verdict};
+
+pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
+    let plan = match plan::load(&args.plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let Some(kind) = Kind::parse(&args.action) else {
+        eprintln!(
+            "rackstrap: {}: not an action (add, remove, replace)",
+            args.action
+        );
+        return Ok(ExitCode::from(2));
+    };
+    if plan::check(&plan, None).iter().any(|f| f.is_error()) {
+        eprint!("{}", super::check::format_text(&plan::check(&plan, None)));
+        eprintln!("rackstrap: the plan has errors; nothing was run");
+        return Ok(ExitCode::from(1));
+    }
+    let opts = super::apply::connect_options(&plan, args.known_hosts.as_deref(), false);
+    let known = crate::ssh::known_hosts::KnownHosts {
+        own: opts.known_hosts.clone(),
+        extra: opts.extra_known_hosts.clone(),
+    };
+    let plan_file = args.plan.display().to_string();
+    let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
+    let report = rt.block_on(recovery::survey(&plan, opts, &plan_file));
+    let standing = Standing::from_report(&report);
+    let prepared = match recovery::prepare(&plan, &standing, kind, &args.name) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rackstrap: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    print!(
+        "{}",
+        recovery::run::describe(&plan, &prepared, args.dry_run)
+    );
+    match &prepared.verdict {
+        Verdict::Refuse(m) => {
+            eprintln!("rackstrap: refused: {m}");
+            return Ok(ExitCode::from(1));
+        }
+        Verdict::Confirm(m) if !args.yes && !args.dry_run => {
+            eprintln!("rackstrap: needs confirmation: {m}; run again with --yes to go ahead");
+            return Ok(ExitCode::from(1));
+        }
+        _ => {}
+    }
+    if args.dry_run {
+        println!("dry run: nothing was changed");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let result = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let printer = tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                println!("{}", super::apply::headless_line(&ev));
+            }
+        });
+        let r = recovery::perform(&prepared, &plan, &args.plan, Some(&known), tx).await;
+        let _ = printer.await;
+        r
+    });
+    match result {
+        Ok(()) => {
+            println!(
+                "{} {}: done; {} saved",
+                kind.as_str(),
+                args.name,
+                args.plan.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "rackstrap: {} {}: {e}; the plan was not changed",
+                kind.as_str(),
+                args.name
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Drift: shown when a saved plan is reopened, before Review. The plan's hosts and cluster
+//! are surveyed (`recovery::survey`, the same as `rackstrap drift`); each host shows its
+//! states and guided action. Choosing an action shows the core's quorum verdict and every
+//! command Review-style (`recovery::prepare`, `recovery::run::describe`, the same as
+//! `rackstrap node ... --dry-run`); it runs only once the host's name is typed.
+//!
+//! The screen lives beside the steps (`Model::drift`), not among them: it is not part of a
+//! first install, and leaving it (`c`) goes on to Review as a reopened plan always did.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use tui_input::Input;
+
+use crate::recovery::{self, Kind, Prepared, Report, Standing, Verdict};
+use crate::tui::effects::Effect;
+use crate::tui::model::Model;
+use crate::tui::screens::Hint;
+use crate::tui::widgets::{Look, style};
+
+/// The Drift screen's state.
+#[derive(Debug, Clone, Default)]
+pub struct DriftState {
+    /// `None` while the survey runs.
+    pub report: Option<Report>,
+    pub cursor: usize,
+    /// The action chosen for the selected host, decided by the core.
+    pub prepared: Option<Prepared>,
+    /// The host's name as typed to confirm the action.
+    pub confirm: Input,
+    pub running: bool,
+    /// A host whose new key is being confirmed: its name and the fingerprint it offers.
+    pub accepting: Option<(String, String)>,
+    /// Hosts whose new key was accepted (the demo's survey takes them as re-pinned).
+    pub accepted: Vec<String>,
+    /// What the last action said (its output's last lines, or its error).
+    pub log: Vec<String>,
+}
+
+pub fn title() -> &'static str {
+    "Drift: what changed since the plan was saved"
+}
+
+fn selected<'a>(m: &'a Model, d: &'a DriftState) -> Option<&'a recovery::drift::HostDrift> {
+    let _ = m;
+    d.report.as_ref().and_then(|r| r.hosts.get(d.cursor))
+}
+
+pub fn render(m: &Model, f: &mut Frame, area: Rect) {
+    let Some(d) = &m.drift else { return };
+    let Some(report) = &d.report else {
+        f.render_widget(
+            Paragraph::new("Surveying the plan's hosts and asking the cluster…"),
+            area,
+        );
+        return;
+    };
+    // Cluster lines are long: room for each to wrap once.
+    let rows = report.hosts.len() + 2 * report.cluster.len() + 1;
+    let [top, bottom] = Layout::vertical([
+        Constraint::Length(u16::try_from(rows).unwrap_or(u16::MAX)),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let mut lines = Vec::new();
+    for (i, h) in report.hosts.iter().enumerate() {
+        let states: Vec<&str> = h.states.iter().map(|s| s.label()).collect();
+        let text = format!(
+            "{} {:<8} {:<15} {}",
+            if i == d.cursor { "›" } else { " " },
+            h.name,
+            h.address,
+            if states.is_empty() {
+                "as planned".to_string()
+            } else {
+                states.join(", ")
+            }
+        );
+        let look = if h.states.iter().all(|s| s.is_done()) {
+            Look::Ok
+        } else {
+            Look::Warn
+        };
+        let s = if i == d.cursor {
+            style(m.theme, Look::Selected)
+        } else {
+            style(m.theme, look)
+        };
+        lines.push(Line::from(Span::styled(text, s)));
+    }
+    for c in &report.cluster {
+        lines.push(Line::from(Span::styled(
+            format!("  cluster: {}", c.text()),
+            style(m.theme, Look::Warn),
+        )));
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
+
+    let mut detail: Vec<Line> = Vec::new();
+    if let Some((name, offered)) = &d.accepting {
+        detail.push(Line::from(Span::styled(
+            format!("{name} now offers {offered}. Trust it only if you reinstalled {name}."),
+            style(m.theme, Look::Warn),
+        )));
+        detail.push(Line::from(vec![
+            Span::styled(
+                format!("Type {name} and Enter to pin it: "),
+                style(m.theme, Look::Key),
+            ),
+            Span::styled(d.confirm.value().to_string(), style(m.theme, Look::Focus)),
+        ]));
+    }
+    match (&d.prepared, selected(m, d)) {
+        _ if d.accepting.is_some() => {}
+        (Some(p), _) => {
+            let look = match p.verdict {
+                Verdict::Go(_) => Look::Ok,
+                Verdict::Confirm(_) => Look::Warn,
+                Verdict::Refuse(_) => Look::Error,
+            };
+            // The verdict, the prompt (always in view), then every step's command.
+            for (i, l) in recovery::run::describe(&m.plan, p, false)
+                .lines()
+                .enumerate()
+            {
+                let s = if i == 0 {
+                    style(m.theme, look)
+                } else {
+                    style(m.theme, Look::Dim)
+                };
+                detail.push(Line::from(Span::styled(l.to_string(), s)));
+                if i == 0 && !matches!(p.verdict, Verdict::Refuse(_)) && !d.running {
+                    detail.push(Line::from(vec![
+                        Span::styled(
+                            format!("Type {} and Enter to run: ", p.node),
+                            style(m.theme, Look::Key),
+                        ),
+                        Span::styled(d.confirm.value().to_string(), style(m.theme, Look::Focus)),
+                    ]));
+                }
+            }
+        }
+        (None, Some(h)) => {
+            for s in &h.states {
+                detail.push(Line::from(format!("{}: {}", s.label(), s.detail())));
+            }
+            if !h.action.is_empty() {
+                detail.push(Line::from(Span::styled(
+                    format!("→ {}", h.action),
+                    style(m.theme, Look::Hint),
+                )));
+            }
+        }
+        (None, None) => {}
+    }
+    for l in &d.log {
+        detail.push(Line::from(l.clone()));
+    }
+    f.render_widget(Paragraph::new(detail).wrap(Wrap { trim: false }), bottom);
+}
+
+pub fn hints(m: &Model) -> Vec<Hint> {
+    let Some(d) = &m.drift else { return Vec::new() };
+    if d.accepting.is_some() {
+        return vec![
+            ("type the name, Enter", "pin the new key"),
+            ("Esc", "cancel"),
+        ];
+    }
+    match &d.prepared {
+        Some(p) if matches!(p.verdict, Verdict::Refuse(_)) => return vec![("Esc", "other action")],
+        Some(_) => return vec![("type the name, Enter", "run"), ("Esc", "other action")],
+        None => {}
+    }
+    vec![
+        ("↑↓", "host"),
+        ("a", "add"),
+        ("r", "remove"),
+        ("p", "replace"),
+        ("k", "trust new key"),
+        ("s", "survey again"),
+        ("c", "continue to Review"),
+    ]
+}
+
+pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let demo = m.is_demo();
+    let plan = m.plan.clone();
+    let plan_path = m.plan_path.clone();
+    let d = m.drift.as_mut()?;
+    if d.running {
+        return None;
+    }
+    if let Some((name, offered)) = d.accepting.clone() {
+        match key.code {
+            KeyCode::Esc => {
+                d.accepting = None;
+                d.confirm = Input::default();
+            }
+            KeyCode::Enter if d.confirm.value() == name => {
+                d.accepting = None;
+                d.confirm = Input::default();
+                d.report = None;
+                d.accepted.push(name.clone());
+                return Some(Effect::AcceptKey {
+                    plan,
+                    name,
+                    offered,
+                    demo,
+                    accepted: d.accepted.clone(),
+                });
+            }
+            KeyCode::Enter => m.status = Some(format!("type {name} to pin its new key")),
+            _ => {
+                crate::tui::update::handle_input(&mut d.confirm, key);
+            }
+        }
+        return None;
+    }
+    if let Some(p) = &d.prepared {
+        match key.code {
+            KeyCode::Esc => {
+                d.prepared = None;
+                d.confirm = Input::default();
+            }
+            KeyCode::Enter => {
+                if matches!(p.verdict, Verdict::Refuse(_)) {
+                    return None;
+                }
+                // The host's name, typed: the confirmation for every action here.
+                if d.confirm.value() != p.node {
+                    m.status = Some(format!("type {} to run this action", p.node));
+                    return None;
+                }
+                d.running = true;
+                d.log = vec![format!("running {} {}…", p.kind.as_str(), p.node)];
+                return Some(Effect::Recover {
+                    prepared: Box::new(p.clone()),
+                    plan,
+                    plan_path,
+                    demo,
+                });
+            }
+            _ => {
+                crate::tui::update::handle_input(&mut d.confirm, key);
+            }
+        }
+        return None;
+    }
+    let hosts = d.report.as_ref().map_or(0, |r| r.hosts.len());
+    let kind = match key.code {
+        KeyCode::Up => {
+            d.cursor = d.cursor.saturating_sub(1);
+            return None;
+        }
+        KeyCode::Down => {
+            d.cursor = (d.cursor + 1).min(hosts.saturating_sub(1));
+            return None;
+        }
+        KeyCode::Char('c') => {
+            m.drift = None;
+            return None;
+        }
+        KeyCode::Char('s') => {
+            d.report = None;
+            d.log.clear();
+            return Some(Effect::Survey {
+                plan,
+                demo,
+                accepted: d.accepted.clone(),
+            });
+        }
+        KeyCode::Char('k') => {
+            let offered = selected(m, m.drift.as_ref()?).and_then(|h| {
+                h.states.iter().find_map(|s| match s {
+                    recovery::drift::Drift::HostKeyChanged { offered, .. }
+                    | recovery::drift::Drift::HostKeyNotPinned { offered } => {
+                        Some((h.name.clone(), offered.clone()))
+                    }
+                    _ => None,
+                })
+            });
+            match offered {
+                Some(o) => {
+                    let d = m.drift.as_mut()?;
+                    d.accepting = Some(o);
+                    d.confirm = Input::default();
+                }
+                None => m.status = Some("this host offers no new key".into()),
+            }
+            return None;
+        }
+        KeyCode::Char('a') => Kind::Add,
+        KeyCode::Char('r') => Kind::Remove,
+        KeyCode::Char('p') => Kind::Replace,
+        _ => return None,
+    };
+    let report = d.report.as_ref()?;
+    let host = report.hosts.get(d.cursor)?.name.clone();
+    match recovery::prepare(&plan, &Standing::from_report(report), kind, &host) {
+        Ok(p) => {
+            d.prepared = Some(p);
+            d.confirm = Input::default();
+        }
+        Err(e) => m.status = Some(e.to_string()),
+    }
+    None
+}
