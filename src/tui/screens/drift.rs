@@ -299,7 +299,10 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     };
     let report = d.report.as_ref()?;
     let host = report.hosts.get(d.cursor)?.name.clone();
-    match recovery::prepare(&plan, &Standing::from_report(report), kind, &host) {
+    // A changed key is confirmed here, with `k`: the refusal says so, not the CLI's way.
+    let standing =
+        Standing::from_report_saying(report, &|name| format!("select {name} and press k"));
+    match recovery::prepare(&plan, &standing, kind, &host) {
         Ok(p) => {
             d.prepared = Some(p);
             d.confirm = Input::default();
