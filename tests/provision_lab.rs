@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
+use common::fake_k8s::{FAKE_ETCDCTL, FAKE_KUBECTL};
 use common::lab::{DiskSpec, HostSpec, Lab};
 use rackstrap::plan::Plan;
 use rackstrap::provision::remote::SshConnector;
@@ -798,30 +799,6 @@ fn a_host_killed_mid_stage_fails_alone_and_apply_again_finishes_it() {
         "{table}"
     );
 }
-
-/// A stand-in `kubectl`/`etcdctl` pair, visible only inside one lab host (a tmpfs over
-/// `/usr/local/bin` in its mount namespace). It answers from files in that host's `/etc`, so
-/// the test can make the "cluster" healthy or not, and records what was applied.
-const FAKE_KUBECTL: &str = r#"#!/bin/sh
-s=/etc/fake-k8s
-case "$*" in
-  "get nodes --no-headers") cat $s/nodes ;;
-  "get pods -n kube-system --no-headers") cat $s/pods ;;
-  "-n kube-system get cm coredns -o yaml") cat $s/coredns ;;
-  "-n metallb-system get ipaddresspools.metallb.io -o jsonpath={.items[*].metadata.name}") cat $s/pools 2>/dev/null ;;
-  "get configmap kube-proxy -n kube-system -o yaml") cat $s/kube-proxy ;;
-  "apply -f - -n kube-system") cat > $s/kube-proxy.new && mv $s/kube-proxy.new $s/kube-proxy ;;
-  "apply -f -") cat > $s/applied; grep -q 'kind: IPAddressPool' $s/applied && echo default > $s/pools ;;
-  "-n metallb-system get service controller") test -e $s/controller-service ;;
-  -n\ metallb-system\ expose\ deployment\ controller*) echo "$*" > $s/controller-service ;;
-  *) echo "fake kubectl: unexpected: $*" >&2; exit 3 ;;
-esac
-"#;
-
-const FAKE_ETCDCTL: &str = r#"#!/bin/sh
-[ "$ETCDCTL_ENDPOINTS" = "https://127.0.0.1:2379" ] || { echo "etcd.env not loaded" >&2; exit 4; }
-cat /etc/fake-k8s/etcd
-"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_and_load_balancer_drive_kubectl_on_the_first_control_plane() {

@@ -142,6 +142,142 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     assert_eq!(m.plan, plan);
 }
 
+/// Walks the akash demo to Provision (node2's NVMe pair as RAID0, applied to node3).
+fn demo_at_provision() -> Driver {
+    let mut d = Driver::demo("akash");
+    d.key(Enter).key(Enter).key(Char('a')).key(Enter);
+    while d.m.step < Step::Provision {
+        if d.m.step == Step::Storage && d.m.plan.hosts.iter().all(|h| h.storage.is_empty()) {
+            d.key(Tab).keys(&[
+                Down,
+                Down,
+                Down,
+                Char(' '),
+                Down,
+                Char(' '),
+                Char('a'),
+                Char('A'),
+            ]);
+        }
+        let before = d.m.step;
+        d.key(Enter);
+        if d.m.step == before {
+            d.key(Char('s')).key(Enter);
+            d.key(Enter);
+        }
+        assert!(
+            d.m.step > before,
+            "stuck on {before:?}: {}",
+            d.screen(100, 30)
+        );
+    }
+    d
+}
+
+#[test]
+fn provision_runs_only_the_stages_and_hosts_left_in() {
+    use rackstrap::provision::{StageId, StepState};
+    let mut d = demo_at_provision();
+    // Storage only, on node2 (a reinstalled node): leave out every other stage and host.
+    d.keys(&[
+        Char('1'),
+        Char('2'),
+        Char('4'),
+        Char('5'),
+        Char('6'),
+        Char(' '),
+        Down,
+        Down,
+        Char(' '),
+        Down,
+        Char(' '),
+    ]);
+    let screen = d.screen(100, 30);
+    assert!(
+        screen.contains("Enter starts 1 stage on 1 host")
+            && screen.contains("4 Kubespray (left out)"),
+        "{screen}"
+    );
+    d.start_run();
+    assert!(
+        d.m.popup.is_none(),
+        "only node2 is asked for: {:?}",
+        d.m.popup
+    );
+    d.play_runs();
+    let p = &d.m.provision;
+    assert_eq!(p.state("node2", StageId::Storage), StepState::Done, "{p:?}");
+    for (host, stage) in [
+        ("node2", StageId::Preflight),
+        ("node2", StageId::Kubespray),
+        ("node3", StageId::Storage),
+        ("node1", StageId::Preflight),
+    ] {
+        assert_eq!(p.state(host, stage), StepState::Skipped, "{host} {stage}");
+    }
+    // Nothing at all chosen: Enter says so instead of starting.
+    let mut d = demo_at_provision();
+    d.key(Char('3'));
+    d.keys(&[Char('1'), Char('2'), Char('4'), Char('5'), Char('6')]);
+    d.key(Enter);
+    assert!(!d.m.provision.started);
+    assert!(
+        d.m.status
+            .as_deref()
+            .is_some_and(|s| s.starts_with("nothing chosen to run")),
+        "{:?}",
+        d.m.status
+    );
+}
+
+#[test]
+fn a_stage_that_cannot_run_here_is_said_on_review_and_stops_the_start_until_left_out() {
+    use rackstrap::provision::readiness::Blocker;
+    use rackstrap::provision::{Selection, StageId};
+    let mut d = demo_at_provision();
+    let missing = vec![Blocker {
+        stage: StageId::Kubespray,
+        problem: "/nowhere is not a Kubespray tree".into(),
+        fix: "clone Kubespray there".into(),
+    }];
+    d.m.review.machine = missing.clone();
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains("✗ Kubespray cannot run on this machine: /nowhere is not a Kubespray tree")
+            && screen.contains("what to do: clone Kubespray there"),
+        "{screen}"
+    );
+    d.key(Esc);
+    assert_eq!(d.m.step, Step::Review);
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("W_CANNOT_RUN_HERE"), "{screen}");
+    d.key(Enter);
+    d.key(Enter);
+    assert!(!d.m.provision.started, "refused before anything runs");
+    assert!(
+        d.m.status
+            .as_deref()
+            .is_some_and(|s| s.contains("leave the stage out")),
+        "{:?}",
+        d.m.status
+    );
+    // The refusal looked at the machine again (the test driver's machine has everything, as
+    // after a fix): the next Enter would start.
+    assert!(d.m.review.machine.is_empty(), "checked again");
+    // Still missing: leaving Kubespray (and what needs the cluster) out, the rest runs.
+    d.m.review.machine = missing;
+    d.key(Enter);
+    assert!(!d.m.provision.started);
+    d.keys(&[Char('4'), Char('5'), Char('6')]);
+    let mut expect = Selection::all(&d.m.plan);
+    for s in [StageId::Kubespray, StageId::Verify, StageId::LoadBalancer] {
+        expect.toggle_stage(s);
+    }
+    assert_eq!(d.m.run_selection(), expect);
+    d.start_run();
+    assert!(d.m.provision.started);
+}
+
 /// A plan reopened at Review asks Kubespray's tree what it says; a tree of another release
 /// is an error among Review's findings, and Provision stays closed.
 #[test]

@@ -85,6 +85,17 @@ fn hosts() {
     snap("hosts", &akash_at(Step::Hosts));
 }
 
+/// The detail pane follows the cursor: node2's NVMe pair, blank, and its NIC.
+#[test]
+fn hosts_detail_pane_shows_the_host_under_the_cursor() {
+    let mut d = akash_at(Step::Hosts);
+    d.key(Down);
+    let screen = d.screen(80, 24);
+    assert!(screen.contains(" node2 · 10.0.10.239 "), "{screen}");
+    assert!(screen.contains("blank"), "{screen}");
+    snap("hosts_detail", &d);
+}
+
 #[test]
 fn roles_default_one_control_plane() {
     snap("roles", &akash_at(Step::Roles));
@@ -450,6 +461,21 @@ fn abort_asks_then_stops_and_retry_resumes() {
     assert_eq!(d.pending_runs.len(), 1);
 }
 
+/// Review's Commands open on what changes per host, in words, before any command.
+#[test]
+fn review_summary_says_per_host_what_changes() {
+    let mut d = akash_at(Step::Review);
+    d.key(Tab).key(Tab);
+    let screen = d.screen(200, 40);
+    assert!(
+        screen.contains(
+            "node2: raid0 array over nvme0n1 + nvme1n1, ext4, mounted at /data by UUID, kubelet and containerd data moved there"
+        ),
+        "{screen}"
+    );
+    snap("review_summary", &d);
+}
+
 #[test]
 fn review_reads_whole_at_80_columns() {
     let mut d = akash_at(Step::Review);
@@ -472,12 +498,18 @@ fn review_reads_whole_at_80_columns() {
         let head = format!("── inventory/akash/{}", f.path.display());
         assert!(tall.contains(&head), "{head}\n{tall}");
     }
-    // Commands: every word of every command is on screen (wrapped, not cut).
+    // Commands: every word of every command is on screen (wrapped, not cut); preflight's
+    // read-only checks are folded to one line until e.
     d.key(Tab);
     let tall = d.screen(80, 1000);
     let steps = rackstrap::provision::runner::dry_run(&d.m.plan, Some(&d.m.facts));
+    assert!(tall.contains("── Preflight on node1: "), "{tall}");
+    assert!(tall.contains("read-only check"), "{tall}");
     let mut heredocs = 0;
-    for step in steps {
+    for step in steps.clone() {
+        if step.stage == rackstrap::provision::StageId::Preflight {
+            continue;
+        }
         for cmd in step.commands.unwrap_or_default() {
             heredocs += usize::from(cmd.lines().count() > 1);
             for word in cmd.lines().next().unwrap_or("").split_whitespace() {
@@ -496,6 +528,13 @@ fn review_reads_whole_at_80_columns() {
         tall.contains("      fs.inotify.max_user_watches = 1048576"),
         "{tall}"
     );
+    for step in steps {
+        for cmd in step.commands.unwrap_or_default() {
+            for word in cmd.lines().next().unwrap_or("").split_whitespace() {
+                assert!(tall.contains(word), "{word}\n{tall}");
+            }
+        }
+    }
     let narrow = d.screen(80, 24);
     let footer = narrow.lines().last().unwrap();
     for key in ["e fold", "Enter provision", "Esc back", "? help", "q quit"] {

@@ -202,9 +202,14 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     );
     assert!(!s.contains("DEMO"), "a reopened plan is not the demo: {s}");
     t.keys(&["Tab", "Tab"]);
-    t.wait_for("── Preflight on node2");
+    // What changes per host comes first, in words; then the commands, preflight's read-only
+    // checks folded to one line per host.
+    t.wait_for("What changes, per host");
+    t.keys(&["PageDown"; 2]);
+    let s = t.wait_for("── Preflight on node2");
+    assert!(s.contains("read-only check"), "{s}");
     // Long commands wrap, so later stages are further down.
-    t.keys(&["PageDown"; 4]);
+    t.keys(&["PageDown"]);
     t.wait_for("── Host prep on node");
     t.keys(&["q", "y"]);
     t.wait_for("reopen-exit=0");

@@ -15,7 +15,7 @@ use color_eyre::eyre::Context;
 use crate::plan;
 use crate::provision::event::{Event, EventKind, StageId};
 use crate::provision::remote::SshConnector;
-use crate::provision::{Consent, RunOptions, state};
+use crate::provision::{Consent, RunOptions, Selection, state};
 use crate::text::{printable, printable_sgr};
 
 pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
@@ -45,36 +45,16 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         }
     }
     // Bad selections are the operator's typing: say what and which exist, no backtrace.
-    let mut stages = Vec::new();
-    for s in &args.stages {
-        match StageId::parse(s) {
-            Some(id) => stages.push(id),
-            None => {
-                eprintln!(
-                    "rackstrap: --stage {s}: no such stage (stages: {})",
-                    StageId::ALL.map(|s| s.as_str()).join(", ")
-                );
-                return Ok(ExitCode::from(2));
-            }
-        }
-    }
-    for h in &args.hosts {
-        if !plan.hosts.iter().any(|p| &p.name == h) {
-            eprintln!(
-                "rackstrap: --host {h}: the plan has no such host (hosts: {})",
-                plan.hosts
-                    .iter()
-                    .map(|h| h.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+    let selection = match Selection::parse(&plan, &args.stages, &args.hosts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rackstrap: {e}");
             return Ok(ExitCode::from(2));
         }
-    }
+    };
     let base = connect_options(&plan, args.known_hosts.as_deref(), args.accept_new);
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
-    opts.stages = stages;
-    opts.hosts = args.hosts.clone();
+    selection.apply(&mut opts, StageId::Preflight, &[]);
     opts.dry_run = args.dry_run;
     let dry_run = args.dry_run;
     opts.consent = if args.yes {

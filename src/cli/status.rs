@@ -23,6 +23,11 @@ pub fn run(args: super::StatusArgs) -> color_eyre::Result<ExitCode> {
         println!("last run: {run}");
     }
     let hosts: Vec<String> = plan.hosts.iter().map(|h| h.name.clone()).collect();
-    print!("{}", st.table(&hosts));
+    print!(
+        "{}",
+        st.table_where(&hosts, |stage, host| {
+            crate::provision::stage::reports_on(&plan, stage, host)
+        })
+    );
     Ok(ExitCode::SUCCESS)
 }

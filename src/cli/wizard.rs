@@ -15,6 +15,13 @@ pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
         Some(path) => {
             let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;
             let mut m = Model::reopen(Mode::Live, plan, path.to_path_buf());
+            // Reopened at Review: say now what cannot run on this machine.
+            let search = std::env::var_os("PATH");
+            m.review.machine = crate::provision::readiness::blockers(
+                &m.plan,
+                &crate::provision::Selection::all(&m.plan),
+                search.as_deref(),
+            );
             m.drift = Some(crate::tui::screens::drift::DriftState::default());
             m
         }

@@ -429,12 +429,21 @@ impl LabRunner {
         plan: Plan,
         from: StageId,
         hosts: Vec<String>,
+        selection: &crate::provision::Selection,
         tx: UnboundedSender<Event>,
     ) {
-        let all: Vec<String> = plan.hosts.iter().map(|h| h.name.clone()).collect();
+        let all: Vec<String> = plan
+            .hosts
+            .iter()
+            .map(|h| h.name.clone())
+            .filter(|h| selection.has_host(h))
+            .collect();
         // Host -> why its later stages wait.
         let mut blocked: BTreeMap<String, String> = BTreeMap::new();
-        for stage in StageId::ALL.into_iter().filter(|s| *s >= from) {
+        for stage in StageId::ALL
+            .into_iter()
+            .filter(|s| *s >= from && selection.has_stage(*s))
+        {
             let targets = if stage == from && !hosts.is_empty() {
                 hosts.clone()
             } else {

@@ -23,11 +23,15 @@ pub mod ansible;
 pub mod cmd;
 pub mod event;
 pub mod log;
+pub mod readiness;
 pub mod remote;
 pub mod runner;
+pub mod selection;
 pub mod stage;
 pub mod stages;
 pub mod state;
+pub mod summary;
 
 pub use event::{Event, EventKind, StageId, StepState};
 pub use runner::{Consent, DryRunStep, RunOptions, RunSummary, dry_run, run};
+pub use selection::Selection;

@@ -96,6 +96,12 @@ pub trait Stage: Send + Sync {
     /// The commands this stage would run on the host, computed without touching it.
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError>;
 
+    /// What this stage will change on the host, in words, for an operator reading before
+    /// the commands (`provision::summary`). Default: nothing beyond the commands.
+    fn summary(&self, _ctx: &Ctx<'_>) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Looks at the live host; returns the commands still needed (empty: nothing to do).
     /// Default, for stages that cannot tell what is done: everything `dry_run` lists.
     async fn check(
@@ -150,4 +156,14 @@ pub trait Stage: Send + Sync {
 /// The host `kubectl` runs on: the first control plane in plan order.
 pub fn first_control_plane(plan: &Plan) -> Option<&Host> {
     plan.hosts.iter().find(|h| h.has_role(Role::ControlPlane))
+}
+
+/// Whether a run reports a result of `stage` for `host`: per-host stages and Kubespray (its
+/// PLAY RECAP is per host) on every host of the plan; verify and load balancer only on the
+/// first control plane, where their `kubectl` runs.
+pub fn reports_on(plan: &Plan, stage: StageId, host: &str) -> bool {
+    match crate::provision::stages::stage(stage).scope() {
+        Scope::EachHost | Scope::Cluster => plan.hosts.iter().any(|h| h.name == host),
+        Scope::FirstControlPlane => first_control_plane(plan).is_some_and(|h| h.name == host),
+    }
 }

@@ -259,6 +259,12 @@ impl RunState {
     /// The stage x host table `rackstrap status` prints, then the reasons of what did not
     /// finish.
     pub fn table(&self, hosts: &[String]) -> String {
+        self.table_where(hosts, |_, _| true)
+    }
+
+    /// [`Self::table`], with `-` where `applies(stage, host)` says the stage never reports on
+    /// that host (verify on a worker), so a finished run has no "pending" left in it.
+    pub fn table_where(&self, hosts: &[String], applies: impl Fn(StageId, &str) -> bool) -> String {
         use crate::text::{pad, printable, width};
         let stage_w = StageId::ALL
             .iter()
@@ -287,6 +293,10 @@ impl RunState {
                 let step = self.get(stage, h);
                 let st = step.map(|s| s.state).unwrap_or_default();
                 line.push_str("  ");
+                if step.is_none() && !applies(stage, h) {
+                    line.push_str(&pad("-", *w));
+                    continue;
+                }
                 line.push_str(&pad(st.as_str(), *w));
                 if let Some(step) = step
                     && matches!(st, StepState::Failed | StepState::Skipped)
@@ -467,6 +477,15 @@ mod tests {
             t.contains("node2 preflight: failed connection lost: eof"),
             "{t}"
         );
+        // A stage that never reports on a host reads "-" there, not "pending".
+        let t = s.table_where(&["node1".into(), "node2".into()], |stage, host| {
+            !(stage == StageId::Verify && host == "node2")
+        });
+        let verify = t
+            .lines()
+            .find(|l| l.starts_with("verify"))
+            .unwrap_or_default();
+        assert_eq!(verify, "verify         pending  -");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use super::model::Msg;
 use super::secret::{Reply, Secret, passphrase_callback};
 use crate::lab::{Lab, LabRunner};
 use crate::plan::{Access, Plan};
-use crate::provision::{Event, StageId};
+use crate::provision::{Event, Selection, StageId};
 
 /// Runner events are delivered to the model at most this often (kdash batches the same way).
 pub const LOG_FLUSH: Duration = Duration::from_millis(100);
@@ -50,8 +50,21 @@ pub enum Effect {
         plan_path: Option<PathBuf>,
         facts: crate::facts::Facts,
         sudo_password: Option<Secret>,
+        /// The stages and hosts the operator chose; the run covers nothing else.
+        selection: Selection,
     },
     AbortRun,
+    /// Find what stops a stage from starting on this machine (`provision::readiness`).
+    CheckMachine {
+        plan: Plan,
+    },
+    /// Look at the key file typed on Access; an encrypted one is unlocked for the session
+    /// (the passphrase popup asks).
+    CheckKey {
+        path: String,
+    },
+    /// Ask the ssh-agent which identities it holds.
+    ListAgent,
     /// Ask the plan's Kubespray tree on this machine what it says about the plan.
     CheckKubespray {
         plan: Plan,
@@ -150,6 +163,37 @@ impl Executor {
                             .and_then(|r| r);
                     let _ = tx.send(Msg::Saved(result));
                 });
+            }
+            Effect::CheckMachine { plan } => match &self.backend {
+                // The demo's Kubespray is played by the lab: nothing is needed here.
+                Backend::Demo { .. } => {
+                    let _ = tx.send(Msg::MachineChecked(Vec::new()));
+                }
+                Backend::Live { .. } => {
+                    tokio::task::spawn_blocking(move || {
+                        let path = std::env::var_os("PATH");
+                        let found = crate::provision::readiness::blockers(
+                            &plan,
+                            &Selection::all(&plan),
+                            path.as_deref(),
+                        );
+                        let _ = tx.send(Msg::MachineChecked(found));
+                    });
+                }
+            },
+            Effect::CheckKey { path } => {
+                if let Backend::Live { .. } = &self.backend {
+                    let file = crate::paths::expand_home(&path);
+                    tokio::spawn(check_key(path, file, tx));
+                }
+            }
+            Effect::ListAgent => {
+                if let Backend::Live { .. } = &self.backend {
+                    tokio::spawn(async move {
+                        let found = crate::ssh::auth::agent_identities().await;
+                        let _ = tx.send(Msg::AgentIdentities(found));
+                    });
+                }
             }
             Effect::AcceptKey {
                 plan,
@@ -273,6 +317,7 @@ impl Executor {
                 plan_path,
                 facts,
                 sudo_password,
+                selection,
             } => {
                 if let Some(h) = self.run.take() {
                     h.abort();
@@ -283,7 +328,7 @@ impl Executor {
                     Backend::Demo { runner, .. } => {
                         let runner = runner.clone();
                         tokio::spawn(async move {
-                            runner.run(plan, from, hosts, etx).await;
+                            runner.run(plan, from, hosts, &selection, etx).await;
                             let _ = forward.await;
                             let _ = tx.send(Msg::RunEnded);
                         })
@@ -304,8 +349,9 @@ impl Executor {
                                     passphrase: Some(passphrase_callback(tx.clone())),
                                 },
                             );
-                            let opts =
-                                live_run_options(from, hosts, consent, plan_path, facts, base);
+                            let opts = live_run_options(
+                                from, hosts, &selection, consent, plan_path, facts, base,
+                            );
                             let result = handle.block_on(async {
                                 tokio::select! {
                                     r = crate::provision::run(&plan, opts, etx) => r.map(|_| ()),
@@ -371,11 +417,13 @@ pub fn run_connect_options(
 }
 
 /// The provisioning runner's options for a run started from the wizard: SSH from `base`
-/// ([`run_connect_options`]), the stages from `from` on, state and logs next to the saved
-/// plan, consent for the hosts whose names were typed.
+/// ([`run_connect_options`]), the chosen stages from `from` on, on the chosen hosts (`hosts`
+/// only, when given), state and logs next to the saved plan, consent for the hosts whose
+/// names were typed.
 fn live_run_options(
     from: StageId,
     hosts: Vec<String>,
+    selection: &Selection,
     consent: Vec<String>,
     plan_path: Option<PathBuf>,
     facts: crate::facts::Facts,
@@ -384,8 +432,7 @@ fn live_run_options(
     use crate::provision::runner::{Consent, RunOptions};
     let connector = Arc::new(crate::provision::remote::SshConnector { base });
     let mut opts = RunOptions::new(connector);
-    opts.stages = StageId::ALL.into_iter().filter(|s| *s >= from).collect();
-    opts.hosts = hosts;
+    selection.apply(&mut opts, from, &hosts);
     opts.consent = Consent::Hosts(consent.into_iter().collect());
     opts.state_dir = plan_path.as_deref().map(crate::provision::state::state_dir);
     opts.facts = (!facts.is_empty()).then_some(facts);
@@ -442,6 +489,38 @@ pub fn discover_options(
     credentials.apply(&mut opts);
     opts.accepted_fingerprints = accept;
     opts
+}
+
+/// Says what the key file at `file` holds; an encrypted key is then unlocked through the
+/// passphrase popup and stays loaded for the session (`ssh::auth`'s key cache), so discovery
+/// does not ask again.
+async fn check_key(path: String, file: PathBuf, tx: UnboundedSender<Msg>) {
+    use crate::ssh::auth::{KeyCheck, inspect_key, load_key};
+    let found = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || inspect_key(&file))
+            .await
+            .unwrap_or_else(|e| KeyCheck::Unreadable(e.to_string()))
+    };
+    let encrypted = found == KeyCheck::Encrypted;
+    let _ = tx.send(Msg::KeyChecked {
+        path: path.clone(),
+        check: found,
+    });
+    if !encrypted {
+        return;
+    }
+    let ask = passphrase_callback(tx.clone());
+    if let Ok(key) = load_key(&file, Some(&ask)).await {
+        let check = KeyCheck::Ready {
+            algorithm: format!("{} (unlocked)", key.algorithm()),
+            fingerprint: key
+                .public_key()
+                .fingerprint(russh::keys::HashAlg::Sha256)
+                .to_string(),
+        };
+        let _ = tx.send(Msg::KeyChecked { path, check });
+    }
 }
 
 /// Collects runner events and hands them over in batches, at most every `LOG_FLUSH`.

@@ -21,7 +21,8 @@ use crate::net;
 use crate::plan::{
     self, Code, Discard, Filesystem, Finding, Host, Level, Plan, Pool, Role, Severity, Subject,
 };
-use crate::provision::{Event, StepState};
+use crate::provision::readiness::Blocker;
+use crate::provision::{Event, Selection, StepState};
 
 mod state;
 
@@ -116,6 +117,15 @@ pub enum Msg {
     /// The run could not start or stopped as a whole (not a host failure).
     RunFailed(String),
     Saved(Result<PathBuf, String>),
+    /// What the typed key file holds (`path` as typed when the check started).
+    KeyChecked {
+        path: String,
+        check: crate::ssh::auth::KeyCheck,
+    },
+    /// The ssh-agent's identities ("algorithm fingerprint comment").
+    AgentIdentities(Vec<String>),
+    /// What cannot start on this machine (the control machine), checked on entering Review.
+    MachineChecked(Vec<Blocker>),
     /// Kubespray's findings for the plan (`crate::kubespray::tree_findings`).
     KubesprayChecked(Vec<crate::plan::Finding>),
     /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
@@ -211,6 +221,8 @@ impl Model {
             identity: input(&plan.access.identity),
             sudo_password: Masked::default(),
             focus: 0,
+            key_check: None,
+            agent: None,
         };
         Model {
             mode,
@@ -254,6 +266,7 @@ impl Model {
                 written: false,
                 on_disk: None,
                 save_error: None,
+                machine: Vec::new(),
                 kubespray: Vec::new(),
             },
             provision: ProvisionState::default(),
@@ -302,6 +315,43 @@ impl Model {
 
     pub fn is_demo(&self) -> bool {
         matches!(self.mode, Mode::Demo { .. })
+    }
+
+    /// The stages and hosts the next run covers (all unless the operator left some out).
+    pub fn run_selection(&self) -> Selection {
+        self.provision
+            .selection
+            .clone()
+            .unwrap_or_else(|| Selection::all(&self.plan))
+    }
+
+    /// What stops a chosen stage from starting on this machine (as last checked).
+    pub fn machine_blockers(&self) -> Vec<&Blocker> {
+        let sel = self.run_selection();
+        self.review
+            .machine
+            .iter()
+            .filter(|b| sel.has_stage(b.stage) && !sel.hosts.is_empty())
+            .collect()
+    }
+
+    /// The machine's blockers as findings: warnings on Review (the run can leave the stage
+    /// out), each with what to do.
+    pub fn machine_findings(&self) -> Vec<Finding> {
+        self.machine_blockers()
+            .into_iter()
+            .map(|b| Finding {
+                severity: Severity::Warning,
+                code: Code::W_CANNOT_RUN_HERE,
+                path: format!("stages.{}", b.stage),
+                message: format!(
+                    "{} cannot run on this machine: {}",
+                    b.stage.title(),
+                    b.problem
+                ),
+                hint: Some(b.fix.clone()),
+            })
+            .collect()
     }
 
     /// The findings of the whole plan: the core's, worded for the screens.
@@ -357,6 +407,16 @@ impl Model {
                         Code::E_BAD_PORT,
                         "access.port",
                         text::BAD_PORT.into(),
+                    ));
+                }
+                if let Some((path, check)) = &self.access.key_check
+                    && path == self.access.identity.value().trim()
+                    && check.is_unusable()
+                {
+                    out.push(field_error(
+                        Code::E_BAD_KEY,
+                        "access.identity",
+                        format!("private key {path}: {}", check.describe()),
                     ));
                 }
             }
@@ -444,12 +504,13 @@ impl Model {
                 }));
             }
             Step::Review => {
-                out = self
-                    .plan_findings()
-                    .into_iter()
-                    .chain(self.review.kubespray.iter().cloned())
-                    .filter(|f| f.severity != Severity::Info)
-                    .collect()
+                out = self.machine_findings();
+                out.extend(
+                    self.plan_findings()
+                        .into_iter()
+                        .chain(self.review.kubespray.iter().cloned())
+                        .filter(|f| f.severity != Severity::Info),
+                );
             }
             Step::Provision => {
                 for ((h, s), st) in &self.provision.grid {

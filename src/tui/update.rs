@@ -26,6 +26,7 @@ use super::text;
 use crate::discover::HostState;
 use crate::net;
 use crate::plan::Plan;
+use crate::provision::stage::reports_on;
 use crate::provision::{Event, EventKind, StageId, StepState};
 
 /// A text field has focus: `?` and `q` are typed into it, so F1 and Ctrl+C stand in.
@@ -115,6 +116,23 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
                 apply_event(m, e);
             }
             None
+        }
+        Msg::KeyChecked { path, check } => {
+            m.access.key_check = Some((path, check));
+            None
+        }
+        Msg::AgentIdentities(found) => {
+            m.access.agent = Some(found);
+            None
+        }
+        Msg::MachineChecked(found) => {
+            m.review.machine = found;
+            screens::review::clamp_review_scroll(m);
+            // Then what the tree itself says (its release, its Ansible, Kubespray's own
+            // inventory checks), on real hosts and while Review is open.
+            (m.step == Step::Review && !m.is_demo()).then(|| Effect::CheckKubespray {
+                plan: m.plan.clone(),
+            })
         }
         Msg::Opened => match &m.drift {
             Some(d) if d.report.is_none() => Some(Effect::Survey {
@@ -394,11 +412,11 @@ pub(crate) fn next(m: &mut Model) -> Option<Effect> {
     if m.step > m.reached {
         m.reached = m.step;
     }
-    if m.step == Step::Review && !m.is_demo() {
-        // The tree's release, its Ansible and Kubespray's own inventory checks take seconds:
-        // asked once on arrival, shown among Review's findings when they come back.
+    if m.step == Step::Review {
+        // Whether every stage can start on this machine, said here before anything runs;
+        // on real hosts the Kubespray tree is asked next (`Msg::MachineChecked`).
         m.review.kubespray.clear();
-        return Some(Effect::CheckKubespray {
+        return Some(Effect::CheckMachine {
             plan: m.plan.clone(),
         });
     }
@@ -434,13 +452,35 @@ fn destructive_hosts(plan: &Plan) -> Vec<String> {
 }
 
 pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
+    let selection = m.run_selection();
+    if matches!(action, Action::RunStages { .. }) {
+        if selection.is_empty() {
+            m.status = Some(text::NOTHING_SELECTED.into());
+            return None;
+        }
+        if let Some(b) = m.machine_blockers().first() {
+            m.status = Some(format!(
+                "{} cannot run on this machine: {}. {}",
+                b.stage.title(),
+                b.problem,
+                text::LEAVE_STAGE_OUT
+            ));
+            // Look again, so a fix made meanwhile (a checkout cloned, a venv on PATH) counts
+            // at the next Enter.
+            return Some(Effect::CheckMachine {
+                plan: m.plan.clone(),
+            });
+        }
+    }
     // Hosts confirmed earlier in this session are not asked again (a retry, a skip).
     let wipes: Vec<String> = destructive_hosts(&m.plan)
         .into_iter()
-        .filter(|h| !m.provision.consent.contains(h))
+        .filter(|h| !m.provision.consent.contains(h) && selection.has_host(h))
         .collect();
     let touches_storage = match &action {
-        Action::RunStages { from, .. } => *from <= StageId::Storage,
+        Action::RunStages { from, .. } => {
+            *from <= StageId::Storage && selection.has_stage(StageId::Storage)
+        }
         Action::Abort | Action::Skip { .. } | Action::ApplyToSame => false,
     };
     if touches_storage && !wipes.is_empty() {
@@ -459,14 +499,25 @@ pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
 pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
     match action {
         Action::RunStages { from, hosts } => {
+            let selection = m.run_selection();
             let p = &mut m.provision;
             p.running = true;
             p.started = true;
             p.failed_stage = None;
             for h in m.plan.hosts.iter() {
                 if hosts.is_empty() || hosts.contains(&h.name) {
-                    for s in StageId::ALL.into_iter().filter(|s| *s >= from) {
-                        p.grid.insert((h.name.clone(), s), StepState::Pending);
+                    // Verify and load balancer report on the first control plane only.
+                    for s in StageId::ALL
+                        .into_iter()
+                        .filter(|s| *s >= from && reports_on(&m.plan, *s, &h.name))
+                    {
+                        // What the operator left out of this run is shown as skipped.
+                        let st = if selection.covers(s, &h.name) {
+                            StepState::Pending
+                        } else {
+                            StepState::Skipped
+                        };
+                        p.grid.insert((h.name.clone(), s), st);
                     }
                 }
             }
@@ -478,6 +529,7 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
                 plan_path: m.plan_path.clone(),
                 facts: m.facts.clone(),
                 sudo_password: m.access.sudo_password(),
+                selection,
             })
         }
         Action::ApplyToSame => {

@@ -69,6 +69,10 @@ impl Driver {
             }
             run @ Effect::RunStages { .. } => self.pending_runs.push(run),
             Effect::AbortRun => self.send(Msg::RunEnded),
+            // The demo lab needs nothing on this machine.
+            Effect::CheckMachine { .. } => self.send(Msg::MachineChecked(Vec::new())),
+            // The demo lab touches no key file and no agent.
+            Effect::CheckKey { .. } | Effect::ListAgent => {}
             Effect::AnswerPassphrase { reply, passphrase } => reply.answer(passphrase.map(|s| s.0)),
             // The recovery demo's survey; actions are only said, never run, in these tests.
             Effect::Survey { plan, accepted, .. } | Effect::AcceptKey { plan, accepted, .. } => {
@@ -120,12 +124,16 @@ impl Driver {
         let runs = std::mem::take(&mut self.pending_runs);
         for run in runs {
             let Effect::RunStages {
-                plan, from, hosts, ..
+                plan,
+                from,
+                hosts,
+                selection,
+                ..
             } = run
             else {
                 continue;
             };
-            let events = collect_events(&self.runner, plan.clone(), from, hosts);
+            let events = collect_events(&self.runner, plan.clone(), from, hosts, &selection);
             let mut grouped: Vec<Event> = Vec::new();
             for h in &plan.hosts {
                 grouped.extend(
@@ -173,6 +181,7 @@ pub fn collect_events(
     plan: rackstrap::plan::Plan,
     from: StageId,
     hosts: Vec<String>,
+    selection: &rackstrap::provision::Selection,
 ) -> Vec<Event> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
@@ -180,7 +189,7 @@ pub fn collect_events(
         .unwrap();
     rt.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        runner.run(plan, from, hosts, tx).await;
+        runner.run(plan, from, hosts, selection, tx).await;
         let mut out = vec![];
         while let Ok(e) = rx.try_recv() {
             out.push(e);

@@ -160,6 +160,8 @@ codes! {
     Wizard E_NO_REACHABLE_HOST,
     Wizard E_BAD_FIELD,
     Wizard E_STAGE_FAILED,
+    Wizard E_BAD_KEY,
+    Wizard W_CANNOT_RUN_HERE,
     Wizard E_SCAN_RUNNING,
     Wizard W_NOT_CONTACTED,
     Wizard W_STEP_NOT_FINISHED,

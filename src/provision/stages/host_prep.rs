@@ -147,6 +147,32 @@ impl Stage for HostPrep {
         StageId::HostPrep
     }
 
+    /// The kernel parameters and the packages, in words.
+    fn summary(&self, ctx: &Ctx<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        if !ctx.plan.tuning.sysctl.is_empty() {
+            out.push(format!(
+                "{} kernel parameters set in {}",
+                ctx.plan.tuning.sysctl.len(),
+                sysctl_path(ctx.plan)
+            ));
+        }
+        let wanted = packages(ctx.host);
+        match ctx.facts.and_then(|f| f.installed.packages.as_ref()) {
+            Some(present) => {
+                let missing = missing(&wanted, present);
+                if !missing.is_empty() {
+                    out.push(format!("packages installed: {}", missing.join(", ")));
+                }
+            }
+            None => out.push(format!(
+                "packages installed where missing: {}",
+                wanted.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+            )),
+        }
+        out
+    }
+
     /// With facts that list the present packages (discovery probes them), only the missing
     /// ones are installed; without, every package the host needs is listed.
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {

@@ -8,7 +8,9 @@ use tui_input::Input;
 
 use crate::discover::{Discovered, HostState};
 use crate::plan::{Discard, Filesystem, Level};
-use crate::provision::{StageId, StepState};
+use crate::provision::readiness::Blocker;
+use crate::provision::{Selection, StageId, StepState};
+use crate::ssh::auth::KeyCheck;
 use crate::tui::secret::{Masked, Secret};
 
 /// Lines kept in memory per log pane; older lines drop off the top.
@@ -63,6 +65,10 @@ pub struct AccessForm {
     /// goes to the SSH layer (sent on `sudo -S`'s stdin), never into the plan.
     pub sudo_password: Masked,
     pub focus: usize,
+    /// The key file as last checked: the path typed then, and what it holds.
+    pub key_check: Option<(String, KeyCheck)>,
+    /// The ssh-agent's identities, once asked (`None`: not asked yet).
+    pub agent: Option<Vec<String>>,
 }
 
 impl AccessForm {
@@ -208,6 +214,8 @@ pub struct ReviewState {
     /// compares with to say whether changes were left unsaved.
     pub on_disk: Option<Box<crate::plan::Plan>>,
     pub save_error: Option<String>,
+    /// Stages that cannot start on this machine, as last checked (`Effect::CheckMachine`).
+    pub machine: Vec<Blocker>,
     /// What Kubespray's tree on this machine says about the plan (its release, its Ansible,
     /// its own inventory checks), filled in when Review opens on real hosts.
     pub kubespray: Vec<crate::plan::Finding>,
@@ -254,6 +262,8 @@ pub struct ProvisionState {
     pub failed_stage: Option<StageId>,
     /// Hosts whose names the operator typed to consent to destroying data.
     pub consent: Vec<String>,
+    /// The stages and hosts the operator chose for this run; `None`: all of them.
+    pub selection: Option<Selection>,
     /// Steps the operator skipped after they failed, with the failure: the grid shows them
     /// apart from steps that had nothing to do, and Done lists them.
     pub skipped: BTreeMap<(String, StageId), String>,
@@ -289,7 +299,11 @@ impl ProvisionState {
             for stage in StageId::ALL {
                 let key = (pane.host.clone(), stage);
                 let message = self.messages.get(&key).cloned().unwrap_or_default();
-                let kind = match (self.state(&pane.host, stage), self.skipped.get(&key)) {
+                // Only the steps the run set out to do (verify never runs on a worker).
+                let Some(state) = self.grid.get(&key).copied() else {
+                    continue;
+                };
+                let kind = match (state, self.skipped.get(&key)) {
                     (StepState::Skipped, Some(why)) => ProblemKind::Skipped(why.clone()),
                     (StepState::Failed, _) => ProblemKind::Failed(message),
                     // Still running when the wizard left (a signal): it did not finish.
@@ -309,17 +323,14 @@ impl ProvisionState {
         out
     }
 
-    /// Every stage on every host ended Done or Skipped.
+    /// Every step the run set out to do (each stage on each host it reports on) ended Done or
+    /// Skipped. Panes that are no plan host (the `ansible` log) have no steps of their own.
     pub fn finished(&self) -> bool {
-        !self.panes.is_empty()
-            && self.panes.iter().all(|p| {
-                StageId::ALL.iter().all(|s| {
-                    matches!(
-                        self.state(&p.host, *s),
-                        StepState::Done | StepState::Skipped
-                    )
-                })
-            })
+        !self.grid.is_empty()
+            && self
+                .grid
+                .values()
+                .all(|s| matches!(s, StepState::Done | StepState::Skipped))
     }
 }
 

@@ -74,6 +74,37 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             ));
         }
     }
+    // Under the key field: what the file holds, and what the ssh-agent offers.
+    let typed = a.identity.value().trim();
+    match &a.key_check {
+        Some((path, check)) if path == typed => {
+            let look = if check.is_unusable() {
+                Look::Error
+            } else {
+                Look::Ok
+            };
+            let mark = if check.is_unusable() { "✗" } else { "✓" };
+            lines.push(Line::from(Span::styled(
+                format!("  {mark} {}", check.describe()),
+                style(m.theme, look),
+            )));
+        }
+        _ => {}
+    }
+    if let Some(agent) = &a.agent {
+        let what = match agent.len() {
+            0 => "ssh-agent: no agent or no keys in it".to_string(),
+            n => format!(
+                "ssh-agent holds {n} key{}: {} (leave Private key empty to use them)",
+                if n == 1 { "" } else { "s" },
+                agent.join("; ")
+            ),
+        };
+        lines.push(Line::from(Span::styled(
+            format!("  {what}"),
+            style(m.theme, Look::Dim),
+        )));
+    }
     if m.is_demo() {
         lines.push(Line::from(Span::styled(
             "In the demo these are only shown: the simulated hosts answer any key.",
@@ -90,11 +121,28 @@ pub fn hints(_: &Model) -> Vec<Hint> {
 
 pub(crate) fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let f = &mut m.access;
+    let was = AccessField::ALL[f.focus];
     match key.code {
         KeyCode::Enter => return next(m),
-        KeyCode::Tab | KeyCode::Down => f.focus = (f.focus + 1) % AccessField::ALL.len(),
-        KeyCode::BackTab | KeyCode::Up => {
-            f.focus = (f.focus + AccessField::ALL.len() - 1) % AccessField::ALL.len()
+        KeyCode::Tab | KeyCode::Down | KeyCode::BackTab | KeyCode::Up => {
+            let n = AccessField::ALL.len();
+            f.focus = if matches!(key.code, KeyCode::Tab | KeyCode::Down) {
+                (f.focus + 1) % n
+            } else {
+                (f.focus + n - 1) % n
+            };
+            let now = AccessField::ALL[f.focus];
+            // The key file is checked where it is typed: when the cursor leaves the field.
+            if was == AccessField::Identity && now != was {
+                let path = f.identity.value().trim().to_string();
+                if !path.is_empty() {
+                    return Some(Effect::CheckKey { path });
+                }
+            }
+            // Arriving at the field, the agent's identities are offered.
+            if now == AccessField::Identity && f.agent.is_none() && !m.is_demo() {
+                return Some(Effect::ListAgent);
+            }
         }
         _ => {
             let target = match AccessField::ALL[f.focus] {

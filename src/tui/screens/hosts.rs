@@ -1,12 +1,14 @@
-//! Hosts: facts per host with requirement badges and a capacity estimate.
+//! Hosts: facts per host with requirement badges and a capacity estimate, and below the
+//! table the host under the cursor in detail: its disks and what is on them, its NICs, the
+//! default route, clock sync and the Kubernetes pieces already installed.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
-use crate::facts::human_bytes;
+use crate::facts::{HostFacts, human_bytes};
 use crate::plan::check::hardware::{FLOORS, Floor, Resource, Tier};
 use crate::plan::{Fit, HwRole, role_fit, root_disk_bytes, worker_deployment_estimate};
 use crate::tui::effects::Effect;
@@ -30,8 +32,33 @@ fn badge(fit: Fit, has_recommendation: bool) -> (&'static str, Look) {
 }
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
-    let [table_area, legend] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(3)]).areas(area);
+    let usable: Vec<&crate::tui::model::Row> = m.rows.iter().filter(|r| r.usable()).collect();
+    let table_rows = u16::try_from(usable.len() + 1).unwrap_or(u16::MAX);
+    let [table_area, detail_area, legend] = Layout::vertical([
+        Constraint::Length(table_rows.min(area.height / 2)),
+        Constraint::Min(3),
+        Constraint::Length(3),
+    ])
+    .areas(area);
+    if let Some(r) = usable.get(m.hosts_cursor) {
+        let block = Block::default()
+            .borders(Borders::TOP)
+            .border_style(style(m.theme, Look::Dim))
+            .title(match &r.found.facts {
+                Some(facts) => format!(" {} · {} ", facts.hostname, r.found.address),
+                None => format!(" {} ", r.found.address),
+            });
+        let inner = block.inner(detail_area);
+        f.render_widget(block, detail_area);
+        let lines = match &r.found.facts {
+            Some(facts) => detail_lines(m, facts, inner.width as usize),
+            None => vec![Line::from(Span::styled(
+                "no facts yet: discover again to see this host's disks and network",
+                style(m.theme, Look::Warn),
+            ))],
+        };
+        f.render_widget(Paragraph::new(lines), inner);
+    }
     let rows = m
         .rows
         .iter()
@@ -120,6 +147,139 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         .map(|l| Line::from(Span::styled(l, style(m.theme, Look::Dim))))
         .collect();
     f.render_widget(Paragraph::new(legend_lines), legend);
+}
+
+/// What is on a disk, in words: the root filesystem, mounts, a filesystem, partitions, or
+/// nothing (blank: a layout can use it).
+fn disk_use(d: &crate::facts::BlockDevice) -> String {
+    if d.holds_root() {
+        return "holds / (the system disk)".into();
+    }
+    let mounts = d.mounted_at();
+    if !mounts.is_empty() {
+        return format!("mounted at {}", mounts.join(", "));
+    }
+    if !d.children.is_empty() {
+        let parts: Vec<String> = d
+            .children
+            .iter()
+            .map(|c| match &c.fstype {
+                Some(fs) => format!("{} {fs}", c.name),
+                None => c.name.clone(),
+            })
+            .collect();
+        return format!("partitions {}", parts.join(", "));
+    }
+    match &d.fstype {
+        Some(fs) => format!("carries {fs}"),
+        None => "blank".into(),
+    }
+}
+
+/// The detail pane: disks with sizes and what is on them, NICs with addresses and MTU, the
+/// default route, clock sync and Kubernetes pieces already installed.
+fn detail_lines(m: &Model, facts: &HostFacts, width: usize) -> Vec<Line<'static>> {
+    let dim = style(m.theme, Look::Dim);
+    let head = |t: &str| Span::styled(format!("{t:<9}"), style(m.theme, Look::Title));
+    let mut out = Vec::new();
+    out.push(Line::from(vec![
+        head("System"),
+        Span::raw(fit(
+            &format!(
+                "{} · kernel {} · {}",
+                facts.os.pretty_name, facts.kernel, facts.arch
+            ),
+            width.saturating_sub(9),
+        )),
+    ]));
+    out.push(Line::from(vec![
+        head("CPU, RAM"),
+        Span::raw(fit(
+            &format!(
+                "{} × {} · {} RAM · swap {} · cgroup {}",
+                facts.cpus,
+                facts.cpu_model,
+                human_bytes(facts.mem_bytes),
+                if facts.swap_bytes == 0 {
+                    "off".to_string()
+                } else {
+                    human_bytes(facts.swap_bytes)
+                },
+                if facts.cgroup_v2 { "v2" } else { "v1" },
+            ),
+            width.saturating_sub(9),
+        )),
+    ]));
+    for (i, d) in facts.disks.iter().enumerate() {
+        let kind = match (d.transport.as_deref(), d.rotational) {
+            (Some(t), false) => format!("{t} ssd"),
+            (Some(t), true) => format!("{t} hdd"),
+            (None, false) => "ssd".into(),
+            (None, true) => "hdd".into(),
+        };
+        let text = format!(
+            "{:<9} {:>6}  {:<9} {}",
+            d.name,
+            human_bytes(d.size_bytes),
+            kind,
+            disk_use(d)
+        );
+        out.push(Line::from(vec![
+            head(if i == 0 { "Disks" } else { "" }),
+            Span::raw(fit(&text, width.saturating_sub(9))),
+        ]));
+    }
+    for (i, n) in facts.interfaces.iter().enumerate() {
+        let text = format!(
+            "{:<9} mtu {:<5} {}",
+            n.name,
+            n.mtu,
+            if n.addresses.is_empty() {
+                "no address".to_string()
+            } else {
+                n.addresses.join(", ")
+            }
+        );
+        out.push(Line::from(vec![
+            head(if i == 0 { "NICs" } else { "" }),
+            Span::raw(fit(&text, width.saturating_sub(9))),
+        ]));
+    }
+    let route = match &facts.default_route {
+        Some(r) => match &r.gateway {
+            Some(g) => format!("default via {g} dev {}", r.interface),
+            None => format!("default dev {}", r.interface),
+        },
+        None => "no default route".into(),
+    };
+    let clock = match facts.time_synced {
+        Some(true) => "clock synchronised",
+        Some(false) => "clock NOT synchronised",
+        None => "clock sync unknown",
+    };
+    let k = &facts.installed;
+    let tools: Vec<&str> = [
+        (k.kubelet, "kubelet"),
+        (k.containerd, "containerd"),
+        (k.kubeadm, "kubeadm"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect();
+    let kube = if tools.is_empty() {
+        "no Kubernetes tools installed".to_string()
+    } else {
+        format!("installed: {}", tools.join(", "))
+    };
+    out.push(Line::from(vec![
+        head("Network"),
+        Span::raw(fit(&format!("{route} · {clock}"), width.saturating_sub(9))),
+    ]));
+    out.push(Line::from(vec![
+        head("Kube"),
+        Span::styled(fit(&kube, width.saturating_sub(9)), dim),
+    ]));
+    out
 }
 
 /// The guide's figures for a role and tier, as `2 CPU/4 GB/30 GB`, from the core's floors.

@@ -38,6 +38,8 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let [grid, panes_area] =
         Layout::vertical([Constraint::Length(grid_rows), Constraint::Min(4)]).areas(area);
     let col = if area.width >= 110 { 14 } else { 10 };
+    // Before the run, the stages and hosts the operator left out are drawn as such.
+    let selection = m.run_selection();
     let mut lines = Vec::new();
     let mut head = vec![Span::styled(
         format!("{:<10}", "host"),
@@ -50,9 +52,15 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         } else {
             col - 1
         };
+        let title = s.title();
+        let look = if p.started || selection.has_stage(s) {
+            Look::Title
+        } else {
+            Look::Dim
+        };
         head.push(Span::styled(
-            format!("{:<col$}", fit(s.title(), room)),
-            style(m.theme, Look::Title),
+            format!("{:<col$}", fit(title, room)),
+            style(m.theme, look),
         ));
     }
     lines.push(Line::from(head));
@@ -60,10 +68,23 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         .focus
         .saturating_sub(3)
         .min(p.panes.len().saturating_sub(4));
-    for pane in p.panes.iter().skip(start).take(4) {
-        let mut row = vec![Span::raw(format!("{:<10}", fit(&pane.host, 9)))];
+    for (i, pane) in p.panes.iter().enumerate().skip(start).take(4) {
+        let name = if !p.started && i == p.focus {
+            format!("▸{}", fit(&pane.host, 8))
+        } else {
+            fit(&pane.host, 9)
+        };
+        let mut row = vec![Span::raw(format!("{name:<10}"))];
         for s in StageId::ALL {
-            let (sym, look) = mark(p, &pane.host, s);
+            let applies = crate::provision::stage::reports_on(&m.plan, s, &pane.host);
+            let (sym, look) = if !applies {
+                // The stage does not run on this host (verify on a worker, the ansible log).
+                ("", Look::Dim)
+            } else if !p.started && !selection.covers(s, &pane.host) {
+                ("–", Look::Dim)
+            } else {
+                mark(p, &pane.host, s)
+            };
             let extra = match (s, pane.progress) {
                 (StageId::Kubespray, Some((d, Some(t))))
                     if p.state(&pane.host, s) == StepState::Running =>
@@ -82,23 +103,57 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines), grid);
 
     if !p.started {
+        let chosen = selection.stage_list();
+        let everything = selection == crate::provision::Selection::all(&m.plan);
         let mut l = vec![
-            Line::from("Nothing has run yet. Enter starts every stage on every host:"),
+            Line::from(if everything {
+                "Nothing has run yet. Enter starts every stage on every host:".to_string()
+            } else {
+                format!(
+                    "Nothing has run yet. Enter starts {} on {}:",
+                    plural(chosen.len(), "stage"),
+                    plural(selection.hosts.len(), "host")
+                )
+            }),
+            // Each stage with the number key that leaves it out or puts it back.
             Line::from(
                 StageId::ALL
-                    .iter()
-                    .map(|s| s.title())
-                    .collect::<Vec<_>>()
-                    .join(" → "),
+                    .into_iter()
+                    .enumerate()
+                    .flat_map(|(i, s)| {
+                        let (label, look) = if selection.has_stage(s) {
+                            (format!("{} {}", i + 1, s.title()), Look::Title)
+                        } else {
+                            (format!("{} {} (left out)", i + 1, s.title()), Look::Dim)
+                        };
+                        let sep = if i == 0 { "" } else { "  " };
+                        [Span::raw(sep), Span::styled(label, style(m.theme, look))]
+                    })
+                    .collect::<Vec<_>>(),
             ),
+            Line::from(Span::styled(text::SELECT_INTRO, style(m.theme, Look::Dim))),
         ];
+        for b in m.machine_blockers() {
+            l.push(Line::from(Span::styled(
+                format!(
+                    "✗ {} cannot run on this machine: {}",
+                    b.stage.title(),
+                    b.problem
+                ),
+                style(m.theme, Look::Error),
+            )));
+            l.push(Line::from(format!("  what to do: {}", b.fix)));
+        }
         if m.is_demo() {
             l.push(Line::from(Span::styled(
                 "Demo: the lab plays recorded output; nothing is touched.",
                 style(m.theme, Look::Warn),
             )));
         }
-        f.render_widget(Paragraph::new(l), panes_area);
+        f.render_widget(
+            Paragraph::new(l).wrap(ratatui::widgets::Wrap { trim: false }),
+            panes_area,
+        );
         return;
     }
     let shown: Vec<usize> = (start..p.panes.len()).take(4).collect();
@@ -138,11 +193,19 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
 }
 
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// The footer's keys for this screen, most important first.
 pub fn hints(m: &Model) -> Vec<Hint> {
     let p = &m.provision;
     if !p.started {
-        vec![("Enter", "start")]
+        vec![("Enter", "start"), ("1-6", "stage"), ("Space", "host")]
     } else if p.running {
         vec![
             ("Tab", "pane"),
@@ -183,6 +246,21 @@ pub(crate) fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 },
             );
         }
+        KeyCode::Char(c @ '1'..='6') if !p.started => {
+            let stage = StageId::ALL[usize::from(c as u8 - b'1')];
+            let mut sel = m.run_selection();
+            sel.toggle_stage(stage);
+            m.provision.selection = Some(sel);
+        }
+        KeyCode::Char(' ') if !p.started => {
+            if let Some(host) = p.panes.get(p.focus).map(|pane| pane.host.clone()) {
+                let mut sel = m.run_selection();
+                sel.toggle_host(&host);
+                m.provision.selection = Some(sel);
+            }
+        }
+        KeyCode::Up if !p.started => p.focus = (p.focus + n - 1) % n,
+        KeyCode::Down if !p.started => p.focus = (p.focus + 1) % n,
         KeyCode::Enter if p.finished() && !p.running => return next(m),
         KeyCode::Char('r') if !p.running => {
             let hosts = p.failed_hosts();

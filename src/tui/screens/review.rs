@@ -55,6 +55,13 @@ pub fn commands(m: &Model) -> Vec<(StageId, String, Vec<String>)> {
         .collect()
 }
 
+/// What the Findings tab lists: first what cannot run on this machine, then the plan's own.
+fn review_findings(m: &Model) -> Vec<Finding> {
+    let mut list = m.machine_findings();
+    list.extend(m.plan_findings());
+    list
+}
+
 /// Review's rows: tabs, the scrolled content, the saved line.
 fn areas(area: Rect) -> [Rect; 3] {
     Layout::vertical([
@@ -78,14 +85,14 @@ fn content(m: &Model, list: &[Finding], width: usize) -> Vec<Line<'static>> {
 /// the view, never blank rows past it. `update` clamps with it; `render` draws with it.
 pub fn max_scroll(m: &Model) -> u16 {
     let [_, body, _] = areas(crate::tui::view::body_inner(m));
-    let rows = content(m, &m.plan_findings(), body.width as usize).len();
+    let rows = content(m, &review_findings(m), body.width as usize).len();
     u16::try_from(rows.saturating_sub(body.height as usize)).unwrap_or(u16::MAX)
 }
 
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let [tabs, body, saved] = areas(area);
     let mut t = Vec::new();
-    let list = m.plan_findings();
+    let list = review_findings(m);
     for tab in ReviewTab::ALL {
         let name = match tab {
             ReviewTab::Findings => format!("Findings ({})", list.len()),
@@ -224,11 +231,54 @@ fn files_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
 const COMMAND_FIRST: &str = "  $ ";
 const COMMAND_REST: &str = "      ";
 
-/// Every command each stage runs per host, wrapped so none is cut; here-document bodies
-/// are folded to "… (N more lines)" unless expanded (`e`).
+/// First, per host, what the run will change, in words; then every command each stage runs
+/// per host, wrapped so none is cut. Here-document bodies are folded to "… (N more lines)"
+/// and preflight's read-only checks to one line, unless expanded (`e`).
 fn commands_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
-    let mut out = Vec::new();
+    let mut out = vec![Line::from(Span::styled(
+        "What changes, per host",
+        style(m.theme, Look::Title),
+    ))];
+    for h in &m.plan.hosts {
+        let changes = crate::provision::summary::host_changes(&m.plan, h, m.facts.get(&h.name));
+        let first = format!("{}: ", h.name);
+        let rest = " ".repeat(first.chars().count());
+        for (i, c) in changes.iter().enumerate() {
+            let lead = if i == 0 {
+                first.as_str()
+            } else {
+                rest.as_str()
+            };
+            out.extend(
+                wrap(c, width, lead, &format!("{rest}  "))
+                    .into_iter()
+                    .map(Line::from),
+            );
+        }
+    }
+    out.push(Line::from(""));
+    out.push(Line::from(Span::styled(
+        "The exact commands, per stage and host",
+        style(m.theme, Look::Title),
+    )));
     for (stage, host, cmds) in commands(m) {
+        if stage == StageId::Preflight && !m.review.expand {
+            out.push(Line::from(vec![
+                Span::styled(
+                    format!("── {} on {host}", stage.title()),
+                    style(m.theme, Look::Title),
+                ),
+                Span::styled(
+                    format!(
+                        ": {} read-only check{} (e shows them)",
+                        cmds.len(),
+                        if cmds.len() == 1 { "" } else { "s" }
+                    ),
+                    style(m.theme, Look::Dim),
+                ),
+            ]));
+            continue;
+        }
         out.push(Line::from(Span::styled(
             format!("── {} on {host}", stage.title()),
             style(m.theme, Look::Title),

@@ -1,0 +1,119 @@
+//! Access checks the key file where it is typed: a missing file is an error on the spot, an
+//! encrypted key asks for its passphrase right there (and stays unlocked for the session),
+//! and the ssh-agent's identities are offered when the cursor reaches the field.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use rackstrap::plan::Plan;
+use rackstrap::ssh::auth::KeyCheck;
+use rackstrap::tui::effects::{Backend, Executor};
+use rackstrap::tui::model::{Mode, Model, Msg};
+use rackstrap::tui::popups::Popup;
+use rackstrap::tui::update::update;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+fn key(m: &mut Model, exec: &mut Executor, code: KeyCode) {
+    if let Some(e) = update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))) {
+        exec.execute(e);
+    }
+}
+
+/// Applies messages until `done` holds for the model (or panics after a few seconds).
+fn pump_until(
+    rt: &tokio::runtime::Runtime,
+    m: &mut Model,
+    exec: &mut Executor,
+    rx: &mut UnboundedReceiver<Msg>,
+    done: impl Fn(&Model) -> bool,
+) {
+    while !done(m) {
+        let msg = rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await })
+            .expect("an answer in time")
+            .expect("channel open");
+        if let Some(e) = update(m, msg) {
+            exec.execute(e);
+        }
+    }
+}
+
+#[test]
+fn the_key_file_is_checked_where_it_is_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("id_locked");
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "secret", "-f"])
+        .arg(&locked)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let (tx, mut rx) = unbounded_channel();
+    let mut exec = Executor::new(
+        Backend::Live {
+            known_hosts: Some(dir.path().join("known_hosts")),
+        },
+        tx,
+    );
+    let mut plan = Plan::new("lab");
+    plan.access.identity = dir.path().join("missing").display().to_string();
+    let mut m = Model::new(Mode::Live, plan, "");
+    m.theme.color = false;
+
+    // Down to the key field: the agent is asked; down again: the file is checked.
+    for _ in 0..3 {
+        key(&mut m, &mut exec, KeyCode::Down);
+    }
+    pump_until(&rt, &mut m, &mut exec, &mut rx, |m| {
+        m.access.agent.is_some()
+    });
+    key(&mut m, &mut exec, KeyCode::Down);
+    pump_until(&rt, &mut m, &mut exec, &mut rx, |m| {
+        m.access.key_check.is_some()
+    });
+    assert_eq!(
+        m.access.key_check.as_ref().map(|(_, c)| c),
+        Some(&KeyCheck::Missing)
+    );
+    let screen = rackstrap::tui::render_to_string(&m, 100, 30);
+    assert!(screen.contains("✗ no such file"), "{screen}");
+    assert!(m.has_errors(), "a missing key blocks Next");
+    key(&mut m, &mut exec, KeyCode::Enter);
+    assert_eq!(m.step, rackstrap::tui::model::Step::Access);
+
+    // The encrypted key: typed, then leaving the field asks for its passphrase at once.
+    key(&mut m, &mut exec, KeyCode::Up);
+    for _ in 0..200 {
+        key(&mut m, &mut exec, KeyCode::Backspace);
+    }
+    for c in locked.display().to_string().chars() {
+        key(&mut m, &mut exec, KeyCode::Char(c));
+    }
+    key(&mut m, &mut exec, KeyCode::Down);
+    pump_until(&rt, &mut m, &mut exec, &mut rx, |m| {
+        matches!(m.popup, Some(Popup::Passphrase { .. }))
+    });
+    assert!(matches!(
+        m.access.key_check.as_ref().map(|(_, c)| c),
+        Some(KeyCheck::Encrypted)
+    ));
+    for c in "secret".chars() {
+        key(&mut m, &mut exec, KeyCode::Char(c));
+    }
+    key(&mut m, &mut exec, KeyCode::Enter);
+    pump_until(&rt, &mut m, &mut exec, &mut rx, |m| {
+        matches!(
+            m.access.key_check.as_ref().map(|(_, c)| c),
+            Some(KeyCheck::Ready { .. })
+        )
+    });
+    let screen = rackstrap::tui::render_to_string(&m, 100, 30);
+    assert!(
+        screen.contains("✓ ssh-ed25519 (unlocked) key SHA256:"),
+        "{screen}"
+    );
+    assert!(!m.has_errors(), "{:?}", m.findings());
+    assert!(!format!("{m:?}").contains("secret\""));
+}
