@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -263,20 +264,31 @@ pub async fn discover(
     concurrency: usize,
     results: UnboundedSender<Discovered>,
 ) {
-    let limit = Arc::new(Semaphore::new(concurrency.clamp(1, MAX_CONCURRENCY)));
+    // Two bounds: waiting for a TCP answer costs a socket and nothing else, so up to
+    // MAX_CONCURRENCY addresses wait at once (a subnet of silent addresses then takes one
+    // connect timeout, not one per `concurrency` of them); the SSH handshake and the facts,
+    // which cost CPU here and on the host, run `concurrency` at a time.
+    let reaching = Arc::new(Semaphore::new(MAX_CONCURRENCY));
+    let working = Arc::new(Semaphore::new(concurrency.clamp(1, MAX_CONCURRENCY)));
     let opts = Arc::new(opts);
     let mut tasks = tokio::task::JoinSet::new();
     for target in targets {
         if results.is_closed() {
             break;
         }
-        let Ok(permit) = limit.clone().acquire_owned().await else {
+        let Ok(reach_permit) = reaching.clone().acquire_owned().await else {
             break;
         };
-        let (opts, results) = (opts.clone(), results.clone());
+        let (opts, results, working) = (opts.clone(), results.clone(), working.clone());
         tasks.spawn(async move {
-            let found = probe(target, &opts).await;
-            drop(permit);
+            let found = match crate::ssh::reach(&target, &opts).await {
+                Err(e) => unreached(target, e),
+                Ok(stream) => match working.acquire_owned().await {
+                    Ok(_permit) => probe_over(target, stream, &opts).await,
+                    Err(_) => return,
+                },
+            };
+            drop(reach_permit);
             let _ = results.send(found);
         });
         // Reap finished tasks so the set stays as small as the bound.
@@ -287,42 +299,34 @@ pub async fn discover(
 
 /// Connect to one target and gather its facts; every outcome becomes a `Discovered`.
 pub async fn probe(address: String, opts: &ConnectOptions) -> Discovered {
-    let mut found = Discovered {
+    match crate::ssh::reach(&address, opts).await {
+        Ok(stream) => probe_over(address, stream, opts).await,
+        Err(e) => unreached(address, e),
+    }
+}
+
+fn blank(address: String) -> Discovered {
+    Discovered {
         address,
         state: HostState::Ok,
         fingerprint: None,
         newly_pinned: false,
         facts: None,
         message: String::new(),
-    };
-    let session = match Session::connect(&found.address, opts).await {
+    }
+}
+
+/// A target whose TCP connection failed.
+fn unreached(address: String, e: SshError) -> Discovered {
+    failed(blank(address), e)
+}
+
+/// [`probe`] over an open TCP connection to the target.
+async fn probe_over(address: String, stream: TcpStream, opts: &ConnectOptions) -> Discovered {
+    let mut found = blank(address);
+    let session = match Session::connect_over(&found.address, stream, opts).await {
         Ok(session) => session,
-        Err(e) => {
-            found.message = e.to_string();
-            found.state = match e {
-                SshError::NoAnswer(_) | SshError::Timeout(_) | SshError::Resolve(_) => {
-                    HostState::NoAnswer
-                }
-                SshError::Io(_) | SshError::Disconnected(_) | SshError::Signalled(_) => {
-                    HostState::NoAnswer
-                }
-                SshError::PortClosed => HostState::PortClosed,
-                SshError::NotSsh(_) => HostState::NotSsh,
-                SshError::AuthFailed(_) | SshError::Key { .. } | SshError::SudoRefused(_) => {
-                    HostState::AuthFailed
-                }
-                SshError::SudoNeedsPassword => HostState::SudoNeedsPassword,
-                SshError::HostKeyChanged { pinned, offered } => {
-                    found.fingerprint = Some(offered.clone());
-                    HostState::HostKeyChanged { pinned, offered }
-                }
-                SshError::UnknownHostKey { fingerprint } => {
-                    found.fingerprint = Some(fingerprint);
-                    HostState::UnknownHostKey
-                }
-            };
-            return found.printable();
-        }
+        Err(e) => return failed(found, e),
     };
     found.fingerprint = Some(session.fingerprint().to_string());
     found.newly_pinned = session.newly_pinned();
@@ -340,6 +344,30 @@ pub async fn probe(address: String, opts: &ConnectOptions) -> Discovered {
     }
     // Closing waits for the server; a host that hangs must not hold the scan.
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
+    found.printable()
+}
+
+/// What a connection error says about the host.
+fn failed(mut found: Discovered, e: SshError) -> Discovered {
+    found.message = e.to_string();
+    found.state = match e {
+        SshError::NoAnswer(_) | SshError::Timeout(_) | SshError::Resolve(_) => HostState::NoAnswer,
+        SshError::Io(_) | SshError::Disconnected(_) | SshError::Signalled(_) => HostState::NoAnswer,
+        SshError::PortClosed => HostState::PortClosed,
+        SshError::NotSsh(_) => HostState::NotSsh,
+        SshError::AuthFailed(_) | SshError::Key { .. } | SshError::SudoRefused(_) => {
+            HostState::AuthFailed
+        }
+        SshError::SudoNeedsPassword => HostState::SudoNeedsPassword,
+        SshError::HostKeyChanged { pinned, offered } => {
+            found.fingerprint = Some(offered.clone());
+            HostState::HostKeyChanged { pinned, offered }
+        }
+        SshError::UnknownHostKey { fingerprint } => {
+            found.fingerprint = Some(fingerprint);
+            HostState::UnknownHostKey
+        }
+    };
     found.printable()
 }
 

@@ -338,3 +338,56 @@ async fn hundreds_of_targets_at_once() {
         started.elapsed()
     );
 }
+
+/// Listeners on `addresses`, all on one port, whose accept queues are full: every new SYN is
+/// dropped, as at a silent address. Returned with the connections that fill them.
+fn silent_listeners(
+    addresses: &[String],
+) -> (Vec<tokio::net::TcpListener>, Vec<std::net::TcpStream>, u16) {
+    let mut port = 0;
+    let mut listeners = Vec::new();
+    let mut held = Vec::new();
+    for a in addresses {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{a}:{port}").parse().unwrap()).unwrap();
+        let full = socket.listen(0).unwrap();
+        port = full.local_addr().unwrap().port();
+        let addr: std::net::SocketAddr = format!("{a}:{port}").parse().unwrap();
+        // Backlog 0 admits one; later SYNs are dropped.
+        while let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            held.push(s);
+            assert!(
+                held.len() < 16 * addresses.len(),
+                "accept queue never fills"
+            );
+        }
+        listeners.push(full);
+    }
+    (listeners, held, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_addresses_wait_together_not_in_turns() {
+    let targets: Vec<String> = (1..=6).map(|i| format!("127.79.0.{i}")).collect();
+    let (_listeners, _held, port) = silent_listeners(&targets);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = ConnectOptions {
+        port,
+        known_hosts: dir.path().join("known_hosts"),
+        connect_timeout: Duration::from_secs(1),
+        use_agent: false,
+        ..ConnectOptions::default()
+    };
+    let start = Instant::now();
+    // One handshake at a time: waiting for TCP answers must not be bound by that.
+    let found = scan(targets, &opts, 1).await;
+    let took = start.elapsed();
+    assert!(
+        found.values().all(|d| d.state == HostState::NoAnswer),
+        "{found:?}"
+    );
+    assert!(
+        took < Duration::from_millis(2500),
+        "six silent addresses with a 1 s connect timeout took {took:?}, not about 1 s"
+    );
+}

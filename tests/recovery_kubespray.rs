@@ -1,90 +1,40 @@
-//! The recovery actions against the real Kubespray release trees (`../shared/kubespray/*.tar.gz`
-//! from the project's root, or the directory in `RACKSTRAP_KUBESPRAY_ARCHIVES`): every
-//! playbook an action names exists in its release, and the playbooks that ansible-core alone
-//! can load (`playbooks/facts.yml` and the remove playbook; the others need the collections
-//! of Kubespray's `requirements.txt`) accept the rendered inventory and the JSON extra vars
-//! (`--syntax-check`), with the remove plays aimed at the node being removed (`--list-hosts`).
-//! Without the archives the test says so and passes, except with `CI` set.
+//! The recovery actions against the real Kubespray releases (tests/common/kubespray.rs says
+//! where they and their Ansible come from): every playbook an action names exists in its
+//! release, and for every scenario of the golden tests (tests/common/recovery.rs) each step's
+//! playbook, with the release's own Ansible and collections (its `requirements.txt`), accepts
+//! the step's rendered inventory and JSON extra vars (`--syntax-check`) and aims its plays at
+//! the hosts the step's `--limit` names (`--list-hosts`). The nginx-proxy restart is an ad hoc
+//! `ansible` run: its host pattern is listed the same way. One test per release, so nextest
+//! runs them in parallel.
 
-use std::path::{Path, PathBuf};
+#[allow(dead_code)]
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::process::Command;
 
-use rackstrap::recovery::actions::{Kind, Standing, prepare};
+use common::kubespray::{archives, overlay, tree, venv};
+use rackstrap::kubespray::{Release, Tree};
+use rackstrap::recovery::actions::prepare;
+use rackstrap::recovery::quorum::Verdict;
 
-fn archives() -> Option<PathBuf> {
-    let dir = std::env::var_os("RACKSTRAP_KUBESPRAY_ARCHIVES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/kubespray"));
-    dir.is_dir().then_some(dir)
-}
+/// The releases the per-release tests below cover; a release added to the table without a
+/// test here fails `every_release_has_its_test`.
+const TESTED: [&str; 5] = ["v2.24.1", "v2.28.1", "v2.29.1", "v2.30.0", "v2.31.0"];
 
-fn plan(version: &str) -> rackstrap::plan::Plan {
-    rackstrap::plan::from_yaml(
-        &format!(
-            "version: 1\ncluster: {{name: prod, kubespray: {{version: {version}}}}}\nhosts:\n\
-             \x20 - {{name: node1, address: 10.0.10.1, roles: [control_plane, etcd, worker]}}\n\
-             \x20 - {{name: node2, address: 10.0.10.2, roles: [control_plane, etcd, worker]}}\n\
-             \x20 - {{name: node3, address: 10.0.10.3, roles: [control_plane, etcd, worker]}}\n\
-             \x20 - {{name: node4, address: 10.0.10.4, roles: [worker]}}\n"
-        ),
-        "test plan",
-    )
-    .expect("plan")
-}
-
-/// The playbook and arguments of a step, for running in the tree with `extra` appended.
-fn playbook_args(argv: &[String]) -> Vec<String> {
-    argv.iter()
-        .skip(1)
-        .filter(|w| !w.starts_with("--private-key") && *w != "-b" && *w != "-v")
-        .cloned()
-        .collect()
+#[test]
+fn every_release_has_its_test() {
+    for r in rackstrap::recovery::releases::all() {
+        assert!(TESTED.contains(&r.tag), "no test of Kubespray {}", r.tag);
+    }
 }
 
 #[test]
-fn the_real_playbooks_exist_and_accept_the_inventories() {
-    let Some(dir) = archives() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the Kubespray archives are missing (../shared/kubespray or RACKSTRAP_KUBESPRAY_ARCHIVES)"
-        );
-        eprintln!("SKIPPED: no Kubespray archives in ../shared/kubespray");
-        return;
-    };
-    assert!(
-        Command::new("ansible-playbook")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "ansible-playbook is not installed (tests/ci.sh installs ansible-core)"
-    );
-    let tmp = tempfile::tempdir().expect("tmp");
-    let mut checked = 0;
-    let mut releases = Vec::new();
-    for archive in std::fs::read_dir(&dir).expect("archives") {
-        let archive = archive.expect("entry").path();
-        let Some(name) = archive.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let Some(tag) = name
-            .strip_prefix("kubespray-")
-            .and_then(|n| n.strip_suffix(".tar.gz"))
-        else {
-            continue;
-        };
-        let ok = Command::new("tar")
-            .arg("xzf")
-            .arg(&archive)
-            .arg("-C")
-            .arg(tmp.path())
-            .status()
-            .expect("tar")
-            .success();
-        assert!(ok, "unpacking {}", archive.display());
-        let tree = tmp.path().join(format!("kubespray-{tag}"));
-        releases.push(books_minor(tag));
-        let p = plan(tag);
-        let books = rackstrap::recovery::releases::playbooks(tag).expect("a known release");
+fn the_named_playbooks_exist_in_every_release() {
+    let Some(archives) = archives() else { return };
+    for books in rackstrap::recovery::releases::all() {
+        let t = tree(&archives, books.tag);
         for book in [
             books.cluster,
             books.facts,
@@ -95,91 +45,164 @@ fn the_real_playbooks_exist_and_accept_the_inventories() {
             books.nodes_doc,
             books.recover_doc,
         ] {
-            assert!(tree.join(book).is_file(), "{tag}: no {book}");
+            assert!(t.join(book).is_file(), "{}: no {book}", books.tag);
         }
-        // An unreachable worker's removal (the extra vars that matter most), and a worker's
-        // addition (its fact refresh); --list-hosts for the removal only.
-        for (kind, node) in [(Kind::Remove, "node4"), (Kind::Add, "node4")] {
-            let mut standing = Standing {
-                nodes: Some(
-                    ["node1", "node2", "node3"]
-                        .map(String::from)
-                        .into_iter()
-                        .collect(),
-                ),
-                ..Standing::default()
-            };
-            if kind == Kind::Remove {
-                if let Some(n) = standing.nodes.as_mut() {
-                    n.insert(node.into());
-                }
-                standing.unreachable.insert(node.into());
-            }
-            let prepared = prepare(&p, &standing, kind, node).expect("prepared");
-            for step in &prepared.steps {
-                let args = playbook_args(&step.argv);
-                let book = args
-                    .iter()
-                    .find(|a| {
-                        a.ends_with(".yml") && !a.contains('/') || a.starts_with("playbooks/")
-                    })
-                    .cloned();
-                let Some(book) = book else { continue };
-                if book != books.facts && book != books.remove_node {
-                    continue;
-                }
-                rackstrap::render::write(&step.inventory, &tree.join("inventory/prod"))
-                    .expect("inventory");
-                let modes: &[&str] = if book == books.remove_node {
-                    &["--syntax-check", "--list-hosts"]
-                } else {
-                    &["--syntax-check"]
-                };
-                for mode in modes {
-                    let out = Command::new("ansible-playbook")
-                        .args(&args)
-                        .arg(mode)
-                        .current_dir(&tree)
-                        .env("ANSIBLE_HOST_KEY_CHECKING", "True")
-                        .output()
-                        .expect("ansible-playbook");
-                    let text = format!(
-                        "{}{}",
-                        String::from_utf8_lossy(&out.stdout),
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                    assert!(
-                        out.status.success(),
-                        "{tag}: {} {mode}:\n{text}",
-                        args.join(" ")
-                    );
-                    if *mode == "--list-hosts" && book == books.remove_node {
-                        let reset = text
-                            .split("play #")
-                            .find(|play| play.contains("Reset node"))
-                            .unwrap_or_else(|| panic!("{tag}: no Reset node play:\n{text}"));
-                        assert!(
-                            reset.contains("hosts (1):") && reset.contains("node4"),
-                            "{tag}:\n{reset}"
-                        );
-                    }
-                    checked += 1;
-                }
-            }
-        }
-    }
-    assert!(checked > 0, "no playbook was checked");
-    for r in rackstrap::recovery::releases::all() {
-        assert!(
-            releases.contains(&r.tag),
-            "no archive of Kubespray {}",
-            r.tag
-        );
     }
 }
 
-fn books_minor(tag: &str) -> &'static str {
-    rackstrap::recovery::releases::playbooks(tag)
-        .map(|b| b.tag)
-        .unwrap_or("unknown")
+/// The value of `--limit=` in `args`, if any.
+fn limit_of(args: &[String]) -> Option<&str> {
+    args.iter().find_map(|a| a.strip_prefix("--limit="))
+}
+
+/// The host names a step aims at by name: a `--limit` that is one plan host, and the `node`
+/// of the extra vars (the remove playbook's target).
+fn named_targets(args: &[String], hosts: &BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(l) = limit_of(args)
+        && hosts.contains(l)
+    {
+        out.push(l.to_string());
+    }
+    if let Some(i) = args.iter().position(|a| a == "-e")
+        && let Some(v) = args.get(i + 1)
+        && let Ok(serde_json::Value::Object(vars)) = serde_json::from_str(v)
+        && let Some(serde_json::Value::String(n)) = vars.get("node")
+    {
+        out.push(n.clone());
+    }
+    out
+}
+
+fn run_ansible(tree: &Path, program: &Path, args: &[String], mode: &str) -> String {
+    let t = Tree::new(tree);
+    let out = Command::new(program)
+        .args(args)
+        .arg(mode)
+        .current_dir(tree)
+        .envs(t.ansible_env())
+        .env("ANSIBLE_HOST_KEY_CHECKING", "True")
+        .env("ANSIBLE_NOCOLOR", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{} {} {mode}:\n{text}",
+        program.display(),
+        args.join(" ")
+    );
+    text
+}
+
+fn actions_pass_the_release(tag: &str) {
+    let Some(archives) = archives() else { return };
+    let release = Release::find(tag).expect("release");
+    let venv_dir = venv(&archives, release);
+    let tmp = overlay(&archives, tag, &venv_dir);
+    let t = tmp.path();
+    let bin = Tree::new(t)
+        .ansible_program()
+        .parent()
+        .expect("the virtualenv's bin")
+        .to_path_buf();
+    let inv = t.join("inventory/prod");
+    let mut syntax_checked = BTreeSet::new();
+    let mut listed = BTreeSet::new();
+    for (title, hosts, standing, kind, node) in common::recovery::scenarios() {
+        let p = common::recovery::plan(tag, &hosts);
+        let names: BTreeSet<String> = p.hosts.iter().map(|h| h.name.clone()).collect();
+        let prepared = prepare(&p, &standing, kind, node).expect("prepared");
+        if matches!(prepared.verdict, Verdict::Refuse(_)) {
+            continue;
+        }
+        for step in &prepared.steps {
+            let program = Path::new(&step.argv[0])
+                .file_name()
+                .expect("a program")
+                .to_owned();
+            let args: Vec<String> = step.argv[1..]
+                .iter()
+                .filter(|w| !w.starts_with("--private-key"))
+                .cloned()
+                .collect();
+            // Scenarios share steps (the fact refresh of the same hosts): each runs once.
+            let inventory: Vec<(String, String)> = step
+                .inventory
+                .iter()
+                .map(|f| (f.path.display().to_string(), f.contents.clone()))
+                .collect();
+            if !listed.insert((step.argv.clone(), inventory)) {
+                continue;
+            }
+            // The step's inventory over the sample's group_vars, as `apply` lays it.
+            let _ = std::fs::remove_dir_all(&inv);
+            rackstrap::kubespray::inventory::copy_dir(&t.join("inventory/sample"), &inv)
+                .expect("copy sample");
+            rackstrap::render::write(&step.inventory, &inv).expect("inventory");
+            let what = format!("{tag}: {title}: {}", step.title);
+            if program == "ansible-playbook" {
+                // The playbook parses with its extra vars (once per playbook and vars).
+                let book = args
+                    .iter()
+                    .find(|a| a.ends_with(".yml") && !a.starts_with("inventory/"))
+                    .unwrap_or_else(|| panic!("{what}: no playbook in {args:?}"));
+                let vars = args
+                    .iter()
+                    .position(|a| a == "-e")
+                    .and_then(|i| args.get(i + 1));
+                if syntax_checked.insert((book.clone(), vars.cloned())) {
+                    run_ansible(t, &bin.join("ansible-playbook"), &args, "--syntax-check");
+                }
+            } else {
+                assert_eq!(program, "ansible", "{what}: {:?}", step.argv);
+            }
+            let text = run_ansible(t, &bin.join(&program), &args, "--list-hosts");
+            for n in named_targets(&args, &names) {
+                assert!(
+                    text.lines().any(|l| l.trim() == n),
+                    "{what}: {n} is not among the hosts:\n{text}"
+                );
+            }
+            if let Some(l) = limit_of(&args)
+                && let Some(excluded) = l.strip_prefix("all:!")
+            {
+                assert!(
+                    !text.lines().any(|l| l.trim() == excluded),
+                    "{what}: {excluded} is listed though the limit excludes it:\n{text}"
+                );
+            }
+        }
+    }
+    assert!(
+        listed.len() > 10 && syntax_checked.len() >= 5,
+        "{tag}: only {} steps listed and {} playbooks checked",
+        listed.len(),
+        syntax_checked.len()
+    );
+}
+
+#[test]
+fn actions_pass_v2_24_1() {
+    actions_pass_the_release("v2.24.1");
+}
+#[test]
+fn actions_pass_v2_28_1() {
+    actions_pass_the_release("v2.28.1");
+}
+#[test]
+fn actions_pass_v2_29_1() {
+    actions_pass_the_release("v2.29.1");
+}
+#[test]
+fn actions_pass_v2_30_0() {
+    actions_pass_the_release("v2.30.0");
+}
+#[test]
+fn actions_pass_v2_31_0() {
+    actions_pass_the_release("v2.31.0");
 }

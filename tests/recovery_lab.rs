@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab};
+use rackstrap::provision::event::{StageId, StepState};
+use rackstrap::provision::state::RunState;
 
 const MIB: u64 = 1 << 20;
 
@@ -391,12 +393,36 @@ fn node_actions_run_the_playbooks_with_their_limits_and_extra_vars() {
             cache.display()
         );
     }
-    let state = tmp.path().join(".rackstrap/lab");
-    let log = std::fs::read_to_string(state.join("recovery.yaml")).expect("recovery.yaml");
-    assert!(
-        log.contains("action: add") && log.contains("result: done"),
-        "{log}"
+    // Recorded as `apply` records its stages: in state.yaml (shown by `rackstrap status`),
+    // Ansible's output and the node's own log under logs/<run>/.
+    let state_path = tmp.path().join(".rackstrap/lab/state.yaml");
+    let st = RunState::load(&state_path).expect("state.yaml");
+    let added = st.actions.last().expect("the action is recorded");
+    assert_eq!(
+        (added.action.as_str(), added.node.as_str(), added.state),
+        ("add", "node3", StepState::Done)
     );
+    assert_eq!(st.last_run.as_deref(), Some(added.run.as_str()));
+    let step = st
+        .get(StageId::Kubespray, "node3")
+        .expect("node3's kubespray step");
+    assert_eq!(step.state, StepState::Done);
+    let ansible_log = step.log.clone().expect("a log");
+    assert!(
+        std::fs::read_to_string(&ansible_log)
+            .expect("ansible.log")
+            .contains("scale.yml"),
+        "{}",
+        ansible_log.display()
+    );
+    let node_log = ansible_log.with_file_name("node3.log");
+    let node_log = std::fs::read_to_string(&node_log).expect("node3.log");
+    assert!(node_log.contains("node add node3: done"), "{node_log}");
+    let o = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .args(["status", plan_s])
+        .output()
+        .expect("status");
+    assert!(text(&o).contains("node add node3: done"), "{}", text(&o));
 
     // Remove a worker that fails mid-way: exit 1, the plan unchanged.
     std::fs::write(tree.join("record.log"), "").expect("reset record");
@@ -419,8 +445,18 @@ fn node_actions_run_the_playbooks_with_their_limits_and_extra_vars() {
         text(&o)
     );
     assert_eq!(std::fs::read_to_string(&plan).expect("plan"), plan_before);
-    let log = std::fs::read_to_string(state.join("recovery.yaml")).expect("recovery.yaml");
-    assert!(log.contains("result: 'failed: step 1"), "{log}");
+    let st = RunState::load(&state_path).expect("state.yaml");
+    let failed = st.actions.last().expect("the action is recorded");
+    assert_eq!(
+        (failed.action.as_str(), failed.state),
+        ("remove", StepState::Failed)
+    );
+    assert!(failed.message.starts_with("step 1"), "{}", failed.message);
+    assert_eq!(
+        st.state_of(StageId::Kubespray, "node2"),
+        StepState::Failed,
+        "the failed removal shows on node2's kubespray step"
+    );
 
     // Healthy removal: JSON booleans, reset on; the plan loses node2.
     lab.exec_ok("node2", "rm /etc/rackstrap-fixture-fail");
@@ -437,6 +473,12 @@ fn node_actions_run_the_playbooks_with_their_limits_and_extra_vars() {
     );
     let saved = std::fs::read_to_string(&plan).expect("plan");
     assert!(!saved.contains("node2"), "{saved}");
+    let st = RunState::load(&state_path).expect("state.yaml");
+    assert_eq!(st.actions.len(), 3);
+    assert!(
+        st.get(StageId::Kubespray, "node2").is_none(),
+        "a removed node's steps leave with it"
+    );
 
     // An unreachable worker: removed ungracefully, never contacted.
     lab.kill("node3");

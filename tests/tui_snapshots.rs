@@ -697,7 +697,18 @@ fn drift_on_the_recovery_demo() {
     };
     d.send(rackstrap::tui::model::Msg::Opened);
     snap("drift_survey", &d);
-    // node2's new key trusted by name first: until then every action is refused.
+    // node2's new key trusted by name first: until then every action is refused, and the
+    // refusal says how to trust it here.
+    d.keys(&[Down, Down, Down, Char('a')]);
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains(
+            "node2's host key changed: confirm the new key first (select node2 and press k)"
+        ),
+        "{screen}"
+    );
+    assert!(!screen.contains("--accept-new-key"), "{screen}");
+    d.keys(&[Esc, Up, Up, Up]);
     d.keys(&[
         Down,
         Char('k'),
@@ -710,4 +721,14 @@ fn drift_on_the_recovery_demo() {
     ]);
     d.keys(&[Down, Down, Char('a')]);
     snap("drift_add_node4", &d);
+    // The commands do not fit in 80x24: they scroll (PgDn) instead of being cut.
+    let screen = d.screen(80, 24);
+    assert!(!screen.contains("scale.yml"), "{screen}");
+    assert!(screen.contains("PgUp PgDn scroll"), "{screen}");
+    d.keys(&[PageDown, PageDown, PageDown]);
+    let scrolled = d.screen(80, 24);
+    assert!(scrolled.contains("scale.yml --limit=node4"), "{scrolled}");
+    insta::assert_snapshot!("drift_add_node4_scrolled_80x24", scrolled);
+    d.keys(&[PageUp, PageUp, PageUp]);
+    assert_eq!(d.screen(80, 24), screen);
 }

@@ -682,3 +682,76 @@ fn node_labels_are_set_per_host_and_applied_to_every_host_with_a_role() {
     }
     assert!(d.screen(120, 40).contains("labels added to every worker"));
 }
+
+/// The first row of Review's scrolled body as drawn at 80x24 (below the tab row and its gap).
+fn review_top_row(d: &Driver) -> String {
+    let screen = d.screen(80, 24);
+    let body_start = screen
+        .lines()
+        .position(|l| l.contains("[Commands]") || l.contains("[Findings") || l.contains("[Files]"))
+        .expect("tabs row");
+    let row = screen.lines().nth(body_start + 2).unwrap_or("");
+    row.trim_start_matches('│')
+        .trim_end_matches('│')
+        .to_string()
+}
+
+#[test]
+fn review_commands_jump_by_stage_and_host_and_search() {
+    let mut d = walk("akash", Step::Review);
+    d.key(Tab).key(Tab);
+    assert_eq!(d.m.review.tab, rackstrap::tui::model::ReviewTab::Commands);
+    // ] goes from section to section (a stage on a host), [ comes back.
+    d.key(Char(']'));
+    let first = review_top_row(&d);
+    assert!(first.starts_with("── "), "{first:?}");
+    d.key(Char(']'));
+    let second = review_top_row(&d);
+    assert!(second.starts_with("── ") && second != first, "{second:?}");
+    d.key(Char('['));
+    assert_eq!(review_top_row(&d), first);
+    // / searches; typing goes into the search (q does not ask to quit), Enter finds.
+    d.key(Char('/'));
+    for c in "SYSCTL -p".chars() {
+        d.key(Char(c));
+    }
+    assert!(d.m.popup.is_none(), "{:?}", d.m.popup);
+    assert!(d.screen(80, 24).contains("/SYSCTL -p"));
+    d.key(Enter);
+    assert_eq!(
+        d.m.step,
+        Step::Review,
+        "Enter confirms the search, it does not go on"
+    );
+    let hit = review_top_row(&d);
+    // Case does not matter; the row found is at the top.
+    assert!(hit.contains("$ sysctl -p"), "{hit:?}\n{}", d.screen(80, 24));
+    let at = d.m.review.scroll;
+    d.key(Char('n'));
+    assert!(d.m.review.scroll > at, "n finds the next host's sysctl -p");
+    assert!(review_top_row(&d).contains("$ sysctl -p"));
+    d.key(Char('N'));
+    assert_eq!(d.m.review.scroll, at, "N finds the previous one");
+    // A search that finds nothing says so and stays put; Esc cancels typing, not Review.
+    d.key(Char('/'));
+    for c in "no-such-thing".chars() {
+        d.key(Char(c));
+    }
+    d.key(Enter);
+    assert_eq!(d.m.review.scroll, at);
+    assert!(
+        d.m.status
+            .as_deref()
+            .is_some_and(|s| s.contains("`no-such-thing` is not on this tab")),
+        "{:?}",
+        d.m.status
+    );
+    d.key(Char('/')).key(Char('q')).key(Esc);
+    assert!(d.m.review.search.is_none());
+    assert!(d.m.popup.is_none());
+    assert_eq!(d.m.step, Step::Review);
+    let help = rackstrap::tui::text::help(Step::Review);
+    for key in ["] and [", "/ searches", "n / N"] {
+        assert!(help.contains(key), "{key}");
+    }
+}

@@ -15,7 +15,7 @@ use crate::plan;
 use crate::provision::state;
 
 /// The log file's name in the plan's state directory.
-pub const PREPARE_LOG: &str = "kubespray-prepare.log";
+pub const PREPARE_LOG: &str = prepare::LOG;
 
 pub fn prepare(args: super::PrepareArgs) -> color_eyre::Result<ExitCode> {
     let plan = match plan::load(&args.plan) {

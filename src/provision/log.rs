@@ -49,9 +49,14 @@ impl LogFile {
     }
 
     fn write_line(&self, line: &str) {
+        // One write per line (`writeln!` makes two: the text, then the newline), so a chatty
+        // command costs half the system calls and a line is never split by another writer.
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
         // A log write failing (disk full) must not abort provisioning; the events still flow.
         if let Ok(mut f) = self.file.lock() {
-            let _ = writeln!(f, "{line}");
+            let _ = f.write_all(&bytes);
         }
     }
 }

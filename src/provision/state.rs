@@ -4,7 +4,8 @@
 //! Layout, for a plan `dir/cluster.yaml`:
 //!
 //! ```text
-//! dir/.rackstrap/cluster/state.yaml          stage x host: state, times, reason, log file
+//! dir/.rackstrap/cluster/state.yaml          stage x host: state, times, reason, log file;
+//!                                            the node actions run (`rackstrap node ...`)
 //! dir/.rackstrap/cluster/lock                held by the run under way, with its pid
 //! dir/.rackstrap/cluster/logs/<run>/<host>.log   one complete log per host per run
 //! dir/.rackstrap/cluster/logs/<run>/ansible.log  Kubespray's Ansible output
@@ -148,6 +149,30 @@ pub struct RunState {
     /// stage -> host -> step.
     #[serde(default)]
     pub steps: BTreeMap<StageId, BTreeMap<String, Step>>,
+    /// The node actions run on this plan's cluster (add, remove, replace), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<NodeAction>,
+}
+
+/// One node action (docs/recovery.md): which, on what host, when, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAction {
+    /// `add`, `remove` or `replace`.
+    pub action: String,
+    pub node: String,
+    pub run: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished: Option<String>,
+    /// `running`, `done` or `failed`; a `running` one found on load was interrupted.
+    pub state: StepState,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// Ansible's output of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
 }
 
 impl Default for RunState {
@@ -156,6 +181,7 @@ impl Default for RunState {
             version: STATE_VERSION,
             last_run: None,
             steps: BTreeMap::new(),
+            actions: Vec::new(),
         }
     }
 }
@@ -189,6 +215,12 @@ impl RunState {
                     step.state = StepState::Failed;
                     step.message = why.into();
                 }
+            }
+        }
+        for a in &mut self.actions {
+            if a.state == StepState::Running {
+                a.state = StepState::Failed;
+                a.message = why.into();
             }
         }
     }
@@ -287,6 +319,26 @@ impl RunState {
             out.push('\n');
             for n in notes {
                 out.push_str(&n);
+                out.push('\n');
+            }
+        }
+        if !self.actions.is_empty() {
+            out.push_str("\nnode actions:\n");
+            for a in &self.actions {
+                let mut line = format!(
+                    "{} node {} {}: {}",
+                    a.started,
+                    a.action,
+                    printable(&a.node),
+                    a.state.as_str()
+                );
+                if !a.message.is_empty() {
+                    line.push_str(&format!(" {}", printable(&a.message)));
+                }
+                if let Some(log) = &a.log {
+                    line.push_str(&format!(" (log: {})", printable(&log.to_string_lossy())));
+                }
+                out.push_str(&line);
                 out.push('\n');
             }
         }
@@ -434,6 +486,41 @@ mod tests {
             .find(|l| l.starts_with("verify"))
             .unwrap_or_default();
         assert_eq!(verify, "verify         pending  -");
+    }
+
+    #[test]
+    fn node_actions_round_trip_are_listed_and_an_unfinished_one_was_interrupted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.yaml");
+        let action = |node: &str, state: StepState| NodeAction {
+            action: "remove".into(),
+            node: node.into(),
+            run: "20260101T000000Z".into(),
+            started: "2026-01-01T00:00:00Z".into(),
+            finished: None,
+            state,
+            message: String::new(),
+            log: Some(PathBuf::from("logs/20260101T000000Z/ansible.log")),
+        };
+        let mut s = RunState::default();
+        s.actions.push(action("node4", StepState::Done));
+        s.actions.push(action("node2", StepState::Running));
+        s.save(&path).expect("save");
+        let loaded = RunState::load(&path).expect("load");
+        assert_eq!(loaded.actions[0], action("node4", StepState::Done));
+        assert_eq!(loaded.actions[1].state, StepState::Failed);
+        assert!(loaded.actions[1].message.starts_with("interrupted"));
+        let t = loaded.table(&["node1".into()]);
+        assert!(
+            t.contains(
+                "node actions:\n2026-01-01T00:00:00Z node remove node4: done \
+                 (log: logs/20260101T000000Z/ansible.log)\n"
+            ),
+            "{t}"
+        );
+        // A state file written before node actions were recorded still loads.
+        std::fs::write(&path, "version: 1\nsteps: {}\n").expect("write");
+        assert!(RunState::load(&path).expect("old file").actions.is_empty());
     }
 
     #[test]

@@ -28,8 +28,9 @@ pub use quorum::Verdict;
 use std::path::Path;
 
 use crate::plan::Plan;
-use crate::provision::event::{Event, StageId};
+use crate::provision::event::{Event, StageId, StepState};
 use crate::provision::log::{LogFile, StepLog};
+use crate::provision::state::{self, RunState};
 use crate::ssh::ConnectOptions;
 
 /// The pseudo-host the actions' Ansible output is logged under (as the kubespray stage's).
@@ -42,10 +43,14 @@ pub async fn survey(plan: &Plan, opts: ConnectOptions, plan_file: &str) -> Repor
     assess(plan, &seen, plan_file)
 }
 
-/// Runs a prepared action for the plan saved at `plan_path`: Ansible's output to `events` and
-/// to `logs/<run>/ansible.log` under the plan's run state directory, the outcome recorded in
-/// `recovery.yaml` there, and the plan saved as [`Prepared::plan_after`] only when every step
-/// succeeded. `Err` says which step failed.
+/// Runs a prepared action for the plan saved at `plan_path`, as `apply` runs its stages: under
+/// the plan's run lock, Ansible's output to `events` and to `logs/<run>/ansible.log` under the
+/// plan's run state directory, what was done to the node in `logs/<run>/<node>.log`, and the
+/// action with its outcome in `state.yaml` (`rackstrap status` lists it). The node's
+/// kubespray step there follows the action: running, then done or failed; a replaced node's
+/// other steps are forgotten (they were done on the old box, so the next `apply` redoes them),
+/// and a removed node's steps go with it. The plan is saved as [`Prepared::plan_after`] only
+/// when every step succeeded. `Err` says which step failed.
 pub async fn perform(
     prepared: &Prepared,
     plan: &Plan,
@@ -53,33 +58,88 @@ pub async fn perform(
     known: Option<&crate::ssh::known_hosts::KnownHosts>,
     events: tokio::sync::mpsc::UnboundedSender<Event>,
 ) -> Result<(), String> {
-    let state_dir = crate::provision::state::state_dir(plan_path);
-    let log_path = state_dir
-        .join("logs")
-        .join(crate::provision::state::run_id())
-        .join(format!("{PANE}.log"));
-    let file = LogFile::create(&log_path).ok();
+    let state_dir = state::state_dir(plan_path);
+    let _lock = state::RunLock::acquire(&state_dir).map_err(|e| format!("{e:#}"))?;
+    let state_path = state_dir.join("state.yaml");
+    let mut st = RunState::load(&state_path).map_err(|e| format!("{e:#}"))?;
+    let run_id = state::run_id();
+    let run_dir = state_dir.join("logs").join(&run_id);
+    let ansible_log = run_dir.join(format!("{PANE}.log"));
+    let node = prepared.node.as_str();
+    let node_log = LogFile::create(&run_dir.join(format!("{node}.log"))).ok();
+    let host = StepLog::new(node, StageId::Kubespray, events.clone(), node_log);
+    let file = LogFile::create(&ansible_log).ok();
     let mut pane = StepLog::new(PANE, StageId::Kubespray, events, file);
+    let log = pane.log_path().map(Path::to_path_buf);
+    let what = format!("node {} {node}", prepared.kind.as_str());
+    host.file_only(&format!(
+        "{what}: {}\nAnsible's output: {}",
+        prepared.verdict.message(),
+        ansible_log.display()
+    ));
+
+    st.last_run = Some(run_id.clone());
+    if prepared.kind == Kind::Replace {
+        for hosts in st.steps.values_mut() {
+            hosts.remove(node);
+        }
+    }
+    let started = state::now();
+    st.actions.push(state::NodeAction {
+        action: prepared.kind.as_str().into(),
+        node: node.into(),
+        run: run_id.clone(),
+        started: started.clone(),
+        finished: None,
+        state: StepState::Running,
+        message: String::new(),
+        log: log.clone(),
+    });
+    *st.step_mut(StageId::Kubespray, node) = state::Step {
+        state: StepState::Running,
+        started: Some(started),
+        finished: None,
+        message: String::new(),
+        log: log.clone(),
+        run: Some(run_id.clone()),
+    };
+    let warn = |pane: &mut StepLog, e: color_eyre::Report| {
+        pane.note(&format!("warning: could not save run state: {e:#}"));
+    };
+    if let Err(e) = st.save(&state_path) {
+        warn(&mut pane, e);
+    }
+
     let mut result = run::execute(plan, prepared, known, &mut pane).await;
     if result.is_ok() {
         result = crate::plan::save(&prepared.plan_after, plan_path)
             .map_err(|e| format!("every step succeeded, but saving the plan failed: {e}"));
     }
-    let rec = run::Record {
-        at: crate::provision::state::now(),
-        action: prepared.kind.as_str().into(),
-        node: prepared.node.clone(),
-        result: match &result {
-            Ok(()) => "done".into(),
-            Err(e) => format!("failed: {e}"),
-        },
-        log: pane.log_path().map(|p| p.display().to_string()),
+    let finished = state::now();
+    let (state, message) = match &result {
+        Ok(()) => (StepState::Done, format!("{what}: done")),
+        Err(e) => (StepState::Failed, crate::text::printable(e).into_owned()),
     };
-    if let Err(e) = run::record(&state_dir, rec) {
-        pane.note(&format!(
-            "warning: recording the action in {}: {e}",
-            state_dir.display()
-        ));
+    host.file_only(&format!("{what}: {} {message}", state.as_str()));
+    if let Some(a) = st.actions.last_mut() {
+        a.state = state;
+        a.finished = Some(finished.clone());
+        if state == StepState::Failed {
+            a.message = message.clone();
+        }
+    }
+    if state == StepState::Done && prepared.kind == Kind::Remove {
+        for hosts in st.steps.values_mut() {
+            hosts.remove(node);
+        }
+    } else {
+        let step = st.step_mut(StageId::Kubespray, node);
+        step.state = state;
+        step.finished = Some(finished);
+        step.message = message;
+    }
+    if let Err(e) = st.save(&state_path) {
+        warn(&mut pane, e);
     }
     result
 }

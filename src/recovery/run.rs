@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::plan::Plan;
@@ -106,32 +105,6 @@ pub fn describe(plan: &Plan, prepared: &Prepared, with_inventory: bool) -> Strin
         let _ = writeln!(out, "   $ {}", shown_line(plan, s));
     }
     out
-}
-
-/// One action run, kept beside the plan's run state (`recovery.yaml`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
-    pub at: String,
-    pub action: String,
-    pub node: String,
-    /// `done`, or `failed: why`.
-    pub result: String,
-    pub log: Option<String>,
-}
-
-/// Appends `record` to `state_dir/recovery.yaml` (rewritten atomically).
-pub fn record(state_dir: &Path, record: Record) -> std::io::Result<()> {
-    let path = state_dir.join("recovery.yaml");
-    let mut all: Vec<Record> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|t| serde_yaml::from_str(&t).ok())
-        .unwrap_or_default();
-    all.push(record);
-    std::fs::create_dir_all(state_dir)?;
-    let text = serde_yaml::to_string(&all).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("yaml.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, &path)
 }
 
 /// Runs every step of `prepared`; `Err` names the step that failed and why.

@@ -301,23 +301,35 @@ impl Session {
         Self::open(address, opts, Credential::Keys, true).await
     }
 
+    /// [`Session::connect`] over a TCP connection [`reach`] opened: the SSH part alone, so a
+    /// caller can bound the two parts apart (discovery waits on silent addresses by the
+    /// hundred, but runs handshakes a few dozen at a time).
+    pub async fn connect_over(
+        address: &str,
+        stream: TcpStream,
+        opts: &ConnectOptions,
+    ) -> Result<Session, SshError> {
+        Self::open_over(address, stream, opts, Credential::Keys, true).await
+    }
+
     async fn open(
         address: &str,
         opts: &ConnectOptions,
         credential: Credential<'_>,
         probe_sudo: bool,
     ) -> Result<Session, SshError> {
-        let host = bare_host(address);
-        let stream =
-            match tokio::time::timeout(opts.connect_timeout, TcpStream::connect((host, opts.port)))
-                .await
-            {
-                Err(_) => return Err(SshError::NoAnswer(opts.connect_timeout)),
-                Ok(Err(e)) => return Err(classify_connect_error(host, e, opts.connect_timeout)),
-                Ok(Ok(stream)) => stream,
-            };
-        let _ = stream.set_nodelay(true);
+        let stream = reach(address, opts).await?;
+        Self::open_over(address, stream, opts, credential, probe_sudo).await
+    }
 
+    async fn open_over(
+        address: &str,
+        stream: TcpStream,
+        opts: &ConnectOptions,
+        credential: Credential<'_>,
+        probe_sudo: bool,
+    ) -> Result<Session, SshError> {
+        let host = bare_host(address);
         let known = opts.known();
         let preferred = Preferred {
             key: Cow::Owned(known.preferred_algorithms(host, opts.port)),
@@ -588,6 +600,22 @@ impl Session {
     }
 }
 
+/// The TCP connection to `address` on the configured port, within the connect timeout: the
+/// first step of every [`Session`].
+pub async fn reach(address: &str, opts: &ConnectOptions) -> Result<TcpStream, SshError> {
+    let host = bare_host(address);
+    let stream =
+        match tokio::time::timeout(opts.connect_timeout, TcpStream::connect((host, opts.port)))
+            .await
+        {
+            Err(_) => return Err(SshError::NoAnswer(opts.connect_timeout)),
+            Ok(Err(e)) => return Err(classify_connect_error(host, e, opts.connect_timeout)),
+            Ok(Ok(stream)) => stream,
+        };
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
 /// Quote for a POSIX shell. A command with a NUL cannot be quoted; it becomes a command that
 /// fails with a message instead of being run mangled.
 fn quote(command: &str) -> String {
@@ -764,24 +792,41 @@ struct LineBuffer {
 }
 
 impl LineBuffer {
+    /// Emits every line completed by `data`. Lines are cut where they lie and the consumed
+    /// part dropped once per chunk: a chunk of many short lines costs one pass over its bytes,
+    /// not one copy of the rest of the chunk per line.
     fn push(&mut self, data: &[u8], emit: &mut impl FnMut(String)) {
         self.pending.extend_from_slice(data);
-        while let Some(pos) = self.pending.iter().position(|&b| b == b'\n') {
-            let rest = self.pending.split_off(pos + 1);
-            let mut line = std::mem::replace(&mut self.pending, rest);
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
+        // Only the new bytes can hold a newline: what was pending had none.
+        let mut scan = self.pending.len() - data.len();
+        let mut start = 0;
+        while let Some(pos) = self.pending[scan..].iter().position(|&b| b == b'\n') {
+            let end = scan + pos;
+            let mut line = &self.pending[start..end];
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
             }
-            emit(String::from_utf8_lossy(&line).into_owned());
+            emit(lossy(line));
+            start = end + 1;
+            scan = start;
         }
+        self.pending.drain(..start);
     }
 
     fn finish(&mut self, emit: &mut impl FnMut(String)) {
         if !self.pending.is_empty() {
             let line = std::mem::take(&mut self.pending);
-            emit(String::from_utf8_lossy(&line).into_owned());
+            emit(lossy(&line));
         }
+    }
+}
+
+/// The line as text, invalid UTF-8 replaced. Valid lines (nearly all) take the fast check and
+/// one copy; only the others go through the replacing decoder.
+fn lossy(line: &[u8]) -> String {
+    match std::str::from_utf8(line) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(line).into_owned(),
     }
 }
 
@@ -798,6 +843,19 @@ mod tests {
         assert_eq!(lines, ["one", "two"]);
         buffer.finish(&mut |l| lines.push(l));
         assert_eq!(lines, ["one", "two", "three"]);
+    }
+
+    #[test]
+    fn line_buffer_cuts_many_lines_of_one_chunk() {
+        let mut buffer = LineBuffer::default();
+        let mut lines = Vec::new();
+        buffer.push(b"a\r\n\nb\nc", &mut |l| lines.push(l));
+        assert_eq!(lines, ["a", "", "b"]);
+        buffer.push(b"d\r", &mut |l| lines.push(l));
+        buffer.push(b"\n", &mut |l| lines.push(l));
+        assert_eq!(lines, ["a", "", "b", "cd"]);
+        buffer.finish(&mut |l| lines.push(l));
+        assert_eq!(lines.len(), 4, "nothing left over");
     }
 
     #[test]

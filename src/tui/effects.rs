@@ -7,6 +7,8 @@
 //! Effect::RunStages ─► lab or provisioning runner ─► Event ─► batch (~100 ms) ─► Msg::Provision
 //! Effect::SavePlan  ─► atomic write ─► Msg::Saved
 //! Effect::AnswerPassphrase ─► the waiting SSH task (see `super::secret`)
+//! Effect::CheckKubespray ─► the tree's findings and needs ─► Msg::KubesprayChecked, KubesprayNeed
+//! Effect::PrepareKubespray ─► kubespray::prepare ─► Msg::Preparing (steps, log, end)
 //! ```
 //!
 //! Live discovery and runs ask for encrypted keys' passphrases through
@@ -21,6 +23,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
 use super::model::Msg;
+use super::prepare::PrepareEvent;
 use super::secret::{Reply, Secret, passphrase_callback};
 use crate::lab::{Lab, LabRunner};
 use crate::plan::{Access, Plan};
@@ -68,6 +71,14 @@ pub enum Effect {
     /// Ask the plan's Kubespray tree on this machine what it says about the plan.
     CheckKubespray {
         plan: Plan,
+    },
+    /// Make the plan's Kubespray tree ready (`crate::kubespray::prepare::prepare`, as
+    /// `rackstrap kubespray prepare` does), the whole log appended to `log` when given.
+    PrepareKubespray {
+        plan: Plan,
+        url: String,
+        python: String,
+        log: Option<PathBuf>,
     },
     SavePlan {
         path: PathBuf,
@@ -261,13 +272,28 @@ impl Executor {
             }
             Effect::CheckKubespray { plan } => {
                 tokio::spawn(async move {
-                    let findings = tokio::task::spawn_blocking(move || {
+                    let (findings, need) = tokio::task::spawn_blocking(move || {
                         let own = crate::plan::check(&plan, None);
-                        crate::kubespray::tree_findings(&plan, &own)
+                        (
+                            crate::kubespray::tree_findings(&plan, &own),
+                            crate::kubespray::prepare::needed(&plan),
+                        )
                     })
                     .await
                     .unwrap_or_default();
                     let _ = tx.send(Msg::KubesprayChecked(findings));
+                    let _ = tx.send(Msg::KubesprayNeed(need));
+                });
+            }
+            Effect::PrepareKubespray {
+                plan,
+                url,
+                python,
+                log,
+            } => {
+                tokio::task::spawn_blocking(move || {
+                    let ended = prepare_kubespray(&plan, &url, &python, log.as_deref(), &tx);
+                    let _ = tx.send(Msg::Preparing(PrepareEvent::Ended(ended)));
                 });
             }
             Effect::AnswerPassphrase { reply, passphrase } => {
@@ -520,6 +546,113 @@ async fn check_key(path: String, file: PathBuf, tx: UnboundedSender<Msg>) {
                 .to_string(),
         };
         let _ = tx.send(Msg::KeyChecked { path, check });
+    }
+}
+
+/// Runs the core's prepare, its steps and log lines sent as `Msg::Preparing` (and the log
+/// appended to `log`); what is ready, or what failed with where the log is.
+pub fn prepare_kubespray(
+    plan: &Plan,
+    url: &str,
+    python: &str,
+    log: Option<&std::path::Path>,
+    tx: &UnboundedSender<Msg>,
+) -> Result<String, String> {
+    use crate::kubespray::prepare::{Outcome, Reporter, prepare};
+    let file = match log {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            }
+            Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("opening {}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let mut sink = LogLines {
+        tx: tx.clone(),
+        file,
+        partial: Vec::new(),
+    };
+    let step_tx = tx.clone();
+    let mut progress = |line: &str| {
+        let _ = step_tx.send(Msg::Preparing(PrepareEvent::Step(line.to_string())));
+    };
+    let result = prepare(
+        plan,
+        url,
+        python,
+        &mut Reporter {
+            progress: &mut progress,
+            log: &mut sink,
+        },
+    );
+    sink.finish();
+    let path = crate::kubespray::Tree::of(plan).path;
+    match result {
+        Ok(Outcome::AlreadyReady { ansible }) => Ok(format!(
+            "{} was ready already (ansible-core {ansible})",
+            path.display()
+        )),
+        Ok(Outcome::Prepared { ansible }) => Ok(format!(
+            "{} is ready: ansible-core {ansible} in its virtualenv",
+            path.display()
+        )),
+        Err(e) => Err(match log {
+            Some(l) => format!("{e} (the whole log: {})", l.display()),
+            None => e,
+        }),
+    }
+}
+
+/// The prepare log as it is written: into the file, and line by line to the wizard.
+struct LogLines {
+    tx: UnboundedSender<Msg>,
+    file: Option<std::fs::File>,
+    partial: Vec<u8>,
+}
+
+impl LogLines {
+    fn send(&self, bytes: &[u8]) {
+        let line = String::from_utf8_lossy(bytes)
+            .trim_end_matches('\r')
+            .to_string();
+        let _ = self.tx.send(Msg::Preparing(PrepareEvent::Log(line)));
+    }
+
+    /// The last line, when it had no newline.
+    fn finish(&mut self) {
+        if !self.partial.is_empty() {
+            let rest = std::mem::take(&mut self.partial);
+            self.send(&rest);
+        }
+    }
+}
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(f) = &mut self.file {
+            f.write_all(buf)?;
+        }
+        self.partial.extend_from_slice(buf);
+        while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=i).collect();
+            self.send(&line[..i]);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
     }
 }
 

@@ -24,6 +24,7 @@
 //! * `screens/<step>.rs`: one screen each: what it draws (`render`), the keys its footer
 //!   lists (`hints`) and what those keys do (`key_<step>`).
 //! * `popups`: help, quit, save path, search, mount point, passphrase, typed consent.
+//! * `prepare`: the offer to make the Kubespray tree ready before Provision, and its log.
 //! * `view` with `widgets/`: the frame (title, step bar, findings strip, footer, popups).
 //! * `effects`: side effects as data and the executor that runs them on tasks.
 //! * `terminal`: raw mode, alternate screen, panic hook, restore on drop.
@@ -40,6 +41,7 @@
 pub mod effects;
 pub mod model;
 pub mod popups;
+pub mod prepare;
 pub mod screens;
 pub mod secret;
 pub mod summary;

@@ -128,6 +128,10 @@ pub enum Msg {
     MachineChecked(Vec<Blocker>),
     /// Kubespray's findings for the plan (`crate::kubespray::tree_findings`).
     KubesprayChecked(Vec<crate::plan::Finding>),
+    /// What the plan's Kubespray tree needs to be ready (`crate::kubespray::prepare::needed`).
+    KubesprayNeed(Option<crate::kubespray::prepare::Need>),
+    /// The preparing of the Kubespray tree goes on (`super::prepare`).
+    Preparing(super::prepare::PrepareEvent),
     /// An SSH task needs the passphrase of an encrypted key: the popup asks, `reply` answers.
     PassphraseNeeded {
         key: PathBuf,
@@ -174,6 +178,8 @@ pub struct Model {
     pub network: NetworkForm,
     pub review: ReviewState,
     pub provision: ProvisionState,
+    /// Making the Kubespray tree ready before Provision (`super::prepare`).
+    pub prepare: super::prepare::PrepareState,
     pub popup: Option<Popup>,
     pub size: (u16, u16),
     pub theme: Theme,
@@ -266,10 +272,13 @@ impl Model {
                 written: false,
                 on_disk: None,
                 save_error: None,
+                search: None,
+                query: String::new(),
                 machine: Vec::new(),
                 kubespray: Vec::new(),
             },
             provision: ProvisionState::default(),
+            prepare: Default::default(),
             popup: None,
             size: (MIN_WIDTH, MIN_HEIGHT),
             theme: Theme {

@@ -36,6 +36,8 @@ pub enum Popup {
         /// The popup that was open when the request came; it comes back after the answer.
         behind: Option<Box<Popup>>,
     },
+    /// The offer to prepare the Kubespray tree, then its progress and log (`super::prepare`).
+    Prepare,
     /// A destructive action waits for the operator to type each host's name.
     Confirm {
         action: Action,
@@ -48,6 +50,7 @@ pub enum Popup {
 pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option<Effect> {
     match popup {
         Popup::Help | Popup::Findings => None,
+        Popup::Prepare => super::prepare::on_key(m, key),
         Popup::Quit => {
             if matches!(key.code, KeyCode::Char('y') | KeyCode::Enter) {
                 m.quit = true;

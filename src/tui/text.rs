@@ -30,6 +30,15 @@ pub const NEED_HOST: &str = "include at least one host";
 /// Said after Enter on Review moved to the screen of the first error.
 pub const FIX_HERE: &str = "fix this here, then Enter goes on";
 pub const FIX_ERRORS: &str = "fix the errors first (see the findings below)";
+/// Review: `n` before anything was searched for.
+pub const REVIEW_SEARCH_FIRST: &str = "/ searches this tab first; then n finds the next match";
+/// Review: `]` / `[` on a Commands tab with no stage sections.
+pub const REVIEW_NO_SECTION: &str = "no stage runs commands on any host";
+
+/// Review: a search that matched no row of the tab.
+pub fn review_not_found(query: &str) -> String {
+    format!("`{query}` is not on this tab")
+}
 
 pub const IN_A_LAYOUT: &str = "is already in a layout";
 pub const HOLDS_ROOT: &str = "holds the root filesystem and can never be used";
@@ -81,6 +90,9 @@ pub fn not_applied_unsafe(host: &str, disk: &str, why: DiskInUse) -> String {
 }
 
 pub const SAVED: &str = "plan saved to";
+pub const PREPARED: &str = "Kubespray is ready on this machine: Enter goes on to Provision";
+pub const PREPARE_FAILED: &str =
+    "Kubespray was not prepared: Enter offers it again, n goes on without";
 pub const SAVE_FIRST: &str = "save the plan first (s): the run keeps its state and logs next to it";
 pub const CONFIRM_WIPE: &str = "The storage stage formats disks: whatever is on them is lost.";
 pub const ABORT_QUESTION: &str = "Abort the run? Stages in progress stop where they are.";
@@ -155,10 +167,10 @@ pub fn help(step: super::model::Step) -> &'static str {
             "Each layout is a level (single, raid0/1/5/6/10, per-disk: one filesystem per disk at <mount>/<disk>), a filesystem, a mount point (never a system directory), discard, and whether kubelet and containerd data move onto it (not per-disk).\nKeys: Tab / Shift-Tab next / previous host; Up/Down move; Space selects a disk; b selects every blank disk; w marks one for wiping; l / L level forward / back (only levels the selection allows); f filesystem; d discard; r move kubelet+containerd data; m mount point; a adds the layout; x takes the last one back to change it; A applies this host's layouts to every host with the same disks (asks before replacing a host's own); Enter next."
         }
         Network => {
-            "MetalLB pool: the name and the addresses services get (CIDR, range or address, comma separated); Auto-assign: services get them without asking. Service and pod CIDRs: Kubernetes' internal networks, clear of the nodes, their gateways and the DNS servers. Node prefix: the size of each node's pod subnet (kube_network_node_prefix). Upstream DNS: where CoreDNS forwards. Host MTU: the nodes' NIC MTU; Calico runs 20 below it (calico_mtu). VIP: a free address in the control planes' subnet for the API server, served by kube-vip.\nErrors point at the column of the bad character. Keys: Tab, Shift-Tab, Up, Down move between fields; typing edits; Space toggles Auto-assign; Enter next."
+            "MetalLB pool: the name and the addresses services get (CIDR, range or address, comma separated); Auto-assign: services get them without asking. Service and pod CIDRs: Kubernetes' internal networks, clear of the nodes, their gateways and the DNS servers. Node prefix: the size of each node's pod subnet (kube_network_node_prefix). Upstream DNS: where CoreDNS forwards. Host MTU: the nodes' NIC MTU; Calico runs 50 below it (calico_mtu: VXLAN, Kubespray's default encapsulation, takes 50 bytes). VIP: a free address in the control planes' subnet for the API server, served by kube-vip.\nErrors point at the column of the bad character. Keys: Tab, Shift-Tab, Up, Down move between fields; typing edits; Space toggles Auto-assign; Enter next."
         }
         Review => {
-            "Findings: every finding of the plan. Files: what will be written. Commands: what every stage runs on every host.\nKeys: Tab switches tabs; Up/Down, PgUp/PgDn, Home/End scroll; e (on Commands) shows file contents in full or folds them; s saves the plan; Enter goes on to provisioning, or with an error to the screen and field where it is fixed."
+            "Findings: every finding of the plan. Files: what will be written. Commands: what every stage runs on every host.\nKeys: Tab switches tabs; Up/Down, PgUp/PgDn, Home/End scroll; ] and [ (on Commands) jump to the next / previous stage on a host; / searches the tab (Enter finds, Esc cancels), n / N find the next / previous match; e (on Commands) shows file contents in full or folds them; s saves the plan; Enter goes on to provisioning, or with an error to the screen and field where it is fixed."
         }
         Provision => {
             "Stage by host on top: · waiting, ▶ running, ✓ done, ✗ failed, – nothing to do there, ↷ skipped after it failed. One log pane per host below.\nKeys: Enter starts; Tab / Shift-Tab focus a log pane; Up/Down/PgUp/PgDn/Home scroll it (pauses follow), End or f follows again; / searches, n finds the next match; r retries failed hosts; s skips the failed stage (asks); a aborts (asks); q quits (asks; while stages run it aborts them)."

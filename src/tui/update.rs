@@ -35,6 +35,7 @@ pub fn is_text_focus(m: &Model) -> bool {
         Step::Access => true,
         Step::Discover => !m.discover.table_focus,
         Step::Network => m.network.focus.is_text(),
+        Step::Review => m.review.search.is_some(),
         _ => false,
     }
 }
@@ -206,6 +207,11 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             m.review.kubespray = findings;
             None
         }
+        Msg::KubesprayNeed(need) => {
+            super::prepare::on_need(m, need);
+            None
+        }
+        Msg::Preparing(e) => super::prepare::on_event(m, e),
         Msg::Saved(r) => {
             match r {
                 Ok(p) => {
@@ -369,6 +375,7 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
 fn back(m: &mut Model) -> Option<Effect> {
     match m.step {
         Step::Discover if m.discover.table_focus => m.discover.table_focus = false,
+        Step::Review if m.review.search.is_some() => m.review.search = None,
         Step::Provision if m.provision.running => {
             m.popup = Some(Popup::Confirm {
                 action: Action::Abort,

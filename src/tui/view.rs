@@ -140,9 +140,13 @@ fn help_lines(m: &Model) -> Vec<Line<'static>> {
 }
 
 fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
+    if let Popup::Prepare = p {
+        return super::prepare::render_popup(m, f, area);
+    }
     let (title, lines, cursor_input): (&str, Vec<Line>, Option<(&tui_input::Input, u16)>) = match p
     {
         Popup::Help => ("Help", help_lines(m), None),
+        Popup::Prepare => return,
         Popup::Findings => ("Findings", findings::full(m.theme, &m.findings()), None),
         Popup::Quit => {
             let mut lines = vec![Line::from("Quit rackstrap? Unsaved choices are lost.")];

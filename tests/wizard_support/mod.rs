@@ -66,6 +66,29 @@ impl Driver {
                 let own = rackstrap::plan::check(&plan, None);
                 let findings = rackstrap::kubespray::tree_findings(&plan, &own);
                 self.send(Msg::KubesprayChecked(findings));
+                let need = rackstrap::kubespray::prepare::needed(&plan);
+                self.send(Msg::KubesprayNeed(need));
+            }
+            Effect::PrepareKubespray {
+                plan,
+                url,
+                python,
+                log,
+            } => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let ended = rackstrap::tui::effects::prepare_kubespray(
+                    &plan,
+                    &url,
+                    &python,
+                    log.as_deref(),
+                    &tx,
+                );
+                while let Ok(msg) = rx.try_recv() {
+                    self.send(msg);
+                }
+                self.send(Msg::Preparing(
+                    rackstrap::tui::prepare::PrepareEvent::Ended(ended),
+                ));
             }
             run @ Effect::RunStages { .. } => self.pending_runs.push(run),
             Effect::AbortRun => self.send(Msg::RunEnded),

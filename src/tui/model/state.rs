@@ -214,6 +214,10 @@ pub struct ReviewState {
     /// compares with to say whether changes were left unsaved.
     pub on_disk: Option<Box<crate::plan::Plan>>,
     pub save_error: Option<String>,
+    /// The Commands tab's search as it is being typed (`/`); `None` when not typing.
+    pub search: Option<tui_input::Input>,
+    /// The last search confirmed with Enter: `n` / `N` find its next / previous line.
+    pub query: String,
     /// Stages that cannot start on this machine, as last checked (`Effect::CheckMachine`).
     pub machine: Vec<Blocker>,
     /// What Kubespray's tree on this machine says about the plan (its release, its Ansible,

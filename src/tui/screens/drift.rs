@@ -7,6 +7,8 @@
 //! The screen lives beside the steps (`Model::drift`), not among them: it is not part of a
 //! first install, and leaving it (`c`) goes on to Review as a reopened plan always did.
 
+use std::sync::atomic::Ordering;
+
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -37,6 +39,12 @@ pub struct DriftState {
     pub accepted: Vec<String>,
     /// What the last action said (its output's last lines, or its error).
     pub log: Vec<String>,
+    /// How many rows the details pane is scrolled down (PgUp/PgDn): an action's command
+    /// lines are long, and are scrolled rather than cut.
+    pub scroll: u16,
+    /// The most the details pane can scroll, as last drawn (shared by the model's copies:
+    /// a frame may be drawn from one).
+    pub scroll_max: std::sync::Arc<std::sync::atomic::AtomicU16>,
 }
 
 pub fn title() -> &'static str {
@@ -158,11 +166,36 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     for l in &d.log {
         detail.push(Line::from(l.clone()));
     }
-    f.render_widget(Paragraph::new(detail).wrap(Wrap { trim: false }), bottom);
+    // Rows once wrapped (words wrap before the edge, so a line may take one row more).
+    let w = usize::from(bottom.width.max(1));
+    let rows: usize = detail
+        .iter()
+        .map(|l| match l.width() {
+            0 => 1,
+            n if n <= w => 1,
+            n => n.div_ceil(w) + 1,
+        })
+        .sum();
+    let max = u16::try_from(rows.saturating_sub(usize::from(bottom.height))).unwrap_or(u16::MAX);
+    d.scroll_max.store(max, Ordering::Relaxed);
+    f.render_widget(
+        Paragraph::new(detail)
+            .wrap(Wrap { trim: false })
+            .scroll((d.scroll.min(max), 0)),
+        bottom,
+    );
 }
 
 pub fn hints(m: &Model) -> Vec<Hint> {
     let Some(d) = &m.drift else { return Vec::new() };
+    let mut hints = hints_of(d);
+    if d.scroll_max.load(Ordering::Relaxed) > 0 {
+        hints.push(("PgUp PgDn", "scroll"));
+    }
+    hints
+}
+
+fn hints_of(d: &DriftState) -> Vec<Hint> {
     if d.accepting.is_some() {
         return vec![
             ("type the name, Enter", "pin the new key"),
@@ -190,6 +223,25 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let plan = m.plan.clone();
     let plan_path = m.plan_path.clone();
     let d = m.drift.as_mut()?;
+    // The details pane scrolls in every mode (a page less one row, so a line stays in view).
+    let page = 8;
+    match key.code {
+        KeyCode::PageDown => {
+            d.scroll = d
+                .scroll
+                .saturating_add(page)
+                .min(d.scroll_max.load(Ordering::Relaxed));
+            return None;
+        }
+        KeyCode::PageUp => {
+            d.scroll = d
+                .scroll
+                .min(d.scroll_max.load(Ordering::Relaxed))
+                .saturating_sub(page);
+            return None;
+        }
+        _ => {}
+    }
     if d.running {
         return None;
     }
@@ -224,6 +276,7 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             KeyCode::Esc => {
                 d.prepared = None;
                 d.confirm = Input::default();
+                d.scroll = 0;
             }
             KeyCode::Enter => {
                 if matches!(p.verdict, Verdict::Refuse(_)) {
@@ -253,10 +306,12 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let kind = match key.code {
         KeyCode::Up => {
             d.cursor = d.cursor.saturating_sub(1);
+            d.scroll = 0;
             return None;
         }
         KeyCode::Down => {
             d.cursor = (d.cursor + 1).min(hosts.saturating_sub(1));
+            d.scroll = 0;
             return None;
         }
         KeyCode::Char('c') => {
@@ -299,10 +354,14 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     };
     let report = d.report.as_ref()?;
     let host = report.hosts.get(d.cursor)?.name.clone();
-    match recovery::prepare(&plan, &Standing::from_report(report), kind, &host) {
+    // A changed key is confirmed here, with `k`: the refusal says so, not the CLI's way.
+    let standing =
+        Standing::from_report_saying(report, &|name| format!("select {name} and press k"));
+    match recovery::prepare(&plan, &standing, kind, &host) {
         Ok(p) => {
             d.prepared = Some(p);
             d.confirm = Input::default();
+            d.scroll = 0;
         }
         Err(e) => m.status = Some(e.to_string()),
     }

@@ -18,7 +18,7 @@ use crate::tui::model::{Step, input};
 use crate::tui::popups::Popup;
 use crate::tui::screens::Hint;
 use crate::tui::text;
-use crate::tui::update::{cycle, next};
+use crate::tui::update::{cycle, handle_input, next};
 use crate::tui::widgets::{Look, style, wrap};
 
 /// The files provisioning writes, with their contents.
@@ -122,6 +122,16 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let scroll = m.review.scroll.min(u16::try_from(max).unwrap_or(u16::MAX));
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);
     let s = match (&m.review.saved, &m.review.save_error) {
+        _ if m.review.search.is_some() => Line::from(vec![
+            Span::styled(
+                format!("/{}", m.review.search.as_ref().map_or("", |i| i.value())),
+                style(m.theme, Look::Focus),
+            ),
+            Span::styled(
+                "  Enter finds, Esc cancels".to_string(),
+                style(m.theme, Look::Dim),
+            ),
+        ]),
         (_, Some(e)) => Line::from(Span::styled(
             format!("save failed: {e}"),
             style(m.theme, Look::Error),
@@ -313,6 +323,9 @@ fn commands_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
 
 /// The footer's keys for this screen, most important first.
 pub fn hints(m: &Model) -> Vec<Hint> {
+    if m.review.search.is_some() {
+        return vec![("Enter", "find"), ("Esc", "cancel")];
+    }
     if m.review.tab == ReviewTab::Commands {
         return vec![
             ("Tab", "tab"),
@@ -320,6 +333,8 @@ pub fn hints(m: &Model) -> Vec<Hint> {
             ("e", if m.review.expand { "fold" } else { "expand" }),
             ("s", "save"),
             ("Enter", "provision"),
+            ("[ ]", "stage/host"),
+            ("/", "search"),
         ];
     }
     vec![
@@ -327,10 +342,111 @@ pub fn hints(m: &Model) -> Vec<Hint> {
         ("↑↓", "scroll"),
         ("s", "save"),
         ("Enter", "provision"),
+        ("/", "search"),
     ]
 }
 
+/// The current tab's rows as plain text, wrapped as the view draws them, so a jump or a
+/// search lands on the row the operator sees.
+fn rows(m: &Model) -> Vec<String> {
+    let [_, body, _] = areas(crate::tui::view::body_inner(m));
+    content(m, &review_findings(m), body.width as usize)
+        .iter()
+        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+        .collect()
+}
+
+/// The first row after `from` (wrapping around, `from` itself last) that `is` accepts,
+/// going forward or backward.
+fn find_row(
+    rows: &[String],
+    from: usize,
+    forward: bool,
+    is: impl Fn(&str) -> bool,
+) -> Option<usize> {
+    let n = rows.len();
+    (1..=n)
+        .map(|k| {
+            if forward {
+                (from + k) % n
+            } else {
+                (from + n - k % n) % n
+            }
+        })
+        .find(|&i| is(&rows[i]))
+}
+
+/// A stage-on-host section of the Commands tab starts with this.
+const SECTION: &str = "── ";
+
+/// Scrolls to the next (or previous) row `is` accepts; says so when there is none.
+fn jump(m: &mut Model, forward: bool, from_current: bool, is: impl Fn(&str) -> bool, none: String) {
+    let rows = rows(m);
+    if rows.is_empty() {
+        return;
+    }
+    let at = (m.review.scroll as usize).min(rows.len() - 1);
+    // A new search may match the row already at the top; `n` goes past it.
+    let from = if from_current {
+        (at + rows.len() - 1) % rows.len()
+    } else {
+        at
+    };
+    match find_row(&rows, from, forward, is) {
+        Some(i) => m.review.scroll = u16::try_from(i).unwrap_or(u16::MAX),
+        None => m.status = Some(none),
+    }
+}
+
+fn search(m: &mut Model, forward: bool, from_current: bool) {
+    let query = m.review.query.to_lowercase();
+    if query.is_empty() {
+        m.status = Some(text::REVIEW_SEARCH_FIRST.into());
+        return;
+    }
+    let none = text::review_not_found(&m.review.query);
+    jump(
+        m,
+        forward,
+        from_current,
+        |row| row.to_lowercase().contains(&query),
+        none,
+    );
+}
+
 pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    if let Some(input) = m.review.search.as_mut() {
+        if key.code == KeyCode::Enter {
+            let query = input.value().trim().to_string();
+            m.review.search = None;
+            if !query.is_empty() {
+                m.review.query = query;
+                search(m, true, true);
+            }
+        } else {
+            handle_input(input, key);
+        }
+        clamp_review_scroll(m);
+        return None;
+    }
+    match key.code {
+        KeyCode::Char('/') => m.review.search = Some(tui_input::Input::default()),
+        KeyCode::Char('n') => search(m, true, false),
+        KeyCode::Char('N') => search(m, false, false),
+        KeyCode::Char(c @ (']' | '[')) if m.review.tab == ReviewTab::Commands => jump(
+            m,
+            c == ']',
+            false,
+            |row| row.starts_with(SECTION),
+            text::REVIEW_NO_SECTION.into(),
+        ),
+        _ => return key_review_rest(m, key),
+    }
+    clamp_review_scroll(m);
+    None
+}
+
+fn key_review_rest(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let r = &mut m.review;
     match key.code {
         KeyCode::Tab | KeyCode::Right => {
@@ -369,6 +485,10 @@ pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 && go_to(m, &f.path)
             {
                 m.status = Some(format!("{}: {}", text::FIX_HERE, f.message));
+                return None;
+            }
+            // A Kubespray tree to make ready first: offered, with what it will run.
+            if crate::tui::prepare::offer(m) {
                 return None;
             }
             return next(m);
