@@ -7,7 +7,8 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::fake_k8s::{FAKE_ETCDCTL, FAKE_KUBECTL};
+use common::fake_k8s;
+use common::fs::{copy_tree, require_ansible};
 use common::lab::{DiskSpec, HostSpec, Lab};
 use rackstrap::plan::Plan;
 use rackstrap::provision::remote::SshConnector;
@@ -510,17 +511,6 @@ fn kubespray_lab() -> (Lab, tempfile::TempDir, Plan) {
     (lab, tmp, p)
 }
 
-fn require_ansible() {
-    if std::process::Command::new("ansible-playbook")
-        .arg("--version")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        panic!("ansible-playbook is not installed (tests/ci.sh installs ansible-core)");
-    }
-}
-
 /// Ansible checks host keys against rackstrap's pins, although the tree's ansible.cfg (like
 /// Kubespray's) turns checking off: a host with no pin is refused before Ansible starts, and
 /// a host that comes back with another key is never run on.
@@ -591,19 +581,6 @@ async fn kubespray_trusts_only_pinned_host_keys() {
     let new_key = old.host_public_key();
     let new_key = new_key.split_whitespace().nth(1).expect("key");
     assert!(!pinned.contains(new_key), "{pinned}");
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// The CLI, end to end: a host dies in the middle of a stage; `status` shows it; `apply`
@@ -805,19 +782,12 @@ async fn verify_and_load_balancer_drive_kubectl_on_the_first_control_plane() {
     require_lab!();
     let lab = Lab::start(vec![HostSpec::new("cp1"), HostSpec::new("w1")]);
     let tmp = tempfile::tempdir().expect("tmp");
-    let script = format!(
-        "mount -t tmpfs tmpfs /usr/local/bin && mkdir -p /etc/fake-k8s && cd /etc/fake-k8s \
-         && cat > /usr/local/bin/kubectl <<'EOF'\n{FAKE_KUBECTL}EOF\n\
-         cat > /usr/local/bin/etcdctl <<'EOF'\n{FAKE_ETCDCTL}EOF\n\
-         chmod +x /usr/local/bin/kubectl /usr/local/bin/etcdctl \
-         && printf 'ETCDCTL_ENDPOINTS=https://127.0.0.1:2379\\n' > /etc/etcd.env \
-         && printf 'cp1 Ready control-plane 5m v1.28.6\\nw1 Ready <none> 4m v1.28.6\\n' > nodes \
-         && printf 'coredns-1 1/1 Running 0 4m\\nkube-proxy-a 1/1 Running 0 5m\\n' > pods \
-         && printf 'data:\\n  Corefile: |\\n    .:53 {{\\n        forward . 8.8.8.8 1.1.1.1 {{\\n' > coredns \
-         && printf 'https://127.0.0.1:2379 is healthy: successfully committed proposal: took = 2ms\\n' > etcd \
-         && printf 'mode: ipvs\\nipvs:\\n  strictARP: false\\n' > kube-proxy"
+    fake_k8s::install_nodes(
+        &lab,
+        "cp1",
+        "cp1 Ready control-plane 5m v1.28.6\\nw1 Ready <none> 4m v1.28.6\\n",
+        &["8.8.8.8", "1.1.1.1"],
     );
-    lab.exec_ok("cp1", &script);
     assert_eq!(
         lab.exec_ok("cp1", "command -v kubectl").trim(),
         "/usr/local/bin/kubectl"

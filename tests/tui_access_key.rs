@@ -2,41 +2,16 @@
 //! encrypted key asks for its passphrase right there (and stays unlocked for the session),
 //! and the ssh-agent's identities are offered when the cursor reaches the field.
 
-use std::time::Duration;
+mod common;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use common::live::{key, pump_until};
+use crossterm::event::KeyCode;
 use rackstrap::plan::Plan;
 use rackstrap::ssh::auth::KeyCheck;
 use rackstrap::tui::effects::{Backend, Executor};
-use rackstrap::tui::model::{Mode, Model, Msg};
+use rackstrap::tui::model::{Mode, Model};
 use rackstrap::tui::popups::Popup;
-use rackstrap::tui::update::update;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
-
-fn key(m: &mut Model, exec: &mut Executor, code: KeyCode) {
-    if let Some(e) = update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))) {
-        exec.execute(e);
-    }
-}
-
-/// Applies messages until `done` holds for the model (or panics after a few seconds).
-fn pump_until(
-    rt: &tokio::runtime::Runtime,
-    m: &mut Model,
-    exec: &mut Executor,
-    rx: &mut UnboundedReceiver<Msg>,
-    done: impl Fn(&Model) -> bool,
-) {
-    while !done(m) {
-        let msg = rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await })
-            .expect("an answer in time")
-            .expect("channel open");
-        if let Some(e) = update(m, msg) {
-            exec.execute(e);
-        }
-    }
-}
+use tokio::sync::mpsc::unbounded_channel;
 
 #[test]
 fn the_key_file_is_checked_where_it_is_typed() {

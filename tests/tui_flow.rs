@@ -41,16 +41,7 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
     // Cluster for Akash Providers", STEP 7 - Provider Ephemeral Storage Config), applied to
     // node3 which has the same disks.
     assert_eq!(d.m.step, Step::Storage);
-    d.key(Tab).keys(&[
-        Down,
-        Down,
-        Down,
-        Char(' '),
-        Down,
-        Char(' '),
-        Char('a'),
-        Char('A'),
-    ]);
+    d.akash_storage();
     // node4: only its clean NVMe (the other carries an old filesystem), single, xfs at
     // /scratch, no relocation.
     d.keys(&[Tab, Tab, Up, Up, Down, Down, Down, Char(' ')]);
@@ -145,19 +136,10 @@ fn keys_from_access_to_a_saved_plan_that_checks_clean() {
 /// Walks the akash demo to Provision (node2's NVMe pair as RAID0, applied to node3).
 fn demo_at_provision() -> Driver {
     let mut d = Driver::demo("akash");
-    d.key(Enter).key(Enter).key(Char('a')).key(Enter);
+    d.walk_to_hosts();
     while d.m.step < Step::Provision {
         if d.m.step == Step::Storage && d.m.plan.hosts.iter().all(|h| h.storage.is_empty()) {
-            d.key(Tab).keys(&[
-                Down,
-                Down,
-                Down,
-                Char(' '),
-                Down,
-                Char(' '),
-                Char('a'),
-                Char('A'),
-            ]);
+            d.akash_storage();
         }
         let before = d.m.step;
         d.key(Enter);

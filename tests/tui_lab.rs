@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab, Sudo, UserSpec};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use common::live::{apply_next, key, pump_through};
+use crossterm::event::KeyCode;
 use rackstrap::discover::HostState;
 use rackstrap::plan::Plan;
 use rackstrap::tui::effects::{Backend, Executor};
@@ -18,10 +19,8 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 const GIB: u64 = 1 << 30;
 
-fn key(m: &mut Model, exec: &mut Executor, code: KeyCode) {
-    if let Some(e) = update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))) {
-        exec.execute(e);
-    }
+fn discovery_ended(msg: &Msg) -> bool {
+    matches!(msg, Msg::DiscoveryDone | Msg::DiscoveryFailed(_))
 }
 
 /// Feeds messages to the model until discovery has finished.
@@ -31,19 +30,15 @@ fn pump(
     exec: &mut Executor,
     rx: &mut UnboundedReceiver<Msg>,
 ) {
-    loop {
-        let msg = rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(150), rx.recv()).await })
-            .expect("discovery answers in time (gathering facts can take a minute in the lab)")
-            .expect("channel open");
-        let done = matches!(msg, Msg::DiscoveryDone | Msg::DiscoveryFailed(_));
-        if let Some(e) = update(m, msg) {
-            exec.execute(e);
-        }
-        if done {
-            return;
-        }
-    }
+    pump_through(
+        rt,
+        m,
+        exec,
+        rx,
+        Duration::from_secs(150),
+        "discovery answers in time (gathering facts can take a minute in the lab)",
+        discovery_ended,
+    );
 }
 
 #[test]
@@ -159,19 +154,15 @@ fn pump_run(
     exec: &mut Executor,
     rx: &mut UnboundedReceiver<Msg>,
 ) {
-    loop {
-        let msg = rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(300), rx.recv()).await })
-            .expect("the run ends in time")
-            .expect("channel open");
-        let done = matches!(msg, Msg::RunEnded);
-        if let Some(e) = update(m, msg) {
-            exec.execute(e);
-        }
-        if done {
-            return;
-        }
-    }
+    pump_through(
+        rt,
+        m,
+        exec,
+        rx,
+        Duration::from_secs(300),
+        "the run ends in time",
+        |msg| matches!(msg, Msg::RunEnded),
+    );
 }
 
 #[test]
@@ -293,14 +284,15 @@ fn pump_answering(
 ) -> usize {
     let mut prompts = 0;
     loop {
-        let msg = rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(150), rx.recv()).await })
-            .expect("discovery answers in time")
-            .expect("channel open");
-        let done = matches!(msg, Msg::DiscoveryDone | Msg::DiscoveryFailed(_));
-        if let Some(e) = update(m, msg) {
-            exec.execute(e);
-        }
+        let done = apply_next(
+            rt,
+            m,
+            exec,
+            rx,
+            Duration::from_secs(150),
+            "discovery answers in time",
+            discovery_ended,
+        );
         if let Some(Popup::Passphrase { retry, .. }) = &m.popup {
             prompts += 1;
             assert_eq!(

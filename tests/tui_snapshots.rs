@@ -24,29 +24,9 @@ fn akash_at(step: Step) -> Driver {
         return d;
     }
     d.key(Enter).key(Char('a')).key(Enter);
-    while d.m.step < step {
-        if d.m.step == Step::Storage && d.m.plan.hosts.iter().all(|h| h.storage.is_empty()) {
-            // node2's two NVMe disks as RAID0 at /data, applied to node3 (same disks).
-            d.key(Tab).keys(&[
-                Down,
-                Down,
-                Down,
-                Char(' '),
-                Down,
-                Char(' '),
-                Char('a'),
-                Char('A'),
-            ]);
-        }
-        let before = d.m.step;
-        d.key(Enter);
-        assert_ne!(
-            before,
-            d.m.step,
-            "stuck at {before:?}: {:?}",
-            d.m.findings()
-        );
-    }
+    d.enter_until(step, |d| {
+        d.akash_storage();
+    });
     d
 }
 

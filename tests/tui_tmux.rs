@@ -5,108 +5,30 @@
 //! Each test runs its own tmux server (`tmux -L <unique>`) at a fixed 100x30 and kills it
 //! at the end, also when the test fails.
 
+mod common;
+
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-struct Tmux {
-    socket: String,
-}
+use common::tmux::Tmux;
 
-impl Tmux {
-    fn start(name: &str, cmd: &str, dir: &std::path::Path) -> Tmux {
-        let socket = format!("rackstrap-{name}-{}", std::process::id());
-        let t = Tmux { socket };
-        let ok = t
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-x",
-                "100",
-                "-y",
-                "30",
-                "-c",
-                dir.to_str().unwrap(),
-                "-s",
-                "main",
-                "bash",
-                "--norc",
-                "--noprofile",
-            ])
-            .status
-            .success();
-        assert!(ok, "tmux new-session failed");
-        t.run("export PS1='prompt> ' TERM=xterm-256color");
-        t.run(cmd);
-        t
-    }
+const BIN: &str = env!("CARGO_BIN_EXE_rackstrap");
 
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs")
-    }
-
-    fn run(&self, line: &str) {
-        self.cmd(&["send-keys", "-t", "main", "-l", line]);
-        self.cmd(&["send-keys", "-t", "main", "Enter"]);
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.cmd(&["send-keys", "-t", "main", k]);
-            std::thread::sleep(Duration::from_millis(60));
-        }
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
-            .into_owned()
-    }
-
-    /// Waits until the screen shows `text`; returns the screen.
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if s.contains(text) {
-                return s;
-            }
-            if start.elapsed() > Duration::from_secs(20) {
-                panic!("timed out waiting for {text:?}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
+/// A 100x30 pane running `cmd` in a fresh directory (kept while the pane lives).
+fn demo_pane(name: &str, cmd: &str) -> (tempfile::TempDir, Tmux) {
+    assert!(
+        Tmux::available(),
+        "tmux is required (tests/ci.sh installs it)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start(name, 100, 30, cmd, dir.path());
+    (dir, t)
 }
 
 #[test]
 fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
-    assert!(
-        tmux_available(),
-        "tmux is required (tests/ci.sh installs it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start(
+    let (dir, t) = demo_pane(
         "e2e",
-        &format!("RACKSTRAP_DEMO_SPEED=40 {bin} demo; echo rackstrap-exit=$?"),
-        dir.path(),
+        &format!("RACKSTRAP_DEMO_SPEED=40 {BIN} demo; echo rackstrap-exit=$?"),
     );
 
     let s = t.wait_for("1/9 Access");
@@ -191,7 +113,7 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
     // The saved plan reopens on the Drift screen (recovery / reinstall); `c` goes on to
     // Review. The demo's addresses answer nothing here: the survey need not finish first.
     t.run(&format!(
-        "clear; {bin} --plan akash.yaml; echo reopen-exit=$?"
+        "clear; {BIN} --plan akash.yaml; echo reopen-exit=$?"
     ));
     t.wait_for("Drift: what changed since the plan was saved");
     t.keys(&["c"]);
@@ -218,16 +140,9 @@ fn demo_walks_every_screen_to_a_finished_provision_and_restores_the_terminal() {
 
 #[test]
 fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
-    assert!(
-        tmux_available(),
-        "tmux is required (tests/ci.sh installs it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start(
+    let (_dir, t) = demo_pane(
         "panic",
-        &format!("RUST_BACKTRACE=0 RACKSTRAP_TEST_PANIC=1 {bin} demo; echo rackstrap-exit=$?"),
-        dir.path(),
+        &format!("RUST_BACKTRACE=0 RACKSTRAP_TEST_PANIC=1 {BIN} demo; echo rackstrap-exit=$?"),
     );
     t.wait_for("1/9 Access");
     t.keys(&["Enter"]);
@@ -243,16 +158,9 @@ fn a_panic_in_update_restores_the_terminal_and_prints_the_report() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    assert!(
-        tmux_available(),
-        "tmux is required (tests/ci.sh installs it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start(
+    let (dir, t) = demo_pane(
         "sigterm",
-        &format!("{bin} demo & echo $! > wizard.pid; fg; echo rackstrap-exit=$?"),
-        dir.path(),
+        &format!("{BIN} demo & echo $! > wizard.pid; fg; echo rackstrap-exit=$?"),
     );
     t.wait_for("1/9 Access");
     let pid = std::fs::read_to_string(dir.path().join("wizard.pid")).unwrap();
@@ -291,16 +199,17 @@ fn assert_terminal_restored(t: &Tmux) {
 #[test]
 fn no_color_draws_without_colours() {
     assert!(
-        tmux_available(),
+        Tmux::available(),
         "tmux is required (tests/ci.sh installs it)"
     );
     let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
     for (no_color, expect_colour) in [(true, false), (false, true)] {
         let prefix = if no_color { "NO_COLOR=1 " } else { "" };
         let t = Tmux::start(
             if no_color { "mono" } else { "colour" },
-            &format!("{prefix}{bin} demo --lab ais"),
+            100,
+            30,
+            &format!("{prefix}{BIN} demo --lab ais"),
             dir.path(),
         );
         t.wait_for("1/9 Access");
@@ -324,16 +233,9 @@ fn no_color_draws_without_colours() {
 /// runs it (in the demo, only says what would run).
 #[test]
 fn drift_screen_on_the_recovery_demo() {
-    assert!(
-        tmux_available(),
-        "tmux is required (tests/ci.sh installs it)"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_rackstrap");
-    let t = Tmux::start(
+    let (_dir, t) = demo_pane(
         "drift",
-        &format!("{bin} demo --lab recovery; echo rackstrap-exit=$?"),
-        dir.path(),
+        &format!("{BIN} demo --lab recovery; echo rackstrap-exit=$?"),
     );
     let s = t.wait_for("node4    10.0.10.9       not in the cluster");
     assert!(

@@ -17,17 +17,7 @@ fn snap(name: &str, d: &Driver) {
 /// Enter through every step up to `step` with what the lab suggests.
 fn walk(lab: &str, step: Step) -> Driver {
     let mut d = Driver::demo(lab);
-    d.walk_to_hosts();
-    while d.m.step < step {
-        let before = d.m.step;
-        d.key(Enter);
-        assert_ne!(
-            before,
-            d.m.step,
-            "stuck at {before:?}: {:?}",
-            d.m.findings()
-        );
-    }
+    d.walk_to_hosts().enter_until(step, |_| {});
     d
 }
 

@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::fake_k8s;
+use common::fs::copy_tree;
 use common::lab::{HostSpec, LAB_PORT, Lab};
 use common::tmux::Tmux;
 
@@ -55,19 +56,6 @@ fn ansible_bin_dir() -> String {
         .expect("a directory")
         .display()
         .to_string()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// An fstab line whose first fields are the words of `want` (spacing aside).

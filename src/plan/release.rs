@@ -156,137 +156,120 @@ const PLUGINS: &[&str] = &[
 ];
 const CONTAINER_MANAGERS: &[&str] = &["docker", "crio", "containerd"];
 
+const PROXY_MODES: &[&str] = &["iptables", "ipvs"];
+const PROXY_MODES_WITH_NFTABLES: &[&str] = &["iptables", "ipvs", "nftables"];
+
 const fn v(a: u32, b: u32, c: u32) -> Version {
     Version(a, b, c)
 }
 
-/// Every release rackstrap knows, oldest first.
+/// Where a release's tree keeps its defaults, recovery playbooks and their docs: three
+/// shapes across the releases here.
+struct Tree {
+    defaults_role: &'static str,
+    upgrade_playbook: &'static str,
+    remove_node_playbook: &'static str,
+    nodes_doc: &'static str,
+    recover_doc: &'static str,
+    validate_inventory: bool,
+    dynamic_groups: bool,
+}
+
+/// v2.24: `kubespray-defaults`, docs at the top of `docs/`.
+const TREE_V2_24: Tree = Tree {
+    defaults_role: "kubespray-defaults",
+    upgrade_playbook: "upgrade-cluster.yml",
+    remove_node_playbook: "remove-node.yml",
+    nodes_doc: "docs/nodes.md",
+    recover_doc: "docs/recover-control-plane.md",
+    validate_inventory: false,
+    dynamic_groups: false,
+};
+
+/// v2.28: `kubespray_defaults`, docs under `docs/operations/`, `roles/validate_inventory`.
+const TREE_V2_28: Tree = Tree {
+    defaults_role: "kubespray_defaults",
+    upgrade_playbook: "upgrade-cluster.yml",
+    remove_node_playbook: "remove-node.yml",
+    nodes_doc: "docs/operations/nodes.md",
+    recover_doc: "docs/operations/recover-control-plane.md",
+    validate_inventory: true,
+    dynamic_groups: false,
+};
+
+/// v2.29 on: the root's `_` playbook names, `roles/dynamic_groups`.
+const TREE_V2_29: Tree = Tree {
+    defaults_role: "kubespray_defaults",
+    upgrade_playbook: "upgrade_cluster.yml",
+    remove_node_playbook: "remove_node.yml",
+    nodes_doc: "docs/operations/nodes.md",
+    recover_doc: "docs/operations/recover-control-plane.md",
+    validate_inventory: true,
+    dynamic_groups: true,
+};
+
+/// One row of [`RELEASES`]; the values every release shares (facts, scale and recover
+/// playbooks, container managers) are filled in here.
+#[allow(clippy::too_many_arguments)]
+const fn release(
+    tag: &'static str,
+    new_clusters: bool,
+    network_plugins: &'static [&'static str],
+    proxy_modes: &'static [&'static str],
+    ansible_core: (Version, Version),
+    ansible_package: &'static str,
+    python: (Version, Version),
+    kubernetes: (&'static str, &'static str),
+    kubernetes_default: &'static str,
+    tree: Tree,
+) -> Release {
+    Release {
+        tag,
+        new_clusters,
+        network_plugins,
+        proxy_modes,
+        container_managers: CONTAINER_MANAGERS,
+        ansible_core: Range {
+            min: ansible_core.0,
+            max_exclusive: ansible_core.1,
+        },
+        ansible_package,
+        python,
+        kubernetes,
+        kubernetes_default,
+        defaults_role: tree.defaults_role,
+        facts_playbook: "playbooks/facts.yml",
+        scale_playbook: "scale.yml",
+        upgrade_playbook: tree.upgrade_playbook,
+        remove_node_playbook: tree.remove_node_playbook,
+        recover_playbook: "recover-control-plane.yml",
+        nodes_doc: tree.nodes_doc,
+        recover_doc: tree.recover_doc,
+        validate_inventory: tree.validate_inventory,
+        dynamic_groups: tree.dynamic_groups,
+    }
+}
+
+/// Every release rackstrap knows, oldest first. Columns: tag, offered for new clusters,
+/// network plugins, proxy modes, ansible-core range (max exclusive), `ansible` package,
+/// Python range, Kubernetes (lowest, highest), Kubernetes default, tree layout.
+#[rustfmt::skip]
 pub const RELEASES: &[Release] = &[
-    Release {
-        tag: "v2.24.1",
-        new_clusters: false,
-        network_plugins: PLUGINS_WITH_WEAVE,
-        proxy_modes: &["iptables", "ipvs"],
-        container_managers: CONTAINER_MANAGERS,
-        ansible_core: Range {
-            min: v(2, 15, 5),
-            max_exclusive: v(2, 17, 0),
-        },
-        ansible_package: "ansible==8.5.0",
-        python: (v(3, 9, 0), v(3, 11, 0)),
-        kubernetes: ("1.26", "1.29"),
-        kubernetes_default: "v1.28.6",
-        defaults_role: "kubespray-defaults",
-        facts_playbook: "playbooks/facts.yml",
-        scale_playbook: "scale.yml",
-        upgrade_playbook: "upgrade-cluster.yml",
-        remove_node_playbook: "remove-node.yml",
-        recover_playbook: "recover-control-plane.yml",
-        nodes_doc: "docs/nodes.md",
-        recover_doc: "docs/recover-control-plane.md",
-        validate_inventory: false,
-        dynamic_groups: false,
-    },
-    Release {
-        tag: "v2.28.1",
-        new_clusters: false,
-        network_plugins: PLUGINS_WITH_WEAVE_AND_NONE,
-        proxy_modes: &["iptables", "ipvs", "nftables"],
-        container_managers: CONTAINER_MANAGERS,
-        ansible_core: Range {
-            min: v(2, 16, 4),
-            max_exclusive: v(2, 17, 0),
-        },
-        ansible_package: "ansible==9.13.0",
-        python: (v(3, 10, 0), v(3, 12, 0)),
-        kubernetes: ("1.30", "1.32"),
-        kubernetes_default: "v1.32.8",
-        defaults_role: "kubespray_defaults",
-        facts_playbook: "playbooks/facts.yml",
-        scale_playbook: "scale.yml",
-        upgrade_playbook: "upgrade-cluster.yml",
-        remove_node_playbook: "remove-node.yml",
-        recover_playbook: "recover-control-plane.yml",
-        nodes_doc: "docs/operations/nodes.md",
-        recover_doc: "docs/operations/recover-control-plane.md",
-        validate_inventory: true,
-        dynamic_groups: false,
-    },
-    Release {
-        tag: "v2.29.1",
-        new_clusters: true,
-        network_plugins: PLUGINS,
-        proxy_modes: &["iptables", "ipvs", "nftables"],
-        container_managers: CONTAINER_MANAGERS,
-        ansible_core: Range {
-            min: v(2, 17, 3),
-            max_exclusive: v(2, 18, 0),
-        },
-        ansible_package: "ansible==10.7.0",
-        python: (v(3, 10, 0), v(3, 12, 0)),
-        kubernetes: ("1.31", "1.33"),
-        kubernetes_default: "v1.33.7",
-        defaults_role: "kubespray_defaults",
-        facts_playbook: "playbooks/facts.yml",
-        scale_playbook: "scale.yml",
-        upgrade_playbook: "upgrade_cluster.yml",
-        remove_node_playbook: "remove_node.yml",
-        recover_playbook: "recover-control-plane.yml",
-        nodes_doc: "docs/operations/nodes.md",
-        recover_doc: "docs/operations/recover-control-plane.md",
-        validate_inventory: true,
-        dynamic_groups: true,
-    },
-    Release {
-        tag: "v2.30.0",
-        new_clusters: true,
-        network_plugins: PLUGINS,
-        proxy_modes: &["iptables", "ipvs", "nftables"],
-        container_managers: CONTAINER_MANAGERS,
-        ansible_core: Range {
-            min: v(2, 17, 3),
-            max_exclusive: v(2, 18, 0),
-        },
-        ansible_package: "ansible==10.7.0",
-        python: (v(3, 10, 0), v(3, 12, 0)),
-        kubernetes: ("1.32", "1.34"),
-        kubernetes_default: "v1.34.3",
-        defaults_role: "kubespray_defaults",
-        facts_playbook: "playbooks/facts.yml",
-        scale_playbook: "scale.yml",
-        upgrade_playbook: "upgrade_cluster.yml",
-        remove_node_playbook: "remove_node.yml",
-        recover_playbook: "recover-control-plane.yml",
-        nodes_doc: "docs/operations/nodes.md",
-        recover_doc: "docs/operations/recover-control-plane.md",
-        validate_inventory: true,
-        dynamic_groups: true,
-    },
-    Release {
-        tag: "v2.31.0",
-        new_clusters: true,
-        network_plugins: PLUGINS,
-        proxy_modes: &["iptables", "ipvs", "nftables"],
-        container_managers: CONTAINER_MANAGERS,
-        ansible_core: Range {
-            min: v(2, 18, 0),
-            max_exclusive: v(2, 19, 0),
-        },
-        ansible_package: "ansible==11.13.0",
-        python: (v(3, 11, 0), v(3, 13, 0)),
-        kubernetes: ("1.33", "1.35"),
-        kubernetes_default: "v1.35.4",
-        defaults_role: "kubespray_defaults",
-        facts_playbook: "playbooks/facts.yml",
-        scale_playbook: "scale.yml",
-        upgrade_playbook: "upgrade_cluster.yml",
-        remove_node_playbook: "remove_node.yml",
-        recover_playbook: "recover-control-plane.yml",
-        nodes_doc: "docs/operations/nodes.md",
-        recover_doc: "docs/operations/recover-control-plane.md",
-        validate_inventory: true,
-        dynamic_groups: true,
-    },
+    release("v2.24.1", false, PLUGINS_WITH_WEAVE, PROXY_MODES,
+        (v(2, 15, 5), v(2, 17, 0)), "ansible==8.5.0", (v(3, 9, 0), v(3, 11, 0)),
+        ("1.26", "1.29"), "v1.28.6", TREE_V2_24),
+    release("v2.28.1", false, PLUGINS_WITH_WEAVE_AND_NONE, PROXY_MODES_WITH_NFTABLES,
+        (v(2, 16, 4), v(2, 17, 0)), "ansible==9.13.0", (v(3, 10, 0), v(3, 12, 0)),
+        ("1.30", "1.32"), "v1.32.8", TREE_V2_28),
+    release("v2.29.1", true, PLUGINS, PROXY_MODES_WITH_NFTABLES,
+        (v(2, 17, 3), v(2, 18, 0)), "ansible==10.7.0", (v(3, 10, 0), v(3, 12, 0)),
+        ("1.31", "1.33"), "v1.33.7", TREE_V2_29),
+    release("v2.30.0", true, PLUGINS, PROXY_MODES_WITH_NFTABLES,
+        (v(2, 17, 3), v(2, 18, 0)), "ansible==10.7.0", (v(3, 10, 0), v(3, 12, 0)),
+        ("1.32", "1.34"), "v1.34.3", TREE_V2_29),
+    release("v2.31.0", true, PLUGINS, PROXY_MODES_WITH_NFTABLES,
+        (v(2, 18, 0), v(2, 19, 0)), "ansible==11.13.0", (v(3, 11, 0), v(3, 13, 0)),
+        ("1.33", "1.35"), "v1.35.4", TREE_V2_29),
 ];
 
 impl Release {

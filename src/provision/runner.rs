@@ -266,18 +266,7 @@ pub async fn run(
     opts: RunOptions,
     events: UnboundedSender<Event>,
 ) -> Result<RunSummary> {
-    for h in &opts.hosts {
-        if !plan.hosts.iter().any(|p| &p.name == h) {
-            return Err(eyre!(
-                "--host {h}: the plan has no such host (hosts: {})",
-                plan.hosts
-                    .iter()
-                    .map(|h| h.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    }
+    super::selection::check_hosts(plan, &opts.hosts).map_err(|e| eyre!(e))?;
     let run_id = state::run_id();
     let state_path = opts.state_dir.as_ref().map(|d| d.join("state.yaml"));
     // One run per plan at a time; held until this function returns.

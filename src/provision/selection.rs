@@ -17,6 +17,24 @@ pub struct Selection {
     pub hosts: BTreeSet<String>,
 }
 
+/// Every `--host` name is a host of the plan, or which one is not and which names exist.
+pub fn check_hosts(plan: &Plan, hosts: &[String]) -> Result<(), String> {
+    match hosts
+        .iter()
+        .find(|h| !plan.hosts.iter().any(|p| &p.name == *h))
+    {
+        None => Ok(()),
+        Some(h) => Err(format!(
+            "--host {h}: the plan has no such host (hosts: {})",
+            plan.hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 impl Selection {
     /// Every stage on every host of the plan.
     pub fn all(plan: &Plan) -> Selection {
@@ -48,19 +66,8 @@ impl Selection {
         }
         if !hosts.is_empty() {
             sel.hosts.clear();
-            for h in hosts {
-                if !plan.hosts.iter().any(|p| &p.name == h) {
-                    return Err(format!(
-                        "--host {h}: the plan has no such host (hosts: {})",
-                        plan.hosts
-                            .iter()
-                            .map(|h| h.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                sel.hosts.insert(h.clone());
-            }
+            check_hosts(plan, hosts)?;
+            sel.hosts.extend(hosts.iter().cloned());
         }
         Ok(sel)
     }

@@ -35,6 +35,12 @@ pub fn install(lab: &Lab, host: &str, nodes: &[&str], dns: &[&str]) {
         .iter()
         .map(|n| format!("{n} Ready <none> 5m v1.33.1\\n"))
         .collect();
+    install_nodes(lab, host, &nodes, dns);
+}
+
+/// [`install`] with `kubectl get nodes --no-headers` answering `nodes` as written (a `printf`
+/// format: each line ends in the two characters `\n`).
+pub fn install_nodes(lab: &Lab, host: &str, nodes: &str, dns: &[&str]) {
     let script = format!(
         "mount -t tmpfs tmpfs /usr/local/bin && mkdir -p /etc/fake-k8s && cd /etc/fake-k8s \
          && cat > /usr/local/bin/kubectl <<'EOF'\n{FAKE_KUBECTL}EOF\n\

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rackstrap::lab::{Lab, LabRunner};
 use rackstrap::provision::{Event, StageId};
 use rackstrap::tui::effects::{Effect, save_plan};
-use rackstrap::tui::model::{Mode, Model, Msg};
+use rackstrap::tui::model::{Mode, Model, Msg, Step};
 use rackstrap::tui::update::update;
 use std::sync::Arc;
 
@@ -200,6 +200,43 @@ impl Driver {
         self.key(KeyCode::Enter); // scan
         self.key(KeyCode::Char('a')); // accept every host that answered
         self.key(KeyCode::Enter) // -> Hosts
+    }
+
+    /// On the akash demo's Storage screen: node2's two NVMe disks as RAID0 at /data, applied
+    /// to node3 (same disks).
+    pub fn akash_storage(&mut self) -> &mut Self {
+        use KeyCode::{Char, Down, Tab};
+        self.key(Tab).keys(&[
+            Down,
+            Down,
+            Down,
+            Char(' '),
+            Down,
+            Char(' '),
+            Char('a'),
+            Char('A'),
+        ])
+    }
+
+    /// Enter through every step up to `step`, calling `storage` on a Storage screen where no
+    /// host has storage yet; panics naming the step Enter does not leave.
+    pub fn enter_until(&mut self, step: Step, storage: impl Fn(&mut Driver)) -> &mut Self {
+        while self.m.step < step {
+            if self.m.step == Step::Storage
+                && self.m.plan.hosts.iter().all(|h| h.storage.is_empty())
+            {
+                storage(self);
+            }
+            let before = self.m.step;
+            self.key(KeyCode::Enter);
+            assert_ne!(
+                before,
+                self.m.step,
+                "stuck at {before:?}: {:?}",
+                self.m.findings()
+            );
+        }
+        self
     }
 }
 

@@ -28,6 +28,11 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
     let n = &plan.network;
     let service = parse_net_field(&n.service_cidr, "network.service_cidr", "service CIDR", out);
     let pods = parse_net_field(&n.pod_cidr, "network.pod_cidr", "pod CIDR", out);
+    // The cluster's own ranges that parsed, as messages name them; nothing else may sit in them.
+    let cluster_nets: Vec<(ipnet::IpNet, &str)> = [(service, "service CIDR"), (pods, "pod CIDR")]
+        .into_iter()
+        .filter_map(|(net, what)| net.map(|net| (net, what)))
+        .collect();
     for (net, path, what) in [
         (service, "network.service_cidr", "service CIDR"),
         (pods, "network.pod_cidr", "pod CIDR"),
@@ -132,20 +137,16 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                 &addr.to_string(),
             ));
         }
-        for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
-            if let Some(net) = net
-                && net.contains(&addr)
-            {
-                out.push(
-                    Finding::new(
-                        Severity::Error,
-                        Code::E_HOST_IN_CLUSTER_CIDR,
-                        format!("hosts[{i}].address"),
-                        msg::host_in_cidr(&plan.hosts[i].name, addr, what, &net),
-                    )
-                    .hint("move the service and pod CIDRs to a range the nodes do not use"),
-                );
-            }
+        for (net, what) in holding(&cluster_nets, addr) {
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    Code::E_HOST_IN_CLUSTER_CIDR,
+                    format!("hosts[{i}].address"),
+                    msg::host_in_cidr(&plan.hosts[i].name, addr, what, &net),
+                )
+                .hint("move the service and pod CIDRs to a range the nodes do not use"),
+            );
         }
     }
     let dns_addrs: Vec<(usize, IpAddr)> = n
@@ -155,20 +156,16 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
         .filter_map(|(k, d)| net::parse_addr(d.trim()).ok().map(|a| (k, a)))
         .collect();
     for &(k, addr) in &dns_addrs {
-        for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
-            if let Some(net) = net
-                && net.contains(&addr)
-            {
-                out.push(
-                    Finding::new(
-                        Severity::Error,
-                        Code::E_DNS_IN_CLUSTER_CIDR,
-                        format!("network.upstream_dns[{k}]"),
-                        msg::dns_in_cidr(addr, what, &net),
-                    )
-                    .hint("move the service and pod CIDRs to a range the network does not use"),
-                );
-            }
+        for (net, what) in holding(&cluster_nets, addr) {
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    Code::E_DNS_IN_CLUSTER_CIDR,
+                    format!("network.upstream_dns[{k}]"),
+                    msg::dns_in_cidr(addr, what, &net),
+                )
+                .hint("move the service and pod CIDRs to a range the network does not use"),
+            );
         }
     }
     for (k, dns) in n.upstream_dns.iter().enumerate() {
@@ -298,10 +295,8 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                 );
             }
         }
-        for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
-            if let Some(net) = net
-                && let Some(common) = b.range.intersection(&AddrRange::from_net(net))
-            {
+        for &(net, what) in &cluster_nets {
+            if let Some(common) = b.range.intersection(&AddrRange::from_net(net)) {
                 out.push(Finding::new(
                     Severity::Error,
                     Code::E_POOL_IN_CLUSTER_CIDR,
@@ -374,15 +369,13 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                         msg::vip_in_pool(addr, &e.path),
                     ));
                 }
-                for (net, what) in [(service, "service CIDR"), (pods, "pod CIDR")] {
-                    if net.is_some_and(|net| net.contains(&addr)) {
-                        out.push(Finding::new(
-                            Severity::Error,
-                            Code::E_VIP_IN_CLUSTER_CIDR,
-                            "network.vip",
-                            msg::vip_in_cidr(addr, what),
-                        ));
-                    }
+                for (_, what) in holding(&cluster_nets, addr) {
+                    out.push(Finding::new(
+                        Severity::Error,
+                        Code::E_VIP_IN_CLUSTER_CIDR,
+                        "network.vip",
+                        msg::vip_in_cidr(addr, what),
+                    ));
                 }
             }
         }
@@ -402,6 +395,16 @@ fn ipv6_not_supported(path: impl Into<String>, what: &str, text: &str) -> Findin
         msg::ipv6_not_supported(what, text),
     )
     .hint(msg::IPV6_HINT)
+}
+
+/// The networks of `nets` that contain `addr`, in order.
+fn holding<'a>(
+    nets: &'a [(ipnet::IpNet, &'a str)],
+    addr: IpAddr,
+) -> impl Iterator<Item = (ipnet::IpNet, &'a str)> + 'a {
+    nets.iter()
+        .copied()
+        .filter(move |(net, _)| net.contains(&addr))
 }
 
 fn parse_net_field(
