@@ -27,7 +27,7 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
     }
     let Some(kind) = Kind::parse(&args.action) else {
         eprintln!(
-            "rackstrap: {}: not an action (add, remove, replace)",
+            "rackstrap: {}: not an action (add, remove, replace, relay)",
             args.action
         );
         return Ok(ExitCode::from(2));
