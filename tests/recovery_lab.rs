@@ -1,7 +1,8 @@
 //! Recovery against the lab, through the built binary: `rackstrap drift` on a prepared lab
 //! (golden text and JSON), a reinstalled host that nothing runs on until its new key is
-//! confirmed, and `rackstrap node add|remove|replace` running real ansible-core with fixture
-//! playbooks named like Kubespray's that record the limits and extra vars they received. The
+//! confirmed, `rackstrap node add|remove|replace` running real ansible-core with fixture
+//! playbooks named like Kubespray's that record the limits and extra vars they received, and
+//! `rackstrap node relay` laying one host's disks out again on real loop devices. The
 //! cluster's answers come from a fake `kubectl` / `etcdctl` on the first control plane.
 
 mod common;
