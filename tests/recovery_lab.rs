@@ -647,6 +647,16 @@ fn relay_runs_the_storage_stage_again_on_that_host_only() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(!text(&o).contains("$ mkfs"), "{}", text(&o));
 
+    // A dry run lists the commands and forgets nothing.
+    let o = rackstrap(&["node", "relay", plan_s, "node2", "--dry-run"], &known);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("mkfs.ext4"), "{}", text(&o));
+    assert_eq!(
+        RunState::load(&state_path)
+            .expect("state")
+            .get(StageId::Storage, "node2"),
+        before.get(StageId::Storage, "node2")
+    );
     let o = rackstrap(&["node", "relay", plan_s, "node2", "--yes"], &known);
     assert!(o.status.success(), "{}", text(&o));
     let out = text(&o);
