@@ -1,7 +1,8 @@
 //! Recovery against the lab, through the built binary: `rackstrap drift` on a prepared lab
 //! (golden text and JSON), a reinstalled host that nothing runs on until its new key is
-//! confirmed, and `rackstrap node add|remove|replace` running real ansible-core with fixture
-//! playbooks named like Kubespray's that record the limits and extra vars they received. The
+//! confirmed, `rackstrap node add|remove|replace` running real ansible-core with fixture
+//! playbooks named like Kubespray's that record the limits and extra vars they received, and
+//! `rackstrap node relay` laying one host's disks out again on real loop devices. The
 //! cluster's answers come from a fake `kubectl` / `etcdctl` on the first control plane.
 
 mod common;
@@ -584,5 +585,95 @@ fn replace_after_lost_quorum_recovers_the_control_plane() {
         "recover-control-plane.yml limit=etcd,kube_control_plane etcd_retries=10:int \
          kube_control_plane=node1,node2,node3 broken_etcd=node2,node3 \
          broken_kube_control_plane=node2,node3"
+    );
+}
+
+/// `node relay`: a host whose storage was done and whose disk then came back blank (a
+/// reinstall) has its recorded storage step forgotten and the storage stage run again on it
+/// only; the other host's disk and recorded step are untouched. A host still laid out is
+/// refused.
+#[test]
+fn relay_runs_the_storage_stage_again_on_that_host_only() {
+    require_lab!();
+    let lab = Lab::start(vec![
+        HostSpec::new("node1"),
+        HostSpec::new("node2").disk(64 * MIB),
+        HostSpec::new("node3").disk(64 * MIB),
+    ]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let known = tmp.path().join("known_hosts");
+    let storage = |h: &str| {
+        format!(
+            "    roles: [worker]\n    storage:\n      - {{level: single, devices: [{}], mount: /mnt/data}}\n",
+            lab.host(h).disks[0].name
+        )
+    };
+    let plan = write_plan(
+        &lab,
+        tmp.path(),
+        &tmp.path().join("kubespray"),
+        "v2.31.0",
+        &[
+            ("node1", "    roles: [control_plane, etcd, worker]\n".into()),
+            ("node2", storage("node2")),
+            ("node3", storage("node3")),
+        ],
+    );
+    pin_all(&lab, &known);
+    let plan_s = plan.to_str().expect("utf-8");
+    let o = rackstrap(&["apply", plan_s, "--stage", "storage", "--yes"], &known);
+    assert!(o.status.success(), "{}", text(&o));
+    let state_path = tmp.path().join(".rackstrap/lab/state.yaml");
+    let before = RunState::load(&state_path).expect("state");
+    let node3_before = before
+        .get(StageId::Storage, "node3")
+        .expect("node3 storage")
+        .clone();
+    assert_eq!(node3_before.state, StepState::Done);
+
+    // Laid out: nothing to re-lay.
+    let o = rackstrap(&["node", "relay", plan_s, "node2", "--yes"], &known);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("already laid out"), "{}", text(&o));
+
+    // node2 comes back blank: no mount, no fstab line, no filesystem.
+    let disk = lab.host("node2").disks[0].name.clone();
+    lab.exec_ok(
+        "node2",
+        &format!("umount /mnt/data && sed -i '\\|/mnt/data|d' /etc/fstab && wipefs -a /dev/{disk}"),
+    );
+    // `apply` alone skips it: its storage step is recorded as done.
+    let o = rackstrap(&["apply", plan_s, "--stage", "storage", "--yes"], &known);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("$ mkfs"), "{}", text(&o));
+
+    // A dry run lists the commands and forgets nothing.
+    let o = rackstrap(&["node", "relay", plan_s, "node2", "--dry-run"], &known);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("mkfs.ext4"), "{}", text(&o));
+    assert_eq!(
+        RunState::load(&state_path)
+            .expect("state")
+            .get(StageId::Storage, "node2"),
+        before.get(StageId::Storage, "node2")
+    );
+    let o = rackstrap(&["node", "relay", plan_s, "node2", "--yes"], &known);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("$ mkfs.ext4 -L rackstrap /dev/{disk}")),
+        "{out}"
+    );
+    assert!(out.contains("node2 storage done"), "{out}");
+    assert!(!out.contains("node3"), "{out}");
+    let mounted = lab.exec_ok("node2", "findmnt -n -o SOURCE /mnt/data");
+    assert!(mounted.contains(&disk), "{mounted}");
+    let after = RunState::load(&state_path).expect("state");
+    let node2 = after.get(StageId::Storage, "node2").expect("node2 storage");
+    assert_eq!(node2.state, StepState::Done);
+    assert_eq!(
+        after.get(StageId::Storage, "node3"),
+        Some(&node3_before),
+        "node3 touched"
     );
 }

@@ -732,3 +732,86 @@ fn drift_on_the_recovery_demo() {
     d.keys(&[PageUp, PageUp, PageUp]);
     assert_eq!(d.screen(80, 24), screen);
 }
+
+/// The Drift screen offers `l` (re-lay the disks) only where the core allows it: refused with
+/// the reason for a host with no storage in the plan; for the reinstalled host, once its key
+/// is trusted and the plan gives it storage, it waits for the host's name, then runs.
+#[test]
+fn drift_relay_waits_for_the_hosts_name() {
+    let (mut m, lab) = rackstrap::cli::demo::recovery_model().expect("recovery demo");
+    m.theme.color = false;
+    let node2 = m
+        .plan
+        .hosts
+        .iter_mut()
+        .find(|h| h.name == "node2")
+        .expect("node2");
+    node2.storage = rackstrap::plan::from_yaml(
+        "version: 1\ncluster: {name: c}\nhosts:\n\
+         \x20 - name: x\n    address: 10.0.0.9\n    roles: [worker]\n    storage:\n\
+         \x20     - {level: single, devices: [sdb], mount: /mnt/data}\n",
+        "test",
+    )
+    .expect("storage")
+    .hosts[0]
+        .storage
+        .clone();
+    let mut d = Driver {
+        runner: rackstrap::lab::LabRunner::new(lab.clone(), 1e6),
+        m,
+        lab,
+        pending_runs: vec![],
+        pinned: Default::default(),
+    };
+    d.send(rackstrap::tui::model::Msg::Opened);
+    d.keys(&[Char('l')]);
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains("relay refused: node1 has no storage in the plan"),
+        "{screen}"
+    );
+    // node2's key changed: refused until it is trusted.
+    d.keys(&[Down, Char('l')]);
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains("relay refused: node2: host key changed"),
+        "{screen}"
+    );
+    d.keys(&[
+        Char('k'),
+        Char('n'),
+        Char('o'),
+        Char('d'),
+        Char('e'),
+        Char('2'),
+        Enter,
+    ]);
+    // The demo's node2 has no sdb: refused as `disks differ`. Surveyed with the disk there,
+    // the screen offers the re-lay.
+    d.keys(&[Char('l')]);
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains("relay refused: node2: disks differ: no sdb on the host"),
+        "{screen}"
+    );
+    let report =
+        d.m.drift
+            .as_mut()
+            .and_then(|x| x.report.as_mut())
+            .expect("report");
+    report.hosts[1]
+        .states
+        .retain(|s| !matches!(s, rackstrap::recovery::drift::Drift::DisksDiffer { .. }));
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("→ l: re-lay its disks"), "{screen}");
+    d.keys(&[Char('l'), Enter]);
+    let screen = d.screen(120, 40);
+    assert!(screen.contains("Type node2 and Enter to run"), "{screen}");
+    assert!(!screen.contains("demo, not run"), "{screen}");
+    d.keys(&[Char('n'), Char('o'), Char('d'), Char('e'), Char('2'), Enter]);
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains("demo, not run: the storage stage on node2"),
+        "{screen}"
+    );
+}

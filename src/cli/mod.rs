@@ -89,8 +89,8 @@ pub struct DriftArgs {
 
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// add, remove or replace
-    #[arg(value_parser = ["add", "remove", "replace"])]
+    /// add, remove, replace, or relay (the storage stage again on a reinstalled node)
+    #[arg(value_parser = ["add", "remove", "replace", "relay"])]
     pub action: String,
     /// The plan file (saved again only when the action succeeds)
     pub plan: PathBuf,
@@ -99,7 +99,8 @@ pub struct NodeArgs {
     /// Print the quorum arithmetic, the inventory and every command; run nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Confirm an action that weakens etcd quorum without asking (headless)
+    /// Confirm an action that weakens etcd quorum, or relay's destructive storage work,
+    /// without asking (headless)
     #[arg(long)]
     pub yes: bool,
     /// rackstrap's known_hosts file (default: ~/.config/rackstrap/known_hosts)

@@ -1,4 +1,4 @@
-//! `rackstrap node add|remove|replace PLAN NAME [--dry-run] [--yes]`: one recovery action,
+//! `rackstrap node add|remove|replace|relay PLAN NAME [--dry-run] [--yes]`: one recovery action,
 //! decided by the core exactly as the wizard's Drift screen decides it (`recovery::survey`,
 //! `recovery::prepare`, `recovery::perform`). The quorum arithmetic and every command are
 //! printed first; Ansible's output follows as `ansible kubespray <line>`, as in `apply`.
@@ -22,9 +22,12 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    if args.action == "relay" {
+        return relay(&plan, &args);
+    }
     let Some(kind) = Kind::parse(&args.action) else {
         eprintln!(
-            "rackstrap: {}: not an action (add, remove, replace)",
+            "rackstrap: {}: not an action (add, remove, replace, relay)",
             args.action
         );
         return Ok(ExitCode::from(2));
@@ -98,5 +101,87 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
             );
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// `node relay`: the storage stage again on a reinstalled node, through the runner `apply`
+/// uses (`recovery::relay`). Exit 0 done (or a dry run), 1 refused or failed, 2 no such host.
+fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCode> {
+    use std::sync::Arc;
+
+    use crate::provision::remote::SshConnector;
+    use crate::provision::{Consent, RunOptions};
+
+    if !plan.hosts.iter().any(|h| h.name == args.name) {
+        eprintln!("rackstrap: the plan has no host {}", args.name);
+        return Ok(ExitCode::from(2));
+    }
+    if plan::check(plan, None).iter().any(|f| f.is_error()) {
+        eprint!("{}", super::check::format_text(&plan::check(plan, None)));
+        eprintln!("rackstrap: the plan has errors; nothing was run");
+        return Ok(ExitCode::from(1));
+    }
+    let base = super::apply::connect_options(plan, args.known_hosts.as_deref(), false);
+    let plan_file = args.plan.display().to_string();
+    let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
+    let report = rt.block_on(recovery::survey(plan, base.clone(), &plan_file));
+    let reason = match recovery::relay::decide(plan, &report, &args.name) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rackstrap: relay refused: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    println!(
+        "relay {}: {}; its storage step is forgotten and the storage stage runs on it only",
+        args.name,
+        match reason {
+            recovery::relay::Reason::Reinstalled => "reinstalled",
+            recovery::relay::Reason::LayoutMissing => "the plan's layouts are not on its disks",
+        }
+    );
+    let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
+    opts.dry_run = args.dry_run;
+    opts.consent = if args.yes {
+        Consent::All
+    } else {
+        Consent::None
+    };
+    let summary = rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let printer = tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                println!("{}", super::apply::headless_line(&ev));
+            }
+        });
+        let r = recovery::relay::perform(plan, &args.plan, &args.name, opts, tx).await;
+        let _ = printer.await;
+        r
+    });
+    let summary = match summary {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rackstrap: relay {}: {e:#}", args.name);
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if args.dry_run {
+        println!("dry run: nothing was changed");
+    }
+    if summary.all_done() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for (stage, host, _, msg) in summary.failed() {
+            eprintln!(
+                "  {} {stage}: {}",
+                crate::text::printable(host),
+                crate::text::printable(msg)
+            );
+        }
+        eprintln!(
+            "rackstrap: relay {}: the storage stage did not finish",
+            args.name
+        );
+        Ok(ExitCode::from(1))
     }
 }

@@ -18,6 +18,7 @@ pub mod actions;
 pub mod drift;
 pub mod observe;
 pub mod quorum;
+pub mod relay;
 pub mod releases;
 pub mod run;
 

@@ -106,6 +106,14 @@ pub enum Effect {
         plan_path: Option<PathBuf>,
         demo: bool,
     },
+    /// Re-lay a host's disks the operator confirmed (`recovery::relay`; the demo: only say
+    /// what would run).
+    Relay {
+        plan: Plan,
+        plan_path: Option<PathBuf>,
+        name: String,
+        demo: bool,
+    },
     /// The operator answered a passphrase prompt (`None`: cancelled).
     AnswerPassphrase {
         reply: Reply,
@@ -269,6 +277,23 @@ impl Executor {
                     Backend::Demo { .. } => None,
                 };
                 tokio::spawn(recover(*prepared, plan, plan_path, demo, known, tx));
+            }
+            Effect::Relay {
+                plan,
+                plan_path,
+                name,
+                demo,
+            } => {
+                let known = match &self.backend {
+                    Backend::Live { known_hosts } => known_hosts.clone(),
+                    Backend::Demo { .. } => None,
+                };
+                // The runner's future is not `Send`: it runs on a blocking thread driven by
+                // this runtime, as a provisioning run does.
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    handle.block_on(relay(plan, plan_path, name, demo, known, tx));
+                });
             }
             Effect::CheckKubespray { plan } => {
                 tokio::spawn(async move {
@@ -733,6 +758,66 @@ async fn recover(
     });
     let result = crate::recovery::perform(&prepared, &plan, &path, Some(&pins), etx).await;
     let lines = collect.await.unwrap_or_default();
+    let _ = tx.send(Msg::RecoveryDone { lines, result });
+}
+
+/// Re-lays a host's disks through the core (`recovery::relay::perform`, the runner `apply`
+/// uses), the host's typed name as the storage stage's consent, keeping the last output lines
+/// for the Drift screen. The demo runs nothing.
+async fn relay(
+    plan: Plan,
+    plan_path: Option<PathBuf>,
+    name: String,
+    demo: bool,
+    known: Option<PathBuf>,
+    tx: UnboundedSender<Msg>,
+) {
+    if demo {
+        let _ = tx.send(Msg::RecoveryDone {
+            lines: vec![format!("demo, not run: the storage stage on {name}")],
+            result: Ok(()),
+        });
+        return;
+    }
+    let Some(path) = plan_path else {
+        let _ = tx.send(Msg::RecoveryDone {
+            lines: Vec::new(),
+            result: Err("save the plan first: its run state is kept beside it".into()),
+        });
+        return;
+    };
+    let base = crate::provision::remote::connect_options(&plan.access, known.as_deref());
+    let mut opts = crate::provision::runner::RunOptions::new(Arc::new(
+        crate::provision::remote::SshConnector { base },
+    ));
+    opts.consent = crate::provision::runner::Consent::Hosts([name.clone()].into());
+    let (etx, mut erx) = unbounded_channel::<crate::provision::Event>();
+    let collect = tokio::spawn(async move {
+        let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        while let Some(ev) = erx.recv().await {
+            if let crate::provision::EventKind::Log { line, .. } = ev.kind {
+                last.push_back(crate::provision::log::strip_ansi(&line));
+                if last.len() > 6 {
+                    last.pop_front();
+                }
+            }
+        }
+        last.into_iter().collect::<Vec<_>>()
+    });
+    let summary = crate::recovery::relay::perform(&plan, &path, &name, opts, etx).await;
+    let mut lines = collect.await.unwrap_or_default();
+    let result = match summary {
+        Ok(s) if s.all_done() => {
+            lines.push(format!("relay {name}: storage done"));
+            Ok(())
+        }
+        Ok(s) => Err(s
+            .failed()
+            .map(|(stage, host, _, msg)| format!("{host} {stage}: {msg}"))
+            .collect::<Vec<_>>()
+            .join("; ")),
+        Err(e) => Err(format!("{e:#}")),
+    };
     let _ = tx.send(Msg::RecoveryDone { lines, result });
 }
 

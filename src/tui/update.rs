@@ -156,6 +156,9 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             if let Some(d) = m.drift.as_mut() {
                 d.running = false;
                 d.log = lines;
+                if result.is_ok() {
+                    d.relaying = None;
+                }
                 match result {
                     Ok(()) => {
                         if let Some(p) = d.prepared.take() {

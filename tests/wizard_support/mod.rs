@@ -107,6 +107,10 @@ impl Driver {
                 lines: vec![],
                 result: Ok(()),
             }),
+            Effect::Relay { name, .. } => self.send(Msg::RecoveryDone {
+                lines: vec![format!("demo, not run: the storage stage on {name}")],
+                result: Ok(()),
+            }),
         }
     }
 

@@ -2,7 +2,9 @@
 //! are surveyed (`recovery::survey`, the same as `rackstrap drift`); each host shows its
 //! states and guided action. Choosing an action shows the core's quorum verdict and every
 //! command Review-style (`recovery::prepare`, `recovery::run::describe`, the same as
-//! `rackstrap node ... --dry-run`); it runs only once the host's name is typed.
+//! `rackstrap node ... --dry-run`); it runs only once the host's name is typed. `l` re-lays
+//! a reinstalled host's disks (`recovery::relay`, as `rackstrap node relay`), again only once
+//! its name is typed.
 //!
 //! The screen lives beside the steps (`Model::drift`), not among them: it is not part of a
 //! first install, and leaving it (`c`) goes on to Review as a reopened plan always did.
@@ -35,6 +37,8 @@ pub struct DriftState {
     pub running: bool,
     /// A host whose new key is being confirmed: its name and the fingerprint it offers.
     pub accepting: Option<(String, String)>,
+    /// A host whose disks are to be re-laid (`l`, `recovery::relay`), awaiting its name.
+    pub relaying: Option<String>,
     /// Hosts whose new key was accepted (the demo's survey takes them as re-pinned).
     pub accepted: Vec<String>,
     /// What the last action said (its output's last lines, or its error).
@@ -120,8 +124,25 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             Span::styled(d.confirm.value().to_string(), style(m.theme, Look::Focus)),
         ]));
     }
+    if let Some(name) = &d.relaying {
+        detail.push(Line::from(Span::styled(
+            format!(
+                "relay {name}: its recorded storage step is forgotten and the storage stage runs on {name} only"
+            ),
+            style(m.theme, Look::Warn),
+        )));
+        if !d.running {
+            detail.push(Line::from(vec![
+                Span::styled(
+                    format!("Type {name} and Enter to run: "),
+                    style(m.theme, Look::Key),
+                ),
+                Span::styled(d.confirm.value().to_string(), style(m.theme, Look::Focus)),
+            ]));
+        }
+    }
     match (&d.prepared, selected(m, d)) {
-        _ if d.accepting.is_some() => {}
+        _ if d.accepting.is_some() || d.relaying.is_some() => {}
         (Some(p), _) => {
             let look = match p.verdict {
                 Verdict::Go(_) => Look::Ok,
@@ -157,6 +178,14 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             if !h.action.is_empty() {
                 detail.push(Line::from(Span::styled(
                     format!("→ {}", h.action),
+                    style(m.theme, Look::Hint),
+                )));
+            }
+            if let Some(r) = &d.report
+                && recovery::relay::decide(&m.plan, r, &h.name).is_ok()
+            {
+                detail.push(Line::from(Span::styled(
+                    "→ l: re-lay its disks (the storage stage on this host only)",
                     style(m.theme, Look::Hint),
                 )));
             }
@@ -271,6 +300,30 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         }
         return None;
     }
+    if let Some(name) = d.relaying.clone() {
+        match key.code {
+            KeyCode::Esc => {
+                d.relaying = None;
+                d.confirm = Input::default();
+            }
+            KeyCode::Enter if d.running => {}
+            KeyCode::Enter if d.confirm.value() == name => {
+                d.running = true;
+                d.log = vec![format!("running relay {name}…")];
+                return Some(Effect::Relay {
+                    plan,
+                    plan_path,
+                    name,
+                    demo,
+                });
+            }
+            KeyCode::Enter => m.status = Some(format!("type {name} to re-lay its disks")),
+            _ => {
+                crate::tui::update::handle_input(&mut d.confirm, key);
+            }
+        }
+        return None;
+    }
     if let Some(p) = &d.prepared {
         match key.code {
             KeyCode::Esc => {
@@ -344,6 +397,20 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     d.confirm = Input::default();
                 }
                 None => m.status = Some("this host offers no new key".into()),
+            }
+            return None;
+        }
+        KeyCode::Char('l') => {
+            let d = m.drift.as_mut()?;
+            let report = d.report.as_ref()?;
+            let host = report.hosts.get(d.cursor)?.name.clone();
+            match recovery::relay::decide(&plan, report, &host) {
+                Ok(_) => {
+                    d.relaying = Some(host);
+                    d.confirm = Input::default();
+                    d.scroll = 0;
+                }
+                Err(e) => m.status = Some(format!("relay refused: {e}")),
             }
             return None;
         }
