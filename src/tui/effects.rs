@@ -170,6 +170,14 @@ impl Executor {
         }
     }
 
+    /// The known_hosts file given for live runs (`None` in the demo and when none was given).
+    fn known_hosts(&self) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Live { known_hosts } => known_hosts.clone(),
+            Backend::Demo { .. } => None,
+        }
+    }
+
     pub fn execute(&mut self, effect: Effect) {
         let tx = self.tx.clone();
         match effect {
@@ -221,10 +229,7 @@ impl Executor {
                 demo,
                 accepted,
             } => {
-                let known = match &self.backend {
-                    Backend::Live { known_hosts } => known_hosts.clone(),
-                    Backend::Demo { .. } => None,
-                };
+                let known = self.known_hosts();
                 tokio::spawn(async move {
                     let report = if demo {
                         crate::lab::recovery::survey(&plan, &accepted)
@@ -249,10 +254,7 @@ impl Executor {
                 demo,
                 accepted,
             } => {
-                let known = match &self.backend {
-                    Backend::Live { known_hosts } => known_hosts.clone(),
-                    Backend::Demo { .. } => None,
-                };
+                let known = self.known_hosts();
                 tokio::spawn(async move {
                     let report = if demo {
                         crate::lab::recovery::survey(&plan, &accepted)
@@ -272,10 +274,7 @@ impl Executor {
                 plan_path,
                 demo,
             } => {
-                let known = match &self.backend {
-                    Backend::Live { known_hosts } => known_hosts.clone(),
-                    Backend::Demo { .. } => None,
-                };
+                let known = self.known_hosts();
                 tokio::spawn(recover(*prepared, plan, plan_path, demo, known, tx));
             }
             Effect::Relay {
@@ -284,10 +283,7 @@ impl Executor {
                 name,
                 demo,
             } => {
-                let known = match &self.backend {
-                    Backend::Live { known_hosts } => known_hosts.clone(),
-                    Backend::Demo { .. } => None,
-                };
+                let known = self.known_hosts();
                 // The runner's future is not `Send`: it runs on a blocking thread driven by
                 // this runtime, as a provisioning run does.
                 let handle = tokio::runtime::Handle::current();
