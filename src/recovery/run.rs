@@ -7,8 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-
 use crate::plan::Plan;
 use crate::provision::ansible::Parser;
 use crate::provision::cmd::quote;
@@ -203,26 +201,7 @@ async fn run_streamed(
                 argv[0]
             )
         })?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
-    if let Some(out) = child.stdout.take() {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(out).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send((l, false));
-            }
-        });
-    }
-    if let Some(err) = child.stderr.take() {
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send((l, true));
-            }
-        });
-    } else {
-        drop(tx);
-    }
+    let mut rx = crate::provision::stages::kubespray::output_lines(&mut child);
     let mut parser = Parser::new();
     while let Some((line, stderr)) = rx.recv().await {
         pane.line(&line, stderr);

@@ -582,26 +582,7 @@ pub async fn run(
                 )));
             }
         };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
-        if let Some(out) = child.stdout.take() {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(out).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    let _ = tx.send((l, false));
-                }
-            });
-        }
-        if let Some(err) = child.stderr.take() {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(err).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    let _ = tx.send((l, true));
-                }
-            });
-        }
-        drop(tx);
+        let mut rx = output_lines(&mut child);
 
         loop {
             let (line, stderr) = match tokio::time::timeout(stall, rx.recv()).await {
@@ -706,6 +687,32 @@ pub fn state_of(r: &Result<String, StepError>) -> StepState {
     } else {
         StepState::Failed
     }
+}
+
+/// The child's stdout and stderr as one stream of lines, each marked `true` when it came from
+/// stderr; the stream ends when both are closed. Every `ansible-playbook` run reads it so.
+pub fn output_lines(
+    child: &mut tokio::process::Child,
+) -> tokio::sync::mpsc::UnboundedReceiver<(String, bool)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
+    if let Some(out) = child.stdout.take() {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(out).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let _ = tx.send((l, false));
+            }
+        });
+    }
+    if let Some(err) = child.stderr.take() {
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let _ = tx.send((l, true));
+            }
+        });
+    }
+    rx
 }
 
 #[cfg(test)]
