@@ -69,7 +69,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         let printer = tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
-                println!("{}", headless_line(&ev));
+                print_headless(&ev);
             }
         });
         let outcome = tokio::select! {
@@ -153,11 +153,30 @@ fn stopped_by(signal: &str, plan: &std::path::Path, dry_run: bool) -> ExitCode {
     ExitCode::from(if signal == "SIGTERM" { 143 } else { 130 })
 }
 
-/// `host stage message`: the headless form of an event.
+/// Prints an event's [`headless_lines`] to stdout, locked once for the whole batch.
+pub fn print_headless(ev: &Event) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for line in headless_lines(ev) {
+        // stdout gone (a closed pipe) must not stop the run; the log files keep everything.
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// `host stage message`, one per output line: the headless form of an event.
+pub fn headless_lines(ev: &Event) -> Vec<String> {
+    match &ev.kind {
+        EventKind::Log { lines, .. } => lines.iter().map(|line| headless_form(ev, line)).collect(),
+        _ => vec![headless_line(ev)],
+    }
+}
+
+/// `host stage message`: the headless form of an event; an output batch's lines joined by
+/// newlines ([`headless_lines`] gives them one by one).
 pub fn headless_line(ev: &Event) -> String {
     let msg = match &ev.kind {
         EventKind::Started => "started".to_string(),
-        EventKind::Log { line, .. } => line.clone(),
+        EventKind::Log { .. } => return headless_lines(ev).join("\n"),
         EventKind::Progress { done, total, text } => match total {
             Some(t) => format!("[{done}/{t}] {text}"),
             None => format!("[{done}] {text}"),
@@ -170,6 +189,10 @@ pub fn headless_line(ev: &Event) -> String {
             }
         }
     };
+    headless_form(ev, &msg)
+}
+
+fn headless_form(ev: &Event, msg: &str) -> String {
     // Events from the runner are already escaped; escaping again is harmless and covers
     // events built elsewhere. Output lines keep their colour.
     printable_sgr(&format!("{} {} {msg}", ev.host, ev.stage)).into_owned()

@@ -168,6 +168,8 @@ struct Shared<'a> {
     logs: BTreeMap<String, LogFile>,
     remotes: tokio::sync::Mutex<BTreeMap<String, Arc<dyn Remote>>>,
     summary: Mutex<RunSummary>,
+    /// The output lines on their way to the watcher, for every step of the run.
+    backlog: Arc<super::event::Backlog>,
 }
 
 impl Shared<'_> {
@@ -205,7 +207,7 @@ impl Shared<'_> {
                         host: host.to_string(),
                         stage,
                         kind: EventKind::Log {
-                            line: format!("warning: could not save run state: {e:#}"),
+                            lines: format!("warning: could not save run state: {e:#}").into(),
                             stderr: true,
                         },
                     });
@@ -227,6 +229,7 @@ impl Shared<'_> {
             self.events.clone(),
             self.logs.get(host).cloned(),
         )
+        .sharing(&self.backlog)
     }
 
     fn finish(&self, log: &StepLog, st: StepState, message: &str) {
@@ -311,6 +314,7 @@ pub async fn run(
             run_id,
             steps: Vec::new(),
         }),
+        backlog: super::event::Backlog::new(super::event::LINES_IN_FLIGHT),
     };
 
     // Hosts that failed (or wait) in this run: their later stages wait.

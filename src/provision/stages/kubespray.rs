@@ -615,7 +615,7 @@ pub async fn run(
                     Update::HostFailed { host, failure } => {
                         if let Some(l) = per_host.get(&host) {
                             l.emit(EventKind::Log {
-                                line: format!("failed: {failure}"),
+                                lines: format!("failed: {failure}").into(),
                                 stderr: true,
                             });
                         }
