@@ -48,6 +48,58 @@ pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 const KEEPALIVE_MAX: usize = 3;
 
+/// The ciphers offered, best first: only ones OpenSSH's client enables by default (see
+/// `Ciphers` in ssh_config(5)), all authenticated encryption or encrypt-then-MAC.
+///
+/// Where the CPU has AES and carry-less multiply instructions (x86-64 AES-NI and PCLMULQDQ,
+/// ARMv8 AES and PMULL), AES-GCM comes first: there it costs a fraction of chacha20-poly1305
+/// on both ends of the connection, and a command printing megabytes of logs is bound by it.
+/// Without them chacha20-poly1305 comes first, as in russh's and OpenSSH's own order, since
+/// AES in software is slower (and must avoid table lookups to stay constant-time).
+fn cipher_order() -> &'static [russh::cipher::Name] {
+    use russh::cipher::{
+        AES_128_CTR, AES_128_GCM, AES_192_CTR, AES_256_CTR, AES_256_GCM, CHACHA20_POLY1305,
+    };
+    const HARDWARE_AES: &[russh::cipher::Name] = &[
+        AES_128_GCM,
+        AES_256_GCM,
+        CHACHA20_POLY1305,
+        AES_128_CTR,
+        AES_192_CTR,
+        AES_256_CTR,
+    ];
+    const SOFTWARE_AES: &[russh::cipher::Name] = &[
+        CHACHA20_POLY1305,
+        AES_128_GCM,
+        AES_256_GCM,
+        AES_128_CTR,
+        AES_192_CTR,
+        AES_256_CTR,
+    ];
+    if hardware_aes() {
+        HARDWARE_AES
+    } else {
+        SOFTWARE_AES
+    }
+}
+
+fn hardware_aes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes")
+            && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
 /// Everything needed to reach hosts. Cheap to clone; one value serves a whole discovery.
 #[derive(Clone)]
 pub struct ConnectOptions {
@@ -341,6 +393,7 @@ impl Session {
         let known = opts.known();
         let preferred = Preferred {
             key: Cow::Owned(known.preferred_algorithms(host, opts.port)),
+            cipher: Cow::Borrowed(cipher_order()),
             ..Preferred::default()
         };
         let config = Arc::new(client::Config {
@@ -842,7 +895,7 @@ impl LineBuffer {
         let mut lines = Vec::new();
         let mut rest = data;
         if !self.pending.is_empty() {
-            let Some(pos) = rest.iter().position(|&b| b == b'\n') else {
+            let Some(pos) = memchr::memchr(b'\n', rest) else {
                 self.pending.extend_from_slice(rest);
                 return lines;
             };
@@ -851,7 +904,8 @@ impl LineBuffer {
             self.pending.clear();
             rest = &rest[pos + 1..];
         }
-        while let Some(pos) = rest.iter().position(|&b| b == b'\n') {
+        // memchr finds the newlines a vector register at a time, not a byte at a time.
+        while let Some(pos) = memchr::memchr(b'\n', rest) {
             lines.push(lossy(trim_cr(&rest[..pos])));
             rest = &rest[pos + 1..];
         }
@@ -906,6 +960,27 @@ mod tests {
         assert!(buffer.push(b"d\r").is_empty());
         assert_eq!(buffer.push(b"\n"), ["cd"]);
         assert!(buffer.finish().is_empty(), "nothing left over");
+    }
+
+    #[test]
+    fn only_ciphers_openssh_enables_by_default_are_offered() {
+        // ssh_config(5), OpenSSH 9: the default `Ciphers`.
+        let openssh = [
+            "chacha20-poly1305@openssh.com",
+            "aes128-ctr",
+            "aes192-ctr",
+            "aes256-ctr",
+            "aes128-gcm@openssh.com",
+            "aes256-gcm@openssh.com",
+        ];
+        let order: Vec<&str> = cipher_order().iter().map(|c| c.as_ref()).collect();
+        assert!(order.iter().all(|c| openssh.contains(c)), "{order:?}");
+        let first = if hardware_aes() {
+            "aes128-gcm@openssh.com"
+        } else {
+            "chacha20-poly1305@openssh.com"
+        };
+        assert_eq!(order[0], first);
     }
 
     #[test]
