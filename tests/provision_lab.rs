@@ -1088,3 +1088,76 @@ async fn storage_resumes_after_mkfs_and_still_refuses_a_foreign_filesystem() {
     );
     assert_eq!(sha256(&lab, "resume", &foreign), before);
 }
+
+/// A chatty command through a real sshd, the way a stage runs it, while the watcher reads
+/// nothing: the log file has every line, what waits for the watcher stays within the bound,
+/// and one marker accounts for every line it was not shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chatty_command_has_every_line_in_its_log_file_while_the_watcher_is_bounded() {
+    use rackstrap::provision::cmd::{Cmd, run_one};
+    use rackstrap::provision::event::Backlog;
+    use rackstrap::provision::log::{LogFile, StepLog};
+    use rackstrap::provision::remote::Connector;
+    require_lab!();
+    const LINES: usize = 300_000;
+    let lab = Lab::start(vec![HostSpec::new("chatty")]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let p = plan(
+        &lab,
+        tmp.path(),
+        &[("chatty", "    roles: [control_plane, etcd, worker]\n")],
+    );
+    let remote = connector(&lab.dir)
+        .connect(&p.hosts[0], &p.access)
+        .await
+        .expect("connect");
+    let path = tmp.path().join("logs/chatty.log");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let backlog = Backlog::new(10_000);
+    let mut log = StepLog::new(
+        "chatty",
+        StageId::Kubespray,
+        tx,
+        Some(LogFile::create(&path).expect("log file")),
+    )
+    .sharing(&backlog);
+    run_one(remote.as_ref(), &Cmd::new(format!("seq {LINES}")), &mut log)
+        .await
+        .expect("seq runs");
+    assert!(backlog.queued() <= 10_000, "{} queued", backlog.queued());
+    drop(log);
+
+    let logged = std::fs::read_to_string(&path).expect("log file");
+    let mut lines = logged.lines();
+    assert_eq!(lines.next(), Some(format!("$ seq {LINES}").as_str()));
+    let numbers: Vec<usize> = lines.map(|l| l.parse().expect("a number")).collect();
+    assert_eq!(
+        numbers,
+        (1..=LINES).collect::<Vec<_>>(),
+        "every line, in order"
+    );
+
+    let (mut shown, mut markers) = (0, Vec::new());
+    while let Some(e) = rx.recv().await {
+        if let EventKind::Log { lines, .. } = e.kind {
+            for l in lines.iter() {
+                if l.starts_with("... ") {
+                    markers.push(l.clone());
+                } else {
+                    shown += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(shown, 10_000, "the watcher was sent what the bound allows");
+    let not_shown = LINES + 1 - shown;
+    assert_eq!(
+        markers,
+        [format!(
+            "... {},{:03} lines not shown here; the log file has every line: {}",
+            not_shown / 1000,
+            not_shown % 1000,
+            path.display()
+        )]
+    );
+}
