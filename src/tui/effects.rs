@@ -7,6 +7,7 @@
 //! Effect::RunStages ─► lab or provisioning runner ─► Event ─► batch (~100 ms) ─► Msg::Provision
 //! Effect::SavePlan  ─► atomic write ─► Msg::Saved
 //! Effect::AnswerPassphrase ─► the waiting SSH task (see `super::secret`)
+//! Effect::AnswerStall ─► the run waiting on a stalled command (`provision::StallDecisions`)
 //! Effect::CheckKubespray ─► the tree's findings and needs ─► Msg::KubesprayChecked, KubesprayNeed
 //! Effect::PrepareKubespray ─► kubespray::prepare ─► Msg::Preparing (steps, log, end)
 //! ```
@@ -114,6 +115,12 @@ pub enum Effect {
         name: String,
         demo: bool,
     },
+    /// The operator answered the question about a stalled command of `host`'s `stage`.
+    AnswerStall {
+        host: String,
+        stage: StageId,
+        answer: crate::provision::StallAnswer,
+    },
     /// The operator answered a passphrase prompt (`None`: cancelled).
     AnswerPassphrase {
         reply: Reply,
@@ -157,6 +164,8 @@ pub struct Executor {
     scan: Option<JoinHandle<()>>,
     /// Dropping it stops a live run.
     cancel: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Where a live run waits for the answers about stalled commands.
+    stalls: crate::provision::StallDecisions,
 }
 
 impl Executor {
@@ -167,6 +176,7 @@ impl Executor {
             run: None,
             scan: None,
             cancel: None,
+            stalls: Default::default(),
         }
     }
 
@@ -320,6 +330,14 @@ impl Executor {
             Effect::AnswerPassphrase { reply, passphrase } => {
                 reply.answer(passphrase.map(|s| s.0));
             }
+            Effect::AnswerStall {
+                host,
+                stage,
+                answer,
+            } => {
+                // False when the command printed or ended meanwhile: nothing left to answer.
+                self.stalls.answer(&host, stage, answer);
+            }
             Effect::Discover {
                 targets,
                 access,
@@ -382,6 +400,7 @@ impl Executor {
                     }
                     Backend::Live { known_hosts } => {
                         let known_hosts = known_hosts.clone();
+                        let stalls = self.stalls.clone();
                         let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
                         self.cancel = Some(cancel_tx);
                         // The runner's future is not `Send`; it runs on a blocking thread
@@ -396,9 +415,11 @@ impl Executor {
                                     passphrase: Some(passphrase_callback(tx.clone())),
                                 },
                             );
-                            let opts = live_run_options(
+                            let mut opts = live_run_options(
                                 from, hosts, &selection, consent, plan_path, facts, base,
                             );
+                            // Nobody typed a flag here: a stalled command asks the operator.
+                            opts.stall.on_stall = crate::provision::OnStall::Ask(stalls);
                             let result = handle.block_on(async {
                                 tokio::select! {
                                     r = crate::provision::run(&plan, opts, etx) => r.map(|_| ()),
