@@ -122,7 +122,11 @@ fn bad_stall_and_facts_limits_name_their_flag() {
     assert!(text.contains("[possible values: fail, wait]"), "{text}");
 
     let help = String::from_utf8_lossy(&rackstrap(&["apply", "--help"]).stdout).into_owned();
-    for want in ["--stall-after <SPAN>", "--on-stall <WHAT>", "[default: fail]"] {
+    for want in [
+        "--stall-after <SPAN>",
+        "--on-stall <WHAT>",
+        "[default: fail]",
+    ] {
         assert!(help.contains(want), "{want}: {help}");
     }
     let help = String::from_utf8_lossy(&rackstrap(&["discover", "--help"]).stdout).into_owned();

@@ -216,12 +216,13 @@ fn render_question(m: &Model, f: &mut Frame, area: Rect) {
         return;
     };
     let width = usize::from(area.width);
+    // The time before the command: a long command is cut at the end, never the time.
     let head = format!(
-        "⚠ {} · {}: `{}` printed nothing and did not exit for {}",
+        "⚠ {} · {} · stalled, quiet for {}: `{}`",
         q.host,
         q.stage.title(),
+        human(Duration::from_secs(q.quiet_secs)),
         q.command,
-        human(Duration::from_secs(q.quiet_secs))
     );
     let more = match p.stalls.len() {
         1 => String::new(),
