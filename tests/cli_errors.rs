@@ -104,6 +104,9 @@ fn bad_stall_and_facts_limits_name_their_flag() {
             vec!["discover", "127.0.0.1", "--facts-timeout", "3 weeks"],
             "--facts-timeout <SPAN>",
         ),
+        // The wizard takes both too.
+        (vec!["--stall-after", "later"], "--stall-after <SPAN>"),
+        (vec!["--facts-timeout", "1.5m"], "--facts-timeout <SPAN>"),
     ] {
         let out = rackstrap(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -131,4 +134,8 @@ fn bad_stall_and_facts_limits_name_their_flag() {
     }
     let help = String::from_utf8_lossy(&rackstrap(&["discover", "--help"]).stdout).into_owned();
     assert!(help.contains("--facts-timeout <SPAN>"), "{help}");
+    let help = String::from_utf8_lossy(&rackstrap(&["--help"]).stdout).into_owned();
+    for want in ["--stall-after <SPAN>", "--facts-timeout <SPAN>"] {
+        assert!(help.contains(want), "{want}: {help}");
+    }
 }

@@ -335,7 +335,7 @@ fn provision_stalled_command_asks() {
             asking: true,
         },
     };
-    let mut press = |d: &mut Driver, c: char| {
+    let press = |d: &mut Driver, c: char| {
         rackstrap::tui::update::update(
             &mut d.m,
             Msg::Key(crossterm::event::KeyEvent::from(Char(c))),

@@ -26,6 +26,14 @@ pub struct Cli {
     /// Reopen a saved plan in the wizard (recovery / reinstall)
     #[arg(long, value_name = "FILE", global = false)]
     pub plan: Option<PathBuf>,
+    /// The wizard's stall limit for every command of a run, as `apply --stall-after` takes
+    /// it (`90`, `30m`, `2h`); a stalled command asks on Provision: keep waiting or fail
+    #[arg(long, value_name = "SPAN", value_parser = crate::provision::stall::parse_span)]
+    pub stall_after: Option<std::time::Duration>,
+    /// How long the wizard's discovery waits for a host's facts, as `discover
+    /// --facts-timeout` takes it (`30`, `2m`)
+    #[arg(long, value_name = "SPAN", value_parser = crate::provision::stall::parse_span)]
+    pub facts_timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

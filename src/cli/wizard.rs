@@ -7,10 +7,10 @@ use color_eyre::eyre::WrapErr;
 use crossterm::event::KeyEventKind;
 
 use crate::plan::Plan;
-use crate::tui::effects::{Backend, Effect};
+use crate::tui::effects::{Backend, Effect, Limits};
 use crate::tui::model::{Mode, Model, Msg};
 
-pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
+pub fn run(plan: Option<&Path>, limits: Limits) -> color_eyre::Result<ExitCode> {
     let model = match plan {
         Some(path) => {
             let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;
@@ -27,7 +27,13 @@ pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
         }
         None => Model::new(Mode::Live, Plan::new("cluster"), ""),
     };
-    let model = run_tui(model, Backend::Live { known_hosts: None })?;
+    let model = run_tui(
+        model,
+        Backend::Live {
+            known_hosts: None,
+            limits,
+        },
+    )?;
     // The terminal is back: what happened stays readable after the wizard is gone.
     println!("{}", crate::tui::summary::summary(&model));
     Ok(ExitCode::from(

@@ -154,7 +154,20 @@ pub enum Backend {
         pinned: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     },
     /// Real hosts over SSH; `known_hosts` overrides rackstrap's default pin file.
-    Live { known_hosts: Option<PathBuf> },
+    Live {
+        known_hosts: Option<PathBuf>,
+        /// The wizard's `--stall-after` and `--facts-timeout`.
+        limits: Limits,
+    },
+}
+
+/// Time limits given on the wizard's command line; `None`: the environment's or the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// One stall limit for every command of a run (`provision::StallPolicy::after`).
+    pub stall_after: Option<Duration>,
+    /// How long gathering facts may take per host (`discover::facts_timeout`).
+    pub facts_timeout: Option<Duration>,
 }
 
 pub struct Executor {
@@ -183,7 +196,7 @@ impl Executor {
     /// The known_hosts file given for live runs (`None` in the demo and when none was given).
     fn known_hosts(&self) -> Option<PathBuf> {
         match &self.backend {
-            Backend::Live { known_hosts } => known_hosts.clone(),
+            Backend::Live { known_hosts, .. } => known_hosts.clone(),
             Backend::Demo { .. } => None,
         }
     }
@@ -364,12 +377,16 @@ impl Executor {
                             let _ = tx.send(Msg::DiscoveryDone);
                         })
                     }
-                    Backend::Live { known_hosts } => tokio::spawn(live_discover(
+                    Backend::Live {
+                        known_hosts,
+                        limits,
+                    } => tokio::spawn(live_discover(
                         targets,
                         access,
                         sudo_password,
                         accept,
                         known_hosts.clone(),
+                        limits.facts_timeout,
                         tx,
                     )),
                 });
@@ -398,8 +415,12 @@ impl Executor {
                             let _ = tx.send(Msg::RunEnded);
                         })
                     }
-                    Backend::Live { known_hosts } => {
+                    Backend::Live {
+                        known_hosts,
+                        limits,
+                    } => {
                         let known_hosts = known_hosts.clone();
+                        let stall_after = limits.stall_after;
                         let stalls = self.stalls.clone();
                         let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
                         self.cancel = Some(cancel_tx);
@@ -420,6 +441,7 @@ impl Executor {
                             );
                             // Nobody typed a flag here: a stalled command asks the operator.
                             opts.stall.on_stall = crate::provision::OnStall::Ask(stalls);
+                            opts.stall.after = stall_after;
                             let result = handle.block_on(async {
                                 tokio::select! {
                                     r = crate::provision::run(&plan, opts, etx) => r.map(|_| ()),
@@ -516,6 +538,7 @@ async fn live_discover(
     sudo_password: Option<Secret>,
     accept: Vec<String>,
     known_hosts: Option<PathBuf>,
+    facts_timeout: Option<Duration>,
     tx: UnboundedSender<Msg>,
 ) {
     let list = match crate::discover::parse_targets(&targets, false) {
@@ -531,10 +554,11 @@ async fn live_discover(
     };
     let opts = discover_options(&access, credentials, accept, known_hosts);
     let (dtx, mut drx) = unbounded_channel();
-    let scan = tokio::spawn(crate::discover::discover(
+    let scan = tokio::spawn(crate::discover::discover_within(
         list,
         opts,
         crate::discover::DEFAULT_CONCURRENCY,
+        facts_timeout.unwrap_or_else(crate::discover::facts_timeout),
         dtx,
     ));
     while let Some(d) = drx.recv().await {
