@@ -401,6 +401,23 @@ fn provision_stalled_command_asks() {
     }]));
     assert!(d.m.provision.stalls.is_empty());
     assert_eq!(press(&mut d, 'x'), None);
+
+    // Kubespray's playbook stalls under its pane: x fails the stage, on every host.
+    d.send(Msg::Provision(vec![Event {
+        host: "ansible".into(),
+        stage: StageId::Kubespray,
+        kind: EventKind::Stalled {
+            command: "ansible-playbook".into(),
+            quiet_secs: 2700,
+            limit_secs: 2700,
+            asking: true,
+        },
+    }]));
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains("w keep waiting (another 45 min)   x fail Kubespray on every host"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -235,7 +235,12 @@ fn render_question(m: &Model, f: &mut Frame, area: Rect) {
             human(Duration::from_secs(q.limit_secs))
         )),
         Span::styled("x", style(m.theme, Look::Key)),
-        Span::raw(format!(" fail {} (the other hosts go on){more}", q.host)),
+        // Kubespray's playbook stalls under its pane, not a host: failing it fails them all.
+        Span::raw(if m.plan.hosts.iter().any(|h| h.name == q.host) {
+            format!(" fail {} (the other hosts go on){more}", q.host)
+        } else {
+            format!(" fail {} on every host{more}", q.stage.title())
+        }),
     ];
     let lines = vec![
         Line::from(Span::styled(fit(&head, width), style(m.theme, Look::Warn))),
