@@ -44,7 +44,7 @@ const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 pub fn facts_timeout() -> std::time::Duration {
     std::env::var("RACKSTRAP_FACTS_TIMEOUT")
         .ok()
-        .and_then(|v| crate::provision::stall::parse_span(&v).ok())
+        .and_then(|v| crate::text::parse_span(&v).ok())
         .unwrap_or(FACTS_TIMEOUT)
 }
 

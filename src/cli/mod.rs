@@ -28,11 +28,11 @@ pub struct Cli {
     pub plan: Option<PathBuf>,
     /// The wizard's stall limit for every command of a run, as `apply --stall-after` takes
     /// it (`90`, `30m`, `2h`); a stalled command asks on Provision: keep waiting or fail
-    #[arg(long, value_name = "SPAN", value_parser = crate::provision::stall::parse_span)]
+    #[arg(long, value_name = "SPAN", value_parser = crate::text::parse_span)]
     pub stall_after: Option<std::time::Duration>,
     /// How long the wizard's discovery waits for a host's facts, as `discover
     /// --facts-timeout` takes it (`30`, `2m`)
-    #[arg(long, value_name = "SPAN", value_parser = crate::provision::stall::parse_span)]
+    #[arg(long, value_name = "SPAN", value_parser = crate::text::parse_span)]
     pub facts_timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -153,7 +153,7 @@ pub struct DiscoverArgs {
     /// How long gathering facts on a connected host may take before it is reported as
     /// stalled: seconds (`30`) or with a unit (`45s`, `2m`). Default 30 s
     /// (RACKSTRAP_FACTS_TIMEOUT also sets it)
-    #[arg(long, value_name = "SPAN", value_parser = crate::provision::stall::parse_span)]
+    #[arg(long, value_name = "SPAN", value_parser = crate::text::parse_span)]
     pub facts_timeout: Option<std::time::Duration>,
 }
 
@@ -205,7 +205,7 @@ pub struct ApplyArgs {
     /// (`90`) or with a unit (`90s`, `30m`, `2h`); one limit for every command. Default by
     /// command: 30m for mkfs, mdadm, wipefs; 20m for package installs; 45m of silence from
     /// Kubespray's ansible-playbook; 10m for the rest (RACKSTRAP_STALL_SECS also sets it)
-    #[arg(long, value_name = "SPAN", value_parser = crate::provision::stall::parse_span)]
+    #[arg(long, value_name = "SPAN", value_parser = crate::text::parse_span)]
     pub stall_after: Option<std::time::Duration>,
     /// What a stalled command leads to: `fail` fails that host's step (the other hosts
     /// carry on); `wait` keeps waiting, printing a line each time it passes its limit again

@@ -10,7 +10,16 @@ use crate::plan::Plan;
 use crate::tui::effects::{Backend, Effect, Limits};
 use crate::tui::model::{Mode, Model, Msg};
 
-pub fn run(plan: Option<&Path>, limits: Limits) -> color_eyre::Result<ExitCode> {
+/// `stall_after` and `facts_timeout`: the wizard's `--stall-after` and `--facts-timeout`.
+pub fn run(
+    plan: Option<&Path>,
+    stall_after: Option<std::time::Duration>,
+    facts_timeout: Option<std::time::Duration>,
+) -> color_eyre::Result<ExitCode> {
+    let limits = Limits {
+        stall_after,
+        facts_timeout,
+    };
     let model = match plan {
         Some(path) => {
             let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;

@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 use super::event::{EventKind, StageId};
 use super::log::StepLog;
 use super::remote::{OutLine, Remote, RemoteError};
+use crate::text::{parse_span, span};
 
 /// The environment variable that sets one limit for every command when no flag does.
 pub const STALL_ENV: &str = "RACKSTRAP_STALL_SECS";
@@ -58,22 +59,12 @@ pub fn stall_limit(command: &str) -> Duration {
     }
 }
 
-/// A span as the operator reads it: `30 min`, `90 s`.
-pub fn human(span: Duration) -> String {
-    let secs = span.as_secs();
-    if secs >= 60 && secs.is_multiple_of(60) {
-        format!("{} min", secs / 60)
-    } else {
-        format!("{secs} s")
-    }
-}
-
 /// What a stalled command's step says: which command, and that it may still be running.
 pub fn stalled_message(command: &str, quiet: Duration) -> String {
     let first = command.lines().next().unwrap_or(command);
     format!(
         "stalled: `{first}` printed nothing and did not exit for {}; rackstrap stopped waiting (it may still run on the host)",
-        human(quiet)
+        span(quiet)
     )
 }
 
@@ -83,38 +74,12 @@ pub fn stall_notice(command: &str, quiet: Duration, limit: Duration, asking: boo
     let next = if asking {
         "waiting for an answer".to_string()
     } else {
-        format!("waiting another {}", human(limit))
+        format!("waiting another {}", span(limit))
     };
     format!(
         "stalled: `{command}` printed nothing and did not exit for {}; {next}",
-        human(quiet)
+        span(quiet)
     )
-}
-
-/// Reads a span given as seconds (`90`) or with a unit (`90s`, `30m`, `2h`). Zero and
-/// anything else are refused with what is accepted (the caller names the flag).
-pub fn parse_span(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => t.split_at(i),
-        None => (t, ""),
-    };
-    let scale = match unit.trim() {
-        "" | "s" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        _ => 0,
-    };
-    let n = digits.parse::<u64>().ok().filter(|n| *n > 0);
-    match (n, scale) {
-        (Some(n), s) if s > 0 => n
-            .checked_mul(s)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("{text:?} is too long")),
-        _ => Err(format!(
-            "{text:?} is not a span: give whole seconds above 0 (`90`), or minutes or hours (`30m`, `2h`)"
-        )),
-    }
 }
 
 /// The operator's answer to a stalled command.

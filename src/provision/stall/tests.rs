@@ -48,8 +48,8 @@ fn spans_read_seconds_and_units_and_refuse_the_rest() {
         let err = parse_span(bad).expect_err(bad);
         assert!(err.contains(&format!("{bad:?}")), "{err}");
     }
-    assert_eq!(human(Duration::from_secs(120)), "2 min");
-    assert_eq!(human(Duration::from_secs(90)), "90 s");
+    assert_eq!(span(Duration::from_secs(120)), "2 min");
+    assert_eq!(span(Duration::from_secs(90)), "90 s");
 }
 
 /// A host whose command sleeps, prints, sleeps... as scripted, then exits 0.

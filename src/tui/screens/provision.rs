@@ -209,7 +209,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
 /// The open question about a stalled command: which host, which command, how long it has
 /// been quiet, and the two answers with their keys.
 fn render_question(m: &Model, f: &mut Frame, area: Rect) {
-    use crate::provision::stall::human;
+    use crate::text::span;
     use std::time::Duration;
     let p = &m.provision;
     let Some(q) = p.stall_question() else {
@@ -221,7 +221,7 @@ fn render_question(m: &Model, f: &mut Frame, area: Rect) {
         "⚠ {} · {} · stalled, quiet for {}: `{}`",
         q.host,
         q.stage.title(),
-        human(Duration::from_secs(q.quiet_secs)),
+        span(Duration::from_secs(q.quiet_secs)),
         q.command,
     );
     let more = match p.stalls.len() {
@@ -232,7 +232,7 @@ fn render_question(m: &Model, f: &mut Frame, area: Rect) {
         Span::styled("  w", style(m.theme, Look::Key)),
         Span::raw(format!(
             " keep waiting (another {})   ",
-            human(Duration::from_secs(q.limit_secs))
+            span(Duration::from_secs(q.limit_secs))
         )),
         Span::styled("x", style(m.theme, Look::Key)),
         // Kubespray's playbook stalls under its pane, not a host: failing it fails them all.
