@@ -9,8 +9,8 @@
 //! share of the bound until the watcher drops it (or takes the lines out), so a watcher slower
 //! than the hosts holds at most the bound, not a growing queue. Lines that find the bound full
 //! are not queued for display; the step later sends one marker line saying how many were not
-//! shown and which log file has them. Control events (`Started`, `Progress`, `Finished`) are
-//! never held back, and the log file always gets every line.
+//! shown and which log file has them. Control events (`Started`, `Progress`, `Finished`,
+//! `Stalled`) are never held back, and the log file always gets every line.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -123,6 +123,17 @@ pub enum EventKind {
     /// The stage ended on this host; `message` says why when it failed or was skipped,
     /// or "nothing to do" when it was already done.
     Finished { state: StepState, message: String },
+    /// A command printed nothing and did not exit for `quiet_secs`, past its limit
+    /// (`limit_secs`; see `stall`): `command` is its first line. `asking`: the run waits for
+    /// the watcher's answer (`StallDecisions`); otherwise it keeps waiting another
+    /// `limit_secs` on its own (`--on-stall wait`). Under `--on-stall fail` no such event
+    /// comes: the step fails with the stalled message.
+    Stalled {
+        command: String,
+        quiet_secs: u64,
+        limit_secs: u64,
+        asking: bool,
+    },
 }
 
 impl EventKind {
@@ -149,6 +160,17 @@ impl EventKind {
             EventKind::Finished { state, message } => EventKind::Finished {
                 state,
                 message: printable(&message).into_owned(),
+            },
+            EventKind::Stalled {
+                command,
+                quiet_secs,
+                limit_secs,
+                asking,
+            } => EventKind::Stalled {
+                command: printable(&command).into_owned(),
+                quiet_secs,
+                limit_secs,
+                asking,
             },
         }
     }
