@@ -12,10 +12,17 @@
 //! the plan is also made private to each host (`fake_k8s::private_sysctl`), so even the real
 //! `sysctl` could only change a copy. Packages are present (python3 on this machine), so
 //! `apt-get` never runs.
+//!
+//! For comparison the same stage runs once more on the same hosts through headless
+//! `rackstrap apply` (its output into /dev/null; peak from `wait4`): what the runner and the
+//! SSH path cost without the wizard. While the wizard runs, the line counts in the pane titles
+//! on screen are compared with the log files' sizes: an upper bound on how far the panes trail
+//! the runner (it includes the delay of drawing and of tmux).
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +30,7 @@ use std::time::{Duration, Instant};
 use super::common::fake_k8s;
 use super::common::lab::{HostSpec, LAB_PORT, Lab};
 use super::common::tmux::Tmux;
+use super::measure::{timeval, wait4};
 use super::report::ms;
 
 /// Lab hosts streaming at once.
@@ -93,6 +101,16 @@ fn plan_yaml(lab: &Lab) -> String {
     y
 }
 
+/// What the headless `rackstrap apply` of the same stage on the same hosts measured: the
+/// runner and the SSH path without the wizard, for comparison.
+struct Headless {
+    wall: Duration,
+    cpu: Duration,
+    /// `wait4`'s `ru_maxrss`: exact.
+    peak_kib: u64,
+    logs: Vec<(String, usize, Option<String>)>,
+}
+
 /// What one run measured.
 struct Outcome {
     lines: usize,
@@ -111,6 +129,11 @@ struct Outcome {
     logs: Vec<(String, usize, Option<String>)>,
     /// The line counts the panes shown on the last screen give (`· N lines`).
     pane_counts: Vec<String>,
+    /// The most lines a pane on screen trailed its host's log file by, sampled.
+    behind: usize,
+    /// When every log file was whole (from the stage's start), if seen before the end.
+    logs_whole: Option<Duration>,
+    headless: Headless,
 }
 
 pub(crate) fn run() -> String {
@@ -156,6 +179,8 @@ fn measure(lab: &Lab, lines: usize) -> Outcome {
     fs::write(config.join("rackstrap/known_hosts"), known).expect("known_hosts");
     let plan = work.join("bench.yaml");
     fs::write(&plan, plan_yaml(lab)).expect("plan");
+    // The same plan under another name (its own run state and logs) for the headless run.
+    fs::write(work.join("headless.yaml"), plan_yaml(lab)).expect("plan");
     let pid_file = tmp.path().join("wizard.pid");
 
     let bin = env!("CARGO_BIN_EXE_rackstrap");
@@ -211,10 +236,29 @@ fn measure(lab: &Lab, lines: usize) -> Outcome {
     let start = Instant::now();
     t.keys(&["Enter"]);
     let limit = Duration::from_secs(1800);
+    // While it runs: how far the panes shown trail their hosts' log files (the runner writes
+    // a line to the file, then sends it on towards the wizard), and when the files were whole.
+    let mut behind = 0usize;
+    let mut logs_whole = None;
+    let log_bytes = (lines * LINE_BYTES) as u64;
     let screen = loop {
         let s = t.screen();
         if s.contains("every stage finished") || s.contains(" retry") {
             break s;
+        }
+        let runs = work.join(".rackstrap/bench/logs");
+        for (host, shown) in pane_counts(&s) {
+            let written = fs::metadata(latest(&runs).join(format!("{host}.log")))
+                .map_or(0, |m| m.len() as usize / LINE_BYTES);
+            behind = behind.max(written.saturating_sub(shown));
+        }
+        if logs_whole.is_none()
+            && lab.hosts().iter().all(|h| {
+                fs::metadata(latest(&runs).join(format!("{}.log", h.name)))
+                    .is_ok_and(|m| m.len() >= log_bytes)
+            })
+        {
+            logs_whole = Some(start.elapsed());
         }
         assert!(
             start.elapsed() < limit,
@@ -232,7 +276,10 @@ fn measure(lab: &Lab, lines: usize) -> Outcome {
         screen.contains("every stage finished"),
         "host prep failed; the screen:\n{screen}"
     );
-    let pane_counts = pane_counts(&screen);
+    let pane_counts = pane_counts(&screen)
+        .into_iter()
+        .map(|(h, n)| format!("{h} {n}"))
+        .collect();
     t.keys(&["Enter"]);
     t.wait_for("9/9 Done");
     t.keys(&["q", "y"]);
@@ -242,10 +289,11 @@ fn measure(lab: &Lab, lines: usize) -> Outcome {
         .hosts()
         .iter()
         .map(|h| {
-            let (n, problem) = check_log(&log_file(&work, &h.name), lines);
+            let (n, problem) = check_log(&log_file(&work, "bench", &h.name), lines);
             (h.name.clone(), n, problem)
         })
         .collect();
+    let headless = headless(lab, &work, &config, &home, lines);
     Outcome {
         lines,
         wall,
@@ -256,22 +304,77 @@ fn measure(lab: &Lab, lines: usize) -> Outcome {
         cpu,
         logs,
         pane_counts,
+        behind,
+        logs_whole,
+        headless,
     }
 }
 
-/// `host N` for each pane title on `screen` (` host · follow · N lines `).
-fn pane_counts(screen: &str) -> Vec<String> {
+/// `rackstrap apply headless.yaml --stage host-prep --yes`, every line it prints (one per
+/// output line) into /dev/null.
+fn headless(lab: &Lab, work: &Path, config: &Path, home: &Path, lines: usize) -> Headless {
+    eprintln!("wizard: the same stage headless ...");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rackstrap"));
+    cmd.args(["apply", "headless.yaml", "--stage", "host-prep", "--yes"])
+        .arg("--known-hosts")
+        .arg(config.join("rackstrap/known_hosts"))
+        .current_dir(work)
+        .env("HOME", home)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create("/dev/null").expect("/dev/null"));
+    let start = Instant::now();
+    // Reaped by `wait4` below, the only way to read its resource usage.
+    #[expect(clippy::zombie_processes, reason = "reaped by wait4")]
+    let child = cmd.spawn().expect("rackstrap apply");
+    let (status, usage) = wait4(child.id());
+    let wall = start.elapsed();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "rackstrap apply exited with wait status {status:#x}"
+    );
+    let logs = lab
+        .hosts()
+        .iter()
+        .map(|h| {
+            let (n, problem) = check_log(&log_file(work, "headless", &h.name), lines);
+            (h.name.clone(), n, problem)
+        })
+        .collect();
+    Headless {
+        wall,
+        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
+        peak_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        logs,
+    }
+}
+
+/// Host and line count of each pane title on `screen` (` host · follow · N lines `).
+fn pane_counts(screen: &str) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     for l in screen.lines() {
         for state in [" · follow · ", " · paused · "] {
             for (i, _) in l.match_indices(state) {
                 let host = l[..i].rsplit(' ').next().unwrap_or_default();
                 let n = l[i + state.len()..].split(' ').next().unwrap_or_default();
-                out.push(format!("{host} {n}"));
+                if let Ok(n) = n.parse() {
+                    out.push((host.to_string(), n));
+                }
             }
         }
     }
     out
+}
+
+/// The newest run directory in `runs` (run ids sort by time), or `runs` itself when none.
+fn latest(runs: &Path) -> PathBuf {
+    fs::read_dir(runs)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .max()
+        .unwrap_or_else(|| runs.to_path_buf())
 }
 
 /// A `kB` field of `/proc/<pid>/status`.
@@ -298,16 +401,10 @@ fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis((utime + stime) * 1000 / tick))
 }
 
-/// The host's log of the (only) run: `.rackstrap/bench/logs/<run>/<host>.log` beside the plan.
-fn log_file(work: &Path, host: &str) -> PathBuf {
-    let runs = work.join(".rackstrap/bench/logs");
-    let run = fs::read_dir(&runs)
-        .unwrap_or_else(|e| panic!("{}: {e}", runs.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .max()
-        .unwrap_or_else(|| panic!("no run in {}", runs.display()));
-    run.join(format!("{host}.log"))
+/// The host's log of the (only) run of plan `<stem>.yaml`:
+/// `.rackstrap/<stem>/logs/<run>/<host>.log` beside the plan.
+fn log_file(work: &Path, stem: &str, host: &str) -> PathBuf {
+    latest(&work.join(".rackstrap").join(stem).join("logs")).join(format!("{host}.log"))
 }
 
 /// The numbered lines of `path`, which must be exactly 1 to `want` in order, each whole.
@@ -348,15 +445,39 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
+/// `none`, or how many lines the log files lack; the first problem of each host below.
+fn dropped(logs: &[(String, usize, Option<String>)], lines: usize) -> String {
+    let missing: usize = logs.iter().map(|(_, n, _)| lines.saturating_sub(*n)).sum();
+    if missing == 0 && logs.iter().all(|(_, _, p)| p.is_none()) {
+        "none".to_string()
+    } else {
+        format!("{missing} missing or out of order")
+    }
+}
+
+fn verdict(kib: u64) -> &'static str {
+    if (kib as f64 / 1024.0) < TARGET_MIB {
+        "under 100 MiB"
+    } else {
+        "OVER 100 MiB"
+    }
+}
+
 fn report(o: &Outcome) -> String {
     let total = o.lines * HOSTS;
-    let secs = o.wall.as_secs_f64();
-    let dropped: usize = o
-        .logs
-        .iter()
-        .map(|(_, n, _)| o.lines.saturating_sub(*n))
-        .sum();
-    let complete = o.logs.iter().all(|(_, _, p)| p.is_none());
+    let rate = |wall: Duration| {
+        format!(
+            "{:.0} | {:.1}",
+            total as f64 / wall.as_secs_f64(),
+            (total * LINE_BYTES) as f64 / wall.as_secs_f64() / 1e6
+        )
+    };
+    let in_logs = |logs: &[(String, usize, Option<String>)]| {
+        format!(
+            "{} of {total}",
+            logs.iter().map(|(_, n, _)| n).sum::<usize>()
+        )
+    };
     let mut t = String::new();
     writeln!(
         t,
@@ -367,47 +488,71 @@ fn report(o: &Outcome) -> String {
     .ok();
     writeln!(
         t,
-        "| wall (stage start to end) | lines/s, all hosts | MB/s | wizard CPU | wizard peak RSS | \
-         `VmHWM` / highest sampled `VmRSS` | RSS before / after the run | lines in the log \
-         files | dropped |"
+        "| client | wall (stage start to end) | lines/s, all hosts | MB/s | CPU | peak RSS | \
+         how the peak was read | RSS before / after the run | lines in the log files | dropped |"
     )
     .ok();
-    writeln!(t, "|---|---|---|---|---|---|---|---|---|").ok();
+    writeln!(t, "|---|---|---|---|---|---|---|---|---|---|").ok();
     let peak = o.peak_kib.max(o.sampled_peak_kib);
     writeln!(
         t,
-        "| {} | {:.0} | {:.1} | {} | {} ({}) | {} / {} | {} / {} | {} of {total} | {} |",
+        "| wizard (`rackstrap --plan`, Provision, host prep only) | {} | {} | {} | {} ({}) | \
+         `VmHWM` {} / highest `VmRSS` sampled every 20 ms {} | {} / {} | {} | {} |",
         ms(o.wall),
-        total as f64 / secs,
-        (total * LINE_BYTES) as f64 / secs / 1e6,
+        rate(o.wall),
         ms(o.cpu),
         mib(peak),
-        if (peak as f64 / 1024.0) < TARGET_MIB {
-            format!("under {TARGET_MIB:.0} MiB")
-        } else {
-            format!("over {TARGET_MIB:.0} MiB")
-        },
+        verdict(peak),
         mib(o.peak_kib),
         mib(o.sampled_peak_kib),
         mib(o.before_kib),
         mib(o.after_kib),
-        o.logs.iter().map(|(_, n, _)| n).sum::<usize>(),
-        if complete && dropped == 0 {
-            "none".to_string()
-        } else {
-            format!("{dropped} missing")
-        },
+        in_logs(&o.logs),
+        dropped(&o.logs, o.lines),
     )
     .ok();
-    for (host, n, problem) in &o.logs {
-        if let Some(p) = problem {
-            writeln!(t, "\n- {host}: {n} lines; {p}").ok();
+    let h = &o.headless;
+    writeln!(
+        t,
+        "| headless `rackstrap apply --stage host-prep --yes > /dev/null` | {} | {} | {} | {} \
+         ({}) | `wait4` `ru_maxrss` (whole process life) | - | {} | {} |",
+        ms(h.wall),
+        rate(h.wall),
+        ms(h.cpu),
+        mib(h.peak_kib),
+        verdict(h.peak_kib),
+        in_logs(&h.logs),
+        dropped(&h.logs, o.lines),
+    )
+    .ok();
+    writeln!(
+        t,
+        "\nThe panes on screen trailed their hosts' log files by at most {} lines (at a \
+         screen read, drawing and tmux delays included); every log file was whole {}.",
+        o.behind,
+        match o.logs_whole {
+            Some(d) => format!(
+                "{} after the start, {} before the run ended on screen",
+                ms(d),
+                ms(o.wall.saturating_sub(d))
+            ),
+            None => "no earlier than the run ended on screen".to_string(),
+        }
+    )
+    .ok();
+    for (who, logs) in [("wizard", &o.logs), ("headless", &h.logs)] {
+        for (host, n, problem) in logs {
+            if let Some(p) = problem {
+                writeln!(t, "\n- {who}, {host}: {n} lines; {p}").ok();
+            }
         }
     }
     writeln!(
         t,
-        "\nPanes on the last screen (host, lines the pane counted): {}. Command on each host: \
-         `seq -f '%07.0f <91 characters>' 1 {}` as the stage's `sysctl -p`.",
+        "\nThe wizard's panes on its last screen (host, lines the pane counted, the stage's \
+         own lines included): {}. Command on each host: `seq -f '%07.0f <91 characters>' 1 {}` \
+         as the stage's `sysctl -p`. CPU: the wizard's during the run (`/proc`), `apply`'s \
+         whole life (`wait4`).",
         o.pane_counts.join(", "),
         o.lines
     )
