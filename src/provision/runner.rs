@@ -267,12 +267,16 @@ pub async fn run(
     events: UnboundedSender<Event>,
 ) -> Result<RunSummary> {
     super::selection::check_hosts(plan, &opts.hosts).map_err(|e| eyre!(e))?;
-    let run_id = state::run_id();
     let state_path = opts.state_dir.as_ref().map(|d| d.join("state.yaml"));
     // One run per plan at a time; held until this function returns.
     let _lock = match (&opts.state_dir, opts.dry_run) {
         (Some(dir), false) => Some(state::RunLock::acquire(dir)?),
         _ => None,
+    };
+    // Under the lock: no other run can be choosing its id at the same time.
+    let run_id = match &opts.state_dir {
+        Some(dir) => state::fresh_run_id(state::run_id(), &dir.join("logs")),
+        None => state::run_id(),
     };
     let prior = match &state_path {
         Some(p) => RunState::load(p)?,

@@ -174,6 +174,9 @@ pub struct NetworkForm {
     pub inputs: BTreeMap<NetField, Input>,
     pub auto_assign: bool,
     pub focus: NetField,
+    /// The plan's pools after the first, kept as they are: the form edits one pool, and a
+    /// plan written by hand with more must not lose the others when the wizard saves it.
+    pub other_pools: Vec<crate::plan::Pool>,
 }
 
 impl NetworkForm {
