@@ -27,6 +27,7 @@ use super::log::{LogFile, StepLog};
 use super::remote::{Connector, Remote, RemoteError};
 use super::stage::{self, ClusterCtx, Ctx, Scope, Stage};
 use super::stages;
+use super::stall::{StallPolicy, Watched};
 use super::state::{self, RunState};
 use crate::facts::Facts;
 use crate::plan::{Host, Plan};
@@ -69,6 +70,8 @@ pub struct RunOptions {
     pub connector: Arc<dyn Connector>,
     /// Facts from discovery, used by dry runs for hosts that cannot be reached.
     pub facts: Option<Facts>,
+    /// The commands' stall limits and what a stalled command leads to (`stall`).
+    pub stall: StallPolicy,
 }
 
 impl RunOptions {
@@ -82,6 +85,7 @@ impl RunOptions {
             state_dir: None,
             connector,
             facts: None,
+            stall: StallPolicy::default(),
         }
     }
 }
@@ -484,12 +488,14 @@ async fn run_on_host(
             }));
         }
     };
-    let cmds = st.check(ctx, remote.as_ref(), log).await?;
+    // Every command on the host gets a stall limit, whatever the transport.
+    let remote = Watched::new(remote, shared.opts.stall.clone(), log.clone());
+    let cmds = st.check(ctx, &remote, log).await?;
     if cmds.is_empty() {
         if dry {
             return Ok("dry run: nothing to do".into());
         }
-        st.verify(ctx, remote.as_ref(), log).await?;
+        st.verify(ctx, &remote, log).await?;
         return Ok("nothing to do".into());
     }
     if dry {
@@ -503,8 +509,8 @@ async fn run_on_host(
         }
         return Err(StepError::NeedsConsent(ctx.host.name.clone()));
     }
-    st.apply(ctx, remote.as_ref(), &cmds, false, log).await?;
-    st.verify(ctx, remote.as_ref(), log).await?;
+    st.apply(ctx, &remote, &cmds, false, log).await?;
+    st.verify(ctx, &remote, log).await?;
     Ok(format!("{} command(s) run", cmds.len()))
 }
 
@@ -588,6 +594,7 @@ async fn cluster_step(
         dry_run: shared.opts.dry_run,
         known_hosts: known.as_ref(),
         per_host: &per_host,
+        stall: &shared.opts.stall,
     };
     let results = st.run_cluster(ctx, &mut pane).await;
     for h in &every {

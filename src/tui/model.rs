@@ -28,7 +28,7 @@ mod state;
 
 pub use state::{
     AccessField, AccessForm, DiscoverState, LogPane, NetField, NetworkForm, Problem, ProblemKind,
-    ProvisionState, ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StorageState,
+    ProvisionState, ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StallQuestion, StorageState,
 };
 
 /// Smallest terminal the frame is laid out for (docs/wizard.md: it works at 80x24 and larger).
