@@ -39,12 +39,12 @@ pub const FACTS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30
 /// How long closing a connection may take before it is dropped.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// [`FACTS_TIMEOUT`], or `RACKSTRAP_FACTS_TIMEOUT` seconds when set.
+/// [`FACTS_TIMEOUT`], or `RACKSTRAP_FACTS_TIMEOUT` when set (seconds, or with a unit as
+/// `--facts-timeout` takes them).
 pub fn facts_timeout() -> std::time::Duration {
     std::env::var("RACKSTRAP_FACTS_TIMEOUT")
         .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(|s| std::time::Duration::from_secs(s.max(1)))
+        .and_then(|v| crate::text::parse_span(&v).ok())
         .unwrap_or(FACTS_TIMEOUT)
 }
 
@@ -264,6 +264,18 @@ pub async fn discover(
     concurrency: usize,
     results: UnboundedSender<Discovered>,
 ) {
+    discover_within(targets, opts, concurrency, facts_timeout(), results).await
+}
+
+/// [`discover`], with `facts_limit` for gathering facts on each connected host instead of
+/// [`facts_timeout`] (`rackstrap discover --facts-timeout`).
+pub async fn discover_within(
+    targets: Vec<String>,
+    opts: ConnectOptions,
+    concurrency: usize,
+    facts_limit: std::time::Duration,
+    results: UnboundedSender<Discovered>,
+) {
     // Two bounds: waiting for a TCP answer costs a socket and nothing else, so up to
     // MAX_CONCURRENCY addresses wait at once (a subnet of silent addresses then takes one
     // connect timeout, not one per `concurrency` of them); the SSH handshake and the facts,
@@ -284,7 +296,7 @@ pub async fn discover(
             let found = match crate::ssh::reach(&target, &opts).await {
                 Err(e) => unreached(target, e),
                 Ok(stream) => match working.acquire_owned().await {
-                    Ok(_permit) => probe_over(target, stream, &opts).await,
+                    Ok(_permit) => probe_over(target, stream, &opts, facts_limit).await,
                     Err(_) => return,
                 },
             };
@@ -300,7 +312,7 @@ pub async fn discover(
 /// Connect to one target and gather its facts; every outcome becomes a `Discovered`.
 pub async fn probe(address: String, opts: &ConnectOptions) -> Discovered {
     match crate::ssh::reach(&address, opts).await {
-        Ok(stream) => probe_over(address, stream, opts).await,
+        Ok(stream) => probe_over(address, stream, opts, facts_timeout()).await,
         Err(e) => unreached(address, e),
     }
 }
@@ -322,7 +334,12 @@ fn unreached(address: String, e: SshError) -> Discovered {
 }
 
 /// [`probe`] over an open TCP connection to the target.
-async fn probe_over(address: String, stream: TcpStream, opts: &ConnectOptions) -> Discovered {
+async fn probe_over(
+    address: String,
+    stream: TcpStream,
+    opts: &ConnectOptions,
+    limit: std::time::Duration,
+) -> Discovered {
     let mut found = blank(address);
     let session = match Session::connect_over(&found.address, stream, opts).await {
         Ok(session) => session,
@@ -330,7 +347,6 @@ async fn probe_over(address: String, stream: TcpStream, opts: &ConnectOptions) -
     };
     found.fingerprint = Some(session.fingerprint().to_string());
     found.newly_pinned = session.newly_pinned();
-    let limit = facts_timeout();
     match tokio::time::timeout(limit, crate::facts::gather(&session)).await {
         Ok(Ok(facts)) => found.facts = Some(facts.into_printable()),
         Ok(Err(e)) => found.message = format!("facts: {e}"),

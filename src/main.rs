@@ -13,7 +13,9 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        None => rackstrap::cli::wizard::run(cli.plan.as_deref()),
+        None => {
+            rackstrap::cli::wizard::run(cli.plan.as_deref(), cli.stall_after, cli.facts_timeout)
+        }
         Some(Command::Demo(args)) => rackstrap::cli::demo::run(args),
         Some(Command::Discover(args)) => rackstrap::cli::discover::run(args),
         Some(Command::Check(args)) => rackstrap::cli::check::run(args),

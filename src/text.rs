@@ -8,10 +8,14 @@
 //! (tables, `--json`, findings, the wizard) shows control characters as visible escapes. Log
 //! files on disk keep the raw bytes.
 //!
+//! [`span`] and [`parse_span`] write and read time spans as the operator sees and types them
+//! (`30 min`; `90`, `30m`, `2h`).
+//!
 //! [`fit`] and [`pad`] cut and pad by display width: a format width (`{:<w$}`) both miscounts
 //! wide characters and panics once `w` passes 65535.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
@@ -150,6 +154,42 @@ pub fn pad(text: &str, cells: usize) -> String {
     out.push_str(&shown);
     out.extend(std::iter::repeat_n(' ', fill));
     out
+}
+
+/// A span as the operator reads it: `30 min`, `90 s`.
+pub fn span(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{} min", secs / 60)
+    } else {
+        format!("{secs} s")
+    }
+}
+
+/// Reads a span given as seconds (`90`) or with a unit (`90s`, `30m`, `2h`). Zero and
+/// anything else are refused with what is accepted (the caller names the flag).
+pub fn parse_span(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let scale = match unit.trim() {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    let n = digits.parse::<u64>().ok().filter(|n| *n > 0);
+    match (n, scale) {
+        (Some(n), s) if s > 0 => n
+            .checked_mul(s)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{text:?} is too long")),
+        _ => Err(format!(
+            "{text:?} is not a span: give whole seconds above 0 (`90`), or minutes or hours (`30m`, `2h`)"
+        )),
+    }
 }
 
 #[cfg(test)]

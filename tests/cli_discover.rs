@@ -181,7 +181,8 @@ fn a_host_that_hangs_in_facts_is_reported_stalled_and_the_rest_shown() {
     );
     let known = dir.path().join("known_hosts");
     let range = format!("{}-{}", lab.address(1), lab.address(2));
-    for extra in [&[][..], &["--json"][..]] {
+    // The table with RACKSTRAP_FACTS_TIMEOUT=3; --json also with --facts-timeout 2, which wins.
+    for extra in [&[][..], &["--json", "--facts-timeout", "2"][..]] {
         let started = std::time::Instant::now();
         let mut args = vec!["--accept-new"];
         args.extend_from_slice(extra);
@@ -229,6 +230,10 @@ fn a_host_that_hangs_in_facts_is_reported_stalled_and_the_rest_shown() {
             assert!(
                 states.contains(&(lab.address(1), "stalled".into())),
                 "{states:?}"
+            );
+            assert!(
+                text.contains("facts: no answer within 2 s"),
+                "the flag wins over the environment: {text}"
             );
             assert!(
                 states.contains(&(lab.address(2), "ok".into())),

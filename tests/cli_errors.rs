@@ -86,3 +86,56 @@ fn a_missing_plan_is_one_line_without_a_backtrace() {
         "{text}"
     );
 }
+
+/// Bad stall limits and answers are refused before anything runs, naming the flag and what
+/// it accepts; the help lists the flags.
+#[test]
+fn bad_stall_and_facts_limits_name_their_flag() {
+    for (args, flag) in [
+        (
+            vec!["apply", "cluster.yaml", "--stall-after", "soon"],
+            "--stall-after <SPAN>",
+        ),
+        (
+            vec!["apply", "cluster.yaml", "--stall-after", "0"],
+            "--stall-after <SPAN>",
+        ),
+        (
+            vec!["discover", "127.0.0.1", "--facts-timeout", "3 weeks"],
+            "--facts-timeout <SPAN>",
+        ),
+        // The wizard takes both too.
+        (vec!["--stall-after", "later"], "--stall-after <SPAN>"),
+        (vec!["--facts-timeout", "1.5m"], "--facts-timeout <SPAN>"),
+    ] {
+        let out = rackstrap(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let text = stderr(&out);
+        assert!(text.contains(flag), "{args:?}: {text}");
+        assert!(
+            text.contains("give whole seconds above 0 (`90`), or minutes or hours (`30m`, `2h`)"),
+            "{args:?}: {text}"
+        );
+        assert!(!text.contains("panicked"), "{text}");
+    }
+    let out = rackstrap(&["apply", "cluster.yaml", "--on-stall", "maybe"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    assert!(text.contains("--on-stall <WHAT>"), "{text}");
+    assert!(text.contains("[possible values: fail, wait]"), "{text}");
+
+    let help = String::from_utf8_lossy(&rackstrap(&["apply", "--help"]).stdout).into_owned();
+    for want in [
+        "--stall-after <SPAN>",
+        "--on-stall <WHAT>",
+        "[default: fail]",
+    ] {
+        assert!(help.contains(want), "{want}: {help}");
+    }
+    let help = String::from_utf8_lossy(&rackstrap(&["discover", "--help"]).stdout).into_owned();
+    assert!(help.contains("--facts-timeout <SPAN>"), "{help}");
+    let help = String::from_utf8_lossy(&rackstrap(&["--help"]).stdout).into_owned();
+    for want in ["--stall-after <SPAN>", "--facts-timeout <SPAN>"] {
+        assert!(help.contains(want), "{want}: {help}");
+    }
+}

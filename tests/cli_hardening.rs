@@ -82,8 +82,9 @@ fn lab_plan(lab: &Lab, dir: &Path, hosts: &[&str]) -> std::path::PathBuf {
     path
 }
 
-/// `mkfs.ext4` that never returns on one host: the storage step there fails naming the stuck
-/// command, the other host finishes, and apply ends instead of waiting for ever.
+/// `mkfs.ext4` that never returns on one host: with `--on-stall fail --stall-after 2` the
+/// storage step there fails naming the stuck command after 2 s (the flag wins over
+/// `RACKSTRAP_STALL_SECS`), the other host finishes, and apply ends instead of waiting for ever.
 #[test]
 fn a_stuck_command_fails_its_host_and_the_run_ends() {
     require_lab!();
@@ -112,10 +113,14 @@ fn a_stuck_command_fails_its_host_and_the_run_ends() {
             "storage",
             "--yes",
             "--accept-new",
+            "--on-stall",
+            "fail",
+            "--stall-after",
+            "2",
             "--known-hosts",
         ])
         .arg(dir.path().join("known_hosts"))
-        .env("RACKSTRAP_STALL_SECS", "5")
+        .env("RACKSTRAP_STALL_SECS", "600")
         .env_remove("SSH_AUTH_SOCK")
         .output()
         .unwrap();
@@ -129,7 +134,7 @@ fn a_stuck_command_fails_its_host_and_the_run_ends() {
     let disk = &lab.host("stuck").disks[0].name;
     assert!(
         stdout.contains(&format!(
-            "stuck storage failed: stalled: `mkfs.ext4 -L rackstrap /dev/{disk}` printed nothing and did not exit for 5 s"
+            "stuck storage failed: stalled: `mkfs.ext4 -L rackstrap /dev/{disk}` printed nothing and did not exit for 2 s; rackstrap stopped waiting"
         )),
         "{stdout}"
     );
@@ -140,6 +145,77 @@ fn a_stuck_command_fails_its_host_and_the_run_ends() {
         table.contains("stuck storage: failed stalled: `mkfs.ext4"),
         "{table}"
     );
+}
+
+/// `mkfs.ext4` that stays quiet for 5 s, then makes the filesystem: with `--on-stall wait
+/// --stall-after 2` apply says so each time the command passes its limit again, naming it,
+/// keeps waiting, and the step succeeds when the command ends.
+#[test]
+fn a_slow_command_is_waited_for_with_on_stall_wait() {
+    require_lab!();
+    let lab = Lab::start(vec![
+        HostSpec::new("slow").disk(64 * MIB),
+        HostSpec::new("fine").disk(64 * MIB),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    // `mkfs.ext4` is a link to `mke2fs` (the bind mount lands on it): a copy does the work.
+    let real = dir.path().join("mke2fs.real");
+    let found = Command::new("sh")
+        .args(["-c", "readlink -f \"$(command -v mkfs.ext4)\""])
+        .output()
+        .unwrap();
+    std::fs::copy(String::from_utf8_lossy(&found.stdout).trim(), &real).unwrap();
+    let script = dir.path().join("mkfs.ext4");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nsleep 5\nexec {} -t ext4 \"$@\"\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    lab.exec_ok(
+        "slow",
+        &format!(
+            "mount --bind {} \"$(command -v mkfs.ext4)\"",
+            script.display()
+        ),
+    );
+    let plan = lab_plan(&lab, dir.path(), &["slow", "fine"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .arg("apply")
+        .arg(&plan)
+        .args([
+            "--stage",
+            "storage",
+            "--yes",
+            "--accept-new",
+            "--on-stall",
+            "wait",
+            "--stall-after",
+            "2",
+            "--known-hosts",
+        ])
+        .arg(dir.path().join("known_hosts"))
+        .env_remove("RACKSTRAP_STALL_SECS")
+        .env_remove("SSH_AUTH_SOCK")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let disk = &lab.host("slow").disks[0].name;
+    let command = format!("mkfs.ext4 -L rackstrap /dev/{disk}");
+    for quiet in [2, 4] {
+        let line = format!(
+            "slow storage stalled: `{command}` printed nothing and did not exit for {quiet} s; waiting another 2 s"
+        );
+        assert!(stdout.contains(&line), "no {line:?} in {stdout}");
+    }
+    assert!(!stdout.contains("for 6 s"), "{stdout}");
+    assert!(stdout.contains("slow storage done"), "{stdout}");
+    assert!(stdout.contains("fine storage done"), "{stdout}");
+    assert!(!stdout.contains("fine storage stalled"), "{stdout}");
 }
 
 /// `cmd` run under umask 000, the most careless one.

@@ -29,6 +29,7 @@ fn the_key_file_is_checked_where_it_is_typed() {
     let mut exec = Executor::new(
         Backend::Live {
             known_hosts: Some(dir.path().join("known_hosts")),
+            limits: Default::default(),
         },
         tx,
     );

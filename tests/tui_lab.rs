@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab, Sudo, UserSpec};
-use common::live::{apply_next, key, pump_through};
+use common::live::{apply_next, key, pump_through, pump_until};
 use crossterm::event::KeyCode;
 use rackstrap::discover::HostState;
 use rackstrap::plan::Plan;
@@ -55,6 +55,7 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
     let mut exec = Executor::new(
         Backend::Live {
             known_hosts: Some(dir.path().join("known_hosts")),
+            limits: Default::default(),
         },
         tx,
     );
@@ -176,6 +177,7 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     let mut exec = Executor::new(
         Backend::Live {
             known_hosts: Some(dir.path().join("known_hosts")),
+            limits: Default::default(),
         },
         tx,
     );
@@ -357,6 +359,7 @@ fn wizard_asks_an_encrypted_keys_passphrase_and_a_sudo_password() {
     let mut exec = Executor::new(
         Backend::Live {
             known_hosts: Some(dir.path().join("known_hosts")),
+            limits: Default::default(),
         },
         tx,
     );
@@ -445,4 +448,154 @@ fn wizard_asks_an_encrypted_keys_passphrase_and_a_sudo_password() {
     assert!(m.rows[0].found.facts.is_some());
     let saved = rackstrap::plan::to_yaml(&m.plan);
     assert!(!saved.contains("s3cret"), "{saved}");
+}
+
+/// A stalled command on the lab asks on Provision (the wizard given `--stall-after 2`):
+/// `w` keeps waiting and the same command is asked about again, quieter for longer, while
+/// the other host finishes its storage; `x` fails that host's step with the stalled message.
+#[test]
+fn wizard_asks_about_a_stalled_command_and_each_key_does_what_it_says() {
+    require_lab!();
+    let lab = Lab::start(vec![
+        HostSpec::new("stuck").disk(64 << 20),
+        HostSpec::new("fine").disk(64 << 20),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("mkfs.ext4");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 100000\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    lab.exec_ok(
+        "stuck",
+        &format!(
+            "mount --bind {} \"$(command -v mkfs.ext4)\"",
+            script.display()
+        ),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let (tx, mut rx) = unbounded_channel();
+    let mut exec = Executor::new(
+        Backend::Live {
+            known_hosts: Some(dir.path().join("known_hosts")),
+            limits: rackstrap::tui::effects::Limits {
+                stall_after: Some(Duration::from_secs(2)),
+                facts_timeout: None,
+            },
+        },
+        tx,
+    );
+    let mut plan = Plan::new("lab");
+    plan.access.port = LAB_PORT;
+    plan.access.identity = lab.key_path().display().to_string();
+    plan.tuning.sysctl.clear();
+    plan.cluster.kubespray.path = dir.path().join("no-kubespray").display().to_string();
+    let targets: Vec<String> = lab.hosts().iter().map(|h| h.address.clone()).collect();
+    let mut m = Model::new(Mode::Live, plan, &targets.join(", "));
+    m.theme.color = false;
+    key(&mut m, &mut exec, KeyCode::Enter);
+    key(&mut m, &mut exec, KeyCode::Enter);
+    pump(&rt, &mut m, &mut exec, &mut rx);
+    key(&mut m, &mut exec, KeyCode::Char('a'));
+    pump(&rt, &mut m, &mut exec, &mut rx);
+    m.sync_hosts();
+    for host in m.plan.hosts.iter_mut() {
+        let disk = lab.host(&host.name).disks[0].name.clone();
+        host.storage.push(rackstrap::plan::StorageLayout {
+            level: rackstrap::plan::Level::Single,
+            devices: vec![disk],
+            filesystem: rackstrap::plan::Filesystem::Ext4,
+            mount: "/mnt/data".into(),
+            discard: rackstrap::plan::Discard::Auto,
+            relocate: vec![],
+            wipe: false,
+        });
+    }
+    m.step = Step::Review;
+    key(&mut m, &mut exec, KeyCode::Char('s'));
+    for _ in 0..20 {
+        key(&mut m, &mut exec, KeyCode::Backspace);
+    }
+    for c in dir.path().join("lab.yaml").display().to_string().chars() {
+        key(&mut m, &mut exec, KeyCode::Char(c));
+    }
+    key(&mut m, &mut exec, KeyCode::Enter);
+    let saved = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await })
+        .unwrap()
+        .unwrap();
+    update(&mut m, saved);
+    assert!(m.review.saved.is_some(), "{:?}", m.review.save_error);
+    m.step = Step::Provision;
+    m.provision.panes = ["stuck", "fine"]
+        .iter()
+        .map(|h| rackstrap::tui::model::LogPane {
+            host: h.to_string(),
+            follow: true,
+            ..Default::default()
+        })
+        .collect();
+    key(&mut m, &mut exec, KeyCode::Enter);
+    // Formatting needs each host's name typed.
+    while let Some(Popup::Confirm { hosts, .. }) = &m.popup {
+        let Some(name) = hosts.first().cloned() else {
+            break;
+        };
+        for c in name.chars() {
+            key(&mut m, &mut exec, KeyCode::Char(c));
+        }
+        key(&mut m, &mut exec, KeyCode::Enter);
+    }
+    assert!(m.provision.running);
+
+    use rackstrap::provision::{StageId, StepState};
+    let disk = &lab.host("stuck").disks[0].name;
+    let asked = |m: &Model| !m.provision.stalls.is_empty();
+    pump_until(&rt, &mut m, &mut exec, &mut rx, asked);
+    let q = m.provision.stalls[0].clone();
+    assert_eq!((q.host.as_str(), q.stage), ("stuck", StageId::Storage));
+    assert_eq!(q.command, format!("mkfs.ext4 -L rackstrap /dev/{disk}"));
+    let screen = rackstrap::tui::render_to_string(&m, 120, 40);
+    assert!(
+        screen.contains(&format!(
+            "⚠ stuck · Storage · stalled, quiet for 2 s: `mkfs.ext4 -L rackstrap /dev/{disk}`"
+        )),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("w keep waiting (another 2 s)   x fail stuck"),
+        "{screen}"
+    );
+
+    // w: it waits another 2 s, then asks again; the other host went on meanwhile.
+    key(&mut m, &mut exec, KeyCode::Char('w'));
+    assert!(m.provision.stalls.is_empty());
+    pump_until(&rt, &mut m, &mut exec, &mut rx, asked);
+    let again = &m.provision.stalls[0];
+    assert_eq!(again.host, "stuck");
+    assert!(again.quiet_secs >= 4, "{again:?}");
+    assert_eq!(
+        m.provision.state("stuck", StageId::Storage),
+        StepState::Running
+    );
+    assert_eq!(
+        m.provision.state("fine", StageId::Storage),
+        StepState::Done,
+        "{:?}",
+        m.provision.messages
+    );
+
+    // x: the step fails with the stalled message; the run ends (Kubespray waits for it).
+    key(&mut m, &mut exec, KeyCode::Char('x'));
+    pump_run(&rt, &mut m, &mut exec, &mut rx);
+    assert_eq!(
+        m.provision.state("stuck", StageId::Storage),
+        StepState::Failed
+    );
+    let message = &m.provision.messages[&("stuck".to_string(), StageId::Storage)];
+    assert!(
+        message.starts_with(&format!(
+            "stalled: `mkfs.ext4 -L rackstrap /dev/{disk}` printed nothing and did not exit for"
+        )),
+        "{message}"
+    );
 }

@@ -121,7 +121,13 @@ fn the_wizard_prepares_a_missing_tree_for_real() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let recheck = rt.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut exec = Executor::new(Backend::Live { known_hosts: None }, tx);
+        let mut exec = Executor::new(
+            Backend::Live {
+                known_hosts: None,
+                limits: Default::default(),
+            },
+            tx,
+        );
         exec.execute(effect);
         loop {
             let msg = tokio::time::timeout(Duration::from_secs(900), rx.recv())

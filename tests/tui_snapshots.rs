@@ -317,6 +317,109 @@ fn provision_four_live_panes() {
     snap("provision_four_panes_running", &d);
 }
 
+/// A stalled command asks on Provision: the host, the command, how long it has been quiet,
+/// and the keys. w keeps waiting, x fails that host; the focused pane's question is the one
+/// answered; output from the stalled step closes its question.
+#[test]
+fn provision_stalled_command_asks() {
+    use rackstrap::provision::{Event, EventKind, StageId, StallAnswer};
+    use rackstrap::tui::effects::Effect;
+    use rackstrap::tui::model::Msg;
+    let stalled = |host: &str, command: &str| Event {
+        host: host.into(),
+        stage: StageId::Storage,
+        kind: EventKind::Stalled {
+            command: command.into(),
+            quiet_secs: 1800,
+            limit_secs: 1800,
+            asking: true,
+        },
+    };
+    let press = |d: &mut Driver, c: char| {
+        rackstrap::tui::update::update(
+            &mut d.m,
+            Msg::Key(crossterm::event::KeyEvent::from(Char(c))),
+        )
+    };
+    let mut d = akash_at(Step::Provision);
+    d.start_run();
+    d.play_runs_limited(3);
+    assert_eq!(press(&mut d, 'w'), None, "no question, no answer");
+    d.send(Msg::Provision(vec![stalled(
+        "node1",
+        "mkfs.ext4 -L rackstrap /dev/nvme1n1",
+    )]));
+    let screen = d.screen(120, 40);
+    for want in [
+        "⚠ node1 · Storage · stalled, quiet for 30 min: `mkfs.ext4 -L rackstrap /dev/nvme1n1`",
+        "w keep waiting (another 30 min)   x fail node1 (the other hosts go on)",
+        "w keep waiting",
+        "x fail host",
+        "stalled: `mkfs.ext4 -L rackstrap /dev/nvme1n1` printed",
+    ] {
+        assert!(screen.contains(want), "{want:?} not in\n{screen}");
+    }
+    snap("provision_stalled", &d);
+    assert_eq!(
+        press(&mut d, 'w'),
+        Some(Effect::AnswerStall {
+            host: "node1".into(),
+            stage: StageId::Storage,
+            answer: StallAnswer::Wait,
+        })
+    );
+    assert!(d.m.provision.stalls.is_empty());
+    assert!(!d.screen(120, 40).contains("⚠ node1"));
+
+    // Two open: the focused pane's (node1) is asked first, x fails it, node3's remains.
+    d.send(Msg::Provision(vec![
+        stalled("node3", "mdadm --create /dev/md0"),
+        stalled("node1", "mkfs.ext4 -L rackstrap /dev/nvme1n1"),
+    ]));
+    assert_eq!(d.m.provision.panes[d.m.provision.focus].host, "node1");
+    assert!(d.screen(120, 40).contains("(1 more stalled)"));
+    assert_eq!(
+        press(&mut d, 'x'),
+        Some(Effect::AnswerStall {
+            host: "node1".into(),
+            stage: StageId::Storage,
+            answer: StallAnswer::Fail,
+        })
+    );
+    assert!(
+        d.screen(120, 40)
+            .contains("⚠ node3 · Storage · stalled, quiet for 30 min: `mdadm --create /dev/md0`")
+    );
+    // node3's command printed: no longer stalled, nothing left to answer.
+    d.send(Msg::Provision(vec![Event {
+        host: "node3".into(),
+        stage: StageId::Storage,
+        kind: EventKind::Log {
+            line: "mdadm: array /dev/md0 started.".into(),
+            stderr: false,
+        },
+    }]));
+    assert!(d.m.provision.stalls.is_empty());
+    assert_eq!(press(&mut d, 'x'), None);
+
+    // Kubespray's playbook stalls under its pane: x fails the stage, on every host.
+    d.send(Msg::Provision(vec![Event {
+        host: "ansible".into(),
+        stage: StageId::Kubespray,
+        kind: EventKind::Stalled {
+            command: "ansible-playbook".into(),
+            quiet_secs: 2700,
+            limit_secs: 2700,
+            asking: true,
+        },
+    }]));
+    let screen = d.screen(120, 40);
+    assert!(
+        screen.contains("w keep waiting (another 45 min)   x fail Kubespray on every host"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn provision_failure_then_retry_then_done() {
     let mut d = akash_at(Step::Provision);

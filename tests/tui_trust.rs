@@ -755,3 +755,44 @@ fn review_commands_jump_by_stage_and_host_and_search() {
         assert!(help.contains(key), "{key}");
     }
 }
+
+#[test]
+fn a_plan_with_several_pools_keeps_the_others_when_the_first_is_edited() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/wizard-akash.yaml");
+    let mut plan = rackstrap::plan::load(&path).unwrap();
+    let ip_leases = rackstrap::plan::Pool {
+        name: "ip-leases".into(),
+        addresses: vec!["194.28.98.230-194.28.98.233".into()],
+        auto_assign: false,
+    };
+    plan.network.load_balancer.pools.push(ip_leases.clone());
+    let mut d = Driver::demo("akash");
+    d.m = rackstrap::tui::model::Model::reopen(d.m.mode.clone(), plan, path);
+    d.m.theme.color = false;
+    while d.m.step != Step::Network {
+        d.key(Esc);
+    }
+    let screen = d.screen(120, 30);
+    assert!(
+        screen.contains("+ 1 more pool from the plan file, kept as written (edit them there): ip-leases (194.28.98.230-194.28.98.233)"),
+        "{screen}"
+    );
+    use rackstrap::tui::model::NetField;
+    while d.m.network.focus != NetField::PoolAddresses {
+        d.key(Down);
+    }
+    let pools = |d: &Driver| d.m.plan.network.load_balancer.pools.clone();
+    // Editing the first pool leaves the second as it was.
+    d.times(Backspace, 80).chars("144.217.30.192/29");
+    assert_eq!(pools(&d).len(), 2, "{:?}", pools(&d));
+    assert_eq!(pools(&d)[0].addresses, ["144.217.30.192/29"]);
+    assert_eq!(pools(&d)[1], ip_leases);
+    // Emptying it removes only that pool; typing again brings it back before the other.
+    d.times(Backspace, 80);
+    assert_eq!(pools(&d), std::slice::from_ref(&ip_leases));
+    d.chars("144.217.30.200");
+    assert_eq!(pools(&d).len(), 2, "{:?}", pools(&d));
+    assert_eq!(pools(&d)[0].name, "default");
+    assert_eq!(pools(&d)[1], ip_leases);
+}

@@ -1,5 +1,5 @@
-//! `rackstrap apply PLAN [--stage S]... [--host H]... [--dry-run] [--yes]`: headless
-//! provisioning. One line per event, `host stage message`; resumable (run state beside the
+//! `rackstrap apply PLAN [--stage S]... [--host H]... [--dry-run] [--yes] [--stall-after SPAN]
+//! [--on-stall fail|wait]`: headless provisioning. One line per event, `host stage message`; resumable (run state beside the
 //! plan, see `provision::state`).
 //!
 //! Exit codes (docs/provisioning.md): 0 every step done, 1 a step failed or is left waiting (a refused
@@ -15,7 +15,7 @@ use color_eyre::eyre::Context;
 use crate::plan;
 use crate::provision::event::{Event, EventKind, StageId};
 use crate::provision::remote::SshConnector;
-use crate::provision::{Consent, RunOptions, Selection, state};
+use crate::provision::{Consent, OnStall, RunOptions, Selection, StallPolicy, state};
 use crate::text::{printable, printable_sgr};
 
 pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
@@ -63,6 +63,13 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         Consent::None
     };
     opts.state_dir = Some(state::state_dir(&args.plan));
+    opts.stall = StallPolicy {
+        after: args.stall_after,
+        on_stall: match args.on_stall {
+            super::OnStallArg::Fail => OnStall::Fail,
+            super::OnStallArg::Wait => OnStall::Wait,
+        },
+    };
 
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let summary = rt.block_on(async {
@@ -169,6 +176,17 @@ pub fn headless_line(ev: &Event) -> String {
                 format!("{}: {message}", state.as_str())
             }
         }
+        EventKind::Stalled {
+            command,
+            quiet_secs,
+            limit_secs,
+            asking,
+        } => crate::provision::stall::stall_notice(
+            command,
+            std::time::Duration::from_secs(*quiet_secs),
+            std::time::Duration::from_secs(*limit_secs),
+            *asking,
+        ),
     };
     // Events from the runner are already escaped; escaping again is harmless and covers
     // events built elsewhere. Output lines keep their colour.

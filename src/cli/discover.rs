@@ -33,10 +33,13 @@ pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let found = runtime.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let scan = tokio::spawn(discover::discover(
+        // The flag wins over RACKSTRAP_FACTS_TIMEOUT.
+        let facts_limit = args.facts_timeout.unwrap_or_else(discover::facts_timeout);
+        let scan = tokio::spawn(discover::discover_within(
             targets.clone(),
             opts,
             discover::DEFAULT_CONCURRENCY,
+            facts_limit,
             tx,
         ));
         let mut found = Vec::new();

@@ -26,6 +26,14 @@ pub struct Cli {
     /// Reopen a saved plan in the wizard (recovery / reinstall)
     #[arg(long, value_name = "FILE", global = false)]
     pub plan: Option<PathBuf>,
+    /// The wizard's stall limit for every command of a run, as `apply --stall-after` takes
+    /// it (`90`, `30m`, `2h`); a stalled command asks on Provision: keep waiting or fail
+    #[arg(long, value_name = "SPAN", value_parser = crate::text::parse_span)]
+    pub stall_after: Option<std::time::Duration>,
+    /// How long the wizard's discovery waits for a host's facts, as `discover
+    /// --facts-timeout` takes it (`30`, `2m`)
+    #[arg(long, value_name = "SPAN", value_parser = crate::text::parse_span)]
+    pub facts_timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -142,6 +150,11 @@ pub struct DiscoverArgs {
     /// Print one JSON object per host instead of a table
     #[arg(long)]
     pub json: bool,
+    /// How long gathering facts on a connected host may take before it is reported as
+    /// stalled: seconds (`30`) or with a unit (`45s`, `2m`). Default 30 s
+    /// (RACKSTRAP_FACTS_TIMEOUT also sets it)
+    #[arg(long, value_name = "SPAN", value_parser = crate::text::parse_span)]
+    pub facts_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +201,23 @@ pub struct ApplyArgs {
     /// Pin host keys seen for the first time without asking
     #[arg(long)]
     pub accept_new: bool,
+    /// A command that prints nothing and does not exit for this long is stalled: seconds
+    /// (`90`) or with a unit (`90s`, `30m`, `2h`); one limit for every command. Default by
+    /// command: 30m for mkfs, mdadm, wipefs; 20m for package installs; 45m of silence from
+    /// Kubespray's ansible-playbook; 10m for the rest (RACKSTRAP_STALL_SECS also sets it)
+    #[arg(long, value_name = "SPAN", value_parser = crate::text::parse_span)]
+    pub stall_after: Option<std::time::Duration>,
+    /// What a stalled command leads to: `fail` fails that host's step (the other hosts
+    /// carry on); `wait` keeps waiting, printing a line each time it passes its limit again
+    #[arg(long, value_name = "WHAT", value_enum, default_value_t = OnStallArg::Fail)]
+    pub on_stall: OnStallArg,
+}
+
+/// `apply --on-stall`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnStallArg {
+    Fail,
+    Wait,
 }
 
 #[derive(Debug, Args)]

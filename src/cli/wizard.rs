@@ -7,10 +7,19 @@ use color_eyre::eyre::WrapErr;
 use crossterm::event::KeyEventKind;
 
 use crate::plan::Plan;
-use crate::tui::effects::{Backend, Effect};
+use crate::tui::effects::{Backend, Effect, Limits};
 use crate::tui::model::{Mode, Model, Msg};
 
-pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
+/// `stall_after` and `facts_timeout`: the wizard's `--stall-after` and `--facts-timeout`.
+pub fn run(
+    plan: Option<&Path>,
+    stall_after: Option<std::time::Duration>,
+    facts_timeout: Option<std::time::Duration>,
+) -> color_eyre::Result<ExitCode> {
+    let limits = Limits {
+        stall_after,
+        facts_timeout,
+    };
     let model = match plan {
         Some(path) => {
             let plan: Plan = crate::plan::load(path).wrap_err("cannot reopen the plan")?;
@@ -27,7 +36,13 @@ pub fn run(plan: Option<&Path>) -> color_eyre::Result<ExitCode> {
         }
         None => Model::new(Mode::Live, Plan::new("cluster"), ""),
     };
-    let model = run_tui(model, Backend::Live { known_hosts: None })?;
+    let model = run_tui(
+        model,
+        Backend::Live {
+            known_hosts: None,
+            limits,
+        },
+    )?;
     // The terminal is back: what happened stays readable after the wizard is gone.
     println!("{}", crate::tui::summary::summary(&model));
     Ok(ExitCode::from(

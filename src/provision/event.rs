@@ -108,6 +108,17 @@ pub enum EventKind {
     /// The stage ended on this host; `message` says why when it failed or was skipped,
     /// or "nothing to do" when it was already done.
     Finished { state: StepState, message: String },
+    /// A command printed nothing and did not exit for `quiet_secs`, past its limit
+    /// (`limit_secs`; see `stall`): `command` is its first line. `asking`: the run waits for
+    /// the watcher's answer (`StallDecisions`); otherwise it keeps waiting another
+    /// `limit_secs` on its own (`--on-stall wait`). Under `--on-stall fail` no such event
+    /// comes: the step fails with the stalled message.
+    Stalled {
+        command: String,
+        quiet_secs: u64,
+        limit_secs: u64,
+        asking: bool,
+    },
 }
 
 impl EventKind {
@@ -130,6 +141,17 @@ impl EventKind {
             EventKind::Finished { state, message } => EventKind::Finished {
                 state,
                 message: printable(&message).into_owned(),
+            },
+            EventKind::Stalled {
+                command,
+                quiet_secs,
+                limit_secs,
+                asking,
+            } => EventKind::Stalled {
+                command: printable(&command).into_owned(),
+                quiet_secs,
+                limit_secs,
+                asking,
             },
         }
     }

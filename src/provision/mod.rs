@@ -29,9 +29,11 @@ pub mod runner;
 pub mod selection;
 pub mod stage;
 pub mod stages;
+pub mod stall;
 pub mod state;
 pub mod summary;
 
 pub use event::{Event, EventKind, StageId, StepState};
 pub use runner::{Consent, DryRunStep, RunOptions, RunSummary, dry_run, run};
 pub use selection::Selection;
+pub use stall::{OnStall, StallAnswer, StallDecisions, StallPolicy};

@@ -5,55 +5,9 @@
 //! Commands handed to `exec` are the exact strings shown by the dry run, written as root runs
 //! them; the SSH layer runs them through `sh -c`, wrapped in sudo for a login that is not root.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-
 use async_trait::async_trait;
 
-/// How long a command may print nothing and not exit before it counts as stalled, by what it
-/// is. Making a filesystem on a large disk or building an md array prints nothing for long
-/// stretches; package installs wait on mirrors; everything else rackstrap runs is quick.
-/// `RACKSTRAP_STALL_SECS` sets one limit for every command (tests use a few seconds).
-pub fn stall_limit(command: &str) -> Duration {
-    if let Some(secs) = std::env::var("RACKSTRAP_STALL_SECS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        return Duration::from_secs(secs.max(1));
-    }
-    let program = command
-        .split_whitespace()
-        .find(|w| !w.contains('=') && *w != "sudo" && *w != "env")
-        .unwrap_or("");
-    let name = program.rsplit('/').next().unwrap_or(program);
-    if name.starts_with("mkfs") || name == "mdadm" || name == "wipefs" || name == "sgdisk" {
-        STALL_SLOW
-    } else if name == "apt-get" || name == "apt" || name == "dpkg" {
-        STALL_PACKAGES
-    } else {
-        STALL_DEFAULT
-    }
-}
-
-/// [`stall_limit`] of most commands.
-pub const STALL_DEFAULT: Duration = Duration::from_secs(10 * 60);
-/// [`stall_limit`] of package installs.
-pub const STALL_PACKAGES: Duration = Duration::from_secs(20 * 60);
-/// [`stall_limit`] of mkfs, mdadm and other whole-disk commands.
-pub const STALL_SLOW: Duration = Duration::from_secs(30 * 60);
-
-/// What a stalled command's step says: which command, and that it may still be running.
-pub fn stalled_message(command: &str, limit: Duration) -> String {
-    let first = command.lines().next().unwrap_or(command);
-    let waited = if limit.as_secs() >= 60 && limit.as_secs().is_multiple_of(60) {
-        format!("{} min", limit.as_secs() / 60)
-    } else {
-        format!("{} s", limit.as_secs())
-    };
-    format!(
-        "stalled: `{first}` printed nothing and did not exit for {waited}; rackstrap stopped waiting (it may still run on the host)"
-    )
-}
+pub use super::stall::{STALL_DEFAULT, STALL_PACKAGES, STALL_SLOW, stall_limit, stalled_message};
 
 /// Why a command could not be run at all (as opposed to running and exiting non-zero).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -211,56 +165,15 @@ impl Remote for crate::ssh::Session {
         stdin: Option<Vec<u8>>,
         on_line: &mut (dyn FnMut(OutLine) + Send),
     ) -> Result<u32, RemoteError> {
-        // A stall detector: the command's output moves `last`; a command that prints nothing
-        // and does not exit for its `stall_limit` fails the step instead of hanging the run.
-        let limit = stall_limit(command);
-        let started = Instant::now();
-        let last = AtomicU64::new(0);
-        let run = crate::ssh::Session::exec(self, command, stdin, |line| {
-            last.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-            match line {
-                crate::ssh::Line::Stdout(text) => on_line(OutLine {
-                    text,
-                    stderr: false,
-                }),
-                crate::ssh::Line::Stderr(text) => on_line(OutLine { text, stderr: true }),
-            }
-        });
-        tokio::pin!(run);
-        loop {
-            let quiet = started
-                .elapsed()
-                .saturating_sub(Duration::from_millis(last.load(Ordering::Relaxed)));
-            if quiet >= limit {
-                return Err(RemoteError::Other(stalled_message(command, limit)));
-            }
-            tokio::select! {
-                done = &mut run => return done.map_err(ssh_error),
-                _ = tokio::time::sleep(limit - quiet) => {}
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slow_commands_get_longer_before_they_count_as_stalled() {
-        assert_eq!(stall_limit("mkfs.xfs -f -L data /dev/md0"), STALL_SLOW);
-        assert_eq!(
-            stall_limit("mdadm --create /dev/md0 --level=raid0"),
-            STALL_SLOW
-        );
-        assert_eq!(
-            stall_limit("DEBIAN_FRONTEND=noninteractive apt-get install -y xfsprogs"),
-            STALL_PACKAGES
-        );
-        assert_eq!(stall_limit("sysctl --system"), STALL_DEFAULT);
-        assert_eq!(
-            stalled_message("mkfs.xfs /dev/loop3\nmore", STALL_SLOW),
-            "stalled: `mkfs.xfs /dev/loop3` printed nothing and did not exit for 30 min; rackstrap stopped waiting (it may still run on the host)"
-        );
+        // Stalls are the runner's to detect (`stall::Watched`, around every host's Remote).
+        crate::ssh::Session::exec(self, command, stdin, |line| match line {
+            crate::ssh::Line::Stdout(text) => on_line(OutLine {
+                text,
+                stderr: false,
+            }),
+            crate::ssh::Line::Stderr(text) => on_line(OutLine { text, stderr: true }),
+        })
+        .await
+        .map_err(ssh_error)
     }
 }

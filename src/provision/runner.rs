@@ -27,6 +27,7 @@ use super::log::{LogFile, StepLog};
 use super::remote::{Connector, Remote, RemoteError};
 use super::stage::{self, ClusterCtx, Ctx, Scope, Stage};
 use super::stages;
+use super::stall::{StallPolicy, Watched};
 use super::state::{self, RunState};
 use crate::facts::Facts;
 use crate::plan::{Host, Plan};
@@ -75,6 +76,8 @@ pub struct RunOptions {
     pub connector: Arc<dyn Connector>,
     /// Facts from discovery, used by dry runs for hosts that cannot be reached.
     pub facts: Option<Facts>,
+    /// The commands' stall limits and what a stalled command leads to (`stall`).
+    pub stall: StallPolicy,
 }
 
 impl RunOptions {
@@ -88,6 +91,7 @@ impl RunOptions {
             state_dir: None,
             connector,
             facts: None,
+            stall: StallPolicy::default(),
         }
     }
 }
@@ -273,12 +277,16 @@ pub async fn run(
     events: UnboundedSender<Event>,
 ) -> Result<RunSummary> {
     super::selection::check_hosts(plan, &opts.hosts).map_err(|e| eyre!(e))?;
-    let run_id = state::run_id();
     let state_path = opts.state_dir.as_ref().map(|d| d.join("state.yaml"));
     // One run per plan at a time; held until this function returns.
     let _lock = match (&opts.state_dir, opts.dry_run) {
         (Some(dir), false) => Some(state::RunLock::acquire(dir)?),
         _ => None,
+    };
+    // Under the lock: no other run can be choosing its id at the same time.
+    let run_id = match &opts.state_dir {
+        Some(dir) => state::fresh_run_id(state::run_id(), &dir.join("logs")),
+        None => state::run_id(),
     };
     let prior = match &state_path {
         Some(p) => RunState::load(p)?,
@@ -486,12 +494,14 @@ async fn run_on_host(
             }));
         }
     };
-    let cmds = st.check(ctx, remote.as_ref(), log).await?;
+    // Every command on the host gets a stall limit, whatever the transport.
+    let remote = Watched::new(remote, shared.opts.stall.clone(), log.clone());
+    let cmds = st.check(ctx, &remote, log).await?;
     if cmds.is_empty() {
         if dry {
             return Ok("dry run: nothing to do".into());
         }
-        st.verify(ctx, remote.as_ref(), log).await?;
+        st.verify(ctx, &remote, log).await?;
         return Ok("nothing to do".into());
     }
     if dry {
@@ -505,8 +515,8 @@ async fn run_on_host(
         }
         return Err(StepError::NeedsConsent(ctx.host.name.clone()));
     }
-    st.apply(ctx, remote.as_ref(), &cmds, false, log).await?;
-    st.verify(ctx, remote.as_ref(), log).await?;
+    st.apply(ctx, &remote, &cmds, false, log).await?;
+    st.verify(ctx, &remote, log).await?;
     Ok(format!("{} command(s) run", cmds.len()))
 }
 
@@ -590,6 +600,7 @@ async fn cluster_step(
         dry_run: shared.opts.dry_run,
         known_hosts: known.as_ref(),
         per_host: &per_host,
+        stall: &shared.opts.stall,
     };
     let results = st.run_cluster(ctx, &mut pane).await;
     for h in &every {

@@ -65,6 +65,8 @@ pub struct ClusterCtx<'a> {
     pub known_hosts: Option<&'a KnownHosts>,
     /// Each host's log: progress and the host's result go here.
     pub per_host: &'a BTreeMap<String, StepLog>,
+    /// The run's stall limits and answer (`super::stall`), for the tools it runs here.
+    pub stall: &'a super::stall::StallPolicy,
 }
 
 /// Each host's result of a cluster-scoped stage: a summary, or why it failed.

@@ -362,9 +362,34 @@ pub fn run_id() -> String {
     now().replace(['-', ':'], "")
 }
 
+/// `base` (a [`run_id`]) made unique among the runs whose logs are under `logs`: a second run
+/// started within the same second gets `-2` (then `-3`, ...), so it never appends to the
+/// log files of the run before it.
+pub fn fresh_run_id(base: String, logs: &Path) -> String {
+    if !logs.join(&base).exists() {
+        return base;
+    }
+    (2u32..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|id| !logs.join(id).exists())
+        .unwrap_or(base)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_started_in_the_same_second_gets_logs_of_its_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let logs = dir.path().join("logs");
+        let base = "20261201T031500Z".to_string();
+        assert_eq!(fresh_run_id(base.clone(), &logs), base);
+        std::fs::create_dir_all(logs.join(&base)).expect("mkdir");
+        assert_eq!(fresh_run_id(base.clone(), &logs), format!("{base}-2"));
+        std::fs::create_dir_all(logs.join(format!("{base}-2"))).expect("mkdir");
+        assert_eq!(fresh_run_id(base.clone(), &logs), format!("{base}-3"));
+    }
 
     #[test]
     fn state_round_trips_atomically_and_interrupted_steps_are_not_done() {

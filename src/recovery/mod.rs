@@ -63,7 +63,7 @@ pub async fn perform(
     let _lock = state::RunLock::acquire(&state_dir).map_err(|e| format!("{e:#}"))?;
     let state_path = state_dir.join("state.yaml");
     let mut st = RunState::load(&state_path).map_err(|e| format!("{e:#}"))?;
-    let run_id = state::run_id();
+    let run_id = state::fresh_run_id(state::run_id(), &state_dir.join("logs"));
     let run_dir = state_dir.join("logs").join(&run_id);
     let ansible_log = run_dir.join(format!("{PANE}.log"));
     let node = prepared.node.as_str();

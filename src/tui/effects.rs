@@ -7,6 +7,7 @@
 //! Effect::RunStages ─► lab or provisioning runner ─► Event ─► batch (~100 ms) ─► Msg::Provision
 //! Effect::SavePlan  ─► atomic write ─► Msg::Saved
 //! Effect::AnswerPassphrase ─► the waiting SSH task (see `super::secret`)
+//! Effect::AnswerStall ─► the run waiting on a stalled command (`provision::StallDecisions`)
 //! Effect::CheckKubespray ─► the tree's findings and needs ─► Msg::KubesprayChecked, KubesprayNeed
 //! Effect::PrepareKubespray ─► kubespray::prepare ─► Msg::Preparing (steps, log, end)
 //! ```
@@ -114,6 +115,12 @@ pub enum Effect {
         name: String,
         demo: bool,
     },
+    /// The operator answered the question about a stalled command of `host`'s `stage`.
+    AnswerStall {
+        host: String,
+        stage: StageId,
+        answer: crate::provision::StallAnswer,
+    },
     /// The operator answered a passphrase prompt (`None`: cancelled).
     AnswerPassphrase {
         reply: Reply,
@@ -147,7 +154,20 @@ pub enum Backend {
         pinned: Arc<std::sync::Mutex<std::collections::BTreeSet<String>>>,
     },
     /// Real hosts over SSH; `known_hosts` overrides rackstrap's default pin file.
-    Live { known_hosts: Option<PathBuf> },
+    Live {
+        known_hosts: Option<PathBuf>,
+        /// The wizard's `--stall-after` and `--facts-timeout`.
+        limits: Limits,
+    },
+}
+
+/// Time limits given on the wizard's command line; `None`: the environment's or the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// One stall limit for every command of a run (`provision::StallPolicy::after`).
+    pub stall_after: Option<Duration>,
+    /// How long gathering facts may take per host (`discover::facts_timeout`).
+    pub facts_timeout: Option<Duration>,
 }
 
 pub struct Executor {
@@ -157,6 +177,8 @@ pub struct Executor {
     scan: Option<JoinHandle<()>>,
     /// Dropping it stops a live run.
     cancel: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Where a live run waits for the answers about stalled commands.
+    stalls: crate::provision::StallDecisions,
 }
 
 impl Executor {
@@ -167,13 +189,14 @@ impl Executor {
             run: None,
             scan: None,
             cancel: None,
+            stalls: Default::default(),
         }
     }
 
     /// The known_hosts file given for live runs (`None` in the demo and when none was given).
     fn known_hosts(&self) -> Option<PathBuf> {
         match &self.backend {
-            Backend::Live { known_hosts } => known_hosts.clone(),
+            Backend::Live { known_hosts, .. } => known_hosts.clone(),
             Backend::Demo { .. } => None,
         }
     }
@@ -320,6 +343,14 @@ impl Executor {
             Effect::AnswerPassphrase { reply, passphrase } => {
                 reply.answer(passphrase.map(|s| s.0));
             }
+            Effect::AnswerStall {
+                host,
+                stage,
+                answer,
+            } => {
+                // False when the command printed or ended meanwhile: nothing left to answer.
+                self.stalls.answer(&host, stage, answer);
+            }
             Effect::Discover {
                 targets,
                 access,
@@ -346,12 +377,16 @@ impl Executor {
                             let _ = tx.send(Msg::DiscoveryDone);
                         })
                     }
-                    Backend::Live { known_hosts } => tokio::spawn(live_discover(
+                    Backend::Live {
+                        known_hosts,
+                        limits,
+                    } => tokio::spawn(live_discover(
                         targets,
                         access,
                         sudo_password,
                         accept,
                         known_hosts.clone(),
+                        limits.facts_timeout,
                         tx,
                     )),
                 });
@@ -380,8 +415,13 @@ impl Executor {
                             let _ = tx.send(Msg::RunEnded);
                         })
                     }
-                    Backend::Live { known_hosts } => {
+                    Backend::Live {
+                        known_hosts,
+                        limits,
+                    } => {
                         let known_hosts = known_hosts.clone();
+                        let stall_after = limits.stall_after;
+                        let stalls = self.stalls.clone();
                         let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
                         self.cancel = Some(cancel_tx);
                         // The runner's future is not `Send`; it runs on a blocking thread
@@ -396,9 +436,12 @@ impl Executor {
                                     passphrase: Some(passphrase_callback(tx.clone())),
                                 },
                             );
-                            let opts = live_run_options(
+                            let mut opts = live_run_options(
                                 from, hosts, &selection, consent, plan_path, facts, base,
                             );
+                            // Nobody typed a flag here: a stalled command asks the operator.
+                            opts.stall.on_stall = crate::provision::OnStall::Ask(stalls);
+                            opts.stall.after = stall_after;
                             let result = handle.block_on(async {
                                 tokio::select! {
                                     r = crate::provision::run(&plan, opts, etx) => r.map(|_| ()),
@@ -495,6 +538,7 @@ async fn live_discover(
     sudo_password: Option<Secret>,
     accept: Vec<String>,
     known_hosts: Option<PathBuf>,
+    facts_timeout: Option<Duration>,
     tx: UnboundedSender<Msg>,
 ) {
     let list = match crate::discover::parse_targets(&targets, false) {
@@ -510,10 +554,11 @@ async fn live_discover(
     };
     let opts = discover_options(&access, credentials, accept, known_hosts);
     let (dtx, mut drx) = unbounded_channel();
-    let scan = tokio::spawn(crate::discover::discover(
+    let scan = tokio::spawn(crate::discover::discover_within(
         list,
         opts,
         crate::discover::DEFAULT_CONCURRENCY,
+        facts_timeout.unwrap_or_else(crate::discover::facts_timeout),
         dtx,
     ));
     while let Some(d) = drx.recv().await {

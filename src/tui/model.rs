@@ -28,7 +28,7 @@ mod state;
 
 pub use state::{
     AccessField, AccessForm, DiscoverState, LogPane, NetField, NetworkForm, Problem, ProblemKind,
-    ProvisionState, ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StorageState,
+    ProvisionState, ReviewState, ReviewTab, Row, SCROLLBACK_LINES, StallQuestion, StorageState,
 };
 
 /// Smallest terminal the frame is laid out for (docs/wizard.md: it works at 80x24 and larger).
@@ -238,6 +238,14 @@ impl Model {
                 inputs,
                 auto_assign: pool.map(|p| p.auto_assign).unwrap_or(true),
                 focus: NetField::PoolName,
+                other_pools: plan
+                    .network
+                    .load_balancer
+                    .pools
+                    .iter()
+                    .skip(1)
+                    .cloned()
+                    .collect(),
             },
             plan,
             facts: Facts::new(),
@@ -699,15 +707,17 @@ impl Model {
             .map(|x| x.trim().to_string())
             .filter(|x| !x.is_empty())
             .collect();
-        self.plan.network.load_balancer.pools = if addresses.is_empty() {
-            vec![]
-        } else {
-            vec![Pool {
-                name: v(NetField::PoolName).trim().to_string(),
-                addresses,
-                auto_assign: self.network.auto_assign,
-            }]
-        };
+        // The form's pool first (none while its addresses are empty), then the plan's other
+        // pools unchanged.
+        let first = (!addresses.is_empty()).then(|| Pool {
+            name: v(NetField::PoolName).trim().to_string(),
+            addresses,
+            auto_assign: self.network.auto_assign,
+        });
+        self.plan.network.load_balancer.pools = first
+            .into_iter()
+            .chain(self.network.other_pools.iter().cloned())
+            .collect();
         self.plan.network.service_cidr = v(NetField::ServiceCidr).trim().to_string();
         self.plan.network.pod_cidr = v(NetField::PodCidr).trim().to_string();
         if let Ok(p) = v(NetField::NodePrefix).trim().parse() {

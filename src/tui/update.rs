@@ -18,7 +18,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::effects::{Action, Effect};
-use super::model::{LogPane, Model, Msg, Row, Step};
+use super::model::{LogPane, Model, Msg, Row, StallQuestion, Step};
 use super::popups::{Popup, on_popup_key};
 use super::screens;
 use super::secret::Masked;
@@ -275,7 +275,35 @@ fn apply_event(m: &mut Model, e: Event) {
             x
         }
     };
+    // Output from a stalled step, or its end, closes the question about it.
+    if matches!(e.kind, EventKind::Log { .. } | EventKind::Finished { .. }) {
+        p.stalls.retain(|q| q.host != e.host || q.stage != e.stage);
+    }
     match e.kind {
+        EventKind::Stalled {
+            command,
+            quiet_secs,
+            limit_secs,
+            asking,
+        } => {
+            let notice = crate::provision::stall::stall_notice(
+                &command,
+                std::time::Duration::from_secs(quiet_secs),
+                std::time::Duration::from_secs(limit_secs),
+                asking,
+            );
+            pane.push(format!("\x1b[33m{notice}\x1b[0m"));
+            if asking {
+                p.stalls.retain(|q| q.host != e.host || q.stage != e.stage);
+                p.stalls.push(StallQuestion {
+                    host: e.host,
+                    stage: e.stage,
+                    command,
+                    quiet_secs,
+                    limit_secs,
+                });
+            }
+        }
         EventKind::Started => {
             p.grid.insert((e.host.clone(), e.stage), StepState::Running);
             pane.push(format!("\x1b[1m── {} ──\x1b[0m", e.stage.title()));

@@ -97,6 +97,8 @@ impl Driver {
             // The demo lab touches no key file and no agent.
             Effect::CheckKey { .. } | Effect::ListAgent => {}
             Effect::AnswerPassphrase { reply, passphrase } => reply.answer(passphrase.map(|s| s.0)),
+            // The lab's runs never stall: there is no question to answer.
+            Effect::AnswerStall { .. } => {}
             // The recovery demo's survey; actions are only said, never run, in these tests.
             Effect::Survey { plan, accepted, .. } | Effect::AcceptKey { plan, accepted, .. } => {
                 self.send(Msg::Drift(rackstrap::lab::recovery::survey(

@@ -50,6 +50,7 @@ use crate::provision::cmd::{Cmd, StepError, quote};
 use crate::provision::event::{EventKind, StageId, StepState};
 use crate::provision::log::StepLog;
 use crate::provision::stage::{ClusterCtx, ClusterResults, Ctx, Scope, Stage};
+use crate::provision::stall::StallAnswer;
 use crate::render::RenderedFile;
 use crate::ssh::known_hosts::KnownHosts;
 
@@ -335,6 +336,7 @@ impl Stage for KubesprayStage {
             ctx.known_hosts,
             pane,
             ctx.per_host,
+            ctx.stall,
         )
         .await
     }
@@ -343,7 +345,10 @@ impl Stage for KubesprayStage {
 /// Runs Kubespray for `hosts` (the plan hosts that take part), reporting through `pane`
 /// (Ansible's whole output) and `per_host` (progress and the result of each host). `known`:
 /// rackstrap's known_hosts files, whose pins for the plan's hosts Ansible's ssh checks.
+/// `stall`: how long `ansible-playbook` may stay quiet and what happens then
+/// ([`KUBESPRAY_STALL`] unless the run sets one limit for every command).
 /// Returns each host's result: `Ok(summary)` or the failure.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     plan: &Plan,
     hosts: &[&Host],
@@ -352,6 +357,7 @@ pub async fn run(
     known: Option<&KnownHosts>,
     pane: &mut StepLog,
     per_host: &BTreeMap<String, StepLog>,
+    stall_policy: &crate::provision::stall::StallPolicy,
 ) -> BTreeMap<String, Result<String, StepError>> {
     let all_fail = |e: StepError| -> BTreeMap<String, Result<String, StepError>> {
         hosts
@@ -542,14 +548,7 @@ pub async fn run(
     let mut last_err = String::new();
     // Kubespray prints a line per task and host; silence this long means it hangs (a host
     // that stopped answering mid-task, a prompt nobody sees).
-    let stall = match std::env::var("RACKSTRAP_STALL_SECS") {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map(std::time::Duration::from_secs)
-            .unwrap_or(KUBESPRAY_STALL),
-        Err(_) => KUBESPRAY_STALL,
-    };
+    let stall = stall_policy.limit_or(KUBESPRAY_STALL);
     let mut status = -1;
     for (run_no, words) in runs.iter().enumerate() {
         pane.command(&playbook_line(words, &known_file));
@@ -584,18 +583,34 @@ pub async fn run(
         };
         let mut rx = output_lines(&mut child);
 
+        let mut heard = tokio::time::Instant::now();
         loop {
-            let (line, stderr) = match tokio::time::timeout(stall, rx.recv()).await {
-                Ok(Some(next)) => next,
-                Ok(None) => break,
+            let next = match tokio::time::timeout(stall, rx.recv()).await {
+                Ok(next) => next,
                 Err(_) => {
-                    let _ = child.kill().await;
-                    let message =
-                        crate::provision::remote::stalled_message("ansible-playbook", stall);
-                    pane.note(&message);
-                    return all_fail(StepError::Check(message));
+                    // Quiet for the limit: the run's policy says fail, wait again, or ask.
+                    let quiet = heard.elapsed();
+                    let mut question = stall_policy.stalled(pane, "ansible-playbook", quiet, stall);
+                    tokio::select! {
+                        answer = question.answer() => match answer {
+                            StallAnswer::Wait => continue,
+                            StallAnswer::Fail => {
+                                drop(question);
+                                let _ = child.kill().await;
+                                let message = crate::provision::stall::stalled_message(
+                                    "ansible-playbook",
+                                    heard.elapsed(),
+                                );
+                                pane.note(&message);
+                                return all_fail(StepError::Check(message));
+                            }
+                        },
+                        next = rx.recv() => next,
+                    }
                 }
             };
+            heard = tokio::time::Instant::now();
+            let Some((line, stderr)) = next else { break };
             pane.line(&line, stderr);
             if stderr && !line.trim().is_empty() {
                 last_err = crate::provision::log::strip_ansi(line.trim());

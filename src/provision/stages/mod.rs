@@ -78,6 +78,7 @@ mod tests {
             dry_run: true,
             known_hosts: None,
             per_host: &per_host,
+            stall: &Default::default(),
         };
         let results = stage(StageId::Preflight).run_cluster(ctx, &mut pane).await;
         assert!(matches!(results.get("n1"), Some(Err(_))));

@@ -174,6 +174,9 @@ pub struct NetworkForm {
     pub inputs: BTreeMap<NetField, Input>,
     pub auto_assign: bool,
     pub focus: NetField,
+    /// The plan's pools after the first, kept as they are: the form edits one pool, and a
+    /// plan written by hand with more must not lose the others when the wizard saves it.
+    pub other_pools: Vec<crate::plan::Pool>,
 }
 
 impl NetworkForm {
@@ -271,9 +274,32 @@ pub struct ProvisionState {
     /// Steps the operator skipped after they failed, with the failure: the grid shows them
     /// apart from steps that had nothing to do, and Done lists them.
     pub skipped: BTreeMap<(String, StageId), String>,
+    /// Stalled commands waiting for the operator's answer, oldest first: keep waiting (w)
+    /// or fail the host (x). Output from the step or its end closes the question.
+    pub stalls: Vec<StallQuestion>,
+}
+
+/// A stalled command the run asks about (`provision::EventKind::Stalled`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StallQuestion {
+    pub host: String,
+    pub stage: StageId,
+    /// Its first line.
+    pub command: String,
+    pub quiet_secs: u64,
+    pub limit_secs: u64,
 }
 
 impl ProvisionState {
+    /// The question the keys answer: the focused pane's, else the oldest.
+    pub fn stall_question(&self) -> Option<&StallQuestion> {
+        let focused = self.panes.get(self.focus).map(|p| p.host.as_str());
+        self.stalls
+            .iter()
+            .find(|q| Some(q.host.as_str()) == focused)
+            .or_else(|| self.stalls.first())
+    }
+
     pub fn state(&self, host: &str, stage: StageId) -> StepState {
         self.grid
             .get(&(host.to_string(), stage))

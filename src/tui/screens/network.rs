@@ -136,6 +136,24 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
             }
         }
     }
+    let others = &m.network.other_pools;
+    if !others.is_empty() {
+        // The form edits the first pool; the others are kept, and the operator is told so.
+        let names: Vec<String> = others
+            .iter()
+            .map(|p| format!("{} ({})", p.name, p.addresses.join(", ")))
+            .collect();
+        let noun = if others.len() == 1 { "pool" } else { "pools" };
+        let said = format!(
+            "  + {} more {noun} from the plan file, kept as written (edit them there): {}",
+            others.len(),
+            names.join("; ")
+        );
+        lines.push(Line::from(Span::styled(
+            fit(&crate::text::printable(&said), area.width as usize),
+            style(m.theme, Look::Dim),
+        )));
+    }
     f.render_widget(Paragraph::new(lines), area);
 }
 

@@ -1,5 +1,6 @@
 //! Provision: stage x host states on top, one live log pane per host below (up to four at a
-//! time, the focused one first).
+//! time, the focused one first). A stalled command's question sits between them: keep
+//! waiting (w) or fail that host (x).
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -8,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use tui_input::Input;
 
-use crate::provision::{StageId, StepState};
+use crate::provision::{StageId, StallAnswer, StepState};
 use crate::tui::effects::{Action, Effect};
 use crate::tui::model::Model;
 use crate::tui::popups::Popup;
@@ -35,8 +36,20 @@ fn mark(p: &crate::tui::model::ProvisionState, host: &str, stage: StageId) -> (&
 pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     let p = &m.provision;
     let grid_rows = (p.panes.len().min(4) + 1) as u16;
-    let [grid, panes_area] =
-        Layout::vertical([Constraint::Length(grid_rows), Constraint::Min(4)]).areas(area);
+    let asking = if p.started && !p.stalls.is_empty() {
+        2
+    } else {
+        0
+    };
+    let [grid, question, panes_area] = Layout::vertical([
+        Constraint::Length(grid_rows),
+        Constraint::Length(asking),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+    if asking > 0 {
+        render_question(m, f, question);
+    }
     let col = if area.width >= 110 { 14 } else { 10 };
     // Before the run, the stages and hosts the operator left out are drawn as such.
     let selection = m.run_selection();
@@ -193,6 +206,49 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
 }
 
+/// The open question about a stalled command: which host, which command, how long it has
+/// been quiet, and the two answers with their keys.
+fn render_question(m: &Model, f: &mut Frame, area: Rect) {
+    use crate::text::span;
+    use std::time::Duration;
+    let p = &m.provision;
+    let Some(q) = p.stall_question() else {
+        return;
+    };
+    let width = usize::from(area.width);
+    // The time before the command: a long command is cut at the end, never the time.
+    let head = format!(
+        "⚠ {} · {} · stalled, quiet for {}: `{}`",
+        q.host,
+        q.stage.title(),
+        span(Duration::from_secs(q.quiet_secs)),
+        q.command,
+    );
+    let more = match p.stalls.len() {
+        1 => String::new(),
+        n => format!("   ({} more stalled)", n - 1),
+    };
+    let keys = vec![
+        Span::styled("  w", style(m.theme, Look::Key)),
+        Span::raw(format!(
+            " keep waiting (another {})   ",
+            span(Duration::from_secs(q.limit_secs))
+        )),
+        Span::styled("x", style(m.theme, Look::Key)),
+        // Kubespray's playbook stalls under its pane, not a host: failing it fails them all.
+        Span::raw(if m.plan.hosts.iter().any(|h| h.name == q.host) {
+            format!(" fail {} (the other hosts go on){more}", q.host)
+        } else {
+            format!(" fail {} on every host{more}", q.stage.title())
+        }),
+    ];
+    let lines = vec![
+        Line::from(Span::styled(fit(&head, width), style(m.theme, Look::Warn))),
+        Line::from(keys),
+    ];
+    f.render_widget(Paragraph::new(lines), area);
+}
+
 fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
@@ -206,6 +262,14 @@ pub fn hints(m: &Model) -> Vec<Hint> {
     let p = &m.provision;
     if !p.started {
         vec![("Enter", "start"), ("1-6", "stage"), ("Space", "host")]
+    } else if p.running && !p.stalls.is_empty() {
+        vec![
+            ("w", "keep waiting"),
+            ("x", "fail host"),
+            ("Tab", "pane"),
+            ("↑↓", "scroll"),
+            ("a", "abort"),
+        ]
     } else if p.running {
         vec![
             ("Tab", "pane"),
@@ -278,6 +342,20 @@ pub(crate) fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     input: Input::default(),
                 });
             }
+        }
+        KeyCode::Char(c @ ('w' | 'x')) if p.running => {
+            let q = p.stall_question()?.clone();
+            p.stalls.retain(|o| o.host != q.host || o.stage != q.stage);
+            let answer = if c == 'w' {
+                StallAnswer::Wait
+            } else {
+                StallAnswer::Fail
+            };
+            return Some(Effect::AnswerStall {
+                host: q.host,
+                stage: q.stage,
+                answer,
+            });
         }
         KeyCode::Char('a') if p.running => {
             m.popup = Some(Popup::Confirm {
