@@ -24,7 +24,8 @@ use crate::ssh::{ConnectOptions, Session, SshError};
 pub const MAX_TARGETS: u128 = 65_536;
 /// Even forced, a scan stops here (a /8): beyond it the list itself is the problem.
 pub const MAX_FORCED_TARGETS: u128 = 1 << 24;
-/// Default connections in flight: a /24 of silent addresses takes four connect timeouts.
+/// Default SSH handshakes and facts in flight (waiting for a TCP answer has its own, larger
+/// bound, so silent addresses do not hold these slots).
 pub const DEFAULT_CONCURRENCY: usize = 64;
 /// Upper bound on connections in flight: each holds one file descriptor, and the common
 /// default limit is 1024 per process.

@@ -1,6 +1,6 @@
 //! The waits operators sit through, measured side by side in one run:
-//! `cargo bench --bench waits [-- SECTION...]`, sections `streaming`, `drawing` and `subnet`
-//! (all when none is named).
+//! `cargo bench --bench waits [-- SECTION...]`, sections `streaming`, `drawing`, `subnet`,
+//! `wizard` and `stages` (all when none is named).
 //!
 //! - `streaming`: a remote command printing one million lines of 100 bytes (100 MB) on one lab
 //!   host, through rackstrap's exec (bare, and the way a provisioning step runs it: log file
@@ -10,6 +10,11 @@
 //!   the bytes; the first frame of `rackstrap demo` and its CPU while idle.
 //! - `subnet`: discovery of a /24 where three addresses answer and the rest drop packets, in a
 //!   network namespace of its own, against `xargs -P` OpenSSH.
+//! - `wizard`: the real wizard binary in tmux running a stage on eight lab hosts that print
+//!   numbered lines at full speed: its peak resident memory, and every line in the log files.
+//! - `stages`: preflight, host prep's kernel parameters and storage (one XFS per host on a
+//!   loop device) on 32 lab hosts and on one, through `rackstrap apply` against the same shell
+//!   through `ansible all -m shell`.
 //!
 //! Results, with the machine and the command, go into docs/BENCHMARKS.md. The lab talks only
 //! to its own `127.77.<slot>.x` addresses.
@@ -24,14 +29,16 @@ mod measure;
 mod report;
 
 mod drawing;
+mod stages;
 mod streaming;
 mod subnet;
+mod wizard;
 
 use std::fmt::Write as _;
 use std::fs;
 use std::process::Command;
 
-const SECTIONS: [&str; 3] = ["streaming", "drawing", "subnet"];
+const SECTIONS: [&str; 5] = ["streaming", "drawing", "subnet", "wizard", "stages"];
 
 fn main() {
     // The subnet section runs this program again inside its own network namespace.
@@ -67,6 +74,19 @@ fn main() {
         match common::lab::skip_reason() {
             Some(reason) => eprintln!("subnet skipped: {reason}"),
             None => writeln!(report, "{}", subnet::run()).unwrap_or(()),
+        }
+    }
+    if wants("wizard") {
+        match (common::lab::skip_reason(), common::tmux::Tmux::available()) {
+            (Some(reason), _) => eprintln!("wizard skipped: {reason}"),
+            (None, false) => eprintln!("wizard skipped: tmux is not installed"),
+            (None, true) => writeln!(report, "{}", wizard::run()).unwrap_or(()),
+        }
+    }
+    if wants("stages") {
+        match common::lab::skip_reason() {
+            Some(reason) => eprintln!("stages skipped: {reason}"),
+            None => writeln!(report, "{}", stages::run()).unwrap_or(()),
         }
     }
     println!("\n{report}");
