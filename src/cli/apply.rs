@@ -1,5 +1,5 @@
 //! `rackstrap apply PLAN [--stage S]... [--host H]... [--dry-run] [--yes] [--stall-after SPAN]
-//! [--on-stall fail|wait]`: headless provisioning. One line per event, `host stage message`; resumable (run state beside the
+//! [--on-stall fail|wait]`: headless provisioning. One line per event and per output line, `host stage message`; resumable (run state beside the
 //! plan, see `provision::state`).
 //!
 //! Exit codes (docs/provisioning.md): 0 every step done, 1 a step failed or is left waiting (a refused
@@ -270,5 +270,23 @@ mod tests {
         assert!(cli.accept_new);
         let run = run_connect_options(&plan.access, None, no_credentials());
         assert_eq!(run.identity, None);
+    }
+
+    /// A batch of output lines prints as one `host stage line` per line, each escaped.
+    #[test]
+    fn a_batch_of_output_prints_one_line_per_line() {
+        use crate::provision::{Event, EventKind, StageId};
+        let ev = Event {
+            host: "node1".into(),
+            stage: StageId::Storage,
+            kind: EventKind::Log {
+                lines: vec!["one".to_string(), "two \u{1b}]0;t\u{7}".to_string()].into(),
+                stderr: false,
+            },
+        };
+        assert_eq!(
+            super::headless_lines(&ev),
+            ["node1 storage one", "node1 storage two \\e]0;t\\x07"]
+        );
     }
 }
