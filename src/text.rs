@@ -62,7 +62,12 @@ pub fn printable_lines(text: &str) -> Cow<'_, str> {
 /// headless line; tabs only move the cursor, and tools' usage texts are full of them. Every
 /// other control character, other escape sequences included, is escaped.
 pub fn printable_sgr(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c != '\t' && is_unsafe(c)) {
+    // Output lines pour through here by the million: printable ASCII (nearly all of them) is
+    // settled a byte at a time, without decoding characters.
+    let plain_ascii = text
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || b == b'\t');
+    if plain_ascii || !text.chars().any(|c| c != '\t' && is_unsafe(c)) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);

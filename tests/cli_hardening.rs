@@ -556,7 +556,7 @@ fn a_signal_during_a_step_leaves_the_state_saying_where_it_stopped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_that_are_not_utf8_and_megabyte_lines_pass_through_exec() {
     require_lab!();
-    use rackstrap::provision::remote::{OutLine, Remote};
+    use rackstrap::provision::remote::{OutLines, Remote};
     let lab = Lab::start(vec![HostSpec::new("noisy")]);
     let dir = tempfile::tempdir().unwrap();
     let opts = rackstrap::ssh::ConnectOptions {
@@ -571,12 +571,12 @@ async fn bytes_that_are_not_utf8_and_megabyte_lines_pass_through_exec() {
     let session = rackstrap::ssh::Session::connect(&lab.host("noisy").address, &opts)
         .await
         .unwrap();
-    let mut lines: Vec<OutLine> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
     let status = Remote::exec(
         &session,
         r"printf 'bad \377\376 \033]0;t\007\n'; head -c 1048576 /dev/zero | tr '\0' x; echo; echo done",
         None,
-        &mut |l: OutLine| lines.push(l),
+        &mut |c: OutLines| lines.extend(c.lines),
     )
     .await
     .unwrap();
@@ -585,13 +585,13 @@ async fn bytes_that_are_not_utf8_and_megabyte_lines_pass_through_exec() {
         lines.len(),
         3,
         "{:?}",
-        lines.iter().map(|l| l.text.len()).collect::<Vec<_>>()
+        lines.iter().map(|l| l.len()).collect::<Vec<_>>()
     );
-    assert_eq!(lines[0].text, "bad \u{fffd}\u{fffd} \u{1b}]0;t\u{7}");
-    assert_eq!(lines[1].text.len(), 1 << 20);
-    assert_eq!(lines[2].text, "done");
+    assert_eq!(lines[0], "bad \u{fffd}\u{fffd} \u{1b}]0;t\u{7}");
+    assert_eq!(lines[1].len(), 1 << 20);
+    assert_eq!(lines[2], "done");
     assert_eq!(
-        rackstrap::text::printable_sgr(&lines[0].text),
+        rackstrap::text::printable_sgr(&lines[0]),
         "bad \u{fffd}\u{fffd} \\e]0;t\\x07"
     );
     session.close().await;

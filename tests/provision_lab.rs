@@ -168,7 +168,7 @@ async fn storage_makes_ext4_xfs_per_disk_and_relocates_then_changes_nothing() {
             .ends_with(" command(s) run")
     );
     assert!(
-        events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line == &format!("$ mkfs.ext4 -L rackstrap /dev/{}", d[0]))),
+        events.iter().any(|e| matches!(&e.kind, EventKind::Log { lines, .. } if lines.iter().any(|line| line == &format!("$ mkfs.ext4 -L rackstrap /dev/{}", d[0])))),
         "the exact command is logged"
     );
 
@@ -246,7 +246,7 @@ async fn storage_makes_ext4_xfs_per_disk_and_relocates_then_changes_nothing() {
     assert!(
         !events2
             .iter()
-            .any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
+            .any(|e| matches!(&e.kind, EventKind::Log { lines, .. } if lines.iter().any(|line| line.starts_with("$ ")))),
         "no command ran the second time"
     );
     assert_eq!(
@@ -313,7 +313,7 @@ async fn mounted_root_and_formatted_disks_are_refused_before_any_command() {
         assert!(
             !events
                 .iter()
-                .any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
+                .any(|e| matches!(&e.kind, EventKind::Log { lines, .. } if lines.iter().any(|line| line.starts_with("$ ")))),
             "no command ran: {events:?}"
         );
         assert_eq!(
@@ -449,7 +449,7 @@ async fn kubespray_runs_ansible_reports_the_failing_task_and_resumes_after_the_f
         );
     }
     assert!(events.iter().any(|e| e.host == "ansible"
-        && matches!(&e.kind, EventKind::Log { line, .. } if line.contains("PLAY RECAP"))));
+        && matches!(&e.kind, EventKind::Log { lines, .. } if lines.iter().any(|line| line.contains("PLAY RECAP")))));
     let hosts_yaml =
         std::fs::read_to_string(tree.join("inventory/lab/hosts.yaml")).expect("inventory");
     assert!(hosts_yaml.contains(&lab.host("node2").address));
@@ -546,7 +546,7 @@ async fn kubespray_trusts_only_pinned_host_keys() {
     assert!(msg.contains("node3 not pinned"), "{msg}");
     assert!(
         !events.iter().any(|e| e.host == "ansible"
-            && matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ ") && line.contains("ansible-playbook"))),
+            && matches!(&e.kind, EventKind::Log { lines, .. } if lines.iter().any(|line| line.starts_with("$ ") && line.contains("ansible-playbook")))),
         "ansible-playbook started"
     );
     for h in ["node1", "node2", "node3"] {
@@ -567,7 +567,7 @@ async fn kubespray_trusts_only_pinned_host_keys() {
     }
     assert!(
         events.iter().any(|e| e.host == "ansible"
-            && matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ ") && line.contains("StrictHostKeyChecking=yes"))),
+            && matches!(&e.kind, EventKind::Log { lines, .. } if lines.iter().any(|line| line.starts_with("$ ") && line.contains("StrictHostKeyChecking=yes")))),
         "the command line shows strict checking"
     );
     // The file Ansible's ssh read holds exactly the pins (the old key for node2).
@@ -923,8 +923,8 @@ async fn host_prep_with_every_package_present_installs_nothing() {
     drop(log);
     let mut notes = Vec::new();
     while let Some(e) = rx.recv().await {
-        if let EventKind::Log { line, .. } = e.kind {
-            notes.push(line);
+        if let EventKind::Log { lines, .. } = e.kind {
+            notes.extend(lines);
         }
     }
     assert!(
@@ -947,7 +947,7 @@ async fn host_prep_with_every_package_present_installs_nothing() {
         (StepState::Done, "nothing to do".into())
     );
     assert!(
-        !events.iter().any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ ") || line.contains("apt-get"))),
+        !events.iter().any(|e| matches!(&e.kind, EventKind::Log { lines, .. } if lines.iter().any(|line| line.starts_with("$ ") || line.contains("apt-get")))),
         "{events:?}"
     );
 }
@@ -1013,9 +1013,9 @@ async fn storage_resumes_after_mkfs_and_still_refuses_a_foreign_filesystem() {
     );
     let ran: Vec<&String> = events
         .iter()
-        .filter_map(|e| match &e.kind {
-            EventKind::Log { line, .. } if line.starts_with("$ ") => Some(line),
-            _ => None,
+        .flat_map(|e| match &e.kind {
+            EventKind::Log { lines, .. } => lines.iter().filter(|l| l.starts_with("$ ")).collect(),
+            _ => Vec::new(),
         })
         .collect();
     assert!(
@@ -1083,8 +1083,81 @@ async fn storage_resumes_after_mkfs_and_still_refuses_a_foreign_filesystem() {
     assert!(
         !events
             .iter()
-            .any(|e| matches!(&e.kind, EventKind::Log { line, .. } if line.starts_with("$ "))),
+            .any(|e| matches!(&e.kind, EventKind::Log { lines, .. } if lines.iter().any(|line| line.starts_with("$ ")))),
         "no command ran"
     );
     assert_eq!(sha256(&lab, "resume", &foreign), before);
+}
+
+/// A chatty command through a real sshd, the way a stage runs it, while the watcher reads
+/// nothing: the log file has every line, what waits for the watcher stays within the bound,
+/// and one marker accounts for every line it was not shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chatty_command_has_every_line_in_its_log_file_while_the_watcher_is_bounded() {
+    use rackstrap::provision::cmd::{Cmd, run_one};
+    use rackstrap::provision::event::Backlog;
+    use rackstrap::provision::log::{LogFile, StepLog};
+    use rackstrap::provision::remote::Connector;
+    require_lab!();
+    const LINES: usize = 300_000;
+    let lab = Lab::start(vec![HostSpec::new("chatty")]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let p = plan(
+        &lab,
+        tmp.path(),
+        &[("chatty", "    roles: [control_plane, etcd, worker]\n")],
+    );
+    let remote = connector(&lab.dir)
+        .connect(&p.hosts[0], &p.access)
+        .await
+        .expect("connect");
+    let path = tmp.path().join("logs/chatty.log");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let backlog = Backlog::new(10_000);
+    let mut log = StepLog::new(
+        "chatty",
+        StageId::Kubespray,
+        tx,
+        Some(LogFile::create(&path).expect("log file")),
+    )
+    .sharing(&backlog);
+    run_one(remote.as_ref(), &Cmd::new(format!("seq {LINES}")), &mut log)
+        .await
+        .expect("seq runs");
+    assert!(backlog.queued() <= 10_000, "{} queued", backlog.queued());
+    drop(log);
+
+    let logged = std::fs::read_to_string(&path).expect("log file");
+    let mut lines = logged.lines();
+    assert_eq!(lines.next(), Some(format!("$ seq {LINES}").as_str()));
+    let numbers: Vec<usize> = lines.map(|l| l.parse().expect("a number")).collect();
+    assert_eq!(
+        numbers,
+        (1..=LINES).collect::<Vec<_>>(),
+        "every line, in order"
+    );
+
+    let (mut shown, mut markers) = (0, Vec::new());
+    while let Some(e) = rx.recv().await {
+        if let EventKind::Log { lines, .. } = e.kind {
+            for l in lines.iter() {
+                if l.starts_with("... ") {
+                    markers.push(l.clone());
+                } else {
+                    shown += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(shown, 10_000, "the watcher was sent what the bound allows");
+    let not_shown = LINES + 1 - shown;
+    assert_eq!(
+        markers,
+        [format!(
+            "... {},{:03} lines not shown here; the log file has every line: {}",
+            not_shown / 1000,
+            not_shown % 1000,
+            path.display()
+        )]
+    );
 }

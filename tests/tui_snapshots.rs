@@ -395,7 +395,7 @@ fn provision_stalled_command_asks() {
         host: "node3".into(),
         stage: StageId::Storage,
         kind: EventKind::Log {
-            line: "mdadm: array /dev/md0 started.".into(),
+            lines: "mdadm: array /dev/md0 started.".into(),
             stderr: false,
         },
     }]));

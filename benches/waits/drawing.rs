@@ -204,7 +204,7 @@ fn frames(lines_per_host: usize) -> Frames {
                     host: format!("node{}", h + 1),
                     stage: StageId::Kubespray,
                     kind: EventKind::Log {
-                        line: log_line(h + 1, n),
+                        lines: log_line(h + 1, n).into(),
                         stderr: false,
                     },
                 });

@@ -1,5 +1,5 @@
 //! `rackstrap apply PLAN [--stage S]... [--host H]... [--dry-run] [--yes] [--stall-after SPAN]
-//! [--on-stall fail|wait]`: headless provisioning. One line per event, `host stage message`; resumable (run state beside the
+//! [--on-stall fail|wait]`: headless provisioning. One line per event and per output line, `host stage message`; resumable (run state beside the
 //! plan, see `provision::state`).
 //!
 //! Exit codes (docs/provisioning.md): 0 every step done, 1 a step failed or is left waiting (a refused
@@ -76,7 +76,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         let printer = tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
-                println!("{}", headless_line(&ev));
+                print_headless(&ev);
             }
         });
         let outcome = tokio::select! {
@@ -160,11 +160,30 @@ fn stopped_by(signal: &str, plan: &std::path::Path, dry_run: bool) -> ExitCode {
     ExitCode::from(if signal == "SIGTERM" { 143 } else { 130 })
 }
 
-/// `host stage message`: the headless form of an event.
+/// Prints an event's [`headless_lines`] to stdout, locked once for the whole batch.
+pub fn print_headless(ev: &Event) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for line in headless_lines(ev) {
+        // stdout gone (a closed pipe) must not stop the run; the log files keep everything.
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// `host stage message`, one per output line: the headless form of an event.
+pub fn headless_lines(ev: &Event) -> Vec<String> {
+    match &ev.kind {
+        EventKind::Log { lines, .. } => lines.iter().map(|line| headless_form(ev, line)).collect(),
+        _ => vec![headless_line(ev)],
+    }
+}
+
+/// `host stage message`: the headless form of an event; an output batch's lines joined by
+/// newlines ([`headless_lines`] gives them one by one).
 pub fn headless_line(ev: &Event) -> String {
     let msg = match &ev.kind {
         EventKind::Started => "started".to_string(),
-        EventKind::Log { line, .. } => line.clone(),
+        EventKind::Log { .. } => return headless_lines(ev).join("\n"),
         EventKind::Progress { done, total, text } => match total {
             Some(t) => format!("[{done}/{t}] {text}"),
             None => format!("[{done}] {text}"),
@@ -188,6 +207,10 @@ pub fn headless_line(ev: &Event) -> String {
             *asking,
         ),
     };
+    headless_form(ev, &msg)
+}
+
+fn headless_form(ev: &Event, msg: &str) -> String {
     // Events from the runner are already escaped; escaping again is harmless and covers
     // events built elsewhere. Output lines keep their colour.
     printable_sgr(&format!("{} {} {msg}", ev.host, ev.stage)).into_owned()
@@ -247,5 +270,23 @@ mod tests {
         assert!(cli.accept_new);
         let run = run_connect_options(&plan.access, None, no_credentials());
         assert_eq!(run.identity, None);
+    }
+
+    /// A batch of output lines prints as one `host stage line` per line, each escaped.
+    #[test]
+    fn a_batch_of_output_prints_one_line_per_line() {
+        use crate::provision::{Event, EventKind, StageId};
+        let ev = Event {
+            host: "node1".into(),
+            stage: StageId::Storage,
+            kind: EventKind::Log {
+                lines: vec!["one".to_string(), "two \u{1b}]0;t\u{7}".to_string()].into(),
+                stderr: false,
+            },
+        };
+        assert_eq!(
+            super::headless_lines(&ev),
+            ["node1 storage one", "node1 storage two \\e]0;t\\x07"]
+        );
     }
 }

@@ -76,7 +76,7 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         let printer = tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
-                println!("{}", super::apply::headless_line(&ev));
+                super::apply::print_headless(&ev);
             }
         });
         let r = recovery::perform(&prepared, &plan, &args.plan, Some(&known), tx).await;
@@ -151,7 +151,7 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
         let printer = tokio::spawn(async move {
             while let Some(ev) = rx.recv().await {
-                println!("{}", super::apply::headless_line(&ev));
+                super::apply::print_headless(&ev);
             }
         });
         let r = recovery::relay::perform(plan, &args.plan, &args.name, opts, tx).await;

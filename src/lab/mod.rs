@@ -570,7 +570,7 @@ impl LabRunner {
             for l in &f.lines {
                 sleep_scaled(l.ms, self.speed).await;
                 send(EventKind::Log {
-                    line: fill(&l.line),
+                    lines: fill(&l.line).into(),
                     stderr: l.stderr,
                 });
             }
@@ -601,7 +601,7 @@ impl LabRunner {
                 });
             }
             send(EventKind::Log {
-                line: fill(&l.line),
+                lines: fill(&l.line).into(),
                 stderr: l.stderr,
             });
         }

@@ -1,6 +1,19 @@
-//! The typed line protocol between the provisioning runner and whoever watches it: the
-//! wizard's Provision screen, `rackstrap apply`'s one-line-per-event output, and the demo
-//! lab's scripted runs all speak these events.
+//! The typed protocol between the provisioning runner and whoever watches it: the wizard's
+//! Provision screen, `rackstrap apply`'s one-line-per-output-line printing, and the demo lab's
+//! scripted runs all speak these events.
+//!
+//! How output flows: a command's output arrives from the host in chunks (one read from the
+//! connection); each chunk's complete lines go to the host's log file in one write and to the
+//! watcher as ONE [`EventKind::Log`] event carrying them all. The lines in flight to the
+//! watcher are bounded ([`Backlog`], shared by every step of a run): each [`Lines`] holds its
+//! share of the bound until the watcher drops it (or takes the lines out), so a watcher slower
+//! than the hosts holds at most the bound, not a growing queue. Lines that find the bound full
+//! are not queued for display; the step later sends one marker line saying how many were not
+//! shown and which log file has them. Control events (`Started`, `Progress`, `Finished`,
+//! `Stalled`) are never held back, and the log file always gets every line.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -97,8 +110,10 @@ pub struct Event {
 pub enum EventKind {
     /// The stage began on this host.
     Started,
-    /// A line of output (ANSI colour kept, no trailing newline).
-    Log { line: String, stderr: bool },
+    /// Output lines as they arrived together, all from stdout or all from stderr (ANSI colour
+    /// kept, no trailing newlines). Also rackstrap's own remarks and the marker of lines held
+    /// back by the [`Backlog`].
+    Log { lines: Lines, stderr: bool },
     /// Progress within the stage, e.g. Ansible tasks seen so far for this host.
     Progress {
         done: u32,
@@ -129,10 +144,14 @@ impl EventKind {
         use crate::text::{printable, printable_sgr};
         match self {
             EventKind::Started => EventKind::Started,
-            EventKind::Log { line, stderr } => EventKind::Log {
-                line: printable_sgr(&line).into_owned(),
-                stderr,
-            },
+            EventKind::Log { mut lines, stderr } => {
+                for line in lines.lines.iter_mut() {
+                    if let std::borrow::Cow::Owned(shown) = printable_sgr(line) {
+                        *line = shown;
+                    }
+                }
+                EventKind::Log { lines, stderr }
+            }
             EventKind::Progress { done, total, text } => EventKind::Progress {
                 done,
                 total,
@@ -154,5 +173,190 @@ impl EventKind {
                 asking,
             },
         }
+    }
+}
+
+/// How many output lines may be on their way to a watcher at once, across every host and step
+/// of a run. A line is about 100-200 bytes in memory, so the bound holds a watcher's queue to a
+/// few megabytes; a watcher that keeps up (Kubespray prints well under a megabyte a second)
+/// never reaches it.
+pub const LINES_IN_FLIGHT: usize = 50_000;
+
+/// The count of output lines sent to a watcher and not yet taken in, against its bound. The
+/// sender reserves room before it queues lines ([`Backlog::reserve`]); the [`Lines`] it sends
+/// give their room back when the watcher drops them.
+#[derive(Debug)]
+pub struct Backlog {
+    queued: AtomicUsize,
+    bound: usize,
+}
+
+impl Backlog {
+    pub fn new(bound: usize) -> Arc<Self> {
+        Arc::new(Self {
+            queued: AtomicUsize::new(0),
+            bound,
+        })
+    }
+
+    /// Lines queued and not yet taken in by the watcher.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    pub fn bound(&self) -> usize {
+        self.bound
+    }
+
+    /// Reserves room for up to `want` lines and says how many got room (0 when full).
+    pub fn reserve(&self, want: usize) -> usize {
+        let mut got = 0;
+        let _ = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                got = want.min(self.bound.saturating_sub(queued));
+                (got > 0).then_some(queued + got)
+            });
+        got
+    }
+
+    fn release(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// `lines` holding `reserved` lines of room in this backlog until they are dropped.
+    /// `reserved` must be what [`Backlog::reserve`] gave for them.
+    pub fn hold(self: &Arc<Self>, lines: Vec<String>, reserved: usize) -> Lines {
+        Lines {
+            lines,
+            held: (reserved > 0).then(|| Held {
+                backlog: self.clone(),
+                n: reserved,
+            }),
+        }
+    }
+}
+
+/// The lines of an [`EventKind::Log`]. Compared, cloned and serialised as a list of lines; the
+/// ones a step sent hold room in the run's [`Backlog`] until dropped or taken out
+/// ([`IntoIterator`]), and a clone holds none.
+#[derive(Debug, Default)]
+pub struct Lines {
+    lines: Vec<String>,
+    held: Option<Held>,
+}
+
+#[derive(Debug)]
+struct Held {
+    backlog: Arc<Backlog>,
+    n: usize,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.backlog.release(self.n);
+    }
+}
+
+impl Lines {
+    /// Takes the lines out, giving their room in the backlog back.
+    pub fn into_vec(mut self) -> Vec<String> {
+        // The room goes back now, not when `self` is dropped: the lines are the watcher's.
+        drop(self.held.take());
+        std::mem::take(&mut self.lines)
+    }
+}
+
+impl std::ops::Deref for Lines {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.lines
+    }
+}
+
+impl From<Vec<String>> for Lines {
+    fn from(lines: Vec<String>) -> Self {
+        Self { lines, held: None }
+    }
+}
+
+impl From<String> for Lines {
+    fn from(line: String) -> Self {
+        vec![line].into()
+    }
+}
+
+impl From<&str> for Lines {
+    fn from(line: &str) -> Self {
+        line.to_string().into()
+    }
+}
+
+impl Clone for Lines {
+    fn clone(&self) -> Self {
+        self.lines.clone().into()
+    }
+}
+
+impl PartialEq for Lines {
+    fn eq(&self, other: &Self) -> bool {
+        self.lines == other.lines
+    }
+}
+
+impl Eq for Lines {}
+
+impl IntoIterator for Lines {
+    type Item = String;
+    type IntoIter = std::vec::IntoIter<String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_vec().into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Lines {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.lines.iter()
+    }
+}
+
+impl Serialize for Lines {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.lines.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lines {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<String>::deserialize(d).map(Lines::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_hold_room_in_the_backlog_until_the_watcher_drops_them() {
+        let backlog = Backlog::new(10);
+        assert_eq!(backlog.reserve(4), 4);
+        let first = backlog.hold(vec!["a".into(); 4], 4);
+        assert_eq!(backlog.reserve(8), 6, "only what is left of the bound");
+        let second = backlog.hold(vec!["b".into(); 6], 6);
+        assert_eq!(backlog.reserve(1), 0, "full");
+        assert_eq!(backlog.queued(), 10);
+        let copy = first.clone();
+        drop(first);
+        assert_eq!(backlog.queued(), 6, "a clone holds no room");
+        assert_eq!(copy.len(), 4);
+        let taken = second.into_vec();
+        assert_eq!(taken.len(), 6);
+        assert_eq!(
+            backlog.queued(),
+            0,
+            "taking the lines out gives their room back"
+        );
     }
 }

@@ -1,6 +1,14 @@
 //! Where a step's output goes: every line is written to the host's log file for this run
-//! (complete, ANSI colour kept) and sent as an `Event` to whoever watches (the wizard's panes
-//! batch them; `rackstrap apply` prints one line per event).
+//! (complete, bytes as the host sent them) and sent to whoever watches (the wizard's panes,
+//! `rackstrap apply`'s printer), escaped for display.
+//!
+//! Output comes in batches: the lines of one chunk a command printed
+//! ([`Remote::exec`](super::remote::Remote::exec)) are written to the log file with one write
+//! and sent as one [`EventKind::Log`] event. What is queued for the watcher is bounded by the
+//! run's [`Backlog`]: when it is full, lines are not queued for display (the file still gets
+//! them) and the watcher later gets one marker line, "... 12,345 lines not shown here; the
+//! log file has every line: <path>", before the step's next output or its end. Control
+//! events ([`StepLog::emit`]) are never held back. docs/architecture.md shows the whole path.
 //!
 //! Log files live under the run state directory (see `state`):
 //! `logs/<run id>/<host>.log`, one per host per run; the Kubespray stage's Ansible output goes
@@ -8,11 +16,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::event::{Event, EventKind, StageId};
+use super::event::{Backlog, Event, EventKind, LINES_IN_FLIGHT, StageId};
 
 /// An append-only log file shared by the steps of one host.
 #[derive(Clone, Debug)]
@@ -48,12 +57,15 @@ impl LogFile {
         &self.path
     }
 
-    fn write_line(&self, line: &str) {
-        // One write per line (`writeln!` makes two: the text, then the newline), so a chatty
-        // command costs half the system calls and a line is never split by another writer.
-        let mut bytes = Vec::with_capacity(line.len() + 1);
-        bytes.extend_from_slice(line.as_bytes());
-        bytes.push(b'\n');
+    /// Appends `lines`, each with its newline, in one write: a chatty command costs one system
+    /// call per chunk of output, and a batch is never split by another writer.
+    fn write_lines<S: AsRef<str>>(&self, lines: &[S]) {
+        let size = lines.iter().map(|l| l.as_ref().len() + 1).sum();
+        let mut bytes = Vec::with_capacity(size);
+        for l in lines {
+            bytes.extend_from_slice(l.as_ref().as_bytes());
+            bytes.push(b'\n');
+        }
         // A log write failing (disk full) must not abort provisioning; the events still flow.
         if let Ok(mut f) = self.file.lock() {
             let _ = f.write_all(&bytes);
@@ -62,15 +74,41 @@ impl LogFile {
 }
 
 /// The output sink of one stage on one host.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct StepLog {
     pub host: String,
     pub stage: StageId,
     events: UnboundedSender<Event>,
     file: Option<LogFile>,
+    backlog: Arc<Backlog>,
+    /// Output lines not queued for display since the last marker (the backlog was full).
+    unshown: AtomicU64,
+}
+
+impl Clone for StepLog {
+    /// A copy shares the channel, the file and the backlog; lines the original held back are
+    /// the original's to report.
+    fn clone(&self) -> Self {
+        Self {
+            host: self.host.clone(),
+            stage: self.stage,
+            events: self.events.clone(),
+            file: self.file.clone(),
+            backlog: self.backlog.clone(),
+            unshown: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Drop for StepLog {
+    fn drop(&mut self) {
+        self.report_unshown();
+    }
 }
 
 impl StepLog {
+    /// A step log with a backlog of its own ([`LINES_IN_FLIGHT`]); steps of one run share
+    /// theirs with [`StepLog::sharing`].
     pub fn new(
         host: &str,
         stage: StageId,
@@ -82,16 +120,36 @@ impl StepLog {
             stage,
             events,
             file,
+            backlog: Backlog::new(LINES_IN_FLIGHT),
+            unshown: AtomicU64::new(0),
         }
+    }
+
+    /// This log counting its lines in flight in `backlog` (one per watcher: the run's).
+    pub fn sharing(mut self, backlog: &Arc<Backlog>) -> Self {
+        self.backlog = backlog.clone();
+        self
+    }
+
+    /// The backlog this log counts its lines in flight in.
+    pub fn backlog(&self) -> &Arc<Backlog> {
+        &self.backlog
     }
 
     pub fn log_path(&self) -> Option<&Path> {
         self.file.as_ref().map(|f| f.path())
     }
 
+    /// Sends an event the watcher must get (never held back by the backlog); a marker for
+    /// output lines held back goes first.
     pub fn emit(&self, kind: EventKind) {
+        self.report_unshown();
+        self.send(kind);
+    }
+
+    fn send(&self, kind: EventKind) {
         // The watcher going away (wizard closed) must not stop the run. What it is shown is
-        // escaped; the log file (written in `line`) keeps the bytes.
+        // escaped; the log file (written in `lines`) keeps the bytes.
         let _ = self.events.send(Event {
             host: self.host.clone(),
             stage: self.stage,
@@ -99,44 +157,82 @@ impl StepLog {
         });
     }
 
+    /// The marker for lines held back, if any: how many, and where they are.
+    fn report_unshown(&self) {
+        let n = self.unshown.swap(0, Ordering::AcqRel);
+        if n == 0 {
+            return;
+        }
+        let mut text = format!(
+            "... {} line{} not shown here; ",
+            thousands(n),
+            if n == 1 { "" } else { "s" }
+        );
+        match self.log_path() {
+            Some(p) => text.push_str(&format!("the log file has every line: {}", p.display())),
+            None => text.push_str("this run keeps no log file"),
+        }
+        self.send(EventKind::Log {
+            lines: text.into(),
+            stderr: false,
+        });
+    }
+
+    /// Output lines that arrived together: all to the log file in one write, then as one
+    /// event to the watcher as far as the backlog has room; the rest are counted for the
+    /// marker.
+    pub fn lines(&mut self, mut lines: Vec<String>, stderr: bool) {
+        if lines.is_empty() {
+            return;
+        }
+        if let Some(f) = &self.file {
+            f.write_lines(&lines);
+        }
+        let room = self.backlog.reserve(lines.len());
+        let held_back = lines.len() - room;
+        if room > 0 {
+            self.report_unshown();
+            lines.truncate(room);
+            let lines = self.backlog.hold(lines, room);
+            self.send(EventKind::Log { lines, stderr });
+        }
+        if held_back > 0 {
+            self.unshown.fetch_add(held_back as u64, Ordering::AcqRel);
+        }
+    }
+
     /// A line of command output.
     pub fn line(&mut self, text: &str, stderr: bool) {
-        if let Some(f) = &self.file {
-            f.write_line(text);
-        }
-        self.emit(EventKind::Log {
-            line: text.to_string(),
-            stderr,
-        });
+        self.lines(vec![text.to_string()], stderr);
     }
 
     /// The command about to run, shown as `$ command` (each line of a here-document too).
     pub fn command(&mut self, shell: &str) {
-        for (i, l) in shell.lines().enumerate() {
-            let text = if i == 0 {
-                format!("$ {l}")
-            } else {
-                format!("  {l}")
-            };
-            self.line(&text, false);
-        }
+        let lines = shell
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    format!("$ {l}")
+                } else {
+                    format!("  {l}")
+                }
+            })
+            .collect();
+        self.lines(lines, false);
     }
 
     /// A line for the log file only: what the watcher is told another way (a step's failure
     /// arrives as its `Finished` event), so it is not shown twice.
     pub fn file_only(&self, text: &str) {
         if let Some(f) = &self.file {
-            for l in text.lines() {
-                f.write_line(l);
-            }
+            f.write_lines(&text.lines().collect::<Vec<_>>());
         }
     }
 
     /// rackstrap's own remark about the step.
     pub fn note(&mut self, text: &str) {
-        for l in text.lines() {
-            self.line(l, false);
-        }
+        self.lines(text.lines().map(str::to_string).collect(), false);
     }
 
     pub fn progress(&self, done: u32, total: Option<u32>, text: &str) {
@@ -146,6 +242,19 @@ impl StepLog {
             text: text.to_string(),
         });
     }
+}
+
+/// `12345678` as `12,345,678`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Removes ANSI escape sequences (CSI `ESC [ ... letter` and two-byte escapes) for parsing and
@@ -214,7 +323,7 @@ mod tests {
         assert_eq!(
             first.kind,
             EventKind::Log {
-                line: "\u{1b}[32mok\u{1b}[0m \\e]0;owned\\x07\\u{9b}2J".into(),
+                lines: "\u{1b}[32mok\u{1b}[0m \\e]0;owned\\x07\\u{9b}2J".into(),
                 stderr: false
             }
         );
@@ -246,11 +355,18 @@ mod tests {
         log.line("\u{1b}[31mred\u{1b}[0m", true);
         let text = std::fs::read_to_string(&path).expect("read log");
         assert_eq!(text, "$ cat > /x <<'E'\n  a\n  E\n\u{1b}[31mred\u{1b}[0m\n");
-        let mut n = 0;
+        let mut batches = Vec::new();
         while let Ok(ev) = rx.try_recv() {
             assert_eq!(ev.host, "node1");
-            n += 1;
+            match ev.kind {
+                EventKind::Log { lines, stderr } => batches.push((lines.len(), stderr)),
+                other => panic!("unexpected {other:?}"),
+            }
         }
-        assert_eq!(n, 4);
+        assert_eq!(
+            batches,
+            [(3, false), (1, true)],
+            "the here-document is one batch, the output line another"
+        );
     }
 }

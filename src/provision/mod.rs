@@ -33,7 +33,7 @@ pub mod stall;
 pub mod state;
 pub mod summary;
 
-pub use event::{Event, EventKind, StageId, StepState};
+pub use event::{Event, EventKind, Lines, StageId, StepState};
 pub use runner::{Consent, DryRunStep, RunOptions, RunSummary, dry_run, run};
 pub use selection::Selection;
 pub use stall::{OnStall, StallAnswer, StallDecisions, StallPolicy};

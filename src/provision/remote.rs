@@ -1,5 +1,5 @@
 //! What a stage needs from a host: run one shell command as root, feed it stdin, and see its
-//! output line by line as it comes. The SSH layer provides it (`ssh::Session`); keeping the
+//! output as it comes, a chunk of lines at a time. The SSH layer provides it (`ssh::Session`); keeping the
 //! stages behind this small trait keeps them readable and lets the runner own connecting.
 //!
 //! Commands handed to `exec` are the exact strings shown by the dry run, written as root runs
@@ -20,10 +20,12 @@ pub enum RemoteError {
     Other(String),
 }
 
-/// One line of a command's output, without its newline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutLine {
-    pub text: String,
+/// The complete lines of one chunk of a command's output as it arrived (one read from the
+/// host), all from stdout or all from stderr, without their newlines. Handing output over a
+/// chunk at a time lets the step log write it and tell the watcher once per chunk.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutLines {
+    pub lines: Vec<String>,
     pub stderr: bool,
 }
 
@@ -44,27 +46,29 @@ impl Captured {
 /// A host stages can run commands on.
 #[async_trait]
 pub trait Remote: Send + Sync {
-    /// Runs `command` through the host's shell as root; streams each output line to `on_line`;
-    /// returns the exit status.
+    /// Runs `command` through the host's shell as root; streams its output to `on_output` a
+    /// chunk of lines at a time, as it arrives; returns the exit status.
     async fn exec(
         &self,
         command: &str,
         stdin: Option<Vec<u8>>,
-        on_line: &mut (dyn FnMut(OutLine) + Send),
+        on_output: &mut (dyn FnMut(OutLines) + Send),
     ) -> Result<u32, RemoteError>;
 
     /// Runs `command` and collects its output (for probes whose output is parsed).
     async fn capture(&self, command: &str) -> Result<Captured, RemoteError> {
         let mut out = Captured::default();
         let status = self
-            .exec(command, None, &mut |line: OutLine| {
-                let buf = if line.stderr {
+            .exec(command, None, &mut |chunk: OutLines| {
+                let buf = if chunk.stderr {
                     &mut out.stderr
                 } else {
                     &mut out.stdout
                 };
-                buf.push_str(&line.text);
-                buf.push('\n');
+                for line in &chunk.lines {
+                    buf.push_str(line);
+                    buf.push('\n');
+                }
             })
             .await?;
         out.status = status;
@@ -163,15 +167,14 @@ impl Remote for crate::ssh::Session {
         &self,
         command: &str,
         stdin: Option<Vec<u8>>,
-        on_line: &mut (dyn FnMut(OutLine) + Send),
+        on_output: &mut (dyn FnMut(OutLines) + Send),
     ) -> Result<u32, RemoteError> {
         // Stalls are the runner's to detect (`stall::Watched`, around every host's Remote).
-        crate::ssh::Session::exec(self, command, stdin, |line| match line {
-            crate::ssh::Line::Stdout(text) => on_line(OutLine {
-                text,
-                stderr: false,
-            }),
-            crate::ssh::Line::Stderr(text) => on_line(OutLine { text, stderr: true }),
+        crate::ssh::Session::exec_chunks(self, command, stdin, |chunk| {
+            on_output(OutLines {
+                lines: chunk.lines,
+                stderr: chunk.stderr,
+            })
         })
         .await
         .map_err(ssh_error)

@@ -178,6 +178,8 @@ struct Shared<'a> {
     logs: BTreeMap<String, LogFile>,
     remotes: tokio::sync::Mutex<BTreeMap<String, Arc<dyn Remote>>>,
     summary: Mutex<RunSummary>,
+    /// The output lines on their way to the watcher, for every step of the run.
+    backlog: Arc<super::event::Backlog>,
 }
 
 impl Shared<'_> {
@@ -215,7 +217,7 @@ impl Shared<'_> {
                         host: host.to_string(),
                         stage,
                         kind: EventKind::Log {
-                            line: format!("warning: could not save run state: {e:#}"),
+                            lines: format!("warning: could not save run state: {e:#}").into(),
                             stderr: true,
                         },
                     });
@@ -237,6 +239,7 @@ impl Shared<'_> {
             self.events.clone(),
             self.logs.get(host).cloned(),
         )
+        .sharing(&self.backlog)
     }
 
     fn finish(&self, log: &StepLog, st: StepState, message: &str) {
@@ -325,6 +328,7 @@ pub async fn run(
             run_id,
             steps: Vec::new(),
         }),
+        backlog: super::event::Backlog::new(super::event::LINES_IN_FLIGHT),
     };
 
     // Hosts that failed (or wait) in this run: their later stages wait.
@@ -631,7 +635,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::provision::remote::OutLine;
+    use crate::provision::remote::OutLines;
 
     /// Hosts whose every command takes a while and counts how many run at the same time.
     #[derive(Default)]
@@ -646,7 +650,7 @@ mod tests {
             &self,
             _command: &str,
             _stdin: Option<Vec<u8>>,
-            _on_line: &mut (dyn FnMut(OutLine) + Send),
+            _on_output: &mut (dyn FnMut(OutLines) + Send),
         ) -> Result<u32, RemoteError> {
             let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
             self.peak.fetch_max(n, Ordering::SeqCst);

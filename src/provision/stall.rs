@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 use super::event::{EventKind, StageId};
 use super::log::StepLog;
-use super::remote::{OutLine, Remote, RemoteError};
+use super::remote::{OutLines, Remote, RemoteError};
 use crate::text::{parse_span, span};
 
 /// The environment variable that sets one limit for every command when no flag does.
@@ -293,14 +293,14 @@ impl Remote for Watched {
         &self,
         command: &str,
         stdin: Option<Vec<u8>>,
-        on_line: &mut (dyn FnMut(OutLine) + Send),
+        on_output: &mut (dyn FnMut(OutLines) + Send),
     ) -> Result<u32, RemoteError> {
         let limit = self.policy.limit(command);
         let started = Instant::now();
         let last = AtomicU64::new(0);
-        let mut heard = |line: OutLine| {
+        let mut heard = |chunk: OutLines| {
             last.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-            on_line(line);
+            on_output(chunk);
         };
         let run = self.inner.exec(command, stdin, &mut heard);
         tokio::pin!(run);

@@ -70,7 +70,7 @@ pub async fn perform(
     let node_log = LogFile::create(&run_dir.join(format!("{node}.log"))).ok();
     let host = StepLog::new(node, StageId::Kubespray, events.clone(), node_log);
     let file = LogFile::create(&ansible_log).ok();
-    let mut pane = StepLog::new(PANE, StageId::Kubespray, events, file);
+    let mut pane = StepLog::new(PANE, StageId::Kubespray, events, file).sharing(host.backlog());
     let log = pane.log_path().map(Path::to_path_buf);
     let what = format!("node {} {node}", prepared.kind.as_str());
     host.file_only(&format!(

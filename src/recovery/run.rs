@@ -203,9 +203,11 @@ async fn run_streamed(
         })?;
     let mut rx = crate::provision::stages::kubespray::output_lines(&mut child);
     let mut parser = Parser::new();
-    while let Some((line, stderr)) = rx.recv().await {
-        pane.line(&line, stderr);
-        parser.feed(&line);
+    while let Some(chunk) = rx.recv().await {
+        for line in &chunk.lines {
+            parser.feed(line);
+        }
+        pane.lines(chunk.lines, chunk.stderr);
     }
     let status = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
     for (host, f) in &parser.failures {

@@ -48,6 +48,58 @@ pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(15);
 const KEEPALIVE_MAX: usize = 3;
 
+/// The ciphers offered, best first: only ones OpenSSH's client enables by default (see
+/// `Ciphers` in ssh_config(5)), all authenticated encryption or encrypt-then-MAC.
+///
+/// Where the CPU has AES and carry-less multiply instructions (x86-64 AES-NI and PCLMULQDQ,
+/// ARMv8 AES and PMULL), AES-GCM comes first: there it costs a fraction of chacha20-poly1305
+/// on both ends of the connection, and a command printing megabytes of logs is bound by it.
+/// Without them chacha20-poly1305 comes first, as in russh's and OpenSSH's own order, since
+/// AES in software is slower (and must avoid table lookups to stay constant-time).
+fn cipher_order() -> &'static [russh::cipher::Name] {
+    use russh::cipher::{
+        AES_128_CTR, AES_128_GCM, AES_192_CTR, AES_256_CTR, AES_256_GCM, CHACHA20_POLY1305,
+    };
+    const HARDWARE_AES: &[russh::cipher::Name] = &[
+        AES_128_GCM,
+        AES_256_GCM,
+        CHACHA20_POLY1305,
+        AES_128_CTR,
+        AES_192_CTR,
+        AES_256_CTR,
+    ];
+    const SOFTWARE_AES: &[russh::cipher::Name] = &[
+        CHACHA20_POLY1305,
+        AES_128_GCM,
+        AES_256_GCM,
+        AES_128_CTR,
+        AES_192_CTR,
+        AES_256_CTR,
+    ];
+    if hardware_aes() {
+        HARDWARE_AES
+    } else {
+        SOFTWARE_AES
+    }
+}
+
+fn hardware_aes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes")
+            && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
 /// Everything needed to reach hosts. Cheap to clone; one value serves a whole discovery.
 #[derive(Clone)]
 pub struct ConnectOptions {
@@ -201,6 +253,14 @@ pub enum Line {
     Stderr(String),
 }
 
+/// The complete lines of one chunk of a command's output (one read from the connection), all
+/// from stdout or all from stderr, without their newlines.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chunk {
+    pub lines: Vec<String>,
+    pub stderr: bool,
+}
+
 /// A finished command's collected output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
@@ -333,6 +393,7 @@ impl Session {
         let known = opts.known();
         let preferred = Preferred {
             key: Cow::Owned(known.preferred_algorithms(host, opts.port)),
+            cipher: Cow::Borrowed(cipher_order()),
             ..Preferred::default()
         };
         let config = Arc::new(client::Config {
@@ -498,6 +559,19 @@ impl Session {
         self.exec_unprivileged(&wrapped, stdin, on_line).await
     }
 
+    /// [`Session::exec`] handing output over a chunk at a time, as it arrived: one call per
+    /// read from the connection rather than per line (what a chatty command's consumer wants).
+    pub async fn exec_chunks(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        on_chunk: impl FnMut(Chunk) + Send,
+    ) -> Result<u32, SshError> {
+        let (wrapped, stdin) = self.privileged(command, stdin);
+        self.exec_chunks_unprivileged(&wrapped, stdin, on_chunk)
+            .await
+    }
+
     /// `exec` collecting the output.
     pub async fn run(&self, command: &str) -> Result<Output, SshError> {
         let mut stdout = String::new();
@@ -546,6 +620,25 @@ impl Session {
         stdin: Option<Vec<u8>>,
         mut on_line: impl FnMut(Line) + Send,
     ) -> Result<u32, SshError> {
+        self.exec_chunks_unprivileged(command, stdin, |chunk| {
+            for l in chunk.lines {
+                on_line(if chunk.stderr {
+                    Line::Stderr(l)
+                } else {
+                    Line::Stdout(l)
+                });
+            }
+        })
+        .await
+    }
+
+    /// [`Session::exec_unprivileged`] a chunk at a time.
+    pub async fn exec_chunks_unprivileged(
+        &self,
+        command: &str,
+        stdin: Option<Vec<u8>>,
+        mut on_chunk: impl FnMut(Chunk) + Send,
+    ) -> Result<u32, SshError> {
         let lost = |e: russh::Error| SshError::Disconnected(e.to_string());
         let mut channel = self
             .inner
@@ -564,12 +657,15 @@ impl Session {
         let mut err = LineBuffer::default();
         let mut status = None;
         let mut signal = None;
+        let mut hand_over = |lines: Vec<String>, stderr: bool| {
+            if !lines.is_empty() {
+                on_chunk(Chunk { lines, stderr });
+            }
+        };
         while let Some(message) = channel.wait().await {
             match message {
-                ChannelMsg::Data { data } => out.push(&data, &mut |l| on_line(Line::Stdout(l))),
-                ChannelMsg::ExtendedData { data, ext: 1 } => {
-                    err.push(&data, &mut |l| on_line(Line::Stderr(l)))
-                }
+                ChannelMsg::Data { data } => hand_over(out.push(&data), false),
+                ChannelMsg::ExtendedData { data, ext: 1 } => hand_over(err.push(&data), true),
                 ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
                 ChannelMsg::ExitSignal { signal_name, .. } => {
                     signal = Some(format!("{signal_name:?}"))
@@ -579,8 +675,8 @@ impl Session {
                 _ => {}
             }
         }
-        out.finish(&mut |l| on_line(Line::Stdout(l)));
-        err.finish(&mut |l| on_line(Line::Stderr(l)));
+        hand_over(out.finish(), false);
+        hand_over(err.finish(), true);
         match (status, signal) {
             (Some(status), _) => Ok(status),
             (None, Some(signal)) => Err(SshError::Signalled(signal)),
@@ -792,33 +888,44 @@ struct LineBuffer {
 }
 
 impl LineBuffer {
-    /// Emits every line completed by `data`. Lines are cut where they lie and the consumed
-    /// part dropped once per chunk: a chunk of many short lines costs one pass over its bytes,
-    /// not one copy of the rest of the chunk per line.
-    fn push(&mut self, data: &[u8], emit: &mut impl FnMut(String)) {
-        self.pending.extend_from_slice(data);
-        // Only the new bytes can hold a newline: what was pending had none.
-        let mut scan = self.pending.len() - data.len();
-        let mut start = 0;
-        while let Some(pos) = self.pending[scan..].iter().position(|&b| b == b'\n') {
-            let end = scan + pos;
-            let mut line = &self.pending[start..end];
-            if let [rest @ .., b'\r'] = line {
-                line = rest;
-            }
-            emit(lossy(line));
-            start = end + 1;
-            scan = start;
+    /// The lines completed by `data`. Lines are cut where they lie in the chunk; only a line
+    /// split across chunks is copied into `pending` first: a chunk of many short lines costs
+    /// one pass over its bytes and one copy of each line (the `String` handed over).
+    fn push(&mut self, data: &[u8]) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut rest = data;
+        if !self.pending.is_empty() {
+            let Some(pos) = memchr::memchr(b'\n', rest) else {
+                self.pending.extend_from_slice(rest);
+                return lines;
+            };
+            self.pending.extend_from_slice(&rest[..pos]);
+            lines.push(lossy(trim_cr(&self.pending)));
+            self.pending.clear();
+            rest = &rest[pos + 1..];
         }
-        self.pending.drain(..start);
+        // memchr finds the newlines a vector register at a time, not a byte at a time.
+        while let Some(pos) = memchr::memchr(b'\n', rest) {
+            lines.push(lossy(trim_cr(&rest[..pos])));
+            rest = &rest[pos + 1..];
+        }
+        self.pending.extend_from_slice(rest);
+        lines
     }
 
-    fn finish(&mut self, emit: &mut impl FnMut(String)) {
-        if !self.pending.is_empty() {
-            let line = std::mem::take(&mut self.pending);
-            emit(lossy(&line));
+    /// The last line, when the output did not end with a newline.
+    fn finish(&mut self) -> Vec<String> {
+        if self.pending.is_empty() {
+            return Vec::new();
         }
+        let line = std::mem::take(&mut self.pending);
+        vec![lossy(&line)]
     }
+}
+
+/// A line without the `\r` of a CRLF ending.
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// The line as text, invalid UTF-8 replaced. Valid lines (nearly all) take the fast check and
@@ -837,25 +944,43 @@ mod tests {
     #[test]
     fn line_buffer_splits_across_chunks() {
         let mut buffer = LineBuffer::default();
-        let mut lines = Vec::new();
-        buffer.push(b"one\ntw", &mut |l| lines.push(l));
-        buffer.push(b"o\r\nthree", &mut |l| lines.push(l));
-        assert_eq!(lines, ["one", "two"]);
-        buffer.finish(&mut |l| lines.push(l));
-        assert_eq!(lines, ["one", "two", "three"]);
+        assert_eq!(buffer.push(b"one\ntw"), ["one"]);
+        assert_eq!(buffer.push(b"o\r\nthree"), ["two"]);
+        assert_eq!(buffer.finish(), ["three"]);
     }
 
     #[test]
     fn line_buffer_cuts_many_lines_of_one_chunk() {
         let mut buffer = LineBuffer::default();
-        let mut lines = Vec::new();
-        buffer.push(b"a\r\n\nb\nc", &mut |l| lines.push(l));
-        assert_eq!(lines, ["a", "", "b"]);
-        buffer.push(b"d\r", &mut |l| lines.push(l));
-        buffer.push(b"\n", &mut |l| lines.push(l));
-        assert_eq!(lines, ["a", "", "b", "cd"]);
-        buffer.finish(&mut |l| lines.push(l));
-        assert_eq!(lines.len(), 4, "nothing left over");
+        assert_eq!(
+            buffer.push(b"a\r\n\nb\nc"),
+            ["a", "", "b"],
+            "one chunk, one batch"
+        );
+        assert!(buffer.push(b"d\r").is_empty());
+        assert_eq!(buffer.push(b"\n"), ["cd"]);
+        assert!(buffer.finish().is_empty(), "nothing left over");
+    }
+
+    #[test]
+    fn only_ciphers_openssh_enables_by_default_are_offered() {
+        // ssh_config(5), OpenSSH 9: the default `Ciphers`.
+        let openssh = [
+            "chacha20-poly1305@openssh.com",
+            "aes128-ctr",
+            "aes192-ctr",
+            "aes256-ctr",
+            "aes128-gcm@openssh.com",
+            "aes256-gcm@openssh.com",
+        ];
+        let order: Vec<&str> = cipher_order().iter().map(|c| c.as_ref()).collect();
+        assert!(order.iter().all(|c| openssh.contains(c)), "{order:?}");
+        let first = if hardware_aes() {
+            "aes128-gcm@openssh.com"
+        } else {
+            "chacha20-poly1305@openssh.com"
+        };
+        assert_eq!(order[0], first);
     }
 
     #[test]

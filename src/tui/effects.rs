@@ -788,10 +788,12 @@ async fn recover(
     let collect = tokio::spawn(async move {
         let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         while let Some(ev) = erx.recv().await {
-            if let crate::provision::EventKind::Log { line, .. } = ev.kind {
-                last.push_back(crate::provision::log::strip_ansi(&line));
-                if last.len() > 6 {
-                    last.pop_front();
+            if let crate::provision::EventKind::Log { lines, .. } = ev.kind {
+                for line in lines.iter().rev().take(6).rev() {
+                    last.push_back(crate::provision::log::strip_ansi(line));
+                    if last.len() > 6 {
+                        last.pop_front();
+                    }
                 }
             }
         }
@@ -836,10 +838,12 @@ async fn relay(
     let collect = tokio::spawn(async move {
         let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         while let Some(ev) = erx.recv().await {
-            if let crate::provision::EventKind::Log { line, .. } = ev.kind {
-                last.push_back(crate::provision::log::strip_ansi(&line));
-                if last.len() > 6 {
-                    last.pop_front();
+            if let crate::provision::EventKind::Log { lines, .. } = ev.kind {
+                for line in lines.iter().rev().take(6).rev() {
+                    last.push_back(crate::provision::log::strip_ansi(line));
+                    if last.len() > 6 {
+                        last.pop_front();
+                    }
                 }
             }
         }
@@ -904,7 +908,7 @@ mod tests {
                 host: "node1".into(),
                 stage: StageId::Preflight,
                 kind: EventKind::Log {
-                    line: format!("{i}"),
+                    lines: format!("{i}").into(),
                     stderr: false,
                 },
             })

@@ -308,7 +308,11 @@ fn apply_event(m: &mut Model, e: Event) {
             p.grid.insert((e.host.clone(), e.stage), StepState::Running);
             pane.push(format!("\x1b[1m── {} ──\x1b[0m", e.stage.title()));
         }
-        EventKind::Log { line, .. } => pane.push(line),
+        EventKind::Log { lines, .. } => {
+            for line in lines {
+                pane.push(line);
+            }
+        }
         EventKind::Progress { done, total, .. } => pane.progress = Some((done, total)),
         EventKind::Finished { state, message } => {
             let ran = p.grid.get(&(e.host.clone(), e.stage)) == Some(&StepState::Running);
@@ -623,7 +627,7 @@ mod tests {
             host: host.to_string(),
             stage: StageId::HostPrep,
             kind: EventKind::Log {
-                line,
+                lines: line.into(),
                 stderr: false,
             },
         }

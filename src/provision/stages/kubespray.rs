@@ -49,6 +49,7 @@ use crate::provision::ansible::{Parser, Update};
 use crate::provision::cmd::{Cmd, StepError, quote};
 use crate::provision::event::{EventKind, StageId, StepState};
 use crate::provision::log::StepLog;
+use crate::provision::remote::OutLines;
 use crate::provision::stage::{ClusterCtx, ClusterResults, Ctx, Scope, Stage};
 use crate::provision::stall::StallAnswer;
 use crate::render::RenderedFile;
@@ -610,12 +611,15 @@ pub async fn run(
                 }
             };
             heard = tokio::time::Instant::now();
-            let Some((line, stderr)) = next else { break };
-            pane.line(&line, stderr);
-            if stderr && !line.trim().is_empty() {
-                last_err = crate::provision::log::strip_ansi(line.trim());
+            let Some(OutLines { lines, stderr }) = next else {
+                break;
+            };
+            if stderr && let Some(l) = lines.iter().rfind(|l| !l.trim().is_empty()) {
+                last_err = crate::provision::log::strip_ansi(l.trim());
             }
-            for u in parser.feed(&line) {
+            let updates: Vec<Update> = lines.iter().flat_map(|l| parser.feed(l)).collect();
+            pane.lines(lines, stderr);
+            for u in updates {
                 match u {
                     Update::HostResult {
                         host,
@@ -630,7 +634,7 @@ pub async fn run(
                     Update::HostFailed { host, failure } => {
                         if let Some(l) = per_host.get(&host) {
                             l.emit(EventKind::Log {
-                                line: format!("failed: {failure}"),
+                                lines: format!("failed: {failure}").into(),
                                 stderr: true,
                             });
                         }
@@ -704,30 +708,47 @@ pub fn state_of(r: &Result<String, StepError>) -> StepState {
     }
 }
 
-/// The child's stdout and stderr as one stream of lines, each marked `true` when it came from
-/// stderr; the stream ends when both are closed. Every `ansible-playbook` run reads it so.
+/// The child's stdout and stderr as one stream of batches of lines, each batch the lines of
+/// one stream that were read together (what one read from the pipe completed); the stream
+/// ends when both are closed. Every `ansible-playbook` run reads it so.
 pub fn output_lines(
     child: &mut tokio::process::Child,
-) -> tokio::sync::mpsc::UnboundedReceiver<(String, bool)> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<(String, bool)>();
+) -> tokio::sync::mpsc::UnboundedReceiver<OutLines> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<OutLines>();
     if let Some(out) = child.stdout.take() {
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(out).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send((l, false));
-            }
-        });
+        tokio::spawn(read_batches(out, false, tx.clone()));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(err).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send((l, true));
-            }
-        });
+        tokio::spawn(read_batches(err, true, tx));
     }
     rx
+}
+
+async fn read_batches(
+    pipe: impl tokio::io::AsyncRead + Unpin,
+    stderr: bool,
+    tx: tokio::sync::mpsc::UnboundedSender<OutLines>,
+) {
+    let mut lines = BufReader::new(pipe).lines();
+    while let Ok(Some(first)) = lines.next_line().await {
+        let mut batch = vec![first];
+        // Complete lines already read from the pipe arrived with the first: one batch.
+        while memchr::memchr(b'\n', lines.get_ref().buffer()).is_some() {
+            match lines.next_line().await {
+                Ok(Some(l)) => batch.push(l),
+                _ => break,
+            }
+        }
+        if tx
+            .send(OutLines {
+                lines: batch,
+                stderr,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -61,13 +61,13 @@ impl Remote for Scripted {
         &self,
         _command: &str,
         _stdin: Option<Vec<u8>>,
-        on_line: &mut (dyn FnMut(OutLine) + Send),
+        on_output: &mut (dyn FnMut(OutLines) + Send),
     ) -> Result<u32, RemoteError> {
         for (ms, line) in &self.0 {
             tokio::time::sleep(Duration::from_millis(*ms)).await;
             if let Some(text) = line {
-                on_line(OutLine {
-                    text: text.to_string(),
+                on_output(OutLines {
+                    lines: vec![text.to_string()],
                     stderr: false,
                 });
             }

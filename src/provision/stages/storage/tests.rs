@@ -895,15 +895,13 @@ impl crate::provision::remote::Remote for Canned {
         &self,
         _command: &str,
         _stdin: Option<Vec<u8>>,
-        on_line: &mut (dyn FnMut(crate::provision::remote::OutLine) + Send),
+        on_output: &mut (dyn FnMut(crate::provision::remote::OutLines) + Send),
     ) -> Result<u32, crate::provision::remote::RemoteError> {
         for (text, stderr) in [(&self.1, false), (&self.2, true)] {
-            for l in text.lines() {
-                on_line(crate::provision::remote::OutLine {
-                    text: l.to_string(),
-                    stderr,
-                });
-            }
+            on_output(crate::provision::remote::OutLines {
+                lines: text.lines().map(str::to_string).collect(),
+                stderr,
+            });
         }
         Ok(self.0)
     }
