@@ -7,7 +7,8 @@
 //! colour on) through ratatui's crossterm backend into a writer that discards the bytes, so
 //! the escape sequences are produced as for a real terminal. 16 hosts stream at once; each
 //! batch carries [`LINES_PER_BATCH`] lines per host (the loop batches about 100 ms of output,
-//! and at the streaming rate of the `streaming` section that is thousands of lines).
+//! and at the streaming rate of the `streaming` section that is thousands of lines), in
+//! events of at most [`CHUNK_LINES`] lines, as the runner sends a host's output.
 //!
 //! The process part starts `rackstrap demo` on a pseudo-terminal of 200x60 and times the
 //! first frame (the screen's title on the terminal), then measures its CPU time over
@@ -37,6 +38,9 @@ const FRAMES: usize = 2000;
 const WARM_UP: usize = 100;
 /// Lines per host per frame: a slow trickle and a full flood.
 const LINES_PER_BATCH: [usize; 3] = [1, 100, 2000];
+/// Lines in one output event: a 32 KiB read from the SSH channel holds about 300 lines of
+/// 100 bytes, and the runner sends the lines of one read as one event.
+const CHUNK_LINES: usize = 300;
 /// How long the idle wizard is watched.
 const IDLE_FOR: Duration = Duration::from_secs(10);
 
@@ -196,20 +200,28 @@ fn frames(lines_per_host: usize) -> Frames {
     let mut n = 0;
     for i in 0..WARM_UP + FRAMES {
         // The batch is built before the clock starts: the runner builds it, not the loop.
-        let mut batch = Vec::with_capacity(HOSTS * lines_per_host);
-        for _ in 0..lines_per_host {
-            n += 1;
+        // As the runner sends them: one event per chunk of output a host sent together
+        // (at most [`CHUNK_LINES`] lines, about one SSH read), the hosts interleaved.
+        let mut batch = Vec::new();
+        let mut done = 0;
+        while done < lines_per_host {
+            let take = CHUNK_LINES.min(lines_per_host - done);
             for h in 0..HOSTS {
+                let lines: Vec<String> = (n + done..n + done + take)
+                    .map(|k| log_line(h + 1, k + 1))
+                    .collect();
                 batch.push(Event {
                     host: format!("node{}", h + 1),
                     stage: StageId::Kubespray,
                     kind: EventKind::Log {
-                        lines: log_line(h + 1, n).into(),
+                        lines: lines.into(),
                         stderr: false,
                     },
                 });
             }
+            done += take;
         }
+        n += lines_per_host;
         let start = Instant::now();
         let _ = update(&mut m, Msg::Provision(batch));
         let updated = start.elapsed();
