@@ -44,6 +44,7 @@ mod clients;
 mod common;
 mod measure;
 mod report;
+mod scan;
 
 use std::fmt::Write as _;
 use std::fs;
