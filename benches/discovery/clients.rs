@@ -13,7 +13,7 @@ use rackstrap::ssh::Session;
 use super::common::lab::LAB_PORT;
 use super::measure::{Sample, run_measured, tail};
 use super::report::ms;
-use super::scan::{discover_all, lab_options};
+use super::shared::{discover_all, lab_options};
 use super::{Bench, COMMANDS};
 
 impl Bench<'_> {
@@ -279,24 +279,6 @@ impl Bench<'_> {
         }
         start.elapsed()
     }
-}
-
-/// Ansible's version line and the path of its real executable: a version manager's shim in
-/// front of it would add its own start-up to every run.
-pub(crate) fn ansible() -> Option<(String, PathBuf)> {
-    let out = Command::new("ansible").arg("--version").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = text.lines().next().unwrap_or("ansible").trim().to_string();
-    let executable = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("executable location = "))
-        .map(|p| PathBuf::from(p.trim()))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("ansible"));
-    Some((version, executable))
 }
 
 /// Key exchange of the OpenSSH client. OpenSSH 9.x prefers the post-quantum hybrid

@@ -38,7 +38,7 @@ use super::common::fake_k8s;
 use super::common::lab::{HostSpec, LAB_PORT, Lab};
 use super::measure::{Sample, run_measured, tail};
 use super::report::{Summary, median, mib, ms, ratio};
-use super::scan::{discover_all, lab_options};
+use super::shared::{ansible, discover_all, lab_options};
 
 /// Lab size for the many-hosts rows.
 const HOSTS: usize = 32;
@@ -522,23 +522,6 @@ fn machine_sysctl() -> Vec<String> {
                 .to_string()
         })
         .collect()
-}
-
-/// Ansible's version line and its real executable (not a version manager's shim).
-fn ansible() -> Option<(String, PathBuf)> {
-    let out = Command::new("ansible").arg("--version").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = text.lines().next().unwrap_or("ansible").trim().to_string();
-    let executable = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("executable location = "))
-        .map(|p| PathBuf::from(p.trim()))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("ansible"));
-    Some((version, executable))
 }
 
 fn report(

@@ -31,7 +31,7 @@ use super::common::lab::{HostSpec, LAB_PORT, Lab};
 use super::measure::{timeval, wait4};
 use super::own_cpu;
 use super::report::{median, ms};
-use super::scan::lab_options;
+use super::shared::lab_options;
 
 /// Lines the remote command prints.
 pub(crate) const LINES: usize = 1_000_000;

@@ -1,7 +1,9 @@
-//! rackstrap's own discovery on the lab, through the library, for the benches that need it:
-//! the options they connect with and one scan collected whole.
+//! What the discovery and waits benches share about the clients they compare: the options
+//! rackstrap connects to the lab with, one discovery scan through the library collected
+//! whole, and where Ansible really is.
 
 use std::path::PathBuf;
+use std::process::Command;
 
 use rackstrap::discover::Discovered;
 use rackstrap::ssh::ConnectOptions;
@@ -44,4 +46,22 @@ pub(crate) fn discover_all(
         let _ = scan.await;
         found
     })
+}
+
+/// Ansible's version line and the path of its real executable: a version manager's shim in
+/// front of it would add its own start-up to every run.
+pub(crate) fn ansible() -> Option<(String, PathBuf)> {
+    let out = Command::new("ansible").arg("--version").output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text.lines().next().unwrap_or("ansible").trim().to_string();
+    let executable = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("executable location = "))
+        .map(|p| PathBuf::from(p.trim()))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("ansible"));
+    Some((version, executable))
 }
