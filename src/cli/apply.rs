@@ -160,14 +160,16 @@ fn stopped_by(signal: &str, plan: &std::path::Path, dry_run: bool) -> ExitCode {
     ExitCode::from(if signal == "SIGTERM" { 143 } else { 130 })
 }
 
-/// Prints an event's [`headless_lines`] to stdout, locked once for the whole batch.
+/// Prints an event's [`headless_lines`] to stdout, locked once and written in one go for the
+/// whole batch (stdout flushes at every newline by itself: a system call per line).
 pub fn print_headless(ev: &Event) {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     for line in headless_lines(ev) {
         // stdout gone (a closed pipe) must not stop the run; the log files keep everything.
         let _ = writeln!(out, "{line}");
     }
+    let _ = out.flush();
 }
 
 /// `host stage message`, one per output line: the headless form of an event.

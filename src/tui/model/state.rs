@@ -241,6 +241,9 @@ pub struct LogPane {
     pub offset: usize,
     /// Task progress parsed from the runner (Ansible tasks seen).
     pub progress: Option<(u32, Option<u32>)>,
+    /// Lines that moved through a paused view because it was already at the oldest line the
+    /// pane holds: the view could not stay put, and the title says so (the log file has them).
+    pub passed_while_paused: usize,
 }
 
 impl LogPane {
@@ -248,6 +251,9 @@ impl LogPane {
         if self.lines.len() == SCROLLBACK_LINES {
             self.lines.pop_front();
             self.dropped += 1;
+            if !self.follow && self.offset + 1 >= SCROLLBACK_LINES {
+                self.passed_while_paused += 1;
+            }
         }
         self.lines.push_back(line);
         if !self.follow {
@@ -414,6 +420,31 @@ mod tests {
         assert_eq!(pane.lines.len(), SCROLLBACK_LINES);
         assert_eq!(pane.dropped, 500);
         assert_eq!(pane.lines.front().map(String::as_str), Some("line 500"));
+    }
+
+    #[test]
+    fn a_paused_view_at_the_oldest_line_counts_the_lines_that_pass_through_it() {
+        let mut pane = LogPane {
+            follow: true,
+            ..Default::default()
+        };
+        for i in 0..SCROLLBACK_LINES {
+            pane.push(format!("line {i}"));
+        }
+        // Paused in the middle: the view stays on its lines, nothing passes.
+        pane.follow = false;
+        pane.offset = 100;
+        for i in 0..50 {
+            pane.push(format!("more {i}"));
+        }
+        assert_eq!(pane.passed_while_paused, 0);
+        // Paused at the top (Home): every new line pushes the top one out of the view.
+        pane.offset = SCROLLBACK_LINES - 1;
+        for i in 0..7 {
+            pane.push(format!("again {i}"));
+        }
+        assert_eq!(pane.passed_while_paused, 7);
+        assert_eq!(pane.offset, SCROLLBACK_LINES - 1);
     }
 
     #[test]

@@ -180,8 +180,14 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let pane = &p.panes[*idx];
         let focused = *idx == p.focus;
         let state = if pane.follow { "follow" } else { "paused" };
+        // A paused view at the oldest line held cannot stay put; say how much went by.
+        let passed = match pane.passed_while_paused {
+            0 => String::new(),
+            n if !pane.follow => format!("{n} went by, see the log file · "),
+            _ => String::new(),
+        };
         let title = format!(
-            " {} · {} · {} lines ",
+            " {} · {} · {passed}{} lines ",
             pane.host,
             state,
             pane.lines.len() + pane.dropped
@@ -371,6 +377,7 @@ pub(crate) fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             if let Some(pane) = p.panes.get_mut(p.focus) {
                 pane.follow = !pane.follow;
                 pane.offset = 0;
+                pane.passed_while_paused = 0;
             }
         }
         KeyCode::Up
@@ -405,6 +412,9 @@ pub(crate) fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                             pane.follow = true;
                         }
                     }
+                }
+                if pane.follow {
+                    pane.passed_while_paused = 0;
                 }
             }
         }
