@@ -82,6 +82,27 @@ fn lab_plan(lab: &Lab, dir: &Path, hosts: &[&str]) -> std::path::PathBuf {
     path
 }
 
+/// A stand-in for a tool that never returns.
+const NEVER_RETURNS: &str = "#!/bin/sh\nexec sleep 100000\n";
+
+/// `rackstrap apply PLAN --stage storage --yes --accept-new` with its known_hosts in `dir` and
+/// no ssh-agent; the caller adds its own flags and runs it.
+fn apply_storage(plan: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rackstrap"));
+    cmd.arg("apply")
+        .arg(plan)
+        .args([
+            "--stage",
+            "storage",
+            "--yes",
+            "--accept-new",
+            "--known-hosts",
+        ])
+        .arg(dir.join("known_hosts"))
+        .env_remove("SSH_AUTH_SOCK");
+    cmd
+}
+
 /// `mkfs.ext4` that never returns on one host: with `--on-stall fail --stall-after 2` the
 /// storage step there fails naming the stuck command after 2 s (the flag wins over
 /// `RACKSTRAP_STALL_SECS`), the other host finishes, and apply ends instead of waiting for ever.
@@ -93,35 +114,12 @@ fn a_stuck_command_fails_its_host_and_the_run_ends() {
         HostSpec::new("fine").disk(64 * MIB),
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("mkfs.ext4");
-    std::fs::write(&script, "#!/bin/sh\nexec sleep 100000\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    lab.exec_ok(
-        "stuck",
-        &format!(
-            "mount --bind {} \"$(command -v mkfs.ext4)\"",
-            script.display()
-        ),
-    );
+    lab.replace_tool("stuck", "mkfs.ext4", NEVER_RETURNS, dir.path());
     let plan = lab_plan(&lab, dir.path(), &["stuck", "fine"]);
     let started = std::time::Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
-        .arg("apply")
-        .arg(&plan)
-        .args([
-            "--stage",
-            "storage",
-            "--yes",
-            "--accept-new",
-            "--on-stall",
-            "fail",
-            "--stall-after",
-            "2",
-            "--known-hosts",
-        ])
-        .arg(dir.path().join("known_hosts"))
+    let out = apply_storage(&plan, dir.path())
+        .args(["--on-stall", "fail", "--stall-after", "2"])
         .env("RACKSTRAP_STALL_SECS", "600")
-        .env_remove("SSH_AUTH_SOCK")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -165,41 +163,19 @@ fn a_slow_command_is_waited_for_with_on_stall_wait() {
         .output()
         .unwrap();
     std::fs::copy(String::from_utf8_lossy(&found.stdout).trim(), &real).unwrap();
-    let script = dir.path().join("mkfs.ext4");
-    std::fs::write(
-        &script,
-        format!(
+    lab.replace_tool(
+        "slow",
+        "mkfs.ext4",
+        &format!(
             "#!/bin/sh\nsleep 5\nexec {} -t ext4 \"$@\"\n",
             real.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    lab.exec_ok(
-        "slow",
-        &format!(
-            "mount --bind {} \"$(command -v mkfs.ext4)\"",
-            script.display()
-        ),
+        dir.path(),
     );
     let plan = lab_plan(&lab, dir.path(), &["slow", "fine"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
-        .arg("apply")
-        .arg(&plan)
-        .args([
-            "--stage",
-            "storage",
-            "--yes",
-            "--accept-new",
-            "--on-stall",
-            "wait",
-            "--stall-after",
-            "2",
-            "--known-hosts",
-        ])
-        .arg(dir.path().join("known_hosts"))
+    let out = apply_storage(&plan, dir.path())
+        .args(["--on-stall", "wait", "--stall-after", "2"])
         .env_remove("RACKSTRAP_STALL_SECS")
-        .env_remove("SSH_AUTH_SOCK")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -367,18 +343,7 @@ fn two_applies_started_together_format_once_and_write_one_fstab_line() {
     let dir = tempfile::tempdir().unwrap();
     let plan = lab_plan(&lab, dir.path(), &["solo"]);
     let start = || {
-        Command::new(env!("CARGO_BIN_EXE_rackstrap"))
-            .arg("apply")
-            .arg(&plan)
-            .args([
-                "--stage",
-                "storage",
-                "--yes",
-                "--accept-new",
-                "--known-hosts",
-            ])
-            .arg(dir.path().join("known_hosts"))
-            .env_remove("SSH_AUTH_SOCK")
+        apply_storage(&plan, dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -487,30 +452,10 @@ fn a_signal_during_a_step_leaves_the_state_saying_where_it_stopped() {
     require_lab!();
     let lab = Lab::start(vec![HostSpec::new("slow").disk(64 * MIB)]);
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("mkfs.ext4");
-    std::fs::write(&script, "#!/bin/sh\nexec sleep 100000\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    lab.exec_ok(
-        "slow",
-        &format!(
-            "mount --bind {} \"$(command -v mkfs.ext4)\"",
-            script.display()
-        ),
-    );
+    lab.replace_tool("slow", "mkfs.ext4", NEVER_RETURNS, dir.path());
     let plan = lab_plan(&lab, dir.path(), &["slow"]);
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rackstrap"))
-            .arg("apply")
-            .arg(&plan)
-            .args([
-                "--stage",
-                "storage",
-                "--yes",
-                "--accept-new",
-                "--known-hosts",
-            ])
-            .arg(dir.path().join("known_hosts"))
-            .env_remove("SSH_AUTH_SOCK")
+        let mut child = apply_storage(&plan, dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

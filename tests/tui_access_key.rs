@@ -4,14 +4,12 @@
 
 mod common;
 
-use common::live::{key, pump_until};
+use common::live::{key, live_executor, pump_until};
 use crossterm::event::KeyCode;
 use rackstrap::plan::Plan;
 use rackstrap::ssh::auth::KeyCheck;
-use rackstrap::tui::effects::{Backend, Executor};
 use rackstrap::tui::model::{Mode, Model};
 use rackstrap::tui::popups::Popup;
-use tokio::sync::mpsc::unbounded_channel;
 
 #[test]
 fn the_key_file_is_checked_where_it_is_typed() {
@@ -25,14 +23,7 @@ fn the_key_file_is_checked_where_it_is_typed() {
     assert!(st.success());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
-    let (tx, mut rx) = unbounded_channel();
-    let mut exec = Executor::new(
-        Backend::Live {
-            known_hosts: Some(dir.path().join("known_hosts")),
-            limits: Default::default(),
-        },
-        tx,
-    );
+    let (mut exec, mut rx) = live_executor(dir.path().join("known_hosts"), Default::default());
     let mut plan = Plan::new("lab");
     plan.access.identity = dir.path().join("missing").display().to_string();
     let mut m = Model::new(Mode::Live, plan, "");

@@ -4,18 +4,18 @@
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab, Sudo, UserSpec};
-use common::live::{apply_next, key, pump_through, pump_until};
+use common::live::{apply_next, key, live_executor, pump_through, pump_until, type_text};
 use crossterm::event::KeyCode;
 use rackstrap::discover::HostState;
-use rackstrap::plan::Plan;
-use rackstrap::tui::effects::{Backend, Executor};
-use rackstrap::tui::model::{Mode, Model, Msg, Step};
+use rackstrap::plan::{Discard, Filesystem, Level, Plan, StorageLayout};
+use rackstrap::tui::effects::{Executor, Limits};
+use rackstrap::tui::model::{LogPane, Mode, Model, Msg, Step};
 use rackstrap::tui::popups::Popup;
-use rackstrap::tui::update::update;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const GIB: u64 = 1 << 30;
 
@@ -51,14 +51,7 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
-    let (tx, mut rx) = unbounded_channel();
-    let mut exec = Executor::new(
-        Backend::Live {
-            known_hosts: Some(dir.path().join("known_hosts")),
-            limits: Default::default(),
-        },
-        tx,
-    );
+    let (mut exec, mut rx) = live_executor(dir.path().join("known_hosts"), Default::default());
     let mut plan = Plan::new("lab");
     plan.access.user = "root".into();
     plan.access.port = LAB_PORT;
@@ -148,6 +141,86 @@ fn wizard_discovery_on_the_lab_shows_each_hosts_own_disks() {
     }
 }
 
+/// A plan for the lab's hosts the run can take through storage: no kernel parameters (the lab
+/// shares this machine's kernel) and no Kubespray tree, so the run stops at the Kubespray
+/// stage with that reason.
+fn storage_plan(lab: &Lab, dir: &Path) -> Plan {
+    let mut plan = Plan::new("lab");
+    plan.access.port = LAB_PORT;
+    plan.access.identity = lab.key_path().display().to_string();
+    plan.tuning.sysctl.clear();
+    plan.cluster.kubespray.path = dir.join("no-kubespray").display().to_string();
+    plan
+}
+
+/// From Access: scans the targets, accepts every new host key, and takes the found hosts
+/// into the plan.
+fn discover_and_accept(
+    rt: &tokio::runtime::Runtime,
+    m: &mut Model,
+    exec: &mut Executor,
+    rx: &mut UnboundedReceiver<Msg>,
+) {
+    key(m, exec, KeyCode::Enter);
+    key(m, exec, KeyCode::Enter);
+    pump(rt, m, exec, rx);
+    key(m, exec, KeyCode::Char('a'));
+    pump(rt, m, exec, rx);
+    m.sync_hosts();
+}
+
+/// One ext4 filesystem on the whole of `disk`, mounted at `/mnt/data`.
+fn ext4_data(disk: &str) -> StorageLayout {
+    StorageLayout {
+        level: Level::Single,
+        devices: vec![disk.to_string()],
+        filesystem: Filesystem::Ext4,
+        mount: "/mnt/data".into(),
+        discard: Discard::Auto,
+        relocate: vec![],
+        wipe: false,
+    }
+}
+
+/// Saves the plan as `dir/lab.yaml` from Review (a live run keeps its state and logs next to
+/// the plan), then opens Provision with a following log pane for each of `hosts`; the steps
+/// between are not what these tests are about.
+fn save_and_open_provision(
+    rt: &tokio::runtime::Runtime,
+    m: &mut Model,
+    exec: &mut Executor,
+    rx: &mut UnboundedReceiver<Msg>,
+    dir: &Path,
+    hosts: &[&str],
+) {
+    m.step = Step::Review;
+    key(m, exec, KeyCode::Char('s'));
+    for _ in 0..20 {
+        key(m, exec, KeyCode::Backspace);
+    }
+    type_text(m, exec, &dir.join("lab.yaml").display().to_string());
+    key(m, exec, KeyCode::Enter);
+    apply_next(
+        rt,
+        m,
+        exec,
+        rx,
+        Duration::from_secs(10),
+        "the plan is saved in time",
+        |_| true,
+    );
+    assert!(m.review.saved.is_some(), "{:?}", m.review.save_error);
+    m.step = Step::Provision;
+    m.provision.panes = hosts
+        .iter()
+        .map(|h| LogPane {
+            host: h.to_string(),
+            follow: true,
+            ..Default::default()
+        })
+        .collect();
+}
+
 /// Feeds messages to the model until the run has ended.
 fn pump_run(
     rt: &tokio::runtime::Runtime,
@@ -173,71 +246,18 @@ fn wizard_provision_runs_the_real_stages_on_the_lab_with_live_panes() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
-    let (tx, mut rx) = unbounded_channel();
-    let mut exec = Executor::new(
-        Backend::Live {
-            known_hosts: Some(dir.path().join("known_hosts")),
-            limits: Default::default(),
-        },
-        tx,
-    );
-    let mut plan = Plan::new("lab");
-    plan.access.port = LAB_PORT;
-    plan.access.identity = lab.key_path().display().to_string();
-    // No kernel parameters: the lab shares this machine's kernel. No Kubespray tree: the run
-    // must stop at the Kubespray stage with that reason.
-    plan.tuning.sysctl.clear();
-    plan.cluster.kubespray.path = dir.path().join("no-kubespray").display().to_string();
+    let (mut exec, mut rx) = live_executor(dir.path().join("known_hosts"), Default::default());
     let solo = &lab.hosts()[0];
-    let mut m = Model::new(Mode::Live, plan, &solo.address);
+    let mut m = Model::new(Mode::Live, storage_plan(&lab, dir.path()), &solo.address);
     m.theme.color = false;
-    key(&mut m, &mut exec, KeyCode::Enter);
-    key(&mut m, &mut exec, KeyCode::Enter);
-    pump(&rt, &mut m, &mut exec, &mut rx);
-    key(&mut m, &mut exec, KeyCode::Char('a'));
-    pump(&rt, &mut m, &mut exec, &mut rx);
-    m.sync_hosts();
+    discover_and_accept(&rt, &mut m, &mut exec, &mut rx);
     let disk = solo.disks[0].name.clone();
-    m.plan.hosts[0]
-        .storage
-        .push(rackstrap::plan::StorageLayout {
-            level: rackstrap::plan::Level::Single,
-            devices: vec![disk.clone()],
-            filesystem: rackstrap::plan::Filesystem::Ext4,
-            mount: "/mnt/data".into(),
-            discard: rackstrap::plan::Discard::Auto,
-            relocate: vec![],
-            wipe: false,
-        });
-    // Save (a live run keeps its state and logs next to the plan), then provision; the
-    // steps between are not what this test is about.
-    m.step = Step::Review;
-    key(&mut m, &mut exec, KeyCode::Char('s'));
-    for _ in 0..20 {
-        key(&mut m, &mut exec, KeyCode::Backspace);
-    }
-    for c in dir.path().join("lab.yaml").display().to_string().chars() {
-        key(&mut m, &mut exec, KeyCode::Char(c));
-    }
-    key(&mut m, &mut exec, KeyCode::Enter);
-    let saved = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await })
-        .unwrap()
-        .unwrap();
-    update(&mut m, saved);
-    assert!(m.review.saved.is_some(), "{:?}", m.review.save_error);
-    m.step = Step::Provision;
-    m.provision.panes = vec![rackstrap::tui::model::LogPane {
-        host: "solo".into(),
-        follow: true,
-        ..Default::default()
-    }];
+    m.plan.hosts[0].storage.push(ext4_data(&disk));
+    save_and_open_provision(&rt, &mut m, &mut exec, &mut rx, dir.path(), &["solo"]);
     // Formatting a disk needs the host's name typed.
     key(&mut m, &mut exec, KeyCode::Enter);
     assert!(!m.provision.running, "asks first");
-    for c in "solo".chars() {
-        key(&mut m, &mut exec, KeyCode::Char(c));
-    }
+    type_text(&mut m, &mut exec, "solo");
     key(&mut m, &mut exec, KeyCode::Enter);
     assert!(m.provision.running);
     pump_run(&rt, &mut m, &mut exec, &mut rx);
@@ -355,14 +375,7 @@ fn wizard_asks_an_encrypted_keys_passphrase_and_a_sudo_password() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
-    let (tx, mut rx) = unbounded_channel();
-    let mut exec = Executor::new(
-        Backend::Live {
-            known_hosts: Some(dir.path().join("known_hosts")),
-            limits: Default::default(),
-        },
-        tx,
-    );
+    let (mut exec, mut rx) = live_executor(dir.path().join("known_hosts"), Default::default());
     let address = lab.host("gamma").address.clone();
     let live_model = |user: &str, identity: &std::path::Path| {
         let mut plan = Plan::new("lab");
@@ -461,88 +474,46 @@ fn wizard_asks_about_a_stalled_command_and_each_key_does_what_it_says() {
         HostSpec::new("fine").disk(64 << 20),
     ]);
     let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("mkfs.ext4");
-    std::fs::write(&script, "#!/bin/sh\nexec sleep 100000\n").unwrap();
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    lab.exec_ok(
+    lab.replace_tool(
         "stuck",
-        &format!(
-            "mount --bind {} \"$(command -v mkfs.ext4)\"",
-            script.display()
-        ),
+        "mkfs.ext4",
+        "#!/bin/sh\nexec sleep 100000\n",
+        dir.path(),
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
-    let (tx, mut rx) = unbounded_channel();
-    let mut exec = Executor::new(
-        Backend::Live {
-            known_hosts: Some(dir.path().join("known_hosts")),
-            limits: rackstrap::tui::effects::Limits {
-                stall_after: Some(Duration::from_secs(2)),
-                facts_timeout: None,
-            },
-        },
-        tx,
-    );
-    let mut plan = Plan::new("lab");
-    plan.access.port = LAB_PORT;
-    plan.access.identity = lab.key_path().display().to_string();
-    plan.tuning.sysctl.clear();
-    plan.cluster.kubespray.path = dir.path().join("no-kubespray").display().to_string();
+    let limits = Limits {
+        stall_after: Some(Duration::from_secs(2)),
+        facts_timeout: None,
+    };
+    let (mut exec, mut rx) = live_executor(dir.path().join("known_hosts"), limits);
     let targets: Vec<String> = lab.hosts().iter().map(|h| h.address.clone()).collect();
-    let mut m = Model::new(Mode::Live, plan, &targets.join(", "));
+    let mut m = Model::new(
+        Mode::Live,
+        storage_plan(&lab, dir.path()),
+        &targets.join(", "),
+    );
     m.theme.color = false;
-    key(&mut m, &mut exec, KeyCode::Enter);
-    key(&mut m, &mut exec, KeyCode::Enter);
-    pump(&rt, &mut m, &mut exec, &mut rx);
-    key(&mut m, &mut exec, KeyCode::Char('a'));
-    pump(&rt, &mut m, &mut exec, &mut rx);
-    m.sync_hosts();
+    discover_and_accept(&rt, &mut m, &mut exec, &mut rx);
     for host in m.plan.hosts.iter_mut() {
-        let disk = lab.host(&host.name).disks[0].name.clone();
-        host.storage.push(rackstrap::plan::StorageLayout {
-            level: rackstrap::plan::Level::Single,
-            devices: vec![disk],
-            filesystem: rackstrap::plan::Filesystem::Ext4,
-            mount: "/mnt/data".into(),
-            discard: rackstrap::plan::Discard::Auto,
-            relocate: vec![],
-            wipe: false,
-        });
+        host.storage
+            .push(ext4_data(&lab.host(&host.name).disks[0].name));
     }
-    m.step = Step::Review;
-    key(&mut m, &mut exec, KeyCode::Char('s'));
-    for _ in 0..20 {
-        key(&mut m, &mut exec, KeyCode::Backspace);
-    }
-    for c in dir.path().join("lab.yaml").display().to_string().chars() {
-        key(&mut m, &mut exec, KeyCode::Char(c));
-    }
-    key(&mut m, &mut exec, KeyCode::Enter);
-    let saved = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(10), rx.recv()).await })
-        .unwrap()
-        .unwrap();
-    update(&mut m, saved);
-    assert!(m.review.saved.is_some(), "{:?}", m.review.save_error);
-    m.step = Step::Provision;
-    m.provision.panes = ["stuck", "fine"]
-        .iter()
-        .map(|h| rackstrap::tui::model::LogPane {
-            host: h.to_string(),
-            follow: true,
-            ..Default::default()
-        })
-        .collect();
+    save_and_open_provision(
+        &rt,
+        &mut m,
+        &mut exec,
+        &mut rx,
+        dir.path(),
+        &["stuck", "fine"],
+    );
     key(&mut m, &mut exec, KeyCode::Enter);
     // Formatting needs each host's name typed.
     while let Some(Popup::Confirm { hosts, .. }) = &m.popup {
         let Some(name) = hosts.first().cloned() else {
             break;
         };
-        for c in name.chars() {
-            key(&mut m, &mut exec, KeyCode::Char(c));
-        }
+        type_text(&mut m, &mut exec, &name);
         key(&mut m, &mut exec, KeyCode::Enter);
     }
     assert!(m.provision.running);

@@ -8,11 +8,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rackstrap::discover::{Discovered, HostState};
-use rackstrap::ssh::{ConnectOptions, Session};
+use rackstrap::ssh::Session;
 
 use super::common::lab::LAB_PORT;
 use super::measure::{Sample, run_measured, tail};
 use super::report::ms;
+use super::shared::{discover_all, lab_options};
 use super::{Bench, COMMANDS};
 
 impl Bench<'_> {
@@ -46,32 +47,10 @@ impl Bench<'_> {
     }
 
     pub(crate) fn run_rackstrap_library(&self, runtime: &tokio::runtime::Runtime) -> Sample {
-        let opts = ConnectOptions {
-            port: LAB_PORT,
-            identity: Some(self.lab.key_path().to_path_buf()),
-            known_hosts: self.fresh_known_hosts("library"),
-            extra_known_hosts: Vec::new(),
-            accept_new: true,
-            use_agent: false,
-            ..ConnectOptions::default()
-        };
+        let opts = lab_options(self.lab, self.fresh_known_hosts("library"));
         let targets = self.addresses();
         let start = Instant::now();
-        let found = runtime.block_on(async {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let scan = tokio::spawn(rackstrap::discover::discover(
-                targets,
-                opts,
-                rackstrap::discover::DEFAULT_CONCURRENCY,
-                tx,
-            ));
-            let mut found = Vec::new();
-            while let Some(d) = rx.recv().await {
-                found.push(d);
-            }
-            let _ = scan.await;
-            found
-        });
+        let found = discover_all(runtime, targets, opts);
         let wall = start.elapsed();
         eprintln!("  {:<20} {}", "rackstrap library", ms(wall));
         self.check_discovered(&found, "rackstrap library");
@@ -219,15 +198,7 @@ impl Bench<'_> {
         runtime: &tokio::runtime::Runtime,
         address: &str,
     ) -> (Duration, Duration) {
-        let opts = ConnectOptions {
-            port: LAB_PORT,
-            identity: Some(self.lab.key_path().to_path_buf()),
-            known_hosts: self.fresh_known_hosts("session"),
-            extra_known_hosts: Vec::new(),
-            accept_new: true,
-            use_agent: false,
-            ..ConnectOptions::default()
-        };
+        let opts = lab_options(self.lab, self.fresh_known_hosts("session"));
         runtime.block_on(async {
             let start = Instant::now();
             let session = Session::connect(address, &opts)
@@ -308,24 +279,6 @@ impl Bench<'_> {
         }
         start.elapsed()
     }
-}
-
-/// Ansible's version line and the path of its real executable: a version manager's shim in
-/// front of it would add its own start-up to every run.
-pub(crate) fn ansible() -> Option<(String, PathBuf)> {
-    let out = Command::new("ansible").arg("--version").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = text.lines().next().unwrap_or("ansible").trim().to_string();
-    let executable = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("executable location = "))
-        .map(|p| PathBuf::from(p.trim()))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("ansible"));
-    Some((version, executable))
 }
 
 /// Key exchange of the OpenSSH client. OpenSSH 9.x prefers the post-quantum hybrid

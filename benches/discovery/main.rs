@@ -44,6 +44,7 @@ mod clients;
 mod common;
 mod measure;
 mod report;
+mod shared;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -53,8 +54,9 @@ use std::time::{Duration, Instant};
 
 use common::lab::{DiskSpec, HostSpec, Lab, Os};
 
-use clients::{Kex, ansible};
+use clients::Kex;
 use report::{Summary, median, ms, ratio, row};
+use shared::ansible;
 
 /// Hosts in the lab: enough that parallelism matters, few enough for a 2-core machine that
 /// also runs every sshd.

@@ -27,6 +27,8 @@ mod measure;
 #[path = "../discovery/report.rs"]
 #[allow(dead_code)]
 mod report;
+#[path = "../discovery/shared.rs"]
+mod shared;
 
 mod drawing;
 mod stages;

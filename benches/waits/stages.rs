@@ -33,12 +33,12 @@ use std::time::Duration;
 
 use rackstrap::facts::Facts;
 use rackstrap::provision::StageId;
-use rackstrap::ssh::ConnectOptions;
 
 use super::common::fake_k8s;
 use super::common::lab::{HostSpec, LAB_PORT, Lab};
 use super::measure::{Sample, run_measured, tail};
 use super::report::{Summary, median, mib, ms, ratio};
+use super::shared::{ansible, discover_all, lab_options};
 
 /// Lab size for the many-hosts rows.
 const HOSTS: usize = 32;
@@ -244,33 +244,11 @@ impl Bench {
 
     /// Discovery's facts of the blank hosts, by plan host name: what the dry run plans from.
     fn facts(&self) -> Facts {
-        let opts = ConnectOptions {
-            port: LAB_PORT,
-            identity: Some(self.lab.key_path().to_path_buf()),
-            known_hosts: self.known_hosts(),
-            extra_known_hosts: Vec::new(),
-            accept_new: true,
-            use_agent: false,
-            ..ConnectOptions::default()
-        };
+        let opts = lab_options(&self.lab, self.known_hosts());
         self.reset(HOSTS);
         let targets: Vec<String> = self.lab.hosts().iter().map(|h| h.address.clone()).collect();
         let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-        let found = runtime.block_on(async {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let scan = tokio::spawn(rackstrap::discover::discover(
-                targets,
-                opts,
-                rackstrap::discover::DEFAULT_CONCURRENCY,
-                tx,
-            ));
-            let mut found = Vec::new();
-            while let Some(d) = rx.recv().await {
-                found.push(d);
-            }
-            let _ = scan.await;
-            found
-        });
+        let found = discover_all(&runtime, targets, opts);
         let mut facts = Facts::new();
         for d in found {
             let host = self
@@ -544,23 +522,6 @@ fn machine_sysctl() -> Vec<String> {
                 .to_string()
         })
         .collect()
-}
-
-/// Ansible's version line and its real executable (not a version manager's shim).
-fn ansible() -> Option<(String, PathBuf)> {
-    let out = Command::new("ansible").arg("--version").output().ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let version = text.lines().next().unwrap_or("ansible").trim().to_string();
-    let executable = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("executable location = "))
-        .map(|p| PathBuf::from(p.trim()))
-        .filter(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("ansible"));
-    Some((version, executable))
 }
 
 fn report(

@@ -31,6 +31,7 @@ use super::common::lab::{HostSpec, LAB_PORT, Lab};
 use super::measure::{timeval, wait4};
 use super::own_cpu;
 use super::report::{median, ms};
+use super::shared::lab_options;
 
 /// Lines the remote command prints.
 pub(crate) const LINES: usize = 1_000_000;
@@ -154,15 +155,7 @@ pub(crate) fn run() -> String {
 }
 
 fn connect_options(lab: &Lab, work: &Path, tag: &str) -> ConnectOptions {
-    ConnectOptions {
-        port: LAB_PORT,
-        identity: Some(lab.key_path().to_path_buf()),
-        known_hosts: fresh_known_hosts(work, tag),
-        extra_known_hosts: Vec::new(),
-        accept_new: true,
-        use_agent: false,
-        ..ConnectOptions::default()
-    }
+    lab_options(lab, fresh_known_hosts(work, tag))
 }
 
 fn fresh_known_hosts(work: &Path, tag: &str) -> std::path::PathBuf {

@@ -553,6 +553,21 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Puts the shell script `body` in place of `tool` on `host` only: the script is written
+    /// executable to `dir/<tool>` and bind-mounted over the file `command -v tool` names in the
+    /// host's mount namespace (gone with the lab). Returns the script's path.
+    pub fn replace_tool(&self, host: &str, tool: &str, body: &str, dir: &Path) -> PathBuf {
+        let script = dir.join(tool);
+        fs::write(&script, body).expect("lab: write the stand-in script");
+        fs::set_permissions(&script, fs::Permissions::from_mode(0o755))
+            .expect("lab: make the stand-in script executable");
+        self.exec_ok(
+            host,
+            &format!("mount --bind {} \"$(command -v {tool})\"", script.display()),
+        );
+        script
+    }
+
     /// Kill every process of `host` but its namespace init: sshd and all sessions. The host's
     /// disks and mounts stay; `restart` brings sshd back.
     pub fn kill(&mut self, host: &str) {

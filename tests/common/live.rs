@@ -3,18 +3,37 @@
 
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use rackstrap::tui::effects::Executor;
+use rackstrap::tui::effects::{Backend, Executor, Limits};
 use rackstrap::tui::model::{Model, Msg};
 use rackstrap::tui::update::update;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+/// The live executor (real hosts over SSH, host keys pinned in `known_hosts`) and the
+/// receiver of its answers. Its effects spawn tasks: enter a runtime (`rt.enter()`) first.
+pub fn live_executor(known_hosts: PathBuf, limits: Limits) -> (Executor, UnboundedReceiver<Msg>) {
+    let (tx, rx) = unbounded_channel();
+    let backend = Backend::Live {
+        known_hosts: Some(known_hosts),
+        limits,
+    };
+    (Executor::new(backend, tx), rx)
+}
 
 /// One key press, its effect (if any) started.
 pub fn key(m: &mut Model, exec: &mut Executor, code: KeyCode) {
     if let Some(e) = update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))) {
         exec.execute(e);
+    }
+}
+
+/// Types `text`, one key a character.
+pub fn type_text(m: &mut Model, exec: &mut Executor, text: &str) {
+    for c in text.chars() {
+        key(m, exec, KeyCode::Char(c));
     }
 }
 
