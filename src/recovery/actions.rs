@@ -460,6 +460,9 @@ fn decide(
     let etcd = etcd_of(plan, standing);
     let is_etcd = host.has_role(Role::Etcd);
     let is_cp = host.has_role(Role::ControlPlane);
+    // An etcd member counted healthy: taking it out lowers the healthy count (quorum::removal).
+    let healthy_member =
+        is_etcd && !standing.unhealthy_members.contains(node) && !standing.broken.contains(node);
     let names = member_names(plan, (kind == Kind::Add).then_some(node));
     let names = &names;
     let frozen = freeze(plan, names);
@@ -528,9 +531,7 @@ fn decide(
                 node,
                 etcd,
                 is_etcd,
-                is_etcd
-                    && !standing.unhealthy_members.contains(node)
-                    && !standing.broken.contains(node),
+                healthy_member,
                 plan.count_role(Role::ControlPlane),
                 is_cp,
             );
@@ -576,9 +577,7 @@ fn decide(
                 node,
                 etcd,
                 is_etcd,
-                is_etcd
-                    && !standing.unhealthy_members.contains(node)
-                    && !standing.broken.contains(node),
+                healthy_member,
                 plan.count_role(Role::ControlPlane),
                 false,
             );

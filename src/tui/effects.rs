@@ -784,24 +784,37 @@ async fn recover(
         own: opts.known_hosts.clone(),
         extra: opts.extra_known_hosts.clone(),
     };
+    let (etx, collect) = last_output_lines();
+    let result = crate::recovery::perform(&prepared, &plan, &path, Some(&pins), etx).await;
+    let lines = collect.await.unwrap_or_default();
+    let _ = tx.send(Msg::RecoveryDone { lines, result });
+}
+
+/// How many of an action's last output lines the Drift screen shows.
+const RECOVERY_LINES: usize = 6;
+
+/// An event sender for a recovery action, and a task that keeps the last
+/// [`RECOVERY_LINES`] output lines it carried (colour removed) until the sender is dropped.
+fn last_output_lines() -> (
+    UnboundedSender<crate::provision::Event>,
+    tokio::task::JoinHandle<Vec<String>>,
+) {
     let (etx, mut erx) = unbounded_channel::<crate::provision::Event>();
     let collect = tokio::spawn(async move {
-        let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        let mut last = std::collections::VecDeque::new();
         while let Some(ev) = erx.recv().await {
             if let crate::provision::EventKind::Log { lines, .. } = ev.kind {
-                for line in lines.iter().rev().take(6).rev() {
+                for line in lines.iter().rev().take(RECOVERY_LINES).rev() {
                     last.push_back(crate::provision::log::strip_ansi(line));
-                    if last.len() > 6 {
+                    if last.len() > RECOVERY_LINES {
                         last.pop_front();
                     }
                 }
             }
         }
-        last.into_iter().collect::<Vec<_>>()
+        last.into_iter().collect()
     });
-    let result = crate::recovery::perform(&prepared, &plan, &path, Some(&pins), etx).await;
-    let lines = collect.await.unwrap_or_default();
-    let _ = tx.send(Msg::RecoveryDone { lines, result });
+    (etx, collect)
 }
 
 /// Re-lays a host's disks through the core (`recovery::relay::perform`, the runner `apply`
@@ -834,21 +847,7 @@ async fn relay(
         crate::provision::remote::SshConnector { base },
     ));
     opts.consent = crate::provision::runner::Consent::Hosts([name.clone()].into());
-    let (etx, mut erx) = unbounded_channel::<crate::provision::Event>();
-    let collect = tokio::spawn(async move {
-        let mut last: std::collections::VecDeque<String> = std::collections::VecDeque::new();
-        while let Some(ev) = erx.recv().await {
-            if let crate::provision::EventKind::Log { lines, .. } = ev.kind {
-                for line in lines.iter().rev().take(6).rev() {
-                    last.push_back(crate::provision::log::strip_ansi(line));
-                    if last.len() > 6 {
-                        last.pop_front();
-                    }
-                }
-            }
-        }
-        last.into_iter().collect::<Vec<_>>()
-    });
+    let (etx, collect) = last_output_lines();
     let summary = crate::recovery::relay::perform(&plan, &path, &name, opts, etx).await;
     let mut lines = collect.await.unwrap_or_default();
     let result = match summary {
