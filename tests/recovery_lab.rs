@@ -10,6 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::fs::{copy_tree, require_ansible};
 use common::lab::{DiskSpec, HostSpec, LAB_PORT, Lab};
 use rackstrap::provision::event::{StageId, StepState};
 use rackstrap::provision::state::RunState;
@@ -177,30 +178,6 @@ fn golden(name: &str, got: &str) {
     let want = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
     assert_eq!(got, want, "{} differs", path.display());
-}
-
-fn require_ansible() {
-    if Command::new("ansible-playbook")
-        .arg("--version")
-        .output()
-        .map(|o| !o.status.success())
-        .unwrap_or(true)
-    {
-        panic!("ansible-playbook is not installed (tests/ci.sh installs ansible-core)");
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// One host down, one reinstalled with a new host key and a fresh `/etc`, one with its
