@@ -17,6 +17,7 @@
 //! headless commands, so a plan saved from the wizard applies headless and the other way.
 
 pub mod cli;
+pub mod cluster;
 pub mod discover;
 pub mod facts;
 pub mod kubespray;

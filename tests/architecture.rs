@@ -117,6 +117,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("text", 0),
     ("ssh", 1),
     ("facts", 2),
+    ("cluster", 3),
     ("plan", 3),
     ("discover", 3),
     ("render", 4),

@@ -1,8 +1,8 @@
 //! Gathering what drift compares: each plan host over rackstrap's own SSH (pinned keys; a
 //! changed key means nothing runs there), its facts and the files a Kubespray install leaves,
 //! then the cluster's answers from the first control plane that connects: `kubectl get nodes
-//! -o json`, `etcdctl member list` and `etcdctl endpoint health --cluster` (with
-//! `/etc/etcd.env` loaded, as the verify stage does).
+//! -o json`, `etcdctl member list` and `etcdctl endpoint health --cluster`. The commands, the
+//! look at the install files and their parsers are `crate::cluster`'s.
 
 use std::sync::Arc;
 
@@ -11,22 +11,9 @@ use tokio::sync::Semaphore;
 use crate::plan::{Plan, Role};
 use crate::ssh::{ConnectOptions, Session, SshError};
 
-use super::drift::{ClusterSeen, HostSeen, Observed, Probe, Reach, parse_members, parse_nodes};
+use crate::cluster::{self, InstallFiles};
 
-/// Prints one word per install file found.
-pub const PROBE: &str = "test -e /var/lib/kubelet/config.yaml && echo kubelet_config; \
-     test -e /etc/etcd.env && echo etcd_env; \
-     [ -n \"$(ls -A /var/lib/etcd 2>/dev/null)\" ] && echo etcd_data; true";
-pub const NODES: &str = "kubectl get nodes -o json";
-const ETCD_ENV: &str = "export $(grep -v '^#' /etc/etcd.env | xargs -d '\\n')";
-
-pub fn members_command() -> String {
-    format!("{ETCD_ENV} && etcdctl member list")
-}
-
-pub fn health_command() -> String {
-    format!("{ETCD_ENV} && etcdctl endpoint health --cluster")
-}
+use super::drift::{ClusterSeen, HostSeen, Observed, Probe, Reach};
 
 /// Hosts probed at once.
 const CONCURRENCY: usize = 16;
@@ -69,31 +56,26 @@ async fn probe_host(
             );
         }
     };
-    let found = session
-        .run(PROBE)
+    let files = session
+        .run(&cluster::install_probe())
         .await
-        .map(|o| o.stdout)
+        .ok()
+        .and_then(|o| InstallFiles::parse(&o.stdout))
         .unwrap_or_default();
-    let has = |w: &str| found.lines().any(|l| l.trim() == w);
-    let probe = Probe::from_facts(
-        &facts,
-        has("kubelet_config"),
-        has("etcd_env"),
-        has("etcd_data"),
-    );
+    let probe = Probe::from_facts(&facts, files);
     (Reach::Connected, Some(probe), Some(session))
 }
 
 /// Asks the cluster through `session`; `None` for what it could not answer.
 async fn ask_cluster(name: &str, session: &Session) -> ClusterSeen {
-    let nodes = match session.run(NODES).await {
-        Ok(o) if o.status == 0 => parse_nodes(&o.stdout).ok(),
+    let nodes = match session.run(cluster::NODES_JSON).await {
+        Ok(o) if o.status == 0 => cluster::parse_nodes(&o.stdout).ok(),
         _ => None,
     };
-    let list = session.run(&members_command()).await;
-    let health = session.run(&health_command()).await;
+    let list = session.run(cluster::ETCD_MEMBERS).await;
+    let health = session.run(cluster::ETCD_HEALTH).await;
     let members = match (list, health) {
-        (Ok(l), Ok(h)) if l.status == 0 => Some(parse_members(
+        (Ok(l), Ok(h)) if l.status == 0 => Some(cluster::parse_members(
             &l.stdout,
             &format!("{}{}", h.stdout, h.stderr),
         )),
@@ -175,10 +157,7 @@ pub async fn accept_new_key(
         .iter()
         .find(|h| h.name == name)
         .ok_or_else(|| format!("the plan has no host {name}"))?;
-    let known = crate::ssh::known_hosts::KnownHosts {
-        own: opts.known_hosts.clone(),
-        extra: Vec::new(),
-    };
+    let known = opts.known();
     let address = host.address.trim_start_matches('[').trim_end_matches(']');
     known
         .forget(address, opts.port)

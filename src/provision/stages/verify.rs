@@ -1,10 +1,11 @@
 //! Verify: the checks of "STEP 9 - Confirm Kubernetes Cluster" in Akash's "Kubernetes Cluster
 //! for Akash Providers" guide (docs/sources.md), run with `kubectl` (and `etcdctl`) on the
 //! first control plane: every node Ready, kube-system pods Running, CoreDNS forwarding to the upstream DNS
-//! servers, etcd endpoints healthy. Read-only: it never has commands to apply, only a verdict.
+//! servers, etcd endpoints healthy. The commands and their parsers are `crate::cluster`'s. Read-only: it never has commands to apply, only a verdict.
 
 use async_trait::async_trait;
 
+use crate::cluster::{self, COREDNS, ETCD_HEALTH as ETCD, NODES, PODS};
 use crate::plan::Plan;
 use crate::provision::cmd::{Cmd, StepError};
 use crate::provision::event::StageId;
@@ -13,15 +14,6 @@ use crate::provision::remote::Remote;
 use crate::provision::stage::{Ctx, Scope, Stage};
 
 pub struct Verify;
-
-pub const NODES: &str = "kubectl get nodes --no-headers";
-pub const PODS: &str = "kubectl get pods -n kube-system --no-headers";
-/// The Akash guide's "Verify CoreDNS Config": `kubectl -n kube-system get cm coredns -o yaml | grep forward`.
-pub const COREDNS: &str = "kubectl -n kube-system get cm coredns -o yaml";
-/// The Akash guide's "Verify etcd Status and Health": load etcd's environment, then ask every
-/// endpoint.
-pub const ETCD: &str =
-    "export $(grep -v '^#' /etc/etcd.env | xargs -d '\\n') && etcdctl endpoint health --cluster";
 
 pub fn commands() -> Vec<Cmd> {
     [NODES, PODS, COREDNS, ETCD]
@@ -32,20 +24,12 @@ pub fn commands() -> Vec<Cmd> {
 
 /// `kubectl get nodes --no-headers`: every plan host listed and Ready.
 pub fn check_nodes(plan: &Plan, out: &str) -> Result<String, String> {
+    let rows = cluster::node_rows(out);
     let mut problems = Vec::new();
-    let rows: Vec<(&str, &str)> = out
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            Some((f.next()?, f.next()?))
-        })
-        .collect();
     for h in &plan.hosts {
-        match rows.iter().find(|(n, _)| *n == h.name) {
+        match rows.iter().find(|r| r.node.name == h.name) {
             None => problems.push(format!("{} is not a node", h.name)),
-            Some((_, status)) if *status != "Ready" => {
-                problems.push(format!("{} is {status}", h.name))
-            }
+            Some(r) if !r.node.ready => problems.push(format!("{} is {}", h.name, r.status)),
             Some(_) => {}
         }
     }
@@ -58,22 +42,16 @@ pub fn check_nodes(plan: &Plan, out: &str) -> Result<String, String> {
 
 /// `kubectl get pods -n kube-system --no-headers`: every pod Running (or Completed).
 pub fn check_pods(out: &str) -> Result<String, String> {
-    let mut bad = Vec::new();
-    let mut n = 0;
-    for l in out.lines() {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        if f.len() < 3 {
-            continue;
-        }
-        n += 1;
-        if f[2] != "Running" && f[2] != "Completed" {
-            bad.push(format!("{} {}", f[0], f[2]));
-        }
-    }
-    if n == 0 {
+    let pods = cluster::parse_pods(out);
+    let bad: Vec<String> = pods
+        .iter()
+        .filter(|p| !p.is_up())
+        .map(|p| format!("{} {}", p.name, p.status))
+        .collect();
+    if pods.is_empty() {
         Err("no pods in kube-system".into())
     } else if bad.is_empty() {
-        Ok(format!("{n} kube-system pod(s) Running"))
+        Ok(format!("{} kube-system pod(s) Running", pods.len()))
     } else {
         Err(format!("not Running: {}", bad.join(", ")))
     }
@@ -81,11 +59,7 @@ pub fn check_pods(out: &str) -> Result<String, String> {
 
 /// The CoreDNS Corefile's `forward` line names every upstream DNS server of the plan.
 pub fn check_coredns(plan: &Plan, out: &str) -> Result<String, String> {
-    let forwards: Vec<&str> = out
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("forward "))
-        .collect();
+    let forwards = cluster::coredns_forwards(out);
     if plan.network.upstream_dns.is_empty() {
         return Ok("no upstream DNS in the plan".into());
     }
@@ -123,16 +97,16 @@ pub fn check_coredns(plan: &Plan, out: &str) -> Result<String, String> {
 
 /// `etcdctl endpoint health --cluster`: every endpoint `is healthy`.
 pub fn check_etcd(out: &str) -> Result<String, String> {
-    let lines: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
-    let bad: Vec<&str> = lines
+    let endpoints = cluster::endpoint_health(out);
+    let bad: Vec<&str> = endpoints
         .iter()
-        .copied()
-        .filter(|l| !l.contains(" is healthy"))
+        .filter(|e| !e.healthy)
+        .map(|e| e.line.as_str())
         .collect();
-    if lines.is_empty() {
+    if endpoints.is_empty() {
         Err("etcdctl reported no endpoints".into())
     } else if bad.is_empty() {
-        Ok(format!("{} etcd endpoint(s) healthy", lines.len()))
+        Ok(format!("{} etcd endpoint(s) healthy", endpoints.len()))
     } else {
         Err(format!("etcd: {}", bad.join("; ")))
     }
@@ -229,7 +203,7 @@ mod tests {
     }
 
     #[test]
-    fn pods_coredns_and_etcd_are_read_from_seed_shapes() {
+    fn pods_coredns_and_etcd_are_read_from_the_guides_shapes() {
         let pods = "coredns-8474476ff8-9sgm5   1/1   Running   0   4m32s\nkube-proxy-75s7d   0/1   CrashLoopBackOff   5   5m\n";
         assert_eq!(
             check_pods(pods),
