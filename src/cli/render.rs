@@ -21,13 +21,13 @@ pub fn run(args: super::RenderArgs) -> color_eyre::Result<ExitCode> {
     let files = match render::render(&plan) {
         Ok(files) => files,
         Err(RenderError::PlanHasErrors(errors)) => {
-            eprint!("{}", super::check::format_text(&errors));
+            eprint!("{}", super::common::format_text(&errors));
             eprintln!("nothing written");
             return Ok(ExitCode::from(1));
         }
     };
     for f in crate::plan::release::release_findings(&plan) {
-        if f.code == "W_KUBESPRAY_VERSION" {
+        if f.code == plan::Code::W_KUBESPRAY_VERSION {
             eprintln!("warning: {}", f.message);
         }
     }

@@ -107,7 +107,7 @@ fn default_iface() -> String {
     "eno1".into()
 }
 fn default_mtu() -> u32 {
-    1500
+    crate::net::DEFAULT_MTU
 }
 fn default_kind() -> String {
     "disk".into()

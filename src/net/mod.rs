@@ -388,6 +388,10 @@ pub fn parse_range(text: &str) -> Result<AddrRange, ParseError> {
     parse_entry(text).map(|(r, _)| r)
 }
 
+/// Ethernet's MTU: what a plan assumes for its hosts when it names none, and what Kubespray
+/// and Calico assume (with it, Calico picks its own MTU).
+pub const DEFAULT_MTU: u32 = 1500;
+
 /// The longest host name a resolver takes, in characters (RFC 1035 2.3.4).
 pub const MAX_NAME_LEN: usize = 253;
 /// The longest label (the part between dots) of a host name (RFC 1035 2.3.4).

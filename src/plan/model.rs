@@ -32,6 +32,30 @@ impl Plan {
     pub fn count_role(&self, role: Role) -> usize {
         self.hosts.iter().filter(|h| h.has_role(role)).count()
     }
+
+    /// The first control plane in plan order: the host `kubectl` runs on, and the one
+    /// Kubespray's node operations treat apart (`kube_control_plane[0]`).
+    pub fn first_control_plane(&self) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.has_role(Role::ControlPlane))
+    }
+
+    /// Each etcd host with its etcd member name, in plan order: its `etcd_member_name` when
+    /// set, else `etcd<n>` for its place `n` (from 1) in the etcd group, the name Kubespray's
+    /// defaults give it (`roles/kubespray_defaults`: `"etcd" + loop.index`).
+    pub fn etcd_member_names(&self) -> Vec<(&Host, String)> {
+        self.hosts
+            .iter()
+            .filter(|h| h.has_role(Role::Etcd))
+            .enumerate()
+            .map(|(i, h)| {
+                let name = h
+                    .etcd_member_name
+                    .clone()
+                    .unwrap_or_else(|| format!("etcd{}", i + 1));
+                (h, name)
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,7 +152,7 @@ impl Host {
     /// hostname" in Kubespray's preinstall role). A host reports what it likes: a name with
     /// escapes, quotes or `$(...)` is never offered, and the caller picks `nodeN` instead.
     pub fn name_from_hostname(hostname: &str) -> Option<String> {
-        (hostname.len() <= 63 && super::check::rules::is_dns_name(hostname))
+        (hostname.len() <= crate::net::MAX_LABEL_LEN && super::check::rules::is_dns_name(hostname))
             .then(|| hostname.to_string())
     }
 
@@ -393,7 +417,7 @@ fn default_node_prefix() -> u8 {
     24
 }
 fn default_mtu() -> u32 {
-    1500
+    crate::net::DEFAULT_MTU
 }
 fn default_true() -> bool {
     true

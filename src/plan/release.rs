@@ -154,7 +154,8 @@ const PLUGINS: &[&str] = &[
     "custom_cni",
     "none",
 ];
-const CONTAINER_MANAGERS: &[&str] = &["docker", "crio", "containerd"];
+/// `container_manager` values every release here accepts.
+pub const CONTAINER_MANAGERS: &[&str] = &["docker", "crio", "containerd"];
 
 const PROXY_MODES: &[&str] = &["iptables", "ipvs"];
 const PROXY_MODES_WITH_NFTABLES: &[&str] = &["iptables", "ipvs", "nftables"];
@@ -296,6 +297,12 @@ impl Release {
     pub fn line(&self) -> String {
         let v = self.version();
         format!("v{}.{}", v.0, v.1)
+    }
+
+    /// The `container_manager` values the release of `version` accepts; every release's when
+    /// rackstrap does not know it.
+    pub fn container_managers_for(version: &str) -> &'static [&'static str] {
+        Release::find(version).map_or(CONTAINER_MANAGERS, |r| r.container_managers)
     }
 
     pub fn allows_network_plugin(&self, plugin: &str) -> bool {

@@ -25,7 +25,7 @@ use super::cmd::{Cmd, StepError};
 use super::event::{Event, EventKind, StageId, StepState};
 use super::log::{LogFile, StepLog};
 use super::remote::{Connector, Remote, RemoteError};
-use super::stage::{self, ClusterCtx, Ctx, Scope, Stage};
+use super::stage::{ClusterCtx, Ctx, Scope, Stage};
 use super::stages;
 use super::stall::{StallPolicy, Watched};
 use super::state::{self, RunState};
@@ -139,7 +139,7 @@ pub fn dry_run(plan: &Plan, facts: Option<&Facts>) -> Vec<DryRunStep> {
         let hosts: Vec<&Host> = match st.scope() {
             Scope::EachHost => plan.hosts.iter().collect(),
             Scope::Cluster => plan.hosts.first().into_iter().collect(),
-            Scope::FirstControlPlane => stage::first_control_plane(plan).into_iter().collect(),
+            Scope::FirstControlPlane => plan.first_control_plane().into_iter().collect(),
         };
         for host in hosts {
             if !st.concerns(plan, host) {
@@ -366,7 +366,7 @@ pub async fn run(
                 cluster_step(&shared, st.as_ref(), &selected, &mut blocked).await;
             }
             Scope::FirstControlPlane => {
-                let Some(cp) = stage::first_control_plane(plan) else {
+                let Some(cp) = plan.first_control_plane() else {
                     continue;
                 };
                 if !selected.iter().any(|h| h.name == cp.name) {

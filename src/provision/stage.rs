@@ -27,7 +27,7 @@ use super::event::StageId;
 use super::log::StepLog;
 use super::remote::Remote;
 use crate::facts::HostFacts;
-use crate::plan::{Host, Plan, Role};
+use crate::plan::{Host, Plan};
 use crate::ssh::known_hosts::KnownHosts;
 
 /// Where a stage runs.
@@ -155,17 +155,12 @@ pub trait Stage: Send + Sync {
     }
 }
 
-/// The host `kubectl` runs on: the first control plane in plan order.
-pub fn first_control_plane(plan: &Plan) -> Option<&Host> {
-    plan.hosts.iter().find(|h| h.has_role(Role::ControlPlane))
-}
-
 /// Whether a run reports a result of `stage` for `host`: per-host stages and Kubespray (its
 /// PLAY RECAP is per host) on every host of the plan; verify and load balancer only on the
 /// first control plane, where their `kubectl` runs.
 pub fn reports_on(plan: &Plan, stage: StageId, host: &str) -> bool {
     match crate::provision::stages::stage(stage).scope() {
         Scope::EachHost | Scope::Cluster => plan.hosts.iter().any(|h| h.name == host),
-        Scope::FirstControlPlane => first_control_plane(plan).is_some_and(|h| h.name == host),
+        Scope::FirstControlPlane => plan.first_control_plane().is_some_and(|h| h.name == host),
     }
 }

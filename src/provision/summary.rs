@@ -7,7 +7,7 @@ use crate::facts::HostFacts;
 use crate::kubespray::tree::CLUSTER_PLAYBOOK;
 use crate::plan::{Host, Level, Plan, Relocate, Role, StorageLayout};
 use crate::provision::event::StageId;
-use crate::provision::stage::{Ctx, first_control_plane};
+use crate::provision::stage::Ctx;
 use crate::provision::stages;
 
 /// One host's changes, one sentence each: its disks first (what an operator checks before
@@ -33,7 +33,10 @@ pub fn host_changes(plan: &Plan, host: &Host, facts: Option<&HostFacts>) -> Vec<
             CLUSTER_PLAYBOOK
         ));
     }
-    if first_control_plane(plan).is_some_and(|h| h.name == host.name) {
+    if plan
+        .first_control_plane()
+        .is_some_and(|h| h.name == host.name)
+    {
         let mut what = vec!["the cluster is verified from here (nodes, pods, CoreDNS, etcd)"];
         if !plan.network.load_balancer.pools.is_empty() {
             what.push("MetalLB pools and strict ARP set with kubectl");

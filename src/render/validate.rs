@@ -18,9 +18,7 @@ use serde_yaml::Value;
 
 use super::RenderedFile;
 use crate::net;
-
-/// Kubespray's `kubelet_max_pods` default.
-const KUBELET_MAX_PODS: u128 = 110;
+use crate::plan::release::{CONTAINER_MANAGERS, Release};
 
 /// Problems Kubespray v2.24 would stop on; empty when the inventory passes.
 pub fn validate(files: &[RenderedFile]) -> Vec<String> {
@@ -135,8 +133,13 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     if !crate::plan::release::all_network_plugins().contains(&plugin.as_str()) {
         problems.push(format!("{plugin} is not supported"));
     }
+    // The allowed values are the v2.24 row's of the release table.
+    let release = Release::find("v2.24");
     let cm = s("container_manager").unwrap_or_else(|| "containerd".into());
-    if !crate::plan::CONTAINER_MANAGERS.contains(&cm.as_str()) {
+    if !release
+        .map_or(CONTAINER_MANAGERS, |r| r.container_managers)
+        .contains(&cm.as_str())
+    {
         problems.push(
             "The container manager, 'container_manager', must be docker, crio or containerd".into(),
         );
@@ -147,7 +150,9 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     ) {
         if plugin != "calico" {
             let prefix = prefix.min(32) as u32;
-            if KUBELET_MAX_PODS > (1u128 << (32 - prefix)).saturating_sub(2) {
+            if u128::from(crate::plan::check::KUBELET_MAX_PODS)
+                > (1u128 << (32 - prefix)).saturating_sub(2)
+            {
                 problems.push(
                     "Do not schedule more pods on a node than inet addresses are available.".into(),
                 );
@@ -180,6 +185,16 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
         if vars.get(b).is_some_and(|v| !v.is_bool()) {
             problems.push(format!("{b} isn't a bool"));
         }
+    }
+    let proxy_modes = release.map_or(&[][..], |r| r.proxy_modes);
+    if let Some(mode) = s("kube_proxy_mode")
+        && !proxy_modes.contains(&mode.as_str())
+    {
+        let quoted: Vec<String> = proxy_modes.iter().map(|m| format!("'{m}'")).collect();
+        problems.push(format!(
+            "kube_proxy_mode can only be {}",
+            quoted.join(" or ")
+        ));
     }
     let strict_arp = vars.get("kube_proxy_strict_arp").and_then(Value::as_bool) == Some(true);
     // kube_proxy_mode defaults to ipvs in Kubespray v2.24.
@@ -371,6 +386,12 @@ mod tests {
                 "container_manager: containerd",
                 "container_manager: podman",
                 "The container manager, 'container_manager', must be docker, crio or containerd",
+            ),
+            (
+                k8s,
+                "container_manager: containerd",
+                "container_manager: containerd\nkube_proxy_mode: userspace",
+                "kube_proxy_mode can only be 'iptables' or 'ipvs'",
             ),
             (
                 k8s,

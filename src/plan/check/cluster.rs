@@ -9,9 +9,8 @@ use super::rules::{is_dns_name, label_problem};
 use super::{Code, Finding, Severity};
 use crate::net;
 use crate::plan::model::Plan;
+use crate::plan::release::Release;
 
-/// Kubespray v2.24 `container_manager` values.
-pub const CONTAINER_MANAGERS: [&str; 3] = ["docker", "crio", "containerd"];
 /// Directories under Kubespray's `inventory/` that its tree ships (the template the
 /// kubespray stage copies, and a local example): a cluster named like one would have its
 /// inventory written into them.
@@ -61,16 +60,13 @@ pub(super) fn check_cluster(plan: &Plan, out: &mut Vec<Finding>) {
         );
     }
     out.extend(crate::plan::release::network_plugin_findings(plan));
-    if !CONTAINER_MANAGERS.contains(&c.container_manager.as_str()) {
+    let managers = Release::container_managers_for(&c.kubespray.version);
+    if !managers.contains(&c.container_manager.as_str()) {
         out.push(Finding::new(
             Severity::Error,
             Code::E_UNKNOWN_CONTAINER_MANAGER,
             "cluster.container_manager",
-            msg::one_of(
-                "container manager",
-                &c.container_manager,
-                &CONTAINER_MANAGERS,
-            ),
+            msg::one_of("container manager", &c.container_manager, managers),
         ));
     }
     out.extend(crate::plan::release::release_findings(plan));

@@ -168,7 +168,9 @@ pub fn node_prefix_expected() -> String {
 pub const POOL_NEEDS_NAME: &str = "a pool needs a name";
 pub const POOL_NAME_CHARS: &str = "lowercase letters, digits and '-' only";
 pub const POOL_NAME_DASH: &str = "a name cannot start or end with '-'";
-pub const POOL_NAME_LONG: &str = "at most 63 characters";
+pub fn pool_name_long() -> String {
+    format!("at most {} characters", net::MAX_LABEL_LEN)
+}
 pub fn calico_mtu(cm: u32, mtu: u32) -> String {
     format!(
         "calico MTU {cm} must be at least {CALICO_MTU_OVERHEAD} below the host MTU {mtu}: Calico's VXLAN header needs the room"

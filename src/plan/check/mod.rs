@@ -29,7 +29,7 @@ use serde::Serialize;
 use super::model::Plan;
 use crate::facts::Facts;
 
-pub use cluster::{CONTAINER_MANAGERS, KUBESPRAY_SHIPPED_INVENTORIES};
+pub use cluster::KUBESPRAY_SHIPPED_INVENTORIES;
 pub use code::{Code, Subject};
 pub use hardware::{
     DeploymentEstimate, EstimateBound, Fit, Floor, HwRole, Resource, Tier, role_fit,

@@ -94,8 +94,8 @@ pub fn pool_name_error(name: &str) -> Option<ParseError> {
     if name.ends_with('-') {
         return Some(error(name.chars().count() - 1, msg::POOL_NAME_DASH));
     }
-    if name.len() > 63 {
-        return Some(error(63, msg::POOL_NAME_LONG));
+    if name.len() > net::MAX_LABEL_LEN {
+        return Some(error(net::MAX_LABEL_LEN, msg::pool_name_long()));
     }
     None
 }
@@ -151,13 +151,13 @@ pub fn disk_in_use(dev: &BlockDevice) -> Option<DiskInUse> {
 
 /// Kubespray's hostname rule (preinstall "Stop if bad hostname"), also fine for domains.
 pub fn is_dns_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+    !s.is_empty() && s.len() <= net::MAX_NAME_LEN && s.split('.').all(is_dns_label)
 }
 
 pub(super) fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.len() <= 63
+        && b.len() <= net::MAX_LABEL_LEN
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
@@ -165,11 +165,11 @@ pub(super) fn is_dns_label(s: &str) -> bool {
 }
 
 /// Kubernetes label syntax: `[prefix/]name` and value, each name/value at most 63
-/// characters of alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
+/// characters (a DNS label's length, [`net::MAX_LABEL_LEN`]) of alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
 pub fn label_problem(key: &str, value: &str) -> Option<String> {
     fn ok_part(s: &str) -> bool {
         let b = s.as_bytes();
-        b.len() <= 63
+        b.len() <= net::MAX_LABEL_LEN
             && b.iter()
                 .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
             && b.first().is_none_or(|c| c.is_ascii_alphanumeric())
