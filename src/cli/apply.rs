@@ -28,7 +28,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     };
     let findings = plan::check(&plan, None);
     if findings.iter().any(|f| f.is_error()) {
-        eprint!("{}", super::check::format_text(&findings));
+        eprint!("{}", super::common::format_text(&findings));
         eprintln!("rackstrap: the plan has errors; nothing was run");
         return Ok(ExitCode::from(1));
     }
@@ -39,7 +39,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     {
         let tree = crate::kubespray::tree::findings(&plan);
         if !tree.is_empty() {
-            eprint!("{}", super::check::format_text(&tree));
+            eprint!("{}", super::common::format_text(&tree));
             eprintln!("rackstrap: the Kubespray tree is not ready for the plan; nothing was run");
             return Ok(ExitCode::from(1));
         }
@@ -52,7 +52,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let base = connect_options(&plan, args.known_hosts.as_deref(), args.accept_new);
+    let base = super::common::connect_options(&plan, args.known_hosts.as_deref(), args.accept_new);
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
     selection.apply(&mut opts, StageId::Preflight, &[]);
     opts.dry_run = args.dry_run;
@@ -109,19 +109,6 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         );
         Ok(ExitCode::from(1))
     }
-}
-
-/// The SSH options `apply` connects with: the core's
-/// [`connect_options`](crate::provision::remote::connect_options) for the plan, the same the
-/// wizard runs with, plus `--accept-new`.
-pub fn connect_options(
-    plan: &plan::Plan,
-    known_hosts: Option<&std::path::Path>,
-    accept_new: bool,
-) -> crate::ssh::ConnectOptions {
-    let mut base = crate::provision::remote::connect_options(&plan.access, known_hosts);
-    base.accept_new = accept_new;
-    base
 }
 
 /// Resolves with the signal's name when SIGINT or SIGTERM arrives (never, if the handlers
@@ -244,7 +231,7 @@ mod tests {
         plan.access.identity = key.display().to_string();
         let pins = dir.path().join("pins");
         for known in [None, Some(pins.as_path())] {
-            let cli = super::connect_options(&plan, known, false);
+            let cli = super::super::common::connect_options(&plan, known, false);
             let run =
                 run_connect_options(&plan.access, known.map(Path::to_path_buf), no_credentials());
             let scan = discover_options(
@@ -267,7 +254,7 @@ mod tests {
         }
         // A key file that does not exist leaves the agent and the default keys, on both sides.
         plan.access.identity = "~/no-such-dir-for-a-test/id".into();
-        let cli = super::connect_options(&plan, None, true);
+        let cli = super::super::common::connect_options(&plan, None, true);
         assert_eq!(cli.identity, None::<PathBuf>);
         assert!(cli.accept_new);
         let run = run_connect_options(&plan.access, None, no_credentials());

@@ -19,7 +19,7 @@ pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let opts = super::apply::connect_options(&plan, args.known_hosts.as_deref(), false);
+    let opts = super::common::connect_options(&plan, args.known_hosts.as_deref(), false);
     let plan_file = args.plan.display().to_string();
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let report = rt.block_on(async {

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub mod apply;
 pub mod check;
+pub mod common;
 pub mod demo;
 pub mod discover;
 pub mod drift;

@@ -33,15 +33,12 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     };
     if plan::check(&plan, None).iter().any(|f| f.is_error()) {
-        eprint!("{}", super::check::format_text(&plan::check(&plan, None)));
+        eprint!("{}", super::common::format_text(&plan::check(&plan, None)));
         eprintln!("rackstrap: the plan has errors; nothing was run");
         return Ok(ExitCode::from(1));
     }
-    let opts = super::apply::connect_options(&plan, args.known_hosts.as_deref(), false);
-    let known = crate::ssh::known_hosts::KnownHosts {
-        own: opts.known_hosts.clone(),
-        extra: opts.extra_known_hosts.clone(),
-    };
+    let opts = super::common::connect_options(&plan, args.known_hosts.as_deref(), false);
+    let known = opts.known();
     let plan_file = args.plan.display().to_string();
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let report = rt.block_on(recovery::survey(&plan, opts, &plan_file));
@@ -117,11 +114,11 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
         return Ok(ExitCode::from(2));
     }
     if plan::check(plan, None).iter().any(|f| f.is_error()) {
-        eprint!("{}", super::check::format_text(&plan::check(plan, None)));
+        eprint!("{}", super::common::format_text(&plan::check(plan, None)));
         eprintln!("rackstrap: the plan has errors; nothing was run");
         return Ok(ExitCode::from(1));
     }
-    let base = super::apply::connect_options(plan, args.known_hosts.as_deref(), false);
+    let base = super::common::connect_options(plan, args.known_hosts.as_deref(), false);
     let plan_file = args.plan.display().to_string();
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let report = rt.block_on(recovery::survey(plan, base.clone(), &plan_file));

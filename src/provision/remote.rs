@@ -144,10 +144,7 @@ impl Connector for SshConnector {
     }
 
     fn known_hosts(&self) -> Option<crate::ssh::known_hosts::KnownHosts> {
-        Some(crate::ssh::known_hosts::KnownHosts {
-            own: self.base.known_hosts.clone(),
-            extra: self.base.extra_known_hosts.clone(),
-        })
+        Some(self.base.known())
     }
 }
 

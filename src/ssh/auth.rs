@@ -9,7 +9,10 @@ use futures::future::BoxFuture;
 use russh::keys::PrivateKey;
 use tokio::sync::Mutex;
 
-use super::SshError;
+use russh::client;
+
+use super::exec::quote;
+use super::{Client, ConnectOptions, Credential, Line, Session, SshError};
 
 /// Asked for the passphrase of an encrypted key file; `None` means the operator declined.
 /// The wizard answers it from a prompt, the CLI from the terminal.
@@ -187,6 +190,153 @@ pub async fn agent_identities() -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// Authenticates `handle` with keys: the identity file, or the ssh-agent's keys then the
+/// default key files.
+pub(super) async fn authenticate_with_keys(
+    handle: &mut client::Handle<Client>,
+    opts: &ConnectOptions,
+) -> Result<(), SshError> {
+    let lost = |e: russh::Error| SshError::Disconnected(e.to_string());
+    let rsa_hash = handle
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten();
+    let mut tried = Vec::new();
+
+    let files = match &opts.identity {
+        Some(path) => vec![path.clone()],
+        None => {
+            let agent = match (&opts.use_agent, &opts.agent_socket) {
+                (false, _) => None,
+                (true, Some(socket)) => {
+                    russh::keys::agent::client::AgentClient::connect_uds(socket)
+                        .await
+                        .ok()
+                }
+                (true, None) => russh::keys::agent::client::AgentClient::connect_env()
+                    .await
+                    .ok(),
+            };
+            if let Some(mut agent) = agent {
+                let identities = agent.request_identities().await.unwrap_or_default();
+                for identity in identities {
+                    let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = identity else {
+                        continue;
+                    };
+                    let hash = if key.algorithm().is_rsa() {
+                        rsa_hash
+                    } else {
+                        None
+                    };
+                    match handle
+                        .authenticate_publickey_with(opts.user.clone(), key, hash, &mut agent)
+                        .await
+                    {
+                        Ok(result) if result.success() => return Ok(()),
+                        _ => {}
+                    }
+                }
+                tried.push("ssh-agent".to_string());
+            }
+            default_identities()
+        }
+    };
+    if files.is_empty() && tried.is_empty() {
+        return Err(SshError::AuthFailed(
+            "no key to offer: give an identity file or start ssh-agent".into(),
+        ));
+    }
+    let explicit = opts.identity.is_some();
+    for path in files {
+        let key = match load_key(&path, opts.passphrase.as_ref()).await {
+            Ok(key) => key,
+            // A key the operator named must load; a default key that does not is skipped.
+            Err(e) if explicit => return Err(e),
+            Err(_) => continue,
+        };
+        let hash = if key.algorithm().is_rsa() {
+            rsa_hash
+        } else {
+            None
+        };
+        let result = handle
+            .authenticate_publickey(
+                opts.user.clone(),
+                russh::keys::PrivateKeyWithHashAlg::new(key, hash),
+            )
+            .await
+            .map_err(lost)?;
+        if result.success() {
+            return Ok(());
+        }
+        tried.push(path.display().to_string());
+    }
+    Err(SshError::AuthFailed(format!(
+        "{} refused {}",
+        opts.user,
+        if tried.is_empty() {
+            "every key".to_string()
+        } else {
+            tried.join(", ")
+        }
+    )))
+}
+
+/// The `ssh-copy-id` step: log in with a password once and append `public_key` (one line of
+/// an `.pub` file) to the user's `~/.ssh/authorized_keys`, unless it is already there, with
+/// the permissions sshd requires (700 on `~/.ssh`, 600 on the file). Host key pinning applies
+/// as for any connection. The password is used for this login only and kept nowhere.
+pub async fn install_public_key(
+    address: &str,
+    opts: &ConnectOptions,
+    password: &str,
+    public_key: &str,
+) -> Result<(), SshError> {
+    let line = public_key.trim();
+    if line.is_empty() || line.contains('\n') {
+        return Err(SshError::Key {
+            path: PathBuf::from("<public key>"),
+            message: "expected exactly one public key line".into(),
+        });
+    }
+    let session = Session::open(address, opts, Credential::Password(password), false).await?;
+    // The key travels on stdin so that it is data, never part of the command.
+    let script = r#"set -e
+umask 077
+key=$(cat)
+mkdir -p "$HOME/.ssh"
+chmod 700 "$HOME/.ssh"
+touch "$HOME/.ssh/authorized_keys"
+chmod 600 "$HOME/.ssh/authorized_keys"
+if ! grep -qxF -- "$key" "$HOME/.ssh/authorized_keys"; then
+  if [ -s "$HOME/.ssh/authorized_keys" ] && [ "$(tail -c1 "$HOME/.ssh/authorized_keys" | od -An -c | tr -d ' ')" != '\n' ]; then
+    echo >> "$HOME/.ssh/authorized_keys"
+  fi
+  printf '%s\n' "$key" >> "$HOME/.ssh/authorized_keys"
+fi"#;
+    let mut stderr = String::new();
+    let status = session
+        .exec_unprivileged(
+            &format!("sh -c {}", quote(script)),
+            Some(format!("{line}\n").into_bytes()),
+            |l| {
+                if let Line::Stderr(l) = l {
+                    stderr.push_str(&l);
+                }
+            },
+        )
+        .await?;
+    session.close().await;
+    if status != 0 {
+        return Err(SshError::Io(std::io::Error::other(format!(
+            "installing the key failed ({status}): {stderr}"
+        ))));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

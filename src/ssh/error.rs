@@ -1,0 +1,54 @@
+//! Why a connection or a command failed: typed, because callers branch on it (discovery
+//! shows each as the state of its address, stages stop a host on it).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
+    #[error("timed out during {0}")]
+    Timeout(&'static str),
+    #[error("port closed (connection refused)")]
+    PortClosed,
+    #[error("not an SSH server: {0}")]
+    NotSsh(String),
+    #[error("authentication failed: {0}")]
+    AuthFailed(String),
+    #[error(
+        "host key changed: pinned {pinned}, offered {offered}; nothing was run. If the host was reinstalled, remove its line from the known_hosts file and connect again"
+    )]
+    HostKeyChanged { pinned: String, offered: String },
+    #[error("unknown host key {fingerprint}; accept it to pin it")]
+    UnknownHostKey { fingerprint: String },
+    #[error("sudo needs a password for this user: give the sudo password, or allow NOPASSWD")]
+    SudoNeedsPassword,
+    #[error("sudo refused: {0}")]
+    SudoRefused(String),
+    #[error("key {path}: {message}")]
+    Key { path: PathBuf, message: String },
+    #[error("connection lost: {0}")]
+    Disconnected(String),
+    #[error("command killed by signal {0}")]
+    Signalled(String),
+    #[error("cannot resolve {0}")]
+    Resolve(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+pub(super) fn classify_connect_error(host: &str, e: std::io::Error, waited: Duration) -> SshError {
+    use std::io::ErrorKind;
+    match e.kind() {
+        ErrorKind::ConnectionRefused => SshError::PortClosed,
+        ErrorKind::TimedOut => SshError::NoAnswer(waited),
+        // Unreachable hosts stay an io error so the message says why; discovery counts them
+        // as "no answer".
+        // tokio reports a failed name lookup as an uncategorised io error.
+        _ if e.to_string().contains("lookup") || e.to_string().contains("resolve") => {
+            SshError::Resolve(host.to_string())
+        }
+        _ => SshError::Io(e),
+    }
+}
