@@ -10,16 +10,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{RenderedFile, scalar};
+use super::{ExtraGroup, RenderedFile, scalar};
 use crate::plan::{Host, Plan, Relocate, Role};
 
 /// Kubelet's data directory when nothing moves it.
 pub const KUBELET_DEFAULT_DIR: &str = "/var/lib/kubelet";
 /// containerd's data directory when nothing moves it.
 pub const CONTAINERD_DEFAULT_DIR: &str = "/var/lib/containerd";
-
-/// Host MTU Kubespray and Calico assume; with it, Calico picks its own MTU.
-const DEFAULT_MTU: u32 = 1500;
 
 /// rackstrap's own group_vars files. Ansible reads the files of a `group_vars/<group>/`
 /// directory in name order, so these come after the sample's `all.yml`, `k8s-cluster.yml`,
@@ -28,12 +25,12 @@ const DEFAULT_MTU: u32 = 1500;
 pub const ALL_VARS_FILE: &str = "group_vars/all/zz-rackstrap.yml";
 pub const CLUSTER_VARS_FILE: &str = "group_vars/k8s_cluster/zz-rackstrap.yml";
 
-pub(super) fn render(plan: &Plan) -> Vec<RenderedFile> {
+pub(super) fn render(plan: &Plan, extra: &[ExtraGroup]) -> Vec<RenderedFile> {
     let hosts: Vec<&Host> = plan.hosts.iter().filter(|h| !h.roles.is_empty()).collect();
     let relocation = Relocation::of(plan, &hosts);
     let mut files = vec![RenderedFile::new(
         super::HOSTS_FILE,
-        hosts_yaml(plan, &hosts),
+        hosts_yaml(plan, &hosts, extra),
     )];
     for (name, vars) in &relocation.per_host {
         files.push(RenderedFile::new(
@@ -59,7 +56,7 @@ fn header(plan: &Plan, what: &str) -> String {
 /// The Akash guide's `hosts.yaml` (`ansible_host`, `ip`, `access_ip`, `etcd_member_name`
 /// per host), plus `all.vars` for the SSH user (and port when not 22) and `node_labels` for
 /// hosts that have labels (AIStore "Deploying AIS on k8s").
-fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
+fn hosts_yaml(plan: &Plan, hosts: &[&Host], extra: &[ExtraGroup]) -> String {
     let mut out = header(
         plan,
         "the inventory (shaped as in the Akash provider guide)",
@@ -70,6 +67,9 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
         let _ = writeln!(out, "    ansible_port: {}", plan.access.port);
     }
     out.push_str("  hosts:\n");
+    // Every etcd member's name written out (`Plan::etcd_member_names`), so the name is
+    // visible and a cluster built before it was written keeps its etcd members.
+    let members = plan.etcd_member_names();
     for h in hosts {
         let _ = writeln!(out, "    {}:", scalar(&h.name));
         let _ = writeln!(out, "      ansible_host: {}", scalar(&h.address));
@@ -77,15 +77,8 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
             let _ = writeln!(out, "      ip: {}", h.address);
             let _ = writeln!(out, "      access_ip: {}", h.address);
         }
-        if let Some(n) = etcd_index(hosts, h) {
-            match &h.etcd_member_name {
-                Some(name) => {
-                    let _ = writeln!(out, "      etcd_member_name: {}", scalar(name));
-                }
-                None => {
-                    let _ = writeln!(out, "      etcd_member_name: etcd{n}");
-                }
-            }
+        if let Some((_, name)) = members.iter().find(|(m, _)| m.name == h.name) {
+            let _ = writeln!(out, "      etcd_member_name: {}", scalar(name));
         }
         if !h.labels.is_empty() {
             out.push_str("      node_labels:\n");
@@ -95,14 +88,14 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
         }
     }
     out.push_str("  children:\n");
-    let group = |out: &mut String, name: &str, members: Vec<&&Host>| {
+    let group = |out: &mut String, name: &str, members: Vec<&str>| {
         let _ = writeln!(out, "    {name}:");
         if members.is_empty() {
             out.push_str("      hosts: {}\n");
         } else {
             out.push_str("      hosts:\n");
             for h in members {
-                let _ = writeln!(out, "        {}:", scalar(&h.name));
+                let _ = writeln!(out, "        {}:", scalar(h));
             }
         }
     };
@@ -110,6 +103,7 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
         hosts
             .iter()
             .filter(|h| h.has_role(role))
+            .map(|h| h.name.as_str())
             .collect::<Vec<_>>()
     };
     group(&mut out, "kube_control_plane", with(Role::ControlPlane));
@@ -119,19 +113,14 @@ fn hosts_yaml(plan: &Plan, hosts: &[&Host]) -> String {
         "    k8s_cluster:\n      children:\n        kube_control_plane:\n        kube_node:\n",
     );
     group(&mut out, "calico_rr", Vec::new());
+    for g in extra.iter().filter(|g| !g.hosts.is_empty()) {
+        group(
+            &mut out,
+            g.name,
+            g.hosts.iter().map(String::as_str).collect(),
+        );
+    }
     out
-}
-
-/// The host's place (from 1) in the etcd group: its `etcd_member_name` is `etcd<n>`, the
-/// name Kubespray's defaults give it (`roles/kubespray_defaults`: `"etcd" + loop.index`),
-/// written out so the name is visible and a cluster built before it was written keeps its
-/// etcd members.
-fn etcd_index(hosts: &[&Host], h: &Host) -> Option<usize> {
-    hosts
-        .iter()
-        .filter(|x| x.has_role(Role::Etcd))
-        .position(|x| x.name == h.name)
-        .map(|i| i + 1)
 }
 
 /// Where kubelet and containerd data live, cluster-wide when every host agrees (the Akash
@@ -313,7 +302,9 @@ fn addons(plan: &Plan, out: &mut String) {
 /// frames; Kubespray's sample `k8s-net-calico.yml` gives the arithmetic).
 fn calico(plan: &Plan, out: &mut String) {
     let n = &plan.network;
-    if plan.cluster.network_plugin != "calico" || (n.calico_mtu.is_none() && n.mtu == DEFAULT_MTU) {
+    if plan.cluster.network_plugin != "calico"
+        || (n.calico_mtu.is_none() && n.mtu == crate::net::DEFAULT_MTU)
+    {
         return;
     }
     let _ = writeln!(

@@ -67,21 +67,43 @@ pub enum RenderError {
     PlanHasErrors(Vec<Finding>),
 }
 
-/// Every file for the plan, in a fixed order.
-pub fn render(plan: &Plan) -> Result<Vec<RenderedFile>, RenderError> {
+/// A group an operation adds to the inventory beside the plan's own (Kubespray's
+/// recover-control-plane.yml reads `broken_etcd` and `broken_kube_control_plane`): its name
+/// and its hosts, written after the plan's groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraGroup {
+    pub name: &'static str,
+    pub hosts: Vec<String>,
+}
+
+fn refuse_errors(plan: &Plan) -> Result<(), RenderError> {
     let errors: Vec<Finding> = check(plan, None)
         .into_iter()
         .filter(|f| f.is_error())
         .collect();
-    if !errors.is_empty() {
-        return Err(RenderError::PlanHasErrors(errors));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(RenderError::PlanHasErrors(errors))
     }
-    let mut files = kubespray::render(plan);
+}
+
+/// Every file for the plan, in a fixed order.
+pub fn render(plan: &Plan) -> Result<Vec<RenderedFile>, RenderError> {
+    refuse_errors(plan)?;
+    let mut files = kubespray::render(plan, &[]);
     if let Some(m) = metallb::render(plan) {
         files.push(RenderedFile::new(METALLB_FILE, m));
     }
     files.push(RenderedFile::new(SYSCTL_FILE, sysctl(plan)));
     Ok(files)
+}
+
+/// The Kubespray inventory alone (`hosts.yaml`, group_vars, host_vars; not the extras), with
+/// `groups` added to `hosts.yaml`; groups without hosts are left out.
+pub fn inventory(plan: &Plan, groups: &[ExtraGroup]) -> Result<Vec<RenderedFile>, RenderError> {
+    refuse_errors(plan)?;
+    Ok(kubespray::render(plan, groups))
 }
 
 /// The sysctl file: `key = value` lines, sorted by key (the Akash guide's sysctl format).
