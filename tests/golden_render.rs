@@ -126,15 +126,15 @@ fn akash_hosts_yaml_equals_the_akash_guide() {
             .get("etcd_member_name")
             .is_none()
     );
-    let seed: serde_yaml::Value = serde_yaml::from_str(
+    let guide: serde_yaml::Value = serde_yaml::from_str(
         &std::fs::read_to_string(root().join("tests/fixtures/akash-guide-hosts.yaml")).unwrap(),
     )
     .unwrap();
-    assert_eq!(ours["all"]["hosts"], seed["all"]["hosts"]);
-    assert_eq!(ours["all"]["children"], seed["all"]["children"]);
-    assert_eq!(ours["all"]["vars"], seed["all"]["vars"]);
+    assert_eq!(ours["all"]["hosts"], guide["all"]["hosts"]);
+    assert_eq!(ours["all"]["children"], guide["all"]["children"]);
+    assert_eq!(ours["all"]["vars"], guide["all"]["vars"]);
     // And it is the whole file: nothing beyond the guide's keys.
-    assert_eq!(ours, seed);
+    assert_eq!(ours, guide);
 }
 
 #[test]

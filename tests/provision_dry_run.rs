@@ -1,6 +1,8 @@
 //! The dry-run listing of the Akash example plan: the exact commands each stage would run
-//! on each host, pinned against the seeds (001 step 7 storage, step 8 ansible-playbook,
-//! step 9 sysctl and checks; 002 MetalLB). No host is touched.
+//! on each host, pinned against the Akash guide "Kubernetes Cluster for Akash Providers"
+//! (STEP 7 storage, STEP 8 ansible-playbook, STEP 9 sysctl and the cluster checks) and its
+//! "IP Leases - Provider Enablement" page (MetalLB); docs/sources.md says where to read them.
+//! No host is touched.
 
 use std::path::Path;
 
