@@ -14,7 +14,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
 use super::RenderedFile;
 use crate::net;
@@ -56,13 +56,23 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     }
 
     let all = &inv["all"];
+    inventory_problems(all, &mut problems);
+    network_problems(all, &vars, &mut problems);
+    addon_problems(&vars, &mut problems);
+    problems
+}
+
+/// A group's hosts; `None` when the inventory has no such group.
+fn group(all: &Value, name: &str) -> Option<Vec<String>> {
+    let g = all["children"].get(name)?;
+    Some(mapping_keys(&g["hosts"]))
+}
+
+/// The groups and hosts of `hosts.yaml`.
+fn inventory_problems(all: &Value, problems: &mut Vec<String>) {
     let defined: BTreeSet<String> = mapping_keys(&all["hosts"]).into_iter().collect();
-    let group = |name: &str| -> Option<Vec<String>> {
-        let g = all["children"].get(name)?;
-        Some(mapping_keys(&g["hosts"]))
-    };
     for name in ["kube_control_plane", "kube_node", "etcd"] {
-        match group(name) {
+        match group(all, name) {
             None => problems.push(format!("group {name} is missing")),
             Some(members) if members.is_empty() => {
                 problems.push(format!("Stop if {name} group is empty"))
@@ -74,7 +84,7 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             }
         }
     }
-    if let Some(etcd) = group("etcd")
+    if let Some(etcd) = group(all, "etcd")
         && etcd.len() % 2 == 0
         && !etcd.is_empty()
     {
@@ -91,7 +101,8 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             problems.push(format!("k8s_cluster must have child group {child}"));
         }
     }
-    if group("calico_rr").is_some_and(|m| !m.is_empty()) && !k8s_children.contains("calico_rr") {
+    if group(all, "calico_rr").is_some_and(|m| !m.is_empty()) && !k8s_children.contains("calico_rr")
+    {
         problems.push("calico-rr must be a child group of k8s_cluster group".into());
     }
     for name in &defined {
@@ -111,8 +122,10 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             }
         }
     }
+}
 
-    // Variables.
+/// The network, plugin and container variables.
+fn network_problems(all: &Value, vars: &Mapping, problems: &mut Vec<String>) {
     let s = |k: &str| vars.get(k).and_then(Value::as_str).map(String::from);
     let service = s("kube_service_addresses").and_then(|t| net::parse_cidr(&t).ok());
     let pods = s("kube_pods_subnet").and_then(|t| net::parse_cidr(&t).ok());
@@ -160,7 +173,7 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             // `groups['k8s_cluster'] | length`: control planes and nodes, not etcd-only hosts.
             let k8s_cluster: BTreeSet<String> = ["kube_control_plane", "kube_node"]
                 .iter()
-                .flat_map(|g| group(g).unwrap_or_default())
+                .flat_map(|g| group(all, g).unwrap_or_default())
                 .collect();
             let nodes = k8s_cluster.len() as u128;
             let blocks = 1u128 << prefix.saturating_sub(u32::from(pd.prefix_len()));
@@ -196,6 +209,11 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
             quoted.join(" or ")
         ));
     }
+}
+
+/// MetalLB, kube-vip, upstream DNS and the Calico MTU.
+fn addon_problems(vars: &Mapping, problems: &mut Vec<String>) {
+    let s = |k: &str| vars.get(k).and_then(Value::as_str).map(String::from);
     let strict_arp = vars.get("kube_proxy_strict_arp").and_then(Value::as_bool) == Some(true);
     // kube_proxy_mode defaults to ipvs in Kubespray v2.24.
     let ipvs = s("kube_proxy_mode").is_none_or(|m| m == "ipvs");
@@ -268,7 +286,6 @@ pub fn validate(files: &[RenderedFile]) -> Vec<String> {
     {
         problems.push("calico_mtu must be a number".into());
     }
-    problems
 }
 
 /// The string keys of a YAML mapping, in file order; none when `value` is not a mapping.

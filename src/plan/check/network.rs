@@ -24,6 +24,11 @@ struct PoolEntry {
     range: AddrRange,
 }
 
+/// The cluster's ranges that parsed, with the names messages give them.
+type ClusterNets<'a> = [(ipnet::IpNet, &'a str)];
+/// Addresses written as IPs, with their index in the plan's list.
+type Indexed = [(usize, IpAddr)];
+
 pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
     let n = &plan.network;
     let service = parse_net_field(&n.service_cidr, "network.service_cidr", "service CIDR", out);
@@ -33,6 +38,38 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
         .into_iter()
         .filter_map(|(net, what)| net.map(|net| (net, what)))
         .collect();
+    cluster_ranges(service, pods, out);
+    if let Some(p) = pods {
+        node_prefix(plan, p, out);
+    }
+    // Host addresses (those written as IPs).
+    let host_addrs: Vec<(usize, IpAddr)> = plan
+        .hosts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| h.address.parse::<IpAddr>().ok().map(|a| (i, a)))
+        .collect();
+    host_addresses(plan, &host_addrs, &cluster_nets, out);
+    let dns_addrs: Vec<(usize, IpAddr)> = n
+        .upstream_dns
+        .iter()
+        .enumerate()
+        .filter_map(|(k, d)| net::parse_addr(d.trim()).ok().map(|a| (k, a)))
+        .collect();
+    upstream_dns(plan, &dns_addrs, &cluster_nets, out);
+    mtu(plan, out);
+    let entries = pool_entries(plan, out);
+    pool_conflicts(plan, &entries, &host_addrs, &dns_addrs, &cluster_nets, out);
+    pool_sizes(plan, &entries, out);
+    vip(plan, &entries, &host_addrs, &cluster_nets, out);
+}
+
+/// The service and pod CIDRs: IPv4, and apart.
+fn cluster_ranges(
+    service: Option<ipnet::IpNet>,
+    pods: Option<ipnet::IpNet>,
+    out: &mut Vec<Finding>,
+) {
     for (net, path, what) in [
         (service, "network.service_cidr", "service CIDR"),
         (pods, "network.pod_cidr", "pod CIDR"),
@@ -56,6 +93,12 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             .hint("Kubespray's defaults do not overlap: 10.233.0.0/18 and 10.233.64.0/18"),
         );
     }
+}
+
+/// The node prefix against the pod CIDR: inside it, enough blocks for the nodes, enough
+/// addresses per node for kubelet's pods.
+fn node_prefix(plan: &Plan, p: ipnet::IpNet, out: &mut Vec<Finding>) {
+    let n = &plan.network;
     let k8s_nodes = plan
         .hosts
         .iter()
@@ -69,67 +112,67 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
     } else {
         Severity::Error
     };
-    if let Some(p) = pods {
-        let max = if p.addr().is_ipv4() {
-            rules::NODE_PREFIX_MAX
+    let max = if p.addr().is_ipv4() {
+        rules::NODE_PREFIX_MAX
+    } else {
+        128
+    };
+    if n.node_prefix < p.prefix_len() || n.node_prefix > max {
+        out.push(Finding::new(
+            Severity::Error,
+            Code::E_BAD_NODE_PREFIX,
+            "network.node_prefix",
+            msg::node_prefix_outside(n.node_prefix, &p),
+        ));
+    } else {
+        let node_blocks: u128 = 1u128 << (n.node_prefix - p.prefix_len()).min(127);
+        if node_blocks < k8s_nodes as u128 {
+            out.push(
+                Finding::new(
+                    sev,
+                    if calico {
+                        Code::W_POD_CIDR_TOO_SMALL
+                    } else {
+                        Code::E_POD_CIDR_TOO_SMALL
+                    },
+                    "network.node_prefix",
+                    msg::pod_cidr_too_small(&p, n.node_prefix, node_blocks, k8s_nodes),
+                )
+                .hint("use a larger pod CIDR or a longer node prefix"),
+            );
+        }
+        let host_bits = u32::from(max - n.node_prefix);
+        let per_node: u128 = if host_bits >= 127 {
+            u128::MAX
         } else {
-            128
+            (1u128 << host_bits).saturating_sub(2)
         };
-        if n.node_prefix < p.prefix_len() || n.node_prefix > max {
-            out.push(Finding::new(
-                Severity::Error,
-                Code::E_BAD_NODE_PREFIX,
-                "network.node_prefix",
-                msg::node_prefix_outside(n.node_prefix, &p),
-            ));
-        } else {
-            let node_blocks: u128 = 1u128 << (n.node_prefix - p.prefix_len()).min(127);
-            if node_blocks < k8s_nodes as u128 {
-                out.push(
-                    Finding::new(
-                        sev,
-                        if calico {
-                            Code::W_POD_CIDR_TOO_SMALL
-                        } else {
-                            Code::E_POD_CIDR_TOO_SMALL
-                        },
-                        "network.node_prefix",
-                        msg::pod_cidr_too_small(&p, n.node_prefix, node_blocks, k8s_nodes),
-                    )
-                    .hint("use a larger pod CIDR or a longer node prefix"),
-                );
-            }
-            let host_bits = u32::from(max - n.node_prefix);
-            let per_node: u128 = if host_bits >= 127 {
-                u128::MAX
-            } else {
-                (1u128 << host_bits).saturating_sub(2)
-            };
-            if per_node < u128::from(KUBELET_MAX_PODS) {
-                out.push(
-                    Finding::new(
-                        sev,
-                        if calico {
-                            Code::W_NODE_PREFIX_TOO_LONG
-                        } else {
-                            Code::E_NODE_PREFIX_TOO_LONG
-                        },
-                        "network.node_prefix",
-                        msg::node_prefix_too_long(n.node_prefix, per_node),
-                    )
-                    .hint("use a node prefix of 25 or shorter (24 is the default)"),
-                );
-            }
+        if per_node < u128::from(KUBELET_MAX_PODS) {
+            out.push(
+                Finding::new(
+                    sev,
+                    if calico {
+                        Code::W_NODE_PREFIX_TOO_LONG
+                    } else {
+                        Code::E_NODE_PREFIX_TOO_LONG
+                    },
+                    "network.node_prefix",
+                    msg::node_prefix_too_long(n.node_prefix, per_node),
+                )
+                .hint("use a node prefix of 25 or shorter (24 is the default)"),
+            );
         }
     }
-    // Host addresses (those written as IPs).
-    let host_addrs: Vec<(usize, IpAddr)> = plan
-        .hosts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| h.address.parse::<IpAddr>().ok().map(|a| (i, a)))
-        .collect();
-    for &(i, addr) in &host_addrs {
+}
+
+/// Node addresses: IPv4, outside the cluster's ranges.
+fn host_addresses(
+    plan: &Plan,
+    host_addrs: &Indexed,
+    cluster_nets: &ClusterNets<'_>,
+    out: &mut Vec<Finding>,
+) {
+    for &(i, addr) in host_addrs {
         if addr.is_ipv6() {
             out.push(ipv6_not_supported(
                 format!("hosts[{i}].address"),
@@ -137,7 +180,7 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                 &addr.to_string(),
             ));
         }
-        for (net, what) in holding(&cluster_nets, addr) {
+        for (net, what) in holding(cluster_nets, addr) {
             out.push(
                 Finding::new(
                     Severity::Error,
@@ -149,14 +192,18 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             );
         }
     }
-    let dns_addrs: Vec<(usize, IpAddr)> = n
-        .upstream_dns
-        .iter()
-        .enumerate()
-        .filter_map(|(k, d)| net::parse_addr(d.trim()).ok().map(|a| (k, a)))
-        .collect();
-    for &(k, addr) in &dns_addrs {
-        for (net, what) in holding(&cluster_nets, addr) {
+}
+
+/// Upstream DNS servers: addresses, outside the cluster's ranges.
+fn upstream_dns(
+    plan: &Plan,
+    dns_addrs: &Indexed,
+    cluster_nets: &ClusterNets<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let n = &plan.network;
+    for &(k, addr) in dns_addrs {
+        for (net, what) in holding(cluster_nets, addr) {
             out.push(
                 Finding::new(
                     Severity::Error,
@@ -181,6 +228,11 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             );
         }
     }
+}
+
+/// The host MTU and Calico's room below it.
+fn mtu(plan: &Plan, out: &mut Vec<Finding>) {
+    let n = &plan.network;
     if let Some(problem) = rules::mtu_problem(n.mtu) {
         out.push(Finding::new(
             Severity::Error,
@@ -205,6 +257,11 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             )),
         );
     }
+}
+
+/// Each load-balancer pool's name and entries; the entries that parsed.
+fn pool_entries(plan: &Plan, out: &mut Vec<Finding>) -> Vec<PoolEntry> {
+    let n = &plan.network;
     // Pools.
     let pools = &n.load_balancer.pools;
     let mut entries: Vec<PoolEntry> = Vec::new();
@@ -258,6 +315,18 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             }
         }
     }
+    entries
+}
+
+/// Pool entries against each other, the nodes, the DNS servers and the cluster's ranges.
+fn pool_conflicts(
+    plan: &Plan,
+    entries: &[PoolEntry],
+    host_addrs: &Indexed,
+    dns_addrs: &Indexed,
+    cluster_nets: &ClusterNets<'_>,
+    out: &mut Vec<Finding>,
+) {
     for (j, b) in entries.iter().enumerate() {
         for a in &entries[..j] {
             if let Some(common) = a.range.intersection(&b.range) {
@@ -269,7 +338,7 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                 ));
             }
         }
-        for &(i, addr) in &host_addrs {
+        for &(i, addr) in host_addrs {
             if b.range.contains(addr) {
                 out.push(
                     Finding::new(
@@ -282,7 +351,7 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                 );
             }
         }
-        for &(_, addr) in &dns_addrs {
+        for &(_, addr) in dns_addrs {
             if b.range.contains(addr) {
                 out.push(
                     Finding::new(
@@ -295,7 +364,7 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                 );
             }
         }
-        for &(net, what) in &cluster_nets {
+        for &(net, what) in cluster_nets {
             if let Some(common) = b.range.intersection(&AddrRange::from_net(net)) {
                 out.push(Finding::new(
                     Severity::Error,
@@ -306,6 +375,11 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+/// Each pool's size, and the Akash profile's pool name.
+fn pool_sizes(plan: &Plan, entries: &[PoolEntry], out: &mut Vec<Finding>) {
+    let pools = &plan.network.load_balancer.pools;
     for (p, pool) in pools.iter().enumerate() {
         let size: u128 = entries
             .iter()
@@ -338,6 +412,18 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
             .hint("rename the pool to `default`"),
         );
     }
+}
+
+/// The control-plane VIP: an address, not a node's, outside the pools and the cluster's
+/// ranges.
+fn vip(
+    plan: &Plan,
+    entries: &[PoolEntry],
+    host_addrs: &Indexed,
+    cluster_nets: &ClusterNets<'_>,
+    out: &mut Vec<Finding>,
+) {
+    let n = &plan.network;
     if let Some(vip) = &n.vip {
         match rules::parse_vip(vip) {
             Err(e) => out.push(Finding::new(
@@ -369,7 +455,7 @@ pub(super) fn check_network(plan: &Plan, out: &mut Vec<Finding>) {
                         msg::vip_in_pool(addr, &e.path),
                     ));
                 }
-                for (_, what) in holding(&cluster_nets, addr) {
+                for (_, what) in holding(cluster_nets, addr) {
                     out.push(Finding::new(
                         Severity::Error,
                         Code::E_VIP_IN_CLUSTER_CIDR,

@@ -71,191 +71,251 @@ pub fn mount_points(layout: &StorageLayout) -> Vec<String> {
 pub(super) fn check_storage(plan: &Plan, facts: Option<&Facts>, out: &mut Vec<Finding>) {
     for (i, host) in plan.hosts.iter().enumerate() {
         let hf = facts.and_then(|f| f.get(&host.name));
-        let mut used: BTreeMap<&str, String> = BTreeMap::new();
-        // Devices found in the facts so far, for the overlap check.
-        let mut known: Vec<(&str, String)> = Vec::new();
-        let mut mounts: BTreeMap<String, String> = BTreeMap::new();
-        let mut relocated: BTreeMap<Relocate, String> = BTreeMap::new();
+        let mut seen = HostSeen::default();
         for (j, layout) in host.storage.iter().enumerate() {
             let at = format!("hosts[{i}].storage[{j}]");
-            let level = layout.level;
-            if layout.devices.len() < level.min_devices() {
-                out.push(
-                    Finding::new(
-                        Severity::Error,
-                        Code::E_TOO_FEW_DEVICES,
-                        format!("{at}.devices"),
-                        msg::too_few_devices(level, layout.devices.len()),
-                    )
-                    .hint(msg::too_few_hint(level)),
-                );
-            }
-            if level == Level::Single && layout.devices.len() > 1 {
-                out.push(
-                    Finding::new(
-                        Severity::Error,
-                        Code::E_SINGLE_MANY_DEVICES,
-                        format!("{at}.devices"),
-                        msg::single_many(layout.devices.len()),
-                    )
-                    .hint("use raid0 to join them, or per-disk for one filesystem each"),
-                );
-            }
-            let mut sizes: Vec<(String, u64)> = Vec::new();
-            let mut all_known = true;
-            for (k, dev) in layout.devices.iter().enumerate() {
-                let path = format!("{at}.devices[{k}]");
-                if dev.is_empty() || dev.contains('/') || dev.chars().any(|c| c.is_whitespace()) {
-                    out.push(
-                        Finding::new(
-                            Severity::Error,
-                            Code::E_BAD_DEVICE_NAME,
-                            path.clone(),
-                            msg::bad_device_name(dev),
-                        )
-                        .hint(format!(
-                            "write the kernel name as lsblk shows it, e.g. `{}`",
-                            dev.rsplit('/').next().unwrap_or("sdb")
-                        )),
-                    );
-                    all_known = false;
-                    continue;
-                }
-                if let Some(first) = used.insert(dev.as_str(), path.clone()) {
-                    out.push(Finding::new(
-                        Severity::Error,
-                        Code::E_DEVICE_USED_TWICE,
-                        path.clone(),
-                        msg::device_twice(dev, &first),
-                    ));
-                }
-                let Some(hf) = hf else {
-                    all_known = false;
-                    continue;
-                };
-                let Some(bd) = hf.device(dev) else {
-                    out.push(
-                        Finding::new(
-                            Severity::Error,
-                            Code::E_UNKNOWN_DEVICE,
-                            path.clone(),
-                            msg::unknown_device(&host.name, dev),
-                        )
-                        .hint(msg::known_disks(hf)),
-                    );
-                    all_known = false;
-                    continue;
-                };
-                for (other, first) in &known {
-                    if let Some(holder) = overlap_holder(hf, dev, other) {
-                        out.push(
-                            Finding::new(
-                                Severity::Error,
-                                Code::E_DEVICE_OVERLAP,
-                                path.clone(),
-                                msg::device_overlap(dev, other, first, holder == *other),
-                            )
-                            .hint("use either the disk or its partitions, not both"),
-                        );
-                    }
-                }
-                known.push((dev.as_str(), path.clone()));
-                sizes.push((dev.clone(), bd.size_bytes));
-                check_device_safety(&host.name, dev, bd, hf, layout.wipe, &path, out);
-            }
-            // Mount point.
-            if let Some(problem) = mount_problem(&layout.mount) {
-                let mut f = Finding::new(
-                    Severity::Error,
-                    Code::E_BAD_MOUNT,
-                    format!("{at}.mount"),
-                    problem.message,
-                );
-                f.hint = problem.hint;
-                out.push(f);
-            }
-            for mp in mount_points(layout) {
-                let mp = mp.trim_end_matches('/').to_string();
-                if let Some(first) = mounts.insert(mp.clone(), at.clone()) {
-                    out.push(Finding::new(
-                        Severity::Error,
-                        Code::E_MOUNT_COLLISION,
-                        format!("{at}.mount"),
-                        msg::mount_collision(&mp, &first),
-                    ));
-                }
-            }
-            // Relocation of kubelet/containerd data.
-            if !layout.relocate.is_empty() && level == Level::PerDisk {
-                out.push(
-                    Finding::new(Severity::Error, Code::E_RELOCATE_PER_DISK, format!("{at}.relocate"), msg::relocate_per_disk(&host.name, &layout.mount))
-                        .hint("relocate onto a single, raid0 or raid1 layout (the Akash provider guide uses raid0 at /data)"),
-                );
-            }
-            for r in &layout.relocate {
-                if let Some(first) = relocated.insert(*r, at.clone()) {
-                    out.push(Finding::new(
-                        Severity::Error,
-                        Code::E_RELOCATE_TWICE,
-                        format!("{at}.relocate"),
-                        msg::relocate_twice(*r, &first),
-                    ));
-                }
-                if *r == Relocate::Containerd && plan.cluster.container_manager != "containerd" {
-                    out.push(Finding::new(
-                        Severity::Error,
-                        Code::E_RELOCATE_CONTAINERD,
-                        format!("{at}.relocate"),
-                        msg::relocate_containerd(&plan.cluster.container_manager),
-                    ));
-                }
-            }
+            layout_shape(layout, &at, out);
+            let (sizes, all_known) = devices(&host.name, hf, layout, &at, &mut seen, out);
+            mount_points_of(layout, &at, &mut seen, out);
+            relocation(plan, &host.name, layout, &at, &mut seen, out);
             // Size and discard, when every member is known.
             if all_known && !sizes.is_empty() {
-                if level.is_md() {
-                    let min = sizes.iter().map(|s| s.1).min().unwrap_or(0);
-                    let max = sizes.iter().map(|s| s.1).max().unwrap_or(0);
-                    if min != max {
-                        out.push(
-                            Finding::new(
-                                Severity::Warning,
-                                Code::W_MIXED_SIZES,
-                                format!("{at}.devices"),
-                                msg::mixed_sizes(level, &sizes, min),
-                            )
-                            .hint("use members of one size, or accept the smaller capacity"),
-                        );
-                    }
-                }
-                let bytes: Vec<u64> = sizes.iter().map(|s| s.1).collect();
-                let discard = resolve_discard(layout, hf);
-                if layout.discard == Discard::On
-                    && hf.is_some_and(|f| {
-                        layout
-                            .devices
-                            .iter()
-                            .any(|d| f.device(d).is_some_and(|b| b.rotational))
-                    })
-                {
-                    out.push(
-                        Finding::new(
-                            Severity::Warning,
-                            Code::W_DISCARD_ROTATIONAL,
-                            format!("{at}.discard"),
-                            msg::DISCARD_ROTATIONAL.into(),
-                        )
-                        .hint("use `discard: auto`"),
-                    );
-                }
-                out.push(Finding::new(
-                    Severity::Info,
-                    Code::I_CAPACITY,
-                    at.clone(),
-                    msg::capacity(layout, usable_bytes(level, &bytes), discard),
-                ));
+                capacity(layout, hf, &at, &sizes, out);
             }
         }
     }
+}
+
+/// What one host's layouts claimed so far: devices, mount points, relocated data.
+#[derive(Default)]
+struct HostSeen<'a> {
+    /// Devices by name, with the path that named them first.
+    used: BTreeMap<&'a str, String>,
+    /// Devices found in the facts so far, for the overlap check.
+    known: Vec<(&'a str, String)>,
+    mounts: BTreeMap<String, String>,
+    relocated: BTreeMap<Relocate, String>,
+}
+
+/// The device count the layout's level needs.
+fn layout_shape(layout: &StorageLayout, at: &str, out: &mut Vec<Finding>) {
+    let level = layout.level;
+    if layout.devices.len() < level.min_devices() {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                Code::E_TOO_FEW_DEVICES,
+                format!("{at}.devices"),
+                msg::too_few_devices(level, layout.devices.len()),
+            )
+            .hint(msg::too_few_hint(level)),
+        );
+    }
+    if level == Level::Single && layout.devices.len() > 1 {
+        out.push(
+            Finding::new(
+                Severity::Error,
+                Code::E_SINGLE_MANY_DEVICES,
+                format!("{at}.devices"),
+                msg::single_many(layout.devices.len()),
+            )
+            .hint("use raid0 to join them, or per-disk for one filesystem each"),
+        );
+    }
+}
+
+/// Each device of the layout: a kernel name, named once, found on the host, not overlapping
+/// another, safe to use. Returns the sizes found and whether every device was found.
+fn devices<'a>(
+    host: &str,
+    hf: Option<&HostFacts>,
+    layout: &'a StorageLayout,
+    at: &str,
+    seen: &mut HostSeen<'a>,
+    out: &mut Vec<Finding>,
+) -> (Vec<(String, u64)>, bool) {
+    let mut sizes: Vec<(String, u64)> = Vec::new();
+    let mut all_known = true;
+    for (k, dev) in layout.devices.iter().enumerate() {
+        let path = format!("{at}.devices[{k}]");
+        if dev.is_empty() || dev.contains('/') || dev.chars().any(|c| c.is_whitespace()) {
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    Code::E_BAD_DEVICE_NAME,
+                    path.clone(),
+                    msg::bad_device_name(dev),
+                )
+                .hint(format!(
+                    "write the kernel name as lsblk shows it, e.g. `{}`",
+                    dev.rsplit('/').next().unwrap_or("sdb")
+                )),
+            );
+            all_known = false;
+            continue;
+        }
+        if let Some(first) = seen.used.insert(dev.as_str(), path.clone()) {
+            out.push(Finding::new(
+                Severity::Error,
+                Code::E_DEVICE_USED_TWICE,
+                path.clone(),
+                msg::device_twice(dev, &first),
+            ));
+        }
+        let Some(hf) = hf else {
+            all_known = false;
+            continue;
+        };
+        let Some(bd) = hf.device(dev) else {
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    Code::E_UNKNOWN_DEVICE,
+                    path.clone(),
+                    msg::unknown_device(host, dev),
+                )
+                .hint(msg::known_disks(hf)),
+            );
+            all_known = false;
+            continue;
+        };
+        for (other, first) in &seen.known {
+            if let Some(holder) = overlap_holder(hf, dev, other) {
+                out.push(
+                    Finding::new(
+                        Severity::Error,
+                        Code::E_DEVICE_OVERLAP,
+                        path.clone(),
+                        msg::device_overlap(dev, other, first, holder == *other),
+                    )
+                    .hint("use either the disk or its partitions, not both"),
+                );
+            }
+        }
+        seen.known.push((dev.as_str(), path.clone()));
+        sizes.push((dev.clone(), bd.size_bytes));
+        check_device_safety(host, dev, bd, hf, layout.wipe, &path, out);
+    }
+    (sizes, all_known)
+}
+
+/// The mount point: a valid path, not another layout's.
+fn mount_points_of(
+    layout: &StorageLayout,
+    at: &str,
+    seen: &mut HostSeen<'_>,
+    out: &mut Vec<Finding>,
+) {
+    // Mount point.
+    if let Some(problem) = mount_problem(&layout.mount) {
+        let mut f = Finding::new(
+            Severity::Error,
+            Code::E_BAD_MOUNT,
+            format!("{at}.mount"),
+            problem.message,
+        );
+        f.hint = problem.hint;
+        out.push(f);
+    }
+    for mp in mount_points(layout) {
+        let mp = mp.trim_end_matches('/').to_string();
+        if let Some(first) = seen.mounts.insert(mp.clone(), at.to_string()) {
+            out.push(Finding::new(
+                Severity::Error,
+                Code::E_MOUNT_COLLISION,
+                format!("{at}.mount"),
+                msg::mount_collision(&mp, &first),
+            ));
+        }
+    }
+}
+
+/// Relocation of kubelet/containerd data onto the layout.
+fn relocation(
+    plan: &Plan,
+    host: &str,
+    layout: &StorageLayout,
+    at: &str,
+    seen: &mut HostSeen<'_>,
+    out: &mut Vec<Finding>,
+) {
+    // Relocation of kubelet/containerd data.
+    if !layout.relocate.is_empty() && layout.level == Level::PerDisk {
+        out.push(
+            Finding::new(Severity::Error, Code::E_RELOCATE_PER_DISK, format!("{at}.relocate"), msg::relocate_per_disk(host, &layout.mount))
+                .hint("relocate onto a single, raid0 or raid1 layout (the Akash provider guide uses raid0 at /data)"),
+        );
+    }
+    for r in &layout.relocate {
+        if let Some(first) = seen.relocated.insert(*r, at.to_string()) {
+            out.push(Finding::new(
+                Severity::Error,
+                Code::E_RELOCATE_TWICE,
+                format!("{at}.relocate"),
+                msg::relocate_twice(*r, &first),
+            ));
+        }
+        if *r == Relocate::Containerd && plan.cluster.container_manager != "containerd" {
+            out.push(Finding::new(
+                Severity::Error,
+                Code::E_RELOCATE_CONTAINERD,
+                format!("{at}.relocate"),
+                msg::relocate_containerd(&plan.cluster.container_manager),
+            ));
+        }
+    }
+}
+
+/// Mixed member sizes, discard on spinning disks, and the usable capacity.
+fn capacity(
+    layout: &StorageLayout,
+    hf: Option<&HostFacts>,
+    at: &str,
+    sizes: &[(String, u64)],
+    out: &mut Vec<Finding>,
+) {
+    let level = layout.level;
+    if level.is_md() {
+        let min = sizes.iter().map(|s| s.1).min().unwrap_or(0);
+        let max = sizes.iter().map(|s| s.1).max().unwrap_or(0);
+        if min != max {
+            out.push(
+                Finding::new(
+                    Severity::Warning,
+                    Code::W_MIXED_SIZES,
+                    format!("{at}.devices"),
+                    msg::mixed_sizes(level, sizes, min),
+                )
+                .hint("use members of one size, or accept the smaller capacity"),
+            );
+        }
+    }
+    let bytes: Vec<u64> = sizes.iter().map(|s| s.1).collect();
+    let discard = resolve_discard(layout, hf);
+    if layout.discard == Discard::On
+        && hf.is_some_and(|f| {
+            layout
+                .devices
+                .iter()
+                .any(|d| f.device(d).is_some_and(|b| b.rotational))
+        })
+    {
+        out.push(
+            Finding::new(
+                Severity::Warning,
+                Code::W_DISCARD_ROTATIONAL,
+                format!("{at}.discard"),
+                msg::DISCARD_ROTATIONAL.into(),
+            )
+            .hint("use `discard: auto`"),
+        );
+    }
+    out.push(Finding::new(
+        Severity::Info,
+        Code::I_CAPACITY,
+        at.to_string(),
+        msg::capacity(layout, usable_bytes(level, &bytes), discard),
+    ));
 }
 
 /// When one of `a`, `b` lies on the other in the host's device tree (a partition on its
