@@ -13,7 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::facts::probe::{self, Script};
 
-/// Loads etcd's environment (`ETCDCTL_*`) in the shell the command runs in.
+/// The files a Kubespray install leaves on a host: kubelet's configuration, etcd's
+/// environment (client certificates and endpoints) and etcd's data directory.
+pub const KUBELET_CONFIG: &str = "/var/lib/kubelet/config.yaml";
+pub const ETCD_ENV_FILE: &str = "/etc/etcd.env";
+pub const ETCD_DATA_DIR: &str = "/var/lib/etcd";
+
+/// Loads etcd's environment (`ETCDCTL_*`) from [`ETCD_ENV_FILE`] in the shell the command
+/// runs in (a literal, so the commands stay constants; a test holds it to the constant).
 macro_rules! with_etcd_env {
     ($command:literal) => {
         concat!(
@@ -224,26 +231,24 @@ pub struct InstallFiles {
     pub etcd_data: bool,
 }
 
-/// The install files' probe sections: each prints `yes` when its file is there.
-const INSTALL_SECTIONS: [(&str, &str); 3] = [
-    (
-        "kubelet-config",
-        "test -e /var/lib/kubelet/config.yaml && echo yes",
-    ),
-    ("etcd-env", "test -e /etc/etcd.env && echo yes"),
-    (
-        "etcd-data",
-        "[ -n \"$(ls -A /var/lib/etcd 2>/dev/null)\" ] && echo yes",
-    ),
-];
+/// The install files' probe sections, each printing `yes` when its file is there.
+const INSTALL_SECTIONS: [&str; 3] = ["kubelet-config", "etcd-env", "etcd-data"];
 
 /// The look at the install files, in the host-probe protocol ([`crate::facts::probe`]).
 pub fn install_probe() -> String {
-    INSTALL_SECTIONS
-        .iter()
-        .fold(Script::new(), |s, (name, command)| {
-            s.section(name, *command)
-        })
+    Script::new()
+        .section(
+            INSTALL_SECTIONS[0],
+            format!("test -e {KUBELET_CONFIG} && echo yes"),
+        )
+        .section(
+            INSTALL_SECTIONS[1],
+            format!("test -e {ETCD_ENV_FILE} && echo yes"),
+        )
+        .section(
+            INSTALL_SECTIONS[2],
+            format!("[ -n \"$(ls -A {ETCD_DATA_DIR} 2>/dev/null)\" ] && echo yes"),
+        )
         .lines()
 }
 
@@ -256,9 +261,9 @@ impl InstallFiles {
         }
         let has = |name: &str| sections.words(name).any(|w| w == "yes");
         Some(Self {
-            kubelet_config: has(INSTALL_SECTIONS[0].0),
-            etcd_env: has(INSTALL_SECTIONS[1].0),
-            etcd_data: has(INSTALL_SECTIONS[2].0),
+            kubelet_config: has(INSTALL_SECTIONS[0]),
+            etcd_env: has(INSTALL_SECTIONS[1]),
+            etcd_data: has(INSTALL_SECTIONS[2]),
         })
     }
 }

@@ -48,6 +48,17 @@ fn kubectl_and_etcdctl_answers_parse() {
 }
 
 #[test]
+fn etcd_commands_load_the_env_file_install_probe_looks_for() {
+    for command in [ETCD_HEALTH, ETCD_MEMBERS] {
+        assert!(
+            command.starts_with(&format!("export $(grep -v '^#' {ETCD_ENV_FILE} ")),
+            "{command}"
+        );
+    }
+    assert!(install_probe().contains(ETCD_ENV_FILE));
+}
+
+#[test]
 fn node_rows_keep_kubectls_status() {
     let out = "node1   Ready    control-plane   5m48s   v1.28.6\n\
                node2   NotReady   <none>   4m7s   v1.28.6\n\

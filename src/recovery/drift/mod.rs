@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::cluster::{ETCD_DATA_DIR, ETCD_ENV_FILE, KUBELET_CONFIG};
 pub use crate::cluster::{Member, Node};
 use crate::facts::BlockDevice;
 use crate::plan::{Host, Level, Plan, Quorum};
@@ -119,9 +120,9 @@ fn reinstalled(
         return None;
     }
     let what = if blank {
-        "no /var/lib/kubelet/config.yaml, no /etc/etcd.env, empty /var/lib/etcd"
+        format!("no {KUBELET_CONFIG}, no {ETCD_ENV_FILE}, empty {ETCD_DATA_DIR}")
     } else {
-        "a new host key"
+        "a new host key".to_string()
     };
     Some(Drift::Reinstalled {
         evidence: format!(

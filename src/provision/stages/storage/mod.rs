@@ -53,9 +53,11 @@ use crate::provision::log::StepLog;
 use crate::provision::remote::Remote;
 use crate::provision::stage::{Ctx, Stage};
 
-/// Where kubelet and containerd keep their data before relocation (the Akash guide moves both).
-pub const KUBELET_DIR: &str = "/var/lib/kubelet";
-pub const CONTAINERD_DIR: &str = "/var/lib/containerd";
+/// Where kubelet and containerd keep their data before relocation (the Akash guide moves both):
+/// the directories the renderer knows when nothing moves them.
+pub use crate::render::{
+    CONTAINERD_DEFAULT_DIR as CONTAINERD_DIR, KUBELET_DEFAULT_DIR as KUBELET_DIR,
+};
 /// The label every filesystem the stage makes gets (`mkfs -L`), so a rerun after a host died
 /// between mkfs and the fstab line recognises the filesystem as its own and finishes the
 /// remaining steps instead of refusing a formatted disk. 9 characters: XFS labels hold at
