@@ -97,7 +97,10 @@ fn a_byte_that_is_not_utf8_skips_its_line_not_the_file() {
         let err = String::from_utf8_lossy(&o.stderr);
         let row_a = out.lines().find(|l| l.starts_with(&a)).unwrap_or_default();
         let row_b = out.lines().find(|l| l.starts_with(&b)).unwrap_or_default();
-        assert!(row_a.contains("host key changed"), "round {round}: {out}{err}");
+        assert!(
+            row_a.contains("host key changed"),
+            "round {round}: {out}{err}"
+        );
         assert!(
             row_b.contains(" ok ") && !row_b.contains("pinned SHA256"),
             "round {round}: {out}{err}"
@@ -221,7 +224,13 @@ fn accept_new_key_replaces_a_hashed_line() {
     )
     .expect("plan");
     let o = rackstrap(dir.path())
-        .args(["drift", "plan.yaml", "--accept-new-key", "a", "--known-hosts"])
+        .args([
+            "drift",
+            "plan.yaml",
+            "--accept-new-key",
+            "a",
+            "--known-hosts",
+        ])
         .arg(&known)
         .output()
         .expect("drift");
@@ -251,7 +260,11 @@ fn names_from_the_command_line_are_escaped_in_messages() {
             .output()
             .expect("node");
         assert!(!raw(&o), "node {action}: {:?}", text(&o));
-        assert!(text(&o).contains("x\\e]0;owned"), "node {action}: {}", text(&o));
+        assert!(
+            text(&o).contains("x\\e]0;owned"),
+            "node {action}: {}",
+            text(&o)
+        );
     }
     let o = rackstrap(dir.path())
         .args(["drift", "plan.yaml", "--accept-new-key", evil])
@@ -377,6 +390,9 @@ fn a_full_stdout_is_an_error_message() {
             err.contains("rackstrap: cannot write to standard output: No space left on device"),
             "{args:?}: {err}"
         );
-        assert!(!err.contains("panicked") && !err.contains("BACKTRACE"), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("BACKTRACE"),
+            "{args:?}: {err}"
+        );
     }
 }

@@ -53,6 +53,9 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         }
     };
     let base = connect_options(&plan, args.known_hosts.as_deref(), args.accept_new);
+    if let Err(code) = super::pins::read_known_hosts(&base) {
+        return Ok(code);
+    }
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
     selection.apply(&mut opts, StageId::Preflight, &[]);
     opts.dry_run = args.dry_run;

@@ -29,6 +29,9 @@ pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let mut opts = connect_options(&args);
+    if let Err(code) = super::pins::read_known_hosts(&opts) {
+        return Ok(code);
+    }
     opts.passphrase = Some(terminal_passphrase());
     let runtime = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let found = runtime.block_on(async {

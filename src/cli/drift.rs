@@ -20,6 +20,9 @@ pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
         }
     };
     let opts = super::apply::connect_options(&plan, args.known_hosts.as_deref(), false);
+    if let Err(code) = super::pins::read_known_hosts(&opts) {
+        return Ok(code);
+    }
     let plan_file = args.plan.display().to_string();
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let report = rt.block_on(async {

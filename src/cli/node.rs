@@ -38,6 +38,9 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let opts = super::apply::connect_options(&plan, args.known_hosts.as_deref(), false);
+    if let Err(code) = super::pins::read_known_hosts(&opts) {
+        return Ok(code);
+    }
     let known = crate::ssh::known_hosts::KnownHosts {
         own: opts.known_hosts.clone(),
         extra: opts.extra_known_hosts.clone(),
@@ -122,6 +125,9 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
         return Ok(ExitCode::from(1));
     }
     let base = super::apply::connect_options(plan, args.known_hosts.as_deref(), false);
+    if let Err(code) = super::pins::read_known_hosts(&base) {
+        return Ok(code);
+    }
     let plan_file = args.plan.display().to_string();
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let report = rt.block_on(recovery::survey(plan, base.clone(), &plan_file));

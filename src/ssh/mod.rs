@@ -194,7 +194,8 @@ impl ConnectOptions {
         }
     }
 
-    fn known(&self) -> KnownHosts {
+    /// The known_hosts files these options check host keys against.
+    pub fn known(&self) -> KnownHosts {
         KnownHosts {
             own: self.known_hosts.clone(),
             extra: self.extra_known_hosts.clone(),
@@ -230,6 +231,12 @@ pub enum SshError {
     HostKeyChanged { pinned: String, offered: String },
     #[error("unknown host key {fingerprint}; accept it to pin it")]
     UnknownHostKey { fingerprint: String },
+    /// OpenSSH's words for it ("REVOKED HOST KEY DETECTED"), so searches find the same advice.
+    #[error("REVOKED HOST KEY DETECTED: {fingerprint} is marked @revoked ({at}); nothing was run")]
+    HostKeyRevoked { fingerprint: String, at: String },
+    /// A known_hosts file could not be read, so no key could be checked.
+    #[error("host key not checked: known_hosts {0}; nothing was run")]
+    KnownHosts(known_hosts::Unreadable),
     #[error("sudo needs a password for this user: give the sudo password, or allow NOPASSWD")]
     SudoNeedsPassword,
     #[error("sudo refused: {0}")]
@@ -424,6 +431,12 @@ impl Session {
             }
             (_, Some(KeyOutcome::Refused(Verdict::Unknown { fingerprint }))) => {
                 return Err(SshError::UnknownHostKey { fingerprint });
+            }
+            (_, Some(KeyOutcome::Refused(Verdict::Revoked { fingerprint, at }))) => {
+                return Err(SshError::HostKeyRevoked { fingerprint, at });
+            }
+            (_, Some(KeyOutcome::Refused(Verdict::Unreadable(e)))) => {
+                return Err(SshError::KnownHosts(e));
             }
             (_, Some(KeyOutcome::PinFailed(message))) => {
                 return Err(SshError::Io(std::io::Error::other(format!(
