@@ -55,12 +55,11 @@ pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
         }
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).wrap_err("writing the report as JSON")?
+        super::output::println(
+            &serde_json::to_string_pretty(&report).wrap_err("writing the report as JSON")?,
         );
     } else {
-        print!("{}", report.text());
+        super::output::print(&report.text());
     }
     Ok(if report.has_drift() {
         ExitCode::from(1)

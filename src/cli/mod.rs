@@ -13,6 +13,7 @@ pub mod discover;
 pub mod drift;
 pub mod kubespray;
 pub mod node;
+pub mod output;
 pub mod pins;
 pub mod render;
 pub mod status;

@@ -56,10 +56,7 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    print!(
-        "{}",
-        recovery::run::describe(&plan, &prepared, args.dry_run)
-    );
+    super::output::print(&recovery::run::describe(&plan, &prepared, args.dry_run));
     match &prepared.verdict {
         Verdict::Refuse(m) => {
             eprintln!("rackstrap: refused: {m}");
@@ -72,7 +69,7 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
         _ => {}
     }
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        super::output::println("dry run: nothing was changed");
         return Ok(ExitCode::SUCCESS);
     }
     let result = rt.block_on(async {
@@ -88,12 +85,12 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
     });
     match result {
         Ok(()) => {
-            println!(
+            super::output::println(&format!(
                 "{} {}: done; {} saved",
                 kind.as_str(),
                 args.name,
                 args.plan.display()
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -138,14 +135,14 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
             return Ok(ExitCode::from(1));
         }
     };
-    println!(
+    super::output::println(&format!(
         "relay {}: {}; its storage step is forgotten and the storage stage runs on it only",
         args.name,
         match reason {
             recovery::relay::Reason::Reinstalled => "reinstalled",
             recovery::relay::Reason::LayoutMissing => "the plan's layouts are not on its disks",
         }
-    );
+    ));
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
     opts.dry_run = args.dry_run;
     opts.consent = if args.yes {
@@ -172,7 +169,7 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
         }
     };
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        super::output::println("dry run: nothing was changed");
     }
     if summary.all_done() {
         Ok(ExitCode::SUCCESS)
