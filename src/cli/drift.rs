@@ -10,6 +10,7 @@ use color_eyre::eyre::Context;
 
 use crate::plan;
 use crate::recovery::{self, drift::Drift};
+use crate::text::{printable, printable_lines};
 
 pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
     let plan = match plan::load(&args.plan) {
@@ -42,7 +43,7 @@ pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
                 ));
             };
             let fp = recovery::observe::accept_new_key(&plan, name, &offered, &opts).await?;
-            eprintln!("rackstrap: {name}: pinned {fp}");
+            eprintln!("rackstrap: {}: pinned {fp}", printable(name));
             report = recovery::survey(&plan, opts, &plan_file).await;
         }
         Ok(report)
@@ -50,14 +51,14 @@ pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("rackstrap: {e}");
+            eprintln!("rackstrap: {}", printable_lines(&e));
             return Ok(ExitCode::from(1));
         }
     };
     if args.json {
-        super::output::println(
-            &serde_json::to_string_pretty(&report).wrap_err("writing the report as JSON")?,
-        );
+        super::output::println(&crate::text::json_escaped(
+            serde_json::to_string_pretty(&report).wrap_err("writing the report as JSON")?,
+        ));
     } else {
         super::output::print(&report.text());
     }

@@ -10,23 +10,25 @@ use std::io::Write;
 use std::path::Path;
 
 use super::model::{PLAN_VERSION, Plan};
+use crate::text::printable;
 
 /// Why a plan could not be read or written. Display is `origin:line:col: where: what` when
 /// the position is known, `origin: what` otherwise.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("{origin}: cannot read: {source}")]
+    #[error("{}: cannot read: {source}", printable(origin))]
     Read {
         origin: String,
         source: std::io::Error,
     },
-    #[error("{origin}: cannot write: {source}")]
+    #[error("{}: cannot write: {source}", printable(origin))]
     Write {
         origin: String,
         source: std::io::Error,
     },
     /// The text is not a plan: bad YAML, unknown key, wrong type, missing key, bad version.
-    #[error("{origin}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    /// Shown with control characters escaped: a message may quote the plan's text.
+    #[error("{}{}: {}", printable(origin), location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default(), printable(message))]
     Invalid {
         origin: String,
         /// 1-based line and column.
@@ -336,6 +338,17 @@ mod tests {
         let err = from_yaml(&text, "cluster.yaml").unwrap_err().to_string();
         assert!(
             err.starts_with("cluster.yaml:6:5: hosts[0]: unknown key `adress`, expected one of"),
+            "{err}"
+        );
+    }
+
+    /// A message quoting the plan (an unknown key) shows its control characters escaped.
+    #[test]
+    fn errors_quote_the_plan_escaped() {
+        let text = MINIMAL.replace("address:", "\"ad\\e]0;x\\a\\u009bress\":");
+        let err = from_yaml(&text, "c\u{1b}.yaml").unwrap_err().to_string();
+        assert!(
+            err.starts_with("c\\e.yaml:6:5: hosts[0]: unknown key `ad\\e]0;x\\x07\\u{9b}ress`"),
             "{err}"
         );
     }
