@@ -63,6 +63,9 @@ pub enum HostState {
     AuthFailed,
     /// The host key differs from the pinned one: nothing ran on this host.
     HostKeyChanged { pinned: String, offered: String },
+    /// The host key could not be trusted whatever the operator accepts: a `@revoked` line
+    /// names it, or a known_hosts file could not be read (the message says which).
+    HostKeyRefused,
     /// Connected, but `sudo -n` wants a password.
     SudoNeedsPassword,
     /// The host key was never seen and new keys are not accepted: the fingerprint (in
@@ -98,6 +101,7 @@ impl HostState {
             HostState::NotSsh => "not ssh",
             HostState::AuthFailed => "auth failed",
             HostState::HostKeyChanged { .. } => "host key changed",
+            HostState::HostKeyRefused => "host key refused",
             HostState::SudoNeedsPassword => "sudo needs password",
             HostState::UnknownHostKey => "unknown host key",
             HostState::Stalled => "stalled",
@@ -384,6 +388,11 @@ fn failed(mut found: Discovered, e: SshError) -> Discovered {
             found.fingerprint = Some(fingerprint);
             HostState::UnknownHostKey
         }
+        SshError::HostKeyRevoked { fingerprint, .. } => {
+            found.fingerprint = Some(fingerprint);
+            HostState::HostKeyRefused
+        }
+        SshError::KnownHosts(_) => HostState::HostKeyRefused,
     };
     found.printable()
 }

@@ -11,6 +11,21 @@ fn main() -> ExitCode {
         eprintln!("rackstrap: {err}");
         return ExitCode::from(2);
     }
+    // A write to stdout that fails outside `cli::output` (a closed pipe, a full disk) ends
+    // with a message, never a backtrace.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if let Some(code) = rackstrap::cli::output::panic_exit(message) {
+            std::process::exit(code);
+        }
+        hook(info);
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         None => {
@@ -29,10 +44,10 @@ fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(code) => code,
+        Ok(code) => rackstrap::cli::output::finish(code),
         Err(report) => {
             eprintln!("rackstrap: {}", rackstrap::cli::error_text(&report));
-            ExitCode::from(2)
+            rackstrap::cli::output::finish(ExitCode::from(2))
         }
     }
 }

@@ -101,6 +101,31 @@ fn sgr_prefix(text: &str) -> Option<&str> {
     (body.as_bytes().get(params) == Some(&b'm')).then(|| &text[..2 + params + 1])
 }
 
+/// JSON text as serde_json writes it, with every character [`printable`] escapes and
+/// serde_json leaves as it is (DEL, the C1 controls such as the one-byte CSI U+009B, the
+/// bidirectional overrides) written as a `\uXXXX` escape: the same string to a JSON reader,
+/// harmless on a terminal. Outside strings JSON text is ASCII, so each such character is
+/// inside a string, where the escape is valid.
+pub fn json_escaped(json: String) -> String {
+    // C0 controls are escaped by serde_json inside strings, and outside them the line breaks
+    // of pretty output must stay.
+    let unsafe_past_ascii = |c: char| c >= '\u{7f}' && is_unsafe(c);
+    if !json.chars().any(unsafe_past_ascii) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_past_ascii(c) {
+            use std::fmt::Write;
+            // Every unsafe character is in the Basic Multilingual Plane: one escape each.
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Owned [`printable`], for fields that are replaced in place.
 pub fn make_printable(text: &mut String) {
     if let Cow::Owned(safe) = printable(text) {
@@ -200,6 +225,23 @@ pub fn parse_span(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_keeps_its_value_and_loses_raw_c1_and_bidi() {
+        let value = serde_json::json!({"name": "l\u{9b}31m\u{7f}\u{202e}\u{1b}é", "n": [1, 2]});
+        let text = json_escaped(serde_json::to_string_pretty(&value).unwrap());
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && (c.is_control() || c == '\u{202e}')),
+            "{text:?}"
+        );
+        assert!(text.contains(r"l\u009b31m\u007f\u202e\u001bé"), "{text}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            value
+        );
+    }
 
     #[test]
     fn control_sequences_come_out_as_visible_escapes() {

@@ -118,6 +118,15 @@ fn rackstrap(args: &[&str], known: &Path) -> Output {
         .expect("run rackstrap")
 }
 
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -340,6 +349,11 @@ fn node_actions_run_the_playbooks_with_their_limits_and_extra_vars() {
         &[("node1", true)],
     );
     pin_all(&lab, &known);
+    // The most careless umask, for the inventory directories `node add` makes. Set after the
+    // fixture tree is copied (Ansible ignores the ansible.cfg of a world-writable directory);
+    // nextest runs each test in a process of its own, so no other test sees it.
+    // SAFETY: umask(2) cannot fail and touches no memory.
+    unsafe { libc::umask(0) };
     let record = || std::fs::read_to_string(tree.join("record.log")).unwrap_or_default();
 
     // The dry run shows everything and runs nothing.
@@ -363,6 +377,11 @@ fn node_actions_run_the_playbooks_with_their_limits_and_extra_vars() {
         "{}",
         lines[1]
     );
+    // The inventory holds the pins Ansible checks host keys against: its directory is the
+    // owner's alone, the ones below it are 0755, whatever the umask.
+    assert_eq!(mode(&tree.join("inventory/lab")), 0o700);
+    assert_eq!(mode(&tree.join("inventory/lab/group_vars")), 0o755);
+    assert_eq!(mode(&tree.join("inventory/lab/group_vars/all")), 0o755);
     let cache = tree.join("inventory/lab/.facts");
     for h in ["node1", "node2", "node3"] {
         assert!(

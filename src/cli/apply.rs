@@ -53,6 +53,9 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
         }
     };
     let base = super::common::connect_options(&plan, args.known_hosts.as_deref(), args.accept_new);
+    if let Err(code) = super::pins::read_known_hosts(&base) {
+        return Ok(code);
+    }
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
     selection.apply(&mut opts, StageId::Preflight, &[]);
     opts.dry_run = args.dry_run;
@@ -92,7 +95,7 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     };
     let failed: Vec<_> = summary.failed().collect();
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        super::output::println("dry run: nothing was changed");
     }
     if summary.all_done() {
         Ok(ExitCode::SUCCESS)
@@ -150,13 +153,14 @@ fn stopped_by(signal: &str, plan: &std::path::Path, dry_run: bool) -> ExitCode {
 /// Prints an event's [`headless_lines`] to stdout, locked once and written in one go for the
 /// whole batch (stdout flushes at every newline by itself: a system call per line).
 pub fn print_headless(ev: &Event) {
-    use std::io::Write;
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut text = String::new();
     for line in headless_lines(ev) {
-        // stdout gone (a closed pipe) must not stop the run; the log files keep everything.
-        let _ = writeln!(out, "{line}");
+        text.push_str(&line);
+        text.push('\n');
     }
-    let _ = out.flush();
+    // stdout gone (a closed pipe, a full disk) must not stop the run; the log files keep
+    // everything, and the exit code says a full disk (`output::finish`).
+    super::output::print(&text);
 }
 
 /// `host stage message`, one per output line: the headless form of an event.

@@ -37,9 +37,11 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
     let mut findings = plan::check(&plan, facts.as_ref());
     findings.extend(crate::kubespray::tree_findings(&plan, &findings));
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&findings)?);
+        super::output::println(&crate::text::json_escaped(serde_json::to_string_pretty(
+            &findings,
+        )?));
     } else {
-        print!("{}", format_text(&findings));
+        super::output::print(&format_text(&findings));
     }
     Ok(exit_code(&findings))
 }

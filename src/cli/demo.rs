@@ -22,7 +22,7 @@ pub fn run(args: super::DemoArgs) -> color_eyre::Result<ExitCode> {
     model.suggested_roles = lab.roles.clone();
     let model = super::wizard::run_tui(model, crate::tui::demo_backend(lab))?;
     // The terminal is back: what happened stays readable after the wizard is gone.
-    println!("{}", crate::tui::summary::summary(&model));
+    super::output::println(&crate::tui::summary::summary(&model));
     Ok(ExitCode::from(
         crate::tui::summary::outcome(&model).exit_code(),
     ))
@@ -34,7 +34,7 @@ fn recovery() -> color_eyre::Result<ExitCode> {
     let (model, lab) = recovery_model()?;
     let model = super::wizard::run_tui(model, crate::tui::demo_backend(lab))?;
     if let Some(p) = &model.review.saved {
-        println!("plan saved: {}", p.display());
+        super::output::println(&format!("plan saved: {}", p.display()));
     }
     Ok(ExitCode::SUCCESS)
 }

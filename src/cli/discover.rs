@@ -29,6 +29,9 @@ pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let mut opts = connect_options(&args);
+    if let Err(code) = super::pins::read_known_hosts(&opts) {
+        return Ok(code);
+    }
     opts.passphrase = Some(terminal_passphrase());
     let runtime = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let found = runtime.block_on(async {
@@ -43,14 +46,11 @@ pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
             tx,
         ));
         let mut found = Vec::new();
-        let stdout = std::io::stdout();
         while let Some(d) = rx.recv().await {
             if args.json {
                 let line =
                     serde_json::to_string(&d).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-                let mut out = stdout.lock();
-                let _ = writeln!(out, "{line}");
-                let _ = out.flush();
+                super::output::println(&line);
             }
             found.push(d);
         }
@@ -66,10 +66,10 @@ pub fn run(args: super::DiscoverArgs) -> color_eyre::Result<ExitCode> {
             .collect();
         let mut rows: Vec<&Discovered> = found.iter().collect();
         rows.sort_by_key(|d| order.get(d.address.as_str()).copied().unwrap_or(usize::MAX));
-        print!("{}", table(&rows));
+        super::output::print(&table(&rows));
         if found.iter().any(|d| d.state == HostState::UnknownHostKey) {
-            println!(
-                "\nHost keys seen for the first time were not pinned. Check the fingerprints above, then run again with --accept-new."
+            super::output::println(
+                "\nHost keys seen for the first time were not pinned. Check the fingerprints above, then run again with --accept-new.",
             );
         }
     }

@@ -10,6 +10,7 @@ use color_eyre::eyre::Context;
 
 use crate::plan;
 use crate::recovery::{self, drift::Drift};
+use crate::text::{printable, printable_lines};
 
 pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
     let plan = match plan::load(&args.plan) {
@@ -20,6 +21,9 @@ pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
         }
     };
     let opts = super::common::connect_options(&plan, args.known_hosts.as_deref(), false);
+    if let Err(code) = super::pins::read_known_hosts(&opts) {
+        return Ok(code);
+    }
     let plan_file = args.plan.display().to_string();
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let report = rt.block_on(async {
@@ -39,7 +43,7 @@ pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
                 ));
             };
             let fp = recovery::observe::accept_new_key(&plan, name, &offered, &opts).await?;
-            eprintln!("rackstrap: {name}: pinned {fp}");
+            eprintln!("rackstrap: {}: pinned {fp}", printable(name));
             report = recovery::survey(&plan, opts, &plan_file).await;
         }
         Ok(report)
@@ -47,17 +51,16 @@ pub fn run(args: super::DriftArgs) -> color_eyre::Result<ExitCode> {
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("rackstrap: {e}");
+            eprintln!("rackstrap: {}", printable_lines(&e));
             return Ok(ExitCode::from(1));
         }
     };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).wrap_err("writing the report as JSON")?
-        );
+        super::output::println(&crate::text::json_escaped(
+            serde_json::to_string_pretty(&report).wrap_err("writing the report as JSON")?,
+        ));
     } else {
-        print!("{}", report.text());
+        super::output::print(&report.text());
     }
     Ok(if report.has_drift() {
         ExitCode::from(1)

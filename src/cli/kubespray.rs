@@ -33,7 +33,7 @@ pub fn prepare(args: super::PrepareArgs) -> color_eyre::Result<ExitCode> {
         .append(true)
         .open(&log_path)
         .wrap_err_with(|| format!("opening {}", log_path.display()))?;
-    let mut progress = |line: &str| println!("kubespray prepare {line}");
+    let mut progress = |line: &str| super::output::println(&format!("kubespray prepare {line}"));
     let mut r = Reporter {
         progress: &mut progress,
         log: &mut log,
@@ -41,7 +41,7 @@ pub fn prepare(args: super::PrepareArgs) -> color_eyre::Result<ExitCode> {
     match prepare::prepare(&plan, &args.from, &args.python, &mut r) {
         Ok(Outcome::AlreadyReady { .. }) => Ok(ExitCode::SUCCESS),
         Ok(Outcome::Prepared { .. }) => {
-            println!("kubespray prepare log: {}", log_path.display());
+            super::output::println(&format!("kubespray prepare log: {}", log_path.display()));
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

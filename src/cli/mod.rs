@@ -14,6 +14,8 @@ pub mod discover;
 pub mod drift;
 pub mod kubespray;
 pub mod node;
+pub mod output;
+pub mod pins;
 pub mod render;
 pub mod status;
 pub mod wizard;

@@ -13,6 +13,7 @@ use color_eyre::eyre::Context;
 use crate::plan;
 use crate::provision::event::Event;
 use crate::recovery::{self, Kind, Standing, Verdict};
+use crate::text::{printable, printable_lines};
 
 pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
     let plan = match plan::load(&args.plan) {
@@ -28,7 +29,7 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
     let Some(kind) = Kind::parse(&args.action) else {
         eprintln!(
             "rackstrap: {}: not an action (add, remove, replace, relay)",
-            args.action
+            printable(&args.action)
         );
         return Ok(ExitCode::from(2));
     };
@@ -38,6 +39,9 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     let opts = super::common::connect_options(&plan, args.known_hosts.as_deref(), false);
+    if let Err(code) = super::pins::read_known_hosts(&opts) {
+        return Ok(code);
+    }
     let known = opts.known();
     let plan_file = args.plan.display().to_string();
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
@@ -46,27 +50,27 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
     let prepared = match recovery::prepare(&plan, &standing, kind, &args.name) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("rackstrap: {e}");
+            eprintln!("rackstrap: {}", printable_lines(&e.to_string()));
             return Ok(ExitCode::from(2));
         }
     };
-    print!(
-        "{}",
-        recovery::run::describe(&plan, &prepared, args.dry_run)
-    );
+    super::output::print(&recovery::run::describe(&plan, &prepared, args.dry_run));
     match &prepared.verdict {
         Verdict::Refuse(m) => {
-            eprintln!("rackstrap: refused: {m}");
+            eprintln!("rackstrap: refused: {}", printable_lines(m));
             return Ok(ExitCode::from(1));
         }
         Verdict::Confirm(m) if !args.yes && !args.dry_run => {
-            eprintln!("rackstrap: needs confirmation: {m}; run again with --yes to go ahead");
+            eprintln!(
+                "rackstrap: needs confirmation: {}; run again with --yes to go ahead",
+                printable_lines(m)
+            );
             return Ok(ExitCode::from(1));
         }
         _ => {}
     }
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        super::output::println("dry run: nothing was changed");
         return Ok(ExitCode::SUCCESS);
     }
     let result = rt.block_on(async {
@@ -82,19 +86,20 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
     });
     match result {
         Ok(()) => {
-            println!(
+            super::output::println(&format!(
                 "{} {}: done; {} saved",
                 kind.as_str(),
-                args.name,
+                printable(&args.name),
                 args.plan.display()
-            );
+            ));
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             eprintln!(
-                "rackstrap: {} {}: {e}; the plan was not changed",
+                "rackstrap: {} {}: {}; the plan was not changed",
                 kind.as_str(),
-                args.name
+                printable(&args.name),
+                printable_lines(&e)
             );
             Ok(ExitCode::from(1))
         }
@@ -110,7 +115,7 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
     use crate::provision::{Consent, RunOptions};
 
     if !plan.hosts.iter().any(|h| h.name == args.name) {
-        eprintln!("rackstrap: the plan has no host {}", args.name);
+        eprintln!("rackstrap: the plan has no host {}", printable(&args.name));
         return Ok(ExitCode::from(2));
     }
     if plan::check(plan, None).iter().any(|f| f.is_error()) {
@@ -119,24 +124,30 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
         return Ok(ExitCode::from(1));
     }
     let base = super::common::connect_options(plan, args.known_hosts.as_deref(), false);
+    if let Err(code) = super::pins::read_known_hosts(&base) {
+        return Ok(code);
+    }
     let plan_file = args.plan.display().to_string();
     let rt = tokio::runtime::Runtime::new().wrap_err("starting the async runtime")?;
     let report = rt.block_on(recovery::survey(plan, base.clone(), &plan_file));
     let reason = match recovery::relay::decide(plan, &report, &args.name) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("rackstrap: relay refused: {e}");
+            eprintln!(
+                "rackstrap: relay refused: {}",
+                printable_lines(&e.to_string())
+            );
             return Ok(ExitCode::from(1));
         }
     };
-    println!(
+    super::output::println(&format!(
         "relay {}: {}; its storage step is forgotten and the storage stage runs on it only",
-        args.name,
+        printable(&args.name),
         match reason {
             recovery::relay::Reason::Reinstalled => "reinstalled",
             recovery::relay::Reason::LayoutMissing => "the plan's layouts are not on its disks",
         }
-    );
+    ));
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
     opts.dry_run = args.dry_run;
     opts.consent = if args.yes {
@@ -158,12 +169,16 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
     let summary = match summary {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("rackstrap: relay {}: {e:#}", args.name);
+            eprintln!(
+                "rackstrap: relay {}: {}",
+                printable(&args.name),
+                printable_lines(&format!("{e:#}"))
+            );
             return Ok(ExitCode::from(1));
         }
     };
     if args.dry_run {
-        println!("dry run: nothing was changed");
+        super::output::println("dry run: nothing was changed");
     }
     if summary.all_done() {
         Ok(ExitCode::SUCCESS)
@@ -177,7 +192,7 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
         }
         eprintln!(
             "rackstrap: relay {}: the storage stage did not finish",
-            args.name
+            printable(&args.name)
         );
         Ok(ExitCode::from(1))
     }

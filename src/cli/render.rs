@@ -34,7 +34,7 @@ pub fn run(args: super::RenderArgs) -> color_eyre::Result<ExitCode> {
     render::write(&files, &args.out)
         .wrap_err_with(|| format!("writing to {}", args.out.display()))?;
     for f in &files {
-        println!("{}", args.out.join(&f.path).display());
+        super::output::println(&args.out.join(&f.path).display().to_string());
     }
     Ok(ExitCode::SUCCESS)
 }

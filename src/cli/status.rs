@@ -17,17 +17,14 @@ pub fn run(args: super::StatusArgs) -> color_eyre::Result<ExitCode> {
     let path = state::state_dir(&args.plan).join("state.yaml");
     let st = RunState::load(&path)?;
     if st.steps.is_empty() {
-        println!("no run yet ({} does not exist)", path.display());
+        super::output::println(&format!("no run yet ({} does not exist)", path.display()));
     }
     if let Some(run) = &st.last_run {
-        println!("last run: {run}");
+        super::output::println(&format!("last run: {run}"));
     }
     let hosts: Vec<String> = plan.hosts.iter().map(|h| h.name.clone()).collect();
-    print!(
-        "{}",
-        st.table_where(&hosts, |stage, host| {
-            crate::provision::stage::reports_on(&plan, stage, host)
-        })
-    );
+    super::output::print(&st.table_where(&hosts, |stage, host| {
+        crate::provision::stage::reports_on(&plan, stage, host)
+    }));
     Ok(ExitCode::SUCCESS)
 }

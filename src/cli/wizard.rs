@@ -44,7 +44,7 @@ pub fn run(
         },
     )?;
     // The terminal is back: what happened stays readable after the wizard is gone.
-    println!("{}", crate::tui::summary::summary(&model));
+    super::output::println(&crate::tui::summary::summary(&model));
     Ok(ExitCode::from(
         crate::tui::summary::outcome(&model).exit_code(),
     ))

@@ -37,20 +37,8 @@ pub fn command(tree: &Tree, hosts_file: &Path) -> Vec<String> {
     ]
 }
 
-/// Copies `from` into `to` (files and directories; symlinks followed).
-pub fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)?;
-        }
-    }
-    Ok(())
-}
+/// Copies `from` into `to`, directories 0755 whatever the umask (the render's own copy).
+pub use crate::render::copy_dir;
 
 /// Runs Kubespray's inventory checks on `files` (the render's inventory files) in `tree`.
 /// `Ok(findings)`: empty when Kubespray accepts the inventory. `Err`: the check could not
@@ -80,7 +68,7 @@ pub fn check_files(
     } else {
         tree.path.join("inventory/sample")
     };
-    copy_dir(&base, &inv).map_err(|e| format!("copying {}: {e}", base.display()))?;
+    crate::render::copy_dir(&base, &inv).map_err(|e| format!("copying {}: {e}", base.display()))?;
     crate::render::write(files, &inv).map_err(|e| format!("writing the inventory: {e}"))?;
     let words = command(tree, &inv.join(crate::render::HOSTS_FILE));
     let out = Command::new(&words[0])

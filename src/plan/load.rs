@@ -10,23 +10,25 @@ use std::io::Write;
 use std::path::Path;
 
 use super::model::{PLAN_VERSION, Plan};
+use crate::text::printable;
 
 /// Why a plan could not be read or written. Display is `origin:line:col: where: what` when
 /// the position is known, `origin: what` otherwise.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("{origin}: cannot read: {source}")]
+    #[error("{}: cannot read: {source}", printable(origin))]
     Read {
         origin: String,
         source: std::io::Error,
     },
-    #[error("{origin}: cannot write: {source}")]
+    #[error("{}: cannot write: {source}", printable(origin))]
     Write {
         origin: String,
         source: std::io::Error,
     },
     /// The text is not a plan: bad YAML, unknown key, wrong type, missing key, bad version.
-    #[error("{origin}{}: {message}", location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    /// Shown with control characters escaped: a message may quote the plan's text.
+    #[error("{}{}: {}", printable(origin), location.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default(), printable(message))]
     Invalid {
         origin: String,
         /// 1-based line and column.
@@ -106,6 +108,18 @@ pub fn from_yaml(text: &str, origin: &str) -> Result<Plan, PlanError> {
             format!(
                 "larger than {} MiB: this is not a plan",
                 MAX_PLAN_BYTES / 1024 / 1024
+            ),
+        ));
+    }
+    // The YAML library refuses these too, but says "at position N" (a byte offset) at line 1,
+    // column 1.
+    if let Some((location, c)) = first_not_yaml(text) {
+        return Err(PlanError::invalid(
+            origin,
+            Some(location),
+            format!(
+                "control character {} is not allowed in YAML text",
+                crate::text::printable(&c.to_string())
             ),
         ));
     }
@@ -209,6 +223,25 @@ fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// The first character YAML does not allow in a stream and where it is (1-based line and
+/// column in characters). YAML 1.2, 5.1 "Character Set": tab, line feed, carriage return,
+/// NEL and printable characters only, so not the other C0 controls, DEL or the other C1
+/// controls (<https://yaml.org/spec/1.2.2/#51-character-set>).
+fn first_not_yaml(text: &str) -> Option<((usize, usize), char)> {
+    let bad = |c: char| match c {
+        '\t' | '\n' | '\r' | '\u{85}' => false,
+        c => c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}'),
+    };
+    if !text.chars().any(bad) {
+        return None;
+    }
+    text.lines().enumerate().find_map(|(i, line)| {
+        line.chars()
+            .position(bad)
+            .map(|col| ((i + 1, col + 1), line.chars().nth(col).unwrap_or_default()))
+    })
 }
 
 /// Line and column (1-based) of a top-level key, for errors found after parsing.
@@ -337,6 +370,36 @@ mod tests {
         assert!(
             err.starts_with("cluster.yaml:6:5: hosts[0]: unknown key `adress`, expected one of"),
             "{err}"
+        );
+    }
+
+    /// A message quoting the plan (an unknown key) shows its control characters escaped.
+    #[test]
+    fn errors_quote_the_plan_escaped() {
+        let text = MINIMAL.replace("address:", "\"ad\\e]0;x\\a\\u009bress\":");
+        let err = from_yaml(&text, "c\u{1b}.yaml").unwrap_err().to_string();
+        assert!(
+            err.starts_with("c\\e.yaml:6:5: hosts[0]: unknown key `ad\\e]0;x\\x07\\u{9b}ress`"),
+            "{err}"
+        );
+    }
+
+    /// The YAML library reports control characters at line 1, column 1 with a byte offset in
+    /// the words; the error points at the character itself.
+    #[test]
+    fn a_control_character_is_located_where_it_is() {
+        let text = "version: 1\ncluster:\n  name: lab\nhosts:\n  - name: né\0de1\n";
+        let err = from_yaml(text, "p.yaml").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yaml:5:13: control character \\x00 is not allowed in YAML text"
+        );
+        let err = from_yaml("version: 1\n# a\u{85}b\u{9b}\n", "p.yaml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "p.yaml:2:6: control character \\u{9b} is not allowed in YAML text"
         );
     }
 

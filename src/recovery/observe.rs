@@ -25,6 +25,8 @@ fn reach_of(e: SshError) -> Reach {
             offered: fingerprint,
         },
         SshError::AuthFailed(_)
+        | SshError::HostKeyRevoked { .. }
+        | SshError::KnownHosts(_)
         | SshError::Key { .. }
         | SshError::SudoNeedsPassword
         | SshError::SudoRefused(_) => Reach::Refused {

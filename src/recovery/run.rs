@@ -131,9 +131,11 @@ pub async fn execute(
             "cp -rfp inventory/sample {}",
             quote(&format!("inventory/{}", plan.cluster.name))
         ));
-        copy_dir(&tree.join("inventory/sample"), &inv_dir)
+        crate::render::copy_dir(&tree.join("inventory/sample"), &inv_dir)
             .map_err(|e| format!("copying inventory/sample: {e}"))?;
     }
+    crate::render::create_private_dir(&inv_dir)
+        .map_err(|e| format!("{}: {e}", inv_dir.display()))?;
     let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p).display().to_string();
     let known_file = abs(inv_dir.join(KNOWN_HOSTS_FILE));
     let cache = abs(inv_dir.join(FACT_CACHE_DIR));
@@ -215,18 +217,4 @@ async fn run_streamed(
     }
     pane.note(&format!("{} exited {status}", argv[0]));
     Ok(status)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
 }

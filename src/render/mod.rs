@@ -121,14 +121,61 @@ pub fn sysctl(plan: &Plan) -> String {
 /// Mode of rendered files.
 const RENDERED_MODE: u32 = 0o644;
 
-/// Write the files under `dir`, creating directories; each file is written atomically.
+/// Mode of the directories a render makes: other tools read the inventory, only its owner
+/// writes it. Given to mkdir(2), so a umask can only make it stricter, never 0777.
+const DIR_MODE: u32 = 0o755;
+
+/// `dir` and the directories above it that are missing, made [`DIR_MODE`].
+pub fn create_dirs(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+}
+
+/// `dir` (made if missing, with [`create_dirs`] above it) as a directory only its owner
+/// enters, 0700: the inventory directory holding `.known_hosts`, the pins Ansible's strict
+/// host key checking relies on, which nobody else may replace.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        create_dirs(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Copies the directory `from` into `to` (files and directories, symlinks followed), the
+/// directories made [`DIR_MODE`]: a Kubespray inventory sample into the cluster's inventory.
+pub fn copy_dir(from: &Path, to: &Path) -> io::Result<()> {
+    create_dirs(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Write the files under `dir`, creating directories ([`DIR_MODE`]); each file is written
+/// atomically.
 pub fn write(files: &[RenderedFile], dir: &Path) -> io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     for file in files {
         let target = dir.join(&file.path);
         let parent = target.parent().unwrap_or(dir);
-        std::fs::create_dir_all(parent)?;
+        create_dirs(parent)?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".rackstrap-")
             .tempfile_in(parent)?;

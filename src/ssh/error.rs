@@ -22,6 +22,12 @@ pub enum SshError {
     HostKeyChanged { pinned: String, offered: String },
     #[error("unknown host key {fingerprint}; accept it to pin it")]
     UnknownHostKey { fingerprint: String },
+    /// OpenSSH's words for it ("REVOKED HOST KEY DETECTED"), so searches find the same advice.
+    #[error("REVOKED HOST KEY DETECTED: {fingerprint} is marked @revoked ({at}); nothing was run")]
+    HostKeyRevoked { fingerprint: String, at: String },
+    /// A known_hosts file could not be read, so no key could be checked.
+    #[error("host key not checked: known_hosts {0}; nothing was run")]
+    KnownHosts(super::known_hosts::Unreadable),
     #[error("sudo needs a password for this user: give the sudo password, or allow NOPASSWD")]
     SudoNeedsPassword,
     #[error("sudo refused: {0}")]

@@ -2,11 +2,21 @@
 //!
 //! rackstrap keeps its own file (`~/.config/rackstrap/known_hosts` by default) and also honours
 //! the user's `~/.ssh/known_hosts`. A host is looked up as OpenSSH writes it: `addr` on port 22,
-//! `[addr]:port` otherwise (hashed `|1|` entries match too). The verdict:
+//! `[addr]:port` otherwise. Lines are read as sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT" describes
+//! them: comma-separated patterns with `*`, `?` and `!` negation, hashed `|1|salt|hash` names,
+//! and the `@revoked` and `@cert-authority` markers. The verdict:
 //!
+//! - a line marks the offered key `@revoked` for the host: revoked, nothing runs (even when
+//!   another line pins the same key, as OpenSSH's "REVOKED HOST KEY DETECTED");
 //! - a recorded key equals the offered key: trusted;
 //! - keys are recorded for the host but none equals the offered one: changed, nothing runs;
 //! - nothing recorded: unknown; pinned into rackstrap's file only when the caller accepts new keys.
+//!
+//! A file that cannot be read (a directory, an I/O error, beyond [`MAX_FILE_BYTES`]) is an
+//! error naming the file and line: pins silently switched off would make every host "unknown".
+//! A line rackstrap does not understand (not UTF-8, too few fields, a key it cannot parse, an
+//! unknown marker) is skipped alone; [`KnownHosts::audit`] lists those lines, and the
+//! `@cert-authority` ones (rackstrap does not ask for host certificates), for a warning.
 //!
 //! "Changed" also covers a host that used to offer an ed25519 key and now offers only an RSA
 //! one: the connection asks for the pinned algorithms first (see `preferred_algorithms`), so a
@@ -20,6 +30,10 @@ use russh::keys::{HashAlg, PublicKey};
 /// Serialises appends to the known_hosts file within this process: discovery pins many hosts
 /// concurrently and interleaved writes would corrupt lines.
 static PIN_LOCK: Mutex<()> = Mutex::new(());
+
+/// The largest known_hosts file read, in bytes. A line is about 100 bytes, so this is half a
+/// million hosts; the bound keeps a file linked to `/dev/zero` from being read without end.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// `SHA256:...` as `ssh-keygen -l` prints it.
 pub fn fingerprint(key: &PublicKey) -> String {
@@ -38,6 +52,200 @@ pub enum Verdict {
     Unknown {
         fingerprint: String,
     },
+    /// A `@revoked` line names the offered key for this host (`at` is `file:line`).
+    Revoked {
+        fingerprint: String,
+        at: String,
+    },
+    /// A known_hosts file could not be read: no verdict, nothing runs.
+    Unreadable(Unreadable),
+}
+
+/// A known_hosts file that could not be read, with the line the read stopped at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}: cannot read: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct Unreadable {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+/// The marker a known_hosts line starts with, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    None,
+    Revoked,
+    CertAuthority,
+}
+
+/// One line of a known_hosts file, split into its fields (the key not yet parsed).
+enum Line<'a> {
+    /// Empty or a comment.
+    Blank,
+    Entry {
+        marker: Marker,
+        hosts: &'a str,
+        key_type: &'a str,
+        key: &'a str,
+    },
+    /// Not a line rackstrap understands: why.
+    Skipped(String),
+}
+
+fn split_line(bytes: &[u8]) -> Line<'_> {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    // A comment is a comment whatever its bytes (a Latin-1 `café` is common).
+    if start == bytes.len() || bytes[start] == b'#' {
+        return Line::Blank;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Line::Skipped("not UTF-8 text".into());
+    };
+    let mut fields = text.split_ascii_whitespace();
+    let mut first = fields.next().unwrap_or_default();
+    let marker = match first {
+        "@revoked" => Marker::Revoked,
+        "@cert-authority" => Marker::CertAuthority,
+        m if m.starts_with('@') => {
+            return Line::Skipped(format!("unknown marker `{}`", crate::text::printable(m)));
+        }
+        _ => Marker::None,
+    };
+    if marker != Marker::None {
+        first = fields.next().unwrap_or_default();
+    }
+    match (first, fields.next(), fields.next()) {
+        (hosts, Some(key_type), Some(key)) if !hosts.is_empty() => Line::Entry {
+            marker,
+            hosts,
+            key_type,
+            key,
+        },
+        _ => Line::Skipped("expected `hosts key-type base64-key`".into()),
+    }
+}
+
+fn parse_key(key_type: &str, key: &str) -> Result<PublicKey, String> {
+    PublicKey::from_openssh(&format!("{key_type} {key}"))
+        .map_err(|e| format!("not a public key: {e}"))
+}
+
+/// The lines of `path`, or none when it does not exist.
+fn read_lines(path: &Path) -> Result<Vec<Vec<u8>>, Unreadable> {
+    use std::io::Read;
+    let unreadable = |line, message: String| Unreadable {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(unreadable(None, e.to_string())),
+    };
+    let mut bytes = Vec::new();
+    // On an error the bytes read so far stay in `bytes`: the line the read stopped at.
+    if let Err(e) = file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes) {
+        let line = memchr::memchr_iter(b'\n', &bytes).count() + 1;
+        return Err(unreadable(Some(line), e.to_string()));
+    }
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        let line = memchr::memchr_iter(b'\n', &bytes).count();
+        return Err(unreadable(
+            Some(line),
+            format!(
+                "larger than {} MiB: not a known_hosts file",
+                MAX_FILE_BYTES / 1024 / 1024
+            ),
+        ));
+    }
+    let mut lines: Vec<Vec<u8>> = bytes.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    if lines.last().is_some_and(Vec::is_empty) {
+        lines.pop();
+    }
+    Ok(lines)
+}
+
+/// `*` and `?` glob as OpenSSH's `match_pattern` (bytes, no escapes).
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// Whether a hashed name `|1|base64(salt)|base64(HMAC-SHA1(salt, host))` is `host`.
+fn hashed_is(entry: &str, host: &str) -> bool {
+    use russh::keys::ssh_encoding::base64::{Base64, Encoding};
+    let mut parts = entry.strip_prefix("|1|").unwrap_or_default().split('|');
+    let (Some(salt), Some(hash), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let (Ok(salt), Ok(hash)) = (Base64::decode_vec(salt), Base64::decode_vec(hash)) else {
+        return false;
+    };
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt);
+    ring::hmac::verify(&key, host.as_bytes(), &hash).is_ok()
+}
+
+/// Whether a line's host patterns take in `host` (as [`host_pattern`] writes it, lower
+/// case): some pattern matches and no negated one does (OpenSSH's `match_hostname`).
+fn hosts_match(patterns: &str, host: &str) -> bool {
+    let mut matched = false;
+    for pattern in patterns.split(',') {
+        if let Some(negated) = pattern.strip_prefix('!') {
+            if glob(negated.to_ascii_lowercase().as_bytes(), host.as_bytes()) {
+                return false;
+            }
+        } else if pattern.starts_with("|1|") {
+            matched |= hashed_is(pattern, host);
+        } else {
+            matched |= glob(pattern.to_ascii_lowercase().as_bytes(), host.as_bytes());
+        }
+    }
+    matched
+}
+
+/// Whether a line names `host` itself (plainly or hashed), not through a wildcard: the lines
+/// [`KnownHosts::forget`] drops.
+fn names_host(patterns: &str, host: &str) -> bool {
+    patterns.split(',').any(|p| {
+        if p.starts_with("|1|") {
+            hashed_is(p, host)
+        } else {
+            p.eq_ignore_ascii_case(host)
+        }
+    })
+}
+
+/// A key recorded for a host, with where it was read.
+struct Recorded {
+    marker: Marker,
+    key: PublicKey,
+    at: String,
 }
 
 /// The known_hosts files to consult: rackstrap's own (also the one new keys are pinned into),
@@ -53,21 +261,89 @@ impl KnownHosts {
         std::iter::once(self.own.as_path()).chain(self.extra.iter().map(PathBuf::as_path))
     }
 
-    /// Every key recorded for `host:port` in any file. Unreadable or malformed files count as
-    /// empty for that file: a broken `~/.ssh/known_hosts` must not block rackstrap's own pins.
+    /// Every line of `path` that applies to `host:port` (markers included), in file order.
+    /// Lines rackstrap does not understand are left out ([`KnownHosts::audit`] names them).
+    fn lookup_in(path: &Path, host: &str, port: u16) -> Result<Vec<Recorded>, Unreadable> {
+        let wanted = host_pattern(host, port).to_ascii_lowercase();
+        let mut found = Vec::new();
+        for (i, bytes) in read_lines(path)?.iter().enumerate() {
+            if let Line::Entry {
+                marker,
+                hosts,
+                key_type,
+                key,
+            } = split_line(bytes)
+                && marker != Marker::CertAuthority
+                && hosts_match(hosts, &wanted)
+                && let Ok(key) = parse_key(key_type, key)
+            {
+                found.push(Recorded {
+                    marker,
+                    key,
+                    at: format!("{}:{}", path.display(), i + 1),
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    fn lookup(&self, host: &str, port: u16) -> Result<Vec<Recorded>, Unreadable> {
+        let mut found = Vec::new();
+        for path in self.files() {
+            found.extend(Self::lookup_in(path, host, port)?);
+        }
+        Ok(found)
+    }
+
+    /// Reads every file once and says what rackstrap leaves out of them: `file:line: why` for
+    /// each line skipped, and for each `@cert-authority` line. `Err` when a file cannot be
+    /// read: callers stop there, before anything connects.
+    pub fn audit(&self) -> Result<Vec<String>, Unreadable> {
+        let mut notes = Vec::new();
+        for path in self.files() {
+            for (i, bytes) in read_lines(path)?.iter().enumerate() {
+                let why = match split_line(bytes) {
+                    Line::Blank => continue,
+                    Line::Skipped(why) => why,
+                    Line::Entry {
+                        marker: Marker::CertAuthority,
+                        ..
+                    } => "@cert-authority line not used: rackstrap trusts a host by its own \
+                          pinned key and does not ask for host certificates"
+                        .into(),
+                    Line::Entry { key_type, key, .. } => match parse_key(key_type, key) {
+                        Ok(_) => continue,
+                        Err(e) => e,
+                    },
+                };
+                notes.push(format!("{}:{}: {why}; line skipped", path.display(), i + 1));
+            }
+        }
+        Ok(notes)
+    }
+
+    /// Every key trusted for `host:port` in any file: recorded and not revoked. A file that
+    /// cannot be read counts as recording nothing here; [`KnownHosts::check`] refuses then.
     pub fn recorded(&self, host: &str, port: u16) -> Vec<PublicKey> {
-        self.files()
-            .flat_map(|path| {
-                russh::keys::known_hosts::known_host_keys_path(host, port, path)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(_, key)| key)
-            })
-            .collect()
+        let found = self.lookup(host, port).unwrap_or_default();
+        trusted(&found).map(|r| r.key.clone()).collect()
     }
 
     pub fn check(&self, host: &str, port: u16, offered: &PublicKey) -> Verdict {
-        let recorded = self.recorded(host, port);
+        let found = match self.lookup(host, port) {
+            Ok(found) => found,
+            Err(e) => return Verdict::Unreadable(e),
+        };
+        if let Some(revoked) = found
+            .iter()
+            .find(|r| r.marker == Marker::Revoked && r.key.key_data() == offered.key_data())
+        {
+            return Verdict::Revoked {
+                fingerprint: fingerprint(offered),
+                at: revoked.at.clone(),
+            };
+        }
+        let recorded: Vec<&PublicKey> = trusted(&found).map(|r| &r.key).collect();
         if recorded.iter().any(|k| k.key_data() == offered.key_data()) {
             return Verdict::Trusted;
         }
@@ -92,11 +368,12 @@ impl KnownHosts {
         let _guard = PIN_LOCK
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // A concurrent connection may have pinned the same key meanwhile.
-        let already = russh::keys::known_hosts::known_host_keys_path(host, port, &self.own)
-            .unwrap_or_default()
+        // A concurrent connection may have pinned the same key meanwhile. A file that cannot
+        // be read is not appended to.
+        let already = Self::lookup_in(&self.own, host, port)
+            .map_err(|e| std::io::Error::other(e.to_string()))?
             .iter()
-            .any(|(_, k)| k.key_data() == key.key_data());
+            .any(|r| r.marker == Marker::None && r.key.key_data() == key.key_data());
         if already {
             return Ok(());
         }
@@ -140,44 +417,71 @@ impl KnownHosts {
     }
 
     /// Drops every key pinned for `host:port` from rackstrap's own file (the other files are
-    /// read-only). The first step of re-pinning a reinstalled host, after the operator
+    /// read-only): the lines naming it, plainly or hashed (`ssh-keygen -H`). Marked lines
+    /// (`@revoked` stays revoked), wildcard patterns and lines rackstrap does not understand
+    /// stay byte for byte. The first step of re-pinning a reinstalled host, after the operator
     /// confirmed its new key; returns how many lines went.
     pub fn forget(&self, host: &str, port: u16) -> std::io::Result<usize> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
         let _guard = PIN_LOCK
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let text = match std::fs::read_to_string(&self.own) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        let pattern = host_pattern(host, port);
-        let mut kept = String::new();
+        let lines = read_lines(&self.own).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let pattern = host_pattern(host, port).to_ascii_lowercase();
+        let mut kept = Vec::new();
         let mut dropped = 0;
-        for line in text.lines() {
-            let hosts = line.split_whitespace().next().unwrap_or("");
-            if hosts.split(',').any(|h| h == pattern) {
+        for bytes in &lines {
+            let names = matches!(
+                split_line(bytes),
+                Line::Entry { marker: Marker::None, hosts, .. } if names_host(hosts, &pattern)
+            );
+            if names {
                 dropped += 1;
             } else {
-                kept.push_str(line);
-                kept.push('\n');
+                kept.extend_from_slice(bytes);
+                kept.push(b'\n');
             }
         }
         if dropped > 0 {
-            let tmp = self.own.with_extension("rackstrap-tmp");
-            std::fs::write(&tmp, kept)?;
-            std::fs::rename(&tmp, &self.own)?;
+            let dir = match self.own.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            let mode = std::fs::metadata(&self.own)?.permissions().mode() & 0o7777 & !0o022;
+            let mut tmp = tempfile::Builder::new()
+                .prefix(".known_hosts-")
+                .tempfile_in(dir)?;
+            tmp.write_all(&kept)?;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&self.own).map_err(|e| e.error)?;
         }
         Ok(dropped)
     }
 
     /// The keys recorded for `host:port` as OpenSSH `known_hosts` lines (hashed entries come
-    /// out in plain form), for handing rackstrap's pins to OpenSSH itself (Ansible).
+    /// out in plain form), for handing rackstrap's pins to OpenSSH itself (Ansible). Keys
+    /// revoked for the host follow as `@revoked` lines, so OpenSSH refuses them too.
     pub fn openssh_lines(&self, host: &str, port: u16) -> Vec<String> {
+        let found = self.lookup(host, port).unwrap_or_default();
+        let pattern = host_pattern(host, port);
         let mut lines: Vec<String> = Vec::new();
-        for key in self.recorded(host, port) {
+        for key in trusted(&found).map(|r| &r.key) {
             if let Ok(text) = key.to_openssh() {
-                let line = format!("{} {text}", host_pattern(host, port));
+                let line = format!("{pattern} {text}");
+                if !lines.contains(&line) {
+                    lines.push(line);
+                }
+            }
+        }
+        if lines.is_empty() {
+            return lines;
+        }
+        for r in found.iter().filter(|r| r.marker == Marker::Revoked) {
+            if let Ok(text) = r.key.to_openssh() {
+                let line = format!("@revoked {pattern} {text}");
                 if !lines.contains(&line) {
                     lines.push(line);
                 }
@@ -211,6 +515,16 @@ impl KnownHosts {
         pinned.extend(rest);
         pinned
     }
+}
+
+/// The plain (unmarked) lines whose key no `@revoked` line among `found` revokes.
+fn trusted(found: &[Recorded]) -> impl Iterator<Item = &Recorded> {
+    found.iter().filter(|r| {
+        r.marker == Marker::None
+            && !found
+                .iter()
+                .any(|o| o.marker == Marker::Revoked && o.key.key_data() == r.key.key_data())
+    })
 }
 
 /// How OpenSSH names a host in `known_hosts`: `addr` on port 22, `[addr]:port` otherwise.
@@ -296,6 +610,109 @@ mod tests {
                 .unwrap()
                 .contains("[10.0.0.1]:2222 ssh-ed25519")
         );
+    }
+
+    /// Patterns as sshd(8) describes them: wildcards, negation, case, hashed names; markers
+    /// and lines rackstrap does not understand.
+    #[test]
+    fn reads_lines_as_openssh_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("known_hosts");
+        let (a, b, c) = (key(1), key(2), key(3));
+        let hashed = {
+            use russh::keys::ssh_encoding::base64::{Base64, Encoding};
+            let salt = [7u8; 20];
+            let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &salt);
+            let tag = ring::hmac::sign(&k, b"[10.0.0.5]:2222");
+            format!(
+                "|1|{}|{}",
+                Base64::encode_string(&salt),
+                Base64::encode_string(tag.as_ref())
+            )
+        };
+        let mut text = b"# caf\xe9\n\xff broken\n".to_vec();
+        text.extend(
+            format!(
+                "10.0.0.*,!10.0.0.7 {}\n\t NODE9.lab\t{} comment\n{hashed} {}\n\
+                 @revoked * {}\n@cert-authority *.lab {}\n@unknown x {}\nonly-two-fields ssh-ed25519\n\
+                 10.0.0.8 ssh-ed25519 AAAAnotbase64\n",
+                a.to_openssh().unwrap(),
+                b.to_openssh().unwrap(),
+                c.to_openssh().unwrap(),
+                b.to_openssh().unwrap(),
+                a.to_openssh().unwrap(),
+                a.to_openssh().unwrap(),
+            )
+            .as_bytes(),
+        );
+        std::fs::write(&own, &text).unwrap();
+        let known = KnownHosts { own, extra: vec![] };
+        assert_eq!(known.check("10.0.0.1", 22, &a), Verdict::Trusted);
+        assert!(matches!(
+            known.check("10.0.0.7", 22, &a),
+            Verdict::Unknown { .. }
+        ));
+        assert!(matches!(
+            known.check("10.0.0.1", 2222, &a),
+            Verdict::Unknown { .. }
+        ));
+        assert_eq!(known.check("10.0.0.5", 2222, &c), Verdict::Trusted);
+        // b is pinned for node9 but revoked everywhere.
+        assert!(matches!(
+            known.check("node9.lab", 22, &b),
+            Verdict::Revoked { ref at, .. } if at.ends_with(":6")
+        ));
+        assert!(known.recorded("node9.lab", 22).is_empty());
+        assert!(known.openssh_lines("node9.lab", 22).is_empty());
+        let notes = known.audit().unwrap();
+        assert_eq!(notes.len(), 5, "{notes:#?}");
+        for (note, want) in notes.iter().zip([
+            ":2: not UTF-8 text",
+            ":7: @cert-authority line not used",
+            ":8: unknown marker `@unknown`",
+            ":9: expected `hosts key-type base64-key`",
+            ":10: not a public key",
+        ]) {
+            assert!(note.contains(want), "{note} lacks {want}");
+        }
+        // Forgetting the hashed host drops its line only; the rest stays byte for byte.
+        assert_eq!(known.forget("10.0.0.5", 2222).unwrap(), 1);
+        let after = std::fs::read(&known.own).unwrap();
+        assert_eq!(
+            after.len(),
+            text.len() - (hashed.len() + 1 + c.to_openssh().unwrap().len() + 1)
+        );
+        assert!(after.starts_with(b"# caf\xe9\n\xff broken\n"));
+        assert!(matches!(
+            known.check("10.0.0.5", 2222, &c),
+            Verdict::Unknown { .. }
+        ));
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_names_itself_and_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let known = KnownHosts {
+            own: dir.path().join("own"),
+            extra: vec![dir.path().to_path_buf()],
+        };
+        let e = known.audit().unwrap_err();
+        assert_eq!(e.path, dir.path());
+        assert_eq!(e.line, Some(1));
+        assert!(matches!(
+            known.check("10.0.0.1", 22, &key(1)),
+            Verdict::Unreadable(_)
+        ));
+        assert!(
+            known.pin("10.0.0.1", 22, &key(1)).is_ok(),
+            "own file is fine"
+        );
+        let broken = KnownHosts {
+            own: dir.path().to_path_buf(),
+            extra: vec![],
+        };
+        assert!(broken.pin("10.0.0.1", 22, &key(1)).is_err());
+        assert!(broken.forget("10.0.0.1", 22).is_err());
     }
 
     #[test]

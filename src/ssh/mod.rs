@@ -204,6 +204,12 @@ impl Session {
             (_, Some(KeyOutcome::Refused(Verdict::Unknown { fingerprint }))) => {
                 return Err(SshError::UnknownHostKey { fingerprint });
             }
+            (_, Some(KeyOutcome::Refused(Verdict::Revoked { fingerprint, at }))) => {
+                return Err(SshError::HostKeyRevoked { fingerprint, at });
+            }
+            (_, Some(KeyOutcome::Refused(Verdict::Unreadable(e)))) => {
+                return Err(SshError::KnownHosts(e));
+            }
             (_, Some(KeyOutcome::PinFailed(message))) => {
                 return Err(SshError::Io(std::io::Error::other(format!(
                     "cannot pin host key in {message}"

@@ -486,7 +486,9 @@ pub async fn run(
             f.path.display()
         ));
     }
-    if let Err(e) = crate::render::write(&files, &inv_dir) {
+    if let Err(e) = crate::render::create_private_dir(&inv_dir)
+        .and_then(|()| crate::render::write(&files, &inv_dir))
+    {
         return all_fail(StepError::Check(format!(
             "writing the inventory into {}: {e}",
             inv_dir.display()

@@ -22,6 +22,7 @@ pub fn state_text(s: &HostState) -> &'static str {
         HostState::NotSsh => "not SSH",
         HostState::AuthFailed => "auth failed",
         HostState::HostKeyChanged { .. } => "KEY CHANGED",
+        HostState::HostKeyRefused => "KEY REFUSED",
         HostState::SudoNeedsPassword => "sudo asks",
         HostState::UnknownHostKey => "new key",
         HostState::Stalled => "stalled",
@@ -179,7 +180,9 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         let look = match (&r.found.state, i == d.selected && d.table_focus) {
             (_, true) => style(m.theme, Look::Focus),
             (HostState::Ok, _) => Default::default(),
-            (HostState::HostKeyChanged { .. }, _) => style(m.theme, Look::Error),
+            (HostState::HostKeyChanged { .. } | HostState::HostKeyRefused, _) => {
+                style(m.theme, Look::Error)
+            }
             _ => style(m.theme, Look::Dim),
         };
         Row::new(cells).style(look)
