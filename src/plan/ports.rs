@@ -563,9 +563,13 @@ impl Matrix {
             .collect()
     }
 
-    /// What `host` must accept, and from whom: the firewall rules it needs.
+    /// What `host` must accept, and from whom: the firewall rules it needs. Entries for the
+    /// same port and component (etcd's client port from control planes and from members)
+    /// are one rule with the sources of both.
     pub fn accepts(&self, host: &str) -> Vec<Accept> {
-        self.entries
+        let mut out: Vec<Accept> = Vec::new();
+        let all = self
+            .entries
             .iter()
             .filter(|e| e.to.is_hosts() && self.holds(e.to, host))
             .map(|e| Accept {
@@ -580,14 +584,32 @@ impl Matrix {
                     .collect(),
                 outside: e.external(),
             })
-            .filter(|a| a.outside || !a.from.is_empty())
-            .collect()
+            .filter(|a| a.outside || !a.from.is_empty());
+        for a in all {
+            let same = |b: &&mut Accept| {
+                (b.proto, b.ports, b.component, b.outside)
+                    == (a.proto, a.ports, a.component, a.outside)
+            };
+            match out.iter_mut().find(same) {
+                Some(b) => {
+                    for n in a.from {
+                        if !b.from.contains(&n) {
+                            b.from.push(n);
+                        }
+                    }
+                }
+                None => out.push(a),
+            }
+        }
+        out
     }
 
-    /// The entries grouped by role pair (`from`, `to`), pairs in the order they first appear.
+    /// The entries grouped by role pair (`from`, `to`), pairs in the order they first appear,
+    /// those between plan hosts before those from outside.
     pub fn pairs(&self) -> Vec<((Peer, Peer), Vec<&Entry>)> {
         let mut out: Vec<((Peer, Peer), Vec<&Entry>)> = Vec::new();
-        for e in &self.entries {
+        let inside = self.entries.iter().filter(|e| !e.external());
+        for e in inside.chain(self.entries.iter().filter(|e| e.external())) {
             match out.iter_mut().find(|(k, _)| *k == (e.from, e.to)) {
                 Some((_, v)) => v.push(e),
                 None => out.push(((e.from, e.to), vec![e])),
