@@ -188,3 +188,28 @@ fn a_firewall_and_a_small_link_are_found_and_named() {
     assert!(!line("n1").contains("failed"), "{text}");
     no_listener_left(&lab, &["n1", "n2", "n3", "n4"]);
 }
+
+/// A port a listener cannot bind is reported as in use, and a UDP port held by another
+/// process is not judged blocked.
+#[test]
+fn a_port_already_in_use_says_so() {
+    require_netlab!();
+    let lab = Lab::start_networked(vec![HostSpec::new("n1"), HostSpec::new("n2")]);
+    let a2 = lab.host("n2").address.clone();
+    // Something else holds VXLAN's port on n2's address for the length of the run.
+    let holder = format!(
+        "nohup python3 -c 'import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((\"{a2}\", 4789)); time.sleep(120)' >/dev/null 2>&1 & echo $!"
+    );
+    let pid = lab.exec_ok("n2", &holder).trim().to_string();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let plan = write_plan(&lab, tmp.path(), &[("n1", ALL), ("n2", "[worker]")]);
+    let (out, text) = preflight(&lab, &plan, tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning: udp/4789 is already in use on n2 (Address already in use)"),
+        "{text}"
+    );
+    lab.exec_ok("n2", &format!("kill {pid}"));
+    no_listener_left(&lab, &["n1"]);
+}

@@ -628,6 +628,9 @@ async fn run(ctx: BetweenCtx<'_>) -> ClusterResults {
             tries.entry(a.clone()).or_default().push((addr(b), t));
         }
     }
+    if pairs.is_empty() {
+        return ClusterResults::new();
+    }
     let mtu = ctx.plan.network.mtu;
     let mut logs: BTreeMap<String, StepLog> = ctx.per_host.clone();
     let note = |logs: &mut BTreeMap<String, StepLog>, host: &str, text: &str| {
