@@ -8,7 +8,7 @@ need_apt=()
 for pair in sshd:openssh-server mkfs.xfs:xfsprogs mkfs.ext4:e2fsprogs tmux:tmux \
             lsblk:util-linux ip:iproute2 mdadm:mdadm unshare:util-linux nsenter:util-linux \
             losetup:mount ssh:openssh-client ssh-keygen:openssh-client sudo:sudo ps:procps \
-            python3:python3 pgrep:procps sha256sum:coreutils; do
+            python3:python3 pgrep:procps sha256sum:coreutils ping:iputils-ping nft:nftables; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need_apt+=("${pair#*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

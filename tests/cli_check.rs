@@ -76,6 +76,7 @@ fn render_writes_files_or_refuses_with_findings() {
         "group_vars/k8s_cluster/zz-rackstrap.yml",
         "extras/metallb.yaml",
         "extras/99-rackstrap.conf",
+        "extras/ports.md",
     ] {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }

@@ -1,4 +1,5 @@
-//! `rackstrap check PLAN [--format json] [--facts FILE]`: load, check, print every finding.
+//! `rackstrap check PLAN [--format json] [--facts FILE] [--ports]`: load, check, print every
+//! finding; with `--ports`, the port matrix between nodes instead (`crate::plan::ports`).
 //!
 //! When the plan's Kubespray tree exists, the tree's release and the Ansible that would run
 //! it are checked too, and Kubespray's own inventory checks run on the render
@@ -36,6 +37,9 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
     };
     let mut findings = plan::check(&plan, facts.as_ref());
     findings.extend(crate::kubespray::tree_findings(&plan, &findings));
+    if args.ports {
+        return ports(&plan, &findings, &args.format);
+    }
     if args.format == "json" {
         super::output::println(&crate::text::json_escaped(serde_json::to_string_pretty(
             &findings,
@@ -44,6 +48,22 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
         super::output::print(&format_text(&findings));
     }
     Ok(exit_code(&findings))
+}
+
+/// `--ports`: the matrix on stdout (text or JSON); the plan's errors, when it has any, on
+/// stderr, since a matrix of a plan with errors may be wrong.
+fn ports(plan: &plan::Plan, findings: &[Finding], format: &str) -> color_eyre::Result<ExitCode> {
+    let m = plan::ports::matrix(plan);
+    if format == "json" {
+        println!("{}", serde_json::to_string_pretty(&m.report())?);
+    } else {
+        print!("{}", m.table());
+    }
+    let errors: Vec<Finding> = findings.iter().filter(|f| f.is_error()).cloned().collect();
+    if !errors.is_empty() {
+        eprint!("{}", format_text(&errors));
+    }
+    Ok(exit_code(findings))
 }
 
 /// The facts file's entries keyed by the plan's host names; the error names the file.

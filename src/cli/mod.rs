@@ -171,6 +171,10 @@ pub struct CheckArgs {
     /// (plan hosts are matched by address, then by name)
     #[arg(long, value_name = "FILE")]
     pub facts: Option<PathBuf>,
+    /// Print the ports each node must reach on the others (by role pair), instead of the
+    /// findings; the plan's errors, if any, go to stderr and exit 1
+    #[arg(long)]
+    pub ports: bool,
 }
 
 #[derive(Debug, Args)]

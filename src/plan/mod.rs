@@ -9,6 +9,7 @@ pub mod defaults;
 pub mod facts;
 pub mod load;
 pub mod model;
+pub mod ports;
 pub mod release;
 
 pub use check::{

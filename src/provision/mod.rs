@@ -8,6 +8,8 @@
 //!                               check (read-only: commands still needed, or a refusal)
 //!                               -> apply (cmd::execute: runs them, or only says them)
 //!                               -> verify
+//!                               then, for a stage with work across hosts (Preflight's probe
+//!                               between nodes, `probe`), that work on the hosts that passed
 //!                             Cluster: Kubespray from this machine (ansible-playbook),
 //!                               output parsed by `ansible` into per-host progress/results
 //!                             FirstControlPlane: kubectl on the first control plane
@@ -23,6 +25,7 @@ pub mod ansible;
 pub mod cmd;
 pub mod event;
 pub mod log;
+pub mod probe;
 pub mod readiness;
 pub mod remote;
 pub mod runner;

@@ -340,21 +340,30 @@ pub async fn run(
         }
         match st.scope() {
             Scope::EachHost => {
-                let results: Vec<(String, StepState, String)> =
+                let between = st.between_hosts();
+                let results: Vec<(String, StepState, String, Option<StepLog>)> =
                     futures::stream::iter(selected.iter().copied())
                         .map(|host| {
                             let shared = &shared;
                             let st = st.as_ref();
                             let why = blocked.get(&host.name).cloned();
                             async move {
-                                let (state, msg) = host_step(shared, st, host, why).await;
-                                (host.name.clone(), state, msg)
+                                let (state, msg, open) =
+                                    host_step(shared, st, host, why, between.is_some()).await;
+                                (host.name.clone(), state, msg, open)
                             }
                         })
                         .buffer_unordered(opts.parallel.max(1))
                         .collect()
                         .await;
-                for (host, state, _) in results {
+                let results = match between {
+                    Some(work) => between_hosts(&shared, work, &selected, results).await,
+                    None => results
+                        .into_iter()
+                        .map(|(h, state, _, _)| (h, state))
+                        .collect(),
+                };
+                for (host, state) in results {
                     if matches!(state, StepState::Failed | StepState::Pending) {
                         blocked
                             .entry(host)
@@ -373,7 +382,7 @@ pub async fn run(
                     continue;
                 }
                 let why = blocked.iter().next().map(|(h, w)| format!("{h}: {w}"));
-                let (state, _) = host_step(&shared, st.as_ref(), cp, why).await;
+                let (state, _, _) = host_step(&shared, st.as_ref(), cp, why, false).await;
                 if matches!(state, StepState::Failed | StepState::Pending) {
                     blocked
                         .entry(cp.name.clone())
@@ -386,13 +395,76 @@ pub async fn run(
     Ok(summary)
 }
 
-/// One stage on one host. Returns the state it ended in and the message.
+/// The work across hosts of a per-host stage (`Stage::between_hosts`), on the hosts whose
+/// step ran in this run and passed (their steps are still open: `open` holds their logs); each
+/// such step then finishes with its own result and the work's. Returns every host's state.
+async fn between_hosts(
+    shared: &Shared<'_>,
+    work: super::probe::BetweenHosts,
+    selected: &[&Host],
+    results: Vec<(String, StepState, String, Option<StepLog>)>,
+) -> Vec<(String, StepState)> {
+    let mut open: BTreeMap<String, (StepState, String, StepLog)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (h, state, msg, log) in results {
+        match log {
+            Some(log) => {
+                open.insert(h, (state, msg, log));
+            }
+            None => out.push((h, state)),
+        }
+    }
+    if open.is_empty() {
+        return out;
+    }
+    let hosts: Vec<&Host> = selected
+        .iter()
+        .copied()
+        .filter(|h| open.contains_key(&h.name))
+        .collect();
+    let mut remotes: BTreeMap<String, Arc<dyn Remote>> = BTreeMap::new();
+    for h in &hosts {
+        if let Ok(r) = shared.remote(h).await {
+            remotes.insert(h.name.clone(), r);
+        }
+    }
+    let per_host: BTreeMap<String, StepLog> = open
+        .iter()
+        .map(|(h, (_, _, log))| (h.clone(), log.clone()))
+        .collect();
+    let ctx = super::probe::BetweenCtx {
+        plan: shared.plan,
+        hosts: &hosts,
+        remotes: &remotes,
+        per_host: &per_host,
+        dry_run: shared.opts.dry_run,
+    };
+    let mut answers = work(ctx).await;
+    for (h, (state, msg, log)) in open {
+        let (state, msg) = match answers.remove(&h) {
+            Some(Ok(m)) => (state, format!("{msg}; {m}")),
+            Some(Err(e)) => {
+                log.file_only(&format!("failed: {e}"));
+                (StepState::Failed, e.to_string())
+            }
+            None => (state, msg),
+        };
+        shared.finish(&log, state, &msg);
+        out.push((h, state));
+    }
+    out
+}
+
+/// One stage on one host. Returns the state it ended in and the message; with `keep_open`,
+/// a step that ran and passed is not finished yet and its log comes back with it (the
+/// stage's work across hosts finishes it).
 async fn host_step(
     shared: &Shared<'_>,
     st: &dyn Stage,
     host: &Host,
     blocked_by: Option<String>,
-) -> (StepState, String) {
+    keep_open: bool,
+) -> (StepState, String, Option<StepLog>) {
     let id = st.id();
     let mut log = shared.step_log(&host.name, id);
     let prior = shared
@@ -410,12 +482,12 @@ async fn host_step(
             s.steps
                 .push((id, host.name.clone(), StepState::Pending, msg.clone()));
         }
-        return (StepState::Pending, msg);
+        return (StepState::Pending, msg, None);
     }
     if !st.concerns(shared.plan, host) {
         let msg = "nothing planned for this host".to_string();
         shared.finish(&log, StepState::Skipped, &msg);
-        return (StepState::Skipped, msg);
+        return (StepState::Skipped, msg, None);
     }
     if prior == StepState::Done && !shared.opts.dry_run {
         let msg = "done in an earlier run".to_string();
@@ -427,7 +499,7 @@ async fn host_step(
             s.steps
                 .push((id, host.name.clone(), StepState::Done, msg.clone()));
         }
-        return (StepState::Done, msg);
+        return (StepState::Done, msg, None);
     }
     log.emit(EventKind::Started);
     shared.record(
@@ -460,8 +532,11 @@ async fn host_step(
     } else {
         state
     };
+    if keep_open && state != StepState::Failed {
+        return (state, msg, Some(log));
+    }
     shared.finish(&log, state, &msg);
-    (state, msg)
+    (state, msg, None)
 }
 
 async fn run_on_host(

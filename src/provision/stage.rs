@@ -10,6 +10,8 @@
 //!   decides "do it or only say it").
 //! - `verify`: confirms the result; a stage is done on a host only when this passes.
 //!
+//! - `between_hosts`: for a per-host stage, work across the hosts that passed their own
+//!   steps (Preflight's probe between nodes), with a result per host.
 //! - `run_cluster`: for a stage with `Scope::Cluster`, the whole job at once, from this
 //!   machine, with a result per host; its own output goes to the pseudo-host `pane()`.
 //!
@@ -135,6 +137,14 @@ pub trait Stage: Send + Sync {
         _log: &mut StepLog,
     ) -> Result<(), StepError> {
         Ok(())
+    }
+
+    /// For an `EachHost` stage: work that needs the hosts together (Preflight's probe
+    /// between nodes), run once every selected host has passed its own steps, on those
+    /// hosts; a host whose result is an error fails the stage. `None`: each host's step
+    /// stands alone.
+    fn between_hosts(&self) -> Option<super::probe::BetweenHosts> {
+        None
     }
 
     /// The pseudo-host a cluster-scoped stage's own output is logged and shown under

@@ -15,6 +15,7 @@
 //! | `group_vars/k8s_cluster/zz-rackstrap.yml` | Kubernetes settings, MetalLB and kube-vip, Calico MTU |
 //! | `extras/metallb.yaml` | MetalLB IPAddressPool + L2Advertisement for the Helm path |
 //! | `extras/99-rackstrap.conf` | the sysctl file host prep installs in `/etc/sysctl.d/` |
+//! | `extras/ports.md` | the ports each host must accept, and from where, for the firewall |
 //!
 //! The group_vars files carry only what the plan decides. They sit beside the files copied
 //! once from the release's `inventory/sample` (never overwritten, so the sample's settings and
@@ -28,6 +29,7 @@ use crate::plan::{Finding, Plan, check};
 
 mod kubespray;
 mod metallb;
+mod ports;
 pub mod validate;
 
 pub use kubespray::{
@@ -42,6 +44,8 @@ pub const METALLB_FILE: &str = "extras/metallb.yaml";
 pub const SYSCTL_FILE: &str = "extras/99-rackstrap.conf";
 /// Where host prep installs [`SYSCTL_FILE`] on each host.
 pub const SYSCTL_REMOTE_PATH: &str = "/etc/sysctl.d/99-rackstrap.conf";
+/// The ports between nodes, per host (`crate::plan::ports`), for whoever runs the firewall.
+pub const PORTS_FILE: &str = "extras/ports.md";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderedFile {
@@ -96,6 +100,7 @@ pub fn render(plan: &Plan) -> Result<Vec<RenderedFile>, RenderError> {
         files.push(RenderedFile::new(METALLB_FILE, m));
     }
     files.push(RenderedFile::new(SYSCTL_FILE, sysctl(plan)));
+    files.push(RenderedFile::new(PORTS_FILE, ports::render(plan)));
     Ok(files)
 }
 

@@ -33,6 +33,10 @@
 //! Tests call [`skip_reason`] (through `require_lab!`) and skip with a printed reason when the
 //! machine cannot host a lab; with `CI` set they fail instead, so CI never passes on skipped labs.
 //!
+//! With [`Lab::start_networked`] each host also gets its own network namespace, joined to a
+//! bridge in a namespace of the lab's own, with addresses from 198.18.0.0/15 (`netlab.rs`):
+//! hosts are reached from inside that namespace only ([`Lab::in_hub`]).
+//!
 //! For ansible or the OpenSSH client: [`Lab::ssh_args`] gives
 //! `-i <key> -p <port> -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@<addr>`.
 
@@ -299,6 +303,8 @@ pub struct LabHost {
     pub dir: PathBuf,
     /// PID (in the machine's namespace) of the host's namespace init.
     pub init_pid: u32,
+    /// In a network namespace of its own (a networked lab).
+    pub net: bool,
     init: Child,
     init_stdin: Option<ChildStdin>,
     sshd: Option<Child>,
@@ -320,6 +326,8 @@ pub struct Lab {
     pub dir: PathBuf,
     hosts: Vec<LabHost>,
     key: PathBuf,
+    /// Hosts in network namespaces of their own on the lab's bridge (`netlab.rs`).
+    net: bool,
     _lock: File,
 }
 
@@ -366,6 +374,7 @@ fn take_slot() -> (u8, File, PathBuf) {
             continue;
         }
         clean_leftovers(&dir);
+        super::netlab::remove_hub(slot);
         if taken.is_none() {
             fs::create_dir_all(&dir).expect("lab: create slot dir");
             taken = Some((slot, lock, dir));
@@ -453,6 +462,16 @@ impl Lab {
     /// Start every host and wait until each sshd accepts connections. Panics (tearing down
     /// what was made) when something cannot be set up.
     pub fn start(specs: Vec<HostSpec>) -> Lab {
+        Self::start_with(specs, false)
+    }
+
+    /// [`Lab::start`] with each host in a network namespace of its own, on the lab's bridge
+    /// (`netlab.rs`); callers check `netlab::skip_reason` too.
+    pub fn start_networked(specs: Vec<HostSpec>) -> Lab {
+        Self::start_with(specs, true)
+    }
+
+    fn start_with(specs: Vec<HostSpec>, net: bool) -> Lab {
         assert!(specs.len() <= 200, "lab: at most 200 hosts per lab");
         let (slot, lock, dir) = take_slot();
         let key = dir.join("client_key");
@@ -462,8 +481,12 @@ impl Lab {
             dir,
             hosts: Vec::new(),
             key,
+            net,
             _lock: lock,
         };
+        if net {
+            super::netlab::create_hub(slot);
+        }
         // Privilege separation directory sshd insists on (the package normally creates it).
         let _ = fs::create_dir_all("/run/sshd");
         for (i, spec) in specs.into_iter().enumerate() {
@@ -482,7 +505,39 @@ impl Lab {
 
     /// `127.77.<slot>.<n>`: host `i` is at `n = i + 1`; higher `n` are free addresses.
     pub fn address(&self, n: u8) -> String {
+        if self.net {
+            return super::netlab::host_address(self.slot, usize::from(n.saturating_sub(1)));
+        }
         format!("127.{LAB_OCTET}.{}.{n}", self.slot)
+    }
+
+    /// A networked lab's hub namespace (`netlab.rs`), where its hosts are reached from.
+    pub fn hub(&self) -> Option<String> {
+        self.net.then(|| super::netlab::hub_name(self.slot))
+    }
+
+    /// `program` run where the lab's hosts are reachable: inside the hub of a networked lab.
+    pub fn in_hub(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        if self.net {
+            super::netlab::in_hub(self.slot, program)
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// A networked lab: the MTU of `host`'s link on the bridge's side.
+    pub fn set_link_mtu(&self, host: &str, mtu: u32) {
+        assert!(self.net, "lab: set_link_mtu needs a networked lab");
+        super::netlab::set_link_mtu(self.slot, self.index(host), mtu);
+    }
+
+    /// Whether a TCP connection to `address:port` opens from where the hosts are reached.
+    fn can_connect(&self, address: &str, port: u16) -> bool {
+        if self.net {
+            super::netlab::can_connect(self.slot, address, port)
+        } else {
+            TcpStream::connect((address, port)).is_ok()
+        }
     }
 
     pub fn hosts(&self) -> &[LabHost] {
@@ -535,7 +590,7 @@ impl Lab {
     /// Run `sh -c command` inside `host`'s namespaces (as root, not over SSH): for assertions.
     pub fn exec_in(&self, host: &str, command: &str) -> Output {
         let h = self.host(host);
-        nsenter(h.init_pid)
+        nsenter(h.init_pid, h.net)
             .args(["sh", "-c", command])
             .stdin(Stdio::null())
             .output()
@@ -573,7 +628,7 @@ impl Lab {
     pub fn kill(&mut self, host: &str) {
         let i = self.index(host);
         let h = &mut self.hosts[i];
-        let _ = nsenter(h.init_pid)
+        let _ = nsenter(h.init_pid, h.net)
             .args(["sh", "-c", "kill -KILL -1"])
             .status();
         if let Some(mut sshd) = h.sshd.take() {
@@ -582,7 +637,7 @@ impl Lab {
         }
         let addr = (h.address.clone(), h.port);
         let deadline = Instant::now() + READY_TIMEOUT;
-        while TcpStream::connect((addr.0.as_str(), addr.1)).is_ok() {
+        while self.can_connect(&addr.0, addr.1) {
             assert!(
                 Instant::now() < deadline,
                 "lab: sshd of {host} does not go away"
@@ -749,6 +804,7 @@ impl Lab {
         ));
 
         let mut init = Command::new("unshare")
+            .args(if self.net { &["--net"][..] } else { &[][..] })
             .args([
                 "--uts",
                 "--mount",
@@ -790,6 +846,7 @@ impl Lab {
             users: spec.users.clone(),
             dir: dir.clone(),
             init_pid,
+            net: self.net,
             init,
             init_stdin,
             sshd: None,
@@ -799,6 +856,9 @@ impl Lab {
             teardown_host(&mut host);
             detach_loops_under(&dir);
             panic!("lab: host {} did not come up: {log}", spec.name);
+        }
+        if self.net {
+            super::netlab::plug(self.slot, i, host.init_pid, &host.address);
         }
 
         // Users, created inside the namespace so passwd/shadow changes land in its /etc.
@@ -817,10 +877,10 @@ impl Lab {
                 None => setup.push_str(&format!("usermod -p '*' {}\n", user.name)),
             }
         }
-        run(nsenter(host.init_pid).args(["sh", "-c", &setup]));
+        run(nsenter(host.init_pid, host.net).args(["sh", "-c", &setup]));
         for user in spec.users.iter() {
             if let Some(password) = &user.password {
-                let mut child = nsenter(host.init_pid)
+                let mut child = nsenter(host.init_pid, host.net)
                     .arg("chpasswd")
                     .stdin(Stdio::piped())
                     .spawn()
@@ -844,7 +904,7 @@ impl Lab {
             .append(true)
             .open(h.dir.join("sshd.log"))
             .expect("lab: sshd log");
-        let child = nsenter(h.init_pid)
+        let child = nsenter(h.init_pid, h.net)
             .args([SSHD, "-D", "-e", "-f"])
             .arg(h.dir.join("sshd_config"))
             .stdin(Stdio::null())
@@ -856,12 +916,13 @@ impl Lab {
     }
 
     fn wait_ready(&mut self, i: usize) {
-        let h = &mut self.hosts[i];
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if TcpStream::connect((h.address.as_str(), h.port)).is_ok() {
+            let (address, port) = (self.hosts[i].address.clone(), self.hosts[i].port);
+            if self.can_connect(&address, port) {
                 return;
             }
+            let h = &mut self.hosts[i];
             if let Some(sshd) = h.sshd.as_mut()
                 && let Ok(Some(status)) = sshd.try_wait()
             {
@@ -887,10 +948,15 @@ impl Lab {
     }
 }
 
-fn nsenter(pid: u32) -> Command {
+/// A command inside a host's namespaces (`net`: its network namespace too).
+fn nsenter(pid: u32, net: bool) -> Command {
     let mut cmd = Command::new("nsenter");
     // `-r -w`: root and cwd of the init, which predate a disk mounted over `/`.
-    cmd.args(["-t", &pid.to_string(), "-u", "-m", "-p", "-r", "-w", "--"]);
+    cmd.args(["-t", &pid.to_string(), "-u", "-m", "-p", "-r", "-w"]);
+    if net {
+        cmd.arg("-n");
+    }
+    cmd.arg("--");
     cmd
 }
 
@@ -935,6 +1001,9 @@ impl Drop for Lab {
         // Only devices whose backing file is ours: a device name alone may already belong to
         // another lab. One still mounted in a dying namespace is detached when released.
         detach_loops_under(&self.dir);
+        if self.net {
+            super::netlab::remove_hub(self.slot);
+        }
         let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -158,6 +158,10 @@ impl Stage for Preflight {
         StageId::Preflight
     }
 
+    fn between_hosts(&self) -> Option<crate::provision::probe::BetweenHosts> {
+        Some(crate::provision::probe::preflight)
+    }
+
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
         let mut cmds = vec![probe_command()];
         if !ctx.host.storage.is_empty() {
