@@ -116,12 +116,45 @@ pub async fn execute(
     dry_run: bool,
     log: &mut StepLog,
 ) -> Result<(), StepError> {
-    for cmd in cmds {
+    execute_with(cmds, dry_run, log, &mut OnHost(remote)).await
+}
+
+impl AsRef<Cmd> for Cmd {
+    fn as_ref(&self) -> &Cmd {
+        self
+    }
+}
+
+/// Who does the items [`execute_with`] is given, one at a time.
+#[async_trait::async_trait]
+pub trait Doer<T>: Send {
+    async fn run(&mut self, item: &T, log: &mut StepLog) -> Result<(), StepError>;
+}
+
+/// Commands run on a host.
+struct OnHost<'a>(&'a dyn Remote);
+
+#[async_trait::async_trait]
+impl Doer<Cmd> for OnHost<'_> {
+    async fn run(&mut self, cmd: &Cmd, log: &mut StepLog) -> Result<(), StepError> {
+        run_one(self.0, cmd, log).await
+    }
+}
+
+/// [`execute`] for work that is not a shell command on a host (the Kubespray stage works in
+/// the tree on this machine): each item shows as its command; `doer` does it, unless dry.
+pub async fn execute_with<T: AsRef<Cmd> + Sync>(
+    items: &[T],
+    dry_run: bool,
+    log: &mut StepLog,
+    doer: &mut dyn Doer<T>,
+) -> Result<(), StepError> {
+    for item in items {
         if dry_run {
-            log.note(&format!("would run: {}", cmd.shell));
+            log.note(&format!("would run: {}", item.as_ref().shell));
             continue;
         }
-        run_one(remote, cmd, log).await?;
+        doer.run(item, log).await?;
     }
     Ok(())
 }
