@@ -198,7 +198,7 @@ fn check_run(release: &Release, outcome: &Outcome, seen: &Collect) {
     );
     assert!(
         seen.events.iter().any(|e| matches!(e,
-            Event::Retry { host, task, attempt: Some(1), retries: Some(3) }
+            Event::Retry { host, task, attempt: Some(1), retries: Some(4) }
                 if host == "node1" && task == "Succeed on the second try")),
         "{tag}: no retry event:\n{:#?}",
         seen.events
@@ -207,7 +207,7 @@ fn check_run(release: &Release, outcome: &Outcome, seen: &Collect) {
         seen.updates.contains(&HostUpdate::Progress {
             host: "node1".into(),
             done: 3,
-            text: "retrying (1/3): Succeed on the second try".into()
+            text: "retrying (1/4): Succeed on the second try".into()
         }),
         "{tag}: {:#?}",
         seen.updates
@@ -245,7 +245,7 @@ fn check_run(release: &Release, outcome: &Outcome, seen: &Collect) {
             recap("node1").ignored,
             recap("node1").failed
         ),
-        (6, 1, 1, 0),
+        (7, 1, 1, 0),
         "{tag}"
     );
     assert!(recap("node1").success(), "{tag}");
@@ -270,4 +270,114 @@ fn check_run(release: &Release, outcome: &Outcome, seen: &Collect) {
         assert!(text.contains(want), "{tag}: no {want:?} in:\n{text}");
     }
     assert!(!text.contains('\u{1b}'), "{tag}: colour codes in:\n{text}");
+}
+
+/// `rackstrap apply --stage kubespray` into a pipe, on the fixture tree
+/// (`tests/fixtures/ansible/kubespray`) with this machine's ansible-core: no colour codes in
+/// what it prints nor in the ansible log, Ansible's own text line by line, and the failed
+/// host's result in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headless_kubespray_output_has_no_colour_and_one_line_failures() {
+    require_lab!();
+    common::fs::require_ansible();
+    let lab = Lab::start(vec![HostSpec::new("node1"), HostSpec::new("node2")]);
+    let tmp = tempfile::tempdir().expect("tmp");
+    let tree = tmp.path().join("kubespray");
+    common::fs::copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ansible/kubespray"),
+        &tree,
+    );
+    let mut y = format!(
+        "version: 1\ncluster: {{name: lab, kubespray: {{path: '{}'}}}}\n\
+         access: {{user: root, port: {}, identity: '{}'}}\nhosts:\n",
+        tree.display(),
+        lab.host("node1").port,
+        lab.key_path().display()
+    );
+    for (n, roles) in [
+        ("node1", "[control_plane, etcd, worker]"),
+        ("node2", "[worker]"),
+    ] {
+        y.push_str(&format!(
+            "  - {{name: {n}, address: {}, roles: {roles}}}\n",
+            lab.host(n).address
+        ));
+    }
+    let p: rackstrap::plan::Plan = serde_yaml::from_str(&y).expect("plan");
+    let plan_path = tmp.path().join("cluster.yaml");
+    rackstrap::plan::save(&p, &plan_path).expect("save");
+    let known = tmp.path().join("known_hosts");
+    let connector = rackstrap::provision::remote::SshConnector {
+        base: rackstrap::ssh::ConnectOptions {
+            known_hosts: known.clone(),
+            extra_known_hosts: Vec::new(),
+            accept_new: true,
+            use_agent: false,
+            ..Default::default()
+        },
+    };
+    for h in &p.hosts {
+        use rackstrap::provision::remote::Connector;
+        if let Err(e) = connector.connect(h, &p.access).await {
+            panic!("{}: {e}", h.name);
+        }
+    }
+    lab.exec_ok("node2", "touch /etc/rackstrap-fixture-fail");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rackstrap"))
+        .arg("apply")
+        .arg(&plan_path)
+        .args(["--stage", "kubespray", "--known-hosts"])
+        .arg(&known)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("apply");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "colour codes in a pipe:\n{stdout}"
+    );
+    for want in [
+        "ansible kubespray TASK [Read the hostname]",
+        "ansible kubespray ok: [node1]",
+        "ansible kubespray fatal: [node2]: FAILED!",
+        "ansible kubespray PLAY RECAP",
+        "node2 kubespray failed: task [Refuse a marked host] failed: non-zero return code",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(want)),
+            "no line starting {want:?}:\n{stdout}"
+        );
+    }
+    // The ansible log beside the plan: Ansible's whole text, no colour codes either.
+    let logs: Vec<std::path::PathBuf> = walk(tmp.path())
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "ansible.log"))
+        .collect();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    let log = std::fs::read_to_string(&logs[0]).expect("log");
+    assert!(
+        log.contains("PLAY RECAP") && log.contains("Refuse a marked host"),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "colour codes in the log:\n{log}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -105,6 +105,8 @@ pub enum Event {
         handler: bool,
     },
     Result(HostResult),
+    /// A try that did not meet `until`: `attempt` of `retries` (Ansible's count of all the
+    /// tries allowed, the first included).
     Retry {
         host: String,
         task: String,

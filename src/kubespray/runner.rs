@@ -322,7 +322,8 @@ pub async fn run(
     if let Some(err) = child.stderr.take() {
         tokio::spawn(read_batches(err, true, tx.clone()));
     }
-    let events = tokio::spawn(read_events(listener, tx));
+    let connected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let events = tokio::spawn(read_events(listener, tx, connected.clone()));
 
     let mut outcome = Outcome::default();
     let mut heard = tokio::time::Instant::now();
@@ -361,7 +362,13 @@ pub async fn run(
         }
     }
     outcome.status = child.wait().await.ok().and_then(|s| s.code());
-    // Ansible has exited: its socket is closed, so the events still on their way end soon.
+    // Ansible has exited: its socket is closed, so the events still on their way end soon;
+    // a run whose callback never connected (`--syntax-check`) is not waited for long.
+    let grace = if connected.load(std::sync::atomic::Ordering::Acquire) {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_millis(500)
+    };
     let drain = async {
         while let Some(i) = rx.recv().await {
             if let Incoming::Event(e) = i {
@@ -369,10 +376,7 @@ pub async fn run(
             }
         }
     };
-    if tokio::time::timeout(Duration::from_secs(5), drain)
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(grace, drain).await.is_err() {
         events.abort();
     }
     Ok(outcome)
@@ -389,10 +393,12 @@ fn take(results: &mut Results, e: &Event, watch: &mut dyn Watch) {
 async fn read_events(
     listener: tokio::net::UnixListener,
     tx: tokio::sync::mpsc::UnboundedSender<Incoming>,
+    connected: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
     let Ok((stream, _)) = listener.accept().await else {
         return;
     };
+    connected.store(true, std::sync::atomic::Ordering::Release);
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(e) = Event::parse(&line)
@@ -523,3 +529,6 @@ pub fn paint(line: &str) -> String {
         None => line.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests;

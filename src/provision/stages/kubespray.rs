@@ -560,6 +560,10 @@ fn results_of(hosts: &[&Host], outcome: &Outcome) -> ClusterResults {
                     "PLAY RECAP: failed={} unreachable={}",
                     r.failed, r.unreachable
                 ))),
+                (None, None) if r.events == 0 => Err(StepError::Check(format!(
+                    "Ansible reported no results (ansible-playbook {}); the ansible log says why",
+                    outcome.exit_text()
+                ))),
                 (None, None) => Err(StepError::Check(format!(
                     "not in Ansible's PLAY RECAP (ansible-playbook {})",
                     outcome.exit_text()
