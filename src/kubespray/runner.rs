@@ -28,6 +28,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::events::{EVENTS_ENV, Event, HostUpdate, PLUGIN, PLUGIN_FILE, Results};
 use super::tree::{Tree, VENV_DIR};
+use crate::text::shell_quote as quote;
 
 /// One Ansible command in a Kubespray tree, in the words an operator types there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,18 +89,6 @@ pub fn shell_path(path: &str) -> String {
         Some(rest) => format!("~/{}", quote(rest)),
         None => quote(path),
     }
-}
-
-/// Quotes one word for a POSIX shell (plain words stay bare, as rackstrap shows commands).
-fn quote(word: &str) -> String {
-    let clean: String = word.chars().filter(|c| *c != '\0').collect();
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
-    if !clean.is_empty() && clean.chars().all(plain) {
-        return clean;
-    }
-    shlex::try_quote(&clean)
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| "''".into())
 }
 
 /// An absolute path for Ansible's ssh and cache, which do not run in the tree.

@@ -53,22 +53,9 @@ impl std::fmt::Display for Cmd {
     }
 }
 
-/// Quotes one word for a POSIX shell. NUL bytes cannot be passed to a shell at all; they are
-/// dropped (no plan or fact value legitimately holds one).
-pub fn quote(word: &str) -> String {
-    let clean: String = word.chars().filter(|c| *c != '\0').collect();
-    // Words of only these characters mean the same quoted or not; leaving them bare keeps
-    // commands readable (`--level=raid0`, `defaults,discard`).
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
-    if !clean.is_empty() && clean.chars().all(plain) {
-        return clean;
-    }
-    match shlex::try_quote(&clean) {
-        Ok(q) => q.into_owned(),
-        // Unreachable after removing NULs, but never panic on data.
-        Err(_) => "''".to_string(),
-    }
-}
+/// Quotes one word for a POSIX shell (`text::shell_quote`): every value from a plan or a
+/// host's facts is data, never shell syntax.
+pub use crate::text::shell_quote as quote;
 
 /// Quotes and joins words into one command line.
 pub fn join<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
