@@ -20,14 +20,6 @@ use crate::ssh::known_hosts::KnownHosts;
 
 use super::actions::{Prepared, Step};
 
-pub use crate::kubespray::runner::FACT_CACHE_ENV;
-
-/// `ANSIBLE_CACHE_PLUGIN_CONNECTION`: the environment beats `ansible.cfg`'s
-/// `fact_caching_connection`.
-pub fn fact_cache_env(dir: &str) -> (&'static str, String) {
-    (FACT_CACHE_ENV, dir.to_string())
-}
-
 /// A step's Ansible run: its words, the pinned-keys file and the fact cache as the plan
 /// names them.
 pub fn ansible_of(plan: &Plan, step: &Step) -> Ansible {
