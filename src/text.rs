@@ -222,6 +222,24 @@ pub fn parse_span(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// Quotes one word for a POSIX shell, for command lines shown to be typed (and run) as they
+/// are. NUL bytes cannot be passed to a shell at all; they are dropped (no plan or fact value
+/// legitimately holds one).
+pub fn shell_quote(word: &str) -> String {
+    let clean: String = word.chars().filter(|c| *c != '\0').collect();
+    // Words of only these characters mean the same quoted or not; leaving them bare keeps
+    // commands readable (`--level=raid0`, `defaults,discard`).
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
+    if !clean.is_empty() && clean.chars().all(plain) {
+        return clean;
+    }
+    match shlex::try_quote(&clean) {
+        Ok(q) => q.into_owned(),
+        // Unreachable after removing NULs, but never panic on data.
+        Err(_) => "''".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

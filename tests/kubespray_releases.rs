@@ -5,7 +5,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::kubespray::{archives, overlay, root, run, tree, venv};
+use common::kubespray::{archives, for_each_release, overlay, root, run, tree, venv};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -235,14 +235,19 @@ fn ansible(tree: &Path, args: &[&str]) -> Output {
         .expect("ansible-playbook")
 }
 
-/// For one release: every example's render is accepted by the release's own inventory checks
-/// (v2.28+), `cluster.yml` passes `--syntax-check` and lists every host, with the release's
-/// own Ansible. Run per release so they go in parallel.
-fn examples_pass_the_release(tag: &str) {
+/// For every release: every example's render is accepted by the release's own inventory
+/// checks (v2.28+), `cluster.yml` passes `--syntax-check` and lists every host, with the
+/// release's own Ansible. The releases run in parallel.
+#[test]
+fn examples_pass_every_release() {
     let archives = require_archives!();
-    let release = Release::find(tag).expect("release");
-    let venv_dir = venv(&archives, release);
-    let tmp = overlay(&archives, tag, &venv_dir);
+    for_each_release(|release| examples_pass_the_release(&archives, release));
+}
+
+fn examples_pass_the_release(archives: &Path, release: &'static Release) {
+    let tag = release.tag;
+    let venv_dir = venv(archives, release);
+    let tmp = overlay(archives, tag, &venv_dir);
     let t = tmp.path();
     for name in EXAMPLES {
         let p = example(name, tag, t);
@@ -293,27 +298,6 @@ fn examples_pass_the_release(tag: &str) {
             );
         }
     }
-}
-
-#[test]
-fn examples_pass_v2_24_1() {
-    examples_pass_the_release("v2.24.1");
-}
-#[test]
-fn examples_pass_v2_28_1() {
-    examples_pass_the_release("v2.28.1");
-}
-#[test]
-fn examples_pass_v2_29_1() {
-    examples_pass_the_release("v2.29.1");
-}
-#[test]
-fn examples_pass_v2_30_0() {
-    examples_pass_the_release("v2.30.0");
-}
-#[test]
-fn examples_pass_v2_31_0() {
-    examples_pass_the_release("v2.31.0");
 }
 
 /// The refusals, with their messages: the tree is another release; the Ansible is outside
@@ -586,39 +570,43 @@ async fn kubespray_facts_playbook_runs_over_pinned_ssh() {
     let known_file = inv.join(stage::KNOWN_HOSTS_FILE);
     std::fs::write(&known_file, pins).expect("pins");
     let key = lab.key_path().display().to_string();
-    let facts = || {
+    // Through the one runner, as the stage and the recovery actions run Ansible.
+    let facts = async || {
         let tree = Tree::new(t);
-        let out = Command::new(tree.ansible_program())
-            .args([
-                "-i",
-                "inventory/lab/hosts.yaml",
-                "--private-key",
-                &key,
+        let ansible = kubespray::runner::Ansible::new(
+            vec![
+                "ansible-playbook".into(),
+                "-i".into(),
+                "inventory/lab/hosts.yaml".into(),
+                format!("--private-key={key}"),
                 // Lab hosts share this machine's files; its system Python runs the modules.
-                "-e",
-                "ansible_python_interpreter=/usr/bin/python3",
-                release.facts_playbook,
-                "--skip-tags",
-                "bootstrap_os",
-            ])
-            .current_dir(t)
-            .envs(tree.ansible_env())
-            .envs(stage::host_key_env(&known_file.display().to_string()))
-            .env("ANSIBLE_NOCOLOR", "1")
-            .env("ANSIBLE_CALLBACK_FORMAT_PRETTY", "false")
-            // No connection reuse across the two runs: the rekeyed host must be dialled anew.
-            .env("ANSIBLE_SSH_CONTROL_PATH_DIR", tmp.path().join("cp"))
-            .output()
-            .expect("ansible-playbook");
-        let mut parser = rackstrap::provision::ansible::Parser::new();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        for l in stdout.lines() {
-            parser.feed(l);
-        }
-        (out.status.code(), parser, stdout)
+                "-e".into(),
+                "ansible_python_interpreter=/usr/bin/python3".into(),
+                // No connection reuse across the two runs: the rekeyed host must be dialled anew.
+                "-e".into(),
+                format!(
+                    "ansible_control_path_dir={}",
+                    tmp.path().join("cp").display()
+                ),
+                release.facts_playbook.into(),
+                "--skip-tags".into(),
+                "bootstrap_os".into(),
+            ],
+            Some(known_file.display().to_string()),
+        );
+        let mut seen = kubespray::runner::Collect::default();
+        let out = kubespray::runner::run(
+            &tree,
+            &ansible,
+            std::time::Duration::from_secs(600),
+            &mut seen,
+        )
+        .await
+        .expect("ansible-playbook");
+        (out.status, out.results, seen.lines.join("\n"))
     };
 
-    let (code, parser, stdout) = facts();
+    let (code, parser, stdout) = facts().await;
     assert_eq!(code, Some(0), "{stdout}");
     for h in ["node1", "node2", "node3"] {
         let recap = parser
@@ -633,7 +621,7 @@ async fn kubespray_facts_playbook_runs_over_pinned_ssh() {
     );
 
     lab.restart_with_new_key("node2");
-    let (code, parser, stdout) = facts();
+    let (code, parser, stdout) = facts().await;
     assert_ne!(code, Some(0), "{stdout}");
     let failure = parser
         .failures

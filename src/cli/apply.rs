@@ -153,8 +153,22 @@ fn stopped_by(signal: &str, plan: &std::path::Path, dry_run: bool) -> ExitCode {
 /// Prints an event's [`headless_lines`] to stdout, locked once and written in one go for the
 /// whole batch (stdout flushes at every newline by itself: a system call per line).
 pub fn print_headless(ev: &Event) {
+    use std::io::IsTerminal;
+    // Ansible's output is plain; on a terminal (and without NO_COLOR) it gets Ansible's colours.
+    let lines = match &ev.kind {
+        EventKind::Log { lines, .. }
+            if std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) =>
+        {
+            lines
+                .iter()
+                .map(|l| headless_form(ev, &crate::kubespray::runner::paint(l)))
+                .collect()
+        }
+        _ => headless_lines(ev),
+    };
     let mut text = String::new();
-    for line in headless_lines(ev) {
+    for line in lines {
         text.push_str(&line);
         text.push('\n');
     }
@@ -205,7 +219,7 @@ pub fn headless_line(ev: &Event) -> String {
 
 fn headless_form(ev: &Event, msg: &str) -> String {
     // Events from the runner are already escaped; escaping again is harmless and covers
-    // events built elsewhere. Output lines keep their colour.
+    // events built elsewhere. Colour (SGR) is kept.
     printable_sgr(&format!("{} {} {msg}", ev.host, ev.stage)).into_owned()
 }
 

@@ -10,9 +10,11 @@
 //! (v2.24) rely on rackstrap's own re-statement (`render::validate`).
 
 use std::path::Path;
-use std::process::Command;
+use std::time::Duration;
 
+use super::events::Results;
 use super::release::Release;
+use super::runner::{self, Ansible};
 use super::tree::Tree;
 use crate::plan::{Code, Finding, Plan, Severity};
 use crate::render::RenderedFile;
@@ -20,21 +22,39 @@ use crate::render::RenderedFile;
 /// The playbook holding Kubespray's inventory checks (every release with them).
 pub const BOILERPLATE: &str = "playbooks/boilerplate.yml";
 
+/// How long the checks may print nothing: they assert on variables and take seconds, so a
+/// quiet minute means something waits for input that never comes.
+pub const CHECK_STALL: Duration = Duration::from_secs(60);
+
 /// Whether the plan's release has Kubespray's own inventory checks.
 pub fn has_checks(plan: &Plan) -> bool {
     Release::find(&plan.cluster.kubespray.version).is_some_and(|r| r.validate_inventory)
 }
 
-/// The `ansible-playbook` words (run in the tree) that check the inventory at `hosts_file`.
+/// The `ansible-playbook` words (run in the tree) that check the inventory at `hosts_file`,
+/// as the operator types them (`venv/bin/ansible-playbook` when the tree has its virtualenv).
 pub fn command(tree: &Tree, hosts_file: &Path) -> Vec<String> {
     vec![
-        tree.ansible_program().display().to_string(),
+        shown_program(tree),
         "-i".into(),
         hosts_file.display().to_string(),
         BOILERPLATE.into(),
         "-e".into(),
         "ansible_connection=local".into(),
     ]
+}
+
+/// The checks as a run: no host contacted, so no pinned keys.
+pub fn ansible(tree: &Tree, hosts_file: &Path) -> Ansible {
+    Ansible::new(command(tree, hosts_file), None)
+}
+
+/// `venv/bin/ansible-playbook` when the tree has its virtualenv, else `ansible-playbook`.
+pub fn shown_program(tree: &Tree) -> String {
+    match tree.venv_ansible() {
+        Some(_) => format!("{}/bin/ansible-playbook", super::tree::VENV_DIR),
+        None => "ansible-playbook".into(),
+    }
 }
 
 /// Copies `from` into `to`, directories 0755 whatever the umask (the render's own copy).
@@ -70,34 +90,27 @@ pub fn check_files(
     };
     crate::render::copy_dir(&base, &inv).map_err(|e| format!("copying {}: {e}", base.display()))?;
     crate::render::write(files, &inv).map_err(|e| format!("writing the inventory: {e}"))?;
-    let words = command(tree, &inv.join(crate::render::HOSTS_FILE));
-    let out = Command::new(&words[0])
-        .args(&words[1..])
-        .current_dir(&tree.path)
-        .envs(tree.ansible_env())
-        .env("ANSIBLE_STDOUT_CALLBACK", "default")
-        .env("ANSIBLE_NOCOLOR", "1")
-        // One line per result: the JSON after `=>` is what the failure is read from.
-        .env("ANSIBLE_CALLBACK_FORMAT_PRETTY", "false")
-        .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", words[0]))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut findings = read_failures(release, &stdout);
-    if findings.is_empty() && !out.status.success() {
-        let last: Vec<&str> = stderr
-            .lines()
-            .chain(stdout.lines())
+    let run = ansible(tree, &inv.join(crate::render::HOSTS_FILE));
+    let mut seen = runner::Collect::default();
+    let out = runner::run_blocking(tree, &run, CHECK_STALL, &mut seen).map_err(|e| {
+        format!(
+            "{e}; `rackstrap kubespray prepare PLAN` makes the tree's virtualenv with \
+             Kubespray's requirements.txt"
+        )
+    })?;
+    let mut findings = findings_of(release, &out.results);
+    if findings.is_empty() && !out.success() {
+        let said: Vec<&str> = seen
+            .lines
+            .iter()
+            .skip(1)
+            .map(String::as_str)
             .filter(|l| !l.trim().is_empty())
             .collect();
-        let tail = last[last.len().saturating_sub(3)..].join(" ");
+        let tail = said[said.len().saturating_sub(3)..].join(" ");
         findings.push(finding(
             release,
-            format!(
-                "ansible-playbook exited {}: {tail}",
-                out.status.code().unwrap_or(-1)
-            ),
+            format!("ansible-playbook {}: {tail}", out.exit_text()),
         ));
     }
     Ok(findings)
@@ -126,43 +139,14 @@ fn finding(release: &Release, what: String) -> Finding {
     }
 }
 
-/// One finding per distinct failed task: `task [name] failed: msg (failed: assertion)`, read
-/// from ansible-playbook's default output (`TASK [name] ***`, then
-/// `fatal: [host]: FAILED! => {json}` on one line).
-pub fn read_failures(release: &Release, stdout: &str) -> Vec<Finding> {
-    let mut task = String::new();
+/// One finding per distinct failed task: `task [name] failed: msg (failed: assertion)`, from
+/// the run's results (the callback's events).
+pub fn findings_of(release: &Release, results: &Results) -> Vec<Finding> {
     let mut seen: Vec<String> = Vec::new();
     let mut out = Vec::new();
-    for line in stdout.lines() {
-        let line = line.trim_end();
-        if let Some(rest) = line.strip_prefix("TASK [")
-            && let Some(end) = rest.rfind(']')
-        {
-            task = rest[..end].to_string();
-            continue;
-        }
-        if !(line.starts_with("fatal: [") || line.starts_with("failed: [")) {
-            continue;
-        }
-        let (head, json) = line.split_once("=> ").unwrap_or((line, ""));
-        let value = serde_json::from_str::<serde_json::Value>(json.trim()).ok();
-        let field = |k: &str| {
-            value
-                .as_ref()
-                .and_then(|v| v.get(k))
-                .and_then(|v| v.as_str())
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
-        let msg = field("msg").unwrap_or_else(|| {
-            if json.trim().is_empty() {
-                head.trim().to_string()
-            } else {
-                json.trim().to_string()
-            }
-        });
-        let mut text = format!("task [{task}] failed: {msg}");
-        if let Some(a) = field("assertion") {
+    for (_, f) in results.task_failures() {
+        let mut text = f.to_string();
+        if let Some(a) = &f.assertion {
             text.push_str(&format!(" (failed: {a})"));
         }
         if !seen.contains(&text) {
@@ -180,13 +164,17 @@ mod tests {
     #[test]
     fn kubesprays_refusal_becomes_one_finding_with_its_message() {
         let release = Release::find("v2.31.0").expect("release");
-        let out = "PLAY [Inventory setup and validation] ****\n\
-TASK [validate_inventory : Stop if unsupported options selected] ****\n\
-fatal: [node1]: FAILED! => {\"assertion\": \"kube_network_plugin in ['calico', 'flannel']\", \"changed\": false, \"evaluated_to\": false, \"msg\": \"The selected choice is not supported\"}\n\
-fatal: [node2]: FAILED! => {\"assertion\": \"kube_network_plugin in ['calico', 'flannel']\", \"changed\": false, \"evaluated_to\": false, \"msg\": \"The selected choice is not supported\"}\n\
-PLAY RECAP ****\n\
-node1 : ok=0 changed=0 unreachable=0 failed=1 skipped=0 rescued=0 ignored=0\n";
-        let f = read_failures(release, out);
+        // The callback's lines of a refused inventory, one failure per host of one task.
+        let events = r#"{"event": "play", "name": "Inventory setup and validation"}
+{"event": "task", "name": "validate_inventory : Stop if unsupported options selected"}
+{"event": "result", "status": "failed", "host": "node1", "task": "validate_inventory : Stop if unsupported options selected", "assertion": "kube_network_plugin in ['calico', 'flannel']", "msg": "The selected choice is not supported"}
+{"event": "result", "status": "failed", "host": "node2", "task": "validate_inventory : Stop if unsupported options selected", "assertion": "kube_network_plugin in ['calico', 'flannel']", "msg": "The selected choice is not supported"}
+{"event": "recap", "host": "node1", "ok": 0, "changed": 0, "unreachable": 0, "failed": 1, "skipped": 0, "rescued": 0, "ignored": 0}"#;
+        let mut results = Results::new();
+        for l in events.lines() {
+            results.apply(&crate::kubespray::events::Event::parse(l).expect("an event"));
+        }
+        let f = findings_of(release, &results);
         assert_eq!(f.len(), 1, "{f:#?}");
         assert_eq!(f[0].code, "E_KUBESPRAY_INVENTORY");
         assert_eq!(
@@ -195,7 +183,7 @@ node1 : ok=0 changed=0 unreachable=0 failed=1 skipped=0 rescued=0 ignored=0\n";
              unsupported options selected] failed: The selected choice is not supported \
              (failed: kube_network_plugin in ['calico', 'flannel'])"
         );
-        assert!(read_failures(release, "PLAY RECAP ****\n").is_empty());
+        assert!(findings_of(release, &Results::new()).is_empty());
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! Kubespray as rackstrap uses it: the releases it knows ([`release`], data kept with the
-//! plan), the tree on the
-//! control machine and the Ansible that runs it ([`tree`]), making that tree ready
-//! ([`prepare`]), and Kubespray's own inventory checks run against a render
-//! ([`inventory`]).
+//! plan), the tree on the control machine and the Ansible that runs it ([`tree`]), making
+//! that tree ready ([`prepare`]), the plan's inventory laid into it ([`lay`]), the one way
+//! Ansible is run there ([`runner`], its results as data from a callback: [`events`]), and
+//! Kubespray's own inventory checks run against a render ([`inventory`]).
 //!
 //! The rules live here once; `rackstrap check`, `rackstrap kubespray prepare`, `apply`, the
 //! Kubespray stage and the wizard call them.
 
+pub mod events;
 pub mod inventory;
+pub mod lay;
 pub mod prepare;
+pub mod runner;
 pub mod tree;
 
 /// The release table lives with the plan (its checks and renders read it).

@@ -53,22 +53,9 @@ impl std::fmt::Display for Cmd {
     }
 }
 
-/// Quotes one word for a POSIX shell. NUL bytes cannot be passed to a shell at all; they are
-/// dropped (no plan or fact value legitimately holds one).
-pub fn quote(word: &str) -> String {
-    let clean: String = word.chars().filter(|c| *c != '\0').collect();
-    // Words of only these characters mean the same quoted or not; leaving them bare keeps
-    // commands readable (`--level=raid0`, `defaults,discard`).
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c);
-    if !clean.is_empty() && clean.chars().all(plain) {
-        return clean;
-    }
-    match shlex::try_quote(&clean) {
-        Ok(q) => q.into_owned(),
-        // Unreachable after removing NULs, but never panic on data.
-        Err(_) => "''".to_string(),
-    }
-}
+/// Quotes one word for a POSIX shell (`text::shell_quote`): every value from a plan or a
+/// host's facts is data, never shell syntax.
+pub use crate::text::shell_quote as quote;
 
 /// Quotes and joins words into one command line.
 pub fn join<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
@@ -116,12 +103,45 @@ pub async fn execute(
     dry_run: bool,
     log: &mut StepLog,
 ) -> Result<(), StepError> {
-    for cmd in cmds {
+    execute_with(cmds, dry_run, log, &mut OnHost(remote)).await
+}
+
+impl AsRef<Cmd> for Cmd {
+    fn as_ref(&self) -> &Cmd {
+        self
+    }
+}
+
+/// Who does the items [`execute_with`] is given, one at a time.
+#[async_trait::async_trait]
+pub trait Doer<T>: Send {
+    async fn run(&mut self, item: &T, log: &mut StepLog) -> Result<(), StepError>;
+}
+
+/// Commands run on a host.
+struct OnHost<'a>(&'a dyn Remote);
+
+#[async_trait::async_trait]
+impl Doer<Cmd> for OnHost<'_> {
+    async fn run(&mut self, cmd: &Cmd, log: &mut StepLog) -> Result<(), StepError> {
+        run_one(self.0, cmd, log).await
+    }
+}
+
+/// [`execute`] for work that is not a shell command on a host (the Kubespray stage works in
+/// the tree on this machine): each item shows as its command; `doer` does it, unless dry.
+pub async fn execute_with<T: AsRef<Cmd> + Sync>(
+    items: &[T],
+    dry_run: bool,
+    log: &mut StepLog,
+    doer: &mut dyn Doer<T>,
+) -> Result<(), StepError> {
+    for item in items {
         if dry_run {
-            log.note(&format!("would run: {}", cmd.shell));
+            log.note(&format!("would run: {}", item.as_ref().shell));
             continue;
         }
-        run_one(remote, cmd, log).await?;
+        doer.run(item, log).await?;
     }
     Ok(())
 }

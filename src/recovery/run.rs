@@ -1,71 +1,38 @@
 //! Running a prepared action in the Kubespray tree: each step writes its inventory into
 //! `inventory/<name>/` (with the pinned host keys, as the kubespray stage does), then runs its
-//! command with Ansible's host key checks on rackstrap's pins and the fact cache in a
-//! directory rackstrap owns. The first step that fails stops the action; the plan is saved
-//! by the caller only when every step succeeded.
+//! command through the one Ansible runner (`kubespray::runner`), with Ansible's host key
+//! checks on rackstrap's pins, the fact cache in a directory rackstrap owns and the run's
+//! stall watch. The first step that fails stops the action; the plan is saved by the caller
+//! only when every step succeeded.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::collections::BTreeMap;
+use std::path::Path;
 
+use crate::kubespray::lay::{self, FACT_CACHE_DIR, KNOWN_HOSTS_FILE, pinned_keys};
+use crate::kubespray::runner::{self, Ansible};
+use crate::kubespray::tree::Tree;
 use crate::plan::Plan;
-use crate::provision::ansible::Parser;
-use crate::provision::cmd::quote;
+use crate::provision::ansible::PaneWatch;
 use crate::provision::log::StepLog;
-use crate::provision::stages::kubespray::{
-    KNOWN_HOSTS_FILE, PLAYBOOK, host_key_env, pinned_keys, shell_path,
-};
+use crate::provision::stall::StallPolicy;
 use crate::render::RenderedFile;
 use crate::ssh::known_hosts::KnownHosts;
 
 use super::actions::{Prepared, Step};
 
-/// Kubespray's fact cache, inside `inventory/<name>/` rather than `ansible.cfg`'s `/tmp`
-/// (cleared on reboot and shared by every inventory on the machine). A dotdir: Ansible skips
-/// it when reading the inventory directory.
-pub const FACT_CACHE_DIR: &str = ".facts";
-
-/// `ANSIBLE_CACHE_PLUGIN_CONNECTION`: the environment beats `ansible.cfg`'s
-/// `fact_caching_connection`.
-pub fn fact_cache_env(dir: &str) -> (&'static str, String) {
-    ("ANSIBLE_CACHE_PLUGIN_CONNECTION", dir.to_string())
-}
-
-fn inventory_dir(plan: &Plan, tree: &str) -> String {
-    format!(
-        "{}/inventory/{}",
-        tree.trim_end_matches('/'),
-        plan.cluster.name
-    )
+/// A step's Ansible run: its words, the pinned-keys file and the fact cache as the plan
+/// names them.
+pub fn ansible_of(plan: &Plan, step: &Step) -> Ansible {
+    Ansible {
+        words: step.argv.clone(),
+        known_hosts: Some(lay::shown_path(plan, KNOWN_HOSTS_FILE)),
+        fact_cache: Some(lay::shown_path(plan, FACT_CACHE_DIR)),
+    }
 }
 
 /// A step's command as the operator would type it in the tree (paths as the plan names them).
 pub fn shown_line(plan: &Plan, step: &Step) -> String {
-    let inv = inventory_dir(plan, &plan.cluster.kubespray.path);
-    let mut env: Vec<(String, String)> = host_key_env(&format!("{inv}/{KNOWN_HOSTS_FILE}"))
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    let (k, v) = fact_cache_env(&format!("{inv}/{FACT_CACHE_DIR}"));
-    env.push((k.to_string(), v));
-    let env: Vec<String> = env
-        .iter()
-        .map(|(k, v)| {
-            if k == "ANSIBLE_CACHE_PLUGIN_CONNECTION" {
-                format!("{k}={}", shell_path(v))
-            } else {
-                format!("{k}={}", quote(v))
-            }
-        })
-        .collect();
-    let words: Vec<String> = step
-        .argv
-        .iter()
-        .map(|w| match w.strip_prefix("--private-key=~/") {
-            Some(rest) => format!("--private-key=~/{}", quote(rest)),
-            None => quote(w),
-        })
-        .collect();
-    format!("{} {}", env.join(" "), words.join(" "))
+    ansible_of(plan, step).shown()
 }
 
 /// Everything an action does, as text: the verdict, then per step its title, the inventory
@@ -105,18 +72,20 @@ pub fn describe(plan: &Plan, prepared: &Prepared, with_inventory: bool) -> Strin
     out
 }
 
-/// Runs every step of `prepared`; `Err` names the step that failed and why.
+/// Runs every step of `prepared`; `Err` names the step that failed and why. A step quiet for
+/// the default limit of a Kubespray run (or `RACKSTRAP_STALL_SECS`) is stopped.
 pub async fn execute(
     plan: &Plan,
     prepared: &Prepared,
     known: Option<&KnownHosts>,
     pane: &mut StepLog,
 ) -> Result<(), String> {
-    let tree = crate::paths::expand_home(&plan.cluster.kubespray.path);
-    if !(tree.join(PLAYBOOK).is_file() && tree.join("inventory/sample").is_dir()) {
+    let tree = Tree::of(plan);
+    if !tree.is_tree() {
         return Err(format!(
-            "{} is not a Kubespray tree (no {PLAYBOOK} or inventory/sample); set cluster.kubespray.path",
-            tree.display()
+            "{} is not a Kubespray tree (no {} or inventory/sample); set cluster.kubespray.path",
+            tree.path.display(),
+            crate::kubespray::tree::CLUSTER_PLAYBOOK
         ));
     }
     let pinned = pinned_keys(plan, known).map_err(|missing| {
@@ -125,96 +94,44 @@ pub async fn execute(
             missing.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", ")
         )
     })?;
-    let inv_dir = tree.join("inventory").join(&plan.cluster.name);
-    if !inv_dir.is_dir() {
-        pane.command(&format!(
-            "cp -rfp inventory/sample {}",
-            quote(&format!("inventory/{}", plan.cluster.name))
-        ));
-        crate::render::copy_dir(&tree.join("inventory/sample"), &inv_dir)
-            .map_err(|e| format!("copying inventory/sample: {e}"))?;
+    if !tree.path.join(lay::inventory_rel(plan)).is_dir() {
+        pane.command(&crate::provision::cmd::join([
+            "cp",
+            "-rfp",
+            "inventory/sample",
+            &lay::inventory_rel(plan),
+        ]));
+        lay::copy_sample(&tree.path, plan)?;
     }
-    crate::render::create_private_dir(&inv_dir)
-        .map_err(|e| format!("{}: {e}", inv_dir.display()))?;
-    let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p).display().to_string();
-    let known_file = abs(inv_dir.join(KNOWN_HOSTS_FILE));
-    let cache = abs(inv_dir.join(FACT_CACHE_DIR));
+    let policy = StallPolicy::default();
+    let no_hosts = BTreeMap::new();
     for (i, step) in prepared.steps.iter().enumerate() {
-        let mut files = step.inventory.clone();
-        files.push(RenderedFile {
-            path: PathBuf::from(KNOWN_HOSTS_FILE),
-            contents: pinned.clone(),
-        });
-        crate::render::write(&files, &inv_dir)
-            .map_err(|e| format!("writing the inventory into {}: {e}", inv_dir.display()))?;
+        lay::write(&tree.path, plan, &step.inventory, &pinned)?;
         pane.note(&format!("step {}: {}", i + 1, step.title));
-        pane.command(&shown_line(plan, step));
-        let mut argv: Vec<String> = step
-            .argv
-            .iter()
-            .map(|w| match w.strip_prefix("--private-key=") {
-                Some(p) => format!("--private-key={}", crate::paths::expand_home(p).display()),
-                None => w.clone(),
-            })
-            .collect();
-        // `venv/bin/ansible-playbook` is the tree's own virtualenv: named from the tree.
-        if argv[0].contains('/') {
-            argv[0] = tree.join(&argv[0]).display().to_string();
+        let ansible = ansible_of(plan, step);
+        let mut watch = PaneWatch::new(pane, &no_hosts, &policy);
+        let limit = watch.limit();
+        let outcome = runner::run(&tree, &ansible, limit, &mut watch)
+            .await
+            .map_err(|e| format!("{e}; install ansible-core (Kubespray's requirements.txt)"))?;
+        if let Some(quiet) = outcome.stalled {
+            let message = crate::provision::stall::stalled_message(ansible.program(), quiet);
+            pane.note(&message);
+            return Err(format!("step {} ({}) {message}", i + 1, step.title));
         }
-        let env = crate::kubespray::Tree::of(plan).ansible_env();
-        let status = run_streamed(&argv, &tree, &env, &known_file, &cache, pane).await?;
-        if status != 0 {
+        for (host, f) in &outcome.results.failures {
+            pane.note(&format!("{host}: {f}"));
+        }
+        pane.note(&format!("{} {}", ansible.program(), outcome.exit_text()));
+        if !outcome.success() {
             return Err(format!(
-                "step {} ({}) failed: {} exited {status}",
+                "step {} ({}) failed: {} {}",
                 i + 1,
                 step.title,
-                argv[0]
+                ansible.program(),
+                outcome.exit_text()
             ));
         }
     }
     Ok(())
-}
-
-async fn run_streamed(
-    argv: &[String],
-    tree: &Path,
-    env: &[(String, String)],
-    known_file: &str,
-    cache: &str,
-    pane: &mut StepLog,
-) -> Result<i32, String> {
-    let mut child = tokio::process::Command::new(&argv[0])
-        .args(&argv[1..])
-        .current_dir(tree)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .envs(host_key_env(known_file))
-        .env("ANSIBLE_CACHE_PLUGIN_CONNECTION", cache)
-        .env("ANSIBLE_STDOUT_CALLBACK", "default")
-        .env("ANSIBLE_RETRY_FILES_ENABLED", "False")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot start {}: {e}; install ansible-core (Kubespray's requirements.txt)",
-                argv[0]
-            )
-        })?;
-    let mut rx = crate::provision::stages::kubespray::output_lines(&mut child);
-    let mut parser = Parser::new();
-    while let Some(chunk) = rx.recv().await {
-        for line in &chunk.lines {
-            parser.feed(line);
-        }
-        pane.lines(chunk.lines, chunk.stderr);
-    }
-    let status = child.wait().await.ok().and_then(|s| s.code()).unwrap_or(-1);
-    for (host, f) in &parser.failures {
-        pane.note(&format!("{host}: {f}"));
-    }
-    pane.note(&format!("{} exited {status}", argv[0]));
-    Ok(status)
 }

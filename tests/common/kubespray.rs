@@ -121,3 +121,20 @@ pub fn overlay(archives: &Path, tag: &str, venv_dir: &Path) -> tempfile::TempDir
     std::os::unix::fs::symlink(venv_dir, tmp.path().join("venv")).expect("link");
     tmp
 }
+
+/// Runs `check` for every row of the release table, each on a thread of its own (a release
+/// takes seconds and mostly waits on its Ansible), then fails naming each release that failed
+/// (their panics are printed as they happen). A new release is a new row, nothing here.
+pub fn for_each_release(check: impl Fn(&'static Release) + Sync) {
+    let failed: Vec<&str> = std::thread::scope(|s| {
+        let running: Vec<_> = kubespray::RELEASES
+            .iter()
+            .map(|r| (r.tag, s.spawn(|| check(r))))
+            .collect();
+        running
+            .into_iter()
+            .filter_map(|(tag, t)| t.join().is_err().then_some(tag))
+            .collect()
+    });
+    assert!(failed.is_empty(), "failed for {failed:?} (see above)");
+}

@@ -42,7 +42,9 @@ pub fn visible(
                 !s.is_empty() && strip_ansi(raw).to_lowercase().contains(&s.to_lowercase())
             });
         let mut line = if theme.color {
-            raw.as_bytes()
+            // Ansible's lines come plain; they get Ansible's colours here.
+            crate::kubespray::runner::paint(raw)
+                .as_bytes()
                 .into_text()
                 .ok()
                 .and_then(|t| t.lines.into_iter().next())
