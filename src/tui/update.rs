@@ -2,16 +2,16 @@
 //!
 //! ```text
 //!  key ─► Msg::Key ─► update ─► on_key ─► popup (popups::on_popup_key)
-//!                                      └─► the step's screen (screens::<step>::key_<step>)
+//!                                      └─► the screen shown (screens::current(m).on_key)
 //!                                                │
 //!                     Model changed in place ◄───┴─► Option<Effect> ─► effects::Executor
 //!  task answers (host found, stage output, file saved) ─► Msg ─► update ─► ...
 //! ```
 //!
 //! `update` applies one message and may return one `Effect` for the event loop to run; the
-//! effect's task answers with more messages. Moving between steps (`next`, `back`) and
-//! starting, retrying or aborting a run (`start`, `confirmed`) live here because several
-//! screens and popups share them. Nothing here does IO.
+//! effect's task answers with more messages. Moving on (`next`) and starting, retrying or
+//! aborting a run (`start`, `confirmed`) live here because several screens and popups share
+//! them; what Esc does is each screen's own. Nothing here does IO.
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tui_input::Input;
@@ -28,17 +28,6 @@ use crate::net;
 use crate::plan::Plan;
 use crate::provision::stage::reports_on;
 use crate::provision::{Event, EventKind, StageId, StepState};
-
-/// A text field has focus: `?` and `q` are typed into it, so F1 and Ctrl+C stand in.
-pub fn is_text_focus(m: &Model) -> bool {
-    match m.step {
-        Step::Access => true,
-        Step::Discover => !m.discover.table_focus,
-        Step::Network => m.network.focus.is_text(),
-        Step::Review => m.review.search.is_some(),
-        _ => false,
-    }
-}
 
 pub(crate) fn handle_input(input: &mut Input, key: KeyEvent) -> bool {
     input.handle_event(&TermEvent::Key(key)).is_some()
@@ -362,14 +351,6 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         m.popup = Some(Popup::Quit);
         return None;
     }
-    if m.drift.is_some() {
-        let typing = m.drift.as_ref().is_some_and(|d| d.prepared.is_some());
-        if key.code == KeyCode::Char('q') && !typing {
-            m.popup = Some(Popup::Quit);
-            return None;
-        }
-        return screens::drift::key_drift(m, key);
-    }
     if key.code == KeyCode::F(1) {
         m.popup = Some(Popup::Help);
         return None;
@@ -378,7 +359,7 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         m.popup = Some(Popup::Findings);
         return None;
     }
-    if !is_text_focus(m) {
+    if !screens::is_text_focus(m) {
         match key.code {
             KeyCode::Char('q') => {
                 m.popup = Some(Popup::Quit);
@@ -391,39 +372,7 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             _ => {}
         }
     }
-    if key.code == KeyCode::Esc {
-        return back(m);
-    }
-    match m.step {
-        Step::Access => screens::access::key_access(m, key),
-        Step::Discover => screens::discover::key_discover(m, key),
-        Step::Hosts => screens::hosts::key_hosts(m, key),
-        Step::Roles => screens::roles::key_roles(m, key),
-        Step::Storage => screens::storage::key_storage(m, key),
-        Step::Network => screens::network::key_network(m, key),
-        Step::Review => screens::review::key_review(m, key),
-        Step::Provision => screens::provision::key_provision(m, key),
-        Step::Done => screens::done::key_done(m, key),
-    }
-}
-
-fn back(m: &mut Model) -> Option<Effect> {
-    match m.step {
-        Step::Discover if m.discover.table_focus => m.discover.table_focus = false,
-        Step::Review if m.review.search.is_some() => m.review.search = None,
-        Step::Provision if m.provision.running => {
-            m.popup = Some(Popup::Confirm {
-                action: Action::Abort,
-                hosts: vec![],
-                what: text::ABORT_QUESTION.into(),
-                input: Input::default(),
-            })
-        }
-        Step::Done | Step::Access => {}
-        Step::Provision if m.provision.started => {}
-        _ => m.step = m.step.prev(),
-    }
-    None
+    (screens::current(m).on_key)(m, key)
 }
 
 /// What the wizard asks for as it opens: a plan reopened at Review gets Kubespray's

@@ -10,7 +10,6 @@ use super::model::{MIN_HEIGHT, MIN_WIDTH, Mode, Model};
 use super::popups::Popup;
 use super::screens;
 use super::text;
-use super::update::is_text_focus;
 use super::widgets::{Look, findings, footer, step_bar, style};
 
 pub fn render(m: &Model, f: &mut Frame) {
@@ -117,13 +116,11 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 /// This screen's help, the keys every screen shares, and (while a text field has focus)
 /// why `?` and `q` are typed instead.
 fn help_lines(m: &Model) -> Vec<Line<'static>> {
-    let mut l: Vec<Line> = text::help(m.step)
+    let mut l: Vec<Line> = screens::help(m)
         .lines()
         .map(|s| Line::from(s.to_string()))
         .collect();
-    l.push(Line::from(""));
-    l.extend(text::HELP_GLOBAL.lines().map(|s| Line::from(s.to_string())));
-    if is_text_focus(m) {
+    if screens::is_text_focus(m) {
         l.push(Line::from(""));
         l.extend(
             text::HELP_TEXT_FOCUS

@@ -12,10 +12,11 @@ use crate::facts::human_bytes;
 use crate::plan::{
     self, Discard, DiskInUse, Filesystem, Level, Relocate, StorageLayout, disk_in_use,
 };
+use crate::plan::{Finding, Severity};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::popups::Popup;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Hint, Screen, back, back_command, step_title};
 use crate::tui::text;
 use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
@@ -293,20 +294,67 @@ pub fn preview(m: &Model) -> (String, bool) {
     (format!("{what}, {discard}"), true)
 }
 
-/// The footer's keys for this screen, most important first: a narrow footer drops keys
-/// from the end. `w` is also said where it is needed (selecting a disk that holds data).
-pub fn hints(_: &Model) -> Vec<Hint> {
+pub const SCREEN: Screen = Screen {
+    name: "Storage",
+    title: |m| step_title(m, "Disks and layouts"),
+    about,
+    commands: key_table,
+    on_key: key_storage,
+    render,
+    findings,
+    text_focus: |_| false,
+};
+
+fn about() -> String {
+    "Each layout is a level (single, raid0/1/5/6/10, per-disk: one filesystem per disk at <mount>/<disk>), a filesystem, a mount point (never a system directory), discard, and whether kubelet and containerd data move onto it (not per-disk).".into()
+}
+
+/// The screen's keys, most important first: a narrow footer drops keys from the end. `w`
+/// is also said where it is needed (selecting a disk that holds data).
+fn key_table(_: &Model) -> Vec<Command> {
+    use KeyCode::*;
+    const SET: Hint = ("l/f/d/r/m", "set");
     vec![
-        ("Tab", "host"),
-        ("Space", "select"),
-        ("l/f/d/r/m", "set"),
-        ("a", "add"),
-        ("x", "take back"),
-        ("w", "wipe"),
-        ("A", "all same"),
-        ("b", "all blank"),
-        ("Enter", "next"),
+        Command::new(&[Tab, BackTab], "Tab / Shift-Tab", "next / previous host")
+            .footer("Tab", "host"),
+        Command::new(&[Up, Down], "Up/Down", "move"),
+        Command::new(&[Char(' ')], "Space", "selects a disk").footer("Space", "select"),
+        Command::new(
+            &[Char('l'), Char('L')],
+            "l / L",
+            "level forward / back (only levels the selection allows)",
+        )
+        .footer(SET.0, SET.1),
+        Command::new(&[Char('f')], "f", "filesystem").footer(SET.0, SET.1),
+        Command::new(&[Char('d')], "d", "discard").footer(SET.0, SET.1),
+        Command::new(&[Char('r')], "r", "move kubelet+containerd data").footer(SET.0, SET.1),
+        Command::new(&[Char('m')], "m", "mount point").footer(SET.0, SET.1),
+        Command::new(&[Char('a')], "a", "adds the layout").footer("a", "add"),
+        Command::new(
+            &[Char('x')],
+            "x",
+            "takes the last one back to change it",
+        )
+        .footer("x", "take back"),
+        Command::new(&[Char('w')], "w", "marks one for wiping").footer("w", "wipe"),
+        Command::new(
+            &[Char('A')],
+            "A",
+            "applies this host's layouts to every host with the same disks (asks before replacing a host's own; a wipe is never copied)",
+        )
+        .footer("A", "all same"),
+        Command::new(&[Char('b')], "b", "selects every blank disk").footer("b", "all blank"),
+        Command::new(&[Enter], "Enter", "next").footer("Enter", "next"),
+        back_command(),
     ]
+}
+
+/// The core's findings about the hosts' layouts.
+fn findings(m: &Model) -> Vec<Finding> {
+    m.plan_findings()
+        .into_iter()
+        .filter(|f| f.path.contains(".storage") && f.severity != Severity::Info)
+        .collect()
 }
 
 pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
@@ -333,6 +381,7 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     });
     let s = &mut m.storage;
     match key.code {
+        KeyCode::Esc => return back(m),
         KeyCode::Tab | KeyCode::BackTab => {
             let n = m.plan.hosts.len().max(1);
             s.host = if key.code == KeyCode::Tab {
