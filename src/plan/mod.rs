@@ -10,6 +10,7 @@ pub mod facts;
 pub mod load;
 pub mod model;
 pub mod release;
+pub mod same_disks;
 
 pub use check::{
     CONTAINER_MANAGERS, Code, DiskInUse, Finding, Fit, HwRole, MountProblem, Quorum, Severity,

@@ -568,112 +568,36 @@ pub(crate) fn mount_message(problem: plan::MountProblem) -> String {
     }
 }
 
-/// Copies this host's layouts to every other host whose devices of the same names have the
-/// same sizes (docs/wizard.md, "Apply to all hosts with the same disks"). `wipe` never
-/// travels: the operator looked at this host's disks, not at the others', so a target disk
-/// that holds data, is mounted or holds `/` skips that host with a message naming it; only
-/// hosts whose disks are all blank get the layouts.
+/// "Apply to all hosts with the same disks": the core copies (`plan::same_disks`, where a
+/// wipe never travels); this says what it did, or asks before replacing a host's own
+/// layouts.
 pub(crate) fn apply_to_same(m: &mut Model, replace: bool) {
-    let Some(src) = m.storage_host().cloned() else {
+    let from = m.storage.host;
+    let Some(out) = plan::same_disks::apply_to_same(&mut m.plan, &m.facts, from, replace) else {
         return;
     };
-    let Some(src_facts) = m.facts.get(&src.name).cloned() else {
-        return;
-    };
-    let layouts: Vec<StorageLayout> = src
-        .storage
-        .iter()
-        .map(|l| StorageLayout {
-            wipe: false,
-            ..l.clone()
-        })
-        .collect();
-    let mut applied = Vec::new();
-    let mut differ = Vec::new();
-    let mut unsafe_hosts = Vec::new();
-    let mut replacing = Vec::new();
-    let before: std::collections::BTreeMap<String, Vec<StorageLayout>> = m
-        .plan
-        .hosts
-        .iter()
-        .map(|h| (h.name.clone(), h.storage.clone()))
-        .collect();
-    for i in 0..m.plan.hosts.len() {
-        if i == m.storage.host {
-            continue;
-        }
-        let name = m.plan.hosts[i].name.clone();
-        let Some(f) = m.facts.get(&name) else {
-            continue;
-        };
-        let devices: Vec<&String> = layouts.iter().flat_map(|l| l.devices.iter()).collect();
-        let same = devices
-            .iter()
-            .all(|d| match (src_facts.device(d), f.device(d)) {
-                (Some(a), Some(b)) => a.size_bytes == b.size_bytes && a.rotational == b.rotational,
-                _ => false,
-            });
-        if !same {
-            differ.push(name);
-            continue;
-        }
-        let blocked = devices.iter().find_map(|d| {
-            f.device(d)
-                .and_then(disk_in_use)
-                .map(|why| (d.to_string(), why))
-        });
-        match blocked {
-            Some((disk, why)) => unsafe_hosts.push(text::not_applied_unsafe(&name, &disk, why)),
-            None => {
-                let had = &m.plan.hosts[i].storage;
-                if !replace && !had.is_empty() && *had != layouts {
-                    replacing.push(name);
-                    continue;
-                }
-                m.plan.hosts[i].storage = layouts.clone();
-                applied.push(name);
-            }
-        }
-    }
-    if !replacing.is_empty() {
-        // Nothing changed yet: ask once for every host whose own layouts would go.
-        for name in &applied {
-            if let Some(h) = m.plan.hosts.iter_mut().find(|h| &h.name == name) {
-                h.storage = before.get(name).cloned().unwrap_or_default();
-            }
-        }
+    if !out.replacing.is_empty() {
         m.popup = Some(Popup::Confirm {
             action: crate::tui::effects::Action::ApplyToSame,
             hosts: vec![],
-            what: text::replace_layouts(&replacing),
+            what: text::replace_layouts(&out.replacing),
             input: tui_input::Input::default(),
         });
         return;
     }
-    // The core's check on each host that got the layouts: what it refuses is said here.
-    let refused: Vec<String> = plan::check(&m.plan, Some(&m.facts))
-        .into_iter()
-        .filter(|f| f.severity == plan::Severity::Error)
-        .filter(|f| {
-            applied.iter().any(|name| {
-                m.plan
-                    .hosts
-                    .iter()
-                    .position(|h| &h.name == name)
-                    .is_some_and(|i| f.path.starts_with(&format!("hosts[{i}].storage")))
-            })
-        })
-        .map(|f| f.message)
-        .collect();
     let mut parts = Vec::new();
-    if !applied.is_empty() {
-        parts.push(format!("{} {}", text::APPLIED_TO, applied.join(", ")));
+    if !out.applied.is_empty() {
+        parts.push(format!("{} {}", text::APPLIED_TO, out.applied.join(", ")));
     }
-    if !differ.is_empty() {
-        parts.push(format!("{} {}", text::DISKS_DIFFER, differ.join(", ")));
+    if !out.differ.is_empty() {
+        parts.push(format!("{} {}", text::DISKS_DIFFER, out.differ.join(", ")));
     }
-    parts.extend(unsafe_hosts);
-    parts.extend(refused);
+    parts.extend(
+        out.not_blank
+            .iter()
+            .map(|(host, disk, why)| text::not_applied_unsafe(host, disk, *why)),
+    );
+    parts.extend(out.refused);
     m.storage.message = Some(if parts.is_empty() {
         text::NO_OTHER_HOSTS.into()
     } else {
