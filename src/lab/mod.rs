@@ -580,7 +580,7 @@ impl LabRunner {
             });
             return false;
         }
-        let lines: Vec<LabLine> = if stage == StageId::Storage {
+        let lines: Vec<LabLine> = if scripted_from_plan(stage) {
             storage_script(plan, host)
         } else {
             with_plan_values(
@@ -620,6 +620,12 @@ impl LabRunner {
         });
         true
     }
+}
+
+/// Stages whose demo output the lab makes from the plan (the layouts the storage stage
+/// formats) rather than from a script in the lab file.
+pub fn scripted_from_plan(stage: StageId) -> bool {
+    stage == StageId::Storage
 }
 
 /// Stages that run on each host on its own; the others need the whole cluster ready. The
@@ -745,6 +751,20 @@ mod tests {
                 lab.hosts.len(),
                 "{name}"
             );
+        }
+    }
+
+    /// A stage added to the list needs a script in every built-in lab (or a script made
+    /// from the plan): a demo run would otherwise show it doing nothing.
+    #[test]
+    fn every_builtin_lab_has_a_script_for_every_stage() {
+        for (name, _) in LABS {
+            let lab = Lab::builtin(name).unwrap();
+            let missing: Vec<StageId> = StageId::ALL
+                .into_iter()
+                .filter(|s| !scripted_from_plan(*s) && !lab.stages.contains_key(s))
+                .collect();
+            assert!(missing.is_empty(), "{name} has no script for {missing:?}");
         }
     }
 

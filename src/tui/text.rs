@@ -100,12 +100,16 @@ pub const ABORTED: &str = "run aborted";
 pub const NAME_MISMATCH: &str = "that is not the host's name";
 pub const NOT_FOUND: &str = "not found:";
 pub const RUN_FINISHED: &str = "every stage finished: press Enter";
-pub const NOTHING_SELECTED: &str =
-    "nothing chosen to run: pick at least one stage (1-6) and one host (Space)";
+/// Provision: Enter with every stage or every host left out; `keys` are the stage keys.
+pub fn nothing_selected(keys: &str) -> String {
+    format!("nothing chosen to run: pick at least one stage ({keys}) and one host (Space)")
+}
 pub const LEAVE_STAGE_OUT: &str =
     "Fix that and press Enter again (it is checked again), or leave the stage out (its number key)";
-pub const SELECT_INTRO: &str =
-    "Keys 1-6 leave a stage out or back in; ↑↓ and Space do the same for a host.";
+/// Provision before the run: what the stage keys (`keys`) and Space do.
+pub fn select_intro(keys: &str) -> String {
+    format!("Keys {keys} leave a stage out or back in; ↑↓ and Space do the same for a host.")
+}
 /// What quitting does while stages run (the quit popup says it, as abort does).
 pub const QUIT_WHILE_RUNNING: &str =
     "Stages are running: quitting aborts them where they are, and the cluster is left unfinished.";

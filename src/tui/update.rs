@@ -446,7 +446,7 @@ pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
     let selection = m.run_selection();
     if matches!(action, Action::RunStages { .. }) {
         if selection.is_empty() {
-            m.status = Some(text::NOTHING_SELECTED.into());
+            m.status = Some(text::nothing_selected(screens::provision::stage_keys()));
             return None;
         }
         if let Some(b) = m.machine_blockers().first() {

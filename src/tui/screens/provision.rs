@@ -61,7 +61,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     )];
     for s in StageId::ALL {
         // The last title has the rest of the row ("Load balancer" reads whole at 80).
-        let room = if s == StageId::LoadBalancer {
+        let room = if Some(&s) == StageId::ALL.last() {
             usize::from(area.width).saturating_sub(10 + col * (StageId::ALL.len() - 1))
         } else {
             col - 1
@@ -145,7 +145,10 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
                     })
                     .collect::<Vec<_>>(),
             ),
-            Line::from(Span::styled(text::SELECT_INTRO, style(m.theme, Look::Dim))),
+            Line::from(Span::styled(
+                text::select_intro(stage_keys()),
+                style(m.theme, Look::Dim),
+            )),
         ];
         for b in m.machine_blockers() {
             l.push(Line::from(Span::styled(
