@@ -33,13 +33,7 @@ fn akash_at(step: Step) -> Driver {
 fn recovery() -> Driver {
     let (mut m, lab) = rackstrap::cli::demo::recovery_model().expect("recovery demo");
     m.theme.color = false;
-    let mut d = Driver {
-        runner: rackstrap::lab::LabRunner::new(lab.clone(), 1e6),
-        m,
-        lab,
-        pending_runs: vec![],
-        pinned: Default::default(),
-    };
+    let mut d = Driver::new(m, lab);
     d.send(Msg::Opened);
     d
 }

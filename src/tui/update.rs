@@ -127,7 +127,6 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::Opened => match &m.drift {
             Some(d) if d.report.is_none() => Some(Effect::Survey {
                 plan: m.plan.clone(),
-                demo: m.is_demo(),
                 accepted: d.accepted.clone(),
             }),
             _ => None,

@@ -301,7 +301,6 @@ fn key_table(m: &Model) -> Vec<Command> {
 }
 
 pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
-    let demo = m.is_demo();
     let plan = m.plan.clone();
     let plan_path = m.plan_path.clone();
     let d = m.drift.as_mut()?;
@@ -342,7 +341,6 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     plan,
                     name,
                     offered,
-                    demo,
                     accepted: d.accepted.clone(),
                 });
             }
@@ -367,7 +365,6 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     plan,
                     plan_path,
                     name,
-                    demo,
                 });
             }
             KeyCode::Enter => m.status = Some(format!("type {name} to re-lay its disks")),
@@ -399,7 +396,6 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     prepared: Box::new(p.clone()),
                     plan,
                     plan_path,
-                    demo,
                 });
             }
             _ => {
@@ -429,7 +425,6 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             d.log.clear();
             return Some(Effect::Survey {
                 plan,
-                demo,
                 accepted: d.accepted.clone(),
             });
         }

@@ -23,6 +23,13 @@ use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
+mod live;
+mod prepare;
+mod recovery;
+
+pub use live::{Credentials, discover_options, run_connect_options};
+pub use prepare::prepare_kubespray;
+
 use super::model::Msg;
 use super::prepare::PrepareEvent;
 use super::secret::{Reply, Secret, passphrase_callback};
@@ -88,8 +95,8 @@ pub enum Effect {
     /// Survey a reopened plan's hosts and cluster (the demo: its recovery lab's answers).
     Survey {
         plan: Plan,
-        demo: bool,
-        /// The demo's hosts whose new key was accepted.
+        /// The demo's hosts whose new key was accepted (the demo's survey takes them as
+        /// re-pinned).
         accepted: Vec<String>,
     },
     /// Pin `name`'s new key (only if it still offers `offered`), then survey again.
@@ -97,7 +104,6 @@ pub enum Effect {
         plan: Plan,
         name: String,
         offered: String,
-        demo: bool,
         accepted: Vec<String>,
     },
     /// Run a recovery action the operator confirmed (the demo: only say what would run).
@@ -105,7 +111,6 @@ pub enum Effect {
         prepared: Box<crate::recovery::Prepared>,
         plan: Plan,
         plan_path: Option<PathBuf>,
-        demo: bool,
     },
     /// Re-lay a host's disks the operator confirmed (`recovery::relay`; the demo: only say
     /// what would run).
@@ -113,7 +118,6 @@ pub enum Effect {
         plan: Plan,
         plan_path: Option<PathBuf>,
         name: String,
-        demo: bool,
     },
     /// The operator answered the question about a stalled command of `host`'s `stage`.
     AnswerStall {
@@ -193,6 +197,12 @@ impl Executor {
         }
     }
 
+    /// The demo lab answers: nothing on this machine or any host is touched. The one place
+    /// that decides demo or live for every effect.
+    fn is_demo(&self) -> bool {
+        matches!(self.backend, Backend::Demo { .. })
+    }
+
     /// The known_hosts file given for live runs (`None` in the demo and when none was given).
     fn known_hosts(&self) -> Option<PathBuf> {
         match &self.backend {
@@ -234,7 +244,7 @@ impl Executor {
             Effect::CheckKey { path } => {
                 if let Backend::Live { .. } = &self.backend {
                     let file = crate::paths::expand_home(&path);
-                    tokio::spawn(check_key(path, file, tx));
+                    tokio::spawn(live::check_key(path, file, tx));
                 }
             }
             Effect::ListAgent => {
@@ -249,9 +259,9 @@ impl Executor {
                 plan,
                 name,
                 offered,
-                demo,
                 accepted,
             } => {
+                let demo = self.is_demo();
                 let known = self.known_hosts();
                 tokio::spawn(async move {
                     let report = if demo {
@@ -272,11 +282,8 @@ impl Executor {
                     let _ = tx.send(Msg::Drift(report));
                 });
             }
-            Effect::Survey {
-                plan,
-                demo,
-                accepted,
-            } => {
+            Effect::Survey { plan, accepted } => {
+                let demo = self.is_demo();
                 let known = self.known_hosts();
                 tokio::spawn(async move {
                     let report = if demo {
@@ -295,23 +302,29 @@ impl Executor {
                 prepared,
                 plan,
                 plan_path,
-                demo,
             } => {
+                if self.is_demo() {
+                    let _ = tx.send(recovery::demo_recover(&prepared));
+                    return;
+                }
                 let known = self.known_hosts();
-                tokio::spawn(recover(*prepared, plan, plan_path, demo, known, tx));
+                tokio::spawn(recovery::recover(*prepared, plan, plan_path, known, tx));
             }
             Effect::Relay {
                 plan,
                 plan_path,
                 name,
-                demo,
             } => {
+                if self.is_demo() {
+                    let _ = tx.send(recovery::demo_relay(&name));
+                    return;
+                }
                 let known = self.known_hosts();
                 // The runner's future is not `Send`: it runs on a blocking thread driven by
                 // this runtime, as a provisioning run does.
                 let handle = tokio::runtime::Handle::current();
                 tokio::task::spawn_blocking(move || {
-                    handle.block_on(relay(plan, plan_path, name, demo, known, tx));
+                    handle.block_on(recovery::relay(plan, plan_path, name, known, tx));
                 });
             }
             Effect::CheckKubespray { plan } => {
@@ -380,7 +393,7 @@ impl Executor {
                     Backend::Live {
                         known_hosts,
                         limits,
-                    } => tokio::spawn(live_discover(
+                    } => tokio::spawn(live::live_discover(
                         targets,
                         access,
                         sudo_password,
@@ -436,7 +449,7 @@ impl Executor {
                                     passphrase: Some(passphrase_callback(tx.clone())),
                                 },
                             );
-                            let mut opts = live_run_options(
+                            let mut opts = live::live_run_options(
                                 from, hosts, &selection, consent, plan_path, facts, base,
                             );
                             // Nobody typed a flag here: a stalled command asks the operator.
@@ -479,249 +492,6 @@ impl Drop for Executor {
     }
 }
 
-/// What the wizard gives the SSH layer besides the plan's access settings; held in memory
-/// only.
-pub struct Credentials {
-    pub sudo_password: Option<Secret>,
-    pub passphrase: Option<crate::ssh::PassphraseCallback>,
-}
-
-impl Credentials {
-    fn apply(self, opts: &mut crate::ssh::ConnectOptions) {
-        opts.sudo_password = self.sudo_password.map(|s| s.0);
-        opts.passphrase = self.passphrase;
-    }
-}
-
-/// The SSH options a live run starts from (the connector sets the plan's user, port and key
-/// per host): the core's [`connect_options`](crate::provision::remote::connect_options) and
-/// the session's credentials.
-pub fn run_connect_options(
-    access: &Access,
-    known_hosts: Option<PathBuf>,
-    credentials: Credentials,
-) -> crate::ssh::ConnectOptions {
-    let mut base = crate::provision::remote::connect_options(access, known_hosts.as_deref());
-    credentials.apply(&mut base);
-    base
-}
-
-/// The provisioning runner's options for a run started from the wizard: SSH from `base`
-/// ([`run_connect_options`]), the chosen stages from `from` on, on the chosen hosts (`hosts`
-/// only, when given), state and logs next to the saved plan, consent for the hosts whose
-/// names were typed.
-fn live_run_options(
-    from: StageId,
-    hosts: Vec<String>,
-    selection: &Selection,
-    consent: Vec<String>,
-    plan_path: Option<PathBuf>,
-    facts: crate::facts::Facts,
-    base: crate::ssh::ConnectOptions,
-) -> crate::provision::runner::RunOptions {
-    use crate::provision::runner::{Consent, RunOptions};
-    let connector = Arc::new(crate::provision::remote::SshConnector { base });
-    let mut opts = RunOptions::new(connector);
-    selection.apply(&mut opts, from, &hosts);
-    opts.consent = Consent::Hosts(consent.into_iter().collect());
-    opts.state_dir = plan_path.as_deref().map(crate::provision::state::state_dir);
-    opts.facts = (!facts.is_empty()).then_some(facts);
-    opts
-}
-
-/// Discovery over SSH with the plan's access settings. Keys come from the identity file or
-/// the ssh-agent; an encrypted key's passphrase is asked through the wizard's popup; the
-/// sudo password, if given, only goes to the SSH layer.
-async fn live_discover(
-    targets: String,
-    access: Access,
-    sudo_password: Option<Secret>,
-    accept: Vec<String>,
-    known_hosts: Option<PathBuf>,
-    facts_timeout: Option<Duration>,
-    tx: UnboundedSender<Msg>,
-) {
-    let list = match crate::discover::parse_targets(&targets, false) {
-        Ok(list) => list,
-        Err(e) => {
-            let _ = tx.send(Msg::DiscoveryFailed(e.to_string()));
-            return;
-        }
-    };
-    let credentials = Credentials {
-        sudo_password,
-        passphrase: Some(passphrase_callback(tx.clone())),
-    };
-    let opts = discover_options(&access, credentials, accept, known_hosts);
-    let (dtx, mut drx) = unbounded_channel();
-    let scan = tokio::spawn(crate::discover::discover_within(
-        list,
-        opts,
-        crate::discover::DEFAULT_CONCURRENCY,
-        facts_timeout.unwrap_or_else(crate::discover::facts_timeout),
-        dtx,
-    ));
-    while let Some(d) = drx.recv().await {
-        let _ = tx.send(Msg::Discovered(d));
-    }
-    let _ = scan.await;
-    let _ = tx.send(Msg::DiscoveryDone);
-}
-
-/// The SSH options of a wizard scan: the core's
-/// [`connect_options`](crate::provision::remote::connect_options), the session's
-/// credentials, the fingerprints the operator accepted.
-pub fn discover_options(
-    access: &Access,
-    credentials: Credentials,
-    accept: Vec<String>,
-    known_hosts: Option<PathBuf>,
-) -> crate::ssh::ConnectOptions {
-    let mut opts = crate::provision::remote::connect_options(access, known_hosts.as_deref());
-    credentials.apply(&mut opts);
-    opts.accepted_fingerprints = accept;
-    opts
-}
-
-/// Says what the key file at `file` holds; an encrypted key is then unlocked through the
-/// passphrase popup and stays loaded for the session (`ssh::auth`'s key cache), so discovery
-/// does not ask again.
-async fn check_key(path: String, file: PathBuf, tx: UnboundedSender<Msg>) {
-    use crate::ssh::auth::{KeyCheck, inspect_key, load_key};
-    let found = {
-        let file = file.clone();
-        tokio::task::spawn_blocking(move || inspect_key(&file))
-            .await
-            .unwrap_or_else(|e| KeyCheck::Unreadable(e.to_string()))
-    };
-    let encrypted = found == KeyCheck::Encrypted;
-    let _ = tx.send(Msg::KeyChecked {
-        path: path.clone(),
-        check: found,
-    });
-    if !encrypted {
-        return;
-    }
-    let ask = passphrase_callback(tx.clone());
-    if let Ok(key) = load_key(&file, Some(&ask)).await {
-        let check = KeyCheck::Ready {
-            algorithm: format!("{} (unlocked)", key.algorithm()),
-            fingerprint: key
-                .public_key()
-                .fingerprint(russh::keys::HashAlg::Sha256)
-                .to_string(),
-        };
-        let _ = tx.send(Msg::KeyChecked { path, check });
-    }
-}
-
-/// Runs the core's prepare, its steps and log lines sent as `Msg::Preparing` (and the log
-/// appended to `log`); what is ready, or what failed with where the log is.
-pub fn prepare_kubespray(
-    plan: &Plan,
-    url: &str,
-    python: &str,
-    log: Option<&std::path::Path>,
-    tx: &UnboundedSender<Msg>,
-) -> Result<String, String> {
-    use crate::kubespray::prepare::{Outcome, Reporter, prepare};
-    let file = match log {
-        Some(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("creating {}: {e}", dir.display()))?;
-            }
-            Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map_err(|e| format!("opening {}: {e}", path.display()))?,
-            )
-        }
-        None => None,
-    };
-    let mut sink = LogLines {
-        tx: tx.clone(),
-        file,
-        partial: Vec::new(),
-    };
-    let step_tx = tx.clone();
-    let mut progress = |line: &str| {
-        let _ = step_tx.send(Msg::Preparing(PrepareEvent::Step(line.to_string())));
-    };
-    let result = prepare(
-        plan,
-        url,
-        python,
-        &mut Reporter {
-            progress: &mut progress,
-            log: &mut sink,
-        },
-    );
-    sink.finish();
-    let path = crate::kubespray::Tree::of(plan).path;
-    match result {
-        Ok(Outcome::AlreadyReady { ansible }) => Ok(format!(
-            "{} was ready already (ansible-core {ansible})",
-            path.display()
-        )),
-        Ok(Outcome::Prepared { ansible }) => Ok(format!(
-            "{} is ready: ansible-core {ansible} in its virtualenv",
-            path.display()
-        )),
-        Err(e) => Err(match log {
-            Some(l) => format!("{e} (the whole log: {})", l.display()),
-            None => e,
-        }),
-    }
-}
-
-/// The prepare log as it is written: into the file, and line by line to the wizard.
-struct LogLines {
-    tx: UnboundedSender<Msg>,
-    file: Option<std::fs::File>,
-    partial: Vec<u8>,
-}
-
-impl LogLines {
-    fn send(&self, bytes: &[u8]) {
-        let line = String::from_utf8_lossy(bytes)
-            .trim_end_matches('\r')
-            .to_string();
-        let _ = self.tx.send(Msg::Preparing(PrepareEvent::Log(line)));
-    }
-
-    /// The last line, when it had no newline.
-    fn finish(&mut self) {
-        if !self.partial.is_empty() {
-            let rest = std::mem::take(&mut self.partial);
-            self.send(&rest);
-        }
-    }
-}
-
-impl std::io::Write for LogLines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Some(f) = &mut self.file {
-            f.write_all(buf)?;
-        }
-        self.partial.extend_from_slice(buf);
-        while let Some(i) = self.partial.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=i).collect();
-            self.send(&line[..i]);
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.file {
-            Some(f) => f.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
 /// Collects runner events and hands them over in batches, at most every `LOG_FLUSH`.
 async fn batch_events(
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>,
@@ -750,181 +520,5 @@ pub fn save_plan(path: &std::path::Path, plan: &Plan) -> Result<(), String> {
     crate::plan::save(plan, path).map_err(|e| e.to_string())
 }
 
-/// Runs a confirmed recovery action through the core (`recovery::perform`), keeping its last
-/// output lines for the Drift screen. The demo runs nothing and says what would have run.
-async fn recover(
-    prepared: crate::recovery::Prepared,
-    plan: Plan,
-    plan_path: Option<PathBuf>,
-    demo: bool,
-    known: Option<PathBuf>,
-    tx: UnboundedSender<Msg>,
-) {
-    if demo {
-        let lines = prepared
-            .steps
-            .iter()
-            .map(|s| format!("demo, not run: {}", s.title))
-            .collect();
-        let _ = tx.send(Msg::RecoveryDone {
-            lines,
-            result: Ok(()),
-        });
-        return;
-    }
-    let Some(path) = plan_path else {
-        let _ = tx.send(Msg::RecoveryDone {
-            lines: Vec::new(),
-            result: Err("save the plan first: the action saves it when it succeeds".into()),
-        });
-        return;
-    };
-    let opts = crate::provision::remote::connect_options(&plan.access, known.as_deref());
-    let pins = crate::ssh::known_hosts::KnownHosts {
-        own: opts.known_hosts.clone(),
-        extra: opts.extra_known_hosts.clone(),
-    };
-    let (etx, collect) = last_output_lines();
-    let result = crate::recovery::perform(&prepared, &plan, &path, Some(&pins), etx).await;
-    let lines = collect.await.unwrap_or_default();
-    let _ = tx.send(Msg::RecoveryDone { lines, result });
-}
-
-/// How many of an action's last output lines the Drift screen shows.
-const RECOVERY_LINES: usize = 6;
-
-/// An event sender for a recovery action, and a task that keeps the last
-/// [`RECOVERY_LINES`] output lines it carried (colour removed) until the sender is dropped.
-fn last_output_lines() -> (
-    UnboundedSender<crate::provision::Event>,
-    tokio::task::JoinHandle<Vec<String>>,
-) {
-    let (etx, mut erx) = unbounded_channel::<crate::provision::Event>();
-    let collect = tokio::spawn(async move {
-        let mut last = std::collections::VecDeque::new();
-        while let Some(ev) = erx.recv().await {
-            if let crate::provision::EventKind::Log { lines, .. } = ev.kind {
-                for line in lines.iter().rev().take(RECOVERY_LINES).rev() {
-                    last.push_back(crate::provision::log::strip_ansi(line));
-                    if last.len() > RECOVERY_LINES {
-                        last.pop_front();
-                    }
-                }
-            }
-        }
-        last.into_iter().collect()
-    });
-    (etx, collect)
-}
-
-/// Re-lays a host's disks through the core (`recovery::relay::perform`, the runner `apply`
-/// uses), the host's typed name as the storage stage's consent, keeping the last output lines
-/// for the Drift screen. The demo runs nothing.
-async fn relay(
-    plan: Plan,
-    plan_path: Option<PathBuf>,
-    name: String,
-    demo: bool,
-    known: Option<PathBuf>,
-    tx: UnboundedSender<Msg>,
-) {
-    if demo {
-        let _ = tx.send(Msg::RecoveryDone {
-            lines: vec![format!("demo, not run: the storage stage on {name}")],
-            result: Ok(()),
-        });
-        return;
-    }
-    let Some(path) = plan_path else {
-        let _ = tx.send(Msg::RecoveryDone {
-            lines: Vec::new(),
-            result: Err("save the plan first: its run state is kept beside it".into()),
-        });
-        return;
-    };
-    let base = crate::provision::remote::connect_options(&plan.access, known.as_deref());
-    let mut opts = crate::provision::runner::RunOptions::new(Arc::new(
-        crate::provision::remote::SshConnector { base },
-    ));
-    opts.consent = crate::provision::runner::Consent::Hosts([name.clone()].into());
-    let (etx, collect) = last_output_lines();
-    let summary = crate::recovery::relay::perform(&plan, &path, &name, opts, etx).await;
-    let mut lines = collect.await.unwrap_or_default();
-    let result = match summary {
-        Ok(s) if s.all_done() => {
-            lines.push(format!("relay {name}: storage done"));
-            Ok(())
-        }
-        Ok(s) => Err(s
-            .failed()
-            .map(|(stage, host, _, msg)| format!("{host} {stage}: {msg}"))
-            .collect::<Vec<_>>()
-            .join("; ")),
-        Err(e) => Err(format!("{e:#}")),
-    };
-    let _ = tx.send(Msg::RecoveryDone { lines, result });
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provision::{EventKind, StageId};
-
-    #[test]
-    fn live_runs_carry_the_sessions_credentials() {
-        let (tx, _rx) = unbounded_channel();
-        let access = Access::default();
-        let opts = run_connect_options(
-            &access,
-            Some(PathBuf::from("pins")),
-            Credentials {
-                sudo_password: Some(Secret("s3cret-pw".into())),
-                passphrase: Some(passphrase_callback(tx)),
-            },
-        );
-        assert_eq!(opts.sudo_password.as_deref(), Some("s3cret-pw"));
-        assert!(opts.passphrase.is_some());
-        assert_eq!(opts.known_hosts, PathBuf::from("pins"));
-        assert!(!format!("{opts:?}").contains("s3cret-pw"));
-        let none = run_connect_options(
-            &access,
-            None,
-            Credentials {
-                sudo_password: None,
-                passphrase: None,
-            },
-        );
-        assert_eq!(none.sudo_password, None);
-    }
-
-    #[tokio::test]
-    async fn runner_events_arrive_in_batches() {
-        let (etx, erx) = unbounded_channel();
-        let (tx, mut rx) = unbounded_channel();
-        let forward = tokio::spawn(batch_events(erx, tx));
-        for i in 0..300 {
-            etx.send(Event {
-                host: "node1".into(),
-                stage: StageId::Preflight,
-                kind: EventKind::Log {
-                    lines: format!("{i}").into(),
-                    stderr: false,
-                },
-            })
-            .unwrap();
-        }
-        drop(etx);
-        forward.await.unwrap();
-        let mut batches = 0;
-        let mut events = 0;
-        while let Ok(Msg::Provision(b)) = rx.try_recv() {
-            batches += 1;
-            events += b.len();
-        }
-        assert_eq!(events, 300);
-        assert_eq!(
-            batches, 1,
-            "300 lines sent at once make one redraw, not 300"
-        );
-    }
-}
+mod tests;
