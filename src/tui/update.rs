@@ -49,53 +49,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             None
         }
         Msg::Discovered(d) => {
-            let pinned_now = m.discover.pinning.remove(&d.address) && d.state == HostState::Ok;
-            let accepted = pinned_now
-                || m.rows
-                    .iter()
-                    .find(|r| r.found.address == d.address)
-                    .map(|r| r.accepted)
-                    .unwrap_or(false);
-            let accepted = accepted
-                || (m.discover.accept_all && d.state == HostState::Ok && d.facts.is_some());
-            m.rows.retain(|r| r.found.address != d.address);
-            m.rows.push(Row { found: d, accepted });
-            let targets = m.discover.scanned.clone().unwrap_or_default();
-            m.rows.sort_by_key(|r| {
-                (
-                    target_index(&targets, &r.found.address),
-                    address_key(&r.found.address),
-                )
-            });
+            discovered(m, d);
             None
         }
-        Msg::DiscoveryDone => {
-            m.discover.scanning = false;
-            m.discover.table_focus = true;
-            // New keys accepted while the scan ran (`a`, Space) are pinned now.
-            let mut pin = std::mem::take(&mut m.discover.pin_after);
-            if std::mem::take(&mut m.discover.accept_all) {
-                pin.extend(
-                    m.rows
-                        .iter()
-                        .filter(|r| r.found.state == HostState::UnknownHostKey)
-                        .map(|r| r.found.address.clone()),
-                );
-            }
-            let pin: Vec<String> = pin
-                .into_iter()
-                .filter(|a| {
-                    m.rows.iter().any(|r| {
-                        r.found.address == *a && r.found.state == HostState::UnknownHostKey
-                    })
-                })
-                .collect();
-            if pin.is_empty() {
-                None
-            } else {
-                screens::discover::pin(m, pin)
-            }
-        }
+        Msg::DiscoveryDone => discovery_done(m),
         Msg::DiscoveryFailed(e) => {
             m.discover.scanning = false;
             m.discover.error = Some(e);
@@ -139,31 +96,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             None
         }
         Msg::RecoveryDone { lines, result } => {
-            let demo = m.is_demo();
-            let mut saved = None;
-            if let Some(d) = m.drift.as_mut() {
-                d.running = false;
-                d.log = lines;
-                if result.is_ok() {
-                    d.relaying = None;
-                }
-                match result {
-                    Ok(()) => {
-                        if let Some(p) = d.prepared.take() {
-                            d.log.push(format!("{} {}: done", p.kind.as_str(), p.node));
-                            if !demo {
-                                saved = Some(p.plan_after);
-                            }
-                        }
-                        d.confirm = Input::default();
-                    }
-                    Err(e) => d.log.push(format!("failed: {e}; the plan was not changed")),
-                }
-            }
-            if let Some(plan) = saved {
-                // The core saved it; the wizard goes on with what was saved.
-                m.plan = plan;
-            }
+            recovery_done(m, lines, result);
             None
         }
         Msg::RunFailed(e) => {
@@ -217,6 +150,86 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             }
             None
         }
+    }
+}
+
+/// A host answered the scan: its row replaces the one before, in the operator's order.
+fn discovered(m: &mut Model, d: crate::discover::Discovered) {
+    let pinned_now = m.discover.pinning.remove(&d.address) && d.state == HostState::Ok;
+    let accepted = pinned_now
+        || m.rows
+            .iter()
+            .find(|r| r.found.address == d.address)
+            .map(|r| r.accepted)
+            .unwrap_or(false);
+    let accepted =
+        accepted || (m.discover.accept_all && d.state == HostState::Ok && d.facts.is_some());
+    m.rows.retain(|r| r.found.address != d.address);
+    m.rows.push(Row { found: d, accepted });
+    let targets = m.discover.scanned.clone().unwrap_or_default();
+    m.rows.sort_by_key(|r| {
+        (
+            target_index(&targets, &r.found.address),
+            address_key(&r.found.address),
+        )
+    });
+}
+
+/// The scan ended: the table gets focus, and new keys accepted meanwhile are pinned now.
+fn discovery_done(m: &mut Model) -> Option<Effect> {
+    m.discover.scanning = false;
+    m.discover.table_focus = true;
+    // New keys accepted while the scan ran (`a`, Space) are pinned now.
+    let mut pin = std::mem::take(&mut m.discover.pin_after);
+    if std::mem::take(&mut m.discover.accept_all) {
+        pin.extend(
+            m.rows
+                .iter()
+                .filter(|r| r.found.state == HostState::UnknownHostKey)
+                .map(|r| r.found.address.clone()),
+        );
+    }
+    let pin: Vec<String> = pin
+        .into_iter()
+        .filter(|a| {
+            m.rows
+                .iter()
+                .any(|r| r.found.address == *a && r.found.state == HostState::UnknownHostKey)
+        })
+        .collect();
+    if pin.is_empty() {
+        None
+    } else {
+        screens::discover::pin(m, pin)
+    }
+}
+
+/// A recovery action ended: its lines on the Drift screen, and the plan the core saved.
+fn recovery_done(m: &mut Model, lines: Vec<String>, result: Result<(), String>) {
+    let demo = m.is_demo();
+    let mut saved = None;
+    if let Some(d) = m.drift.as_mut() {
+        d.running = false;
+        d.log = lines;
+        if result.is_ok() {
+            d.relaying = None;
+        }
+        match result {
+            Ok(()) => {
+                if let Some(p) = d.prepared.take() {
+                    d.log.push(format!("{} {}: done", p.kind.as_str(), p.node));
+                    if !demo {
+                        saved = Some(p.plan_after);
+                    }
+                }
+                d.confirm = Input::default();
+            }
+            Err(e) => d.log.push(format!("failed: {e}; the plan was not changed")),
+        }
+    }
+    if let Some(plan) = saved {
+        // The core saved it; the wizard goes on with what was saved.
+        m.plan = plan;
     }
 }
 
@@ -566,67 +579,4 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tui::model::{Mode, SCROLLBACK_LINES};
-
-    fn log(host: &str, line: String) -> Event {
-        Event {
-            host: host.to_string(),
-            stage: StageId::HostPrep,
-            kind: EventKind::Log {
-                lines: line.into(),
-                stderr: false,
-            },
-        }
-    }
-
-    /// Eight hosts pouring out 50,000 lines each, in batches as the runner's events arrive:
-    /// every pane keeps only its last `SCROLLBACK_LINES` (what the wizard holds in memory does
-    /// not grow with the output, which is on disk in full), counts the rest as dropped off
-    /// the top, and a paused pane's view stays within what it holds.
-    #[test]
-    fn provision_panes_stay_bounded_under_hundreds_of_thousands_of_lines() {
-        const HOSTS: usize = 8;
-        const PER_HOST: usize = 50_000;
-        let mut m = Model::new(Mode::Live, Plan::new("cluster"), "");
-        let hosts: Vec<String> = (1..=HOSTS).map(|i| format!("node{i}")).collect();
-        let mut paused = false;
-        for start in (0..PER_HOST).step_by(1000) {
-            let batch = (start..start + 1000)
-                .flat_map(|i| {
-                    hosts
-                        .iter()
-                        .map(move |h| log(h, format!("{h} line {i:07}")))
-                })
-                .collect();
-            assert!(update(&mut m, Msg::Provision(batch)).is_none());
-            if !paused {
-                // The operator scrolls node2's pane up once the panes exist: it stops following.
-                let pane = &mut m.provision.panes[1];
-                pane.follow = false;
-                pane.offset = 10;
-                paused = true;
-            }
-        }
-        let p = &m.provision;
-        assert_eq!(p.panes.len(), HOSTS);
-        for (pane, host) in p.panes.iter().zip(&hosts) {
-            assert_eq!(&pane.host, host);
-            assert_eq!(pane.lines.len(), SCROLLBACK_LINES, "{host}");
-            assert!(
-                pane.lines.capacity() <= 2 * SCROLLBACK_LINES,
-                "{host}: {} lines of room",
-                pane.lines.capacity()
-            );
-            assert_eq!(pane.dropped, PER_HOST - SCROLLBACK_LINES, "{host}");
-            assert_eq!(
-                pane.lines.back().map(String::as_str),
-                Some(format!("{host} line {:07}", PER_HOST - 1).as_str())
-            );
-            assert!(pane.offset < pane.lines.len(), "{host}: {}", pane.offset);
-        }
-        assert!(!p.panes[1].follow, "the paused pane stays paused");
-        assert_eq!(p.panes[1].offset, SCROLLBACK_LINES - 1);
-    }
-}
+mod tests;

@@ -255,6 +255,183 @@ impl Executor {
                     });
                 }
             }
+            e @ (Effect::AcceptKey { .. }
+            | Effect::Survey { .. }
+            | Effect::Recover { .. }
+            | Effect::Relay { .. }) => self.drift(e, tx),
+            Effect::CheckKubespray { plan } => {
+                tokio::spawn(async move {
+                    let (findings, need) = tokio::task::spawn_blocking(move || {
+                        let own = crate::plan::check(&plan, None);
+                        (
+                            crate::kubespray::tree_findings(&plan, &own),
+                            crate::kubespray::prepare::needed(&plan),
+                        )
+                    })
+                    .await
+                    .unwrap_or_default();
+                    let _ = tx.send(Msg::KubesprayChecked(findings));
+                    let _ = tx.send(Msg::KubesprayNeed(need));
+                });
+            }
+            Effect::PrepareKubespray {
+                plan,
+                url,
+                python,
+                log,
+            } => {
+                tokio::task::spawn_blocking(move || {
+                    let ended = prepare_kubespray(&plan, &url, &python, log.as_deref(), &tx);
+                    let _ = tx.send(Msg::Preparing(PrepareEvent::Ended(ended)));
+                });
+            }
+            Effect::AnswerPassphrase { reply, passphrase } => {
+                reply.answer(passphrase.map(|s| s.0));
+            }
+            Effect::AnswerStall {
+                host,
+                stage,
+                answer,
+            } => {
+                // False when the command printed or ended meanwhile: nothing left to answer.
+                self.stalls.answer(&host, stage, answer);
+            }
+            e @ Effect::Discover { .. } => self.discover(e, tx),
+            e @ Effect::RunStages { .. } => self.run_stages(e, tx),
+            Effect::AbortRun => {
+                self.cancel = None;
+                if let Some(h) = self.run.take() {
+                    h.abort();
+                }
+                let _ = tx.send(Msg::RunEnded);
+            }
+        }
+    }
+
+    /// A scan: the lab's answers, or discovery over SSH; a new scan stops the one before.
+    fn discover(&mut self, effect: Effect, tx: UnboundedSender<Msg>) {
+        let Effect::Discover {
+            targets,
+            access,
+            sudo_password,
+            accept,
+        } = effect
+        else {
+            return;
+        };
+        if let Some(h) = self.scan.take() {
+            h.abort();
+        }
+        self.scan = Some(match &self.backend {
+            Backend::Demo {
+                lab, speed, pinned, ..
+            } => {
+                let (lab, speed, pinned) = (lab.clone(), *speed, pinned.clone());
+                tokio::spawn(async move {
+                    let (dtx, mut drx) = unbounded_channel();
+                    let play = tokio::spawn(async move {
+                        lab.discover(&targets, &accept, pinned, speed, dtx).await
+                    });
+                    while let Some(d) = drx.recv().await {
+                        let _ = tx.send(Msg::Discovered(d));
+                    }
+                    let _ = play.await;
+                    let _ = tx.send(Msg::DiscoveryDone);
+                })
+            }
+            Backend::Live {
+                known_hosts,
+                limits,
+            } => tokio::spawn(live::live_discover(
+                targets,
+                access,
+                sudo_password,
+                accept,
+                known_hosts.clone(),
+                limits.facts_timeout,
+                tx,
+            )),
+        });
+    }
+
+    /// A run: the lab's runner, or the provisioning runner on a blocking thread that stops
+    /// when the cancel sender is dropped.
+    fn run_stages(&mut self, effect: Effect, tx: UnboundedSender<Msg>) {
+        let Effect::RunStages {
+            plan,
+            from,
+            hosts,
+            consent,
+            plan_path,
+            facts,
+            sudo_password,
+            selection,
+        } = effect
+        else {
+            return;
+        };
+        if let Some(h) = self.run.take() {
+            h.abort();
+        }
+        let (etx, erx) = unbounded_channel::<Event>();
+        let forward = tokio::spawn(batch_events(erx, tx.clone()));
+        self.run = Some(match &self.backend {
+            Backend::Demo { runner, .. } => {
+                let runner = runner.clone();
+                tokio::spawn(async move {
+                    runner.run(plan, from, hosts, &selection, etx).await;
+                    let _ = forward.await;
+                    let _ = tx.send(Msg::RunEnded);
+                })
+            }
+            Backend::Live {
+                known_hosts,
+                limits,
+            } => {
+                let known_hosts = known_hosts.clone();
+                let stall_after = limits.stall_after;
+                let stalls = self.stalls.clone();
+                let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
+                self.cancel = Some(cancel_tx);
+                // The runner's future is not `Send`; it runs on a blocking thread
+                // driven by this runtime, and stops when the cancel sender is dropped.
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    let base = run_connect_options(
+                        &plan.access,
+                        known_hosts,
+                        Credentials {
+                            sudo_password,
+                            passphrase: Some(passphrase_callback(tx.clone())),
+                        },
+                    );
+                    let mut opts = live::live_run_options(
+                        from, hosts, &selection, consent, plan_path, facts, base,
+                    );
+                    // Nobody typed a flag here: a stalled command asks the operator.
+                    opts.stall.on_stall = crate::provision::OnStall::Ask(stalls);
+                    opts.stall.after = stall_after;
+                    let result = handle.block_on(async {
+                        tokio::select! {
+                            r = crate::provision::run(&plan, opts, etx) => r.map(|_| ()),
+                            _ = cancel_rx => Ok(()),
+                        }
+                    });
+                    handle.block_on(async {
+                        let _ = forward.await;
+                    });
+                    if let Err(e) = result {
+                        let _ = tx.send(Msg::RunFailed(format!("{e:#}")));
+                    }
+                    let _ = tx.send(Msg::RunEnded);
+                })
+            }
+        });
+    }
+
+    /// The Drift screen's survey, key trust, recovery actions and re-lays.
+    fn drift(&mut self, effect: Effect, tx: UnboundedSender<Msg>) {
+        match effect {
             Effect::AcceptKey {
                 plan,
                 name,
@@ -327,158 +504,7 @@ impl Executor {
                     handle.block_on(recovery::relay(plan, plan_path, name, known, tx));
                 });
             }
-            Effect::CheckKubespray { plan } => {
-                tokio::spawn(async move {
-                    let (findings, need) = tokio::task::spawn_blocking(move || {
-                        let own = crate::plan::check(&plan, None);
-                        (
-                            crate::kubespray::tree_findings(&plan, &own),
-                            crate::kubespray::prepare::needed(&plan),
-                        )
-                    })
-                    .await
-                    .unwrap_or_default();
-                    let _ = tx.send(Msg::KubesprayChecked(findings));
-                    let _ = tx.send(Msg::KubesprayNeed(need));
-                });
-            }
-            Effect::PrepareKubespray {
-                plan,
-                url,
-                python,
-                log,
-            } => {
-                tokio::task::spawn_blocking(move || {
-                    let ended = prepare_kubespray(&plan, &url, &python, log.as_deref(), &tx);
-                    let _ = tx.send(Msg::Preparing(PrepareEvent::Ended(ended)));
-                });
-            }
-            Effect::AnswerPassphrase { reply, passphrase } => {
-                reply.answer(passphrase.map(|s| s.0));
-            }
-            Effect::AnswerStall {
-                host,
-                stage,
-                answer,
-            } => {
-                // False when the command printed or ended meanwhile: nothing left to answer.
-                self.stalls.answer(&host, stage, answer);
-            }
-            Effect::Discover {
-                targets,
-                access,
-                sudo_password,
-                accept,
-            } => {
-                if let Some(h) = self.scan.take() {
-                    h.abort();
-                }
-                self.scan = Some(match &self.backend {
-                    Backend::Demo {
-                        lab, speed, pinned, ..
-                    } => {
-                        let (lab, speed, pinned) = (lab.clone(), *speed, pinned.clone());
-                        tokio::spawn(async move {
-                            let (dtx, mut drx) = unbounded_channel();
-                            let play = tokio::spawn(async move {
-                                lab.discover(&targets, &accept, pinned, speed, dtx).await
-                            });
-                            while let Some(d) = drx.recv().await {
-                                let _ = tx.send(Msg::Discovered(d));
-                            }
-                            let _ = play.await;
-                            let _ = tx.send(Msg::DiscoveryDone);
-                        })
-                    }
-                    Backend::Live {
-                        known_hosts,
-                        limits,
-                    } => tokio::spawn(live::live_discover(
-                        targets,
-                        access,
-                        sudo_password,
-                        accept,
-                        known_hosts.clone(),
-                        limits.facts_timeout,
-                        tx,
-                    )),
-                });
-            }
-            Effect::RunStages {
-                plan,
-                from,
-                hosts,
-                consent,
-                plan_path,
-                facts,
-                sudo_password,
-                selection,
-            } => {
-                if let Some(h) = self.run.take() {
-                    h.abort();
-                }
-                let (etx, erx) = unbounded_channel::<Event>();
-                let forward = tokio::spawn(batch_events(erx, tx.clone()));
-                self.run = Some(match &self.backend {
-                    Backend::Demo { runner, .. } => {
-                        let runner = runner.clone();
-                        tokio::spawn(async move {
-                            runner.run(plan, from, hosts, &selection, etx).await;
-                            let _ = forward.await;
-                            let _ = tx.send(Msg::RunEnded);
-                        })
-                    }
-                    Backend::Live {
-                        known_hosts,
-                        limits,
-                    } => {
-                        let known_hosts = known_hosts.clone();
-                        let stall_after = limits.stall_after;
-                        let stalls = self.stalls.clone();
-                        let (cancel_tx, cancel_rx) = tokio::sync::oneshot::channel::<()>();
-                        self.cancel = Some(cancel_tx);
-                        // The runner's future is not `Send`; it runs on a blocking thread
-                        // driven by this runtime, and stops when the cancel sender is dropped.
-                        let handle = tokio::runtime::Handle::current();
-                        tokio::task::spawn_blocking(move || {
-                            let base = run_connect_options(
-                                &plan.access,
-                                known_hosts,
-                                Credentials {
-                                    sudo_password,
-                                    passphrase: Some(passphrase_callback(tx.clone())),
-                                },
-                            );
-                            let mut opts = live::live_run_options(
-                                from, hosts, &selection, consent, plan_path, facts, base,
-                            );
-                            // Nobody typed a flag here: a stalled command asks the operator.
-                            opts.stall.on_stall = crate::provision::OnStall::Ask(stalls);
-                            opts.stall.after = stall_after;
-                            let result = handle.block_on(async {
-                                tokio::select! {
-                                    r = crate::provision::run(&plan, opts, etx) => r.map(|_| ()),
-                                    _ = cancel_rx => Ok(()),
-                                }
-                            });
-                            handle.block_on(async {
-                                let _ = forward.await;
-                            });
-                            if let Err(e) = result {
-                                let _ = tx.send(Msg::RunFailed(format!("{e:#}")));
-                            }
-                            let _ = tx.send(Msg::RunEnded);
-                        })
-                    }
-                });
-            }
-            Effect::AbortRun => {
-                self.cancel = None;
-                if let Some(h) = self.run.take() {
-                    h.abort();
-                }
-                let _ = tx.send(Msg::RunEnded);
-            }
+            _ => {}
         }
     }
 }

@@ -126,6 +126,12 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     };
     f.render_widget(Paragraph::new(status), caret);
 
+    render_table(m, f, area, table_area);
+}
+
+/// The hosts found, and under the table the selected one in full.
+fn render_table(m: &Model, f: &mut Frame, area: Rect, table_area: Rect) {
+    let d = &m.discover;
     let wide = area.width >= 110;
     // The OS column also carries why a host did not answer: it takes what the fixed
     // columns leave (and the host key column, when shown).

@@ -110,6 +110,30 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
 
+    let detail = detail_lines(m, d);
+    // Rows once wrapped (words wrap before the edge, so a line may take one row more).
+    let w = usize::from(bottom.width.max(1));
+    let rows: usize = detail
+        .iter()
+        .map(|l| match l.width() {
+            0 => 1,
+            n if n <= w => 1,
+            n => n.div_ceil(w) + 1,
+        })
+        .sum();
+    let max = u16::try_from(rows.saturating_sub(usize::from(bottom.height))).unwrap_or(u16::MAX);
+    d.scroll_max.store(max, Ordering::Relaxed);
+    f.render_widget(
+        Paragraph::new(detail)
+            .wrap(Wrap { trim: false })
+            .scroll((d.scroll.min(max), 0)),
+        bottom,
+    );
+}
+
+/// The details pane: the confirmation being typed, or the selected host's action with its
+/// verdict and commands, then what the last action said.
+fn detail_lines(m: &Model, d: &DriftState) -> Vec<Line<'static>> {
     let mut detail: Vec<Line> = Vec::new();
     if let Some((name, offered)) = &d.accepting {
         detail.push(Line::from(Span::styled(
@@ -195,24 +219,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     for l in &d.log {
         detail.push(Line::from(l.clone()));
     }
-    // Rows once wrapped (words wrap before the edge, so a line may take one row more).
-    let w = usize::from(bottom.width.max(1));
-    let rows: usize = detail
-        .iter()
-        .map(|l| match l.width() {
-            0 => 1,
-            n if n <= w => 1,
-            n => n.div_ceil(w) + 1,
-        })
-        .sum();
-    let max = u16::try_from(rows.saturating_sub(usize::from(bottom.height))).unwrap_or(u16::MAX);
-    d.scroll_max.store(max, Ordering::Relaxed);
-    f.render_widget(
-        Paragraph::new(detail)
-            .wrap(Wrap { trim: false })
-            .scroll((d.scroll.min(max), 0)),
-        bottom,
-    );
+    detail
 }
 
 pub const SCREEN: Screen = Screen {
@@ -301,8 +308,6 @@ fn key_table(m: &Model) -> Vec<Command> {
 }
 
 pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
-    let plan = m.plan.clone();
-    let plan_path = m.plan_path.clone();
     let d = m.drift.as_mut()?;
     // The details pane scrolls in every mode (a page less one row, so a line stays in view).
     let page = 8;
@@ -326,6 +331,17 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     if d.running {
         return None;
     }
+    if d.accepting.is_some() || d.relaying.is_some() || d.prepared.is_some() {
+        return key_confirming(m, key);
+    }
+    key_choosing(m, key)
+}
+
+/// A host's name is being typed to confirm a new key, a re-lay or an action.
+fn key_confirming(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let plan = m.plan.clone();
+    let plan_path = m.plan_path.clone();
+    let d = m.drift.as_mut()?;
     if let Some((name, offered)) = d.accepting.clone() {
         match key.code {
             KeyCode::Esc => {
@@ -404,6 +420,13 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         }
         return None;
     }
+    None
+}
+
+/// Choosing a host and what to do about it.
+fn key_choosing(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let plan = m.plan.clone();
+    let d = m.drift.as_mut()?;
     let hosts = d.report.as_ref().map_or(0, |r| r.hosts.len());
     let kind = match key.code {
         KeyCode::Up => {

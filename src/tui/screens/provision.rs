@@ -117,61 +117,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines), grid);
 
     if !p.started {
-        let chosen = selection.stage_list();
-        let everything = selection == crate::provision::Selection::all(&m.plan);
-        let mut l = vec![
-            Line::from(if everything {
-                "Nothing has run yet. Enter starts every stage on every host:".to_string()
-            } else {
-                format!(
-                    "Nothing has run yet. Enter starts {} on {}:",
-                    plural(chosen.len(), "stage"),
-                    plural(selection.hosts.len(), "host")
-                )
-            }),
-            // Each stage with the number key that leaves it out or puts it back.
-            Line::from(
-                StageId::ALL
-                    .into_iter()
-                    .enumerate()
-                    .flat_map(|(i, s)| {
-                        let (label, look) = if selection.has_stage(s) {
-                            (format!("{} {}", i + 1, s.title()), Look::Title)
-                        } else {
-                            (format!("{} {} (left out)", i + 1, s.title()), Look::Dim)
-                        };
-                        let sep = if i == 0 { "" } else { "  " };
-                        [Span::raw(sep), Span::styled(label, style(m.theme, look))]
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Line::from(Span::styled(
-                text::select_intro(stage_keys()),
-                style(m.theme, Look::Dim),
-            )),
-        ];
-        for b in m.machine_blockers() {
-            l.push(Line::from(Span::styled(
-                format!(
-                    "✗ {} cannot run on this machine: {}",
-                    b.stage.title(),
-                    b.problem
-                ),
-                style(m.theme, Look::Error),
-            )));
-            l.push(Line::from(format!("  what to do: {}", b.fix)));
-        }
-        if m.is_demo() {
-            l.push(Line::from(Span::styled(
-                "Demo: the lab plays recorded output; nothing is touched.",
-                style(m.theme, Look::Warn),
-            )));
-        }
-        f.render_widget(
-            Paragraph::new(l).wrap(ratatui::widgets::Wrap { trim: false }),
-            panes_area,
-        );
-        return;
+        return render_before(m, &selection, f, panes_area);
     }
     let shown: Vec<usize> = (start..p.panes.len()).take(4).collect();
     let cols = if shown.len() > 1 { 2 } else { 1 };
@@ -214,6 +160,69 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         );
         f.render_widget(Paragraph::new(text).block(block), cell);
     }
+}
+
+/// Before the run: what Enter starts, each stage with its key, what cannot run here.
+fn render_before(
+    m: &Model,
+    selection: &crate::provision::Selection,
+    f: &mut Frame,
+    panes_area: Rect,
+) {
+    let chosen = selection.stage_list();
+    let everything = *selection == crate::provision::Selection::all(&m.plan);
+    let mut l = vec![
+        Line::from(if everything {
+            "Nothing has run yet. Enter starts every stage on every host:".to_string()
+        } else {
+            format!(
+                "Nothing has run yet. Enter starts {} on {}:",
+                plural(chosen.len(), "stage"),
+                plural(selection.hosts.len(), "host")
+            )
+        }),
+        // Each stage with the number key that leaves it out or puts it back.
+        Line::from(
+            StageId::ALL
+                .into_iter()
+                .enumerate()
+                .flat_map(|(i, s)| {
+                    let (label, look) = if selection.has_stage(s) {
+                        (format!("{} {}", i + 1, s.title()), Look::Title)
+                    } else {
+                        (format!("{} {} (left out)", i + 1, s.title()), Look::Dim)
+                    };
+                    let sep = if i == 0 { "" } else { "  " };
+                    [Span::raw(sep), Span::styled(label, style(m.theme, look))]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Line::from(Span::styled(
+            text::select_intro(stage_keys()),
+            style(m.theme, Look::Dim),
+        )),
+    ];
+    for b in m.machine_blockers() {
+        l.push(Line::from(Span::styled(
+            format!(
+                "✗ {} cannot run on this machine: {}",
+                b.stage.title(),
+                b.problem
+            ),
+            style(m.theme, Look::Error),
+        )));
+        l.push(Line::from(format!("  what to do: {}", b.fix)));
+    }
+    if m.is_demo() {
+        l.push(Line::from(Span::styled(
+            "Demo: the lab plays recorded output; nothing is touched.",
+            style(m.theme, Look::Warn),
+        )));
+    }
+    f.render_widget(
+        Paragraph::new(l).wrap(ratatui::widgets::Wrap { trim: false }),
+        panes_area,
+    );
 }
 
 /// The open question about a stalled command: which host, which command, how long it has
