@@ -256,17 +256,14 @@ fn key_table(m: &Model) -> Vec<Command> {
     let choosing = !accepting && !relaying && prepared.is_none();
     let scrolls = d.is_some_and(|d| d.scroll_max.load(Ordering::Relaxed) > 0);
     vec![
-        Command::new(&[Enter], "the name, Enter", "pins a host's new key").footer_if(
-            accepting,
-            "type the name, Enter",
-            "pin the new key",
-        ),
-        Command::new(&[Enter], "the name, Enter", "re-lays a host's disks").footer_if(
-            relaying,
-            "type the name, Enter",
-            "re-lay its disks",
-        ),
-        Command::new(&[Enter], "the name, Enter", "runs the chosen action").footer_if(
+        Command::new(
+            &[Enter],
+            "the host's name, Enter",
+            "confirms: pins its new key (k), re-lays its disks (l) or runs the chosen action",
+        )
+        .footer_if(accepting, "type the name, Enter", "pin the new key")
+        .footer_if(relaying, "type the name, Enter", "re-lay its disks")
+        .footer_if(
             prepared.is_some() && !refused,
             "type the name, Enter",
             "run",
