@@ -791,13 +791,7 @@ fn pool_size_note_counts_in_words_that_agree() {
 fn drift_on_the_recovery_demo() {
     let (mut m, lab) = rackstrap::cli::demo::recovery_model().expect("recovery demo");
     m.theme.color = false;
-    let mut d = Driver {
-        runner: rackstrap::lab::LabRunner::new(lab.clone(), 1e6),
-        m,
-        lab,
-        pending_runs: vec![],
-        pinned: Default::default(),
-    };
+    let mut d = Driver::new(m, lab);
     d.send(rackstrap::tui::model::Msg::Opened);
     snap("drift_survey", &d);
     // node2's new key trusted by name first: until then every action is refused, and the
@@ -859,13 +853,7 @@ fn drift_relay_waits_for_the_hosts_name() {
     .hosts[0]
         .storage
         .clone();
-    let mut d = Driver {
-        runner: rackstrap::lab::LabRunner::new(lab.clone(), 1e6),
-        m,
-        lab,
-        pending_runs: vec![],
-        pinned: Default::default(),
-    };
+    let mut d = Driver::new(m, lab);
     d.send(rackstrap::tui::model::Msg::Opened);
     d.keys(&[Char('l')]);
     let screen = d.screen(120, 40);

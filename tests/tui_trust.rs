@@ -125,7 +125,7 @@ fn start_scan(d: &mut Driver) -> Vec<rackstrap::discover::Discovered> {
         Some(rackstrap::tui::effects::Effect::Discover { .. })
     ));
     d.lab
-        .answers(&targets, &[], &mut d.pinned)
+        .answers(&targets, &[], &mut d.pinned.lock().unwrap())
         .into_iter()
         .map(|(_, found)| found)
         .collect()

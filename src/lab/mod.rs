@@ -28,6 +28,11 @@ use crate::net::{Entry, parse_entries};
 use crate::plan::{Plan, Pool, Profile, Role};
 use crate::provision::{Event, EventKind, StageId, StepState};
 
+mod scripts;
+
+pub use scripts::scripted_from_plan;
+use scripts::{per_host, storage_script, with_plan_values};
+
 /// The built-in labs, by the name `--lab` takes.
 pub const LABS: [(&str, &str); 3] = [
     ("akash", include_str!("../../assets/labs/akash.yaml")),
@@ -580,7 +585,7 @@ impl LabRunner {
             });
             return false;
         }
-        let lines: Vec<LabLine> = if stage == StageId::Storage {
+        let lines: Vec<LabLine> = if scripted_from_plan(stage) {
             storage_script(plan, host)
         } else {
             with_plan_values(
@@ -622,135 +627,5 @@ impl LabRunner {
     }
 }
 
-/// Stages that run on each host on its own; the others need the whole cluster ready. The
-/// runner's own stage declarations decide, so the demo cannot drift from it.
-fn per_host(stage: StageId) -> bool {
-    crate::provision::stages::stage(stage).scope() == crate::provision::stage::Scope::EachHost
-}
-
-/// The scripted lines with the plan's own values where a script names them: the sysctl
-/// file's lines, the MetalLB pools and the upstream DNS servers. The demo plays what the
-/// plan says, not what the lab's script was written with.
-fn with_plan_values(plan: &Plan, lines: Vec<LabLine>) -> Vec<LabLine> {
-    let mut out = Vec::with_capacity(lines.len());
-    let mut in_sysctl = false;
-    for l in lines {
-        let plain = l.line.clone();
-        if in_sysctl {
-            if !plain.contains("sysctl -p") {
-                continue;
-            }
-            in_sysctl = false;
-        }
-        if plain.contains("cat > /etc/sysctl.d/99-rackstrap.conf") {
-            out.push(l.clone());
-            for (key, value) in &plan.tuning.sysctl {
-                out.push(LabLine {
-                    ms: 100,
-                    line: format!("{key} = {value}"),
-                    stderr: false,
-                });
-            }
-            in_sysctl = true;
-            continue;
-        }
-        if plain.starts_with("MetalLB: IPAddressPool ") {
-            for pool in &plan.network.load_balancer.pools {
-                out.push(LabLine {
-                    line: format!(
-                        "MetalLB: IPAddressPool {} ({})",
-                        pool.name,
-                        pool.addresses.join(", ")
-                    ),
-                    ..l.clone()
-                });
-            }
-            continue;
-        }
-        if plain.starts_with("CoreDNS forwards to ") {
-            out.push(LabLine {
-                line: format!(
-                    "CoreDNS forwards to {}: ok",
-                    plan.network.upstream_dns.join(" ")
-                ),
-                ..l
-            });
-            continue;
-        }
-        out.push(l);
-    }
-    out
-}
-
-/// The storage stage's output is the provisioning runner's own dry run for this host (the
-/// commands the real stage would run), played with plausible timings.
-fn storage_script(plan: &Plan, host: &str) -> Vec<LabLine> {
-    let mut out = Vec::new();
-    for step in crate::provision::runner::dry_run(plan, None) {
-        if step.stage != StageId::Storage || step.host != host {
-            continue;
-        }
-        for cmd in step.commands.unwrap_or_default() {
-            let first = cmd.lines().next().unwrap_or("").to_string();
-            // mkfs, mdadm and initramfs take a while on real disks; the rest is quick.
-            let ms = if ["mkfs", "mdadm --create", "update-initramfs"]
-                .iter()
-                .any(|p| first.starts_with(p))
-            {
-                1200
-            } else {
-                250
-            };
-            out.push(LabLine {
-                ms: 150,
-                line: format!("\x1b[36m$\x1b[0m {first}"),
-                stderr: false,
-            });
-            out.push(LabLine {
-                ms,
-                line: "ok".into(),
-                stderr: false,
-            });
-        }
-    }
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_builtin_lab_loads() {
-        for (name, _) in LABS {
-            let lab = Lab::builtin(name).unwrap();
-            assert!(!lab.hosts.is_empty(), "{name}");
-            assert!(
-                !lab.failures.is_empty(),
-                "{name}: a scripted failure shows retry"
-            );
-            let mut pinned = BTreeSet::new();
-            let first = lab.answers(&lab.targets, &[], &mut pinned);
-            assert!(
-                first.iter().all(|(_, d)| d.state != HostState::Ok),
-                "{name}: keys are new"
-            );
-            let all: Vec<String> = lab.hosts.iter().map(|h| h.fingerprint.clone()).collect();
-            let again = lab.answers(&lab.targets, &all, &mut pinned);
-            assert_eq!(
-                again
-                    .iter()
-                    .filter(|(_, d)| d.state == HostState::Ok && d.newly_pinned)
-                    .count(),
-                lab.hosts.len(),
-                "{name}"
-            );
-        }
-    }
-
-    #[test]
-    fn sizes_read_like_lsblk() {
-        assert_eq!(parse_size("1.5T").unwrap(), 1_649_267_441_664);
-        assert!(parse_size("12Q").is_err());
-    }
-}
+mod tests;

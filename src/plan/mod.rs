@@ -11,6 +11,7 @@ pub mod load;
 pub mod model;
 pub mod ports;
 pub mod release;
+pub mod same_disks;
 
 pub use check::{
     Code, DiskInUse, Finding, Fit, HwRole, MountProblem, Quorum, Severity, Subject, check,

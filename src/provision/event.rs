@@ -29,37 +29,43 @@ pub enum StageId {
     LoadBalancer,
 }
 
+/// Each stage once, in run order, with its command-line name and its title: the one list a
+/// new stage is added to (besides its variant above and its module in `stages`). Everything
+/// else (`StageId::ALL`, the Provision grid's columns and keys, the help, the demo labs'
+/// scripts) follows it.
+const STAGES: [(StageId, &str, &str); 6] = [
+    (StageId::Preflight, "preflight", "Preflight"),
+    (StageId::HostPrep, "host-prep", "Host prep"),
+    (StageId::Storage, "storage", "Storage"),
+    (StageId::Kubespray, "kubespray", "Kubespray"),
+    (StageId::Verify, "verify", "Verify"),
+    (StageId::LoadBalancer, "load-balancer", "Load balancer"),
+];
+
 impl StageId {
-    pub const ALL: [StageId; 6] = [
-        StageId::Preflight,
-        StageId::HostPrep,
-        StageId::Storage,
-        StageId::Kubespray,
-        StageId::Verify,
-        StageId::LoadBalancer,
-    ];
+    /// Every stage in run order ([`STAGES`]).
+    pub const ALL: [StageId; STAGES.len()] = {
+        let mut all = [StageId::Preflight; STAGES.len()];
+        let mut i = 0;
+        while i < STAGES.len() {
+            all[i] = STAGES[i].0;
+            i += 1;
+        }
+        all
+    };
+
+    /// This stage's row of [`STAGES`] (rows are in declaration order: a test holds it).
+    fn entry(self) -> &'static (StageId, &'static str, &'static str) {
+        &STAGES[self as usize]
+    }
 
     /// The name used on the command line (`--stage host-prep`) and in state files.
     pub fn as_str(self) -> &'static str {
-        match self {
-            StageId::Preflight => "preflight",
-            StageId::HostPrep => "host-prep",
-            StageId::Storage => "storage",
-            StageId::Kubespray => "kubespray",
-            StageId::Verify => "verify",
-            StageId::LoadBalancer => "load-balancer",
-        }
+        self.entry().1
     }
 
     pub fn title(self) -> &'static str {
-        match self {
-            StageId::Preflight => "Preflight",
-            StageId::HostPrep => "Host prep",
-            StageId::Storage => "Storage",
-            StageId::Kubespray => "Kubespray",
-            StageId::Verify => "Verify",
-            StageId::LoadBalancer => "Load balancer",
-        }
+        self.entry().2
     }
 
     pub fn parse(s: &str) -> Option<StageId> {
@@ -337,6 +343,22 @@ impl<'de> Deserialize<'de> for Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The list is in declaration (run) order, each stage once, and its names are the ones
+    /// the plan, the state files and the command line read (serde's).
+    #[test]
+    fn the_stage_list_is_in_order_and_its_names_are_serdes() {
+        for (i, (id, name, title)) in STAGES.iter().enumerate() {
+            assert_eq!(*id as usize, i, "{name}");
+            assert_eq!(id.as_str(), *name);
+            assert_eq!(id.title(), *title);
+            assert_eq!(StageId::parse(name), Some(*id));
+            let yaml = serde_yaml::to_string(id).expect("serialise");
+            assert_eq!(yaml.trim(), *name);
+        }
+        assert_eq!(StageId::ALL.len(), STAGES.len());
+        assert!(StageId::ALL.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn lines_hold_room_in_the_backlog_until_the_watcher_drops_them() {

@@ -10,8 +10,8 @@
 //!     needed)                   (screens/, widgets/)            on a task ─► Msg ─► ...
 //! ```
 //!
-//! A key goes `update` ─► `update::on_key` ─► the open popup (`popups`) or the current
-//! step's screen (`screens::<step>::key_<step>`), which changes the model in place and may
+//! A key goes `update` ─► `update::on_key` ─► the open popup (`popups`) or the screen shown
+//! (`screens::current(m).on_key`), which changes the model in place and may
 //! return an [`effects::Effect`] (scan these targets, run these stages, save the plan). The
 //! executor runs it on a task; what the task learns comes back as another `Msg` through the
 //! same `update`. Nothing but `effects` does IO.
@@ -19,10 +19,11 @@
 //! Where things are:
 //!
 //! * `model`: `Model`, `Step`, `Msg`, and each screen's state (`model::state`); the plan is
-//!   the model's, the screens only read it.
+//!   the model's, the screens only read it; `model::sync` puts the forms into the plan.
 //! * `update`: `update`, routing keys, moving between steps, starting and aborting runs.
-//! * `screens/<step>.rs`: one screen each: what it draws (`render`), the keys its footer
-//!   lists (`hints`) and what those keys do (`key_<step>`).
+//! * `screens/<step>.rs`: one screen each, handed over as one `screens::Screen` table: its
+//!   title, what it draws, its key table (the footer and the help are both made from it),
+//!   what its keys do (Esc included), its help text, its findings and its text focus.
 //! * `popups`: help, quit, save path, search, mount point, passphrase, typed consent.
 //! * `prepare`: the offer to make the Kubespray tree ready before Provision, and its log.
 //! * `view` with `widgets/`: the frame (title, step bar, findings strip, footer, popups).

@@ -19,12 +19,13 @@ use crate::discover::{Discovered, HostState};
 use crate::facts::{BlockDevice, Facts, HostFacts};
 use crate::net;
 use crate::plan::{
-    self, Code, Discard, Filesystem, Finding, Host, Level, Plan, Pool, Role, Severity, Subject,
+    self, Code, Discard, Filesystem, Finding, Host, Level, Plan, Role, Severity, Subject,
 };
 use crate::provision::readiness::Blocker;
-use crate::provision::{Event, Selection, StepState};
+use crate::provision::{Event, Selection};
 
 mod state;
+mod sync;
 
 pub use state::{
     AccessField, AccessForm, DiscoverState, LogPane, NetField, NetworkForm, Problem, ProblemKind,
@@ -62,18 +63,9 @@ impl Step {
         Step::Done,
     ];
 
+    /// The step bar's name: the screen's own.
     pub fn title(self) -> &'static str {
-        match self {
-            Step::Access => "Access",
-            Step::Discover => "Discover",
-            Step::Hosts => "Hosts",
-            Step::Roles => "Roles",
-            Step::Storage => "Storage",
-            Step::Network => "Network",
-            Step::Review => "Review",
-            Step::Provision => "Provision",
-            Step::Done => "Done",
-        }
+        super::screens::of(self).name
     }
 
     fn index(self) -> usize {
@@ -376,200 +368,20 @@ impl Model {
         super::widgets::findings::of_plan(&self.plan, &self.facts)
     }
 
-    /// The findings that matter on the current step: its own problems, and on Review all.
-    pub fn findings(&self) -> Vec<Finding> {
-        let mut out = Vec::new();
-        let field_error =
-            |code: Code, path: &str, message: String| Finding::error(code, path, message);
-        let shown = |f: &Finding, subjects: &[Subject]| {
-            subjects.contains(&f.code.subject()) && f.severity != Severity::Info
-        };
-        match self.step {
-            Step::Access => {
-                if self.access.cluster.value().trim().is_empty() {
-                    out.push(field_error(
-                        Code::E_BAD_CLUSTER_NAME,
-                        "cluster.name",
-                        text::NEED_CLUSTER_NAME.into(),
-                    ));
-                }
-                if self.access.user.value().trim().is_empty() {
-                    out.push(field_error(
-                        Code::E_BAD_USER,
-                        "access.user",
-                        text::NEED_USER.into(),
-                    ));
-                }
-                // What the core says about the name and user as typed, before Next.
-                let mut typed = self.plan.clone();
-                typed.cluster.name = self.access.cluster.value().trim().to_string();
-                typed.access.user = self.access.user.value().trim().to_string();
-                out.extend(
-                    super::widgets::findings::of_plan(&typed, &Facts::new())
-                        .into_iter()
-                        .filter(|f| {
-                            (f.path == "cluster.name" && !typed.cluster.name.is_empty())
-                                || (f.path == "access.user" && !typed.access.user.is_empty())
-                        }),
-                );
-                if self
-                    .access
-                    .port
-                    .value()
-                    .parse::<u16>()
-                    .map(|p| p == 0)
-                    .unwrap_or(true)
-                {
-                    out.push(field_error(
-                        Code::E_BAD_PORT,
-                        "access.port",
-                        text::BAD_PORT.into(),
-                    ));
-                }
-                if let Some((path, check)) = &self.access.key_check
-                    && path == self.access.identity.value().trim()
-                    && check.is_unusable()
-                {
-                    out.push(field_error(
-                        Code::E_BAD_KEY,
-                        "access.identity",
-                        format!("private key {path}: {}", check.describe()),
-                    ));
-                }
-            }
-            Step::Discover => {
-                if let Some(e) = self.targets_error() {
-                    out.push(field_error(Code::E_BAD_TARGETS, "targets", e));
-                }
-                let unscanned: Vec<&str> = self
-                    .rows
-                    .iter()
-                    .filter(|r| r.usable() && r.found.facts.is_none())
-                    .map(|r| r.found.address.as_str())
-                    .collect();
-                if !unscanned.is_empty() && !self.discover.scanning {
-                    out.push(Finding::new(
-                        Severity::Warning,
-                        Code::W_NOT_CONTACTED,
-                        "targets",
-                        format!("{}: {}", text::NOT_CONTACTED, unscanned.join(", ")),
-                    ));
-                }
-                if self.discover.scanning {
-                    // Hosts that answer late would reach the plan without roles: wait.
-                    out.push(field_error(
-                        Code::E_SCAN_RUNNING,
-                        "targets",
-                        self.scan_waiting(),
-                    ));
-                }
-                if !self.rows.iter().any(|r| r.usable()) {
-                    out.push(Finding {
-                        // Before the first scan it is only a hint; after it, it blocks.
-                        severity: if self.discover.scanned.is_some() && !self.discover.scanning {
-                            Severity::Error
-                        } else {
-                            Severity::Hint
-                        },
-                        code: Code::E_NO_REACHABLE_HOST,
-                        path: "targets".into(),
-                        message: text::NEED_ACCEPTED_HOST.into(),
-                        hint: None,
-                    });
-                }
-            }
-            Step::Hosts => {
-                if self.plan.hosts.is_empty() {
-                    out.push(field_error(
-                        Code::E_NO_HOSTS,
-                        "hosts",
-                        text::NEED_HOST.into(),
-                    ));
-                }
-                out.extend(
-                    self.plan_findings()
-                        .into_iter()
-                        .filter(|f| shown(f, &[Subject::Hardware])),
-                );
-            }
-            Step::Roles => out.extend(
-                self.plan_findings()
-                    .into_iter()
-                    .filter(|f| shown(f, &[Subject::Roles, Subject::Hardware])),
-            ),
-            Step::Storage => out.extend(
-                self.plan_findings()
-                    .into_iter()
-                    .filter(|f| f.path.contains(".storage") && f.severity != Severity::Info),
-            ),
-            Step::Network => {
-                for f in NetField::ALL {
-                    if let Some(e) = self.net_field_error(f) {
-                        out.push(field_error(
-                            Code::E_BAD_FIELD,
-                            "network",
-                            format!("{}: column {}: {}", f.label(), e.position + 1, e.message),
-                        ));
-                    }
-                }
-                // Single-field errors show under the field itself (above).
-                // Network findings about a host (its address or gateway inside a CIDR) too.
-                out.extend(self.plan_findings().into_iter().filter(|f| {
-                    (f.path.starts_with("network") || f.code.subject() == Subject::Network)
-                        && f.severity != Severity::Info
-                        && f.code.subject() != Subject::NetworkField
-                }));
-            }
-            Step::Review => {
-                out = self.machine_findings();
-                out.extend(
-                    self.plan_findings()
-                        .into_iter()
-                        .chain(self.review.kubespray.iter().cloned())
-                        .filter(|f| f.severity != Severity::Info),
-                );
-            }
-            Step::Provision => {
-                for ((h, s), st) in &self.provision.grid {
-                    if *st == StepState::Failed {
-                        let msg = self
-                            .provision
-                            .messages
-                            .get(&(h.clone(), *s))
-                            .cloned()
-                            .unwrap_or_default();
-                        out.push(field_error(
-                            Code::E_STAGE_FAILED,
-                            h,
-                            format!("{h}: {} failed: {msg}", s.title()),
-                        ));
-                    }
-                }
-            }
-            Step::Done => {
-                // Done lists what did not finish; the strip agrees with it.
-                for problem in self.provision.problems() {
-                    out.push(Finding::new(
-                        Severity::Warning,
-                        Code::W_STEP_NOT_FINISHED,
-                        problem.host.clone(),
-                        problem.to_string(),
-                    ));
-                }
-            }
-        }
-        out.sort_by_key(|f| f.severity);
-        out
+    /// The core's findings about these subjects (not the merely informative ones).
+    pub fn plan_findings_about(&self, subjects: &[Subject]) -> Vec<Finding> {
+        self.plan_findings()
+            .into_iter()
+            .filter(|f| subjects.contains(&f.code.subject()) && f.severity != Severity::Info)
+            .collect()
     }
 
-    /// What Next waits for while a scan (or the pinning of accepted keys) is running.
-    fn scan_waiting(&self) -> String {
-        let pinning: Vec<&str> = self.discover.pinning.iter().map(String::as_str).collect();
-        if pinning.is_empty() {
-            text::STILL_SCANNING.to_string()
-        } else {
-            format!("{}: {}", text::STILL_PINNING, pinning.join(", "))
-        }
+    /// The findings that matter on the current screen (each screen says which), errors
+    /// first.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = (super::screens::current(self).findings)(self);
+        out.sort_by_key(|f| f.severity);
+        out
     }
 
     pub fn has_errors(&self) -> bool {
@@ -664,139 +476,5 @@ impl Model {
                     .collect()
             })
             .unwrap_or_default()
-    }
-
-    /// The capacity preview of the selection with the current level.
-    pub fn storage_preview(&self) -> Option<(u64, u64)> {
-        let f = self.storage_facts()?;
-        let sizes: Vec<u64> = self
-            .storage
-            .selected
-            .iter()
-            .filter_map(|d| f.device(d).map(|d| d.size_bytes))
-            .collect();
-        if sizes.is_empty() {
-            return None;
-        }
-        Some((
-            plan::total_bytes(sizes.iter().copied()),
-            plan::usable_bytes(self.storage.level, &sizes),
-        ))
-    }
-
-    pub(crate) fn sync_access(&mut self) {
-        self.plan.cluster.name = self.access.cluster.value().trim().to_string();
-        self.plan.access.user = self.access.user.value().trim().to_string();
-        if let Ok(p) = self.access.port.value().parse() {
-            self.plan.access.port = p;
-        }
-        self.plan.access.identity = self.access.identity.value().trim().to_string();
-    }
-
-    pub(crate) fn sync_network(&mut self) {
-        let v = |f: NetField| self.network.value(f).to_string();
-        // Lists split as the core splits them: commas and blanks.
-        let list = |s: String| -> Vec<String> {
-            crate::net::split_list(&s)
-                .into_iter()
-                .map(|(_, x)| x.to_string())
-                .collect()
-        };
-        let addresses: Vec<String> = v(NetField::PoolAddresses)
-            .split(',')
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
-            .collect();
-        // The form's pool first (none while its addresses are empty), then the plan's other
-        // pools unchanged.
-        let first = (!addresses.is_empty()).then(|| Pool {
-            name: v(NetField::PoolName).trim().to_string(),
-            addresses,
-            auto_assign: self.network.auto_assign,
-        });
-        self.plan.network.load_balancer.pools = first
-            .into_iter()
-            .chain(self.network.other_pools.iter().cloned())
-            .collect();
-        self.plan.network.service_cidr = v(NetField::ServiceCidr).trim().to_string();
-        self.plan.network.pod_cidr = v(NetField::PodCidr).trim().to_string();
-        if let Ok(p) = v(NetField::NodePrefix).trim().parse() {
-            self.plan.network.node_prefix = p;
-        }
-        self.plan.network.upstream_dns = list(v(NetField::UpstreamDns));
-        if let Ok(m) = v(NetField::Mtu).trim().parse() {
-            self.plan.network.mtu = m;
-        }
-        let vip = v(NetField::Vip).trim().to_string();
-        self.plan.network.vip = (!vip.is_empty()).then_some(vip);
-    }
-
-    /// Rebuilds the plan's hosts from the accepted, included rows, keeping what the operator
-    /// already chose for hosts that stay (Esc and back never loses input).
-    pub fn sync_hosts(&mut self) {
-        let mut old: BTreeMap<String, Host> = self
-            .plan
-            .hosts
-            .drain(..)
-            .map(|h| (h.address.clone(), h))
-            .collect();
-        let mut names = BTreeSet::new();
-        let mut facts = Facts::new();
-        let first = old.is_empty() && self.set_aside.is_empty();
-        let mut fresh = Vec::new();
-        for row in self.rows.iter().filter(|r| r.usable()) {
-            if self.excluded.contains(&row.found.address) {
-                continue;
-            }
-            let f = row.found.facts.clone();
-            // A host taken back comes back as it was left: roles, labels, layouts.
-            let kept = old
-                .remove(&row.found.address)
-                .or_else(|| self.set_aside.remove(&row.found.address));
-            let host = match (kept, &f) {
-                (Some(h), _) => h,
-                (None, None) => continue,
-                (None, Some(f)) => {
-                    // Only a name Kubespray takes as it is; anything else becomes `nodeN`.
-                    let mut name = Host::name_from_hostname(&f.hostname).unwrap_or_default();
-                    if name.is_empty() || names.contains(&name) {
-                        name = format!("node{}", names.len() + 1);
-                    }
-                    fresh.push(self.plan.hosts.len());
-                    Host {
-                        name,
-                        address: row.found.address.clone(),
-                        roles: vec![],
-                        labels: BTreeMap::new(),
-                        storage: vec![],
-                        etcd_member_name: None,
-                    }
-                }
-            };
-            names.insert(host.name.clone());
-            if let Some(f) = f {
-                facts.insert(host.name.clone(), f);
-            }
-            self.plan.hosts.push(host);
-        }
-        // Hosts left out (or no longer answering) keep what the operator chose for them.
-        self.set_aside.append(&mut old);
-        for i in fresh {
-            let h = &mut self.plan.hosts[i];
-            // The plan's default roles for a first plan; a host that arrives later is a
-            // worker (the control plane was already chosen).
-            h.roles = match self.suggested_roles.get(&h.name) {
-                Some(r) => r.clone(),
-                None if first => crate::plan::default_roles(i),
-                None => vec![Role::Worker],
-            };
-        }
-        if !self.facts.is_empty() || !facts.is_empty() {
-            self.facts = facts;
-        }
-        self.storage.host = self
-            .storage
-            .host
-            .min(self.plan.hosts.len().saturating_sub(1));
     }
 }

@@ -126,38 +126,11 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
         },
         Popup::Passphrase {
             key: path,
-            mut input,
+            input,
             reply,
             retry,
             behind,
-        } => match key.code {
-            KeyCode::Esc => {
-                m.popup = behind.map(|b| *b);
-                Some(Effect::AnswerPassphrase {
-                    reply,
-                    passphrase: None,
-                })
-            }
-            KeyCode::Enter => {
-                m.passphrase_answered = Some(path);
-                m.popup = behind.map(|b| *b);
-                Some(Effect::AnswerPassphrase {
-                    reply,
-                    passphrase: Some(Secret(input.value().to_string())),
-                })
-            }
-            _ => {
-                handle_input(&mut input.0, key);
-                m.popup = Some(Popup::Passphrase {
-                    key: path,
-                    input,
-                    reply,
-                    retry,
-                    behind,
-                });
-                None
-            }
-        },
+        } => on_passphrase_key(m, path, input, reply, retry, behind, key),
         Popup::Search(mut i) => match key.code {
             KeyCode::Esc => None,
             KeyCode::Enter => {
@@ -173,41 +146,94 @@ pub(crate) fn on_popup_key(m: &mut Model, popup: Popup, key: KeyEvent) -> Option
         },
         Popup::Confirm {
             action,
-            mut hosts,
+            hosts,
             what,
-            mut input,
-        } => match key.code {
-            KeyCode::Esc => None,
-            KeyCode::Char('n') if hosts.is_empty() => None,
-            KeyCode::Char('y') | KeyCode::Enter if hosts.is_empty() => confirmed(m, action),
-            KeyCode::Enter => {
-                if hosts.first().map(String::as_str) == Some(input.value().trim()) {
-                    m.provision.consent.push(hosts.remove(0));
-                    if hosts.is_empty() {
-                        return confirmed(m, action);
-                    }
-                    input = Input::default();
-                } else {
-                    m.status = Some(text::NAME_MISMATCH.into());
+            input,
+        } => on_confirm_key(m, action, hosts, what, input, key),
+    }
+}
+
+/// The passphrase popup: Enter answers the waiting task, Esc cancels; the popup that was
+/// open before comes back.
+fn on_passphrase_key(
+    m: &mut Model,
+    path: PathBuf,
+    mut input: Masked,
+    reply: Reply,
+    retry: bool,
+    behind: Option<Box<Popup>>,
+    key: KeyEvent,
+) -> Option<Effect> {
+    match key.code {
+        KeyCode::Esc => {
+            m.popup = behind.map(|b| *b);
+            Some(Effect::AnswerPassphrase {
+                reply,
+                passphrase: None,
+            })
+        }
+        KeyCode::Enter => {
+            m.passphrase_answered = Some(path);
+            m.popup = behind.map(|b| *b);
+            Some(Effect::AnswerPassphrase {
+                reply,
+                passphrase: Some(Secret(input.value().to_string())),
+            })
+        }
+        _ => {
+            handle_input(&mut input.0, key);
+            m.popup = Some(Popup::Passphrase {
+                key: path,
+                input,
+                reply,
+                retry,
+                behind,
+            });
+            None
+        }
+    }
+}
+
+/// Typed consent: each host's name in turn (or y/n when no host is asked for).
+fn on_confirm_key(
+    m: &mut Model,
+    action: Action,
+    mut hosts: Vec<String>,
+    what: String,
+    mut input: Input,
+    key: KeyEvent,
+) -> Option<Effect> {
+    match key.code {
+        KeyCode::Esc => None,
+        KeyCode::Char('n') if hosts.is_empty() => None,
+        KeyCode::Char('y') | KeyCode::Enter if hosts.is_empty() => confirmed(m, action),
+        KeyCode::Enter => {
+            if hosts.first().map(String::as_str) == Some(input.value().trim()) {
+                m.provision.consent.push(hosts.remove(0));
+                if hosts.is_empty() {
+                    return confirmed(m, action);
                 }
-                m.popup = Some(Popup::Confirm {
-                    action,
-                    hosts,
-                    what,
-                    input,
-                });
-                None
+                input = Input::default();
+            } else {
+                m.status = Some(text::NAME_MISMATCH.into());
             }
-            _ => {
-                handle_input(&mut input, key);
-                m.popup = Some(Popup::Confirm {
-                    action,
-                    hosts,
-                    what,
-                    input,
-                });
-                None
-            }
-        },
+            m.popup = Some(Popup::Confirm {
+                action,
+                hosts,
+                what,
+                input,
+            });
+            None
+        }
+        _ => {
+            handle_input(&mut input, key);
+            m.popup = Some(Popup::Confirm {
+                action,
+                hosts,
+                what,
+                input,
+            });
+            None
+        }
     }
 }

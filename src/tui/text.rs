@@ -100,12 +100,16 @@ pub const ABORTED: &str = "run aborted";
 pub const NAME_MISMATCH: &str = "that is not the host's name";
 pub const NOT_FOUND: &str = "not found:";
 pub const RUN_FINISHED: &str = "every stage finished: press Enter";
-pub const NOTHING_SELECTED: &str =
-    "nothing chosen to run: pick at least one stage (1-6) and one host (Space)";
+/// Provision: Enter with every stage or every host left out; `keys` are the stage keys.
+pub fn nothing_selected(keys: &str) -> String {
+    format!("nothing chosen to run: pick at least one stage ({keys}) and one host (Space)")
+}
 pub const LEAVE_STAGE_OUT: &str =
     "Fix that and press Enter again (it is checked again), or leave the stage out (its number key)";
-pub const SELECT_INTRO: &str =
-    "Keys 1-6 leave a stage out or back in; ↑↓ and Space do the same for a host.";
+/// Provision before the run: what the stage keys (`keys`) and Space do.
+pub fn select_intro(keys: &str) -> String {
+    format!("Keys {keys} leave a stage out or back in; ↑↓ and Space do the same for a host.")
+}
 /// What quitting does while stages run (the quit popup says it, as abort does).
 pub const QUIT_WHILE_RUNNING: &str =
     "Stages are running: quitting aborts them where they are, and the cluster is left unfinished.";
@@ -119,13 +123,6 @@ pub fn skip_question(stage: &str, hosts: &[String]) -> String {
         hosts.join(", ")
     )
 }
-
-pub const HELP_GLOBAL: &str = "\
-Enter   next step (errors block it, warnings do not)
-Esc     back, keeping what you typed
-F1, ?   this help (? only outside text fields)
-F2      every finding of this screen in full
-q       quit, asks first (Ctrl+C anywhere, text fields and popups included)";
 
 /// A layout with too few disks for its level.
 /// `sdb1 lies on sdb, which is already in a layout` / `sdb holds sdb1, which is selected`.
@@ -146,37 +143,14 @@ pub fn needs_disks(level: &str, min: usize, selected: usize) -> String {
 /// Said in the help popup while a text field has focus.
 pub const HELP_TEXT_FOCUS: &str = "A text field has focus, so ? and q are typed into it: F1 opens this help and Ctrl+C quits. Outside text fields (the Discover table, Network's Auto-assign) ? and q work as on every other screen.";
 
-/// Each screen's help: what its fields mean, then every key that works there. Lines are
-/// paragraphs: the help popup wraps them to the terminal's width.
-pub fn help(step: super::model::Step) -> &'static str {
-    use super::model::Step::*;
-    match step {
-        Access => {
-            "How rackstrap logs in: user, port and private key (ssh-agent is tried first). The cluster name becomes inventory/<name> in Kubespray: letters, digits, -, _ and .\nA user other than root runs commands through sudo. If sudo asks for a password, type it in Sudo password: it goes to sudo -S over SSH, is kept in memory for this session and is never written to the plan, the run state or a log. An encrypted key's passphrase is asked in a popup when a host needs it.\nKeys: Tab, Shift-Tab, Up, Down move between fields; typing edits the field; Enter next."
-        }
-        Discover => {
-            "Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames, comma separated. New host keys are shown by SHA256 fingerprint; accepting a host pins its key. A scan moves focus to the table; Next waits until the scan has ended.\nKeys: Enter scans (in the targets field) or goes next (in the table); Tab switches between the targets and the table; Up/Down pick a host; Space accepts one host; a accepts every host that answered (also those still to answer); r scans again."
-        }
-        Hosts => {
-            "Facts per host with requirement badges: control plane min 2 CPU / 4 GB / 30 GB (recommended 4 / 8 / 40), worker min 4 / 8 / 100. A host left out keeps its roles and layouts and gets them back when taken back.\nKeys: Up/Down pick a host; Space leaves it out or takes it back; Enter next."
-        }
-        Roles => {
-            "etcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum. A host that answers after the plan was made comes in as a worker. Node labels go to Kubespray's node_labels (AIStore's targets need e.g. nvidia.com/ais-target=<release>).\nKeys: arrows move; Space toggles the role under the cursor; c, e, w toggle control plane, etcd, worker; l edits the labels of the host under the cursor; L adds them to every host with the role of the cursor's column; Enter next."
-        }
-        Storage => {
-            "Each layout is a level (single, raid0/1/5/6/10, per-disk: one filesystem per disk at <mount>/<disk>), a filesystem, a mount point (never a system directory), discard, and whether kubelet and containerd data move onto it (not per-disk).\nKeys: Tab / Shift-Tab next / previous host; Up/Down move; Space selects a disk; b selects every blank disk; w marks one for wiping; l / L level forward / back (only levels the selection allows); f filesystem; d discard; r move kubelet+containerd data; m mount point; a adds the layout; x takes the last one back to change it; A applies this host's layouts to every host with the same disks (asks before replacing a host's own); Enter next."
-        }
-        Network => {
-            "MetalLB pool: the name and the addresses services get (CIDR, range or address, comma separated); Auto-assign: services get them without asking. Service and pod CIDRs: Kubernetes' internal networks, clear of the nodes, their gateways and the DNS servers. Node prefix: the size of each node's pod subnet (kube_network_node_prefix). Upstream DNS: where CoreDNS forwards. Host MTU: the nodes' NIC MTU; Calico runs 50 below it (calico_mtu: VXLAN, Kubespray's default encapsulation, takes 50 bytes). VIP: a free address in the control planes' subnet for the API server, served by kube-vip.\nErrors point at the column of the bad character. Keys: Tab, Shift-Tab, Up, Down move between fields; typing edits; Space toggles Auto-assign; Enter next."
-        }
-        Review => {
-            "Findings: every finding of the plan. Files: what will be written. Commands: what every stage runs on every host.\nKeys: Tab switches tabs; Up/Down, PgUp/PgDn, Home/End scroll; ] and [ (on Commands) jump to the next / previous stage on a host; / searches the tab (Enter finds, Esc cancels), n / N find the next / previous match; e (on Commands) shows file contents in full or folds them; s saves the plan; Enter goes on to provisioning, or with an error to the screen and field where it is fixed."
-        }
-        Provision => {
-            "Stage by host on top: · waiting, ▶ running, ✓ done, ✗ failed, – nothing to do there, ↷ skipped after it failed. One log pane per host below.\nKeys: Enter starts; Tab / Shift-Tab focus a log pane; Up/Down/PgUp/PgDn/Home scroll it (pauses follow), End or f follows again; / searches, n finds the next match; r retries failed hosts; s skips the failed stage (asks); a aborts (asks); q quits (asks; while stages run it aborts them).\nA command that prints nothing and does not exit for its limit (30 min for mkfs, mdadm, wipefs; 20 min for package installs; 45 min of silence from Kubespray; 10 min for the rest; RACKSTRAP_STALL_SECS sets one limit for all) is stalled: the screen names the host, the command and how long it has been quiet, and asks. w keeps waiting another period of the same limit; x fails that host's step (the other hosts go on; r retries it later). The other hosts go on while the question is open; output from the command closes it."
-        }
-        Done => {
-            "What the run did: the cluster is up only when every stage finished; a stage that failed or was skipped is listed. The same summary is printed when the wizard exits, and the exit code is 1 when the cluster is not complete.\nKeys: Enter or q quits."
-        }
-    }
+/// A step's help as its screen gives it (`super::screens::help_of`), for a fresh model at
+/// that step.
+pub fn help(step: super::model::Step) -> String {
+    let mut m = super::model::Model::new(
+        super::model::Mode::Live,
+        crate::plan::Plan::new("cluster"),
+        "",
+    );
+    m.step = step;
+    super::screens::help_of(super::screens::of(step), &m)
 }

@@ -2,16 +2,16 @@
 //!
 //! ```text
 //!  key ─► Msg::Key ─► update ─► on_key ─► popup (popups::on_popup_key)
-//!                                      └─► the step's screen (screens::<step>::key_<step>)
+//!                                      └─► the screen shown (screens::current(m).on_key)
 //!                                                │
 //!                     Model changed in place ◄───┴─► Option<Effect> ─► effects::Executor
 //!  task answers (host found, stage output, file saved) ─► Msg ─► update ─► ...
 //! ```
 //!
 //! `update` applies one message and may return one `Effect` for the event loop to run; the
-//! effect's task answers with more messages. Moving between steps (`next`, `back`) and
-//! starting, retrying or aborting a run (`start`, `confirmed`) live here because several
-//! screens and popups share them. Nothing here does IO.
+//! effect's task answers with more messages. Moving on (`next`) and starting, retrying or
+//! aborting a run (`start`, `confirmed`) live here because several screens and popups share
+//! them; what Esc does is each screen's own. Nothing here does IO.
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tui_input::Input;
@@ -28,17 +28,6 @@ use crate::net;
 use crate::plan::Plan;
 use crate::provision::stage::reports_on;
 use crate::provision::{Event, EventKind, StageId, StepState};
-
-/// A text field has focus: `?` and `q` are typed into it, so F1 and Ctrl+C stand in.
-pub fn is_text_focus(m: &Model) -> bool {
-    match m.step {
-        Step::Access => true,
-        Step::Discover => !m.discover.table_focus,
-        Step::Network => m.network.focus.is_text(),
-        Step::Review => m.review.search.is_some(),
-        _ => false,
-    }
-}
 
 pub(crate) fn handle_input(input: &mut Input, key: KeyEvent) -> bool {
     input.handle_event(&TermEvent::Key(key)).is_some()
@@ -60,53 +49,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             None
         }
         Msg::Discovered(d) => {
-            let pinned_now = m.discover.pinning.remove(&d.address) && d.state == HostState::Ok;
-            let accepted = pinned_now
-                || m.rows
-                    .iter()
-                    .find(|r| r.found.address == d.address)
-                    .map(|r| r.accepted)
-                    .unwrap_or(false);
-            let accepted = accepted
-                || (m.discover.accept_all && d.state == HostState::Ok && d.facts.is_some());
-            m.rows.retain(|r| r.found.address != d.address);
-            m.rows.push(Row { found: d, accepted });
-            let targets = m.discover.scanned.clone().unwrap_or_default();
-            m.rows.sort_by_key(|r| {
-                (
-                    target_index(&targets, &r.found.address),
-                    address_key(&r.found.address),
-                )
-            });
+            discovered(m, d);
             None
         }
-        Msg::DiscoveryDone => {
-            m.discover.scanning = false;
-            m.discover.table_focus = true;
-            // New keys accepted while the scan ran (`a`, Space) are pinned now.
-            let mut pin = std::mem::take(&mut m.discover.pin_after);
-            if std::mem::take(&mut m.discover.accept_all) {
-                pin.extend(
-                    m.rows
-                        .iter()
-                        .filter(|r| r.found.state == HostState::UnknownHostKey)
-                        .map(|r| r.found.address.clone()),
-                );
-            }
-            let pin: Vec<String> = pin
-                .into_iter()
-                .filter(|a| {
-                    m.rows.iter().any(|r| {
-                        r.found.address == *a && r.found.state == HostState::UnknownHostKey
-                    })
-                })
-                .collect();
-            if pin.is_empty() {
-                None
-            } else {
-                screens::discover::pin(m, pin)
-            }
-        }
+        Msg::DiscoveryDone => discovery_done(m),
         Msg::DiscoveryFailed(e) => {
             m.discover.scanning = false;
             m.discover.error = Some(e);
@@ -138,7 +84,6 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::Opened => match &m.drift {
             Some(d) if d.report.is_none() => Some(Effect::Survey {
                 plan: m.plan.clone(),
-                demo: m.is_demo(),
                 accepted: d.accepted.clone(),
             }),
             _ => None,
@@ -151,31 +96,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             None
         }
         Msg::RecoveryDone { lines, result } => {
-            let demo = m.is_demo();
-            let mut saved = None;
-            if let Some(d) = m.drift.as_mut() {
-                d.running = false;
-                d.log = lines;
-                if result.is_ok() {
-                    d.relaying = None;
-                }
-                match result {
-                    Ok(()) => {
-                        if let Some(p) = d.prepared.take() {
-                            d.log.push(format!("{} {}: done", p.kind.as_str(), p.node));
-                            if !demo {
-                                saved = Some(p.plan_after);
-                            }
-                        }
-                        d.confirm = Input::default();
-                    }
-                    Err(e) => d.log.push(format!("failed: {e}; the plan was not changed")),
-                }
-            }
-            if let Some(plan) = saved {
-                // The core saved it; the wizard goes on with what was saved.
-                m.plan = plan;
-            }
+            recovery_done(m, lines, result);
             None
         }
         Msg::RunFailed(e) => {
@@ -229,6 +150,86 @@ pub fn update(m: &mut Model, msg: Msg) -> Option<Effect> {
             }
             None
         }
+    }
+}
+
+/// A host answered the scan: its row replaces the one before, in the operator's order.
+fn discovered(m: &mut Model, d: crate::discover::Discovered) {
+    let pinned_now = m.discover.pinning.remove(&d.address) && d.state == HostState::Ok;
+    let accepted = pinned_now
+        || m.rows
+            .iter()
+            .find(|r| r.found.address == d.address)
+            .map(|r| r.accepted)
+            .unwrap_or(false);
+    let accepted =
+        accepted || (m.discover.accept_all && d.state == HostState::Ok && d.facts.is_some());
+    m.rows.retain(|r| r.found.address != d.address);
+    m.rows.push(Row { found: d, accepted });
+    let targets = m.discover.scanned.clone().unwrap_or_default();
+    m.rows.sort_by_key(|r| {
+        (
+            target_index(&targets, &r.found.address),
+            address_key(&r.found.address),
+        )
+    });
+}
+
+/// The scan ended: the table gets focus, and new keys accepted meanwhile are pinned now.
+fn discovery_done(m: &mut Model) -> Option<Effect> {
+    m.discover.scanning = false;
+    m.discover.table_focus = true;
+    // New keys accepted while the scan ran (`a`, Space) are pinned now.
+    let mut pin = std::mem::take(&mut m.discover.pin_after);
+    if std::mem::take(&mut m.discover.accept_all) {
+        pin.extend(
+            m.rows
+                .iter()
+                .filter(|r| r.found.state == HostState::UnknownHostKey)
+                .map(|r| r.found.address.clone()),
+        );
+    }
+    let pin: Vec<String> = pin
+        .into_iter()
+        .filter(|a| {
+            m.rows
+                .iter()
+                .any(|r| r.found.address == *a && r.found.state == HostState::UnknownHostKey)
+        })
+        .collect();
+    if pin.is_empty() {
+        None
+    } else {
+        screens::discover::pin(m, pin)
+    }
+}
+
+/// A recovery action ended: its lines on the Drift screen, and the plan the core saved.
+fn recovery_done(m: &mut Model, lines: Vec<String>, result: Result<(), String>) {
+    let demo = m.is_demo();
+    let mut saved = None;
+    if let Some(d) = m.drift.as_mut() {
+        d.running = false;
+        d.log = lines;
+        if result.is_ok() {
+            d.relaying = None;
+        }
+        match result {
+            Ok(()) => {
+                if let Some(p) = d.prepared.take() {
+                    d.log.push(format!("{} {}: done", p.kind.as_str(), p.node));
+                    if !demo {
+                        saved = Some(p.plan_after);
+                    }
+                }
+                d.confirm = Input::default();
+            }
+            Err(e) => d.log.push(format!("failed: {e}; the plan was not changed")),
+        }
+    }
+    if let Some(plan) = saved {
+        // The core saved it; the wizard goes on with what was saved.
+        m.plan = plan;
     }
 }
 
@@ -362,14 +363,6 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         m.popup = Some(Popup::Quit);
         return None;
     }
-    if m.drift.is_some() {
-        let typing = m.drift.as_ref().is_some_and(|d| d.prepared.is_some());
-        if key.code == KeyCode::Char('q') && !typing {
-            m.popup = Some(Popup::Quit);
-            return None;
-        }
-        return screens::drift::key_drift(m, key);
-    }
     if key.code == KeyCode::F(1) {
         m.popup = Some(Popup::Help);
         return None;
@@ -378,7 +371,7 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         m.popup = Some(Popup::Findings);
         return None;
     }
-    if !is_text_focus(m) {
+    if !screens::is_text_focus(m) {
         match key.code {
             KeyCode::Char('q') => {
                 m.popup = Some(Popup::Quit);
@@ -391,39 +384,7 @@ fn on_key(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             _ => {}
         }
     }
-    if key.code == KeyCode::Esc {
-        return back(m);
-    }
-    match m.step {
-        Step::Access => screens::access::key_access(m, key),
-        Step::Discover => screens::discover::key_discover(m, key),
-        Step::Hosts => screens::hosts::key_hosts(m, key),
-        Step::Roles => screens::roles::key_roles(m, key),
-        Step::Storage => screens::storage::key_storage(m, key),
-        Step::Network => screens::network::key_network(m, key),
-        Step::Review => screens::review::key_review(m, key),
-        Step::Provision => screens::provision::key_provision(m, key),
-        Step::Done => screens::done::key_done(m, key),
-    }
-}
-
-fn back(m: &mut Model) -> Option<Effect> {
-    match m.step {
-        Step::Discover if m.discover.table_focus => m.discover.table_focus = false,
-        Step::Review if m.review.search.is_some() => m.review.search = None,
-        Step::Provision if m.provision.running => {
-            m.popup = Some(Popup::Confirm {
-                action: Action::Abort,
-                hosts: vec![],
-                what: text::ABORT_QUESTION.into(),
-                input: Input::default(),
-            })
-        }
-        Step::Done | Step::Access => {}
-        Step::Provision if m.provision.started => {}
-        _ => m.step = m.step.prev(),
-    }
-    None
+    (screens::current(m).on_key)(m, key)
 }
 
 /// What the wizard asks for as it opens: a plan reopened at Review gets Kubespray's
@@ -497,7 +458,7 @@ pub(crate) fn start(m: &mut Model, action: Action) -> Option<Effect> {
     let selection = m.run_selection();
     if matches!(action, Action::RunStages { .. }) {
         if selection.is_empty() {
-            m.status = Some(text::NOTHING_SELECTED.into());
+            m.status = Some(text::nothing_selected(screens::provision::stage_keys()));
             return None;
         }
         if let Some(b) = m.machine_blockers().first() {
@@ -618,67 +579,4 @@ pub(crate) fn confirmed(m: &mut Model, action: Action) -> Option<Effect> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tui::model::{Mode, SCROLLBACK_LINES};
-
-    fn log(host: &str, line: String) -> Event {
-        Event {
-            host: host.to_string(),
-            stage: StageId::HostPrep,
-            kind: EventKind::Log {
-                lines: line.into(),
-                stderr: false,
-            },
-        }
-    }
-
-    /// Eight hosts pouring out 50,000 lines each, in batches as the runner's events arrive:
-    /// every pane keeps only its last `SCROLLBACK_LINES` (what the wizard holds in memory does
-    /// not grow with the output, which is on disk in full), counts the rest as dropped off
-    /// the top, and a paused pane's view stays within what it holds.
-    #[test]
-    fn provision_panes_stay_bounded_under_hundreds_of_thousands_of_lines() {
-        const HOSTS: usize = 8;
-        const PER_HOST: usize = 50_000;
-        let mut m = Model::new(Mode::Live, Plan::new("cluster"), "");
-        let hosts: Vec<String> = (1..=HOSTS).map(|i| format!("node{i}")).collect();
-        let mut paused = false;
-        for start in (0..PER_HOST).step_by(1000) {
-            let batch = (start..start + 1000)
-                .flat_map(|i| {
-                    hosts
-                        .iter()
-                        .map(move |h| log(h, format!("{h} line {i:07}")))
-                })
-                .collect();
-            assert!(update(&mut m, Msg::Provision(batch)).is_none());
-            if !paused {
-                // The operator scrolls node2's pane up once the panes exist: it stops following.
-                let pane = &mut m.provision.panes[1];
-                pane.follow = false;
-                pane.offset = 10;
-                paused = true;
-            }
-        }
-        let p = &m.provision;
-        assert_eq!(p.panes.len(), HOSTS);
-        for (pane, host) in p.panes.iter().zip(&hosts) {
-            assert_eq!(&pane.host, host);
-            assert_eq!(pane.lines.len(), SCROLLBACK_LINES, "{host}");
-            assert!(
-                pane.lines.capacity() <= 2 * SCROLLBACK_LINES,
-                "{host}: {} lines of room",
-                pane.lines.capacity()
-            );
-            assert_eq!(pane.dropped, PER_HOST - SCROLLBACK_LINES, "{host}");
-            assert_eq!(
-                pane.lines.back().map(String::as_str),
-                Some(format!("{host} line {:07}", PER_HOST - 1).as_str())
-            );
-            assert!(pane.offset < pane.lines.len(), "{host}: {}", pane.offset);
-        }
-        assert!(!p.panes[1].follow, "the paused pane stays paused");
-        assert_eq!(p.panes[1].offset, SCROLLBACK_LINES - 1);
-    }
-}
+mod tests;

@@ -10,7 +10,6 @@ use super::model::{MIN_HEIGHT, MIN_WIDTH, Mode, Model};
 use super::popups::Popup;
 use super::screens;
 use super::text;
-use super::update::is_text_focus;
 use super::widgets::{Look, findings, footer, step_bar, style};
 
 pub fn render(m: &Model, f: &mut Frame) {
@@ -117,13 +116,11 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 /// This screen's help, the keys every screen shares, and (while a text field has focus)
 /// why `?` and `q` are typed instead.
 fn help_lines(m: &Model) -> Vec<Line<'static>> {
-    let mut l: Vec<Line> = text::help(m.step)
+    let mut l: Vec<Line> = screens::help(m)
         .lines()
         .map(|s| Line::from(s.to_string()))
         .collect();
-    l.push(Line::from(""));
-    l.extend(text::HELP_GLOBAL.lines().map(|s| Line::from(s.to_string())));
-    if is_text_focus(m) {
+    if screens::is_text_focus(m) {
         l.push(Line::from(""));
         l.extend(
             text::HELP_TEXT_FOCUS
@@ -237,60 +234,7 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
         }
         Popup::Confirm {
             hosts, what, input, ..
-        } => {
-            if hosts.is_empty() {
-                (
-                    "Confirm",
-                    vec![
-                        Line::from(what.clone()),
-                        Line::from(""),
-                        Line::from("y yes   n/Esc no"),
-                    ],
-                    None,
-                )
-            } else {
-                let layouts: Vec<&crate::plan::StorageLayout> = m
-                    .plan
-                    .hosts
-                    .iter()
-                    .filter(|h| h.name == hosts[0])
-                    .flat_map(|h| h.storage.iter())
-                    .collect();
-                let formats: Vec<String> = layouts.iter().flat_map(|l| l.devices.clone()).collect();
-                let wipes: Vec<String> = layouts
-                    .iter()
-                    .filter(|l| l.wipe)
-                    .flat_map(|l| l.devices.clone())
-                    .collect();
-                let mut detail = format!("{}: formats {}", hosts[0], formats.join(", "));
-                if !wipes.is_empty() {
-                    detail.push_str(&format!("; wipes the data on {}", wipes.join(", ")));
-                }
-                (
-                    "Format disks?",
-                    vec![
-                        Line::from(what.clone()),
-                        Line::from(detail),
-                        Line::from(Span::styled(
-                            format!("Type the host name ({}) to go on:", hosts[0]),
-                            style(m.theme, Look::Warn),
-                        )),
-                        Line::from(format!("> {}", input.value())),
-                        // Said here: the strip under the popup is easy to miss.
-                        if m.status.as_deref() == Some(text::NAME_MISMATCH) {
-                            Line::from(Span::styled(
-                                format!("`{}` is not {}", input.value().trim(), hosts[0]),
-                                style(m.theme, Look::Error),
-                            ))
-                        } else {
-                            Line::from("")
-                        },
-                        Line::from("Enter confirm   Esc cancel"),
-                    ],
-                    Some((input, 3)),
-                )
-            }
-        }
+        } => confirm_popup(m, hosts, what, input),
     };
     let width =
         (lines.iter().map(|l| l.width()).max().unwrap_or(20).max(30) as u16 + 4).min(area.width);
@@ -320,5 +264,70 @@ fn popup(m: &Model, p: &Popup, f: &mut Frame, area: Rect) {
     if let Some((input, row)) = cursor_input {
         let x = inner.x + 2 + input.visual_cursor() as u16;
         f.set_cursor_position((x.min(inner.right().saturating_sub(1)), inner.y + row));
+    }
+}
+
+/// A destructive action's question: y/n, or each host's name typed with what it formats.
+fn confirm_popup<'a>(
+    m: &Model,
+    hosts: &[String],
+    what: &str,
+    input: &'a tui_input::Input,
+) -> (
+    &'static str,
+    Vec<Line<'static>>,
+    Option<(&'a tui_input::Input, u16)>,
+) {
+    if hosts.is_empty() {
+        (
+            "Confirm",
+            vec![
+                Line::from(what.to_string()),
+                Line::from(""),
+                Line::from("y yes   n/Esc no"),
+            ],
+            None,
+        )
+    } else {
+        let layouts: Vec<&crate::plan::StorageLayout> = m
+            .plan
+            .hosts
+            .iter()
+            .filter(|h| h.name == hosts[0])
+            .flat_map(|h| h.storage.iter())
+            .collect();
+        let formats: Vec<String> = layouts.iter().flat_map(|l| l.devices.clone()).collect();
+        let wipes: Vec<String> = layouts
+            .iter()
+            .filter(|l| l.wipe)
+            .flat_map(|l| l.devices.clone())
+            .collect();
+        let mut detail = format!("{}: formats {}", hosts[0], formats.join(", "));
+        if !wipes.is_empty() {
+            detail.push_str(&format!("; wipes the data on {}", wipes.join(", ")));
+        }
+        (
+            "Format disks?",
+            vec![
+                Line::from(what.to_string()),
+                Line::from(detail),
+                Line::from(Span::styled(
+                    format!("Type the host name ({}) to go on:", hosts[0]),
+                    style(m.theme, Look::Warn),
+                )),
+                Line::from(format!("> {}", input.value())),
+                // Said here: the strip under the popup is easy to miss.
+                if m.status.as_deref() == Some(text::NAME_MISMATCH) {
+                    Line::from(Span::styled(
+                        format!("`{}` is not {}", input.value().trim(), hosts[0]),
+                        style(m.theme, Look::Error),
+                    ))
+                } else {
+                    Line::from("")
+                },
+                Line::from("Enter confirm   Esc cancel"),
+            ],
+            Some((input, 3)),
+        )
     }
 }

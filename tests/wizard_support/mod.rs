@@ -5,19 +5,32 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rackstrap::lab::{Lab, LabRunner};
 use rackstrap::provision::{Event, StageId};
-use rackstrap::tui::effects::{Effect, save_plan};
+use rackstrap::tui::effects::{Backend, Effect, Executor};
 use rackstrap::tui::model::{Mode, Model, Msg, Step};
 use rackstrap::tui::update::update;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The lab's clock: as fast as it goes.
+const SPEED: f64 = 1e6;
+
+/// The longest an effect may take to answer before the test fails rather than hangs.
+const ANSWER_WITHIN: Duration = Duration::from_secs(120);
 
 pub struct Driver {
     pub m: Model,
     pub lab: Arc<Lab>,
+    /// The demo backend's runner, which plays the pending stage runs.
     pub runner: LabRunner,
     /// Stage runs asked for, not yet played.
     pub pending_runs: Vec<Effect>,
-    /// The lab's known_hosts.
-    pub pinned: std::collections::BTreeSet<String>,
+    /// The lab's known_hosts, shared with the executor's demo backend.
+    pub pinned: Arc<Mutex<BTreeSet<String>>>,
+    rt: tokio::runtime::Runtime,
+    exec: Executor,
+    rx: UnboundedReceiver<Msg>,
 }
 
 impl Driver {
@@ -32,13 +45,33 @@ impl Driver {
             &lab.targets,
         );
         m.suggested_roles = lab.roles.clone();
+        Driver::new(m, lab)
+    }
+
+    /// Drives `m` with the real executor on `lab`'s demo backend.
+    pub fn new(mut m: Model, lab: Arc<Lab>) -> Driver {
         m.theme.color = false;
+        let runner = LabRunner::new(lab.clone(), SPEED);
+        let pinned: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let backend = Backend::Demo {
+            lab: lab.clone(),
+            runner: runner.clone(),
+            speed: SPEED,
+            pinned: pinned.clone(),
+        };
         Driver {
-            runner: LabRunner::new(lab.clone(), 1e6),
             m,
             lab,
+            runner,
             pending_runs: vec![],
-            pinned: Default::default(),
+            pinned,
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap(),
+            exec: Executor::new(backend, tx),
+            rx,
         }
     }
 
@@ -48,71 +81,38 @@ impl Driver {
         }
     }
 
+    /// Runs an effect on the executor's demo backend and applies its answers once it has
+    /// given its last one. Stage runs wait in `pending_runs` for `play_runs`, so a test can
+    /// stop a run half way.
     fn effect(&mut self, e: Effect) {
-        match e {
-            Effect::Discover {
-                targets, accept, ..
-            } => {
-                for (_, d) in self.lab.answers(&targets, &accept, &mut self.pinned) {
-                    self.send(Msg::Discovered(d));
+        if matches!(e, Effect::RunStages { .. }) {
+            self.pending_runs.push(e);
+            return;
+        }
+        let last = last_answer(&e);
+        let Driver { rt, exec, rx, .. } = self;
+        let answers = rt.block_on(async {
+            exec.execute(e);
+            let mut out = Vec::new();
+            let Some(last) = last else {
+                // Effects with no answer in the demo (a key check, a passphrase answered).
+                tokio::task::yield_now().await;
+                return out;
+            };
+            loop {
+                let msg = tokio::time::timeout(ANSWER_WITHIN, rx.recv())
+                    .await
+                    .expect("the effect answers")
+                    .expect("the executor is alive");
+                let done = last(&msg);
+                out.push(msg);
+                if done {
+                    return out;
                 }
-                self.send(Msg::DiscoveryDone);
             }
-            Effect::SavePlan { path, plan } => {
-                let r = save_plan(&path, &plan).map(|()| path);
-                self.send(Msg::Saved(r));
-            }
-            Effect::CheckKubespray { plan } => {
-                let own = rackstrap::plan::check(&plan, None);
-                let findings = rackstrap::kubespray::tree_findings(&plan, &own);
-                self.send(Msg::KubesprayChecked(findings));
-                let need = rackstrap::kubespray::prepare::needed(&plan);
-                self.send(Msg::KubesprayNeed(need));
-            }
-            Effect::PrepareKubespray {
-                plan,
-                url,
-                python,
-                log,
-            } => {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let ended = rackstrap::tui::effects::prepare_kubespray(
-                    &plan,
-                    &url,
-                    &python,
-                    log.as_deref(),
-                    &tx,
-                );
-                while let Ok(msg) = rx.try_recv() {
-                    self.send(msg);
-                }
-                self.send(Msg::Preparing(
-                    rackstrap::tui::prepare::PrepareEvent::Ended(ended),
-                ));
-            }
-            run @ Effect::RunStages { .. } => self.pending_runs.push(run),
-            Effect::AbortRun => self.send(Msg::RunEnded),
-            // The demo lab needs nothing on this machine.
-            Effect::CheckMachine { .. } => self.send(Msg::MachineChecked(Vec::new())),
-            // The demo lab touches no key file and no agent.
-            Effect::CheckKey { .. } | Effect::ListAgent => {}
-            Effect::AnswerPassphrase { reply, passphrase } => reply.answer(passphrase.map(|s| s.0)),
-            // The lab's runs never stall: there is no question to answer.
-            Effect::AnswerStall { .. } => {}
-            // The recovery demo's survey; actions are only said, never run, in these tests.
-            Effect::Survey { plan, accepted, .. } | Effect::AcceptKey { plan, accepted, .. } => {
-                self.send(Msg::Drift(rackstrap::lab::recovery::survey(
-                    &plan, &accepted,
-                )))
-            }
-            Effect::Recover { .. } => self.send(Msg::RecoveryDone {
-                lines: vec![],
-                result: Ok(()),
-            }),
-            Effect::Relay { name, .. } => self.send(Msg::RecoveryDone {
-                lines: vec![format!("demo, not run: the storage stage on {name}")],
-                result: Ok(()),
-            }),
+        });
+        for msg in answers {
+            self.send(msg);
         }
     }
 
@@ -261,5 +261,29 @@ pub fn collect_events(
             out.push(e);
         }
         out
+    })
+}
+
+/// The message an effect's work ends with in the demo; `None` when it answers nothing.
+fn last_answer(e: &Effect) -> Option<fn(&Msg) -> bool> {
+    Some(match e {
+        Effect::Discover { .. } => |m| matches!(m, Msg::DiscoveryDone),
+        Effect::SavePlan { .. } => |m| matches!(m, Msg::Saved(_)),
+        Effect::CheckMachine { .. } => |m| matches!(m, Msg::MachineChecked(_)),
+        Effect::CheckKubespray { .. } => |m| matches!(m, Msg::KubesprayNeed(_)),
+        Effect::PrepareKubespray { .. } => |m| {
+            matches!(
+                m,
+                Msg::Preparing(rackstrap::tui::prepare::PrepareEvent::Ended(_))
+            )
+        },
+        Effect::Survey { .. } | Effect::AcceptKey { .. } => |m| matches!(m, Msg::Drift(_)),
+        Effect::Recover { .. } | Effect::Relay { .. } => |m| matches!(m, Msg::RecoveryDone { .. }),
+        Effect::AbortRun => |m| matches!(m, Msg::RunEnded),
+        Effect::RunStages { .. }
+        | Effect::CheckKey { .. }
+        | Effect::ListAgent
+        | Effect::AnswerPassphrase { .. }
+        | Effect::AnswerStall { .. } => return None,
     })
 }

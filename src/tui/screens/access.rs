@@ -6,10 +6,12 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::facts::Facts;
+use crate::plan::{Code, Finding};
 use crate::tui::effects::Effect;
 use crate::tui::model::AccessField;
 use crate::tui::model::Model;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen, step_title};
 use crate::tui::text;
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, style};
@@ -114,9 +116,90 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines), area);
 }
 
-/// The footer's keys for this screen, most important first.
-pub fn hints(_: &Model) -> Vec<Hint> {
-    vec![("Tab/↑↓", "field"), ("Enter", "next")]
+pub const SCREEN: Screen = Screen {
+    name: "Access",
+    title: |m| step_title(m, "How rackstrap logs in"),
+    about,
+    commands: key_table,
+    on_key: key_access,
+    render,
+    findings,
+    // Every field of the screen is typed into.
+    text_focus: |_| true,
+};
+
+fn about() -> String {
+    "How rackstrap logs in: user, port and private key (ssh-agent is tried first). The cluster name becomes inventory/<name> in Kubespray: letters, digits, -, _ and .\nA user other than root runs commands through sudo. If sudo asks for a password, type it in Sudo password: it goes to sudo -S over SSH, is kept in memory for this session and is never written to the plan, the run state or a log. An encrypted key's passphrase is asked in a popup when a host needs it.".into()
+}
+
+/// The screen's keys, most important first. The first step has no Esc.
+fn key_table(_: &Model) -> Vec<Command> {
+    use KeyCode::*;
+    vec![
+        Command::new(
+            &[Tab, BackTab, Up, Down],
+            "Tab, Shift-Tab, Up, Down",
+            "move between fields",
+        )
+        .footer("Tab/↑↓", "field"),
+        Command::new(&[], "typing", "edits the field"),
+        Command::new(&[Enter], "Enter", "next").footer("Enter", "next"),
+    ]
+}
+
+/// The name, the user, the port and the key as typed: empty or unusable ones block Enter,
+/// and what the core says about the name and user shows before Next.
+fn findings(m: &Model) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if m.access.cluster.value().trim().is_empty() {
+        out.push(Finding::error(
+            Code::E_BAD_CLUSTER_NAME,
+            "cluster.name",
+            text::NEED_CLUSTER_NAME.into(),
+        ));
+    }
+    if m.access.user.value().trim().is_empty() {
+        out.push(Finding::error(
+            Code::E_BAD_USER,
+            "access.user",
+            text::NEED_USER.into(),
+        ));
+    }
+    let mut typed = m.plan.clone();
+    typed.cluster.name = m.access.cluster.value().trim().to_string();
+    typed.access.user = m.access.user.value().trim().to_string();
+    out.extend(
+        crate::tui::widgets::findings::of_plan(&typed, &Facts::new())
+            .into_iter()
+            .filter(|f| {
+                (f.path == "cluster.name" && !typed.cluster.name.is_empty())
+                    || (f.path == "access.user" && !typed.access.user.is_empty())
+            }),
+    );
+    if m.access
+        .port
+        .value()
+        .parse::<u16>()
+        .map(|p| p == 0)
+        .unwrap_or(true)
+    {
+        out.push(Finding::error(
+            Code::E_BAD_PORT,
+            "access.port",
+            text::BAD_PORT.into(),
+        ));
+    }
+    if let Some((path, check)) = &m.access.key_check
+        && path == m.access.identity.value().trim()
+        && check.is_unusable()
+    {
+        out.push(Finding::error(
+            Code::E_BAD_KEY,
+            "access.identity",
+            format!("private key {path}: {}", check.describe()),
+        ));
+    }
+    out
 }
 
 pub(crate) fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {
@@ -124,6 +207,8 @@ pub(crate) fn key_access(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let was = AccessField::ALL[f.focus];
     match key.code {
         KeyCode::Enter => return next(m),
+        // The first step: nothing to go back to.
+        KeyCode::Esc => {}
         KeyCode::Tab | KeyCode::Down | KeyCode::BackTab | KeyCode::Up => {
             let n = AccessField::ALL.len();
             f.focus = if matches!(key.code, KeyCode::Tab | KeyCode::Down) {

@@ -9,9 +9,11 @@ use ratatui::widgets::{Paragraph, Row, Table};
 
 use crate::discover::HostState;
 use crate::facts::human_bytes;
+use crate::plan::{Code, Finding, Severity};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen, back, step_title};
+use crate::tui::text;
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, fit, style, wrap};
 
@@ -125,6 +127,12 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     };
     f.render_widget(Paragraph::new(status), caret);
 
+    render_table(m, f, area, table_area);
+}
+
+/// The hosts found, and under the table the selected one in full.
+fn render_table(m: &Model, f: &mut Frame, area: Rect, table_area: Rect) {
+    let d = &m.discover;
     let wide = area.width >= 110;
     // The OS column also carries why a host did not answer: it takes what the fixed
     // columns leave (and the host key column, when shown).
@@ -247,22 +255,121 @@ fn selected_detail(r: &crate::tui::model::Row, wide: bool) -> String {
     }
 }
 
-/// The footer's keys for this screen, most important first.
-pub fn hints(m: &Model) -> Vec<Hint> {
-    if !m.discover.table_focus {
-        return vec![("Enter", "scan"), ("Tab", "table")];
-    }
+pub const SCREEN: Screen = Screen {
+    name: "Discover",
+    title: |m| step_title(m, "Find the hosts"),
+    about,
+    commands: key_table,
+    on_key: key_discover,
+    render,
+    findings,
+    text_focus: |m| !m.discover.table_focus,
+};
+
+fn about() -> String {
+    "Targets: CIDR (10.0.10.0/28), ranges (10.0.10.5-10.0.10.20), addresses or hostnames, comma separated. New host keys are shown by SHA256 fingerprint; accepting a host pins its key. A scan moves focus to the table; Next waits until the scan has ended.".into()
+}
+
+/// The screen's keys, most important first: the targets field's, then the table's.
+fn key_table(m: &Model) -> Vec<Command> {
+    use KeyCode::*;
+    let table = m.discover.table_focus;
+    // Tab reaches the table only once there is one.
+    let has_table = !m.rows.is_empty() || m.discover.scanning;
     vec![
-        ("↑↓", "host"),
-        ("Space", "accept"),
-        ("a", "accept all"),
-        ("r", "rescan"),
-        ("Enter", "next"),
+        Command::new(&[Enter], "Enter", "scans (in the targets field)")
+            .footer_if(!table, "Enter", "scan"),
+        Command::new(
+            &[Tab, BackTab],
+            "Tab",
+            "switches between the targets and the table",
+        )
+        .footer_if(!table && has_table, "Tab", "table"),
+        Command::new(&[Up, Down], "Up/Down", "pick a host").footer_if(table, "↑↓", "host"),
+        Command::new(&[Char(' ')], "Space", "accepts one host").footer_if(table, "Space", "accept"),
+        Command::new(
+            &[Char('a')],
+            "a",
+            "accepts every host that answered (also those still to answer)",
+        )
+        .footer_if(table, "a", "accept all"),
+        Command::new(&[Char('r')], "r", "scans again").footer_if(table, "r", "rescan"),
+        Command::new(&[Enter], "Enter", "goes next (in the table)")
+            .footer_if(table, "Enter", "next"),
+        Command::new(
+            &[Esc],
+            "Esc",
+            "back to the targets (in the table), or back a step",
+        )
+        .footer("Esc", "back"),
     ]
+}
+
+/// The targets as typed, hosts not contacted yet, a scan still running, and whether any
+/// host can go on.
+fn findings(m: &Model) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(e) = m.targets_error() {
+        out.push(Finding::error(Code::E_BAD_TARGETS, "targets", e));
+    }
+    let unscanned: Vec<&str> = m
+        .rows
+        .iter()
+        .filter(|r| r.usable() && r.found.facts.is_none())
+        .map(|r| r.found.address.as_str())
+        .collect();
+    if !unscanned.is_empty() && !m.discover.scanning {
+        out.push(Finding::new(
+            Severity::Warning,
+            Code::W_NOT_CONTACTED,
+            "targets",
+            format!("{}: {}", text::NOT_CONTACTED, unscanned.join(", ")),
+        ));
+    }
+    if m.discover.scanning {
+        // Hosts that answer late would reach the plan without roles: wait.
+        out.push(Finding::error(
+            Code::E_SCAN_RUNNING,
+            "targets",
+            scan_waiting(m),
+        ));
+    }
+    if !m.rows.iter().any(|r| r.usable()) {
+        out.push(Finding {
+            // Before the first scan it is only a hint; after it, it blocks.
+            severity: if m.discover.scanned.is_some() && !m.discover.scanning {
+                Severity::Error
+            } else {
+                Severity::Hint
+            },
+            code: Code::E_NO_REACHABLE_HOST,
+            path: "targets".into(),
+            message: text::NEED_ACCEPTED_HOST.into(),
+            hint: None,
+        });
+    }
+    out
+}
+
+/// What Next waits for while a scan (or the pinning of accepted keys) is running.
+fn scan_waiting(m: &Model) -> String {
+    let pinning: Vec<&str> = m.discover.pinning.iter().map(String::as_str).collect();
+    if pinning.is_empty() {
+        text::STILL_SCANNING.to_string()
+    } else {
+        format!("{}: {}", text::STILL_PINNING, pinning.join(", "))
+    }
 }
 
 pub(crate) fn key_discover(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let d = &mut m.discover;
+    if key.code == KeyCode::Esc {
+        if d.table_focus {
+            d.table_focus = false;
+            return None;
+        }
+        return back(m);
+    }
     if key.code == KeyCode::Tab || key.code == KeyCode::BackTab {
         d.table_focus = !d.table_focus && (!m.rows.is_empty() || d.scanning);
         return None;

@@ -7,10 +7,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use crate::plan::{Code, Finding, Severity};
 use crate::provision::{StageId, StepState};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen, step_title};
 use crate::tui::summary::{self, Outcome};
 use crate::tui::widgets::{Look, style};
 
@@ -99,9 +100,49 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }
 
-/// The footer's keys for this screen, most important first.
-pub fn hints(_: &Model) -> Vec<Hint> {
-    vec![("Enter", "quit")]
+pub const SCREEN: Screen = Screen {
+    name: "Done",
+    title: |m| {
+        step_title(
+            m,
+            if summary::outcome(m) == Outcome::Complete {
+                "Cluster ready"
+            } else {
+                "Cluster not complete"
+            },
+        )
+    },
+    about,
+    commands: key_table,
+    on_key: key_done,
+    render,
+    findings,
+    text_focus: |_| false,
+};
+
+fn about() -> String {
+    "What the run did: the cluster is up only when every stage finished; a stage that failed or was skipped is listed. The same summary is printed when the wizard exits, and the exit code is 1 when the cluster is not complete.".into()
+}
+
+/// The screen's keys: the run is over, there is no going back.
+fn key_table(_: &Model) -> Vec<Command> {
+    vec![Command::new(&[KeyCode::Enter], "Enter", "quits").footer("Enter", "quit")]
+}
+
+/// Done lists what did not finish; the strip agrees with it.
+fn findings(m: &Model) -> Vec<Finding> {
+    m.provision
+        .problems()
+        .into_iter()
+        .map(|problem| {
+            Finding::new(
+                Severity::Warning,
+                Code::W_STEP_NOT_FINISHED,
+                problem.host.clone(),
+                problem.to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Enter leaves the wizard.

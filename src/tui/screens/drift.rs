@@ -21,7 +21,7 @@ use tui_input::Input;
 use crate::recovery::{self, Kind, Prepared, Report, Standing, Verdict};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen};
 use crate::tui::widgets::{Look, style};
 
 /// The Drift screen's state.
@@ -110,6 +110,30 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), top);
 
+    let detail = detail_lines(m, d);
+    // Rows once wrapped (words wrap before the edge, so a line may take one row more).
+    let w = usize::from(bottom.width.max(1));
+    let rows: usize = detail
+        .iter()
+        .map(|l| match l.width() {
+            0 => 1,
+            n if n <= w => 1,
+            n => n.div_ceil(w) + 1,
+        })
+        .sum();
+    let max = u16::try_from(rows.saturating_sub(usize::from(bottom.height))).unwrap_or(u16::MAX);
+    d.scroll_max.store(max, Ordering::Relaxed);
+    f.render_widget(
+        Paragraph::new(detail)
+            .wrap(Wrap { trim: false })
+            .scroll((d.scroll.min(max), 0)),
+        bottom,
+    );
+}
+
+/// The details pane: the confirmation being typed, or the selected host's action with its
+/// verdict and commands, then what the last action said.
+fn detail_lines(m: &Model, d: &DriftState) -> Vec<Line<'static>> {
     let mut detail: Vec<Line> = Vec::new();
     if let Some((name, offered)) = &d.accepting {
         detail.push(Line::from(Span::styled(
@@ -195,62 +219,92 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     for l in &d.log {
         detail.push(Line::from(l.clone()));
     }
-    // Rows once wrapped (words wrap before the edge, so a line may take one row more).
-    let w = usize::from(bottom.width.max(1));
-    let rows: usize = detail
-        .iter()
-        .map(|l| match l.width() {
-            0 => 1,
-            n if n <= w => 1,
-            n => n.div_ceil(w) + 1,
-        })
-        .sum();
-    let max = u16::try_from(rows.saturating_sub(usize::from(bottom.height))).unwrap_or(u16::MAX);
-    d.scroll_max.store(max, Ordering::Relaxed);
-    f.render_widget(
-        Paragraph::new(detail)
-            .wrap(Wrap { trim: false })
-            .scroll((d.scroll.min(max), 0)),
-        bottom,
-    );
+    detail
 }
 
-pub fn hints(m: &Model) -> Vec<Hint> {
-    let Some(d) = &m.drift else { return Vec::new() };
-    let mut hints = hints_of(d);
-    if d.scroll_max.load(Ordering::Relaxed) > 0 {
-        hints.push(("PgUp PgDn", "scroll"));
-    }
-    hints
+pub const SCREEN: Screen = Screen {
+    name: "Drift",
+    title: |_| title().to_string(),
+    about,
+    commands: key_table,
+    on_key: key_drift,
+    render,
+    // The plan's findings, as Review (where `c` goes) shows them.
+    findings: super::review::findings,
+    text_focus,
+};
+
+/// A host's name is being typed to confirm an action, a new key or a re-lay.
+fn text_focus(m: &Model) -> bool {
+    m.drift
+        .as_ref()
+        .is_some_and(|d| d.prepared.is_some() || d.accepting.is_some() || d.relaying.is_some())
 }
 
-fn hints_of(d: &DriftState) -> Vec<Hint> {
-    if d.accepting.is_some() {
-        return vec![
-            ("type the name, Enter", "pin the new key"),
-            ("Esc", "cancel"),
-        ];
-    }
-    match &d.prepared {
-        Some(p) if matches!(p.verdict, Verdict::Refuse(_)) => return vec![("Esc", "other action")],
-        Some(_) => return vec![("type the name, Enter", "run"), ("Esc", "other action")],
-        None => {}
-    }
+fn about() -> String {
+    "What changed on the hosts since the plan was saved (the same survey as rackstrap drift), each host with its states and the guided action. Choosing an action shows the core's quorum verdict and every command it would run (as rackstrap node ... --dry-run); it runs only once the host's name is typed. A refused action says why.".into()
+}
+
+/// The screen's keys; while a host's name is typed only the confirmation's.
+fn key_table(m: &Model) -> Vec<Command> {
+    use KeyCode::*;
+    let d = m.drift.as_ref();
+    let accepting = d.is_some_and(|d| d.accepting.is_some());
+    let relaying = d.is_some_and(|d| d.relaying.is_some());
+    let prepared = d.and_then(|d| d.prepared.as_ref());
+    let refused = prepared.is_some_and(|p| matches!(p.verdict, Verdict::Refuse(_)));
+    let choosing = !accepting && !relaying && prepared.is_none();
+    let scrolls = d.is_some_and(|d| d.scroll_max.load(Ordering::Relaxed) > 0);
     vec![
-        ("↑↓", "host"),
-        ("a", "add"),
-        ("r", "remove"),
-        ("p", "replace"),
-        ("k", "trust new key"),
-        ("s", "survey again"),
-        ("c", "continue to Review"),
+        Command::new(
+            &[Enter],
+            "the host's name, Enter",
+            "confirms: pins its new key (k), re-lays its disks (l) or runs the chosen action",
+        )
+        .footer_if(accepting, "type the name, Enter", "pin the new key")
+        .footer_if(relaying, "type the name, Enter", "re-lay its disks")
+        .footer_if(
+            prepared.is_some() && !refused,
+            "type the name, Enter",
+            "run",
+        ),
+        Command::new(
+            &[Esc],
+            "Esc",
+            "cancels the confirmation or chooses another action",
+        )
+        .footer_if(accepting || relaying, "Esc", "cancel")
+        .footer_if(prepared.is_some(), "Esc", "other action"),
+        Command::new(&[Up, Down], "Up/Down", "pick a host").footer_if(choosing, "↑↓", "host"),
+        Command::new(&[Char('a')], "a", "adds the host to the cluster")
+            .footer_if(choosing, "a", "add"),
+        Command::new(&[Char('r')], "r", "removes it").footer_if(choosing, "r", "remove"),
+        Command::new(&[Char('p')], "p", "replaces it").footer_if(choosing, "p", "replace"),
+        Command::new(&[Char('k')], "k", "trusts the new host key it offers").footer_if(
+            choosing,
+            "k",
+            "trust new key",
+        ),
+        Command::new(&[Char('c')], "c", "continues to Review").footer_if(
+            choosing,
+            "c",
+            "to Review",
+        ),
+        Command::new(&[Char('s')], "s", "surveys again").footer_if(choosing, "s", "survey again"),
+        Command::new(&[Char('l')], "l", "re-lays a reinstalled host's disks").footer_if(
+            choosing,
+            "l",
+            "re-lay disks",
+        ),
+        Command::new(&[PageUp, PageDown], "PgUp/PgDn", "scroll the details").footer_if(
+            scrolls,
+            "PgUp PgDn",
+            "scroll",
+        ),
     ]
 }
 
 pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
-    let demo = m.is_demo();
-    let plan = m.plan.clone();
-    let plan_path = m.plan_path.clone();
     let d = m.drift.as_mut()?;
     // The details pane scrolls in every mode (a page less one row, so a line stays in view).
     let page = 8;
@@ -274,6 +328,17 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     if d.running {
         return None;
     }
+    if d.accepting.is_some() || d.relaying.is_some() || d.prepared.is_some() {
+        return key_confirming(m, key);
+    }
+    key_choosing(m, key)
+}
+
+/// A host's name is being typed to confirm a new key, a re-lay or an action.
+fn key_confirming(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let plan = m.plan.clone();
+    let plan_path = m.plan_path.clone();
+    let d = m.drift.as_mut()?;
     if let Some((name, offered)) = d.accepting.clone() {
         match key.code {
             KeyCode::Esc => {
@@ -289,7 +354,6 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     plan,
                     name,
                     offered,
-                    demo,
                     accepted: d.accepted.clone(),
                 });
             }
@@ -314,7 +378,6 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     plan,
                     plan_path,
                     name,
-                    demo,
                 });
             }
             KeyCode::Enter => m.status = Some(format!("type {name} to re-lay its disks")),
@@ -346,7 +409,6 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                     prepared: Box::new(p.clone()),
                     plan,
                     plan_path,
-                    demo,
                 });
             }
             _ => {
@@ -355,6 +417,13 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         }
         return None;
     }
+    None
+}
+
+/// Choosing a host and what to do about it.
+fn key_choosing(m: &mut Model, key: KeyEvent) -> Option<Effect> {
+    let plan = m.plan.clone();
+    let d = m.drift.as_mut()?;
     let hosts = d.report.as_ref().map_or(0, |r| r.hosts.len());
     let kind = match key.code {
         KeyCode::Up => {
@@ -376,7 +445,6 @@ pub fn key_drift(m: &mut Model, key: KeyEvent) -> Option<Effect> {
             d.log.clear();
             return Some(Effect::Survey {
                 plan,
-                demo,
                 accepted: d.accepted.clone(),
             });
         }

@@ -10,10 +10,12 @@ use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
 use crate::facts::{HostFacts, human_bytes};
 use crate::plan::check::hardware::{FLOORS, Floor, Resource, Tier};
+use crate::plan::{Code, Finding, Subject};
 use crate::plan::{Fit, HwRole, role_fit, root_disk_bytes, worker_deployment_estimate};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen, back, back_command, step_title};
+use crate::tui::text;
 use crate::tui::update::next;
 use crate::tui::widgets::{Look, fit, style, wrap};
 
@@ -318,9 +320,51 @@ fn legend_text() -> [String; 3] {
     ]
 }
 
-/// The footer's keys for this screen, most important first.
-pub fn hints(_: &Model) -> Vec<Hint> {
-    vec![("↑↓", "host"), ("Space", "include"), ("Enter", "next")]
+pub const SCREEN: Screen = Screen {
+    name: "Hosts",
+    title: |m| step_title(m, "What the hosts have"),
+    about,
+    commands: key_table,
+    on_key: key_hosts,
+    render,
+    findings,
+    text_focus: |_| false,
+};
+
+/// What the badges mean, with the core's floors.
+fn about() -> String {
+    format!(
+        "Facts per host with requirement badges: control plane min {} (recommended {}), worker min {}. A host left out keeps its roles and layouts and gets them back when taken back.",
+        guide(HwRole::ControlPlane, Tier::GuideMinimum),
+        guide(HwRole::ControlPlane, Tier::GuideRecommended),
+        guide(HwRole::Worker, Tier::GuideMinimum),
+    )
+}
+
+/// The screen's keys, most important first.
+fn key_table(_: &Model) -> Vec<Command> {
+    use KeyCode::*;
+    vec![
+        Command::new(&[Up, Down], "Up/Down", "pick a host").footer("↑↓", "host"),
+        Command::new(&[Char(' ')], "Space", "leaves it out or takes it back")
+            .footer("Space", "include"),
+        Command::new(&[Enter], "Enter", "next").footer("Enter", "next"),
+        back_command(),
+    ]
+}
+
+/// No host left, and the hosts' hardware against the floors.
+fn findings(m: &Model) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if m.plan.hosts.is_empty() {
+        out.push(Finding::error(
+            Code::E_NO_HOSTS,
+            "hosts",
+            text::NEED_HOST.into(),
+        ));
+    }
+    out.extend(m.plan_findings_about(&[Subject::Hardware]));
+    out
 }
 
 pub(crate) fn key_hosts(m: &mut Model, key: KeyEvent) -> Option<Effect> {
@@ -331,6 +375,7 @@ pub(crate) fn key_hosts(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         .map(|r| r.found.address.clone())
         .collect();
     match key.code {
+        KeyCode::Esc => return back(m),
         KeyCode::Up => m.hosts_cursor = m.hosts_cursor.saturating_sub(1),
         KeyCode::Down => m.hosts_cursor = (m.hosts_cursor + 1).min(list.len().saturating_sub(1)),
         KeyCode::Char(' ') => {

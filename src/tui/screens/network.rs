@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::net::parse_entries;
-use crate::plan::Code;
+use crate::plan::{Code, Finding, Severity, Subject};
 use crate::tui::effects::Effect;
 use crate::tui::model::{Model, NetField};
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen, back, back_command, step_title};
 use crate::tui::update::{handle_input, next};
 use crate::tui::widgets::{Look, fit, style, wrap};
 
@@ -171,14 +171,68 @@ fn column_of(message: &str) -> Option<(usize, String)> {
     Some((n.parse().ok()?, what.to_string()))
 }
 
-/// The footer's keys for this screen, most important first.
-pub fn hints(_: &Model) -> Vec<Hint> {
-    vec![("Tab/↑↓", "field"), ("Space", "toggle"), ("Enter", "next")]
+pub const SCREEN: Screen = Screen {
+    name: "Network",
+    title: |m| step_title(m, "Addresses"),
+    about,
+    commands: key_table,
+    on_key: key_network,
+    render,
+    findings,
+    text_focus: |m| m.network.focus.is_text(),
+};
+
+/// What the fields mean, with the figures the core uses.
+fn about() -> String {
+    let overhead = crate::plan::release::CALICO_VXLAN_OVERHEAD;
+    format!(
+        "MetalLB pool: the name and the addresses services get (CIDR, range or address, comma separated); Auto-assign: services get them without asking. Service and pod CIDRs: Kubernetes' internal networks, clear of the nodes, their gateways and the DNS servers. Node prefix: the size of each node's pod subnet (kube_network_node_prefix). Upstream DNS: where CoreDNS forwards. Host MTU: the nodes' NIC MTU; Calico runs {overhead} below it (calico_mtu: VXLAN, Kubespray's default encapsulation, takes {overhead} bytes). VIP: a free address in the control planes' subnet for the API server, served by kube-vip.\nErrors point at the column of the bad character."
+    )
+}
+
+/// The screen's keys, most important first.
+fn key_table(_: &Model) -> Vec<Command> {
+    use KeyCode::*;
+    vec![
+        Command::new(
+            &[Tab, BackTab, Up, Down],
+            "Tab, Shift-Tab, Up, Down",
+            "move between fields",
+        )
+        .footer("Tab/↑↓", "field"),
+        Command::new(&[], "typing", "edits"),
+        Command::new(&[Char(' ')], "Space", "toggles Auto-assign").footer("Space", "toggle"),
+        Command::new(&[Enter], "Enter", "next").footer("Enter", "next"),
+        back_command(),
+    ]
+}
+
+/// Each field's own error at its column, and the core's network findings (a host's
+/// address or gateway inside a CIDR among them).
+fn findings(m: &Model) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for f in NetField::ALL {
+        if let Some(e) = m.net_field_error(f) {
+            out.push(Finding::error(
+                Code::E_BAD_FIELD,
+                "network",
+                format!("{}: column {}: {}", f.label(), e.position + 1, e.message),
+            ));
+        }
+    }
+    // Single-field errors show under the field itself (above).
+    out.extend(m.plan_findings().into_iter().filter(|f| {
+        (f.path.starts_with("network") || f.code.subject() == Subject::Network)
+            && f.severity != Severity::Info
+            && f.code.subject() != Subject::NetworkField
+    }));
+    out
 }
 
 pub(crate) fn key_network(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let f = &mut m.network;
     match key.code {
+        KeyCode::Esc => return back(m),
         KeyCode::Enter => return next(m),
         KeyCode::Tab | KeyCode::Down => f.focus = f.focus.next(),
         KeyCode::BackTab | KeyCode::Up => f.focus = f.focus.prev(),

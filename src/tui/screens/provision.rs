@@ -9,11 +9,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 use tui_input::Input;
 
+use crate::plan::{Code, Finding};
 use crate::provision::{StageId, StallAnswer, StepState};
 use crate::tui::effects::{Action, Effect};
 use crate::tui::model::Model;
 use crate::tui::popups::Popup;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen, back, step_title};
 use crate::tui::text;
 use crate::tui::update::{next, start};
 use crate::tui::widgets::{Look, fit, log_pane, style};
@@ -60,7 +61,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     )];
     for s in StageId::ALL {
         // The last title has the rest of the row ("Load balancer" reads whole at 80).
-        let room = if s == StageId::LoadBalancer {
+        let room = if Some(&s) == StageId::ALL.last() {
             usize::from(area.width).saturating_sub(10 + col * (StageId::ALL.len() - 1))
         } else {
             col - 1
@@ -116,58 +117,7 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines), grid);
 
     if !p.started {
-        let chosen = selection.stage_list();
-        let everything = selection == crate::provision::Selection::all(&m.plan);
-        let mut l = vec![
-            Line::from(if everything {
-                "Nothing has run yet. Enter starts every stage on every host:".to_string()
-            } else {
-                format!(
-                    "Nothing has run yet. Enter starts {} on {}:",
-                    plural(chosen.len(), "stage"),
-                    plural(selection.hosts.len(), "host")
-                )
-            }),
-            // Each stage with the number key that leaves it out or puts it back.
-            Line::from(
-                StageId::ALL
-                    .into_iter()
-                    .enumerate()
-                    .flat_map(|(i, s)| {
-                        let (label, look) = if selection.has_stage(s) {
-                            (format!("{} {}", i + 1, s.title()), Look::Title)
-                        } else {
-                            (format!("{} {} (left out)", i + 1, s.title()), Look::Dim)
-                        };
-                        let sep = if i == 0 { "" } else { "  " };
-                        [Span::raw(sep), Span::styled(label, style(m.theme, look))]
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Line::from(Span::styled(text::SELECT_INTRO, style(m.theme, Look::Dim))),
-        ];
-        for b in m.machine_blockers() {
-            l.push(Line::from(Span::styled(
-                format!(
-                    "✗ {} cannot run on this machine: {}",
-                    b.stage.title(),
-                    b.problem
-                ),
-                style(m.theme, Look::Error),
-            )));
-            l.push(Line::from(format!("  what to do: {}", b.fix)));
-        }
-        if m.is_demo() {
-            l.push(Line::from(Span::styled(
-                "Demo: the lab plays recorded output; nothing is touched.",
-                style(m.theme, Look::Warn),
-            )));
-        }
-        f.render_widget(
-            Paragraph::new(l).wrap(ratatui::widgets::Wrap { trim: false }),
-            panes_area,
-        );
-        return;
+        return render_before(m, &selection, f, panes_area);
     }
     let shown: Vec<usize> = (start..p.panes.len()).take(4).collect();
     let cols = if shown.len() > 1 { 2 } else { 1 };
@@ -210,6 +160,69 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         );
         f.render_widget(Paragraph::new(text).block(block), cell);
     }
+}
+
+/// Before the run: what Enter starts, each stage with its key, what cannot run here.
+fn render_before(
+    m: &Model,
+    selection: &crate::provision::Selection,
+    f: &mut Frame,
+    panes_area: Rect,
+) {
+    let chosen = selection.stage_list();
+    let everything = *selection == crate::provision::Selection::all(&m.plan);
+    let mut l = vec![
+        Line::from(if everything {
+            "Nothing has run yet. Enter starts every stage on every host:".to_string()
+        } else {
+            format!(
+                "Nothing has run yet. Enter starts {} on {}:",
+                plural(chosen.len(), "stage"),
+                plural(selection.hosts.len(), "host")
+            )
+        }),
+        // Each stage with the number key that leaves it out or puts it back.
+        Line::from(
+            StageId::ALL
+                .into_iter()
+                .enumerate()
+                .flat_map(|(i, s)| {
+                    let (label, look) = if selection.has_stage(s) {
+                        (format!("{} {}", i + 1, s.title()), Look::Title)
+                    } else {
+                        (format!("{} {} (left out)", i + 1, s.title()), Look::Dim)
+                    };
+                    let sep = if i == 0 { "" } else { "  " };
+                    [Span::raw(sep), Span::styled(label, style(m.theme, look))]
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Line::from(Span::styled(
+            text::select_intro(stage_keys()),
+            style(m.theme, Look::Dim),
+        )),
+    ];
+    for b in m.machine_blockers() {
+        l.push(Line::from(Span::styled(
+            format!(
+                "✗ {} cannot run on this machine: {}",
+                b.stage.title(),
+                b.problem
+            ),
+            style(m.theme, Look::Error),
+        )));
+        l.push(Line::from(format!("  what to do: {}", b.fix)));
+    }
+    if m.is_demo() {
+        l.push(Line::from(Span::styled(
+            "Demo: the lab plays recorded output; nothing is touched.",
+            style(m.theme, Look::Warn),
+        )));
+    }
+    f.render_widget(
+        Paragraph::new(l).wrap(ratatui::widgets::Wrap { trim: false }),
+        panes_area,
+    );
 }
 
 /// The open question about a stalled command: which host, which command, how long it has
@@ -263,42 +276,158 @@ fn plural(n: usize, what: &str) -> String {
     }
 }
 
-/// The footer's keys for this screen, most important first.
-pub fn hints(m: &Model) -> Vec<Hint> {
+pub const SCREEN: Screen = Screen {
+    name: "Provision",
+    title: |m| step_title(m, "Provisioning"),
+    about,
+    commands: key_table,
+    on_key: key_provision,
+    render,
+    findings,
+    text_focus: |_| false,
+};
+
+/// What the grid's glyphs mean and what a stalled command is, with the limits the runner
+/// uses.
+fn about() -> String {
+    use crate::provision::stages::kubespray::KUBESPRAY_STALL;
+    use crate::provision::stall::{STALL_DEFAULT, STALL_ENV, STALL_PACKAGES, STALL_SLOW};
+    use crate::text::span;
+    format!(
+        "Stage by host on top: · waiting, ▶ running, ✓ done, ✗ failed, – nothing to do there, {} skipped after it failed. One log pane per host below.\nA command that prints nothing and does not exit for its limit ({} for mkfs, mdadm, wipefs; {} for package installs; {} of silence from Kubespray; {} for the rest; {STALL_ENV} sets one limit for all) is stalled: the screen names the host, the command and how long it has been quiet, and asks: w waits another period of the same limit, x fails that host's step (r retries it later). The other hosts go on meanwhile; output from the command closes the question.",
+        text::SKIPPED_GLYPH,
+        span(STALL_SLOW),
+        span(STALL_PACKAGES),
+        span(KUBESPRAY_STALL),
+        span(STALL_DEFAULT),
+    )
+}
+
+/// The keys that leave a stage out or put it back: one digit per stage, in run order.
+const STAGE_KEYS: [KeyCode; StageId::ALL.len()] = {
+    let mut keys = [KeyCode::Null; StageId::ALL.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = KeyCode::Char((b'1' + i as u8) as char);
+        i += 1;
+    }
+    keys
+};
+
+/// `1-N`, N the number of stages.
+pub(crate) fn stage_keys() -> &'static str {
+    static KEYS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| format!("1-{}", StageId::ALL.len()))
+}
+
+/// The stage a digit key stands for.
+fn stage_of_key(c: char) -> Option<StageId> {
+    let i = c.to_digit(10)?.checked_sub(1)?;
+    StageId::ALL.get(usize::try_from(i).ok()?).copied()
+}
+
+/// The screen's keys. Which the footer shows depends on where the run is: before it, while
+/// it runs (and while a stalled command asks), when it stopped on a failure, when it ended.
+fn key_table(m: &Model) -> Vec<Command> {
+    use KeyCode::*;
     let p = &m.provision;
-    if !p.started {
-        vec![("Enter", "start"), ("1-6", "stage"), ("Space", "host")]
-    } else if p.running && !p.stalls.is_empty() {
-        vec![
-            ("w", "keep waiting"),
-            ("x", "fail host"),
-            ("Tab", "pane"),
-            ("↑↓", "scroll"),
-            ("a", "abort"),
-        ]
-    } else if p.running {
-        vec![
-            ("Tab", "pane"),
-            ("↑↓", "scroll"),
-            ("f", "follow"),
-            ("/", "search"),
-            ("a", "abort"),
-        ]
-    } else if p.finished() {
-        vec![
-            ("Tab", "pane"),
-            ("↑↓", "scroll"),
-            ("/", "search"),
-            ("Enter", "done"),
-        ]
+    let before = !p.started;
+    let asking = p.started && p.running && !p.stalls.is_empty();
+    let running = p.started && p.running && p.stalls.is_empty();
+    let finished = p.started && !p.running && p.finished();
+    let failed = p.started && !p.running && !p.finished();
+    vec![
+        Command::new(&[Enter], "Enter", "starts").footer_if(before, "Enter", "start"),
+        Command::new(
+            &STAGE_KEYS,
+            stage_keys(),
+            "leave a stage out or put it back (before the run)",
+        )
+        .footer_if(before, stage_keys(), "stage"),
+        Command::new(
+            &[Char(' ')],
+            "Space",
+            "does the same for the host under the cursor",
+        )
+        .footer_if(before, "Space", "host"),
+        Command::new(&[Char('w')], "w", "keeps waiting for a stalled command").footer_if(
+            asking,
+            "w",
+            "keep waiting",
+        ),
+        Command::new(&[Char('x')], "x", "fails the stalled host's step").footer_if(
+            asking,
+            "x",
+            "fail host",
+        ),
+        Command::new(&[Tab, BackTab], "Tab / Shift-Tab", "focus a log pane")
+            .footer_if(!before, "Tab", "pane"),
+        Command::new(
+            &[Up, Down, PageUp, PageDown, Home],
+            "Up/Down/PgUp/PgDn/Home",
+            "scroll it (pauses follow)",
+        )
+        .footer_if(!before, "↑↓", "scroll"),
+        Command::new(&[End, Char('f')], "End or f", "follows again")
+            .footer_if(running, "f", "follow"),
+        Command::new(&[Char('/')], "/", "searches").footer_if(
+            running || finished || failed,
+            "/",
+            "search",
+        ),
+        Command::new(&[Char('n')], "n", "finds the next match"),
+        Command::new(&[Char('r')], "r", "retries failed hosts").footer_if(failed, "r", "retry"),
+        Command::new(&[Char('s')], "s", "skips the failed stage (asks)")
+            .footer_if(failed, "s", "skip"),
+        Command::new(&[Enter], "Enter", "at the end goes to the summary")
+            .footer_if(finished, "Enter", "done"),
+        Command::new(&[Char('a')], "a", "aborts (asks)").footer_if(asking || running, "a", "abort"),
+        Command::new(
+            &[Esc],
+            "Esc",
+            "back before the run starts, abort while it runs",
+        )
+        .footer_if(before, "Esc", "back"),
+    ]
+}
+
+/// Every failed step, with why.
+fn findings(m: &Model) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for ((h, s), st) in &m.provision.grid {
+        if *st == StepState::Failed {
+            let msg = m
+                .provision
+                .messages
+                .get(&(h.clone(), *s))
+                .cloned()
+                .unwrap_or_default();
+            out.push(Finding::error(
+                Code::E_STAGE_FAILED,
+                h,
+                format!("{h}: {} failed: {msg}", s.title()),
+            ));
+        }
+    }
+    out
+}
+
+/// Esc: back before the run starts; while stages run it asks to abort; after that the run
+/// stays.
+fn esc(m: &mut Model) -> Option<Effect> {
+    let p = &m.provision;
+    if p.running {
+        m.popup = Some(Popup::Confirm {
+            action: Action::Abort,
+            hosts: vec![],
+            what: text::ABORT_QUESTION.into(),
+            input: Input::default(),
+        });
+        None
+    } else if p.started {
+        None
     } else {
-        vec![
-            ("Tab", "pane"),
-            ("↑↓", "scroll"),
-            ("/", "search"),
-            ("r", "retry"),
-            ("s", "skip"),
-        ]
+        back(m)
     }
 }
 
@@ -307,6 +436,7 @@ pub(crate) fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let n = p.panes.len().max(1);
     let page = (m.size.1 / 3).max(1) as usize;
     match key.code {
+        KeyCode::Esc => return esc(m),
         KeyCode::Enter if !p.started => {
             return start(
                 m,
@@ -316,8 +446,8 @@ pub(crate) fn key_provision(m: &mut Model, key: KeyEvent) -> Option<Effect> {
                 },
             );
         }
-        KeyCode::Char(c @ '1'..='6') if !p.started => {
-            let stage = StageId::ALL[usize::from(c as u8 - b'1')];
+        KeyCode::Char(c) if !p.started && stage_of_key(c).is_some() => {
+            let stage = stage_of_key(c)?;
             let mut sel = m.run_selection();
             sel.toggle_stage(stage);
             m.provision.selection = Some(sel);

@@ -16,7 +16,7 @@ use crate::tui::effects::Effect;
 use crate::tui::model::{Model, NetField, ReviewTab};
 use crate::tui::model::{Step, input};
 use crate::tui::popups::Popup;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen, back, step_title};
 use crate::tui::text;
 use crate::tui::update::{cycle, handle_input, next};
 use crate::tui::widgets::{Look, style, wrap};
@@ -321,29 +321,84 @@ fn commands_lines(m: &Model, width: usize) -> Vec<Line<'static>> {
     out
 }
 
-/// The footer's keys for this screen, most important first.
-pub fn hints(m: &Model) -> Vec<Hint> {
-    if m.review.search.is_some() {
-        return vec![("Enter", "find"), ("Esc", "cancel")];
-    }
-    if m.review.tab == ReviewTab::Commands {
-        return vec![
-            ("Tab", "tab"),
-            ("↑↓", "scroll"),
-            ("e", if m.review.expand { "fold" } else { "expand" }),
-            ("s", "save"),
-            ("Enter", "provision"),
-            ("[ ]", "stage/host"),
-            ("/", "search"),
-        ];
-    }
+pub const SCREEN: Screen = Screen {
+    name: "Review",
+    title: |m| step_title(m, "What will happen"),
+    about,
+    commands: key_table,
+    on_key: key_review,
+    render,
+    findings,
+    text_focus: |m| m.review.search.is_some(),
+};
+
+fn about() -> String {
+    "Findings: every finding of the plan. Files: what will be written. Commands: what every stage runs on every host.".into()
+}
+
+/// The screen's keys, most important first; while a search is typed only its own.
+fn key_table(m: &Model) -> Vec<Command> {
+    use KeyCode::*;
+    let searching = m.review.search.is_some();
+    let browsing = !searching;
+    let commands = browsing && m.review.tab == ReviewTab::Commands;
     vec![
-        ("Tab", "tab"),
-        ("↑↓", "scroll"),
-        ("s", "save"),
-        ("Enter", "provision"),
-        ("/", "search"),
+        Command::new(&[Enter], "Enter (in a search)", "finds")
+            .footer_if(searching, "Enter", "find"),
+        Command::new(&[Esc], "Esc (in a search)", "cancels it")
+            .footer_if(searching, "Esc", "cancel"),
+        Command::new(&[Tab, BackTab, Right, Left], "Tab", "switches tabs")
+            .footer_if(browsing, "Tab", "tab"),
+        Command::new(
+            &[Up, Down, PageUp, PageDown, Home, End],
+            "Up/Down, PgUp/PgDn, Home/End",
+            "scroll",
+        )
+        .footer_if(browsing, "↑↓", "scroll"),
+        Command::new(
+            &[Char('e')],
+            "e (on Commands)",
+            "shows file contents in full or folds them",
+        )
+        .footer_if(
+            commands,
+            "e",
+            if m.review.expand { "fold" } else { "expand" },
+        ),
+        Command::new(&[Char('s')], "s", "saves the plan").footer_if(browsing, "s", "save"),
+        Command::new(
+            &[Enter],
+            "Enter",
+            "goes on to provisioning, or with an error to the screen and field where it is fixed",
+        )
+        .footer_if(browsing, "Enter", "provision"),
+        Command::new(
+            &[Char(']'), Char('[')],
+            "] and [ (on Commands)",
+            "jump to the next / previous stage on a host",
+        )
+        .footer_if(commands, "[ ]", "stage/host"),
+        Command::new(&[Char('/')], "/", "searches the tab").footer_if(browsing, "/", "search"),
+        Command::new(
+            &[Char('n'), Char('N')],
+            "n / N",
+            "find the next / previous match",
+        ),
+        Command::new(&[Esc], "Esc", "back, keeping what you typed")
+            .footer_if(browsing, "Esc", "back"),
     ]
+}
+
+/// Everything: what cannot run on this machine, the plan's findings, Kubespray's.
+pub(crate) fn findings(m: &Model) -> Vec<Finding> {
+    let mut out = m.machine_findings();
+    out.extend(
+        m.plan_findings()
+            .into_iter()
+            .chain(m.review.kubespray.iter().cloned())
+            .filter(|f| f.severity != Severity::Info),
+    );
+    out
 }
 
 /// The current tab's rows as plain text, wrapped as the view draws them, so a jump or a
@@ -416,7 +471,9 @@ fn search(m: &mut Model, forward: bool, from_current: bool) {
 
 pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     if let Some(input) = m.review.search.as_mut() {
-        if key.code == KeyCode::Enter {
+        if key.code == KeyCode::Esc {
+            m.review.search = None;
+        } else if key.code == KeyCode::Enter {
             let query = input.value().trim().to_string();
             m.review.search = None;
             if !query.is_empty() {
@@ -430,6 +487,7 @@ pub(crate) fn key_review(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         return None;
     }
     match key.code {
+        KeyCode::Esc => return back(m),
         KeyCode::Char('/') => m.review.search = Some(tui_input::Input::default()),
         KeyCode::Char('n') => search(m, true, false),
         KeyCode::Char('N') => search(m, false, false),

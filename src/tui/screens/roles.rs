@@ -6,11 +6,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
 
+use crate::plan::Subject;
 use crate::plan::{Host, Role};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::popups::Popup;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Screen, back, back_command, step_title};
 use crate::tui::text;
 use crate::tui::update::next;
 use crate::tui::widgets::{Look, fit, quorum, style};
@@ -85,14 +86,48 @@ fn toggle_role(host: &mut Host, role: Role) {
     }
 }
 
-/// The footer's keys for this screen, most important first.
-pub fn hints(_: &Model) -> Vec<Hint> {
+pub const SCREEN: Screen = Screen {
+    name: "Roles",
+    title: |m| step_title(m, "Who does what"),
+    about,
+    commands: key_table,
+    on_key: key_roles,
+    render,
+    findings: |m| m.plan_findings_about(&[Subject::Roles, Subject::Hardware]),
+    text_focus: |_| false,
+};
+
+fn about() -> String {
+    "etcd needs an odd member count: quorum is n/2+1, failures tolerated n - quorum. A host that answers after the plan was made comes in as a worker. Node labels go to Kubespray's node_labels (AIStore's targets need e.g. nvidia.com/ais-target=<release>).".into()
+}
+
+/// The screen's keys, most important first.
+fn key_table(_: &Model) -> Vec<Command> {
+    use KeyCode::*;
     vec![
-        ("↑↓←→", "move"),
-        ("Space", "toggle"),
-        ("c/e/w", "role"),
-        ("l/L", "labels"),
-        ("Enter", "next"),
+        Command::new(&[Up, Down, Left, Right], "arrows", "move").footer("↑↓←→", "move"),
+        Command::new(&[Char(' ')], "Space", "toggles the role under the cursor")
+            .footer("Space", "toggle"),
+        Command::new(
+            &[Char('c'), Char('e'), Char('w')],
+            "c, e, w",
+            "toggle control plane, etcd, worker",
+        )
+        .footer("c/e/w", "role"),
+        Command::new(
+            &[Char('l')],
+            "l",
+            "edits the labels of the host under the cursor",
+        )
+        .footer("l/L", "labels"),
+        Command::new(
+            &[Char('L')],
+            "L",
+            "adds them to every host with the role of the cursor's column",
+        )
+        .footer("l/L", "labels"),
+        Command::new(&[Enter], "Enter", "next").footer("Enter", "next"),
+        back_command(),
     ]
 }
 
@@ -100,6 +135,7 @@ pub(crate) fn key_roles(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     let (row, col) = &mut m.roles_cursor;
     let n = m.plan.hosts.len();
     match key.code {
+        KeyCode::Esc => return back(m),
         KeyCode::Up => *row = row.saturating_sub(1),
         KeyCode::Down => *row = (*row + 1).min(n.saturating_sub(1)),
         KeyCode::Left => *col = col.saturating_sub(1),

@@ -12,10 +12,11 @@ use crate::facts::human_bytes;
 use crate::plan::{
     self, Discard, DiskInUse, Filesystem, Level, Relocate, StorageLayout, disk_in_use,
 };
+use crate::plan::{Finding, Severity};
 use crate::tui::effects::Effect;
 use crate::tui::model::Model;
 use crate::tui::popups::Popup;
-use crate::tui::screens::Hint;
+use crate::tui::screens::{Command, Hint, Screen, back, back_command, step_title};
 use crate::tui::text;
 use crate::tui::update::{cycle, next};
 use crate::tui::widgets::{Look, fit, lsblk, style, wrap};
@@ -133,6 +134,14 @@ pub fn render(m: &Model, f: &mut Frame, area: Rect) {
         ),
     );
 
+    render_layouts(m, f, [area, bottom, message, hosts], message_lines);
+}
+
+/// The layout being built with its preview (left) and the host's layouts (right).
+/// `at`: the body, the layouts' row, the message row under it, the host list.
+fn render_layouts(m: &Model, f: &mut Frame, at: [Rect; 4], message_lines: Vec<String>) {
+    let [area, bottom, message, hosts] = at;
+    let s = &m.storage;
     let [draft, existing] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
     let (preview, ok) = preview(m);
@@ -293,20 +302,67 @@ pub fn preview(m: &Model) -> (String, bool) {
     (format!("{what}, {discard}"), true)
 }
 
-/// The footer's keys for this screen, most important first: a narrow footer drops keys
-/// from the end. `w` is also said where it is needed (selecting a disk that holds data).
-pub fn hints(_: &Model) -> Vec<Hint> {
+pub const SCREEN: Screen = Screen {
+    name: "Storage",
+    title: |m| step_title(m, "Disks and layouts"),
+    about,
+    commands: key_table,
+    on_key: key_storage,
+    render,
+    findings,
+    text_focus: |_| false,
+};
+
+fn about() -> String {
+    "Each layout is a level (single, raid0/1/5/6/10, per-disk: one filesystem per disk at <mount>/<disk>), a filesystem, a mount point (never a system directory), discard, and whether kubelet and containerd data move onto it (not per-disk).".into()
+}
+
+/// The screen's keys, most important first: a narrow footer drops keys from the end. `w`
+/// is also said where it is needed (selecting a disk that holds data).
+fn key_table(_: &Model) -> Vec<Command> {
+    use KeyCode::*;
+    const SET: Hint = ("l/f/d/r/m", "set");
     vec![
-        ("Tab", "host"),
-        ("Space", "select"),
-        ("l/f/d/r/m", "set"),
-        ("a", "add"),
-        ("x", "take back"),
-        ("w", "wipe"),
-        ("A", "all same"),
-        ("b", "all blank"),
-        ("Enter", "next"),
+        Command::new(&[Tab, BackTab], "Tab / Shift-Tab", "next / previous host")
+            .footer("Tab", "host"),
+        Command::new(&[Up, Down], "Up/Down", "move"),
+        Command::new(&[Char(' ')], "Space", "selects a disk").footer("Space", "select"),
+        Command::new(
+            &[Char('l'), Char('L')],
+            "l / L",
+            "level forward / back (only levels the selection allows)",
+        )
+        .footer(SET.0, SET.1),
+        Command::new(&[Char('f')], "f", "filesystem").footer(SET.0, SET.1),
+        Command::new(&[Char('d')], "d", "discard").footer(SET.0, SET.1),
+        Command::new(&[Char('r')], "r", "move kubelet+containerd data").footer(SET.0, SET.1),
+        Command::new(&[Char('m')], "m", "mount point").footer(SET.0, SET.1),
+        Command::new(&[Char('a')], "a", "adds the layout").footer("a", "add"),
+        Command::new(
+            &[Char('x')],
+            "x",
+            "takes the last one back to change it",
+        )
+        .footer("x", "take back"),
+        Command::new(&[Char('w')], "w", "marks one for wiping").footer("w", "wipe"),
+        Command::new(
+            &[Char('A')],
+            "A",
+            "applies this host's layouts to every host with the same disks (asks before replacing a host's own; a wipe is never copied)",
+        )
+        .footer("A", "all same"),
+        Command::new(&[Char('b')], "b", "selects every blank disk").footer("b", "all blank"),
+        Command::new(&[Enter], "Enter", "next").footer("Enter", "next"),
+        back_command(),
     ]
+}
+
+/// The core's findings about the hosts' layouts.
+fn findings(m: &Model) -> Vec<Finding> {
+    m.plan_findings()
+        .into_iter()
+        .filter(|f| f.path.contains(".storage") && f.severity != Severity::Info)
+        .collect()
 }
 
 pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
@@ -333,6 +389,7 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
     });
     let s = &mut m.storage;
     match key.code {
+        KeyCode::Esc => return back(m),
         KeyCode::Tab | KeyCode::BackTab => {
             let n = m.plan.hosts.len().max(1);
             s.host = if key.code == KeyCode::Tab {
@@ -426,42 +483,45 @@ pub(crate) fn key_storage(m: &mut Model, key: KeyEvent) -> Option<Effect> {
         KeyCode::Char('r') => s.relocate = !s.relocate,
         KeyCode::Char('m') => m.popup = Some(Popup::Mount(s.mount.clone())),
         KeyCode::Char('a') => add_layout(m),
-        KeyCode::Char('x') => {
-            // Takes the last layout back into the draft, disks selected, so it can be changed
-            // and added again (or left out).
-            let popped = m
-                .plan
-                .hosts
-                .get_mut(m.storage.host)
-                .and_then(|h| h.storage.pop());
-            let s = &mut m.storage;
-            s.message = Some(match popped {
-                Some(l) => {
-                    s.selected = l.devices.iter().cloned().collect();
-                    if l.wipe {
-                        s.wipe.extend(l.devices.iter().cloned());
-                    }
-                    s.level = l.level;
-                    s.filesystem = l.filesystem;
-                    s.discard = l.discard;
-                    s.relocate = !l.relocate.is_empty();
-                    s.mount = crate::tui::model::input(&l.mount);
-                    format!(
-                        "{} {} at {} ({}): change it and a adds it again",
-                        text::LAYOUT_REMOVED,
-                        l.level.as_str(),
-                        l.mount,
-                        l.devices.join(", ")
-                    )
-                }
-                None => text::NO_LAYOUT_TO_REMOVE.to_string(),
-            });
-        }
+        KeyCode::Char('x') => take_back(m),
         KeyCode::Char('A') => apply_to_same(m, false),
         KeyCode::Enter => return next(m),
         _ => {}
     }
     None
+}
+
+/// `x`: the last layout back into the draft.
+fn take_back(m: &mut Model) {
+    // Takes the last layout back into the draft, disks selected, so it can be changed
+    // and added again (or left out).
+    let popped = m
+        .plan
+        .hosts
+        .get_mut(m.storage.host)
+        .and_then(|h| h.storage.pop());
+    let s = &mut m.storage;
+    s.message = Some(match popped {
+        Some(l) => {
+            s.selected = l.devices.iter().cloned().collect();
+            if l.wipe {
+                s.wipe.extend(l.devices.iter().cloned());
+            }
+            s.level = l.level;
+            s.filesystem = l.filesystem;
+            s.discard = l.discard;
+            s.relocate = !l.relocate.is_empty();
+            s.mount = crate::tui::model::input(&l.mount);
+            format!(
+                "{} {} at {} ({}): change it and a adds it again",
+                text::LAYOUT_REMOVED,
+                l.level.as_str(),
+                l.mount,
+                l.devices.join(", ")
+            )
+        }
+        None => text::NO_LAYOUT_TO_REMOVE.to_string(),
+    });
 }
 
 fn add_layout(m: &mut Model) {
@@ -519,112 +579,36 @@ pub(crate) fn mount_message(problem: plan::MountProblem) -> String {
     }
 }
 
-/// Copies this host's layouts to every other host whose devices of the same names have the
-/// same sizes (docs/wizard.md, "Apply to all hosts with the same disks"). `wipe` never
-/// travels: the operator looked at this host's disks, not at the others', so a target disk
-/// that holds data, is mounted or holds `/` skips that host with a message naming it; only
-/// hosts whose disks are all blank get the layouts.
+/// "Apply to all hosts with the same disks": the core copies (`plan::same_disks`, where a
+/// wipe never travels); this says what it did, or asks before replacing a host's own
+/// layouts.
 pub(crate) fn apply_to_same(m: &mut Model, replace: bool) {
-    let Some(src) = m.storage_host().cloned() else {
+    let from = m.storage.host;
+    let Some(out) = plan::same_disks::apply_to_same(&mut m.plan, &m.facts, from, replace) else {
         return;
     };
-    let Some(src_facts) = m.facts.get(&src.name).cloned() else {
-        return;
-    };
-    let layouts: Vec<StorageLayout> = src
-        .storage
-        .iter()
-        .map(|l| StorageLayout {
-            wipe: false,
-            ..l.clone()
-        })
-        .collect();
-    let mut applied = Vec::new();
-    let mut differ = Vec::new();
-    let mut unsafe_hosts = Vec::new();
-    let mut replacing = Vec::new();
-    let before: std::collections::BTreeMap<String, Vec<StorageLayout>> = m
-        .plan
-        .hosts
-        .iter()
-        .map(|h| (h.name.clone(), h.storage.clone()))
-        .collect();
-    for i in 0..m.plan.hosts.len() {
-        if i == m.storage.host {
-            continue;
-        }
-        let name = m.plan.hosts[i].name.clone();
-        let Some(f) = m.facts.get(&name) else {
-            continue;
-        };
-        let devices: Vec<&String> = layouts.iter().flat_map(|l| l.devices.iter()).collect();
-        let same = devices
-            .iter()
-            .all(|d| match (src_facts.device(d), f.device(d)) {
-                (Some(a), Some(b)) => a.size_bytes == b.size_bytes && a.rotational == b.rotational,
-                _ => false,
-            });
-        if !same {
-            differ.push(name);
-            continue;
-        }
-        let blocked = devices.iter().find_map(|d| {
-            f.device(d)
-                .and_then(disk_in_use)
-                .map(|why| (d.to_string(), why))
-        });
-        match blocked {
-            Some((disk, why)) => unsafe_hosts.push(text::not_applied_unsafe(&name, &disk, why)),
-            None => {
-                let had = &m.plan.hosts[i].storage;
-                if !replace && !had.is_empty() && *had != layouts {
-                    replacing.push(name);
-                    continue;
-                }
-                m.plan.hosts[i].storage = layouts.clone();
-                applied.push(name);
-            }
-        }
-    }
-    if !replacing.is_empty() {
-        // Nothing changed yet: ask once for every host whose own layouts would go.
-        for name in &applied {
-            if let Some(h) = m.plan.hosts.iter_mut().find(|h| &h.name == name) {
-                h.storage = before.get(name).cloned().unwrap_or_default();
-            }
-        }
+    if !out.replacing.is_empty() {
         m.popup = Some(Popup::Confirm {
             action: crate::tui::effects::Action::ApplyToSame,
             hosts: vec![],
-            what: text::replace_layouts(&replacing),
+            what: text::replace_layouts(&out.replacing),
             input: tui_input::Input::default(),
         });
         return;
     }
-    // The core's check on each host that got the layouts: what it refuses is said here.
-    let refused: Vec<String> = plan::check(&m.plan, Some(&m.facts))
-        .into_iter()
-        .filter(|f| f.severity == plan::Severity::Error)
-        .filter(|f| {
-            applied.iter().any(|name| {
-                m.plan
-                    .hosts
-                    .iter()
-                    .position(|h| &h.name == name)
-                    .is_some_and(|i| f.path.starts_with(&format!("hosts[{i}].storage")))
-            })
-        })
-        .map(|f| f.message)
-        .collect();
     let mut parts = Vec::new();
-    if !applied.is_empty() {
-        parts.push(format!("{} {}", text::APPLIED_TO, applied.join(", ")));
+    if !out.applied.is_empty() {
+        parts.push(format!("{} {}", text::APPLIED_TO, out.applied.join(", ")));
     }
-    if !differ.is_empty() {
-        parts.push(format!("{} {}", text::DISKS_DIFFER, differ.join(", ")));
+    if !out.differ.is_empty() {
+        parts.push(format!("{} {}", text::DISKS_DIFFER, out.differ.join(", ")));
     }
-    parts.extend(unsafe_hosts);
-    parts.extend(refused);
+    parts.extend(
+        out.not_blank
+            .iter()
+            .map(|(host, disk, why)| text::not_applied_unsafe(host, disk, *why)),
+    );
+    parts.extend(out.refused);
     m.storage.message = Some(if parts.is_empty() {
         text::NO_OTHER_HOSTS.into()
     } else {
@@ -633,250 +617,4 @@ pub(crate) fn apply_to_same(m: &mut Model, replace: bool) {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use crossterm::event::KeyModifiers;
-
-    use super::*;
-    use crate::facts::{BlockDevice, HostFacts};
-    use crate::plan::{Host, Plan, Role, Severity};
-    use crate::tui::model::{Mode, Msg, Step};
-    use crate::tui::popups::Popup;
-    use crate::tui::update::update;
-
-    fn disk(name: &str, fstype: Option<&str>) -> BlockDevice {
-        BlockDevice {
-            name: name.into(),
-            kind: "disk".into(),
-            size_bytes: 8 << 30,
-            fstype: fstype.map(str::to_string),
-            ..Default::default()
-        }
-    }
-
-    fn press(m: &mut Model, code: KeyCode) -> Option<Effect> {
-        update(m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-    }
-
-    #[test]
-    fn apply_to_same_disks_never_carries_wipe_to_other_hosts() {
-        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
-        // node1: sdb holds an old filesystem the operator looked at and marks for wiping.
-        // node2: sdb is blank. node3: sdb holds an ext4 filesystem nobody looked at.
-        for (name, fs) in [
-            ("node1", Some("ext4")),
-            ("node2", None),
-            ("node3", Some("ext4")),
-        ] {
-            m.plan.hosts.push(Host {
-                name: name.into(),
-                address: format!("10.0.0.{}", m.plan.hosts.len() + 1),
-                roles: vec![Role::Worker],
-                labels: BTreeMap::new(),
-                storage: vec![],
-                etcd_member_name: None,
-            });
-            let facts = HostFacts {
-                hostname: name.into(),
-                disks: vec![disk("sdb", fs)],
-                ..Default::default()
-            };
-            m.facts.insert(name.into(), facts);
-        }
-        m.step = Step::Storage;
-        m.storage.level = Level::Single;
-        for k in [KeyCode::Char('w'), KeyCode::Char(' '), KeyCode::Char('a')] {
-            press(&mut m, k);
-        }
-        assert_eq!(m.plan.hosts[0].storage.len(), 1);
-        assert!(m.plan.hosts[0].storage[0].wipe, "node1's own choice stays");
-
-        press(&mut m, KeyCode::Char('A'));
-        let node2 = &m.plan.hosts[1].storage;
-        assert_eq!(node2.len(), 1, "the blank disk gets the layout");
-        assert!(!node2[0].wipe, "wipe is never copied");
-        assert_eq!(node2[0].devices, ["sdb"]);
-        assert!(
-            m.plan.hosts[2].storage.is_empty(),
-            "node3's disk holds data: left alone"
-        );
-        assert_eq!(
-            m.storage.message.as_deref(),
-            Some("applied to node2; node3: sdb holds data; mark it for wiping on node3 itself")
-        );
-        // The plan's checks agree: nothing would format node3's filesystem.
-        assert!(
-            !m.plan_findings()
-                .iter()
-                .any(|f| f.severity == Severity::Error && f.path.contains("node3")),
-            "{:?}",
-            m.plan_findings()
-        );
-    }
-
-    /// The mount popup refuses what `check` and the storage stage refuse, saying why, and
-    /// keeps the popup open; a plain absolute path is taken.
-    #[test]
-    fn mount_popup_refuses_what_check_refuses() {
-        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
-        m.step = Step::Storage;
-        let before = m.storage.mount.value().to_string();
-        for (typed, says) in [
-            ("/data/", "trailing or doubled `/`: write /data"),
-            ("/mnt//x", "write /mnt/x"),
-            ("/mnt/my disk", "blank or control character"),
-            ("/mnt/../etc", "`..`"),
-            ("/", "system directory"),
-            ("data", "not an absolute path"),
-        ] {
-            press(&mut m, KeyCode::Char('m'));
-            // Clear the field, type, confirm.
-            for _ in 0..40 {
-                press(&mut m, KeyCode::Backspace);
-            }
-            for c in typed.chars() {
-                press(&mut m, KeyCode::Char(c));
-            }
-            press(&mut m, KeyCode::Enter);
-            assert!(
-                matches!(m.popup, Some(Popup::Mount(_))),
-                "{typed}: popup stays open"
-            );
-            let msg = m.storage.message.clone().unwrap_or_default();
-            assert!(msg.contains(says), "{typed}: {msg}");
-            assert_eq!(m.storage.mount.value(), before, "{typed} not taken");
-            m.popup = None;
-        }
-        press(&mut m, KeyCode::Char('m'));
-        for _ in 0..40 {
-            press(&mut m, KeyCode::Backspace);
-        }
-        for c in "/srv/data".chars() {
-            press(&mut m, KeyCode::Char(c));
-        }
-        press(&mut m, KeyCode::Enter);
-        assert!(m.popup.is_none());
-        assert_eq!(m.storage.mount.value(), "/srv/data");
-    }
-
-    /// A disk and one of its partitions never both go into layouts, in either order, as
-    /// `check` refuses with E_DEVICE_OVERLAP.
-    #[test]
-    fn storage_refuses_a_partition_of_a_used_disk_and_the_disk_of_a_selected_partition() {
-        let model = || {
-            let mut m = Model::new(Mode::Live, Plan::new("t"), "");
-            m.plan.hosts.push(Host {
-                name: "node1".into(),
-                address: "10.0.0.1".into(),
-                roles: vec![Role::Worker],
-                labels: BTreeMap::new(),
-                storage: vec![],
-                etcd_member_name: None,
-            });
-            let mut sdb = disk("sdb", None);
-            sdb.children = vec![BlockDevice {
-                kind: "part".into(),
-                ..disk("sdb1", None)
-            }];
-            let facts = HostFacts {
-                hostname: "node1".into(),
-                disks: vec![sdb],
-                ..Default::default()
-            };
-            m.facts.insert("node1".into(), facts);
-            m.step = Step::Storage;
-            m.storage.level = Level::Single;
-            m
-        };
-
-        // The disk in a layout, then its partition.
-        let mut m = model();
-        for k in [KeyCode::Char('w'), KeyCode::Char(' '), KeyCode::Char('a')] {
-            press(&mut m, k);
-        }
-        assert_eq!(m.plan.hosts[0].storage[0].devices, ["sdb"]);
-        press(&mut m, KeyCode::Down);
-        press(&mut m, KeyCode::Char(' '));
-        assert!(m.storage.selected.is_empty());
-        assert_eq!(
-            m.storage.message.as_deref(),
-            Some(
-                "sdb1 lies on sdb, which is already in a layout: use the disk or its partitions, not both"
-            )
-        );
-
-        // The partition selected, then its disk.
-        let mut m = model();
-        press(&mut m, KeyCode::Down);
-        press(&mut m, KeyCode::Char(' '));
-        assert!(m.storage.selected.contains("sdb1"));
-        press(&mut m, KeyCode::Up);
-        press(&mut m, KeyCode::Char('w'));
-        press(&mut m, KeyCode::Char(' '));
-        assert!(!m.storage.selected.contains("sdb"));
-        assert_eq!(
-            m.storage.message.as_deref(),
-            Some("sdb holds sdb1, which is selected: use the disk or its partitions, not both")
-        );
-    }
-
-    /// What a device holds decides what Space and `w` do with it.
-    #[test]
-    fn space_and_w_follow_what_the_device_holds() {
-        let mut m = Model::new(Mode::Live, Plan::new("t"), "");
-        m.plan.hosts.push(Host {
-            name: "node1".into(),
-            address: "10.0.0.1".into(),
-            roles: vec![Role::Worker],
-            labels: BTreeMap::new(),
-            storage: vec![],
-            etcd_member_name: None,
-        });
-        let mounted = |name: &str, at: &str| BlockDevice {
-            mountpoints: vec![at.into()],
-            ..disk(name, Some("ext4"))
-        };
-        let facts = HostFacts {
-            hostname: "node1".into(),
-            disks: vec![
-                mounted("sda", "/"),
-                mounted("sdb", "/srv"),
-                disk("sdc", Some("xfs")),
-            ],
-            ..Default::default()
-        };
-        m.facts.insert("node1".into(), facts);
-        m.step = Step::Storage;
-        let says = |m: &mut Model, k: KeyCode| {
-            press(m, k);
-            m.storage.message.clone().unwrap_or_default()
-        };
-        assert_eq!(
-            says(&mut m, KeyCode::Char(' ')),
-            "sda holds the root filesystem and can never be used"
-        );
-        assert_eq!(
-            says(&mut m, KeyCode::Char('w')),
-            "sda holds /: rackstrap never wipes it"
-        );
-        press(&mut m, KeyCode::Down);
-        assert_eq!(
-            says(&mut m, KeyCode::Char(' ')),
-            "sdb mounted: press w to mark it for wiping first"
-        );
-        assert_eq!(
-            says(&mut m, KeyCode::Char('w')),
-            "sdb mounted: rackstrap never wipes it"
-        );
-        press(&mut m, KeyCode::Down);
-        assert_eq!(
-            says(&mut m, KeyCode::Char(' ')),
-            "sdc has data: press w to mark it for wiping first"
-        );
-        press(&mut m, KeyCode::Char('w'));
-        press(&mut m, KeyCode::Char(' '));
-        assert!(m.storage.selected.contains("sdc"));
-        assert!(!m.storage.selected.contains("sda") && !m.storage.selected.contains("sdb"));
-    }
-}
+mod tests;
