@@ -26,10 +26,7 @@ pub(super) async fn recover(
         return;
     };
     let opts = crate::provision::remote::connect_options(&plan.access, known.as_deref());
-    let pins = crate::ssh::known_hosts::KnownHosts {
-        own: opts.known_hosts.clone(),
-        extra: opts.extra_known_hosts.clone(),
-    };
+    let pins = opts.known();
     let (etx, collect) = last_output_lines();
     let result = crate::recovery::perform(&prepared, &plan, &path, Some(&pins), etx).await;
     let lines = collect.await.unwrap_or_default();
