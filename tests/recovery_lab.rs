@@ -362,9 +362,20 @@ fn node_actions_run_the_playbooks_with_their_limits_and_extra_vars() {
     assert!(text(&o).contains("scale.yml --limit=node3"), "{}", text(&o));
     assert_eq!(record(), "");
 
-    // Add a worker: facts for every host, then scale.yml limited to it.
+    // Add a worker: facts for every host, then scale.yml limited to it. The plan's text
+    // stays as written, with the etcd member name the action records added to its member.
+    let written = std::fs::read_to_string(&plan).expect("plan");
     let o = rackstrap(&["node", "add", plan_s, "node3"], &known);
     assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(&plan).expect("plan"),
+        written.replace(
+            "    roles: [control_plane, etcd, worker]\n",
+            "    roles: [control_plane, etcd, worker]\n    etcd_member_name: etcd1\n"
+        ),
+        "{}",
+        text(&o)
+    );
     let lines: Vec<String> = record().lines().map(|l| normalise(&lab, l)).collect();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
@@ -455,8 +466,16 @@ fn node_actions_run_the_playbooks_with_their_limits_and_extra_vars() {
         "the failed removal shows on node2's kubespray step"
     );
 
-    // Healthy removal: JSON booleans, reset on; the plan loses node2.
+    // Healthy removal: JSON booleans, reset on; the plan loses node2 and keeps the
+    // operator's comments.
     lab.exec_ok("node2", "rm /etc/rackstrap-fixture-fail");
+    let commented = format!(
+        "# rack 4, do not edit by hand\n{}",
+        std::fs::read_to_string(&plan)
+            .expect("plan")
+            .replace("  - name: node3\n", "  # the spare\n  - name: node3\n")
+    );
+    std::fs::write(&plan, &commented).expect("plan");
     std::fs::write(tree.join("record.log"), "").expect("reset record");
     let o = rackstrap(&["node", "remove", plan_s, "node2", "--yes"], &known);
     assert!(o.status.success(), "{}", text(&o));
@@ -470,6 +489,11 @@ fn node_actions_run_the_playbooks_with_their_limits_and_extra_vars() {
     );
     let saved = std::fs::read_to_string(&plan).expect("plan");
     assert!(!saved.contains("node2"), "{saved}");
+    assert!(
+        saved.starts_with("# rack 4, do not edit by hand\n") && saved.contains("# the spare\n"),
+        "{saved}"
+    );
+    assert!(!text(&o).contains("comments were not kept"), "{}", text(&o));
     let st = RunState::load(&state_path).expect("state.yaml");
     assert_eq!(st.actions.len(), 3);
     assert!(

@@ -304,6 +304,12 @@ pub fn to_yaml(plan: &Plan) -> String {
 /// Write the plan atomically (temporary file in the same directory, then rename), mode 0600:
 /// a plan names hosts, users and key paths, which is nobody else's business.
 pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanError> {
+    write_atomically(&to_yaml(plan), path)
+}
+
+/// `text` as the file at `path`: a temporary file in the same directory (mode 0600), synced,
+/// renamed over it.
+fn write_atomically(text: &str, path: &Path) -> Result<(), PlanError> {
     let origin = path.display().to_string();
     let write_err = |source| PlanError::Write {
         origin: origin.clone(),
@@ -318,11 +324,134 @@ pub fn save(plan: &Plan, path: &Path) -> Result<(), PlanError> {
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)
         .map_err(write_err)?;
-    tmp.write_all(to_yaml(plan).as_bytes()).map_err(write_err)?;
+    tmp.write_all(text.as_bytes()).map_err(write_err)?;
     tmp.as_file().sync_all().map_err(write_err)?;
     tmp.persist(path).map_err(|e| write_err(e.error))?;
     remove_stale_temp_files(dir);
     Ok(())
+}
+
+/// [`save`] for a plan whose file the operator may have commented: a node action removes a
+/// host or moves it to the end of `hosts:`, and that is done on the file's text (the
+/// comments and blank lines above a host go with it), the result checked to read back as `plan`. `Ok(true)` when
+/// the comments were kept (or there were none); `Ok(false)` when the text could not be
+/// edited so (hosts in flow style, other changes) and the plan was written whole, its
+/// comments lost: the caller says so.
+pub fn save_keeping_comments(plan: &Plan, path: &Path) -> Result<bool, PlanError> {
+    let edited = std::fs::read_to_string(path)
+        .ok()
+        .filter(|t| t.len() as u64 <= MAX_PLAN_BYTES)
+        .and_then(|text| {
+            let before = from_yaml(&text, "").ok()?;
+            let new = reorder_hosts(&text, &before, plan)?;
+            (from_yaml(&new, "").ok().as_ref() == Some(plan)).then_some((text, new))
+        });
+    match edited {
+        Some((_, new)) => write_atomically(&new, path).map(|()| true),
+        None => {
+            let had_comments = std::fs::read_to_string(path).is_ok_and(|t| t.contains('#'));
+            save(plan, path).map(|()| !had_comments)
+        }
+    }
+}
+
+/// `text` (which reads as `before`) with the items of its top-level block sequence `hosts:`
+/// laid out again for `plan`'s hosts: dropped, in another order, or with the
+/// `etcd_member_name` a node action records. `None` when the hosts are not such a sequence,
+/// or `plan` changes a host otherwise or names one the text does not have.
+fn reorder_hosts(text: &str, before: &Plan, plan: &Plan) -> Option<String> {
+    let names: Vec<&str> = before.hosts.iter().map(|h| h.name.as_str()).collect();
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let key = lines.iter().position(|l| {
+        l.strip_prefix("hosts:")
+            .is_some_and(|rest| matches!(rest.trim_start().chars().next(), None | Some('#')))
+    })?;
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let is_blank = |l: &str| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#')
+    };
+    let is_dash = |l: &str, at: usize| {
+        let rest = &l[at..];
+        rest.starts_with("- ") || rest.trim_end() == "-"
+    };
+    // Items as line ranges; comments and blank lines before an item belong to it.
+    let mut items: Vec<(usize, usize)> = Vec::new();
+    let mut item_indent = None;
+    let mut pending = None;
+    let mut end = lines.len();
+    for (i, line) in lines.iter().enumerate().skip(key + 1) {
+        if is_blank(line) {
+            pending.get_or_insert(i);
+            continue;
+        }
+        let at = indent(line);
+        let at_item = *item_indent.get_or_insert(at);
+        if at == at_item && is_dash(line, at) {
+            items.push((pending.take().unwrap_or(i), i + 1));
+        } else if at > at_item && !items.is_empty() {
+            pending = None;
+            if let Some(last) = items.last_mut() {
+                last.1 = i + 1;
+            }
+        } else {
+            end = pending.unwrap_or(i);
+            break;
+        }
+        if let Some(last) = items.last_mut() {
+            last.1 = i + 1;
+        }
+    }
+    if items.len() != names.len() || items.is_empty() {
+        return None;
+    }
+    if end == lines.len() {
+        end = items.last()?.1;
+    }
+    let mut out: String = lines[..items[0].0].concat();
+    for host in &plan.hosts {
+        let at = names.iter().position(|n| *n == host.name)?;
+        let (from, to) = items[at];
+        let mut item: Vec<String> = lines[from..to]
+            .iter()
+            .map(|l| {
+                let mut l = l.to_string();
+                if !l.ends_with('\n') {
+                    l.push('\n');
+                }
+                l
+            })
+            .collect();
+        let old = &before.hosts[at];
+        if old != host {
+            let mut renamed = old.clone();
+            renamed.etcd_member_name = host.etcd_member_name.clone();
+            if renamed != *host {
+                return None;
+            }
+            // The keys of a block mapping item start after `- `; a flow item is left alone
+            // (the read-back check then fails, and the plan is written whole).
+            let dash = item.iter().find(|l| !is_blank(l))?;
+            let key_at = indent(dash) + 1 + dash[indent(dash) + 1..].len()
+                - dash[indent(dash) + 1..].trim_start_matches(' ').len();
+            let is_member_line = |l: &String| {
+                l.len() > key_at
+                    && indent(l) == key_at
+                    && l[key_at..].starts_with("etcd_member_name:")
+            };
+            item.retain(|l| !is_member_line(l));
+            if let Some(name) = &host.etcd_member_name {
+                item.push(format!(
+                    "{}etcd_member_name: {}\n",
+                    " ".repeat(key_at),
+                    crate::render::scalar(name)
+                ));
+            }
+        }
+        out.push_str(&item.concat());
+    }
+    out.push_str(&lines[end.max(items.last()?.1)..].concat());
+    Some(out)
 }
 
 /// Temporary files of plan saves that never finished (the process was killed between
@@ -401,6 +530,54 @@ mod tests {
             err,
             "p.yaml:2:6: control character \\u{9b} is not allowed in YAML text"
         );
+    }
+
+    const COMMENTED: &str = "# Lab cluster, rack 4\nversion: 1\ncluster:\n  name: lab # the lab\nhosts:\n  # first box\n  - name: node1\n    address: 10.0.0.1\n    roles: [control_plane, etcd, worker]\n\n  # the flaky one\n  - name: node2\n    # its second NIC\n    address: 10.0.0.2\n    roles: [worker]\n  - name: node3\n    address: 10.0.0.3 # spare\n    roles: [worker]\n# access below\naccess: {user: root}\n";
+
+    /// A node action removes or moves one host: the rest of the file, comments included,
+    /// stays as the operator wrote it; the comments and blank lines above a host go with it.
+    #[test]
+    fn a_host_removed_or_moved_keeps_the_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.yaml");
+        std::fs::write(&path, COMMENTED).unwrap();
+        let plan = load(&path).unwrap();
+        let mut removed = plan.clone();
+        removed.hosts.remove(1);
+        assert!(save_keeping_comments(&removed, &path).unwrap());
+        let want = COMMENTED.replace(
+            "\n  # the flaky one\n  - name: node2\n    # its second NIC\n    address: 10.0.0.2\n    roles: [worker]\n",
+            "",
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
+        assert_eq!(load(&path).unwrap(), removed);
+
+        // Moved last, with the etcd member name the action records.
+        let mut moved = removed.clone();
+        let mut first = moved.hosts.remove(0);
+        first.etcd_member_name = Some("etcd1".into());
+        moved.hosts.push(first);
+        assert!(save_keeping_comments(&moved, &path).unwrap());
+        let want = "# Lab cluster, rack 4\nversion: 1\ncluster:\n  name: lab # the lab\nhosts:\n  - name: node3\n    address: 10.0.0.3 # spare\n    roles: [worker]\n  # first box\n  - name: node1\n    address: 10.0.0.1\n    roles: [control_plane, etcd, worker]\n    etcd_member_name: etcd1\n# access below\naccess: {user: root}\n";
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
+        assert_eq!(load(&path).unwrap(), moved);
+    }
+
+    /// Hosts the text edit cannot place (a flow sequence): the plan is written whole, and the
+    /// caller is told its comments went.
+    #[test]
+    fn a_plan_that_cannot_be_edited_in_place_is_rewritten_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.yaml");
+        std::fs::write(
+            &path,
+            "# mine\nversion: 1\ncluster: {name: lab}\nhosts: [{name: a, address: 10.0.0.1, roles: [worker]}, {name: b, address: 10.0.0.2, roles: [worker]}]\n",
+        )
+        .unwrap();
+        let mut plan = load(&path).unwrap();
+        plan.hosts.remove(0);
+        assert!(!save_keeping_comments(&plan, &path).unwrap());
+        assert_eq!(load(&path).unwrap(), plan);
     }
 
     #[test]

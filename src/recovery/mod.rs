@@ -113,8 +113,19 @@ pub async fn perform(
 
     let mut result = run::execute(plan, prepared, known, &mut pane).await;
     if result.is_ok() {
-        result = crate::plan::save(&prepared.plan_after, plan_path)
-            .map_err(|e| format!("every step succeeded, but saving the plan failed: {e}"));
+        result = match crate::plan::save_keeping_comments(&prepared.plan_after, plan_path) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                pane.note(&format!(
+                    "{} was written whole: its comments were not kept",
+                    plan_path.display()
+                ));
+                Ok(())
+            }
+            Err(e) => Err(format!(
+                "every step succeeded, but saving the plan failed: {e}"
+            )),
+        };
     }
     let finished = state::now();
     let (state, message) = match &result {
