@@ -15,9 +15,12 @@
 //! - `stages`: preflight, host prep's kernel parameters and storage (one XFS per host on a
 //!   loop device) on 32 lab hosts and on one, through `rackstrap apply` against the same shell
 //!   through `ansible all -m shell`.
+//! - `ports`: Preflight's probe between nodes on 3, 8 and 32 lab hosts with networks of their
+//!   own, against `nc` and `ping` over OpenSSH.
 //!
 //! Results, with the machine and the command, go into docs/BENCHMARKS.md. The lab talks only
-//! to its own `127.77.<slot>.x` addresses.
+//! to its own `127.77.<slot>.x` addresses (`ports`: to its own 198.18.<slot>.x, inside its
+//! hub namespace).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -31,6 +34,7 @@ mod report;
 mod shared;
 
 mod drawing;
+mod ports;
 mod stages;
 mod streaming;
 mod subnet;
@@ -40,7 +44,14 @@ use std::fmt::Write as _;
 use std::fs;
 use std::process::Command;
 
-const SECTIONS: [&str; 5] = ["streaming", "drawing", "subnet", "wizard", "stages"];
+const SECTIONS: [&str; 6] = [
+    "streaming",
+    "drawing",
+    "subnet",
+    "wizard",
+    "stages",
+    "ports",
+];
 
 fn main() {
     // The subnet section runs this program again inside its own network namespace.
@@ -89,6 +100,12 @@ fn main() {
         match common::lab::skip_reason() {
             Some(reason) => eprintln!("stages skipped: {reason}"),
             None => writeln!(report, "{}", stages::run()).unwrap_or(()),
+        }
+    }
+    if wants("ports") {
+        match common::lab::skip_reason() {
+            Some(reason) => eprintln!("ports skipped: {reason}"),
+            None => writeln!(report, "{}", ports::run()).unwrap_or(()),
         }
     }
     println!("\n{report}");
