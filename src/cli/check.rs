@@ -55,9 +55,9 @@ pub fn run(args: super::CheckArgs) -> color_eyre::Result<ExitCode> {
 fn ports(plan: &plan::Plan, findings: &[Finding], format: &str) -> color_eyre::Result<ExitCode> {
     let m = plan::ports::matrix(plan);
     if format == "json" {
-        println!("{}", serde_json::to_string_pretty(&m.report())?);
+        super::output::println(&serde_json::to_string_pretty(&m.report())?);
     } else {
-        print!("{}", m.table());
+        super::output::print(&m.table());
     }
     let errors: Vec<Finding> = findings.iter().filter(|f| f.is_error()).cloned().collect();
     if !errors.is_empty() {
