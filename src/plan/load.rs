@@ -444,7 +444,7 @@ fn reorder_hosts(text: &str, before: &Plan, plan: &Plan) -> Option<String> {
                 item.push(format!(
                     "{}etcd_member_name: {}\n",
                     " ".repeat(key_at),
-                    crate::render::scalar(name)
+                    yaml_scalar(name)
                 ));
             }
         }
@@ -452,6 +452,13 @@ fn reorder_hosts(text: &str, before: &Plan, plan: &Plan) -> Option<String> {
     }
     out.push_str(&lines[end.max(items.last()?.1)..].concat());
     Some(out)
+}
+
+/// A YAML scalar for `s`, quoted only when YAML needs it.
+pub(crate) fn yaml_scalar(s: &str) -> String {
+    serde_yaml::to_string(s)
+        .map(|t| t.trim_end().to_string())
+        .unwrap_or_else(|_| format!("{s:?}"))
 }
 
 /// Temporary files of plan saves that never finished (the process was killed between

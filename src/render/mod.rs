@@ -194,9 +194,6 @@ pub fn write(files: &[RenderedFile], dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// A YAML scalar for `s`, quoted only when YAML needs it.
-pub(crate) fn scalar(s: &str) -> String {
-    serde_yaml::to_string(s)
-        .map(|t| t.trim_end().to_string())
-        .unwrap_or_else(|_| format!("{s:?}"))
-}
+/// A YAML scalar for `s`, quoted only when YAML needs it (the plan's own writer: plan files
+/// and inventories quote alike).
+pub(crate) use crate::plan::yaml_scalar as scalar;
