@@ -915,6 +915,7 @@ async fn host_prep_with_every_package_present_installs_nothing() {
         plan: &p,
         host,
         facts: None,
+        looks: None,
     };
     let cmds = HostPrep
         .check(&ctx, remote.as_ref(), &mut log)

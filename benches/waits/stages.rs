@@ -565,6 +565,25 @@ fn report(
         )
         .ok();
     }
+    // The lab's hosts share this machine's cores: their CPU divided by the cores is the
+    // least wall time any client can take here, however it drives them.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    writeln!(
+        t,
+        "\n| floor: hosts' CPU / {cores} cores | floor | wall against floor |\n|---|---|---|"
+    )
+    .ok();
+    for (i, c) in clients.iter().enumerate() {
+        let floor = hosts_cpu[i] / u32::try_from(cores).unwrap_or(1);
+        writeln!(
+            t,
+            "| {} | {} | {} |",
+            c.name(),
+            ms(floor),
+            ratio(s[i].wall.as_secs_f64(), floor.as_secs_f64())
+        )
+        .ok();
+    }
     let scale = |a: &Summary, b: &Summary| ratio(a.wall.as_secs_f64(), b.wall.as_secs_f64());
     writeln!(
         t,

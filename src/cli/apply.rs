@@ -3,7 +3,8 @@
 //! plan, see `provision::state`).
 //!
 //! Exit codes (docs/provisioning.md): 0 every step done, 1 a step failed or is left waiting (a refused
-//! disk, a missing confirmation, an unreachable host), 2 the plan could not be read or a
+//! disk, a missing confirmation, an unreachable host) or the run stopped because its state or
+//! a log file could not be written (a full disk), 2 the plan could not be read or a
 //! `--stage`/`--host` names nothing in it, or another process is running the same plan (it
 //! holds the run lock, see `provision::state::RunLock`).
 
@@ -100,6 +101,9 @@ pub fn run(args: super::ApplyArgs) -> color_eyre::Result<ExitCode> {
     if summary.all_done() {
         Ok(ExitCode::SUCCESS)
     } else {
+        if let Some(why) = &summary.stopped {
+            eprintln!("rackstrap: the run stopped: {}", printable(why));
+        }
         if !failed.is_empty() {
             eprintln!("rackstrap: {} step(s) failed:", failed.len());
             for (stage, host, _, msg) in failed {

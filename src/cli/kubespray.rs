@@ -4,7 +4,8 @@
 //! `.rackstrap/<plan>/kubespray-prepare.log` beside the plan.
 //!
 //! Exit codes: 0 ready (prepared now or already), 1 refused or failed (the message says what
-//! to do), 2 the plan could not be read.
+//! to do; a step over its time limit too), 2 the plan could not be read, 130/143 stopped by
+//! SIGINT/SIGTERM.
 
 use std::process::ExitCode;
 
@@ -38,7 +39,17 @@ pub fn prepare(args: super::PrepareArgs) -> color_eyre::Result<ExitCode> {
         progress: &mut progress,
         log: &mut log,
     };
-    match prepare::prepare(&plan, &args.from, &args.python, &mut r) {
+    // Ctrl-C and SIGTERM stop the command under way and its children, not only this process.
+    prepare::stop_on_signals();
+    let result = prepare::prepare(&plan, &args.from, &args.python, &mut r);
+    if let Some(signal) = prepare::stopped_by() {
+        eprintln!(
+            "rackstrap: kubespray prepare stopped by {signal}; run it again to finish (the log is {})",
+            log_path.display()
+        );
+        return Ok(ExitCode::from(if signal == "SIGTERM" { 143 } else { 130 }));
+    }
+    match result {
         Ok(Outcome::AlreadyReady { .. }) => Ok(ExitCode::SUCCESS),
         Ok(Outcome::Prepared { .. }) => {
             super::output::println(&format!("kubespray prepare log: {}", log_path.display()));

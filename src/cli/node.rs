@@ -123,6 +123,20 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
         eprintln!("rackstrap: the plan has errors; nothing was run");
         return Ok(ExitCode::from(1));
     }
+    // The plan's run lock before any host is looked at: what the look finds must still hold
+    // when the storage stage runs, so no other run may start in between.
+    let lock = if args.dry_run {
+        None
+    } else {
+        let dir = crate::provision::state::state_dir(&args.plan);
+        match crate::provision::state::RunLock::acquire_for(&dir, &plan.cluster.name) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("rackstrap: {e:#}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    };
     let base = super::common::connect_options(plan, args.known_hosts.as_deref(), false);
     if let Err(code) = super::pins::read_known_hosts(&base) {
         return Ok(code);
@@ -149,6 +163,7 @@ fn relay(plan: &plan::Plan, args: &super::NodeArgs) -> color_eyre::Result<ExitCo
         }
     ));
     let mut opts = RunOptions::new(Arc::new(SshConnector { base }));
+    opts.lock = lock;
     opts.dry_run = args.dry_run;
     opts.consent = if args.yes {
         Consent::All

@@ -124,11 +124,13 @@ impl Tree {
 
 /// Runs `program --version` and reads its ansible-core version.
 pub fn ansible_version(program: &Path, env: &[(String, String)]) -> Result<Version, String> {
-    let out = Command::new(program)
-        .arg("--version")
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    let out = super::prepare::output_within(
+        Command::new(program)
+            .arg("--version")
+            .envs(env.iter().map(|(k, v)| (k, v))),
+        super::prepare::VERSION_LIMIT,
+    )
+    .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     parse_ansible_version(&text).ok_or_else(|| {
         format!(

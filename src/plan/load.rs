@@ -62,27 +62,32 @@ const TEMP_PREFIX: &str = ".rackstrap-plan-";
 
 /// Read and parse a plan file. `origin` in errors is the path as given.
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
-    use std::io::Read;
     let origin = path.display().to_string();
     let read_err = |source| PlanError::Read {
         origin: origin.clone(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PLAN_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_PLAN_BYTES {
-        return Err(PlanError::invalid(
-            &origin,
-            None,
-            format!(
-                "larger than {} MiB: this is not a plan (a plan is a YAML file of a few kilobytes)",
-                MAX_PLAN_BYTES / 1024 / 1024
-            ),
-        ));
-    }
+    let bytes = match read_bounded(path, MAX_PLAN_BYTES) {
+        Ok(b) => b,
+        Err(BoundedRead::Io(e)) => return Err(read_err(e)),
+        Err(BoundedRead::Fifo) => {
+            return Err(PlanError::invalid(
+                &origin,
+                None,
+                format!("{}: a plan is a YAML file", BoundedRead::Fifo),
+            ));
+        }
+        Err(BoundedRead::TooLarge(_)) => {
+            return Err(PlanError::invalid(
+                &origin,
+                None,
+                format!(
+                    "larger than {} MiB: this is not a plan (a plan is a YAML file of a few kilobytes)",
+                    MAX_PLAN_BYTES / 1024 / 1024
+                ),
+            ));
+        }
+    };
     let text = String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -94,6 +99,44 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
         )
     })?;
     from_yaml(&text, &origin)
+}
+
+/// Why [`read_bounded`] read nothing.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BoundedRead {
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// A named pipe: reading it would wait for a writer, possibly for ever.
+    #[error("a FIFO (named pipe), not a file")]
+    Fifo,
+    /// More bytes than the bound (the bound, in bytes).
+    #[error("larger than {} MiB", .0 / 1024 / 1024)]
+    TooLarge(u64),
+}
+
+/// The bytes of the file at `path`, at most `max` of them: a FIFO is refused at once (it is
+/// opened without waiting for a writer), and a file or device longer than `max` (`/dev/zero`)
+/// is refused after `max + 1` bytes instead of being read without end.
+pub(crate) fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, BoundedRead> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(BoundedRead::Io)?;
+    let meta = file.metadata().map_err(BoundedRead::Io)?;
+    if meta.file_type().is_fifo() {
+        return Err(BoundedRead::Fifo);
+    }
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(BoundedRead::Io)?;
+    if bytes.len() as u64 > max {
+        return Err(BoundedRead::TooLarge(max));
+    }
+    Ok(bytes)
 }
 
 /// Parse plan text. `origin` names the text in errors (a file name, `<wizard>`).
@@ -183,7 +226,7 @@ pub fn from_yaml(text: &str, origin: &str) -> Result<Plan, PlanError> {
 /// only where a flow collection can start (after `:`, `-`, `,`, `?`, another bracket or at
 /// the start of a line), so `name: a[1]` is not nesting. It may count too little on odd
 /// input, never so much that a real plan is refused.
-fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
+pub(crate) fn too_deep(text: &str, limit: usize) -> Option<(usize, usize)> {
     let mut depth = 0usize;
     for (i, line) in text.lines().enumerate() {
         // Whether a flow collection may start here: at the start of a line, after an

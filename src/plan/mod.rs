@@ -21,6 +21,6 @@ pub use check::{
 };
 pub use defaults::{DEFAULT_SYSCTL, default_roles, default_sysctl};
 pub use facts::facts_for;
-pub use load::{PlanError, from_yaml, load, save, save_keeping_comments, to_yaml};
 pub(crate) use load::yaml_scalar;
+pub use load::{PlanError, from_yaml, load, save, save_keeping_comments, to_yaml};
 pub use model::*;

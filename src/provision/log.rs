@@ -28,6 +28,9 @@ use super::event::{Backlog, Event, EventKind, LINES_IN_FLIGHT, StageId};
 pub struct LogFile {
     path: PathBuf,
     file: Arc<Mutex<std::fs::File>>,
+    /// The first write that failed (a full disk), as `path: error`: from then on the log
+    /// misses lines, and the runner stops the host's steps ([`LogFile::write_error`]).
+    failed: Arc<Mutex<Option<String>>>,
 }
 
 impl LogFile {
@@ -47,10 +50,21 @@ impl LogFile {
             .mode(0o600)
             .open(path)?;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        Ok(Self {
+        Ok(Self::from_file(path, file))
+    }
+
+    /// A log writing to `file`, named `path` in messages.
+    pub fn from_file(path: &Path, file: std::fs::File) -> Self {
+        Self {
             path: path.to_path_buf(),
             file: Arc::new(Mutex::new(file)),
-        })
+            failed: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Why a write to this log failed, if one did: `cannot write the log file PATH: ERROR`.
+    pub fn write_error(&self) -> Option<String> {
+        self.failed.lock().ok().and_then(|f| f.clone())
     }
 
     pub fn path(&self) -> &Path {
@@ -66,9 +80,20 @@ impl LogFile {
             bytes.extend_from_slice(l.as_ref().as_bytes());
             bytes.push(b'\n');
         }
-        // A log write failing (disk full) must not abort provisioning; the events still flow.
-        if let Ok(mut f) = self.file.lock() {
-            let _ = f.write_all(&bytes);
+        // A write that fails (disk full) is kept for the runner, which stops the host's
+        // steps: a run must not go on, or say it succeeded, with its log missing lines.
+        let result = match self.file.lock() {
+            Ok(mut f) => f.write_all(&bytes),
+            Err(_) => Err(std::io::Error::other("the log's lock was poisoned")),
+        };
+        if let Err(e) = result
+            && let Ok(mut failed) = self.failed.lock()
+            && failed.is_none()
+        {
+            *failed = Some(format!(
+                "cannot write the log file {}: {e}",
+                self.path.display()
+            ));
         }
     }
 }
@@ -138,6 +163,11 @@ impl StepLog {
 
     pub fn log_path(&self) -> Option<&Path> {
         self.file.as_ref().map(|f| f.path())
+    }
+
+    /// Why a write to this step's log file failed, if one did ([`LogFile::write_error`]).
+    pub fn write_error(&self) -> Option<String> {
+        self.file.as_ref().and_then(LogFile::write_error)
     }
 
     /// Sends an event the watcher must get (never held back by the backlog); a marker for
@@ -333,6 +363,25 @@ mod tests {
             "{second:?}"
         );
         assert!(rx.try_recv().is_err(), "file_only sends nothing");
+    }
+
+    #[test]
+    fn a_log_write_that_fails_is_kept_for_the_runner() {
+        // /dev/full: every write fails with ENOSPC, as on a full disk.
+        let full = std::fs::OpenOptions::new()
+            .append(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let file = LogFile::from_file(Path::new("/dev/full"), full);
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut log = StepLog::new("node1", StageId::Storage, tx, Some(file));
+        assert_eq!(log.write_error(), None);
+        log.line("mkfs.ext4 said something", false);
+        let err = log.write_error().expect("the failed write is kept");
+        assert!(
+            err.starts_with("cannot write the log file /dev/full: No space left on device"),
+            "{err}"
+        );
     }
 
     #[test]

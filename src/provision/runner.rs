@@ -25,7 +25,7 @@ use super::cmd::{Cmd, StepError};
 use super::event::{Event, EventKind, StageId, StepState};
 use super::log::{LogFile, StepLog};
 use super::remote::{Connector, Remote, RemoteError};
-use super::stage::{ClusterCtx, Ctx, Scope, Stage};
+use super::stage::{self, ClusterCtx, Ctx, Scope, Stage};
 use super::stages;
 use super::stall::{StallPolicy, Watched};
 use super::state::{self, RunState};
@@ -78,6 +78,9 @@ pub struct RunOptions {
     pub facts: Option<Facts>,
     /// The commands' stall limits and what a stalled command leads to (`stall`).
     pub stall: StallPolicy,
+    /// The plan's run lock, when the caller took it before the run (`node relay` holds it
+    /// while it looks at the hosts); otherwise the run takes it itself.
+    pub lock: Option<state::RunLock>,
 }
 
 impl RunOptions {
@@ -92,6 +95,7 @@ impl RunOptions {
             connector,
             facts: None,
             stall: StallPolicy::default(),
+            lock: None,
         }
     }
 }
@@ -102,6 +106,9 @@ pub struct RunSummary {
     pub run_id: String,
     /// (stage, host, state, message) for every step this run decided, in order.
     pub steps: Vec<(StageId, String, StepState, String)>,
+    /// Why the run stopped before its end: its state or a log file could not be written (a
+    /// full disk). The steps after that point did not run.
+    pub stopped: Option<String>,
 }
 
 impl RunSummary {
@@ -109,11 +116,13 @@ impl RunSummary {
         self.steps.iter().filter(|s| s.2 == StepState::Failed)
     }
 
-    /// No step failed and none is left waiting.
+    /// No step failed, none is left waiting, and the run did not stop early.
     pub fn all_done(&self) -> bool {
-        self.steps
-            .iter()
-            .all(|s| matches!(s.2, StepState::Done | StepState::Skipped))
+        self.stopped.is_none()
+            && self
+                .steps
+                .iter()
+                .all(|s| matches!(s.2, StepState::Done | StepState::Skipped))
     }
 }
 
@@ -149,6 +158,7 @@ pub fn dry_run(plan: &Plan, facts: Option<&Facts>) -> Vec<DryRunStep> {
                 plan,
                 host,
                 facts: facts.and_then(|f| f.get(&host.name)),
+                looks: None,
             };
             let name = if st.scope() == Scope::Cluster {
                 LOCAL.to_string()
@@ -180,9 +190,15 @@ struct Shared<'a> {
     summary: Mutex<RunSummary>,
     /// The output lines on their way to the watcher, for every step of the run.
     backlog: Arc<super::event::Backlog>,
+    /// What the stages saw on each selected host in this run (`stage::Looks`).
+    looks: BTreeMap<String, stage::Looks>,
+    /// Set when the run state or a log file could not be written: no step starts after it.
+    stopped: Mutex<Option<String>>,
 }
 
 impl Shared<'_> {
+    /// Records a step's state in the run state and saves it. A save that fails stops the
+    /// run ([`Shared::stop`]) and is the error: the state file no longer says what happened.
     fn record(
         &self,
         stage: StageId,
@@ -190,7 +206,8 @@ impl Shared<'_> {
         st: StepState,
         message: &str,
         log: Option<PathBuf>,
-    ) {
+    ) -> Result<(), String> {
+        let mut saved = Ok(());
         if !self.opts.dry_run
             && let Ok(mut s) = self.state.lock()
         {
@@ -213,14 +230,13 @@ impl Shared<'_> {
                 if let Some(p) = &self.state_path
                     && let Err(e) = s.save(p)
                 {
-                    let _ = self.events.send(Event {
-                        host: host.to_string(),
-                        stage,
-                        kind: EventKind::Log {
-                            lines: format!("warning: could not save run state: {e:#}").into(),
-                            stderr: true,
-                        },
-                    });
+                    let why = format!(
+                        "the run state cannot be saved ({e:#}); {host} {stage} was {} when it \
+                         could not be recorded",
+                        st.as_str()
+                    );
+                    self.stop(&why);
+                    saved = Err(why);
                 }
             }
         }
@@ -230,6 +246,20 @@ impl Shared<'_> {
             s.steps
                 .push((stage, host.to_string(), st, message.to_string()));
         }
+        saved
+    }
+
+    /// Stops the run: no step starts after this; the first reason is the one reported.
+    fn stop(&self, why: &str) {
+        if let Ok(mut s) = self.stopped.lock()
+            && s.is_none()
+        {
+            *s = Some(why.to_string());
+        }
+    }
+
+    fn stopped(&self) -> Option<String> {
+        self.stopped.lock().ok().and_then(|s| s.clone())
     }
 
     fn step_log(&self, host: &str, stage: StageId) -> StepLog {
@@ -243,7 +273,8 @@ impl Shared<'_> {
     }
 
     fn finish(&self, log: &StepLog, st: StepState, message: &str) {
-        self.record(
+        // A save that fails has stopped the run and says so in the summary.
+        let _ = self.record(
             log.stage,
             &log.host,
             st,
@@ -276,14 +307,15 @@ impl Shared<'_> {
 /// `--host`, an unreadable state file); host failures are outcomes.
 pub async fn run(
     plan: &Plan,
-    opts: RunOptions,
+    mut opts: RunOptions,
     events: UnboundedSender<Event>,
 ) -> Result<RunSummary> {
     super::selection::check_hosts(plan, &opts.hosts).map_err(|e| eyre!(e))?;
     let state_path = opts.state_dir.as_ref().map(|d| d.join("state.yaml"));
-    // One run per plan at a time; held until this function returns.
-    let _lock = match (&opts.state_dir, opts.dry_run) {
-        (Some(dir), false) => Some(state::RunLock::acquire(dir)?),
+    // One run per plan (and per cluster) at a time; held until this function returns.
+    let _lock = match (&opts.state_dir, opts.dry_run, opts.lock.take()) {
+        (Some(_), false, Some(held)) => Some(held),
+        (Some(dir), false, None) => Some(state::RunLock::acquire_for(dir, &plan.cluster.name)?),
         _ => None,
     };
     // Under the lock: no other run can be choosing its id at the same time.
@@ -327,8 +359,14 @@ pub async fn run(
         summary: Mutex::new(RunSummary {
             run_id,
             steps: Vec::new(),
+            stopped: None,
         }),
         backlog: super::event::Backlog::new(super::event::LINES_IN_FLIGHT),
+        looks: selected
+            .iter()
+            .map(|h| (h.name.clone(), stage::Looks::default()))
+            .collect(),
+        stopped: Mutex::new(None),
     };
 
     // Hosts that failed (or wait) in this run: their later stages wait.
@@ -391,7 +429,8 @@ pub async fn run(
             }
         }
     }
-    let summary = shared.summary.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut summary = shared.summary.lock().map(|s| s.clone()).unwrap_or_default();
+    summary.stopped = shared.stopped();
     Ok(summary)
 }
 
@@ -472,6 +511,10 @@ async fn host_step(
         .lock()
         .map(|s| s.state_of(id, &host.name))
         .unwrap_or_default();
+    let blocked_by = match shared.stopped() {
+        Some(why) => Some(format!("the run stopped: {why}")),
+        None => blocked_by,
+    };
     if let Some(why) = blocked_by {
         let msg = format!("waiting: {why}");
         log.emit(EventKind::Finished {
@@ -502,21 +545,39 @@ async fn host_step(
         return (StepState::Done, msg, None);
     }
     log.emit(EventKind::Started);
-    shared.record(
-        id,
-        &host.name,
-        StepState::Running,
-        "",
-        log.log_path().map(PathBuf::from),
-    );
+    // Nothing runs on the host unless the state can say it ran, and its log keeps what it
+    // printed: a full disk stops the step here, before the first command.
+    let unrecorded = shared
+        .record(
+            id,
+            &host.name,
+            StepState::Running,
+            "",
+            log.log_path().map(PathBuf::from),
+        )
+        .err();
     log.note(&format!("==> {} on {}", st.title(), host.name));
+    if let Some(why) = unrecorded.or_else(|| log.write_error()) {
+        shared.stop(&why);
+        let msg = format!("not run: {why}");
+        shared.finish(&log, StepState::Failed, &msg);
+        return (StepState::Failed, msg, None);
+    }
     let ctx = Ctx {
         plan: shared.plan,
         host,
         facts: shared.opts.facts.as_ref().and_then(|f| f.get(&host.name)),
+        looks: shared.looks.get(&host.name),
     };
     let result = run_on_host(shared, st, &ctx, &mut log).await;
     let (state, msg) = match result {
+        // The host did the work, but its log misses lines: the step is not counted as done
+        // and the run stops; the message says both.
+        Ok(msg) if log.write_error().is_some() => {
+            let why = log.write_error().unwrap_or_default();
+            shared.stop(&why);
+            (StepState::Failed, format!("{msg}, but {why}"))
+        }
         Ok(msg) => (StepState::Done, msg),
         Err(e) => {
             if matches!(e, StepError::Remote(RemoteError::Connection(_))) {
@@ -594,6 +655,12 @@ async fn run_on_host(
         }
         return Err(StepError::NeedsConsent(ctx.host.name.clone()));
     }
+    // Commands that change what the stages saw on the host: those looks no longer hold.
+    if let Some(looks) = ctx.looks
+        && st.changes_looks(ctx, &cmds)
+    {
+        looks.forget();
+    }
     st.apply(ctx, &remote, &cmds, false, log).await?;
     st.verify(ctx, &remote, log).await?;
     Ok(format!("{} command(s) run", cmds.len()))
@@ -614,10 +681,13 @@ async fn cluster_step(
     let id = st.id();
     let plan = shared.plan;
     // A cluster-scoped stage builds the whole cluster: every plan host must be ready for it.
-    let waiting = blocked
-        .iter()
-        .next()
-        .map(|(h, w)| format!("waiting: {h}: {w}"));
+    let waiting = match shared.stopped() {
+        Some(why) => Some(format!("waiting: the run stopped: {why}")),
+        None => blocked
+            .iter()
+            .next()
+            .map(|(h, w)| format!("waiting: {h}: {w}")),
+    };
     if let Some(msg) = waiting {
         for h in selected {
             let log = shared.step_log(&h.name, id);
@@ -667,8 +737,16 @@ async fn cluster_step(
     for h in &every {
         let log = shared.step_log(&h.name, id);
         log.emit(EventKind::Started);
-        shared.record(id, &h.name, StepState::Running, "", pane_log());
+        let _ = shared.record(id, &h.name, StepState::Running, "", pane_log());
         per_host.insert(h.name.clone(), log);
+    }
+    if let Some(why) = shared.stopped() {
+        let msg = format!("not run: {why}");
+        for h in &every {
+            shared.finish(&per_host[&h.name], StepState::Failed, &msg);
+            blocked.insert(h.name.clone(), format!("{id} did not run"));
+        }
+        return;
     }
     let mut pane = shared.step_log(pane_name, id);
     let known = shared.opts.connector.known_hosts();
@@ -690,7 +768,7 @@ async fn cluster_step(
             Some(Err(e)) => (StepState::Failed, e.to_string()),
             None => (StepState::Failed, format!("no result from {}", st.title())),
         };
-        shared.record(id, &h.name, state, &msg, pane_log());
+        let _ = shared.record(id, &h.name, state, &msg, pane_log());
         log.emit(EventKind::Finished {
             state,
             message: msg.clone(),

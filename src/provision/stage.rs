@@ -50,6 +50,44 @@ pub struct Ctx<'a> {
     pub host: &'a Host,
     /// Facts gathered earlier (discovery); `None` when unknown (headless dry run offline).
     pub facts: Option<&'a HostFacts>,
+    /// What the stages of this run saw on the host so far (the runner's); `None` outside a
+    /// run, where every look is taken afresh.
+    pub looks: Option<&'a Looks>,
+}
+
+/// What the stages of one run learned by looking at one host, kept so that one look serves
+/// every stage that needs it: preflight reads the disks with its own probe, and storage plans
+/// from that view instead of probing again. One value per type (the storage stage's view of
+/// the disks). A look holds until a command changes the host: the runner forgets everything
+/// before a stage applies commands that may change it ([`Stage::changes_looks`]).
+#[derive(Debug, Default)]
+pub struct Looks {
+    seen: std::sync::Mutex<
+        BTreeMap<std::any::TypeId, std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+    >,
+}
+
+impl Looks {
+    /// The last look of type `T`, if nothing was applied since.
+    pub fn get<T: Clone + 'static>(&self) -> Option<T> {
+        let seen = self.seen.lock().ok()?;
+        seen.get(&std::any::TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref::<T>())
+            .cloned()
+    }
+
+    pub fn keep<T: Send + Sync + 'static>(&self, look: T) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(std::any::TypeId::of::<T>(), std::sync::Arc::new(look));
+        }
+    }
+
+    /// Forgets every look: commands are about to change the host.
+    pub fn forget(&self) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.clear();
+        }
+    }
 }
 
 /// What a cluster-scoped stage knows while working on the whole cluster.
@@ -95,6 +133,12 @@ pub trait Stage: Send + Sync {
     /// Whether running it can destroy data, so it needs the operator's consent per host.
     fn destructive(&self) -> bool {
         false
+    }
+
+    /// Whether `cmds` (from this stage's `check`) may change what the run saw on the host
+    /// ([`Looks`]): when they may, the runner forgets those looks before running them.
+    fn changes_looks(&self, _ctx: &Ctx<'_>, _cmds: &[Cmd]) -> bool {
+        true
     }
 
     /// The commands this stage would run on the host, computed without touching it.

@@ -26,9 +26,22 @@ use super::event::{StageId, StepState};
 
 pub const STATE_VERSION: u32 = 1;
 
+/// The largest state file read, in bytes. A run on 500 hosts writes a few hundred kilobytes;
+/// the bound keeps a state file that is a link to `/dev/zero` or a disk image from being read
+/// without end.
+pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// What a step found `running` by a process that is gone says.
+pub const INTERRUPTED: &str = "interrupted: the run stopped while this step ran";
+
 /// The directory holding state and logs for a plan file. It is named by the plan's file
 /// stem byte for byte: two plans whose names are not UTF-8 must not share one directory.
+/// The plan's path is resolved first (symlinks, `..`), so every name of one plan file
+/// (`ln -s plan.yaml alias.yaml`) has the same state and the same lock; a path that does not
+/// exist yet is taken as given.
 pub fn state_dir(plan_path: &Path) -> PathBuf {
+    let resolved = std::fs::canonicalize(plan_path).ok();
+    let plan_path = resolved.as_deref().unwrap_or(plan_path);
     let dir = plan_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -47,54 +60,128 @@ pub const LOCK_FILE: &str = "lock";
 /// twice, write fstab lines twice and overwrite each other's state, so the second refuses
 /// and names the process that holds the lock. The kernel drops the lock when its holder
 /// dies, so a lock file left by a killed run (a dead pid in it) is simply taken over.
+///
+/// A plan file copied under another name in the same directory describes the same cluster:
+/// [`RunLock::acquire_for`] also takes a lock per cluster name beside the state directories
+/// (`.rackstrap/cluster-<name>.lock`), so a run from the copy is refused as well.
 #[derive(Debug)]
 pub struct RunLock {
-    _file: std::fs::File,
+    _files: Vec<std::fs::File>,
 }
 
 impl RunLock {
     /// Takes the lock of `state_dir` (created if missing), writes this process's pid in it,
     /// then removes temporary files that a killed save left behind.
     pub fn acquire(state_dir: &Path) -> Result<Self> {
-        use std::io::{Read, Seek};
-        use std::os::unix::fs::OpenOptionsExt;
         create_private_dir(state_dir)?;
+        let file = take_lock(&state_dir.join(LOCK_FILE), "this plan")?;
+        remove_stale_temp_files(state_dir);
+        Ok(Self { _files: vec![file] })
+    }
+
+    /// [`RunLock::acquire`], then the lock of the plan's cluster `cluster` among the plans
+    /// whose state directories share a parent.
+    pub fn acquire_for(state_dir: &Path, cluster: &str) -> Result<Self> {
+        let mut lock = Self::acquire(state_dir)?;
+        let parent = state_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let path = parent.join(format!("cluster-{}.lock", file_name_part(cluster)));
+        let what = format!(
+            "cluster {} from another plan file",
+            crate::text::printable(cluster)
+        );
+        lock._files.push(take_lock(&path, &what)?);
+        Ok(lock)
+    }
+
+    /// Whether a run holds the lock of `state_dir` now: `Some` with the pid written in the
+    /// lock file (`None` inside when it cannot be read), `None` when no run holds it. It
+    /// looks with a shared lock taken and dropped at once, so a run starting in that instant
+    /// may be refused as if another one held the lock; it never takes the lock from a run.
+    pub fn holder(state_dir: &Path) -> Option<Option<u32>> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
         let path = state_dir.join(LOCK_FILE);
         let mut file = std::fs::OpenOptions::new()
             .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .wrap_err_with(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                None
+            }
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let who = match holder.trim() {
-                    "" => "another rackstrap process".to_string(),
-                    pid => format!("another rackstrap process (pid {pid})"),
-                };
-                color_eyre::eyre::bail!(
-                    "{} is already running this plan (lock {}); wait for it to finish or stop it, then run again",
-                    who,
-                    path.display()
-                );
+                let mut text = String::new();
+                let _ = (&mut file).take(64).read_to_string(&mut text);
+                Some(text.trim().parse().ok())
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).wrap_err_with(|| format!("locking {}", path.display()));
-            }
+            Err(std::fs::TryLockError::Error(_)) => None,
         }
-        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .and_then(|_| file.set_len(0))
-            .and_then(|_| file.rewind())
-            .and_then(|_| writeln!(file, "{}", std::process::id()))
-            .wrap_err_with(|| format!("writing {}", path.display()))?;
-        remove_stale_temp_files(state_dir);
-        Ok(Self { _file: file })
     }
+}
+
+/// Opens (or makes, 0600) the lock file at `path` and takes its exclusive lock without
+/// waiting, writing this process's pid in it; held by another process, the error names it
+/// and `what` it runs.
+fn take_lock(path: &Path, what: &str) -> Result<std::fs::File> {
+    use std::io::{Read, Seek};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .wrap_err_with(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = (&mut file).take(64).read_to_string(&mut holder);
+            let who = match holder.trim() {
+                "" => "another rackstrap process".to_string(),
+                pid => format!(
+                    "another rackstrap process (pid {})",
+                    crate::text::printable(pid)
+                ),
+            };
+            color_eyre::eyre::bail!(
+                "{} is already running {} (lock {}); wait for it to finish or stop it, then run again",
+                who,
+                what,
+                path.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).wrap_err_with(|| format!("locking {}", path.display()));
+        }
+    }
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .and_then(|_| file.set_len(0))
+        .and_then(|_| file.rewind())
+        .and_then(|_| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+        .wrap_err_with(|| format!("writing {}", path.display()))?;
+    Ok(file)
+}
+
+/// `name` as part of a file name: letters, digits, `.`, `_` and `-` as they are, every other
+/// byte as `%XX`, so two names never share a file and none leaves the directory.
+fn file_name_part(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-') || (b == b'.' && !out.is_empty()) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The state directory (and `.rackstrap` above it), mode 0700 when made here whatever the
@@ -190,21 +277,47 @@ impl RunState {
     /// Loads the state file; a missing file is an empty state.
     pub fn load(path: &Path) -> Result<Self> {
         let mut state = Self::load_as_left(path)?;
-        state.mark_interrupted("interrupted: the run stopped while this step ran");
+        state.mark_interrupted(INTERRUPTED);
         Ok(state)
     }
 
     /// The state file as the last run left it: steps it was running still say `running`.
+    /// Read within bounds, as plans are ([`MAX_STATE_BYTES`], flow nesting): a file that is
+    /// too large, nested without end, a FIFO, or of a `version` this build does not know is
+    /// an error, and the file is left as it is.
     pub fn load_as_left(path: &Path) -> Result<Self> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => {
-                return Err(e).wrap_err_with(|| format!("reading run state {}", path.display()));
+        use crate::plan::load::{BoundedRead, MAX_FLOW_DEPTH, read_bounded, too_deep};
+        let shown = path.display();
+        let bytes = match read_bounded(path, MAX_STATE_BYTES) {
+            Ok(b) => b,
+            Err(BoundedRead::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Self::default());
             }
+            Err(e) => color_eyre::eyre::bail!("{shown}: cannot read the run state: {e}"),
         };
-        serde_yaml::from_str(&text)
-            .wrap_err_with(|| format!("{}: not a rackstrap run state", path.display()))
+        let Ok(text) = String::from_utf8(bytes) else {
+            color_eyre::eyre::bail!("{shown}: not a rackstrap run state (not UTF-8 text)");
+        };
+        if let Some((line, col)) = too_deep(&text, MAX_FLOW_DEPTH) {
+            color_eyre::eyre::bail!(
+                "{shown}:{line}:{col}: nested more than {MAX_FLOW_DEPTH} levels of `[` or `{{`: not a rackstrap run state"
+            );
+        }
+        let value: serde_yaml::Value = serde_yaml::from_str(&text)
+            .wrap_err_with(|| format!("{shown}: not a rackstrap run state"))?;
+        match value.get("version") {
+            Some(v) if v.as_u64() == Some(u64::from(STATE_VERSION)) => {}
+            Some(v) => {
+                let v = serde_yaml::to_string(v).unwrap_or_default();
+                color_eyre::eyre::bail!(
+                    "{shown}: run state version {}; this build reads version {STATE_VERSION} and leaves the file as it is (was it written by a newer rackstrap?)",
+                    crate::text::printable(v.trim())
+                );
+            }
+            None => {}
+        }
+        serde_yaml::from_value(value)
+            .wrap_err_with(|| format!("{shown}: not a rackstrap run state"))
     }
 
     /// Steps found `running` failed with `why`: the run that ran them is gone.
@@ -265,6 +378,17 @@ impl RunState {
     /// [`Self::table`], with `-` where `applies(stage, host)` says the stage never reports on
     /// that host (verify on a worker), so a finished run has no "pending" left in it.
     pub fn table_where(&self, hosts: &[String], applies: impl Fn(StageId, &str) -> bool) -> String {
+        self.table_live(hosts, applies, None)
+    }
+
+    /// [`Self::table_where`] while the run that holds the plan's lock is under way (`live`:
+    /// its pid, when known): the steps it is running are noted "running (pid N)".
+    pub fn table_live(
+        &self,
+        hosts: &[String],
+        applies: impl Fn(StageId, &str) -> bool,
+        live: Option<Option<u32>>,
+    ) -> String {
         use crate::text::{pad, printable, width};
         let stage_w = StageId::ALL
             .iter()
@@ -298,6 +422,14 @@ impl RunState {
                     continue;
                 }
                 line.push_str(&pad(st.as_str(), *w));
+                if st == StepState::Running
+                    && let Some(pid) = live
+                {
+                    notes.push(match pid {
+                        Some(pid) => format!("{name} {stage}: running (pid {pid})"),
+                        None => format!("{name} {stage}: running"),
+                    });
+                }
                 if let Some(step) = step
                     && matches!(st, StepState::Failed | StepState::Skipped)
                 {
@@ -463,6 +595,108 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["lock", "state.yaml"]);
+    }
+
+    #[test]
+    fn a_state_file_larger_than_any_state_is_refused_after_a_bounded_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.yaml");
+        let f = std::fs::File::create(&path).expect("create");
+        f.set_len(MAX_STATE_BYTES + 1).expect("sparse");
+        let err = format!("{:#}", RunState::load(&path).expect_err("too large"));
+        assert!(err.contains("larger than"), "{err}");
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+        // The endless file of the report: a symlink to /dev/zero.
+        std::fs::remove_file(&path).expect("rm");
+        std::os::unix::fs::symlink("/dev/zero", &path).expect("symlink");
+        let err = format!("{:#}", RunState::load(&path).expect_err("endless"));
+        assert!(err.contains("larger than"), "{err}");
+    }
+
+    #[test]
+    fn a_state_file_nested_without_end_is_refused_before_parsing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.yaml");
+        std::fs::write(&path, format!("version: 1\nsteps: {}\n", "[".repeat(5000))).expect("write");
+        let err = format!("{:#}", RunState::load(&path).expect_err("deep"));
+        assert!(err.contains("nested more than"), "{err}");
+    }
+
+    #[test]
+    fn a_fifo_as_state_file_fails_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.yaml");
+        let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(RunState::load(&p).map_err(|e| format!("{e:#}")));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("load of a FIFO did not return within 5 s");
+        let err = got.expect_err("a FIFO is no state file");
+        assert!(err.contains("FIFO"), "{err}");
+    }
+
+    #[test]
+    fn a_state_file_of_an_unknown_version_is_refused_not_rewritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.yaml");
+        let text = "version: 2\nsteps:\n  storage:\n    node1: {state: done}\nnew_key: kept\n";
+        std::fs::write(&path, text).expect("write");
+        let err = format!("{:#}", RunState::load(&path).expect_err("version 2"));
+        assert!(err.contains("version 2"), "{err}");
+        assert!(err.contains(&format!("version {STATE_VERSION}")), "{err}");
+        let err = format!(
+            "{:#}",
+            RunState::load_as_left(&path).expect_err("version 2")
+        );
+        assert!(err.contains("version 2"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    }
+
+    #[test]
+    fn a_plan_reached_through_a_symlink_shares_the_state_and_the_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = dir.path().join("plan.yaml");
+        std::fs::write(&plan, "version: 1\n").expect("plan");
+        let alias = dir.path().join("alias.yaml");
+        std::os::unix::fs::symlink(&plan, &alias).expect("symlink");
+        assert_eq!(state_dir(&alias), state_dir(&plan));
+        let _held = RunLock::acquire(&state_dir(&plan)).expect("first");
+        let err = RunLock::acquire(&state_dir(&alias))
+            .expect_err("second")
+            .to_string();
+        assert!(err.contains("is already running this plan"), "{err}");
+    }
+
+    #[test]
+    fn two_plan_files_of_one_cluster_are_one_run_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = state_dir(&dir.path().join("plan.yaml"));
+        let b = state_dir(&dir.path().join("copy.yaml"));
+        assert_ne!(a, b);
+        let _held = RunLock::acquire_for(&a, "lab").expect("first");
+        let err = RunLock::acquire_for(&b, "lab")
+            .expect_err("second")
+            .to_string();
+        assert!(err.contains("is already running cluster lab"), "{err}");
+        RunLock::acquire_for(&b, "other").expect("another cluster");
+    }
+
+    #[test]
+    fn the_holder_of_a_live_run_is_known_without_taking_its_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(RunLock::holder(dir.path()), None);
+        let held = RunLock::acquire(dir.path()).expect("lock");
+        assert_eq!(RunLock::holder(dir.path()), Some(Some(std::process::id())));
+        // Still held by us after the look.
+        assert!(RunLock::acquire(dir.path()).is_err());
+        drop(held);
+        assert_eq!(RunLock::holder(dir.path()), None);
     }
 
     #[test]

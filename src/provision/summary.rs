@@ -44,7 +44,12 @@ pub fn host_changes(plan: &Plan, host: &Host, facts: Option<&HostFacts>) -> Vec<
         out.push(what.join("; "));
     }
     let host_prep = stages::stage(StageId::HostPrep);
-    out.extend(host_prep.summary(&Ctx { plan, host, facts }));
+    out.extend(host_prep.summary(&Ctx {
+        plan,
+        host,
+        facts,
+        looks: None,
+    }));
     out
 }
 

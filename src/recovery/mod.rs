@@ -60,7 +60,8 @@ pub async fn perform(
     events: tokio::sync::mpsc::UnboundedSender<Event>,
 ) -> Result<(), String> {
     let state_dir = state::state_dir(plan_path);
-    let _lock = state::RunLock::acquire(&state_dir).map_err(|e| format!("{e:#}"))?;
+    let _lock = state::RunLock::acquire_for(&state_dir, &plan.cluster.name)
+        .map_err(|e| format!("{e:#}"))?;
     let state_path = state_dir.join("state.yaml");
     let mut st = RunState::load(&state_path).map_err(|e| format!("{e:#}"))?;
     let run_id = state::fresh_run_id(state::run_id(), &state_dir.join("logs"));

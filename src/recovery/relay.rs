@@ -107,8 +107,9 @@ pub fn forget_storage(state_path: &Path, host: &str) -> Result<bool> {
 
 /// Runs the storage stage on `name` only, for the plan saved at `plan_path`: `opts` carries
 /// the connector, consent and dry-run flag; stages, hosts and the state directory are set
-/// here. Outside a dry run the host's recorded storage step is forgotten first, once the
-/// plan's run lock is known to be free (the runner then holds it for the run).
+/// here. Outside a dry run the plan's run lock is taken first (unless `opts.lock` holds it
+/// already) and held through the whole action: the host's recorded storage step is forgotten,
+/// then the runner runs under the same lock.
 pub async fn perform(
     plan: &Plan,
     plan_path: &Path,
@@ -121,8 +122,9 @@ pub async fn perform(
     }
     let dir = state::state_dir(plan_path);
     if !opts.dry_run {
-        // Checked (not held) so that a running `apply` is not raced; the runner holds it.
-        drop(state::RunLock::acquire(&dir)?);
+        if opts.lock.is_none() {
+            opts.lock = Some(state::RunLock::acquire_for(&dir, &plan.cluster.name)?);
+        }
         forget_storage(&dir.join("state.yaml"), name)?;
     }
     opts.stages = vec![StageId::Storage];

@@ -412,7 +412,13 @@ impl KnownHosts {
         if mode != wanted {
             file.set_permissions(std::fs::Permissions::from_mode(wanted))?;
         }
-        file.write_all(line.as_bytes())?;
+        // A full disk can take part of the line: what was written of it goes again, so the
+        // file never ends in half a pin.
+        let before = file.metadata()?.len();
+        if let Err(e) = file.write_all(line.as_bytes()) {
+            let _ = file.set_len(before);
+            return Err(e.into());
+        }
         Ok(())
     }
 
@@ -567,6 +573,47 @@ mod tests {
         ));
         assert_eq!(known.check("10.0.0.1", 22, &key(2)), Verdict::Trusted);
         assert_eq!(known.check("10.0.0.2", 2222, &key(3)), Verdict::Trusted);
+    }
+
+    #[test]
+    fn a_pin_on_a_full_disk_leaves_no_half_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir.path())
+            .status();
+        if !ok.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: cannot mount a tmpfs here");
+            return;
+        }
+        struct Unmount<'a>(&'a std::path::Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount").arg(self.0).status();
+            }
+        }
+        let _unmount = Unmount(dir.path());
+        let known = KnownHosts {
+            own: dir.path().join("known_hosts"),
+            extra: Vec::new(),
+        };
+        // The file's last page has room for part of a line only; nothing else is free.
+        let first = format!("# {}\n", "x".repeat(4096 - 40 - 3));
+        std::fs::write(&known.own, &first).unwrap();
+        {
+            use std::io::Write;
+            let mut filler = std::fs::File::create(dir.path().join("filler")).unwrap();
+            while filler
+                .write_all(&[0u8; 4096])
+                .and_then(|_| filler.sync_all())
+                .is_ok()
+            {}
+        }
+        assert!(
+            known.pin("10.0.0.1", 22, &key(1)).is_err(),
+            "the disk is full"
+        );
+        assert_eq!(std::fs::read_to_string(&known.own).unwrap(), first);
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //! and the packages the later stages need (mdadm for md levels, xfsprogs for XFS, e2fsprogs
 //! for ext4, python3 for Ansible on every Kubespray node).
 //!
-//! Check compares the live file and the packages present (one read-only probe: `dpkg-query`,
-//! or the package's tool on the PATH) with what the plan needs, so a second run finds nothing
-//! to do and `apt-get` runs only for what is missing. The dry run uses the same answer when
+//! Check compares the live file, the live values and the packages present (`dpkg-query`, or
+//! the package's tool on the PATH) with what the plan needs, in one read-only probe
+//! ([`check_script`]), so a second run finds nothing to do and `apt-get` runs only for what
+//! is missing. The dry run uses the same answer when
 //! discovery's facts carry it (`Installed::packages`).
 
 use async_trait::async_trait;
@@ -128,6 +129,37 @@ fn install(pkgs: &[&str]) -> Vec<Cmd> {
     vec![Cmd::new("apt-get update"), Cmd::words(words)]
 }
 
+/// The last line of the probe's `sysctl` section when `sysctl -n` succeeded.
+const SYSCTL_OK: &str = "rackstrap-sysctl-ok";
+
+/// Host prep's look at a host, one command in the host-probe protocol
+/// ([`crate::facts::probe`]): whether the sysctl file holds exactly what the plan renders
+/// (`cmp` against the rendered text), the live values of the plan's keys, and which of the
+/// `wanted` packages are present ([`probe`]).
+pub fn check_script(plan: &Plan, wanted: &[Package]) -> crate::facts::probe::Script {
+    let mut script = crate::facts::probe::Script::new();
+    if let Some(want) = sysctl_contents(plan) {
+        let keys: Vec<String> = plan.tuning.sysctl.keys().map(|k| quote(k)).collect();
+        script = script
+            .section(
+                "sysctl_file",
+                format!(
+                    "printf '%s' {} | cmp -s - {} && echo same; true",
+                    quote(&want),
+                    quote(&sysctl_path(plan))
+                ),
+            )
+            .section(
+                "sysctl",
+                format!(
+                    "v=\"$(sysctl -n {} 2>/dev/null)\" && printf '%s\\n{SYSCTL_OK}\\n' \"$v\"; true",
+                    keys.join(" ")
+                ),
+            );
+    }
+    script.section("packages", probe(wanted))
+}
+
 fn sysctl_cmds(plan: &Plan) -> Vec<Cmd> {
     match sysctl_contents(plan) {
         Some(c) => {
@@ -145,6 +177,13 @@ fn sysctl_cmds(plan: &Plan) -> Vec<Cmd> {
 impl Stage for HostPrep {
     fn id(&self) -> StageId {
         StageId::HostPrep
+    }
+
+    /// Writing and loading the kernel parameters leaves the disks as they were; installing
+    /// packages may not (mdadm's package assembles the arrays it finds).
+    fn changes_looks(&self, ctx: &Ctx<'_>, cmds: &[Cmd]) -> bool {
+        let sysctl = sysctl_cmds(ctx.plan);
+        cmds.iter().any(|c| !sysctl.contains(c))
     }
 
     /// The kernel parameters and the packages, in words.
@@ -193,31 +232,36 @@ impl Stage for HostPrep {
         log: &mut StepLog,
     ) -> Result<Vec<Cmd>, StepError> {
         let mut cmds = Vec::new();
-        if let Some(want) = sysctl_contents(ctx.plan) {
+        let wanted = packages(ctx.host);
+        let out = remote
+            .capture(&check_script(ctx.plan, &wanted).one_line())
+            .await?;
+        let sections = crate::facts::probe::split(&out.stdout);
+        if !sections.complete() {
+            let why = match out.stderr.trim() {
+                "" => format!("the probe stopped before its end (status {})", out.status),
+                stderr => stderr.to_string(),
+            };
+            return Err(StepError::Check(format!(
+                "could not look at the host: {why}"
+            )));
+        }
+        if sysctl_contents(ctx.plan).is_some() {
             let path = sysctl_path(ctx.plan);
-            let have = remote.capture(&format!("cat {}", quote(&path))).await?;
-            let keys: Vec<&str> = ctx.plan.tuning.sysctl.keys().map(String::as_str).collect();
-            let live = remote
-                .capture(&format!(
-                    "sysctl -n {}",
-                    keys.iter().map(|k| quote(k)).collect::<Vec<_>>().join(" ")
-                ))
-                .await?;
-            let live_ok = live.ok()
+            let file_ok = sections.words("sysctl_file").any(|l| l == "same");
+            let live: Vec<&str> = sections.text("sysctl").lines().collect();
+            let live_ok = live.last().map(|l| l.trim()) == Some(SYSCTL_OK)
                 && live
-                    .stdout
-                    .lines()
+                    .iter()
                     .zip(ctx.plan.tuning.sysctl.values())
                     .all(|(l, v)| normalise(l) == normalise(&v.to_string()));
-            if !(have.ok() && have.stdout == want && live_ok) {
+            if !(file_ok && live_ok) {
                 cmds.extend(sysctl_cmds(ctx.plan));
             } else {
                 log.note(&format!("{path} is in place and loaded"));
             }
         }
-        let wanted = packages(ctx.host);
-        let found = remote.capture(&probe(&wanted)).await?;
-        let present: Vec<&str> = found.stdout.lines().collect();
+        let present: Vec<&str> = sections.words("packages").collect();
         let missing = missing(&wanted, &present);
         let names: Vec<&str> = wanted.iter().map(|p| p.name).collect();
         if missing.is_empty() {

@@ -24,24 +24,36 @@ pub struct Preflight;
 
 /// The read-only probe: one command in the host-probe protocol ([`crate::facts::probe`]).
 pub fn probe_command() -> Cmd {
-    Cmd::new(
-        Script::new()
-            .section("uid", "id -u")
-            .section("os", "cat /etc/os-release")
-            .section("kernel", "uname -r")
-            .section("cgroup", "stat -fc %T /sys/fs/cgroup")
-            .section("swap", "tail -n +2 /proc/swaps")
-            .section(
-                "time",
-                "timeout 5 timedatectl show -p NTPSynchronized --value 2>/dev/null",
-            )
-            .section("listen", "ss -Htln 2>/dev/null")
-            .section(
-                "kube",
-                "[ -e /etc/kubernetes/kubelet.conf ] && echo installed; true",
-            )
-            .one_line(),
-    )
+    Cmd::new(probe_script().one_line())
+}
+
+/// The probe of a host in the plan: [`probe_command`], and for a host with planned disks the
+/// storage stage's probe in the same command, so the host is looked at once; the storage
+/// stage plans from that look ([`crate::provision::stage::Looks`]).
+pub fn host_probe_command(host: &crate::plan::Host) -> Cmd {
+    if host.storage.is_empty() {
+        probe_command()
+    } else {
+        Cmd::new(storage::probe_sections(probe_script(), host).one_line())
+    }
+}
+
+fn probe_script() -> Script {
+    Script::new()
+        .section("uid", "id -u")
+        .section("os", "cat /etc/os-release")
+        .section("kernel", "uname -r")
+        .section("cgroup", "stat -fc %T /sys/fs/cgroup")
+        .section("swap", "tail -n +2 /proc/swaps")
+        .section(
+            "time",
+            "timeout 5 timedatectl show -p NTPSynchronized --value 2>/dev/null",
+        )
+        .section("listen", "ss -Htln 2>/dev/null")
+        .section(
+            "kube",
+            "[ -e /etc/kubernetes/kubelet.conf ] && echo installed; true",
+        )
 }
 
 /// What the probe found, as findings.
@@ -163,11 +175,7 @@ impl Stage for Preflight {
     }
 
     fn dry_run(&self, ctx: &Ctx<'_>) -> Result<Vec<Cmd>, StepError> {
-        let mut cmds = vec![probe_command()];
-        if !ctx.host.storage.is_empty() {
-            cmds.push(storage::probe_command(ctx.host));
-        }
-        Ok(cmds)
+        Ok(vec![host_probe_command(ctx.host)])
     }
 
     async fn check(
@@ -176,10 +184,13 @@ impl Stage for Preflight {
         remote: &dyn Remote,
         log: &mut StepLog,
     ) -> Result<Vec<Cmd>, StepError> {
-        let out = remote.capture(&probe_command().shell).await?;
+        let out = remote.capture(&host_probe_command(ctx.host).shell).await?;
         let mut report = assess(&out.stdout);
         if !ctx.host.storage.is_empty() {
-            let view = HostView::probe(ctx.host, remote, log).await?;
+            let view = HostView::from_probe(&out, log)?;
+            if let Some(looks) = ctx.looks {
+                looks.keep(view.clone());
+            }
             match storage::plan_host(ctx.host, &view) {
                 Ok(cmds) if cmds.is_empty() => {
                     report.ok.push("disks already laid out as planned".into())

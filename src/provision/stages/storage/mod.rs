@@ -44,7 +44,7 @@ use async_trait::async_trait;
 
 pub use commands::{FSTAB_BACKUP, MDADM_CONF, MKCONF, UPDATE_INITRAMFS, mount_options};
 pub use plan::{Target, normalize_mount, plan_host, relocated_dir, relocation_notes, targets};
-pub use view::{DeviceView, HostView, MdView, parse_probe, probe_command};
+pub use view::{DeviceView, HostView, MdView, parse_probe, probe_command, probe_sections};
 
 use crate::plan::{Host, Plan};
 use crate::provision::cmd::{Cmd, StepError};
@@ -93,7 +93,7 @@ impl Stage for Storage {
         remote: &dyn Remote,
         log: &mut StepLog,
     ) -> Result<Vec<Cmd>, StepError> {
-        let view = HostView::probe(ctx.host, remote, log).await?;
+        let view = look(ctx, remote, log).await?;
         let cmds = plan_host(ctx.host, &view)?;
         for note in relocation_notes(ctx.host, &view) {
             log.note(&note);
@@ -107,7 +107,8 @@ impl Stage for Storage {
         remote: &dyn Remote,
         log: &mut StepLog,
     ) -> Result<(), StepError> {
-        let view = HostView::probe(ctx.host, remote, log).await?;
+        // After commands ran, the runner has forgotten the earlier look: this one is fresh.
+        let view = look(ctx, remote, log).await?;
         let left = plan_host(ctx.host, &view)?;
         if left.is_empty() {
             Ok(())
@@ -119,4 +120,23 @@ impl Stage for Storage {
             )))
         }
     }
+}
+
+/// The host's disks: the run's last look when nothing changed the host since (preflight's
+/// probe, or this stage's check before its verification), else a fresh probe, kept for the
+/// steps after.
+async fn look(
+    ctx: &Ctx<'_>,
+    remote: &dyn Remote,
+    log: &mut StepLog,
+) -> Result<HostView, StepError> {
+    if let Some(view) = ctx.looks.and_then(|l| l.get::<HostView>()) {
+        log.note("the disks as this run last looked at them (nothing changed them since)");
+        return Ok(view);
+    }
+    let view = HostView::probe(ctx.host, remote, log).await?;
+    if let Some(looks) = ctx.looks {
+        looks.keep(view.clone());
+    }
+    Ok(view)
 }

@@ -178,6 +178,15 @@ impl HostView {
         log: &mut StepLog,
     ) -> Result<Self, StepError> {
         let out = remote.capture(&probe_command(host).shell).await?;
+        Self::from_probe(&out, log)
+    }
+
+    /// The view from the output of a script that has the probe's sections
+    /// ([`probe_sections`]), alone or after others (preflight's).
+    pub fn from_probe(
+        out: &crate::provision::remote::Captured,
+        log: &mut StepLog,
+    ) -> Result<Self, StepError> {
         if !out.ok() || !probe::split(&out.stdout).complete() {
             let why = match out.stderr.trim() {
                 "" if out.ok() => "the probe stopped before its end".to_string(),
@@ -207,6 +216,13 @@ pub fn probe_command(host: &Host) -> Cmd {
 /// The probe's sections for `host`: the planned devices and relocation targets are named in
 /// it, so the script depends on the plan.
 pub(super) fn probe_script(host: &Host) -> Script {
+    probe_sections(Script::new(), host)
+}
+
+/// `script` with the probe's sections for `host` added after its own: one command that
+/// looks at the disks and at whatever else `script` asks (preflight's checks). The probe's
+/// section names: lsblk, blkid, md, fstab, mounts, units, dirs.
+pub fn probe_sections(script: Script, host: &Host) -> Script {
     let mut dirs: BTreeSet<String> = [KUBELET_DIR, CONTAINERD_DIR]
         .into_iter()
         .map(String::from)
@@ -235,7 +251,7 @@ pub(super) fn probe_script(host: &Host) -> Script {
             format!("if {}; then echo {unit}; fi", tests.join(" || "))
         })
         .collect();
-    Script::new()
+    script
         // The facts' lsblk (old util-linux without MOUNTPOINTS included); no lsblk, no look.
         .section("lsblk", format!("{LSBLK} || exit 1"))
         .section(
