@@ -59,14 +59,16 @@ fn only_the_wizard_and_the_cli_import_the_wizard() {
     );
 }
 
-/// The stage modules, as the stage list declares them (`pub mod preflight;` ...).
+/// The stage modules, as the stage list's rows declare them
+/// (`Preflight => preflight::Preflight, "preflight", "Preflight";` ...).
 fn stage_modules() -> Vec<String> {
     let list = fs::read_to_string(src().join("provision/stages/mod.rs")).unwrap();
     let names: Vec<String> = list
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("pub mod "))
-        .filter_map(|l| l.strip_suffix(';'))
-        .map(str::to_string)
+        .filter(|l| l.trim_end().ends_with("\";"))
+        .filter_map(|l| l.split_once(" => "))
+        .filter_map(|(_, rest)| rest.split_once("::"))
+        .map(|(module, _)| module.trim().to_string())
         .collect();
     assert!(names.len() >= 6, "stage modules: {names:?}");
     names

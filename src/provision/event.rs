@@ -17,33 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-/// The provisioning stages, in the order they run. The order is declared here once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StageId {
-    Preflight,
-    HostPrep,
-    Storage,
-    Kubespray,
-    Verify,
-    LoadBalancer,
-}
-
-/// Each stage once, in run order, with its command-line name and its title: the one list a
-/// new stage is added to (besides its variant above and its module in `stages`). Everything
-/// else (`StageId::ALL`, the Provision grid's columns and keys, the help, the demo labs'
-/// scripts) follows it.
-const STAGES: [(StageId, &str, &str); 6] = [
-    (StageId::Preflight, "preflight", "Preflight"),
-    (StageId::HostPrep, "host-prep", "Host prep"),
-    (StageId::Storage, "storage", "Storage"),
-    (StageId::Kubespray, "kubespray", "Kubespray"),
-    (StageId::Verify, "verify", "Verify"),
-    (StageId::LoadBalancer, "load-balancer", "Load balancer"),
-];
+use super::stages::STAGES;
+pub use super::stages::StageId;
 
 impl StageId {
-    /// Every stage in run order ([`STAGES`]).
+    /// Every stage in run order (the stage list).
     pub const ALL: [StageId; STAGES.len()] = {
         let mut all = [StageId::Preflight; STAGES.len()];
         let mut i = 0;
@@ -54,7 +32,7 @@ impl StageId {
         all
     };
 
-    /// This stage's row of [`STAGES`] (rows are in declaration order: a test holds it).
+    /// This stage's row of the stage list (rows are in declaration order: a test holds it).
     fn entry(self) -> &'static (StageId, &'static str, &'static str) {
         &STAGES[self as usize]
     }

@@ -1,30 +1,52 @@
 //! The stage list: one module per stage (docs/provisioning.md), and the only place that
 //! names them. Everything else reaches a stage through `stage::Stage`.
+//!
+//! A stage is its module plus one row of [`stage_list!`] below: the row declares the module,
+//! the stage's identity ([`StageId`], its command-line name and title) and its value, in run
+//! order. `StageId::ALL`, the Provision grid's columns and keys, the help and the demo labs'
+//! scripts all follow this list.
 
-pub mod host_prep;
-pub mod kubespray;
-pub mod load_balancer;
-pub mod preflight;
-pub mod storage;
-pub mod verify;
+/// Declares each stage once: `Variant => module::Value, "name", "Title";`, in run order.
+macro_rules! stage_list {
+    ($($variant:ident => $module:ident :: $value:ident, $name:literal, $title:literal;)+) => {
+        $(pub mod $module;)+
 
-use crate::provision::event::StageId;
+        /// The provisioning stages, in the order they run (declared once, in the stage list).
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(rename_all = "kebab-case")]
+        pub enum StageId {
+            $($variant,)+
+        }
+
+        /// Each stage once, in run order, with its command-line name and its title.
+        pub(crate) const STAGES: &[(StageId, &str, &str)] = &[
+            $((StageId::$variant, $name, $title),)+
+        ];
+
+        /// The stage value for an id.
+        pub fn stage(id: StageId) -> Box<dyn crate::provision::stage::Stage> {
+            match id {
+                $(StageId::$variant => Box::new($module::$value),)+
+            }
+        }
+    };
+}
+
+stage_list! {
+    Preflight => preflight::Preflight, "preflight", "Preflight";
+    HostPrep => host_prep::HostPrep, "host-prep", "Host prep";
+    Storage => storage::Storage, "storage", "Storage";
+    Kubespray => kubespray::KubesprayStage, "kubespray", "Kubespray";
+    Verify => verify::Verify, "verify", "Verify";
+    LoadBalancer => load_balancer::LoadBalancer, "load-balancer", "Load balancer";
+}
 
 /// The stages in their run order, each once.
 pub fn all() -> Vec<Box<dyn crate::provision::stage::Stage>> {
     StageId::ALL.into_iter().map(stage).collect()
-}
-
-/// The stage value for an id.
-pub fn stage(id: StageId) -> Box<dyn crate::provision::stage::Stage> {
-    match id {
-        StageId::Preflight => Box::new(preflight::Preflight),
-        StageId::HostPrep => Box::new(host_prep::HostPrep),
-        StageId::Storage => Box::new(storage::Storage),
-        StageId::Kubespray => Box::new(kubespray::KubesprayStage),
-        StageId::Verify => Box::new(verify::Verify),
-        StageId::LoadBalancer => Box::new(load_balancer::LoadBalancer),
-    }
 }
 
 #[cfg(test)]
