@@ -1059,7 +1059,12 @@ fn even_etcd_suggests_a_worker_and_two_control_planes_suggest_third_etcd() {
     );
     assert_eq!(
         even.hint.as_deref(),
-        Some("add `etcd` to one worker's roles, or remove it from one host")
+        Some(
+            "before the first install, add `etcd` to one worker's roles, or remove it from one \
+             host; on a built cluster, add a new host with the `etcd` role to the plan and run \
+             `rackstrap node add PLAN NAME` (Kubespray's docs/operations/nodes.md, \"Adding an \
+             etcd node\")"
+        )
     );
     let two = f.iter().find(|x| x.code == "W_TWO_CONTROL_PLANES").unwrap();
     assert!(

@@ -36,7 +36,7 @@ pub use hardware::{
     root_disk_bytes, worker_deployment_estimate,
 };
 pub use network::{CALICO_MTU_OVERHEAD, KUBELET_MAX_PODS};
-pub use roles::{ETCD_MAX_ADVISED, Quorum, quorum};
+pub use roles::{ETCD_MAX_ADVISED, Quorum, etcd_way_on, quorum};
 pub use rules::{
     DiskInUse, MTU_MAX, MTU_MIN, MountProblem, NODE_PREFIX_MAX, NODE_PREFIX_MIN, disk_in_use,
     label_problem, mount_problem, parse_addr_list, parse_labels, parse_mtu, parse_node_prefix,
