@@ -420,7 +420,7 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         strip_role(p, Role::Worker)
     }),
     (
-        "W_HOST_MTU_BELOW_PLAN",
+        "E_HOST_MTU_BELOW_PLAN",
         |p, _| p.network.mtu = 9000,
         |p, f| {
             p.network.mtu = 9000;
@@ -747,7 +747,7 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         },
     ),
     (
-        "W_VIP_OFF_SUBNET",
+        "E_VIP_OFF_SUBNET",
         |p, f| {
             on_subnet(f, "10.0.10.136/24");
             p.network.vip = Some("10.0.20.5".into());
@@ -1333,4 +1333,57 @@ fn ipv6_values_are_refused_at_their_path() {
     let mut p = base();
     pool(&mut p).addresses.push("10.0.20.1".into());
     assert!(!codes(&p, None).contains("E_IPV6_NOT_SUPPORTED"));
+}
+
+/// `network.mtu: 9000` (calico_mtu 8950) on 1500 links drops pod traffic, and a VIP off the
+/// control planes' subnet cannot be announced by kube-vip's ARP mode: both are errors. The
+/// link that counts is the one holding the host's address, not a larger bridge beside it.
+#[test]
+fn an_mtu_above_the_links_and_a_vip_off_subnet_are_errors() {
+    let mut p = base();
+    p.network.mtu = 9000;
+    let mut f = base_facts();
+    let address = p.hosts[0].address.clone();
+    let node1 = f.get_mut("node1").unwrap();
+    node1.interfaces[0].addresses = vec![format!("{address}/24")];
+    node1.interfaces.push(Interface {
+        name: "br-jumbo".into(),
+        mtu: 9000,
+        addresses: vec!["192.168.77.1/24".into()],
+    });
+    for (name, h) in f.iter_mut() {
+        if name != "node1" {
+            h.interfaces[0].mtu = 9000;
+        }
+    }
+    let found = plan::check(&p, Some(&f));
+    let mtu: Vec<_> = found
+        .iter()
+        .filter(|x| x.code == "E_HOST_MTU_BELOW_PLAN")
+        .collect();
+    assert_eq!(mtu.len(), 1, "{found:?}");
+    assert!(mtu[0].is_error());
+    assert_eq!(mtu[0].path, "hosts[0]");
+    assert!(
+        mtu[0].message.contains("MTU 1500, below the plan's 9000")
+            && mtu[0].message.contains("8950"),
+        "{}",
+        mtu[0].message
+    );
+
+    let mut p = base();
+    let mut f = base_facts();
+    on_subnet(&mut f, "10.0.10.136/24");
+    p.network.vip = Some("10.0.20.5".into());
+    let found = plan::check(&p, Some(&f));
+    let vip = found
+        .iter()
+        .find(|x| x.code == "E_VIP_OFF_SUBNET")
+        .expect("VIP off subnet");
+    assert!(vip.is_error());
+    assert!(
+        vip.message.contains("kube-vip's ARP mode"),
+        "{}",
+        vip.message
+    );
 }

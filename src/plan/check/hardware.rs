@@ -311,20 +311,43 @@ pub(super) fn check_hardware(plan: &Plan, facts: &Facts, out: &mut Vec<Finding>)
             continue;
         };
         out.extend(host_findings(host, &at, f));
-        if let Some(iface_mtu) = f
-            .interfaces
-            .iter()
-            .filter(|i| i.name != "lo")
-            .map(|i| i.mtu)
-            .max()
+        // The link the host's plan address is on carries the pod traffic; without it, the
+        // largest MTU of its interfaces (the most the host could carry).
+        let on_address = f.interfaces.iter().find(|i| {
+            i.addresses
+                .iter()
+                .any(|a| a.split('/').next() == Some(host.address.as_str()))
+        });
+        let iface_mtu = on_address.map(|i| i.mtu).or_else(|| {
+            f.interfaces
+                .iter()
+                .filter(|i| i.name != "lo")
+                .map(|i| i.mtu)
+                .max()
+        });
+        if let Some(iface_mtu) = iface_mtu
             && iface_mtu < plan.network.mtu
         {
-            out.push(Finding::new(
-                Severity::Warning,
-                Code::W_HOST_MTU_BELOW_PLAN,
-                at.clone(),
-                msg::host_mtu(&host.name, iface_mtu, plan.network.mtu),
-            ));
+            // Calico's MTU follows the plan's (network.mtu less its encapsulation): pods send
+            // packets the links cannot carry, and they are dropped.
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    Code::E_HOST_MTU_BELOW_PLAN,
+                    at.clone(),
+                    msg::host_mtu(
+                        &host.name,
+                        iface_mtu,
+                        plan.network.mtu,
+                        plan.network.effective_calico_mtu(),
+                    ),
+                )
+                .hint(format!(
+                    "set network.mtu to {iface_mtu}, or raise the MTU of {}'s links (and \
+                     the switches between the hosts) to {}",
+                    host.name, plan.network.mtu
+                )),
+            );
         }
     }
 }

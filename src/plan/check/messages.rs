@@ -110,8 +110,11 @@ pub fn worker_capacity(host: &str, cpus: u32, e: &DeploymentEstimate) -> String 
         ),
     }
 }
-pub fn host_mtu(host: &str, has: u32, plan: u32) -> String {
-    format!("{host}: its interfaces have MTU {has}, below the plan's {plan}")
+pub fn host_mtu(host: &str, has: u32, plan: u32, calico: u32) -> String {
+    format!(
+        "{host}: its link has MTU {has}, below the plan's {plan}: pods would send packets of up \
+         to {calico} bytes (calico_mtu) that the link drops"
+    )
 }
 pub fn bad_cidr(what: &str, text: &str, e: &net::ParseError) -> String {
     format!("{what} `{text}`: {e}")
@@ -151,7 +154,10 @@ pub fn pool_off_subnet(r: &AddrRange, subnets: &str) -> String {
     )
 }
 pub fn vip_off_subnet(vip: IpAddr, subnets: &str) -> String {
-    format!("VIP {vip} is not in the control planes' subnet {subnets}")
+    format!(
+        "VIP {vip} is not in the control planes' subnet {subnets}: kube-vip's ARP mode can \
+         announce it only on their own subnet, so the API would be unreachable at it"
+    )
 }
 pub fn bad_dns(text: &str, e: &net::ParseError) -> String {
     format!("upstream DNS `{text}`: {e}")
