@@ -1387,3 +1387,65 @@ fn an_mtu_above_the_links_and_a_vip_off_subnet_are_errors() {
         vip.message
     );
 }
+
+/// Akash wording only for the Akash profile: a plain plan (homelab, AIStore) gets Kubespray's
+/// and kubeadm's figures and the worker's plain capacity, never the Akash guide's.
+#[test]
+fn akash_words_only_for_the_akash_profile() {
+    let small = |f: &mut Facts| {
+        for h in f.values_mut() {
+            h.cpus = 2;
+            h.mem_bytes = 6 * GIB;
+        }
+    };
+    let two_cps = |p: &mut Plan| {
+        p.hosts[2].roles.retain(|r| *r != Role::ControlPlane);
+    };
+    let mut akash = base();
+    two_cps(&mut akash);
+    let mut f = base_facts();
+    small(&mut f);
+    let found = plan::check(&akash, Some(&f));
+    assert!(found.iter().any(|x| x.code == "W_CPU_BELOW_GUIDE_MIN"));
+    assert!(
+        found
+            .iter()
+            .any(|x| x.message.contains("1-CPU deployments"))
+    );
+    assert!(
+        found
+            .iter()
+            .any(|x| x.message.contains("as the Akash provider guide advises"))
+    );
+
+    let mut plain = akash.clone();
+    plain.cluster.profile = None;
+    let found = plan::check(&plain, Some(&f));
+    for x in &found {
+        let text = format!("{} {}", x.message, x.hint.as_deref().unwrap_or_default());
+        assert!(
+            !text.contains("Akash") && !text.contains("1-CPU"),
+            "{}: {text}",
+            x.code
+        );
+    }
+    assert!(found.iter().any(|x| x.code == "W_TWO_CONTROL_PLANES"));
+    let capacity = found
+        .iter()
+        .find(|x| x.code == "I_WORKER_CAPACITY")
+        .expect("capacity");
+    assert!(
+        capacity.message.contains("2 CPUs and 6G of memory"),
+        "{}",
+        capacity.message
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|x| x.code.as_str().contains("GUIDE") || x.code.as_str().contains("RECOMMENDED"))
+    );
+    assert_eq!(
+        plan::role_fit_for(&f["node1"], plan::HwRole::Worker, false),
+        plan::Fit::Meets
+    );
+}

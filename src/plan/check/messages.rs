@@ -17,7 +17,16 @@ pub const NO_HOSTS: &str = "the plan has no hosts";
 pub const NO_CONTROL_PLANE: &str = "no host has the `control_plane` role";
 pub const NO_WORKER: &str = "no host has the `worker` role";
 pub const NO_ETCD: &str = "no host has the `etcd` role; Kubespray needs etcd members";
-pub const TWO_CONTROL_PLANES: &str = "2 control planes tolerate no more failures than 1: use 1 or 3, as the Akash provider guide advises";
+pub fn two_control_planes(akash: bool) -> String {
+    format!(
+        "2 control planes tolerate no more failures than 1: use 1 or 3{}",
+        if akash {
+            ", as the Akash provider guide advises"
+        } else {
+            ""
+        }
+    )
+}
 pub const AKASH_POOL_NAME: &str =
     "the Akash provider's IP operator uses the MetalLB pool named `default`";
 pub fn relocate_per_disk(host: &str, mount: &str) -> String {
@@ -97,6 +106,13 @@ pub fn floor_hint(floor: &Floor) -> String {
             "fine for a test or homelab cluster; an Akash provider in production wants more".into()
         }
     }
+}
+pub fn worker_plain_capacity(host: &str, cpus: u32, mem_bytes: u64) -> String {
+    format!(
+        "{host}: {cpus} CPUs and {} of memory for workloads, less what the system and \
+         Kubernetes keep",
+        crate::facts::human_bytes(mem_bytes)
+    )
 }
 pub fn worker_capacity(host: &str, cpus: u32, e: &DeploymentEstimate) -> String {
     match e.bound {

@@ -82,7 +82,11 @@ pub(super) fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
                 "hosts",
                 msg::NO_WORKER.into(),
             )
-            .hint("add `worker` to a host's roles; control planes may be workers too, as in the Akash provider guide"),
+            .hint(if super::hardware::akash_figures(plan) {
+                "add `worker` to a host's roles; control planes may be workers too, as in the Akash provider guide"
+            } else {
+                "add `worker` to a host's roles; control planes may be workers too"
+            }),
         );
     }
     if q.members == 0 {
@@ -121,7 +125,7 @@ pub(super) fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
             Severity::Warning,
             Code::W_TWO_CONTROL_PLANES,
             "hosts",
-            msg::TWO_CONTROL_PLANES.into(),
+            msg::two_control_planes(super::hardware::akash_figures(plan)),
         );
         if q.members < 3 {
             f = f.hint("add `etcd` to one worker's roles, so 3 etcd members tolerate 1 failure");
