@@ -420,7 +420,7 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         strip_role(p, Role::Worker)
     }),
     (
-        "W_HOST_MTU_BELOW_PLAN",
+        "E_HOST_MTU_BELOW_PLAN",
         |p, _| p.network.mtu = 9000,
         |p, f| {
             p.network.mtu = 9000;
@@ -747,7 +747,7 @@ const CASES: &[(&str, Mutate, Mutate)] = &[
         },
     ),
     (
-        "W_VIP_OFF_SUBNET",
+        "E_VIP_OFF_SUBNET",
         |p, f| {
             on_subnet(f, "10.0.10.136/24");
             p.network.vip = Some("10.0.20.5".into());
@@ -1059,7 +1059,12 @@ fn even_etcd_suggests_a_worker_and_two_control_planes_suggest_third_etcd() {
     );
     assert_eq!(
         even.hint.as_deref(),
-        Some("add `etcd` to one worker's roles, or remove it from one host")
+        Some(
+            "before the first install, add `etcd` to one worker's roles, or remove it from one \
+             host; on a built cluster, add a new host with the `etcd` role to the plan and run \
+             `rackstrap node add PLAN NAME` (Kubespray's docs/operations/nodes.md, \"Adding an \
+             etcd node\")"
+        )
     );
     let two = f.iter().find(|x| x.code == "W_TWO_CONTROL_PLANES").unwrap();
     assert!(
@@ -1328,4 +1333,119 @@ fn ipv6_values_are_refused_at_their_path() {
     let mut p = base();
     pool(&mut p).addresses.push("10.0.20.1".into());
     assert!(!codes(&p, None).contains("E_IPV6_NOT_SUPPORTED"));
+}
+
+/// `network.mtu: 9000` (calico_mtu 8950) on 1500 links drops pod traffic, and a VIP off the
+/// control planes' subnet cannot be announced by kube-vip's ARP mode: both are errors. The
+/// link that counts is the one holding the host's address, not a larger bridge beside it.
+#[test]
+fn an_mtu_above_the_links_and_a_vip_off_subnet_are_errors() {
+    let mut p = base();
+    p.network.mtu = 9000;
+    let mut f = base_facts();
+    let address = p.hosts[0].address.clone();
+    let node1 = f.get_mut("node1").unwrap();
+    node1.interfaces[0].addresses = vec![format!("{address}/24")];
+    node1.interfaces.push(Interface {
+        name: "br-jumbo".into(),
+        mtu: 9000,
+        addresses: vec!["192.168.77.1/24".into()],
+    });
+    for (name, h) in f.iter_mut() {
+        if name != "node1" {
+            h.interfaces[0].mtu = 9000;
+        }
+    }
+    let found = plan::check(&p, Some(&f));
+    let mtu: Vec<_> = found
+        .iter()
+        .filter(|x| x.code == "E_HOST_MTU_BELOW_PLAN")
+        .collect();
+    assert_eq!(mtu.len(), 1, "{found:?}");
+    assert!(mtu[0].is_error());
+    assert_eq!(mtu[0].path, "hosts[0]");
+    assert!(
+        mtu[0].message.contains("MTU 1500, below the plan's 9000")
+            && mtu[0].message.contains("8950"),
+        "{}",
+        mtu[0].message
+    );
+
+    let mut p = base();
+    let mut f = base_facts();
+    on_subnet(&mut f, "10.0.10.136/24");
+    p.network.vip = Some("10.0.20.5".into());
+    let found = plan::check(&p, Some(&f));
+    let vip = found
+        .iter()
+        .find(|x| x.code == "E_VIP_OFF_SUBNET")
+        .expect("VIP off subnet");
+    assert!(vip.is_error());
+    assert!(
+        vip.message.contains("kube-vip's ARP mode"),
+        "{}",
+        vip.message
+    );
+}
+
+/// Akash wording only for the Akash profile: a plain plan (homelab, AIStore) gets Kubespray's
+/// and kubeadm's figures and the worker's plain capacity, never the Akash guide's.
+#[test]
+fn akash_words_only_for_the_akash_profile() {
+    let small = |f: &mut Facts| {
+        for h in f.values_mut() {
+            h.cpus = 2;
+            h.mem_bytes = 6 * GIB;
+        }
+    };
+    let two_cps = |p: &mut Plan| {
+        p.hosts[2].roles.retain(|r| *r != Role::ControlPlane);
+    };
+    let mut akash = base();
+    two_cps(&mut akash);
+    let mut f = base_facts();
+    small(&mut f);
+    let found = plan::check(&akash, Some(&f));
+    assert!(found.iter().any(|x| x.code == "W_CPU_BELOW_GUIDE_MIN"));
+    assert!(
+        found
+            .iter()
+            .any(|x| x.message.contains("1-CPU deployments"))
+    );
+    assert!(
+        found
+            .iter()
+            .any(|x| x.message.contains("as the Akash provider guide advises"))
+    );
+
+    let mut plain = akash.clone();
+    plain.cluster.profile = None;
+    let found = plan::check(&plain, Some(&f));
+    for x in &found {
+        let text = format!("{} {}", x.message, x.hint.as_deref().unwrap_or_default());
+        assert!(
+            !text.contains("Akash") && !text.contains("1-CPU"),
+            "{}: {text}",
+            x.code
+        );
+    }
+    assert!(found.iter().any(|x| x.code == "W_TWO_CONTROL_PLANES"));
+    let capacity = found
+        .iter()
+        .find(|x| x.code == "I_WORKER_CAPACITY")
+        .expect("capacity");
+    assert!(
+        capacity.message.contains("2 CPUs and 6G of memory"),
+        "{}",
+        capacity.message
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|x| x.code.as_str().contains("GUIDE") || x.code.as_str().contains("RECOMMENDED"))
+    );
+    assert_eq!(
+        plan::role_fit_for(&f["node1"], plan::HwRole::Worker, false),
+        plan::Fit::Meets
+    );
 }

@@ -124,7 +124,8 @@ fn help_on_every_command() {
 }
 
 /// `check --facts` reads what `rackstrap discover --json` printed and runs the hardware and
-/// disk checks headless: a control plane with 3 CPUs is warned about, a disk that carries a
+/// disk checks headless: a control plane with 3 CPUs is warned about (the plan has the Akash
+/// profile, whose guide recommends 4), a disk that carries a
 /// filesystem is refused, and the exit code stays the contract's (1 for errors, 2 for a
 /// facts file that cannot be read).
 #[test]
@@ -136,7 +137,7 @@ fn check_with_facts_runs_hardware_and_disk_checks() {
     let plan = dir.path().join("cluster.yaml");
     std::fs::write(
         &plan,
-        "version: 1\ncluster: {name: lab}\nhosts:\n\
+        "version: 1\ncluster: {name: lab, profile: akash}\nhosts:\n\
          \x20 - {name: cp1, address: 10.0.0.1, roles: [control_plane, etcd]}\n\
          \x20 - {name: cp2, address: 10.0.0.2, roles: [control_plane, etcd]}\n\
          \x20 - {name: cp3, address: 10.0.0.3, roles: [control_plane, etcd]}\n\

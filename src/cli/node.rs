@@ -54,7 +54,12 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    super::output::print(&recovery::run::describe(&plan, &prepared, args.dry_run));
+    super::output::print(&recovery::run::describe_named(
+        &plan,
+        &prepared,
+        args.dry_run,
+        &plan_file,
+    ));
     match &prepared.verdict {
         Verdict::Refuse(m) => {
             eprintln!("rackstrap: refused: {}", printable_lines(m));
@@ -92,6 +97,9 @@ pub fn run(args: super::NodeArgs) -> color_eyre::Result<ExitCode> {
                 printable(&args.name),
                 args.plan.display()
             ));
+            if let Some(next) = prepared.next_step(&plan_file) {
+                super::output::println(&format!("next: {}", printable_lines(&next)));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

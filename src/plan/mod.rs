@@ -14,9 +14,9 @@ pub mod release;
 pub mod same_disks;
 
 pub use check::{
-    Code, DiskInUse, Finding, Fit, HwRole, MountProblem, Quorum, Severity, Subject, check,
-    disk_in_use, label_problem, mount_points, mount_problem, overlap_holder, parse_labels, quorum,
-    resolve_discard, role_fit, root_disk_bytes, total_bytes, usable_bytes,
+    Code, DiskInUse, Finding, Fit, HwRole, MountProblem, Quorum, Severity, Subject, akash_figures,
+    check, disk_in_use, label_problem, mount_points, mount_problem, overlap_holder, parse_labels,
+    quorum, resolve_discard, role_fit, role_fit_for, root_disk_bytes, total_bytes, usable_bytes,
     worker_deployment_estimate,
 };
 pub use defaults::{DEFAULT_SYSCTL, default_roles, default_sysctl};

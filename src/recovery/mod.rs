@@ -50,7 +50,8 @@ pub async fn survey(plan: &Plan, opts: ConnectOptions, plan_file: &str) -> Repor
 /// action with its outcome in `state.yaml` (`rackstrap status` lists it). The node's
 /// kubespray step there follows the action: running, then done or failed; a replaced node's
 /// other steps are forgotten (they were done on the old box, so the next `apply` redoes them),
-/// and a removed node's steps go with it. The plan is saved as [`Prepared::plan_after`] only
+/// and a removed node's steps go with it. An action that fails before any Ansible run started
+/// (no Kubespray tree, no pinned key) leaves the node's steps as they were. The plan is saved as [`Prepared::plan_after`] only
 /// when every step succeeded. `Err` says which step failed.
 pub async fn perform(
     prepared: &Prepared,
@@ -81,6 +82,12 @@ pub async fn perform(
     ));
 
     st.last_run = Some(run_id.clone());
+    // The node's record as it was: an action that fails before Ansible ran leaves it so.
+    let before: Vec<(StageId, state::Step)> = st
+        .steps
+        .iter()
+        .filter_map(|(stage, hosts)| hosts.get(node).map(|s| (*stage, s.clone())))
+        .collect();
     if prepared.kind == Kind::Replace {
         for hosts in st.steps.values_mut() {
             hosts.remove(node);
@@ -112,7 +119,8 @@ pub async fn perform(
         warn(&mut pane, e);
     }
 
-    let mut result = run::execute(plan, prepared, known, &mut pane).await;
+    let mut ran = false;
+    let mut result = run::execute(plan, prepared, known, &mut pane, &mut ran).await;
     if result.is_ok() {
         result = match crate::plan::save_keeping_comments(&prepared.plan_after, plan_path) {
             Ok(true) => Ok(()),
@@ -145,6 +153,15 @@ pub async fn perform(
         for hosts in st.steps.values_mut() {
             hosts.remove(node);
         }
+    } else if state == StepState::Failed && !ran {
+        // Nothing touched the node: its steps stay as they were (the action's entry above
+        // records the failure).
+        for hosts in st.steps.values_mut() {
+            hosts.remove(node);
+        }
+        for (stage, step) in before {
+            *st.step_mut(stage, node) = step;
+        }
     } else {
         let step = st.step_mut(StageId::Kubespray, node);
         step.state = state;
@@ -155,4 +172,55 @@ pub async fn perform(
         warn(&mut pane, e);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A replacement that fails before Ansible ran (here: no Kubespray tree) touched no host:
+    /// the node's done steps stay done, and the action is recorded as failed.
+    #[tokio::test]
+    async fn a_replacement_that_ran_nothing_keeps_the_nodes_done_steps() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let no_tree = dir.path().join("no-kubespray");
+        let plan = crate::plan::from_yaml(
+            &format!(
+                "version: 1\ncluster: {{name: prod, kubespray: {{version: v2.31.0, path: '{}'}}}}\n\
+                 hosts:\n\
+                 \x20 - {{name: node1, address: 10.0.10.1, roles: [control_plane, etcd, worker]}}\n\
+                 \x20 - {{name: node2, address: 10.0.10.2, roles: [control_plane, etcd, worker]}}\n\
+                 \x20 - {{name: node3, address: 10.0.10.3, roles: [control_plane, etcd, worker]}}\n",
+                no_tree.display()
+            ),
+            "test plan",
+        )
+        .expect("plan");
+        let plan_path = dir.path().join("prod.yaml");
+        crate::plan::save(&plan, &plan_path).expect("save plan");
+        let state_path = state::state_dir(&plan_path).join("state.yaml");
+        let mut st = RunState::default();
+        for stage in [StageId::HostPrep, StageId::Storage, StageId::Kubespray] {
+            st.step_mut(stage, "node3").state = StepState::Done;
+        }
+        st.save(&state_path).expect("save state");
+        let before = RunState::load(&state_path).expect("load").steps;
+
+        let prepared =
+            prepare(&plan, &Standing::default(), Kind::Replace, "node3").expect("prepared");
+        assert!(!prepared.steps.is_empty());
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let err = perform(&prepared, &plan, &plan_path, None, tx)
+            .await
+            .expect_err("no Kubespray tree");
+        assert!(err.contains("is not a Kubespray tree"), "{err}");
+
+        let after = RunState::load(&state_path).expect("load");
+        assert_eq!(after.steps, before);
+        let action = after.actions.last().expect("the action is recorded");
+        assert_eq!(
+            (action.node.as_str(), action.state),
+            ("node3", StepState::Failed)
+        );
+    }
 }

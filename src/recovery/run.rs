@@ -36,8 +36,19 @@ pub fn shown_line(plan: &Plan, step: &Step) -> String {
 }
 
 /// Everything an action does, as text: the verdict, then per step its title, the inventory
-/// it writes and its command line (`--dry-run`, the wizard's review, the golden tests).
+/// it writes and its command line (`--dry-run`, the wizard's review, the golden tests). The
+/// next step, when the saved plan needs one ([`Prepared::next_step`]), names the plan `PLAN`.
 pub fn describe(plan: &Plan, prepared: &Prepared, with_inventory: bool) -> String {
+    describe_named(plan, prepared, with_inventory, "PLAN")
+}
+
+/// [`describe`], naming the plan `plan_file` in the next step.
+pub fn describe_named(
+    plan: &Plan,
+    prepared: &Prepared,
+    with_inventory: bool,
+    plan_file: &str,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
@@ -47,6 +58,9 @@ pub fn describe(plan: &Plan, prepared: &Prepared, with_inventory: bool) -> Strin
         prepared.node,
         prepared.verdict.message()
     );
+    if let Some(next) = prepared.next_step(plan_file) {
+        let _ = writeln!(out, "then: {next}");
+    }
     let _ = writeln!(out, "Kubespray's guide: {}", prepared.doc);
     let mut last_inventory: Option<&[RenderedFile]> = None;
     for (i, s) in prepared.steps.iter().enumerate() {
@@ -73,12 +87,14 @@ pub fn describe(plan: &Plan, prepared: &Prepared, with_inventory: bool) -> Strin
 }
 
 /// Runs every step of `prepared`; `Err` names the step that failed and why. A step quiet for
-/// the default limit of a Kubespray run (or `RACKSTRAP_STALL_SECS`) is stopped.
+/// the default limit of a Kubespray run (or `RACKSTRAP_STALL_SECS`) is stopped. `ran` turns
+/// true when the first Ansible run starts: an `Err` with `ran` still false touched no host.
 pub async fn execute(
     plan: &Plan,
     prepared: &Prepared,
     known: Option<&KnownHosts>,
     pane: &mut StepLog,
+    ran: &mut bool,
 ) -> Result<(), String> {
     let tree = Tree::of(plan);
     if !tree.is_tree() {
@@ -111,6 +127,7 @@ pub async fn execute(
         let ansible = ansible_of(plan, step);
         let mut watch = PaneWatch::new(pane, &no_hosts, &policy);
         let limit = watch.limit();
+        *ran = true;
         let outcome = runner::run(&tree, &ansible, limit, &mut watch)
             .await
             .map_err(|e| format!("{e}; install ansible-core (Kubespray's requirements.txt)"))?;

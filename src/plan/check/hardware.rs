@@ -24,7 +24,7 @@ use std::collections::BTreeSet;
 use super::messages as msg;
 use super::{Code, Finding, Severity};
 use crate::facts::{Facts, HostFacts, human_bytes};
-use crate::plan::model::{Host, Plan, Role};
+use crate::plan::model::{Host, Plan, Profile, Role};
 
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
@@ -237,9 +237,23 @@ pub fn root_disk_bytes(f: &HostFacts) -> Option<u64> {
 /// The floors a host with these roles misses: per resource the hardest one, so each
 /// resource is reported once.
 pub fn shortfalls(roles: &[HwRole], f: &HostFacts) -> Vec<Floor> {
+    shortfalls_for(roles, f, true)
+}
+
+/// Whether the Akash provider guide's figures apply: only to a plan with the Akash profile.
+/// Other plans are held to Kubespray's and kubeadm's floors alone.
+pub fn akash_figures(plan: &Plan) -> bool {
+    plan.cluster.profile == Some(Profile::Akash)
+}
+
+/// [`shortfalls`], with the Akash guide's tiers only when `akash` ([`akash_figures`]).
+pub fn shortfalls_for(roles: &[HwRole], f: &HostFacts, akash: bool) -> Vec<Floor> {
     let mut reported = BTreeSet::new();
     let mut out = Vec::new();
-    for fl in FLOORS.iter().filter(|fl| roles.contains(&fl.role)) {
+    for fl in FLOORS
+        .iter()
+        .filter(|fl| roles.contains(&fl.role) && (akash || fl.tier == Installer))
+    {
         if !fl.met_by(f) && reported.insert(fl.resource) {
             out.push(*fl);
         }
@@ -262,7 +276,17 @@ pub enum Fit {
 }
 
 pub fn role_fit(f: &HostFacts, role: HwRole) -> Fit {
-    match shortfalls(&[role], f).iter().map(|fl| fl.tier).min() {
+    role_fit_for(f, role, true)
+}
+
+/// [`role_fit`] for a plan's profile: without the Akash figures ([`akash_figures`]) a host
+/// either fails Kubespray's or kubeadm's floors or meets them.
+pub fn role_fit_for(f: &HostFacts, role: HwRole, akash: bool) -> Fit {
+    match shortfalls_for(&[role], f, akash)
+        .iter()
+        .map(|fl| fl.tier)
+        .min()
+    {
         Some(Installer) => Fit::Fails,
         Some(GuideMinimum) => Fit::BelowGuide,
         Some(GuideRecommended) => Fit::GuideMinimum,
@@ -272,9 +296,11 @@ pub fn role_fit(f: &HostFacts, role: HwRole) -> Fit {
 
 /// The hardware findings of one host with its facts: every missed floor, the worker
 /// estimate. `at` is the host's path (`hosts[2]`). The preflight stage can call this too.
-pub fn host_findings(host: &Host, at: &str, f: &HostFacts) -> Vec<Finding> {
+/// `akash` ([`akash_figures`]): the Akash guide's floors and its 1-CPU deployment estimate;
+/// otherwise Kubespray's and kubeadm's floors and the worker's plain capacity.
+pub fn host_findings(host: &Host, at: &str, f: &HostFacts, akash: bool) -> Vec<Finding> {
     let mut out = Vec::new();
-    for fl in shortfalls(&HwRole::of(host), f) {
+    for fl in shortfalls_for(&HwRole::of(host), f, akash) {
         let (what, has) = match fl.resource {
             Cpus => ("CPUs", f.cpus.to_string()),
             Memory if fl.tier == Installer => ("RAM", format!("{} MiB", f.mem_bytes / MIB)),
@@ -288,11 +314,16 @@ pub fn host_findings(host: &Host, at: &str, f: &HostFacts) -> Vec<Finding> {
         out.push(Finding::new(fl.severity(), fl.code(), at, message).hint(msg::floor_hint(&fl)));
     }
     if host.has_role(Role::Worker) && f.cpus > 0 {
+        let message = if akash {
+            msg::worker_capacity(&host.name, f.cpus, &worker_deployment_estimate(f))
+        } else {
+            msg::worker_plain_capacity(&host.name, f.cpus, f.mem_bytes)
+        };
         out.push(Finding::new(
             Severity::Info,
             Code::I_WORKER_CAPACITY,
             at,
-            msg::worker_capacity(&host.name, f.cpus, &worker_deployment_estimate(f)),
+            message,
         ));
     }
     out
@@ -310,21 +341,44 @@ pub(super) fn check_hardware(plan: &Plan, facts: &Facts, out: &mut Vec<Finding>)
             ));
             continue;
         };
-        out.extend(host_findings(host, &at, f));
-        if let Some(iface_mtu) = f
-            .interfaces
-            .iter()
-            .filter(|i| i.name != "lo")
-            .map(|i| i.mtu)
-            .max()
+        out.extend(host_findings(host, &at, f, akash_figures(plan)));
+        // The link the host's plan address is on carries the pod traffic; without it, the
+        // largest MTU of its interfaces (the most the host could carry).
+        let on_address = f.interfaces.iter().find(|i| {
+            i.addresses
+                .iter()
+                .any(|a| a.split('/').next() == Some(host.address.as_str()))
+        });
+        let iface_mtu = on_address.map(|i| i.mtu).or_else(|| {
+            f.interfaces
+                .iter()
+                .filter(|i| i.name != "lo")
+                .map(|i| i.mtu)
+                .max()
+        });
+        if let Some(iface_mtu) = iface_mtu
             && iface_mtu < plan.network.mtu
         {
-            out.push(Finding::new(
-                Severity::Warning,
-                Code::W_HOST_MTU_BELOW_PLAN,
-                at.clone(),
-                msg::host_mtu(&host.name, iface_mtu, plan.network.mtu),
-            ));
+            // Calico's MTU follows the plan's (network.mtu less its encapsulation): pods send
+            // packets the links cannot carry, and they are dropped.
+            out.push(
+                Finding::new(
+                    Severity::Error,
+                    Code::E_HOST_MTU_BELOW_PLAN,
+                    at.clone(),
+                    msg::host_mtu(
+                        &host.name,
+                        iface_mtu,
+                        plan.network.mtu,
+                        plan.network.effective_calico_mtu(),
+                    ),
+                )
+                .hint(format!(
+                    "set network.mtu to {iface_mtu}, or raise the MTU of {}'s links (and \
+                     the switches between the hosts) to {}",
+                    host.name, plan.network.mtu
+                )),
+            );
         }
     }
 }
@@ -407,7 +461,7 @@ mod tests {
     }
 
     fn codes(roles: Vec<Role>, f: &HostFacts) -> Vec<(Severity, &'static str)> {
-        host_findings(&plan_host(roles), "hosts[0]", f)
+        host_findings(&plan_host(roles), "hosts[0]", f, true)
             .into_iter()
             .filter(|x| x.severity != Severity::Info)
             .map(|x| (x.severity, x.code.as_str()))
@@ -418,7 +472,7 @@ mod tests {
     fn two_cpu_24_gb_hosts_pass_with_warnings_only() {
         let f = host(2, 24 * GIB, 200 * GB);
         // A worker: below the guide's 4 CPUs, a warning that names the guide.
-        let w = host_findings(&plan_host(vec![Role::Worker]), "hosts[1]", &f);
+        let w = host_findings(&plan_host(vec![Role::Worker]), "hosts[1]", &f, true);
         assert!(w.iter().all(|x| x.severity != Severity::Error), "{w:#?}");
         let cpu = w
             .iter()
@@ -453,7 +507,7 @@ mod tests {
         );
         // Kubespray: a node under 1024 MiB of MemTotal stops at the preinstall assert.
         let f = host(4, 1023 * MIB, 200 * GB);
-        let w = host_findings(&plan_host(vec![Role::Worker]), "hosts[0]", &f);
+        let w = host_findings(&plan_host(vec![Role::Worker]), "hosts[0]", &f, true);
         let ram = w.iter().find(|x| x.code == Code::E_RAM_BELOW_MIN).unwrap();
         assert_eq!(
             ram.message,
@@ -463,7 +517,7 @@ mod tests {
         assert_eq!(role_fit(&f, HwRole::Worker), Fit::BelowGuide);
         // Control plane: Kubespray's 1500 MiB first, then kubeadm's 1700.
         let ram = |f: &HostFacts| {
-            host_findings(&plan_host(vec![Role::ControlPlane]), "h", f)
+            host_findings(&plan_host(vec![Role::ControlPlane]), "h", f, true)
                 .into_iter()
                 .find(|x| x.code == Code::E_RAM_BELOW_MIN)
                 .expect("a RAM error")

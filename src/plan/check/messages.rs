@@ -17,7 +17,16 @@ pub const NO_HOSTS: &str = "the plan has no hosts";
 pub const NO_CONTROL_PLANE: &str = "no host has the `control_plane` role";
 pub const NO_WORKER: &str = "no host has the `worker` role";
 pub const NO_ETCD: &str = "no host has the `etcd` role; Kubespray needs etcd members";
-pub const TWO_CONTROL_PLANES: &str = "2 control planes tolerate no more failures than 1: use 1 or 3, as the Akash provider guide advises";
+pub fn two_control_planes(akash: bool) -> String {
+    format!(
+        "2 control planes tolerate no more failures than 1: use 1 or 3{}",
+        if akash {
+            ", as the Akash provider guide advises"
+        } else {
+            ""
+        }
+    )
+}
 pub const AKASH_POOL_NAME: &str =
     "the Akash provider's IP operator uses the MetalLB pool named `default`";
 pub fn relocate_per_disk(host: &str, mount: &str) -> String {
@@ -98,6 +107,13 @@ pub fn floor_hint(floor: &Floor) -> String {
         }
     }
 }
+pub fn worker_plain_capacity(host: &str, cpus: u32, mem_bytes: u64) -> String {
+    format!(
+        "{host}: {cpus} CPUs and {} of memory for workloads, less what the system and \
+         Kubernetes keep",
+        crate::facts::human_bytes(mem_bytes)
+    )
+}
 pub fn worker_capacity(host: &str, cpus: u32, e: &DeploymentEstimate) -> String {
     match e.bound {
         EstimateBound::Cpu => format!(
@@ -110,8 +126,11 @@ pub fn worker_capacity(host: &str, cpus: u32, e: &DeploymentEstimate) -> String 
         ),
     }
 }
-pub fn host_mtu(host: &str, has: u32, plan: u32) -> String {
-    format!("{host}: its interfaces have MTU {has}, below the plan's {plan}")
+pub fn host_mtu(host: &str, has: u32, plan: u32, calico: u32) -> String {
+    format!(
+        "{host}: its link has MTU {has}, below the plan's {plan}: pods would send packets of up \
+         to {calico} bytes (calico_mtu) that the link drops"
+    )
 }
 pub fn bad_cidr(what: &str, text: &str, e: &net::ParseError) -> String {
     format!("{what} `{text}`: {e}")
@@ -151,7 +170,10 @@ pub fn pool_off_subnet(r: &AddrRange, subnets: &str) -> String {
     )
 }
 pub fn vip_off_subnet(vip: IpAddr, subnets: &str) -> String {
-    format!("VIP {vip} is not in the control planes' subnet {subnets}")
+    format!(
+        "VIP {vip} is not in the control planes' subnet {subnets}: kube-vip's ARP mode can \
+         announce it only on their own subnet, so the API would be unreachable at it"
+    )
 }
 pub fn bad_dns(text: &str, e: &net::ParseError) -> String {
     format!("upstream DNS `{text}`: {e}")

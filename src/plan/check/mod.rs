@@ -32,11 +32,11 @@ use crate::facts::Facts;
 pub use cluster::KUBESPRAY_SHIPPED_INVENTORIES;
 pub use code::{Code, Subject};
 pub use hardware::{
-    DeploymentEstimate, EstimateBound, Fit, Floor, HwRole, Resource, Tier, role_fit,
-    root_disk_bytes, worker_deployment_estimate,
+    DeploymentEstimate, EstimateBound, Fit, Floor, HwRole, Resource, Tier, akash_figures, role_fit,
+    role_fit_for, root_disk_bytes, worker_deployment_estimate,
 };
 pub use network::{CALICO_MTU_OVERHEAD, KUBELET_MAX_PODS};
-pub use roles::{ETCD_MAX_ADVISED, Quorum, quorum};
+pub use roles::{ETCD_MAX_ADVISED, Quorum, etcd_way_on, quorum};
 pub use rules::{
     DiskInUse, MTU_MAX, MTU_MIN, MountProblem, NODE_PREFIX_MAX, NODE_PREFIX_MIN, disk_in_use,
     label_problem, mount_problem, parse_addr_list, parse_labels, parse_mtu, parse_node_prefix,

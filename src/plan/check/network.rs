@@ -665,8 +665,8 @@ pub(super) fn check_network_facts(plan: &Plan, facts: &Facts, out: &mut Vec<Find
                 .collect();
             out.push(
                 Finding::new(
-                    Severity::Warning,
-                    Code::W_VIP_OFF_SUBNET,
+                    Severity::Error,
+                    Code::E_VIP_OFF_SUBNET,
                     "network.vip",
                     msg::vip_off_subnet(vip, &listed.join(", ")),
                 )

@@ -30,6 +30,19 @@ impl Quorum {
     }
 }
 
+/// The way on from an even etcd count on a built cluster (after `rackstrap node remove` of a
+/// member, say): Kubespray refuses an even count, and its docs/operations/nodes.md ("Adding an
+/// etcd node") makes every etcd change a scale-up or a replacement, a host already in the
+/// cluster being removed before it joins etcd. So a new host joins with the `etcd` role.
+/// `plan_file` is how the plan is named where this is shown (`PLAN` when unknown).
+pub fn etcd_way_on(plan_file: &str) -> String {
+    format!(
+        "on a built cluster, add a new host with the `etcd` role to the plan and run \
+         `rackstrap node add {plan_file} NAME` (Kubespray's docs/operations/nodes.md, \
+         \"Adding an etcd node\")"
+    )
+}
+
 pub fn quorum(plan: &Plan) -> Quorum {
     Quorum::of(plan.count_role(Role::Etcd))
 }
@@ -69,7 +82,11 @@ pub(super) fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
                 "hosts",
                 msg::NO_WORKER.into(),
             )
-            .hint("add `worker` to a host's roles; control planes may be workers too, as in the Akash provider guide"),
+            .hint(if super::hardware::akash_figures(plan) {
+                "add `worker` to a host's roles; control planes may be workers too, as in the Akash provider guide"
+            } else {
+                "add `worker` to a host's roles; control planes may be workers too"
+            }),
         );
     }
     if q.members == 0 {
@@ -83,15 +100,16 @@ pub(super) fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
             .hint("add `etcd` to the control planes' roles"),
         );
     } else if q.members.is_multiple_of(2) {
-        let hint = if plan
+        let before_install = if plan
             .hosts
             .iter()
             .any(|h| h.has_role(Role::Worker) && !h.has_role(Role::Etcd))
         {
-            "add `etcd` to one worker's roles, or remove it from one host"
+            "before the first install, add `etcd` to one worker's roles, or remove it from one host"
         } else {
-            "add `etcd` to one more host, or remove it from one"
+            "before the first install, add `etcd` to one more host, or remove it from one"
         };
+        let hint = format!("{before_install}; {}", etcd_way_on("PLAN"));
         out.push(
             Finding::new(
                 Severity::Error,
@@ -107,7 +125,7 @@ pub(super) fn check_roles(plan: &Plan, out: &mut Vec<Finding>) {
             Severity::Warning,
             Code::W_TWO_CONTROL_PLANES,
             "hosts",
-            msg::TWO_CONTROL_PLANES.into(),
+            msg::two_control_planes(super::hardware::akash_figures(plan)),
         );
         if q.members < 3 {
             f = f.hint("add `etcd` to one worker's roles, so 3 etcd members tolerate 1 failure");

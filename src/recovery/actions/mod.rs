@@ -185,6 +185,29 @@ pub struct Prepared {
     pub doc: &'static str,
 }
 
+impl Prepared {
+    /// What the operator does once this action succeeded, when the saved plan needs it: a
+    /// removal that leaves an even etcd count saves a plan that `rackstrap check` (and
+    /// Kubespray) refuse until one more etcd member joins, so it names that step.
+    /// `plan_file` is how the plan is named in the command shown.
+    pub fn next_step(&self, plan_file: &str) -> Option<String> {
+        let etcd = self.plan_after.count_role(Role::Etcd);
+        if self.kind == Kind::Remove
+            && matches!(self.verdict, Verdict::Go(_) | Verdict::Confirm(_))
+            && etcd > 0
+            && etcd.is_multiple_of(2)
+        {
+            Some(format!(
+                "the saved plan has {etcd} etcd members, an even count that `rackstrap check` \
+                 and Kubespray refuse (apply runs nothing until it is odd): next, {}",
+                crate::plan::check::etcd_way_on(plan_file)
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 /// Why an action cannot even be prepared (a refusal with the numbers is a `Verdict::Refuse`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {

@@ -278,7 +278,7 @@ fn member_of<'m>(members: &'m [Member], h: &Host) -> Option<&'m Member> {
 }
 
 /// Even count, nothing left to tolerate, or quorum lost: the message, with the numbers.
-fn etcd_risk(members: usize, healthy: usize, plan_file: &str) -> Option<String> {
+pub(crate) fn etcd_risk(members: usize, healthy: usize, plan_file: &str) -> Option<String> {
     if members == 0 {
         return None;
     }
@@ -291,8 +291,10 @@ fn etcd_risk(members: usize, healthy: usize, plan_file: &str) -> Option<String> 
         ))
     } else if members.is_multiple_of(2) {
         Some(format!(
-            "etcd has an even member count ({state} healthy): it tolerates no more failures than {}",
-            members - 1
+            "etcd has an even member count ({state} healthy): it tolerates no more failures than \
+             {}; Kubespray refuses an even count: {}",
+            members - 1,
+            crate::plan::check::etcd_way_on(plan_file)
         ))
     } else if healthy == q.quorum && healthy < members {
         Some(format!(
