@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::*;
-use crate::provision::remote::OutLines;
+use crate::provision::remote::{Connector, OutLines};
 
 /// Hosts whose every command takes a while and counts how many run at the same time.
 #[derive(Default)]
