@@ -366,7 +366,6 @@ fn source_files() -> Vec<PathBuf> {
 /// [`MAX_FN_LINES`] (an inline test module counts with its file; large ones move to a
 /// `tests.rs` beside it).
 #[test]
-#[ignore = "enabled once the splits land"]
 fn no_file_over_700_lines_and_no_function_over_150() {
     let mut problems = Vec::new();
     for f in source_files() {

@@ -26,7 +26,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -256,26 +255,56 @@ pub fn matrix(plan: &Plan) -> Matrix {
 /// The matrix of `plan` with `choices` in place of the plan's own.
 pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
     let mut e = Vec::new();
-    let mut add = |from: Peer,
-                   to: Peer,
-                   proto: Proto,
-                   ports: Ports,
-                   component: &'static str,
-                   why: &'static str,
-                   source: &'static str| {
-        e.push(Entry {
-            from,
-            to,
-            proto,
-            ports,
-            component,
-            why,
-            source,
-        })
-    };
+    let akash = plan.cluster.profile == Some(Profile::Akash);
+    kubernetes(&mut e, akash);
+    let notes = network_plugin(&mut e, plan, &choices);
+    metallb(&mut e, plan);
+    let vip = plan.network.vip.as_ref().map(|v| v.trim().to_string());
+    if vip.is_some() {
+        vip_entries(&mut e);
+    }
+    if akash {
+        akash_provider(&mut e);
+    }
+    let groups = groups_of(plan);
+    aistore(&mut e, &groups);
+    Matrix {
+        cluster: plan.cluster.name.clone(),
+        network_plugin: plan.cluster.network_plugin.clone(),
+        choices,
+        entries: e,
+        groups,
+        vip,
+        notes,
+    }
+}
+
+/// One entry of the matrix.
+fn entry(
+    from: Peer,
+    to: Peer,
+    proto: Proto,
+    ports: Ports,
+    component: &'static str,
+    why: &'static str,
+    source: &'static str,
+) -> Entry {
+    Entry {
+        from,
+        to,
+        proto,
+        ports,
+        component,
+        why,
+        source,
+    }
+}
+
+/// Kubernetes' own ports: the API server, etcd, the kubelet API and NodePort Services.
+fn kubernetes(e: &mut Vec<Entry>, akash: bool) {
     use Peer::*;
     use Proto::*;
-    add(
+    e.push(entry(
         Node,
         ControlPlane,
         Tcp,
@@ -283,8 +312,8 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
         "Kubernetes API server",
         "kubelet, kube-proxy and pods on every node talk to the API server",
         K8S_PORTS,
-    );
-    add(
+    ));
+    e.push(entry(
         Outside,
         ControlPlane,
         Tcp,
@@ -292,8 +321,8 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
         "Kubernetes API server",
         "kubectl from the operator's machine",
         K8S_PORTS,
-    );
-    add(
+    ));
+    e.push(entry(
         ControlPlane,
         Etcd,
         Tcp,
@@ -301,8 +330,8 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
         "etcd client API",
         "the API servers keep the cluster's state in etcd",
         K8S_PORTS,
-    );
-    add(
+    ));
+    e.push(entry(
         Etcd,
         Etcd,
         Tcp,
@@ -310,8 +339,8 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
         "etcd client API",
         "Kubespray checks every member's health from one member",
         KUBESPRAY_ETCD,
-    );
-    add(
+    ));
+    e.push(entry(
         Etcd,
         Etcd,
         Tcp,
@@ -319,8 +348,8 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
         "etcd peer",
         "etcd members replicate to each other",
         K8S_PORTS,
-    );
-    add(
+    ));
+    e.push(entry(
         ControlPlane,
         Node,
         Tcp,
@@ -328,12 +357,11 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
         "kubelet API",
         "the API server reaches kubelets for logs, exec and port-forward",
         K8S_PORTS,
-    );
+    ));
     let nodeports = Ports::range(30000, 32767);
-    let akash = plan.cluster.profile == Some(Profile::Akash);
     for proto in [Tcp, Udp] {
         if akash {
-            add(
+            e.push(entry(
                 Outside,
                 Worker,
                 proto,
@@ -341,9 +369,9 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
                 "NodePort Services (Akash deployments)",
                 "tenants' deployments are reached on node ports",
                 AKASH,
-            );
+            ));
         } else {
-            add(
+            e.push(entry(
                 Outside,
                 Node,
                 proto,
@@ -351,13 +379,20 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
                 "NodePort Services",
                 "clients reach NodePort Services on any node",
                 K8S_PORTS,
-            );
+            ));
         }
     }
+}
+
+/// The network plugin's data path; what the matrix cannot say about the plugin comes back
+/// as notes.
+fn network_plugin(e: &mut Vec<Entry>, plan: &Plan, choices: &Choices) -> Vec<String> {
+    use Peer::*;
+    use Proto::*;
     let mut notes = Vec::new();
     match plan.cluster.network_plugin.as_str() {
         "calico" => match choices.calico {
-            CalicoBackend::Vxlan => add(
+            CalicoBackend::Vxlan => e.push(entry(
                 Node,
                 Node,
                 Udp,
@@ -365,9 +400,9 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
                 "Calico VXLAN",
                 "pod traffic between nodes is VXLAN-encapsulated (Kubespray's default backend)",
                 CALICO_REQS,
-            ),
+            )),
             backend => {
-                add(
+                e.push(entry(
                     Node,
                     Node,
                     Tcp,
@@ -375,9 +410,9 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
                     "Calico BGP",
                     "BIRD on each node exchanges pod routes with the others",
                     CALICO_REQS,
-                );
+                ));
                 if backend == CalicoBackend::BgpIpip {
-                    add(
+                    e.push(entry(
                         Node,
                         Node,
                         Ipip,
@@ -385,11 +420,11 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
                         "Calico IP-in-IP",
                         "pod traffic between nodes is IP-in-IP-encapsulated",
                         CALICO_REQS,
-                    );
+                    ));
                 }
             }
         },
-        "flannel" => add(
+        "flannel" => e.push(entry(
             Node,
             Node,
             Udp,
@@ -397,9 +432,9 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
             "Flannel VXLAN",
             "pod traffic between nodes is VXLAN-encapsulated",
             FLANNEL,
-        ),
+        )),
         "cilium" => {
-            add(
+            e.push(entry(
                 Node,
                 Node,
                 Udp,
@@ -407,8 +442,8 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
                 "Cilium VXLAN",
                 "pod traffic between nodes is VXLAN-encapsulated (cilium_tunnel_mode: vxlan)",
                 CILIUM,
-            );
-            add(
+            ));
+            e.push(entry(
                 Node,
                 Node,
                 Tcp,
@@ -416,7 +451,7 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
                 "Cilium health",
                 "cilium-health checks every other node",
                 CILIUM,
-            );
+            ));
         }
         "none" | "cni" | "custom_cni" => notes.push(format!(
             "network plugin `{}`: the plugin installed by hand brings its own ports",
@@ -426,9 +461,16 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
             "network plugin `{other}`: rackstrap does not list its ports; see the plugin's documentation"
         )),
     }
+    notes
+}
+
+/// MetalLB's memberlist, when the plan has an address pool.
+fn metallb(e: &mut Vec<Entry>, plan: &Plan) {
+    use Peer::*;
+    use Proto::*;
     if !plan.network.load_balancer.pools.is_empty() {
         for proto in [Tcp, Udp] {
-            add(
+            e.push(entry(
                 Node,
                 Node,
                 proto,
@@ -436,72 +478,89 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
                 "MetalLB memberlist",
                 "MetalLB speakers elect the node announcing each address (layer 2)",
                 METALLB,
-            );
+            ));
         }
     }
-    let vip = plan.network.vip.as_ref().map(|v| v.trim().to_string());
-    if vip.is_some() {
-        add(
-            Node,
-            Vip,
-            Tcp,
-            Ports::one(6443),
-            "Kubernetes API server (VIP)",
-            "kubelets reach the API through the VIP (kube-vip, ARP: control planes on one layer 2 segment)",
-            KUBE_VIP,
-        );
-        add(
+}
+
+/// The API server through the control-plane VIP.
+fn vip_entries(e: &mut Vec<Entry>) {
+    use Peer::*;
+    use Proto::*;
+    e.push(entry(
+        Node,
+        Vip,
+        Tcp,
+        Ports::one(6443),
+        "Kubernetes API server (VIP)",
+        "kubelets reach the API through the VIP (kube-vip, ARP: control planes on one layer 2 segment)",
+        KUBE_VIP,
+    ));
+    e.push(entry(
+        Outside,
+        Vip,
+        Tcp,
+        Ports::one(6443),
+        "Kubernetes API server (VIP)",
+        "kubectl from the operator's machine",
+        KUBE_VIP,
+    ));
+}
+
+/// The Akash provider's ports, reached from outside.
+fn akash_provider(e: &mut Vec<Entry>) {
+    use Peer::*;
+    use Proto::*;
+    for (port, component, why) in [
+        (
+            8443,
+            "Akash provider (manifests)",
+            "tenants send deployment manifests",
+        ),
+        (
+            8444,
+            "Akash provider (gRPC)",
+            "bid screening and feature discovery",
+        ),
+        (80, "ingress (HTTP)", "tenants' web deployments"),
+        (443, "ingress (HTTPS)", "tenants' web deployments"),
+    ] {
+        e.push(entry(
             Outside,
-            Vip,
+            Worker,
             Tcp,
-            Ports::one(6443),
-            "Kubernetes API server (VIP)",
-            "kubectl from the operator's machine",
-            KUBE_VIP,
-        );
+            Ports::one(port),
+            component,
+            why,
+            AKASH,
+        ));
     }
-    if akash {
-        for (port, component, why) in [
+}
+
+/// The plan hosts (name, address) of each host group, in plan order.
+fn groups_of(plan: &Plan) -> BTreeMap<Peer, Vec<(String, String)>> {
+    use Peer::*;
+    [Node, ControlPlane, Etcd, Worker, AisNode, AisProxy]
+        .into_iter()
+        .map(|p| {
             (
-                8443,
-                "Akash provider (manifests)",
-                "tenants send deployment manifests",
-            ),
-            (
-                8444,
-                "Akash provider (gRPC)",
-                "bid screening and feature discovery",
-            ),
-            (80, "ingress (HTTP)", "tenants' web deployments"),
-            (443, "ingress (HTTPS)", "tenants' web deployments"),
-        ] {
-            add(
-                Outside,
-                Worker,
-                Tcp,
-                Ports::one(port),
-                component,
-                why,
-                AKASH,
-            );
-        }
-    }
-    let groups: BTreeMap<Peer, Vec<(String, String)>> =
-        [Node, ControlPlane, Etcd, Worker, AisNode, AisProxy]
-            .into_iter()
-            .map(|p| {
-                (
-                    p,
-                    plan.hosts
-                        .iter()
-                        .filter(|h| p.holds(h))
-                        .map(|h| (h.name.clone(), h.address.trim().to_string()))
-                        .collect(),
-                )
-            })
-            .collect();
+                p,
+                plan.hosts
+                    .iter()
+                    .filter(|h| p.holds(h))
+                    .map(|h| (h.name.clone(), h.address.trim().to_string()))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// AIStore's ports, between the hosts that carry its node labels.
+fn aistore(e: &mut Vec<Entry>, groups: &BTreeMap<Peer, Vec<(String, String)>>) {
+    use Peer::*;
+    use Proto::*;
     if groups.get(&AisNode).is_some_and(|g| !g.is_empty()) {
-        add(
+        e.push(entry(
             AisNode,
             AisNode,
             Tcp,
@@ -509,8 +568,8 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
             "AIStore",
             "proxies and targets: public (51080, 51081), intra-cluster control (51082) and data (51083)",
             AIS,
-        );
-        add(
+        ));
+        e.push(entry(
             Outside,
             AisProxy,
             Tcp,
@@ -518,16 +577,7 @@ pub fn matrix_with(plan: &Plan, choices: Choices) -> Matrix {
             "AIStore proxy",
             "clients reach the AIS gateway",
             AIS,
-        );
-    }
-    Matrix {
-        cluster: plan.cluster.name.clone(),
-        network_plugin: plan.cluster.network_plugin.clone(),
-        choices,
-        entries: e,
-        groups,
-        vip,
-        notes,
+        ));
     }
 }
 
@@ -617,495 +667,10 @@ impl Matrix {
         }
         out
     }
-
-    /// A group as tables name it: `control planes (node1, node2)`, `the VIP (10.0.0.5)`.
-    fn side(&self, peer: Peer) -> String {
-        match peer {
-            Peer::Outside => peer.label().to_string(),
-            Peer::Vip => format!("{} ({})", peer.label(), self.vip.as_deref().unwrap_or("")),
-            p => {
-                let names: Vec<&str> = self.members(p).iter().map(|(n, _)| n.as_str()).collect();
-                if names.is_empty() {
-                    format!("{} (none)", p.label())
-                } else {
-                    format!("{} ({})", p.label(), names.join(", "))
-                }
-            }
-        }
-    }
-
-    fn title(&self) -> String {
-        let mut plugin = self.network_plugin.clone();
-        if plugin == "calico" {
-            plugin.push_str(match self.choices.calico {
-                CalicoBackend::Vxlan => ", VXLAN",
-                CalicoBackend::Bgp => ", BGP",
-                CalicoBackend::BgpIpip => ", BGP with IP-in-IP",
-            });
-        }
-        format!(
-            "Ports between nodes for cluster `{}` ({plugin})",
-            self.cluster
-        )
-    }
-
-    /// The matrix as text: one table per role pair (`from -> to`), each line protocol,
-    /// ports, component and why; external pairs say so; sources listed once at the end.
-    pub fn table(&self) -> String {
-        use crate::text::{pad, printable};
-        let mut out = format!("{}\n", printable(&self.title()));
-        let mut sources: Vec<&str> = Vec::new();
-        let pw = self
-            .entries
-            .iter()
-            .map(|e| e.ports.to_string().len())
-            .max()
-            .unwrap_or(0);
-        let cw = self
-            .entries
-            .iter()
-            .map(|e| e.component.len())
-            .max()
-            .unwrap_or(0);
-        for ((from, to), entries) in self.pairs() {
-            out.push('\n');
-            let _ = write!(
-                out,
-                "{} -> {}",
-                printable(&self.side(from)),
-                printable(&self.side(to))
-            );
-            if from == Peer::Outside {
-                out.push_str("  [reachable from outside]");
-            }
-            out.push('\n');
-            for e in entries {
-                let n = match sources.iter().position(|s| *s == e.source) {
-                    Some(i) => i + 1,
-                    None => {
-                        sources.push(e.source);
-                        sources.len()
-                    }
-                };
-                let ports = if e.proto == Proto::Ipip {
-                    "-".to_string()
-                } else {
-                    e.ports.to_string()
-                };
-                let _ = writeln!(
-                    out,
-                    "  {}  {}  {}  {} [{n}]",
-                    pad(e.proto.as_str(), 4),
-                    pad(&ports, pw),
-                    pad(e.component, cw),
-                    e.why
-                );
-            }
-        }
-        for note in &self.notes {
-            let _ = write!(out, "\nnote: {}\n", printable(note));
-        }
-        out.push_str("\nsources:\n");
-        for (i, s) in sources.iter().enumerate() {
-            let _ = writeln!(out, "  [{}] {s}", i + 1);
-        }
-        out
-    }
-
-    /// The file `render` writes for whoever runs the firewall: per host, what it must accept
-    /// and from which addresses, then the table by role pair.
-    pub fn firewall_sheet(&self) -> String {
-        let addr = |name: &str| {
-            self.members(Peer::Node)
-                .iter()
-                .chain(self.members(Peer::Etcd))
-                .chain(self.members(Peer::AisNode))
-                .find(|(n, _)| n == name)
-                .map(|(_, a)| a.clone())
-                .unwrap_or_default()
-        };
-        let mut hosts: Vec<(String, String)> = Vec::new();
-        for p in [Peer::Node, Peer::Etcd, Peer::AisNode] {
-            for (n, a) in self.members(p) {
-                if !hosts.iter().any(|(h, _)| h == n) {
-                    hosts.push((n.clone(), a.clone()));
-                }
-            }
-        }
-        let mut out = String::from(
-            "# Firewall rules the cluster needs, written by rackstrap from the plan.\n\
-             # Each host must accept these (inbound); `rackstrap check PLAN --ports` prints the\n\
-             # same matrix, and Preflight probes it between the hosts before anything changes.\n\n",
-        );
-        for (name, address) in &hosts {
-            let _ = writeln!(out, "## {name} ({address}) accepts");
-            for a in self.accepts(name) {
-                let ports = if a.proto == Proto::Ipip {
-                    "ip protocol 4".to_string()
-                } else {
-                    format!("{} {}", a.proto, a.ports)
-                };
-                let from = if a.outside {
-                    "anywhere (reachable from outside)".to_string()
-                } else {
-                    a.from
-                        .iter()
-                        .map(|n| addr(n))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                let _ = writeln!(out, "- {ports} from {from}: {}", a.component);
-            }
-            out.push('\n');
-        }
-        if let Some(vip) = &self.vip {
-            let _ = writeln!(
-                out,
-                "## The VIP {vip}\n- tcp 6443 from every node and from outside: held by one control plane at a time (kube-vip, ARP), so the control planes must share one layer 2 segment\n"
-            );
-        }
-        out.push_str("## By role pair\n\n```\n");
-        out.push_str(&self.table());
-        out.push_str("```\n");
-        out
-    }
-
-    /// The matrix as data, for `check --ports --format json`.
-    pub fn report(&self) -> Report<'_> {
-        let mut hosts: Vec<HostReport> = Vec::new();
-        for p in [Peer::Node, Peer::Etcd, Peer::AisNode] {
-            for (n, a) in self.members(p) {
-                if !hosts.iter().any(|h| &h.name == n) {
-                    hosts.push(HostReport {
-                        name: n.clone(),
-                        address: a.clone(),
-                        accepts: self.accepts(n),
-                    });
-                }
-            }
-        }
-        Report {
-            cluster: &self.cluster,
-            network_plugin: &self.network_plugin,
-            calico_backend: (self.network_plugin == "calico").then_some(self.choices.calico),
-            groups: self
-                .groups
-                .iter()
-                .map(|(p, m)| (*p, m.iter().map(|(n, _)| n.as_str()).collect()))
-                .collect(),
-            vip: self.vip.as_deref(),
-            entries: self
-                .entries
-                .iter()
-                .map(|e| EntryReport {
-                    entry: e,
-                    ports: if e.proto == Proto::Ipip {
-                        None
-                    } else {
-                        Some(e.ports.to_string())
-                    },
-                    external: e.external(),
-                    probed: e.probed(),
-                })
-                .collect(),
-            hosts,
-            notes: &self.notes,
-        }
-    }
 }
 
-/// The JSON shape of `rackstrap check PLAN --ports --format json` (docs/plan.md).
-#[derive(Debug, Serialize)]
-pub struct Report<'a> {
-    pub cluster: &'a str,
-    pub network_plugin: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub calico_backend: Option<CalicoBackend>,
-    pub groups: BTreeMap<Peer, Vec<&'a str>>,
-    pub vip: Option<&'a str>,
-    pub entries: Vec<EntryReport<'a>>,
-    pub hosts: Vec<HostReport>,
-    pub notes: &'a [String],
-}
-
-#[derive(Debug, Serialize)]
-pub struct EntryReport<'a> {
-    #[serde(flatten)]
-    pub entry: &'a Entry,
-    /// `6443` or `30000-32767`; absent for IP-in-IP.
-    #[serde(rename = "port_text", skip_serializing_if = "Option::is_none")]
-    pub ports: Option<String>,
-    pub external: bool,
-    pub probed: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub struct HostReport {
-    pub name: String,
-    pub address: String,
-    pub accepts: Vec<Accept>,
-}
+mod render;
+pub use render::{EntryReport, HostReport, Report};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::plan::{Host, Pool};
-
-    fn host(name: &str, roles: &[Role]) -> Host {
-        Host {
-            name: name.into(),
-            address: format!("10.0.0.{}", name.trim_start_matches('n')),
-            roles: roles.to_vec(),
-            labels: Default::default(),
-            storage: vec![],
-            etcd_member_name: None,
-        }
-    }
-
-    /// n1-n3 control plane + etcd, n4 and n5 workers, n6 without roles.
-    fn plan() -> Plan {
-        use Role::*;
-        let mut p = Plan::new("c");
-        p.hosts = vec![
-            host("n1", &[ControlPlane, Etcd]),
-            host("n2", &[ControlPlane, Etcd]),
-            host("n3", &[ControlPlane, Etcd]),
-            host("n4", &[Worker]),
-            host("n5", &[Worker]),
-            host("n6", &[]),
-        ];
-        p
-    }
-
-    fn has(m: &Matrix, from: Peer, to: Peer, proto: Proto, port: u16) -> bool {
-        m.entries
-            .iter()
-            .any(|e| e.from == from && e.to == to && e.proto == proto && e.ports.contains(port))
-    }
-
-    fn needs(m: &Matrix, from: &str, to: &str) -> Vec<String> {
-        m.between(from, to)
-            .iter()
-            .map(|e| format!("{}/{}", e.proto, e.ports))
-            .collect()
-    }
-
-    #[test]
-    fn kubernetes_ports_follow_roles() {
-        let m = matrix(&plan());
-        // Worker to control plane: the API and the overlay; not etcd.
-        assert_eq!(needs(&m, "n4", "n1"), ["tcp/6443", "udp/4789"]);
-        // Control plane to control plane: API, etcd client and peer, kubelet, overlay.
-        assert_eq!(
-            needs(&m, "n1", "n2"),
-            [
-                "tcp/6443",
-                "tcp/2379",
-                "tcp/2379",
-                "tcp/2380",
-                "tcp/10250",
-                "udp/4789"
-            ]
-        );
-        // Control plane to worker: kubelet and overlay only.
-        assert_eq!(needs(&m, "n1", "n4"), ["tcp/10250", "udp/4789"]);
-        assert_eq!(needs(&m, "n4", "n5"), ["udp/4789"]);
-        // A host without roles is in no group; a host never needs itself.
-        assert!(needs(&m, "n6", "n1").is_empty() && needs(&m, "n1", "n6").is_empty());
-        assert!(needs(&m, "n1", "n1").is_empty());
-        // Ports only the node itself uses are not between nodes.
-        for port in [10256, 10257, 10259] {
-            assert!(!m.entries.iter().any(|e| e.ports.contains(port)), "{port}");
-        }
-        // NodePorts are from outside, TCP and UDP, and not probed.
-        assert!(has(&m, Peer::Outside, Peer::Node, Proto::Tcp, 30000));
-        assert!(has(&m, Peer::Outside, Peer::Node, Proto::Udp, 32767));
-        assert!(
-            m.entries
-                .iter()
-                .filter(|e| e.external())
-                .all(|e| !e.probed())
-        );
-        assert!(m.notes.is_empty());
-    }
-
-    #[test]
-    fn an_etcd_only_host_takes_etcd_traffic_only() {
-        let mut p = plan();
-        p.hosts[5].roles = vec![Role::Etcd];
-        let m = matrix(&p);
-        assert_eq!(needs(&m, "n1", "n6"), ["tcp/2379", "tcp/2379", "tcp/2380"]);
-        assert_eq!(needs(&m, "n6", "n1"), ["tcp/2379", "tcp/2380"]);
-        assert!(needs(&m, "n4", "n6").is_empty());
-    }
-
-    #[test]
-    fn calico_backends_open_their_own_ports() {
-        let p = plan();
-        let vxlan = matrix(&p);
-        assert!(has(&vxlan, Peer::Node, Peer::Node, Proto::Udp, 4789));
-        assert!(!vxlan.entries.iter().any(|e| e.ports.contains(179)));
-        let bgp = matrix_with(
-            &p,
-            Choices {
-                calico: CalicoBackend::Bgp,
-            },
-        );
-        assert!(has(&bgp, Peer::Node, Peer::Node, Proto::Tcp, 179));
-        assert!(!bgp.entries.iter().any(|e| e.ports.contains(4789)));
-        assert!(!bgp.entries.iter().any(|e| e.proto == Proto::Ipip));
-        let ipip = matrix_with(
-            &p,
-            Choices {
-                calico: CalicoBackend::BgpIpip,
-            },
-        );
-        assert!(has(&ipip, Peer::Node, Peer::Node, Proto::Tcp, 179));
-        let e = ipip
-            .entries
-            .iter()
-            .find(|e| e.proto == Proto::Ipip)
-            .expect("ipip");
-        assert!(!e.probed(), "IP-in-IP has no port to probe");
-        assert!(ipip.table().contains("ipip  -"), "{}", ipip.table());
-    }
-
-    #[test]
-    fn other_plugins_have_their_own_ports_or_say_they_are_unknown() {
-        let mut p = plan();
-        p.cluster.network_plugin = "flannel".into();
-        let m = matrix(&p);
-        assert_eq!(needs(&m, "n4", "n5"), ["udp/8472"]);
-        p.cluster.network_plugin = "cilium".into();
-        let m = matrix(&p);
-        assert_eq!(needs(&m, "n4", "n5"), ["udp/8472", "tcp/4240"]);
-        p.cluster.network_plugin = "kube-router".into();
-        let m = matrix(&p);
-        assert!(needs(&m, "n4", "n5").is_empty());
-        assert_eq!(m.notes.len(), 1);
-        assert!(m.notes[0].contains("kube-router"), "{:?}", m.notes);
-        assert!(m.table().contains("note: network plugin `kube-router`"));
-    }
-
-    #[test]
-    fn metallb_memberlist_only_with_a_pool() {
-        let mut p = plan();
-        assert!(!matrix(&p).entries.iter().any(|e| e.ports.contains(7946)));
-        p.network.load_balancer.pools.push(Pool {
-            name: "default".into(),
-            addresses: vec!["10.0.1.0/28".into()],
-            auto_assign: true,
-        });
-        let m = matrix(&p);
-        assert_eq!(needs(&m, "n4", "n5"), ["udp/4789", "tcp/7946", "udp/7946"]);
-        // Speakers run on control planes too.
-        assert!(needs(&m, "n4", "n1").contains(&"tcp/7946".to_string()));
-    }
-
-    #[test]
-    fn the_vip_is_a_destination_shown_but_not_probed() {
-        let mut p = plan();
-        p.network.vip = Some(" 10.0.0.100 ".into());
-        let m = matrix(&p);
-        assert_eq!(m.vip.as_deref(), Some("10.0.0.100"));
-        assert!(has(&m, Peer::Node, Peer::Vip, Proto::Tcp, 6443));
-        assert!(has(&m, Peer::Outside, Peer::Vip, Proto::Tcp, 6443));
-        assert!(
-            m.entries
-                .iter()
-                .filter(|e| e.to == Peer::Vip)
-                .all(|e| !e.probed())
-        );
-        assert!(
-            m.table()
-                .contains("every node (n1, n2, n3, n4, n5) -> the VIP (10.0.0.100)")
-        );
-        assert!(m.firewall_sheet().contains("## The VIP 10.0.0.100"));
-    }
-
-    #[test]
-    fn the_akash_profile_adds_the_providers_ports_from_outside() {
-        let mut p = plan();
-        assert!(!matrix(&p).entries.iter().any(|e| e.ports.contains(8443)));
-        p.cluster.profile = Some(Profile::Akash);
-        let m = matrix(&p);
-        for port in [8443, 8444, 80, 443, 30000] {
-            assert!(
-                has(&m, Peer::Outside, Peer::Worker, Proto::Tcp, port),
-                "{port}"
-            );
-        }
-        assert!(has(&m, Peer::Outside, Peer::Worker, Proto::Udp, 31000));
-        // Not between nodes, and shown as reachable from outside.
-        assert_eq!(needs(&m, "n4", "n5"), ["udp/4789"]);
-        assert!(
-            m.table()
-                .contains("outside the cluster -> workers (n4, n5)  [reachable from outside]")
-        );
-        let n4 = m.accepts("n4");
-        assert!(n4.iter().any(|a| a.outside && a.ports.contains(8444)));
-    }
-
-    #[test]
-    fn aistore_ports_between_labelled_hosts() {
-        let mut p = plan();
-        assert!(!matrix(&p).entries.iter().any(|e| e.ports.contains(51080)));
-        p.hosts[3]
-            .labels
-            .insert(AIS_TARGET_LABEL.into(), "demo".into());
-        p.hosts[4]
-            .labels
-            .insert(AIS_PROXY_LABEL.into(), "demo-electable".into());
-        let m = matrix(&p);
-        assert_eq!(needs(&m, "n4", "n5"), ["udp/4789", "tcp/51080-51083"]);
-        // Hosts without the labels do not take AIS traffic.
-        assert!(!needs(&m, "n4", "n1").iter().any(|n| n.contains("5108")));
-        assert!(has(&m, Peer::Outside, Peer::AisProxy, Proto::Tcp, 51080));
-        assert_eq!(
-            m.members(Peer::AisProxy),
-            [("n5".to_string(), "10.0.0.5".to_string())]
-        );
-    }
-
-    #[test]
-    fn accepts_lists_the_sources_by_host() {
-        let m = matrix(&plan());
-        let n2 = m.accepts("n2");
-        let peer = n2
-            .iter()
-            .find(|a| a.component == "etcd peer")
-            .expect("etcd peer");
-        assert_eq!(peer.from, ["n1", "n3"]);
-        let api = n2
-            .iter()
-            .find(|a| a.ports.contains(6443) && !a.outside)
-            .expect("api");
-        assert_eq!(api.from, ["n1", "n3", "n4", "n5"]);
-        let sheet = m.firewall_sheet();
-        assert!(
-            sheet.contains("- tcp 2380 from 10.0.0.1, 10.0.0.3: etcd peer"),
-            "{sheet}"
-        );
-        assert!(sheet.contains(
-            "## n4 (10.0.0.4) accepts\n- tcp 10250 from 10.0.0.1, 10.0.0.2, 10.0.0.3: kubelet API"
-        ));
-    }
-
-    #[test]
-    fn the_json_report_carries_entries_hosts_and_groups() {
-        let m = matrix(&plan());
-        let v = serde_json::to_value(m.report()).expect("json");
-        assert_eq!(v["calico_backend"], "vxlan");
-        assert_eq!(v["groups"]["control_plane"][0], "n1");
-        let e = &v["entries"][0];
-        assert_eq!(
-            (e["from"].as_str(), e["to"].as_str(), e["proto"].as_str()),
-            (Some("node"), Some("control_plane"), Some("tcp"))
-        );
-        assert_eq!(e["ports"]["first"], 6443);
-        assert_eq!(e["port_text"], "6443");
-        assert_eq!(e["probed"], true);
-        assert_eq!(v["hosts"][0]["name"], "n1");
-        assert_eq!(v["hosts"].as_array().map(Vec::len), Some(5));
-    }
-}
+mod tests;

@@ -66,531 +66,15 @@ pub struct BetweenCtx<'a> {
 /// A stage's work across hosts, run after its per-host steps (`Stage::between_hosts`).
 pub type BetweenHosts = for<'a> fn(BetweenCtx<'a>) -> BoxFuture<'a, ClusterResults>;
 
-/// One port to try: `proto`/`port` on the destination, for `component`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Target {
-    pub proto: Proto,
-    pub port: u16,
-    pub component: &'static str,
-}
-
-/// The ordered pairs (source, destination) of plan host names to probe, from the hosts
-/// taking part (plan order) and their roles.
-pub fn pairs(hosts: &[&Host]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if hosts.len() <= ALL_PAIRS_MAX {
-        for a in hosts {
-            for b in hosts {
-                if a.name != b.name {
-                    out.push((a.name.clone(), b.name.clone()));
-                }
-            }
-        }
-        return out;
-    }
-    let workers: Vec<&Host> = hosts
-        .iter()
-        .copied()
-        .filter(|h| h.has_role(Role::Worker))
-        .collect();
-    for (i, a) in hosts.iter().enumerate() {
-        let mut to: BTreeSet<usize> = BTreeSet::new();
-        for (j, b) in hosts.iter().enumerate() {
-            if b.has_role(Role::ControlPlane) || b.has_role(Role::Etcd) {
-                to.insert(j);
-            }
-        }
-        // The next workers after `a` in plan order, around the ring.
-        let start = workers
-            .iter()
-            .position(|w| w.name == a.name)
-            .map(|p| p + 1)
-            .unwrap_or_else(|| i % workers.len().max(1));
-        for k in 0..workers.len() {
-            if to.len() >= hosts.len() {
-                break;
-            }
-            let w = workers[(start + k) % workers.len()];
-            if w.name == a.name {
-                continue;
-            }
-            let taken = to
-                .iter()
-                .filter(|j| {
-                    hosts[**j].has_role(Role::Worker)
-                        && !hosts[**j].has_role(Role::ControlPlane)
-                        && !hosts[**j].has_role(Role::Etcd)
-                })
-                .count();
-            if taken >= WORKER_SAMPLE {
-                break;
-            }
-            if let Some(j) = hosts.iter().position(|h| h.name == w.name) {
-                to.insert(j);
-            }
-        }
-        for j in to {
-            if j != i {
-                out.push((a.name.clone(), hosts[j].name.clone()));
-            }
-        }
-    }
-    out
-}
-
-/// What `from` tries on `to`: each probed entry's ports (a long range at its two ends), each
-/// (protocol, port) once.
-pub fn targets(matrix: &Matrix, from: &str, to: &str) -> Vec<Target> {
-    let mut out: Vec<Target> = Vec::new();
-    for e in matrix.between(from, to) {
-        for port in ports_of(e) {
-            if !out.iter().any(|t| t.proto == e.proto && t.port == port) {
-                out.push(Target {
-                    proto: e.proto,
-                    port,
-                    component: e.component,
-                });
-            }
-        }
-    }
-    out
-}
-
-fn ports_of(e: &Entry) -> Vec<u16> {
-    if e.ports.len() <= RANGE_PROBED_WHOLE {
-        (e.ports.first..=e.ports.last).collect()
-    } else {
-        vec![e.ports.first, e.ports.last]
-    }
-}
-
-/// The listener: binds every `proto:port` on the address, prints `pid N`, `busy PROTO PORT
-/// WHY` for each it cannot bind and `ready`; accepts and closes TCP connections, answers each
-/// datagram; exits after its time, or when killed.
-pub const LISTENER: &str = r#"import os, select, socket, sys, time
-addr, secs = sys.argv[1], float(sys.argv[2])
-print("pid", os.getpid(), flush=True)
-fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-socks = {}
-for spec in sys.argv[3:]:
-    proto, port = spec.split(":")
-    s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
-    try:
-        if proto == "tcp":
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((addr, int(port)))
-        if proto == "tcp":
-            s.listen(128)
-    except OSError as e:
-        print("busy", proto, port, e.strerror or e, flush=True)
-        s.close()
-        continue
-    socks[s] = proto
-print("ready", flush=True)
-end = time.monotonic() + secs
-while socks and time.monotonic() < end:
-    r, _, _ = select.select(list(socks), [], [], max(0.0, min(1.0, end - time.monotonic())))
-    for s in r:
-        try:
-            if socks[s] == "tcp":
-                c, _ = s.accept()
-                c.close()
-            else:
-                _, peer = s.recvfrom(512)
-                s.sendto(b"rackstrap-probe", peer)
-        except OSError:
-            pass
-"#;
-
-/// The connector: from the source address, every `proto/port/destination` at once (`result
-/// PROTO PORT DEST OUTCOME [WHY]` each), then `ping -M do` at the MTU to each destination
-/// (`mtu DEST ok|fail|skipped [WHY]`).
-pub const CONNECTOR: &str = r#"import errno, os, select, socket, subprocess, sys, time
-src, secs, mtu = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-names = {errno.ECONNREFUSED: "refused", errno.ECONNRESET: "reset", errno.EHOSTUNREACH: "unreachable", errno.ENETUNREACH: "unreachable", errno.ETIMEDOUT: "timeout"}
-pending = {}
-def done(key, outcome, why=""):
-    print("result", *key, outcome, why, flush=True)
-for spec in sys.argv[4:]:
-    proto, port, dst = spec.split("/", 2)
-    key = (proto, port, dst)
-    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
-    s.setblocking(False)
-    try:
-        s.bind((src, 0))
-        if proto == "tcp":
-            rc = s.connect_ex((dst, int(port)))
-            if rc not in (0, errno.EINPROGRESS):
-                done(key, names.get(rc, "error"), os.strerror(rc))
-                s.close()
-                continue
-        else:
-            s.connect((dst, int(port)))
-            s.send(b"rackstrap-probe")
-    except OSError as e:
-        done(key, names.get(e.errno, "error"), e.strerror or str(e))
-        s.close()
-        continue
-    pending[s] = [key, proto, time.monotonic()]
-end = time.monotonic() + secs
-while pending and time.monotonic() < end:
-    tcp = [s for s, v in pending.items() if v[1] == "tcp"]
-    udp = [s for s, v in pending.items() if v[1] == "udp"]
-    r, w, _ = select.select(udp, tcp, [], max(0.0, min(0.5, end - time.monotonic())))
-    for s in w:
-        rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        key = pending.pop(s)[0]
-        done(key, "ok") if rc == 0 else done(key, names.get(rc, "error"), os.strerror(rc))
-        s.close()
-    for s in r:
-        key = pending.pop(s)[0]
-        try:
-            s.recv(512)
-            done(key, "ok")
-        except OSError as e:
-            done(key, names.get(e.errno, "error"), e.strerror or str(e))
-        s.close()
-    now = time.monotonic()
-    for s, v in list(pending.items()):
-        if v[1] == "udp" and now - v[2] >= 1.0:
-            v[2] = now
-            try:
-                s.send(b"rackstrap-probe")
-            except OSError as e:
-                pending.pop(s)
-                done(v[0], names.get(e.errno, "error"), e.strerror or str(e))
-                s.close()
-for s, v in pending.items():
-    done(v[0], "timeout")
-if mtu > 0:
-    pings = {}
-    for dst in sorted({spec.split("/", 2)[2] for spec in sys.argv[4:]}):
-        try:
-            pings[dst] = subprocess.Popen(["ping", "-n", "-M", "do", "-s", str(mtu - 28), "-c", "3", "-i", "0.2", "-W", "1", "-I", src, dst], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        except OSError as e:
-            print("mtu", dst, "skipped", e.strerror or e, flush=True)
-    for dst, p in pings.items():
-        out = p.communicate()[0].strip().splitlines()
-        why = [l for l in out if "received" in l or "too long" in l or "mtu" in l.lower()]
-        print("mtu", dst, "ok" if p.returncode == 0 else "fail", (why or out or [""])[-1], flush=True)
-"#;
-
-/// The remote command that runs `script` (on stdin) with `args`, ended by `timeout` after
-/// `secs` seconds if it has not ended on its own.
-fn python(secs: u32, args: &[String]) -> String {
-    let mut words = vec![
-        "timeout".to_string(),
-        secs.to_string(),
-        "python3".to_string(),
-        "-".to_string(),
-    ];
-    words.extend(args.iter().cloned());
-    shlex::try_join(words.iter().map(String::as_str)).unwrap_or_else(|_| words.join(" "))
-}
-
-/// The listener's command on a host: bind `address`, these targets.
-pub fn listener_command(address: &str, targets: &BTreeSet<(Proto, u16)>) -> String {
-    let mut args = vec![address.to_string(), LISTEN_SECS.to_string()];
-    args.extend(targets.iter().map(|(p, port)| format!("{p}:{port}")));
-    python(LISTEN_SECS + 10, &args)
-}
-
-/// The connector's command on a source: from `address`, to these (destination, target)s,
-/// pinging at `mtu` (0: no ping).
-pub fn connector_command(address: &str, mtu: u32, to: &[(String, Target)]) -> String {
-    let mut args = vec![
-        address.to_string(),
-        CONNECT_SECS.to_string(),
-        mtu.to_string(),
-    ];
-    args.extend(
-        to.iter()
-            .map(|(dst, t)| format!("{}/{}/{dst}", t.proto, t.port)),
-    );
-    python(CONNECT_SECS * 4 + 30, &args)
-}
-
-/// What one try ended with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    /// Refused while our listener was there: a firewall rejected it (or, for a port in
-    /// use, nothing listens on the planned address).
-    Refused,
-    /// No answer: dropped on the way (filtered).
-    TimedOut,
-    Reset,
-    /// "No route to host": an ICMP host-unreachable or -prohibited answer, a firewall's
-    /// reject, or no route.
-    Unreachable,
-    Other(String),
-}
-
-impl Outcome {
-    fn parse(word: &str, why: &str) -> Self {
-        match word {
-            "ok" => Outcome::Ok,
-            "refused" => Outcome::Refused,
-            "timeout" => Outcome::TimedOut,
-            "reset" => Outcome::Reset,
-            "unreachable" => Outcome::Unreachable,
-            _ => Outcome::Other(why.to_string()),
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Outcome::Ok => "reached".into(),
-            Outcome::Refused => "refused (rejected: the probe's listener was there)".into(),
-            Outcome::TimedOut => "timed out (filtered: dropped on the way)".into(),
-            Outcome::Reset => "reset".into(),
-            Outcome::Unreachable => "unreachable (no route to host: rejected or not routed)".into(),
-            Outcome::Other(why) => format!("failed ({why})"),
-        }
-    }
-}
-
-/// A port `from` could not reach on `to`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Blocked {
-    pub from: String,
-    pub to: String,
-    pub target: Target,
-    pub outcome: Outcome,
-}
-
-/// The planned MTU not carried from `from` to `to`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MtuFail {
-    pub from: String,
-    pub to: String,
-    pub why: String,
-}
-
-/// What a source's connector printed.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct SourceReport {
-    /// (proto, port, destination address) -> outcome.
-    pub results: BTreeMap<(Proto, u16, String), Outcome>,
-    /// destination address -> Ok(()) or why not.
-    pub mtu: BTreeMap<String, Result<(), String>>,
-    /// Destinations the MTU could not be tried on (no ping).
-    pub mtu_skipped: BTreeMap<String, String>,
-}
-
-pub fn parse_connector(out: &str) -> SourceReport {
-    let mut r = SourceReport::default();
-    for line in out.lines() {
-        let mut w = line.splitn(6, ' ');
-        match w.next() {
-            Some("result") => {
-                let (Some(proto), Some(port), Some(dst), Some(outcome)) =
-                    (w.next(), w.next(), w.next(), w.next())
-                else {
-                    continue;
-                };
-                let why = w.next().unwrap_or("").trim();
-                let proto = match proto {
-                    "tcp" => Proto::Tcp,
-                    "udp" => Proto::Udp,
-                    _ => continue,
-                };
-                let Ok(port) = port.parse() else { continue };
-                r.results
-                    .insert((proto, port, dst.to_string()), Outcome::parse(outcome, why));
-            }
-            Some("mtu") => {
-                let mut w = line.splitn(4, ' ').skip(1);
-                let (Some(dst), Some(state)) = (w.next(), w.next()) else {
-                    continue;
-                };
-                let why = w.next().unwrap_or("").trim().to_string();
-                match state {
-                    "ok" => {
-                        r.mtu.insert(dst.to_string(), Ok(()));
-                    }
-                    "skipped" => {
-                        r.mtu_skipped.insert(dst.to_string(), why);
-                    }
-                    _ => {
-                        r.mtu.insert(dst.to_string(), Err(why));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    r
-}
-
-/// The firewall front end active on a host, with what it needs to name rules.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Firewall {
-    Ufw,
-    Firewalld,
-    /// nftables, with the (family, table, chain) of its input hook chains and its rule lines.
-    Nftables {
-        inputs: Vec<(String, String, String)>,
-        rules: Vec<String>,
-    },
-    /// iptables rules beyond the default policies (`iptables -S`).
-    Iptables {
-        rules: Vec<String>,
-    },
-}
-
-/// Asks a host which firewall is active.
-pub fn firewall_command() -> String {
-    Script::new()
-        .section(
-            "ufw",
-            "command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | head -n 1",
-        )
-        .section(
-            "firewalld",
-            "command -v firewall-cmd >/dev/null 2>&1 && firewall-cmd --state 2>/dev/null",
-        )
-        .section(
-            "nft",
-            "command -v nft >/dev/null 2>&1 && nft list ruleset 2>/dev/null",
-        )
-        .section(
-            "iptables",
-            "command -v iptables >/dev/null 2>&1 && iptables -S 2>/dev/null",
-        )
-        .one_line()
-}
-
-/// The active firewall from [`firewall_command`]'s output, if any.
-pub fn parse_firewall(out: &str) -> Option<Firewall> {
-    let sec = crate::facts::probe::split(out);
-    if sec.text("ufw").trim() == "Status: active" {
-        return Some(Firewall::Ufw);
-    }
-    if sec.text("firewalld").trim() == "running" {
-        return Some(Firewall::Firewalld);
-    }
-    let nft = sec.text("nft");
-    let mut inputs = Vec::new();
-    let mut rules = Vec::new();
-    let (mut table, mut chain) = (None::<(String, String)>, None::<String>);
-    for line in nft.lines().map(str::trim) {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            ["table", family, name, "{"] => table = Some((family.to_string(), name.to_string())),
-            ["chain", name, "{"] => chain = Some(name.to_string()),
-            _ if line.starts_with("type filter hook input") => {
-                if let (Some((f, t)), Some(c)) = (&table, &chain) {
-                    inputs.push((f.clone(), t.clone(), c.clone()));
-                }
-            }
-            _ if line.contains("dport")
-                || line.ends_with("drop")
-                || line.ends_with("reject")
-                || line.contains("reject with") =>
-            {
-                rules.push(line.to_string())
-            }
-            _ => {}
-        }
-    }
-    if !inputs.is_empty() || !rules.is_empty() {
-        return Some(Firewall::Nftables { inputs, rules });
-    }
-    let ipt: Vec<String> = sec
-        .text("iptables")
-        .lines()
-        .filter(|l| l.starts_with("-A "))
-        .map(str::to_string)
-        .collect();
-    if !ipt.is_empty() {
-        return Some(Firewall::Iptables { rules: ipt });
-    }
-    None
-}
-
-impl Firewall {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Firewall::Ufw => "ufw",
-            Firewall::Firewalld => "firewalld",
-            Firewall::Nftables { .. } => "nftables",
-            Firewall::Iptables { .. } => "iptables",
-        }
-    }
-
-    /// The rules already there that mention `port`.
-    pub fn rules_for(&self, port: u16) -> Vec<String> {
-        let p = port.to_string();
-        let mentions = |l: &&String| {
-            l.split(|c: char| !c.is_ascii_digit())
-                .any(|w| w == p.as_str())
-        };
-        match self {
-            Firewall::Nftables { rules, .. } | Firewall::Iptables { rules } => {
-                rules.iter().filter(mentions).cloned().collect()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    /// The command that lets `source` reach `proto`/`port`.
-    pub fn rule_to_add(&self, source: &str, proto: Proto, port: u16) -> String {
-        match self {
-            Firewall::Ufw => format!("ufw allow proto {proto} from {source} to any port {port}"),
-            Firewall::Firewalld => format!(
-                "firewall-cmd --permanent --add-rich-rule='rule family=\"ipv4\" source address=\"{source}\" port port=\"{port}\" protocol=\"{proto}\" accept' && firewall-cmd --reload"
-            ),
-            Firewall::Nftables { inputs, .. } => {
-                let (f, t, c) = inputs
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| ("inet".into(), "filter".into(), "input".into()));
-                format!("nft insert rule {f} {t} {c} ip saddr {source} {proto} dport {port} accept")
-            }
-            Firewall::Iptables { .. } => {
-                format!("iptables -I INPUT -p {proto} -s {source} --dport {port} -j ACCEPT")
-            }
-        }
-    }
-}
-
-/// Everything the probe found, for the hosts' logs and results.
-#[derive(Debug, Default)]
-pub struct Findings {
-    pub blocked: Vec<Blocked>,
-    pub mtu: Vec<MtuFail>,
-    /// Ports a listener could not bind: (host, proto, port, why).
-    pub busy: Vec<(String, Proto, u16, String)>,
-    /// Pairs and ports tried, and MTU pairs tried.
-    pub tried: usize,
-    pub mtu_tried: usize,
-    /// Why part of the probe could not run on a host (python3 missing, the connection broke).
-    pub broken: BTreeMap<String, String>,
-    /// The active firewall of hosts with a blocked port.
-    pub firewalls: BTreeMap<String, Firewall>,
-}
-
-/// The MTU verdict per host: a host fails when the MTU is carried to none of its peers.
-pub fn mtu_verdicts(f: &Findings, pairs: &[(String, String)]) -> BTreeSet<String> {
-    let mut peers: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for (a, b) in pairs {
-        let failed = f.mtu.iter().any(|m| (&m.from, &m.to) == (a, b));
-        for h in [a, b] {
-            let e = peers.entry(h.as_str()).or_default();
-            e.0 += 1;
-            if failed {
-                e.1 += 1;
-            }
-        }
-    }
-    peers
-        .into_iter()
-        .filter(|(_, (all, failed))| *all > 0 && all == failed)
-        .map(|(h, _)| h.to_string())
-        .collect()
-}
+mod findings;
+mod scheme;
+mod scripts;
+pub use findings::{
+    Blocked, Findings, Firewall, MtuFail, Outcome, SourceReport, firewall_command, mtu_verdicts,
+    parse_connector, parse_firewall,
+};
+pub use scheme::{Target, pairs, targets};
+pub use scripts::{CONNECTOR, LISTENER, connector_command, listener_command};
 
 /// Preflight's probe between nodes ([`BetweenHosts`]).
 pub fn preflight(ctx: BetweenCtx<'_>) -> BoxFuture<'_, ClusterResults> {
@@ -633,11 +117,6 @@ async fn run(ctx: BetweenCtx<'_>) -> ClusterResults {
     }
     let mtu = ctx.plan.network.mtu;
     let mut logs: BTreeMap<String, StepLog> = ctx.per_host.clone();
-    let note = |logs: &mut BTreeMap<String, StepLog>, host: &str, text: &str| {
-        if let Some(l) = logs.get_mut(host) {
-            l.note(text);
-        }
-    };
     if ctx.dry_run {
         for (h, ports) in &listen {
             note(
@@ -668,95 +147,8 @@ async fn run(ctx: BetweenCtx<'_>) -> ClusterResults {
     let mtu_bad = mtu_verdicts(&findings, &pairs);
     let mut results = ClusterResults::new();
     for h in &hosts {
-        let name = &h.name;
-        let mut errors: Vec<String> = Vec::new();
-        if let Some(why) = findings.broken.get(name) {
-            errors.push(format!("the probe between nodes could not run here: {why}"));
-        }
-        let mine: Vec<&Blocked> = findings.blocked.iter().filter(|b| &b.to == name).collect();
-        for b in &mine {
-            let mut line = format!(
-                "{} -> {} {}/{} ({}): {}",
-                b.from,
-                b.to,
-                b.target.proto,
-                b.target.port,
-                b.target.component,
-                b.outcome.describe()
-            );
-            if let Some(fw) = findings.firewalls.get(name) {
-                let rules = fw.rules_for(b.target.port);
-                line.push_str(&format!("; {} is active here", fw.name()));
-                if !rules.is_empty() {
-                    line.push_str(&format!(" (rules: {})", rules.join(" | ")));
-                }
-                line.push_str(&format!(
-                    "; to allow it: {}",
-                    fw.rule_to_add(&addr(&b.from), b.target.proto, b.target.port)
-                ));
-            }
-            note(&mut logs, name, &format!("error: {line}"));
-            errors.push(line);
-        }
-        for b in findings.blocked.iter().filter(|b| &b.from == name) {
-            note(
-                &mut logs,
-                name,
-                &format!(
-                    "cannot reach {} {}/{} ({}): {}",
-                    b.to,
-                    b.target.proto,
-                    b.target.port,
-                    b.target.component,
-                    b.outcome.describe()
-                ),
-            );
-        }
-        for (host, proto, port, why) in findings.busy.iter().filter(|x| &x.0 == name) {
-            note(
-                &mut logs,
-                name,
-                &format!(
-                    "warning: {proto}/{port} is already in use on {host} ({why}); probed whatever listens there"
-                ),
-            );
-        }
-        for m in findings
-            .mtu
-            .iter()
-            .filter(|m| &m.from == name || &m.to == name)
-        {
-            note(
-                &mut logs,
-                name,
-                &format!(
-                    "path MTU: {} -> {} does not carry {mtu}-byte packets (ping -M do -s {}): {}",
-                    m.from,
-                    m.to,
-                    mtu.saturating_sub(PING_HEADERS),
-                    m.why
-                ),
-            );
-        }
-        if mtu_bad.contains(name) {
-            let line = format!(
-                "the planned MTU {mtu} is carried to none of this host's peers: its link is smaller (Calico's MTU {} assumes {mtu}); set network.mtu to what the links carry or fix the link",
-                ctx.plan.network.effective_calico_mtu()
-            );
-            note(&mut logs, name, &format!("error: {line}"));
-            errors.push(line);
-        }
-        results.insert(
-            name.clone(),
-            if errors.is_empty() {
-                Ok(format!(
-                    "between nodes: {} port(s) and {} MTU path(s) reached",
-                    findings.tried, findings.mtu_tried
-                ))
-            } else {
-                Err(StepError::Check(errors.join("; ")))
-            },
-        );
+        let verdict = host_verdict(&ctx, &h.name, &findings, &mtu_bad, &addr, &mut logs);
+        results.insert(h.name.clone(), verdict);
     }
     for h in &hosts {
         note(
@@ -770,6 +162,112 @@ async fn run(ctx: BetweenCtx<'_>) -> ClusterResults {
         );
     }
     results
+}
+
+/// Appends `text` to `host`'s log, when the host has one.
+fn note(logs: &mut BTreeMap<String, StepLog>, host: &str, text: &str) {
+    if let Some(l) = logs.get_mut(host) {
+        l.note(text);
+    }
+}
+
+/// One host's result from the findings: the ports it must accept that were blocked and an
+/// MTU carried to none of its peers fail it; what it could not reach, its ports in use and
+/// its MTU paths that failed go to its log.
+fn host_verdict(
+    ctx: &BetweenCtx<'_>,
+    name: &str,
+    findings: &Findings,
+    mtu_bad: &BTreeSet<String>,
+    addr: &dyn Fn(&str) -> String,
+    logs: &mut BTreeMap<String, StepLog>,
+) -> Result<String, StepError> {
+    let mtu = ctx.plan.network.mtu;
+    let mut errors: Vec<String> = Vec::new();
+    if let Some(why) = findings.broken.get(name) {
+        errors.push(format!("the probe between nodes could not run here: {why}"));
+    }
+    let mine: Vec<&Blocked> = findings.blocked.iter().filter(|b| b.to == name).collect();
+    for b in &mine {
+        let mut line = format!(
+            "{} -> {} {}/{} ({}): {}",
+            b.from,
+            b.to,
+            b.target.proto,
+            b.target.port,
+            b.target.component,
+            b.outcome.describe()
+        );
+        if let Some(fw) = findings.firewalls.get(name) {
+            let rules = fw.rules_for(b.target.port);
+            line.push_str(&format!("; {} is active here", fw.name()));
+            if !rules.is_empty() {
+                line.push_str(&format!(" (rules: {})", rules.join(" | ")));
+            }
+            line.push_str(&format!(
+                "; to allow it: {}",
+                fw.rule_to_add(&addr(&b.from), b.target.proto, b.target.port)
+            ));
+        }
+        note(logs, name, &format!("error: {line}"));
+        errors.push(line);
+    }
+    for b in findings.blocked.iter().filter(|b| b.from == name) {
+        note(
+            logs,
+            name,
+            &format!(
+                "cannot reach {} {}/{} ({}): {}",
+                b.to,
+                b.target.proto,
+                b.target.port,
+                b.target.component,
+                b.outcome.describe()
+            ),
+        );
+    }
+    for (host, proto, port, why) in findings.busy.iter().filter(|x| x.0 == name) {
+        note(
+            logs,
+            name,
+            &format!(
+                "warning: {proto}/{port} is already in use on {host} ({why}); probed whatever listens there"
+            ),
+        );
+    }
+    for m in findings
+        .mtu
+        .iter()
+        .filter(|m| m.from == name || m.to == name)
+    {
+        note(
+            logs,
+            name,
+            &format!(
+                "path MTU: {} -> {} does not carry {mtu}-byte packets (ping -M do -s {}): {}",
+                m.from,
+                m.to,
+                mtu.saturating_sub(PING_HEADERS),
+                m.why
+            ),
+        );
+    }
+    if mtu_bad.contains(name) {
+        let line = format!(
+            "the planned MTU {mtu} is carried to none of this host's peers: its link is smaller (Calico's MTU {} assumes {mtu}); set network.mtu to what the links carry or fix the link",
+            ctx.plan.network.effective_calico_mtu()
+        );
+        note(logs, name, &format!("error: {line}"));
+        errors.push(line);
+    }
+    if errors.is_empty() {
+        Ok(format!(
+            "between nodes: {} port(s) and {} MTU path(s) reached",
+            findings.tried, findings.mtu_tried
+        ))
+    } else {
+        Err(StepError::Check(errors.join("; ")))
+    }
 }
 
 /// Listeners up, connectors run, listeners stopped; then the firewall of each host with a
@@ -898,6 +396,24 @@ async fn probe(
     let (_, (sources, busy, broken)) = tokio::join!(listeners, driver);
     f.busy = busy;
     f.broken = broken;
+    read_sources(&mut f, sources, tries, &name_of, logs);
+    firewalls(ctx, &mut f).await;
+    f
+}
+
+/// What the sources' connectors answered, into `f`: each try not answered ok is blocked
+/// (unless a UDP port was already in use on the destination: whatever listens there need not
+/// answer), each MTU path that failed is noted; a connector that did not run breaks its host.
+fn read_sources(
+    f: &mut Findings,
+    sources: Vec<(
+        String,
+        Result<super::remote::Captured, super::remote::RemoteError>,
+    )>,
+    tries: &BTreeMap<String, Vec<(String, Target)>>,
+    name_of: &dyn Fn(&str) -> String,
+    logs: &mut BTreeMap<String, StepLog>,
+) {
     for (h, out) in sources {
         let out = match out {
             Ok(c) if c.ok() || !c.stdout.is_empty() => c.stdout,
@@ -958,7 +474,10 @@ async fn probe(
             }
         }
     }
-    // Which firewall stands in the way, on each host with a blocked port.
+}
+
+/// Which firewall stands in the way, on each host with a blocked port.
+async fn firewalls(ctx: &BetweenCtx<'_>, f: &mut Findings) {
     let blocked_hosts: BTreeSet<String> = f.blocked.iter().map(|b| b.to.clone()).collect();
     let answers = futures::future::join_all(blocked_hosts.iter().filter_map(|h| {
         let remote = ctx.remotes.get(h)?.clone();
@@ -973,7 +492,6 @@ async fn probe(
             f.firewalls.insert(h, fw);
         }
     }
-    f
 }
 
 /// Runs `command` with `stdin` (a script) on its standard input; output collected.
@@ -1005,219 +523,4 @@ async fn capture_with(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn host(name: &str, roles: &[Role]) -> Host {
-        Host {
-            name: name.into(),
-            address: format!("10.0.0.{}", name.trim_start_matches('n')),
-            roles: roles.to_vec(),
-            labels: Default::default(),
-            storage: vec![],
-            etcd_member_name: None,
-        }
-    }
-
-    fn cluster(cps: usize, workers: usize) -> Vec<Host> {
-        (1..=cps + workers)
-            .map(|i| {
-                let name = format!("n{i}");
-                if i <= cps {
-                    host(&name, &[Role::ControlPlane, Role::Etcd])
-                } else {
-                    host(&name, &[Role::Worker])
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn small_clusters_probe_every_pair() {
-        let hosts = cluster(3, 5);
-        let refs: Vec<&Host> = hosts.iter().collect();
-        let p = pairs(&refs);
-        assert_eq!(p.len(), 8 * 7);
-        assert!(p.iter().all(|(a, b)| a != b));
-    }
-
-    #[test]
-    fn large_clusters_reach_every_control_plane_and_a_sample_of_workers() {
-        let hosts = cluster(3, 29);
-        let refs: Vec<&Host> = hosts.iter().collect();
-        let p = pairs(&refs);
-        for h in &hosts {
-            let to: Vec<&str> = p
-                .iter()
-                .filter(|(a, _)| *a == h.name)
-                .map(|(_, b)| b.as_str())
-                .collect();
-            for cp in ["n1", "n2", "n3"] {
-                assert!(cp == h.name || to.contains(&cp), "{} -> {cp}", h.name);
-            }
-            let workers = to
-                .iter()
-                .filter(|b| !["n1", "n2", "n3"].contains(b))
-                .count();
-            assert_eq!(workers, WORKER_SAMPLE, "{}: {to:?}", h.name);
-        }
-        // Every worker is reached by some other worker: the ring covers them all.
-        for w in hosts.iter().skip(3) {
-            assert!(
-                p.iter()
-                    .any(|(a, b)| *b == w.name && !["n1", "n2", "n3"].contains(&a.as_str())),
-                "{}",
-                w.name
-            );
-        }
-        assert!(p.len() < 32 * 31 / 4, "{} pairs", p.len());
-    }
-
-    #[test]
-    fn targets_take_long_ranges_at_their_ends_and_each_port_once() {
-        let mut plan = Plan::new("c");
-        plan.hosts = cluster(3, 1);
-        plan.hosts[3]
-            .labels
-            .insert(crate::plan::ports::AIS_TARGET_LABEL.into(), "x".into());
-        plan.hosts[2]
-            .labels
-            .insert(crate::plan::ports::AIS_TARGET_LABEL.into(), "x".into());
-        let m = crate::plan::ports::matrix(&plan);
-        let t: Vec<String> = targets(&m, "n1", "n2")
-            .iter()
-            .map(|t| format!("{}/{}", t.proto, t.port))
-            .collect();
-        assert_eq!(
-            t,
-            ["tcp/6443", "tcp/2379", "tcp/2380", "tcp/10250", "udp/4789"]
-        );
-        let t: Vec<u16> = targets(&m, "n3", "n4").iter().map(|t| t.port).collect();
-        assert_eq!(t, [10250, 4789, 51080, 51081, 51082, 51083]);
-    }
-
-    #[test]
-    fn connector_output_is_read_back() {
-        let out = "result tcp 2380 10.0.0.2 timeout \n\
-                   result tcp 6443 10.0.0.3 refused Connection refused\n\
-                   result udp 4789 10.0.0.2 ok \n\
-                   result tcp 10250 10.0.0.2 unreachable No route to host\n\
-                   mtu 10.0.0.2 ok 3 packets transmitted, 3 received, 0% packet loss, time 401ms\n\
-                   mtu 10.0.0.3 fail 3 packets transmitted, 0 received, 100% packet loss, time 2040ms\n\
-                   mtu 10.0.0.4 skipped No such file or directory\n\
-                   noise\n";
-        let r = parse_connector(out);
-        assert_eq!(
-            r.results[&(Proto::Tcp, 2380, "10.0.0.2".into())],
-            Outcome::TimedOut
-        );
-        assert_eq!(
-            r.results[&(Proto::Tcp, 6443, "10.0.0.3".into())],
-            Outcome::Refused
-        );
-        assert_eq!(
-            r.results[&(Proto::Udp, 4789, "10.0.0.2".into())],
-            Outcome::Ok
-        );
-        assert_eq!(
-            r.results[&(Proto::Tcp, 10250, "10.0.0.2".into())],
-            Outcome::Unreachable
-        );
-        assert_eq!(r.mtu["10.0.0.2"], Ok(()));
-        assert!(
-            r.mtu["10.0.0.3"]
-                .as_ref()
-                .is_err_and(|w| w.contains("100% packet loss"))
-        );
-        assert!(r.mtu_skipped.contains_key("10.0.0.4"));
-    }
-
-    #[test]
-    fn firewalls_are_named_with_the_rule_to_add() {
-        let nft = "::rackstrap:: ufw\n::rackstrap:: firewalld\n::rackstrap:: nft\n\
-                   table inet filter {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\
-                   \t\ttcp dport 2380 drop\n\t}\n}\n::rackstrap:: iptables\n-P INPUT ACCEPT\n";
-        let fw = parse_firewall(nft).expect("nftables");
-        assert_eq!(fw.name(), "nftables");
-        assert_eq!(fw.rules_for(2380), ["tcp dport 2380 drop"]);
-        assert!(fw.rules_for(6443).is_empty());
-        assert_eq!(
-            fw.rule_to_add("10.0.0.1", Proto::Tcp, 2380),
-            "nft insert rule inet filter input ip saddr 10.0.0.1 tcp dport 2380 accept"
-        );
-        let ufw = "::rackstrap:: ufw\nStatus: active\n::rackstrap:: firewalld\n::rackstrap:: nft\n::rackstrap:: iptables\n";
-        assert_eq!(
-            parse_firewall(ufw).map(|f| f.rule_to_add("10.0.0.1", Proto::Udp, 4789)),
-            Some("ufw allow proto udp from 10.0.0.1 to any port 4789".into())
-        );
-        let none = "::rackstrap:: ufw\nStatus: inactive\n::rackstrap:: firewalld\nnot running\n::rackstrap:: nft\n::rackstrap:: iptables\n-P INPUT ACCEPT\n-P FORWARD ACCEPT\n";
-        assert_eq!(parse_firewall(none), None);
-        let ipt = none.replace(
-            "-P FORWARD ACCEPT",
-            "-A INPUT -p tcp --dport 6443 -j REJECT",
-        );
-        let fw = parse_firewall(&ipt).expect("iptables");
-        assert_eq!(fw.rules_for(6443).len(), 1);
-        assert!(
-            fw.rule_to_add("10.0.0.9", Proto::Tcp, 6443)
-                .starts_with("iptables -I INPUT")
-        );
-    }
-
-    #[test]
-    fn a_host_fails_the_mtu_only_when_no_peer_carries_it() {
-        let pairs: Vec<(String, String)> = [
-            ("a", "b"),
-            ("b", "a"),
-            ("a", "x"),
-            ("x", "a"),
-            ("b", "x"),
-            ("x", "b"),
-        ]
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-        let fail = |a: &str, b: &str| MtuFail {
-            from: a.into(),
-            to: b.into(),
-            why: String::new(),
-        };
-        let f = Findings {
-            mtu: vec![
-                fail("a", "x"),
-                fail("x", "a"),
-                fail("b", "x"),
-                fail("x", "b"),
-            ],
-            ..Default::default()
-        };
-        assert_eq!(mtu_verdicts(&f, &pairs), BTreeSet::from(["x".to_string()]));
-        assert!(mtu_verdicts(&Findings::default(), &pairs).is_empty());
-    }
-
-    /// The scripts are valid Python (compiled, not run) where python3 is installed.
-    #[test]
-    fn the_scripts_compile() {
-        for (name, script) in [("listener", LISTENER), ("connector", CONNECTOR)] {
-            let Ok(mut child) = std::process::Command::new("python3")
-                .args([
-                    "-c",
-                    "import sys; compile(sys.stdin.read(), 'probe', 'exec')",
-                ])
-                .stdin(std::process::Stdio::piped())
-                .spawn()
-            else {
-                eprintln!("python3 not installed: not compiled");
-                return;
-            };
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(script.as_bytes())
-                .expect("write");
-            assert!(child.wait().expect("wait").success(), "{name}");
-        }
-    }
-}
+mod tests;

@@ -13,7 +13,7 @@
 //! cannot be reached, or whose connection drops in the middle of a stage, fails with the
 //! reason while the others carry on.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -24,120 +24,16 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::cmd::{Cmd, StepError};
 use super::event::{Event, EventKind, StageId, StepState};
 use super::log::{LogFile, StepLog};
-use super::remote::{Connector, Remote, RemoteError};
+use super::remote::{Remote, RemoteError};
 use super::stage::{self, ClusterCtx, Ctx, Scope, Stage};
 use super::stages;
-use super::stall::{StallPolicy, Watched};
+use super::stall::Watched;
 use super::state::{self, RunState};
 use crate::facts::Facts;
 use crate::plan::{Host, Plan};
 
-/// How many hosts work on a stage at once. The work happens on the hosts (mkfs, apt, sysctl);
-/// a host in flight costs this machine one SSH connection in this process and almost no CPU
-/// while its commands run, so the bound guards against thousands of sockets and handshakes at
-/// once, not against the hosts' work. It is discovery's bound for SSH handshakes and facts
-/// (`discover::DEFAULT_CONCURRENCY`): a rack discovered in one round is provisioned in one
-/// round. With 8, 32 hosts took four rounds, each as long as its slowest host
-/// (docs/BENCHMARKS.md, "Stages on many hosts").
-pub const DEFAULT_PARALLEL: usize = crate::discover::DEFAULT_CONCURRENCY;
-
-/// The operator's consent to destructive stages.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Consent {
-    /// Nobody agreed: destructive stages fail with "needs confirmation".
-    #[default]
-    None,
-    /// Headless `--yes`.
-    All,
-    /// The wizard: the hosts whose name the operator typed.
-    Hosts(BTreeSet<String>),
-}
-
-impl Consent {
-    pub fn covers(&self, host: &str) -> bool {
-        match self {
-            Consent::None => false,
-            Consent::All => true,
-            Consent::Hosts(h) => h.contains(host),
-        }
-    }
-}
-
-pub struct RunOptions {
-    /// Only these stages (empty: all).
-    pub stages: Vec<StageId>,
-    /// Only these plan hosts (empty: all).
-    pub hosts: Vec<String>,
-    pub dry_run: bool,
-    pub consent: Consent,
-    pub parallel: usize,
-    /// Where state and logs go (`state::state_dir(plan_path)`); `None` keeps nothing.
-    pub state_dir: Option<PathBuf>,
-    pub connector: Arc<dyn Connector>,
-    /// Facts from discovery, used by dry runs for hosts that cannot be reached.
-    pub facts: Option<Facts>,
-    /// The commands' stall limits and what a stalled command leads to (`stall`).
-    pub stall: StallPolicy,
-    /// The plan's run lock, when the caller took it before the run (`node relay` holds it
-    /// while it looks at the hosts); otherwise the run takes it itself.
-    pub lock: Option<state::RunLock>,
-}
-
-impl RunOptions {
-    pub fn new(connector: Arc<dyn Connector>) -> Self {
-        Self {
-            stages: Vec::new(),
-            hosts: Vec::new(),
-            dry_run: false,
-            consent: Consent::None,
-            parallel: DEFAULT_PARALLEL,
-            state_dir: None,
-            connector,
-            facts: None,
-            stall: StallPolicy::default(),
-            lock: None,
-        }
-    }
-}
-
-/// What a run ended with.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RunSummary {
-    pub run_id: String,
-    /// (stage, host, state, message) for every step this run decided, in order.
-    pub steps: Vec<(StageId, String, StepState, String)>,
-    /// Why the run stopped before its end: its state or a log file could not be written (a
-    /// full disk). The steps after that point did not run.
-    pub stopped: Option<String>,
-}
-
-impl RunSummary {
-    pub fn failed(&self) -> impl Iterator<Item = &(StageId, String, StepState, String)> {
-        self.steps.iter().filter(|s| s.2 == StepState::Failed)
-    }
-
-    /// No step failed, none is left waiting, and the run did not stop early.
-    pub fn all_done(&self) -> bool {
-        self.stopped.is_none()
-            && self
-                .steps
-                .iter()
-                .all(|s| matches!(s.2, StepState::Done | StepState::Skipped))
-    }
-}
-
-/// One entry of a dry-run listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DryRunStep {
-    pub stage: StageId,
-    /// The plan host, or [`LOCAL`] for a stage that runs for the whole cluster.
-    pub host: String,
-    /// The commands, or why the stage would refuse this host.
-    pub commands: Result<Vec<String>, String>,
-}
-
-/// Host name used for commands that run on this machine.
-pub const LOCAL: &str = "local";
+mod options;
+pub use options::{Consent, DEFAULT_PARALLEL, DryRunStep, LOCAL, RunOptions, RunSummary};
 
 /// Every command every stage would run, per host, from the plan and the known facts; touches
 /// nothing. This is what the wizard's Review screen lists. Stages with nothing planned for a
@@ -780,85 +676,4 @@ async fn cluster_step(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
-
-    use async_trait::async_trait;
-
-    use super::*;
-    use crate::provision::remote::OutLines;
-
-    /// Hosts whose every command takes a while and counts how many run at the same time.
-    #[derive(Default)]
-    struct Slow {
-        now: AtomicUsize,
-        peak: AtomicUsize,
-    }
-
-    #[async_trait]
-    impl Remote for Slow {
-        async fn exec(
-            &self,
-            _command: &str,
-            _stdin: Option<Vec<u8>>,
-            _on_output: &mut (dyn FnMut(OutLines) + Send),
-        ) -> Result<u32, RemoteError> {
-            let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-            self.peak.fetch_max(n, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            self.now.fetch_sub(1, Ordering::SeqCst);
-            Ok(0)
-        }
-    }
-
-    struct SameRemote(Arc<Slow>);
-
-    #[async_trait]
-    impl Connector for SameRemote {
-        async fn connect(
-            &self,
-            _host: &Host,
-            _access: &crate::plan::Access,
-        ) -> Result<Arc<dyn Remote>, RemoteError> {
-            Ok(self.0.clone())
-        }
-    }
-
-    fn plan(hosts: usize) -> Plan {
-        let mut plan = Plan::new("c");
-        plan.hosts = (1..=hosts)
-            .map(|i| Host {
-                name: format!("n{i}"),
-                address: format!("10.0.0.{i}"),
-                roles: vec![],
-                labels: Default::default(),
-                storage: vec![],
-                etcd_member_name: None,
-            })
-            .collect();
-        plan
-    }
-
-    /// How many hosts had a command running at once during a preflight of `hosts` hosts.
-    async fn peak(hosts: usize, parallel: Option<usize>) -> usize {
-        let slow = Arc::new(Slow::default());
-        let mut opts = RunOptions::new(Arc::new(SameRemote(slow.clone())));
-        opts.stages = vec![StageId::Preflight];
-        if let Some(p) = parallel {
-            opts.parallel = p;
-        }
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        run(&plan(hosts), opts, tx).await.expect("run");
-        slow.peak.load(Ordering::SeqCst)
-    }
-
-    /// By default a stage works on 32 hosts at once (one round, not four of eight), and the
-    /// bound still holds when it is set lower.
-    #[tokio::test]
-    async fn thirty_two_hosts_work_at_once_and_the_bound_holds() {
-        assert_eq!(peak(32, None).await, 32);
-        assert_eq!(peak(32, Some(5)).await, 5);
-    }
-}
+mod tests;
