@@ -66,6 +66,9 @@ pub enum HostState {
     /// The host key could not be trusted whatever the operator accepts: a `@revoked` line
     /// names it, or a known_hosts file could not be read (the message says which).
     HostKeyRefused,
+    /// The host answered and its key was accepted, but the key could not be written to
+    /// known_hosts (`file`, `reason`: a full disk, a read-only directory): nothing ran.
+    PinFailed { file: String, reason: String },
     /// Connected, but `sudo -n` wants a password.
     SudoNeedsPassword,
     /// The host key was never seen and new keys are not accepted: the fingerprint (in
@@ -102,6 +105,7 @@ impl HostState {
             HostState::AuthFailed => "auth failed",
             HostState::HostKeyChanged { .. } => "host key changed",
             HostState::HostKeyRefused => "host key refused",
+            HostState::PinFailed { .. } => "key not pinned",
             HostState::SudoNeedsPassword => "sudo needs password",
             HostState::UnknownHostKey => "unknown host key",
             HostState::Stalled => "stalled",
@@ -393,6 +397,17 @@ fn failed(mut found: Discovered, e: SshError) -> Discovered {
             HostState::HostKeyRefused
         }
         SshError::KnownHosts(_) => HostState::HostKeyRefused,
+        SshError::PinFailed {
+            fingerprint,
+            file,
+            reason,
+        } => {
+            found.fingerprint = Some(fingerprint);
+            HostState::PinFailed {
+                file: file.display().to_string(),
+                reason,
+            }
+        }
     };
     found.printable()
 }

@@ -570,3 +570,73 @@ async fn the_host_stages_send_each_probe_once_per_host() {
         }
     }
 }
+
+/// A host whose new key cannot be pinned (known_hosts on a full disk) answered: `discover`
+/// says its key was not pinned, names the file and the reason, in the table and in the JSON
+/// lines, and never calls it "no answer". The file is left without half a line.
+#[test]
+fn discover_names_a_pin_that_cannot_be_written_and_not_no_answer() {
+    require_lab!();
+    let lab = Lab::start(vec![HostSpec::new("pin")]);
+    let dir = tempfile::tempdir().expect("tmp");
+    let small = SmallDisk::mount(&dir.path().join("ssh"));
+    let known = dir.path().join("ssh").join("known_hosts");
+    small.fill();
+    let discover = |json: bool| {
+        let mut cmd = rackstrap();
+        cmd.arg("discover")
+            .args(["--port", &lab.hosts()[0].port.to_string()])
+            .arg("--identity")
+            .arg(lab.key_path())
+            .arg("--known-hosts")
+            .arg(&known)
+            .arg("--accept-new");
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.arg(&lab.host("pin").address);
+        cmd.output().expect("discover")
+    };
+
+    let out = discover(false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{text}{stderr}");
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&lab.host("pin").address))
+        .unwrap_or_else(|| panic!("no row for the host: {text}{stderr}"));
+    assert!(row.contains("key not pinned"), "{text}");
+    assert!(!row.contains("no answer"), "{text}");
+
+    let out = discover(true);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().next().unwrap_or_default();
+    let found: serde_json::Value = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(found["state"]["state"], "pin_failed", "{found}");
+    assert_eq!(
+        found["state"]["file"],
+        known.display().to_string(),
+        "{found}"
+    );
+    let reason = found["state"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("No space left on device"), "{found}");
+    let message = found["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&known.display().to_string())
+            && message.contains("No space left on device"),
+        "{found}"
+    );
+    assert!(
+        found["fingerprint"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("SHA256:")),
+        "{found}"
+    );
+    let pins = std::fs::read_to_string(&known).unwrap_or_default();
+    assert!(
+        pins.is_empty() || pins.ends_with('\n'),
+        "half a line: {pins:?}"
+    );
+}

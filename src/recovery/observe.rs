@@ -27,6 +27,7 @@ fn reach_of(e: SshError) -> Reach {
         SshError::AuthFailed(_)
         | SshError::HostKeyRevoked { .. }
         | SshError::KnownHosts(_)
+        | SshError::PinFailed { .. }
         | SshError::Key { .. }
         | SshError::SudoNeedsPassword
         | SshError::SudoRefused(_) => Reach::Refused {

@@ -28,6 +28,18 @@ pub enum SshError {
     /// A known_hosts file could not be read, so no key could be checked.
     #[error("host key not checked: known_hosts {0}; nothing was run")]
     KnownHosts(super::known_hosts::Unreadable),
+    /// The host answered and its key was accepted, but the pin could not be written (a full
+    /// disk, a read-only directory): nothing was run, since the next contact could not check
+    /// the key.
+    #[error(
+        "host key {fingerprint} accepted but not pinned: cannot write {}: {reason}; nothing was run",
+        file.display()
+    )]
+    PinFailed {
+        fingerprint: String,
+        file: PathBuf,
+        reason: String,
+    },
     #[error("sudo needs a password for this user: give the sudo password, or allow NOPASSWD")]
     SudoNeedsPassword,
     #[error("sudo refused: {0}")]

@@ -80,7 +80,11 @@ enum KeyOutcome {
     Trusted(String),
     Pinned(String),
     Refused(Verdict),
-    PinFailed(String),
+    PinFailed {
+        fingerprint: String,
+        file: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 struct Client {
@@ -110,7 +114,11 @@ impl client::Handler for Client {
             {
                 match self.known.pin(&self.host, self.port, key) {
                     Ok(()) => KeyOutcome::Pinned(fingerprint),
-                    Err(e) => KeyOutcome::PinFailed(format!("{}: {e}", self.known.own.display())),
+                    Err(e) => KeyOutcome::PinFailed {
+                        fingerprint,
+                        file: self.known.own.clone(),
+                        reason: e.to_string(),
+                    },
                 }
             }
             refused => KeyOutcome::Refused(refused),
@@ -210,10 +218,19 @@ impl Session {
             (_, Some(KeyOutcome::Refused(Verdict::Unreadable(e)))) => {
                 return Err(SshError::KnownHosts(e));
             }
-            (_, Some(KeyOutcome::PinFailed(message))) => {
-                return Err(SshError::Io(std::io::Error::other(format!(
-                    "cannot pin host key in {message}"
-                ))));
+            (
+                _,
+                Some(KeyOutcome::PinFailed {
+                    fingerprint,
+                    file,
+                    reason,
+                }),
+            ) => {
+                return Err(SshError::PinFailed {
+                    fingerprint,
+                    file,
+                    reason,
+                });
             }
             (Ok(Ok(handle)), _) => handle,
             (Err(_), None) => {

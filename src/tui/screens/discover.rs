@@ -25,6 +25,7 @@ pub fn state_text(s: &HostState) -> &'static str {
         HostState::AuthFailed => "auth failed",
         HostState::HostKeyChanged { .. } => "KEY CHANGED",
         HostState::HostKeyRefused => "KEY REFUSED",
+        HostState::PinFailed { .. } => "NOT PINNED",
         HostState::SudoNeedsPassword => "sudo asks",
         HostState::UnknownHostKey => "new key",
         HostState::Stalled => "stalled",
